@@ -1,0 +1,76 @@
+"""The FastAPI application: routers, error rendering and the in-process scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from starlette.concurrency import run_in_threadpool
+
+import patron
+from patron.api import errors
+from patron.clock import Clock, SystemClock
+from patron.db import Database
+from patron.events.api import router as events_router
+from patron.ledger import jobs
+from patron.ledger.api import router as ledger_router
+from patron.members.api import router as members_router
+from patron.programs.api import router as program_router
+
+log = logging.getLogger("patron")
+
+API_ROUTERS = [members_router, ledger_router, events_router, program_router]
+
+
+async def _scheduler(db: Database, clock: Clock, interval: float) -> None:
+    while True:
+        try:
+            result = await run_in_threadpool(jobs.run_all, db, clock.now())
+            moved = {name: r.points for name, r in result.items() if r.points}
+            if moved:
+                log.info("scheduled sweeps moved points: %s", moved)
+        except Exception:  # a failed sweep must not stop the next one
+            log.exception("scheduled sweep failed")
+        await asyncio.sleep(interval)
+
+
+def create_app(db: Database, clock: Clock | None = None, *,
+               jobs_interval: float | None = None) -> FastAPI:
+    """Build the app; ``jobs_interval`` runs the sweeps in-process every N seconds."""
+    clock = clock or SystemClock()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if jobs_interval:
+            task = asyncio.create_task(_scheduler(db, clock, jobs_interval))
+        yield
+        if task:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(title="Patron", version=patron.__version__, lifespan=lifespan,
+                  description="Customer loyalty and incentive platform: members, points "
+                              "ledger, events, rewards.")
+    app.state.db = db
+    app.state.clock = clock
+    errors.install(app)
+    for router in API_ROUTERS:
+        app.include_router(router, prefix="/api/v1")
+
+    @app.get("/", include_in_schema=False)
+    def home() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    @app.get("/healthz", tags=["operations"])
+    def health() -> dict[str, str]:
+        """Liveness and database reachability."""
+        db.read(lambda conn: conn.exec_driver_sql("SELECT 1").scalar())
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,69 @@
+"""What every endpoint gets: the database, the clock and the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated, Any, Callable, TypeVar
+
+from fastapi import Depends, Header, Request
+from sqlalchemy import Connection
+
+from patron.auth.service import Permission, Principal, authenticate
+from patron.clock import Clock
+from patron.db import Database
+from patron.errors import Unauthorized
+from patron.programs.service import Program, get_program
+
+T = TypeVar("T")
+
+
+@dataclass
+class Context:
+    """One request's view of Patron: who calls, for which program, at what time."""
+
+    db: Database
+    clock: Clock
+    principal: Principal
+
+    def read(self, work: Callable[[Connection, Program], T]) -> T:
+        return self.db.read(lambda conn: work(conn, get_program(conn, self.principal.program_id)))
+
+    def write(self, work: Callable[[Connection, Program], T]) -> T:
+        return self.db.transact(
+            lambda conn: work(conn, get_program(conn, self.principal.program_id)))
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization:
+        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
+    return token.strip()
+
+
+def context_for(permission: Permission) -> Callable[..., Context]:
+    def dependency(request: Request,
+                   authorization: Annotated[str | None, Header()] = None) -> Context:
+        db: Database = request.app.state.db
+        token = _bearer(authorization)
+        principal = db.read(lambda conn: authenticate(conn, token))
+        principal.require(permission)
+        return Context(db, request.app.state.clock, principal)
+    return dependency
+
+
+Reader = Annotated[Context, Depends(context_for(Permission.READ))]
+Writer = Annotated[Context, Depends(context_for(Permission.WRITE))]
+Admin = Annotated[Context, Depends(context_for(Permission.ADMIN))]
+Analyst = Annotated[Context, Depends(context_for(Permission.ANALYTICS))]
+
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", max_length=150, pattern=r"^[\x21-\x7e]+$",
+    description="Retrying with the same key returns the first result and writes nothing")]
+
+
+def problem_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the problem-details responses an endpoint can give."""
+    return {code: {"description": "Problem details (RFC 9457)",
+                   "content": {"application/problem+json": {}}} for code in codes}

@@ -1,0 +1,66 @@
+"""One renderer for every error: RFC 9457 problem details with a stable code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from patron.errors import PatronError
+
+log = logging.getLogger("patron")
+
+PROBLEM = "application/problem+json"
+
+
+def problem_response(status: int, code: str, title: str, detail: str,
+                     **extra: Any) -> JSONResponse:
+    body = {"type": f"https://patron.dev/problems/{code}", "title": title, "status": status,
+            "code": code, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)]
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if part.isdigit() else (f".{part}" if text else part)
+    return text or "body"
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(PatronError)
+    async def _patron(_: Request, exc: PatronError) -> JSONResponse:
+        body = exc.problem()
+        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid"),
+                   "type": e.get("type")} for e in exc.errors()]
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        return problem_response(422, "validation_error", "Invalid request", detail,
+                                errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+        return problem_response(exc.status_code, codes.get(exc.status_code, "http_error"),
+                                str(exc.detail), str(exc.detail))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
+        log.warning("write conflict: %s", exc.orig)
+        return problem_response(409, "write_conflict", "Conflicting write",
+                                "another request changed the same data at the same time; retry")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return problem_response(500, "internal_error", "Internal error",
+                                "Patron failed to handle this request; it has been logged")

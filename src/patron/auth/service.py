@@ -1,0 +1,142 @@
+"""API keys: a public prefix to find the key, a secret stored only as a hash.
+
+Keys carry 256 bits of randomness, so a plain SHA-256 of the secret is enough
+(no slow hash is needed against guessing) and keeps authentication cheap.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Connection, insert, select, update
+
+from patron.auth.tables import api_keys
+from patron.errors import Forbidden, NotFound, Unauthorized
+from patron.programs.tables import programs
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    INTEGRATION = "integration"
+    ANALYST = "analyst"
+
+
+class Permission(StrEnum):
+    READ = "read"
+    WRITE = "write"
+    ADMIN = "admin"
+    ANALYTICS = "analytics"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.ADMIN: frozenset(Permission),
+    Role.INTEGRATION: frozenset({Permission.READ, Permission.WRITE}),
+    Role.ANALYST: frozenset({Permission.READ, Permission.ANALYTICS}),
+}
+
+
+@dataclass(frozen=True)
+class Principal:
+    key_id: int
+    program_id: int
+    program_slug: str
+    role: Role
+
+    @property
+    def actor(self) -> str:
+        return f"key:{self.key_id}"
+
+    def require(self, permission: Permission) -> None:
+        if permission not in ROLE_PERMISSIONS[self.role]:
+            raise Forbidden(f"the {self.role.value} role may not do this "
+                            f"(needs {permission.value})", role=self.role.value)
+
+
+@dataclass(frozen=True)
+class IssuedKey:
+    id: int
+    key: str
+    role: Role
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_key(conn: Connection, *, program_id: int, role: Role, name: str,
+               now: datetime) -> IssuedKey:
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    key_id = conn.execute(insert(api_keys).values(
+        program_id=program_id, prefix=prefix, secret_hash=_hash(secret), role=role.value,
+        name=name, created_at=now).returning(api_keys.c.id)).scalar_one()
+    return IssuedKey(key_id, f"ptn_{prefix}_{secret}", role)
+
+
+def revoke_key(conn: Connection, *, key_id: int, now: datetime) -> None:
+    done = conn.execute(update(api_keys).where(api_keys.c.id == key_id,
+                                               api_keys.c.revoked_at.is_(None))
+                        .values(revoked_at=now)).rowcount
+    if not done:
+        raise NotFound(f"no active API key {key_id}")
+    _CACHE.clear()
+
+
+class _KeyCache:
+    """Recently verified keys, so a busy integration is not one query per call.
+
+    Entries live a few seconds: a revoked key stops working within that time.
+    """
+
+    ttl = 5.0
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Principal | None:
+        with self._lock:
+            item = self._items.get(token)
+        if item and item[0] > time.monotonic():
+            return item[1]
+        return None
+
+    def put(self, token: str, principal: Principal) -> None:
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[token] = (time.monotonic() + self.ttl, principal)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+_CACHE = _KeyCache()
+
+
+def authenticate(conn: Connection, token: str) -> Principal:
+    cached = _CACHE.get(token)
+    if cached:
+        return cached
+    parts = token.split("_", 2)
+    if len(parts) != 3 or parts[0] != "ptn":
+        raise Unauthorized("malformed API key")
+    row = conn.execute(
+        select(api_keys.c.id, api_keys.c.secret_hash, api_keys.c.role, api_keys.c.revoked_at,
+               api_keys.c.program_id, programs.c.slug)
+        .join(programs, programs.c.id == api_keys.c.program_id)
+        .where(api_keys.c.prefix == parts[1])).first()
+    if row is None or row.revoked_at is not None or not hmac.compare_digest(
+            row.secret_hash, _hash(parts[2])):
+        raise Unauthorized("unknown or revoked API key")
+    principal = Principal(row.id, row.program_id, row.slug, Role(row.role))
+    _CACHE.put(token, principal)
+    return principal

@@ -1,0 +1,172 @@
+"""The ``patron`` command."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from patron.auth.service import Role, create_key
+from patron.clock import SystemClock
+from patron.config import get_settings
+from patron.db import Database, create_database
+from patron.db import migrate
+from patron.errors import PatronError
+from patron.programs.domain import ProgramSettings
+from patron.programs.service import create_program, get_program_by_slug
+
+app = typer.Typer(help="Patron: customer loyalty and incentive platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys.", no_args_is_help=True)
+programs_app = typer.Typer(help="Programs (brands) in this installation.", no_args_is_help=True)
+jobs_app = typer.Typer(help="Scheduled work.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(programs_app, name="programs")
+app.add_typer(jobs_app, name="jobs")
+
+console = Console()
+DbOption = Annotated[str | None, typer.Option(
+    "--db", help="Database URL or SQLite path (default: $PATRON_DATABASE_URL)")]
+
+
+def open_db(url: str | None) -> Database:
+    return create_database(url or get_settings().database_url)
+
+
+def fail(error: PatronError) -> None:
+    console.print(f"[red]error[/red] [{error.code}] {error.detail}")
+    raise typer.Exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Apply all schema migrations."""
+    database = open_db(db)
+    migrate.upgrade(database)
+    console.print(f"database at revision [bold]{migrate.current_revision(database)}[/bold]")
+
+
+@programs_app.command("create")
+def programs_create(slug: str, name: Annotated[str, typer.Option()],
+                    currency: str = "USD", timezone: str = "UTC", region: str = "US",
+                    db: DbOption = None) -> None:
+    """Create a program (a brand's loyalty program)."""
+    database = open_db(db)
+    try:
+        settings = ProgramSettings(currency=currency, timezone=timezone, default_region=region)
+        program = database.transact(lambda conn: create_program(
+            conn, slug=slug, name=name, settings=settings, now=SystemClock().now()))
+    except PatronError as error:
+        fail(error)
+    except ValueError as error:
+        console.print(f"[red]error[/red] {error}")
+        raise typer.Exit(2) from None
+    console.print(f"program [bold]{program.slug}[/bold] created (id {program.id})")
+
+
+@keys_app.command("create")
+def keys_create(program: Annotated[str, typer.Option(help="Program slug")],
+                role: Annotated[Role, typer.Option()] = Role.ADMIN,
+                name: Annotated[str, typer.Option()] = "cli", db: DbOption = None) -> None:
+    """Create an API key; it is shown once and stored hashed."""
+    database = open_db(db)
+    try:
+        issued = database.transact(lambda conn: create_key(
+            conn, program_id=get_program_by_slug(conn, program).id, role=role, name=name,
+            now=SystemClock().now()))
+    except PatronError as error:
+        fail(error)
+    print(issued.key)
+
+
+@jobs_app.command("run")
+def jobs_run(db: DbOption = None) -> None:
+    """Run the scheduled sweeps once: release pending points, expire lots."""
+    from patron.ledger import jobs
+
+    result = jobs.run_all(open_db(db), SystemClock().now())
+    table = Table("sweep", "accounts", "lots", "points")
+    for name, r in result.items():
+        table.add_row(name, str(r.accounts), str(r.lots), str(r.points))
+    console.print(table)
+
+
+def _serve(database: Database, host: str, port: int) -> None:
+    import uvicorn
+
+    from patron.api.app import create_app
+
+    app_ = create_app(database, jobs_interval=get_settings().jobs_interval_seconds)
+    uvicorn.run(app_, host=host, port=port, log_level="info")
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000, db: DbOption = None) -> None:
+    """Serve the API (and run the scheduled sweeps in-process)."""
+    database = open_db(db)
+    if migrate.current_revision(database) != migrate.head_revision(database):
+        console.print("[yellow]database is not at the latest revision: run `patron db "
+                      "upgrade`[/yellow]")
+        raise typer.Exit(2)
+    _serve(database, host, port)
+
+
+@app.command()
+def demo(port: int = 8000, host: str = "127.0.0.1",
+         db: Annotated[str, typer.Option(help="SQLite file for the demo")] = "patron-demo.db",
+         members: Annotated[int, typer.Option(min=10, max=100_000)] = 1000,
+         reset: Annotated[bool, typer.Option(help="Start from an empty database")] = False,
+         serve_: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> None:
+    """Create a demo program with members and history, print a key, and serve it."""
+    from patron.demo.seed import SLUG, seed
+
+    path = Path(db)
+    if reset:
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+    database = create_database(str(path))
+    migrate.upgrade(database)
+    now = SystemClock().now()
+    exists = database.read(lambda conn: _has_program(conn, SLUG))
+    if not exists:
+        started = time.perf_counter()
+        with Progress(TextColumn("seeding demo history"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=console) as bar:
+            task = bar.add_task("events", total=None)
+            result = seed(database, now, members=members,
+                          progress=lambda done, total: bar.update(task, completed=done,
+                                                                  total=total))
+        console.print(f"seeded {result.members} members and {result.events} purchase events "
+                      f"({result.points_issued} points) in {time.perf_counter() - started:.1f}s")
+    keys = database.transact(lambda conn: {
+        role: create_key(conn, program_id=get_program_by_slug(conn, SLUG).id, role=role,
+                         name="demo", now=now).key for role in Role})
+    base = f"http://{host}:{port}"
+    console.print(f"\n[bold]Demo Coffee Rewards[/bold] in {path.resolve()}")
+    for role, key in keys.items():
+        print(f"  {role.value + ' key:':<17} {key}")
+    print(f"  API docs:        {base}/docs\n  OpenAPI:         {base}/openapi.json\n"
+          f"  try:             curl -H 'Authorization: Bearer {keys[Role.ADMIN]}' "
+          f"{base}/api/v1/members?limit=3\n", flush=True)
+    if serve_:
+        os.environ.setdefault("PATRON_DATABASE_URL", str(path))
+        _serve(database, host, port)
+
+
+def _has_program(conn, slug: str) -> bool:
+    try:
+        get_program_by_slug(conn, slug)
+        return True
+    except PatronError:
+        return False
+
+
+if __name__ == "__main__":
+    app()

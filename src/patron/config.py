@@ -1,0 +1,32 @@
+"""Runtime configuration, read from the environment (``PATRON_*``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept a plain file path as a SQLite database, as the README promises."""
+    if "://" in url:
+        return url
+    return f"sqlite:///{url}"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PATRON_", extra="ignore")
+
+    database_url: str = "patron.db"
+    jobs_interval_seconds: int = 60
+    """How often ``patron serve`` runs the scheduled sweeps (pending release, expiry)."""
+    batch_max_events: int = 1000
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return normalise_database_url(self.database_url)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

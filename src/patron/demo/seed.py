@@ -1,0 +1,151 @@
+"""The demo program: "Demo Coffee Rewards", ~1,000 members, ~6 months of history.
+
+Everything goes through the real services: members are enrolled by the member
+service or by their first purchase event, and every purchase is an event sent
+through ingest in batches, exactly as a shop's integration would send it.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from patron.db import Database
+from patron.events.schemas import EventIn
+from patron.events.service import ingest
+from patron.ledger import jobs
+from patron.ledger.service import spend_points
+from patron.members.schemas import MemberCreate
+from patron.members.service import create_member
+from patron.programs.domain import ProgramSettings
+from patron.programs.service import Program, create_program
+
+SLUG = "demo-coffee"
+CHANNELS = ("web", "pos", "app")
+REGIONS = ("North", "South", "East", "West", "Central")
+FIRST = ("Ann", "Ben", "Chloe", "Dev", "Elif", "Femi", "Gus", "Hana", "Ivan", "Jo", "Kai",
+         "Lea", "Mo", "Nia", "Omar", "Pia", "Quinn", "Rui", "Sara", "Tom", "Uma", "Vic")
+LAST = ("Ali", "Berg", "Costa", "Diaz", "Evans", "Fox", "Garcia", "Ho", "Ito", "Jones",
+        "Khan", "Lopez", "Moreau", "Novak", "Okafor", "Park", "Rossi", "Singh", "Tanaka")
+MENU = (  # sku, category, price in cents
+    ("ESP-1", "drinks", 320), ("LAT-1", "drinks", 450), ("CAP-1", "drinks", 430),
+    ("TEA-1", "drinks", 350), ("CRO-1", "food", 380), ("SAN-1", "food", 790),
+    ("BNS-ETH", "beans", 1650), ("BNS-COL", "beans", 1490), ("MUG-1", "merch", 1800),
+)
+BATCH = 500
+
+
+@dataclass
+class DemoResult:
+    program: Program
+    members: int
+    events: int
+    points_issued: int
+
+
+def demo_settings() -> ProgramSettings:
+    return ProgramSettings(currency="USD", timezone="America/New_York", default_region="US",
+                           points_name="beans", points_per_unit=Decimal(10), rounding="floor",
+                           pending_days=14, expiry={"days": 365, "round_to_month_end": True},
+                           auto_enrol=True)
+
+
+def _lines(rng: random.Random) -> list[dict]:
+    picks = rng.choices(MENU, k=rng.choice((1, 1, 2, 2, 3, 4)))
+    return [{"sku": sku, "category": cat, "quantity": 1, "amount": price}
+            for sku, cat, price in picks]
+
+
+def _purchases(rng: random.Random, member: dict, start: datetime, end: datetime,
+               counter: list[int]) -> list[EventIn]:
+    events = []
+    joined = member["joined"]
+    visits = max(1, int(rng.expovariate(1 / member["rate"])))
+    for _ in range(visits):
+        at = joined + timedelta(seconds=rng.uniform(0, (end - joined).total_seconds()))
+        lines = _lines(rng)
+        counter[0] += 1
+        order = f"D-{counter[0]:06d}"
+        events.append(EventIn.model_validate({
+            "id": f"demo-purchase-{order}", "type": "purchase",
+            "member": member["ref"], "occurred_at": at.isoformat(),
+            "channel": rng.choice(member["channels"]),
+            "data": {"order_id": order, "currency": "USD",
+                     "total": sum(line["amount"] for line in lines), "lines": lines}}))
+    return events
+
+
+def _member_specs(rng: random.Random, count: int, start: datetime,
+                  end: datetime) -> list[dict]:
+    specs = []
+    for n in range(count):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        joined = start + timedelta(seconds=rng.uniform(0, (end - start).total_seconds() * 0.8))
+        channel = rng.choices(CHANNELS, weights=(4, 4, 2))[0]
+        specs.append({
+            "n": n, "name": f"{first} {last}", "email": f"{first}.{last}.{n}@example.com".lower(),
+            "phone": f"+1202555{n % 10000:04d}" if n < 10000 else None,
+            "joined": joined, "channel": channel, "region": rng.choice(REGIONS),
+            "birthdate": datetime(rng.randint(1955, 2005), rng.randint(1, 12),
+                                  rng.randint(1, 28)).date(),
+            "channels": rng.sample(CHANNELS, k=rng.randint(1, 3)),
+            "rate": rng.choice((2, 4, 6, 10, 16)),
+        })
+    return specs
+
+
+def seed(db: Database, now: datetime, *, members: int = 1000, seed_value: int = 7,
+         progress: Callable[[int, int], None] | None = None) -> DemoResult:
+    rng = random.Random(seed_value)
+    start = now - timedelta(days=182)
+    program = db.transact(lambda conn: create_program(
+        conn, slug=SLUG, name="Demo Coffee Rewards", settings=demo_settings(), now=start))
+    specs = _member_specs(rng, members, start, now)
+    # Two thirds enrol at the counter or online with email and phone; the rest are
+    # enrolled by their first purchase, recognised by email alone.
+    for spec in specs:
+        if spec["n"] % 3:
+            payload = MemberCreate.model_validate({
+                "identities": [{"type": "email", "value": spec["email"], "channel": spec["channel"]},
+                               {"type": "phone", "value": spec["phone"], "channel": spec["channel"]}],
+                "profile": {"name": spec["name"], "birthdate": spec["birthdate"].isoformat(),
+                            "region": spec["region"], "join_channel": spec["channel"]},
+                "consents": {"email_marketing": rng.random() < 0.6}})
+            member = db.transact(lambda conn: create_member(conn, program, payload, spec["joined"]))
+            spec["ref"] = {"id": member.id}
+        else:
+            spec["ref"] = {"identity": {"type": "email", "value": spec["email"],
+                                        "channel": spec["channel"]}}
+    counter = [0]
+    events = sorted((e for spec in specs for e in _purchases(rng, spec, start, now, counter)),
+                    key=lambda e: e.occurred_at)
+    issued = 0
+    for offset in range(0, len(events), BATCH):
+        chunk = events[offset:offset + BATCH]
+        outcomes = db.transact(lambda conn: ingest(conn, program, chunk, now=now,
+                                                   actor="demo"))
+        issued += sum(o.points for o in outcomes)
+        if progress:
+            progress(min(offset + BATCH, len(events)), len(events))
+    jobs.run_all(db, now)
+    _spend_some(db, program, rng, now)
+    return DemoResult(program, members, len(events), issued)
+
+
+def _spend_some(db: Database, program: Program, rng: random.Random, now: datetime) -> None:
+    """A few members already paid with their points, so ledgers show spends."""
+    from patron.ledger.repository import accounts_by_member
+    from patron.members.repository import page_members
+
+    def work(conn):
+        rows = page_members(conn, program.id, None, 10_000)
+        accounts = accounts_by_member(conn, program.id, [r.id for r in rows])
+        for row in rng.sample(rows, k=min(150, len(rows))):
+            available = accounts[row.id].available
+            if available >= 500:
+                spend_points(conn, program, row.id, points=500, reason="Free drink",
+                             key=f"demo-spend-{row.id}", actor="demo", now=now)
+    db.transact(work)

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from patron.api.deps import Writer, problem_responses
+from patron.events import service
+from patron.events.schemas import BatchOutcome, EventBatch, EventIn, EventOutcome
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+
+@router.post("", response_model=EventOutcome, status_code=201,
+             responses={200: {"model": EventOutcome, "description": "Already processed"},
+                        **problem_responses(401, 403, 404, 409, 422)})
+def post_event(event: EventIn, ctx: Writer):
+    """Send one event (purchase, sign_up, review, …).
+
+    ``id`` is the idempotency key: sending the same event again returns its
+    first outcome with status ``duplicate`` (200) and writes nothing.
+    """
+    [outcome] = ctx.write(lambda conn, program: service.ingest(
+        conn, program, [event], now=ctx.clock.now(), actor=ctx.principal.actor))
+    if outcome.status == "rejected":
+        problem = outcome.error or {}
+        return JSONResponse(problem, status_code=problem.get("status", 422),
+                            media_type="application/problem+json")
+    return JSONResponse(outcome.model_dump(mode="json"),
+                        status_code=201 if outcome.status == "processed" else 200)
+
+
+@router.post("/batch", response_model=BatchOutcome,
+             responses=problem_responses(401, 403, 422))
+def post_batch(batch: EventBatch, ctx: Writer) -> BatchOutcome:
+    """Send up to 1,000 events in one transaction; each gets its own outcome.
+
+    Events that cannot be processed are reported as ``rejected`` with a problem
+    and are not recorded; the others are. Re-sending the batch changes nothing.
+    """
+    results = ctx.write(lambda conn, program: service.ingest(
+        conn, program, batch.events, now=ctx.clock.now(), actor=ctx.principal.actor))
+    count = {s: sum(1 for r in results if r.status == s)
+             for s in ("processed", "duplicate", "rejected")}
+    return BatchOutcome(processed=count["processed"], duplicates=count["duplicate"],
+                        rejected=count["rejected"], results=results)

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from patron.members.schemas import IdentityIn
+from patron.schemas_common import Channel, Code, FreeJSON, Id, Key, Money, Text
+
+BUILT_IN_TYPES = ("purchase", "return", "sign_up", "profile_completed", "review", "check_in",
+                  "social_share", "eco_action", "referral", "campaign_participation")
+
+
+class MemberRef(BaseModel):
+    """Who the event is about: a member id, or an identity Patron resolves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Id | None = None
+    identity: IdentityIn | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "MemberRef":
+        if (self.id is None) == (self.identity is None):
+            raise ValueError("give exactly one of member.id or member.identity")
+        return self
+
+
+class PurchaseLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+    category: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    quantity: int = Field(1, strict=True, ge=1, le=1_000_000)
+    amount: Money = Field(description="Line total in minor units (cents)")
+
+
+class PurchaseData(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+    total: Money = Field(description="Order total in minor units; what points are earned on")
+    lines: list[PurchaseLine] = Field(default_factory=list, max_length=500)
+
+    @model_validator(mode="after")
+    def _lines_fit_total(self) -> "PurchaseData":
+        if self.lines and sum(line.amount for line in self.lines) < self.total:
+            raise ValueError("total is more than the sum of the lines")
+        return self
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: Key = Field(description="Idempotency key, unique per program")
+    type: Code = Field(description="purchase, sign_up, review, check_in, … or a custom type")
+    member: MemberRef
+    occurred_at: AwareDatetime
+    channel: Channel | None = Field(None, description="web, pos, app, dealer, …")
+    data: FreeJSON = Field(default_factory=dict)
+
+
+class EventBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[EventIn] = Field(min_length=1, max_length=1000)
+
+
+class Award(BaseModel):
+    """Points an event put somewhere, and why."""
+
+    member_id: int
+    kind: str
+    points: int
+    status: str = Field(description="pending or posted")
+    available_at: datetime | None = None
+    expires_at: datetime | None = None
+    reason: str
+
+
+class EventOutcome(BaseModel):
+    id: str
+    status: Literal["processed", "duplicate", "rejected"]
+    type: str | None = None
+    member_id: int | None = None
+    enrolled: bool = False
+    points: int = 0
+    awards: list[Award] = Field(default_factory=list)
+    error: dict[str, Any] | None = Field(None, description="Problem details when rejected")
+
+
+class BatchOutcome(BaseModel):
+    processed: int
+    duplicates: int
+    rejected: int
+    results: list[EventOutcome]

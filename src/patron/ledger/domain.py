@@ -1,0 +1,289 @@
+"""The points ledger as plain data and pure functions.
+
+Every earn creates a *lot*: its own points, its own remainder and its own
+expiry. Spends consume lots soonest-expiring first (then oldest, lots that
+never expire last), because a member would rather spend the points that are
+about to vanish. Purchase points start *pending* for the program's return
+window: they can be clawed back by a return, so they are neither spendable nor
+expirable until released.
+
+Balances follow from the entries:
+
+- available = Σ points of ``posted`` entries = Σ remainders of open lots
+- pending   = Σ points of ``pending`` entries − Σ points of ``release`` entries
+            = Σ remainders of pending lots
+
+A release is a new entry rather than an edit of the earn entry, so the ledger
+stays append-only and a member's history reads "earned 120 (pending)", then
+"120 points now available".
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
+from enum import StrEnum
+from zoneinfo import ZoneInfo
+
+from patron.errors import Conflict
+
+FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
+
+
+class InsufficientPoints(Conflict):
+    code = "insufficient_points"
+    title = "Insufficient points"
+
+
+class LotState(StrEnum):
+    PENDING = "pending"
+    OPEN = "open"
+    CLOSED = "closed"
+    EXPIRED = "expired"
+
+
+class EntryKind(StrEnum):
+    EARN = "earn"
+    SPEND = "spend"
+    RELEASE = "release"
+    EXPIRE = "expire"
+    ADJUST = "adjust"
+    REVERSE = "reverse"
+
+
+class EntryStatus(StrEnum):
+    PENDING = "pending"
+    POSTED = "posted"
+
+
+ROUNDING_MODES = {
+    "floor": ROUND_FLOOR,
+    "ceiling": ROUND_CEILING,
+    "half_up": ROUND_HALF_UP,
+    "half_even": ROUND_HALF_EVEN,
+}
+
+
+@dataclass(frozen=True)
+class ExpiryPolicy:
+    """Points expire ``days`` after they become available; ``None`` means never.
+
+    With ``round_to_month_end`` the lot lives until the end of the month in
+    which it would expire (in the program's timezone), which is what members
+    remember: "my points expire at the end of March".
+    """
+
+    days: int | None = None
+    round_to_month_end: bool = False
+    timezone: str = "UTC"
+
+
+@dataclass
+class Lot:
+    id: int
+    points: int
+    remaining: int
+    state: LotState
+    earned_at: datetime
+    available_at: datetime
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Posting:
+    """What one ledger entry does: its signed points and the lots it moves."""
+
+    kind: EntryKind
+    points: int
+    status: EntryStatus
+    available_delta: int = 0
+    pending_delta: int = 0
+    lifetime_delta: int = 0
+    moves: tuple[tuple[int, int], ...] = ()
+    """``(lot_id, delta of that lot's remainder)`` pairs."""
+
+
+def spend_order(lot: Lot) -> tuple[bool, datetime, datetime, int]:
+    """Soonest-expiring first, then oldest; lots that never expire last."""
+    return (lot.expires_at is None, lot.expires_at or FAR_FUTURE, lot.earned_at, lot.id)
+
+
+def lot_expiry(available_at: datetime, policy: ExpiryPolicy) -> datetime | None:
+    if policy.days is None:
+        return None
+    expires = available_at + timedelta(days=policy.days)
+    if not policy.round_to_month_end:
+        return expires
+    tz = ZoneInfo(policy.timezone)
+    local = expires.astimezone(tz)
+    last_day = calendar.monthrange(local.year, local.month)[1]
+    next_month = date(local.year, local.month, last_day) + timedelta(days=1)
+    return datetime.combine(next_month, time(0), tzinfo=tz).astimezone(timezone.utc)
+
+
+def pending_until(occurred_at: datetime, pending_days: int) -> datetime:
+    return occurred_at + timedelta(days=pending_days)
+
+
+def points_for_amount(amount_minor: int, minor_exponent: int, points_per_unit: Decimal,
+                      rounding: str) -> int:
+    """Points for a money amount, computed in Decimal and rounded once."""
+    units = Decimal(amount_minor).scaleb(-minor_exponent)
+    return int((units * points_per_unit).to_integral_value(rounding=ROUNDING_MODES[rounding]))
+
+
+def earn(points: int, *, pending: bool) -> Posting:
+    if points <= 0:
+        raise ValueError("an earn is positive")
+    if pending:
+        return Posting(EntryKind.EARN, points, EntryStatus.PENDING,
+                       pending_delta=points, lifetime_delta=points)
+    return Posting(EntryKind.EARN, points, EntryStatus.POSTED,
+                   available_delta=points, lifetime_delta=points)
+
+
+def new_lot(lot_id: int, points: int, *, occurred_at: datetime, pending_days: int | None,
+            policy: ExpiryPolicy) -> Lot:
+    """The lot an earn creates; pending lots start their expiry clock on release."""
+    if pending_days:
+        available_at = pending_until(occurred_at, pending_days)
+        state = LotState.PENDING
+    else:
+        available_at = occurred_at
+        state = LotState.OPEN
+    return Lot(lot_id, points, points, state, occurred_at, available_at,
+               lot_expiry(available_at, policy))
+
+
+def plan_spend(lots: Iterable[Lot], points: int) -> tuple[tuple[int, int], ...]:
+    """Which lots a spend of ``points`` consumes, as ``(lot_id, -taken)`` moves."""
+    if points <= 0:
+        raise ValueError("a spend is positive")
+    open_lots = sorted((lot for lot in lots if lot.state == LotState.OPEN and lot.remaining > 0),
+                       key=spend_order)
+    available = sum(lot.remaining for lot in open_lots)
+    if available < points:
+        raise InsufficientPoints(
+            f"{points} points requested but only {available} are available",
+            available=available, requested=points)
+    moves: list[tuple[int, int]] = []
+    left = points
+    for lot in open_lots:
+        take = min(lot.remaining, left)
+        moves.append((lot.id, -take))
+        left -= take
+        if left == 0:
+            break
+    return tuple(moves)
+
+
+def spend(lots: Iterable[Lot], points: int, kind: EntryKind = EntryKind.SPEND) -> Posting:
+    moves = plan_spend(lots, points)
+    return Posting(kind, -points, EntryStatus.POSTED, available_delta=-points, moves=moves)
+
+
+def release(lot: Lot) -> Posting | None:
+    """Make a pending lot spendable; nothing to post when returns took it all."""
+    if lot.state != LotState.PENDING:
+        raise ValueError("only a pending lot is released")
+    if lot.remaining == 0:
+        return None
+    return Posting(EntryKind.RELEASE, lot.remaining, EntryStatus.POSTED,
+                   available_delta=lot.remaining, pending_delta=-lot.remaining)
+
+
+def expire(due: Sequence[Lot]) -> Posting | None:
+    """One expiry entry for all of an account's lots that ran out."""
+    moves = tuple((lot.id, -lot.remaining) for lot in due if lot.remaining > 0)
+    total = -sum(delta for _, delta in moves)
+    if total == 0:
+        return None
+    return Posting(EntryKind.EXPIRE, -total, EntryStatus.POSTED, available_delta=-total,
+                   moves=moves)
+
+
+def due_for_release(lots: Iterable[Lot], now: datetime) -> list[Lot]:
+    return [lot for lot in lots if lot.state == LotState.PENDING and lot.available_at <= now]
+
+
+def due_for_expiry(lots: Iterable[Lot], now: datetime) -> list[Lot]:
+    return [lot for lot in lots
+            if lot.state == LotState.OPEN and lot.expires_at is not None and lot.expires_at <= now]
+
+
+def state_after(lot: Lot, delta: int) -> Lot:
+    """A lot after a move: closed once a spend has taken its last point."""
+    remaining = lot.remaining + delta
+    if remaining < 0:
+        raise ValueError(f"lot {lot.id} would go negative")
+    state = lot.state
+    if state == LotState.OPEN and remaining == 0:
+        state = LotState.CLOSED
+    elif state == LotState.CLOSED and remaining > 0:
+        state = LotState.OPEN
+    return replace(lot, remaining=remaining, state=state)
+
+
+def expiring_summary(lots: Iterable[Lot]) -> list[tuple[int, datetime]]:
+    """Available points grouped by expiry instant, soonest first."""
+    totals: dict[datetime, int] = {}
+    for lot in lots:
+        if lot.state == LotState.OPEN and lot.remaining > 0 and lot.expires_at is not None:
+            totals[lot.expires_at] = totals.get(lot.expires_at, 0) + lot.remaining
+    return sorted(((points, at) for at, points in totals.items()), key=lambda pair: pair[1])
+
+
+@dataclass
+class Account:
+    """An account held in memory: the model the property tests drive.
+
+    The service applies the same postings to the database; this class applies
+    them to plain lists so the invariants can be checked after any sequence.
+    """
+
+    policy: ExpiryPolicy = field(default_factory=ExpiryPolicy)
+    lots: dict[int, Lot] = field(default_factory=dict)
+    entries: list[Posting] = field(default_factory=list)
+    available: int = 0
+    pending: int = 0
+    lifetime_earned: int = 0
+
+    def apply(self, posting: Posting) -> Posting:
+        for lot_id, delta in posting.moves:
+            self.lots[lot_id] = state_after(self.lots[lot_id], delta)
+        self.available += posting.available_delta
+        self.pending += posting.pending_delta
+        self.lifetime_earned += posting.lifetime_delta
+        self.entries.append(posting)
+        return posting
+
+    def earn(self, points: int, at: datetime, pending_days: int | None = None) -> Posting:
+        lot = new_lot(len(self.lots) + 1, points, occurred_at=at, pending_days=pending_days,
+                      policy=self.policy)
+        self.lots[lot.id] = lot
+        return self.apply(earn(points, pending=lot.state == LotState.PENDING))
+
+    def spend(self, points: int) -> Posting:
+        return self.apply(spend(self.lots.values(), points))
+
+    def release_due(self, now: datetime) -> list[Posting]:
+        postings = []
+        for lot in due_for_release(self.lots.values(), now):
+            posting = release(lot)
+            new_state = LotState.OPEN if lot.remaining > 0 else LotState.CLOSED
+            self.lots[lot.id] = replace(lot, state=new_state)
+            if posting:
+                postings.append(self.apply(posting))
+        return postings
+
+    def expire_due(self, now: datetime) -> Posting | None:
+        due = due_for_expiry(self.lots.values(), now)
+        posting = expire(due)
+        if posting:
+            self.apply(posting)
+        for lot in due:
+            self.lots[lot.id] = replace(self.lots[lot.id], state=LotState.EXPIRED)
+        return posting

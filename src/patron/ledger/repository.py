@@ -1,0 +1,155 @@
+"""Ledger queries. Every balance change goes through the account row first,
+which serialises writers of one account (a row lock on PostgreSQL; SQLite's
+``BEGIN IMMEDIATE`` already serialises all writers)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+
+from patron.events.tables import events
+from patron.ledger.domain import Lot, LotState
+from patron.ledger.tables import accounts, ledger_entries, lot_moves, lots
+
+CHUNK = 500
+
+
+def open_accounts(conn: Connection, program_id: int, member_ids: Sequence[int],
+                  now: datetime) -> None:
+    if member_ids:
+        conn.execute(insert(accounts), [
+            dict(program_id=program_id, member_id=m, available=0, pending=0, lifetime_earned=0,
+                 created_at=now) for m in member_ids])
+
+
+def accounts_by_member(conn: Connection, program_id: int,
+                       member_ids: Iterable[int]) -> dict[int, Any]:
+    ids = list(set(member_ids))
+    found: dict[int, Any] = {}
+    for start in range(0, len(ids), CHUNK):
+        for row in conn.execute(select(accounts).where(
+                accounts.c.program_id == program_id,
+                accounts.c.member_id.in_(ids[start:start + CHUNK]))):
+            found[row.member_id] = row
+    return found
+
+
+def account_row(conn: Connection, account_id: int, *, lock: bool = False) -> Any:
+    query = select(accounts).where(accounts.c.id == account_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def guarded_debit(conn: Connection, account_id: int, points: int) -> bool:
+    """Take ``points`` from the available balance only if they are there."""
+    result = conn.execute(update(accounts).where(accounts.c.id == account_id,
+                                                 accounts.c.available >= points)
+                          .values(available=accounts.c.available - points))
+    return result.rowcount == 1
+
+
+def apply_deltas(conn: Connection, deltas: dict[int, tuple[int, int, int]]) -> None:
+    """Add (available, pending, lifetime) deltas, in account order to avoid deadlocks."""
+    rows = [dict(a_id=a, d_available=d[0], d_pending=d[1], d_lifetime=d[2])
+            for a, d in sorted(deltas.items()) if any(d)]
+    if not rows:
+        return
+    conn.execute(update(accounts).where(accounts.c.id == bindparam("a_id")).values(
+        available=accounts.c.available + bindparam("d_available"),
+        pending=accounts.c.pending + bindparam("d_pending"),
+        lifetime_earned=accounts.c.lifetime_earned + bindparam("d_lifetime")), rows)
+
+
+def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    result = conn.execute(insert(ledger_entries).returning(
+        ledger_entries.c.id, sort_by_parameter_order=True), list(rows))
+    return [r.id for r in result]
+
+
+def insert_lots(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    result = conn.execute(insert(lots).returning(lots.c.id, sort_by_parameter_order=True),
+                          list(rows))
+    return [r.id for r in result]
+
+
+def insert_moves(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(lot_moves), list(rows))
+
+
+def update_lots(conn: Connection, changed: Sequence[Lot]) -> None:
+    if changed:
+        conn.execute(update(lots).where(lots.c.id == bindparam("lot_id")).values(
+            remaining=bindparam("new_remaining"), state=bindparam("new_state")),
+            [dict(lot_id=lot.id, new_remaining=lot.remaining, new_state=lot.state.value)
+             for lot in changed])
+
+
+def _lot(row: Any) -> Lot:
+    return Lot(row.id, row.points, row.remaining, LotState(row.state), row.earned_at,
+               row.available_at, row.expires_at)
+
+
+def live_lots(conn: Connection, account_id: int) -> list[Lot]:
+    """Open and pending lots of one account (the ones a balance is made of)."""
+    rows = conn.execute(select(lots).where(
+        lots.c.account_id == account_id,
+        lots.c.state.in_([LotState.OPEN.value, LotState.PENDING.value])))
+    return [_lot(r) for r in rows]
+
+
+def lots_by_id(conn: Connection, lot_ids: Sequence[int]) -> list[Lot]:
+    return [_lot(r) for r in conn.execute(select(lots).where(lots.c.id.in_(lot_ids)))]
+
+
+def accounts_with_due_lots(conn: Connection, state: LotState, column: str, now: datetime,
+                           limit: int) -> list[int]:
+    due = getattr(lots.c, column)
+    query = (select(lots.c.account_id).where(lots.c.state == state.value, due <= now)
+             .group_by(lots.c.account_id).order_by(lots.c.account_id).limit(limit))
+    return list(conn.execute(query).scalars())
+
+
+def entry_by_key(conn: Connection, account_id: int, key: str) -> Any:
+    return conn.execute(select(ledger_entries).where(
+        ledger_entries.c.account_id == account_id,
+        ledger_entries.c.idempotency_key == key)).first()
+
+
+def page_entries(conn: Connection, account_id: int, before: int | None, limit: int) -> list[Any]:
+    query = (select(ledger_entries, events.c.external_id.label("event_external_id"),
+                    events.c.type.label("event_type"))
+             .outerjoin(events, events.c.id == ledger_entries.c.event_id)
+             .where(ledger_entries.c.account_id == account_id))
+    if before is not None:
+        query = query.where(ledger_entries.c.id < before)
+    return list(conn.execute(query.order_by(ledger_entries.c.id.desc()).limit(limit)))
+
+
+def ledger_totals(conn: Connection, account_id: int) -> dict[str, int]:
+    """Balances recomputed from the entries alone, for audits and tests."""
+    e = ledger_entries
+    row = conn.execute(select(
+        func.coalesce(func.sum(e.c.points).filter(e.c.status == "posted"), 0).label("posted"),
+        func.coalesce(func.sum(e.c.points).filter(e.c.status == "pending"), 0).label("pending"),
+        func.coalesce(func.sum(e.c.points).filter(e.c.kind == "release"), 0).label("released"),
+    ).where(e.c.account_id == account_id)).one()
+    lot_row = conn.execute(select(
+        func.coalesce(func.sum(lots.c.remaining).filter(lots.c.state == "open"), 0),
+        func.coalesce(func.sum(lots.c.remaining).filter(lots.c.state == "pending"), 0),
+    ).where(lots.c.account_id == account_id)).one()
+    return {"available": int(row.posted), "pending": int(row.pending) - int(row.released),
+            "open_lots": int(lot_row[0]), "pending_lots": int(lot_row[1])}
+
+
+def moves_of_entry(conn: Connection, entry_id: int) -> list[Any]:
+    return list(conn.execute(select(lot_moves.c.lot_id, lot_moves.c.points)
+                             .where(lot_moves.c.entry_id == entry_id).order_by(lot_moves.c.id)))

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from patron.api.deps import IdempotencyKey, Reader, Writer, problem_responses
+from patron.idempotency.service import run_once
+from patron.members import service
+from patron.members.domain import parse_identity_query
+from patron.members.schemas import IdentityIn, Member, MemberCreate, MemberPage, MemberUpdate
+from patron.schemas_common import MAX_INT
+
+router = APIRouter(prefix="/members", tags=["members"])
+MemberId = Annotated[int, Path(ge=1, le=MAX_INT, description="The member's id")]
+
+
+@router.post("", status_code=201, response_model=Member,
+             responses=problem_responses(401, 403, 409, 422))
+def create_member(payload: MemberCreate, ctx: Writer, response: Response,
+                  idempotency_key: IdempotencyKey = None) -> Member:
+    """Enrol a member with one or more identities (email, phone, external id, card).
+
+    Identities are normalised and unique per program: an identity that belongs
+    to someone else gives 409 ``identity_taken`` naming that member.
+    """
+    def work(conn, program):
+        def create():
+            member = service.create_member(conn, program, payload, ctx.clock.now())
+            return 201, member.model_dump(mode="json")
+        return run_once(conn, program_id=program.id, key=idempotency_key,
+                        operation="create_member", payload=payload.model_dump(mode="json"),
+                        now=ctx.clock.now(), work=create)
+    status, body, _ = ctx.write(work)
+    response.status_code = status
+    return Member.model_validate(body)
+
+
+@router.get("", response_model=MemberPage, responses=problem_responses(401, 403, 422))
+def list_members(ctx: Reader,
+                 identity: Annotated[str | None, Query(
+                     max_length=400, description="TYPE:VALUE, e.g. email:ann@example.com")] = None,
+                 after: Annotated[int | None, Query(ge=0, le=MAX_INT)] = None,
+                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> MemberPage:
+    """Find a member by any identity, or page through all members by id."""
+    if identity is not None:
+        kind, value = parse_identity_query(identity)
+        return MemberPage(items=ctx.read(
+            lambda conn, program: service.find_by_identity(conn, program, kind, value)))
+    items, cursor = ctx.read(lambda conn, program: service.list_members(conn, program, after,
+                                                                         limit))
+    return MemberPage(items=items, next_cursor=cursor)
+
+
+@router.get("/{member_id}", response_model=Member, responses=problem_responses(401, 403, 404))
+def get_member(member_id: MemberId, ctx: Reader) -> Member:
+    """A member's profile, identities and consents."""
+    return ctx.read(lambda conn, program: service.get_member(conn, program, member_id))
+
+
+@router.patch("/{member_id}", response_model=Member,
+              responses=problem_responses(401, 403, 404, 422))
+def update_member(member_id: MemberId, payload: MemberUpdate, ctx: Writer) -> Member:
+    """Change profile fields or consents; only the fields sent change.
+
+    Naturally idempotent: sending the same change twice leaves the same member.
+    """
+    return ctx.write(lambda conn, program: service.update_member(conn, program, member_id,
+                                                                 payload, ctx.clock.now()))
+
+
+@router.post("/{member_id}/identities", response_model=Member,
+             responses=problem_responses(401, 403, 404, 409, 422))
+def add_identity(member_id: MemberId, payload: IdentityIn, ctx: Writer) -> Member:
+    """Link another identity to the member (idempotent: linking it again is a no-op)."""
+    return ctx.write(lambda conn, program: service.add_identity(conn, program, member_id,
+                                                                payload, ctx.clock.now()))

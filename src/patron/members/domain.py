@@ -1,0 +1,83 @@
+"""Identity normalisation: one member, recognised the same way on every channel.
+
+An email typed as ``Ann@Example.COM`` at the till and ``ann@example.com`` in the
+web shop is one identity, so values are normalised before they are compared or
+stored: emails lower-cased, phones to E.164, card numbers without spaces.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from patron.errors import InvalidInput
+
+
+class IdentityType(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    EXTERNAL_ID = "external_id"
+    CARD = "card"
+
+
+class InvalidIdentity(InvalidInput):
+    code = "invalid_identity"
+    title = "Invalid identity"
+
+
+_CARD = re.compile(r"^[A-Z0-9]{4,64}$")
+_PRINTABLE = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+def normalise_identity(kind: IdentityType | str, value: str, default_region: str = "US") -> str:
+    kind = IdentityType(kind)
+    value = value.strip()
+    if kind is IdentityType.EMAIL:
+        return _email(value)
+    if kind is IdentityType.PHONE:
+        return _phone(value, default_region)
+    if kind is IdentityType.CARD:
+        card = re.sub(r"[\s-]", "", value).upper()
+        if not _CARD.match(card):
+            raise InvalidIdentity(f"card number {value!r} must be 4-64 letters or digits",
+                                  field="value")
+        return card
+    if not _PRINTABLE.match(value):
+        raise InvalidIdentity("external_id must be 1-200 visible ASCII characters",
+                              field="value")
+    return value
+
+
+def _email(value: str) -> str:
+    try:
+        result = validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise InvalidIdentity(f"{value!r} is not a valid email address: {exc}",
+                              field="value") from None
+    return result.normalized.lower()
+
+
+def _phone(value: str, default_region: str) -> str:
+    try:
+        number = phonenumbers.parse(value, default_region)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidIdentity(f"{value!r} is not a phone number: {exc}", field="value") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidIdentity(f"{value!r} is not a valid phone number", field="value")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def parse_identity_query(text: str) -> tuple[IdentityType, str]:
+    """``email:ann@example.com`` → (email, ann@example.com)."""
+    kind, sep, value = text.partition(":")
+    if not sep or not value:
+        raise InvalidInput("identity must look like TYPE:VALUE, e.g. email:ann@example.com",
+                           field="identity")
+    try:
+        return IdentityType(kind), value
+    except ValueError:
+        raise InvalidInput(f"unknown identity type {kind!r}; use one of "
+                           + ", ".join(t.value for t in IdentityType), field="identity") from None

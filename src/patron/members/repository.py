@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, tuple_, update
+
+from patron.members.tables import identities, members
+
+CHUNK = 500
+
+
+def insert_members(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    if not rows:
+        return []
+    result = conn.execute(insert(members).returning(members.c.id, sort_by_parameter_order=True),
+                          list(rows))
+    return [r.id for r in result]
+
+
+def insert_identities(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(identities), list(rows))
+
+
+def member_row(conn: Connection, program_id: int, member_id: int) -> Any:
+    return conn.execute(select(members).where(members.c.program_id == program_id,
+                                              members.c.id == member_id)).first()
+
+
+def identities_of(conn: Connection, member_ids: Iterable[int]) -> dict[int, list[Any]]:
+    ids = list(member_ids)
+    found: dict[int, list[Any]] = {i: [] for i in ids}
+    for start in range(0, len(ids), CHUNK):
+        rows = conn.execute(select(identities).where(
+            identities.c.member_id.in_(ids[start:start + CHUNK])).order_by(identities.c.id))
+        for row in rows:
+            found[row.member_id].append(row)
+    return found
+
+
+def members_by_identity(conn: Connection, program_id: int,
+                        keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Member ids for (type, normalised value) pairs that are known."""
+    wanted = list(set(keys))
+    found: dict[tuple[str, str], int] = {}
+    for start in range(0, len(wanted), CHUNK):
+        rows = conn.execute(select(identities.c.type, identities.c.value, identities.c.member_id)
+                            .where(identities.c.program_id == program_id,
+                                   tuple_(identities.c.type, identities.c.value)
+                                   .in_(wanted[start:start + CHUNK])))
+        for row in rows:
+            found[(row.type, row.value)] = row.member_id
+    return found
+
+
+def existing_member_ids(conn: Connection, program_id: int, ids: Iterable[int]) -> set[int]:
+    wanted = list(set(ids))
+    found: set[int] = set()
+    for start in range(0, len(wanted), CHUNK):
+        found.update(conn.execute(select(members.c.id).where(
+            members.c.program_id == program_id,
+            members.c.id.in_(wanted[start:start + CHUNK]))).scalars())
+    return found
+
+
+def update_member(conn: Connection, member_id: int, values: dict[str, Any]) -> None:
+    conn.execute(update(members).where(members.c.id == member_id).values(**values))
+
+
+def page_members(conn: Connection, program_id: int, after: int | None, limit: int) -> list[Any]:
+    query = select(members).where(members.c.program_id == program_id)
+    if after is not None:
+        query = query.where(members.c.id > after)
+    return list(conn.execute(query.order_by(members.c.id).limit(limit)))
+
+
+def member_rows(conn: Connection, program_id: int, ids: Sequence[int]) -> list[Any]:
+    return list(conn.execute(select(members).where(members.c.program_id == program_id,
+                                                   members.c.id.in_(ids))
+                             .order_by(members.c.id)))
+
+
+def new_member_row(program_id: int, now: datetime, *, name: str | None = None,
+                   birthdate: Any = None, region: str | None = None,
+                   join_channel: str | None = None, attributes: dict | None = None,
+                   consents: dict | None = None) -> dict[str, Any]:
+    return dict(program_id=program_id, status="active", name=name, birthdate=birthdate,
+                region=region, join_channel=join_channel, attributes=attributes or {},
+                consents=consents or {}, created_at=now, updated_at=now)

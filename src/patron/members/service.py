@@ -1,0 +1,152 @@
+"""Members and their identities: one member recognised across every channel."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from patron.errors import Conflict, InvalidInput, NotFound
+from patron.ledger import repository as ledger_repository
+from patron.members import repository
+from patron.members.domain import IdentityType, normalise_identity
+from patron.members.schemas import IdentityIn, Member, MemberCreate, MemberUpdate, member_out
+from patron.programs.service import Program
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    title = "Member not found"
+
+
+class IdentityTaken(Conflict):
+    code = "identity_taken"
+    title = "Identity belongs to another member"
+
+
+def normalised(program: Program, items: Sequence[IdentityIn]) -> list[tuple[str, str, str | None]]:
+    """Normalise and de-duplicate the identities of one request."""
+    seen: set[tuple[str, str]] = set()
+    result = []
+    for index, item in enumerate(items):
+        try:
+            value = normalise_identity(item.type, item.value, program.settings.default_region)
+        except InvalidInput as exc:
+            exc.extra["field"] = f"identities[{index}].value"
+            raise
+        if (item.type.value, value) in seen:
+            raise InvalidInput(f"identity {item.type.value}:{value} is listed twice",
+                               field=f"identities[{index}]")
+        seen.add((item.type.value, value))
+        result.append((item.type.value, value, item.channel))
+    return result
+
+
+def _refuse_taken(conn: Connection, program: Program, keys: list[tuple[str, str]],
+                  member_id: int | None = None) -> None:
+    owners = repository.members_by_identity(conn, program.id, keys)
+    for (kind, value), owner in owners.items():
+        if owner != member_id:
+            raise IdentityTaken(f"{kind}:{value} already belongs to member {owner}",
+                                member_id=owner, identity={"type": kind, "value": value})
+
+
+def enrol(conn: Connection, program: Program, now: datetime,
+          profiles: Sequence[dict[str, Any]],
+          identity_sets: Sequence[Sequence[tuple[str, str, str | None]]]) -> list[int]:
+    """Create members with their identities and points accounts, in bulk."""
+    rows = [repository.new_member_row(program.id, now, **profile) for profile in profiles]
+    ids = repository.insert_members(conn, rows)
+    repository.insert_identities(conn, [
+        dict(program_id=program.id, member_id=member_id, type=kind, value=value,
+             channel=channel, created_at=now)
+        for member_id, idents in zip(ids, identity_sets) for kind, value, channel in idents])
+    ledger_repository.open_accounts(conn, program.id, ids, now)
+    return ids
+
+
+def create_member(conn: Connection, program: Program, payload: MemberCreate,
+                  now: datetime) -> Member:
+    idents = normalised(program, payload.identities)
+    _refuse_taken(conn, program, [(k, v) for k, v, _ in idents])
+    profile = payload.profile.model_dump()
+    consents = {purpose: {"granted": granted, "updated_at": now.isoformat()}
+                for purpose, granted in payload.consents.items()}
+    [member_id] = enrol(conn, program, now, [dict(profile, consents=consents)], [idents])
+    return get_member(conn, program, member_id)
+
+
+def get_member(conn: Connection, program: Program, member_id: int) -> Member:
+    row = repository.member_row(conn, program.id, member_id)
+    if row is None:
+        raise MemberNotFound(f"member {member_id} does not exist in this program",
+                             member_id=member_id)
+    return member_out(row, repository.identities_of(conn, [member_id])[member_id])
+
+
+def require_member(conn: Connection, program: Program, member_id: int) -> None:
+    if not repository.existing_member_ids(conn, program.id, [member_id]):
+        raise MemberNotFound(f"member {member_id} does not exist in this program",
+                             member_id=member_id)
+
+
+def update_member(conn: Connection, program: Program, member_id: int, payload: MemberUpdate,
+                  now: datetime) -> Member:
+    row = repository.member_row(conn, program.id, member_id)
+    if row is None:
+        raise MemberNotFound(f"member {member_id} does not exist in this program",
+                             member_id=member_id)
+    values: dict[str, Any] = {"updated_at": now}
+    if payload.profile is not None:
+        sent = payload.profile.model_dump(exclude_unset=True)
+        attributes = sent.pop("attributes", None)
+        values.update(sent)
+        if attributes is not None:
+            merged = dict(row.attributes or {})
+            for key, value in attributes.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            values["attributes"] = merged
+    if payload.consents is not None:
+        consents = dict(row.consents or {})
+        for purpose, granted in payload.consents.items():
+            consents[purpose] = {"granted": granted, "updated_at": now.isoformat()}
+        values["consents"] = consents
+    repository.update_member(conn, member_id, values)
+    return get_member(conn, program, member_id)
+
+
+def add_identity(conn: Connection, program: Program, member_id: int, item: IdentityIn,
+                 now: datetime) -> Member:
+    require_member(conn, program, member_id)
+    [(kind, value, channel)] = normalised(program, [item])
+    owners = repository.members_by_identity(conn, program.id, [(kind, value)])
+    if owners.get((kind, value)) not in (None, member_id):
+        _refuse_taken(conn, program, [(kind, value)], member_id)
+    if (kind, value) not in owners:
+        repository.insert_identities(conn, [dict(
+            program_id=program.id, member_id=member_id, type=kind, value=value,
+            channel=channel, created_at=now)])
+        repository.update_member(conn, member_id, {"updated_at": now})
+    return get_member(conn, program, member_id)
+
+
+def find_by_identity(conn: Connection, program: Program, kind: IdentityType,
+                     value: str) -> list[Member]:
+    value = normalise_identity(kind, value, program.settings.default_region)
+    owner = repository.members_by_identity(conn, program.id, [(kind.value, value)])
+    return [get_member(conn, program, member_id) for member_id in owner.values()]
+
+
+def list_members(conn: Connection, program: Program, after: int | None,
+                 limit: int) -> tuple[list[Member], int | None]:
+    rows = repository.page_members(conn, program.id, after, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    idents = repository.identities_of(conn, [r.id for r in rows])
+    items = [member_out(r, idents[r.id]) for r in rows]
+    return items, (rows[-1].id if more and rows else None)

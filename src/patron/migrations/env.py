@@ -1,0 +1,22 @@
+"""Alembic environment: runs against the connection Patron hands it."""
+
+from alembic import context
+
+from patron.db.metadata import load_all_tables
+
+target_metadata = load_all_tables()
+config = context.config
+
+
+def run() -> None:
+    connection = config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError("run migrations through `patron db upgrade`")
+    context.configure(connection=connection, target_metadata=target_metadata,
+                      render_as_batch=connection.dialect.name == "sqlite",
+                      compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()

@@ -1,0 +1,64 @@
+"""Programs: one installation runs several brands' programs, each isolated."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from patron.errors import Conflict, InvalidInput, NotFound
+from patron.programs import repository
+from patron.programs.domain import ProgramSettings
+
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+class ProgramNotFound(NotFound):
+    code = "program_not_found"
+
+
+class ProgramExists(Conflict):
+    code = "program_exists"
+
+
+@dataclass(frozen=True)
+class Program:
+    id: int
+    slug: str
+    name: str
+    settings: ProgramSettings
+    created_at: datetime
+
+
+def _program(row: Any) -> Program:
+    return Program(row.id, row.slug, row.name, ProgramSettings.model_validate(row.settings),
+                   row.created_at)
+
+
+def create_program(conn: Connection, *, slug: str, name: str, settings: ProgramSettings,
+                   now: datetime) -> Program:
+    if not SLUG.match(slug):
+        raise InvalidInput("a program slug is 2-63 lower-case letters, digits or dashes",
+                           field="slug")
+    if repository.program_by_slug(conn, slug):
+        raise ProgramExists(f"program {slug!r} already exists")
+    program_id = repository.insert_program(conn, slug=slug, name=name,
+                                           settings=settings.model_dump(mode="json"), now=now)
+    return Program(program_id, slug, name, settings, now)
+
+
+def get_program(conn: Connection, program_id: int) -> Program:
+    row = repository.program_by_id(conn, program_id)
+    if row is None:
+        raise ProgramNotFound(f"program {program_id} does not exist")
+    return _program(row)
+
+
+def get_program_by_slug(conn: Connection, slug: str) -> Program:
+    row = repository.program_by_slug(conn, slug)
+    if row is None:
+        raise ProgramNotFound(f"program {slug!r} does not exist")
+    return _program(row)
