@@ -195,8 +195,12 @@ def _write(conn: Connection, program: Program, items: list[Pending], now: dateti
 
 
 def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: datetime,
-           actor: str) -> list[EventOutcome]:
-    """Process a batch of events; returns one outcome per event, in order."""
+           actor: str, earn_before_start: bool = True) -> list[EventOutcome]:
+    """Process a batch of events; returns one outcome per event, in order.
+
+    ``earn_before_start=False`` records events dated before the program began
+    (imported history) without awarding points for them.
+    """
     stored = repository.outcomes_by_external_id(conn, program.id, [e.id for e in batch])
     results: dict[int, EventOutcome] = {}
     first_seen: dict[str, int] = {}
@@ -222,7 +226,8 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
     _resolve_members(conn, program, items, now, rejected)
     items = [i for i in items if i.index not in rejected]
     for item in items:
-        _plan_awards(item, program, actor)
+        if earn_before_start or item.event.occurred_at >= program.created_at:
+            _plan_awards(item, program, actor)
     _write(conn, program, items, now)
     for item in items:
         results[item.index] = _outcome(item)
