@@ -40,7 +40,7 @@ def _postgres_server_url() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
+def postgresql_url() -> Iterator[str]:
     server = _postgres_server_url()
     if server is None:
         pytest.skip("no PostgreSQL server reachable (set PATRON_TEST_DATABASE_URL)")
@@ -83,3 +83,48 @@ def make_program(db: Database, clock: FrozenClock, **settings: object) -> Progra
 @pytest.fixture
 def program(database: Database, clock: FrozenClock) -> Program:
     return make_program(database, clock, pending_days=0, expiry={"days": None})
+
+
+class Api:
+    """An HTTP client for one program, with a key of the chosen role."""
+
+    def __init__(self, client, db: Database, program: Program, clock: FrozenClock) -> None:
+        self.client, self.db, self.program, self.clock = client, db, program, clock
+        self.keys: dict[str, str] = {}
+
+    def key(self, role: str) -> str:
+        from patron.auth.service import Role, create_key
+
+        if role not in self.keys:
+            self.keys[role] = self.db.transact(lambda conn: create_key(
+                conn, program_id=self.program.id, role=Role(role), name="test",
+                now=self.clock.now())).key
+        return self.keys[role]
+
+    def request(self, method: str, path: str, *, role: str = "admin", **kwargs):
+        headers = {"Authorization": f"Bearer {self.key(role)}", **kwargs.pop("headers", {})}
+        return self.client.request(method, f"/api/v1{path}", headers=headers, **kwargs)
+
+    def get(self, path: str, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs):
+        return self.request("PATCH", path, **kwargs)
+
+
+@pytest.fixture
+def app(database: Database, clock: FrozenClock):
+    from patron.api.app import create_app
+
+    return create_app(database, clock)
+
+
+@pytest.fixture
+def api(app, database: Database, program: Program, clock: FrozenClock) -> Iterator[Api]:
+    from fastapi.testclient import TestClient
+
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield Api(client, database, program, clock)

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -41,7 +42,7 @@ def open_db(url: str | None) -> Database:
 
 
 def fail(error: PatronError) -> None:
-    console.print(f"[red]error[/red] [{error.code}] {error.detail}")
+    console.print(f"[red]error[/red] {escape(f'[{error.code}]')} {escape(error.detail)}")
     raise typer.Exit(2)
 
 

@@ -1,0 +1,742 @@
+"""Ingest throughput: Patron beside the same rows written straight through the driver.
+
+For SQLite and PostgreSQL this measures
+
+- single-event ingest over HTTP (a real uvicorn server, a few concurrent clients),
+  beside a raw baseline that writes the same rows in one transaction per event
+  with the same number of concurrent connections;
+- batch ingest over HTTP (1,000 events per request) and the in-process
+  ``ingest()`` call, beside a raw baseline that writes the same rows in one
+  transaction per batch (executemany on sqlite3, COPY on psycopg).
+
+"The same rows" are what Patron writes for a purchase under the default program
+settings: the event (with its stored outcome), the order and its lines, a
+pending earn entry, its lot, and the account's pending and lifetime totals.
+Every run ends by counting what each program holds, so the comparison is
+checked, not assumed.
+
+    .venv/bin/python benchmarks/ingest.py                 # both databases, ~2-3 min
+    .venv/bin/python benchmarks/ingest.py --db postgresql --batches 50 --json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import json
+import os
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from patron.api.app import create_app
+from patron.auth.service import Role, create_key
+from patron.db import Database, create_database
+from patron.db.migrate import upgrade
+from patron.events.schemas import EventIn
+from patron.events.service import ingest
+from patron.events.tables import events, order_lines, orders
+from patron.ledger.tables import accounts, ledger_entries, lots
+from patron.members import service as member_service
+from patron.programs.domain import ProgramSettings
+from patron.programs.service import Program, create_program
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+URL_ENV = "PATRON_BENCH_DATABASE_URL"
+MENU = (("ESP-1", "drinks", 320), ("LAT-1", "drinks", 450), ("CRO-1", "food", 380),
+        ("SAN-1", "food", 790), ("BNS-ETH", "beans", 1650), ("MUG-1", "merch", 1800))
+CHANNELS = ("web", "pos", "app")
+SETTINGS = ProgramSettings()  # USD, 1 point per dollar, 14 pending days, expiry after 365
+ACTOR = "bench"
+err = Console(stderr=True)
+
+
+# --------------------------------------------------------------------------- results
+
+@dataclass
+class Rate:
+    """What one run measured: events per second and, for requests, latencies."""
+
+    events: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    errors: int = 0
+
+    @property
+    def per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float | None:
+        if not self.latencies_ms:
+            return None
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    def summary(self) -> dict[str, Any]:
+        return {"events": self.events, "seconds": round(self.seconds, 3),
+                "events_per_s": round(self.per_second, 1), "errors": self.errors,
+                "p50_ms": _round(self.percentile(0.50)), "p99_ms": _round(self.percentile(0.99))}
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+@dataclass
+class Row:
+    database: str
+    workload: str
+    patron: Rate
+    raw: Rate
+
+    @property
+    def ratio(self) -> float:
+        return self.patron.per_second / self.raw.per_second if self.raw.per_second else 0.0
+
+
+# --------------------------------------------------------------------------- workload
+
+@dataclass
+class Fixture:
+    """A program with members, ready to receive events."""
+
+    program: Program
+    key: str
+    accounts: dict[int, int]  # member id -> account id
+    emails: dict[int, str]
+
+
+def make_fixture(db: Database, members: int, now: datetime) -> Fixture:
+    slug = f"bench-{uuid.uuid4().hex[:10]}"
+
+    def work(conn: Any) -> Fixture:
+        program = create_program(conn, slug=slug, name="Benchmark", settings=SETTINGS, now=now)
+        key = create_key(conn, program_id=program.id, role=Role.ADMIN, name="bench", now=now)
+        emails = [f"member-{n}@bench.example.com" for n in range(members)]
+        ids = member_service.enrol(conn, program, now, [{} for _ in emails],
+                                   [[("email", email, "web")] for email in emails])
+        rows = conn.execute(select(accounts.c.member_id, accounts.c.id)
+                            .where(accounts.c.program_id == program.id))
+        return Fixture(program, key.key, dict(rows.tuples().all()), dict(zip(ids, emails)))
+    return db.transact(work)
+
+
+class Purchases:
+    """Unique purchase events (ids and order numbers never repeat within a run)."""
+
+    def __init__(self, fixture: Fixture, member_ref: str, seed: int) -> None:
+        self.fixture = fixture
+        self.member_ref = member_ref
+        self.rng = random.Random(seed)
+        self.members = sorted(fixture.accounts)
+        self.counter = itertools.count(1)
+        self.prefix = uuid.uuid4().hex[:8]
+
+    def one(self, now: datetime) -> dict[str, Any]:
+        rng, n = self.rng, next(self.counter)
+        member = rng.choice(self.members)
+        ref = ({"id": member} if self.member_ref == "id" else
+               {"identity": {"type": "email", "value": self.fixture.emails[member]}})
+        lines = [{"sku": sku, "category": category, "quantity": 1, "amount": price}
+                 for sku, category, price in rng.choices(MENU, k=rng.choice((1, 2, 2, 3)))]
+        occurred = now - timedelta(seconds=rng.uniform(0, 7 * 86400))
+        return {"id": f"{self.prefix}-e{n}", "type": "purchase", "member": ref,
+                "occurred_at": occurred.isoformat(), "channel": rng.choice(CHANNELS),
+                "data": {"order_id": f"{self.prefix}-o{n}", "currency": "USD",
+                         "total": sum(line["amount"] for line in lines), "lines": lines}}
+
+    def many(self, count: int, now: datetime) -> list[dict[str, Any]]:
+        return [self.one(now) for _ in range(count)]
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+# --------------------------------------------------------------------------- Patron over HTTP
+
+def server_app() -> Any:
+    """The app the uvicorn subprocess serves (``--factory``); the URL comes from the env."""
+    return create_app(create_database(os.environ[URL_ENV]))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def patron_server(url: str) -> Iterator[str]:
+    """A real uvicorn process (one worker) serving Patron on a free port."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "ingest:server_app", "--factory",
+         "--app-dir", str(Path(__file__).resolve().parent), "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env={**os.environ, URL_ENV: url})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("the Patron server exited during start-up")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Patron server did not start within 30 s")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_clients(clients: int, count: int, seconds: float,
+                send: Callable[[Any, int], bool], open_client: Callable[[], Any],
+                close_client: Callable[[Any], None]) -> Rate:
+    """``clients`` threads share ``count`` jobs and stop at the deadline."""
+    jobs = iter(range(count))
+    lock = threading.Lock()
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    errors = [0] * clients
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    def worker(slot: int) -> None:
+        client = open_client()
+        try:
+            while time.perf_counter() < deadline:
+                with lock:
+                    job = next(jobs, None)
+                if job is None:
+                    return
+                began = time.perf_counter()
+                if not send(client, job):
+                    errors[slot] += 1
+                latencies[slot].append((time.perf_counter() - began) * 1000)
+        finally:
+            close_client(client)
+
+    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    done = [ms for slot in latencies for ms in slot]
+    return Rate(len(done) - sum(errors), elapsed, done, sum(errors))
+
+
+def http_single(base: str, fixture: Fixture, purchases: Purchases, *, clients: int,
+                count: int, seconds: float) -> Rate:
+    now = now_utc()
+    bodies = [json.dumps(e).encode() for e in purchases.many(count, now)]
+    headers = {"Authorization": f"Bearer {fixture.key}", "Content-Type": "application/json"}
+
+    def send(client: httpx.Client, job: int) -> bool:
+        return client.post("/api/v1/events", content=bodies[job]).status_code == 201
+
+    return run_clients(clients, count, seconds, send,
+                       lambda: httpx.Client(base_url=base, headers=headers, timeout=60),
+                       lambda client: client.close())
+
+
+def http_batches(base: str, fixture: Fixture, purchases: Purchases, *, batches: int,
+                 size: int, clients: int) -> Rate:
+    now = now_utc()
+    bodies = [json.dumps({"events": purchases.many(size, now)}).encode() for _ in range(batches)]
+    headers = {"Authorization": f"Bearer {fixture.key}", "Content-Type": "application/json"}
+
+    def send(client: httpx.Client, job: int) -> bool:
+        response = client.post("/api/v1/events/batch", content=bodies[job])
+        return response.status_code == 200 and response.json()["processed"] == size
+
+    rate = run_clients(clients, batches, 3600, send,
+                       lambda: httpx.Client(base_url=base, headers=headers, timeout=120),
+                       lambda client: client.close())
+    rate.events *= size
+    return rate
+
+
+def in_process_batches(db: Database, fixture: Fixture, purchases: Purchases, *,
+                       batches: int, size: int) -> Rate:
+    """``ingest()`` called directly: no HTTP, no JSON; events validated beforehand."""
+    now = now_utc()
+    work = [[EventIn.model_validate(e) for e in purchases.many(size, now)]
+            for _ in range(batches)]
+    latencies, errors = [], 0
+    start = time.perf_counter()
+    for chunk in work:
+        began = time.perf_counter()
+        outcomes = db.transact(lambda conn: ingest(conn, fixture.program, chunk, now=now_utc(),
+                                                   actor=ACTOR))
+        errors += sum(1 for o in outcomes if o.status != "processed")
+        latencies.append((time.perf_counter() - began) * 1000)
+    elapsed = time.perf_counter() - start
+    return Rate(batches * size - errors, elapsed, latencies, errors)
+
+
+# --------------------------------------------------------------------------- raw baseline
+
+@dataclass
+class RawPurchase:
+    """One purchase as a hand-written integration would write it: every value ready."""
+
+    external_id: str
+    member_id: int
+    account_id: int
+    channel: str
+    occurred_at: datetime
+    data: dict[str, Any]
+    points: int
+    reason: str
+    available_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, event: dict[str, Any], accounts_by_member: dict[int, int]) -> "RawPurchase":
+        data = event["data"]
+        occurred = datetime.fromisoformat(event["occurred_at"])
+        points = data["total"] // 100  # 1 point per whole dollar, rounded down
+        available = occurred + timedelta(days=SETTINGS.pending_days)
+        member = event["member"]["id"]
+        return cls(event["id"], member, accounts_by_member[member], event["channel"], occurred,
+                   data, points, f"1 points per USD 1 on order {data['order_id']}: +{points}",
+                   available, available + timedelta(days=SETTINGS.expiry.days))
+
+    def outcome(self) -> dict[str, Any]:
+        return {"id": self.external_id, "type": "purchase", "member_id": self.member_id,
+                "enrolled": False, "points": self.points, "error": None,
+                "awards": [{"member_id": self.member_id, "kind": "earn", "points": self.points,
+                            "status": "pending", "available_at": self.available_at.isoformat(),
+                            "expires_at": self.expires_at.isoformat(), "reason": self.reason}]}
+
+
+INSERT_EVENT = ("INSERT INTO events (program_id, external_id, type, member_id, channel,"
+                " occurred_at, received_at, data, outcome)"
+                " VALUES (%s, %s, 'purchase', %s, %s, %s, %s, %s, %s) RETURNING id")
+INSERT_ORDER = ("INSERT INTO orders (program_id, order_id, member_id, event_id, channel, currency,"
+                " total, occurred_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id")
+INSERT_LINE = ("INSERT INTO order_lines (order_pk, line_no, sku, category, quantity, amount)"
+               " VALUES (%s, %s, %s, %s, %s, %s)")
+INSERT_ENTRY = ("INSERT INTO ledger_entries (program_id, account_id, member_id, kind, points,"
+                " status, occurred_at, recorded_at, available_at, event_id, idempotency_key,"
+                " order_id, reason, actor, details) VALUES (%s, %s, %s, 'earn', %s, 'pending',"
+                " %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id")
+INSERT_LOT = ("INSERT INTO lots (program_id, account_id, entry_id, points, remaining, state,"
+              " earned_at, available_at, expires_at)"
+              " VALUES (%s, %s, %s, %s, %s, 'pending', %s, %s, %s)")
+UPDATE_ACCOUNT = ("UPDATE accounts SET pending = pending + %s,"
+                  " lifetime_earned = lifetime_earned + %s WHERE id = %s")
+DETAILS = {"rule": "flat_rate"}
+
+
+class RawWriter:
+    """The same rows Patron writes, through the DB-API driver with hand-written SQL.
+
+    ``stamp`` turns a datetime into what the driver stores (SQLite keeps naive UTC
+    text, as SQLAlchemy does). JSON goes as text, which both databases parse.
+    """
+
+    placeholder = "%s"
+
+    def __init__(self, program_id: int) -> None:
+        self.program_id = program_id
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("%s", self.placeholder)
+
+    def stamp(self, value: datetime) -> Any:
+        return value
+
+    def doc(self, value: Any) -> str:
+        return json.dumps(value)
+
+    def rows(self, p: RawPurchase, now: datetime) -> tuple[tuple, tuple, tuple]:
+        data, stamp = p.data, self.stamp
+        event = (self.program_id, p.external_id, p.member_id, p.channel, stamp(p.occurred_at),
+                 stamp(now), self.doc(data), self.doc(p.outcome()))
+        order = (self.program_id, data["order_id"], p.member_id, None, p.channel,
+                 data["currency"], data["total"], stamp(p.occurred_at))
+        entry = (self.program_id, p.account_id, p.member_id, p.points, stamp(p.occurred_at),
+                 stamp(now), stamp(p.available_at), None, f"event:{p.external_id}",
+                 data["order_id"], p.reason, ACTOR, self.doc(DETAILS))
+        return event, order, entry
+
+    def write_one(self, conn: Any, p: RawPurchase, now: datetime) -> None:
+        """One purchase, one transaction: the statements a careful hand-written service runs."""
+        event, order, entry = self.rows(p, now)
+        cur = conn.cursor()
+        self.begin(conn)
+        event_id = cur.execute(self.sql(INSERT_EVENT), event).fetchone()[0]
+        order_id = cur.execute(self.sql(INSERT_ORDER), order[:3] + (event_id,) + order[4:]
+                               ).fetchone()[0]
+        cur.executemany(self.sql(INSERT_LINE), [
+            (order_id, n, line["sku"], line["category"], line["quantity"], line["amount"])
+            for n, line in enumerate(p.data["lines"])])
+        entry_id = cur.execute(self.sql(INSERT_ENTRY), entry[:7] + (event_id,) + entry[8:]
+                               ).fetchone()[0]
+        cur.execute(self.sql(INSERT_LOT), (self.program_id, p.account_id, entry_id, p.points,
+                                           p.points, entry[4], entry[6],
+                                           self.stamp(p.expires_at)))
+        cur.execute(self.sql(UPDATE_ACCOUNT), (p.points, p.points, p.account_id))
+        conn.commit()
+
+    def begin(self, conn: Any) -> None:
+        """psycopg opens the transaction with the first statement."""
+
+
+class SqliteRaw(RawWriter):
+    placeholder = "?"
+
+    def stamp(self, value: datetime) -> Any:
+        return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(
+            sep=" ", timespec="microseconds")
+
+    @staticmethod
+    def connect(path: str) -> sqlite3.Connection:
+        """Patron's own settings: WAL, synchronous=NORMAL, busy timeout, foreign keys."""
+        conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
+                       "foreign_keys=ON"):
+            conn.execute(f"PRAGMA {pragma}")
+        return conn
+
+    def begin(self, conn: sqlite3.Connection) -> None:
+        conn.execute("BEGIN IMMEDIATE")
+
+    def write_batch(self, conn: sqlite3.Connection, batch: list[RawPurchase],
+                    now: datetime) -> None:
+        """One transaction; ids taken from the table's end under the write lock."""
+        self.begin(conn)
+        first = {table: conn.execute(f"SELECT coalesce(max(id), 0) + 1 FROM {table}").fetchone()[0]
+                 for table in ("events", "orders", "ledger_entries")}
+        events_, orders_, lines_, entries_, lots_ = [], [], [], [], []
+        for n, p in enumerate(batch):
+            event, order, entry = self.rows(p, now)
+            event_id, order_id, entry_id = (first["events"] + n, first["orders"] + n,
+                                            first["ledger_entries"] + n)
+            events_.append((event_id, *event))
+            orders_.append((order_id, *order[:3], event_id, *order[4:]))
+            lines_.extend((order_id, i, line["sku"], line["category"], line["quantity"],
+                           line["amount"]) for i, line in enumerate(p.data["lines"]))
+            entries_.append((entry_id, *entry[:7], event_id, *entry[8:]))
+            lots_.append((self.program_id, p.account_id, entry_id, p.points, p.points, entry[4],
+                          entry[6], self.stamp(p.expires_at)))
+        conn.executemany(self.sql(with_id(INSERT_EVENT)), events_)
+        conn.executemany(self.sql(with_id(INSERT_ORDER)), orders_)
+        conn.executemany(self.sql(INSERT_LINE), lines_)
+        conn.executemany(self.sql(with_id(INSERT_ENTRY)), entries_)
+        conn.executemany(self.sql(INSERT_LOT), lots_)
+        conn.executemany(self.sql(UPDATE_ACCOUNT), [(d, d, a) for a, d in account_deltas(batch)])
+        conn.commit()
+
+
+def with_id(statement: str) -> str:
+    """An INSERT above, taking the row's id as its first value instead of returning it."""
+    return (statement.replace("(program_id", "(id, program_id", 1)
+            .replace("VALUES (", "VALUES (%s, ", 1).removesuffix(" RETURNING id"))
+
+
+def account_deltas(batch: list[RawPurchase]) -> list[tuple[int, int]]:
+    """Points per account, in account order (so concurrent batches never deadlock)."""
+    totals: dict[int, int] = {}
+    for p in batch:
+        totals[p.account_id] = totals.get(p.account_id, 0) + p.points
+    return sorted(totals.items())
+
+
+class PostgresRaw(RawWriter):
+    @staticmethod
+    def connect(dsn: str) -> psycopg.Connection:
+        return psycopg.connect(dsn)
+
+    def write_batch(self, conn: psycopg.Connection, batch: list[RawPurchase],
+                    now: datetime) -> None:
+        """One transaction: ids drawn from the sequences, then COPY into every table."""
+        n = len(batch)
+        with conn.transaction(), conn.cursor() as cur:
+            event_ids, order_ids, entry_ids = cur.execute(
+                "SELECT array(SELECT nextval('events_id_seq') FROM generate_series(1, %(n)s)),"
+                " array(SELECT nextval('orders_id_seq') FROM generate_series(1, %(n)s)),"
+                " array(SELECT nextval('ledger_entries_id_seq') FROM generate_series(1, %(n)s))",
+                {"n": n}).fetchone()
+            rows = [self.rows(p, now) for p in batch]
+            with cur.copy("COPY events (id, program_id, external_id, type, member_id, channel,"
+                          " occurred_at, received_at, data, outcome) FROM STDIN") as copy:
+                for event_id, (event, _, _) in zip(event_ids, rows):
+                    copy.write_row((event_id, *event[:2], "purchase", *event[2:]))
+            with cur.copy("COPY orders (id, program_id, order_id, member_id, event_id, channel,"
+                          " currency, total, occurred_at) FROM STDIN") as copy:
+                for order_id, event_id, (_, order, _) in zip(order_ids, event_ids, rows):
+                    copy.write_row((order_id, *order[:3], event_id, *order[4:]))
+            with cur.copy("COPY order_lines (order_pk, line_no, sku, category, quantity, amount)"
+                          " FROM STDIN") as copy:
+                for order_id, p in zip(order_ids, batch):
+                    for i, line in enumerate(p.data["lines"]):
+                        copy.write_row((order_id, i, line["sku"], line["category"],
+                                        line["quantity"], line["amount"]))
+            with cur.copy("COPY ledger_entries (id, program_id, account_id, member_id, kind,"
+                          " points, status, occurred_at, recorded_at, available_at, event_id,"
+                          " idempotency_key, order_id, reason, actor, details)"
+                          " FROM STDIN") as copy:
+                for entry_id, event_id, (_, _, entry) in zip(entry_ids, event_ids, rows):
+                    copy.write_row((entry_id, *entry[:3], "earn", entry[3], "pending",
+                                    *entry[4:7], event_id, *entry[8:]))
+            with cur.copy("COPY lots (program_id, account_id, entry_id, points, remaining, state,"
+                          " earned_at, available_at, expires_at) FROM STDIN") as copy:
+                for entry_id, p in zip(entry_ids, batch):
+                    copy.write_row((self.program_id, p.account_id, entry_id, p.points, p.points,
+                                    "pending", p.occurred_at, p.available_at, p.expires_at))
+            deltas = account_deltas(batch)
+            cur.execute("UPDATE accounts a SET pending = a.pending + d.points,"
+                        " lifetime_earned = a.lifetime_earned + d.points"
+                        " FROM unnest(%s::bigint[], %s::bigint[]) AS d(id, points)"
+                        " WHERE a.id = d.id", ([a for a, _ in deltas], [d for _, d in deltas]))
+
+
+def raw_single(target: "Target", fixture: Fixture, purchases: Purchases, *, clients: int,
+               count: int, seconds: float) -> Rate:
+    planned = purchases.many(count, now_utc())
+    writer = target.raw_writer(fixture.program.id)
+
+    def send(conn: Any, job: int) -> bool:
+        writer.write_one(conn, RawPurchase.of(planned[job], fixture.accounts), now_utc())
+        return True
+
+    return run_clients(clients, count, seconds, send, target.raw_connect,
+                       lambda conn: conn.close())
+
+
+def raw_batches(target: "Target", fixture: Fixture, purchases: Purchases, *, batches: int,
+                size: int) -> Rate:
+    planned = [purchases.many(size, now_utc()) for _ in range(batches)]
+    writer = target.raw_writer(fixture.program.id)
+    conn = target.raw_connect()
+    latencies = []
+    start = time.perf_counter()
+    try:
+        for batch in planned:
+            began = time.perf_counter()
+            writer.write_batch(conn, [RawPurchase.of(e, fixture.accounts) for e in batch],
+                               now_utc())
+            latencies.append((time.perf_counter() - began) * 1000)
+    finally:
+        conn.close()
+    return Rate(batches * size, time.perf_counter() - start, latencies)
+
+
+# --------------------------------------------------------------------------- databases
+
+@dataclass
+class Target:
+    """One database to measure: Patron's URL and the raw driver's way in."""
+
+    name: str
+    url: str
+    raw_connect: Callable[[], Any]
+    raw_writer: type[SqliteRaw] | type[PostgresRaw]
+
+
+@contextlib.contextmanager
+def scratch_database(kind: str, pg_server: str) -> Iterator[Target]:
+    """A new, empty database, removed afterwards."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="patron-bench-") as tmp:
+            path = str(Path(tmp) / "bench.db")
+            yield Target("sqlite", f"sqlite:///{path}", lambda: SqliteRaw.connect(path),
+                         SqliteRaw)
+        return
+    name = f"patron_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_server).set(database=name)
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        yield Target("postgresql", url.render_as_string(hide_password=False),
+                     lambda: PostgresRaw.connect(dsn), PostgresRaw)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def written(db: Database, program_id: int) -> dict[str, int]:
+    """What a program's tables hold, to check both sides wrote the same kind of rows."""
+    def count(table: Any) -> Any:
+        return select(func.count()).select_from(table).where(table.c.program_id == program_id)
+
+    def work(conn: Any) -> dict[str, int]:
+        lines = (select(func.count()).select_from(order_lines.join(orders))
+                 .where(orders.c.program_id == program_id))
+        totals = conn.execute(select(func.coalesce(func.sum(accounts.c.pending), 0),
+                                     func.coalesce(func.sum(accounts.c.lifetime_earned), 0))
+                              .where(accounts.c.program_id == program_id)).one()
+        lot_points = conn.execute(select(func.coalesce(func.sum(lots.c.points), 0))
+                                  .where(lots.c.program_id == program_id)).scalar()
+        return {"events": conn.execute(count(events)).scalar(),
+                "orders": conn.execute(count(orders)).scalar(),
+                "order_lines": conn.execute(lines).scalar(),
+                "ledger_entries": conn.execute(count(ledger_entries)).scalar(),
+                "lots": conn.execute(count(lots)).scalar(), "lot_points": int(lot_points),
+                "pending": int(totals[0]), "lifetime_earned": int(totals[1])}
+    return db.read(work)
+
+
+def check(name: str, rows: dict[str, int], expected_events: int) -> list[str]:
+    """Every event left an order, an entry and a lot, and the balances add up."""
+    problems = []
+    for table in ("events", "orders", "ledger_entries", "lots"):
+        if rows[table] != expected_events:
+            problems.append(f"{name}: {rows[table]} {table} for {expected_events} events")
+    if not rows["lot_points"] == rows["pending"] == rows["lifetime_earned"]:
+        problems.append(f"{name}: balances {rows} do not match the lots")
+    return problems
+
+
+# --------------------------------------------------------------------------- the run
+
+def bench_database(target: Target, args: argparse.Namespace) -> tuple[list[Row], list[str]]:
+    db = create_database(target.url)
+    upgrade(db)
+    now = now_utc()
+    phases = ("warm-up", "single", "raw-single", "batch", "in-process", "raw-batch")
+    fixtures = {phase: make_fixture(db, args.members, now) for phase in phases}
+    streams = {phase: Purchases(fixtures[phase], args.member_ref if phase[:3] != "raw" else "id",
+                                args.seed) for phase in phases}
+    single = dict(clients=args.clients, count=args.single_events, seconds=args.single_seconds)
+    batch = dict(batches=args.batches, size=args.batch_size)
+    err.print(f"[bold]{target.name}[/bold]: raw single-event baseline")
+    raw_one = raw_single(target, fixtures["raw-single"], streams["raw-single"], **single)
+    err.print(f"[bold]{target.name}[/bold]: raw batch baseline")
+    raw_many = raw_batches(target, fixtures["raw-batch"], streams["raw-batch"], **batch)
+    with patron_server(target.url) as base:
+        err.print(f"[bold]{target.name}[/bold]: Patron over HTTP")
+        http_single(base, fixtures["warm-up"], streams["warm-up"], clients=args.clients,
+                    count=200, seconds=10)
+        patron_one = http_single(base, fixtures["single"], streams["single"], **single)
+        patron_http = http_batches(base, fixtures["batch"], streams["batch"],
+                                   clients=args.batch_clients, **batch)
+    err.print(f"[bold]{target.name}[/bold]: Patron in-process ingest()")
+    patron_call = in_process_batches(db, fixtures["in-process"], streams["in-process"], **batch)
+    problems = []
+    for phase, rate in (("single", patron_one), ("raw-single", raw_one), ("batch", patron_http),
+                        ("in-process", patron_call), ("raw-batch", raw_many)):
+        problems += check(f"{target.name} {phase}", written(db, fixtures[phase].program.id),
+                          rate.events)
+    db.dispose()
+    size = args.batch_size
+    return [Row(target.name, f"single event, HTTP, {args.clients} clients", patron_one, raw_one),
+            Row(target.name, f"batch of {size}, HTTP", patron_http, raw_many),
+            Row(target.name, f"batch of {size}, in-process ingest()", patron_call, raw_many),
+            ], problems
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:,.1f}"
+
+
+def render(rows: list[Row], args: argparse.Namespace) -> Table:
+    table = Table(title="Patron ingest vs the same rows written straight through the driver",
+                  caption=f"latency per request (per batch for batches); members per program "
+                          f"{args.members}; member given by {args.member_ref}")
+    for name in ("database", "workload", "Patron ev/s", "p50 ms", "p99 ms", "raw ev/s",
+                 "raw p50", "raw p99", "Patron/raw"):
+        table.add_column(name, justify="left" if name in ("database", "workload") else "right")
+    for row in rows:
+        table.add_row(row.database, row.workload, f"{row.patron.per_second:,.0f}",
+                      _ms(row.patron.percentile(0.5)), _ms(row.patron.percentile(0.99)),
+                      f"{row.raw.per_second:,.0f}", _ms(row.raw.percentile(0.5)),
+                      _ms(row.raw.percentile(0.99)), f"{row.ratio:.2f}")
+    return table
+
+
+def aims(rows: list[Row]) -> list[str]:
+    verdicts = []
+    for row in rows:
+        if row.workload.startswith("single"):
+            met = row.ratio >= 0.5
+            verdicts.append(f"{row.database}: single-event ingest at {row.ratio:.2f} of the raw "
+                            f"rate (aim 0.50): {'met' if met else 'NOT met'}")
+        if row.database == "postgresql" and row.workload.startswith("batch"):
+            met = row.patron.per_second >= 50_000
+            verdicts.append(f"postgresql: {row.workload} at {row.patron.per_second:,.0f} ev/s "
+                            f"(aim 50,000): {'met' if met else 'NOT met'}")
+    return verdicts
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--pg-url", default=os.environ.get("PATRON_BENCH_PG_URL", DEFAULT_PG),
+                        help="a PostgreSQL server to create the scratch database on")
+    parser.add_argument("--members", type=int, default=5000, help="members per program")
+    parser.add_argument("--member-ref", choices=("id", "email"), default="id",
+                        help="how events name their member (email adds identity lookup)")
+    parser.add_argument("--clients", type=int, default=4, help="concurrent single-event clients")
+    parser.add_argument("--single-events", type=int, default=20_000,
+                        help="at most this many single events per run")
+    parser.add_argument("--single-seconds", type=float, default=12,
+                        help="and for at most this long")
+    parser.add_argument("--batches", type=int, default=20, help="batches per batch run")
+    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-clients", type=int, default=1,
+                        help="concurrent clients posting batches")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
+    rows: list[Row] = []
+    problems: list[str] = []
+    for kind in kinds:
+        with scratch_database(kind, args.pg_url) as target:
+            found, trouble = bench_database(target, args)
+            rows += found
+            problems += trouble
+    if args.json:
+        print(json.dumps({"settings": vars(args), "results": [
+            {"database": r.database, "workload": r.workload, "patron": r.patron.summary(),
+             "raw": r.raw.summary(), "ratio": round(r.ratio, 3)} for r in rows],
+            "aims": aims(rows), "problems": problems}, indent=2))
+    else:
+        console = Console()
+        console.print(render(rows, args))
+        for line in aims(rows):
+            console.print(line)
+        for line in problems:
+            console.print(f"[red]check failed[/red] {line}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,282 @@
+"""The program document: one YAML/JSON file holding a program's settings and earn rules.
+
+A marketer edits this document, ``patron program validate`` checks it, publishing
+freezes it as an immutable version, and the earning engine reads it. Later
+sections (tiers, rewards, campaigns) slot in beside ``earn_rules``.
+
+Money is integer minor units (cents) and points are integers everywhere; rates and
+multipliers are Decimal (written as strings such as ``"1.5"`` so YAML never turns
+them into binary floats). Unknown keys are errors, so a typo such as ``exclusiv:``
+is reported instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, available_timezones
+
+from babel.numbers import get_currency_precision, list_currencies
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from patron.rules.catalog import FieldType
+
+SCHEMA_ID = "https://patron.dev/schemas/program-document.json"
+
+Rounding = Literal["floor", "ceiling", "half_up", "half_even"]
+NegativeBalance = Literal["allow_negative", "clawback_available_only"]
+Period = Literal["day", "week", "month", "year", "lifetime"]
+PERIODS: tuple[Period, ...] = ("day", "week", "month", "year", "lifetime")
+
+RULE_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+EVENT_TYPE_NAME = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+@lru_cache
+def _currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+@lru_cache
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _validity_bound(value: Any) -> date | datetime:
+    """A calendar date (in the program timezone) or an exact, timezone-aware instant."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        return value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value) if "T" in value else None
+            if parsed is None:
+                return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a date (2025-03-12) or a date-time with a timezone "
+                             "(2025-03-12T09:00:00+01:00)") from None
+    else:
+        raise ValueError("must be a date (2025-03-12) or a date-time with a timezone")
+    if parsed.tzinfo is None:
+        raise ValueError("a date-time needs a timezone offset, e.g. 2025-03-12T09:00:00Z; "
+                         "or give a plain date, read in the program timezone")
+    return parsed
+
+
+ValidityBound = Annotated[
+    date | datetime,
+    PlainValidator(_validity_bound),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date"},
+                              {"type": "string", "format": "date-time"}]}),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Expiry(_Model):
+    days: int | None = Field(365, ge=1, le=36500,
+                             description="Days after points become available; null: never expire")
+    round_to_month_end: bool = Field(False, description="Expire at the end of that month, "
+                                     "so members get one date to remember per month")
+
+
+class Settings(_Model):
+    currency: str = Field("USD", description="ISO-4217 code of the program's money")
+    timezone: str = Field("UTC", description="IANA timezone for calendar logic: birthdays, "
+                          "days/weeks/months of limits, plain-date validity windows")
+    default_region: str = Field("US", description="Region for phone numbers without +country")
+    points_name: str = Field("points", min_length=1, max_length=40)
+    point_value_minor: Decimal = Field(Decimal(1), ge=0, le=1_000_000,
+                                       description="Money value of one point in minor units "
+                                       "(\"0.5\" = half a cent); prices liability and cost")
+    expiry: Expiry = Field(default_factory=Expiry)
+    pending_days: int = Field(14, ge=0, le=365, description="Purchase points stay pending "
+                              "(not spendable) for the return window")
+    auto_enrol: bool = Field(True, description="Enrol unknown identities on their first event")
+    rounding: Rounding = Field("floor", description="Default rounding of fractional points")
+    negative_balance: NegativeBalance = Field(
+        "clawback_available_only",
+        description="On returns: claw back only what the member still has, or let the "
+                    "balance go negative")
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        value = value.upper()
+        if value not in _currencies():
+            raise ValueError(f"unknown ISO-4217 currency {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if value not in _timezones():
+            raise ValueError(f"unknown IANA timezone {value!r} (e.g. Europe/Paris)")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def minor_exponent(self) -> int:
+        return get_currency_precision(self.currency)
+
+
+class EventTypeDeclaration(_Model):
+    name: str = Field(pattern=EVENT_TYPE_NAME, description="Event type integrators send")
+    description: str | None = None
+    fields: dict[str, FieldType] = Field(default_factory=dict,
+                                         description="Data fields conditions may read")
+
+
+class LineFilter(_Model):
+    categories: list[str] = Field(default_factory=list)
+    skus: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> LineFilter:
+        if not self.categories and not self.skus:
+            raise ValueError("give categories and/or skus")
+        return self
+
+
+class PointsAction(_Model):
+    per_currency_unit: Decimal | None = Field(
+        None, gt=0, le=100_000, description="Points per whole currency unit spent (per $1)")
+    fixed: int | None = Field(None, gt=0, le=100_000_000, description="Points per event, or "
+                              "per matching line for a per-line rule")
+    multiplier: Decimal | None = Field(
+        None, gt=1, le=100, description="Multiply the points earn rules gave (2 = double)")
+    of: list[str] | None = Field(None, description="Multiplier only: the rule ids it multiplies "
+                                 "(default: every earn rule)")
+    rounding: Rounding | None = Field(None, description="Overrides settings.rounding")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PointsAction:
+        given = [k for k in ("per_currency_unit", "fixed", "multiplier")
+                 if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of per_currency_unit, fixed, multiplier")
+        if self.of is not None and self.multiplier is None:
+            raise ValueError("'of' only applies to a multiplier")
+        return self
+
+    @property
+    def kind(self) -> Literal["per_currency_unit", "fixed", "multiplier"]:
+        if self.per_currency_unit is not None:
+            return "per_currency_unit"
+        return "fixed" if self.fixed is not None else "multiplier"
+
+
+class PeriodLimit(_Model):
+    points: int | None = Field(None, gt=0, description="Most points per member in the period")
+    awards: int | None = Field(None, gt=0, description="Most awards per member in the period")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> PeriodLimit:
+        if self.points is None and self.awards is None:
+            raise ValueError("give points and/or awards")
+        return self
+
+
+class MemberLimits(_Model):
+    day: PeriodLimit | None = None
+    week: PeriodLimit | None = Field(None, description="ISO week, Monday to Sunday")
+    month: PeriodLimit | None = None
+    year: PeriodLimit | None = None
+    lifetime: PeriodLimit | None = None
+
+    def items(self) -> list[tuple[Period, PeriodLimit]]:
+        return [(p, lim) for p in PERIODS if (lim := getattr(self, p)) is not None]
+
+
+class Limits(_Model):
+    per_event: int | None = Field(None, gt=0, description="Most points this rule gives per event")
+    per_member: MemberLimits | None = None
+    budget: int | None = Field(None, gt=0, description="Most points this rule issues in total")
+
+
+class EarnRule(_Model):
+    id: str = Field(pattern=RULE_ID, description="Stable id; awards and reports refer to it")
+    name: str = Field(min_length=1, max_length=120, description="Shown to members")
+    description: str | None = None
+    on: str = Field(description="Event type the rule earns on")
+    when: str | None = Field(None, description="CEL condition over event, member (and line)")
+    scope: Literal["event", "line"] | None = Field(
+        None, description="line: evaluated per purchase line (default when 'lines' is given)")
+    lines: LineFilter | None = Field(None, description="Per-line rule: only these lines")
+    points: PointsAction
+    min_spend: int | None = Field(None, gt=0, description="Order total (minor units) the "
+                                  "purchase must reach; a return below it claws back")
+    limits: Limits | None = None
+    valid_from: ValidityBound | None = None
+    valid_until: ValidityBound | None = Field(None, description="A date is inclusive; "
+                                              "a date-time is exclusive")
+    priority: int = Field(100, ge=0, le=1_000_000, description="Lower runs first")
+    exclusive: bool = Field(False, description="When it awards, later rules of its kind "
+                            "(earn or multiplier) do not, on the same event or lines")
+    pending: bool | None = Field(None, description="Points pending for the return window "
+                                 "(default: yes for purchases when pending_days > 0)")
+    active: bool = True
+    explain: str | None = Field(None, max_length=200, description="Member-facing text; "
+                                "placeholders {points}, {points_name}, {rule}")
+
+    @property
+    def is_multiplier(self) -> bool:
+        return self.points.multiplier is not None
+
+    @property
+    def per_line(self) -> bool:
+        return self.scope == "line" or (self.scope is None and self.lines is not None)
+
+
+class ProgramDocument(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    schema_ref: str | None = Field(None, alias="$schema")
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    settings: Settings = Field(default_factory=Settings)
+    event_types: list[EventTypeDeclaration] = Field(default_factory=list)
+    earn_rules: list[EarnRule] = Field(default_factory=list)
+    tiers: list[dict[str, Any]] | None = Field(None, description="Reserved for tiers")
+    rewards: list[dict[str, Any]] | None = Field(None, description="Reserved for rewards")
+    campaigns: list[dict[str, Any]] | None = Field(None, description="Reserved for campaigns")
+
+    _compiled: Any = PrivateAttr(default=None)
+
+    def declared_fields(self) -> dict[str, dict[str, FieldType]]:
+        return {decl.name: dict(decl.fields) for decl in self.event_types}
+
+    def rule(self, rule_id: str) -> EarnRule:
+        for rule in self.earn_rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+
+def program_json_schema() -> dict[str, Any]:
+    """The published JSON Schema editors and CI use to check a program document."""
+    schema = ProgramDocument.model_json_schema(mode="validation", by_alias=True)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
+            "title": "Patron program document", **schema}
+
+
+def program_json_schema_text() -> str:
+    return json.dumps(program_json_schema(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,128 @@
+"""Event ingest over HTTP: earning, pending windows, idempotency, enrolment."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from patron.ledger import jobs
+from tests.conftest import Api, make_program
+from tests.factories import member_payload, purchase
+
+
+def make_api(api, clock, **settings) -> Api:
+    return Api(api.client, api.db, make_program(api.db, clock, **settings), clock)
+
+
+def test_purchase_earns_pending_points_released_after_the_return_window(api, clock):
+    shop = make_api(api, clock, pending_days=14, points_per_unit="1", expiry={"days": 365})
+    member = shop.post("/members", json=member_payload()).json()
+    sent = shop.post("/events", json=purchase({"id": member["id"]}, 12_50, clock.now(),
+                                              order_id="A-1"))
+    assert sent.status_code == 201, sent.text
+    outcome = sent.json()
+    assert outcome["points"] == 12 and outcome["awards"][0]["status"] == "pending"
+    assert "order A-1" in outcome["awards"][0]["reason"]
+    balance = shop.get(f"/members/{member['id']}/balance").json()
+    assert (balance["available"], balance["pending"], balance["lifetime_earned"]) == (0, 12, 12)
+    spend = shop.post(f"/members/{member['id']}/spends",
+                      json={"points": 5, "reason": "cookie", "idempotency_key": "s1"})
+    assert spend.status_code == 409 and spend.json()["code"] == "insufficient_points"
+
+    clock.advance(days=14)
+    jobs.run_all(shop.db, clock.now())
+    balance = shop.get(f"/members/{member['id']}/balance").json()
+    assert (balance["available"], balance["pending"]) == (12, 0)
+    assert balance["expiring"][0]["points"] == 12
+    ledger = shop.get(f"/members/{member['id']}/ledger").json()["items"]
+    assert [(e["kind"], e["points"], e["status"]) for e in ledger] == [
+        ("release", 12, "posted"), ("earn", 12, "pending")]
+    assert ledger[1]["source"] == {"type": "event", "id": outcome["id"],
+                                   "event_type": "purchase"}
+
+
+def test_same_event_twice_returns_first_outcome_and_writes_nothing(api, clock):
+    member = api.post("/members", json=member_payload()).json()
+    event = purchase({"id": member["id"]}, 30_00, clock.now())
+    first = api.post("/events", json=event)
+    second = api.post("/events", json=event)
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert second.json()["status"] == "duplicate"
+    assert second.json()["points"] == first.json()["points"] == 30
+    assert api.get(f"/members/{member['id']}/balance").json()["available"] == 30
+    assert len(api.get(f"/members/{member['id']}/ledger").json()["items"]) == 1
+
+
+def test_resending_a_batch_of_1000_changes_nothing(api, clock):
+    members = [api.post("/members", json=member_payload()).json()["id"] for _ in range(20)]
+    events = [purchase({"id": members[n % 20]}, 100 + n, clock.now() - timedelta(minutes=n))
+              for n in range(1000)]
+    first = api.post("/events/batch", json={"events": events})
+    assert first.status_code == 200, first.text
+    assert first.json()["processed"] == 1000
+    balances = [api.get(f"/members/{m}/balance").json() for m in members]
+    again = api.post("/events/batch", json={"events": events})
+    assert again.json()["duplicates"] == 1000 and again.json()["processed"] == 0
+    assert [r["points"] for r in again.json()["results"]] == \
+        [r["points"] for r in first.json()["results"]]
+    assert [api.get(f"/members/{m}/balance").json() for m in members] == balances
+
+
+def test_unknown_identity_on_purchase_enrols_a_member(api, clock):
+    ref = {"identity": {"type": "email", "value": "New.Person@example.com", "channel": "pos"}}
+    outcome = api.post("/events", json=purchase(ref, 5_00, clock.now())).json()
+    assert outcome["enrolled"] is True
+    again = api.post("/events", json=purchase(ref, 5_00, clock.now())).json()
+    assert again["enrolled"] is False and again["member_id"] == outcome["member_id"]
+    member = api.get(f"/members/{outcome['member_id']}").json()
+    assert member["identities"][0]["value"] == "new.person@example.com"
+    assert member["profile"]["join_channel"] == "web"
+
+
+def test_batch_enrols_an_unknown_identity_once(api, clock):
+    ref = {"identity": {"type": "phone", "value": "+1 202 555 0177"}}
+    events = [purchase(ref, 1_00, clock.now()) for _ in range(3)]
+    results = api.post("/events/batch", json={"events": events}).json()["results"]
+    assert len({r["member_id"] for r in results}) == 1
+    assert [r["enrolled"] for r in results] == [True, False, False]
+
+
+def test_auto_enrol_off_gives_a_clear_404(api, clock):
+    shop = make_api(api, clock, auto_enrol=False)
+    ref = {"identity": {"type": "email", "value": "stranger@example.com"}}
+    response = shop.post("/events", json=purchase(ref, 5_00, clock.now()))
+    assert response.status_code == 404 and response.json()["code"] == "member_not_found"
+    assert shop.get("/members", params={"identity": "email:stranger@example.com"}).json() == \
+        {"items": [], "next_cursor": None}
+
+
+def test_batch_reports_each_rejected_event_and_keeps_the_rest(api, clock):
+    member = api.post("/members", json=member_payload()).json()
+    ref = {"id": member["id"]}
+    good = purchase(ref, 10_00, clock.now(), order_id="O-1")
+    events = [good,
+              purchase(ref, 10_00, clock.now(), order_id="O-1"),
+              purchase(ref, 10_00, clock.now(), currency="EUR"),
+              purchase(ref, 10_00, clock.now() + timedelta(days=1)),
+              purchase({"id": 999_999_999}, 10_00, clock.now()),
+              {**purchase(ref, 10_00, clock.now()), "data": {"order_id": "x"}}]
+    body = api.post("/events/batch", json={"events": events}).json()
+    codes = [(r["status"], (r["error"] or {}).get("code")) for r in body["results"]]
+    assert codes == [("processed", None), ("rejected", "duplicate_order"),
+                     ("rejected", "currency_mismatch"), ("rejected", "occurred_in_future"),
+                     ("rejected", "member_not_found"), ("rejected", "invalid_input")]
+    assert api.get(f"/members/{member['id']}/balance").json()["available"] == 10
+    # A rejected event is not recorded: fixed, it can be sent again with the same id.
+    fixed = dict(events[2], data=dict(events[2]["data"], currency="USD"))
+    assert api.post("/events", json=fixed).status_code == 201
+
+
+def test_other_event_types_are_recorded(api, clock):
+    member = api.post("/members", json=member_payload()).json()
+    response = api.post("/events", json={
+        "id": "rev-1", "type": "review", "member": {"id": member["id"]},
+        "occurred_at": clock.now().isoformat(), "data": {"sku": "LAT-1", "stars": 5}})
+    assert response.status_code == 201
+    assert response.json()["status"] == "processed"
+    assert api.post("/events", json={
+        "id": "rev-1", "type": "review", "member": {"id": member["id"]},
+        "occurred_at": clock.now().isoformat(), "data": {}}).json()["status"] == "duplicate"

@@ -1,0 +1,45 @@
+"""The ``patron`` command: schema, programs, keys, sweeps and the demo seed."""
+
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from patron.cli.main import app
+from patron.db import create_database
+from patron.members.repository import page_members
+from patron.programs.service import get_program_by_slug
+
+runner = CliRunner()
+
+
+def test_db_programs_keys_and_jobs(tmp_path):
+    url = str(tmp_path / "cli.db")
+    assert runner.invoke(app, ["db", "upgrade", "--db", url]).exit_code == 0
+    made = runner.invoke(app, ["programs", "create", "acme", "--name", "Acme", "--db", url])
+    assert made.exit_code == 0, made.output
+    again = runner.invoke(app, ["programs", "create", "acme", "--name", "Acme", "--db", url])
+    assert again.exit_code == 2 and "program_exists" in again.output
+    key = runner.invoke(app, ["keys", "create", "--program", "acme", "--role", "integration",
+                              "--db", url])
+    assert key.exit_code == 0 and key.output.strip().startswith("ptn_")
+    missing = runner.invoke(app, ["keys", "create", "--program", "nope", "--db", url])
+    assert missing.exit_code == 2 and "program_not_found" in missing.output
+    assert runner.invoke(app, ["jobs", "run", "--db", url]).exit_code == 0
+
+
+def test_demo_seeds_through_the_pipeline(tmp_path):
+    url = str(tmp_path / "demo.db")
+    result = runner.invoke(app, ["demo", "--db", url, "--members", "60", "--no-serve"])
+    assert result.exit_code == 0, result.output
+    assert "admin key:" in result.output
+    db = create_database(url)
+
+    def check(conn):
+        program = get_program_by_slug(conn, "demo-coffee")
+        members = page_members(conn, program.id, None, 1000)
+        assert len(members) == 60
+        assert {m.join_channel for m in members} <= {"web", "pos", "app"}
+        return conn.exec_driver_sql(
+            "SELECT count(*), count(DISTINCT member_id) FROM events").one()
+    events, members_with_events = db.read(check)
+    assert events > 100 and members_with_events == 60
