@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 import patron
+from patron.analytics.api import router as analytics_router
 from patron.api import errors
 from patron.clock import Clock, SystemClock
 from patron.db import Database
@@ -23,7 +24,8 @@ from patron.programs.api import router as program_router
 
 log = logging.getLogger("patron")
 
-API_ROUTERS = [members_router, ledger_router, events_router, program_router]
+API_ROUTERS = [members_router, ledger_router, events_router, program_router,
+               analytics_router]
 
 
 async def _scheduler(db: Database, clock: Clock, interval: float) -> None:

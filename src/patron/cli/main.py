@@ -18,6 +18,8 @@ from patron.clock import SystemClock
 from patron.config import get_settings
 from patron.db import Database, create_database
 from patron.db import migrate
+from patron.analytics import cli as analytics_cli
+from patron.imports import cli as imports_cli
 from patron.errors import PatronError
 from patron.programs.domain import ProgramSettings
 from patron.programs.service import create_program, get_program_by_slug
@@ -31,6 +33,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(programs_app, name="programs")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(imports_cli.app, name="import")
+app.add_typer(analytics_cli.app, name="analytics")
 
 console = Console()
 DbOption = Annotated[str | None, typer.Option(

@@ -8,12 +8,16 @@ retry a transaction that lost a deadlock or found the database locked.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import threading
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import (ARRAY, Column, ColumnElement, Connection, Engine, String, Table, Text,
+                        bindparam, cast, create_engine, event, func, insert, select)
+from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from patron.config import normalise_database_url
@@ -23,6 +27,8 @@ T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _TRANSIENT_PG_CODES = {"40001", "40P01", "55P03"}
+BULK_ROWS = 10
+"""From this many rows on, an insert goes through the driver's bulk path (see insert_rows)."""
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -56,6 +62,11 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.dialect = engine.dialect.name
+        # SQLite takes one writer at a time. This process's writers queue here, where the
+        # next one starts the moment the last commits; waiting in SQLite's busy handler
+        # instead sleeps up to 100 ms between tries (single-event ingest from 4 clients:
+        # p99 767 ms). Other processes still meet the busy timeout.
+        self._sqlite_writers = threading.RLock()
 
     @property
     def is_sqlite(self) -> bool:
@@ -70,9 +81,10 @@ class Database:
         which is safe because ``work`` only touches the database.
         """
         options = {} if write else {"sqlite_begin": "DEFERRED"}
+        turn = self._sqlite_writers if write and self.is_sqlite else contextlib.nullcontext()
         for attempt in range(1, attempts + 1):
             try:
-                with self.engine.connect().execution_options(**options) as conn:
+                with turn, self.engine.connect().execution_options(**options) as conn:
                     with conn.begin():
                         return work(conn)
             except IntegrityError:
@@ -110,3 +122,92 @@ def create_database(url: str, **engine_kwargs: object) -> Database:
         engine = create_engine(url, pool_size=10, max_overflow=30, pool_pre_ping=True,
                                **engine_kwargs)
     return Database(engine)
+
+
+# Bulk statements. psycopg turns placeholders into PostgreSQL's in Python, so a statement
+# with thousands of them (SQLAlchemy's multi-row INSERT, a long IN list) spends most of its
+# time there; and on SQLite SQLAlchemy inserts rows one statement each when it must return
+# their ids in order. Measured on 1,000-event ingest batches, the helpers below made the
+# database part of a batch several times faster on both databases.
+
+def one_of(conn: Connection, column: Column[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """``column IN (values)``; on PostgreSQL ``IN (SELECT unnest(array))``, one parameter.
+
+    The semi-join keeps the lookup an index probe per value whatever the plan: with
+    ``= ANY(array)`` PostgreSQL compared each row with every value (80 ms instead of 5 ms
+    for 1,000 values over 5,000 orders). Strings go as ``TEXT[]``, which the column's
+    index takes as it is.
+    """
+    values = list(values)
+    if conn.dialect.name == "postgresql":
+        element = Text() if isinstance(column.type, String) else column.type
+        return column.in_(select(func.unnest(bindparam(None, values, type_=ARRAY(element)))))
+    return column.in_(values)
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows that all have the same keys; many rows in one pass through the driver."""
+    if len(rows) < BULK_ROWS:
+        if rows:
+            conn.execute(insert(table), list(rows))
+        return
+    names = list(rows[0])
+    _send(conn, table, names, [[row[name] for name in names] for row in rows])
+
+
+def insert_rows_returning_ids(conn: Connection, table: Table,
+                              rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert rows and return their new ``id`` values, in the order of ``rows``.
+
+    Many rows first reserve their ids, then go in with them: the same ids the database
+    would have given them, in the same order.
+    """
+    if len(rows) < BULK_ROWS:
+        if not rows:
+            return []
+        result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
+                              list(rows))
+        return [r.id for r in result]
+    ids = _reserve_ids(conn, table, len(rows))
+    names = list(rows[0])
+    _send(conn, table, ["id", *names],
+          [[row_id, *(row[name] for name in names)] for row_id, row in zip(ids, rows)])
+    return ids
+
+
+def _reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
+    """Ids nobody else can take: from the table's sequence on PostgreSQL; on SQLite past the
+    largest one, because a write transaction holds the database lock (``BEGIN IMMEDIATE``;
+    in any other transaction SQLite refuses the insert as busy and ``transact`` retries)."""
+    if conn.dialect.name == "postgresql":
+        sequence = select(func.pg_get_serial_sequence(table.name, "id")).scalar_subquery()
+        return sorted(conn.execute(select(func.nextval(cast(sequence, REGCLASS)))
+                                   .select_from(func.generate_series(1, count))).scalars())
+    first = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one() + 1
+    return list(range(first, first + count))
+
+
+def _send(conn: Connection, table: Table, names: list[str], rows: list[list[Any]]) -> None:
+    """Convert values with the columns' own types (as SQLAlchemy would), then send them:
+    COPY on PostgreSQL, executemany on SQLite."""
+    dialect = conn.dialect
+    converters = [(i, convert) for i, name in enumerate(names)
+                  if (convert := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))]
+    for row in rows:
+        for i, convert in converters:
+            row[i] = convert(row[i])
+    quote = dialect.identifier_preparer.quote
+    target = f"{dialect.identifier_preparer.format_table(table)} ({', '.join(map(quote, names))})"
+    if dialect.name != "postgresql":
+        conn.exec_driver_sql(f"INSERT INTO {target} VALUES ({', '.join('?' * len(names))})",
+                             [tuple(row) for row in rows])
+        return
+    statement = f"COPY {target} FROM STDIN"
+    driver = dialect.loaded_dbapi
+    try:
+        with conn.connection.driver_connection.cursor() as cursor:
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+    except driver.Error as exc:  # raised as SQLAlchemy would, so retries and 409s still apply
+        raise DBAPIError.instance(statement, None, exc, driver.Error) from exc

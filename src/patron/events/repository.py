@@ -3,8 +3,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
+from patron.db.engine import insert_rows, insert_rows_returning_ids, one_of
 from patron.events.tables import events, order_lines, orders
 
 CHUNK = 500
@@ -17,7 +18,7 @@ def outcomes_by_external_id(conn: Connection, program_id: int,
     for start in range(0, len(wanted), CHUNK):
         for row in conn.execute(select(events.c.external_id, events.c.outcome).where(
                 events.c.program_id == program_id,
-                events.c.external_id.in_(wanted[start:start + CHUNK]))):
+                one_of(conn, events.c.external_id, wanted[start:start + CHUNK]))):
             found[row.external_id] = row.outcome
     return found
 
@@ -28,25 +29,16 @@ def known_orders(conn: Connection, program_id: int, order_ids: Iterable[str]) ->
     for start in range(0, len(wanted), CHUNK):
         found.update(conn.execute(select(orders.c.order_id).where(
             orders.c.program_id == program_id,
-            orders.c.order_id.in_(wanted[start:start + CHUNK]))).scalars())
+            one_of(conn, orders.c.order_id, wanted[start:start + CHUNK]))).scalars())
     return found
 
 
 def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    if not rows:
-        return []
-    result = conn.execute(insert(events).returning(events.c.id, sort_by_parameter_order=True),
-                          list(rows))
-    return [r.id for r in result]
+    return insert_rows_returning_ids(conn, events, rows)
 
 
 def insert_orders(conn: Connection, rows: Sequence[dict[str, Any]],
                   lines: Sequence[list[dict[str, Any]]]) -> None:
-    if not rows:
-        return
-    result = conn.execute(insert(orders).returning(orders.c.id, sort_by_parameter_order=True),
-                          list(rows))
-    line_rows = [dict(line, order_pk=r.id) for r, order_lines_ in zip(result, lines)
-                 for line in order_lines_]
-    if line_rows:
-        conn.execute(insert(order_lines), line_rows)
+    order_pks = insert_rows_returning_ids(conn, orders, rows)
+    insert_rows(conn, order_lines, [dict(line, order_pk=pk) for pk, order_lines_ in
+                                    zip(order_pks, lines) for line in order_lines_])

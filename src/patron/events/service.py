@@ -172,7 +172,9 @@ def _outcome(item: Pending) -> EventOutcome:
                         points=sum(a.points for a in awards), awards=awards)
 
 
-def _write(conn: Connection, program: Program, items: list[Pending], now: datetime) -> None:
+def _write(conn: Connection, program: Program, items: list[Pending],
+           now: datetime) -> list[EventOutcome]:
+    """Record the events and their earns; returns their outcomes (built once: they cost)."""
     outcomes = [_outcome(item) for item in items]
     event_ids = repository.insert_events(conn, [
         dict(program_id=program.id, external_id=i.event.id, type=i.event.type,
@@ -192,6 +194,7 @@ def _write(conn: Connection, program: Program, items: list[Pending], now: dateti
                                                                  "event_pk": pk}))
              for item, pk in zip(items, event_ids) for e, _ in item.awards]
     earn_many(conn, program, earns, now)
+    return outcomes
 
 
 def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: datetime,
@@ -228,9 +231,8 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
     for item in items:
         if earn_before_start or item.event.occurred_at >= program.created_at:
             _plan_awards(item, program, actor)
-    _write(conn, program, items, now)
-    for item in items:
-        results[item.index] = _outcome(item)
+    for item, outcome in zip(items, _write(conn, program, items, now)):
+        results[item.index] = outcome
     for index, error in rejected.items():
         results[index] = EventOutcome(id=batch[index].id, status="rejected",
                                       type=batch[index].type, error=error.problem())

@@ -8,8 +8,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import ARRAY, BigInteger, Connection, bindparam, func, insert, select, update
 
+from patron.db.engine import BULK_ROWS, insert_rows, insert_rows_returning_ids, one_of
 from patron.events.tables import events
 from patron.ledger.domain import Lot, LotState
 from patron.ledger.tables import accounts, ledger_entries, lot_moves, lots
@@ -32,7 +33,7 @@ def accounts_by_member(conn: Connection, program_id: int,
     for start in range(0, len(ids), CHUNK):
         for row in conn.execute(select(accounts).where(
                 accounts.c.program_id == program_id,
-                accounts.c.member_id.in_(ids[start:start + CHUNK]))):
+                one_of(conn, accounts.c.member_id, ids[start:start + CHUNK]))):
             found[row.member_id] = row
     return found
 
@@ -58,31 +59,40 @@ def apply_deltas(conn: Connection, deltas: dict[int, tuple[int, int, int]]) -> N
             for a, d in sorted(deltas.items()) if any(d)]
     if not rows:
         return
+    if conn.dialect.name == "postgresql" and len(rows) >= BULK_ROWS:
+        _apply_deltas_at_once(conn, rows)
+        return
     conn.execute(update(accounts).where(accounts.c.id == bindparam("a_id")).values(
         available=accounts.c.available + bindparam("d_available"),
         pending=accounts.c.pending + bindparam("d_pending"),
         lifetime_earned=accounts.c.lifetime_earned + bindparam("d_lifetime")), rows)
 
 
+def _apply_deltas_at_once(conn: Connection, rows: list[dict[str, int]]) -> None:
+    """PostgreSQL, many accounts: lock them in id order, then one UPDATE from arrays
+    (one statement per account took ~60 ms for a 1,000-event batch)."""
+    ids = [r["a_id"] for r in rows]
+    conn.execute(select(accounts.c.id).where(one_of(conn, accounts.c.id, ids))
+                 .order_by(accounts.c.id).with_for_update())
+    columns = ("a_id", "d_available", "d_pending", "d_lifetime")
+    delta = func.unnest(*[bindparam(None, [r[c] for r in rows], type_=ARRAY(BigInteger))
+                          for c in columns]).table_valued(*columns).render_derived()
+    conn.execute(update(accounts).where(accounts.c.id == delta.c.a_id).values(
+        available=accounts.c.available + delta.c.d_available,
+        pending=accounts.c.pending + delta.c.d_pending,
+        lifetime_earned=accounts.c.lifetime_earned + delta.c.d_lifetime))
+
+
 def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    if not rows:
-        return []
-    result = conn.execute(insert(ledger_entries).returning(
-        ledger_entries.c.id, sort_by_parameter_order=True), list(rows))
-    return [r.id for r in result]
+    return insert_rows_returning_ids(conn, ledger_entries, rows)
 
 
 def insert_lots(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    if not rows:
-        return []
-    result = conn.execute(insert(lots).returning(lots.c.id, sort_by_parameter_order=True),
-                          list(rows))
-    return [r.id for r in result]
+    return insert_rows_returning_ids(conn, lots, rows)
 
 
 def insert_moves(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(lot_moves), list(rows))
+    insert_rows(conn, lot_moves, rows)
 
 
 def update_lots(conn: Connection, changed: Sequence[Lot]) -> None:

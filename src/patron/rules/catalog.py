@@ -94,14 +94,10 @@ def sample_value(field_type: FieldType) -> Any:
     return _SAMPLES[field_type]
 
 
-def sample_line(index: int = 0) -> dict[str, Any]:
-    return {"index": index, "sku": "SKU-1", "category": "sample", "quantity": 2,
-            "amount": 1250, "net_amount": 1250}
-
-
 def sample_event_data(fields: Mapping[str, FieldType]) -> dict[str, Any]:
     """Data with every field present and typed, to type-check a condition against."""
     data = {name: sample_value(kind) for name, kind in fields.items()}
-    if "lines" in fields and fields["lines"] == "list":
-        data["lines"] = [sample_line(0), sample_line(1)]
+    if fields.get("lines") == "list":
+        data["lines"] = [{"sku": f"SKU-{i}", "category": "sample", "quantity": 2,
+                          "amount": 1250, "line_index": i} for i in range(2)]
     return data

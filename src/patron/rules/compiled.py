@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from patron.rules.activation import Getter, compile_reads
 from patron.rules.catalog import (
     BUILT_IN_EVENT_TYPES,
     PURCHASE,
@@ -21,37 +22,42 @@ from patron.rules.catalog import (
     count_field,
     event_fields,
 )
-from patron.rules.cel import Condition, PathTree, compile_condition, merge_trees
-from patron.rules.document import EarnRule, PeriodLimit, ProgramDocument, Settings
+from patron.rules.cel import Condition, ReadSet, compile_condition, merge_reads
+from patron.rules.document import (
+    EarnRule,
+    Limits,
+    Period,
+    PeriodLimit,
+    ProgramDocument,
+    Settings,
+)
 from patron.rules.money import as_ratio, minor_per_major
-
-Period = str
 
 
 @dataclass(frozen=True, slots=True)
 class CompiledRule:
     rule: EarnRule
     order: int
+    id: str
+    name: str
     condition: Condition | None
     kind: str
+    multiplier: bool
+    per_line: bool
     numerator: int
     denominator: int
     rounding: str
     starts: datetime | None
     ends: datetime | None
     pending: bool
+    exclusive: bool
+    min_spend: int | None
+    limits: Limits | None
     member_limits: tuple[tuple[Period, PeriodLimit], ...]
     categories: frozenset[str] | None
     skus: frozenset[str] | None
     targets: frozenset[str] | None
-
-    @property
-    def id(self) -> str:
-        return self.rule.id
-
-    @property
-    def per_line(self) -> bool:
-        return self.rule.per_line
+    explain: str | None
 
     def in_window(self, at: datetime) -> bool:
         return (self.starts is None or at >= self.starts) and (self.ends is None or at < self.ends)
@@ -69,8 +75,9 @@ class EventPlan:
     event_type: str
     earn: tuple[CompiledRule, ...]
     multipliers: tuple[CompiledRule, ...]
-    read_tree: PathTree
-    line_tree: PathTree | None
+    event_reads: tuple[tuple[str, Getter, Any], ...]
+    nested_reads: dict[str, Any]
+    line_reads: ReadSet
     line_conditions: tuple[CompiledRule, ...]
     data_defaults: dict[str, Any]
     periods: tuple[Period, ...]
@@ -79,6 +86,18 @@ class EventPlan:
     def rules(self) -> tuple[CompiledRule, ...]:
         return self.earn + self.multipliers
 
+    @property
+    def needs_context(self) -> bool:
+        return bool(self.event_reads or self.nested_reads or self.line_conditions)
+
+    def usage_keys(self) -> tuple[tuple[str, Period], ...]:
+        """The (rule id, period) usage an evaluation of this event type may ask for,
+        so a service reads only those from the ledger."""
+        return tuple((r.id, period) for r in self.rules for period, _ in r.member_limits)
+
+    def budgeted_rules(self) -> tuple[str, ...]:
+        return tuple(r.id for r in self.rules if r.limits and r.limits.budget is not None)
+
 
 @dataclass(frozen=True, slots=True)
 class CompiledProgram:
@@ -86,7 +105,7 @@ class CompiledProgram:
     settings: Settings
     zone: ZoneInfo
     minor_per_major: int
-    count_fields: tuple[tuple[str, str], ...]
+    counted_types: tuple[tuple[str, str], ...]
     plans: dict[str, EventPlan]
 
     def plan(self, event_type: str) -> EventPlan | None:
@@ -94,7 +113,11 @@ class CompiledProgram:
 
 
 def compile_program(document: ProgramDocument) -> CompiledProgram:
-    """Compile (and remember on the document) everything evaluation needs."""
+    """Compile (and remember on the document) everything evaluation needs.
+
+    Meant for documents that passed ``validate_document``; a condition that does
+    not parse raises ``CelSyntaxError`` here.
+    """
     cached = document._compiled
     if isinstance(cached, CompiledProgram):
         return cached
@@ -104,27 +127,30 @@ def compile_program(document: ProgramDocument) -> CompiledProgram:
     types = sorted(set(BUILT_IN_EVENT_TYPES) | set(declared))
     rules = [_compile_rule(rule, i, settings, zone) for i, rule in enumerate(document.earn_rules)
              if rule.active]
-    plans = {t: _plan(t, [r for r in rules if r.rule.on == t], declared) for t in types}
+    counted = {count_field(t): t for t in types}
+    plans = {t: _plan(t, [r for r in rules if r.rule.on == t], declared, counted)
+             for t in types}
     program = CompiledProgram(document, settings, zone, minor_per_major(settings.currency),
                               tuple((t, count_field(t)) for t in types), plans)
     document._compiled = program
     return program
 
 
-def _plan(event_type: str, rules: list[CompiledRule],
-          declared: dict[str, dict[str, Any]]) -> EventPlan:
+def _plan(event_type: str, rules: list[CompiledRule], declared: dict[str, dict[str, Any]],
+          counted: dict[str, str]) -> EventPlan:
     ordered = sorted(rules, key=lambda r: (r.rule.priority, r.order))
-    trees = [r.condition.tree for r in ordered if r.condition is not None]
-    tree = merge_trees(*trees) if trees else {}
-    line_tree = tree.pop("line", {})
+    conditions = [r.condition for r in ordered if r.condition is not None]
+    reads = merge_reads(*(c.reads for c in conditions))
+    event_reads = reads.only({"event", "member"})
     fields = event_fields(event_type, declared) or {}
     periods = sorted({p for r in ordered for p, _ in r.member_limits})
     return EventPlan(
         event_type=event_type,
-        earn=tuple(r for r in ordered if r.kind != "multiplier"),
-        multipliers=tuple(r for r in ordered if r.kind == "multiplier"),
-        read_tree=tree,
-        line_tree=line_tree,
+        earn=tuple(r for r in ordered if not r.multiplier),
+        multipliers=tuple(r for r in ordered if r.multiplier),
+        event_reads=compile_reads(event_reads, counted),
+        nested_reads=event_reads.nested,
+        line_reads=reads.only({"line"}),
         line_conditions=tuple(r for r in ordered if r.per_line and r.condition is not None),
         data_defaults={name: ZERO_VALUES[kind] for name, kind in fields.items()
                        if kind != "timestamp"},
@@ -145,17 +171,19 @@ def _compile_rule(rule: EarnRule, order: int, settings: Settings, zone: ZoneInfo
     limits = rule.limits
     member_limits = tuple(limits.per_member.items()) if limits and limits.per_member else ()
     return CompiledRule(
-        rule=rule, order=order,
+        rule=rule, order=order, id=rule.id, name=rule.name,
         condition=compile_condition(rule.when) if rule.when else None,
-        kind=kind, numerator=numerator, denominator=denominator,
+        kind=kind, multiplier=kind == "multiplier", per_line=rule.per_line,
+        numerator=numerator, denominator=denominator,
         rounding=action.rounding or settings.rounding,
-        starts=_instant(rule.valid_from, zone, end=False),
-        ends=_instant(rule.valid_until, zone, end=True),
-        pending=_pending(rule, settings),
-        member_limits=member_limits,
+        starts=instant(rule.valid_from, zone, end=False),
+        ends=instant(rule.valid_until, zone, end=True),
+        pending=_pending(rule, settings), exclusive=rule.exclusive,
+        min_spend=rule.min_spend, limits=limits, member_limits=member_limits,
         categories=frozenset(rule.lines.categories) if rule.lines else None,
         skus=frozenset(rule.lines.skus) if rule.lines else None,
         targets=frozenset(action.of) if action.of is not None else None,
+        explain=rule.explain,
     )
 
 
@@ -166,7 +194,7 @@ def _pending(rule: EarnRule, settings: Settings) -> bool:
     return rule.on == PURCHASE and settings.pending_days > 0
 
 
-def _instant(bound: date | datetime | None, zone: ZoneInfo, *, end: bool) -> datetime | None:
+def instant(bound: date | datetime | None, zone: ZoneInfo, *, end: bool) -> datetime | None:
     """A plain date is a whole local day: from its midnight, or until the next midnight."""
     if bound is None or isinstance(bound, datetime):
         return bound

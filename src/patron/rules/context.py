@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Protocol
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
 
 from patron.errors import InvalidInput
@@ -45,21 +46,20 @@ class MemberContext:
     counts: Mapping[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class EventContext:
+_NO_DATA: Mapping[str, Any] = MappingProxyType({})
+
+
+class EventContext(NamedTuple):
+    """An event as the engine sees it; ``occurred_at`` must be timezone-aware."""
+
     type: str
     occurred_at: datetime
-    data: Mapping[str, Any] = field(default_factory=dict)
+    data: Mapping[str, Any] = _NO_DATA
     channel: str | None = None
     id: str | None = None
 
-    def __post_init__(self) -> None:
-        if self.occurred_at.tzinfo is None:
-            raise InvalidEvent("occurred_at must be timezone-aware", field="occurred_at")
 
-
-@dataclass(frozen=True, slots=True)
-class PeriodUsage:
+class PeriodUsage(NamedTuple):
     points: int = 0
     awards: int = 0
 
@@ -137,8 +137,7 @@ def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
+class Line(NamedTuple):
     """A purchase line. ``net_amount`` is its share of what the member paid.
 
     Points are earned on the order total (what was paid after order-level

@@ -274,8 +274,8 @@ class ProgramDocument(_Model):
 def program_json_schema() -> dict[str, Any]:
     """The published JSON Schema editors and CI use to check a program document."""
     schema = ProgramDocument.model_json_schema(mode="validation", by_alias=True)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
-            "title": "Patron program document", **schema}
+    return {**schema, "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": SCHEMA_ID, "title": "Patron program document"}
 
 
 def program_json_schema_text() -> str:

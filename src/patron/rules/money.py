@@ -51,16 +51,19 @@ def apportion(total: int, weights: Sequence[int]) -> list[int]:
     deterministic (the same purchase always attributes the same way).
     """
     count = len(weights)
+    if count <= 1:
+        return [total] * count
     weight_sum = sum(weights)
-    if count == 0:
-        return []
     if weight_sum == 0:
         return [total] + [0] * (count - 1)
-    shares = [total * w // weight_sum for w in weights]
+    shares, remainders = [], []
+    for weight in weights:
+        share, remainder = divmod(total * weight, weight_sum)
+        shares.append(share)
+        remainders.append(remainder)
     left = total - sum(shares)
-    if left:
-        order = sorted(range(count), key=lambda i: (-(total * weights[i] % weight_sum), i))
-        for i in order[:left]:
+    if left:  # a stable sort: equal remainders keep line order
+        for i in sorted(range(count), key=remainders.__getitem__, reverse=True)[:left]:
             shares[i] += 1
     return shares
 

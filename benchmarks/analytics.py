@@ -1,0 +1,420 @@
+"""Analytics speed: every report over 1M purchases of 50,000 members, SQLite and PostgreSQL.
+
+Each report runs through ``patron.analytics.service.run_report`` exactly as the API
+and CLI run it (DuckDB snapshot of the program's rows, then the report's SQL and
+the pure scoring/fitting), timed end to end. The same-run baseline is the same RFM
+(recency / frequency / monetary quintile scores with ties sharing a score, and the
+R×F segment names) in plain pandas: ``pandas.read_sql`` of the program's orders
+through SQLAlchemy, then groupby and rank. Aim: every report but ``clv`` under 5 s,
+``clv`` under 30 s.
+
+Loading 1M events through ``ingest`` takes several minutes per database, so by
+default the data is written by a bulk loader (``--loader bulk``): it writes the rows
+the pipeline writes for a purchase at the default settings (member with an
+external-id identity and an account, the event, the order and its lines, a posted
+earn entry at 1 point per dollar and its lot expiring after 365 days), plus what
+the sweeps and spends would add (expired lots with their expiry entries and lot
+moves, a few points spends), straight through the driver (sqlite3 executemany,
+PostgreSQL COPY). ``--loader pipeline`` sends the same purchases through
+``ingest`` in batches of 1,000 instead. The loaded program is kept and reused by
+later runs (``--fresh`` to rebuild). What was done is printed.
+
+    .venv/bin/python benchmarks/analytics.py                        # both databases
+    .venv/bin/python benchmarks/analytics.py --db sqlite --events 100000 --members 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pandas as pd
+import psycopg
+from psycopg.types.json import Jsonb
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from patron.analytics import domain
+from patron.analytics.schemas import REPORTS, ReportQuery
+from patron.analytics.service import run_report
+from patron.db import Database, create_database
+from patron.db.migrate import upgrade
+from patron.events.schemas import EventIn
+from patron.events.service import ingest
+from patron.events.tables import orders
+from patron.programs.domain import ProgramSettings
+from patron.programs.service import Program, create_program, get_program_by_slug
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+SQLITE_PATH = "/tmp/patron-bench-analytics.db"
+PG_DATABASE = "patron_bench_analytics"
+NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
+DAYS = 730
+CHANNELS = ("web", "pos", "app")
+REGIONS = ("North", "South", "East", "West", "Central")
+MENU = (("ESP-1", "drinks", 320), ("LAT-1", "drinks", 450), ("CRO-1", "food", 380),
+        ("SAN-1", "food", 790), ("BNS-ETH", "beans", 1650), ("MUG-1", "merch", 1800))
+REWARDS = ("Free coffee", "Free pastry", "Mug", "Beans 250g", "Donation")
+AIM = {name: (30.0 if name == "clv" else 5.0) for name in REPORTS}
+CHUNK_MEMBERS = 2000
+out = Console()
+
+
+# --------------------------------------------------------------------------- data
+
+def member_plan(members: int, events: int, seed: int = 11) -> list[tuple[int, int]]:
+    """``(first day, purchases)`` per member, summing to ``events`` exactly."""
+    rng = random.Random(seed)
+    weights = [rng.paretovariate(1.6) for _ in range(members)]
+    scale = (events - members) / sum(weights)
+    counts = [1 + int(w * scale) for w in weights]
+    for i in range(events - sum(counts)):
+        counts[i % members] += 1
+    return [(rng.randrange(DAYS - 30), n) for n in counts]
+
+
+def purchases(plan: list[tuple[int, int]], seed: int = 13
+              ) -> Iterator[tuple[int, list[tuple[datetime, str, list[tuple[str, str, int]]]]]]:
+    """Per member index: its purchases as ``(time, channel, lines)``, oldest first."""
+    rng = random.Random(seed)
+    start = NOW - timedelta(days=DAYS)
+    for index, (first, n) in enumerate(plan):
+        # members stop buying after a while (what BG/NBD models): a lifetime of ~1 year
+        last = min(DAYS, first + 1 + int(rng.expovariate(1 / 365)))
+        days = sorted([first] + [rng.randrange(first, last) for _ in range(n - 1)])
+        yield index, [(start + timedelta(days=d, seconds=rng.randrange(8 * 3600, 20 * 3600)),
+                       rng.choice(CHANNELS), rng.choices(MENU, k=rng.choice((1, 1, 2, 3))))
+                      for d in days]
+
+
+# --------------------------------------------------------------------------- bulk loader
+
+class Ids:
+    """Explicit primary keys, continuing after what each table holds."""
+
+    def __init__(self, start: dict[str, int]) -> None:
+        self.next = dict(start)
+
+    def take(self, table: str) -> int:
+        self.next[table] += 1
+        return self.next[table]
+
+
+TABLE_COLUMNS = {
+    "members": ("id", "program_id", "status", "name", "birthdate", "region", "join_channel",
+                "attributes", "consents", "created_at", "updated_at"),
+    "identities": ("id", "program_id", "member_id", "type", "value", "channel", "created_at"),
+    "accounts": ("id", "program_id", "member_id", "available", "pending", "lifetime_earned",
+                 "created_at"),
+    "events": ("id", "program_id", "external_id", "type", "member_id", "channel",
+               "occurred_at", "received_at", "data", "outcome"),
+    "orders": ("id", "program_id", "order_id", "member_id", "event_id", "channel", "currency",
+               "total", "occurred_at"),
+    "order_lines": ("id", "order_pk", "line_no", "sku", "category", "quantity", "amount"),
+    "ledger_entries": ("id", "program_id", "account_id", "member_id", "kind", "points",
+                       "status", "occurred_at", "recorded_at", "available_at", "event_id",
+                       "idempotency_key", "order_id", "reason", "actor", "details"),
+    "lots": ("id", "program_id", "account_id", "entry_id", "points", "remaining", "state",
+             "earned_at", "available_at", "expires_at"),
+    "lot_moves": ("id", "entry_id", "lot_id", "points"),
+}
+
+
+def _member_rows(rows: dict[str, list[tuple]], ids: Ids, pid: int, index: int,
+                 history: list, rng: random.Random) -> tuple[int, int]:
+    joined = history[0][0] - timedelta(minutes=5)
+    member_id, account_id = ids.take("members"), ids.take("accounts")
+    birth = date(1950 + rng.randrange(55), 1 + rng.randrange(12), 1 + rng.randrange(28))
+    rows["members"].append((member_id, pid, "active", f"Member {index}", birth,
+                            rng.choice(REGIONS), history[0][1], {}, {}, joined, joined))
+    rows["identities"].append((ids.take("identities"), pid, member_id, "external_id",
+                               f"bench-{index}", history[0][1], joined))
+    return member_id, account_id
+
+
+def _purchase_rows(rows: dict[str, list[tuple]], ids: Ids, pid: int, member_id: int,
+                   account_id: int, index: int, n: int, purchase: tuple,
+                   rng: random.Random) -> int:
+    """Rows of one purchase; returns the points still available from it."""
+    at, channel, lines = purchase
+    total = sum(price for _, _, price in lines)
+    event_id, order_pk, entry_id, lot_id = (ids.take(t) for t in (
+        "events", "orders", "ledger_entries", "lots"))
+    external = f"bench-{index}-{n}"
+    data = {"order_id": external, "currency": "USD", "total": total,
+            "lines": [{"sku": s, "category": c, "quantity": 1, "amount": p} for s, c, p in lines]}
+    rows["events"].append((event_id, pid, external, "purchase", member_id, channel, at, NOW,
+                           data, {"points": total // 100}))
+    rows["orders"].append((order_pk, pid, external, member_id, event_id, channel, "USD",
+                           total, at))
+    rows["order_lines"].extend((ids.take("order_lines"), order_pk, k, s, c, 1, p)
+                               for k, (s, c, p) in enumerate(lines))
+    points, expires = total // 100, at + timedelta(days=365)
+    rows["ledger_entries"].append((entry_id, pid, account_id, member_id, "earn", points,
+                                   "posted", at, NOW, None, event_id, f"event:{external}",
+                                   external, f"1 points per USD 1 on order {external}",
+                                   "bench", {"rule": "flat_rate"}))
+    spent = points // 2 if points and rng.random() < 0.1 else 0
+    if spent:
+        spend_id = ids.take("ledger_entries")
+        rows["ledger_entries"].append((
+            spend_id, pid, account_id, member_id, "spend", -spent, "posted",
+            at + timedelta(days=3), NOW, None, None, f"spend:{external}", None,
+            rng.choice(REWARDS), "bench", {}))
+        rows["lot_moves"].append((ids.take("lot_moves"), spend_id, lot_id, -spent))
+    left = points - spent
+    expired = expires <= NOW and left > 0
+    if expired:
+        expire_id = ids.take("ledger_entries")
+        rows["ledger_entries"].append((expire_id, pid, account_id, member_id, "expire", -left,
+                                       "posted", expires, NOW, None, None, f"expire:{lot_id}",
+                                       None, f"{left} points expired unused", "job:expire",
+                                       {"lot_ids": [lot_id]}))
+        rows["lot_moves"].append((ids.take("lot_moves"), expire_id, lot_id, -left))
+    state = "expired" if expired else ("open" if left else "closed")
+    rows["lots"].append((lot_id, pid, account_id, entry_id, points, 0 if expired else left,
+                         state, at, at, expires))
+    return 0 if expired else left
+
+
+def bulk_chunks(program: Program, plan: list[tuple[int, int]], ids: Ids
+                ) -> Iterator[tuple[int, dict[str, list[tuple]]]]:
+    rng = random.Random(17)
+    rows: dict[str, list[tuple]] = {t: [] for t in TABLE_COLUMNS}
+    done = 0
+    for index, history in purchases(plan):
+        member_id, account_id = _member_rows(rows, ids, program.id, index, history, rng)
+        available = earned = 0
+        for n, purchase in enumerate(history):
+            available += _purchase_rows(rows, ids, program.id, member_id, account_id, index, n,
+                                        purchase, rng)
+            earned += sum(p for _, _, p in purchase[2]) // 100
+        rows["accounts"].append((account_id, program.id, member_id, available, 0, earned,
+                                 history[0][0]))
+        done += len(history)
+        if (index + 1) % CHUNK_MEMBERS == 0:
+            yield done, rows
+            rows, done = {t: [] for t in TABLE_COLUMNS}, 0
+    yield done, rows
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return value
+
+
+def write_sqlite(path: str, chunks: Iterator[tuple[int, dict[str, list[tuple]]]],
+                 step: Callable[[int], None]) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("BEGIN")
+    for done, rows in chunks:
+        for table, data in rows.items():
+            if data:
+                cols = TABLE_COLUMNS[table]
+                conn.executemany(
+                    f"INSERT INTO {table} ({', '.join(cols)}) VALUES "
+                    f"({', '.join('?' * len(cols))})",
+                    ([_sqlite_value(v) for v in row] for row in data))
+        step(done)
+    conn.execute("COMMIT")
+    conn.close()
+
+
+def write_postgres(url: str, chunks: Iterator[tuple[int, dict[str, list[tuple]]]],
+                   step: Callable[[int], None]) -> None:
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(dsn) as conn:
+        for done, rows in chunks:
+            for table, data in rows.items():
+                if not data:
+                    continue
+                with conn.cursor().copy(
+                        f"COPY {table} ({', '.join(TABLE_COLUMNS[table])}) FROM STDIN") as copy:
+                    for row in data:
+                        copy.write_row([Jsonb(v) if isinstance(v, dict) else v for v in row])
+            step(done)
+        for table in TABLE_COLUMNS:
+            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                         f"(SELECT max(id) FROM {table}))")
+
+
+def start_ids(db: Database) -> Ids:
+    with db.engine.connect() as conn:
+        return Ids({t: conn.execute(text(f"SELECT coalesce(max(id), 0) FROM {t}")).scalar()
+                    for t in TABLE_COLUMNS})
+
+
+def load_pipeline(db: Database, program: Program, plan: list[tuple[int, int]],
+                  step: Callable[[int], None]) -> None:
+    batch: list[EventIn] = []
+
+    def flush() -> None:
+        db.transact(lambda conn: ingest(conn, program, batch, now=NOW, actor="bench"))
+        step(len(batch))
+        batch.clear()
+    for index, history in purchases(plan):
+        for n, (at, channel, lines) in enumerate(history):
+            total = sum(p for _, _, p in lines)
+            batch.append(EventIn.model_validate({
+                "id": f"bench-{index}-{n}", "type": "purchase", "occurred_at": at,
+                "channel": channel,
+                "member": {"identity": {"type": "external_id", "value": f"bench-{index}"}},
+                "data": {"order_id": f"bench-{index}-{n}", "currency": "USD", "total": total,
+                         "lines": [{"sku": s, "category": c, "amount": p}
+                                   for s, c, p in lines]}}))
+            if len(batch) == 1000:
+                flush()
+    if batch:
+        flush()
+
+
+# --------------------------------------------------------------------------- runs
+
+def prepare(name: str, url: str, args: argparse.Namespace) -> tuple[Database, Program]:
+    db = create_database(url)
+    upgrade(db)
+    slug = f"bench-{args.events}-{args.members}-{args.loader}"
+    try:
+        program = db.read(lambda conn: get_program_by_slug(conn, slug))
+        held = db.read(lambda conn: conn.execute(select(func.count()).select_from(orders)
+                                                 .where(orders.c.program_id == program.id))
+                       .scalar())
+        if held == args.events and not args.fresh:
+            out.print(f"[dim]{name}: reusing program {slug} ({held:,} purchases loaded "
+                      "by an earlier run)[/dim]")
+            return db, program
+        slug = f"{slug}-{int(time.time())}"
+    except Exception:  # noqa: BLE001 - not there yet
+        pass
+    settings = ProgramSettings(pending_days=0, expiry={"days": 365})
+    program = db.transact(lambda conn: create_program(
+        conn, slug=slug, name="Analytics benchmark", settings=settings,
+        now=NOW - timedelta(days=DAYS + 1)))
+    plan = member_plan(args.members, args.events)
+    started, seen = time.perf_counter(), [0]
+
+    def step(n: int) -> None:
+        seen[0] += n
+        if seen[0] % 100_000 < n:
+            out.print(f"[dim]  {name}: {seen[0]:,} purchases loaded[/dim]")
+    if args.loader == "pipeline":
+        load_pipeline(db, program, plan, step)
+        how = "through events.service.ingest, 1,000 events per transaction"
+    else:
+        chunks = bulk_chunks(program, plan, start_ids(db))
+        if db.is_sqlite:
+            write_sqlite(db.engine.url.database, chunks, step)
+        else:
+            write_postgres(url, chunks, step)
+        how = ("by the bulk loader (the pipeline's rows written through the driver: "
+               + ("sqlite3 executemany, one transaction)" if db.is_sqlite else "COPY)"))
+    out.print(f"{name}: loaded {args.events:,} purchases of {args.members:,} members {how} "
+              f"in {time.perf_counter() - started:.0f} s")
+    return db, program
+
+
+def pandas_rfm(db: Database, program: Program) -> tuple[float, float, int]:
+    """The baseline: read the orders with pandas, score RFM; (total s, compute s, members)."""
+    started = time.perf_counter()
+    frame = pd.read_sql(select(orders.c.member_id, orders.c.total, orders.c.occurred_at)
+                        .where(orders.c.program_id == program.id), db.engine)
+    read = time.perf_counter()
+    frame["day"] = pd.to_datetime(frame["occurred_at"], utc=True).dt.tz_convert(
+        program.settings.timezone).dt.tz_localize(None).dt.normalize()
+    as_of = pd.Timestamp(NOW.date())
+    rfm = frame.groupby("member_id").agg(last=("day", "max"), frequency=("total", "size"),
+                                         monetary=("total", "sum"))
+    rfm["recency"] = (as_of - rfm["last"]).dt.days
+    n = len(rfm)
+    for column, score, sign in (("recency", "r", -1), ("frequency", "f", 1),
+                                ("monetary", "m", 1)):
+        below = (sign * rfm[column]).rank(method="min") - 1
+        rfm[score] = 1 + (5 * below.astype(int)) // n
+    rfm["segment"] = [domain.segment_of(r, f) for r, f in zip(rfm["r"], rfm["f"])]
+    rfm["segment"].value_counts()
+    done = time.perf_counter()
+    return done - started, done - read, n
+
+
+def run_reports(db: Database, program: Program) -> dict[str, tuple[float, str]]:
+    timings: dict[str, tuple[float, str]] = {}
+    query = ReportQuery(end=NOW.date(), calibration_end=NOW.date() - timedelta(days=180),
+                        limit=None, point_value=Decimal("0.01"))
+    for name in REPORTS:
+        started = time.perf_counter()
+        report = db.read(lambda conn: run_report(conn, program, name, query, NOW))
+        timings[name] = (time.perf_counter() - started, report.source)
+    return timings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=50_000)
+    parser.add_argument("--loader", choices=("bulk", "pipeline"), default="bulk")
+    parser.add_argument("--fresh", action="store_true", help="Load a new program")
+    parser.add_argument("--json", action="store_true", help="Also print the figures as JSON")
+    args = parser.parse_args()
+    targets = []
+    if args.db in ("sqlite", "both"):
+        targets.append(("sqlite", f"sqlite:///{SQLITE_PATH}"))
+    if args.db in ("postgresql", "both"):
+        server = os.environ.get("PATRON_BENCH_DATABASE_URL", DEFAULT_PG)
+        admin = create_engine(server, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            if not conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                {"n": PG_DATABASE}).scalar():
+                conn.execute(text(f'CREATE DATABASE "{PG_DATABASE}"'))
+        admin.dispose()
+        targets.append(("postgresql", make_url(server).set(database=PG_DATABASE)
+                        .render_as_string(hide_password=False)))
+    results: dict[str, dict[str, Any]] = {}
+    for name, url in targets:
+        db, program = prepare(name, url, args)
+        timings = run_reports(db, program)
+        total, compute, scored = pandas_rfm(db, program)
+        results[name] = {"reports": timings, "pandas_rfm": (total, compute, scored)}
+        db.dispose()
+    show(results, args)
+
+
+def show(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
+    names = list(results)
+    table = Table("report", *(f"{n} s" for n in names), "aim s",
+                  title=f"analytics over {args.events:,} purchases of {args.members:,} members",
+                  title_justify="left")
+    for report in REPORTS:
+        cells = []
+        for name in names:
+            seconds, source = results[name]["reports"][report]
+            mark = "" if seconds <= AIM[report] else " [red]over[/red]"
+            cells.append(f"{seconds:.2f} ({source}){mark}")
+        table.add_row(report, *cells, f"{AIM[report]:.0f}")
+    table.add_row("baseline: RFM in pandas (read_sql + groupby/rank)",
+                  *(f"{results[n]['pandas_rfm'][0]:.2f} (compute {results[n]['pandas_rfm'][1]:.2f})"
+                    for n in names), "")
+    out.print(table)
+    if args.json:
+        print(json.dumps({n: {"reports": {k: v[0] for k, v in r["reports"].items()},
+                              "pandas_rfm_seconds": r["pandas_rfm"][0],
+                              "pandas_rfm_compute_seconds": r["pandas_rfm"][1]}
+                          for n, r in results.items()}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Member insight and program analytics: reports in DuckDB over the operational data."""

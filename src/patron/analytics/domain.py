@@ -1,0 +1,360 @@
+"""Pure analytics: report windows, bands, RFM scores and segments, cohort matrices, money.
+
+Everything here works on plain values the warehouse queries returned, with "now"
+passed in, so it is tested without a database. The lifetime-value models live
+beside it in ``clv``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from patron.errors import InvalidInput
+
+
+class InvalidDateRange(InvalidInput):
+    code = "invalid_date_range"
+    title = "Invalid date range"
+
+
+class InsufficientData(InvalidInput):
+    code = "insufficient_data"
+    title = "Too little data for this report"
+
+
+# --------------------------------------------------------------------------- windows
+
+@dataclass(frozen=True)
+class Window:
+    """The period a report looks at, in the program's local time.
+
+    ``start`` is inclusive, ``end`` exclusive: the report is as of the end of its
+    last day, which is today unless an end date is given, so last year's report
+    reads the same next year. Recency and lapsing are measured from that day.
+    """
+
+    start: datetime | None
+    end: datetime
+
+    @property
+    def as_of(self) -> date:
+        """The last day the window counts."""
+        return (self.end - timedelta(microseconds=1)).date()
+
+
+def window(start: date | None, end: date | None, now_local: datetime) -> Window:
+    if start and end and start > end:
+        raise InvalidDateRange(f"start {start} is after end {end}", field="start")
+    last_day = end or now_local.date()
+    end_at = datetime.combine(last_day + timedelta(days=1), time())
+    start_at = datetime.combine(start, time()) if start else None
+    if start is not None and start > now_local.date():
+        raise InvalidDateRange(f"start {start} is in the future", field="start")
+    return Window(start_at, end_at)
+
+
+def month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def months_between(first: date, last: date) -> int:
+    return (last.year - first.year) * 12 + last.month - first.month
+
+
+def add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+# --------------------------------------------------------------------------- bands
+
+AGE_BANDS: tuple[tuple[int, str], ...] = (
+    (0, "under 18"), (18, "18-24"), (25, "25-34"), (35, "35-44"), (45, "45-54"),
+    (55, "55-64"), (65, "65+"))
+UNKNOWN = "unknown"
+
+ORDER_COUNT_BANDS: tuple[tuple[int, str], ...] = (
+    (1, "1"), (2, "2"), (3, "3"), (4, "4-5"), (6, "6-10"), (11, "11-20"), (21, "21+"))
+
+GAP_BANDS: tuple[tuple[int, str], ...] = (
+    (0, "0-7 days"), (8, "8-14 days"), (15, "15-30 days"), (31, "31-60 days"),
+    (61, "61-90 days"), (91, "91-180 days"), (181, "181-365 days"), (366, "over a year"))
+
+
+def band_of(value: int | None, bands: Sequence[tuple[int, str]]) -> str:
+    """The label of the band whose lower bound is the largest one <= value."""
+    if value is None:
+        return UNKNOWN
+    lows = [low for low, _ in bands]
+    index = bisect.bisect_right(lows, value) - 1
+    return bands[max(index, 0)][1]
+
+
+def fold_bands(counts: Iterable[tuple[int | None, int]],
+               bands: Sequence[tuple[int, str]], *, unknown: bool = False) -> list[tuple[str, int]]:
+    """Sum ``(value, count)`` pairs into bands, every band listed (in order) even if 0."""
+    totals = {label: 0 for _, label in bands}
+    if unknown:
+        totals[UNKNOWN] = 0
+    for value, count in counts:
+        label = band_of(value, bands)
+        if label in totals:
+            totals[label] += count
+    return list(totals.items())
+
+
+def histogram_quantile(histogram: Sequence[tuple[int, int]], q: float) -> float | None:
+    """The q-quantile (nearest rank) of values given as sorted ``(value, count)`` pairs."""
+    total = sum(count for _, count in histogram)
+    if total == 0:
+        return None
+    rank = max(1, math.ceil(q * total))
+    seen = 0
+    for value, count in sorted(histogram):
+        seen += count
+        if seen >= rank:
+            return float(value)
+    return float(histogram[-1][0])
+
+
+def histogram_mean(histogram: Sequence[tuple[int, int]]) -> float | None:
+    total = sum(count for _, count in histogram)
+    return sum(v * c for v, c in histogram) / total if total else None
+
+
+def share(part: float, whole: float) -> float | None:
+    return round(part / whole, 6) if whole else None
+
+
+# --------------------------------------------------------------------------- money
+
+def points_value(points: int, point_value: Decimal, minor_exponent: int) -> int:
+    """What ``points`` cost the program, in minor units, rounded once (half even)."""
+    minor = Decimal(points) * point_value * (Decimal(10) ** minor_exponent)
+    return int(minor.to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def to_minor(amount: float, minor_exponent: int) -> int:
+    """A model's float estimate of money, rounded once into minor units."""
+    return int(Decimal(repr(float(amount))).scaleb(minor_exponent)
+               .to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+# --------------------------------------------------------------------------- RFM
+
+def quintile_scores(values: Sequence[float], *, higher_is_better: bool = True) -> list[int]:
+    """Scores 1-5 by quintile of rank; equal values always get the same score.
+
+    A member's score is 1 + ⌊5·(members strictly worse) / n⌋. Splitting ties at
+    random (``qcut`` on ``rank(method="first")``) would give two members with the
+    very same history different scores; here the quintiles are as even as the
+    ties allow (many one-order members all score F = 1).
+    """
+    n = len(values)
+    keyed = [v if higher_is_better else -v for v in values]
+    ordered = sorted(keyed)
+    return [1 + (5 * bisect.bisect_left(ordered, v)) // n for v in keyed]
+
+
+SEGMENTS: tuple[tuple[str, str], ...] = (
+    ("Champions", "bought recently, buy often"),
+    ("Loyal", "buy often, fairly recently"),
+    ("Potential loyalists", "recent, a few orders"),
+    ("New customers", "first order very recently"),
+    ("Promising", "recent first order"),
+    ("Need attention", "middling recency and frequency"),
+    ("About to sleep", "not recent, few orders"),
+    ("Can't lose them", "used to buy most often, long gone"),
+    ("At risk", "bought often, not for a long time"),
+    ("Hibernating", "few orders, long ago"),
+)
+SEGMENT_NAMES = tuple(name for name, _ in SEGMENTS)
+
+
+def segment_of(r: int, f: int) -> str:
+    """The named RFM segment of a recency and a frequency score (the usual R×F grid)."""
+    if r <= 2:
+        return "Hibernating" if f <= 2 else ("At risk" if f <= 4 else "Can't lose them")
+    if r == 3:
+        return "About to sleep" if f <= 2 else ("Need attention" if f == 3 else "Loyal")
+    if f >= 4:
+        return "Champions" if r == 5 else "Loyal"
+    if f == 1:
+        return "New customers" if r == 5 else "Promising"
+    return "Potential loyalists"
+
+
+@dataclass(frozen=True)
+class RfmInput:
+    member_id: int
+    recency_days: int
+    frequency: int
+    monetary: int
+
+
+@dataclass(frozen=True)
+class RfmScore:
+    member_id: int
+    recency_days: int
+    frequency: int
+    monetary: int
+    r: int
+    f: int
+    m: int
+    segment: str
+
+    @property
+    def code(self) -> str:
+        return f"{self.r}{self.f}{self.m}"
+
+
+def score_rfm(members: Sequence[RfmInput]) -> list[RfmScore]:
+    """Recency (fewer days is better), frequency and monetary quintile scores, named."""
+    if not members:
+        return []
+    rs = quintile_scores([m.recency_days for m in members], higher_is_better=False)
+    fs = quintile_scores([m.frequency for m in members])
+    ms = quintile_scores([m.monetary for m in members])
+    return [RfmScore(m.member_id, m.recency_days, m.frequency, m.monetary, r, f, mm,
+                     segment_of(r, f)) for m, r, f, mm in zip(members, rs, fs, ms)]
+
+
+@dataclass(frozen=True)
+class SegmentSize:
+    segment: str
+    description: str
+    members: int
+    share: float | None
+    revenue: int
+    average_recency_days: float | None
+    average_frequency: float | None
+    average_monetary: float | None
+
+
+def segment_sizes(scores: Sequence[RfmScore]) -> list[SegmentSize]:
+    """Every named segment, in a fixed order, with its size and averages."""
+    groups: dict[str, list[RfmScore]] = {name: [] for name in SEGMENT_NAMES}
+    for score in scores:
+        groups[score.segment].append(score)
+    result = []
+    for name, description in SEGMENTS:
+        group = groups[name]
+        n = len(group)
+        result.append(SegmentSize(
+            name, description, n, share(n, len(scores)), sum(s.monetary for s in group),
+            round(sum(s.recency_days for s in group) / n, 2) if n else None,
+            round(sum(s.frequency for s in group) / n, 3) if n else None,
+            round(sum(s.monetary for s in group) / n, 2) if n else None))
+    return result
+
+
+# --------------------------------------------------------------------------- cohorts
+
+@dataclass(frozen=True)
+class CohortRow:
+    cohort: date
+    members: int
+    active: list[int]
+    retention: list[float | None]
+
+
+def cohort_matrix(sizes: Mapping[date, int], active: Iterable[tuple[date, int, int]],
+                  last_month: date) -> list[CohortRow]:
+    """Shape ``(cohort month, months since join, active members)`` into a triangle.
+
+    Row c has one cell per month from the join month to ``last_month``: months
+    that have not happened yet are left out rather than shown as 0 % retention.
+    """
+    counts: dict[tuple[date, int], int] = {}
+    for cohort, offset, n in active:
+        counts[(cohort, offset)] = counts.get((cohort, offset), 0) + n
+    rows = []
+    for cohort in sorted(sizes):
+        span = months_between(cohort, last_month) + 1
+        if span <= 0:
+            continue
+        cells = [counts.get((cohort, k), 0) for k in range(span)]
+        rows.append(CohortRow(cohort, sizes[cohort], cells,
+                              [share(c, sizes[cohort]) for c in cells]))
+    return rows
+
+
+# --------------------------------------------------------------------------- shaping
+
+def average_minor(total: int, count: int) -> int | None:
+    """An average of money, rounded once (half even) into minor units."""
+    if not count:
+        return None
+    return int((Decimal(total) / Decimal(count)).to_integral_value(rounding=ROUND_HALF_EVEN))
+
+
+def monthly_growth(before: int, joins: Sequence[tuple[date, int]], first: date | None,
+                   last: date) -> list[tuple[date, int, int]]:
+    """``(month, new members, members so far)`` for every month, none skipped."""
+    counts = dict(joins)
+    month = month_start(first) if first else (min(counts) if counts else month_start(last))
+    total, rows = before, []
+    while month <= month_start(last):
+        total += counts.get(month, 0)
+        rows.append((month, counts.get(month, 0), total))
+        month = add_months(month, 1)
+    return rows
+
+
+def top_share(deciles: Sequence[tuple[int, int]], revenue: int, tenths: int = 2) -> float | None:
+    """Share of revenue from the top ``tenths`` deciles of ``(decile, revenue)`` pairs."""
+    return share(sum(r for d, r in deciles if d <= tenths), revenue)
+
+
+def net_points(issued: int, spent: int, expired: int, reversed_: int, adjusted: int) -> int:
+    """What a month added to the points members hold."""
+    return issued - spent - expired - reversed_ + adjusted
+
+
+def breakage_rate(cohorts: Sequence[tuple[int, int, bool]]) -> tuple[float | None, int]:
+    """Expired / issued over earn cohorts that are closed, from ``(issued, expired, closed)``.
+
+    An open cohort still has points that may yet be spent or expire, so counting
+    it would understate breakage; until one closes there is no rate to report.
+    """
+    closed = [(issued, expired) for issued, expired, is_closed in cohorts if is_closed]
+    issued = sum(i for i, _ in closed)
+    return (share(sum(e for _, e in closed), issued) if issued else None), len(closed)
+
+
+def weighted_retention(rows: Sequence[CohortRow], month: int) -> float | None:
+    """Retention ``month`` months after joining, over cohorts old enough to show it."""
+    seen = [(row.active[month], row.members) for row in rows if len(row.active) > month]
+    return share(sum(a for a, _ in seen), sum(m for _, m in seen))
+
+
+@dataclass(frozen=True)
+class PurchaseRhythm:
+    purchasers: int
+    orders: int
+    orders_per_purchaser: float | None
+    repeat_rate: float | None
+    intervals: int
+    mean_days_between: float | None
+    p25_days_between: float | None
+    median_days_between: float | None
+    p75_days_between: float | None
+    p90_days_between: float | None
+
+
+def purchase_rhythm(orders_per_member: Sequence[tuple[int, int]],
+                    gaps: Sequence[tuple[int, int]]) -> PurchaseRhythm:
+    """How often purchasers buy, from ``(orders, members)`` and ``(gap days, count)``."""
+    purchasers = sum(n for _, n in orders_per_member)
+    orders = sum(k * n for k, n in orders_per_member)
+    mean = histogram_mean(gaps)
+    return PurchaseRhythm(
+        purchasers, orders, round(orders / purchasers, 4) if purchasers else None,
+        share(sum(n for k, n in orders_per_member if k >= 2), purchasers),
+        sum(n for _, n in gaps), round(mean, 2) if mean is not None else None,
+        *(histogram_quantile(gaps, q) for q in (0.25, 0.5, 0.75, 0.9)))

@@ -1,0 +1,309 @@
+"""The reports' SQL, run in DuckDB over a program's snapshot (see ``repository``).
+
+Every function takes a loaded :class:`Warehouse` and returns plain rows; every
+timestamp in the snapshot is local wall time, so ``CAST(x AS DATE)`` is the day
+the member lived it. Periods are half-open: ``start <= t < end``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from patron.analytics.repository import Warehouse
+
+MEMBER_TABLES = ("orders", "events", "ledger", "spends", "lots", "accounts")
+
+
+@dataclass(frozen=True)
+class Period:
+    start: datetime | None
+    end: datetime
+
+    def where(self, column: str) -> str:
+        bound = f"{column} < $end"
+        return f"{bound} AND {column} >= $start" if self.start else bound
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return {"start": self.start, "end": self.end}
+
+
+# --------------------------------------------------------------------------- scope
+
+def scope(w: Warehouse, *, region: str | None, join_channel: str | None,
+          channel: str | None) -> None:
+    """Keep only the members (and their rows) and the sales channel asked for.
+
+    Join dates are taken first, over every order, so a member who joined on the
+    web and now buys in store still joined when they did.
+    """
+    if "members" in w.loaded and "orders" in w.loaded:
+        w.execute("CREATE TEMP TABLE joins AS SELECT m.id AS member_id, "
+                  "least(m.created_at, min(o.occurred_at)) AS joined_at FROM members m "
+                  "LEFT JOIN orders o ON o.member_id = m.id GROUP BY m.id, m.created_at")
+        w.loaded.add("joins")
+    conditions = []
+    if region is not None:
+        conditions.append("region = $region")
+    if join_channel is not None:
+        conditions.append("join_channel = $join_channel")
+    if conditions:
+        w.execute(f"DELETE FROM members WHERE NOT ({' AND '.join(conditions)})",
+                  {"region": region, "join_channel": join_channel})
+        for table in (*MEMBER_TABLES, "joins"):
+            if table in w.loaded:
+                w.execute(f"DELETE FROM {table} WHERE member_id NOT IN (SELECT id FROM members)")
+    if channel is not None:
+        for table in ("orders", "events"):
+            if table in w.loaded:
+                w.execute(f"DELETE FROM {table} WHERE channel IS DISTINCT FROM $channel",
+                          {"channel": channel})
+        if "order_lines" in w.loaded:
+            w.execute("DELETE FROM order_lines WHERE order_pk NOT IN (SELECT id FROM orders)")
+
+
+def _pairs(w: Warehouse, sql: str, params: dict[str, Any]) -> list[tuple[Any, int]]:
+    return [(row[0], int(row[1])) for row in w.rows(sql, params)]
+
+
+# --------------------------------------------------------------------------- members
+
+def member_counts(w: Warehouse, column: str, p: Period) -> list[tuple[str, int]]:
+    return _pairs(w, f"SELECT coalesce(m.{column}, 'unknown') AS key, count(*) FROM members m "
+                     f"JOIN joins j ON j.member_id = m.id WHERE j.joined_at < $end "
+                     "GROUP BY 1 ORDER BY 2 DESC, 1", p.params)
+
+
+def member_ages(w: Warehouse, p: Period, as_of: date) -> list[tuple[int | None, int]]:
+    return _pairs(w, "SELECT CAST(date_part('year', age(CAST($as_of AS TIMESTAMP), "
+                     "CAST(m.birthdate AS TIMESTAMP))) AS INTEGER) AS age, count(*) "
+                     "FROM members m JOIN joins j ON j.member_id = m.id "
+                     "WHERE j.joined_at < $end GROUP BY 1", {**p.params, "as_of": as_of})
+
+
+def joins_by_month(w: Warehouse, p: Period) -> tuple[int, list[tuple[date, int]]]:
+    """Members who joined before the period, and joins per month within it."""
+    before = w.one("SELECT count(*) AS n FROM joins WHERE joined_at < $start",
+                   p.params)["n"] if p.start else 0
+    months = _pairs(w, "SELECT CAST(date_trunc('month', joined_at) AS DATE), count(*) "
+                       f"FROM joins WHERE {p.where('joined_at')} GROUP BY 1 ORDER BY 1",
+                    p.params)
+    return int(before), months
+
+
+def activity(w: Warehouse, p: Period, as_of: date, lapsed_days: int) -> dict[str, int]:
+    """Members by whether, and how many days before ``as_of``, they last bought."""
+    row = w.one(
+        "WITH last AS (SELECT member_id, date_diff('day', CAST(max(occurred_at) AS DATE), "
+        "$as_of) AS days FROM orders WHERE occurred_at < $end GROUP BY 1) "
+        "SELECT count(*) FILTER (WHERE l.days <= $lapsed_days) AS active, "
+        "count(*) FILTER (WHERE l.days > $lapsed_days) AS lapsed, "
+        "count(*) FILTER (WHERE l.days IS NULL) AS never_purchased "
+        "FROM joins j LEFT JOIN last l USING (member_id) WHERE j.joined_at < $end",
+        {**p.params, "as_of": as_of, "lapsed_days": lapsed_days})
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def order_totals(w: Warehouse, p: Period) -> dict[str, int]:
+    row = w.one(f"SELECT count(*) AS orders, coalesce(sum(total), 0) AS revenue, "
+                f"count(DISTINCT member_id) AS purchasers FROM orders "
+                f"WHERE {p.where('occurred_at')}", p.params)
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def spend_deciles(w: Warehouse, p: Period) -> list[dict[str, Any]]:
+    """Purchasers in ten equal groups by spend, biggest spenders first."""
+    return w.dicts(
+        "WITH spend AS (SELECT member_id, sum(total) AS spend FROM orders "
+        f"WHERE {p.where('occurred_at')} GROUP BY 1), "
+        "ranked AS (SELECT spend, ntile(10) OVER (ORDER BY spend DESC, member_id) AS decile "
+        "FROM spend) "
+        "SELECT decile, count(*) AS members, sum(spend) AS revenue FROM ranked "
+        "GROUP BY 1 ORDER BY 1", p.params)
+
+
+# --------------------------------------------------------------------------- points
+
+def points_by_month(w: Warehouse, p: Period) -> list[dict[str, Any]]:
+    return w.dicts(
+        "SELECT CAST(date_trunc('month', occurred_at) AS DATE) AS month, "
+        "coalesce(sum(points) FILTER (WHERE kind = 'earn'), 0) AS issued, "
+        "coalesce(-sum(points) FILTER (WHERE kind = 'spend'), 0) AS spent, "
+        "coalesce(-sum(points) FILTER (WHERE kind = 'expire'), 0) AS expired, "
+        "coalesce(-sum(points) FILTER (WHERE kind = 'reverse'), 0) AS reversed, "
+        "coalesce(sum(points) FILTER (WHERE kind = 'adjust'), 0) AS adjusted "
+        f"FROM ledger WHERE {p.where('occurred_at')} GROUP BY 1 ORDER BY 1", p.params)
+
+
+def balances(w: Warehouse) -> dict[str, int]:
+    row = w.one("SELECT coalesce(sum(available), 0) AS available, "
+                "coalesce(sum(pending), 0) AS pending, "
+                "count(*) FILTER (WHERE available + pending > 0) AS members FROM accounts")
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def lot_cohorts(w: Warehouse, p: Period) -> list[dict[str, Any]]:
+    """Points earned per month, what of them expired, and whether any are still live."""
+    return w.dicts(
+        "WITH expired AS (SELECT lot_id, sum(points) AS points FROM lot_expiries GROUP BY 1) "
+        "SELECT CAST(date_trunc('month', l.earned_at) AS DATE) AS month, "
+        "sum(l.points) AS issued, coalesce(sum(x.points), 0) AS expired, "
+        "coalesce(sum(l.remaining) FILTER (WHERE l.state IN ('open', 'pending')), 0) "
+        "AS outstanding, bool_and(l.state IN ('closed', 'expired')) AS closed "
+        "FROM lots l LEFT JOIN expired x ON x.lot_id = l.id "
+        f"WHERE {p.where('l.earned_at')} GROUP BY 1 ORDER BY 1", p.params)
+
+
+def issuance_by_rule(w: Warehouse, p: Period) -> list[dict[str, Any]]:
+    return w.dicts(
+        "SELECT coalesce(rule, 'unspecified') AS rule, count(*) AS earns, "
+        "count(DISTINCT member_id) AS members, sum(points) AS points FROM ledger "
+        f"WHERE kind = 'earn' AND {p.where('occurred_at')} GROUP BY 1 ORDER BY points DESC",
+        p.params)
+
+
+# --------------------------------------------------------------------------- rewards
+
+def create_redemptions(w: Warehouse) -> None:
+    """Every redemption as one row, whatever its source.
+
+    Until the reward catalog exists, a redemption is a points spend: its reason
+    names what the points bought and its order (if any) where. Reward redemptions
+    join this view with ``UNION ALL`` and the same columns, and the report follows.
+    """
+    w.execute(
+        "CREATE TEMP VIEW redemptions AS "
+        "SELECT 'points_spend' AS reward_type, coalesce(s.reason, '') AS reward, "
+        "coalesce(o.channel, CASE WHEN s.order_id IS NULL THEN 'no order' ELSE 'unknown' END) "
+        "AS channel, s.member_id, s.points, s.occurred_at, s.order_id "
+        "FROM spends s LEFT JOIN orders o ON o.order_id = s.order_id")
+
+
+def redemption_totals(w: Warehouse, p: Period) -> dict[str, int]:
+    row = w.one("SELECT count(*) AS redemptions, count(DISTINCT member_id) AS members, "
+                "coalesce(sum(points), 0) AS points, "
+                "count(*) FILTER (WHERE order_id IS NOT NULL) AS with_order, "
+                "count(DISTINCT reward_type) AS reward_types "
+                f"FROM redemptions WHERE {p.where('occurred_at')}", p.params)
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def redemptions_by(w: Warehouse, columns: Sequence[str], p: Period,
+                   limit: int | None = None) -> list[dict[str, Any]]:
+    keys = ", ".join(columns)
+    return w.dicts(
+        f"SELECT {keys}, count(*) AS redemptions, count(DISTINCT member_id) AS members, "
+        f"sum(points) AS points FROM redemptions WHERE {p.where('occurred_at')} "
+        f"GROUP BY {keys} ORDER BY points DESC, redemptions DESC, {keys}"
+        + (" LIMIT $limit" if limit else ""), {**p.params, "limit": limit})
+
+
+def redemptions_by_month(w: Warehouse, p: Period) -> list[dict[str, Any]]:
+    return w.dicts(
+        "SELECT CAST(date_trunc('month', occurred_at) AS DATE) AS month, "
+        "count(*) AS redemptions, count(DISTINCT member_id) AS members, sum(points) AS points "
+        f"FROM redemptions WHERE {p.where('occurred_at')} GROUP BY 1 ORDER BY 1", p.params)
+
+
+# --------------------------------------------------------------------------- behaviour
+
+def purchase_gaps(w: Warehouse, p: Period) -> list[tuple[int, int]]:
+    """Days between a member's consecutive purchase days, as a histogram."""
+    return _pairs(w,
+                  "WITH days AS (SELECT DISTINCT member_id, CAST(occurred_at AS DATE) AS d "
+                  f"FROM orders WHERE {p.where('occurred_at')}), "
+                  "gaps AS (SELECT date_diff('day', lag(d) OVER (PARTITION BY member_id "
+                  "ORDER BY d), d) AS gap FROM days) "
+                  "SELECT gap, count(*) FROM gaps WHERE gap IS NOT NULL GROUP BY 1 ORDER BY 1",
+                  p.params)
+
+
+def orders_per_member(w: Warehouse, p: Period) -> list[tuple[int, int]]:
+    return _pairs(w, "SELECT n, count(*) FROM (SELECT member_id, count(*) AS n FROM orders "
+                     f"WHERE {p.where('occurred_at')} GROUP BY 1) GROUP BY 1 ORDER BY 1",
+                  p.params)
+
+
+def categories(w: Warehouse, p: Period) -> list[dict[str, Any]]:
+    return w.dicts(
+        "SELECT coalesce(l.category, 'uncategorised') AS category, count(*) AS lines, "
+        "sum(l.quantity) AS quantity, sum(l.amount) AS revenue, "
+        "count(DISTINCT o.member_id) AS members FROM order_lines l "
+        f"JOIN orders o ON o.id = l.order_pk WHERE {p.where('o.occurred_at')} "
+        "GROUP BY 1 ORDER BY revenue DESC, 1", p.params)
+
+
+def channels(w: Warehouse, p: Period) -> list[dict[str, Any]]:
+    return w.dicts(
+        "SELECT coalesce(channel, 'unknown') AS channel, count(*) AS orders, "
+        "sum(total) AS revenue, count(DISTINCT member_id) AS members FROM orders "
+        f"WHERE {p.where('occurred_at')} GROUP BY 1 ORDER BY orders DESC, 1", p.params)
+
+
+def event_types(w: Warehouse, p: Period) -> list[dict[str, Any]]:
+    """Events by type: purchases are counted from their orders (one each)."""
+    return w.dicts(
+        "WITH every AS (SELECT member_id, type, occurred_at FROM events UNION ALL "
+        "SELECT member_id, 'purchase', occurred_at FROM orders) "
+        "SELECT type, count(*) AS events, count(DISTINCT member_id) AS members FROM every "
+        f"WHERE {p.where('occurred_at')} GROUP BY 1 ORDER BY events DESC, 1", p.params)
+
+
+# --------------------------------------------------------------------------- RFM, CLV
+
+def rfm_inputs(w: Warehouse, p: Period, as_of: date) -> list[tuple[int, int, int, int]]:
+    """Per purchaser: days since the last purchase, orders, and spend (minor units)."""
+    return w.rows(
+        "SELECT member_id, date_diff('day', CAST(max(occurred_at) AS DATE), $as_of), "
+        f"count(*), sum(total) FROM orders WHERE {p.where('occurred_at')} "
+        "GROUP BY 1 ORDER BY 1", {**p.params, "as_of": as_of})
+
+
+def purchase_histories(w: Warehouse, p: Period, calibration_end: date) -> list[tuple[Any, ...]]:
+    """Per member, purchases by day up to the calibration's last day (inclusive).
+
+    ``(member, repeat days, first→last days, first→calibration end days,
+    average spend of repeat days in minor units)``: the BG/NBD and Gamma-Gamma inputs.
+    """
+    return w.rows(
+        "WITH days AS (SELECT member_id, CAST(occurred_at AS DATE) AS d, sum(total) AS spend "
+        f"FROM orders WHERE {p.where('occurred_at')} AND CAST(occurred_at AS DATE) <= $cal "
+        "GROUP BY 1, 2), "
+        "firsts AS (SELECT member_id, min(d) AS first_day, max(d) AS last_day, "
+        "count(*) - 1 AS frequency FROM days GROUP BY 1) "
+        "SELECT f.member_id, f.frequency, date_diff('day', f.first_day, f.last_day), "
+        "date_diff('day', f.first_day, $cal), "
+        "coalesce(avg(d.spend) FILTER (WHERE d.d > f.first_day), 0) "
+        "FROM firsts f JOIN days d USING (member_id) "
+        "GROUP BY f.member_id, f.frequency, f.first_day, f.last_day ORDER BY f.member_id",
+        {**p.params, "cal": calibration_end})
+
+
+def holdout_purchases(w: Warehouse, p: Period, calibration_end: date) -> dict[int, int]:
+    """Purchase days per member after calibration, up to the period's end."""
+    return dict(_pairs(w, "SELECT member_id, count(DISTINCT CAST(occurred_at AS DATE)) "
+                          f"FROM orders WHERE {p.where('occurred_at')} "
+                          "AND CAST(occurred_at AS DATE) > $cal GROUP BY 1",
+                       {**p.params, "cal": calibration_end}))
+
+
+# --------------------------------------------------------------------------- cohorts
+
+def cohort_sizes(w: Warehouse, p: Period) -> list[tuple[date, int]]:
+    return _pairs(w, "SELECT CAST(date_trunc('month', joined_at) AS DATE), count(*) "
+                     f"FROM joins WHERE {p.where('joined_at')} GROUP BY 1 ORDER BY 1", p.params)
+
+
+def cohort_activity(w: Warehouse, p: Period) -> list[tuple[date, int, int]]:
+    """``(cohort month, months since join, members who bought that month)``."""
+    rows = w.rows(
+        "WITH j AS (SELECT member_id, CAST(date_trunc('month', joined_at) AS DATE) AS cohort "
+        f"FROM joins WHERE {p.where('joined_at')}) "
+        "SELECT j.cohort, date_diff('month', j.cohort, "
+        "CAST(date_trunc('month', o.occurred_at) AS DATE)) AS k, count(DISTINCT o.member_id) "
+        "FROM orders o JOIN j USING (member_id) WHERE o.occurred_at < $end "
+        "GROUP BY 1, 2 ORDER BY 1, 2", p.params)
+    return [(cohort, int(k), int(n)) for cohort, k, n in rows]

@@ -1,0 +1,345 @@
+"""The analytics warehouse: one program's operational rows in an in-process DuckDB.
+
+A report starts by taking a snapshot of the tables it needs, scoped to one program,
+with every timestamp turned into the program's local time (months, days and "months
+since join" are calendar ideas, and a purchase at 23:30 in New York belongs to that
+day there, not to the next day in UTC). The reports' SQL (``queries``) then runs on
+those local tables only, the same SQL whatever the operational database is.
+
+Two ways in, the same tables out:
+
+- ``scan``: DuckDB's sqlite / postgres scanner extensions read the database directly.
+  They are loaded from the PyPI packages that ship them (``duckdb-extension-*``),
+  by path, with auto-install and auto-load off, so nothing is ever downloaded.
+- ``fetch``: the rows are read through the caller's SQLAlchemy connection and handed
+  to DuckDB as a DataFrame. Slower, but needs no extension: used where no scanner is
+  installed (they are built for linux x86_64 only) or the database lives in memory.
+  ``PATRON_ANALYTICS_SOURCE=fetch`` (or ``scan``) forces one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+from sqlalchemy import Connection, Select, select
+from sqlalchemy.engine import URL
+
+from patron.events.tables import events, order_lines, orders
+from patron.ledger.tables import accounts, ledger_entries, lot_moves, lots
+from patron.members.tables import members
+
+SOURCE_ENV = "PATRON_ANALYTICS_SOURCE"
+LOCAL_TS = "LOCAL_TS"
+"""A timestamp column: stored in UTC, snapshotted as the program's local wall time."""
+
+
+@dataclass(frozen=True)
+class SnapshotTable:
+    """One table of the snapshot: its columns, and how each source reads them."""
+
+    name: str
+    columns: tuple[tuple[str, str], ...]
+    scan: str
+    """DuckDB SQL over the attached database ``src``, selecting ``columns`` by name."""
+    fetch: Callable[[int], Select[Any]]
+    """The same rows as a SQLAlchemy select, for the fetch path."""
+    needs: tuple[str, ...] = ()
+    postgres: str | None = None
+    """PostgreSQL's own SQL (``{program}`` filled in) where it does the work faster than
+    DuckDB would on the scanned rows, e.g. reading one key out of JSON."""
+
+
+def _fetch_members(program_id: int) -> Select[Any]:
+    return select(members.c.id, members.c.created_at, members.c.join_channel,
+                  members.c.region, members.c.birthdate, members.c.status).where(
+        members.c.program_id == program_id)
+
+
+def _fetch_orders(program_id: int) -> Select[Any]:
+    return select(orders.c.id, orders.c.order_id, orders.c.member_id, orders.c.channel,
+                  orders.c.total, orders.c.occurred_at).where(orders.c.program_id == program_id)
+
+
+def _fetch_lines(program_id: int) -> Select[Any]:
+    return select(order_lines.c.order_pk, order_lines.c.category, order_lines.c.quantity,
+                  order_lines.c.amount).join(orders, orders.c.id == order_lines.c.order_pk).where(
+        orders.c.program_id == program_id)
+
+
+def _fetch_events(program_id: int) -> Select[Any]:
+    return select(events.c.member_id, events.c.type, events.c.channel,
+                  events.c.occurred_at).where(events.c.program_id == program_id,
+                                              events.c.type != "purchase")
+
+
+def _fetch_ledger(program_id: int) -> Select[Any]:
+    e = ledger_entries
+    return select(e.c.member_id, e.c.kind, e.c.points, e.c.occurred_at,
+                  e.c.details["rule"].as_string().label("rule")).where(
+        e.c.program_id == program_id, e.c.kind != "release")
+
+
+def _fetch_spends(program_id: int) -> Select[Any]:
+    e = ledger_entries
+    return select(e.c.member_id, (-e.c.points).label("points"), e.c.occurred_at, e.c.order_id,
+                  e.c.reason).where(e.c.program_id == program_id, e.c.kind == "spend")
+
+
+def _fetch_lots(program_id: int) -> Select[Any]:
+    return select(lots.c.id, accounts.c.member_id, lots.c.points, lots.c.remaining,
+                  lots.c.state, lots.c.earned_at).join(
+        accounts, accounts.c.id == lots.c.account_id).where(lots.c.program_id == program_id)
+
+
+def _fetch_expiries(program_id: int) -> Select[Any]:
+    e = ledger_entries
+    return select(lot_moves.c.lot_id, (-lot_moves.c.points).label("points")).join(
+        e, e.c.id == lot_moves.c.entry_id).where(e.c.program_id == program_id,
+                                                 e.c.kind == "expire")
+
+
+def _fetch_accounts(program_id: int) -> Select[Any]:
+    return select(accounts.c.member_id, accounts.c.available, accounts.c.pending).where(
+        accounts.c.program_id == program_id)
+
+
+TABLES: dict[str, SnapshotTable] = {t.name: t for t in (
+    SnapshotTable(
+        "members",
+        (("id", "BIGINT"), ("created_at", LOCAL_TS), ("join_channel", "VARCHAR"),
+         ("region", "VARCHAR"), ("birthdate", "DATE"), ("status", "VARCHAR")),
+        "SELECT id, created_at, join_channel, region, birthdate, status "
+        "FROM src.members WHERE program_id = $program", _fetch_members),
+    SnapshotTable(
+        "orders",
+        (("id", "BIGINT"), ("order_id", "VARCHAR"), ("member_id", "BIGINT"),
+         ("channel", "VARCHAR"), ("total", "BIGINT"), ("occurred_at", LOCAL_TS)),
+        "SELECT id, order_id, member_id, channel, total, occurred_at FROM src.orders "
+        "WHERE program_id = $program", _fetch_orders),
+    SnapshotTable(
+        "order_lines",
+        (("order_pk", "BIGINT"), ("category", "VARCHAR"), ("quantity", "BIGINT"),
+         ("amount", "BIGINT")),
+        "SELECT l.order_pk, l.category, l.quantity, l.amount FROM src.order_lines l "
+        "JOIN orders o ON o.id = l.order_pk", _fetch_lines, needs=("orders",)),
+    SnapshotTable(
+        # purchases are the orders; only the other events are read again
+        "events",
+        (("member_id", "BIGINT"), ("type", "VARCHAR"), ("channel", "VARCHAR"),
+         ("occurred_at", LOCAL_TS)),
+        "SELECT member_id, type, channel, occurred_at FROM src.events "
+        "WHERE program_id = $program AND type <> 'purchase'", _fetch_events),
+    SnapshotTable(
+        "ledger",
+        (("member_id", "BIGINT"), ("kind", "VARCHAR"), ("points", "BIGINT"),
+         ("occurred_at", LOCAL_TS), ("rule", "VARCHAR")),
+        # the rule is only looked up on earns: JSON is the costly part of a scan
+        "SELECT member_id, kind, points, occurred_at, "
+        "CASE WHEN kind = 'earn' THEN json_extract_string(details, '$.rule') END AS rule "
+        "FROM src.ledger_entries WHERE program_id = $program AND kind <> 'release'",
+        _fetch_ledger,
+        postgres="SELECT member_id, kind, points, occurred_at, "
+                 "CASE WHEN kind = 'earn' THEN details->>'rule' END AS rule "
+                 "FROM ledger_entries WHERE program_id = {program} AND kind <> 'release'"),
+    SnapshotTable(
+        "spends",
+        (("member_id", "BIGINT"), ("points", "BIGINT"), ("occurred_at", LOCAL_TS),
+         ("order_id", "VARCHAR"), ("reason", "VARCHAR")),
+        "SELECT member_id, -points AS points, occurred_at, order_id, reason "
+        "FROM src.ledger_entries WHERE program_id = $program AND kind = 'spend'", _fetch_spends),
+    SnapshotTable(
+        "lots",
+        (("id", "BIGINT"), ("member_id", "BIGINT"), ("points", "BIGINT"),
+         ("remaining", "BIGINT"), ("state", "VARCHAR"), ("earned_at", LOCAL_TS)),
+        "SELECT l.id, a.member_id, l.points, l.remaining, l.state, l.earned_at "
+        "FROM src.lots l JOIN src.accounts a ON a.id = l.account_id "
+        "WHERE l.program_id = $program", _fetch_lots),
+    SnapshotTable(
+        "lot_expiries",
+        (("lot_id", "BIGINT"), ("points", "BIGINT")),
+        "SELECT m.lot_id, -m.points AS points FROM src.lot_moves m "
+        "JOIN src.ledger_entries e ON e.id = m.entry_id "
+        "WHERE e.program_id = $program AND e.kind = 'expire'", _fetch_expiries),
+    SnapshotTable(
+        "accounts",
+        (("member_id", "BIGINT"), ("available", "BIGINT"), ("pending", "BIGINT")),
+        "SELECT member_id, available, pending FROM src.accounts WHERE program_id = $program",
+        _fetch_accounts),
+)}
+
+
+def _extension_path(package: str, name: str) -> Path | None:
+    """The scanner binary a PyPI package ships for this exact DuckDB version."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    root = Path(next(iter(spec.submodule_search_locations)))
+    path = root / "extensions" / f"v{duckdb.__version__}" / f"{name}.duckdb_extension"
+    return path if path.is_file() else None
+
+
+def _libpq_quote(value: object) -> str:
+    text = str(value).replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{text}'"
+
+
+def _postgres_dsn(url: URL) -> str:
+    parts = {"host": url.host or "localhost", "port": url.port or 5432,
+             "user": url.username, "password": url.password, "dbname": url.database}
+    parts.update({k: v for k, v in url.query.items() if isinstance(v, str)})
+    return " ".join(f"{k}={_libpq_quote(v)}" for k, v in parts.items() if v is not None)
+
+
+def _scan_target(conn: Connection) -> tuple[str, str, Path] | None:
+    """``(type, attach string, extension)`` when this database can be scanned."""
+    url = conn.engine.url
+    if conn.dialect.name == "sqlite":
+        path = url.database
+        extension = _extension_path("duckdb_extension_sqlite_scanner", "sqlite_scanner")
+        if not path or path == ":memory:" or path.startswith("file:") or extension is None:
+            return None
+        return "sqlite", str(Path(path).resolve()), extension
+    if conn.dialect.name == "postgresql":
+        extension = _extension_path("duckdb_extension_postgres_scanner", "postgres_scanner")
+        return ("postgres", _postgres_dsn(url), extension) if extension else None
+    return None
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _casts(table: SnapshotTable, *, fetched: bool = False) -> str:
+    """Typed columns; timestamps as naive UTC (``epoch_us`` reads naive UTC and aware
+    values alike, and is plain arithmetic where a cast would go through ICU). Fetched
+    frames hold aware timestamps, or untyped NULLs when empty: those are cast first."""
+    stamp = "make_timestamp(epoch_us(CAST({0} AS TIMESTAMPTZ)))" if fetched \
+        else "make_timestamp(epoch_us({0}))"
+    return ", ".join(
+        f"{stamp.format(name)} AS {name}" if kind == LOCAL_TS
+        else f"CAST({name} AS {kind}) AS {name}" for name, kind in table.columns)
+
+
+OFFSET_BUCKET = "INTERVAL 15 MINUTE"
+"""Every timezone's offset changes only at a quarter hour of UTC, so one lookup per
+quarter hour that occurs converts a million timestamps for the price of a join,
+where converting each one through ICU costs about half a second per million."""
+
+
+class Warehouse:
+    """A DuckDB connection holding one program's snapshot; close it when done."""
+
+    def __init__(self, conn: Connection, program_id: int, timezone: str, *,
+                 source: str | None = None) -> None:
+        self._conn = conn
+        self.program_id = program_id
+        self.timezone = timezone
+        self.duck = duckdb.connect(config={
+            "autoinstall_known_extensions": False, "autoload_known_extensions": False,
+            "allow_community_extensions": False})
+        self.duck.execute("SET TimeZone = 'UTC'")
+        wanted = (source or os.environ.get(SOURCE_ENV) or "auto").lower()
+        target = _scan_target(conn) if wanted in ("auto", "scan") else None
+        if wanted == "scan" and target is None:
+            raise RuntimeError(f"{SOURCE_ENV}=scan but no scanner extension fits this database")
+        self.source = "scan" if target else "fetch"
+        self._kind = target[0] if target else None
+        if target:
+            kind, where, extension = target
+            self.duck.execute(f"LOAD {_quote(str(extension))}")
+            self.duck.execute(f"ATTACH {_quote(where)} AS src (TYPE {kind}, READ_ONLY)")
+        self.loaded: set[str] = set()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.duck.close()
+
+    def load(self, names: Iterable[str]) -> Warehouse:
+        """Snapshot the named tables (and what they depend on) for this program."""
+        for name in names:
+            if name in self.loaded:
+                continue
+            table = TABLES[name]
+            self.load(table.needs)
+            self._load(table)
+            self._localise(table)
+            self.loaded.add(name)
+        return self
+
+    def _load(self, table: SnapshotTable) -> None:
+        params = {"program": self.program_id}
+        if self.source == "scan":
+            scan = table.scan
+            if self._kind == "postgres" and table.postgres:
+                own = table.postgres.format(program=int(self.program_id))
+                scan = f"SELECT * FROM postgres_query('src', {_quote(own)})"
+            sql = f"CREATE TEMP TABLE {table.name} AS SELECT {_casts(table)} FROM ({scan})"
+            self.execute(sql, params)
+            return
+        import pandas as pd
+
+        names = [name for name, _ in table.columns]
+        rows = self._conn.execute(table.fetch(self.program_id)).all()
+        frame = pd.DataFrame.from_records(rows, columns=names)
+        self.duck.register("fetched", frame)
+        self.execute(f"CREATE TEMP TABLE {table.name} AS "
+                     f"SELECT {_casts(table, fetched=True)} FROM fetched")
+        self.duck.unregister("fetched")
+
+    def _localise(self, table: SnapshotTable) -> None:
+        """Turn the table's UTC timestamps into the program's wall-clock time."""
+        if self.timezone == "UTC":
+            return
+        for name, kind in table.columns:
+            if kind != LOCAL_TS:
+                continue
+            column = f"{table.name}.{name}"
+            self.execute(
+                "CREATE OR REPLACE TEMP TABLE tz_offsets AS SELECT b, "
+                "timezone($tz, CAST(b AS TIMESTAMPTZ)) - b AS shift FROM "
+                f"(SELECT DISTINCT time_bucket({OFFSET_BUCKET}, {column}) AS b "
+                f"FROM {table.name} WHERE {column} IS NOT NULL)", {"tz": self.timezone})
+            self.execute(f"UPDATE {table.name} SET {name} = {column} + o.shift "
+                         f"FROM tz_offsets o WHERE time_bucket({OFFSET_BUCKET}, {column}) = o.b")
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
+        self.duck.execute(sql, _used(sql, params))
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.duck.execute(sql, _used(sql, params)).fetchall()
+
+    def dicts(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        cursor = self.duck.execute(sql, _used(sql, params))
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+    def one(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        found = self.dicts(sql, params)
+        return found[0] if found else {}
+
+
+def _used(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
+    """DuckDB refuses named parameters a statement does not use: pass only those."""
+    return {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", sql)}
+
+
+def snapshot(conn: Connection, program_id: int, timezone: str, tables: Sequence[str], *,
+             source: str | None = None) -> Warehouse:
+    warehouse = Warehouse(conn, program_id, timezone, source=source)
+    try:
+        return warehouse.load(tables)
+    except BaseException:
+        warehouse.close()
+        raise

@@ -1,0 +1,390 @@
+"""Analytics payloads: the query every report accepts, and one schema per report.
+
+Money is integer minor units of the program's currency (named in every report);
+points are integers; shares and rates are fractions between 0 and 1.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from patron.schemas_common import Channel, Name
+
+REPORTS = ("members", "points", "rewards", "behaviour", "rfm", "clv", "cohorts")
+ReportName = Literal["members", "points", "rewards", "behaviour", "rfm", "clv", "cohorts"]
+
+
+class ReportQuery(BaseModel):
+    """Filters and options; each report uses those that make sense for it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: date | None = Field(None, description="First day counted, in the program's timezone")
+    end: date | None = Field(
+        None, description="Last day counted; the report is as of the end of that day "
+                          "(default: up to now)")
+    region: Name | None = Field(None, description="Only members of this region")
+    join_channel: Channel | None = Field(None, description="Only members who joined here")
+    channel: Channel | None = Field(None, description="Only orders (and events) of this channel")
+    lapsed_days: int = Field(90, ge=1, le=3650,
+                             description="members: lapsed after this many days without a purchase")
+    point_value: Decimal = Field(
+        Decimal("0.01"), gt=0, le=1000, max_digits=12, decimal_places=6,
+        description="points, rewards: what one point costs the program, in currency units")
+    calibration_end: date | None = Field(
+        None, description="clv: last day of the calibration period (default: the end); "
+                          "purchases after it are the holdout the predictions are checked on")
+    time_unit: Literal["day", "week"] = Field("week", description="clv: time unit of the models")
+    horizon_days: int = Field(90, ge=1, le=3650,
+                              description="clv: predict purchases and value over this many days")
+    segment: str | None = Field(None, max_length=40,
+                                description="rfm: only members of this named segment")
+    limit: int | None = Field(1000, ge=1, le=1_000_000,
+                              description="rfm, clv, rewards: rows in per-member/per-reward lists")
+
+
+class ReportBase(BaseModel):
+    report: ReportName
+    program: str = Field(description="Program slug")
+    currency: str = Field(description="ISO-4217 code of every money amount (minor units)")
+    minor_exponent: int = Field(description="Digits of the minor unit (2: cents)")
+    start: date | None = Field(description="First day counted")
+    as_of: date = Field(description="Last day counted")
+    generated_at: datetime
+    source: Literal["scan", "fetch"] = Field(
+        description="How the rows were read: DuckDB scanner or SQLAlchemy fetch")
+
+
+class Count(BaseModel):
+    key: str
+    members: int
+    share: float | None
+
+
+# --------------------------------------------------------------------------- members
+
+class GrowthMonth(BaseModel):
+    month: date
+    new_members: int
+    total_members: int
+
+
+class SpendDecile(BaseModel):
+    decile: int = Field(description="1: the tenth of purchasers who spent most")
+    members: int
+    revenue: int
+    share_of_revenue: float | None
+    average_spend: int
+
+
+class MembersSummary(BaseModel):
+    members: int = Field(description="Members who had joined by the end")
+    purchasers: int = Field(description="Members with an order in the period")
+    active: int = Field(description="Last bought at most lapsed_days before as_of")
+    lapsed: int = Field(description="Bought, but not in the last lapsed_days")
+    never_purchased: int
+    orders: int
+    revenue: int
+    average_order_value: int | None
+    average_spend_per_purchaser: int | None
+    top_20_percent_revenue_share: float | None = Field(
+        description="Share of revenue from the 20 % of purchasers who spent most")
+
+
+class MembersReport(ReportBase):
+    report: Literal["members"] = "members"
+    summary: MembersSummary
+    activity: list[Count]
+    by_join_channel: list[Count]
+    by_region: list[Count]
+    by_age_band: list[Count]
+    growth: list[GrowthMonth]
+    spend_deciles: list[SpendDecile]
+
+
+# --------------------------------------------------------------------------- points
+
+class PointsMonth(BaseModel):
+    month: date
+    issued: int
+    spent: int
+    expired: int
+    reversed: int
+    adjusted: int = Field(description="Manual adjustments, signed")
+    net: int
+
+
+class Liability(BaseModel):
+    available_points: int
+    pending_points: int = Field(description="Still in the return window")
+    points: int
+    value: int = Field(description="points × point_value, minor units")
+    point_value: Decimal
+    members_with_points: int
+
+
+class EarnCohort(BaseModel):
+    month: date = Field(description="Month the points were earned")
+    issued: int
+    expired: int
+    outstanding: int = Field(description="Still spendable or pending")
+    closed: bool = Field(description="No point of this month can still be spent or expire")
+    breakage: float | None = Field(description="expired / issued")
+
+
+class RuleIssuance(BaseModel):
+    rule: str
+    earns: int
+    members: int
+    points: int
+    cost: int = Field(description="points × point_value, minor units")
+
+
+class PointsSummary(BaseModel):
+    issued: int
+    spent: int
+    expired: int
+    reversed: int
+    adjusted: int
+    breakage_rate: float | None = Field(
+        description="Expired / issued over closed earn cohorts; null until one closes")
+    closed_cohorts: int
+
+
+class PointsReport(ReportBase):
+    report: Literal["points"] = "points"
+    summary: PointsSummary
+    liability: Liability
+    monthly: list[PointsMonth]
+    earn_cohorts: list[EarnCohort]
+    rules: list[RuleIssuance]
+
+
+# --------------------------------------------------------------------------- rewards
+
+class RewardRedemptions(BaseModel):
+    reward_type: str = Field(description="points_spend until the reward catalog lands")
+    reward: str = Field(description="The reward, or the spend's reason")
+    redemptions: int
+    members: int
+    points: int
+
+
+class ChannelRedemptions(BaseModel):
+    channel: str = Field(description="Channel of the order the points paid for, or 'no order'")
+    redemptions: int
+    members: int
+    points: int
+
+
+class RedemptionMonth(BaseModel):
+    month: date
+    redemptions: int
+    members: int
+    points: int
+
+
+class RewardsSummary(BaseModel):
+    redemptions: int
+    members: int
+    points: int
+    value: int = Field(description="points × point_value, minor units")
+    with_order: int = Field(description="Redemptions tied to an order")
+    reward_types: int
+
+
+class RewardsReport(ReportBase):
+    report: Literal["rewards"] = "rewards"
+    summary: RewardsSummary
+    by_reward: list[RewardRedemptions]
+    by_channel: list[ChannelRedemptions]
+    monthly: list[RedemptionMonth]
+
+
+# --------------------------------------------------------------------------- behaviour
+
+class GapBand(BaseModel):
+    gap: str
+    intervals: int
+    share: float | None
+
+
+class FrequencyBand(BaseModel):
+    orders: str
+    members: int
+    share: float | None
+
+
+class CategoryShare(BaseModel):
+    category: str
+    lines: int
+    quantity: int
+    revenue: int
+    members: int
+    share_of_revenue: float | None
+
+
+class ChannelShare(BaseModel):
+    channel: str
+    orders: int
+    revenue: int
+    members: int
+    share_of_orders: float | None
+
+
+class EventTypeCount(BaseModel):
+    type: str
+    events: int
+    members: int
+
+
+class BehaviourSummary(BaseModel):
+    purchasers: int
+    orders: int
+    orders_per_purchaser: float | None
+    repeat_rate: float | None = Field(description="Share of purchasers with 2+ orders")
+    intervals: int = Field(description="Gaps between consecutive purchase days")
+    mean_days_between: float | None
+    p25_days_between: float | None
+    median_days_between: float | None
+    p75_days_between: float | None
+    p90_days_between: float | None
+
+
+class BehaviourReport(ReportBase):
+    report: Literal["behaviour"] = "behaviour"
+    summary: BehaviourSummary
+    inter_purchase: list[GapBand]
+    frequency: list[FrequencyBand]
+    categories: list[CategoryShare]
+    channels: list[ChannelShare]
+    events: list[EventTypeCount]
+
+
+# --------------------------------------------------------------------------- RFM
+
+class RfmMember(BaseModel):
+    member_id: int
+    recency_days: int
+    frequency: int = Field(description="Orders in the period")
+    monetary: int = Field(description="Spend in the period, minor units")
+    r: int
+    f: int
+    m: int
+    score: str = Field(description="R, F and M scores, e.g. '545'")
+    segment: str
+
+
+class RfmSegment(BaseModel):
+    segment: str
+    description: str
+    members: int
+    share: float | None
+    revenue: int
+    average_recency_days: float | None
+    average_frequency: float | None
+    average_monetary: float | None
+
+
+class RfmSummary(BaseModel):
+    members_scored: int
+    members_listed: int
+
+
+class RfmReport(ReportBase):
+    report: Literal["rfm"] = "rfm"
+    summary: RfmSummary
+    segments: list[RfmSegment]
+    members: list[RfmMember]
+
+
+# --------------------------------------------------------------------------- CLV
+
+class BgNbdParameters(BaseModel):
+    r: float
+    alpha: float
+    a: float
+    b: float
+    log_likelihood: float = Field(description="Of the data under these parameters")
+    customers: int
+    penalizer: float = Field(description="L2 penalty the fit needed (0: none, as published)")
+
+
+class GammaGammaParameters(BaseModel):
+    p: float
+    q: float
+    gamma: float
+    log_likelihood: float
+    customers: int = Field(description="Members with repeat purchases the model was fitted on")
+    penalizer: float
+
+
+class ClvMember(BaseModel):
+    member_id: int
+    frequency: int = Field(description="Repeat purchase days in calibration")
+    recency: float = Field(description="First to last purchase, in time units")
+    age: float = Field(description="First purchase to calibration end (T), in time units")
+    average_repeat_spend: int = Field(description="Minor units; 0 without repeat purchases")
+    probability_alive: float
+    expected_purchases: float = Field(description="Over the next horizon_days")
+    expected_average_spend: int
+    expected_value: int = Field(description="Expected spend over the horizon, minor units")
+    holdout_purchases: int | None = Field(
+        description="Purchase days after calibration (when the period runs past it)")
+
+
+class ClvSummary(BaseModel):
+    calibration_end: date
+    time_unit: str
+    horizon_days: int
+    customers: int
+    repeat_customers: int
+    expected_purchases: float
+    expected_value: int
+    holdout_days: int = Field(description="Days after calibration up to the end")
+    holdout_purchases: int | None = Field(description="Actual purchase days in the holdout")
+    holdout_expected_purchases: float | None = Field(
+        description="What the model expected over the holdout days")
+    members_listed: int
+
+
+class ClvReport(ReportBase):
+    report: Literal["clv"] = "clv"
+    summary: ClvSummary
+    bgnbd: BgNbdParameters
+    gamma_gamma: GammaGammaParameters
+    members: list[ClvMember] = Field(description="Highest expected value first")
+
+
+# --------------------------------------------------------------------------- cohorts
+
+class Cohort(BaseModel):
+    cohort: date = Field(description="Join month")
+    members: int
+    active: list[int] = Field(description="Members buying in months 0, 1, 2, … after joining")
+    retention: list[float | None] = Field(description="active / members")
+
+
+class CohortsSummary(BaseModel):
+    cohorts: int
+    members: int
+    average_month_1_retention: float | None
+
+
+class CohortsReport(ReportBase):
+    report: Literal["cohorts"] = "cohorts"
+    summary: CohortsSummary
+    cohorts: list[Cohort]
+
+
+Report = (MembersReport | PointsReport | RewardsReport | BehaviourReport | RfmReport
+          | ClvReport | CohortsReport)
+
+PRIMARY_TABLE: dict[str, str] = {
+    "members": "growth", "points": "monthly", "rewards": "by_reward",
+    "behaviour": "categories", "rfm": "members", "clv": "members", "cohorts": "cohorts"}
+"""The table a CSV export holds unless another is named."""

@@ -1,0 +1,309 @@
+"""Analytics use cases: one function per report, over a snapshot of one program.
+
+Each report takes the program's rows into DuckDB (``repository``), scopes them
+to the members and channel asked for, runs its SQL (``queries``) and hands the
+figures to the pure ``domain``/``clv`` code for scoring, fitting and shaping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from patron.analytics import clv, domain, queries, repository
+from patron.analytics.queries import Period
+from patron.analytics.repository import Warehouse
+from patron.analytics.schemas import (
+    REPORTS,
+    BehaviourReport,
+    BehaviourSummary,
+    BgNbdParameters,
+    CategoryShare,
+    ChannelRedemptions,
+    ChannelShare,
+    ClvMember,
+    ClvReport,
+    ClvSummary,
+    Cohort,
+    CohortsReport,
+    CohortsSummary,
+    Count,
+    EarnCohort,
+    EventTypeCount,
+    FrequencyBand,
+    GammaGammaParameters,
+    GapBand,
+    GrowthMonth,
+    Liability,
+    MembersReport,
+    MembersSummary,
+    PointsMonth,
+    PointsReport,
+    PointsSummary,
+    RedemptionMonth,
+    Report,
+    ReportQuery,
+    RewardRedemptions,
+    RewardsReport,
+    RewardsSummary,
+    RfmMember,
+    RfmReport,
+    RfmSegment,
+    RfmSummary,
+    RuleIssuance,
+    SpendDecile,
+)
+from patron.errors import InvalidInput, NotFound
+from patron.programs.service import Program
+
+
+class UnknownReport(NotFound):
+    code = "unknown_report"
+    title = "Unknown report"
+
+
+class UnknownSegment(InvalidInput):
+    code = "unknown_segment"
+    title = "Unknown RFM segment"
+
+
+class InvalidCalibration(InvalidInput):
+    code = "invalid_calibration_end"
+    title = "Calibration end outside the period"
+
+
+TABLES: dict[str, tuple[str, ...]] = {
+    "members": ("members", "orders"),
+    "points": ("ledger", "lots", "lot_expiries", "accounts"),
+    "rewards": ("spends", "orders"),
+    "behaviour": ("orders", "order_lines", "events"),
+    "rfm": ("orders",),
+    "clv": ("orders",),
+    "cohorts": ("members", "orders"),
+}
+"""What each report reads; ``members`` too when the query filters on members."""
+
+
+def _tables(name: str, query: ReportQuery) -> tuple[str, ...]:
+    filtered = query.region is not None or query.join_channel is not None
+    return ("members", *TABLES[name]) if filtered else TABLES[name]
+
+
+@dataclass(frozen=True)
+class Request:
+    program: Program
+    query: ReportQuery
+    period: Period
+    as_of: date
+    header: dict[str, Any]
+
+    @property
+    def exponent(self) -> int:
+        return self.program.settings.minor_exponent
+
+
+def run_report(conn: Connection, program: Program, name: str, query: ReportQuery,
+               now: datetime, *, source: str | None = None) -> Report:
+    """Build one report for one program, as of ``now`` or the query's end date."""
+    if name not in REPORTS:
+        raise UnknownReport(f"there is no report {name!r}; reports: {', '.join(REPORTS)}",
+                            reports=list(REPORTS))
+    local_now = now.astimezone(program.settings.zone).replace(tzinfo=None)
+    window = domain.window(query.start, query.end, local_now)
+    with repository.snapshot(conn, program.id, program.settings.timezone, _tables(name, query),
+                             source=source) as w:
+        queries.scope(w, region=query.region, join_channel=query.join_channel,
+                      channel=query.channel)
+        header = dict(report=name, program=program.slug, currency=program.settings.currency,
+                      minor_exponent=program.settings.minor_exponent, start=query.start,
+                      as_of=window.as_of, generated_at=now, source=w.source)
+        request = Request(program, query, Period(window.start, window.end), window.as_of,
+                          header)
+        return BUILDERS[name](w, request)
+
+
+def _counts(pairs: list[tuple[Any, int]]) -> list[Count]:
+    total = sum(n for _, n in pairs)
+    return [Count(key=str(k), members=n, share=domain.share(n, total)) for k, n in pairs]
+
+
+# --------------------------------------------------------------------------- members
+
+def members_report(w: Warehouse, rq: Request) -> MembersReport:
+    p, q = rq.period, rq.query
+    totals = queries.order_totals(w, p)
+    activity = queries.activity(w, p, rq.as_of, q.lapsed_days)
+    before, joins = queries.joins_by_month(w, p)
+    deciles = queries.spend_deciles(w, p)
+    ages = queries.member_ages(w, p, rq.as_of)
+    summary = MembersSummary(
+        members=sum(activity.values()), purchasers=totals["purchasers"], **activity,
+        orders=totals["orders"], revenue=totals["revenue"],
+        average_order_value=domain.average_minor(totals["revenue"], totals["orders"]),
+        average_spend_per_purchaser=domain.average_minor(totals["revenue"],
+                                                         totals["purchasers"]),
+        top_20_percent_revenue_share=domain.top_share(
+            [(d["decile"], d["revenue"]) for d in deciles], totals["revenue"]))
+    return MembersReport(
+        **rq.header, summary=summary,
+        activity=_counts([(k, activity[k]) for k in ("active", "lapsed", "never_purchased")]),
+        by_join_channel=_counts(queries.member_counts(w, "join_channel", p)),
+        by_region=_counts(queries.member_counts(w, "region", p)),
+        by_age_band=_counts(domain.fold_bands(ages, domain.AGE_BANDS, unknown=True)),
+        growth=[GrowthMonth(month=m, new_members=n, total_members=t) for m, n, t in
+                domain.monthly_growth(before, joins, q.start, rq.as_of)],
+        spend_deciles=[SpendDecile(
+            decile=d["decile"], members=d["members"], revenue=d["revenue"],
+            share_of_revenue=domain.share(d["revenue"], totals["revenue"]),
+            average_spend=domain.average_minor(d["revenue"], d["members"]) or 0)
+            for d in deciles])
+
+
+# --------------------------------------------------------------------------- points
+
+def points_report(w: Warehouse, rq: Request) -> PointsReport:
+    p, value = rq.period, rq.query.point_value
+    months = [PointsMonth(**m, net=domain.net_points(m["issued"], m["spent"], m["expired"],
+                                                     m["reversed"], m["adjusted"]))
+              for m in queries.points_by_month(w, p)]
+    cohorts = queries.lot_cohorts(w, p)
+    rate, closed = domain.breakage_rate([(c["issued"], c["expired"], c["closed"])
+                                         for c in cohorts])
+    held = queries.balances(w)
+    points = held["available"] + held["pending"]
+    summary = PointsSummary(
+        **{k: sum(getattr(m, k) for m in months)
+           for k in ("issued", "spent", "expired", "reversed", "adjusted")},
+        breakage_rate=rate, closed_cohorts=closed)
+    return PointsReport(
+        **rq.header, summary=summary, monthly=months,
+        liability=Liability(available_points=held["available"],
+                            pending_points=held["pending"], points=points,
+                            value=domain.points_value(points, value, rq.exponent),
+                            point_value=value, members_with_points=held["members"]),
+        earn_cohorts=[EarnCohort(**c, breakage=domain.share(c["expired"], c["issued"]))
+                      for c in cohorts],
+        rules=[RuleIssuance(**r, cost=domain.points_value(r["points"], value, rq.exponent))
+               for r in queries.issuance_by_rule(w, p)])
+
+
+# --------------------------------------------------------------------------- rewards
+
+def rewards_report(w: Warehouse, rq: Request) -> RewardsReport:
+    p = rq.period
+    queries.create_redemptions(w)
+    totals = queries.redemption_totals(w, p)
+    return RewardsReport(
+        **rq.header,
+        summary=RewardsSummary(**totals, value=domain.points_value(
+            totals["points"], rq.query.point_value, rq.exponent)),
+        by_reward=[RewardRedemptions(**r) for r in queries.redemptions_by(
+            w, ("reward_type", "reward"), p, rq.query.limit)],
+        by_channel=[ChannelRedemptions(**r) for r in queries.redemptions_by(w, ("channel",), p)],
+        monthly=[RedemptionMonth(**r) for r in queries.redemptions_by_month(w, p)])
+
+
+# --------------------------------------------------------------------------- behaviour
+
+def behaviour_report(w: Warehouse, rq: Request) -> BehaviourReport:
+    p = rq.period
+    gaps = queries.purchase_gaps(w, p)
+    counts = queries.orders_per_member(w, p)
+    rhythm = domain.purchase_rhythm(counts, gaps)
+    summary = BehaviourSummary(**vars(rhythm))
+    categories = queries.categories(w, p)
+    revenue = sum(c["revenue"] for c in categories)
+    channels = queries.channels(w, p)
+    return BehaviourReport(
+        **rq.header, summary=summary,
+        inter_purchase=[GapBand(gap=label, intervals=n, share=domain.share(n, rhythm.intervals))
+                        for label, n in domain.fold_bands(gaps, domain.GAP_BANDS)],
+        frequency=[FrequencyBand(orders=label, members=n,
+                                 share=domain.share(n, rhythm.purchasers))
+                   for label, n in domain.fold_bands(counts, domain.ORDER_COUNT_BANDS)],
+        categories=[CategoryShare(**c, share_of_revenue=domain.share(c["revenue"], revenue))
+                    for c in categories],
+        channels=[ChannelShare(**c, share_of_orders=domain.share(c["orders"], rhythm.orders))
+                  for c in channels],
+        events=[EventTypeCount(**e) for e in queries.event_types(w, p)])
+
+
+# --------------------------------------------------------------------------- RFM
+
+def rfm_report(w: Warehouse, rq: Request) -> RfmReport:
+    segment = rq.query.segment
+    if segment is not None and segment not in domain.SEGMENT_NAMES:
+        raise UnknownSegment(f"no RFM segment {segment!r}; segments: "
+                             f"{', '.join(domain.SEGMENT_NAMES)}", field="segment")
+    scores = domain.score_rfm([domain.RfmInput(*row) for row in
+                               queries.rfm_inputs(w, rq.period, rq.as_of)])
+    listed = [s for s in scores if segment is None or s.segment == segment]
+    listed = listed[:rq.query.limit] if rq.query.limit else listed
+    return RfmReport(
+        **rq.header,
+        summary=RfmSummary(members_scored=len(scores), members_listed=len(listed)),
+        segments=[RfmSegment(**vars(s)) for s in domain.segment_sizes(scores)],
+        members=[RfmMember(member_id=s.member_id, recency_days=s.recency_days,
+                           frequency=s.frequency, monetary=s.monetary, r=s.r, f=s.f, m=s.m,
+                           score=s.code, segment=s.segment) for s in listed])
+
+
+# --------------------------------------------------------------------------- CLV
+
+def _calibration_end(rq: Request) -> date:
+    end = rq.query.calibration_end or rq.as_of
+    if end > rq.as_of or (rq.query.start and end < rq.query.start):
+        raise InvalidCalibration(f"calibration_end {end} must fall within the period "
+                                 f"({rq.query.start or 'first purchase'} to {rq.as_of})",
+                                 field="calibration_end")
+    return end
+
+
+def clv_report(w: Warehouse, rq: Request) -> ClvReport:
+    q, cal_end = rq.query, _calibration_end(rq)
+    histories = clv.histories(queries.purchase_histories(w, rq.period, cal_end), rq.exponent)
+    model = clv.fit(histories, q.time_unit)
+    ahead = clv.predict(model, histories, q.horizon_days)
+    holdout_days = (rq.as_of - cal_end).days
+    actual = queries.holdout_purchases(w, rq.period, cal_end) if holdout_days else {}
+    expected_holdout = clv.predict(model, histories, holdout_days) if holdout_days else None
+    members = clv.member_rows(histories, ahead, model.unit, rq.exponent,
+                              actual if holdout_days else None)
+    listed = members[:q.limit] if q.limit else members
+    summary = ClvSummary(
+        calibration_end=cal_end, time_unit=q.time_unit, horizon_days=q.horizon_days,
+        customers=model.bgnbd.customers, repeat_customers=model.gamma_gamma.customers,
+        expected_purchases=round(float(ahead.expected_purchases.sum()), 3),
+        expected_value=sum(m["expected_value"] for m in members), holdout_days=holdout_days,
+        holdout_purchases=sum(actual.values()) if holdout_days else None,
+        holdout_expected_purchases=(round(float(expected_holdout.expected_purchases.sum()), 3)
+                                    if expected_holdout else None),
+        members_listed=len(listed))
+    return ClvReport(**rq.header, summary=summary,
+                     bgnbd=BgNbdParameters(**vars(model.bgnbd)),
+                     gamma_gamma=GammaGammaParameters(**vars(model.gamma_gamma)),
+                     members=[ClvMember(**m) for m in listed])
+
+
+# --------------------------------------------------------------------------- cohorts
+
+def cohorts_report(w: Warehouse, rq: Request) -> CohortsReport:
+    sizes = dict(queries.cohort_sizes(w, rq.period))
+    rows = domain.cohort_matrix(sizes, queries.cohort_activity(w, rq.period),
+                                domain.month_start(rq.as_of))
+    return CohortsReport(
+        **rq.header,
+        summary=CohortsSummary(cohorts=len(rows), members=sum(r.members for r in rows),
+                               average_month_1_retention=domain.weighted_retention(rows, 1)),
+        cohorts=[Cohort(cohort=r.cohort, members=r.members, active=r.active,
+                        retention=r.retention) for r in rows])
+
+
+BUILDERS: dict[str, Callable[[Warehouse, Request], Report]] = {
+    "members": members_report, "points": points_report, "rewards": rewards_report,
+    "behaviour": behaviour_report, "rfm": rfm_report, "clv": clv_report,
+    "cohorts": cohorts_report}

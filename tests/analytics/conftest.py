@@ -1,0 +1,97 @@
+"""A small coffee shop whose every figure is known, built once per database.
+
+Times are UTC; the program counts in New York time, so C's purchase at 04:30 UTC
+on 1 February is a January purchase there, and every report must say so.
+
+| member | joined (created) | region | join | born | purchases (NY date, $, channel, category) |
+|---|---|---|---|---|---|
+| A | 2025-11-10 | North | web | 1990-05-01 | 11-10 10 web drinks, 12-10 20 pos food, 02-25 30 web drinks |
+| B | 2025-12-05 | South | pos | 2000-01-01 | 12-05 50 pos beans, 01-05 10 pos drinks |
+| C | 2026-01-15 | North | web | – | 01-31 23:30 40 app merch |
+| D | 2026-02-20 | South | pos | 2010-06-01 | – |
+
+Points: 1 per $, no pending, expiry 30 days. A spends 8 on 2025-12-01 ("Early treat"),
+the expiry sweep runs at T0 (A loses 2 + 20, B 50 + 10), then A spends 25 and C
+15 ("Free coffee", C's on C's order).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pytest
+
+from patron.clock import FrozenClock
+from patron.db import Database
+from patron.events.service import ingest
+from patron.ledger import jobs
+from patron.ledger.service import spend_points
+from patron.members.service import create_member
+from patron.programs.service import Program
+from tests.conftest import T0, make_program
+from tests.factories import member_create, purchase_event
+
+
+def at(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+@dataclass
+class Shop:
+    db: Database
+    program: Program
+    ids: dict[str, int]
+    orders: dict[str, str]
+
+
+PURCHASES = [  # member, UTC time, cents, channel, category
+    ("A", at(2025, 11, 10, 17), 10_00, "web", "drinks"),
+    ("A", at(2025, 12, 10, 17), 20_00, "pos", "food"),
+    ("A", at(2026, 2, 25, 17), 30_00, "web", "drinks"),
+    ("B", at(2025, 12, 5, 17), 50_00, "pos", "beans"),
+    ("B", at(2026, 1, 5, 17), 10_00, "pos", "drinks"),
+    ("C", at(2026, 2, 1, 4, 30), 40_00, "app", "merch"),
+]
+PROFILES = {
+    "A": (at(2025, 11, 10, 15), {"region": "North", "join_channel": "web",
+                                 "birthdate": "1990-05-01"}),
+    "B": (at(2025, 12, 5, 15), {"region": "South", "join_channel": "pos",
+                                "birthdate": "2000-01-01"}),
+    "C": (at(2026, 1, 15, 15), {"region": "North", "join_channel": "web"}),
+    "D": (at(2026, 2, 20, 15), {"region": "South", "join_channel": "pos",
+                                "birthdate": "2010-06-01"}),
+}
+
+
+def build_shop(db: Database) -> Shop:
+    clock = FrozenClock(T0)
+    program = make_program(db, clock, timezone="America/New_York", pending_days=0,
+                           expiry={"days": 30})
+    ids = {name: db.transact(lambda conn: create_member(
+        conn, program, member_create(profile=profile), joined)).id
+        for name, (joined, profile) in PROFILES.items()}
+    events, orders = [], {}
+    for n, (name, when, cents, channel, category) in enumerate(PURCHASES):
+        event = purchase_event({"id": ids[name]}, cents, when, order_id=f"o-{n}",
+                               lines=[{"sku": category.upper(), "category": category,
+                                       "quantity": 1, "amount": cents}])
+        events.append(event.model_copy(update={"channel": channel}))
+        orders[name] = f"o-{n}"
+    outcomes = db.transact(lambda conn: ingest(conn, program, events, now=T0, actor="test"))
+    assert all(o.status == "processed" for o in outcomes)
+
+    def spend(name: str, points: int, reason: str, now: datetime, order: str | None = None):
+        db.transact(lambda conn: spend_points(conn, program, ids[name], points=points,
+                                              reason=reason, key=f"{name}-{points}",
+                                              actor="test", now=now, order_id=order))
+    spend("A", 8, "Early treat", at(2025, 12, 1, 17))
+    jobs.run_all(db, T0)
+    spend("A", 25, "Free coffee", T0)
+    spend("C", 15, "Free coffee", T0, orders["C"])
+    return Shop(db, program, ids, orders)
+
+
+@pytest.fixture(scope="module")
+def shop(database: Database) -> Shop:
+    return build_shop(database)

@@ -1,0 +1,113 @@
+"""Pure analytics: windows, bands, RFM scoring and naming, cohorts, money, CLV inputs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from itertools import product
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from patron.analytics import clv, domain
+from patron.analytics.domain import InvalidDateRange
+
+
+def test_window_runs_to_the_end_of_today_or_of_the_end_date():
+    now = datetime(2026, 3, 2, 7, 0)
+    assert domain.window(None, None, now).end == datetime(2026, 3, 3)
+    assert domain.window(None, None, now).as_of == date(2026, 3, 2)
+    w = domain.window(date(2025, 1, 1), date(2025, 12, 31), now)
+    assert (w.start, w.end, w.as_of) == (datetime(2025, 1, 1), datetime(2026, 1, 1),
+                                         date(2025, 12, 31))
+    with pytest.raises(InvalidDateRange):
+        domain.window(date(2025, 2, 1), date(2025, 1, 1), now)
+    with pytest.raises(InvalidDateRange):
+        domain.window(date(2026, 4, 1), None, now)
+
+
+def test_quintile_scores_split_evenly_and_ties_share_a_score():
+    assert domain.quintile_scores(list(range(10))) == [1, 1, 2, 2, 3, 3, 4, 4, 5, 5]
+    assert domain.quintile_scores([10, 20, 30, 40, 50], higher_is_better=False) == [5, 4, 3, 2, 1]
+    # six of ten members with one order all score 1; the rest are ranked above them
+    assert domain.quintile_scores([1] * 6 + [2, 2, 3, 9]) == [1] * 6 + [4, 4, 5, 5]
+
+
+@given(st.lists(st.integers(0, 50), min_size=1, max_size=200))
+def test_quintile_scores_are_monotone_and_within_1_to_5(values):
+    scores = domain.quintile_scores(values)
+    assert all(1 <= s <= 5 for s in scores)
+    for (v1, s1), (v2, s2) in product(zip(values, scores), repeat=2):
+        if v1 < v2:
+            assert s1 <= s2
+        if v1 == v2:
+            assert s1 == s2
+
+
+def test_every_r_f_cell_has_a_segment_and_the_corners_are_the_usual_ones():
+    cells = {(r, f): domain.segment_of(r, f) for r in range(1, 6) for f in range(1, 6)}
+    assert set(cells.values()) == set(domain.SEGMENT_NAMES)
+    assert cells[(5, 5)] == "Champions" and cells[(1, 1)] == "Hibernating"
+    assert cells[(1, 5)] == "Can't lose them" and cells[(2, 4)] == "At risk"
+    assert cells[(5, 1)] == "New customers" and cells[(4, 4)] == "Loyal"
+
+
+def test_score_rfm_and_segment_sizes():
+    members = [domain.RfmInput(n, recency_days=n * 10, frequency=10 - n, monetary=1000 - n)
+               for n in range(10)]
+    scores = domain.score_rfm(members)
+    assert (scores[0].code, scores[0].segment) == ("555", "Champions")
+    assert (scores[-1].code, scores[-1].segment) == ("111", "Hibernating")
+    sizes = {s.segment: s for s in domain.segment_sizes(scores)}
+    assert list(sizes) == list(domain.SEGMENT_NAMES)
+    assert sum(s.members for s in sizes.values()) == 10
+    assert sizes["Champions"].revenue == 1000 + 999
+
+
+def test_cohort_matrix_is_a_triangle_up_to_the_last_month():
+    sizes = {date(2025, 11, 1): 4, date(2026, 1, 1): 2}
+    active = [(date(2025, 11, 1), 0, 4), (date(2025, 11, 1), 2, 1), (date(2026, 1, 1), 0, 2)]
+    rows = domain.cohort_matrix(sizes, active, date(2026, 2, 1))
+    assert [(r.cohort, r.active) for r in rows] == [
+        (date(2025, 11, 1), [4, 0, 1, 0]), (date(2026, 1, 1), [2, 0])]
+    assert rows[0].retention == [1.0, 0.0, 0.25, 0.0]
+    assert domain.weighted_retention(rows, 2) == 0.25
+
+
+def test_bands_histograms_growth_and_breakage():
+    assert domain.fold_bands([(17, 1), (18, 2), (70, 1), (None, 3)], domain.AGE_BANDS,
+                             unknown=True)[:2] == [("under 18", 1), ("18-24", 2)]
+    assert domain.band_of(366, domain.GAP_BANDS) == "over a year"
+    histogram = [(1, 2), (5, 1), (30, 1)]
+    assert domain.histogram_quantile(histogram, 0.5) == 1.0
+    assert domain.histogram_quantile(histogram, 0.75) == 5.0
+    assert domain.histogram_mean(histogram) == 9.25
+    assert domain.monthly_growth(3, [(date(2025, 12, 1), 2)], date(2025, 11, 5),
+                                 date(2026, 1, 20)) == [
+        (date(2025, 11, 1), 0, 3), (date(2025, 12, 1), 2, 5), (date(2026, 1, 1), 0, 5)]
+    assert domain.breakage_rate([(100, 10, True), (50, 50, True), (80, 0, False)]) == (
+        pytest.approx(60 / 150), 2)
+    assert domain.breakage_rate([(80, 0, False)]) == (None, 0)
+
+
+def test_money_is_rounded_once_into_minor_units():
+    assert domain.points_value(12345, Decimal("0.01"), 2) == 12345
+    assert domain.points_value(3, Decimal("0.005"), 2) == 2  # 1.5 cents, half even
+    assert domain.points_value(100, Decimal(1), 0) == 100  # JPY
+    assert domain.average_minor(10, 4) == 2 and domain.average_minor(1, 0) is None
+    assert domain.to_minor(15.444999, 2) == 1544
+
+
+def test_clv_refuses_too_little_history():
+    few = clv.Histories([1, 2, 3], [1, 0, 2], [10, 0, 20], [30, 30, 30], [5.0, 0.0, 7.0])
+    with pytest.raises(domain.InsufficientData) as error:
+        clv.fit(few)
+    assert error.value.extra == {"customers": 3, "repeat_customers": 2}
+
+
+def test_clv_histories_convert_minor_units_and_time_units():
+    h = clv.histories([(7, 2, 14, 28, 1250.0)], 2)
+    assert h.repeat_spend == [12.5]
+    x, t_x, big_t, m = clv._arrays(h, "week")
+    assert (x[0], t_x[0], big_t[0], m[0]) == (2.0, 2.0, 4.0, 12.5)

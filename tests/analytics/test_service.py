@@ -1,0 +1,143 @@
+"""Every report over the known coffee shop (see conftest), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from patron.analytics.domain import InsufficientData, InvalidDateRange
+from patron.analytics.schemas import ReportQuery
+from patron.analytics.service import UnknownReport, UnknownSegment, run_report
+from tests.conftest import T0
+
+
+def report(shop, name, source=None, **query):
+    return shop.db.read(lambda conn: run_report(conn, shop.program, name, ReportQuery(**query),
+                                                T0, source=source))
+
+
+def test_members_structure_growth_activity_and_spend(shop):
+    r = report(shop, "members", lapsed_days=30)
+    s = r.summary
+    assert (s.members, s.purchasers, s.active, s.lapsed, s.never_purchased) == (4, 3, 2, 1, 1)
+    assert (s.orders, s.revenue, s.average_order_value) == (6, 160_00, 2667)
+    assert s.average_spend_per_purchaser == 5333
+    assert s.top_20_percent_revenue_share == 0.75
+    assert {c.key: c.members for c in r.by_join_channel} == {"web": 2, "pos": 2}
+    assert {c.key: c.members for c in r.by_region} == {"North": 2, "South": 2}
+    ages = {c.key: c.members for c in r.by_age_band if c.members}
+    assert ages == {"35-44": 1, "25-34": 1, "under 18": 1, "unknown": 1}
+    assert [(g.month.isoformat()[:7], g.new_members, g.total_members) for g in r.growth] == [
+        ("2025-11", 1, 1), ("2025-12", 1, 2), ("2026-01", 1, 3), ("2026-02", 1, 4),
+        ("2026-03", 0, 4)]
+    assert r.as_of == date(2026, 3, 2) and r.currency == "USD"
+
+
+def test_points_monthly_liability_breakage_and_rules(shop):
+    r = report(shop, "points", point_value=Decimal("0.01"))
+    months = {m.month.isoformat()[:7]: (m.issued, m.spent, m.expired) for m in r.monthly}
+    assert months == {"2025-11": (10, 0, 0), "2025-12": (70, 8, 0), "2026-01": (50, 0, 22),
+                      "2026-02": (30, 0, 60), "2026-03": (0, 40, 0)}
+    assert (r.summary.issued, r.summary.spent, r.summary.expired) == (160, 48, 82)
+    assert sum(m.net for m in r.monthly) == r.liability.points == 30
+    assert (r.liability.available_points, r.liability.value) == (30, 30)
+    cohorts = {c.month.isoformat()[:7]: (c.issued, c.expired, c.outstanding, c.closed)
+               for c in r.earn_cohorts}
+    assert cohorts == {"2025-11": (10, 2, 0, True), "2025-12": (70, 70, 0, True),
+                       "2026-01": (50, 10, 25, False), "2026-02": (30, 0, 5, False)}
+    assert r.summary.breakage_rate == pytest.approx(72 / 80)
+    assert r.summary.closed_cohorts == 2
+    [rule] = r.rules
+    assert (rule.rule, rule.earns, rule.members, rule.points, rule.cost) == (
+        "flat_rate", 6, 3, 160, 160)
+
+
+def test_rewards_reports_spends_by_reason_channel_and_month(shop):
+    r = report(shop, "rewards", point_value=Decimal("0.05"))
+    assert (r.summary.redemptions, r.summary.points, r.summary.with_order) == (3, 48, 1)
+    assert r.summary.value == 240
+    assert [(x.reward, x.redemptions, x.members, x.points) for x in r.by_reward] == [
+        ("Free coffee", 2, 2, 40), ("Early treat", 1, 1, 8)]
+    assert {c.channel: (c.redemptions, c.points) for c in r.by_channel} == {
+        "no order": (2, 33), "app": (1, 15)}
+    assert [(m.month.month, m.points) for m in r.monthly] == [(12, 8), (3, 40)]
+
+
+def test_behaviour_gaps_frequency_categories_channels(shop):
+    r = report(shop, "behaviour")
+    s = r.summary
+    assert (s.purchasers, s.orders, s.intervals) == (3, 6, 3)
+    assert s.repeat_rate == pytest.approx(2 / 3)
+    assert (s.median_days_between, s.mean_days_between) == (31.0, 46.0)
+    assert {g.gap: g.intervals for g in r.inter_purchase if g.intervals} == {
+        "15-30 days": 1, "31-60 days": 1, "61-90 days": 1}
+    assert {f.orders: f.members for f in r.frequency if f.members} == {"1": 1, "2": 1, "3": 1}
+    assert [(c.category, c.revenue) for c in r.categories] == [
+        ("beans", 50_00), ("drinks", 50_00), ("merch", 40_00), ("food", 20_00)]
+    assert {c.channel: c.orders for c in r.channels} == {"pos": 3, "web": 2, "app": 1}
+    assert [(e.type, e.events) for e in r.events] == [("purchase", 6)]
+
+
+def test_rfm_scores_and_segments(shop):
+    r = report(shop, "rfm")
+    by_member = {m.member_id: m for m in r.members}
+    a, b, c = (by_member[shop.ids[n]] for n in "ABC")
+    assert (a.recency_days, a.frequency, a.monetary, a.score, a.segment) == (
+        5, 3, 60_00, "442", "Loyal")
+    assert (b.recency_days, b.score, b.segment) == (56, "122", "Hibernating")
+    assert (c.recency_days, c.score, c.segment) == (30, "211", "Hibernating")
+    sizes = {s.segment: s.members for s in r.segments}
+    assert sizes["Loyal"] == 1 and sizes["Hibernating"] == 2 and sum(sizes.values()) == 3
+    only = report(shop, "rfm", segment="Hibernating")
+    assert {m.member_id for m in only.members} == {shop.ids["B"], shop.ids["C"]}
+    with pytest.raises(UnknownSegment):
+        report(shop, "rfm", segment="Sleepy")
+
+
+def test_cohorts_count_purchases_in_the_programs_timezone(shop):
+    r = report(shop, "cohorts")
+    rows = {c.cohort.isoformat()[:7]: (c.members, c.active) for c in r.cohorts}
+    assert rows == {"2025-11": (1, [1, 1, 0, 1, 0]), "2025-12": (1, [1, 1, 0, 0]),
+                    "2026-01": (1, [1, 0, 0]), "2026-02": (1, [0, 0])}
+    assert r.summary.average_month_1_retention == 0.5  # 2 of the 4 cohorts
+
+
+def test_date_range_and_filters(shop):
+    january = report(shop, "behaviour", start=date(2026, 1, 1), end=date(2026, 1, 31))
+    assert january.summary.orders == 2  # C's 23:30 New York purchase is January's
+    north = report(shop, "members", region="North")
+    assert (north.summary.members, north.summary.orders) == (2, 4)
+    pos = report(shop, "behaviour", channel="pos")
+    assert [c.channel for c in pos.channels] == ["pos"] and pos.summary.orders == 3
+    web_joiners = report(shop, "rfm", join_channel="web")
+    assert {m.member_id for m in web_joiners.members} == {shop.ids["A"], shop.ids["C"]}
+
+
+def test_as_of_an_end_date_measures_recency_from_that_day(shop):
+    r = report(shop, "rfm", end=date(2026, 1, 31))
+    by_member = {m.member_id: m for m in r.members}
+    assert by_member[shop.ids["B"]].recency_days == 26
+    assert shop.ids["A"] in by_member and by_member[shop.ids["A"]].frequency == 2
+
+
+@pytest.mark.parametrize("name", ["members", "points", "rewards", "behaviour", "rfm",
+                                  "cohorts"])
+def test_fetch_path_gives_the_same_report_as_the_scanner(shop, name):
+    scanned = report(shop, name)
+    fetched = report(shop, name, source="fetch")
+    assert (scanned.source, fetched.source) == ("scan", "fetch")
+    assert fetched.model_dump(exclude={"source"}) == scanned.model_dump(exclude={"source"})
+
+
+def test_errors_unknown_report_bad_range_and_too_little_for_clv(shop):
+    with pytest.raises(UnknownReport) as unknown:
+        report(shop, "churn")
+    assert unknown.value.status == 404
+    with pytest.raises(InvalidDateRange) as bad:
+        report(shop, "members", start=date(2026, 2, 1), end=date(2026, 1, 1))
+    assert bad.value.status == 422
+    with pytest.raises(InsufficientData) as few:
+        report(shop, "clv")
+    assert few.value.code == "insufficient_data" and few.value.extra["customers"] == 3

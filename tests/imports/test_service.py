@@ -1,0 +1,112 @@
+"""Imports through the real pipeline, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from patron.imports import domain, service
+from patron.ledger.service import balance
+from patron.members import repository as member_repository
+from patron.members.service import get_member
+from tests.factories import purchase
+
+BEFORE = datetime(2024, 5, 1, 12, tzinfo=UTC)  # long before the test program
+
+
+def write_jsonl(path: Path, lines: list) -> Path:
+    path.write_text("".join((x if isinstance(x, str) else json.dumps(x)) + "\n"
+                            for x in lines))
+    return path
+
+
+def import_file(db, program, clock, path: Path, **options):
+    fmt = service.file_format(path)
+    columns = options.pop("columns", None)
+    source = service.Source(service.read_records(path, fmt), fmt, columns)
+    return service.import_events(db, program, source, now=clock.now, actor="test",
+                                 rejects_path=path.with_suffix(".rejects.jsonl"), **options)
+
+
+def member_by_identity(db, program, kind, value):
+    return db.read(lambda conn: member_repository.members_by_identity(
+        conn, program.id, [(kind, value)]))[(kind, value)]
+
+
+def test_jsonl_import_is_idempotent_and_writes_rejects_with_reasons(database, program, clock,
+                                                                     tmp_path):
+    who = {"identity": {"type": "email", "value": "ann@example.com"}}
+    good = [purchase(who, 10_00 + n, clock.now() - timedelta(days=n), event_id=f"e{n}")
+            for n in range(4)]
+    wrong_currency = purchase(who, 5_00, clock.now(), event_id="e-eur", currency="EUR")
+    path = write_jsonl(tmp_path / "history.jsonl",
+                       [*good[:2], "{not json", wrong_currency, {"id": "x", "type": "purchase"},
+                        *good[2:]])
+    first = import_file(database, program, clock, path, batch_size=3)
+    assert (first.read, first.imported, first.duplicates, first.rejected) == (7, 4, 0, 3)
+    assert first.enrolled == 1
+    assert first.reasons == {"invalid_row": 1, "currency_mismatch": 1, "validation_error": 1}
+    rejects = [json.loads(line) for line in Path(first.rejects_file).read_text().splitlines()]
+    assert [(r["line"], r["code"]) for r in rejects] == [
+        (3, "invalid_row"), (5, "validation_error"), (4, "currency_mismatch")]
+    assert rejects[2]["record"]["id"] == "e-eur" and "EUR" in rejects[2]["detail"]
+
+    again = import_file(database, program, clock, path)
+    assert (again.imported, again.duplicates, again.rejected) == (0, 4, 3)
+    member_id = member_by_identity(database, program, "email", "ann@example.com")
+    # only the purchase made since the program began earns (once); older ones are history
+    assert database.read(lambda conn: balance(conn, program, member_id)).lifetime_earned == 10
+
+
+def test_history_before_the_program_earns_only_when_asked(database, make_history, clock,
+                                                          tmp_path):
+    program, path = make_history(tmp_path)
+    recorded = import_file(database, program, clock, path)
+    assert (recorded.imported, recorded.points) == (2, 0)
+    member_id = member_by_identity(database, program, "external_id", "c-1")
+    assert database.read(lambda conn: balance(conn, program, member_id)).lifetime_earned == 0
+
+    program2, path2 = make_history(tmp_path / "b")
+    earned = import_file(database, program2, clock, path2, earn_history=True)
+    assert earned.points == 30
+
+
+def test_csv_mapping_with_duplicate_ids_in_one_file(database, program, clock, tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text("ref,customer,when,amount,kind\n"
+                    "A1,c-9,2025-01-01T10:00:00Z,12.50,purchase\n"
+                    "A2,c-9,2025-01-02T10:00:00Z,7.5,purchase\n"
+                    "A1,c-9,2025-01-01T10:00:00Z,12.50,purchase\n"
+                    "A3,c-9,2025-01-03T10:00:00Z,1.999,purchase\n")
+    columns = domain.mapping("event", ["id=ref", "external_id=customer", "occurred_at=when",
+                                       "total=amount", "type=kind"], money="major")
+    summary = import_file(database, program, clock, path, columns=columns)
+    assert (summary.imported, summary.duplicates, summary.rejected) == (2, 1, 1)
+    assert summary.reasons == {"invalid_row": 1}
+
+
+def test_members_import_keeps_join_dates_and_skips_known_identities(database, program, clock,
+                                                                     tmp_path):
+    path = tmp_path / "members.csv"
+    path.write_text("mail,phone,name,region,joined_at,consents.email_marketing\n"
+                    "ann@example.com,,Ann,North,2019-03-01,yes\n"
+                    "bob@example.com,+1 202 555 0101,Bob,,,no\n"
+                    "bob@example.com,,Bob again,,,\n"
+                    "ann@example.com,+1 202 555 0199,Ann or not,,,\n"
+                    "cy@example.com,,Cy,,2999-01-01,\n")
+    columns = domain.mapping("member", ["email=mail"])
+
+    def run():
+        source = service.Source(service.read_records(path, "csv"), "csv", columns)
+        return service.import_members(database, program, source, now=clock.now,
+                                      batch_size=2, rejects_path=tmp_path / "rejects.jsonl")
+    first = run()
+    assert (first.imported, first.duplicates, first.rejected) == (2, 1, 2)
+    assert first.reasons == {"identity_taken": 1, "invalid_row": 1}
+    ann = database.read(lambda conn: get_member(
+        conn, program, member_by_identity(database, program, "email", "ann@example.com")))
+    assert ann.created_at == datetime(2019, 3, 1, tzinfo=UTC)
+    assert ann.profile.region == "North" and ann.consents["email_marketing"].granted
+    second = run()
+    assert (second.imported, second.duplicates) == (0, 3)
