@@ -51,7 +51,7 @@ def test_points_monthly_liability_breakage_and_rules(shop):
     assert r.summary.closed_cohorts == 2
     [rule] = r.rules
     assert (rule.rule, rule.earns, rule.members, rule.points, rule.cost) == (
-        "flat_rate", 6, 3, 160, 160)
+        "base_spend", 6, 3, 160, 160)
 
 
 def test_rewards_reports_spends_by_reason_channel_and_month(shop):

@@ -14,14 +14,15 @@ def make_api(api, clock, **settings) -> Api:
 
 
 def test_purchase_earns_pending_points_released_after_the_return_window(api, clock):
-    shop = make_api(api, clock, pending_days=14, points_per_unit="1", expiry={"days": 365})
+    shop = make_api(api, clock, pending_days=14, expiry={"days": 365})
     member = shop.post("/members", json=member_payload()).json()
     sent = shop.post("/events", json=purchase({"id": member["id"]}, 12_50, clock.now(),
                                               order_id="A-1"))
     assert sent.status_code == 201, sent.text
     outcome = sent.json()
     assert outcome["points"] == 12 and outcome["awards"][0]["status"] == "pending"
-    assert "order A-1" in outcome["awards"][0]["reason"]
+    assert outcome["awards"][0]["rule_id"] == "base_spend" and outcome["program_version"] == 1
+    assert outcome["awards"][0]["reason"] == "1 points per USD 1: +12"
     balance = shop.get(f"/members/{member['id']}/balance").json()
     assert (balance["available"], balance["pending"], balance["lifetime_earned"]) == (0, 12, 12)
     spend = shop.post(f"/members/{member['id']}/spends",

@@ -138,8 +138,8 @@ def _command(name: str):  # type: ignore[no-untyped-def]
         = None,
         channel: Annotated[str | None, typer.Option(help="Only orders of this channel")] = None,
         lapsed_days: Annotated[int, typer.Option(help="members: lapsed after N days")] = 90,
-        point_value: Annotated[str, typer.Option(help="What a point costs, currency units")]
-        = "0.01",
+        point_value: Annotated[str | None, typer.Option(
+            help="What a point costs, currency units (default: the program's setting)")] = None,
         calibration_end: Day = None,
         time_unit: Annotated[TimeUnit, typer.Option(help="clv: model time unit")]
         = TimeUnit.WEEK,

@@ -32,9 +32,10 @@ class ReportQuery(BaseModel):
     channel: Channel | None = Field(None, description="Only orders (and events) of this channel")
     lapsed_days: int = Field(90, ge=1, le=3650,
                              description="members: lapsed after this many days without a purchase")
-    point_value: Decimal = Field(
-        Decimal("0.01"), gt=0, le=1000, max_digits=12, decimal_places=6,
-        description="points, rewards: what one point costs the program, in currency units")
+    point_value: Decimal | None = Field(
+        None, gt=0, le=1000, max_digits=12, decimal_places=6,
+        description="points, rewards: what one point costs the program, in currency units "
+                    "(default: the program document's settings.point_value_minor)")
     calibration_end: date | None = Field(
         None, description="clv: last day of the calibration period (default: the end); "
                           "purchases after it are the holdout the predictions are checked on")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from datetime import date, datetime
 from typing import Any
 
@@ -105,6 +106,13 @@ class Request:
     def exponent(self) -> int:
         return self.program.settings.minor_exponent
 
+    @property
+    def point_value(self) -> Decimal:
+        """Currency units per point: the query's, else the program's setting."""
+        if self.query.point_value is not None:
+            return self.query.point_value
+        return self.program.settings.point_value_minor.scaleb(-self.exponent)
+
 
 def run_report(conn: Connection, program: Program, name: str, query: ReportQuery,
                now: datetime, *, source: str | None = None) -> Report:
@@ -166,7 +174,7 @@ def members_report(w: Warehouse, rq: Request) -> MembersReport:
 # --------------------------------------------------------------------------- points
 
 def points_report(w: Warehouse, rq: Request) -> PointsReport:
-    p, value = rq.period, rq.query.point_value
+    p, value = rq.period, rq.point_value
     months = [PointsMonth(**m, net=domain.net_points(m["issued"], m["spent"], m["expired"],
                                                      m["reversed"], m["adjusted"]))
               for m in queries.points_by_month(w, p)]
@@ -200,7 +208,7 @@ def rewards_report(w: Warehouse, rq: Request) -> RewardsReport:
     return RewardsReport(
         **rq.header,
         summary=RewardsSummary(**totals, value=domain.points_value(
-            totals["points"], rq.query.point_value, rq.exponent)),
+            totals["points"], rq.point_value, rq.exponent)),
         by_reward=[RewardRedemptions(**r) for r in queries.redemptions_by(
             w, ("reward_type", "reward"), p, rq.query.limit)],
         by_channel=[ChannelRedemptions(**r) for r in queries.redemptions_by(w, ("channel",), p)],

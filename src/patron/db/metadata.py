@@ -18,6 +18,7 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 def load_all_tables() -> MetaData:
     """Import every domain's table module so ``metadata`` knows them all."""
     import patron.auth.tables  # noqa: F401
+    import patron.earning.tables  # noqa: F401
     import patron.events.tables  # noqa: F401
     import patron.idempotency.tables  # noqa: F401
     import patron.ledger.tables  # noqa: F401

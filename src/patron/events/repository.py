@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, update
 
 from patron.db.engine import insert_rows, insert_rows_returning_ids, one_of
 from patron.events.tables import events, order_lines, orders
@@ -42,3 +42,8 @@ def insert_orders(conn: Connection, rows: Sequence[dict[str, Any]],
     order_pks = insert_rows_returning_ids(conn, orders, rows)
     insert_rows(conn, order_lines, [dict(line, order_pk=pk) for pk, order_lines_ in
                                     zip(order_pks, lines) for line in order_lines_])
+
+
+def set_outcome(conn: Connection, event_pk: int, outcome: dict[str, Any]) -> None:
+    """A return's outcome is known once its clawback is written (the event row comes first)."""
+    conn.execute(update(events).where(events.c.id == event_pk).values(outcome=outcome))

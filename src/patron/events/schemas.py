@@ -68,16 +68,51 @@ class EventBatch(BaseModel):
     events: list[EventIn] = Field(min_length=1, max_length=1000)
 
 
+class ReturnedLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    line_index: int | None = Field(None, ge=0, le=10_000, description="Position in the order")
+    sku: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = None
+    quantity: int | None = Field(None, strict=True, ge=1, le=1_000_000,
+                                 description="Default: all that is left of the line")
+
+    @model_validator(mode="after")
+    def _names_a_line(self) -> "ReturnedLine":
+        if self.line_index is None and self.sku is None:
+            raise ValueError("give line_index or sku")
+        return self
+
+
+class ReturnData(BaseModel):
+    """A ``return`` event: the order and the lines going back (default: all of it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    order_id: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+    lines: list[ReturnedLine] = Field(default_factory=list, max_length=500)
+    reason: Annotated[Text, StringConstraints(max_length=500)] | None = None
+
+
 class Award(BaseModel):
-    """Points an event put somewhere, and why."""
+    """Points an event put somewhere (or took back), and why."""
 
     member_id: int
-    kind: str
+    kind: str = Field(description="earn, or reverse for a return's clawback")
     points: int
     status: str = Field(description="pending or posted")
     available_at: datetime | None = None
     expires_at: datetime | None = None
     reason: str
+    rule_id: str | None = None
+    program_version: int | None = None
+
+
+class Note(BaseModel):
+    """A rule that matched but gave nothing, and why (limit_reached, budget_exhausted, …)."""
+
+    rule_id: str
+    code: str
+    message: str
 
 
 class EventOutcome(BaseModel):
@@ -87,7 +122,9 @@ class EventOutcome(BaseModel):
     member_id: int | None = None
     enrolled: bool = False
     points: int = 0
+    program_version: int | None = None
     awards: list[Award] = Field(default_factory=list)
+    notes: list[Note] = Field(default_factory=list)
     error: dict[str, Any] | None = Field(None, description="Problem details when rejected")
 
 

@@ -1,26 +1,28 @@
 """Event ingest: the one door through which channels report what members did.
 
 A batch is one transaction. Each event is resolved to a member (enrolling an
-unknown identity where the program allows), checked, and turned into ledger
-earns. An event id already seen returns its first outcome and writes nothing;
-an event that cannot be processed is rejected with a problem and not recorded,
-so it can be fixed and sent again.
+unknown identity where the program allows), checked, evaluated by the program
+version current at its ``occurred_at`` (see ``patron.earning``), and written
+with its ledger earns. Returns take back what the returned lines earned. An
+event id already seen returns its first outcome and writes nothing; an event
+that cannot be processed is rejected with a problem and not recorded, so it can
+be fixed and sent again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection
 
+from patron.earning import repository as earning_repository
+from patron.earning.returns import PlannedReturn, plan_return, write_return
+from patron.earning.service import BatchEarning, Earned, notes_of
 from patron.errors import Conflict, InvalidInput, NotFound, PatronError
-from patron.events import domain, repository
-from patron.events.schemas import Award, EventIn, EventOutcome, PurchaseData
-from patron.ledger import domain as ledger_domain
-from patron.ledger.service import Earn, EntryMeta, earn_many
+from patron.events import repository
+from patron.events.schemas import Award, EventIn, EventOutcome, PurchaseData, ReturnData
 from patron.members import repository as member_repository
 from patron.members import service as member_service
 from patron.programs.service import Program
@@ -49,11 +51,6 @@ class OccurredInFuture(InvalidInput):
     title = "Event dated in the future"
 
 
-class UnsupportedEvent(InvalidInput):
-    code = "unsupported_event"
-    title = "Event type not supported"
-
-
 @dataclass
 class Pending:
     """An event on its way through a batch."""
@@ -63,8 +60,19 @@ class Pending:
     member_id: int | None = None
     enrolled: bool = False
     purchase: PurchaseData | None = None
+    returned: ReturnData | None = None
     identity: tuple[str, str, str | None] | None = None
-    awards: list[tuple[Earn, Award]] = field(default_factory=list)
+    earned: Earned | None = None
+    awards: list[Award] = field(default_factory=list)
+
+
+def _data(model: type[BaseModel], event: EventIn) -> BaseModel:
+    try:
+        return model.model_validate(event.data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in ("data", *first["loc"]))
+        raise InvalidInput(f"{where}: {first['msg']}", field=where) from None
 
 
 def _check(item: Pending, program: Program, now: datetime) -> None:
@@ -73,15 +81,9 @@ def _check(item: Pending, program: Program, now: datetime) -> None:
         raise OccurredInFuture(f"event {event.id} is dated {event.occurred_at.isoformat()}, "
                                "after the current time", field="occurred_at")
     if event.type == "return":
-        raise UnsupportedEvent("returns are processed once the program has earn rules",
-                               field="type")
+        item.returned = _data(ReturnData, event)
     if event.type == "purchase":
-        try:
-            item.purchase = PurchaseData.model_validate(event.data)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in ("data", *first["loc"]))
-            raise InvalidInput(f"{where}: {first['msg']}", field=where) from None
+        item.purchase = _data(PurchaseData, event)
         if item.purchase.currency != program.settings.currency:
             raise CurrencyMismatch(f"order is in {item.purchase.currency} but the program "
                                    f"counts in {program.settings.currency}", field="data.currency")
@@ -129,28 +131,6 @@ def _enrol(conn: Connection, program: Program, to_enrol: dict[tuple[str, str], P
         known[key] = member_id
 
 
-def _plan_awards(item: Pending, program: Program, actor: str) -> None:
-    purchase = item.purchase
-    if purchase is None:
-        return
-    points = domain.flat_rate_points(program.settings, purchase.total)
-    if points <= 0:
-        return
-    settings = program.settings
-    reason = domain.flat_rate_reason(settings, purchase.order_id, purchase.total, points)
-    meta = EntryMeta(item.event.occurred_at, f"event:{item.event.id}", reason, actor,
-                     order_id=purchase.order_id, details={"rule": "flat_rate"})
-    pending = settings.pending_days > 0
-    earn = Earn(item.member_id, points, pending, meta)
-    lot = ledger_domain.new_lot(0, points, occurred_at=item.event.occurred_at,
-                                pending_days=settings.pending_days if pending else None,
-                                policy=settings.expiry_policy)
-    award = Award(member_id=item.member_id, kind="earn", points=points,
-                  status="pending" if lot.state == ledger_domain.LotState.PENDING else "posted",
-                  available_at=lot.available_at, expires_at=lot.expires_at, reason=reason)
-    item.awards.append((earn, award))
-
-
 def _refuse_known_orders(conn: Connection, program: Program, items: list[Pending],
                          rejected: dict[int, PatronError]) -> None:
     orders = [i.purchase.order_id for i in items if i.purchase]
@@ -166,22 +146,29 @@ def _refuse_known_orders(conn: Connection, program: Program, items: list[Pending
 
 
 def _outcome(item: Pending) -> EventOutcome:
-    awards = [award for _, award in item.awards]
+    earned = item.earned
     return EventOutcome(id=item.event.id, status="processed", type=item.event.type,
                         member_id=item.member_id, enrolled=item.enrolled,
-                        points=sum(a.points for a in awards), awards=awards)
+                        points=sum(a.points for a in item.awards),
+                        program_version=earned.version if earned else None,
+                        awards=item.awards, notes=notes_of(earned.evaluation) if earned else [])
 
 
-def _write(conn: Connection, program: Program, items: list[Pending],
-           now: datetime) -> list[EventOutcome]:
-    """Record the events and their earns; returns their outcomes (built once: they cost)."""
+def _event_row(program: Program, item: Pending, outcome: EventOutcome,
+               now: datetime) -> dict:
+    event = item.event
+    return dict(program_id=program.id, external_id=event.id, type=event.type,
+                member_id=item.member_id, channel=event.channel, occurred_at=event.occurred_at,
+                received_at=now, data=event.data,
+                outcome=outcome.model_dump(mode="json", exclude={"status"}))
+
+
+def _write(conn: Connection, program: Program, earning: BatchEarning, items: list[Pending],
+           now: datetime, actor: str) -> list[EventOutcome]:
+    """Record the events, their orders and earns; returns their outcomes."""
     outcomes = [_outcome(item) for item in items]
-    event_ids = repository.insert_events(conn, [
-        dict(program_id=program.id, external_id=i.event.id, type=i.event.type,
-             member_id=i.member_id, channel=i.event.channel, occurred_at=i.event.occurred_at,
-             received_at=now, data=i.event.data,
-             outcome=o.model_dump(mode="json", exclude={"status"}))
-        for i, o in zip(items, outcomes)])
+    event_ids = repository.insert_events(conn, [_event_row(program, i, o, now)
+                                                for i, o in zip(items, outcomes)])
     purchases = [(i, pk) for i, pk in zip(items, event_ids) if i.purchase]
     repository.insert_orders(
         conn,
@@ -190,11 +177,23 @@ def _write(conn: Connection, program: Program, items: list[Pending],
               total=i.purchase.total, occurred_at=i.event.occurred_at) for i, pk in purchases],
         [[dict(line_no=n, **line.model_dump()) for n, line in enumerate(i.purchase.lines)]
          for i, _ in purchases])
-    earns = [Earn(e.member_id, e.points, e.pending, EntryMeta(**{**e.meta.__dict__,
-                                                                 "event_pk": pk}))
-             for item, pk in zip(items, event_ids) for e, _ in item.awards]
-    earn_many(conn, program, earns, now)
+    earning.write([(i.earned, pk, i.event) for i, pk in zip(items, event_ids) if i.earned],
+                  actor=actor, now=now)
     return outcomes
+
+
+def _process_return(conn: Connection, program: Program, item: Pending, now: datetime,
+                    actor: str) -> EventOutcome:
+    """One return, after the batch's purchases are written (it may return one of them)."""
+    planned: PlannedReturn = plan_return(conn, program, item.member_id, item.event,
+                                         item.returned)
+    [event_pk] = repository.insert_events(conn, [_event_row(program, item, EventOutcome(
+        id=item.event.id, status="processed"), now)])
+    item.awards = write_return(conn, program, planned, item.event, event_pk, actor=actor,
+                               now=now)
+    outcome = _outcome(item)
+    repository.set_outcome(conn, event_pk, outcome.model_dump(mode="json", exclude={"status"}))
+    return outcome
 
 
 def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: datetime,
@@ -228,11 +227,27 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
     items = [i for i in items if i.index not in rejected]
     _resolve_members(conn, program, items, now, rejected)
     items = [i for i in items if i.index not in rejected]
-    for item in items:
-        if earn_before_start or item.event.occurred_at >= program.created_at:
-            _plan_awards(item, program, actor)
-    for item, outcome in zip(items, _write(conn, program, items, now)):
+    earning_repository.lock_accounts(conn, program.id, [i.member_id for i in items])
+    earning = BatchEarning(conn, program, [(i.member_id, i.event) for i in items])
+    for position, item in enumerate(items):
+        earns = item.returned is None and (earn_before_start
+                                           or item.event.occurred_at >= program.created_at)
+        try:
+            item.earned = earning.evaluate(position, item.member_id, item.event, now,
+                                           earn=earns)
+            item.awards = item.earned.outcome
+        except PatronError as exc:
+            rejected[item.index] = exc
+    items = [i for i in items if i.index not in rejected]
+    returns = [i for i in items if i.returned is not None]
+    items = [i for i in items if i.returned is None]
+    for item, outcome in zip(items, _write(conn, program, earning, items, now, actor)):
         results[item.index] = outcome
+    for item in returns:
+        try:
+            results[item.index] = _process_return(conn, program, item, now, actor)
+        except PatronError as exc:
+            rejected[item.index] = exc
     for index, error in rejected.items():
         results[index] = EventOutcome(id=batch[index].id, status="rejected",
                                       type=batch[index].type, error=error.problem())

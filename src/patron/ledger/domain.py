@@ -43,6 +43,8 @@ class LotState(StrEnum):
     OPEN = "open"
     CLOSED = "closed"
     EXPIRED = "expired"
+    DEBT = "debt"
+    """Points owed after a return took back points already spent (``remaining`` < 0)."""
 
 
 class EntryKind(StrEnum):
@@ -52,6 +54,7 @@ class EntryKind(StrEnum):
     EXPIRE = "expire"
     ADJUST = "adjust"
     REVERSE = "reverse"
+    SETTLE = "settle"
 
 
 class EntryStatus(StrEnum):
@@ -205,6 +208,86 @@ def expire(due: Sequence[Lot]) -> Posting | None:
                    moves=moves)
 
 
+@dataclass(frozen=True)
+class Clawback:
+    """What taking back ``points`` of an earn does: up to two postings and a shortfall.
+
+    Points come from the earn's own lot first (still pending, or open), then from
+    the member's other available points, soonest-expiring first. What is still
+    missing becomes a debt (a lot with a negative remainder, paid off by later
+    earnings) when the program allows a negative balance, and is forgiven
+    otherwise. The pending part and the available part are separate entries so
+    that both balances stay sums of their entries.
+    """
+
+    pending: Posting | None
+    posted: Posting | None
+    debt: int
+    forgiven: int
+
+
+def claw_back(lots: dict[int, Lot], own_lot_id: int | None, points: int, *,
+              allow_negative: bool) -> Clawback:
+    if points <= 0:
+        raise ValueError("a clawback is positive")
+    own = lots.get(own_lot_id) if own_lot_id is not None else None
+    from_pending = from_own_open = 0
+    if own is not None and own.remaining > 0:
+        if own.state == LotState.PENDING:
+            from_pending = min(own.remaining, points)
+        elif own.state == LotState.OPEN:
+            from_own_open = min(own.remaining, points)
+    left = points - from_pending - from_own_open
+    open_moves: list[tuple[int, int]] = [(own.id, -from_own_open)] if from_own_open else []
+    others = sorted((lot for lot in lots.values() if lot.state == LotState.OPEN
+                     and lot.remaining > 0 and lot.id != own_lot_id), key=spend_order)
+    for lot in others:
+        if left == 0:
+            break
+        take = min(lot.remaining, left)
+        open_moves.append((lot.id, -take))
+        left -= take
+    debt = left if allow_negative else 0
+    taken = sum(-delta for _, delta in open_moves)
+    pending_posting = None
+    if from_pending:
+        pending_posting = Posting(EntryKind.REVERSE, -from_pending, EntryStatus.PENDING,
+                                  pending_delta=-from_pending, lifetime_delta=-from_pending,
+                                  moves=((own.id, -from_pending),))
+    posted = None
+    if taken or debt:
+        posted = Posting(EntryKind.REVERSE, -(taken + debt), EntryStatus.POSTED,
+                         available_delta=-(taken + debt),
+                         lifetime_delta=-(points - from_pending), moves=tuple(open_moves))
+    elif pending_posting is not None and left:
+        pending_posting = replace(pending_posting,
+                                  lifetime_delta=pending_posting.lifetime_delta - left)
+    elif left:
+        posted = Posting(EntryKind.REVERSE, 0, EntryStatus.POSTED, lifetime_delta=-left)
+    return Clawback(pending_posting, posted, debt, left - debt)
+
+
+def settle(lots: Iterable[Lot]) -> Posting | None:
+    """Pay debts off with open points, soonest-expiring first; the balance is unchanged."""
+    lots = list(lots)
+    debts = sorted((lot for lot in lots if lot.state == LotState.DEBT and lot.remaining < 0),
+                   key=lambda lot: lot.id)
+    owed = -sum(lot.remaining for lot in debts)
+    have = sum(lot.remaining for lot in lots if lot.state == LotState.OPEN and lot.remaining > 0)
+    paid = min(owed, have)
+    if paid == 0:
+        return None
+    moves = list(plan_spend(lots, paid))
+    left = paid
+    for lot in debts:
+        pay = min(-lot.remaining, left)
+        moves.append((lot.id, pay))
+        left -= pay
+        if left == 0:
+            break
+    return Posting(EntryKind.SETTLE, 0, EntryStatus.POSTED, moves=tuple(moves))
+
+
 def due_for_release(lots: Iterable[Lot], now: datetime) -> list[Lot]:
     return [lot for lot in lots if lot.state == LotState.PENDING and lot.available_at <= now]
 
@@ -217,6 +300,11 @@ def due_for_expiry(lots: Iterable[Lot], now: datetime) -> list[Lot]:
 def state_after(lot: Lot, delta: int) -> Lot:
     """A lot after a move: closed once a spend has taken its last point."""
     remaining = lot.remaining + delta
+    if lot.state == LotState.DEBT:
+        if remaining > 0:
+            raise ValueError(f"debt {lot.id} would be overpaid")
+        return replace(lot, remaining=remaining,
+                       state=LotState.CLOSED if remaining == 0 else LotState.DEBT)
     if remaining < 0:
         raise ValueError(f"lot {lot.id} would go negative")
     state = lot.state

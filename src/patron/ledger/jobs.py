@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from patron.db import Database
 from patron.ledger import domain, repository
 from patron.ledger.domain import LotState
-from patron.ledger.service import EntryMeta, write_posting
+from patron.ledger.service import EntryMeta, settle_debts, write_posting
 
 BATCH_ACCOUNTS = 200
 
@@ -52,6 +52,8 @@ def _release_account(conn: Connection, account: Any, now: datetime) -> SweepResu
         result.lots += 1
     repository.update_lots(conn, changed)
     repository.apply_deltas(conn, {account.id: (available, -available, 0)})
+    if account.available < 0 and available > 0:
+        settle_debts(conn, account.program_id, [account], now)
     result.points = available
     return result
 

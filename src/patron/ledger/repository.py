@@ -109,10 +109,10 @@ def _lot(row: Any) -> Lot:
 
 
 def live_lots(conn: Connection, account_id: int) -> list[Lot]:
-    """Open and pending lots of one account (the ones a balance is made of)."""
+    """Open, pending and debt lots of one account (the ones a balance is made of)."""
     rows = conn.execute(select(lots).where(
         lots.c.account_id == account_id,
-        lots.c.state.in_([LotState.OPEN.value, LotState.PENDING.value])))
+        lots.c.state.in_([LotState.OPEN.value, LotState.PENDING.value, LotState.DEBT.value])))
     return [_lot(r) for r in rows]
 
 
@@ -153,7 +153,7 @@ def ledger_totals(conn: Connection, account_id: int) -> dict[str, int]:
         func.coalesce(func.sum(e.c.points).filter(e.c.kind == "release"), 0).label("released"),
     ).where(e.c.account_id == account_id)).one()
     lot_row = conn.execute(select(
-        func.coalesce(func.sum(lots.c.remaining).filter(lots.c.state == "open"), 0),
+        func.coalesce(func.sum(lots.c.remaining).filter(lots.c.state.in_(["open", "debt"])), 0),
         func.coalesce(func.sum(lots.c.remaining).filter(lots.c.state == "pending"), 0),
     ).where(lots.c.account_id == account_id)).one()
     return {"available": int(row.posted), "pending": int(row.pending) - int(row.released),

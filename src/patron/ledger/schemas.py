@@ -17,7 +17,8 @@ class Expiring(BaseModel):
 
 class Balance(BaseModel):
     member_id: int
-    available: int = Field(description="Spendable now")
+    available: int = Field(description="Spendable now; below 0 when points already spent "
+                           "were taken back by a return and the program allows it")
     pending: int = Field(description="Earned, still inside the return window")
     lifetime_earned: int
     expiring: list[Expiring] = Field(description="Available points by expiry, soonest first")

@@ -115,6 +115,8 @@ def credit_points(conn: Connection, program: Program, member_id: int, *, points:
                          policy=program.settings.expiry_policy)
     repository.insert_lots(conn, [lot_row(program.id, account.id, entry_id, lot)])
     repository.apply_deltas(conn, {account.id: (points, 0, points)})
+    if account.available < 0:
+        settle_debts(conn, program.id, [account], now)
     return posted(conn, program, account, entry_id)
 
 
@@ -138,22 +140,32 @@ def lot_row(program_id: int, account_id: int, entry_id: int, lot: Lot) -> dict[s
 
 @dataclass(frozen=True)
 class Earn:
-    """One earn to write in bulk: used by event ingest."""
+    """One earn to write in bulk: used by event ingest.
+
+    ``settings`` are those of the program version that awarded it (pending window,
+    expiry); the program's current settings by default.
+    """
 
     member_id: int
     points: int
     pending: bool
     meta: EntryMeta
+    settings: Any = None
 
 
 def earn_many(conn: Connection, program: Program, earns: Sequence[Earn],
               now: datetime) -> list[dict[str, Any]]:
-    """Write many earns in a few statements: entries, lots, then account totals."""
-    settings = program.settings
+    """Write many earns in a few statements: entries, lots, then account totals.
+
+    Returns, per earn, its ``entry_id``, ``lot_id``, ``account_id`` and ``lot``.
+    Accounts that owe points (a negative balance after a return) pay them off at
+    once from what became available.
+    """
     account_rows = repository.accounts_by_member(conn, program.id, {e.member_id for e in earns})
     entry_rows, new_lots = [], []
     deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     for item in earns:
+        settings = item.settings or program.settings
         account = account_rows[item.member_id]
         lot = domain.new_lot(0, item.points, occurred_at=item.meta.occurred_at,
                              pending_days=settings.pending_days if item.pending else None,
@@ -170,10 +182,81 @@ def earn_many(conn: Connection, program: Program, earns: Sequence[Earn],
         d[2] += posting.lifetime_delta
     repository.apply_deltas(conn, {a: (d[0], d[1], d[2]) for a, d in deltas.items()})
     entry_ids = repository.insert_entries(conn, entry_rows)
-    repository.insert_lots(conn, [lot_row(program.id, account_id, entry_id, lot)
-                                  for (account_id, lot), entry_id in zip(new_lots, entry_ids)])
-    return [dict(entry_id=entry_id, account_id=account_id, lot=lot)
-            for (account_id, lot), entry_id in zip(new_lots, entry_ids)]
+    lot_ids = repository.insert_lots(conn, [lot_row(program.id, account_id, entry_id, lot)
+                                            for (account_id, lot), entry_id
+                                            in zip(new_lots, entry_ids)])
+    in_debt = [a for a in account_rows.values() if a.available < 0 and deltas[a.id][0] > 0]
+    if in_debt:
+        settle_debts(conn, program.id, in_debt, now)
+    return [dict(entry_id=entry_id, lot_id=lot_id, account_id=account_id, lot=lot)
+            for (account_id, lot), entry_id, lot_id in zip(new_lots, entry_ids, lot_ids)]
+
+
+def settle_debts(conn: Connection, program_id: int, accounts: Sequence[Any],
+                 now: datetime) -> int:
+    """Pay off what accounts owe with their open points; returns the points settled."""
+    settled = 0
+    for account in accounts:
+        lots = {lot.id: lot for lot in repository.live_lots(conn, account.id)}
+        posting = domain.settle(lots.values())
+        if posting is None:
+            continue
+        paid = sum(delta for lot_id, delta in posting.moves
+                   if lots[lot_id].state == domain.LotState.DEBT)
+        key = f"settle:{','.join(str(lot_id) for lot_id, _ in posting.moves)}:{now.isoformat()}"
+        meta = EntryMeta(now, key[:200], f"{paid} points paid off the balance owed after a "
+                         "return", "system:settle", details={"paid": paid})
+        write_posting(conn, program_id, account, posting, meta, lots, now)
+        settled += paid
+    return settled
+
+
+@dataclass(frozen=True)
+class ClawedBack:
+    """What one clawback did: entries written, points taken, owed and forgiven."""
+
+    entry_ids: tuple[int, ...]
+    taken_pending: int
+    taken_available: int
+    debt: int
+    forgiven: int
+
+
+def claw_back(conn: Connection, program: Program, member_id: int, *, points: int,
+              own_lot_id: int | None, meta: EntryMeta, now: datetime) -> ClawedBack:
+    """Take back earned points (a return): see ``domain.claw_back`` for the order.
+
+    The caller holds the account lock (ingest locks its members' accounts).
+    """
+    account = account_of(conn, program, member_id)
+    lots = {lot.id: lot for lot in repository.live_lots(conn, account.id)}
+    if own_lot_id is not None and own_lot_id not in lots:
+        lots.update({lot.id: lot for lot in repository.lots_by_id(conn, [own_lot_id])})
+    allow_negative = program.settings.negative_balance == "allow_negative"
+    plan = domain.claw_back(lots, own_lot_id, points, allow_negative=allow_negative)
+    entry_ids = []
+    available = pending = lifetime = 0
+    for part, suffix in ((plan.pending, "pending"), (plan.posted, "posted")):
+        if part is None:
+            continue
+        details = {**meta.details, "forgiven": plan.forgiven, "debt": plan.debt}
+        part_meta = EntryMeta(**{**meta.__dict__, "key": f"{meta.key}:{suffix}",
+                                 "details": details})
+        entry_id = write_posting(conn, program.id, account, part, part_meta, lots, now)
+        entry_ids.append(entry_id)
+        available += part.available_delta
+        pending += part.pending_delta
+        lifetime += part.lifetime_delta
+        if part is plan.posted and plan.debt:
+            debt_lot = domain.Lot(0, -plan.debt, -plan.debt, domain.LotState.DEBT, now, now, None)
+            [lot_id] = repository.insert_lots(conn, [lot_row(program.id, account.id, entry_id,
+                                                             debt_lot)])
+            repository.insert_moves(conn, [dict(entry_id=entry_id, lot_id=lot_id,
+                                                points=-plan.debt)])
+    repository.apply_deltas(conn, {account.id: (available, pending, lifetime)})
+    taken_available = -(plan.posted.available_delta if plan.posted else 0) - plan.debt
+    return ClawedBack(tuple(entry_ids), -(plan.pending.points if plan.pending else 0),
+                      taken_available, plan.debt, plan.forgiven)
 
 
 def balance(conn: Connection, program: Program, member_id: int) -> Balance:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection
 
 from patron.errors import Conflict, InvalidInput, NotFound
 from patron.programs import repository
-from patron.programs.domain import ProgramSettings
+from patron.programs.domain import ProgramSettings, starter_document
+from patron.rules.document import ProgramDocument
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -31,23 +33,35 @@ class Program:
     name: str
     settings: ProgramSettings
     created_at: datetime
+    version: int = 1
+    """The current program version's number."""
 
 
 def _program(row: Any) -> Program:
     return Program(row.id, row.slug, row.name, ProgramSettings.model_validate(row.settings),
-                   row.created_at)
+                   row.created_at, row.current_version)
 
 
 def create_program(conn: Connection, *, slug: str, name: str, settings: ProgramSettings,
-                   now: datetime) -> Program:
+                   now: datetime, document: ProgramDocument | None = None,
+                   source: str | None = None, earn_rate: Decimal = Decimal(1),
+                   actor: str = "system") -> Program:
+    """A new program with version 1 published: ``document``, or a starter document
+    earning ``earn_rate`` points per currency unit under ``settings``."""
+    from patron.programs.versions import publish
+
     if not SLUG.match(slug):
         raise InvalidInput("a program slug is 2-63 lower-case letters, digits or dashes",
                            field="slug")
     if repository.program_by_slug(conn, slug):
         raise ProgramExists(f"program {slug!r} already exists")
-    program_id = repository.insert_program(conn, slug=slug, name=name,
-                                           settings=settings.model_dump(mode="json"), now=now)
-    return Program(program_id, slug, name, settings, now)
+    document = document or starter_document(name, settings, earn_rate)
+    program_id = repository.insert_program(conn, slug=slug, name=document.name,
+                                           settings=document.settings.model_dump(mode="json"),
+                                           now=now)
+    program = Program(program_id, slug, document.name, document.settings, now, 0)
+    publish(conn, program, document, source=source, actor=actor, now=now)
+    return get_program(conn, program_id)
 
 
 def get_program(conn: Connection, program_id: int) -> Program:

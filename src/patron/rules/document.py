@@ -24,6 +24,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainSerializer,
     PlainValidator,
     PrivateAttr,
     WithJsonSchema,
@@ -31,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from patron.ledger.domain import ExpiryPolicy
 from patron.rules.catalog import FieldType
 
 SCHEMA_ID = "https://patron.dev/schemas/program-document.json"
@@ -79,6 +81,7 @@ def _validity_bound(value: Any) -> date | datetime:
 ValidityBound = Annotated[
     date | datetime,
     PlainValidator(_validity_bound),
+    PlainSerializer(lambda bound: bound.isoformat(), return_type=str, when_used="json"),
     WithJsonSchema({"anyOf": [{"type": "string", "format": "date"},
                               {"type": "string", "format": "date-time"}]}),
 ]
@@ -136,6 +139,10 @@ class Settings(_Model):
     @property
     def minor_exponent(self) -> int:
         return get_currency_precision(self.currency)
+
+    @property
+    def expiry_policy(self) -> ExpiryPolicy:
+        return ExpiryPolicy(self.expiry.days, self.expiry.round_to_month_end, self.timezone)
 
 
 class EventTypeDeclaration(_Model):

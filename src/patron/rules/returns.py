@@ -99,7 +99,11 @@ def _return_line(item: Any, order: Purchase, already: Mapping[int, int], n: int)
         index = (open_matches or matches or [None])[0]
     if type(index) is not int or not 0 <= index < len(order.lines):
         raise UnknownReturnLine(f"order {order.order_id} has no such line", field=where)
-    quantity = item.get("quantity", order.lines[index].quantity - already.get(index, 0))
+    line = order.lines[index]
+    if already.get(index, 0) >= line.quantity:
+        raise LineAlreadyReturned(f"line {index} ({line.sku or 'item'}) of order "
+                                  f"{order.order_id} was already returned", line_index=index)
+    quantity = item.get("quantity", line.quantity - already.get(index, 0))
     if type(quantity) is not int or quantity < 1:
         raise UnknownReturnLine("quantity must be a whole number >= 1", field=f"{where}.quantity")
     return ReturnLine(index, quantity)

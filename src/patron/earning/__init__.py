@@ -1,0 +1,1 @@
+"""Earning: the rule engine applied to recorded events, and returns taken back."""

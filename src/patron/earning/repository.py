@@ -1,0 +1,148 @@
+"""Earning storage: awards, limit and budget counters, returned lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from patron.db.engine import insert_rows, one_of
+from patron.earning.tables import awards, order_returns, rule_budgets, rule_usage
+from patron.events.tables import events, order_lines, orders
+from patron.ledger.tables import accounts
+from patron.members.tables import members
+
+CHUNK = 500
+
+
+def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    values = list(values)
+    for start in range(0, len(values), CHUNK):
+        yield values[start:start + CHUNK]
+
+
+def _upsert(conn: Connection, table: Any) -> Any:
+    return (postgresql.insert(table) if conn.dialect.name == "postgresql"
+            else sqlite.insert(table))
+
+
+def lock_accounts(conn: Connection, program_id: int, member_ids: Iterable[int]) -> None:
+    """Lock the members' accounts in id order: limits, counts and returns read under it.
+
+    SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises writers.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    ids = sorted(set(member_ids))
+    if ids:
+        conn.execute(select(accounts.c.id).where(
+            accounts.c.program_id == program_id, one_of(conn, accounts.c.member_id, ids))
+            .order_by(accounts.c.id).with_for_update())
+
+
+def member_rows(conn: Connection, program_id: int, member_ids: Iterable[int]) -> list[Any]:
+    found = []
+    for chunk in _chunks(set(member_ids)):
+        found.extend(conn.execute(select(
+            members.c.id, members.c.birthdate, members.c.region, members.c.join_channel,
+            members.c.attributes).where(members.c.program_id == program_id,
+                                        one_of(conn, members.c.id, chunk))))
+    return found
+
+
+def event_counts(conn: Connection, program_id: int, member_ids: Iterable[int]
+                 ) -> dict[int, dict[str, int]]:
+    """How many events of each type each member has had."""
+    counts: dict[int, dict[str, int]] = {}
+    for chunk in _chunks(set(member_ids)):
+        for member_id, kind, n in conn.execute(
+                select(events.c.member_id, events.c.type, func.count())
+                .where(one_of(conn, events.c.member_id, chunk))
+                .group_by(events.c.member_id, events.c.type)):
+            counts.setdefault(member_id, {})[kind] = n
+    return counts
+
+
+def usage(conn: Connection, member_ids: Iterable[int], rule_ids: Iterable[str],
+          periods: Iterable[str]) -> dict[tuple[int, str, str], list[int]]:
+    """``(member, rule, period) -> [points, awards]`` for the periods asked."""
+    rules, wanted = list(set(rule_ids)), list(set(periods))
+    found: dict[tuple[int, str, str], list[int]] = {}
+    for chunk in _chunks(set(member_ids)):
+        for row in conn.execute(select(rule_usage).where(
+                one_of(conn, rule_usage.c.member_id, chunk),
+                rule_usage.c.rule_id.in_(rules), rule_usage.c.period.in_(wanted))):
+            found[(row.member_id, row.rule_id, row.period)] = [row.points, row.awards]
+    return found
+
+
+def add_usage(conn: Connection, program_id: int,
+              increments: Mapping[tuple[int, str, str], Sequence[int]]) -> None:
+    if not increments:
+        return
+    statement = _upsert(conn, rule_usage)
+    statement = statement.on_conflict_do_update(
+        index_elements=["member_id", "rule_id", "period"],
+        set_={"points": rule_usage.c.points + statement.excluded.points,
+              "awards": rule_usage.c.awards + statement.excluded.awards})
+    conn.execute(statement, [
+        dict(program_id=program_id, member_id=m, rule_id=r, period=p, points=v[0], awards=v[1])
+        for (m, r, p), v in sorted(increments.items())])
+
+
+def lock_budgets(conn: Connection, program_id: int, rule_ids: Iterable[str]) -> dict[str, int]:
+    """Points each budgeted rule has given so far, its row locked until commit."""
+    rules = sorted(set(rule_ids))
+    if not rules:
+        return {}
+    conn.execute(_upsert(conn, rule_budgets).on_conflict_do_nothing(
+        index_elements=["program_id", "rule_id"]),
+        [dict(program_id=program_id, rule_id=r, used=0) for r in rules])
+    query = (select(rule_budgets.c.rule_id, rule_budgets.c.used)
+             .where(rule_budgets.c.program_id == program_id, rule_budgets.c.rule_id.in_(rules))
+             .order_by(rule_budgets.c.rule_id))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {rule: used for rule, used in conn.execute(query)}
+
+
+def add_budget(conn: Connection, program_id: int, increments: Mapping[str, int]) -> None:
+    for rule_id, points in sorted(increments.items()):
+        conn.execute(update(rule_budgets).where(
+            rule_budgets.c.program_id == program_id, rule_budgets.c.rule_id == rule_id)
+            .values(used=rule_budgets.c.used + points))
+
+
+def insert_awards(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    insert_rows(conn, awards, rows)
+
+
+def order_for_return(conn: Connection, program_id: int, order_id: str) -> Any:
+    """The order, locked: two returns of one order wait for each other."""
+    query = select(orders).where(orders.c.program_id == program_id,
+                                 orders.c.order_id == order_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def lines_of(conn: Connection, order_pk: int) -> list[Any]:
+    return list(conn.execute(select(order_lines).where(order_lines.c.order_pk == order_pk)
+                             .order_by(order_lines.c.line_no)))
+
+
+def returned_quantities(conn: Connection, order_pk: int) -> dict[int, int]:
+    return {index: int(n) for index, n in conn.execute(
+        select(order_returns.c.line_index, func.sum(order_returns.c.quantity))
+        .where(order_returns.c.order_pk == order_pk).group_by(order_returns.c.line_index))}
+
+
+def awards_of_event(conn: Connection, event_pk: int) -> list[Any]:
+    return list(conn.execute(select(awards).where(awards.c.event_id == event_pk)
+                             .order_by(awards.c.id)))
+
+
+def insert_returns(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    insert_rows(conn, order_returns, rows)

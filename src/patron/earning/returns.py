@@ -1,0 +1,110 @@
+"""Returns of recorded orders: points taken back per line and per rule.
+
+``plan_return`` checks the return against the order (which it locks) and asks
+``patron.rules.returns`` what each award loses; ``write_return`` records the
+returned lines and takes the points back from the lots that hold them, pending
+points first, under the program's negative-balance setting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from patron.earning import repository
+from patron.errors import Conflict, InvalidInput
+from patron.events.schemas import Award, EventIn, ReturnData
+from patron.ledger.service import EntryMeta, claw_back
+from patron.programs.service import Program
+from patron.rules.context import Line, Purchase
+from patron.rules.money import apportion
+from patron.rules.returns import (Clawback, ReturnLine, ReturnOfUnknownOrder, plan_clawback,
+                                  return_lines)
+
+
+class ReturnMemberMismatch(Conflict):
+    code = "return_member_mismatch"
+    title = "Order belongs to another member"
+
+
+class ReturnBeforePurchase(InvalidInput):
+    code = "return_before_purchase"
+    title = "Return dated before the purchase"
+
+
+@dataclass
+class PlannedReturn:
+    member_id: int
+    order: Any
+    returned: list[ReturnLine]
+    clawbacks: list[tuple[Clawback, Any]]
+    """Each piece to take back, with the award row it comes from."""
+
+
+def purchase_of(order: Any, lines: list[Any]) -> Purchase:
+    """The order as the engine saw it: net amounts shared as at purchase time."""
+    if not lines:
+        return Purchase(order.order_id, order.currency, order.total,
+                        (Line(0, "", "", 1, order.total, order.total),))
+    shares = apportion(order.total, [line.amount for line in lines])
+    return Purchase(order.order_id, order.currency, order.total, tuple(
+        Line(i, line.sku, line.category or "", line.quantity, line.amount, shares[i])
+        for i, line in enumerate(lines)))
+
+
+def plan_return(conn: Connection, program: Program, member_id: int, event: EventIn,
+                data: ReturnData) -> PlannedReturn:
+    order = repository.order_for_return(conn, program.id, data.order_id)
+    if order is None:
+        raise ReturnOfUnknownOrder(f"no order {data.order_id} was recorded in this program",
+                                   order_id=data.order_id)
+    if order.member_id != member_id:
+        raise ReturnMemberMismatch(f"order {data.order_id} was made by another member",
+                                   order_id=data.order_id)
+    if event.occurred_at < order.occurred_at:
+        raise ReturnBeforePurchase(f"the return is dated before order {data.order_id}",
+                                   field="occurred_at")
+    purchase = purchase_of(order, repository.lines_of(conn, order.id))
+    already = repository.returned_quantities(conn, order.id)
+    returned = return_lines(data.model_dump(exclude_none=True), purchase, already)
+    pieces = [(clawback, row) for row in repository.awards_of_event(conn, order.event_id)
+              for clawback in plan_clawback([row], purchase, returned, already)]
+    if not pieces:  # still checks the lines: nothing to take back is not a licence
+        plan_clawback([], purchase, returned, already)
+    return PlannedReturn(member_id, order, returned, pieces)
+
+
+def write_return(conn: Connection, program: Program, planned: PlannedReturn, event: EventIn,
+                 event_pk: int, *, actor: str, now: datetime) -> list[Award]:
+    """Record the returned lines and claw the points back; one entry per rule and lot."""
+    repository.insert_returns(conn, [
+        dict(program_id=program.id, order_pk=planned.order.id, event_id=event_pk,
+             line_index=line.line_index, quantity=line.quantity, recorded_at=now)
+        for line in planned.returned])
+    groups: dict[tuple[str, int], list[tuple[Clawback, Any]]] = {}
+    for clawback, row in planned.clawbacks:
+        groups.setdefault((clawback.rule_id, row.lot_id), []).append((clawback, row))
+    outcome = []
+    for (rule_id, lot_id), pieces in groups.items():
+        points = sum(c.points for c, _ in pieces)
+        reasons = list(dict.fromkeys(c.reason for c, _ in pieces))
+        version = pieces[0][1].program_version
+        reason = f"{'; '.join(reasons)}: −{points}"
+        meta = EntryMeta(event.occurred_at, f"event:{event.id}:{rule_id}:{lot_id}", reason,
+                         actor, event_pk=event_pk, order_id=planned.order.order_id,
+                         details={"rule": rule_id, "program_version": version,
+                                  "returned_from_entry": pieces[0][1].entry_id})
+        done = claw_back(conn, program, planned.member_id, points=points, own_lot_id=lot_id,
+                         meta=meta, now=now)
+        if done.forgiven:
+            reason = f"{reason} ({done.forgiven} already spent, not taken back)"
+        elif done.debt:
+            reason = f"{reason} ({done.debt} owed, paid off by your next points)"
+        status = "pending" if done.taken_pending == points else "posted"
+        outcome.append(Award(member_id=planned.member_id, kind="reverse", points=-points,
+                             status=status, reason=reason, rule_id=rule_id,
+                             program_version=version))
+    return outcome

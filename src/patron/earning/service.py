@@ -1,0 +1,195 @@
+"""Earning for recorded events: the rule engine fed from, and written to, the database.
+
+``evaluate_batch`` runs every event of an ingest batch through the program
+version current at its ``occurred_at``, with the member as of just before it
+(profile, counts of earlier events) and the usage its rules' limits and budgets
+have already consumed, counting earlier events of the same batch. The caller
+holds its members' account locks; budgets are locked here. ``write_awards``
+then records, for each rule total, the ledger earn (one entry and one lot per
+rule, so the member's ledger reads rule by rule) and, for each piece of it, an
+``awards`` row naming the rule, version, line, entry and lot, which is what a
+return claws back from.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from patron.earning import repository
+from patron.events.schemas import Award, EventIn, Note
+from patron.ledger import domain as ledger_domain
+from patron.ledger.service import Earn, EntryMeta, earn_many
+from patron.programs.service import Program
+from patron.programs.versions import versions
+from patron.rules.compiled import CompiledProgram
+from patron.rules.context import (EventContext, MemberContext, MemberProfile, PeriodUsage,
+                                  period_key)
+from patron.rules.engine import Evaluation, RuleTotal, evaluate
+
+_ZERO = PeriodUsage()
+
+
+@dataclass
+class Earned:
+    """One event's evaluation, and what writing it produced."""
+
+    member_id: int
+    version: int
+    program: CompiledProgram
+    evaluation: Evaluation
+    outcome: list[Award] = field(default_factory=list)
+
+
+class _Usage:
+    """The limits' view of one member's usage in the periods of one event."""
+
+    __slots__ = ("budget", "keys", "member_id", "used")
+
+    def __init__(self, used: dict[tuple[int, str, str], list[int]], member_id: int,
+                 keys: dict[str, str], budget: dict[str, int]) -> None:
+        self.used, self.member_id, self.keys, self.budget = used, member_id, keys, budget
+
+    def member_usage(self, rule_id: str, period: str) -> PeriodUsage:
+        found = self.used.get((self.member_id, rule_id, self.keys[period]))
+        return PeriodUsage(found[0], found[1]) if found else _ZERO
+
+    def budget_used(self, rule_id: str) -> int:
+        return self.budget.get(rule_id, 0)
+
+
+class BatchEarning:
+    """Evaluates a batch's events in order, keeping counts and usage current."""
+
+    def __init__(self, conn: Connection, program: Program,
+                 items: Sequence[tuple[int, EventIn]]) -> None:
+        self.conn, self.program = conn, program
+        self.plans: list[tuple[int, CompiledProgram]] = [
+            versions.version_at(conn, program, event.occurred_at) for _, event in items]
+        member_ids = {member_id for member_id, _ in items}
+        needs_member = any(compiled.plans.get(event.type) is not None
+                           and compiled.plans[event.type].needs_context
+                           for (_, compiled), (_, event) in zip(self.plans, items))
+        self.profiles: dict[int, MemberProfile] = {}
+        self.counts: dict[int, dict[str, int]] = defaultdict(dict)
+        if needs_member and member_ids:
+            for row in repository.member_rows(conn, program.id, member_ids):
+                self.profiles[row.id] = MemberProfile(row.birthdate, row.region,
+                                                      row.join_channel, row.attributes or {})
+            self.counts.update(repository.event_counts(conn, program.id, member_ids))
+        self.limited: dict[str, set[str]] = defaultdict(set)
+        budgeted: set[str] = set()
+        periods: set[str] = set()
+        for (_, compiled), (_, event) in zip(self.plans, items):
+            plan = compiled.plans.get(event.type)
+            if plan is None:
+                continue
+            local = event.occurred_at.astimezone(compiled.zone)
+            for rule_id, period in plan.usage_keys():
+                self.limited[rule_id].add(period)
+                periods.add(period_key(period, local))
+            budgeted.update(plan.budgeted_rules())
+        self.used = (repository.usage(conn, member_ids, self.limited, periods)
+                     if self.limited else {})
+        self.budget = repository.lock_budgets(conn, program.id, budgeted)
+        self.usage_added: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
+        self.budget_added: dict[str, int] = defaultdict(int)
+
+    def evaluate(self, index: int, member_id: int, event: EventIn, now: datetime,
+                 *, earn: bool = True) -> Earned:
+        """Evaluate one event (raises ``InvalidEvent``); counts move on even if it earns nothing."""
+        version, compiled = self.plans[index]
+        context = EventContext(event.type, event.occurred_at, event.data, event.channel,
+                               event.id)
+        counts = self.counts[member_id]
+        member = MemberContext(str(member_id), self.profiles.get(member_id, MemberProfile()),
+                               None, counts)
+        if earn:
+            plan = compiled.plans.get(event.type)
+            keys: dict[str, str] = {}
+            if plan is not None and plan.periods:
+                local = event.occurred_at.astimezone(compiled.zone)
+                keys = {period: period_key(period, local) for period in plan.periods}
+            evaluation = evaluate(compiled, version, context, member,
+                                  _Usage(self.used, member_id, keys, self.budget), now=now)
+            self._count_usage(member_id, evaluation, keys)
+        else:
+            evaluation = Evaluation(version, event.type, event.id, now)
+        counts[event.type] = counts.get(event.type, 0) + 1
+        earned = Earned(member_id, version, compiled, evaluation)
+        earned.outcome = [self._award(earned, total, event.occurred_at)
+                          for total in evaluation.totals]
+        return earned
+
+    @staticmethod
+    def _award(earned: Earned, total: RuleTotal, occurred_at: datetime) -> Award:
+        """What the outcome says of one rule's points: the lot ``earn_many`` will create."""
+        settings = earned.program.settings
+        lot = ledger_domain.new_lot(0, total.points, occurred_at=occurred_at,
+                                    pending_days=settings.pending_days if total.pending else None,
+                                    policy=settings.expiry_policy)
+        return Award(member_id=earned.member_id, kind="earn", points=total.points,
+                     status="pending" if lot.state == ledger_domain.LotState.PENDING else "posted",
+                     available_at=lot.available_at, expires_at=lot.expires_at,
+                     reason=total.explanation,
+                     rule_id=total.rule_id, program_version=earned.version)
+
+    def _count_usage(self, member_id: int, evaluation: Evaluation,
+                     keys: dict[str, str]) -> None:
+        for total in evaluation.totals:
+            if total.rule_id in self.budget:
+                self.budget[total.rule_id] += total.points
+                self.budget_added[total.rule_id] += total.points
+            for period in self.limited.get(total.rule_id, ()):
+                key = (member_id, total.rule_id, keys[period])
+                used = self.used.setdefault(key, [0, 0])
+                used[0] += total.points
+                used[1] += 1
+                added = self.usage_added[key]
+                added[0] += total.points
+                added[1] += 1
+
+    def write(self, earned: Sequence[tuple[Earned, int, EventIn]], *, actor: str,
+              now: datetime) -> None:
+        """Ledger earns, award rows and counters for evaluated events (with their pks)."""
+        earns: list[Earn] = []
+        owners: list[tuple[Earned, Any]] = []
+        for item, event_pk, event in earned:
+            order_id = item.evaluation.purchase.order_id if item.evaluation.purchase else None
+            for total in item.evaluation.totals:
+                details = {"rule": total.rule_id, "program_version": item.version}
+                if total.capped_by:
+                    details["capped_by"] = total.capped_by
+                meta = EntryMeta(event.occurred_at, f"event:{event.id}:{total.rule_id}",
+                                 total.explanation, actor, event_pk=event_pk, order_id=order_id,
+                                 details=details)
+                earns.append(Earn(item.member_id, total.points, total.pending, meta,
+                                  item.program.settings))
+                owners.append((item, total))
+        written = earn_many(self.conn, self.program, earns, now) if earns else []
+        held = {(id(item), total.rule_id): done for (item, total), done in zip(owners, written)}
+        rows = []
+        for item, event_pk, event in earned:
+            for award in item.evaluation.awards:
+                done = held[(id(item), award.rule_id)]
+                rows.append(dict(
+                    program_id=self.program.id, member_id=item.member_id, event_id=event_pk,
+                    entry_id=done["entry_id"], lot_id=done["lot_id"],
+                    program_version=item.version, rule_id=award.rule_id,
+                    rule_name=award.rule_name, kind=award.kind, line_index=award.line_index,
+                    min_spend=award.min_spend, points=award.points, pending=award.pending,
+                    explanation=award.explanation, occurred_at=event.occurred_at))
+        repository.insert_awards(self.conn, rows)
+        repository.add_usage(self.conn, self.program.id,
+                             {k: v for k, v in self.usage_added.items() if v[1]})
+        repository.add_budget(self.conn, self.program.id,
+                              {k: v for k, v in self.budget_added.items() if v})
+
+
+def notes_of(evaluation: Evaluation) -> list[Note]:
+    return [Note(rule_id=n.rule_id, code=n.code, message=n.message) for n in evaluation.notes]
