@@ -69,8 +69,9 @@ class BatchEarning:
     def __init__(self, conn: Connection, program: Program,
                  items: Sequence[tuple[int, EventIn]]) -> None:
         self.conn, self.program = conn, program
+        version_at = versions.resolver(conn, program)
         self.plans: list[tuple[int, CompiledProgram]] = [
-            versions.version_at(conn, program, event.occurred_at) for _, event in items]
+            version_at(event.occurred_at) for _, event in items]
         member_ids = {member_id for member_id, _ in items}
         needs_member = any(compiled.plans.get(event.type) is not None
                            and compiled.plans[event.type].needs_context

@@ -8,6 +8,7 @@ stored: emails lower-cased, phones to E.164, card numbers without spaces.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from enum import StrEnum
 
 import phonenumbers
@@ -51,6 +52,7 @@ def normalise_identity(kind: IdentityType | str, value: str, default_region: str
     return value
 
 
+@lru_cache(maxsize=65_536)  # a member's identity comes back with each event; parsing it costs
 def _email(value: str) -> str:
     try:
         result = validate_email(value, check_deliverability=False)
@@ -60,6 +62,7 @@ def _email(value: str) -> str:
     return result.normalized.lower()
 
 
+@lru_cache(maxsize=65_536)
 def _phone(value: str, default_region: str) -> str:
     try:
         number = phonenumbers.parse(value, default_region)

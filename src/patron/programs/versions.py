@@ -15,6 +15,7 @@ import hashlib
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -152,9 +153,21 @@ class VersionCache:
 
     def version_at(self, conn: Connection, program: Any, at: datetime
                    ) -> tuple[int, CompiledProgram]:
+        return self.resolver(conn, program)(at)
+
+    def resolver(self, conn: Connection, program: Any
+                 ) -> Callable[[datetime], tuple[int, CompiledProgram]]:
+        """``at -> (version, compiled)`` for many events of one batch."""
         database, index = self._index(conn, program)
-        number = index.number_at(at)
-        return number, self.compiled(conn, program, number, database, index)
+        known: dict[int, CompiledProgram] = {}
+
+        def at(moment: datetime) -> tuple[int, CompiledProgram]:
+            number = index.number_at(moment)
+            compiled = known.get(number)
+            if compiled is None:
+                compiled = known[number] = self.compiled(conn, program, number, database, index)
+            return number, compiled
+        return at
 
     def compiled(self, conn: Connection, program: Any, number: int,
                  database: str | None = None, index: _Index | None = None) -> CompiledProgram:
