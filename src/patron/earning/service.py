@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 from patron.earning import repository
 from patron.events.schemas import Award, EventIn, Note
 from patron.ledger import domain as ledger_domain
+from patron.ledger.domain import Lot
 from patron.ledger.service import Earn, EntryMeta, earn_many
 from patron.programs.service import Program
 from patron.programs.versions import versions
@@ -43,6 +44,8 @@ class Earned:
     version: int
     program: CompiledProgram
     evaluation: Evaluation
+    lots: list[Lot] = field(default_factory=list)
+    """One new lot per rule total, in the order of ``evaluation.totals``."""
     outcome: list[Award] = field(default_factory=list)
 
 
@@ -123,17 +126,20 @@ class BatchEarning:
             evaluation = Evaluation(version, event.type, event.id, now)
         counts[event.type] = counts.get(event.type, 0) + 1
         earned = Earned(member_id, version, compiled, evaluation)
-        earned.outcome = [self._award(earned, total, event.occurred_at)
-                          for total in evaluation.totals]
+        if evaluation.totals:
+            settings = compiled.settings
+            policy = settings.expiry_policy
+            for total in evaluation.totals:
+                lot = ledger_domain.new_lot(
+                    0, total.points, occurred_at=event.occurred_at, policy=policy,
+                    pending_days=settings.pending_days if total.pending else None)
+                earned.lots.append(lot)
+                earned.outcome.append(self._award(earned, total, lot))
         return earned
 
     @staticmethod
-    def _award(earned: Earned, total: RuleTotal, occurred_at: datetime) -> Award:
-        """What the outcome says of one rule's points: the lot ``earn_many`` will create."""
-        settings = earned.program.settings
-        lot = ledger_domain.new_lot(0, total.points, occurred_at=occurred_at,
-                                    pending_days=settings.pending_days if total.pending else None,
-                                    policy=settings.expiry_policy)
+    def _award(earned: Earned, total: RuleTotal, lot: Lot) -> Award:
+        """What the outcome says of one rule's points, and of the lot that will hold them."""
         return Award(member_id=earned.member_id, kind="earn", points=total.points,
                      status="pending" if lot.state == ledger_domain.LotState.PENDING else "posted",
                      available_at=lot.available_at, expires_at=lot.expires_at,
@@ -162,7 +168,7 @@ class BatchEarning:
         owners: list[tuple[Earned, Any]] = []
         for item, event_pk, event in earned:
             order_id = item.evaluation.purchase.order_id if item.evaluation.purchase else None
-            for total in item.evaluation.totals:
+            for total, lot in zip(item.evaluation.totals, item.lots, strict=True):
                 details = {"rule": total.rule_id, "program_version": item.version}
                 if total.capped_by:
                     details["capped_by"] = total.capped_by
@@ -170,7 +176,7 @@ class BatchEarning:
                                  total.explanation, actor, event_pk=event_pk, order_id=order_id,
                                  details=details)
                 earns.append(Earn(item.member_id, total.points, total.pending, meta,
-                                  item.program.settings))
+                                  item.program.settings, lot))
                 owners.append((item, total))
         written = earn_many(self.conn, self.program, earns, now) if earns else []
         held = {(id(item), total.rule_id): done for (item, total), done in zip(owners, written)}

@@ -151,6 +151,8 @@ class Earn:
     pending: bool
     meta: EntryMeta
     settings: Any = None
+    lot: Lot | None = None
+    """The lot to create, when the caller already worked it out."""
 
 
 def earn_many(conn: Connection, program: Program, earns: Sequence[Earn],
@@ -165,11 +167,13 @@ def earn_many(conn: Connection, program: Program, earns: Sequence[Earn],
     entry_rows, new_lots = [], []
     deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     for item in earns:
-        settings = item.settings or program.settings
         account = account_rows[item.member_id]
-        lot = domain.new_lot(0, item.points, occurred_at=item.meta.occurred_at,
-                             pending_days=settings.pending_days if item.pending else None,
-                             policy=settings.expiry_policy)
+        lot = item.lot
+        if lot is None:
+            settings = item.settings or program.settings
+            lot = domain.new_lot(0, item.points, occurred_at=item.meta.occurred_at,
+                                 pending_days=settings.pending_days if item.pending else None,
+                                 policy=settings.expiry_policy)
         posting = domain.earn(item.points, pending=lot.state == domain.LotState.PENDING)
         meta = item.meta
         if posting.status == domain.EntryStatus.PENDING:
