@@ -46,8 +46,12 @@ class Shop:
         self.n = 0
 
     def publish(self, program, rules, **settings):
+        return self.publish_full(program, rules, settings=settings)
+
+    def publish_full(self, program, rules, *, settings=None, **sections):
+        self.settings = {**SETTINGS, **(settings or getattr(self, "settings", {}))}
         document = ProgramDocument.model_validate(
-            {"name": "Shop", "settings": {**SETTINGS, **settings}, "earn_rules": rules})
+            {"name": "Shop", "settings": self.settings, "earn_rules": rules, **sections})
         self.db.transact(lambda conn: publish(conn, program, document, actor="test",
                                               now=self.clock.now()))
         return self.db.read(lambda conn: get_program(conn, program.id))

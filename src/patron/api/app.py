@@ -12,19 +12,20 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 import patron
+from patron import jobs
 from patron.analytics.api import router as analytics_router
 from patron.api import errors
 from patron.clock import Clock, SystemClock
 from patron.db import Database
 from patron.events.api import router as events_router
-from patron.ledger import jobs
 from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
 from patron.programs.api import router as program_router
+from patron.tiers.api import router as tiers_router
 
 log = logging.getLogger("patron")
 
-API_ROUTERS = [members_router, ledger_router, events_router, program_router,
+API_ROUTERS = [members_router, ledger_router, tiers_router, events_router, program_router,
                analytics_router]
 
 
@@ -32,9 +33,9 @@ async def _scheduler(db: Database, clock: Clock, interval: float) -> None:
     while True:
         try:
             result = await run_in_threadpool(jobs.run_all, db, clock.now())
-            moved = {name: r.points for name, r in result.items() if r.points}
-            if moved:
-                log.info("scheduled sweeps moved points: %s", moved)
+            done = {name: counts for name, counts in result.items() if any(counts.values())}
+            if done:
+                log.info("scheduled sweeps: %s", done)
         except Exception:  # a failed sweep must not stop the next one
             log.exception("scheduled sweep failed")
         await asyncio.sleep(interval)

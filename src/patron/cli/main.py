@@ -93,13 +93,14 @@ def keys_create(program: Annotated[str, typer.Option(help="Program slug")],
 
 @jobs_app.command("run")
 def jobs_run(db: DbOption = None) -> None:
-    """Run the scheduled sweeps once: release pending points, expire lots."""
-    from patron.ledger import jobs
+    """Run the scheduled sweeps once: release pending points, expire lots, review tiers,
+    move paid memberships on."""
+    from patron import jobs
 
     result = jobs.run_all(open_db(db), SystemClock().now())
-    table = Table("sweep", "accounts", "lots", "points")
-    for name, r in result.items():
-        table.add_row(name, str(r.accounts), str(r.lots), str(r.points))
+    table = Table("sweep", "done")
+    for name, counts in result.items():
+        table.add_row(name, ", ".join(f"{key} {value}" for key, value in counts.items()))
     console.print(table)
 
 

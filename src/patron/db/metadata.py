@@ -22,6 +22,7 @@ def load_all_tables() -> MetaData:
     import patron.events.tables  # noqa: F401
     import patron.idempotency.tables  # noqa: F401
     import patron.ledger.tables  # noqa: F401
+    import patron.tiers.tables  # noqa: F401
     import patron.members.tables  # noqa: F401
     import patron.programs.tables  # noqa: F401
 

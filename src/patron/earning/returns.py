@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import Connection
@@ -19,10 +20,12 @@ from patron.errors import Conflict, InvalidInput
 from patron.events.schemas import Award, EventIn, ReturnData
 from patron.ledger.service import EntryMeta, claw_back
 from patron.programs.service import Program
+from patron.programs.versions import versions
 from patron.rules.context import Line, Purchase
 from patron.rules.money import apportion
 from patron.rules.returns import (Clawback, ReturnLine, ReturnOfUnknownOrder, plan_clawback,
                                   return_lines)
+from patron.tiers.service import TierTracker
 
 
 class ReturnMemberMismatch(Conflict):
@@ -39,6 +42,8 @@ class ReturnBeforePurchase(InvalidInput):
 class PlannedReturn:
     member_id: int
     order: Any
+    purchase: Purchase
+    already: dict[int, int]
     returned: list[ReturnLine]
     clawbacks: list[tuple[Clawback, Any]]
     """Each piece to take back, with the award row it comes from."""
@@ -74,7 +79,7 @@ def plan_return(conn: Connection, program: Program, member_id: int, event: Event
               for clawback in plan_clawback([row], purchase, returned, already)]
     if not pieces:  # still checks the lines: nothing to take back is not a licence
         plan_clawback([], purchase, returned, already)
-    return PlannedReturn(member_id, order, returned, pieces)
+    return PlannedReturn(member_id, order, purchase, already, returned, pieces)
 
 
 def write_return(conn: Connection, program: Program, planned: PlannedReturn, event: EventIn,
@@ -107,4 +112,37 @@ def write_return(conn: Connection, program: Program, planned: PlannedReturn, eve
         outcome.append(Award(member_id=planned.member_id, kind="reverse", points=-points,
                              status=status, reason=reason, rule_id=rule_id,
                              program_version=version))
+    _disqualify(conn, program, planned, event_pk, now)
     return outcome
+
+
+def _disqualify(conn: Connection, program: Program, planned: PlannedReturn, event_pk: int,
+                now: datetime) -> None:
+    """Take the returned goods out of tier qualification, dated when they counted."""
+    current = versions.version_at(conn, program, now)[1]
+    tiers = current.document.tiers
+    if tiers is None:
+        return
+    purchase, already = planned.purchase, planned.already
+    after = dict(already)
+    for line in planned.returned:
+        after[line.line_index] = after.get(line.line_index, 0) + line.quantity
+    spend = sum(Fraction(line.net_amount * (after.get(line.index, 0)
+                                            - already.get(line.index, 0)), line.quantity)
+                for line in purchase.lines)
+    amounts = {"spend": -int(spend)}
+    if all(after.get(line.index, 0) >= line.quantity for line in purchase.lines):
+        amounts["orders"] = -1
+    tier_points = 0
+    for clawback, row in planned.clawbacks:
+        rules = versions.compiled(conn, program, row.program_version).document.earn_rules
+        if any(rule.id == clawback.rule_id and rule.tier_points for rule in rules):
+            tier_points += clawback.points
+    if tier_points:
+        amounts["tier_points"] = -tier_points
+    order = planned.order
+    tracker = TierTracker(conn, program, tiers, current.zone, {planned.member_id},
+                          order.occurred_at, now)
+    tracker.add(planned.member_id, order.occurred_at, amounts,
+                f"return of order {order.order_id}", None)
+    tracker.write({None: event_pk}, now)

@@ -32,6 +32,7 @@ from patron.rules.compiled import CompiledProgram
 from patron.rules.context import (EventContext, MemberContext, MemberProfile, PeriodUsage,
                                   period_key)
 from patron.rules.engine import Evaluation, RuleTotal, evaluate
+from patron.tiers.service import TierTracker
 
 _ZERO = PeriodUsage()
 
@@ -70,7 +71,7 @@ class BatchEarning:
     """Evaluates a batch's events in order, keeping counts and usage current."""
 
     def __init__(self, conn: Connection, program: Program,
-                 items: Sequence[tuple[int, EventIn]]) -> None:
+                 items: Sequence[tuple[int, EventIn]], now: datetime) -> None:
         self.conn, self.program = conn, program
         version_at = versions.resolver(conn, program)
         self.plans: list[tuple[int, CompiledProgram]] = [
@@ -103,6 +104,9 @@ class BatchEarning:
         self.budget = repository.lock_budgets(conn, program.id, budgeted)
         self.usage_added: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
         self.budget_added: dict[str, int] = defaultdict(int)
+        current = version_at(now)[1]
+        self.tiers = TierTracker(conn, program, current.document.tiers, current.zone, member_ids,
+                                 min((e.occurred_at for _, e in items), default=None), now)
 
     def evaluate(self, index: int, member_id: int, event: EventIn, now: datetime,
                  *, earn: bool = True) -> Earned:
@@ -111,8 +115,9 @@ class BatchEarning:
         context = EventContext(event.type, event.occurred_at, event.data, event.channel,
                                event.id)
         counts = self.counts[member_id]
+        tier, multipliers = self.tiers.context(member_id, event.occurred_at)
         member = MemberContext(str(member_id), self.profiles.get(member_id, MemberProfile()),
-                               None, counts)
+                               tier, counts, multipliers)
         if earn:
             plan = compiled.plans.get(event.type)
             keys: dict[str, str] = {}
@@ -122,6 +127,7 @@ class BatchEarning:
             evaluation = evaluate(compiled, version, context, member,
                                   _Usage(self.used, member_id, keys, self.budget), now=now)
             self._count_usage(member_id, evaluation, keys)
+            self._qualify(member_id, event, compiled, evaluation)
         else:
             evaluation = Evaluation(version, event.type, event.id, now)
         counts[event.type] = counts.get(event.type, 0) + 1
@@ -145,6 +151,23 @@ class BatchEarning:
                      available_at=lot.available_at, expires_at=lot.expires_at,
                      reason=total.explanation,
                      rule_id=total.rule_id, program_version=earned.version)
+
+    def _qualify(self, member_id: int, event: EventIn, compiled: CompiledProgram,
+                 evaluation: Evaluation) -> None:
+        """What the event adds to tier qualification: spend, an order, tier points."""
+        amounts: dict[str, int] = {}
+        purchase = evaluation.purchase
+        if purchase is not None:
+            amounts["spend"], amounts["orders"] = purchase.total, 1
+        plan = compiled.plans.get(event.type)
+        if plan is not None and evaluation.totals:
+            tier_rules = {rule.id for rule in plan.rules if rule.tier_points}
+            points = sum(t.points for t in evaluation.totals if t.rule_id in tier_rules)
+            if points:
+                amounts["tier_points"] = points
+        if amounts:
+            what = f"order {purchase.order_id}" if purchase else f"{event.type} {event.id}"
+            self.tiers.add(member_id, event.occurred_at, amounts, what, event.id)
 
     def _count_usage(self, member_id: int, evaluation: Evaluation,
                      keys: dict[str, str]) -> None:
@@ -192,6 +215,7 @@ class BatchEarning:
                     min_spend=award.min_spend, points=award.points, pending=award.pending,
                     explanation=award.explanation, occurred_at=event.occurred_at))
         repository.insert_awards(self.conn, rows)
+        self.tiers.write({event.id: pk for _, pk, event in earned}, now)
         repository.add_usage(self.conn, self.program.id,
                              {k: v for k, v in self.usage_added.items() if v[1]})
         repository.add_budget(self.conn, self.program.id,

@@ -228,7 +228,7 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
     _resolve_members(conn, program, items, now, rejected)
     items = [i for i in items if i.index not in rejected]
     earning_repository.lock_accounts(conn, program.id, [i.member_id for i in items])
-    earning = BatchEarning(conn, program, [(i.member_id, i.event) for i in items])
+    earning = BatchEarning(conn, program, [(i.member_id, i.event) for i in items], now)
     for position, item in enumerate(items):
         earns = item.returned is None and (earn_before_start
                                            or item.event.occurred_at >= program.created_at)

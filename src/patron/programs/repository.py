@@ -63,3 +63,7 @@ def version_page(conn: Connection, program_id: int, before: int | None, limit: i
 def version_count(conn: Connection, program_id: int) -> int:
     return conn.execute(select(func.count()).select_from(program_versions).where(
         program_versions.c.program_id == program_id)).scalar_one()
+
+
+def all_program_ids(conn: Connection) -> list[int]:
+    return list(conn.execute(select(programs.c.id).order_by(programs.c.id)).scalars())

@@ -58,6 +58,9 @@ class CompiledRule:
     skus: frozenset[str] | None
     targets: frozenset[str] | None
     explain: str | None
+    benefit: str | None = None
+    """A benefit multiplier's source ("tier" or "membership"): its factor is the member's."""
+    tier_points: bool = False
 
     def in_window(self, at: datetime) -> bool:
         return (self.starts is None or at >= self.starts) and (self.ends is None or at < self.ends)
@@ -163,6 +166,8 @@ def _compile_rule(rule: EarnRule, order: int, settings: Settings, zone: ZoneInfo
     kind = action.kind
     if kind == "per_currency_unit":
         numerator, denominator = as_ratio(action.per_currency_unit)
+    elif kind == "multiplier" and action.benefit_multiplier is not None:
+        numerator, denominator = 0, 1  # the member's factor, at evaluation
     elif kind == "multiplier":
         m_num, m_den = as_ratio(action.multiplier)
         numerator, denominator = m_num - m_den, m_den  # the extra (m - 1) on top of base
@@ -183,7 +188,7 @@ def _compile_rule(rule: EarnRule, order: int, settings: Settings, zone: ZoneInfo
         categories=frozenset(rule.lines.categories) if rule.lines else None,
         skus=frozenset(rule.lines.skus) if rule.lines else None,
         targets=frozenset(action.of) if action.of is not None else None,
-        explain=rule.explain,
+        explain=rule.explain, benefit=action.benefit_multiplier, tier_points=rule.tier_points,
     )
 
 

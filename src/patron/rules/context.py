@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
 from zoneinfo import ZoneInfo
@@ -44,6 +45,8 @@ class MemberContext:
     profile: MemberProfile = field(default_factory=MemberProfile)
     tier: str | None = None
     counts: Mapping[str, int] = field(default_factory=dict)
+    multipliers: Mapping[str, Decimal] = field(default_factory=dict)
+    """Earn multipliers of the member's benefits: ``{"tier": 2, "membership": 1.5}``."""
 
 
 _NO_DATA: Mapping[str, Any] = MappingProxyType({})

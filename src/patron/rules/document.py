@@ -34,6 +34,7 @@ from pydantic import (
 
 from patron.ledger.domain import ExpiryPolicy
 from patron.rules.catalog import FieldType
+from patron.rules.membership import Households, MembershipPlan, Tiers
 
 SCHEMA_ID = "https://patron.dev/schemas/program-document.json"
 
@@ -170,17 +171,20 @@ class PointsAction(_Model):
                               "per matching line for a per-line rule")
     multiplier: Decimal | None = Field(
         None, gt=1, le=100, description="Multiply the points earn rules gave (2 = double)")
+    benefit_multiplier: Literal["tier", "membership"] | None = Field(
+        None, description="Multiply by the earn_multiplier of the member's tier or paid plan")
     of: list[str] | None = Field(None, description="Multiplier only: the rule ids it multiplies "
                                  "(default: every earn rule)")
     rounding: Rounding | None = Field(None, description="Overrides settings.rounding")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PointsAction:
-        given = [k for k in ("per_currency_unit", "fixed", "multiplier")
+        given = [k for k in ("per_currency_unit", "fixed", "multiplier", "benefit_multiplier")
                  if getattr(self, k) is not None]
         if len(given) != 1:
-            raise ValueError("give exactly one of per_currency_unit, fixed, multiplier")
-        if self.of is not None and self.multiplier is None:
+            raise ValueError("give exactly one of per_currency_unit, fixed, multiplier, "
+                             "benefit_multiplier")
+        if self.of is not None and self.multiplier is None and self.benefit_multiplier is None:
             raise ValueError("'of' only applies to a multiplier")
         return self
 
@@ -241,12 +245,14 @@ class EarnRule(_Model):
     pending: bool | None = Field(None, description="Points pending for the return window "
                                  "(default: yes for purchases when pending_days > 0)")
     active: bool = True
+    tier_points: bool = Field(False, description="Its points also count as tier points "
+                              "(the non-spendable tier qualification counter)")
     explain: str | None = Field(None, max_length=200, description="Member-facing text; "
                                 "placeholders {points}, {points_name}, {rule}")
 
     @property
     def is_multiplier(self) -> bool:
-        return self.points.multiplier is not None
+        return self.points.multiplier is not None or self.points.benefit_multiplier is not None
 
     @property
     def per_line(self) -> bool:
@@ -262,7 +268,10 @@ class ProgramDocument(_Model):
     settings: Settings = Field(default_factory=Settings)
     event_types: list[EventTypeDeclaration] = Field(default_factory=list)
     earn_rules: list[EarnRule] = Field(default_factory=list)
-    tiers: list[dict[str, Any]] | None = Field(None, description="Reserved for tiers")
+    tiers: Tiers | None = Field(None, description="Membership levels")
+    memberships: list[MembershipPlan] = Field(default_factory=list,
+                                              description="Paid membership plans")
+    households: Households = Field(default_factory=Households)
     rewards: list[dict[str, Any]] | None = Field(None, description="Reserved for rewards")
     campaigns: list[dict[str, Any]] | None = Field(None, description="Reserved for campaigns")
 
@@ -270,6 +279,12 @@ class ProgramDocument(_Model):
 
     def declared_fields(self) -> dict[str, dict[str, FieldType]]:
         return {decl.name: dict(decl.fields) for decl in self.event_types}
+
+    def plan(self, plan_id: str) -> MembershipPlan:
+        for plan in self.memberships:
+            if plan.id == plan_id:
+                return plan
+        raise KeyError(plan_id)
 
     def rule(self, rule_id: str) -> EarnRule:
         for rule in self.earn_rules:

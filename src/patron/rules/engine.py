@@ -60,7 +60,7 @@ from patron.rules.context import (
 )
 from patron.rules.document import ProgramDocument
 from patron.rules.limits import apply_limits, cap_text
-from patron.rules.money import apportion, round_ratio
+from patron.rules.money import apportion, as_ratio, round_ratio
 
 Key = tuple[int | None, int | None]  # (line_index, min_spend)
 
@@ -277,9 +277,15 @@ def _multiply(run: _Run, rule: CompiledRule, lines: Any) -> list[int | None] | N
         line_index = key[0]
         if line_index in eligible or (whole_order and line_index is None):
             grouped[key] = grouped.get(key, 0) + points
-    numerator = rule.numerator
+    numerator, denominator = rule.numerator, rule.denominator
+    if rule.benefit is not None:
+        factor = run.member.multipliers.get(rule.benefit)
+        if factor is None or factor <= 1:
+            return None
+        m_num, m_den = as_ratio(factor)
+        numerator, denominator = m_num - m_den, m_den
     return _award(run, rule, list(grouped), [p * numerator for p in grouped.values()],
-                  rule.denominator)
+                  denominator)
 
 
 def _award(run: _Run, rule: CompiledRule, keys: list[Key], weights: list[int],

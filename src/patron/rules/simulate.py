@@ -106,7 +106,7 @@ class _Member:
 
     def __init__(self, key: str, known: MemberContext) -> None:
         self.key = key
-        self.counts: dict[str, int] = {}
+        self.counts: dict[str, int] = dict(known.counts)  # events before the replay
         self.context = MemberContext(known.id, known.profile, known.tier, self.counts)
         self.usage: dict[tuple[str, str], list[int]] = {}
         self.issued = 0

@@ -178,8 +178,44 @@ def _semantic_problems(data: dict[str, Any], document: ProgramDocument | None) -
     rules = _valid_items(EarnRule, raw_rules)
     raw = [(i, r) for i, r in enumerate(raw_rules if isinstance(raw_rules, list) else [])
            if isinstance(r, dict)]
-    return [Problem(path, message, severity)
-            for path, message, severity in check_rules(settings, declarations, rules, raw)]
+    found = check_rules(settings, declarations, rules, raw)
+    if document is not None:
+        found += membership_problems(document)
+    return [Problem(path, message, severity) for path, message, severity in found]
+
+
+def membership_problems(document: ProgramDocument) -> list[tuple[str, str, str]]:
+    """References between earn rules, tiers, plans and households."""
+    found = []
+    tiers = document.tiers
+    tier_ids = {level.id for level in tiers.levels} if tiers else set()
+    for i, rule in enumerate(document.earn_rules):
+        source = rule.points.benefit_multiplier
+        if source == "tier" and tiers is None:
+            found.append((f"earn_rules[{i}].points.benefit_multiplier",
+                          "multiplies by the tier's earn_multiplier, but there are no tiers",
+                          "error"))
+        if source == "membership" and not document.memberships:
+            found.append((f"earn_rules[{i}].points.benefit_multiplier", "multiplies by the "
+                          "plan's earn_multiplier, but there are no membership plans", "error"))
+        if rule.tier_points and (tiers is None or tiers.metric != "tier_points"):
+            found.append((f"earn_rules[{i}].tier_points", "tier points only count when "
+                          "tiers.metric is tier_points", "error"))
+    plan_ids: set[str] = set()
+    for i, plan in enumerate(document.memberships):
+        if plan.id in plan_ids:
+            found.append((f"memberships[{i}].id", f"duplicate plan id {plan.id!r}", "error"))
+        plan_ids.add(plan.id)
+        floor = plan.benefits.tier_floor
+        if floor is not None and floor not in tier_ids:
+            found.append((f"memberships[{i}].benefits.tier_floor",
+                          f"unknown tier {floor!r}" + (f" (tiers: {', '.join(sorted(tier_ids))})"
+                                                       if tier_ids else ": there are no tiers"),
+                          "error"))
+    if tiers is not None and tiers.per == "household" and not document.households.pooled_points:
+        found.append(("tiers.per", "a household tier needs households.pooled_points: true",
+                      "error"))
+    return found
 
 
 def _valid_or_none(model: type[BaseModel], value: Any) -> Any:

@@ -1,0 +1,34 @@
+"""Every scheduled sweep in one place, run by ``patron jobs run`` and by the server.
+
+Each sweep is idempotent (running it twice at the same time changes nothing)
+and works in small transactions, so it can run beside live traffic:
+
+- ``release``: pending points past their return window become available;
+- ``expire``: lots past their expiry date expire;
+- ``tiers``: members whose secured tier period ended (after grace) are
+  reviewed, and manual tiers past their end date end;
+- ``memberships``: paid memberships move on at the end of their paid period.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from patron.db import Database
+from patron.ledger import jobs as ledger_jobs
+from patron.tiers.service import review_all
+
+
+def run_all(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
+    results = {name: asdict(result) for name, result in ledger_jobs.run_all(db, now).items()}
+    reviewed, changes = review_all(db, now)
+    results["tiers"] = {"reviewed": reviewed, "changes": changes}
+    try:
+        from patron.memberships import jobs as membership_jobs
+    except ImportError:  # pragma: no cover - memberships ship with Patron
+        return results
+    done = membership_jobs.run(db, now)
+    results["memberships"] = done if isinstance(done, dict) else {"moved": done}
+    return results

@@ -1,0 +1,1 @@
+"""Tiers: membership levels earned on a qualification metric, reviewed at period ends."""

@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from patron.api.deps import Admin, Reader, problem_responses
+from patron.members.api import MemberId
+from patron.schemas_common import Code, Text
+from patron.tiers import service
+
+router = APIRouter(prefix="/members/{member_id}", tags=["tiers"])
+
+
+class TierRef(BaseModel):
+    id: str
+    name: str
+
+
+class Metric(BaseModel):
+    name: str = Field(description="tier_points, qualifying_spend (minor units) or orders")
+    value: int
+    window_start: datetime
+    window_end: datetime
+
+
+class NextTier(BaseModel):
+    id: str
+    name: str
+    threshold: int
+    remaining: int = Field(description="What the metric still needs")
+    by: datetime | None = Field(description="End of the window it must be reached in "
+                                            "(rolling windows: none, the window moves)")
+
+
+class TierBenefits(BaseModel):
+    earn_multiplier: str
+    perks: list[str]
+    rewards: list[str]
+
+
+class ManualTier(BaseModel):
+    tier: str
+    until: datetime
+    reason: str | None
+
+
+class TierChange(BaseModel):
+    from_tier: str | None
+    to_tier: str
+    kind: str = Field(description="upgrade, downgrade, retained, manual or manual_end")
+    at: datetime
+    reason: str
+
+
+class MemberTier(BaseModel):
+    member_id: int
+    tier: TierRef
+    source: Literal["earned", "manual", "membership"]
+    earned_tier: str
+    since: datetime
+    secured_until: datetime | None = Field(description="Kept at least until then")
+    review_at: datetime | None = Field(description="When the next review may move it down")
+    metric: Metric
+    next_tier: NextTier | None
+    benefits: TierBenefits
+    manual: ManualTier | None
+    history: list[TierChange]
+
+
+class ManualTierIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tier: Code
+    until: AwareDatetime = Field(description="A manual tier always ends")
+    reason: Text = Field(min_length=1, max_length=500)
+
+
+@router.get("/tier", response_model=MemberTier, responses=problem_responses(401, 403, 404))
+def get_tier(member_id: MemberId, ctx: Reader) -> MemberTier:
+    """The member's tier, until when it is secured, the next tier and what it takes, and
+    the history of changes with reasons."""
+    now = ctx.clock.now()
+    return MemberTier(**ctx.read(lambda conn, program: service.member_tier(
+        conn, program, member_id, now)))
+
+
+@router.put("/tier", response_model=MemberTier, responses=problem_responses(401, 403, 404, 422))
+def set_tier(member_id: MemberId, payload: ManualTierIn, ctx: Admin) -> MemberTier:
+    """Set a tier by hand until a date (admin). The earned tier resumes after it.
+    Sending the same request again changes nothing more than the first time."""
+    now = ctx.clock.now()
+
+    def work(conn, program):
+        service.set_manual(conn, program, member_id, payload.tier, payload.until,
+                           payload.reason, ctx.principal.actor, now)
+        return service.member_tier(conn, program, member_id, now)
+    return MemberTier(**ctx.write(work))

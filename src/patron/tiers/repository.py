@@ -1,0 +1,85 @@
+"""Tier storage: qualification entries, states and changes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from patron.db.engine import insert_rows, one_of
+from patron.members.tables import members
+from patron.tiers.tables import qualification_entries, tier_changes, tier_states
+
+CHUNK = 500
+
+
+def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
+    values = list(values)
+    for start in range(0, len(values), CHUNK):
+        yield values[start:start + CHUNK]
+
+
+def joined_at(conn: Connection, member_ids: Iterable[int]) -> dict[int, datetime]:
+    found: dict[int, datetime] = {}
+    for chunk in _chunks(set(member_ids)):
+        found.update(conn.execute(select(members.c.id, members.c.created_at)
+                                  .where(one_of(conn, members.c.id, chunk))).all())
+    return found
+
+
+def states(conn: Connection, program_id: int, member_ids: Iterable[int]) -> dict[int, Any]:
+    found: dict[int, Any] = {}
+    for chunk in _chunks(set(member_ids)):
+        for row in conn.execute(select(tier_states).where(
+                tier_states.c.program_id == program_id,
+                one_of(conn, tier_states.c.member_id, chunk))):
+            found[row.member_id] = row
+    return found
+
+
+def entries_since(conn: Connection, member_ids: Iterable[int], metric: str,
+                  since: datetime) -> dict[int, list[tuple[datetime, int]]]:
+    found: dict[int, list[tuple[datetime, int]]] = {}
+    for chunk in _chunks(set(member_ids)):
+        for member_id, at, amount in conn.execute(
+                select(qualification_entries.c.member_id, qualification_entries.c.occurred_at,
+                       qualification_entries.c.amount)
+                .where(one_of(conn, qualification_entries.c.member_id, chunk),
+                       qualification_entries.c.metric == metric,
+                       qualification_entries.c.occurred_at >= since)):
+            found.setdefault(member_id, []).append((at, amount))
+    return found
+
+
+def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    insert_rows(conn, qualification_entries, rows)
+
+
+def insert_state(conn: Connection, **values: Any) -> None:
+    conn.execute(insert(tier_states).values(**values))
+
+
+def update_state(conn: Connection, program_id: int, member_id: int, **values: Any) -> None:
+    conn.execute(update(tier_states).where(tier_states.c.program_id == program_id,
+                                           tier_states.c.member_id == member_id).values(**values))
+
+
+def insert_changes(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(tier_changes), list(rows))
+
+
+def history(conn: Connection, program_id: int, member_id: int, limit: int = 50) -> list[Any]:
+    return list(conn.execute(select(tier_changes).where(
+        tier_changes.c.program_id == program_id, tier_changes.c.member_id == member_id)
+        .order_by(tier_changes.c.at.desc(), tier_changes.c.id.desc()).limit(limit)))
+
+
+def due_for_review(conn: Connection, program_id: int, before: datetime, limit: int) -> list[Any]:
+    """States whose secured period ended before ``before`` or whose manual tier ran out."""
+    return list(conn.execute(select(tier_states).where(
+        tier_states.c.program_id == program_id,
+        (tier_states.c.secured_until <= before) | (tier_states.c.manual_until <= before))
+        .order_by(tier_states.c.id).limit(limit)))

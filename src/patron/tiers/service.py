@@ -1,0 +1,351 @@
+"""Tiers in use: qualification as events arrive, reviews at period ends, the member's view.
+
+``TierTracker`` serves one ingest batch: it gives the engine each member's
+tier and earn multipliers, records what every event adds to the qualification
+metric, and upgrades a member inside the event that qualifies them (later
+events of the batch already see the new tier). ``review_due`` is the scheduled
+sweep; ``set_manual`` and ``member_tier`` back the API.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection
+
+from patron.errors import InvalidInput, NotFound
+from patron.programs.service import Program
+from patron.programs.versions import get_version
+from patron.rules.membership import Tiers
+from patron.rules.money import format_money
+from patron.tiers import domain, repository
+from patron.tiers.domain import METRIC_KINDS
+
+
+class NoTiers(NotFound):
+    code = "tiers_not_configured"
+    title = "The program has no tiers"
+
+
+class UnknownTier(InvalidInput):
+    code = "unknown_tier"
+    title = "Unknown tier"
+
+
+def active_plans(conn: Connection, program: Program, member_ids: list[int],
+                 at: datetime) -> dict[int, Any]:
+    """Paid plans in force (their benefits), when paid memberships are in use."""
+    try:
+        from patron.memberships.service import active_plans as plans
+    except ImportError:  # pragma: no cover - memberships ship with Patron
+        return {}
+    return plans(conn, program.id, member_ids, at)
+
+
+@dataclass
+class _Member:
+    joined: datetime
+    tier: str
+    since: datetime
+    secured: datetime | None
+    manual: str | None = None
+    manual_until: datetime | None = None
+    stored: bool = False
+    entries: list[tuple[datetime, int]] = field(default_factory=list)
+
+
+class TierTracker:
+    """Tiers of one batch's members, kept current event by event."""
+
+    def __init__(self, conn: Connection, program: Program, tiers: Tiers | None,
+                 zone: ZoneInfo, member_ids: set[int], earliest: datetime | None,
+                 now: datetime) -> None:
+        self.conn, self.program, self.tiers, self.zone = conn, program, tiers, zone
+        self.currency = program.settings.currency
+        self.metric = METRIC_KINDS[tiers.metric] if tiers else None
+        self.members: dict[int, _Member] = {}
+        self.new_entries: list[dict[str, Any]] = []
+        self.changes: list[dict[str, Any]] = []
+        self.touched: set[int] = set()
+        self.plans = active_plans(conn, program, sorted(member_ids), now) if member_ids else {}
+        if tiers is None or not member_ids:
+            return
+        joined = repository.joined_at(conn, member_ids)
+        states = repository.states(conn, program.id, member_ids)
+        since = min([earliest or now, *joined.values()])
+        start = min(domain.window(tiers, since, zone, joined.get(m, since))[0]
+                    for m in member_ids)
+        entries = repository.entries_since(conn, member_ids, self.metric, start)
+        base = tiers.levels[0].id
+        for member_id in member_ids:
+            state = states.get(member_id)
+            at = joined.get(member_id, now)
+            self.members[member_id] = _Member(
+                at, state.tier_id if state else base, state.since if state else at,
+                state.secured_until if state else None,
+                state.manual_tier_id if state else None, state.manual_until if state else None,
+                stored=state is not None, entries=entries.get(member_id, []))
+
+    def context(self, member_id: int, at: datetime) -> tuple[str | None, dict[str, Decimal]]:
+        """The tier a rule sees (``member.tier``) and the benefit multipliers."""
+        multipliers: dict[str, Decimal] = {}
+        plan = self.plans.get(member_id)
+        if plan is not None:
+            multipliers["membership"] = plan.benefits.earn_multiplier
+        member = self.members.get(member_id)
+        if member is None or self.tiers is None:
+            return None, multipliers
+        floor = plan.benefits.tier_floor if plan is not None else None
+        tier, _ = domain.effective(self.tiers, member.tier, member.manual, member.manual_until,
+                                   floor, at)
+        multipliers["tier"] = self.tiers.level(tier).benefits.earn_multiplier
+        return tier, multipliers
+
+    def add(self, member_id: int, at: datetime, amounts: dict[str, int], reason: str,
+            key: Any) -> None:
+        """Record what one event adds (or a return takes) and upgrade on qualifying."""
+        member = self.members.get(member_id)
+        amount = amounts.get(self.metric, 0) if self.metric else 0
+        if member is None or not amount:
+            return
+        self.new_entries.append(dict(program_id=self.program.id, member_id=member_id,
+                                     metric=self.metric, amount=amount, occurred_at=at,
+                                     reason=reason, key=key))
+        member.entries.append((at, amount))
+        start, end = domain.window(self.tiers, at, self.zone, member.joined)
+        value = sum(a for t, a in member.entries if start <= t < end)
+        reached = self.tiers.qualified(value)
+        current = self.tiers.index(member.tier)
+        level = self.tiers.levels[reached]
+        if reached > current:
+            self._move(member_id, member, reached, "upgrade", at, value,
+                       f"{_metric_text(self.tiers, self.currency, value)} reached {level.name} "
+                       f"({_metric_text(self.tiers, self.currency, level.threshold)})",
+                       domain.secured_until(self.tiers, at, self.zone, member.joined))
+        elif (amount < 0 and reached < current and self.tiers.returns_downgrade_immediately
+              and member.since >= start):
+            to = max(reached, current - self.tiers.max_drop)
+            self._move(member_id, member, to, "downgrade", at, value,
+                       f"a return took the {_metric_name(self.tiers)} to "
+                       f"{_metric_text(self.tiers, self.currency, value)}, below "
+                       f"{self.tiers.levels[current].name}",
+                       member.secured if to > 0 else None)
+
+    def _move(self, member_id: int, member: _Member, to: int, kind: str, at: datetime,
+              value: int, reason: str, secured: datetime | None) -> None:
+        self.changes.append(dict(program_id=self.program.id, member_id=member_id,
+                                 from_tier=member.tier, to_tier=self.tiers.levels[to].id,
+                                 kind=kind, at=at, metric_value=value, reason=reason,
+                                 actor="system:tiers"))
+        member.tier, member.since, member.secured = self.tiers.levels[to].id, at, secured
+        self.touched.add(member_id)
+
+    def write(self, event_pks: dict[Any, int], now: datetime) -> None:
+        """Store the batch's qualification entries (``key`` → event pk) and tier moves."""
+        rows = [{**{k: v for k, v in row.items() if k != "key"},
+                 "event_id": event_pks.get(row["key"])} for row in self.new_entries]
+        repository.insert_entries(self.conn, rows)
+        for member_id in sorted(self.touched):
+            member = self.members[member_id]
+            values = dict(tier_id=member.tier, since=member.since,
+                          secured_until=member.secured, updated_at=now)
+            if member.stored:
+                repository.update_state(self.conn, self.program.id, member_id, **values)
+            else:
+                repository.insert_state(self.conn, program_id=self.program.id,
+                                        member_id=member_id, **values)
+                member.stored = True
+        repository.insert_changes(self.conn, self.changes)
+        self.new_entries, self.changes, self.touched = [], [], set()
+
+
+def _metric_name(tiers: Tiers) -> str:
+    return {"tier_points": "tier points", "qualifying_spend": "qualifying spend",
+            "orders": "orders"}[tiers.metric]
+
+
+def _metric_text(tiers: Tiers, currency: str, value: int) -> str:
+    if tiers.metric == "qualifying_spend":
+        return f"{format_money(value, currency)} spent"
+    return f"{value:,} {_metric_name(tiers)}"
+
+
+def _tiers(conn: Connection, program: Program) -> tuple[Tiers, ZoneInfo]:
+    document = get_version(conn, program).document
+    if document.tiers is None:
+        raise NoTiers("this program's document has no tiers section")
+    return document.tiers, document.settings.zone
+
+
+def _value(entries: list[tuple[datetime, int]], start: datetime, end: datetime) -> int:
+    return sum(amount for at, amount in entries if start <= at < end)
+
+
+def review_program(conn: Connection, program: Program, now: datetime,
+                   limit: int = 500) -> tuple[int, int]:
+    """Review members whose secured period ended (after grace) and end lapsed manual tiers.
+
+    Returns (states reviewed, tier changes). Idempotent: a review moves
+    ``secured_until`` on (or clears it), so running again finds nothing to do.
+    """
+    document = get_version(conn, program).document
+    tiers = document.tiers
+    if tiers is None:
+        return 0, 0
+    zone = document.settings.zone
+    metric = METRIC_KINDS[tiers.metric]
+    due = repository.due_for_review(conn, program.id, now, limit)
+    if not due:
+        return 0, 0
+    ids = [row.member_id for row in due]
+    joined = repository.joined_at(conn, ids)
+    earliest = min(domain.shift_months(row.secured_until or now, -24, zone) for row in due)
+    entries = repository.entries_since(conn, ids, metric, earliest)
+    changes, reviewed = [], 0
+    for row in due:
+        member_entries = entries.get(row.member_id, [])
+        values: dict[str, Any] = {}
+        if row.manual_until is not None and row.manual_until <= now:
+            values.update(manual_tier_id=None, manual_until=None, manual_reason=None)
+            changes.append(dict(program_id=program.id, member_id=row.member_id,
+                                from_tier=row.manual_tier_id, to_tier=row.tier_id,
+                                kind="manual_end", at=row.manual_until, metric_value=None,
+                                reason=f"the tier set by hand ended on "
+                                       f"{row.manual_until.date().isoformat()}",
+                                actor="job:tiers"))
+        secured = row.secured_until
+        if secured is not None and domain.review_due(tiers, secured, now):
+            member_joined = joined.get(row.member_id, secured)
+            ended = domain.window(tiers, secured - domain.ONE_TICK, zone, member_joined)
+            ended_value = _value(member_entries, *ended)
+            current_value = _value(member_entries, *domain.window(tiers, now, zone,
+                                                                  member_joined))
+            current = tiers.index(row.tier_id)
+            outcome = domain.review(tiers, current, ended_value, current_value, secured, zone)
+            to = tiers.levels[outcome.to_index]
+            values.update(tier_id=to.id, secured_until=outcome.secured_until)
+            if outcome.kind == "downgrade":
+                values["since"] = secured + timedelta(days=tiers.grace_days)
+            changes.append(dict(
+                program_id=program.id, member_id=row.member_id, from_tier=row.tier_id,
+                to_tier=to.id, kind=outcome.kind,
+                at=secured + timedelta(days=tiers.grace_days), metric_value=ended_value,
+                reason=_review_reason(tiers, program.settings.currency, outcome.kind, row.tier_id,
+                                      to.id, ended_value, ended)))
+        if values:
+            repository.update_state(conn, program.id, row.member_id, updated_at=now, **values)
+            reviewed += 1
+    for change in changes:
+        change.setdefault("actor", "job:tiers")
+    repository.insert_changes(conn, changes)
+    return reviewed, len(changes)
+
+
+def _review_reason(tiers: Tiers, currency: str, kind: str, before: str, after: str,
+                   value: int, window: tuple[datetime, datetime]) -> str:
+    period = f"{window[0].date().isoformat()} to {window[1].date().isoformat()}"
+    reached = _metric_text(tiers, currency, value)
+    if kind == "retained":
+        return f"kept {tiers.level(after).name}: {reached} from {period}"
+    return (f"{tiers.level(before).name} to {tiers.level(after).name}: {reached} from {period}, "
+            f"{tiers.level(before).name} needs "
+            f"{_metric_text(tiers, currency, tiers.level(before).threshold)}")
+
+
+def review_all(db: Any, now: datetime) -> tuple[int, int]:
+    """The scheduled sweep over every program with tiers, in batches."""
+    from patron.programs.repository import all_program_ids
+    from patron.programs.service import get_program
+
+    reviewed = changed = 0
+    for program_id in db.read(all_program_ids):
+        while True:
+            done = db.transact(lambda conn: review_program(conn, get_program(conn, program_id),
+                                                           now))
+            reviewed, changed = reviewed + done[0], changed + done[1]
+            if done[0] < 500:
+                break
+    return reviewed, changed
+
+
+def set_manual(conn: Connection, program: Program, member_id: int, tier_id: str,
+               until: datetime, reason: str, actor: str, now: datetime) -> None:
+    """An admin's tier for a member until ``until``; the earned tier resumes after it."""
+    tiers, _ = _tiers(conn, program)
+    if tier_id not in {level.id for level in tiers.levels}:
+        raise UnknownTier(f"no tier {tier_id!r}; tiers are "
+                          f"{', '.join(level.id for level in tiers.levels)}", field="tier")
+    if until <= now:
+        raise InvalidInput("until must be in the future: a manual tier always ends",
+                           field="until")
+    from patron.members.service import get_member
+
+    get_member(conn, program, member_id)
+    state = repository.states(conn, program.id, [member_id]).get(member_id)
+    if state is not None and (state.manual_tier_id, state.manual_until, state.manual_reason) \
+            == (tier_id, until, reason):
+        return  # a retry of the same request
+    current = state.tier_id if state else tiers.levels[0].id
+    if state is None:
+        repository.insert_state(conn, program_id=program.id, member_id=member_id,
+                                tier_id=current, since=now, secured_until=None,
+                                manual_tier_id=tier_id, manual_until=until,
+                                manual_reason=reason, updated_at=now)
+    else:
+        repository.update_state(conn, program.id, member_id, manual_tier_id=tier_id,
+                                manual_until=until, manual_reason=reason, updated_at=now)
+    repository.insert_changes(conn, [dict(
+        program_id=program.id, member_id=member_id,
+        from_tier=state.manual_tier_id if state and state.manual_tier_id else current,
+        to_tier=tier_id, kind="manual", at=now, metric_value=None,
+        reason=f"set by hand until {until.date().isoformat()}: {reason}", actor=actor)])
+
+
+def member_tier(conn: Connection, program: Program, member_id: int, now: datetime
+                ) -> dict[str, Any]:
+    """Everything ``GET /members/{id}/tier`` shows."""
+    from patron.members.service import get_member
+
+    tiers, zone = _tiers(conn, program)
+    member = get_member(conn, program, member_id)
+    state = repository.states(conn, program.id, [member_id]).get(member_id)
+    joined = member.created_at
+    start, end = domain.window(tiers, now, zone, joined)
+    metric = METRIC_KINDS[tiers.metric]
+    entries = repository.entries_since(conn, [member_id], metric, start).get(member_id, [])
+    value = _value(entries, start, end)
+    plan = active_plans(conn, program, [member_id], now).get(member_id)
+    earned = state.tier_id if state else tiers.levels[0].id
+    tier_id, source = domain.effective(
+        tiers, earned, state.manual_tier_id if state else None,
+        state.manual_until if state else None,
+        plan.benefits.tier_floor if plan is not None else None, now)
+    level = tiers.level(tier_id)
+    index = tiers.index(tier_id)
+    upper = tiers.levels[index + 1] if index + 1 < len(tiers.levels) else None
+    benefits = level.benefits
+    perks = list(benefits.perks) + ([p for p in plan.benefits.perks if p not in benefits.perks]
+                                    if plan is not None else [])
+    secured = state.secured_until if state else None
+    return dict(
+        member_id=member_id, tier={"id": level.id, "name": level.name}, source=source,
+        earned_tier=earned, since=state.since if state else joined, secured_until=secured,
+        review_at=(secured + timedelta(days=tiers.grace_days)) if secured else None,
+        metric={"name": tiers.metric, "value": value, "window_start": start,
+                "window_end": end if tiers.window.type != "rolling_months" else now},
+        next_tier=({"id": upper.id, "name": upper.name, "threshold": upper.threshold,
+                    "remaining": max(upper.threshold - value, 0),
+                    "by": end if tiers.window.type != "rolling_months" else None}
+                   if upper else None),
+        benefits={"earn_multiplier": str(benefits.earn_multiplier), "perks": perks,
+                  "rewards": list(benefits.rewards)},
+        manual=({"tier": state.manual_tier_id, "until": state.manual_until,
+                 "reason": state.manual_reason}
+                if state and state.manual_tier_id and state.manual_until > now else None),
+        history=[dict(from_tier=r.from_tier, to_tier=r.to_tier, kind=r.kind, at=r.at,
+                      reason=r.reason) for r in repository.history(conn, program.id, member_id)])
