@@ -44,6 +44,9 @@ def test_upgrade_happens_inside_the_purchase_and_later_events_see_it(database, c
     first, second = shop.send(shop.purchase(member, [("BIG", "", 1, 600_00)]),
                               shop.purchase(member, [("LAT", "", 1, 10_00)]))
     assert {a.rule_id: a.points for a in first.awards} == {"base": 600}
+    assert (first.tier.from_tier, first.tier.to_tier, first.tier.kind) == ("member", "gold",
+                                                                          "upgrade")
+    assert second.tier is None
     assert {a.rule_id: a.points for a in second.awards} == {"base": 10, "gold_bonus": 7,
                                                             "gold_double": 10}
     state = view(shop, member)

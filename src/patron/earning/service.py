@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from patron.earning import repository
-from patron.events.schemas import Award, EventIn, Note
+from patron.events.schemas import Award, EventIn, Note, TierMove
 from patron.ledger import domain as ledger_domain
 from patron.ledger.domain import Lot
 from patron.ledger.service import Earn, EntryMeta, earn_many
@@ -104,6 +104,7 @@ class BatchEarning:
         self.budget = repository.lock_budgets(conn, program.id, budgeted)
         self.usage_added: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
         self.budget_added: dict[str, int] = defaultdict(int)
+        self.tier_changes: dict[str, TierMove] = {}
         current = version_at(now)[1]
         self.tiers = TierTracker(conn, program, current.document.tiers, current.zone, member_ids,
                                  min((e.occurred_at for _, e in items), default=None), now)
@@ -168,6 +169,11 @@ class BatchEarning:
         if amounts:
             what = f"order {purchase.order_id}" if purchase else f"{event.type} {event.id}"
             self.tiers.add(member_id, event.occurred_at, amounts, what, event.id)
+            if self.tiers.last_change is not None:
+                change = self.tiers.last_change
+                self.tier_changes[event.id] = TierMove(
+                    from_tier=change["from_tier"], to_tier=change["to_tier"],
+                    kind=change["kind"], reason=change["reason"])
 
     def _count_usage(self, member_id: int, evaluation: Evaluation,
                      keys: dict[str, str]) -> None:

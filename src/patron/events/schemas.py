@@ -115,6 +115,15 @@ class Note(BaseModel):
     message: str
 
 
+class TierMove(BaseModel):
+    """A tier change the event caused (an upgrade, or a return's immediate downgrade)."""
+
+    from_tier: str | None
+    to_tier: str
+    kind: str
+    reason: str
+
+
 class EventOutcome(BaseModel):
     id: str
     status: Literal["processed", "duplicate", "rejected"]
@@ -125,6 +134,7 @@ class EventOutcome(BaseModel):
     program_version: int | None = None
     awards: list[Award] = Field(default_factory=list)
     notes: list[Note] = Field(default_factory=list)
+    tier: TierMove | None = None
     error: dict[str, Any] | None = Field(None, description="Problem details when rejected")
 
 

@@ -22,7 +22,8 @@ from patron.earning.returns import PlannedReturn, plan_return, write_return
 from patron.earning.service import BatchEarning, Earned, notes_of
 from patron.errors import Conflict, InvalidInput, NotFound, PatronError
 from patron.events import repository
-from patron.events.schemas import Award, EventIn, EventOutcome, PurchaseData, ReturnData
+from patron.events.schemas import (Award, EventIn, EventOutcome, PurchaseData, ReturnData,
+                                   TierMove)
 from patron.members import repository as member_repository
 from patron.members import service as member_service
 from patron.programs.service import Program
@@ -145,13 +146,14 @@ def _refuse_known_orders(conn: Connection, program: Program, items: list[Pending
         known.add(item.purchase.order_id)
 
 
-def _outcome(item: Pending) -> EventOutcome:
+def _outcome(item: Pending, tier: TierMove | None = None) -> EventOutcome:
     earned = item.earned
     return EventOutcome(id=item.event.id, status="processed", type=item.event.type,
                         member_id=item.member_id, enrolled=item.enrolled,
                         points=sum(a.points for a in item.awards),
                         program_version=earned.version if earned else None,
-                        awards=item.awards, notes=notes_of(earned.evaluation) if earned else [])
+                        awards=item.awards, notes=notes_of(earned.evaluation) if earned else [],
+                        tier=tier)
 
 
 def _event_row(program: Program, item: Pending, outcome: EventOutcome,
@@ -166,7 +168,7 @@ def _event_row(program: Program, item: Pending, outcome: EventOutcome,
 def _write(conn: Connection, program: Program, earning: BatchEarning, items: list[Pending],
            now: datetime, actor: str) -> list[EventOutcome]:
     """Record the events, their orders and earns; returns their outcomes."""
-    outcomes = [_outcome(item) for item in items]
+    outcomes = [_outcome(item, earning.tier_changes.get(item.event.id)) for item in items]
     event_ids = repository.insert_events(conn, [_event_row(program, i, o, now)
                                                 for i, o in zip(items, outcomes)])
     purchases = [(i, pk) for i, pk in zip(items, event_ids) if i.purchase]

@@ -72,6 +72,8 @@ class TierTracker:
         self.new_entries: list[dict[str, Any]] = []
         self.changes: list[dict[str, Any]] = []
         self.touched: set[int] = set()
+        self.last_change: dict[str, Any] | None = None
+        """The move the last ``add`` made, if any (for the event's outcome)."""
         self.plans = active_plans(conn, program, sorted(member_ids), now) if member_ids else {}
         if tiers is None or not member_ids:
             return
@@ -109,6 +111,7 @@ class TierTracker:
     def add(self, member_id: int, at: datetime, amounts: dict[str, int], reason: str,
             key: Any) -> None:
         """Record what one event adds (or a return takes) and upgrade on qualifying."""
+        self.last_change = None
         member = self.members.get(member_id)
         amount = amounts.get(self.metric, 0) if self.metric else 0
         if member is None or not amount:
@@ -138,10 +141,11 @@ class TierTracker:
 
     def _move(self, member_id: int, member: _Member, to: int, kind: str, at: datetime,
               value: int, reason: str, secured: datetime | None) -> None:
-        self.changes.append(dict(program_id=self.program.id, member_id=member_id,
-                                 from_tier=member.tier, to_tier=self.tiers.levels[to].id,
-                                 kind=kind, at=at, metric_value=value, reason=reason,
-                                 actor="system:tiers"))
+        self.last_change = dict(program_id=self.program.id, member_id=member_id,
+                                from_tier=member.tier, to_tier=self.tiers.levels[to].id,
+                                kind=kind, at=at, metric_value=value, reason=reason,
+                                actor="system:tiers")
+        self.changes.append(self.last_change)
         member.tier, member.since, member.secured = self.tiers.levels[to].id, at, secured
         self.touched.add(member_id)
 
