@@ -59,6 +59,7 @@ from patron.ledger.tables import accounts, ledger_entries, lots
 from patron.members import service as member_service
 from patron.programs.domain import ProgramSettings
 from patron.programs.service import Program, create_program
+from patron.rules.document import ProgramDocument
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 URL_ENV = "PATRON_BENCH_DATABASE_URL"
@@ -125,11 +126,14 @@ class Fixture:
     emails: dict[int, str]
 
 
-def make_fixture(db: Database, members: int, now: datetime) -> Fixture:
+def make_fixture(db: Database, members: int, now: datetime,
+                 document: ProgramDocument | None = None) -> Fixture:
+    """``document`` is the program's version 1; by default one rule, 1 point per dollar."""
     slug = f"bench-{uuid.uuid4().hex[:10]}"
 
     def work(conn: Any) -> Fixture:
-        program = create_program(conn, slug=slug, name="Benchmark", settings=SETTINGS, now=now)
+        program = create_program(conn, slug=slug, name="Benchmark", settings=SETTINGS, now=now,
+                                 document=document)
         key = create_key(conn, program_id=program.id, role=Role.ADMIN, name="bench", now=now)
         emails = [f"member-{n}@bench.example.com" for n in range(members)]
         ids = member_service.enrol(conn, program, now, [{} for _ in emails],
