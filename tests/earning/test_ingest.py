@@ -227,3 +227,19 @@ def test_events_without_rules_are_recorded_and_earn_nothing(database, clock):
     member = shop.member()
     [share] = shop.send(shop.event(member, "social_share", {"network": "x"}))
     assert share.status == "processed" and share.points == 0 and share.awards == []
+
+
+def test_custom_event_types_must_be_declared(database, clock):
+    shop = Shop(database, clock, [BASE])
+    member = shop.member()
+    [typo] = shop.send(shop.event(member, "chek_in"))
+    assert typo.status == "rejected" and typo.error["code"] == "unknown_event_type"
+    workshop = rule("workshop", "workshop", {"fixed": 15})
+    document = ProgramDocument.model_validate({
+        "name": "Shop", "settings": SETTINGS, "earn_rules": [BASE, workshop],
+        "event_types": [{"name": "workshop", "fields": {"topic": "string"}}]})
+    database.transact(lambda conn: publish(conn, shop.program, document, actor="test",
+                                           now=clock.now()))
+    shop.program = database.read(lambda conn: get_program(conn, shop.program.id))
+    [attended] = shop.send(shop.event(member, "workshop", {"topic": "latte art"}))
+    assert attended.status == "processed" and attended.points == 15

@@ -23,11 +23,13 @@ from sqlalchemy import Connection
 
 from patron.earning import repository
 from patron.events.schemas import Award, EventIn, Note, TierMove
+from patron.errors import InvalidInput
 from patron.ledger import domain as ledger_domain
 from patron.ledger.domain import Lot
 from patron.ledger.service import Earn, EntryMeta, earn_many
 from patron.programs.service import Program
 from patron.programs.versions import versions
+from patron.rules.catalog import BUILT_IN_EVENT_TYPES
 from patron.rules.compiled import CompiledProgram
 from patron.rules.context import (EventContext, MemberContext, MemberProfile, PeriodUsage,
                                   period_key)
@@ -48,6 +50,11 @@ class Earned:
     lots: list[Lot] = field(default_factory=list)
     """One new lot per rule total, in the order of ``evaluation.totals``."""
     outcome: list[Award] = field(default_factory=list)
+
+
+class UnknownEventType(InvalidInput):
+    code = "unknown_event_type"
+    title = "Unknown event type"
 
 
 class _Usage:
@@ -105,6 +112,7 @@ class BatchEarning:
         self.usage_added: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
         self.budget_added: dict[str, int] = defaultdict(int)
         self.tier_changes: dict[str, TierMove] = {}
+        self.known_types: dict[int, set[str]] = {}
         current = version_at(now)[1]
         self.tiers = TierTracker(conn, program, current.document.tiers, current.zone, member_ids,
                                  min((e.occurred_at for _, e in items), default=None), now)
@@ -113,6 +121,14 @@ class BatchEarning:
                  *, earn: bool = True) -> Earned:
         """Evaluate one event (raises ``InvalidEvent``); counts move on even if it earns nothing."""
         version, compiled = self.plans[index]
+        known = self.known_types.get(version)
+        if known is None:
+            known = self.known_types[version] = (
+                set(BUILT_IN_EVENT_TYPES) | {d.name for d in compiled.document.event_types})
+        if event.type not in known:
+            raise UnknownEventType(
+                f"{event.type!r} is neither a built-in event type nor declared in the program "
+                f"(version {version}) under event_types", field="type")
         context = EventContext(event.type, event.occurred_at, event.data, event.channel,
                                event.id)
         counts = self.counts[member_id]

@@ -43,6 +43,7 @@ BUILT_IN_EVENT_TYPES: dict[str, dict[str, FieldType]] = {
     "eco_action": {"action": "string", "quantity": "int"},
     "referral": {"referral_code": "string", "referee_id": "string"},
     "campaign_participation": {"campaign_id": "string"},
+    "membership_payment": {"reference": "string", "amount": "int", "plan_id": "string"},
 }
 
 LINE_FIELDS: dict[str, FieldType] = {
