@@ -34,6 +34,7 @@ from pydantic import (
 
 from patron.ledger.domain import ExpiryPolicy
 from patron.rules.catalog import FieldType
+from patron.rules.incentives import CouponType, Reward
 from patron.rules.membership import Households, MembershipPlan, Tiers
 
 SCHEMA_ID = "https://patron.dev/schemas/program-document.json"
@@ -272,13 +273,26 @@ class ProgramDocument(_Model):
     memberships: list[MembershipPlan] = Field(default_factory=list,
                                               description="Paid membership plans")
     households: Households = Field(default_factory=Households)
-    rewards: list[dict[str, Any]] | None = Field(None, description="Reserved for rewards")
+    coupons: list[CouponType] = Field(default_factory=list, description="Coupon types")
+    rewards: list[Reward] = Field(default_factory=list, description="The rewards catalog")
     campaigns: list[dict[str, Any]] | None = Field(None, description="Reserved for campaigns")
 
     _compiled: Any = PrivateAttr(default=None)
 
     def declared_fields(self) -> dict[str, dict[str, FieldType]]:
         return {decl.name: dict(decl.fields) for decl in self.event_types}
+
+    def reward(self, reward_id: str) -> Reward:
+        for reward in self.rewards:
+            if reward.id == reward_id:
+                return reward
+        raise KeyError(reward_id)
+
+    def coupon_type(self, type_id: str) -> CouponType:
+        for coupon in self.coupons:
+            if coupon.id == type_id:
+                return coupon
+        raise KeyError(type_id)
 
     def plan(self, plan_id: str) -> MembershipPlan:
         for plan in self.memberships:

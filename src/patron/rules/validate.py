@@ -212,6 +212,25 @@ def membership_problems(document: ProgramDocument) -> list[tuple[str, str, str]]
                           f"unknown tier {floor!r}" + (f" (tiers: {', '.join(sorted(tier_ids))})"
                                                        if tier_ids else ": there are no tiers"),
                           "error"))
+    coupon_ids = {c.id for c in document.coupons}
+    for i, reward in enumerate(document.rewards):
+        if reward.coupon_type is not None and reward.coupon_type not in coupon_ids:
+            found.append((f"rewards[{i}].coupon_type", f"unknown coupon type "
+                          f"{reward.coupon_type!r}", "error"))
+        for tier in reward.eligibility.tiers or []:
+            if tier not in tier_ids:
+                found.append((f"rewards[{i}].eligibility.tiers", f"unknown tier {tier!r}",
+                              "error"))
+        for plan in reward.eligibility.plans or []:
+            if plan not in plan_ids:
+                found.append((f"rewards[{i}].eligibility.plans", f"unknown plan {plan!r}",
+                              "error"))
+    for section, items in (("rewards", document.rewards), ("coupons", document.coupons)):
+        seen: set[str] = set()
+        for i, item in enumerate(items):
+            if item.id in seen:
+                found.append((f"{section}[{i}].id", f"duplicate id {item.id!r}", "error"))
+            seen.add(item.id)
     if tiers is not None and tiers.per == "household" and not document.households.pooled_points:
         found.append(("tiers.per", "a household tier needs households.pooled_points: true",
                       "error"))
