@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -20,6 +21,10 @@ from patron.db import Database, create_database
 from patron.db.migrate import upgrade
 from patron.programs.domain import ProgramSettings
 from patron.programs.service import Program, create_program
+
+# Timing is not correctness: a loaded machine must not fail property tests.
+settings.register_profile("patron", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("patron")
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)

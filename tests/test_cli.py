@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from typer.testing import CliRunner
 
 from patron.cli.main import app
 from patron.db import create_database
 from patron.members.repository import page_members
 from patron.programs.service import get_program_by_slug
+from patron.programs.versions import get_version
 
 runner = CliRunner()
+DEMO_DOCUMENT = Path(__file__).parents[1] / "src/patron/rules/examples/demo_coffee.yaml"
 
 
 def test_db_programs_keys_and_jobs(tmp_path):
@@ -39,6 +43,9 @@ def test_demo_seeds_through_the_pipeline(tmp_path):
         members = page_members(conn, program.id, None, 1000)
         assert len(members) == 60
         assert {m.join_channel for m in members} <= {"web", "pos", "app"}
+        current = get_version(conn, program)
+        assert current.source == DEMO_DOCUMENT.read_text(encoding="utf-8")
+        assert program.settings.points_name == "Beans"
         return conn.exec_driver_sql(
             "SELECT count(*), count(DISTINCT member_id) FROM events").one()
     events, members_with_events = db.read(check)

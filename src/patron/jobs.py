@@ -7,7 +7,9 @@ and works in small transactions, so it can run beside live traffic:
 - ``expire``: lots past their expiry date expire;
 - ``tiers``: members whose secured tier period ended (after grace) are
   reviewed, and manual tiers past their end date end;
-- ``memberships``: paid memberships move on at the end of their paid period.
+- ``memberships``: paid memberships move on at the end of their paid period;
+- ``referrals``: qualified referrals past the return window pay (or are voided
+  when the qualifying order was returned).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from patron.db import Database
 from patron.ledger import jobs as ledger_jobs
+from patron.referrals.service import pay_all
 from patron.tiers.service import review_all
 
 
@@ -25,6 +28,7 @@ def run_all(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
     results = {name: asdict(result) for name, result in ledger_jobs.run_all(db, now).items()}
     reviewed, changes = review_all(db, now)
     results["tiers"] = {"reviewed": reviewed, "changes": changes}
+    results["referrals"] = {"settled": pay_all(db, now)}
     try:
         from patron.memberships import jobs as membership_jobs
     except ImportError:  # pragma: no cover - memberships ship with Patron

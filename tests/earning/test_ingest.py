@@ -17,7 +17,7 @@ from patron.ledger import repository as ledger_repository
 from patron.ledger.service import ledger_page, spend_points
 from patron.members.service import create_member
 from patron.programs.service import get_program
-from patron.programs.versions import publish
+from patron.programs.versions import get_version, publish
 from patron.rules.document import ProgramDocument
 from sqlalchemy import select
 from tests.conftest import make_program
@@ -243,3 +243,12 @@ def test_custom_event_types_must_be_declared(database, clock):
     shop.program = database.read(lambda conn: get_program(conn, shop.program.id))
     [attended] = shop.send(shop.event(member, "workshop", {"topic": "latte art"}))
     assert attended.status == "processed" and attended.points == 15
+
+
+def test_points_that_never_expire_survive_publishing(database, clock):
+    shop = Shop(database, clock, [BASE], expiry={"days": None})
+    member = shop.member()
+    [bought] = shop.send(shop.purchase(member, [("X", "", 1, 10_00)]))
+    assert bought.awards[0].expires_at is None
+    stored = database.read(lambda conn: get_version(conn, shop.program))
+    assert stored.document.settings.expiry.days is None

@@ -45,7 +45,7 @@ def test_schema_errors_use_document_paths():
                         {"id": "nameless", "on": "purchase", "points": {"fixed": 1}})
     assert found == [
         "earn_rules[1].points.per_currency_unit: must be > 0",
-        "earn_rules[2].points: give exactly one of per_currency_unit, fixed, multiplier, benefit_multiplier",
+        "earn_rules[2].points: give exactly one of per_currency_unit, fixed, multiplier, benefit_multiplier, cashback_percent",
         "earn_rules[3].id: 'BAD ID' must be lower-case letters, digits, '_' or '-'",
         "earn_rules[4].name: required",
     ]

@@ -148,3 +148,28 @@ def test_tier_points_from_rules_that_say_so(database, clock):
     state = view(shop, member)
     assert state["tier"]["id"] == "silver" and state["metric"]["value"] == 120
     assert state["secured_until"] == clock.now() + timedelta(days=365)
+
+
+def test_a_household_tier_is_reached_together(database, clock):
+    from patron.households.schemas import HouseholdCreate
+    from patron.households.service import add_member, create_household
+
+    shop = Shop(database, clock, [BASE], pending_days=0)
+    shop.program = shop.publish_full(shop.program, [BASE], households={"pooled_points": True},
+                                     tiers={"metric": "qualifying_spend", "per": "household",
+                                            "levels": LADDER})
+    ann, ben, solo = shop.member(), shop.member(), shop.member()
+
+    def family(conn):
+        home = create_household(conn, shop.program, HouseholdCreate(
+            name="The Smiths", owner_member_id=ann), now=clock.now(), actor="test")
+        add_member(conn, shop.program, home.id, ben, "adult", now=clock.now(), actor="test")
+    database.transact(family)
+    shop.send(shop.purchase(ann, [("A", "", 1, 300_00)]), shop.purchase(solo, [("A", "", 1, 300_00)]))
+    [second] = shop.send(shop.purchase(ben, [("B", "", 1, 250_00)]))
+    assert second.tier.to_tier == "gold"
+    assert view(shop, ann)["tier"]["id"] == view(shop, ben)["tier"]["id"] == "gold"
+    assert view(shop, ann)["shared_with"] == [ben]
+    assert view(shop, ann)["metric"]["value"] == 550_00
+    assert view(shop, solo)["tier"]["id"] == "silver"
+    assert "the household's $550.00 spent reached Gold" in view(shop, ann)["history"][0]["reason"]

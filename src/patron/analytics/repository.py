@@ -59,7 +59,7 @@ class SnapshotTable:
 def _fetch_members(program_id: int) -> Select[Any]:
     return select(members.c.id, members.c.created_at, members.c.join_channel,
                   members.c.region, members.c.birthdate, members.c.status).where(
-        members.c.program_id == program_id)
+        members.c.program_id == program_id, members.c.status != "household")
 
 
 def _fetch_orders(program_id: int) -> Select[Any]:
@@ -116,7 +116,8 @@ TABLES: dict[str, SnapshotTable] = {t.name: t for t in (
         (("id", "BIGINT"), ("created_at", LOCAL_TS), ("join_channel", "VARCHAR"),
          ("region", "VARCHAR"), ("birthdate", "DATE"), ("status", "VARCHAR")),
         "SELECT id, created_at, join_channel, region, birthdate, status "
-        "FROM src.members WHERE program_id = $program", _fetch_members),
+        "FROM src.members WHERE program_id = $program AND status <> 'household'",
+        _fetch_members),
     SnapshotTable(
         "orders",
         (("id", "BIGINT"), ("order_id", "VARCHAR"), ("member_id", "BIGINT"),

@@ -14,19 +14,26 @@ from starlette.concurrency import run_in_threadpool
 import patron
 from patron import jobs
 from patron.analytics.api import router as analytics_router
+from patron.coupons.api import router as coupons_router
 from patron.api import errors
 from patron.clock import Clock, SystemClock
 from patron.db import Database
 from patron.events.api import router as events_router
+from patron.households.api import router as households_router
 from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
+from patron.memberships.api import router as memberships_router
 from patron.programs.api import router as program_router
+from patron.referrals.api import router as referrals_router
+from patron.rewards.api import router as rewards_router
 from patron.tiers.api import router as tiers_router
+from patron.wallet.api import router as wallet_router
 
 log = logging.getLogger("patron")
 
-API_ROUTERS = [members_router, ledger_router, tiers_router, events_router, program_router,
-               analytics_router]
+API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wallet_router, memberships_router, events_router,
+               program_router, analytics_router, households_router, coupons_router,
+               rewards_router]
 
 
 async def _scheduler(db: Database, clock: Clock, interval: float) -> None:

@@ -19,7 +19,9 @@ from patron.config import get_settings
 from patron.db import Database, create_database
 from patron.db import migrate
 from patron.analytics import cli as analytics_cli
+from patron.coupons import cli as coupons_cli
 from patron.imports import cli as imports_cli
+from patron.programs import cli as program_cli
 from patron.errors import PatronError
 from patron.programs.domain import ProgramSettings
 from patron.programs.service import create_program, get_program_by_slug
@@ -32,9 +34,11 @@ jobs_app = typer.Typer(help="Scheduled work.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(programs_app, name="programs")
+app.add_typer(program_cli.app, name="program")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(imports_cli.app, name="import")
 app.add_typer(analytics_cli.app, name="analytics")
+app.add_typer(coupons_cli.app, name="coupons")
 
 console = Console()
 DbOption = Annotated[str | None, typer.Option(

@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
+from importlib.resources import files
 
 from patron.db import Database
 from patron.events.schemas import EventIn
@@ -20,8 +20,9 @@ from patron.ledger import jobs
 from patron.ledger.service import spend_points
 from patron.members.schemas import MemberCreate
 from patron.members.service import create_member
-from patron.programs.domain import ProgramSettings
 from patron.programs.service import Program, create_program
+from patron.rules.document import ProgramDocument
+from patron.rules.validate import format_problems, validate_text
 
 SLUG = "demo-coffee"
 CHANNELS = ("web", "pos", "app")
@@ -36,6 +37,9 @@ MENU = (  # sku, category, price in cents
     ("BNS-ETH", "beans", 1650), ("BNS-COL", "beans", 1490), ("MUG-1", "merch", 1800),
 )
 BATCH = 500
+DOCUMENT = "demo_coffee.yaml"
+SPEND = 200
+"""Beans a few members already paid with (one Bean is worth one cent)."""
 
 
 @dataclass
@@ -46,11 +50,14 @@ class DemoResult:
     points_issued: int
 
 
-def demo_settings() -> ProgramSettings:
-    return ProgramSettings(currency="USD", timezone="America/New_York", default_region="US",
-                           points_name="beans", points_per_unit=Decimal(10), rounding="floor",
-                           pending_days=14, expiry={"days": 365, "round_to_month_end": True},
-                           auto_enrol=True)
+def demo_document() -> tuple[ProgramDocument, str]:
+    """The demo program's document (``rules/examples/demo_coffee.yaml``) and its text."""
+    source = (files("patron.rules") / "examples" / DOCUMENT).read_text(encoding="utf-8")
+    document, problems = validate_text(source, DOCUMENT)
+    if document is None:
+        raise ValueError(f"{DOCUMENT} is not a valid program document:\n"
+                         f"{format_problems(problems)}")
+    return document, source
 
 
 def _lines(rng: random.Random) -> list[dict]:
@@ -101,8 +108,10 @@ def seed(db: Database, now: datetime, *, members: int = 1000, seed_value: int = 
          progress: Callable[[int, int], None] | None = None) -> DemoResult:
     rng = random.Random(seed_value)
     start = now - timedelta(days=182)
+    document, source = demo_document()
     program = db.transact(lambda conn: create_program(
-        conn, slug=SLUG, name="Demo Coffee Rewards", settings=demo_settings(), now=start))
+        conn, slug=SLUG, name=document.name, settings=document.settings, now=start,
+        document=document, source=source, actor="demo"))
     specs = _member_specs(rng, members, start, now)
     # Two thirds enrol at the counter or online with email and phone; the rest are
     # enrolled by their first purchase, recognised by email alone.
@@ -145,7 +154,7 @@ def _spend_some(db: Database, program: Program, rng: random.Random, now: datetim
         accounts = accounts_by_member(conn, program.id, [r.id for r in rows])
         for row in rng.sample(rows, k=min(150, len(rows))):
             available = accounts[row.id].available
-            if available >= 500:
-                spend_points(conn, program, row.id, points=500, reason="Free drink",
+            if available >= SPEND:
+                spend_points(conn, program, row.id, points=SPEND, reason="Free cookie",
                              key=f"demo-spend-{row.id}", actor="demo", now=now)
     db.transact(work)

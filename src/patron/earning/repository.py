@@ -11,8 +11,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from patron.db.engine import insert_rows, one_of
 from patron.earning.tables import awards, order_returns, rule_budgets, rule_usage
 from patron.events.tables import events, order_lines, orders
-from patron.ledger.tables import accounts
+from patron.ledger.repository import lock_points_accounts
 from patron.members.tables import members
+from patron.wallet.tables import cashback_awards
 
 CHUNK = 500
 
@@ -29,7 +30,8 @@ def _upsert(conn: Connection, table: Any) -> Any:
 
 
 def lock_accounts(conn: Connection, program_id: int, member_ids: Iterable[int]) -> None:
-    """Lock the members' accounts in id order: limits, counts and returns read under it.
+    """Lock the members' accounts in id order, then their households' pools: limits,
+    counts and returns read under it.
 
     SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises writers.
     """
@@ -37,9 +39,7 @@ def lock_accounts(conn: Connection, program_id: int, member_ids: Iterable[int]) 
         return
     ids = sorted(set(member_ids))
     if ids:
-        conn.execute(select(accounts.c.id).where(
-            accounts.c.program_id == program_id, one_of(conn, accounts.c.member_id, ids))
-            .order_by(accounts.c.id).with_for_update())
+        lock_points_accounts(conn, program_id, ids)
 
 
 def member_rows(conn: Connection, program_id: int, member_ids: Iterable[int]) -> list[Any]:
@@ -117,6 +117,15 @@ def add_budget(conn: Connection, program_id: int, increments: Mapping[str, int])
 
 def insert_awards(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     insert_rows(conn, awards, rows)
+
+
+def insert_cashback_awards(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    insert_rows(conn, cashback_awards, rows)
+
+
+def cashback_of_event(conn: Connection, event_pk: int) -> list[Any]:
+    return list(conn.execute(select(cashback_awards).where(cashback_awards.c.event_id == event_pk)
+                             .order_by(cashback_awards.c.id)))
 
 
 def order_for_return(conn: Connection, program_id: int, order_id: str) -> Any:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
@@ -22,10 +22,12 @@ from patron.ledger.service import EntryMeta, claw_back
 from patron.programs.service import Program
 from patron.programs.versions import versions
 from patron.rules.context import Line, Purchase
-from patron.rules.money import apportion
+from patron.rules.money import apportion, format_money
 from patron.rules.returns import (Clawback, ReturnLine, ReturnOfUnknownOrder, plan_clawback,
                                   return_lines)
 from patron.tiers.service import TierTracker
+from patron.wallet import service as wallet
+from patron.wallet.service import WalletMove
 
 
 class ReturnMemberMismatch(Conflict):
@@ -38,6 +40,19 @@ class ReturnBeforePurchase(InvalidInput):
     title = "Return dated before the purchase"
 
 
+class CashbackPiece(NamedTuple):
+    """A cashback award seen as a return sees points awards (``points`` is money)."""
+
+    rule_id: str
+    rule_name: str
+    points: int
+    pending: bool
+    line_index: int | None
+    min_spend: int | None
+    program_version: int
+    wallet_entry_id: int
+
+
 @dataclass
 class PlannedReturn:
     member_id: int
@@ -47,6 +62,7 @@ class PlannedReturn:
     returned: list[ReturnLine]
     clawbacks: list[tuple[Clawback, Any]]
     """Each piece to take back, with the award row it comes from."""
+    cashback: list[tuple[Clawback, CashbackPiece]]
 
 
 def purchase_of(order: Any, lines: list[Any]) -> Purchase:
@@ -77,9 +93,14 @@ def plan_return(conn: Connection, program: Program, member_id: int, event: Event
     returned = return_lines(data.model_dump(exclude_none=True), purchase, already)
     pieces = [(clawback, row) for row in repository.awards_of_event(conn, order.event_id)
               for clawback in plan_clawback([row], purchase, returned, already)]
-    if not pieces:  # still checks the lines: nothing to take back is not a licence
+    cashback = [CashbackPiece(r.rule_id, r.rule_name, r.amount, False, r.line_index,
+                              r.min_spend, r.program_version, r.wallet_entry_id)
+                for r in repository.cashback_of_event(conn, order.event_id)]
+    money = [(clawback, piece) for piece in cashback
+             for clawback in plan_clawback([piece], purchase, returned, already)]
+    if not pieces and not money:  # still checks the lines: nothing to take back is no licence
         plan_clawback([], purchase, returned, already)
-    return PlannedReturn(member_id, order, purchase, already, returned, pieces)
+    return PlannedReturn(member_id, order, purchase, already, returned, pieces, money)
 
 
 def write_return(conn: Connection, program: Program, planned: PlannedReturn, event: EventIn,
@@ -112,7 +133,31 @@ def write_return(conn: Connection, program: Program, planned: PlannedReturn, eve
         outcome.append(Award(member_id=planned.member_id, kind="reverse", points=-points,
                              status=status, reason=reason, rule_id=rule_id,
                              program_version=version))
+    outcome += _return_cashback(conn, program, planned, event, event_pk, actor, now)
     _disqualify(conn, program, planned, event_pk, now)
+    return outcome
+
+
+def _return_cashback(conn: Connection, program: Program, planned: PlannedReturn,
+                     event: EventIn, event_pk: int, actor: str, now: datetime) -> list[Award]:
+    by_rule: dict[str, list[tuple[Clawback, CashbackPiece]]] = {}
+    for clawback, piece in planned.cashback:
+        by_rule.setdefault(clawback.rule_id, []).append((clawback, piece))
+    outcome = []
+    for rule_id, pieces in by_rule.items():
+        amount = sum(c.points for c, _ in pieces)
+        reasons = "; ".join(dict.fromkeys(c.reason for c, _ in pieces))
+        reason = f"{reasons}: −{format_money(amount, program.settings.currency)}"
+        taken, forgiven = wallet.claw_back(conn, program, WalletMove(
+            planned.member_id, amount, "reverse", f"event:{event.id}:{rule_id}:cashback",
+            reason, event.occurred_at, actor, event_pk, planned.order.order_id,
+            {"rule": rule_id, "program_version": pieces[0][1].program_version}), now)
+        if forgiven:
+            reason = (f"{reason} ({format_money(forgiven, program.settings.currency)} already "
+                      "spent, not taken back)")
+        outcome.append(Award(member_id=planned.member_id, kind="reverse", points=0,
+                             amount=-taken, status="posted", reason=reason, rule_id=rule_id,
+                             program_version=pieces[0][1].program_version))
     return outcome
 
 

@@ -35,6 +35,8 @@ from patron.rules.context import (EventContext, MemberContext, MemberProfile, Pe
                                   period_key)
 from patron.rules.engine import Evaluation, RuleTotal, evaluate
 from patron.tiers.service import TierTracker
+from patron.wallet import service as wallet
+from patron.wallet.service import WalletMove
 
 _ZERO = PeriodUsage()
 
@@ -115,7 +117,8 @@ class BatchEarning:
         self.known_types: dict[int, set[str]] = {}
         current = version_at(now)[1]
         self.tiers = TierTracker(conn, program, current.document.tiers, current.zone, member_ids,
-                                 min((e.occurred_at for _, e in items), default=None), now)
+                                 min((e.occurred_at for _, e in items), default=None), now,
+                                 plans=bool(current.document.memberships))
 
     def evaluate(self, index: int, member_id: int, event: EventIn, now: datetime,
                  *, earn: bool = True) -> Earned:
@@ -153,6 +156,13 @@ class BatchEarning:
             settings = compiled.settings
             policy = settings.expiry_policy
             for total in evaluation.totals:
+                if total.kind == "cashback":
+                    earned.lots.append(None)
+                    earned.outcome.append(Award(
+                        member_id=member_id, kind="cashback", points=0, amount=total.points,
+                        status="posted", reason=total.explanation, rule_id=total.rule_id,
+                        program_version=version))
+                    continue
                 lot = ledger_domain.new_lot(
                     0, total.points, occurred_at=event.occurred_at, policy=policy,
                     pending_days=settings.pending_days if total.pending else None)
@@ -211,12 +221,21 @@ class BatchEarning:
         """Ledger earns, award rows and counters for evaluated events (with their pks)."""
         earns: list[Earn] = []
         owners: list[tuple[Earned, Any]] = []
+        credits: list[WalletMove] = []
+        credit_owners: list[tuple[Earned, Any]] = []
         for item, event_pk, event in earned:
             order_id = item.evaluation.purchase.order_id if item.evaluation.purchase else None
             for total, lot in zip(item.evaluation.totals, item.lots, strict=True):
                 details = {"rule": total.rule_id, "program_version": item.version}
                 if total.capped_by:
                     details["capped_by"] = total.capped_by
+                if lot is None:
+                    credits.append(WalletMove(
+                        item.member_id, total.points, "cashback",
+                        f"event:{event.id}:{total.rule_id}", total.explanation,
+                        event.occurred_at, actor, event_pk, order_id, details))
+                    credit_owners.append((item, total))
+                    continue
                 meta = EntryMeta(event.occurred_at, f"event:{event.id}:{total.rule_id}",
                                  total.explanation, actor, event_pk=event_pk, order_id=order_id,
                                  details=details)
@@ -225,9 +244,19 @@ class BatchEarning:
                 owners.append((item, total))
         written = earn_many(self.conn, self.program, earns, now) if earns else []
         held = {(id(item), total.rule_id): done for (item, total), done in zip(owners, written)}
-        rows = []
+        credited = dict(zip(((id(item), total.rule_id) for item, total in credit_owners),
+                            wallet.credit_many(self.conn, self.program, credits, now)))
+        rows, cashback_rows = [], []
         for item, event_pk, event in earned:
             for award in item.evaluation.awards:
+                if award.kind == "cashback":
+                    cashback_rows.append(dict(
+                        program_id=self.program.id, member_id=item.member_id,
+                        event_id=event_pk, wallet_entry_id=credited[(id(item), award.rule_id)],
+                        program_version=item.version, rule_id=award.rule_id,
+                        rule_name=award.rule_name, line_index=award.line_index,
+                        min_spend=award.min_spend, amount=award.points))
+                    continue
                 done = held[(id(item), award.rule_id)]
                 rows.append(dict(
                     program_id=self.program.id, member_id=item.member_id, event_id=event_pk,
@@ -237,6 +266,7 @@ class BatchEarning:
                     min_spend=award.min_spend, points=award.points, pending=award.pending,
                     explanation=award.explanation, occurred_at=event.occurred_at))
         repository.insert_awards(self.conn, rows)
+        repository.insert_cashback_awards(self.conn, cashback_rows)
         self.tiers.write({event.id: pk for _, pk, event in earned}, now)
         repository.add_usage(self.conn, self.program.id,
                              {k: v for k, v in self.usage_added.items() if v[1]})

@@ -93,12 +93,26 @@ class ReturnData(BaseModel):
     reason: Annotated[Text, StringConstraints(max_length=500)] | None = None
 
 
+class PaymentData(BaseModel):
+    """A ``membership_payment`` event: a renewal paid at a till or online."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference: Annotated[Text, StringConstraints(min_length=1, max_length=200)] = Field(
+        description="The payment's own id; a payment is recorded once")
+    amount: Money = Field(description="Minor units")
+    currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
+    plan_id: Annotated[Text, StringConstraints(max_length=64)] | None = None
+
+
 class Award(BaseModel):
     """Points an event put somewhere (or took back), and why."""
 
     member_id: int
-    kind: str = Field(description="earn, or reverse for a return's clawback")
+    kind: str = Field(description="earn; cashback (money for the wallet); reverse for a "
+                                  "return's clawback")
     points: int
+    amount: int | None = Field(None, description="cashback: money, minor units")
     status: str = Field(description="pending or posted")
     available_at: datetime | None = None
     expires_at: datetime | None = None
@@ -135,6 +149,8 @@ class EventOutcome(BaseModel):
     awards: list[Award] = Field(default_factory=list)
     notes: list[Note] = Field(default_factory=list)
     tier: TierMove | None = None
+    membership: dict[str, Any] | None = Field(None, description="membership_payment: the "
+                                              "membership it paid, after the payment")
     error: dict[str, Any] | None = Field(None, description="Problem details when rejected")
 
 

@@ -22,11 +22,12 @@ from patron.earning.returns import PlannedReturn, plan_return, write_return
 from patron.earning.service import BatchEarning, Earned, notes_of
 from patron.errors import Conflict, InvalidInput, NotFound, PatronError
 from patron.events import repository
-from patron.events.schemas import (Award, EventIn, EventOutcome, PurchaseData, ReturnData,
-                                   TierMove)
+from patron.events.schemas import (Award, EventIn, EventOutcome, PaymentData, PurchaseData,
+                                   ReturnData, TierMove)
 from patron.members import repository as member_repository
 from patron.members import service as member_service
 from patron.programs.service import Program
+from patron.referrals.service import after_ingest as referral_after_ingest
 
 CLOCK_SKEW = timedelta(minutes=5)
 ENROLLING_TYPES = {"purchase", "sign_up"}
@@ -62,6 +63,7 @@ class Pending:
     enrolled: bool = False
     purchase: PurchaseData | None = None
     returned: ReturnData | None = None
+    payment: PaymentData | None = None
     identity: tuple[str, str, str | None] | None = None
     earned: Earned | None = None
     awards: list[Award] = field(default_factory=list)
@@ -83,6 +85,8 @@ def _check(item: Pending, program: Program, now: datetime) -> None:
                                "after the current time", field="occurred_at")
     if event.type == "return":
         item.returned = _data(ReturnData, event)
+    if event.type == "membership_payment":
+        item.payment = _data(PaymentData, event)
     if event.type == "purchase":
         item.purchase = _data(PurchaseData, event)
         if item.purchase.currency != program.settings.currency:
@@ -198,6 +202,20 @@ def _process_return(conn: Connection, program: Program, item: Pending, now: date
     return outcome
 
 
+def _process_payment(conn: Connection, program: Program, item: Pending, now: datetime,
+                     actor: str) -> EventOutcome:
+    """A ``membership_payment``: pays the member's live membership (once per reference)."""
+    from patron.memberships.service import record_payment
+
+    payment = item.payment
+    paid = record_payment(conn, program, item.member_id, payment.reference, payment.amount,
+                          min(item.event.occurred_at, now), currency=payment.currency,
+                          actor=actor)
+    outcome = _outcome(item).model_copy(update={"membership": paid.model_dump(mode="json")})
+    repository.insert_events(conn, [_event_row(program, item, outcome, now)])
+    return outcome
+
+
 def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: datetime,
            actor: str, earn_before_start: bool = True) -> list[EventOutcome]:
     """Process a batch of events; returns one outcome per event, in order.
@@ -232,7 +250,7 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
     earning_repository.lock_accounts(conn, program.id, [i.member_id for i in items])
     earning = BatchEarning(conn, program, [(i.member_id, i.event) for i in items], now)
     for position, item in enumerate(items):
-        earns = item.returned is None and (earn_before_start
+        earns = item.returned is None and item.payment is None and (earn_before_start
                                            or item.event.occurred_at >= program.created_at)
         try:
             item.earned = earning.evaluate(position, item.member_id, item.event, now,
@@ -242,12 +260,25 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
             rejected[item.index] = exc
     items = [i for i in items if i.index not in rejected]
     returns = [i for i in items if i.returned is not None]
-    items = [i for i in items if i.returned is None]
+    payments = [i for i in items if i.payment is not None]
+    items = [i for i in items if i.returned is None and i.payment is None]
     for item, outcome in zip(items, _write(conn, program, earning, items, now, actor)):
         results[item.index] = outcome
+    referral_after_ingest(
+        conn, program,
+        [(i.member_id, i.event.data["referral_code"], i.event.occurred_at) for i in items
+         if i.event.type == "sign_up" and isinstance(i.event.data.get("referral_code"), str)],
+        [(i.member_id, i.purchase.order_id, i.purchase.total, i.event.occurred_at)
+         for i in items if i.purchase])
     for item in returns:
         try:
             results[item.index] = _process_return(conn, program, item, now, actor)
+        except PatronError as exc:
+            rejected[item.index] = exc
+    for item in payments:
+        try:
+            with conn.begin_nested():  # a refused payment leaves no trace
+                results[item.index] = _process_payment(conn, program, item, now, actor)
         except PatronError as exc:
             rejected[item.index] = exc
     for index, error in rejected.items():

@@ -16,7 +16,11 @@ router = APIRouter(prefix="/members/{member_id}", tags=["ledger"])
 
 @router.get("/balance", response_model=Balance, responses=problem_responses(401, 403, 404))
 def get_balance(member_id: MemberId, ctx: Reader) -> Balance:
-    """Available, pending and lifetime points, and what expires when."""
+    """Available, pending and lifetime points, and what expires when.
+
+    For a member of a household that pools points, the numbers are the pool's,
+    with ``household_id``, ``household_role``, ``pooled`` and ``can_spend``.
+    """
     return ctx.read(lambda conn, program: service.balance(conn, program, member_id))
 
 
@@ -24,7 +28,10 @@ def get_balance(member_id: MemberId, ctx: Reader) -> Balance:
 def get_ledger(member_id: MemberId, ctx: Reader,
                before: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> LedgerPage:
-    """The member's ledger, newest first, each entry with its reason and source."""
+    """The member's ledger, newest first, each entry with its reason and source.
+
+    Includes the member's own entries in household pools (what they earned and spent there).
+    """
     return ctx.read(lambda conn, program: service.ledger_page(conn, program, member_id,
                                                               before, limit))
 
@@ -35,7 +42,9 @@ def spend(member_id: MemberId, payload: SpendCreate, ctx: Writer) -> Posted:
     """Pay with points at checkout, soonest-expiring points first.
 
     409 ``insufficient_points`` when the available balance is short. The same
-    ``idempotency_key`` returns the first result and spends nothing more.
+    ``idempotency_key`` returns the first result and spends nothing more. A pooled
+    member spends from the household pool; a child of such a household gets 403
+    ``household_role_forbidden``.
     """
     return ctx.write(lambda conn, program: service.spend_points(
         conn, program, member_id, points=payload.points, reason=payload.reason,

@@ -55,6 +55,8 @@ class EntryKind(StrEnum):
     ADJUST = "adjust"
     REVERSE = "reverse"
     SETTLE = "settle"
+    TRANSFER = "transfer"
+    """Points moving between two accounts (a member joining or leaving a household pool)."""
 
 
 class EntryStatus(StrEnum):
@@ -286,6 +288,66 @@ def settle(lots: Iterable[Lot]) -> Posting | None:
         if left == 0:
             break
     return Posting(EntryKind.SETTLE, 0, EntryStatus.POSTED, moves=tuple(moves))
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Moving lots from one account to another, as a pair of entries on each side.
+
+    The giving side closes the lots it hands over; the receiving side gets a copy
+    of each with the same remainder, state, earn date, availability and expiry, so
+    moving points never changes when they can be spent or when they run out.
+    Posted (open and debt) and pending lots go in separate entries so that both
+    balances stay sums of their entries. Lifetime totals do not move: they say
+    what an account's holder earned, not what the account holds.
+    """
+
+    out_posted: Posting | None
+    out_pending: Posting | None
+    in_posted: Posting | None
+    in_pending: Posting | None
+    copies: tuple[tuple[int, Lot], ...] = ()
+    """``(source lot id, the copy to create)``, posted lots first, each group by id."""
+
+    @property
+    def available(self) -> int:
+        return self.in_posted.points if self.in_posted else 0
+
+    @property
+    def pending(self) -> int:
+        return self.in_pending.points if self.in_pending else 0
+
+
+TRANSFERABLE = (LotState.OPEN, LotState.DEBT, LotState.PENDING)
+
+
+def transfer(lots: Iterable[Lot]) -> Transfer:
+    """Hand over every live remainder of ``lots`` (open, pending and debt)."""
+    live = sorted((lot for lot in lots if lot.state in TRANSFERABLE and lot.remaining != 0),
+                  key=lambda lot: lot.id)
+    posted = [lot for lot in live if lot.state != LotState.PENDING]
+    pending = [lot for lot in live if lot.state == LotState.PENDING]
+
+    def pair(group: list[Lot], status: EntryStatus) -> tuple[Posting | None, Posting | None]:
+        if not group:
+            return None, None
+        total = sum(lot.remaining for lot in group)
+        deltas = ({"available_delta": total} if status == EntryStatus.POSTED
+                  else {"pending_delta": total})
+        out = Posting(EntryKind.TRANSFER, -total, status,
+                      **{k: -v for k, v in deltas.items()},
+                      moves=tuple((lot.id, -lot.remaining) for lot in group))
+        return out, Posting(EntryKind.TRANSFER, total, status, **deltas)
+
+    out_posted, in_posted = pair(posted, EntryStatus.POSTED)
+    out_pending, in_pending = pair(pending, EntryStatus.PENDING)
+    copies = tuple((lot.id, replace(lot, id=0, points=lot.remaining)) for lot in posted + pending)
+    return Transfer(out_posted, out_pending, in_posted, in_pending, copies)
+
+
+def closed_by_transfer(lot: Lot) -> Lot:
+    """A lot whose whole remainder moved to another account."""
+    return replace(lot, remaining=0, state=LotState.CLOSED)
 
 
 def due_for_release(lots: Iterable[Lot], now: datetime) -> list[Lot]:

@@ -1,6 +1,10 @@
 """Ledger queries. Every balance change goes through the account row first,
 which serialises writers of one account (a row lock on PostgreSQL; SQLite's
-``BEGIN IMMEDIATE`` already serialises all writers)."""
+``BEGIN IMMEDIATE`` already serialises all writers).
+
+Lock order, so that no two transactions wait for each other in a circle: a
+household row (membership changes only), then members' own accounts in id
+order, then household pool accounts in id order."""
 
 from __future__ import annotations
 
@@ -8,12 +12,14 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Connection, bindparam, func, insert, select, update
+from sqlalchemy import (ARRAY, BigInteger, Connection, and_, bindparam, func, insert, or_, select,
+                        update)
 
 from patron.db.engine import BULK_ROWS, insert_rows, insert_rows_returning_ids, one_of
 from patron.events.tables import events
 from patron.ledger.domain import Lot, LotState
-from patron.ledger.tables import accounts, ledger_entries, lot_moves, lots
+from patron.households.tables import household_member_periods, household_members, households
+from patron.ledger.tables import accounts, ledger_entries, lot_moves, lot_transfers, lots
 
 CHUNK = 500
 
@@ -36,6 +42,68 @@ def accounts_by_member(conn: Connection, program_id: int,
                 one_of(conn, accounts.c.member_id, ids[start:start + CHUNK]))):
             found[row.member_id] = row
     return found
+
+
+def accounts_with_households(conn: Connection, program_id: int,
+                             member_ids: Iterable[int]) -> dict[int, Any]:
+    """Members' own accounts, each with the household the member belongs to.
+
+    Extra columns: ``household_id``, ``household_role`` and ``pool_account_id``
+    (None outside a household), and ``holds_household_id``: the household whose
+    pool this account is, when the member row is a household's account holder.
+    """
+    ids = list(set(member_ids))
+    pool_of = households.alias("pool_of")
+    joined = (accounts
+              .outerjoin(household_members, household_members.c.member_id == accounts.c.member_id)
+              .outerjoin(households, households.c.id == household_members.c.household_id)
+              .outerjoin(pool_of, pool_of.c.account_id == accounts.c.id))
+    query = select(accounts, household_members.c.household_id,
+                   household_members.c.role.label("household_role"),
+                   households.c.account_id.label("pool_account_id"),
+                   pool_of.c.id.label("holds_household_id")).select_from(joined)
+    found: dict[int, Any] = {}
+    for start in range(0, len(ids), CHUNK):
+        for row in conn.execute(query.where(
+                accounts.c.program_id == program_id,
+                one_of(conn, accounts.c.member_id, ids[start:start + CHUNK]))):
+            found[row.member_id] = row
+    return found
+
+
+def accounts_by_id(conn: Connection, account_ids: Iterable[int], *,
+                   lock: bool = False) -> dict[int, Any]:
+    """Account rows by id; ``lock`` takes their row locks in id order (PostgreSQL)."""
+    ids = sorted(set(account_ids))
+    if not ids:
+        return {}
+    query = select(accounts).where(accounts.c.id.in_(ids)).order_by(accounts.c.id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {row.id: row for row in conn.execute(query)}
+
+
+def lock_points_accounts(conn: Connection, program_id: int, member_ids: Iterable[int]) -> None:
+    """Lock members' own accounts in id order, then the pools of their households.
+
+    What ingest's ``lock_accounts`` would call to hold every account a batch
+    writes to before it reads limits and lots (SQLite needs nothing).
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    rows = accounts_with_households(conn, program_id, member_ids)
+    accounts_by_id(conn, [r.id for r in rows.values()], lock=True)
+    accounts_by_id(conn, [r.pool_account_id for r in rows.values() if r.pool_account_id],
+                   lock=True)
+
+
+def pool_accounts_of_member(conn: Connection, member_id: int) -> list[int]:
+    """The pools of every household the member belongs or belonged to."""
+    return list(conn.execute(
+        select(households.c.account_id).distinct()
+        .join(household_member_periods,
+              household_member_periods.c.household_id == households.c.id)
+        .where(household_member_periods.c.member_id == member_id)).scalars())
 
 
 def account_row(conn: Connection, account_id: int, *, lock: bool = False) -> Any:
@@ -116,6 +184,33 @@ def live_lots(conn: Connection, account_id: int) -> list[Lot]:
     return [_lot(r) for r in rows]
 
 
+def live_lots_by_earner(conn: Connection, account_id: int) -> list[tuple[Lot, int]]:
+    """Live lots of one account, each with the member whose entry created it."""
+    rows = conn.execute(
+        select(lots, ledger_entries.c.member_id.label("earner_id"))
+        .join(ledger_entries, ledger_entries.c.id == lots.c.entry_id)
+        .where(lots.c.account_id == account_id,
+               lots.c.state.in_([LotState.OPEN.value, LotState.PENDING.value,
+                                 LotState.DEBT.value])))
+    return [(_lot(r), r.earner_id) for r in rows]
+
+
+def insert_lot_transfers(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    insert_rows(conn, lot_transfers, rows)
+
+
+def lot_now(conn: Connection, lot_id: int) -> Any:
+    """The lot that holds what is left of ``lot_id`` today, after any transfers."""
+    seen = {lot_id}
+    while True:
+        successor = conn.execute(select(lot_transfers.c.to_lot_id)
+                                 .where(lot_transfers.c.from_lot_id == lot_id)).scalar()
+        if successor is None or successor in seen:
+            return conn.execute(select(lots).where(lots.c.id == lot_id)).first()
+        seen.add(successor)
+        lot_id = successor
+
+
 def lots_by_id(conn: Connection, lot_ids: Sequence[int]) -> list[Lot]:
     return [_lot(r) for r in conn.execute(select(lots).where(lots.c.id.in_(lot_ids)))]
 
@@ -134,11 +229,18 @@ def entry_by_key(conn: Connection, account_id: int, key: str) -> Any:
         ledger_entries.c.idempotency_key == key)).first()
 
 
-def page_entries(conn: Connection, account_id: int, before: int | None, limit: int) -> list[Any]:
+def page_entries(conn: Connection, account_id: int, before: int | None, limit: int, *,
+                 member_id: int | None = None, pool_ids: Sequence[int] = ()) -> list[Any]:
+    """Entries of one account, newest first; with ``member_id``, also that member's
+    entries in the household pools ``pool_ids``."""
+    where = ledger_entries.c.account_id == account_id
+    if member_id is not None and pool_ids:
+        where = or_(where, and_(ledger_entries.c.account_id.in_(list(pool_ids)),
+                                ledger_entries.c.member_id == member_id))
     query = (select(ledger_entries, events.c.external_id.label("event_external_id"),
                     events.c.type.label("event_type"))
              .outerjoin(events, events.c.id == ledger_entries.c.event_id)
-             .where(ledger_entries.c.account_id == account_id))
+             .where(where))
     if before is not None:
         query = query.where(ledger_entries.c.id < before)
     return list(conn.execute(query.order_by(ledger_entries.c.id.desc()).limit(limit)))

@@ -16,12 +16,23 @@ class Expiring(BaseModel):
 
 
 class Balance(BaseModel):
+    """The points a member earns into and spends from.
+
+    For a member of a household whose points are pooled (``pooled`` true) the
+    numbers are the household pool's, shared by every member of the household.
+    """
+
     member_id: int
     available: int = Field(description="Spendable now; below 0 when points already spent "
                            "were taken back by a return and the program allows it")
     pending: int = Field(description="Earned, still inside the return window")
     lifetime_earned: int
     expiring: list[Expiring] = Field(description="Available points by expiry, soonest first")
+    household_id: int | None = Field(None, description="The household the member belongs to")
+    household_role: str | None = Field(None, description="owner, adult or child")
+    pooled: bool = Field(False, description="The numbers above are the household's pool")
+    can_spend: bool = Field(True, description="False for a child of a pooled household: "
+                            "they earn into the pool but cannot spend from it")
 
 
 class EntrySource(BaseModel):
@@ -32,7 +43,10 @@ class EntrySource(BaseModel):
 
 class LedgerEntry(BaseModel):
     id: int
-    kind: str = Field(description="earn, spend, release, expire, adjust, reverse")
+    member_id: int | None = Field(None, description="The member the entry is for: in a "
+                                  "household pool, who earned or spent")
+    kind: str = Field(description="earn, spend, release, expire, adjust, reverse, settle, "
+                      "transfer (points moving into or out of a household pool)")
     points: int = Field(description="Signed: positive adds, negative takes")
     status: str = Field(description="pending (inside the return window) or posted")
     occurred_at: datetime

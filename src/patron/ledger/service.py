@@ -2,12 +2,17 @@
 
 The arithmetic lives in ``domain``; this module loads the lots, asks the domain
 what to do, and writes it down. It never commits.
+
+A member's points live in their own account, or, while they belong to a
+household and the program pools households' points, in the household's pool
+(see ``patron.households``): ``holdings`` says which. Entries always name the
+member they are for, so a pool's ledger still says who earned and who spent.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -15,11 +20,13 @@ from typing import Any
 from sqlalchemy import Connection
 
 from patron.errors import IdempotencyKeyReused, InvalidInput, NotFound
+from patron.households.domain import HouseholdRoleForbidden, may_spend
 from patron.ledger import domain, repository
 from patron.ledger.domain import EntryKind, InsufficientPoints, Lot, Posting
 from patron.ledger.schemas import (Balance, EntrySource, Expiring, LedgerEntry, LedgerPage,
                                    LotMove, Posted)
 from patron.programs.service import Program
+from patron.programs.versions import versions
 
 
 class AccountNotFound(NotFound):
@@ -41,17 +48,67 @@ class EntryMeta:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-def account_of(conn: Connection, program: Program, member_id: int) -> Any:
-    row = repository.accounts_by_member(conn, program.id, [member_id]).get(member_id)
-    if row is None:
+@dataclass(frozen=True)
+class Holding:
+    """Where one member's points are now, and what the member may do with them."""
+
+    member_id: int
+    own: Any
+    """The member's own account row."""
+    account: Any
+    """The account the member's points go to and come from: ``own`` or the pool."""
+    household_id: int | None = None
+    role: str | None = None
+    pooled: bool = False
+    """``account`` is the household's pool."""
+    holds_household_id: int | None = None
+    """The member row is this household's account holder, not a person."""
+
+    @property
+    def can_spend(self) -> bool:
+        if self.holds_household_id is not None:
+            return False
+        return not self.pooled or may_spend(self.role)
+
+
+def pools_points(conn: Connection, program: Program) -> bool:
+    """Whether the current program document pools households' points."""
+    return versions.compiled(conn, program, program.version).document.households.pooled_points
+
+
+def holdings(conn: Connection, program: Program, member_ids: Iterable[int]) -> dict[int, Holding]:
+    """Each member's holding; a pooled member's is the household pool.
+
+    The program document is read only when one of the members is in a household.
+    """
+    rows = repository.accounts_with_households(conn, program.id, member_ids)
+    in_household = [r for r in rows.values() if r.household_id is not None]
+    pools: dict[int, Any] = {}
+    if in_household and pools_points(conn, program):
+        pools = repository.accounts_by_id(conn, [r.pool_account_id for r in in_household])
+    return {member_id: Holding(member_id, row, pools.get(row.pool_account_id, row),
+                               row.household_id, row.household_role,
+                               row.pool_account_id in pools, row.holds_household_id)
+            for member_id, row in rows.items()}
+
+
+def holding_of(conn: Connection, program: Program, member_id: int) -> Holding:
+    found = holdings(conn, program, [member_id]).get(member_id)
+    if found is None:
         raise AccountNotFound(f"member {member_id} does not exist in this program",
                               member_id=member_id)
-    return row
+    return found
+
+
+def account_of(conn: Connection, program: Program, member_id: int) -> Any:
+    """The account a member's points are in (their household's pool when pooled)."""
+    return holding_of(conn, program, member_id).account
 
 
 def entry_row(program_id: int, account: Any, posting: Posting, meta: EntryMeta,
-              now: datetime) -> dict[str, Any]:
-    return dict(program_id=program_id, account_id=account.id, member_id=account.member_id,
+              now: datetime, member_id: int | None = None) -> dict[str, Any]:
+    member_id = account.member_id if member_id is None else member_id
+    return dict(program_id=program_id, account_id=account.id, member_id=member_id,
                 kind=posting.kind.value, points=posting.points, status=posting.status.value,
                 occurred_at=meta.occurred_at, recorded_at=now, available_at=meta.available_at,
                 event_id=meta.event_pk, idempotency_key=meta.key, order_id=meta.order_id,
@@ -59,10 +116,11 @@ def entry_row(program_id: int, account: Any, posting: Posting, meta: EntryMeta,
 
 
 def write_posting(conn: Connection, program_id: int, account: Any, posting: Posting,
-                  meta: EntryMeta, lots_by_id: dict[int, Lot], now: datetime) -> int:
+                  meta: EntryMeta, lots_by_id: dict[int, Lot], now: datetime,
+                  member_id: int | None = None) -> int:
     """Insert the entry and move its lots. The account row is the caller's job."""
     [entry_id] = repository.insert_entries(conn, [entry_row(program_id, account, posting,
-                                                            meta, now)])
+                                                            meta, now, member_id)])
     repository.insert_moves(conn, [dict(entry_id=entry_id, lot_id=lot_id, points=delta)
                                    for lot_id, delta in posting.moves])
     repository.update_lots(conn, [domain.state_after(lots_by_id[lot_id], delta)
@@ -78,14 +136,61 @@ def _replay(conn: Connection, account: Any, key: str, request: dict[str, Any]) -
     return existing
 
 
+def writing_holding(conn: Connection, program: Program, member_id: int) -> Holding:
+    """The member's holding for a write, settled against membership changes.
+
+    A pooled member's own account is locked first (joining and leaving lock it
+    too), then the holding is read again: a spend never goes to a pool the
+    member has just left, and the role it is checked against is the current one.
+    """
+    holding = holding_of(conn, program, member_id)
+    if holding.household_id is None or conn.dialect.name != "postgresql":
+        return holding
+    repository.account_row(conn, holding.own.id, lock=True)
+    return holding_of(conn, program, member_id)
+
+
+def refuse_spend(holding: Holding) -> None:
+    """Children of a pooled household, and a household's account holder, do not spend."""
+    if holding.can_spend:
+        return
+    if holding.holds_household_id is not None:
+        raise HouseholdRoleForbidden(
+            f"member {holding.member_id} holds household {holding.holds_household_id}'s pool: "
+            "spend through the household, naming the member who spends",
+            household_id=holding.holds_household_id)
+    raise HouseholdRoleForbidden(
+        f"member {holding.member_id} is a {holding.role} of household {holding.household_id} "
+        "and may not spend its pooled points", household_id=holding.household_id,
+        role=holding.role)
+
+
 def spend_points(conn: Connection, program: Program, member_id: int, *, points: int,
                  reason: str, key: str, actor: str, now: datetime,
                  order_id: str | None = None, kind: EntryKind = EntryKind.SPEND) -> Posted:
-    """Pay with points: a guarded debit first, so two spends can never both pass."""
-    account = account_of(conn, program, member_id)
+    """Pay with points: a guarded debit first, so two spends can never both pass.
+
+    A pooled member pays from the household pool, if their role allows it
+    (403 ``household_role_forbidden`` otherwise); a debit by adjustment is an
+    admin's correction and is not a member's spend.
+    """
+    holding = writing_holding(conn, program, member_id)
+    if kind == EntryKind.SPEND:
+        refuse_spend(holding)
+    return spend_from(conn, program, holding, points=points, reason=reason, key=key,
+                      actor=actor, now=now, order_id=order_id, kind=kind)
+
+
+def spend_from(conn: Connection, program: Program, holding: Holding, *, points: int,
+               reason: str, key: str, actor: str, now: datetime,
+               order_id: str | None = None, kind: EntryKind = EntryKind.SPEND) -> Posted:
+    """Debit ``holding.account`` for ``holding.member_id``; the caller checked the role."""
+    account, member_id = holding.account, holding.member_id
     request = {"kind": kind.value, "points": points, "order_id": order_id, "reason": reason}
+    if account.member_id != member_id:
+        request["member_id"] = member_id
     if (existing := _replay(conn, account, key, request)) is not None:
-        return posted(conn, program, account, existing.id)
+        return posted(conn, program, holding, existing.id)
     if not repository.guarded_debit(conn, account.id, points):
         current = repository.account_row(conn, account.id)
         raise InsufficientPoints(
@@ -95,29 +200,32 @@ def spend_points(conn: Connection, program: Program, member_id: int, *, points: 
     posting = domain.spend(lots.values(), points, kind)
     meta = EntryMeta(now, key, reason, actor, order_id=order_id,
                      details={"request": request})
-    entry_id = write_posting(conn, program.id, account, posting, meta, lots, now)
-    return posted(conn, program, account, entry_id)
+    entry_id = write_posting(conn, program.id, account, posting, meta, lots, now, member_id)
+    return posted(conn, program, holding, entry_id)
 
 
 def credit_points(conn: Connection, program: Program, member_id: int, *, points: int,
                   reason: str, key: str, actor: str, now: datetime) -> Posted:
     """A manual credit: a new lot, available at once, expiring like any other."""
-    account = account_of(conn, program, member_id)
+    holding = writing_holding(conn, program, member_id)
+    account = holding.account
     request = {"kind": "adjust", "points": points, "reason": reason}
+    if account.member_id != member_id:
+        request["member_id"] = member_id
     if (existing := _replay(conn, account, key, request)) is not None:
-        return posted(conn, program, account, existing.id)
+        return posted(conn, program, holding, existing.id)
     posting = domain.Posting(EntryKind.ADJUST, points, domain.EntryStatus.POSTED,
                              available_delta=points, lifetime_delta=points)
     meta = EntryMeta(now, key, reason, actor, details={"request": request})
     [entry_id] = repository.insert_entries(conn, [entry_row(program.id, account, posting,
-                                                            meta, now)])
+                                                            meta, now, member_id)])
     lot = domain.new_lot(0, points, occurred_at=now, pending_days=None,
                          policy=program.settings.expiry_policy)
     repository.insert_lots(conn, [lot_row(program.id, account.id, entry_id, lot)])
     repository.apply_deltas(conn, {account.id: (points, 0, points)})
     if account.available < 0:
         settle_debts(conn, program.id, [account], now)
-    return posted(conn, program, account, entry_id)
+    return posted(conn, program, holding, entry_id)
 
 
 def adjust_points(conn: Connection, program: Program, member_id: int, *, points: int,
@@ -160,10 +268,12 @@ def earn_many(conn: Connection, program: Program, earns: Sequence[Earn],
     """Write many earns in a few statements: entries, lots, then account totals.
 
     Returns, per earn, its ``entry_id``, ``lot_id``, ``account_id`` and ``lot``.
+    A pooled member earns into the household pool; the entry still names them.
     Accounts that owe points (a negative balance after a return) pay them off at
     once from what became available.
     """
-    account_rows = repository.accounts_by_member(conn, program.id, {e.member_id for e in earns})
+    held = holdings(conn, program, {e.member_id for e in earns})
+    account_rows = {member_id: h.account for member_id, h in held.items()}
     entry_rows, new_lots = [], []
     deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     for item in earns:
@@ -178,7 +288,7 @@ def earn_many(conn: Connection, program: Program, earns: Sequence[Earn],
         meta = item.meta
         if posting.status == domain.EntryStatus.PENDING:
             meta = EntryMeta(**{**meta.__dict__, "available_at": lot.available_at})
-        entry_rows.append(entry_row(program.id, account, posting, meta, now))
+        entry_rows.append(entry_row(program.id, account, posting, meta, now, item.member_id))
         new_lots.append((account.id, lot))
         d = deltas[account.id]
         d[0] += posting.available_delta
@@ -189,7 +299,8 @@ def earn_many(conn: Connection, program: Program, earns: Sequence[Earn],
     lot_ids = repository.insert_lots(conn, [lot_row(program.id, account_id, entry_id, lot)
                                             for (account_id, lot), entry_id
                                             in zip(new_lots, entry_ids)])
-    in_debt = [a for a in account_rows.values() if a.available < 0 and deltas[a.id][0] > 0]
+    touched = {a.id: a for a in account_rows.values()}
+    in_debt = [a for a in touched.values() if a.available < 0 and deltas[a.id][0] > 0]
     if in_debt:
         settle_debts(conn, program.id, in_debt, now)
     return [dict(entry_id=entry_id, lot_id=lot_id, account_id=account_id, lot=lot)
@@ -230,9 +341,22 @@ def claw_back(conn: Connection, program: Program, member_id: int, *, points: int
               own_lot_id: int | None, meta: EntryMeta, now: datetime) -> ClawedBack:
     """Take back earned points (a return): see ``domain.claw_back`` for the order.
 
-    The caller holds the account lock (ingest locks its members' accounts).
+    Points come back from where they are now: if the earn's lot (or the copy a
+    household transfer made of it) still holds points, from the account holding
+    it, which is the pool the member earned into even after they left it;
+    otherwise from the member's points today (their pool when pooled). The
+    caller holds the member's own account lock (ingest locks its members'
+    accounts); any other account is locked here.
     """
-    account = account_of(conn, program, member_id)
+    holding = holding_of(conn, program, member_id)
+    account_id = holding.account.id
+    if own_lot_id is not None and (current := repository.lot_now(conn, own_lot_id)):
+        own_lot_id = current.id
+        if current.remaining > 0 and current.state in (domain.LotState.OPEN.value,
+                                                        domain.LotState.PENDING.value):
+            account_id = current.account_id
+    account = (holding.own if account_id == holding.own.id
+               else repository.account_row(conn, account_id, lock=True))
     lots = {lot.id: lot for lot in repository.live_lots(conn, account.id)}
     if own_lot_id is not None and own_lot_id not in lots:
         lots.update({lot.id: lot for lot in repository.lots_by_id(conn, [own_lot_id])})
@@ -246,7 +370,8 @@ def claw_back(conn: Connection, program: Program, member_id: int, *, points: int
         details = {**meta.details, "forgiven": plan.forgiven, "debt": plan.debt}
         part_meta = EntryMeta(**{**meta.__dict__, "key": f"{meta.key}:{suffix}",
                                  "details": details})
-        entry_id = write_posting(conn, program.id, account, part, part_meta, lots, now)
+        entry_id = write_posting(conn, program.id, account, part, part_meta, lots, now,
+                                 member_id)
         entry_ids.append(entry_id)
         available += part.available_delta
         pending += part.pending_delta
@@ -264,12 +389,20 @@ def claw_back(conn: Connection, program: Program, member_id: int, *, points: int
 
 
 def balance(conn: Connection, program: Program, member_id: int) -> Balance:
-    account = account_of(conn, program, member_id)
+    """The points a member earns into and spends from: a pooled member sees the pool."""
+    return holding_balance(conn, holding_of(conn, program, member_id))
+
+
+def holding_balance(conn: Connection, holding: Holding) -> Balance:
+    account = repository.account_row(conn, holding.account.id)
     lots = repository.live_lots(conn, account.id)
-    return Balance(member_id=member_id, available=account.available, pending=account.pending,
-                   lifetime_earned=account.lifetime_earned,
+    return Balance(member_id=holding.member_id, available=account.available,
+                   pending=account.pending, lifetime_earned=account.lifetime_earned,
                    expiring=[Expiring(points=p, expires_at=at)
-                             for p, at in domain.expiring_summary(lots)])
+                             for p, at in domain.expiring_summary(lots)],
+                   household_id=holding.household_id or holding.holds_household_id,
+                   household_role=holding.role, pooled=holding.pooled,
+                   can_spend=holding.can_spend)
 
 
 def _entry_out(row: Any) -> LedgerEntry:
@@ -280,7 +413,8 @@ def _entry_out(row: Any) -> LedgerEntry:
     else:
         source = EntrySource(type="request", id=row.idempotency_key)
     details = {k: v for k, v in (row.details or {}).items() if k != "request"}
-    return LedgerEntry(id=row.id, kind=row.kind, points=row.points, status=row.status,
+    return LedgerEntry(id=row.id, member_id=row.member_id, kind=row.kind, points=row.points,
+                       status=row.status,
                        occurred_at=row.occurred_at, recorded_at=row.recorded_at,
                        available_at=row.available_at, order_id=row.order_id, reason=row.reason,
                        actor=row.actor, source=source, details=details)
@@ -288,17 +422,27 @@ def _entry_out(row: Any) -> LedgerEntry:
 
 def ledger_page(conn: Connection, program: Program, member_id: int, before: int | None,
                 limit: int) -> LedgerPage:
-    account = account_of(conn, program, member_id)
-    rows = repository.page_entries(conn, account.id, before, limit + 1)
+    """The member's own account's entries and their entries in any household pool."""
+    holding = holding_of(conn, program, member_id)
+    pools = ([] if holding.holds_household_id is not None
+             else repository.pool_accounts_of_member(conn, member_id))
+    return account_page(conn, holding.own.id, before, limit, member_id=member_id,
+                        pool_ids=pools)
+
+
+def account_page(conn: Connection, account_id: int, before: int | None, limit: int, *,
+                 member_id: int | None = None, pool_ids: Sequence[int] = ()) -> LedgerPage:
+    rows = repository.page_entries(conn, account_id, before, limit + 1, member_id=member_id,
+                                   pool_ids=pool_ids)
     more = len(rows) > limit
     rows = rows[:limit]
     return LedgerPage(items=[_entry_out(r) for r in rows],
                       next_cursor=rows[-1].id if more and rows else None)
 
 
-def posted(conn: Connection, program: Program, account: Any, entry_id: int) -> Posted:
-    [row] = repository.page_entries(conn, account.id, entry_id + 1, 1)
+def posted(conn: Connection, program: Program, holding: Holding, entry_id: int) -> Posted:
+    [row] = repository.page_entries(conn, holding.account.id, entry_id + 1, 1)
     moves = repository.moves_of_entry(conn, entry_id)
     return Posted(entry=_entry_out(row), lots=[LotMove(lot_id=m.lot_id, points=m.points)
                                                for m in moves],
-                  balance=balance(conn, program, account.member_id))
+                  balance=holding_balance(conn, holding))

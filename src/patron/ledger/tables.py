@@ -4,7 +4,12 @@
 new entry. ``accounts`` holds the balances as a projection of the entries,
 maintained in the same transaction and guarded so it can never go below what
 the ledger allows. ``lots`` are the earn entries' remainders, consumed
-soonest-expiring first; ``lot_moves`` records which lots every entry touched.
+soonest-expiring first; ``lot_moves`` records which lots every entry touched;
+``lot_transfers`` links a lot handed to another account to its copy there.
+
+An account belongs to one member (``member_id``). A household's pool is an
+account too, held by the household's own member row (status ``household``); its
+entries name the member of the household each one is for.
 """
 
 from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
@@ -77,3 +82,15 @@ lot_moves = Table(
     Index("ix_lot_moves_entry_id", "entry_id"),
     Index("ix_lot_moves_lot_id", "lot_id"),
 )
+
+lot_transfers = Table(
+    "lot_transfers",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("from_lot_id", BigId, ForeignKey("lots.id"), nullable=False),
+    Column("to_lot_id", BigId, ForeignKey("lots.id"), nullable=False),
+    Column("entry_id", BigId, ForeignKey("ledger_entries.id"), nullable=False),
+    UniqueConstraint("from_lot_id"),
+)
+"""Where a transferred lot's remainder went, so a return of the purchase that earned it
+still finds its points (pending points first) in the account that now holds them."""

@@ -55,12 +55,17 @@ def members_by_identity(conn: Connection, program_id: int,
     return found
 
 
+HOLDER = "household"
+"""Status of the placeholder member that holds a household's pooled points account."""
+
+
 def existing_member_ids(conn: Connection, program_id: int, ids: Iterable[int]) -> set[int]:
+    """Ids of members (people: not household placeholders) among ``ids``."""
     wanted = list(set(ids))
     found: set[int] = set()
     for start in range(0, len(wanted), CHUNK):
         found.update(conn.execute(select(members.c.id).where(
-            members.c.program_id == program_id,
+            members.c.program_id == program_id, members.c.status != HOLDER,
             members.c.id.in_(wanted[start:start + CHUNK]))).scalars())
     return found
 
@@ -70,7 +75,8 @@ def update_member(conn: Connection, member_id: int, values: dict[str, Any]) -> N
 
 
 def page_members(conn: Connection, program_id: int, after: int | None, limit: int) -> list[Any]:
-    query = select(members).where(members.c.program_id == program_id)
+    query = select(members).where(members.c.program_id == program_id,
+                                  members.c.status != HOLDER)
     if after is not None:
         query = query.where(members.c.id > after)
     return list(conn.execute(query.order_by(members.c.id).limit(limit)))

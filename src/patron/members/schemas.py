@@ -67,6 +67,8 @@ class MemberCreate(BaseModel):
     consents: dict[ConsentPurpose, bool] = Field(
         default_factory=dict, max_length=50,
         description="Consent per purpose, e.g. {\"email_marketing\": true}")
+    referral_code: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = Field(
+        None, description="The code of the member who referred this one")
 
 
 class MemberUpdate(BaseModel):

@@ -75,6 +75,10 @@ def create_member(conn: Connection, program: Program, payload: MemberCreate,
     consents = {purpose: {"granted": granted, "updated_at": now.isoformat()}
                 for purpose, granted in payload.consents.items()}
     [member_id] = enrol(conn, program, now, [dict(profile, consents=consents)], [idents])
+    if payload.referral_code:
+        from patron.referrals.service import attribute
+
+        attribute(conn, program, member_id, payload.referral_code, now, strict=True)
     return get_member(conn, program, member_id)
 
 

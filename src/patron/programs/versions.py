@@ -50,7 +50,11 @@ class ProgramVersion:
 
 
 def document_json(document: ProgramDocument) -> dict[str, Any]:
-    return document.model_dump(mode="json", by_alias=True, exclude_none=True)
+    """The document as stored: nulls kept (``expiry.days: null`` means "never expire")."""
+    data = document.model_dump(mode="json", by_alias=True)
+    if data.get("$schema") is None:
+        data.pop("$schema", None)
+    return data
 
 
 def checksum(document: ProgramDocument) -> str:

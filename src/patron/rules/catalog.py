@@ -41,7 +41,8 @@ BUILT_IN_EVENT_TYPES: dict[str, dict[str, FieldType]] = {
     "check_in": {"location_id": "string"},
     "social_share": {"network": "string", "url": "string"},
     "eco_action": {"action": "string", "quantity": "int"},
-    "referral": {"referral_code": "string", "referee_id": "string"},
+    "referral": {"referral_code": "string", "referee_id": "string", "referrer_id": "string",
+                 "role": "string"},
     "campaign_participation": {"campaign_id": "string"},
     "membership_payment": {"reference": "string", "amount": "int", "plan_id": "string"},
 }

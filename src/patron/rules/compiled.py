@@ -166,6 +166,9 @@ def _compile_rule(rule: EarnRule, order: int, settings: Settings, zone: ZoneInfo
     kind = action.kind
     if kind == "per_currency_unit":
         numerator, denominator = as_ratio(action.per_currency_unit)
+    elif kind == "cashback":
+        numerator, denominator = as_ratio(action.cashback_percent)
+        denominator *= 100  # a percent of the minor units paid
     elif kind == "multiplier" and action.benefit_multiplier is not None:
         numerator, denominator = 0, 1  # the member's factor, at evaluation
     elif kind == "multiplier":

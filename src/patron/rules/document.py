@@ -34,7 +34,7 @@ from pydantic import (
 
 from patron.ledger.domain import ExpiryPolicy
 from patron.rules.catalog import FieldType
-from patron.rules.incentives import CouponType, Reward
+from patron.rules.incentives import CouponType, Referrals, Reward
 from patron.rules.membership import Households, MembershipPlan, Tiers
 
 SCHEMA_ID = "https://patron.dev/schemas/program-document.json"
@@ -172,6 +172,9 @@ class PointsAction(_Model):
                               "per matching line for a per-line rule")
     multiplier: Decimal | None = Field(
         None, gt=1, le=100, description="Multiply the points earn rules gave (2 = double)")
+    cashback_percent: Decimal | None = Field(
+        None, gt=0, le=100, description="Money back into the member's wallet: this percent of "
+        "what they paid (purchases); rounded with the rule's rounding, in minor units")
     benefit_multiplier: Literal["tier", "membership"] | None = Field(
         None, description="Multiply by the earn_multiplier of the member's tier or paid plan")
     of: list[str] | None = Field(None, description="Multiplier only: the rule ids it multiplies "
@@ -180,19 +183,21 @@ class PointsAction(_Model):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PointsAction:
-        given = [k for k in ("per_currency_unit", "fixed", "multiplier", "benefit_multiplier")
-                 if getattr(self, k) is not None]
+        given = [k for k in ("per_currency_unit", "fixed", "multiplier", "benefit_multiplier",
+                             "cashback_percent") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of per_currency_unit, fixed, multiplier, "
-                             "benefit_multiplier")
+                             "benefit_multiplier, cashback_percent")
         if self.of is not None and self.multiplier is None and self.benefit_multiplier is None:
             raise ValueError("'of' only applies to a multiplier")
         return self
 
     @property
-    def kind(self) -> Literal["per_currency_unit", "fixed", "multiplier"]:
+    def kind(self) -> Literal["per_currency_unit", "fixed", "multiplier", "cashback"]:
         if self.per_currency_unit is not None:
             return "per_currency_unit"
+        if self.cashback_percent is not None:
+            return "cashback"
         return "fixed" if self.fixed is not None else "multiplier"
 
 
@@ -275,6 +280,7 @@ class ProgramDocument(_Model):
     households: Households = Field(default_factory=Households)
     coupons: list[CouponType] = Field(default_factory=list, description="Coupon types")
     rewards: list[Reward] = Field(default_factory=list, description="The rewards catalog")
+    referrals: Referrals = Field(default_factory=Referrals)
     campaigns: list[dict[str, Any]] | None = Field(None, description="Reserved for campaigns")
 
     _compiled: Any = PrivateAttr(default=None)

@@ -60,7 +60,7 @@ from patron.rules.context import (
 )
 from patron.rules.document import ProgramDocument
 from patron.rules.limits import apply_limits, cap_text
-from patron.rules.money import apportion, as_ratio, round_ratio
+from patron.rules.money import apportion, as_ratio, format_money, round_ratio
 
 Key = tuple[int | None, int | None]  # (line_index, min_spend)
 
@@ -80,7 +80,9 @@ class Award(NamedTuple):
 
 
 class RuleTotal(NamedTuple):
-    """One line of the member's "why did I get these points": a rule and its total."""
+    """One line of the member's "why did I get these points": a rule and its total.
+
+    A ``cashback`` total is money (minor units) for the wallet, not points."""
 
     rule_id: str
     rule_name: str
@@ -88,6 +90,7 @@ class RuleTotal(NamedTuple):
     pending: bool
     explanation: str
     capped_by: str | None = None
+    kind: str = "earn"
 
 
 class Note(NamedTuple):
@@ -113,11 +116,15 @@ class Evaluation(NamedTuple):
 
     @property
     def total_points(self) -> int:
-        return sum(t.points for t in self.totals)
+        return sum(t.points for t in self.totals if t.kind != "cashback")
 
     @property
     def pending_points(self) -> int:
-        return sum(t.points for t in self.totals if t.pending)
+        return sum(t.points for t in self.totals if t.pending and t.kind != "cashback")
+
+    @property
+    def cashback(self) -> int:
+        return sum(t.points for t in self.totals if t.kind == "cashback")
 
     def explanations(self) -> list[str]:
         return [t.explanation for t in self.totals]
@@ -260,9 +267,10 @@ def _earn(run: _Run, rule: CompiledRule, lines: Any) -> list[int | None] | None:
         return _award(run, rule, [(line.index, None) for line in lines],
                       [rule.numerator] * len(lines), 1)
     numerator, min_spend = rule.numerator, rule.min_spend
+    per = rule.denominator if rule.kind == "cashback" else (
+        rule.denominator * run.program.minor_per_major)
     return _award(run, rule, [(line.index, min_spend) for line in lines],
-                  [line.net_amount * numerator for line in lines],
-                  rule.denominator * run.program.minor_per_major)
+                  [line.net_amount * numerator for line in lines], per)
 
 
 def _multiply(run: _Run, rule: CompiledRule, lines: Any) -> list[int | None] | None:
@@ -305,10 +313,11 @@ def _award(run: _Run, rule: CompiledRule, keys: list[Key], weights: list[int],
         run.note(rule, code, f"{cap_text(rule, capped_by, points_name)}, nothing awarded")
         return None
     parts = [granted] if len(weights) == 1 else apportion(granted, weights)
-    earn = not rule.multiplier
-    kind = "earn" if earn else "multiplier"
+    cashback = rule.kind == "cashback"
+    earn = not rule.multiplier and not cashback
+    kind = "cashback" if cashback else "earn" if earn else "multiplier"
     rule_id, name, pending = rule.id, rule.name, rule.pending
-    plain = capped_by is None and not rule.explain
+    plain = capped_by is None and not rule.explain and not cashback
     awards, base, lines = run.awards, run.base, run.lines
     awarded: list[int | None] = []
     for key, part in zip(keys, parts, strict=True):
@@ -326,18 +335,21 @@ def _award(run: _Run, rule: CompiledRule, keys: list[Key], weights: list[int],
             base.append((rule_id, key, part))
         awarded.append(line_index)
     text = f"{name}: +{granted}" if plain else explain(run, rule, granted, capped_by, "")
-    run.totals.append(RuleTotal(rule_id, name, granted, pending, text, capped_by))
+    run.totals.append(RuleTotal(rule_id, name, granted, pending, text, capped_by,
+                                "cashback" if cashback else "earn"))
     return awarded
 
 
 def explain(run: _Run, rule: CompiledRule, points: int, capped_by: str | None,
             sku: str) -> str:
     """What the member reads: "2× points on beans, 12–18 Mar: +240"."""
+    settings = run.program.settings
+    value = format_money(points, settings.currency) if rule.kind == "cashback" else points
     if rule.explain:
-        text = rule.explain.format(points=points, rule=rule.name,
-                                   points_name=run.program.settings.points_name)
+        text = rule.explain.format(points=value, rule=rule.name,
+                                   points_name=settings.points_name)
     else:
-        text = f"{rule.name}: +{points}"
+        text = f"{rule.name}: +{value}"
     if sku:
         text = f"{text} ({sku})"
     if capped_by:

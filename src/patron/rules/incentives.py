@@ -89,3 +89,34 @@ class Reward(_Model):
             if (self.type == kind) != (getattr(self, name) is not None):
                 raise ValueError(f"{name} is required for {kind} rewards, and only for them")
         return self
+
+
+class ReferralCap(_Model):
+    period: Period = "month"
+    count: int = Field(ge=1, le=100_000)
+
+
+class Referrals(_Model):
+    """Member-get-member: who may refer, when a referral pays, and the abuse guards.
+
+    A referral pays (two ``referral`` events, ``data.role`` "referrer" and
+    "referee", which earn rules reward) once the referred member's first
+    qualifying purchase is past ``return_window_days`` and was not fully returned.
+    """
+
+    link: str = Field("https://example.com/join?ref={code}", max_length=300,
+                      description="Shareable link; {code} is replaced by the member's code")
+    min_spend: int = Field(0, ge=0, description="A qualifying first purchase spends at least "
+                           "this (minor units)")
+    return_window_days: int = Field(14, ge=0, le=365, description="The referral pays when the "
+                                    "qualifying purchase is this old and not fully returned")
+    new_member_days: int = Field(30, ge=0, le=3650, description="A referred member joined at "
+                                 "most this many days before the code was used, and has not "
+                                 "bought anything yet")
+    cap: ReferralCap | None = Field(None, description="Most referrals per referrer per period")
+
+    @model_validator(mode="after")
+    def _link_has_code(self) -> Referrals:
+        if "{code}" not in self.link:
+            raise ValueError("the link must contain {code}")
+        return self

@@ -133,6 +133,11 @@ def _shape(at: str, rule: EarnRule) -> list[Found]:
     if rule.points.per_currency_unit is not None and rule.on != PURCHASE:
         found.append((f"{at}.points.per_currency_unit", f"{rule.on} events have no amount to "
                       "earn on; use fixed", "error"))
+    if rule.points.cashback_percent is not None and rule.on != PURCHASE:
+        found.append((f"{at}.points.cashback_percent", f"{rule.on} events have no amount to "
+                      "give cashback on", "error"))
+    if rule.points.cashback_percent is not None and rule.tier_points:
+        found.append((f"{at}.tier_points", "cashback is money, not tier points", "error"))
     if rule.min_spend is not None and rule.on != PURCHASE:
         found.append((f"{at}.min_spend", "only purchases have a spend", "error"))
     elif rule.min_spend is not None and rule.per_line:

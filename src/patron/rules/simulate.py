@@ -56,6 +56,8 @@ class RuleReport:
     limit_reached: int = 0
     budget_exhausted: int = 0
     cost_minor: int = 0
+    cashback: bool = False
+    """The rule gives money (minor units) into the wallet: its "points" are money."""
 
     @property
     def net_points(self) -> int:
@@ -153,7 +155,8 @@ class Simulator:
         self.skipped: Counter[str] = Counter()
         self.read = 0
         self.evaluated = 0
-        self.rules = {r.id: RuleReport(r.id, r.name) for r in document.earn_rules}
+        self.rules = {r.id: RuleReport(r.id, r.name, cashback=r.points.cashback_percent is not None)
+                      for r in document.earn_rules}
         self.rule_members: dict[str, set[str]] = {r.id: set() for r in document.earn_rules}
         self.largest: list[tuple[int, int, LargestAward]] = []
         self.sequence = 0
@@ -248,8 +251,9 @@ class Simulator:
                     used[0] += total.points
                     used[1] += 1
             member.issued += total.points
-            self._keep_largest(total.points, total.rule_id, member.key, event.id,
-                               total.explanation)
+            if total.kind != "cashback":  # money, reported in the rule's cost
+                self._keep_largest(total.points, total.rule_id, member.key, event.id,
+                                   total.explanation)
         for note in evaluation.notes:
             if note.code in ("limit_reached", "budget_exhausted"):
                 setattr(self.rules[note.rule_id], note.code,
@@ -286,17 +290,20 @@ class Simulator:
         value = settings.point_value_minor
         for rule_id, report in self.rules.items():
             report.members_affected = len(self.rule_members[rule_id])
-            report.cost_minor = points_value_minor(report.net_points, value)
+            report.cost_minor = (report.net_points if report.cashback
+                                 else points_value_minor(report.net_points, value))
         nothing = [m.key for m in self.members.values() if m.issued == 0]
-        issued = sum(r.points_issued for r in self.rules.values())
-        clawed = sum(r.points_clawed_back for r in self.rules.values())
+        points = [r for r in self.rules.values() if not r.cashback]
+        issued = sum(r.points_issued for r in points)
+        clawed = sum(r.points_clawed_back for r in points)
+        cashback = sum(r.net_points for r in self.rules.values() if r.cashback)
         return SimulationReport(
             program_name=self.program.document.name, currency=settings.currency,
             point_value_minor=value, events_read=self.read, events_evaluated=self.evaluated,
             events_skipped=dict(self.skipped), members_seen=len(self.members),
             members_earning_nothing=len(nothing), members_earning_nothing_sample=nothing[:20],
             points_issued=issued, points_clawed_back=clawed,
-            cost_minor=points_value_minor(issued - clawed, value),
+            cost_minor=points_value_minor(issued - clawed, value) + cashback,
             rules=list(self.rules.values()),
             largest_awards=[entry[2] for entry in sorted(self.largest, reverse=True)],
             elapsed_seconds=self.elapsed)

@@ -59,6 +59,8 @@ class MemberTier(BaseModel):
     member_id: int
     tier: TierRef
     source: Literal["earned", "manual", "membership"]
+    shared_with: list[int] = Field(description="Household members sharing this tier "
+                                   "(tiers.per: household)")
     earned_tier: str
     since: datetime
     secured_until: datetime | None = Field(description="Kept at least until then")

@@ -47,6 +47,26 @@ def active_plans(conn: Connection, program: Program, member_ids: list[int],
     return plans(conn, program.id, member_ids, at)
 
 
+def household_groups(conn: Connection, program: Program, tiers: Tiers | None,
+                     member_ids: set[int] | list[int]) -> dict[int, list[int]]:
+    """With ``tiers.per: household``, each member's household members (them included):
+    they share one metric and move together. Empty otherwise."""
+    if tiers is None or tiers.per != "household" or not member_ids:
+        return {}
+    try:
+        from patron.households.service import household_of, members_of
+    except ImportError:  # pragma: no cover - households ship with Patron
+        return {}
+    groups: dict[int, list[int]] = {}
+    homes = household_of(conn, program.id, set(member_ids))
+    members: dict[int, list[int]] = {}
+    for member_id, (household_id, _) in homes.items():
+        if household_id not in members:
+            members[household_id] = [m.member_id for m in members_of(conn, household_id)]
+        groups[member_id] = members[household_id]
+    return groups
+
+
 @dataclass
 class _Member:
     joined: datetime
@@ -64,7 +84,7 @@ class TierTracker:
 
     def __init__(self, conn: Connection, program: Program, tiers: Tiers | None,
                  zone: ZoneInfo, member_ids: set[int], earliest: datetime | None,
-                 now: datetime) -> None:
+                 now: datetime, *, plans: bool = True) -> None:
         self.conn, self.program, self.tiers, self.zone = conn, program, tiers, zone
         self.currency = program.settings.currency
         self.metric = METRIC_KINDS[tiers.metric] if tiers else None
@@ -74,9 +94,13 @@ class TierTracker:
         self.touched: set[int] = set()
         self.last_change: dict[str, Any] | None = None
         """The move the last ``add`` made, if any (for the event's outcome)."""
-        self.plans = active_plans(conn, program, sorted(member_ids), now) if member_ids else {}
+        self.plans = (active_plans(conn, program, sorted(member_ids), now)
+                      if member_ids and plans else {})
+        self.groups: dict[int, list[int]] = {}
         if tiers is None or not member_ids:
             return
+        self.groups = household_groups(conn, program, tiers, member_ids)
+        member_ids = set(member_ids).union(*self.groups.values())
         joined = repository.joined_at(conn, member_ids)
         states = repository.states(conn, program.id, member_ids)
         since = min([earliest or now, *joined.values()])
@@ -116,36 +140,51 @@ class TierTracker:
         amount = amounts.get(self.metric, 0) if self.metric else 0
         if member is None or not amount:
             return
+        before = len(self.changes)
+        self._add(member_id, member, at, amount, reason, key)
+        self.last_change = next((c for c in self.changes[before:]
+                                 if c["member_id"] == member_id), None)
+
+    def _add(self, member_id: int, member: _Member, at: datetime, amount: int, reason: str,
+             key: Any) -> None:
         self.new_entries.append(dict(program_id=self.program.id, member_id=member_id,
                                      metric=self.metric, amount=amount, occurred_at=at,
                                      reason=reason, key=key))
         member.entries.append((at, amount))
         start, end = domain.window(self.tiers, at, self.zone, member.joined)
-        value = sum(a for t, a in member.entries if start <= t < end)
+        group = self.groups.get(member_id, [member_id])
+        value = sum(a for m in group for t, a in self.members[m].entries if start <= t < end)
         reached = self.tiers.qualified(value)
         current = self.tiers.index(member.tier)
         level = self.tiers.levels[reached]
         if reached > current:
-            self._move(member_id, member, reached, "upgrade", at, value,
-                       f"{_metric_text(self.tiers, self.currency, value)} reached {level.name} "
-                       f"({_metric_text(self.tiers, self.currency, level.threshold)})",
-                       domain.secured_until(self.tiers, at, self.zone, member.joined))
-        elif (amount < 0 and reached < current and self.tiers.returns_downgrade_immediately
-              and member.since >= start):
-            to = max(reached, current - self.tiers.max_drop)
-            self._move(member_id, member, to, "downgrade", at, value,
-                       f"a return took the {_metric_name(self.tiers)} to "
-                       f"{_metric_text(self.tiers, self.currency, value)}, below "
-                       f"{self.tiers.levels[current].name}",
-                       member.secured if to > 0 else None)
+            whose = "the household's " if len(group) > 1 else ""
+            reason = (f"{whose}{_metric_text(self.tiers, self.currency, value)} reached "
+                      f"{level.name} ({_metric_text(self.tiers, self.currency, level.threshold)})")
+            secured = domain.secured_until(self.tiers, at, self.zone, member.joined)
+            for other in group:
+                if self.tiers.index(self.members[other].tier) < reached:
+                    self._move(other, self.members[other], reached, "upgrade", at, value,
+                               reason, secured)
+        elif amount < 0 and reached < current and self.tiers.returns_downgrade_immediately:
+            for other in group:
+                held = self.members[other]
+                level_index = self.tiers.index(held.tier)
+                if reached >= level_index or held.since < start:
+                    continue  # kept from an earlier period: only a review moves it
+                to = max(reached, level_index - self.tiers.max_drop)
+                self._move(other, held, to, "downgrade", at, value,
+                           f"a return took the {_metric_name(self.tiers)} to "
+                           f"{_metric_text(self.tiers, self.currency, value)}, below "
+                           f"{self.tiers.levels[level_index].name}",
+                           held.secured if to > 0 else None)
 
     def _move(self, member_id: int, member: _Member, to: int, kind: str, at: datetime,
               value: int, reason: str, secured: datetime | None) -> None:
-        self.last_change = dict(program_id=self.program.id, member_id=member_id,
-                                from_tier=member.tier, to_tier=self.tiers.levels[to].id,
-                                kind=kind, at=at, metric_value=value, reason=reason,
-                                actor="system:tiers")
-        self.changes.append(self.last_change)
+        self.changes.append(dict(program_id=self.program.id, member_id=member_id,
+                                 from_tier=member.tier, to_tier=self.tiers.levels[to].id,
+                                 kind=kind, at=at, metric_value=value, reason=reason,
+                                 actor="system:tiers"))
         member.tier, member.since, member.secured = self.tiers.levels[to].id, at, secured
         self.touched.add(member_id)
 
@@ -207,12 +246,14 @@ def review_program(conn: Connection, program: Program, now: datetime,
     if not due:
         return 0, 0
     ids = [row.member_id for row in due]
+    groups = household_groups(conn, program, tiers, ids)
     joined = repository.joined_at(conn, ids)
     earliest = min(domain.shift_months(row.secured_until or now, -24, zone) for row in due)
-    entries = repository.entries_since(conn, ids, metric, earliest)
+    entries = repository.entries_since(conn, set(ids).union(*groups.values()), metric, earliest)
     changes, reviewed = [], 0
     for row in due:
-        member_entries = entries.get(row.member_id, [])
+        member_entries = [entry for m in groups.get(row.member_id, [row.member_id])
+                          for entry in entries.get(m, [])]
         values: dict[str, Any] = {}
         if row.manual_until is not None and row.manual_until <= now:
             values.update(manual_tier_id=None, manual_until=None, manual_reason=None)
@@ -321,8 +362,9 @@ def member_tier(conn: Connection, program: Program, member_id: int, now: datetim
     joined = member.created_at
     start, end = domain.window(tiers, now, zone, joined)
     metric = METRIC_KINDS[tiers.metric]
-    entries = repository.entries_since(conn, [member_id], metric, start).get(member_id, [])
-    value = _value(entries, start, end)
+    group = household_groups(conn, program, tiers, [member_id]).get(member_id, [member_id])
+    found = repository.entries_since(conn, group, metric, start)
+    value = _value([entry for m in group for entry in found.get(m, [])], start, end)
     plan = active_plans(conn, program, [member_id], now).get(member_id)
     earned = state.tier_id if state else tiers.levels[0].id
     tier_id, source = domain.effective(
@@ -338,6 +380,7 @@ def member_tier(conn: Connection, program: Program, member_id: int, now: datetim
     secured = state.secured_until if state else None
     return dict(
         member_id=member_id, tier={"id": level.id, "name": level.name}, source=source,
+        shared_with=[m for m in group if m != member_id],
         earned_tier=earned, since=state.since if state else joined, secured_until=secured,
         review_at=(secured + timedelta(days=tiers.grace_days)) if secured else None,
         metric={"name": tiers.metric, "value": value, "window_start": start,

@@ -1,0 +1,1 @@
+"""Coupons: unique codes for promotions and rewards, validated and redeemed at checkout."""

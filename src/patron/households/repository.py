@@ -1,0 +1,121 @@
+"""Household queries."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from patron.db.engine import one_of
+from patron.households.tables import household_member_periods, household_members, households
+from patron.members.tables import members
+
+CHUNK = 500
+
+
+def insert_household(conn: Connection, **values: Any) -> int:
+    return conn.execute(insert(households).values(**values)
+                        .returning(households.c.id)).scalar_one()
+
+
+def household_row(conn: Connection, program_id: int, household_id: int, *,
+                  lock: bool = False) -> Any:
+    """The household; ``lock`` serialises membership changes of one household."""
+    query = select(households).where(households.c.program_id == program_id,
+                                     households.c.id == household_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def set_dissolved(conn: Connection, household_id: int, now: datetime) -> None:
+    conn.execute(update(households).where(households.c.id == household_id)
+                 .values(status="dissolved", dissolved_at=now))
+
+
+def member_status(conn: Connection, program_id: int, member_id: int) -> str | None:
+    return conn.execute(select(members.c.status).where(
+        members.c.program_id == program_id, members.c.id == member_id)).scalar()
+
+
+def membership(conn: Connection, member_id: int) -> Any:
+    return conn.execute(select(household_members)
+                        .where(household_members.c.member_id == member_id)).first()
+
+
+def current_members(conn: Connection, household_id: int) -> list[Any]:
+    return list(conn.execute(select(household_members)
+                             .where(household_members.c.household_id == household_id)
+                             .order_by(household_members.c.joined_at,
+                                       household_members.c.member_id)))
+
+
+def count_members(conn: Connection, household_id: int) -> int:
+    return conn.execute(select(func.count()).select_from(household_members)
+                        .where(household_members.c.household_id == household_id)).scalar_one()
+
+
+def memberships_of(conn: Connection, program_id: int,
+                   member_ids: Iterable[int]) -> dict[int, Any]:
+    ids = list(set(member_ids))
+    found: dict[int, Any] = {}
+    for start in range(0, len(ids), CHUNK):
+        for row in conn.execute(select(household_members).where(
+                household_members.c.program_id == program_id,
+                one_of(conn, household_members.c.member_id, ids[start:start + CHUNK]))):
+            found[row.member_id] = row
+    return found
+
+
+def add_member(conn: Connection, *, program_id: int, household_id: int, member_id: int,
+               role: str, now: datetime, actor: str) -> int:
+    """A member joins with a role: the current row and the start of a period (its id)."""
+    conn.execute(insert(household_members).values(
+        program_id=program_id, household_id=household_id, member_id=member_id, role=role,
+        joined_at=now))
+    return _open_period(conn, program_id, household_id, member_id, role, now, actor)
+
+
+def remove_member(conn: Connection, household_id: int, member_id: int, now: datetime,
+                  reason: str) -> int:
+    """The member leaves; returns the id of the period that ended."""
+    conn.execute(delete(household_members).where(
+        household_members.c.household_id == household_id,
+        household_members.c.member_id == member_id))
+    return _close_period(conn, household_id, member_id, now, reason)
+
+
+def change_role(conn: Connection, *, program_id: int, household_id: int, member_id: int,
+                role: str, now: datetime, actor: str) -> None:
+    """A new role is a new period: the history says who could spend when."""
+    conn.execute(update(household_members).where(
+        household_members.c.household_id == household_id,
+        household_members.c.member_id == member_id).values(role=role))
+    _close_period(conn, household_id, member_id, now, "role_changed")
+    _open_period(conn, program_id, household_id, member_id, role, now, actor)
+
+
+def _open_period(conn: Connection, program_id: int, household_id: int, member_id: int,
+                 role: str, now: datetime, actor: str) -> int:
+    return conn.execute(insert(household_member_periods).values(
+        program_id=program_id, household_id=household_id, member_id=member_id, role=role,
+        joined_at=now, actor=actor).returning(household_member_periods.c.id)).scalar_one()
+
+
+def _close_period(conn: Connection, household_id: int, member_id: int, now: datetime,
+                  reason: str) -> int:
+    period = household_member_periods.c
+    period_id = conn.execute(select(period.id).where(
+        period.household_id == household_id, period.member_id == member_id,
+        period.left_at.is_(None))).scalar_one()
+    conn.execute(update(household_member_periods).where(period.id == period_id)
+                 .values(left_at=now, end_reason=reason))
+    return period_id
+
+
+def periods(conn: Connection, household_id: int) -> list[Any]:
+    return list(conn.execute(select(household_member_periods)
+                             .where(household_member_periods.c.household_id == household_id)
+                             .order_by(household_member_periods.c.id)))

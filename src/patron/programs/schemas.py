@@ -1,0 +1,156 @@
+"""Program payloads: the program, its versions, and simulation reports.
+
+Money is integer minor units of the currency named beside it; points are integers.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from patron.events.schemas import EventIn
+from patron.programs.domain import ProgramSettings
+from patron.rules.document import ProgramDocument
+
+MAX_SIMULATED_EVENTS = 10_000
+"""Events one simulate request may carry."""
+
+
+class DocumentProblem(BaseModel):
+    path: str = Field(description="Where in the document, e.g. earn_rules[2].when; "
+                                  "empty for the document as a whole")
+    message: str
+    severity: Literal["error", "warning"] = "error"
+
+
+class Program(BaseModel):
+    id: int
+    slug: str
+    name: str
+    version: int = Field(description="The current version's number")
+    settings: ProgramSettings
+    created_at: datetime
+    document: ProgramDocument = Field(description="The current version's program document")
+    source: str | None = Field(None, description="The YAML it was published from, if any")
+
+
+class ProgramVersionSummary(BaseModel):
+    version: int
+    checksum: str = Field(description="SHA-256 of the canonical JSON document")
+    published_at: datetime
+    published_by: str = Field(description="Who published it: key:ID, cli, system, …")
+    note: str | None = None
+
+
+class ProgramVersion(ProgramVersionSummary):
+    document: ProgramDocument
+    source: str | None = Field(None, description="The YAML it was published from, if any")
+
+
+class PublishedVersion(ProgramVersion):
+    created: bool = Field(description="False: the document equals the current version, "
+                                      "nothing was published")
+    warnings: list[DocumentProblem] = Field(default_factory=list,
+                                    description="Things that work but may not be meant")
+
+
+class ProgramVersionPage(BaseModel):
+    items: list[ProgramVersionSummary]
+    next_cursor: int | None = Field(None, description="Pass as `before` for older versions")
+
+
+class SimulationRequest(BaseModel):
+    """A draft document and the events to replay: given ones, or the program's own."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    document: dict[str, Any] | str = Field(
+        description="The draft program document, as an object or as YAML/JSON text")
+    events: list[EventIn] | None = Field(
+        None, max_length=MAX_SIMULATED_EVENTS,
+        description="Events to replay, in occurred_at order, shaped as POST /events takes "
+                    "them; without them the program's recorded events in [from, to) are "
+                    "replayed")
+    start: date | None = Field(None, alias="from", description="Recorded events: first day "
+                               "replayed, in the program's timezone (default: 30 days before to)")
+    end: date | None = Field(None, alias="to", description="Recorded events: the day after "
+                             "the last one replayed (default: tomorrow, so today is included)")
+
+
+class RuleFigures(BaseModel):
+    rule_id: str
+    rule_name: str
+    points_issued: int
+    points_clawed_back: int = Field(description="Taken back by returns in the replay")
+    net_points: int
+    cost_minor: int = Field(description="Net points priced at settings.point_value_minor")
+    awards: int = Field(description="Events (or returns) that gave this rule's points")
+    members_affected: int
+    capped_awards: int = Field(description="Awards cut short by a limit or budget")
+    limit_reached: int = Field(description="Events a per-member limit stopped")
+    budget_exhausted: int = Field(description="Events the rule's budget stopped")
+    cashback: bool = Field(False, description="The rule gives money into the wallet: its "
+                                              "points figures are minor units of money")
+
+
+class LargestAward(BaseModel):
+    points: int
+    rule_id: str
+    member: str = Field(description="id:ID, or TYPE:VALUE for an identity")
+    event_id: str | None
+    explanation: str
+
+
+class SimulationFigures(BaseModel):
+    """What one document would have done with the replayed events."""
+
+    program_name: str
+    version: int | None = Field(description="The published version; null for the draft")
+    currency: str
+    point_value_minor: Decimal
+    events_read: int
+    events_evaluated: int
+    events_skipped: dict[str, int] = Field(description="Events not evaluated, by reason")
+    members_seen: int
+    members_earning_nothing: int
+    members_earning_nothing_sample: list[str]
+    points_issued: int
+    points_clawed_back: int
+    net_points: int
+    cost_minor: int
+    rules: list[RuleFigures]
+    largest_awards: list[LargestAward] = Field(description="The largest single awards")
+
+
+class RuleComparison(BaseModel):
+    rule_id: str
+    rule_name: str
+    change: Literal["added", "removed", "kept"] = Field(
+        description="added: only the draft has the rule; removed: only the current version")
+    current: RuleFigures | None
+    draft: RuleFigures | None
+    net_points_change: int = Field(description="Draft minus current")
+    cost_minor_change: int | None = Field(description="Draft minus current; null when the "
+                                                      "currencies differ")
+
+
+class SimulatedEvents(BaseModel):
+    kind: Literal["given", "recorded"]
+    start: datetime | None = Field(None, description="Recorded: first instant replayed")
+    end: datetime | None = Field(None, description="Recorded: first instant not replayed")
+
+
+class SimulationComparison(BaseModel):
+    """The draft beside the current version, over the same events. Nothing was written."""
+
+    events: SimulatedEvents
+    draft: SimulationFigures
+    current: SimulationFigures | None = Field(
+        description="The program's current version; null when simulating without a program")
+    rules: list[RuleComparison] = Field(description="Every rule of either document")
+    net_points_change: int | None
+    cost_minor_change: int | None
+    elapsed_seconds: float

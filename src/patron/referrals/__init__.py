@@ -1,0 +1,1 @@
+"""Referrals: member-get-member, attributed on sign-up, paid after a first purchase."""

@@ -1,0 +1,1 @@
+"""Rewards: the catalog a member sees, and redeeming points for a reward."""

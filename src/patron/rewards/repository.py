@@ -1,0 +1,156 @@
+"""Rewards queries: stock rows, redemptions and donation totals."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from patron.ledger.tables import accounts
+from patron.rewards.domain import remaining_after
+from patron.rewards.tables import redemptions, reward_stock
+
+ACTIVE = "active"
+CANCELLED = "cancelled"
+
+
+def lock_own_account(conn: Connection, program_id: int, member_id: int) -> None:
+    """Take the member's own points account row lock (PostgreSQL; SQLite serialises writers)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(accounts.c.id).where(accounts.c.program_id == program_id,
+                                                 accounts.c.member_id == member_id)
+                     .with_for_update())
+
+
+# --------------------------------------------------------------------------- stock
+
+def stock_rows(conn: Connection, program_id: int, reward_ids: Iterable[str]) -> dict[str, Any]:
+    ids = list(set(reward_ids))
+    if not ids:
+        return {}
+    return {row.reward_id: row for row in conn.execute(select(reward_stock).where(
+        reward_stock.c.program_id == program_id, reward_stock.c.reward_id.in_(ids)))}
+
+
+def stock_row(conn: Connection, program_id: int, reward_id: str) -> Any:
+    return conn.execute(select(reward_stock).where(reward_stock.c.program_id == program_id,
+                                                   reward_stock.c.reward_id == reward_id)).first()
+
+
+def take_unit(conn: Connection, program_id: int, reward_id: str, stock: int,
+              now: datetime) -> bool:
+    """Take one unit if one is left and the row follows the document's ``stock``.
+
+    The guard makes two redemptions of the last unit impossible: on PostgreSQL
+    the second waits for the first's row lock and then finds ``remaining = 0``;
+    SQLite runs one writer at a time.
+    """
+    result = conn.execute(update(reward_stock).where(
+        reward_stock.c.program_id == program_id, reward_stock.c.reward_id == reward_id,
+        reward_stock.c.stock == stock, reward_stock.c.remaining > 0).values(
+        remaining=reward_stock.c.remaining - 1, redeemed=reward_stock.c.redeemed + 1,
+        updated_at=now))
+    return result.rowcount == 1
+
+
+def create_stock(conn: Connection, program_id: int, reward_id: str, stock: int,
+                 now: datetime) -> None:
+    """The row a reward's first redemption needs; a concurrent creator's row wins."""
+    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    conn.execute(insert(reward_stock).values(
+        program_id=program_id, reward_id=reward_id, stock=stock, redeemed=0, remaining=stock,
+        updated_at=now).on_conflict_do_nothing())
+
+
+def restock(conn: Connection, program_id: int, reward_id: str, *, old: int, new: int,
+            redeemed: int, now: datetime) -> bool:
+    """Follow a new version's stock figure; False if another transaction got there first."""
+    result = conn.execute(update(reward_stock).where(
+        reward_stock.c.program_id == program_id, reward_stock.c.reward_id == reward_id,
+        reward_stock.c.stock == old, reward_stock.c.redeemed == redeemed).values(
+        stock=new, remaining=remaining_after(new, redeemed), updated_at=now))
+    return result.rowcount == 1
+
+
+def return_unit(conn: Connection, program_id: int, reward_id: str, now: datetime) -> None:
+    """A cancelled redemption's unit goes back on the shelf (if the stock still has room)."""
+    left = reward_stock.c.stock - (reward_stock.c.redeemed - 1)
+    conn.execute(update(reward_stock).where(
+        reward_stock.c.program_id == program_id, reward_stock.c.reward_id == reward_id,
+        reward_stock.c.redeemed > 0).values(
+        redeemed=reward_stock.c.redeemed - 1, remaining=case((left > 0, left), else_=0),
+        updated_at=now))
+
+
+# --------------------------------------------------------------------------- redemptions
+
+def insert_redemption(conn: Connection, row: dict[str, Any]) -> int:
+    return conn.execute(redemptions.insert().values(**row)
+                        .returning(redemptions.c.id)).scalar_one()
+
+
+def redemption(conn: Connection, program_id: int, redemption_id: int, *,
+               lock: bool = False) -> Any:
+    query = select(redemptions).where(redemptions.c.program_id == program_id,
+                                      redemptions.c.id == redemption_id)
+    if lock and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def redemption_by_key(conn: Connection, program_id: int, member_id: int, key: str) -> Any:
+    return conn.execute(select(redemptions).where(
+        redemptions.c.program_id == program_id, redemptions.c.member_id == member_id,
+        redemptions.c.idempotency_key == key)).first()
+
+
+def member_redemptions(conn: Connection, program_id: int, member_id: int,
+                       before: int | None, limit: int) -> list[Any]:
+    query = select(redemptions).where(redemptions.c.program_id == program_id,
+                                      redemptions.c.member_id == member_id)
+    if before is not None:
+        query = query.where(redemptions.c.id < before)
+    return list(conn.execute(query.order_by(redemptions.c.id.desc()).limit(limit)))
+
+
+def standing_times(conn: Connection, program_id: int, member_id: int,
+                   reward_ids: Iterable[str], since: datetime | None) -> dict[str, list[datetime]]:
+    """When the member redeemed each reward (standing redemptions only), since ``since``."""
+    ids = list(set(reward_ids))
+    if not ids:
+        return {}
+    query = select(redemptions.c.reward_id, redemptions.c.created_at).where(
+        redemptions.c.program_id == program_id, redemptions.c.member_id == member_id,
+        redemptions.c.reward_id.in_(ids), redemptions.c.status == ACTIVE)
+    if since is not None:
+        query = query.where(redemptions.c.created_at >= since)
+    found: dict[str, list[datetime]] = {}
+    for reward_id, at in conn.execute(query):
+        found.setdefault(reward_id, []).append(at)
+    return found
+
+
+def mark_cancelled(conn: Connection, redemption_id: int, *, now: datetime, reason: str,
+                   refund_entry_id: int) -> None:
+    conn.execute(update(redemptions).where(redemptions.c.id == redemption_id).values(
+        status=CANCELLED, fulfilment=CANCELLED, cancelled_at=now, cancel_reason=reason,
+        refund_entry_id=refund_entry_id))
+
+
+def donation_totals(conn: Connection, program_id: int, since: datetime | None,
+                    until: datetime | None) -> list[Any]:
+    r = redemptions.c
+    query = (select(r.cause, func.count().label("donations"),
+                    func.count(r.member_id.distinct()).label("members"),
+                    func.sum(r.cost_points).label("points"))
+             .where(r.program_id == program_id, r.reward_type == "donation",
+                    r.status == ACTIVE)
+             .group_by(r.cause).order_by(func.sum(r.cost_points).desc(), r.cause))
+    if since is not None:
+        query = query.where(r.created_at >= since)
+    if until is not None:
+        query = query.where(r.created_at < until)
+    return list(conn.execute(query))

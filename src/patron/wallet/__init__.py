@@ -1,0 +1,1 @@
+"""The wallet: a member's money balance (cashback), with its own append-only ledger."""

@@ -1,0 +1,363 @@
+"""Redemptions and cancellations on SQLite and PostgreSQL: races, refunds, eligibility."""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from patron.coupons import checkout
+from patron.coupons.schemas import OrderIn, RedeemRequest
+from patron.errors import IdempotencyKeyReused, PatronError
+from patron.ledger import jobs
+from patron.ledger.domain import InsufficientPoints
+from patron.rewards import service
+from patron.rewards.fulfilment import CashbackSpent
+from patron.wallet.service import spend as wallet_spend
+from patron.wallet.service import wallet
+from tests.rewards.factories import PLANS, REWARDS, TIERS, Store
+
+STICKER = {"id": "sticker", "name": "Sticker", "type": "gift", "cost_points": 100}
+
+
+def race(count: int, attempt) -> Counter:
+    """Run ``attempt(n)`` in ``count`` threads released at once; count the outcomes."""
+    outcomes: Counter = Counter()
+    barrier = threading.Barrier(count)
+    lock = threading.Lock()
+
+    def run(n: int) -> None:
+        barrier.wait()
+        try:
+            attempt(n)
+            result = "ok"
+        except PatronError as exc:
+            result = exc.code
+        with lock:
+            outcomes[result] += 1
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return outcomes
+
+
+def test_fifty_members_race_for_ten_mugs(database, clock):
+    store = Store(database, clock)
+    members = [store.member(points=300) for _ in range(50)]
+    outcomes = race(50, lambda n: store.redeem(members[n], "mug"))
+    assert outcomes == {"ok": 10, "out_of_stock": 40}
+    stock = store.stock("mug")
+    assert (stock.remaining, stock.redeemed, stock.stock) == (0, 10, 10)
+    spent = [m for m in members if store.points(m) == 0]
+    assert len(spent) == 10
+    assert sorted(store.points(m) for m in members) == [0] * 10 + [300] * 40
+    for member in members:
+        store.assert_exact(member)
+    assert store.offer(members[0], "mug").reason == "out_of_stock"
+
+
+def test_one_member_firing_ten_redemptions_with_points_for_three(database, clock):
+    store = Store(database, clock, [STICKER])
+    member = store.member(points=300)
+    outcomes = race(10, lambda n: store.redeem(member, "sticker", key=f"burst-{n}"))
+    assert outcomes == {"ok": 3, "insufficient_points": 7}
+    assert store.points(member) == 0
+    page = database.read(lambda conn: service.member_redemptions(conn, store.program, member,
+                                                                 None, 50))
+    assert len(page.items) == 3
+    store.assert_exact(member)
+
+
+def test_simultaneous_retries_of_one_key_redeem_once(database, clock):
+    store = Store(database, clock)
+    member = store.member(points=1000)
+    outcomes = race(6, lambda n: store.redeem(member, "mug", key="same"))
+    assert outcomes == {"ok": 6}
+    assert store.points(member) == 700
+    assert store.stock("mug").remaining == 9
+    store.assert_exact(member)
+
+
+def test_retry_returns_the_first_redemption_and_spends_nothing(database, clock):
+    store = Store(database, clock)
+    member = store.member(points=1000)
+    first = store.redeem(member, "coffee", key="k1")
+    again = store.redeem(member, "coffee", key="k1")
+    assert again.id == first.id and again.coupon_code == first.coupon_code
+    assert store.points(member) == 900
+    with pytest.raises(IdempotencyKeyReused):
+        store.redeem(member, "mug", key="k1")
+    store.cancel(first.id)
+    after_cancel = store.redeem(member, "coffee", key="k1")
+    assert (after_cancel.id, after_cancel.status) == (first.id, "cancelled")
+    assert store.points(member) == 1000
+    store.assert_exact(member)
+
+
+def test_cancel_puts_points_back_into_their_lots_and_the_stock_back(database, clock):
+    store = Store(database, clock, settings={"expiry": {"days": 30}})
+    member = store.member(points=100)                # lot A, expires in 30 days
+    store.advance(days=5)
+    store.give(member, 500)                          # lot B, expires in 35 days
+    [lot_a, lot_b] = store.lots(member)
+    mug = store.redeem(member, "mug")
+    assert [(m.lot_id, m.points) for m in mug.lots] == [(lot_a, -100), (lot_b, -200)]
+    assert {i: v[:2] for i, v in store.lots(member).items()} == {
+        lot_a: (0, "closed"), lot_b: (300, "open")}
+    assert store.stock("mug").remaining == 9
+
+    cancelled = store.cancel(mug.id, reason="changed my mind")
+    assert (cancelled.status, cancelled.cancel_reason) == ("cancelled", "changed my mind")
+    assert {i: v[:2] for i, v in store.lots(member).items()} == {
+        lot_a: (100, "open"), lot_b: (500, "open")}
+    assert store.points(member) == 600
+    stock = store.stock("mug")
+    assert (stock.remaining, stock.redeemed) == (10, 0)
+    store.assert_exact(member)
+
+    twice = store.cancel(mug.id)
+    assert twice.refund_entry_id == cancelled.refund_entry_id
+    assert store.points(member) == 600 and store.stock("mug").remaining == 10
+    store.assert_exact(member)
+
+
+def test_points_of_a_lot_that_expired_meanwhile_come_back_in_a_fresh_lot(database, clock):
+    store = Store(database, clock, settings={"expiry": {"days": 30}})
+    member = store.member(points=400)                # lot A, expires at T0+30
+    store.advance(days=5)
+    store.give(member, 500)                          # lot B, expires at T0+35
+    [lot_a, lot_b] = store.lots(member)
+    mug = store.redeem(member, "mug")                # all 300 from A
+    store.advance(days=26)                           # past A's expiry
+    jobs.run_all(database, clock.now())              # A's last 100 points expire
+    assert store.points(member) == 500
+    store.cancel(mug.id)
+    lots = store.lots(member)
+    assert lots[lot_a][:2] == (0, "expired")
+    assert lots[lot_b][:2] == (500, "open")
+    [fresh] = [i for i in lots if i not in (lot_a, lot_b)]
+    assert lots[fresh] == (300, "open", clock.now() + timedelta(days=30))
+    assert store.points(member) == 800
+    store.assert_exact(member)
+
+
+def test_limit_per_member_counts_standing_redemptions_in_the_period(database, clock):
+    store = Store(database, clock)
+    member = store.member(points=5000)
+    first = store.redeem(member, "tasting")
+    with pytest.raises(service.LimitReached):
+        store.redeem(member, "tasting")
+    assert store.offer(member, "tasting").reason == "limit_reached"
+    store.cancel(first.id)
+    second = store.redeem(member, "tasting")
+    assert store.offer(member, "tasting").limit_per_member.used == 1
+    store.advance(days=365)                          # a new calendar year
+    store.redeem(member, "tasting")
+    assert second.fulfilment == "booked"
+    assert store.stock("tasting").remaining == 0
+    store.assert_exact(member)
+
+
+def test_simultaneous_redemptions_keep_to_the_limit(database, clock):
+    store = Store(database, clock)
+    member = store.member(points=5000)
+    outcomes = race(6, lambda n: store.redeem(member, "tasting", key=f"t-{n}"))
+    assert outcomes == {"ok": 1, "limit_reached": 5}
+    assert store.points(member) == 4500 and store.stock("tasting").remaining == 1
+    store.assert_exact(member)
+
+
+def test_tier_only_rewards(database, clock):
+    gold_mug = {"id": "gold-mug", "name": "Gold mug", "type": "gift", "cost_points": 100,
+                "eligibility": {"tiers": ["gold"]}}
+    lounge = {"id": "lounge", "name": "Lounge", "type": "experience", "cost_points": 100}
+    store = Store(database, clock, [gold_mug, lounge], tiers=TIERS)
+    member = store.member(points=1000)
+    for reward_id in ("gold-mug", "lounge"):
+        offer = store.offer(member, reward_id)
+        assert (offer.eligible, offer.affordable, offer.reason) == (
+            False, True, "tier_required")
+        with pytest.raises(service.TierRequired):
+            store.redeem(member, reward_id)
+    store.set_tier(member, "gold")
+    assert store.offer(member, "lounge").eligible
+    store.redeem(member, "gold-mug")
+    store.redeem(member, "lounge")
+    assert store.points(member) == 800
+    store.assert_exact(member)
+
+
+def test_plan_only_rewards(database, clock):
+    box = {"id": "plus-box", "name": "Plus box", "type": "gift", "cost_points": 100}
+    tee = {"id": "tee", "name": "T-shirt", "type": "gift", "cost_points": 100,
+           "eligibility": {"plans": ["plus"]}}
+    store = Store(database, clock, [box, tee], memberships=PLANS)
+    member = store.member(points=1000)
+    assert store.offer(member, "plus-box").reason == "plan_required"
+    with pytest.raises(service.PlanRequired):
+        store.redeem(member, "tee")
+    store.subscribe(member)
+    assert store.offer(member, "plus-box").eligible
+    store.redeem(member, "plus-box")
+    store.redeem(member, "tee")
+    assert store.points(member) == 800
+
+
+def test_condition_over_the_member(database, clock):
+    north = {"id": "north", "name": "North only", "type": "gift", "cost_points": 100,
+             "eligibility": {"when": 'member.profile.region == "North" && '
+                                     'member.profile.attributes.vip == true'}}
+    store = Store(database, clock, [north])
+    south = store.member(points=500, region="South", attributes={"vip": True})
+    vip = store.member(points=500, region="North", attributes={"vip": True})
+    assert store.offer(south, "north").reason == "condition_not_met"
+    with pytest.raises(service.ConditionNotMet):
+        store.redeem(south, "north")
+    assert store.offer(vip, "north").eligible
+    store.redeem(vip, "north")
+    assert store.points(vip) == 400 and store.points(south) == 500
+
+
+def test_catalog_shows_what_is_on_offer_now(database, clock):
+    later = {"id": "spring", "name": "Spring", "type": "gift", "cost_points": 100,
+             "valid_from": "2026-04-01"}
+    gone = {"id": "winter", "name": "Winter", "type": "gift", "cost_points": 100,
+            "valid_until": "2026-02-28"}
+    store = Store(database, clock, [*REWARDS, later, gone])
+    member = store.member(points=120)
+    items = {o.id: o for o in store.catalog(member).items}
+    assert set(items) == {"coffee", "mug", "tasting", "cash5", "trees"}
+    assert (items["coffee"].eligible, items["coffee"].affordable) == (True, True)
+    mug = items["mug"]
+    assert (mug.eligible, mug.affordable, mug.reason, mug.points_needed) == (
+        True, False, "insufficient_points", 180)
+    everything = {o.id: o.reason for o in store.catalog(member, everything=True).items}
+    assert (everything["spring"], everything["winter"]) == ("not_yet_available", "expired")
+    with pytest.raises(service.NotYetAvailable):
+        store.redeem(member, "spring")
+    with pytest.raises(service.RewardNotFound):
+        store.redeem(member, "nothing")
+    with pytest.raises(InsufficientPoints):
+        store.redeem(member, "mug")
+    assert store.points(member) == 120
+
+
+def test_a_new_version_changing_stock_counts_what_is_redeemed(database, clock):
+    store = Store(database, clock)
+    member = store.member(points=10_000)
+    for _ in range(4):
+        store.redeem(member, "mug")                  # stock 10: 6 left
+    mug = next(r for r in REWARDS if r["id"] == "mug")
+    others = [r for r in REWARDS if r["id"] != "mug"]
+    store.publish([*others, {**mug, "stock": 5}])
+    assert store.offer(member, "mug").stock_remaining == 1
+    last = store.redeem(member, "mug")
+    with pytest.raises(service.OutOfStock):
+        store.redeem(member, "mug")
+    store.publish([*others, {**mug, "stock": 3}])    # below what is redeemed: none left
+    assert store.offer(member, "mug").stock_remaining == 0
+    store.cancel(last.id)                            # 4 redeemed against 3: still none
+    assert store.offer(member, "mug").stock_remaining == 0
+    store.publish([*others, {**mug, "stock": 8}])
+    assert store.offer(member, "mug").stock_remaining == 4
+    store.redeem(member, "mug")
+    stock = store.stock("mug")
+    assert (stock.stock, stock.redeemed, stock.remaining) == (8, 5, 3)
+    store.assert_exact(member)
+
+
+def test_a_used_coupon_cannot_be_cancelled(database, clock):
+    store = Store(database, clock)
+    member = store.member(points=500)
+    kept, used = store.redeem(member, "coffee"), store.redeem(member, "coffee")
+    assert used.fulfilment == "coupon_issued" and used.coupon_code
+    request = RedeemRequest(order_id="o-1", member_id=member,
+                            order=OrderIn(subtotal=2000, currency="USD"))
+    database.transact(lambda conn: checkout.redeem(conn, store.program, used.coupon_code,
+                                                   request, now=clock.now(), actor="test"))
+    with pytest.raises(PatronError) as refused:
+        store.cancel(used.id)
+    assert (refused.value.code, refused.value.status) == ("coupon_used", 409)
+    assert store.points(member) == 300
+    store.cancel(kept.id)
+    assert store.points(member) == 400
+    store.assert_exact(member)
+
+
+def test_cashback_goes_to_the_wallet_and_comes_back_on_cancel(database, clock):
+    store = Store(database, clock)
+    member = store.member(points=1000)
+    cash = store.redeem(member, "cash5")
+    assert (cash.fulfilment, cash.cashback_amount, cash.currency) == (
+        "cashback_credited", 500, "USD")
+    money = lambda: database.read(  # noqa: E731
+        lambda conn: wallet(conn, store.program, member))["balance"]
+    assert money() == 500
+    store.cancel(cash.id)
+    assert (money(), store.points(member)) == (0, 1000)
+    spent = store.redeem(member, "cash5")
+    database.transact(lambda conn: wallet_spend(conn, store.program, member, amount=300,
+                                                order_id="o-2", key="w1", actor="test",
+                                                now=clock.now()))
+    with pytest.raises(CashbackSpent):
+        store.cancel(spent.id)
+    assert (money(), store.points(member)) == (200, 750)
+    store.assert_exact(member)
+
+
+def test_donations_are_totalled_per_cause(database, clock):
+    whales = {"id": "whales", "name": "Save whales", "type": "donation", "cost_points": 200,
+              "cause": "Oceans"}
+    store = Store(database, clock, [*REWARDS, whales])
+    a, b = store.member(points=1000), store.member(points=1000)
+    store.redeem(a, "trees")
+    store.redeem(a, "trees")
+    store.redeem(b, "trees")
+    gift = store.redeem(b, "whales")
+    assert gift.cause == "Oceans" and gift.fulfilment == "donated"
+    cancelled = store.redeem(a, "whales")
+    store.cancel(cancelled.id)
+    totals = database.read(lambda conn: service.donations(conn, store.program))
+    assert [(c.cause, c.donations, c.members, c.points) for c in totals.causes] == [
+        ("Oceans", 1, 1, 200), ("Reforestation", 3, 2, 150)]
+    assert (totals.donations, totals.points) == (4, 350)
+
+
+def test_a_pooled_member_redeems_from_the_pool_and_is_refunded_there(database, clock):
+    from patron.households import service as households
+    from patron.households.schemas import HouseholdCreate
+
+    store = Store(database, clock, settings={"expiry": {"days": 90}},
+                  households={"pooled_points": True})
+    owner = store.member(points=1000)
+    before_joining = store.redeem(owner, "mug")       # 300 from the owner's own lot
+    [own_lot] = store.lots(owner)
+    home = database.transact(lambda conn: households.create_household(
+        conn, store.program, HouseholdCreate(name="The Smiths", owner_member_id=owner),
+        now=clock.now(), actor="test"))
+    assert store.points(owner) == 700                 # the pool's balance now
+    assert store.lots(owner)[own_lot][:2] == (0, "closed")  # its 700 moved to the pool
+    in_pool = store.redeem(owner, "mug")
+    assert store.points(owner) == 400
+    store.cancel(in_pool.id)
+    store.cancel(before_joining.id)
+    assert store.points(owner) == 1000
+    assert store.lots(owner)[own_lot][:2] == (0, "closed")  # nothing stranded at home
+    pool = database.read(lambda conn: households.repository.household_row(
+        conn, store.program.id, home.id).account_id)
+
+    def pool_state(conn):
+        from patron.ledger import repository as ledger
+        account = ledger.account_row(conn, pool)
+        return account.available, ledger.ledger_totals(conn, pool), ledger.live_lots(conn, pool)
+    available, totals, lots = database.read(pool_state)
+    assert available == totals["available"] == totals["open_lots"] == 1000
+    # The copy of the owner's lot is whole again (700); the 300 spent before it moved
+    # cannot fit in it and come back as a lot with the same expiry.
+    assert sorted((lot.points, lot.remaining) for lot in lots) == [(300, 300), (700, 700)]
+    assert len({lot.expires_at for lot in lots}) == 1

@@ -1,0 +1,92 @@
+"""Cashback into the wallet, spends at checkout and clawbacks on returns, on both databases."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from patron.wallet.service import InsufficientFunds, spend, wallet
+from tests.earning.test_ingest import BASE, Shop, rule
+
+CASHBACK = rule("cashback", "purchase", {"cashback_percent": "2.5"}, name="2.5% cashback")
+LINES = [("LAT", "drinks", 1, 10_00), ("BNS", "beans", 2, 50_00)]
+
+
+def balance(shop, member):
+    return shop.db.read(lambda conn: wallet(conn, shop.program, member))["balance"]
+
+
+def pay(shop, member, amount, key):
+    return shop.db.transact(lambda conn: spend(conn, shop.program, member, amount=amount,
+                                               order_id=f"o-{key}", key=key, actor="test",
+                                               now=shop.clock.now()))
+
+
+def test_cashback_is_credited_and_explained(database, clock):
+    shop = Shop(database, clock, [BASE, CASHBACK])
+    member = shop.member()
+    [bought] = shop.send(shop.purchase(member, LINES))
+    assert bought.points == 60
+    [award] = [a for a in bought.awards if a.kind == "cashback"]
+    assert (award.amount, award.reason) == (150, "2.5% cashback: +$1.50")
+    view = database.read(lambda conn: wallet(conn, shop.program, member))
+    assert view["balance"] == 150 and view["entries"][0]["kind"] == "cashback"
+    assert shop.balance(member).available == 60
+
+
+def test_spends_are_guarded_and_idempotent(database, clock):
+    shop = Shop(database, clock, [CASHBACK])
+    member = shop.member()
+    shop.send(shop.purchase(member, [("BIG", "", 1, 400_00)]))
+    assert balance(shop, member) == 10_00
+    results: list[str] = []
+    paid: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def attempt(n: int) -> None:
+        barrier.wait()
+        try:
+            pay(shop, member, 3_00, f"k{n}")
+            results.append("ok")
+            paid.append(f"k{n}")
+        except InsufficientFunds:
+            results.append("short")
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["ok"] * 3 + ["short"] * 5
+    assert balance(shop, member) == 1_00
+    again = pay(shop, member, 3_00, paid[0])
+    assert again["balance"] == 1_00 and again["entries"][0]["amount"] == -3_00
+
+
+def test_a_return_takes_the_cashback_back(database, clock):
+    shop = Shop(database, clock, [BASE, CASHBACK])
+    member = shop.member()
+    shop.send(shop.purchase(member, LINES, order_id="W-1"))
+    [back] = shop.send(shop.event(member, "return", {"order_id": "W-1",
+                                                     "lines": [{"sku": "BNS", "quantity": 1}]}))
+    cash = [a for a in back.awards if a.kind == "reverse" and a.amount]
+    assert [a.amount for a in cash] == [-62]
+    assert balance(shop, member) == 150 - 62
+
+
+def test_spent_cashback_is_forgiven_or_owed_by_the_program_setting(database, clock):
+    shop = Shop(database, clock, [CASHBACK])
+    member = shop.member()
+    shop.send(shop.purchase(member, LINES, order_id="W-2"))
+    pay(shop, member, 1_00, "spent")
+    shop.send(shop.event(member, "return", {"order_id": "W-2"}))
+    assert balance(shop, member) == 0
+    owing = Shop(database, clock, [CASHBACK], negative_balance="allow_negative")
+    other = owing.member()
+    owing.send(owing.purchase(other, LINES, order_id="W-3"))
+    pay(owing, other, 1_00, "spent-2")
+    owing.send(owing.event(other, "return", {"order_id": "W-3"}))
+    assert balance(owing, other) == -1_00
+    with pytest.raises(InsufficientFunds):
+        pay(owing, other, 1, "more")
