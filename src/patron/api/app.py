@@ -31,9 +31,9 @@ from patron.wallet.api import router as wallet_router
 
 log = logging.getLogger("patron")
 
-API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wallet_router, memberships_router, events_router,
-               program_router, analytics_router, households_router, coupons_router,
-               rewards_router]
+API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wallet_router,
+               memberships_router, households_router, events_router, program_router,
+               coupons_router, rewards_router, analytics_router]
 
 
 async def _scheduler(db: Database, clock: Clock, interval: float) -> None:
