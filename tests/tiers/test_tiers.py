@@ -173,3 +173,12 @@ def test_a_household_tier_is_reached_together(database, clock):
     assert view(shop, ann)["metric"]["value"] == 550_00
     assert view(shop, solo)["tier"]["id"] == "silver"
     assert "the household's $550.00 spent reached Gold" in view(shop, ann)["history"][0]["reason"]
+    from patron.households.service import household_of
+    from patron.tiers.service import household_tier
+
+    home_id = database.read(lambda conn: household_of(conn, shop.program.id, [ann]))[ann][0]
+    shared = database.read(lambda conn: household_tier(conn, shop.program, home_id,
+                                                       clock.now()))
+    assert shared["tier"]["tier"]["id"] == "gold" and shared["per"] == "household"
+    assert {m: v["tier"]["id"] for m, v in shared["members"].items()} == {
+        str(ann): "gold", str(ben): "gold"}

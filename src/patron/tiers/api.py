@@ -1,14 +1,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from patron.api.deps import Admin, Reader, problem_responses
 from patron.members.api import MemberId
-from patron.schemas_common import Code, Text
+from patron.schemas_common import MAX_INT, Code, Text
 from patron.tiers import service
 
 router = APIRouter(prefix="/members/{member_id}", tags=["tiers"])
@@ -72,6 +72,19 @@ class MemberTier(BaseModel):
     history: list[TierChange]
 
 
+class MemberTierRef(BaseModel):
+    tier: TierRef
+    source: str
+
+
+class HouseholdTier(BaseModel):
+    household_id: int
+    per: Literal["member", "household"]
+    tier: MemberTier | None = Field(description="The tier the household shares (per: "
+                                    "household), as its owner holds it")
+    members: dict[str, MemberTierRef] = Field(description="Each member's tier, by member id")
+
+
 class ManualTierIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -100,3 +113,16 @@ def set_tier(member_id: MemberId, payload: ManualTierIn, ctx: Admin) -> MemberTi
                            payload.reason, ctx.principal.actor, now)
         return service.member_tier(conn, program, member_id, now)
     return MemberTier(**ctx.write(work))
+
+
+households_router = APIRouter(prefix="/households/{household_id}", tags=["tiers"])
+
+
+@households_router.get("/tier", response_model=HouseholdTier,
+                       responses=problem_responses(401, 403, 404))
+def get_household_tier(household_id: Annotated[int, Path(ge=1, le=MAX_INT)],
+                       ctx: Reader) -> HouseholdTier:
+    """The household's shared tier (``tiers.per: household``) and each member's tier."""
+    now = ctx.clock.now()
+    return HouseholdTier(**ctx.read(lambda conn, program: service.household_tier(
+        conn, program, household_id, now)))

@@ -396,3 +396,20 @@ def member_tier(conn: Connection, program: Program, member_id: int, now: datetim
                 if state and state.manual_tier_id and state.manual_until > now else None),
         history=[dict(from_tier=r.from_tier, to_tier=r.to_tier, kind=r.kind, at=r.at,
                       reason=r.reason) for r in repository.history(conn, program.id, member_id)])
+
+
+def household_tier(conn: Connection, program: Program, household_id: int, now: datetime
+                   ) -> dict[str, Any]:
+    """``GET /households/{id}/tier``: with ``tiers.per: household`` the tier its members
+    share (seen from the owner); otherwise each member's own, listed."""
+    from patron.households.service import get_household
+
+    tiers, _ = _tiers(conn, program)
+    household = get_household(conn, program, household_id)
+    people = [m.member_id for m in household.members]
+    views = {m: member_tier(conn, program, m, now) for m in people}
+    shared = tiers.per == "household" and household.owner_member_id is not None
+    return dict(household_id=household_id, per=tiers.per,
+                tier=views[household.owner_member_id] if shared else None,
+                members={str(m): {"tier": v["tier"], "source": v["source"]}
+                         for m, v in views.items()})
