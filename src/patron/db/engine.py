@@ -12,7 +12,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import (ARRAY, Column, ColumnElement, Connection, Engine, String, Table, Text,
@@ -143,6 +143,13 @@ def one_of(conn: Connection, column: Column[Any], values: Iterable[Any]) -> Colu
         element = Text() if isinstance(column.type, String) else column.type
         return column.in_(select(func.unnest(bindparam(None, values, type_=ARRAY(element)))))
     return column.in_(values)
+
+
+def chunks(values: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
+    """``values`` (deduplicated by the caller if need be) in lists of at most ``size``."""
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

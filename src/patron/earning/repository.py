@@ -8,20 +8,13 @@ from typing import Any
 from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from patron.db.engine import insert_rows, one_of
+from patron.db.engine import chunks, insert_rows, one_of
 from patron.earning.tables import awards, order_returns, rule_budgets, rule_usage
 from patron.events.tables import events, order_lines, orders
 from patron.ledger.repository import lock_points_accounts
 from patron.members.tables import members
 from patron.wallet.tables import cashback_awards
 
-CHUNK = 500
-
-
-def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
-    values = list(values)
-    for start in range(0, len(values), CHUNK):
-        yield values[start:start + CHUNK]
 
 
 def _upsert(conn: Connection, table: Any) -> Any:
@@ -44,7 +37,7 @@ def lock_accounts(conn: Connection, program_id: int, member_ids: Iterable[int]) 
 
 def member_rows(conn: Connection, program_id: int, member_ids: Iterable[int]) -> list[Any]:
     found = []
-    for chunk in _chunks(set(member_ids)):
+    for chunk in chunks(set(member_ids)):
         found.extend(conn.execute(select(
             members.c.id, members.c.birthdate, members.c.region, members.c.join_channel,
             members.c.attributes).where(members.c.program_id == program_id,
@@ -56,7 +49,7 @@ def event_counts(conn: Connection, program_id: int, member_ids: Iterable[int]
                  ) -> dict[int, dict[str, int]]:
     """How many events of each type each member has had."""
     counts: dict[int, dict[str, int]] = {}
-    for chunk in _chunks(set(member_ids)):
+    for chunk in chunks(set(member_ids)):
         for member_id, kind, n in conn.execute(
                 select(events.c.member_id, events.c.type, func.count())
                 .where(one_of(conn, events.c.member_id, chunk))
@@ -70,7 +63,7 @@ def usage(conn: Connection, member_ids: Iterable[int], rule_ids: Iterable[str],
     """``(member, rule, period) -> [points, awards]`` for the periods asked."""
     rules, wanted = list(set(rule_ids)), list(set(periods))
     found: dict[tuple[int, str, str], list[int]] = {}
-    for chunk in _chunks(set(member_ids)):
+    for chunk in chunks(set(member_ids)):
         for row in conn.execute(select(rule_usage).where(
                 one_of(conn, rule_usage.c.member_id, chunk),
                 rule_usage.c.rule_id.in_(rules), rule_usage.c.period.in_(wanted))):

@@ -20,21 +20,18 @@
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from patron.coupons.domain import random_parts
 from patron.errors import InvalidInput
 from patron.programs.service import Program
 from patron.programs.versions import get_version
 from patron.referrals import repository
 from patron.rules.context import period_bounds
-
-ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I/L
-
 
 class UnknownReferralCode(InvalidInput):
     code = "unknown_referral_code"
@@ -42,7 +39,8 @@ class UnknownReferralCode(InvalidInput):
 
 
 def _new_code() -> str:
-    return "".join(secrets.choice(ALPHABET) for _ in range(8))
+    """Eight characters of the coupons' alphabet (no look-alikes such as 0/O, 1/I/L)."""
+    return random_parts(1, 8)[0]
 
 
 def normalise(code: str) -> str:

@@ -8,22 +8,15 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from patron.db.engine import insert_rows, one_of
+from patron.db.engine import chunks, insert_rows, one_of
 from patron.members.tables import members
 from patron.tiers.tables import qualification_entries, tier_changes, tier_states
 
-CHUNK = 500
-
-
-def _chunks(values: Iterable[Any]) -> Iterable[list[Any]]:
-    values = list(values)
-    for start in range(0, len(values), CHUNK):
-        yield values[start:start + CHUNK]
 
 
 def joined_at(conn: Connection, member_ids: Iterable[int]) -> dict[int, datetime]:
     found: dict[int, datetime] = {}
-    for chunk in _chunks(set(member_ids)):
+    for chunk in chunks(set(member_ids)):
         found.update(conn.execute(select(members.c.id, members.c.created_at)
                                   .where(one_of(conn, members.c.id, chunk))).all())
     return found
@@ -31,7 +24,7 @@ def joined_at(conn: Connection, member_ids: Iterable[int]) -> dict[int, datetime
 
 def states(conn: Connection, program_id: int, member_ids: Iterable[int]) -> dict[int, Any]:
     found: dict[int, Any] = {}
-    for chunk in _chunks(set(member_ids)):
+    for chunk in chunks(set(member_ids)):
         for row in conn.execute(select(tier_states).where(
                 tier_states.c.program_id == program_id,
                 one_of(conn, tier_states.c.member_id, chunk))):
@@ -42,7 +35,7 @@ def states(conn: Connection, program_id: int, member_ids: Iterable[int]) -> dict
 def entries_since(conn: Connection, member_ids: Iterable[int], metric: str,
                   since: datetime) -> dict[int, list[tuple[datetime, int]]]:
     found: dict[int, list[tuple[datetime, int]]] = {}
-    for chunk in _chunks(set(member_ids)):
+    for chunk in chunks(set(member_ids)):
         for member_id, at, amount in conn.execute(
                 select(qualification_entries.c.member_id, qualification_entries.c.occurred_at,
                        qualification_entries.c.amount)
