@@ -25,6 +25,7 @@ def load_all_tables() -> MetaData:
     import patron.idempotency.tables  # noqa: F401
     import patron.ledger.tables  # noqa: F401
     import patron.tiers.tables  # noqa: F401
+    import patron.transfers.tables  # noqa: F401
     import patron.members.tables  # noqa: F401
     import patron.memberships.tables  # noqa: F401
     import patron.programs.tables  # noqa: F401

@@ -12,6 +12,12 @@ name, type and price as they were then), the ledger entry that paid for it,
 what it produced (a coupon code, cashback, a donation's cause), and its
 cancellation. ``(program_id, member_id, idempotency_key)`` is unique, so a
 retried request finds the first redemption instead of making a second.
+
+``gift_grants`` is one row per gift an earn rule gave with a purchase: free,
+taking a unit of the catalog gift's stock like a redemption does. It names the
+event and rule that gave it; a return that takes the purchase below the rule
+cancels it and gives the unit back. ``(event_id, rule_id)`` is unique: a rule
+gives one gift per event.
 """
 
 from sqlalchemy import (Boolean, Column, ForeignKey, Index, Integer, String, Table, Text,
@@ -62,4 +68,27 @@ redemptions = Table(
     UniqueConstraint("program_id", "member_id", "idempotency_key"),
     Index("ix_redemptions_member_id_id", "member_id", "id"),
     Index("ix_redemptions_program_id_reward_type", "program_id", "reward_type"),
+)
+
+gift_grants = Table(
+    "gift_grants",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
+    Column("program_version", Integer, nullable=False),
+    Column("rule_id", String(64), nullable=False),
+    Column("rule_name", String(120), nullable=False),
+    Column("reward_id", String(64), nullable=False),
+    Column("reward_name", String(200), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("fulfilment", String(32), nullable=False),
+    Column("explanation", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("cancelled_at", UTCDateTime),
+    Column("cancel_reason", Text),
+    UniqueConstraint("event_id", "rule_id"),
+    Index("ix_gift_grants_member_id_id", "member_id", "id"),
+    Index("ix_gift_grants_program_id_reward_id", "program_id", "reward_id"),
 )

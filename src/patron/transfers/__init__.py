@@ -1,0 +1,1 @@
+"""Point transfers between members."""
