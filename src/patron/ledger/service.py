@@ -185,12 +185,31 @@ def spend_from(conn: Connection, program: Program, holding: Holding, *, points: 
                reason: str, key: str, actor: str, now: datetime,
                order_id: str | None = None, kind: EntryKind = EntryKind.SPEND) -> Posted:
     """Debit ``holding.account`` for ``holding.member_id``; the caller checked the role."""
+    spent = debit(conn, program, holding, points=points, reason=reason, key=key, actor=actor,
+                  now=now, order_id=order_id, kind=kind)
+    return posted(conn, program, holding, spent.entry_id)
+
+
+@dataclass(frozen=True)
+class Debited:
+    """The entry a debit wrote (or found, on a retry) and the points it took from each lot."""
+
+    entry_id: int
+    lots: list[LotMove]
+
+
+def debit(conn: Connection, program: Program, holding: Holding, *, points: int, reason: str,
+          key: str, actor: str, now: datetime, order_id: str | None = None,
+          kind: EntryKind = EntryKind.SPEND) -> Debited:
+    """``spend_from`` without reading the entry and balance back, for callers that record
+    the spend in their own row (a redemption, a transfer)."""
     account, member_id = holding.account, holding.member_id
     request = {"kind": kind.value, "points": points, "order_id": order_id, "reason": reason}
     if account.member_id != member_id:
         request["member_id"] = member_id
     if (existing := _replay(conn, account, key, request)) is not None:
-        return posted(conn, program, holding, existing.id)
+        return Debited(existing.id, [LotMove(lot_id=m.lot_id, points=m.points)
+                                     for m in repository.moves_of_entry(conn, existing.id)])
     if not repository.guarded_debit(conn, account.id, points):
         current = repository.account_row(conn, account.id)
         raise InsufficientPoints(
@@ -201,7 +220,8 @@ def spend_from(conn: Connection, program: Program, holding: Holding, *, points: 
     meta = EntryMeta(now, key, reason, actor, order_id=order_id,
                      details={"request": request})
     entry_id = write_posting(conn, program.id, account, posting, meta, lots, now, member_id)
-    return posted(conn, program, holding, entry_id)
+    return Debited(entry_id, [LotMove(lot_id=lot_id, points=delta)
+                              for lot_id, delta in posting.moves])
 
 
 def credit_points(conn: Connection, program: Program, member_id: int, *, points: int,

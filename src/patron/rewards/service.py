@@ -20,7 +20,7 @@ from patron.errors import Conflict, IdempotencyKeyReused, NotFound
 from patron.ledger import repository as ledger_repository
 from patron.ledger.domain import InsufficientPoints
 from patron.ledger.schemas import LotMove
-from patron.ledger.service import Holding, holding_of, refuse_spend, spend_from
+from patron.ledger.service import Holding, debit, holding_of, refuse_spend
 from patron.programs.service import Program
 from patron.programs.versions import versions
 from patron.rewards import domain, eligibility, fulfilment, refunds, repository
@@ -207,20 +207,20 @@ def redeem(conn: Connection, program: Program, member_id: int, *, reward_id: str
                                      holding.account.available, now)[reward.id]
     if reasons := domain.refusals(reward, holders, standing, now, compiled.zone):
         raise _refuse(reasons[0], reward, standing, holders)
-    posted = spend_from(conn, program, holding, points=reward.cost_points,
-                        reason=f"Redeemed: {reward.name}", key=f"redeem:{member_id}:{key}",
-                        actor=actor, now=now)
+    spent = debit(conn, program, holding, points=reward.cost_points,
+                  reason=f"Redeemed: {reward.name}", key=f"redeem:{member_id}:{key}",
+                  actor=actor, now=now)
     row = dict(program_id=program.id, member_id=member_id, account_id=holding.account.id,
                reward_id=reward.id, reward_type=reward.type, reward_name=reward.name,
                cost_points=reward.cost_points, program_version=program.version,
-               idempotency_key=key, status=repository.ACTIVE, entry_id=posted.entry.id,
+               idempotency_key=key, status=repository.ACTIVE, entry_id=spent.entry_id,
                took_stock=reward.stock is not None, created_at=now, actor=actor,
                **fulfilment.produce(conn, program, reward, member_id, key=key, actor=actor,
                                     now=now))
     row["id"] = repository.insert_redemption(conn, row)
     if reward.stock is not None:
         take_stock(conn, program, reward, now, standing)
-    return _view(row, lots=posted.lots), True
+    return _view(row, lots=spent.lots), True
 
 
 def take_stock(conn: Connection, program: Program, reward: Reward, now: datetime,
