@@ -28,32 +28,22 @@ checked, not assumed.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import os
 import random
-import socket
 import sqlite3
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select, text
 
-from patron.api.app import create_app
 from patron.auth.service import Role, create_key
 from patron.coupons import checkout, domain, service
 from patron.coupons.schemas import BatchCreate, RedeemRequest, ValidateRequest
@@ -64,15 +54,16 @@ from patron.programs.domain import ProgramSettings
 from patron.programs.service import Program, create_program
 from patron.rules.document import ProgramDocument
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-URL_ENV = "PATRON_BENCH_DATABASE_URL"
+from _common import Scratch, Timing, err, now_utc, patron_server, percentile, pg_server_default
+from _common import run_clients as timed_clients
+from _common import scratch_database
+
 COUPON_TYPES = [
     {"id": "five_off", "name": "5 off orders of 20+", "discount": {"amount": 500},
      "min_spend": 2000, "combinable": True, "prefix": "SPRING"},
 ]
 ORDER = {"subtotal": 5_000, "shipping": 0, "currency": "USD"}
 ACTOR = "bench"
-err = Console(stderr=True)
 
 
 @dataclass
@@ -86,11 +77,12 @@ class Rate:
     def per_second(self) -> float:
         return self.ops / self.seconds if self.seconds else 0.0
 
+    @classmethod
+    def of(cls, timing: Timing) -> Rate:
+        return cls(timing.done, timing.seconds, timing.errors, timing.latencies_ms)
+
     def p99(self) -> float | None:
-        if not self.latencies_ms:
-            return None
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+        return percentile(self.latencies_ms, 0.99)
 
     def summary(self) -> dict[str, Any]:
         p99 = self.p99()
@@ -113,84 +105,12 @@ class Row:
         return self.patron.per_second / self.raw.per_second
 
 
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 def run_clients(clients: int, count: int, seconds: float, send: Callable[[Any, int], bool],
                 open_client: Callable[[], Any], close_client: Callable[[Any], None]) -> Rate:
-    """``clients`` threads share ``count`` jobs and stop at the deadline."""
-    jobs = iter(range(count))
-    lock = threading.Lock()
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    start = time.perf_counter()
-    deadline = start + seconds
-
-    def worker(slot: int) -> None:
-        client = open_client()
-        try:
-            while time.perf_counter() < deadline:
-                with lock:
-                    job = next(jobs, None)
-                if job is None:
-                    return
-                began = time.perf_counter()
-                if not send(client, job):
-                    errors[slot] += 1
-                latencies[slot].append((time.perf_counter() - began) * 1000)
-        finally:
-            close_client(client)
-
-    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    done = [ms for slot in latencies for ms in slot]
-    return Rate(len(done) - sum(errors), elapsed, sum(errors), done)
+    return Rate.of(timed_clients(clients, count, seconds, send, open_client, close_client))
 
 
 # --------------------------------------------------------------------------- databases
-
-@dataclass
-class Target:
-    name: str
-    url: str
-    connect: Callable[[], Any]
-    """A raw DB-API connection (sqlite3 or psycopg), in a transaction-per-commit mode."""
-
-
-@contextlib.contextmanager
-def scratch_database(kind: str, pg_server: str) -> Iterator[Target]:
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="patron-bench-") as tmp:
-            path = str(Path(tmp) / "bench.db")
-
-            def connect() -> sqlite3.Connection:
-                conn = sqlite3.connect(path, timeout=30, isolation_level=None,
-                                       check_same_thread=False)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("PRAGMA synchronous=NORMAL")
-                conn.execute("PRAGMA foreign_keys=ON")
-                return conn
-            yield Target("sqlite", f"sqlite:///{path}", connect)
-        return
-    name = f"patron_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_server).set(database=name)
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        yield Target("postgresql", url.render_as_string(hide_password=False),
-                     lambda: psycopg.connect(dsn))
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
 
 def begin(conn: Any) -> None:
     if isinstance(conn, sqlite3.Connection):
@@ -236,7 +156,7 @@ RAW_COLUMNS = ("program_id", "code", "coupon_type", "program_version", "batch_id
                "uses_per_code", "uses", "state", "issued_at")
 
 
-def raw_generate(target: Target, program: Program, count: int) -> tuple[Rate, int]:
+def raw_generate(target: Scratch, program: Program, count: int) -> tuple[Rate, int]:
     """The same rows as ``create_batch`` writes, codes drawn beforehand."""
     codes = domain.new_codes(count, 10, "SPRING")
     conn = target.connect()
@@ -289,47 +209,6 @@ def check_batch(db: Database, batch_id: int, count: int) -> list[str]:
 
 # --------------------------------------------------------------------------- validation
 
-def server_app() -> Any:
-    """The app the uvicorn subprocess serves (``--factory``); the URL comes from the env."""
-    return create_app(create_database(os.environ[URL_ENV]))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def patron_server(url: str) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "coupons:server_app", "--factory",
-         "--app-dir", str(Path(__file__).resolve().parent), "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env={**os.environ, URL_ENV: url})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("the Patron server exited during start-up")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the Patron server did not start within 30 s")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
 def patron_validate(db: Database, program: Program, codes: list[str], *, clients: int,
                     seconds: float) -> Rate:
     payloads = [ValidateRequest.model_validate({"code": domain.display(c, "SPRING"),
@@ -380,7 +259,7 @@ RAW_SELECT = ("SELECT id, coupon_type, program_version, member_id, uses, uses_pe
               " expires_at FROM coupons WHERE program_id = %s AND code = %s")
 
 
-def raw_validate(target: Target, program: Program, codes: list[str], *, clients: int,
+def raw_validate(target: Scratch, program: Program, codes: list[str], *, clients: int,
                  seconds: float) -> Rate:
     def send(conn: Any, job: int) -> bool:
         if isinstance(conn, sqlite3.Connection):
@@ -407,7 +286,7 @@ def patron_redeem(db: Database, program: Program, codes: list[str], *, clients: 
     return run_clients(clients, len(codes), seconds, send, lambda: None, lambda _: None)
 
 
-def raw_redeem(target: Target, program: Program, codes: list[str], *, clients: int,
+def raw_redeem(target: Scratch, program: Program, codes: list[str], *, clients: int,
                seconds: float) -> Rate:
     prefix = uuid.uuid4().hex[:8]
 
@@ -446,7 +325,7 @@ def check_uses(db: Database, codes: list[str], expected: int, label: str) -> lis
 
 # --------------------------------------------------------------------------- the run
 
-def bench_database(target: Target, args: argparse.Namespace) -> tuple[list[Row], list[str]]:
+def bench_database(target: Scratch, args: argparse.Namespace) -> tuple[list[Row], list[str]]:
     db = create_database(target.url)
     upgrade(db)
     program, key = make_program(db)
@@ -525,7 +404,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="where to measure generation")
     parser.add_argument("--validate-db", choices=("sqlite", "postgresql", "both"),
                         default="postgresql", help="where to measure validation/redemption")
-    parser.add_argument("--pg-url", default=os.environ.get("PATRON_BENCH_PG_URL", DEFAULT_PG))
+    parser.add_argument("--pg-url", default=pg_server_default())
     parser.add_argument("--codes", type=int, default=100_000, help="codes per batch")
     parser.add_argument("--validations", type=int, default=20_000,
                         help="at most this many validations per run")

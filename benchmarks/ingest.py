@@ -25,30 +25,22 @@ import argparse
 import contextlib
 import itertools
 import json
-import os
 import random
-import socket
 import sqlite3
-import subprocess
 import sys
-import tempfile
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
-from patron.api.app import create_app
 from patron.auth.service import Role, create_key
 from patron.db import Database, create_database
 from patron.db.migrate import upgrade
@@ -61,14 +53,15 @@ from patron.programs.domain import ProgramSettings
 from patron.programs.service import Program, create_program
 from patron.rules.document import ProgramDocument
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-URL_ENV = "PATRON_BENCH_DATABASE_URL"
+from _common import (Timing, err, now_utc, patron_server, percentile, pg_server_default,
+                     run_clients)
+from _common import scratch_database as scratch
+
 MENU = (("ESP-1", "drinks", 320), ("LAT-1", "drinks", 450), ("CRO-1", "food", 380),
         ("SAN-1", "food", 790), ("BNS-ETH", "beans", 1650), ("MUG-1", "merch", 1800))
 CHANNELS = ("web", "pos", "app")
 SETTINGS = ProgramSettings()  # USD, 1 point per dollar, 14 pending days, expiry after 365
 ACTOR = "bench"
-err = Console(stderr=True)
 
 
 # --------------------------------------------------------------------------- results
@@ -86,11 +79,12 @@ class Rate:
     def per_second(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
 
+    @classmethod
+    def of(cls, timing: Timing) -> Rate:
+        return cls(timing.done, timing.seconds, timing.latencies_ms, timing.errors)
+
     def percentile(self, q: float) -> float | None:
-        if not self.latencies_ms:
-            return None
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+        return percentile(self.latencies_ms, q)
 
     def summary(self) -> dict[str, Any]:
         return {"events": self.events, "seconds": round(self.seconds, 3),
@@ -172,89 +166,7 @@ class Purchases:
         return [self.one(now) for _ in range(count)]
 
 
-def now_utc() -> datetime:
-    return datetime.now(timezone.utc)
-
-
 # --------------------------------------------------------------------------- Patron over HTTP
-
-def server_app() -> Any:
-    """The app the uvicorn subprocess serves (``--factory``); the URL comes from the env."""
-    return create_app(create_database(os.environ[URL_ENV]))
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextlib.contextmanager
-def patron_server(url: str) -> Iterator[str]:
-    """A real uvicorn process (one worker) serving Patron on a free port."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "ingest:server_app", "--factory",
-         "--app-dir", str(Path(__file__).resolve().parent), "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env={**os.environ, URL_ENV: url})
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError("the Patron server exited during start-up")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("the Patron server did not start within 30 s")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def run_clients(clients: int, count: int, seconds: float,
-                send: Callable[[Any, int], bool], open_client: Callable[[], Any],
-                close_client: Callable[[Any], None]) -> Rate:
-    """``clients`` threads share ``count`` jobs and stop at the deadline."""
-    jobs = iter(range(count))
-    lock = threading.Lock()
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    start = time.perf_counter()
-    deadline = start + seconds
-
-    def worker(slot: int) -> None:
-        client = open_client()
-        try:
-            while time.perf_counter() < deadline:
-                with lock:
-                    job = next(jobs, None)
-                if job is None:
-                    return
-                began = time.perf_counter()
-                if not send(client, job):
-                    errors[slot] += 1
-                latencies[slot].append((time.perf_counter() - began) * 1000)
-        finally:
-            close_client(client)
-
-    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    done = [ms for slot in latencies for ms in slot]
-    return Rate(len(done) - sum(errors), elapsed, done, sum(errors))
-
 
 def http_single(base: str, fixture: Fixture, purchases: Purchases, *, clients: int,
                 count: int, seconds: float) -> Rate:
@@ -265,9 +177,9 @@ def http_single(base: str, fixture: Fixture, purchases: Purchases, *, clients: i
     def send(client: httpx.Client, job: int) -> bool:
         return client.post("/api/v1/events", content=bodies[job]).status_code == 201
 
-    return run_clients(clients, count, seconds, send,
-                       lambda: httpx.Client(base_url=base, headers=headers, timeout=60),
-                       lambda client: client.close())
+    return Rate.of(run_clients(clients, count, seconds, send,
+                               lambda: httpx.Client(base_url=base, headers=headers, timeout=60),
+                               lambda client: client.close()))
 
 
 def http_batches(base: str, fixture: Fixture, purchases: Purchases, *, batches: int,
@@ -280,9 +192,9 @@ def http_batches(base: str, fixture: Fixture, purchases: Purchases, *, batches: 
         response = client.post("/api/v1/events/batch", content=bodies[job])
         return response.status_code == 200 and response.json()["processed"] == size
 
-    rate = run_clients(clients, batches, 3600, send,
-                       lambda: httpx.Client(base_url=base, headers=headers, timeout=120),
-                       lambda client: client.close())
+    rate = Rate.of(run_clients(clients, batches, 3600, send,
+                               lambda: httpx.Client(base_url=base, headers=headers, timeout=120),
+                               lambda client: client.close()))
     rate.events *= size
     return rate
 
@@ -422,15 +334,6 @@ class SqliteRaw(RawWriter):
         return value.astimezone(timezone.utc).replace(tzinfo=None).isoformat(
             sep=" ", timespec="microseconds")
 
-    @staticmethod
-    def connect(path: str) -> sqlite3.Connection:
-        """Patron's own settings: WAL, synchronous=NORMAL, busy timeout, foreign keys."""
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
-                       "foreign_keys=ON"):
-            conn.execute(f"PRAGMA {pragma}")
-        return conn
-
     def begin(self, conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
 
@@ -476,10 +379,6 @@ def account_deltas(batch: list[RawPurchase]) -> list[tuple[int, int]]:
 
 
 class PostgresRaw(RawWriter):
-    @staticmethod
-    def connect(dsn: str) -> psycopg.Connection:
-        return psycopg.connect(dsn)
-
     def write_batch(self, conn: psycopg.Connection, batch: list[RawPurchase],
                     now: datetime) -> None:
         """One transaction: ids drawn from the sequences, then COPY into every table."""
@@ -533,8 +432,8 @@ def raw_single(target: "Target", fixture: Fixture, purchases: Purchases, *, clie
         writer.write_one(conn, RawPurchase.of(planned[job], fixture.accounts), now_utc())
         return True
 
-    return run_clients(clients, count, seconds, send, target.raw_connect,
-                       lambda conn: conn.close())
+    return Rate.of(run_clients(clients, count, seconds, send, target.raw_connect,
+                               lambda conn: conn.close()))
 
 
 def raw_batches(target: "Target", fixture: Fixture, purchases: Purchases, *, batches: int,
@@ -570,25 +469,8 @@ class Target:
 @contextlib.contextmanager
 def scratch_database(kind: str, pg_server: str) -> Iterator[Target]:
     """A new, empty database, removed afterwards."""
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="patron-bench-") as tmp:
-            path = str(Path(tmp) / "bench.db")
-            yield Target("sqlite", f"sqlite:///{path}", lambda: SqliteRaw.connect(path),
-                         SqliteRaw)
-        return
-    name = f"patron_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_server).set(database=name)
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        yield Target("postgresql", url.render_as_string(hide_password=False),
-                     lambda: PostgresRaw.connect(dsn), PostgresRaw)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch(kind, pg_server) as db:
+        yield Target(db.name, db.url, db.connect, SqliteRaw if kind == "sqlite" else PostgresRaw)
 
 
 def written(db: Database, program_id: int) -> dict[str, int]:
@@ -699,7 +581,7 @@ def aims(rows: list[Row]) -> list[str]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--pg-url", default=os.environ.get("PATRON_BENCH_PG_URL", DEFAULT_PG),
+    parser.add_argument("--pg-url", default=pg_server_default(),
                         help="a PostgreSQL server to create the scratch database on")
     parser.add_argument("--members", type=int, default=5000, help="members per program")
     parser.add_argument("--member-ref", choices=("id", "email"), default="id",

@@ -35,11 +35,8 @@ import argparse
 import contextlib
 import json
 import os
-import sqlite3
 import sys
-import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -47,11 +44,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from patron.db import Database, create_database
 from patron.db.migrate import upgrade
@@ -65,13 +60,15 @@ from patron.rewards import service
 from patron.rewards.tables import redemptions, reward_stock
 from patron.rules.document import ProgramDocument
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from _common import Timing, err, percentile, pg_server_default
+from _common import run_clients as timed_clients
+from _common import scratch_database as scratch
+
 ACTOR = "bench"
 COST = 100
 STOCK = 10**9
 REWARD = {"id": "voucher", "name": "Gift voucher", "type": "gift", "cost_points": COST,
           "stock": STOCK}
-err = Console(stderr=True)
 
 
 # --------------------------------------------------------------------------- results
@@ -87,11 +84,12 @@ class Rate:
     def per_second(self) -> float:
         return self.redemptions / self.seconds if self.seconds else 0.0
 
+    @classmethod
+    def of(cls, timing: Timing) -> Rate:
+        return cls(timing.done, timing.seconds, timing.latencies_ms, timing.errors)
+
     def percentile(self, q: float) -> float | None:
-        if not self.latencies_ms:
-            return None
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+        return percentile(self.latencies_ms, q)
 
     def summary(self) -> dict[str, Any]:
         p50, p99 = self.percentile(0.5), self.percentile(0.99)
@@ -116,40 +114,8 @@ class Row:
 
 def run_clients(clients: int, count: int, seconds: float, send: Callable[[Any, int], None],
                 open_client: Callable[[], Any], close_client: Callable[[Any], None]) -> Rate:
-    """``clients`` threads share ``count`` jobs and stop at the deadline."""
-    jobs = iter(range(count))
-    lock = threading.Lock()
-    latencies: list[list[float]] = [[] for _ in range(clients)]
-    errors = [0] * clients
-    deadline = time.perf_counter() + seconds
-    start = time.perf_counter()
-
-    def worker(slot: int) -> None:
-        client = open_client()
-        try:
-            while time.perf_counter() < deadline:
-                with lock:
-                    job = next(jobs, None)
-                if job is None:
-                    return
-                began = time.perf_counter()
-                try:
-                    send(client, job)
-                    latencies[slot].append((time.perf_counter() - began) * 1000)
-                except Exception as exc:  # noqa: BLE001 - counted and reported
-                    errors[slot] += 1
-                    if errors[slot] == 1:
-                        err.print(f"[red]error[/red] {exc!r}")
-        finally:
-            close_client(client)
-
-    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    done = [ms for slot in latencies for ms in slot]
-    return Rate(len(done), time.perf_counter() - start, done, sum(errors))
+    """Concurrent clients; a ``send`` that raises is a failed redemption."""
+    return Rate.of(timed_clients(clients, count, seconds, send, open_client, close_client))
 
 
 # --------------------------------------------------------------------------- fixture
@@ -282,9 +248,7 @@ class RawWriter:
 
 
 class PostgresRaw(RawWriter):
-    @staticmethod
-    def connect(dsn: str) -> psycopg.Connection:
-        return psycopg.connect(dsn)
+    """psycopg: ``%s`` placeholders, the transaction opened by the first statement."""
 
 
 class SqliteRaw(RawWriter):
@@ -298,16 +262,7 @@ class SqliteRaw(RawWriter):
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ",
                                                                       timespec="microseconds")
 
-    @staticmethod
-    def connect(path: str) -> sqlite3.Connection:
-        """Patron's own settings: WAL, synchronous=NORMAL, busy timeout, foreign keys."""
-        conn = sqlite3.connect(path, isolation_level=None, timeout=30, check_same_thread=False)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
-                       "foreign_keys=ON"):
-            conn.execute(f"PRAGMA {pragma}")
-        return conn
-
-    def begin(self, conn: sqlite3.Connection) -> None:
+    def begin(self, conn: Any) -> None:
         conn.execute("BEGIN IMMEDIATE")
 
 
@@ -344,25 +299,8 @@ class Target:
 @contextlib.contextmanager
 def scratch_database(kind: str, pg_server: str) -> Iterator[Target]:
     """A new, empty database, removed afterwards."""
-    if kind == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="patron-bench-") as tmp:
-            path = str(Path(tmp) / "bench.db")
-            yield Target("sqlite", f"sqlite:///{path}", lambda: SqliteRaw.connect(path),
-                         SqliteRaw)
-        return
-    name = f"patron_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_server).set(database=name)
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    try:
-        yield Target("postgresql", url.render_as_string(hide_password=False),
-                     lambda: PostgresRaw.connect(dsn), PostgresRaw)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch(kind, pg_server) as db:
+        yield Target(db.name, db.url, db.connect, SqliteRaw if kind == "sqlite" else PostgresRaw)
 
 
 def check(db: Database, name: str, fixture: Fixture, rate: Rate, points: int, *,
@@ -455,7 +393,7 @@ def render(rows: list[Row], args: argparse.Namespace) -> Table:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--pg-url", default=os.environ.get("PATRON_BENCH_PG_URL", DEFAULT_PG),
+    parser.add_argument("--pg-url", default=pg_server_default(),
                         help="a PostgreSQL server to create the scratch database on")
     parser.add_argument("--members", type=int, default=1000, help="members per program")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4],

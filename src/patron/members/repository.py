@@ -6,9 +6,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, tuple_, update
 
+from patron.db.engine import chunks
 from patron.members.tables import identities, members
-
-CHUNK = 500
 
 
 def insert_members(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -32,9 +31,9 @@ def member_row(conn: Connection, program_id: int, member_id: int) -> Any:
 def identities_of(conn: Connection, member_ids: Iterable[int]) -> dict[int, list[Any]]:
     ids = list(member_ids)
     found: dict[int, list[Any]] = {i: [] for i in ids}
-    for start in range(0, len(ids), CHUNK):
+    for chunk in chunks(ids):
         rows = conn.execute(select(identities).where(
-            identities.c.member_id.in_(ids[start:start + CHUNK])).order_by(identities.c.id))
+            identities.c.member_id.in_(chunk)).order_by(identities.c.id))
         for row in rows:
             found[row.member_id].append(row)
     return found
@@ -45,11 +44,10 @@ def members_by_identity(conn: Connection, program_id: int,
     """Member ids for (type, normalised value) pairs that are known."""
     wanted = list(set(keys))
     found: dict[tuple[str, str], int] = {}
-    for start in range(0, len(wanted), CHUNK):
+    for chunk in chunks(wanted):
         rows = conn.execute(select(identities.c.type, identities.c.value, identities.c.member_id)
                             .where(identities.c.program_id == program_id,
-                                   tuple_(identities.c.type, identities.c.value)
-                                   .in_(wanted[start:start + CHUNK])))
+                                   tuple_(identities.c.type, identities.c.value).in_(chunk)))
         for row in rows:
             found[(row.type, row.value)] = row.member_id
     return found
@@ -63,10 +61,10 @@ def existing_member_ids(conn: Connection, program_id: int, ids: Iterable[int]) -
     """Ids of members (people: not household placeholders) among ``ids``."""
     wanted = list(set(ids))
     found: set[int] = set()
-    for start in range(0, len(wanted), CHUNK):
+    for chunk in chunks(wanted):
         found.update(conn.execute(select(members.c.id).where(
             members.c.program_id == program_id, members.c.status != HOLDER,
-            members.c.id.in_(wanted[start:start + CHUNK]))).scalars())
+            members.c.id.in_(chunk))).scalars())
     return found
 
 

@@ -28,10 +28,15 @@ from sqlalchemy.exc import IntegrityError
 
 from patron.coupons.domain import random_parts
 from patron.errors import InvalidInput
+from patron.programs.jobs import every_program_in_batches
 from patron.programs.service import Program
 from patron.programs.versions import get_version
 from patron.referrals import repository
 from patron.rules.context import period_bounds
+
+PAY_BATCH = 200
+"""Referrals settled per transaction of the scheduled sweep."""
+
 
 class UnknownReferralCode(InvalidInput):
     code = "unknown_referral_code"
@@ -138,7 +143,7 @@ def after_ingest(conn: Connection, program: Program, sign_ups: list[tuple[int, s
         del pending[member_id]
 
 
-def pay_due(conn: Connection, program: Program, now: datetime, limit: int = 200) -> int:
+def pay_due(conn: Connection, program: Program, now: datetime, limit: int = PAY_BATCH) -> int:
     """Pay (or void) qualified referrals past their window; returns how many it settled."""
     from patron.events.schemas import EventIn
     from patron.events.service import ingest
@@ -165,17 +170,9 @@ def pay_due(conn: Connection, program: Program, now: datetime, limit: int = 200)
 
 
 def pay_all(db: Any, now: datetime) -> int:
-    from patron.programs.repository import all_program_ids
-    from patron.programs.service import get_program
-
-    settled = 0
-    for program_id in db.read(all_program_ids):
-        while True:
-            done = db.transact(lambda conn: pay_due(conn, get_program(conn, program_id), now))
-            settled += done
-            if done < 200:
-                break
-    return settled
+    """The scheduled sweep over every program's due referrals, in batches."""
+    return sum(every_program_in_batches(
+        db, lambda conn, program, limit: pay_due(conn, program, now, limit), int, PAY_BATCH))
 
 
 def summary(conn: Connection, program: Program, member_id: int, now: datetime

@@ -19,12 +19,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from patron.errors import InvalidInput, NotFound
+from patron.programs.jobs import every_program_in_batches
 from patron.programs.service import Program
 from patron.programs.versions import get_version
 from patron.rules.membership import Tiers
 from patron.rules.money import format_money
 from patron.tiers import domain, repository
 from patron.tiers.domain import METRIC_KINDS
+
+REVIEW_BATCH = 500
+"""Members reviewed per transaction of the scheduled sweep."""
 
 
 class NoTiers(NotFound):
@@ -230,7 +234,7 @@ def _value(entries: list[tuple[datetime, int]], start: datetime, end: datetime) 
 
 
 def review_program(conn: Connection, program: Program, now: datetime,
-                   limit: int = 500) -> tuple[int, int]:
+                   limit: int = REVIEW_BATCH) -> tuple[int, int]:
     """Review members whose secured period ended (after grace) and end lapsed manual tiers.
 
     Returns (states reviewed, tier changes). Idempotent: a review moves
@@ -304,18 +308,10 @@ def _review_reason(tiers: Tiers, currency: str, kind: str, before: str, after: s
 
 def review_all(db: Any, now: datetime) -> tuple[int, int]:
     """The scheduled sweep over every program with tiers, in batches."""
-    from patron.programs.repository import all_program_ids
-    from patron.programs.service import get_program
-
-    reviewed = changed = 0
-    for program_id in db.read(all_program_ids):
-        while True:
-            done = db.transact(lambda conn: review_program(conn, get_program(conn, program_id),
-                                                           now))
-            reviewed, changed = reviewed + done[0], changed + done[1]
-            if done[0] < 500:
-                break
-    return reviewed, changed
+    done = every_program_in_batches(
+        db, lambda conn, program, limit: review_program(conn, program, now, limit),
+        lambda result: result[0], REVIEW_BATCH)
+    return sum(reviewed for reviewed, _ in done), sum(changed for _, changed in done)
 
 
 def set_manual(conn: Connection, program: Program, member_id: int, tier_id: str,

@@ -1,0 +1,208 @@
+"""What every benchmark shares: a throwaway database, raw driver connections, a real
+Patron server, and the timed loop of concurrent clients.
+
+Each benchmark runs on a new database (a temporary SQLite file, or a PostgreSQL
+database created on ``--pg-url`` and dropped afterwards), so runs never see each
+other's rows. Raw baselines connect with Patron's own SQLite settings (WAL,
+synchronous=NORMAL, busy timeout, foreign keys), so the comparison is like for like.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from rich.console import Console
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_URL_ENV = "PATRON_BENCH_PG_URL"
+URL_ENV = "PATRON_BENCH_DATABASE_URL"
+err = Console(stderr=True)
+
+
+def now_utc() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def pg_server_default() -> str:
+    """``--pg-url``'s default: the environment's server, else the local one."""
+    return os.environ.get(PG_URL_ENV, DEFAULT_PG)
+
+
+# --------------------------------------------------------------------------- databases
+
+@dataclass(frozen=True)
+class Scratch:
+    """A new, empty database: Patron's URL, and a raw DB-API connection to the same."""
+
+    name: str
+    """``sqlite`` or ``postgresql``."""
+    url: str
+    sqlite_path: str | None = None
+    pg_dsn: str | None = None
+
+    def connect(self) -> Any:
+        """A raw connection: sqlite3 in autocommit mode (transactions begun by hand), or
+        psycopg (the first statement opens the transaction)."""
+        if self.sqlite_path is None:
+            return psycopg.connect(self.pg_dsn)
+        conn = sqlite3.connect(self.sqlite_path, isolation_level=None, timeout=30,
+                               check_same_thread=False)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000",
+                       "foreign_keys=ON"):
+            conn.execute(f"PRAGMA {pragma}")
+        return conn
+
+
+@contextlib.contextmanager
+def scratch_database(kind: str, pg_server: str) -> Iterator[Scratch]:
+    """A new, empty database of ``kind``, removed afterwards."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="patron-bench-") as tmp:
+            path = str(Path(tmp) / "bench.db")
+            yield Scratch("sqlite", f"sqlite:///{path}", sqlite_path=path)
+        return
+    name = f"patron_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(pg_server).set(database=name)
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    try:
+        yield Scratch("postgresql", url.render_as_string(hide_password=False), pg_dsn=dsn)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+# --------------------------------------------------------------------------- Patron over HTTP
+
+def server_app() -> Any:
+    """The app the uvicorn subprocess serves (``--factory``); the URL comes from the env."""
+    from patron.api.app import create_app
+    from patron.db import create_database
+
+    return create_app(create_database(os.environ[URL_ENV]))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def patron_server(url: str) -> Iterator[str]:
+    """A real uvicorn process (one worker) serving Patron on ``url``'s database."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "_common:server_app", "--factory",
+         "--app-dir", str(Path(__file__).resolve().parent), "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+        env={**os.environ, URL_ENV: url})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError("the Patron server exited during start-up")
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                    break
+            if time.monotonic() > deadline:
+                raise RuntimeError("the Patron server did not start within 30 s")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --------------------------------------------------------------------------- timing
+
+@dataclass
+class Timing:
+    """What a run of clients did: successes, failures, wall time, per-call latencies."""
+
+    done: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    """Every call that returned, failed ones (``send`` gave False) included."""
+
+
+def percentile(latencies_ms: Sequence[float], q: float) -> float | None:
+    if not latencies_ms:
+        return None
+    ordered = sorted(latencies_ms)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def run_clients(clients: int, count: int, seconds: float,
+                send: Callable[[Any, int], bool | None], open_client: Callable[[], Any],
+                close_client: Callable[[Any], None]) -> Timing:
+    """``clients`` threads share ``count`` jobs and stop at the deadline.
+
+    ``send(client, job)`` fails by returning False or by raising (the first
+    exception of each client is printed); None or True is a success.
+    """
+    jobs = iter(range(count))
+    lock = threading.Lock()
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    failed = [0] * clients
+    errors = [0] * clients
+    start = time.perf_counter()
+    deadline = start + seconds
+
+    def worker(slot: int) -> None:
+        client = open_client()
+        try:
+            while time.perf_counter() < deadline:
+                with lock:
+                    job = next(jobs, None)
+                if job is None:
+                    return
+                began = time.perf_counter()
+                try:
+                    ok = send(client, job)
+                except Exception as exc:  # noqa: BLE001 - counted and reported
+                    errors[slot] += 1
+                    if errors[slot] == 1:
+                        err.print(f"[red]error[/red] {exc!r}")
+                    continue
+                latencies[slot].append((time.perf_counter() - began) * 1000)
+                if ok is False:
+                    failed[slot] += 1
+        finally:
+            close_client(client)
+
+    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - start
+    done = [ms for slot in latencies for ms in slot]
+    return Timing(len(done) - sum(failed), sum(failed) + sum(errors), elapsed, done)
