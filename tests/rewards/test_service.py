@@ -361,3 +361,67 @@ def test_a_pooled_member_redeems_from_the_pool_and_is_refunded_there(database, c
     # cannot fit in it and come back as a lot with the same expiry.
     assert sorted((lot.points, lot.remaining) for lot in lots) == [(300, 300), (700, 700)]
     assert len({lot.expires_at for lot in lots}) == 1
+
+
+def test_cancelling_cashback_races_a_wallet_spend_of_it_and_one_wins(database, clock):
+    """Where balances may go negative, a cancellation still takes all the cashback or none."""
+    store = Store(database, clock, settings={"negative_balance": "allow_negative"})
+    money = lambda member: database.read(  # noqa: E731
+        lambda conn: wallet(conn, store.program, member))["balance"]
+    seen: Counter = Counter()
+    for round_ in range(6):
+        member = store.member(points=1000)
+        cash = store.redeem(member, "cash5")
+
+        def attempt(n: int) -> None:
+            if n == 0:
+                store.cancel(cash.id)
+            else:
+                database.transact(lambda conn: wallet_spend(
+                    conn, store.program, member, amount=500, order_id=None,
+                    key=f"race-{round_}", actor="test", now=clock.now()))
+        outcomes = race(2, attempt)
+        assert outcomes["ok"] == 1, outcomes
+        assert set(outcomes) <= {"ok", "cashback_spent", "insufficient_funds"}
+        cancelled = outcomes["insufficient_funds"] == 1
+        seen["cancel" if cancelled else "spend"] += 1
+        assert money(member) == 0
+        assert store.points(member) == (1000 if cancelled else 750)
+        store.assert_exact(member)
+    assert sum(seen.values()) == 6
+
+
+def test_a_wallet_spend_in_flight_makes_the_cancellation_refuse(database, clock):
+    """The spend has debited but not committed when the cancellation starts: the
+    cancellation waits for it, then finds the money gone."""
+    store = Store(database, clock, settings={"negative_balance": "allow_negative"})
+    member = store.member(points=1000)
+    cash = store.redeem(member, "cash5")
+    debited, release = threading.Event(), threading.Event()
+
+    def spend_and_hold(conn):
+        wallet_spend(conn, store.program, member, amount=500, order_id=None, key="held",
+                     actor="test", now=clock.now())
+        debited.set()
+        assert release.wait(10)
+    spender = threading.Thread(target=lambda: database.transact(spend_and_hold))
+    spender.start()
+    assert debited.wait(10)
+    errors: list[PatronError] = []
+
+    def cancel() -> None:
+        try:
+            store.cancel(cash.id)
+        except PatronError as exc:
+            errors.append(exc)
+    canceller = threading.Thread(target=cancel)
+    canceller.start()
+    canceller.join(0.5)  # waiting on the spend's lock
+    release.set()
+    spender.join()
+    canceller.join()
+    assert [(e.code, e.status) for e in errors] == [("cashback_spent", 409)]
+    balance = database.read(lambda conn: wallet(conn, store.program, member))["balance"]
+    assert (balance, store.points(member)) == (0, 750)
+    assert store.db.read(lambda conn: service.get_redemption(conn, store.program,
+                                                             cash.id)).status == "active"

@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 
 import pytest
+from sqlalchemy import select
 
-from patron.wallet.service import InsufficientFunds, spend, wallet
+from patron.wallet.service import InsufficientFunds, WalletMove, spend, take_back, totals, wallet
+from patron.wallet.tables import wallet_accounts
 from tests.earning.test_ingest import BASE, Shop, rule
 
 CASHBACK = rule("cashback", "purchase", {"cashback_percent": "2.5"}, name="2.5% cashback")
@@ -90,3 +92,29 @@ def test_spent_cashback_is_forgiven_or_owed_by_the_program_setting(database, clo
     assert balance(owing, other) == -1_00
     with pytest.raises(InsufficientFunds):
         pay(owing, other, 1, "more")
+
+
+def test_take_back_is_all_or_nothing_even_where_balances_may_go_negative(database, clock):
+    shop = Shop(database, clock, [CASHBACK], negative_balance="allow_negative")
+    member = shop.member()
+    shop.send(shop.purchase(member, LINES, order_id="W-4"))
+    pay(shop, member, 1_00, "spent-3")
+
+    def take(amount: int, key: str) -> int:
+        move = WalletMove(member, amount, "reverse", key, "Cancelled: cashback", clock.now(),
+                          "test")
+        return database.transact(lambda conn: take_back(conn, shop.program, move, clock.now()))
+    with pytest.raises(InsufficientFunds) as refused:
+        take(51, "too-much")
+    assert (refused.value.status, refused.value.extra) == (409, {"available": 50,
+                                                                  "requested": 51})
+    assert balance(shop, member) == 50
+    take(50, "all-of-it")
+    view = database.read(lambda conn: wallet(conn, shop.program, member))
+    assert view["balance"] == 0
+    assert [(e["kind"], e["amount"]) for e in view["entries"]] == [
+        ("reverse", -50), ("spend", -1_00), ("cashback", 1_50)]
+    account_id = database.read(lambda conn: conn.execute(
+        select(wallet_accounts.c.id).where(wallet_accounts.c.program_id == shop.program.id,
+                                           wallet_accounts.c.member_id == member)).scalar_one())
+    assert database.read(lambda conn: totals(conn, account_id)) == 0

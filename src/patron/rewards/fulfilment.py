@@ -78,17 +78,17 @@ def undo(conn: Connection, program: Program, row: Any, *, reason: str, actor: st
 
 def _take_back(conn: Connection, program: Program, row: Any, *, reason: str, actor: str,
                now: datetime) -> None:
+    """All of the cashback or nothing, whatever the program's ``negative_balance``."""
     wallet = _wallet()
     amount = row.cashback_amount
-    balance = wallet.wallet(conn, program, row.member_id, limit=1)["balance"]
-    if balance < amount:
-        raise CashbackSpent(f"the wallet holds {balance} of the {amount} this redemption "
-                            "credited: the cashback has been spent", balance=balance,
-                            cashback=amount)
     move = wallet.WalletMove(row.member_id, amount, "reverse",
                              f"reward:{row.idempotency_key}:cancel",
                              f"Cancelled: {row.reward_name} ({reason})", now, actor,
                              details={"redemption_id": row.id})
-    _, forgiven = wallet.claw_back(conn, program, move, now)
-    if forgiven:  # spent between the check and the wallet's lock: undo everything
-        raise CashbackSpent("the cashback was spent while cancelling", cashback=amount)
+    try:
+        wallet.take_back(conn, program, move, now)
+    except wallet.InsufficientFunds as exc:
+        balance = exc.extra["available"]
+        raise CashbackSpent(f"the wallet holds {balance} of the {amount} this redemption "
+                            "credited: the cashback has been spent", balance=balance,
+                            cashback=amount) from None

@@ -100,6 +100,33 @@ def claw_back(conn: Connection, program: Program, move: WalletMove, now: datetim
     return taken, forgiven
 
 
+def take_back(conn: Connection, program: Program, move: WalletMove, now: datetime) -> int:
+    """Take ``move.amount`` (> 0) back out of the wallet, all of it or none; returns the
+    entry id. 409 ``insufficient_funds`` when the wallet holds less.
+
+    Unlike ``claw_back`` for returns, it never forgives nor goes negative: a
+    cancelled cashback redemption gives the points back, so the member must not
+    keep the money too, and the program must not be left with a debt. The account
+    row is locked and the debit guarded in one statement, so a wallet spend at the
+    same moment either commits first (and this refuses) or waits for this one.
+    """
+    if move.amount <= 0:
+        raise InvalidInput("a take-back is a positive amount", field="amount")
+    account = _accounts(conn, program, [move.member_id], now, lock=True)[move.member_id]
+    done = conn.execute(update(wallet_accounts).where(
+        wallet_accounts.c.id == account.id, wallet_accounts.c.balance >= move.amount)
+        .values(balance=wallet_accounts.c.balance - move.amount))
+    if done.rowcount != 1:
+        current = conn.execute(select(wallet_accounts.c.balance).where(
+            wallet_accounts.c.id == account.id)).scalar_one()
+        raise InsufficientFunds(f"{move.amount} to take back but the wallet holds {current}",
+                                available=current, requested=move.amount)
+    entry = WalletMove(**{**move.__dict__, "amount": -move.amount, "kind": "reverse"})
+    [entry_id] = insert_rows_returning_ids(conn, wallet_entries,
+                                           [_entry(program, account, entry, now)])
+    return entry_id
+
+
 def spend(conn: Connection, program: Program, member_id: int, *, amount: int,
           order_id: str | None, key: str, actor: str, now: datetime) -> dict[str, Any]:
     """Pay with the wallet at checkout: a guarded debit, idempotent by ``key``."""
