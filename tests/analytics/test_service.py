@@ -141,3 +141,114 @@ def test_errors_unknown_report_bad_range_and_too_little_for_clv(shop):
     with pytest.raises(InsufficientData) as few:
         report(shop, "clv")
     assert few.value.code == "insufficient_data" and few.value.extra["customers"] == 3
+
+
+# --------------------------------------------------------------------------- rewards catalog
+
+OCEAN = {"id": "ocean", "name": "Clean the ocean", "type": "donation", "cost_points": 80,
+         "cause": "Ocean cleanup"}
+
+
+def catalog_shop(database, clock):
+    """March: A redeems 2 coffees, a mug, 3 trees and cashback, and cancels the mug, a tree
+    and the cashback; B redeems a coffee, a tree and the ocean, and spends 40 points
+    outside the catalog; C redeems a mug. April: C redeems a coffee, B's coffee is
+    cancelled. Two mugs and a tote are given with A's purchase; one mug is cancelled."""
+    from sqlalchemy import select
+
+    from patron.events.service import ingest
+    from patron.events.tables import events
+    from patron.ledger.service import spend_points
+    from patron.rewards.tables import gift_grants
+    from tests.factories import purchase_event
+    from tests.rewards.factories import REWARDS, Store
+
+    store = Store(database, clock, [*REWARDS, OCEAN])
+    a, b, c = (store.member(points, region=region) for points, region in
+               ((1000, "North"), (300, "South"), (400, "South")))
+    redeemed = {(who, reward, n): store.redeem(member, reward).id
+                for who, member, reward, times in (
+                    ("a", a, "coffee", 2), ("a", a, "mug", 1), ("a", a, "trees", 3),
+                    ("a", a, "cash5", 1), ("b", b, "coffee", 1), ("b", b, "trees", 1),
+                    ("b", b, "ocean", 1), ("c", c, "mug", 1))
+                for n in range(times)}
+    for key in (("a", "mug", 0), ("a", "trees", 1), ("a", "cash5", 0)):
+        store.cancel(redeemed[key], "changed mind")
+    database.transact(lambda conn: spend_points(
+        conn, store.program, b, points=40, reason="Staff discount", key="staff", actor="test",
+        now=clock.now()))
+    [outcome] = database.transact(lambda conn: ingest(
+        conn, store.program, [purchase_event({"id": a}, 50_00, clock.now())], now=clock.now(),
+        actor="test"))
+    event_id = database.read(lambda conn: conn.execute(select(events.c.id).where(
+        events.c.program_id == store.program.id, events.c.external_id == outcome.id))
+        .scalar_one())
+    grants = [("mug-gift", "mug", "Mug", None), ("mug-again", "mug", "Mug", clock.now()),
+              ("tote-gift", "tote", "Tote bag", None)]
+    database.transact(lambda conn: conn.execute(gift_grants.insert(), [dict(
+        program_id=store.program.id, member_id=a, event_id=event_id,
+        program_version=store.program.version, rule_id=rule, rule_name=rule,
+        reward_id=reward, reward_name=name, status="cancelled" if cancelled else "active",
+        fulfilment="pending_fulfilment", explanation="with purchase", created_at=clock.now(),
+        cancelled_at=cancelled) for rule, reward, name, cancelled in grants]))
+    store.advance(34)  # 2026-04-05
+    store.redeem(c, "coffee")
+    store.cancel(redeemed[("b", "coffee", 0)])
+    return store
+
+
+def catalog_report(store, source=None, **query):
+    return store.db.read(lambda conn: run_report(
+        conn, store.program, "rewards", ReportQuery(**query), store.clock.now(), source=source))
+
+
+def figures(row):
+    return (row.redemptions, row.members, row.points, row.cancelled, row.points_refunded,
+            row.net_redemptions, row.net_points)
+
+
+def test_rewards_report_reads_redemptions_and_their_cancellations(database, clock):
+    store = catalog_shop(database, clock)
+    march = catalog_report(store, end=date(2026, 3, 31), point_value=Decimal("0.01"))
+    assert [(r.reward_type, r.reward, r.name, *figures(r)) for r in march.by_reward] == [
+        ("gift", "mug", "Mug", 2, 2, 600, 1, 300, 1, 300),
+        ("coupon", "coffee", "Free coffee", 3, 2, 300, 0, 0, 3, 300),
+        ("cashback", "cash5", "5 back", 1, 1, 250, 1, 250, 0, 0),
+        ("donation", "trees", "Plant a tree", 4, 2, 200, 1, 50, 3, 150),
+        ("donation", "ocean", "Clean the ocean", 1, 1, 80, 0, 0, 1, 80),
+        ("points_spend", "Staff discount", "Staff discount", 1, 1, 40, 0, 0, 1, 40)]
+    s = march.summary
+    assert figures(s) == (12, 3, 1470, 3, 600, 9, 870)
+    assert (s.value, s.net_value, s.with_order, s.reward_types) == (1470, 870, 0, 5)
+    assert [(d.cause, *figures(d)) for d in march.donations] == [
+        ("Reforestation", 4, 2, 200, 1, 50, 3, 150), ("Ocean cleanup", 1, 1, 80, 0, 0, 1, 80)]
+    assert [(g.reward, g.name, g.granted, g.members, g.cancelled, g.net)
+            for g in march.gifts_with_purchase] == [("mug", "Mug", 2, 1, 1, 1),
+                                                   ("tote", "Tote bag", 1, 1, 0, 1)]
+    assert (s.gifts_granted, s.gifts_cancelled) == (3, 1)
+    assert [(c.channel, *figures(c)) for c in march.by_channel] == [
+        ("no order", 12, 3, 1470, 3, 600, 9, 870)]
+    # The points report sees the same spends: catalog redemptions are counted once.
+    points = store.db.read(lambda conn: run_report(
+        conn, store.program, "points", ReportQuery(end=date(2026, 3, 31)), store.clock.now()))
+    assert points.summary.spent == s.points
+
+
+def test_a_later_cancellation_counts_against_the_redemption_it_undoes(database, clock):
+    store = catalog_shop(database, clock)
+    now = catalog_report(store)
+    coffee = next(r for r in now.by_reward if r.reward == "coffee")
+    assert figures(coffee) == (4, 3, 400, 1, 100, 3, 300)
+    assert [(m.month.isoformat()[:7], *figures(m)) for m in now.monthly] == [
+        ("2026-03", 12, 3, 1470, 4, 700, 8, 770), ("2026-04", 1, 1, 100, 0, 0, 1, 100)]
+    april = catalog_report(store, start=date(2026, 4, 1))
+    assert [(r.reward, *figures(r)) for r in april.by_reward] == [
+        ("coffee", 1, 1, 100, 0, 0, 1, 100)]
+    assert april.gifts_with_purchase == [] and april.donations == []
+    north = catalog_report(store, region="North", end=date(2026, 3, 31))
+    assert figures(north.summary) == (7, 1, 900, 3, 600, 4, 300)
+    assert [g.granted for g in north.gifts_with_purchase] == [2, 1]
+    south = catalog_report(store, region="South")
+    assert south.gifts_with_purchase == [] and south.summary.gifts_granted == 0
+    fetched = catalog_report(store, source="fetch")
+    assert fetched.model_dump(exclude={"source"}) == now.model_dump(exclude={"source"})

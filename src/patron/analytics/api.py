@@ -81,8 +81,10 @@ def points_report(ctx: Analyst, params: Params):
 
 @router.get("/rewards", response_model=RewardsReport, responses={**ERRORS, 200: CSV_RESPONSE})
 def rewards_report(ctx: Analyst, params: Params):
-    """Redemptions by reward and type, by channel and by month, and points burned.
-    Until the reward catalog exists, a redemption is a points spend named by its reason."""
+    """Redemptions by reward and type, by channel and by month: points burned, the
+    cancellations among them and what still stands (net); donations per cause; and
+    gifts earn rules gave with purchases. Catalog redemptions are named by reward id;
+    points spent outside the catalog appear as ``points_spend`` named by their reason."""
     return _answer(ctx, "rewards", params)
 
 

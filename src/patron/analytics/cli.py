@@ -32,7 +32,8 @@ SHOWN_ROWS = 25
 HELP = {
     "members": "Member structure: channels, regions, age bands, growth, active vs lapsed, spend.",
     "points": "Points issued, spent, expired, reversed per month; liability; breakage; rules.",
-    "rewards": "Redemptions by reward, channel and month; points burned.",
+    "rewards": "Redemptions by reward, channel and month; points burned, cancelled, net; "
+               "donations per cause; gifts with purchase.",
     "behaviour": "Time between purchases, frequency, categories, channels, events.",
     "rfm": "Recency / frequency / monetary scores per member and named segments.",
     "clv": "BG/NBD + Gamma-Gamma lifetime value: P(alive), expected purchases and value.",

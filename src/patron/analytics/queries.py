@@ -14,7 +14,8 @@ from typing import Any
 
 from patron.analytics.repository import Warehouse
 
-MEMBER_TABLES = ("orders", "events", "ledger", "spends", "lots", "accounts")
+MEMBER_TABLES = ("orders", "events", "ledger", "spends", "lots", "accounts",
+                 "reward_redemptions", "gift_grants")
 
 
 @dataclass(frozen=True)
@@ -168,23 +169,42 @@ def issuance_by_rule(w: Warehouse, p: Period) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- rewards
 
 def create_redemptions(w: Warehouse) -> None:
-    """Every redemption as one row, whatever its source.
+    """Every redemption as one row: the catalog's, then the other points spends.
 
-    Until the reward catalog exists, a redemption is a points spend: its reason
-    names what the points bought and its order (if any) where. Reward redemptions
-    join this view with ``UNION ALL`` and the same columns, and the report follows.
+    A catalog redemption comes from the redemptions table, as the reward was
+    then (type, name, price), with its cancellation if any; it has no order. The
+    spend that paid for it is left out of the points spends, which remain for
+    points spent outside the catalog: the spend's reason names what they bought
+    and its order (if any) where.
     """
     w.execute(
         "CREATE TEMP VIEW redemptions AS "
-        "SELECT 'points_spend' AS reward_type, coalesce(s.reason, '') AS reward, "
-        "coalesce(o.channel, CASE WHEN s.order_id IS NULL THEN 'no order' ELSE 'unknown' END) "
-        "AS channel, s.member_id, s.points, s.occurred_at, s.order_id "
-        "FROM spends s LEFT JOIN orders o ON o.order_id = s.order_id")
+        "SELECT reward_type, reward_id AS reward, reward_name AS name, 'no order' AS channel, "
+        "member_id, cost_points AS points, created_at AS occurred_at, "
+        "CAST(NULL AS VARCHAR) AS order_id, cancelled_at, cause FROM reward_redemptions "
+        "UNION ALL "
+        "SELECT 'points_spend', coalesce(s.reason, ''), coalesce(s.reason, ''), "
+        "coalesce(o.channel, CASE WHEN s.order_id IS NULL THEN 'no order' ELSE 'unknown' END), "
+        "s.member_id, s.points, s.occurred_at, s.order_id, CAST(NULL AS TIMESTAMP), "
+        "CAST(NULL AS VARCHAR) "
+        "FROM spends s LEFT JOIN orders o ON o.order_id = s.order_id "
+        "WHERE NOT EXISTS (SELECT 1 FROM reward_redemptions r WHERE r.entry_id = s.id)")
+
+
+REDEMPTION_FIGURES = (
+    "count(*) AS redemptions, count(DISTINCT member_id) AS members, "
+    "coalesce(sum(points), 0) AS points, "
+    "count(*) FILTER (WHERE cancelled_at < $end) AS cancelled, "
+    "coalesce(sum(points) FILTER (WHERE cancelled_at < $end), 0) AS points_refunded, "
+    "count(*) FILTER (WHERE cancelled_at IS NULL OR cancelled_at >= $end) AS net_redemptions, "
+    "coalesce(sum(points) FILTER (WHERE cancelled_at IS NULL OR cancelled_at >= $end), 0) "
+    "AS net_points")
+"""Redemptions made in the period, and of them those cancelled by its end: a
+cancellation belongs to the redemption it undoes, so ``net`` is what still stands."""
 
 
 def redemption_totals(w: Warehouse, p: Period) -> dict[str, int]:
-    row = w.one("SELECT count(*) AS redemptions, count(DISTINCT member_id) AS members, "
-                "coalesce(sum(points), 0) AS points, "
+    row = w.one(f"SELECT {REDEMPTION_FIGURES}, "
                 "count(*) FILTER (WHERE order_id IS NOT NULL) AS with_order, "
                 "count(DISTINCT reward_type) AS reward_types "
                 f"FROM redemptions WHERE {p.where('occurred_at')}", p.params)
@@ -192,20 +212,45 @@ def redemption_totals(w: Warehouse, p: Period) -> dict[str, int]:
 
 
 def redemptions_by(w: Warehouse, columns: Sequence[str], p: Period,
-                   limit: int | None = None) -> list[dict[str, Any]]:
+                   limit: int | None = None, extra: str = "") -> list[dict[str, Any]]:
     keys = ", ".join(columns)
     return w.dicts(
-        f"SELECT {keys}, count(*) AS redemptions, count(DISTINCT member_id) AS members, "
-        f"sum(points) AS points FROM redemptions WHERE {p.where('occurred_at')} "
+        f"SELECT {keys}{extra}, {REDEMPTION_FIGURES} FROM redemptions "
+        f"WHERE {p.where('occurred_at')} "
         f"GROUP BY {keys} ORDER BY points DESC, redemptions DESC, {keys}"
         + (" LIMIT $limit" if limit else ""), {**p.params, "limit": limit})
+
+
+def redemptions_by_reward(w: Warehouse, p: Period, limit: int | None) -> list[dict[str, Any]]:
+    """Per reward and type; a reward renamed between versions shows its latest name."""
+    return redemptions_by(w, ("reward_type", "reward"), p, limit,
+                          extra=", arg_max(name, occurred_at) AS name")
 
 
 def redemptions_by_month(w: Warehouse, p: Period) -> list[dict[str, Any]]:
     return w.dicts(
         "SELECT CAST(date_trunc('month', occurred_at) AS DATE) AS month, "
-        "count(*) AS redemptions, count(DISTINCT member_id) AS members, sum(points) AS points "
-        f"FROM redemptions WHERE {p.where('occurred_at')} GROUP BY 1 ORDER BY 1", p.params)
+        f"{REDEMPTION_FIGURES} FROM redemptions WHERE {p.where('occurred_at')} "
+        "GROUP BY 1 ORDER BY 1", p.params)
+
+
+def donations_by_cause(w: Warehouse, p: Period) -> list[dict[str, Any]]:
+    return w.dicts(
+        f"SELECT coalesce(cause, '') AS cause, {REDEMPTION_FIGURES} FROM redemptions "
+        f"WHERE reward_type = 'donation' AND {p.where('occurred_at')} "
+        "GROUP BY 1 ORDER BY net_points DESC, cause", p.params)
+
+
+def gifts_with_purchase(w: Warehouse, p: Period) -> list[dict[str, Any]]:
+    """Gifts earn rules gave with purchases in the period, and of them those a return
+    cancelled by its end."""
+    return w.dicts(
+        "SELECT reward_id AS reward, arg_max(reward_name, created_at) AS name, "
+        "count(*) AS granted, count(DISTINCT member_id) AS members, "
+        "count(*) FILTER (WHERE cancelled_at < $end) AS cancelled, "
+        "count(*) FILTER (WHERE cancelled_at IS NULL OR cancelled_at >= $end) AS net "
+        f"FROM gift_grants WHERE {p.where('created_at')} "
+        "GROUP BY 1 ORDER BY granted DESC, reward", p.params)
 
 
 # --------------------------------------------------------------------------- behaviour

@@ -34,6 +34,7 @@ from sqlalchemy.engine import URL
 from patron.events.tables import events, order_lines, orders
 from patron.ledger.tables import accounts, ledger_entries, lot_moves, lots
 from patron.members.tables import members
+from patron.rewards.tables import gift_grants, redemptions
 
 SOURCE_ENV = "PATRON_ANALYTICS_SOURCE"
 LOCAL_TS = "LOCAL_TS"
@@ -88,8 +89,22 @@ def _fetch_ledger(program_id: int) -> Select[Any]:
 
 def _fetch_spends(program_id: int) -> Select[Any]:
     e = ledger_entries
-    return select(e.c.member_id, (-e.c.points).label("points"), e.c.occurred_at, e.c.order_id,
-                  e.c.reason).where(e.c.program_id == program_id, e.c.kind == "spend")
+    return select(e.c.id, e.c.member_id, (-e.c.points).label("points"), e.c.occurred_at,
+                  e.c.order_id, e.c.reason).where(e.c.program_id == program_id,
+                                                  e.c.kind == "spend")
+
+
+def _fetch_redemptions(program_id: int) -> Select[Any]:
+    r = redemptions.c
+    return select(r.member_id, r.reward_id, r.reward_type, r.reward_name, r.cost_points,
+                  r.entry_id, r.cause, r.created_at, r.cancelled_at).where(
+        r.program_id == program_id)
+
+
+def _fetch_gift_grants(program_id: int) -> Select[Any]:
+    g = gift_grants.c
+    return select(g.member_id, g.reward_id, g.reward_name, g.created_at, g.cancelled_at).where(
+        g.program_id == program_id)
 
 
 def _fetch_lots(program_id: int) -> Select[Any]:
@@ -151,10 +166,25 @@ TABLES: dict[str, SnapshotTable] = {t.name: t for t in (
                  "FROM ledger_entries WHERE program_id = {program} AND kind <> 'release'"),
     SnapshotTable(
         "spends",
-        (("member_id", "BIGINT"), ("points", "BIGINT"), ("occurred_at", LOCAL_TS),
-         ("order_id", "VARCHAR"), ("reason", "VARCHAR")),
-        "SELECT member_id, -points AS points, occurred_at, order_id, reason "
+        (("id", "BIGINT"), ("member_id", "BIGINT"), ("points", "BIGINT"),
+         ("occurred_at", LOCAL_TS), ("order_id", "VARCHAR"), ("reason", "VARCHAR")),
+        "SELECT id, member_id, -points AS points, occurred_at, order_id, reason "
         "FROM src.ledger_entries WHERE program_id = $program AND kind = 'spend'", _fetch_spends),
+    SnapshotTable(
+        # the catalog's redemptions; entry_id is the points spend that paid for each
+        "reward_redemptions",
+        (("member_id", "BIGINT"), ("reward_id", "VARCHAR"), ("reward_type", "VARCHAR"),
+         ("reward_name", "VARCHAR"), ("cost_points", "BIGINT"), ("entry_id", "BIGINT"),
+         ("cause", "VARCHAR"), ("created_at", LOCAL_TS), ("cancelled_at", LOCAL_TS)),
+        "SELECT member_id, reward_id, reward_type, reward_name, cost_points, entry_id, cause, "
+        "created_at, cancelled_at FROM src.redemptions WHERE program_id = $program",
+        _fetch_redemptions),
+    SnapshotTable(
+        "gift_grants",
+        (("member_id", "BIGINT"), ("reward_id", "VARCHAR"), ("reward_name", "VARCHAR"),
+         ("created_at", LOCAL_TS), ("cancelled_at", LOCAL_TS)),
+        "SELECT member_id, reward_id, reward_name, created_at, cancelled_at "
+        "FROM src.gift_grants WHERE program_id = $program", _fetch_gift_grants),
     SnapshotTable(
         "lots",
         (("id", "BIGINT"), ("member_id", "BIGINT"), ("points", "BIGINT"),

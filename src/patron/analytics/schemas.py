@@ -167,35 +167,78 @@ class PointsReport(ReportBase):
 
 # --------------------------------------------------------------------------- rewards
 
-class RewardRedemptions(BaseModel):
-    reward_type: str = Field(description="points_spend until the reward catalog lands")
-    reward: str = Field(description="The reward, or the spend's reason")
+class RedemptionFigures(BaseModel):
+    """Redemptions made in the period and, of them, those cancelled by its end.
+
+    A row model names its key model after this one among its bases: pydantic
+    takes fields from the last base first, so the keys lead, as CSV columns.
+    """
+
     redemptions: int
     members: int
-    points: int
+    points: int = Field(description="Points the redemptions cost")
+    cancelled: int = Field(description="Of these redemptions, those cancelled by the end of "
+                           "the period")
+    points_refunded: int = Field(description="Points the cancellations gave back")
+    net_redemptions: int = Field(description="redemptions - cancelled")
+    net_points: int = Field(description="points - points_refunded")
 
 
-class ChannelRedemptions(BaseModel):
-    channel: str = Field(description="Channel of the order the points paid for, or 'no order'")
-    redemptions: int
-    members: int
-    points: int
+class RewardKey(BaseModel):
+    reward_type: str = Field(description="The reward's type (coupon, gift, cashback, "
+                             "experience, donation), or points_spend for points spent "
+                             "outside the catalog")
+    reward: str = Field(description="The reward's id, or the spend's reason")
+    name: str = Field(description="The reward's name at its latest redemption, or the "
+                      "spend's reason")
 
 
-class RedemptionMonth(BaseModel):
+class RewardRedemptions(RedemptionFigures, RewardKey):
+    pass
+
+
+class ChannelKey(BaseModel):
+    channel: str = Field(description="Channel of the order the points paid for, or 'no order' "
+                         "(catalog redemptions have none)")
+
+
+class ChannelRedemptions(RedemptionFigures, ChannelKey):
+    pass
+
+
+class MonthKey(BaseModel):
     month: date
-    redemptions: int
-    members: int
-    points: int
 
 
-class RewardsSummary(BaseModel):
-    redemptions: int
+class RedemptionMonth(RedemptionFigures, MonthKey):
+    pass
+
+
+class CauseKey(BaseModel):
+    cause: str = Field(description="The donation reward's cause, as it was when redeemed")
+
+
+class CauseDonations(RedemptionFigures, CauseKey):
+    pass
+
+
+class GiftGrants(BaseModel):
+    reward: str = Field(description="The catalog gift an earn rule gave with a purchase")
+    name: str = Field(description="The gift's name at its latest grant")
+    granted: int = Field(description="Gifts given in the period")
     members: int
-    points: int
+    cancelled: int = Field(description="Of these, those a return cancelled by the end of "
+                           "the period")
+    net: int = Field(description="granted - cancelled")
+
+
+class RewardsSummary(RedemptionFigures):
     value: int = Field(description="points × point_value, minor units")
+    net_value: int = Field(description="net_points × point_value, minor units")
     with_order: int = Field(description="Redemptions tied to an order")
     reward_types: int
+    gifts_granted: int = Field(description="Gifts given with purchases (not redeemed)")
+    gifts_cancelled: int
 
 
 class RewardsReport(ReportBase):
@@ -204,6 +247,9 @@ class RewardsReport(ReportBase):
     by_reward: list[RewardRedemptions]
     by_channel: list[ChannelRedemptions]
     monthly: list[RedemptionMonth]
+    donations: list[CauseDonations] = Field(description="Donation rewards per cause")
+    gifts_with_purchase: list[GiftGrants] = Field(
+        description="Catalog gifts earn rules gave with purchases, per reward")
 
 
 # --------------------------------------------------------------------------- behaviour

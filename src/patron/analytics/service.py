@@ -24,6 +24,7 @@ from patron.analytics.schemas import (
     BehaviourSummary,
     BgNbdParameters,
     CategoryShare,
+    CauseDonations,
     ChannelRedemptions,
     ChannelShare,
     ClvMember,
@@ -38,6 +39,7 @@ from patron.analytics.schemas import (
     FrequencyBand,
     GammaGammaParameters,
     GapBand,
+    GiftGrants,
     GrowthMonth,
     Liability,
     MembersReport,
@@ -80,7 +82,7 @@ class InvalidCalibration(InvalidInput):
 TABLES: dict[str, tuple[str, ...]] = {
     "members": ("members", "orders"),
     "points": ("ledger", "lots", "lot_expiries", "accounts"),
-    "rewards": ("spends", "orders"),
+    "rewards": ("spends", "orders", "reward_redemptions", "gift_grants"),
     "behaviour": ("orders", "order_lines", "events"),
     "rfm": ("orders",),
     "clv": ("orders",),
@@ -205,14 +207,20 @@ def rewards_report(w: Warehouse, rq: Request) -> RewardsReport:
     p = rq.period
     queries.create_redemptions(w)
     totals = queries.redemption_totals(w, p)
+    gifts = [GiftGrants(**g) for g in queries.gifts_with_purchase(w, p)]
     return RewardsReport(
         **rq.header,
-        summary=RewardsSummary(**totals, value=domain.points_value(
-            totals["points"], rq.point_value, rq.exponent)),
-        by_reward=[RewardRedemptions(**r) for r in queries.redemptions_by(
-            w, ("reward_type", "reward"), p, rq.query.limit)],
+        summary=RewardsSummary(
+            **totals, value=domain.points_value(totals["points"], rq.point_value, rq.exponent),
+            net_value=domain.points_value(totals["net_points"], rq.point_value, rq.exponent),
+            gifts_granted=sum(g.granted for g in gifts),
+            gifts_cancelled=sum(g.cancelled for g in gifts)),
+        by_reward=[RewardRedemptions(**r)
+                   for r in queries.redemptions_by_reward(w, p, rq.query.limit)],
         by_channel=[ChannelRedemptions(**r) for r in queries.redemptions_by(w, ("channel",), p)],
-        monthly=[RedemptionMonth(**r) for r in queries.redemptions_by_month(w, p)])
+        monthly=[RedemptionMonth(**r) for r in queries.redemptions_by_month(w, p)],
+        donations=[CauseDonations(**r) for r in queries.donations_by_cause(w, p)],
+        gifts_with_purchase=gifts)
 
 
 # --------------------------------------------------------------------------- behaviour
