@@ -82,6 +82,22 @@ def test_invalid_document_is_422_listing_every_problem_by_path(api):
     assert api.get("/program").json()["version"] == 1
 
 
+def test_a_broken_reward_condition_is_refused_at_publish(api):
+    def with_reward(when: str) -> dict:
+        return {**document(BASE), "rewards": [
+            {"id": "mug", "name": "Mug", "type": "gift", "cost_points": 500,
+             "eligibility": {"when": when}}]}
+
+    response = put(api, with_reward("member.purchase_count >= '3'"))
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "invalid_program_document"
+    assert [p["path"] for p in body["problems"]] == ["rewards[0].eligibility.when"]
+    assert body["problems"][0]["message"].startswith("type error")
+    assert api.get("/program").json()["version"] == 1
+    assert put(api, with_reward("member.purchase_count >= 3")).status_code == 201
+
+
 @pytest.mark.parametrize("body, headers, status", [
     ("name: [unclosed", YAML, 422),
     ('{"name": "N\\u0000L"}', {"Content-Type": "application/json"}, 422),
@@ -242,3 +258,24 @@ def test_openapi_describes_the_program_endpoints(api):
     schema = simulate["responses"]["200"]["content"]["application/json"]["schema"]
     assert schema["$ref"].endswith("/SimulationComparison")
     assert "RuleComparison" in json.dumps(spec["components"]["schemas"])
+
+
+def test_a_version_stored_before_a_section_existed_equals_the_same_document_now(api):
+    """A version published by an older Patron lacks sections added since (here
+    ``transfers``); publishing the same document again is still no new version."""
+    from sqlalchemy import select, update
+
+    from patron.programs.tables import program_versions
+
+    assert put(api, document(BASE, FIRST)).status_code == 201
+    with api.db.engine.begin() as conn:
+        where = (program_versions.c.program_id == api.program.id,
+                 program_versions.c.version == 2)
+        stored = conn.execute(select(program_versions.c.document).where(*where)).scalar_one()
+        assert "transfers" in stored
+        older = {k: v for k, v in stored.items() if k != "transfers"}
+        conn.execute(update(program_versions).where(*where).values(document=older,
+                                                                     checksum="older"))
+    again = put(api, document(BASE, FIRST))
+    assert again.status_code == 200, again.text
+    assert (again.json()["version"], again.json()["created"]) == (2, False)

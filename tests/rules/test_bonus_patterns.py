@@ -70,7 +70,8 @@ def test_birthday_bonus_needs_a_known_birthdate(coffee):
 def test_double_points_on_beans_only_on_bean_lines(coffee):
     order = purchase(line("BEANS-1KG", 2450, "beans"), line("MUG", 3600, "gear"))
     evaluation = earn(coffee, order, member(purchases=2))
-    assert by_rule(evaluation) == {"base_spend": 60, "big_order": 100, "beans_double": 24}
+    assert by_rule(evaluation) == {"base_spend": 60, "big_order": 100, "beans_double": 24,
+                                   "mug_with_big_order": 1}
     promo = [a for a in evaluation.awards if a.rule_id == "beans_double"]
     assert [(a.line_index, a.points) for a in promo] == [(0, 24)]
     assert "2× Beans on coffee beans, 12–18 Mar: +24" in evaluation.explanations()
@@ -146,6 +147,7 @@ def test_all_bonuses_together_explain_themselves(coffee):
         "100 bonus Beans on orders of $50 or more: +100",
         "Birthday month double Beans: +60",
         "2× Beans on coffee beans, 12–18 Mar: +24",
+        "A free Demo Coffee mug with your first order of $50 or more: Demo Coffee mug",
     ]
     assert evaluation.total_points == 294
-    assert sum(a.points for a in evaluation.awards) == 294
+    assert sum(a.points for a in evaluation.awards if a.kind != "gift") == 294

@@ -66,7 +66,8 @@ def test_points_per_rule_including_clawbacks(report):
     assert figures == {
         "base_spend": (89, 36, 2), "first_purchase": (100, 0, 2), "big_order": (100, 100, 1),
         "birthday_double": (85, 36, 1), "beans_double": (49, 0, 1), "sign_up": (100, 0, 1),
-        "review": (20, 0, 1), "check_in": (5, 0, 1), "reusable_cup": (0, 0, 0)}
+        "review": (20, 0, 1), "check_in": (5, 0, 1), "reusable_cup": (0, 0, 0),
+        "mug_with_big_order": (1, 1, 1)}  # units of the gift, not points
     assert (report.points_issued, report.points_clawed_back, report.net_points) == (548, 172, 376)
 
 

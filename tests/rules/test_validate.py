@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -27,7 +28,7 @@ def test_demo_program_is_valid():
     document, problems = validate_text(DEMO.read_text(), DEMO.name)
     assert problems == []
     assert document is not None and document.name == "Demo Coffee Rewards"
-    assert len(document.earn_rules) == 9
+    assert len(document.earn_rules) == 10
 
 
 def test_cel_syntax_error_has_rule_path_and_position():
@@ -45,7 +46,7 @@ def test_schema_errors_use_document_paths():
                         {"id": "nameless", "on": "purchase", "points": {"fixed": 1}})
     assert found == [
         "earn_rules[1].points.per_currency_unit: must be > 0",
-        "earn_rules[2].points: give exactly one of per_currency_unit, fixed, multiplier, benefit_multiplier, cashback_percent",
+        "earn_rules[2].points: give exactly one of per_currency_unit, fixed, multiplier, benefit_multiplier, cashback_percent, gift",
         "earn_rules[3].id: 'BAD ID' must be lower-case letters, digits, '_' or '-'",
         "earn_rules[4].name: required",
     ]
@@ -236,3 +237,52 @@ def test_any_document_gives_problems_not_crashes(rules, settings):
                                             "earn_rules": rules})
     assert document is not None or problems
     assert all(p.path is not None and p.message for p in problems)
+
+
+def reward(reward_id: str, when: str, **fields: Any) -> dict[str, Any]:
+    return {"id": reward_id, "name": reward_id.title(), "type": "gift", "cost_points": 100,
+            "eligibility": {"when": when}, **fields}
+
+
+def test_reward_conditions_are_checked_at_publish_with_their_path():
+    found = problems_of(rule("base", points=SPEND), rewards=[
+        reward("ok", "member.tier == 'gold'"),
+        reward("syntax", "member.purchase_count >="),
+        reward("event", "event.data.total > 5000"),
+        reward("typo", "member.purchse_count > 2"),
+        reward("types", "member.tier == 'gold' || member.purchase_count > 'ten'"),
+        reward("not_bool", "member.profile.region"),
+        reward("func", "max(member.purchase_count, 1) > 1")])
+    assert found[0].startswith("rewards[1].eligibility.when: Syntax error at 1:25: "
+                               "mismatched input '<EOF>'")
+    assert found[1:] == [
+        "rewards[2].eligibility.when: unknown variable 'event'; reward conditions read member "
+        "only",
+        "rewards[3].eligibility.when: unknown field member.purchse_count; did you mean "
+        "member.purchase_count?",
+        "rewards[4].eligibility.when: type error in `member.purchase_count > 'ten'`: No such "
+        "overload: the operation is not defined for the given operand types",
+        "rewards[5].eligibility.when: type error: must be a true/false condition, got string",
+        "rewards[6].eligibility.when: unknown function 'max'()",
+    ]
+    document, _ = validate_document({"name": "P", "rewards": [reward("r", "member.tier ==")]})
+    assert document is None
+    # A reward with a schema error still has its condition checked.
+    assert problems_of(rewards=[reward("r", "member.tierr == 'gold'", cost_points=0)]) == [
+        "rewards[0].cost_points: must be > 0",
+        "rewards[0].eligibility.when: unknown field member.tierr; did you mean member.tier?"]
+
+
+def test_reward_conditions_read_what_the_catalog_gives_them():
+    declared = {"event_types": [{"name": "workshop", "fields": {"minutes": "int"}}]}
+    good = [reward("a", "member.tier == 'gold' && member.purchase_count >= 3"),
+            reward("b", "member.workshop_count > 0 || member.is_birthday_month"),
+            reward("c", "member.profile.region == 'eu' && member.profile.birth_month == 3"),
+            reward("d", "has(member.profile.attributes.vip) && "
+                        "member.profile.attributes.vip == true"),
+            reward("e", "")]
+    document, problems = validate_document({"name": "P", "rewards": good, **declared})
+    assert problems == [] and document is not None
+    # Counts exist for declared event types only, as in the catalog.
+    assert problems_of(rewards=[reward("b", "member.workshop_count > 0")]) == [
+        "rewards[0].eligibility.when: unknown field member.workshop_count"]

@@ -28,13 +28,15 @@ from patron.referrals.api import router as referrals_router
 from patron.rewards.api import router as rewards_router
 from patron.tiers.api import households_router as household_tiers_router
 from patron.tiers.api import router as tiers_router
+from patron.transfers.api import router as transfers_router
 from patron.wallet.api import router as wallet_router
 
 log = logging.getLogger("patron")
 
 API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wallet_router,
                memberships_router, households_router, events_router, program_router,
-               household_tiers_router, coupons_router, rewards_router, analytics_router]
+               household_tiers_router, coupons_router, rewards_router, transfers_router,
+               analytics_router]
 
 
 async def _scheduler(db: Database, clock: Clock, interval: float) -> None:

@@ -4,11 +4,16 @@
 ``patron.rules.returns`` what each award loses; ``write_return`` records the
 returned lines and takes the points back from the lots that hold them, pending
 points first, under the program's negative-balance setting.
+
+A gift an earn rule gave with the order is seen as an order-level award of 1
+(with its rule's ``min_spend``), so the same plan decides when the order no
+longer earns it; ``return_gifts`` then cancels the grant (see
+``patron.rewards.gifts``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from typing import Any, NamedTuple
@@ -17,10 +22,12 @@ from sqlalchemy import Connection
 
 from patron.earning import repository
 from patron.errors import Conflict, InvalidInput
-from patron.events.schemas import Award, EventIn, ReturnData
+from patron.events.schemas import Award, EventIn, GiftOutcome, Note, ReturnData
 from patron.ledger.service import EntryMeta, claw_back
 from patron.programs.service import Program
 from patron.programs.versions import versions
+from patron.rewards import gifts
+from patron.rewards import repository as rewards_repository
 from patron.rules.context import Line, Purchase
 from patron.rules.money import apportion, format_money
 from patron.rules.returns import (Clawback, ReturnLine, ReturnOfUnknownOrder, plan_clawback,
@@ -53,6 +60,18 @@ class CashbackPiece(NamedTuple):
     wallet_entry_id: int
 
 
+class GiftPiece(NamedTuple):
+    """A gift grant seen as a return sees awards: one unit, for the whole order."""
+
+    rule_id: str
+    rule_name: str
+    points: int
+    pending: bool
+    line_index: int | None
+    min_spend: int | None
+    grant: Any
+
+
 @dataclass
 class PlannedReturn:
     member_id: int
@@ -63,6 +82,8 @@ class PlannedReturn:
     clawbacks: list[tuple[Clawback, Any]]
     """Each piece to take back, with the award row it comes from."""
     cashback: list[tuple[Clawback, CashbackPiece]]
+    gifts: list[tuple[Clawback, GiftPiece]] = field(default_factory=list)
+    """Gift grants the order no longer earns."""
 
 
 def purchase_of(order: Any, lines: list[Any]) -> Purchase:
@@ -98,9 +119,33 @@ def plan_return(conn: Connection, program: Program, member_id: int, event: Event
                 for r in repository.cashback_of_event(conn, order.event_id)]
     money = [(clawback, piece) for piece in cashback
              for clawback in plan_clawback([piece], purchase, returned, already)]
+    given = [(clawback, piece) for piece in _gift_pieces(conn, program, order.event_id)
+             for clawback in plan_clawback([piece], purchase, returned, already)]
     if not pieces and not money:  # still checks the lines: nothing to take back is no licence
         plan_clawback([], purchase, returned, already)
-    return PlannedReturn(member_id, order, purchase, already, returned, pieces, money)
+    return PlannedReturn(member_id, order, purchase, already, returned, pieces, money, given)
+
+
+def _gift_pieces(conn: Connection, program: Program, event_pk: int) -> list[GiftPiece]:
+    """The order's standing gift grants, each with the ``min_spend`` of the rule (in the
+    version) that gave it."""
+    pieces = []
+    for row in rewards_repository.granted_gifts_of_event(conn, event_pk):
+        document = versions.compiled(conn, program, row.program_version).document
+        try:
+            min_spend = document.rule(row.rule_id).min_spend
+        except KeyError:
+            min_spend = None
+        pieces.append(GiftPiece(row.rule_id, row.rule_name, 1, False, None, min_spend, row))
+    return pieces
+
+
+def return_gifts(conn: Connection, program: Program, planned: PlannedReturn,
+                 now: datetime) -> tuple[list[GiftOutcome], list[Note]]:
+    """Cancel the gifts the returned order no longer earns; what the outcome says of them."""
+    return gifts.cancel_for_return(
+        conn, program, [(piece.grant, clawback.reason) for clawback, piece in planned.gifts],
+        now)
 
 
 def write_return(conn: Connection, program: Program, planned: PlannedReturn, event: EventIn,

@@ -9,6 +9,11 @@ then records, for each rule total, the ledger earn (one entry and one lot per
 rule, so the member's ledger reads rule by rule) and, for each piece of it, an
 ``awards`` row naming the rule, version, line, entry and lot, which is what a
 return claws back from.
+
+A gift rule's total is a unit of a catalog gift: it is taken from the reward's
+stock as the event is evaluated (see ``patron.rewards.gifts``), before usage is
+counted, so a gift that ran out leaves an ``out_of_stock`` note and uses none
+of the rule's limits; ``write`` records a ``gift_grants`` row for each one given.
 """
 
 from __future__ import annotations
@@ -22,18 +27,21 @@ from typing import Any
 from sqlalchemy import Connection
 
 from patron.earning import repository
-from patron.events.schemas import Award, EventIn, Note, TierMove
+from patron.events.schemas import Award, EventIn, GiftOutcome, Note, TierMove
 from patron.errors import InvalidInput
 from patron.ledger import domain as ledger_domain
 from patron.ledger.domain import Lot
 from patron.ledger.service import Earn, EntryMeta, earn_many
 from patron.programs.service import Program
 from patron.programs.versions import versions
+from patron.rewards import gifts
+from patron.rewards.gifts import GiftStock
 from patron.rules.catalog import BUILT_IN_EVENT_TYPES
 from patron.rules.compiled import CompiledProgram
 from patron.rules.context import (EventContext, MemberContext, MemberProfile, PeriodUsage,
                                   period_key)
-from patron.rules.engine import Evaluation, RuleTotal, evaluate
+from patron.rules.engine import Evaluation, RuleTotal, evaluate, out_of_stock
+from patron.rules.incentives import Reward
 from patron.tiers.service import TierTracker
 from patron.wallet import service as wallet
 from patron.wallet.service import WalletMove
@@ -52,6 +60,7 @@ class Earned:
     lots: list[Lot] = field(default_factory=list)
     """One new lot per rule total, in the order of ``evaluation.totals``."""
     outcome: list[Award] = field(default_factory=list)
+    gifts: list[GiftOutcome] = field(default_factory=list)
 
 
 class UnknownEventType(InvalidInput):
@@ -119,6 +128,25 @@ class BatchEarning:
         self.tiers = TierTracker(conn, program, current.document.tiers, current.zone, member_ids,
                                  min((e.occurred_at for _, e in items), default=None), now,
                                  plans=bool(current.document.memberships))
+        self.stock = GiftStock(conn, program, self._gift_rewards(items, current), now)
+
+    def _gift_rewards(self, items: Sequence[tuple[int, EventIn]],
+                      current: CompiledProgram) -> dict[str, Reward]:
+        """The catalog gifts the batch's events may get: the current catalog's entry (its
+        stock is the live figure), or the one of the event's version if it left it."""
+        found: dict[str, Reward] = {}
+        for (_, compiled), (_, event) in zip(self.plans, items):
+            plan = compiled.plans.get(event.type)
+            for rule in plan.gifts if plan is not None else ():
+                if rule.gift in found:
+                    continue
+                for source in (current, compiled):
+                    try:
+                        found[rule.gift] = source.document.reward(rule.gift)
+                        break
+                    except KeyError:
+                        continue
+        return found
 
     def evaluate(self, index: int, member_id: int, event: EventIn, now: datetime,
                  *, earn: bool = True) -> Earned:
@@ -146,6 +174,9 @@ class BatchEarning:
                 keys = {period: period_key(period, local) for period in plan.periods}
             evaluation = evaluate(compiled, version, context, member,
                                   _Usage(self.used, member_id, keys, self.budget), now=now)
+            if evaluation.gifts:
+                evaluation = out_of_stock(evaluation, [
+                    t.rule_id for t in evaluation.gifts if not self.stock.take(t.reward_id)])
             self._count_usage(member_id, evaluation, keys)
             self._qualify(member_id, event, compiled, evaluation)
         else:
@@ -156,6 +187,9 @@ class BatchEarning:
             settings = compiled.settings
             policy = settings.expiry_policy
             for total in evaluation.totals:
+                if total.kind == "gift":
+                    earned.lots.append(None)
+                    continue
                 if total.kind == "cashback":
                     earned.lots.append(None)
                     earned.outcome.append(Award(
@@ -168,6 +202,9 @@ class BatchEarning:
                     pending_days=settings.pending_days if total.pending else None)
                 earned.lots.append(lot)
                 earned.outcome.append(self._award(earned, total, lot))
+            if evaluation.gifts:
+                earned.gifts = gifts.granted(version, evaluation.gifts,
+                                             gifts.reward_names(compiled.document.rewards))
         return earned
 
     @staticmethod
@@ -189,7 +226,8 @@ class BatchEarning:
         plan = compiled.plans.get(event.type)
         if plan is not None and evaluation.totals:
             tier_rules = {rule.id for rule in plan.rules if rule.tier_points}
-            points = sum(t.points for t in evaluation.totals if t.rule_id in tier_rules)
+            points = sum(t.points for t in evaluation.totals
+                         if t.rule_id in tier_rules and t.kind != "gift")
             if points:
                 amounts["tier_points"] = points
         if amounts:
@@ -226,6 +264,8 @@ class BatchEarning:
         for item, event_pk, event in earned:
             order_id = item.evaluation.purchase.order_id if item.evaluation.purchase else None
             for total, lot in zip(item.evaluation.totals, item.lots, strict=True):
+                if total.kind == "gift":
+                    continue
                 details = {"rule": total.rule_id, "program_version": item.version}
                 if total.capped_by:
                     details["capped_by"] = total.capped_by
@@ -246,9 +286,15 @@ class BatchEarning:
         held = {(id(item), total.rule_id): done for (item, total), done in zip(owners, written)}
         credited = dict(zip(((id(item), total.rule_id) for item, total in credit_owners),
                             wallet.credit_many(self.conn, self.program, credits, now)))
-        rows, cashback_rows = [], []
+        rows, cashback_rows, gift_rows = [], [], []
         for item, event_pk, event in earned:
+            if item.evaluation.gifts:
+                gift_rows += gifts.grant_rows(
+                    self.program, item.member_id, event_pk, item.version, item.evaluation.gifts,
+                    gifts.reward_names(item.program.document.rewards), now)
             for award in item.evaluation.awards:
+                if award.kind == "gift":
+                    continue
                 if award.kind == "cashback":
                     cashback_rows.append(dict(
                         program_id=self.program.id, member_id=item.member_id,
@@ -267,6 +313,7 @@ class BatchEarning:
                     explanation=award.explanation, occurred_at=event.occurred_at))
         repository.insert_awards(self.conn, rows)
         repository.insert_cashback_awards(self.conn, cashback_rows)
+        gifts.record(self.conn, gift_rows)
         self.tiers.write({event.id: pk for _, pk, event in earned}, now)
         repository.add_usage(self.conn, self.program.id,
                              {k: v for k, v in self.usage_added.items() if v[1]})

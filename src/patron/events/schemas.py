@@ -122,11 +122,25 @@ class Award(BaseModel):
 
 
 class Note(BaseModel):
-    """A rule that matched but gave nothing, and why (limit_reached, budget_exhausted, …)."""
+    """A rule that matched but gave nothing, and why (limit_reached, budget_exhausted,
+    out_of_stock for a gift none is left of, …); on a return, gift_already_sent."""
 
     rule_id: str
     code: str
     message: str
+
+
+class GiftOutcome(BaseModel):
+    """A catalog gift an earn rule gave with the event, or a return cancelled."""
+
+    rule_id: str
+    reward_id: str
+    reward_name: str
+    status: Literal["granted", "cancelled"] = Field(
+        description="granted: given with this event; cancelled: this return took the order "
+                    "below what the rule needed")
+    reason: str = Field(description="The rule's explanation, or why it was cancelled")
+    program_version: int
 
 
 class TierMove(BaseModel):
@@ -147,6 +161,9 @@ class EventOutcome(BaseModel):
     points: int = 0
     program_version: int | None = None
     awards: list[Award] = Field(default_factory=list)
+    gifts: list[GiftOutcome] = Field(default_factory=list, description="Catalog gifts earn "
+                                     "rules gave (GET /members/{id}/gifts lists them), or "
+                                     "a return cancelled")
     notes: list[Note] = Field(default_factory=list)
     tier: TierMove | None = None
     membership: dict[str, Any] | None = Field(None, description="membership_payment: the "

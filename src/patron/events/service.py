@@ -18,12 +18,12 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection
 
 from patron.earning import repository as earning_repository
-from patron.earning.returns import PlannedReturn, plan_return, write_return
+from patron.earning.returns import PlannedReturn, plan_return, return_gifts, write_return
 from patron.earning.service import BatchEarning, Earned, notes_of
 from patron.errors import Conflict, InvalidInput, NotFound, PatronError
 from patron.events import repository
-from patron.events.schemas import (Award, EventIn, EventOutcome, PaymentData, PurchaseData,
-                                   ReturnData, TierMove)
+from patron.events.schemas import (Award, EventIn, EventOutcome, GiftOutcome, Note, PaymentData,
+                                   PurchaseData, ReturnData, TierMove)
 from patron.members import repository as member_repository
 from patron.members import service as member_service
 from patron.programs.service import Program
@@ -67,6 +67,9 @@ class Pending:
     identity: tuple[str, str, str | None] | None = None
     earned: Earned | None = None
     awards: list[Award] = field(default_factory=list)
+    gifts: list[GiftOutcome] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    """A return's notes (a cancelled gift that was already sent)."""
 
 
 def _data(model: type[BaseModel], event: EventIn) -> BaseModel:
@@ -156,7 +159,8 @@ def _outcome(item: Pending, tier: TierMove | None = None) -> EventOutcome:
                         member_id=item.member_id, enrolled=item.enrolled,
                         points=sum(a.points for a in item.awards),
                         program_version=earned.version if earned else None,
-                        awards=item.awards, notes=notes_of(earned.evaluation) if earned else [],
+                        awards=item.awards, gifts=item.gifts,
+                        notes=(notes_of(earned.evaluation) if earned else []) + item.notes,
                         tier=tier)
 
 
@@ -197,6 +201,7 @@ def _process_return(conn: Connection, program: Program, item: Pending, now: date
         id=item.event.id, status="processed"), now)])
     item.awards = write_return(conn, program, planned, item.event, event_pk, actor=actor,
                                now=now)
+    item.gifts, item.notes = return_gifts(conn, program, planned, now)
     outcome = _outcome(item)
     repository.set_outcome(conn, event_pk, outcome.model_dump(mode="json", exclude={"status"}))
     return outcome
@@ -255,7 +260,7 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
         try:
             item.earned = earning.evaluate(position, item.member_id, item.event, now,
                                            earn=earns)
-            item.awards = item.earned.outcome
+            item.awards, item.gifts = item.earned.outcome, item.earned.gifts
         except PatronError as exc:
             rejected[item.index] = exc
     items = [i for i in items if i.index not in rejected]

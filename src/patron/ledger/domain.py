@@ -56,7 +56,8 @@ class EntryKind(StrEnum):
     REVERSE = "reverse"
     SETTLE = "settle"
     TRANSFER = "transfer"
-    """Points moving between two accounts (a member joining or leaving a household pool)."""
+    """Points moving between two accounts: a member joining or leaving a household pool,
+    or giving points to another member."""
 
 
 class EntryStatus(StrEnum):
@@ -350,6 +351,39 @@ def closed_by_transfer(lot: Lot) -> Lot:
     return replace(lot, remaining=0, state=LotState.CLOSED)
 
 
+@dataclass(frozen=True)
+class PointsTransfer:
+    """Giving some of one account's available points to another account.
+
+    The giving side pays like any spend: open lots only (pending points can
+    still be clawed back by a return), soonest-expiring first, never more than
+    is there. The receiving side gets a new lot for each piece taken, with that
+    piece's expiry, availability and earn date, so given points run out exactly
+    when they would have in the giver's hands. Lifetime totals do not move: the
+    receiver did not earn these points and the giver did not lose an earning.
+    """
+
+    out: Posting
+    into: Posting
+    pieces: tuple[tuple[int, Lot], ...]
+    """``(source lot id, the receiver's new lot)``, in the order the spend took them."""
+
+
+def transfer_points(lots: Iterable[Lot], points: int) -> PointsTransfer:
+    """Plan giving ``points`` from the account holding ``lots``; ``InsufficientPoints``
+    when fewer are available."""
+    lots = list(lots)
+    moves = plan_spend(lots, points)
+    by_id = {lot.id: lot for lot in lots}
+    pieces = tuple((lot_id, replace(by_id[lot_id], id=0, points=-delta, remaining=-delta))
+                   for lot_id, delta in moves)
+    return PointsTransfer(
+        Posting(EntryKind.TRANSFER, -points, EntryStatus.POSTED, available_delta=-points,
+                moves=moves),
+        Posting(EntryKind.TRANSFER, points, EntryStatus.POSTED, available_delta=points),
+        pieces)
+
+
 def due_for_release(lots: Iterable[Lot], now: datetime) -> list[Lot]:
     return [lot for lot in lots if lot.state == LotState.PENDING and lot.available_at <= now]
 
@@ -418,6 +452,15 @@ class Account:
 
     def spend(self, points: int) -> Posting:
         return self.apply(spend(self.lots.values(), points))
+
+    def give(self, points: int, to: Account) -> PointsTransfer:
+        plan = transfer_points(self.lots.values(), points)
+        self.apply(plan.out)
+        for _, piece in plan.pieces:
+            lot_id = len(to.lots) + 1
+            to.lots[lot_id] = replace(piece, id=lot_id)
+        to.apply(plan.into)
+        return plan
 
     def release_due(self, now: datetime) -> list[Posting]:
         postings = []

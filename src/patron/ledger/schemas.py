@@ -46,7 +46,8 @@ class LedgerEntry(BaseModel):
     member_id: int | None = Field(None, description="The member the entry is for: in a "
                                   "household pool, who earned or spent")
     kind: str = Field(description="earn, spend, release, expire, adjust, reverse, settle, "
-                      "transfer (points moving into or out of a household pool)")
+                      "transfer (points moving into or out of a household pool, or given "
+                      "by one member to another)")
     points: int = Field(description="Signed: positive adds, negative takes")
     status: str = Field(description="pending (inside the return window) or posted")
     occurred_at: datetime

@@ -1,24 +1,31 @@
-"""Moving points from one account to another, lots and all.
+"""Moving points from one account to another.
 
-Used when a member's points go into a household pool or come out of it. Each
-side gets its own entries (posted and pending apart), the giving side's lots are
-closed and the receiving side gets copies that keep their expiry and
-availability; ``lot_transfers`` links each lot to its copy, so a later return
-of the purchase that earned it finds its points where they went.
+``transfer_lots`` moves whole lots, used when a member's points go into a
+household pool or come out of it. Each side gets its own entries (posted and
+pending apart), the giving side's lots are closed and the receiving side gets
+copies that keep their expiry and availability; ``lot_transfers`` links each lot
+to its copy, so a later return of the purchase that earned it finds its points
+where they went: in the pool, the same points the earner still shares.
+
+``transfer_points`` gives some available points to another member. The points
+belong to the receiver from then on, so nothing links the pieces to the lots
+they came from: a later return of the giver's purchase takes its points back
+from the giver (the earn's own lot first, then their other points, then a debt
+where the program allows one), never from the receiver.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
 from patron.ledger import domain, repository
-from patron.ledger.domain import Lot, Posting
-from patron.ledger.service import EntryMeta, entry_row, lot_row, settle_debts
+from patron.ledger.domain import InsufficientPoints, Lot, Posting
+from patron.ledger.service import EntryMeta, entry_row, lot_row, settle_debts, write_posting
 from patron.programs.service import Program
 
 
@@ -85,3 +92,54 @@ def transfer_lots(conn: Connection, program: Program, *, source: Any, target: An
                                    target.id: (plan.available, plan.pending, 0)})
     settle_debts(conn, program.id, [target], now)
     return Moved(plan.available, plan.pending, len(plan.copies))
+
+
+@dataclass(frozen=True)
+class Party:
+    """One side of a points transfer: the account, the member its entry names, its words."""
+
+    account: Any
+    """The account row, read under its lock."""
+    member_id: int
+    meta: EntryMeta
+
+
+@dataclass(frozen=True)
+class Given:
+    """The two entries a points transfer wrote and the receiver's new lots."""
+
+    out_entry_id: int
+    in_entry_id: int
+    lots: list[Lot]
+    """The receiver's new lots, with their ids."""
+
+
+def transfer_points(conn: Connection, program: Program, points: int, *, giver: Party,
+                    receiver: Party, now: datetime) -> Given:
+    """Give ``points`` of ``giver.account``'s available points to ``receiver.account``.
+
+    The caller holds both account locks. The guarded debit comes first, so two
+    transfers (or a transfer and a spend) can never both take the same points;
+    the lots are read after it. A receiver that owes points pays the debt off
+    from what arrived.
+    """
+    source, target = giver.account, receiver.account
+    if not repository.guarded_debit(conn, source.id, points):
+        current = repository.account_row(conn, source.id)
+        raise InsufficientPoints(
+            f"{points} points requested but only {current.available} are available",
+            available=current.available, requested=points)
+    lots = {lot.id: lot for lot in repository.live_lots(conn, source.id)}
+    plan = domain.transfer_points(lots.values(), points)
+    out_id = write_posting(conn, program.id, source, plan.out, giver.meta, lots, now,
+                           giver.member_id)
+    [in_id] = repository.insert_entries(conn, [entry_row(program.id, target, plan.into,
+                                                         receiver.meta, now,
+                                                         receiver.member_id)])
+    lot_ids = repository.insert_lots(conn, [lot_row(program.id, target.id, in_id, piece)
+                                            for _, piece in plan.pieces])
+    repository.apply_deltas(conn, {target.id: (points, 0, 0)})
+    if target.available < 0:
+        settle_debts(conn, program.id, [target], now)
+    return Given(out_id, in_id, [replace(piece, id=lot_id)
+                                 for (_, piece), lot_id in zip(plan.pieces, lot_ids)])

@@ -273,6 +273,8 @@ def show_comparison(report: schemas.SimulationComparison, out: Console) -> None:
               f"{draft.events_read:,} events in {report.elapsed_seconds:.1f}s")
     out.print(_summary(report))
     out.print(_rules(report))
+    if report.gifts:
+        out.print(_gifts(report))
     if draft.largest_awards:
         out.print(_largest(draft))
     if draft.events_skipped:
@@ -314,9 +316,24 @@ def _label(rule: schemas.RuleComparison) -> str:
     figures = rule.draft or rule.current
     notes = [note for note in (
         "" if rule.change == "kept" else rule.change,
-        "cashback, in minor units" if figures is not None and figures.cashback else "")
+        "cashback, in minor units" if figures is not None and figures.cashback else "",
+        f"gift {figures.gift}, in units" if figures is not None and figures.gift else "")
         if note]
     return escape(f"{rule.rule_id} ({', '.join(notes)})" if notes else rule.rule_id)
+
+
+def _gifts(report: schemas.SimulationComparison) -> Table:
+    """Net units of each catalog gift given, and the events its stock ran out for."""
+    stock_out = {g.reward_id: g.out_of_stock for g in report.draft.gifts}
+    table = Table("gift", *(["current"] if report.current else []), "draft", "change",
+                  "out of stock (draft)", title="gifts given", title_justify="left")
+    for gift in report.gifts:
+        cells = [f"{gift.draft:,}" if gift.draft is not None else ""]
+        if report.current:
+            cells.insert(0, f"{gift.current:,}" if gift.current is not None else "")
+        table.add_row(escape(f"{gift.reward_id} ({gift.reward_name})"), *cells,
+                      _signed(gift.net_change), f"{stock_out.get(gift.reward_id, 0):,}")
+    return table
 
 
 def _rules(report: schemas.SimulationComparison) -> Table:

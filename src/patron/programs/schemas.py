@@ -94,6 +94,22 @@ class RuleFigures(BaseModel):
     budget_exhausted: int = Field(description="Events the rule's budget stopped")
     cashback: bool = Field(False, description="The rule gives money into the wallet: its "
                                               "points figures are minor units of money")
+    gift: str | None = Field(None, description="The catalog gift the rule gives: its points "
+                             "figures are units of that gift, and it costs no points")
+    out_of_stock: int = Field(0, description="Events the gift's stock ran out for")
+
+
+class GiftFigures(BaseModel):
+    """Units of one catalog gift that gift rules gave in the replay."""
+
+    reward_id: str
+    reward_name: str
+    stock: int | None = Field(description="The document's stock the replay started from; "
+                              "null: unlimited")
+    given: int
+    cancelled: int = Field(description="Cancelled by returns in the replay")
+    net: int
+    out_of_stock: int = Field(description="Events that found none left")
 
 
 class LargestAward(BaseModel):
@@ -123,6 +139,8 @@ class SimulationFigures(BaseModel):
     cost_minor: int
     rules: list[RuleFigures]
     largest_awards: list[LargestAward] = Field(description="The largest single awards")
+    gifts: list[GiftFigures] = Field(default_factory=list,
+                                     description="Catalog gifts gift rules gave, per reward")
 
 
 class RuleComparison(BaseModel):
@@ -135,6 +153,16 @@ class RuleComparison(BaseModel):
     net_points_change: int = Field(description="Draft minus current")
     cost_minor_change: int | None = Field(description="Draft minus current; null when the "
                                                       "currencies differ")
+
+
+class GiftComparison(BaseModel):
+    reward_id: str
+    reward_name: str
+    current: int | None = Field(description="Net units the current version gave; null when "
+                                "no rule of it gives this gift")
+    draft: int | None = Field(description="Net units the draft gave; null when no rule of it "
+                              "gives this gift")
+    net_change: int = Field(description="Draft minus current, in units of the gift")
 
 
 class SimulatedEvents(BaseModel):
@@ -151,6 +179,8 @@ class SimulationComparison(BaseModel):
     current: SimulationFigures | None = Field(
         description="The program's current version; null when simulating without a program")
     rules: list[RuleComparison] = Field(description="Every rule of either document")
+    gifts: list[GiftComparison] = Field(default_factory=list, description="Every catalog gift "
+                                        "a gift rule of either document gives")
     net_points_change: int | None
     cost_minor_change: int | None
     elapsed_seconds: float

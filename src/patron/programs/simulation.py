@@ -108,8 +108,12 @@ def _figures(report: SimulationReport, version: int | None) -> schemas.Simulatio
         points_clawed_back=r.points_clawed_back, net_points=r.net_points,
         cost_minor=r.cost_minor, awards=r.awards, members_affected=r.members_affected,
         capped_awards=r.capped_awards, limit_reached=r.limit_reached,
-        budget_exhausted=r.budget_exhausted, cashback=getattr(r, "cashback", False))
+        budget_exhausted=r.budget_exhausted, cashback=getattr(r, "cashback", False),
+        gift=r.gift, out_of_stock=r.out_of_stock)
         for r in report.rules]
+    gifts = [schemas.GiftFigures(reward_id=g.reward_id, reward_name=g.reward_name,
+                                 stock=g.stock, given=g.given, cancelled=g.cancelled, net=g.net,
+                                 out_of_stock=g.out_of_stock) for g in report.gifts]
     largest = [schemas.LargestAward(points=a.points, rule_id=a.rule_id, member=a.member,
                                     event_id=a.event_id, explanation=a.explanation)
                for a in report.largest_awards]
@@ -122,7 +126,7 @@ def _figures(report: SimulationReport, version: int | None) -> schemas.Simulatio
         members_earning_nothing_sample=report.members_earning_nothing_sample,
         points_issued=report.points_issued, points_clawed_back=report.points_clawed_back,
         net_points=report.net_points, cost_minor=report.cost_minor, rules=rules,
-        largest_awards=largest)
+        largest_awards=largest, gifts=gifts)
 
 
 def _comparison(history: History, draft: schemas.SimulationFigures,
@@ -145,11 +149,28 @@ def _comparison(history: History, draft: schemas.SimulationFigures,
             if same_money else None))
     return schemas.SimulationComparison(
         events=schemas.SimulatedEvents(kind=history.kind, start=history.start, end=history.end),
-        draft=draft, current=current, rules=rules,
+        draft=draft, current=current, rules=rules, gifts=_gift_changes(draft, current),
         net_points_change=draft.net_points - current.net_points if current else None,
         cost_minor_change=(draft.cost_minor - current.cost_minor
                            if current and same_money else None),
         elapsed_seconds=round(elapsed, 3))
+
+
+def _gift_changes(draft: schemas.SimulationFigures,
+                  current: schemas.SimulationFigures | None) -> list[schemas.GiftComparison]:
+    """Net units of each catalog gift, draft beside current."""
+    drafted = {g.reward_id: g for g in draft.gifts}
+    published = {g.reward_id: g for g in current.gifts} if current else {}
+    changes = []
+    for reward_id in [*drafted, *(g for g in published if g not in drafted)]:
+        new, old = drafted.get(reward_id), published.get(reward_id)
+        named = new or old
+        assert named is not None
+        changes.append(schemas.GiftComparison(
+            reward_id=reward_id, reward_name=named.reward_name,
+            current=old.net if old else None, draft=new.net if new else None,
+            net_change=(new.net if new else 0) - (old.net if old else 0)))
+    return changes
 
 
 # --- the events to replay ------------------------------------------------------------------

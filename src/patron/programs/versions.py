@@ -62,6 +62,16 @@ def checksum(document: ProgramDocument) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _checksum_today(stored: dict[str, Any]) -> str | None:
+    """The stored document's checksum as the current model reads it: a version
+    published before a section existed equals the same document published now with
+    that section at its defaults."""
+    try:
+        return checksum(ProgramDocument.model_validate(stored))
+    except ValueError:
+        return None
+
+
 def publish(conn: Connection, program: Any, document: ProgramDocument, *, actor: str,
             now: datetime, source: str | None = None, note: str | None = None
             ) -> tuple[ProgramVersion, bool]:
@@ -74,7 +84,7 @@ def publish(conn: Connection, program: Any, document: ProgramDocument, *, actor:
     digest = checksum(document)
     if row.current_version:
         current = repository.version_row(conn, program.id, row.current_version)
-        if current.checksum == digest:
+        if digest in (current.checksum, _checksum_today(current.document)):
             return _version(current, with_document=True), False
         old_currency = current.document["settings"].get("currency", "USD")
         if document.settings.currency != old_currency:

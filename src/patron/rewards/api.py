@@ -8,13 +8,15 @@ from pydantic import AwareDatetime
 from patron.api.deps import IdempotencyKey, Reader, Writer, problem_responses
 from patron.errors import InvalidInput
 from patron.members.api import MemberId
-from patron.rewards import service
-from patron.rewards.schemas import (DonationTotals, Redemption, RedemptionCancel,
-                                    RedemptionCreate, RedemptionPage, RewardCatalog)
+from patron.rewards import gifts, service
+from patron.rewards.schemas import (DonationTotals, Gift, GiftFulfilmentUpdate, GiftPage,
+                                    Redemption, RedemptionCancel, RedemptionCreate,
+                                    RedemptionPage, RewardCatalog)
 from patron.schemas_common import MAX_INT
 
 router = APIRouter(tags=["rewards"])
 RedemptionId = Annotated[int, Path(ge=1, le=MAX_INT, description="The redemption's id")]
+GiftId = Annotated[int, Path(ge=1, le=MAX_INT, description="The gift's id")]
 
 
 @router.get("/members/{member_id}/rewards", response_model=RewardCatalog,
@@ -93,6 +95,38 @@ def cancel_redemption(redemption_id: RedemptionId, ctx: Writer,
     reason = payload.reason if payload else None
     return ctx.write(lambda conn, program: service.cancel(
         conn, program, redemption_id, reason=reason, actor=ctx.principal.actor, now=now))
+
+
+@router.get("/members/{member_id}/gifts", response_model=GiftPage,
+            responses=problem_responses(401, 403, 404))
+def member_gifts(member_id: MemberId, ctx: Reader,
+                 before: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
+                 limit: Annotated[int, Query(ge=1, le=200)] = 50) -> GiftPage:
+    """Gifts earn rules gave the member with their purchases, newest first, cancelled
+    ones included (a return took the order below what the rule needed)."""
+    return ctx.read(lambda conn, program: gifts.member_gifts(conn, program, member_id, before,
+                                                             limit))
+
+
+@router.get("/gifts/{gift_id}", response_model=Gift, responses=problem_responses(401, 403, 404))
+def get_gift(gift_id: GiftId, ctx: Reader) -> Gift:
+    """One gift an earn rule gave, with the event and order that earned it."""
+    return ctx.read(lambda conn, program: gifts.get_gift(conn, program, gift_id))
+
+
+@router.post("/gifts/{gift_id}/fulfilment", response_model=Gift,
+             responses=problem_responses(401, 403, 404, 409, 422))
+def move_gift_fulfilment(gift_id: GiftId, payload: GiftFulfilmentUpdate,
+                         ctx: Writer) -> Gift:
+    """Record that the gift was sent, or delivered.
+
+    A gift starts ``pending_fulfilment``, as a redeemed gift does, and moves on to
+    ``sent`` and ``delivered``. Asking for the state it is in returns it unchanged;
+    409 ``fulfilment_backwards`` for a step back, ``gift_cancelled`` for a gift a
+    return cancelled.
+    """
+    return ctx.write(lambda conn, program: gifts.move_fulfilment(conn, program, gift_id,
+                                                                 payload.state))
 
 
 @router.get("/donations", response_model=DonationTotals,

@@ -249,3 +249,56 @@ def plan_refund(taken: Sequence[tuple[int, int]], home: Mapping[int, Lot | None]
                                                   key=lambda item: (item[0] is None,
                                                                     item[0] or now)))
     return Refund(tuple(sorted(restore.items())), new_lots)
+
+
+# --------------------------------------------------------------------------- gifts with purchase
+
+GIFT_FULFILMENT: tuple[str, ...] = (FULFILMENT["gift"], "sent", "delivered")
+"""A gift's way to the member, in order: waiting to be sent, sent, delivered.
+Staff move a gift on, never back; a gift earn rules gave starts where a gift
+redemption does."""
+GIFT_CANCELLED = "cancelled"
+GIFT_GRANTED = "granted"
+FULFILMENT_BACKWARDS = "fulfilment_backwards"
+GIFT_CANCELLED_REFUSAL = "gift_cancelled"
+
+
+def fulfilment_refusal(status: str, current: str, wanted: str) -> str | None:
+    """Why a gift cannot move from ``current`` to ``wanted``; None when it can.
+
+    Asking for the state it is already in is no refusal (a retried request), so
+    only a cancelled gift or a step back is refused.
+    """
+    if status != GIFT_GRANTED:
+        return GIFT_CANCELLED_REFUSAL
+    if GIFT_FULFILMENT.index(wanted) < GIFT_FULFILMENT.index(current):
+        return FULFILMENT_BACKWARDS
+    return None
+
+
+@dataclass(frozen=True)
+class GiftCancellation:
+    """What cancelling a gift grant does, given how far the gift has gone."""
+
+    fulfilment: str
+    """The grant's fulfilment afterwards."""
+    restock: bool
+    """Its unit goes back on the shelf."""
+
+    @property
+    def already_sent(self) -> bool:
+        return not self.restock
+
+
+def cancel_gift(fulfilment: str) -> GiftCancellation:
+    """A gift still waiting to be sent is simply not sent: its unit goes back on
+    the shelf and its fulfilment reads cancelled, as a cancelled redemption's does.
+
+    A gift already sent (or delivered) is with the member. The grant is cancelled
+    all the same, since the order no longer earns it, but the unit does not go
+    back in stock (nobody put it back on the shelf) and its fulfilment keeps saying
+    where it went, so staff can ask for it back.
+    """
+    if fulfilment == GIFT_FULFILMENT[0]:
+        return GiftCancellation(GIFT_CANCELLED, restock=True)
+    return GiftCancellation(fulfilment, restock=False)

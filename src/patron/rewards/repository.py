@@ -1,17 +1,19 @@
-"""Rewards queries: stock rows, redemptions and donation totals."""
+"""Rewards queries: stock rows, redemptions, gifts earn rules gave, and donation totals."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, Select, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from patron.db.engine import insert_rows
+from patron.events.tables import events, orders
 from patron.ledger.tables import accounts
-from patron.rewards.domain import remaining_after
-from patron.rewards.tables import redemptions, reward_stock
+from patron.rewards.domain import GIFT_CANCELLED, GIFT_GRANTED, remaining_after
+from patron.rewards.tables import gift_grants, redemptions, reward_stock
 
 ACTIVE = "active"
 CANCELLED = "cancelled"
@@ -73,6 +75,23 @@ def restock(conn: Connection, program_id: int, reward_id: str, *, old: int, new:
         reward_stock.c.stock == old, reward_stock.c.redeemed == redeemed).values(
         stock=new, remaining=remaining_after(new, redeemed), updated_at=now))
     return result.rowcount == 1
+
+
+def lock_stock(conn: Connection, program_id: int, reward_ids: Iterable[str]) -> dict[str, Any]:
+    """Stock rows, locked until commit (PostgreSQL) in reward id order.
+
+    An ingest that may give several gifts locks them all up front, always in the
+    same order, so two ingests never wait for each other crosswise.
+    """
+    ids = sorted(set(reward_ids))
+    if not ids:
+        return {}
+    query = (select(reward_stock).where(reward_stock.c.program_id == program_id,
+                                        reward_stock.c.reward_id.in_(ids))
+             .order_by(reward_stock.c.reward_id))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {row.reward_id: row for row in conn.execute(query)}
 
 
 def return_unit(conn: Connection, program_id: int, reward_id: str, now: datetime) -> None:
@@ -154,3 +173,57 @@ def donation_totals(conn: Connection, program_id: int, since: datetime | None,
     if until is not None:
         query = query.where(r.created_at < until)
     return list(conn.execute(query))
+
+
+# --------------------------------------------------------------------------- gift grants
+
+def insert_gift_grants(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    insert_rows(conn, gift_grants, rows)
+
+
+def granted_gifts_of_event(conn: Connection, event_pk: int) -> list[Any]:
+    """The gifts an event gave that still stand, locked (a return cancels them)."""
+    query = (select(gift_grants).where(gift_grants.c.event_id == event_pk,
+                                       gift_grants.c.status == GIFT_GRANTED)
+             .order_by(gift_grants.c.id))
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return list(conn.execute(query))
+
+
+def _gift_view() -> Select[Any]:
+    """A grant with the event that gave it, as integrators name it, and its order."""
+    return (select(gift_grants, events.c.external_id.label("event_external_id"),
+                   orders.c.order_id)
+            .join(events, events.c.id == gift_grants.c.event_id)
+            .outerjoin(orders, orders.c.event_id == gift_grants.c.event_id))
+
+
+def gift_grant(conn: Connection, program_id: int, gift_id: int, *, lock: bool = False) -> Any:
+    if lock and conn.dialect.name == "postgresql":
+        conn.execute(select(gift_grants.c.id).where(
+            gift_grants.c.program_id == program_id, gift_grants.c.id == gift_id)
+            .with_for_update())
+    return conn.execute(_gift_view().where(gift_grants.c.program_id == program_id,
+                                           gift_grants.c.id == gift_id)).first()
+
+
+def member_gift_grants(conn: Connection, program_id: int, member_id: int, before: int | None,
+                       limit: int) -> list[Any]:
+    query = _gift_view().where(gift_grants.c.program_id == program_id,
+                               gift_grants.c.member_id == member_id)
+    if before is not None:
+        query = query.where(gift_grants.c.id < before)
+    return list(conn.execute(query.order_by(gift_grants.c.id.desc()).limit(limit)))
+
+
+def mark_gift_cancelled(conn: Connection, gift_id: int, *, now: datetime, reason: str,
+                        fulfilment: str) -> None:
+    conn.execute(update(gift_grants).where(gift_grants.c.id == gift_id).values(
+        status=GIFT_CANCELLED, fulfilment=fulfilment, cancelled_at=now, cancel_reason=reason))
+
+
+def set_gift_fulfilment(conn: Connection, gift_id: int, fulfilment: str) -> None:
+    conn.execute(update(gift_grants).where(gift_grants.c.id == gift_id,
+                                           gift_grants.c.status == GIFT_GRANTED)
+                 .values(fulfilment=fulfilment))

@@ -1,4 +1,5 @@
-"""Rewards API payloads: the member's catalog, redemptions, donation totals."""
+"""Rewards API payloads: the member's catalog, redemptions, gifts with purchase, donation
+totals."""
 
 from __future__ import annotations
 
@@ -120,3 +121,39 @@ class DonationTotals(BaseModel):
     causes: list[CauseTotal]
     donations: int
     points: int
+
+
+class Gift(BaseModel):
+    """A catalog gift an earn rule gave, free, with an event (usually a purchase)."""
+
+    id: int
+    member_id: int
+    reward_id: str
+    reward_name: str = Field(description="The gift's name when it was given")
+    rule_id: str = Field(description="The earn rule that gave it")
+    rule_name: str
+    program_version: int = Field(description="The program version the event was evaluated by")
+    event_id: str = Field(description="The event that gave it, as it was sent")
+    order_id: str | None = Field(None, description="The purchase's order id")
+    status: Literal["granted", "cancelled"] = Field(
+        description="cancelled: a return took the order below what the rule needed")
+    fulfilment: str = Field(description="pending_fulfilment (to send), sent, delivered; "
+                            "cancelled once cancelled before it was sent (a gift already "
+                            "sent keeps saying where it went)")
+    explanation: str = Field(description="Why the member got it, as the rule explains it")
+    created_at: datetime
+    cancelled_at: datetime | None = None
+    cancel_reason: str | None = None
+
+
+class GiftPage(BaseModel):
+    items: list[Gift]
+    next_cursor: int | None = Field(None, description="Pass as `before` for older ones")
+
+
+class GiftFulfilmentUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["sent", "delivered"] = Field(
+        description="Where the gift is now; it moves on (pending_fulfilment, sent, "
+                    "delivered), never back")

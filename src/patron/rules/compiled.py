@@ -61,6 +61,9 @@ class CompiledRule:
     benefit: str | None = None
     """A benefit multiplier's source ("tier" or "membership"): its factor is the member's."""
     tier_points: bool = False
+    gift: str | None = None
+    """A gift rule's catalog reward id; ``gift_name`` is its name in this version."""
+    gift_name: str | None = None
 
     def in_window(self, at: datetime) -> bool:
         return (self.starts is None or at >= self.starts) and (self.ends is None or at < self.ends)
@@ -84,10 +87,12 @@ class EventPlan:
     line_conditions: tuple[CompiledRule, ...]
     data_defaults: dict[str, Any]
     periods: tuple[Period, ...]
+    gifts: tuple[CompiledRule, ...] = ()
+    """Gift rules, evaluated after the points passes (see ``engine``)."""
 
     @property
     def rules(self) -> tuple[CompiledRule, ...]:
-        return self.earn + self.multipliers
+        return self.earn + self.multipliers + self.gifts
 
     @property
     def needs_context(self) -> bool:
@@ -128,8 +133,9 @@ def compile_program(document: ProgramDocument) -> CompiledProgram:
     zone = settings.zone
     declared = document.declared_fields()
     types = sorted(set(BUILT_IN_EVENT_TYPES) | set(declared))
-    rules = [_compile_rule(rule, i, settings, zone) for i, rule in enumerate(document.earn_rules)
-             if rule.active]
+    gift_names = {reward.id: reward.name for reward in document.rewards}
+    rules = [_compile_rule(rule, i, settings, zone, gift_names)
+             for i, rule in enumerate(document.earn_rules) if rule.active]
     counted = {count_field(t): t for t in types}
     plans = {t: _plan(t, [r for r in rules if r.rule.on == t], declared, counted)
              for t in types}
@@ -149,7 +155,7 @@ def _plan(event_type: str, rules: list[CompiledRule], declared: dict[str, dict[s
     periods = sorted({p for r in ordered for p, _ in r.member_limits})
     return EventPlan(
         event_type=event_type,
-        earn=tuple(r for r in ordered if not r.multiplier),
+        earn=tuple(r for r in ordered if not r.multiplier and r.gift is None),
         multipliers=tuple(r for r in ordered if r.multiplier),
         event_reads=compile_reads(event_reads, counted),
         nested_reads=event_reads.nested,
@@ -158,13 +164,17 @@ def _plan(event_type: str, rules: list[CompiledRule], declared: dict[str, dict[s
         data_defaults={name: ZERO_VALUES[kind] for name, kind in fields.items()
                        if kind != "timestamp"},
         periods=tuple(periods),
+        gifts=tuple(r for r in ordered if r.gift is not None),
     )
 
 
-def _compile_rule(rule: EarnRule, order: int, settings: Settings, zone: ZoneInfo) -> CompiledRule:
+def _compile_rule(rule: EarnRule, order: int, settings: Settings, zone: ZoneInfo,
+                  gift_names: dict[str, str]) -> CompiledRule:
     action = rule.points
     kind = action.kind
-    if kind == "per_currency_unit":
+    if kind == "gift":
+        numerator, denominator = 1, 1  # one unit, whatever the order
+    elif kind == "per_currency_unit":
         numerator, denominator = as_ratio(action.per_currency_unit)
     elif kind == "cashback":
         numerator, denominator = as_ratio(action.cashback_percent)
@@ -192,11 +202,15 @@ def _compile_rule(rule: EarnRule, order: int, settings: Settings, zone: ZoneInfo
         skus=frozenset(rule.lines.skus) if rule.lines else None,
         targets=frozenset(action.of) if action.of is not None else None,
         explain=rule.explain, benefit=action.benefit_multiplier, tier_points=rule.tier_points,
+        gift=action.gift, gift_name=gift_names.get(action.gift or "", action.gift),
     )
 
 
 def _pending(rule: EarnRule, settings: Settings) -> bool:
-    """Purchase points wait out the return window by default; behaviour points do not."""
+    """Purchase points wait out the return window by default; behaviour points do not.
+    A gift is a thing, not points: it is never pending."""
+    if rule.gift is not None:
+        return False
     if rule.pending is not None:
         return rule.pending
     return rule.on == PURCHASE and settings.pending_days > 0

@@ -46,6 +46,7 @@ PERIODS: tuple[Period, ...] = ("day", "week", "month", "year", "lifetime")
 
 RULE_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 EVENT_TYPE_NAME = r"^[a-z][a-z0-9_]{0,63}$"
+MAX_TRANSFER_POINTS = 10**12
 
 
 @lru_cache
@@ -166,6 +167,22 @@ class LineFilter(_Model):
 
 
 class PointsAction(_Model):
+    """What a rule gives: exactly one action.
+
+    Points (``per_currency_unit``, ``fixed``, the multipliers), money into the
+    wallet (``cashback_percent``) or a catalog gift (``gift``). A *gift* rule gives
+    one unit of a ``type: gift`` reward of the document's ``rewards`` catalog, free,
+    at most once per event: its ``stock`` is the same stock point redemptions take
+    from, so when none is left the event records an ``out_of_stock`` note instead.
+    A gift is counted as 1 by the rule's per-member limits (points and awards
+    alike) and by its ``budget`` (the most gifts the rule gives). To give points
+    *and* a gift, write two rules with the same condition. Give a gift rule its
+    threshold as ``min_spend`` so that a return taking the order below it cancels
+    the gift; without one, only a return of the whole order does. The rule decides
+    who gets the gift and when; the reward's own eligibility, dates and price
+    govern redeeming it for points.
+    """
+
     per_currency_unit: Decimal | None = Field(
         None, gt=0, le=100_000, description="Points per whole currency unit spent (per $1)")
     fixed: int | None = Field(None, gt=0, le=100_000_000, description="Points per event, or "
@@ -179,25 +196,31 @@ class PointsAction(_Model):
         None, description="Multiply by the earn_multiplier of the member's tier or paid plan")
     of: list[str] | None = Field(None, description="Multiplier only: the rule ids it multiplies "
                                  "(default: every earn rule)")
+    gift: str | None = Field(None, pattern=RULE_ID, description="A reward of type gift from "
+                             "the rewards catalog, given free: one unit of its stock per event")
     rounding: Rounding | None = Field(None, description="Overrides settings.rounding")
 
     @model_validator(mode="after")
     def _exactly_one(self) -> PointsAction:
         given = [k for k in ("per_currency_unit", "fixed", "multiplier", "benefit_multiplier",
-                             "cashback_percent") if getattr(self, k) is not None]
+                             "cashback_percent", "gift") if getattr(self, k) is not None]
         if len(given) != 1:
             raise ValueError("give exactly one of per_currency_unit, fixed, multiplier, "
-                             "benefit_multiplier, cashback_percent")
+                             "benefit_multiplier, cashback_percent, gift")
         if self.of is not None and self.multiplier is None and self.benefit_multiplier is None:
             raise ValueError("'of' only applies to a multiplier")
+        if self.gift is not None and self.rounding is not None:
+            raise ValueError("a gift is one whole unit: rounding does not apply")
         return self
 
     @property
-    def kind(self) -> Literal["per_currency_unit", "fixed", "multiplier", "cashback"]:
+    def kind(self) -> Literal["per_currency_unit", "fixed", "multiplier", "cashback", "gift"]:
         if self.per_currency_unit is not None:
             return "per_currency_unit"
         if self.cashback_percent is not None:
             return "cashback"
+        if self.gift is not None:
+            return "gift"
         return "fixed" if self.fixed is not None else "multiplier"
 
 
@@ -226,7 +249,8 @@ class MemberLimits(_Model):
 class Limits(_Model):
     per_event: int | None = Field(None, gt=0, description="Most points this rule gives per event")
     per_member: MemberLimits | None = None
-    budget: int | None = Field(None, gt=0, description="Most points this rule issues in total")
+    budget: int | None = Field(None, gt=0, description="Most points this rule issues in total "
+                               "(a gift rule: most gifts it gives)")
 
 
 class EarnRule(_Model):
@@ -264,6 +288,32 @@ class EarnRule(_Model):
     def per_line(self) -> bool:
         return self.scope == "line" or (self.scope is None and self.lines is not None)
 
+    @property
+    def gift(self) -> str | None:
+        """The catalog reward a gift rule gives; None for points and cashback rules."""
+        return self.points.gift
+
+
+class Transfers(_Model):
+    """Members giving points to other members of the program.
+
+    Off unless a program turns it on: a transfer moves liability between
+    members, and open transfers are what points brokers and account farms look
+    for, so a program that allows them usually caps them per day.
+    """
+
+    enabled: bool = Field(False, description="Members may give available points to other "
+                          "active members of the program")
+    minimum_points: int = Field(1, ge=1, le=MAX_TRANSFER_POINTS,
+                                description="Fewest points one transfer may move")
+    maximum_points: int | None = Field(None, ge=1, le=MAX_TRANSFER_POINTS,
+                                       description="Most points one transfer may move; "
+                                       "null: no limit per transfer")
+    daily_maximum_points: int | None = Field(
+        None, ge=1, le=MAX_TRANSFER_POINTS, description="Most points one member may send per "
+        "calendar day in the program timezone, all their transfers of the day together; "
+        "null: no daily limit")
+
 
 class ProgramDocument(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -281,6 +331,8 @@ class ProgramDocument(_Model):
     coupons: list[CouponType] = Field(default_factory=list, description="Coupon types")
     rewards: list[Reward] = Field(default_factory=list, description="The rewards catalog")
     referrals: Referrals = Field(default_factory=Referrals)
+    transfers: Transfers = Field(default_factory=Transfers,
+                                 description="Point transfers between members")
     campaigns: list[dict[str, Any]] | None = Field(None, description="Reserved for campaigns")
 
     _compiled: Any = PrivateAttr(default=None)

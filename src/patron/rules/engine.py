@@ -37,10 +37,18 @@ Stacking order — how rules combine on one event
    parts sum to the award); an award that does not depend on lines (a fixed
    first-purchase bonus) has ``line_index`` None. Awards of rules with
    ``min_spend`` carry it, so a return that drops the order below it claws back.
+7. **Gift pass.** Last, gift rules run in priority order, each giving at most
+   one unit of its catalog gift per event (``kind`` "gift", ``points`` 1, no
+   line). They are their own kind: an exclusive earn rule does not stop them, an
+   exclusive gift rule stops only later gift rules ("a tote from $100, else a
+   mug from $50"), and multipliers never multiply them. Limits count a gift as
+   1. Stock is not the engine's business: the caller takes a unit for each gift
+   and drops the ones it could not (``out_of_stock``), before counting usage.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -63,6 +71,8 @@ from patron.rules.limits import apply_limits, cap_text
 from patron.rules.money import apportion, as_ratio, format_money, round_ratio
 
 Key = tuple[int | None, int | None]  # (line_index, min_spend)
+NOT_POINTS = ("cashback", "gift")
+"""Rule totals that are not points: money for the wallet, a unit of a catalog gift."""
 
 
 class Award(NamedTuple):
@@ -77,12 +87,15 @@ class Award(NamedTuple):
     capped_by: str | None = None
     kind: str = "earn"
     min_spend: int | None = None
+    reward_id: str | None = None
+    """A gift: the catalog reward given."""
 
 
 class RuleTotal(NamedTuple):
     """One line of the member's "why did I get these points": a rule and its total.
 
-    A ``cashback`` total is money (minor units) for the wallet, not points."""
+    A ``cashback`` total is money (minor units) for the wallet, not points; a
+    ``gift`` total is one unit of the catalog reward ``reward_id``."""
 
     rule_id: str
     rule_name: str
@@ -91,11 +104,13 @@ class RuleTotal(NamedTuple):
     explanation: str
     capped_by: str | None = None
     kind: str = "earn"
+    reward_id: str | None = None
 
 
 class Note(NamedTuple):
     """Why a matching rule gave nothing: limit_reached, budget_exhausted,
-    stopped_by_exclusive or condition_error."""
+    stopped_by_exclusive, condition_error, or (noted by the caller, which holds the
+    stock) out_of_stock."""
 
     rule_id: str
     code: str
@@ -116,15 +131,19 @@ class Evaluation(NamedTuple):
 
     @property
     def total_points(self) -> int:
-        return sum(t.points for t in self.totals if t.kind != "cashback")
+        return sum(t.points for t in self.totals if t.kind not in NOT_POINTS)
 
     @property
     def pending_points(self) -> int:
-        return sum(t.points for t in self.totals if t.pending and t.kind != "cashback")
+        return sum(t.points for t in self.totals if t.pending and t.kind not in NOT_POINTS)
 
     @property
     def cashback(self) -> int:
         return sum(t.points for t in self.totals if t.kind == "cashback")
+
+    @property
+    def gifts(self) -> tuple[RuleTotal, ...]:
+        return tuple(t for t in self.totals if t.kind == "gift")
 
     def explanations(self) -> list[str]:
         return [t.explanation for t in self.totals]
@@ -168,7 +187,7 @@ def evaluate(document: ProgramDocument | CompiledProgram, version: int, event: E
         raise InvalidEvent("occurred_at must be timezone-aware", field="occurred_at")
     program = document if isinstance(document, CompiledProgram) else compile_program(document)
     plan = program.plans.get(event.type)
-    if plan is None or not (plan.earn or plan.multipliers):
+    if plan is None or not (plan.earn or plan.multipliers or plan.gifts):
         return Evaluation(version, event.type, event.id, now)
     run = _Run(program, plan, event, member, usage)
     if event.type == PURCHASE:
@@ -181,6 +200,8 @@ def evaluate(document: ProgramDocument | CompiledProgram, version: int, event: E
     _pass(run, plan.earn)
     if run.base and plan.multipliers:
         _pass(run, plan.multipliers)
+    if plan.gifts:
+        _pass(run, plan.gifts)
     return Evaluation(version, event.type, event.id, now, tuple(run.awards), tuple(run.totals),
                       tuple(run.notes), run.purchase)
 
@@ -237,7 +258,8 @@ def _pass(run: _Run, rules: tuple[CompiledRule, ...]) -> None:
         lines = run.lines if selected is None else selected
         if claimed:
             lines = [line for line in lines if line.index not in claimed]
-        awarded = _multiply(run, rule, lines) if rule.multiplier else _earn(run, rule, lines)
+        awarded = (_multiply(run, rule, lines) if rule.multiplier
+                   else _gift(run, rule) if rule.gift is not None else _earn(run, rule, lines))
         if awarded and rule.exclusive:
             if rule.per_line:
                 claimed.update(i for i in awarded if i is not None)
@@ -271,6 +293,11 @@ def _earn(run: _Run, rule: CompiledRule, lines: Any) -> list[int | None] | None:
         rule.denominator * run.program.minor_per_major)
     return _award(run, rule, [(line.index, min_spend) for line in lines],
                   [line.net_amount * numerator for line in lines], per)
+
+
+def _gift(run: _Run, rule: CompiledRule) -> list[int | None] | None:
+    """One unit of the rule's gift, for the whole event (never per line)."""
+    return _award(run, rule, [(None, rule.min_spend)], [1], 1)
 
 
 def _multiply(run: _Run, rule: CompiledRule, lines: Any) -> list[int | None] | None:
@@ -309,15 +336,14 @@ def _award(run: _Run, rule: CompiledRule, keys: list[Key], weights: list[int],
         rule, total, run.usage)
     if granted <= 0:
         code = "budget_exhausted" if capped_by == "budget" else "limit_reached"
-        points_name = run.program.settings.points_name
-        run.note(rule, code, f"{cap_text(rule, capped_by, points_name)}, nothing awarded")
+        run.note(rule, code, _nothing_text(run, rule, capped_by))
         return None
     parts = [granted] if len(weights) == 1 else apportion(granted, weights)
-    cashback = rule.kind == "cashback"
-    earn = not rule.multiplier and not cashback
-    kind = "cashback" if cashback else "earn" if earn else "multiplier"
-    rule_id, name, pending = rule.id, rule.name, rule.pending
-    plain = capped_by is None and not rule.explain and not cashback
+    kind = (rule.kind if rule.kind in NOT_POINTS
+            else "multiplier" if rule.multiplier else "earn")
+    earn = kind == "earn"
+    rule_id, name, pending, gift = rule.id, rule.name, rule.pending, rule.gift
+    plain = capped_by is None and not rule.explain and kind not in NOT_POINTS
     awards, base, lines = run.awards, run.base, run.lines
     awarded: list[int | None] = []
     for key, part in zip(keys, parts, strict=True):
@@ -330,24 +356,49 @@ def _award(run: _Run, rule: CompiledRule, keys: list[Key], weights: list[int],
         else:
             text = explain(run, rule, part, capped_by, sku)
         awards.append(Award(rule_id, name, part, pending, text, line_index, capped_by, kind,
-                            key[1]))
+                            key[1], gift))
         if earn:
             base.append((rule_id, key, part))
         awarded.append(line_index)
     text = f"{name}: +{granted}" if plain else explain(run, rule, granted, capped_by, "")
     run.totals.append(RuleTotal(rule_id, name, granted, pending, text, capped_by,
-                                "cashback" if cashback else "earn"))
+                                kind if kind in NOT_POINTS else "earn", gift))
     return awarded
+
+
+def _nothing_text(run: _Run, rule: CompiledRule, capped_by: str | None) -> str:
+    if rule.gift is not None and capped_by == "budget":
+        return f"all {rule.limits.budget} gifts of the promotion were given, no gift"
+    text = cap_text(rule, capped_by, run.program.settings.points_name)
+    return f"{text}, {'no gift' if rule.gift is not None else 'nothing awarded'}"
+
+
+def out_of_stock(evaluation: Evaluation, rule_ids: Collection[str]) -> Evaluation:
+    """The evaluation without the gifts of ``rule_ids``, whose stock ran out, each
+    replaced by an ``out_of_stock`` note (the engine never sees stock)."""
+    if not rule_ids:
+        return evaluation
+    gone = [t for t in evaluation.totals if t.kind == "gift" and t.rule_id in rule_ids]
+    notes = [Note(t.rule_id, "out_of_stock", f"{t.rule_name}: out of stock, no gift")
+             for t in gone]
+    return evaluation._replace(
+        totals=tuple(t for t in evaluation.totals if t not in gone),
+        awards=tuple(a for a in evaluation.awards
+                     if not (a.kind == "gift" and a.rule_id in rule_ids)),
+        notes=evaluation.notes + tuple(notes))
 
 
 def explain(run: _Run, rule: CompiledRule, points: int, capped_by: str | None,
             sku: str) -> str:
-    """What the member reads: "2× points on beans, 12–18 Mar: +240"."""
+    """What the member reads: "2× points on beans, 12–18 Mar: +240"; for a gift,
+    "Free mug on orders of $50 or more: Coffee mug"."""
     settings = run.program.settings
     value = format_money(points, settings.currency) if rule.kind == "cashback" else points
     if rule.explain:
         text = rule.explain.format(points=value, rule=rule.name,
                                    points_name=settings.points_name)
+    elif rule.gift is not None:
+        text = f"{rule.name}: {rule.gift_name}"
     else:
         text = f"{rule.name}: +{value}"
     if sku:

@@ -247,6 +247,30 @@ def check_condition(at: str, when: str, on: str, per_line: bool, declared: Decla
     return [(at, message, "error") for message in messages]
 
 
+def check_member_condition(at: str, when: str, declared: Declared) -> list[Found]:
+    """A condition over ``member`` alone, such as a reward's ``eligibility.when``.
+
+    The catalog evaluates it on ``member`` only, built the way earn rules see it
+    (profile, tier, event counts), so it is checked on that same sample. A broken
+    one would otherwise show members ``condition_not_met`` and never say why.
+    """
+    try:
+        condition = compile_condition(when)
+    except CelSyntaxError as exc:
+        return [(at, str(exc), "error")]
+    messages = [f"unknown variable {name!r}; reward conditions read member only"
+                for name in sorted(condition.variables - {"member"} - condition.bound_names)]
+    messages += [f"unknown function {name!r}()" for name in condition.unknown_functions]
+    messages += [problem for path in condition.paths if path[0] == "member"
+                 if (problem := _field_problem(path, PURCHASE, declared))]
+    if not messages:
+        sample = {"member": sample_activation(PURCHASE, declared, False)["member"]}
+        open_maps = any(path[:3] == ("member", "profile", "attributes")
+                        for path in condition.paths)
+        messages = _sample_problems(condition, sample, open_maps, flattened=False)[:1]
+    return [(at, message, "error") for message in messages]
+
+
 def _name_problems(condition: Condition, on: str, per_line: bool, declared: Declared
                    ) -> list[str]:
     roots = "event, member and line" if per_line else "event and member"
@@ -298,8 +322,17 @@ def _fields(prefix: str, rest: tuple[str, ...], fields: dict[str, Any],
 def _type_problems(condition: Condition, on: str, per_line: bool, declared: Declared
                    ) -> list[str]:
     sample = sample_activation(on, declared, per_line)
+    return _sample_problems(condition, sample, _reads_open_map(condition, on, declared))
+
+
+def _sample_problems(condition: Condition, sample: dict[str, Any], open_maps: bool,
+                     flattened: bool = True) -> list[str]:
+    """Run the condition, and each operand of a top-level and/or, on a typed sample.
+
+    ``flattened`` also runs the rewritten program the earn engine evaluates;
+    reward conditions only ever run as written.
+    """
     context = make_context(sample)
-    open_maps = _reads_open_map(condition, on, declared)
     parts = operands(condition.source)
     checks = [(condition, None)] + [(p, part) for part in parts if len(parts) > 1
                                     if (p := _compiled_or_none(part)) is not None]
@@ -307,7 +340,8 @@ def _type_problems(condition: Condition, on: str, per_line: bool, declared: Decl
     for check, part in checks:
         try:
             check.evaluate_nested(context)
-            check.evaluate(make_context(build_activation(sample, check.reads)))
+            if flattened:
+                check.evaluate(make_context(build_activation(sample, check.reads)))
         except ConditionError as exc:
             message = str(exc)
             if open_maps and message.startswith("no field"):

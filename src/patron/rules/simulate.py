@@ -9,6 +9,11 @@ member counts, limit usage, budgets and orders in memory. Nothing is written.
 Events are expected in ``occurred_at`` order, as history is exported; limits and
 "first purchase" depend on it. Budgets count points as issued (a later return
 does not give budget back), as a live budget would.
+
+Gift rules are reported in units of their catalog gift, per rule and per reward:
+given, cancelled by returns, and refused for want of stock. The replay starts
+from the document's full ``stock`` (a return puts the unit back), so a draft
+that gives more gifts than the catalog holds shows it.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ from patron.rules.context import (
     period_key,
 )
 from patron.rules.document import ProgramDocument
-from patron.rules.engine import Award, Evaluation, evaluate
+from patron.rules.engine import Award, Evaluation, evaluate, out_of_stock
 from patron.rules.money import points_value_minor
 from patron.rules.returns import ReturnOfUnknownOrder, plan_clawback, return_lines
 
@@ -58,6 +63,10 @@ class RuleReport:
     cost_minor: int = 0
     cashback: bool = False
     """The rule gives money (minor units) into the wallet: its "points" are money."""
+    gift: str | None = None
+    """The catalog gift the rule gives: its "points" are units of it (no money cost)."""
+    out_of_stock: int = 0
+    """Events that would have had the gift but found none left."""
 
     @property
     def net_points(self) -> int:
@@ -71,6 +80,24 @@ class LargestAward:
     member: str
     event_id: str | None
     explanation: str
+
+
+@dataclass
+class GiftReport:
+    """Units of one catalog gift that gift rules gave in the replay."""
+
+    reward_id: str
+    reward_name: str
+    stock: int | None
+    """The document's stock the replay started from; None: unlimited."""
+    given: int = 0
+    cancelled: int = 0
+    """Taken back by returns that took the order below what the rule needed."""
+    out_of_stock: int = 0
+
+    @property
+    def net(self) -> int:
+        return self.given - self.cancelled
 
 
 @dataclass
@@ -89,6 +116,7 @@ class SimulationReport:
     cost_minor: int = 0
     rules: list[RuleReport] = field(default_factory=list)
     largest_awards: list[LargestAward] = field(default_factory=list)
+    gifts: list[GiftReport] = field(default_factory=list)
     elapsed_seconds: float = 0.0
 
     @property
@@ -155,8 +183,14 @@ class Simulator:
         self.skipped: Counter[str] = Counter()
         self.read = 0
         self.evaluated = 0
-        self.rules = {r.id: RuleReport(r.id, r.name, cashback=r.points.cashback_percent is not None)
+        self.rules = {r.id: RuleReport(r.id, r.name, cashback=r.points.cashback_percent is not None,
+                                       gift=r.gift)
                       for r in document.earn_rules}
+        catalog = {reward.id: (reward.name, reward.stock) for reward in document.rewards}
+        self.gifts = {gift: GiftReport(gift, *catalog.get(gift, (gift, None)))
+                      for gift in dict.fromkeys(r.gift for r in document.earn_rules if r.gift)}
+        self.stock = {reward_id: report.stock for reward_id, report in self.gifts.items()
+                      if report.stock is not None}
         self.rule_members: dict[str, set[str]] = {r.id: set() for r in document.earn_rules}
         self.largest: list[tuple[int, int, LargestAward]] = []
         self.sequence = 0
@@ -232,8 +266,21 @@ class Simulator:
             keys = {period: period_key(period, local) for period in plan.periods}
         evaluation = evaluate(self.program, self.version, event, member.context,
                               _UsageView(member.usage, keys, self.budget), now=event.occurred_at)
+        if evaluation.gifts:
+            evaluation = out_of_stock(evaluation, [t.rule_id for t in evaluation.gifts
+                                                   if not self._take(t.reward_id)])
         self._record(event, member, evaluation, keys)
         return evaluation
+
+    def _take(self, reward_id: str | None) -> bool:
+        """One unit of a gift from the replay's stock; False when none is left."""
+        left = self.stock.get(reward_id or "")
+        if left is None:
+            return True
+        if left <= 0:
+            return False
+        self.stock[reward_id or ""] = left - 1
+        return True
 
     def _record(self, event: EventContext, member: _Member, evaluation: Evaluation,
                 keys: dict[str, str]) -> None:
@@ -251,13 +298,17 @@ class Simulator:
                     used[0] += total.points
                     used[1] += 1
             member.issued += total.points
-            if total.kind != "cashback":  # money, reported in the rule's cost
+            if total.kind == "gift":
+                self.gifts[total.reward_id or ""].given += 1
+            elif total.kind != "cashback":  # money, reported in the rule's cost
                 self._keep_largest(total.points, total.rule_id, member.key, event.id,
                                    total.explanation)
         for note in evaluation.notes:
-            if note.code in ("limit_reached", "budget_exhausted"):
+            if note.code in ("limit_reached", "budget_exhausted", "out_of_stock"):
                 setattr(self.rules[note.rule_id], note.code,
                         getattr(self.rules[note.rule_id], note.code) + 1)
+            if note.code == "out_of_stock":
+                self.gifts[self.rules[note.rule_id].gift or ""].out_of_stock += 1
         purchase = evaluation.purchase
         if purchase is not None and evaluation.awards:
             member.orders[purchase.order_id] = (purchase, evaluation.awards, {})
@@ -281,7 +332,12 @@ class Simulator:
         purchase, awards, returned = order
         lines = return_lines(event.data, purchase, returned)
         for clawback in plan_clawback(awards, purchase, lines, returned):
-            self.rules[clawback.rule_id].points_clawed_back += clawback.points
+            report = self.rules[clawback.rule_id]
+            report.points_clawed_back += clawback.points
+            if report.gift is not None:
+                self.gifts[report.gift].cancelled += clawback.points
+                if report.gift in self.stock:
+                    self.stock[report.gift] += clawback.points
         for line in lines:
             returned[line.line_index] = returned.get(line.line_index, 0) + line.quantity
 
@@ -291,9 +347,10 @@ class Simulator:
         for rule_id, report in self.rules.items():
             report.members_affected = len(self.rule_members[rule_id])
             report.cost_minor = (report.net_points if report.cashback
+                                 else 0 if report.gift is not None
                                  else points_value_minor(report.net_points, value))
         nothing = [m.key for m in self.members.values() if m.issued == 0]
-        points = [r for r in self.rules.values() if not r.cashback]
+        points = [r for r in self.rules.values() if not r.cashback and r.gift is None]
         issued = sum(r.points_issued for r in points)
         clawed = sum(r.points_clawed_back for r in points)
         cashback = sum(r.net_points for r in self.rules.values() if r.cashback)
@@ -306,7 +363,7 @@ class Simulator:
             cost_minor=points_value_minor(issued - clawed, value) + cashback,
             rules=list(self.rules.values()),
             largest_awards=[entry[2] for entry in sorted(self.largest, reverse=True)],
-            elapsed_seconds=self.elapsed)
+            gifts=list(self.gifts.values()), elapsed_seconds=self.elapsed)
 
 
 @contextmanager

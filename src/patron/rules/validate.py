@@ -36,8 +36,10 @@ from patron.rules.document import (
     PointsAction,
     ProgramDocument,
     Settings,
+    Transfers,
 )
-from patron.rules.semantics import check_rules
+from patron.rules.incentives import Reward
+from patron.rules.semantics import check_member_condition, check_rules
 
 Severity = Literal["error", "warning"]
 
@@ -179,9 +181,28 @@ def _semantic_problems(data: dict[str, Any], document: ProgramDocument | None) -
     raw = [(i, r) for i, r in enumerate(raw_rules if isinstance(raw_rules, list) else [])
            if isinstance(r, dict)]
     found = check_rules(settings, declarations, rules, raw)
+    found += gift_problems(rules, _valid_items(Reward, data.get("rewards")))
+    found += reward_condition_problems(data.get("rewards"), declarations)
     if document is not None:
         found += membership_problems(document)
+    found += transfer_problems(document.transfers if document
+                               else _valid_or_none(Transfers, data.get("transfers")))
     return [Problem(path, message, severity) for path, message, severity in found]
+
+
+def reward_condition_problems(raw_rewards: Any,
+                              declarations: Sequence[tuple[int, EventTypeDeclaration]]
+                              ) -> list[tuple[str, str, str]]:
+    """Rewards' ``eligibility.when``, checked as written so a reward with a schema error
+    elsewhere still has its condition checked."""
+    declared = {decl.name: dict(decl.fields) for _, decl in declarations}
+    found = []
+    for i, raw in enumerate(raw_rewards if isinstance(raw_rewards, list) else []):
+        eligibility = raw.get("eligibility") if isinstance(raw, dict) else None
+        when = eligibility.get("when") if isinstance(eligibility, dict) else None
+        if isinstance(when, str) and when:  # "" is no condition, as for earn rules
+            found += check_member_condition(f"rewards[{i}].eligibility.when", when, declared)
+    return found
 
 
 def membership_problems(document: ProgramDocument) -> list[tuple[str, str, str]]:
@@ -234,6 +255,62 @@ def membership_problems(document: ProgramDocument) -> list[tuple[str, str, str]]
     if tiers is not None and tiers.per == "household" and not document.households.pooled_points:
         found.append(("tiers.per", "a household tier needs households.pooled_points: true",
                       "error"))
+    return found
+
+
+def gift_problems(rules: Sequence[tuple[int, EarnRule]],
+                  rewards: Sequence[tuple[int, Reward]]) -> list[tuple[str, str, str]]:
+    """Gift rules: the gift must be a ``type: gift`` reward of the catalog, given once
+    per event, and it is neither points (tier points) nor pending."""
+    catalog = {reward.id: reward for _, reward in rewards}
+    gifts = sorted(reward.id for reward in catalog.values() if reward.type == "gift")
+    gift_rules = {rule.id for _, rule in rules if rule.gift is not None}
+    found = []
+    for i, rule in rules:
+        for j, target in enumerate(rule.points.of or []):
+            if target in gift_rules:
+                found.append((f"earn_rules[{i}].points.of[{j}]", f"{target!r} gives a gift; "
+                              "multipliers only multiply points", "error"))
+        if rule.gift is None:
+            continue
+        at = f"earn_rules[{i}]"
+        reward = catalog.get(rule.gift)
+        if reward is None:
+            close = get_close_matches(rule.gift, gifts, n=1)
+            hint = (f"; did you mean {close[0]!r}?" if close else
+                    f" (gift rewards: {', '.join(gifts)})" if gifts else
+                    "; add it under rewards with type: gift")
+            found.append((f"{at}.points.gift", f"unknown reward {rule.gift!r}{hint}", "error"))
+        elif reward.type != "gift":
+            found.append((f"{at}.points.gift", f"{rule.gift!r} is a {reward.type} reward; a "
+                          "rule gives rewards of type gift", "error"))
+        if rule.per_line:
+            where = "scope" if rule.scope == "line" else "lines"
+            found.append((f"{at}.{where}", "a gift is given once per event, not per line",
+                          "error"))
+        if rule.tier_points:
+            found.append((f"{at}.tier_points", "a gift is not points", "error"))
+        if rule.pending:
+            found.append((f"{at}.pending", "a gift is never pending", "error"))
+    return found
+
+
+def transfer_problems(transfers: Transfers | None) -> list[tuple[str, str, str]]:
+    """Transfer limits that contradict each other, so no transfer could ever pass them."""
+    if transfers is None:
+        return []
+    found = []
+    least, most = transfers.minimum_points, transfers.maximum_points
+    daily = transfers.daily_maximum_points
+    if most is not None and least > most:
+        found.append(("transfers.minimum_points", f"{least} is above maximum_points ({most}): "
+                      "no transfer could be made", "error"))
+    if daily is not None and least > daily:
+        found.append(("transfers.minimum_points", f"{least} is above daily_maximum_points "
+                      f"({daily}): no transfer could be made", "error"))
+    if most is not None and daily is not None and most > daily:
+        found.append(("transfers.maximum_points", f"{most} is above daily_maximum_points "
+                      f"({daily}), which caps every transfer anyway", "warning"))
     return found
 
 
