@@ -105,3 +105,45 @@ def test_reading_keys_cannot_redeem_and_donations_are_totalled(api):
     assert later["donations"] == 0
     naive = api.get("/donations", params={"since": "2030-01-01T00:00:00"})
     assert naive.status_code == 422
+
+
+def test_redeemed_gifts_and_experiences_move_on_and_then_cannot_be_cancelled(api):
+    store = store_for(api)
+    member = store.member(points=1500)
+
+    def redeem(reward_id: str, key: str) -> dict:
+        made = api.post(f"/members/{member}/redemptions",
+                        json={"reward_id": reward_id, "idempotency_key": key})
+        assert made.status_code == 201, made.text
+        return made.json()
+
+    def move(redemption: dict, state: str):
+        return api.post(f"/redemptions/{redemption['id']}/fulfilment", json={"state": state})
+
+    mug, tasting, coffee = redeem("mug", "m1"), redeem("tasting", "t1"), redeem("coffee", "c1")
+    assert (mug["fulfilment"], tasting["fulfilment"]) == ("pending_fulfilment", "booked")
+    assert move(mug, "attended").json()["code"] == "fulfilment_not_tracked"
+    assert move(coffee, "sent").json()["code"] == "fulfilment_not_tracked"
+    sent = move(mug, "sent")
+    assert (sent.status_code, sent.json()["fulfilment"]) == (200, "sent")
+    assert move(mug, "sent").json()["fulfilment"] == "sent"  # a retry changes nothing
+    assert move(mug, "delivered").json()["fulfilment"] == "delivered"
+    backwards = move(mug, "sent")
+    assert (backwards.status_code, backwards.json()["code"]) == (409, "fulfilment_backwards")
+    refused = api.post(f"/redemptions/{mug['id']}/cancel")
+    assert (refused.status_code, refused.json()["code"]) == (409, "gift_sent")
+    assert api.get(f"/redemptions/{mug['id']}").json()["status"] == "active"
+
+    assert move(tasting, "attended").json()["fulfilment"] == "attended"
+    refused = api.post(f"/redemptions/{tasting['id']}/cancel")
+    assert (refused.status_code, refused.json()["code"]) == (409, "experience_attended")
+    assert store.points(member) == 1500 - 300 - 500 - 100
+    assert store.stock("mug").remaining == 9 and store.stock("tasting").remaining == 1
+
+    waiting = redeem("mug", "m2")
+    cancelled = api.post(f"/redemptions/{waiting['id']}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["fulfilment"] == "cancelled"
+    late = move(waiting, "sent")
+    assert (late.status_code, late.json()["code"]) == (409, "redemption_cancelled")
+    assert store.points(member) == 1500 - 300 - 500 - 100
+    store.assert_exact(member)

@@ -140,6 +140,18 @@ def test_two_exclusive_rules_at_one_priority_conflict():
         "purchase events; give one a different priority so the winner is defined"]
 
 
+def test_an_exclusive_gift_rule_competes_only_with_gift_rules():
+    gift = {"id": "mug", "name": "Mug", "type": "gift", "cost_points": 100, "stock": 5}
+    tote = {**gift, "id": "tote", "name": "Tote"}
+    found = problems_of(rule("a", exclusive=True, priority=10),
+                        rule("g1", exclusive=True, priority=10, points={"gift": "mug"}),
+                        rule("g2", exclusive=True, priority=10, points={"gift": "tote"}),
+                        rewards=[gift, tote])
+    assert found == [
+        "earn_rules[2].exclusive: earn_rules[1] ('g1') is also exclusive at priority 10 on "
+        "purchase events; give one a different priority so the winner is defined"]
+
+
 def test_exclusive_rules_in_separate_windows_do_not_conflict():
     assert problems_of(
         rule("march", exclusive=True, valid_from="2025-03-01", valid_until="2025-03-31"),

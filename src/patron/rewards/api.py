@@ -11,7 +11,8 @@ from patron.members.api import MemberId
 from patron.rewards import gifts, service
 from patron.rewards.schemas import (DonationTotals, Gift, GiftFulfilmentUpdate, GiftPage,
                                     Redemption, RedemptionCancel, RedemptionCreate,
-                                    RedemptionPage, RewardCatalog)
+                                    RedemptionFulfilmentUpdate, RedemptionPage,
+                                    RewardCatalog)
 from patron.schemas_common import MAX_INT
 
 router = APIRouter(tags=["rewards"])
@@ -89,12 +90,29 @@ def cancel_redemption(redemption_id: RedemptionId, ctx: Writer,
     of stock is returned and the coupon voided or the cashback taken back.
 
     409 ``coupon_used`` when the coupon was redeemed, ``cashback_spent`` when the
-    cashback left the wallet. Cancelling again returns the cancelled redemption.
+    cashback left the wallet, ``gift_sent`` for a gift on its way, ``experience_attended``
+    for an experience that took place. Cancelling again returns the cancelled redemption.
     """
     now = ctx.clock.now()
     reason = payload.reason if payload else None
     return ctx.write(lambda conn, program: service.cancel(
         conn, program, redemption_id, reason=reason, actor=ctx.principal.actor, now=now))
+
+
+@router.post("/redemptions/{redemption_id}/fulfilment", response_model=Redemption,
+             responses=problem_responses(401, 403, 404, 409, 422))
+def move_redemption_fulfilment(redemption_id: RedemptionId,
+                               payload: RedemptionFulfilmentUpdate, ctx: Writer) -> Redemption:
+    """Record that a redeemed gift was ``sent`` or ``delivered``, or that the member
+    ``attended`` a redeemed experience.
+
+    A gift starts ``pending_fulfilment`` and an experience ``booked``; they move on,
+    never back. Asking for the state it is in returns it unchanged. 409
+    ``fulfilment_not_tracked`` for other reward types (or another type's state),
+    ``redemption_cancelled``, ``fulfilment_backwards``.
+    """
+    return ctx.write(lambda conn, program: service.move_fulfilment(conn, program,
+                                                                   redemption_id, payload.state))
 
 
 @router.get("/members/{member_id}/gifts", response_model=GiftPage,

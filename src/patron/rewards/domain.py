@@ -251,9 +251,48 @@ def plan_refund(taken: Sequence[tuple[int, int]], home: Mapping[int, Lot | None]
     return Refund(tuple(sorted(restore.items())), new_lots)
 
 
+# --------------------------------------------------------------------------- fulfilment of redemptions
+
+FULFILMENT_STEPS: dict[str, tuple[str, ...]] = {
+    "gift": (FULFILMENT["gift"], "sent", "delivered"),
+    "experience": (FULFILMENT["experience"], "attended"),
+}
+"""The way a redeemed gift or experience goes, in order; staff move it on, never back.
+The other types are done when redeemed."""
+FULFILMENT_NOT_TRACKED = "fulfilment_not_tracked"
+REDEMPTION_CANCELLED = "redemption_cancelled"
+ALREADY_FULFILLED = {"gift": "gift_sent", "experience": "experience_attended"}
+"""Why a redemption can no longer be cancelled once its product went out."""
+
+
+def redemption_fulfilment_refusal(reward_type: str, active: bool, current: str,
+                                  wanted: str) -> str | None:
+    """Why a redemption's fulfilment cannot move from ``current`` to ``wanted``.
+
+    None when it can, or when it is there already (a retried request).
+    """
+    steps = FULFILMENT_STEPS.get(reward_type)
+    if steps is None or wanted not in steps:
+        return FULFILMENT_NOT_TRACKED
+    if not active:
+        return REDEMPTION_CANCELLED
+    if steps.index(wanted) < steps.index(current):
+        return FULFILMENT_BACKWARDS
+    return None
+
+
+def cancel_refusal(reward_type: str, fulfilment: str) -> str | None:
+    """A gift already sent, or an experience attended, is the member's: cancelling
+    would give the points back as well, so it is refused."""
+    steps = FULFILMENT_STEPS.get(reward_type)
+    if steps is None or fulfilment not in steps or fulfilment == steps[0]:
+        return None
+    return ALREADY_FULFILLED[reward_type]
+
+
 # --------------------------------------------------------------------------- gifts with purchase
 
-GIFT_FULFILMENT: tuple[str, ...] = (FULFILMENT["gift"], "sent", "delivered")
+GIFT_FULFILMENT: tuple[str, ...] = FULFILMENT_STEPS["gift"]
 """A gift's way to the member, in order: waiting to be sent, sent, delivered.
 Staff move a gift on, never back; a gift earn rules gave starts where a gift
 redemption does."""

@@ -152,6 +152,12 @@ def standing_times(conn: Connection, program_id: int, member_id: int,
     return found
 
 
+def set_fulfilment(conn: Connection, redemption_id: int, fulfilment: str) -> None:
+    conn.execute(update(redemptions).where(redemptions.c.id == redemption_id,
+                                           redemptions.c.status == ACTIVE)
+                 .values(fulfilment=fulfilment))
+
+
 def mark_cancelled(conn: Connection, redemption_id: int, *, now: datetime, reason: str,
                    refund_entry_id: int) -> None:
     conn.execute(update(redemptions).where(redemptions.c.id == redemption_id).values(

@@ -151,6 +151,15 @@ class GiftPage(BaseModel):
     next_cursor: int | None = Field(None, description="Pass as `before` for older ones")
 
 
+class RedemptionFulfilmentUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: Literal["sent", "delivered", "attended"] = Field(
+        description="Where the redeemed product is now: a gift moves on from "
+                    "pending_fulfilment to sent and delivered, an experience from booked to "
+                    "attended; never back")
+
+
 class GiftFulfilmentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -24,6 +24,7 @@ from patron.ledger.service import Holding, debit, holding_of, refuse_spend
 from patron.programs.service import Program
 from patron.programs.versions import versions
 from patron.rewards import domain, eligibility, fulfilment, refunds, repository
+from patron.rewards.gifts import FulfilmentBackwards
 from patron.rewards.domain import Standing
 from patron.rewards.schemas import (CauseTotal, DonationTotals, MemberLimit, Redemption,
                                     RedemptionPage, RewardCatalog, RewardOffer)
@@ -74,6 +75,36 @@ class LimitReached(RewardRefused):
 
 class OutOfStock(RewardRefused):
     code, title = domain.OUT_OF_STOCK, "Reward out of stock"
+
+
+class FulfilmentRefused(Conflict):
+    """A fulfilment step that does not apply; ``code`` says why."""
+
+    code = "fulfilment_refused"
+    title = "Fulfilment step refused"
+
+
+class FulfilmentNotTracked(FulfilmentRefused):
+    code, title = domain.FULFILMENT_NOT_TRACKED, "Nothing to fulfil for this reward"
+
+
+class RedemptionCancelled(FulfilmentRefused):
+    code, title = domain.REDEMPTION_CANCELLED, "Redemption cancelled"
+
+
+class AlreadyFulfilled(Conflict):
+    """A gift already sent or an experience attended; ``code`` says which."""
+
+    code = "already_fulfilled"
+    title = "Redemption already fulfilled"
+
+
+class GiftSent(AlreadyFulfilled):
+    code, title = domain.ALREADY_FULFILLED["gift"], "Gift already sent"
+
+
+class ExperienceAttended(AlreadyFulfilled):
+    code, title = domain.ALREADY_FULFILLED["experience"], "Experience already attended"
 
 
 REFUSALS: dict[str, type[RewardRefused]] = {
@@ -250,14 +281,17 @@ def cancel(conn: Connection, program: Program, redemption_id: int, *, reason: st
 
     Cancelling again returns the cancelled redemption. A used coupon cannot be
     cancelled (409 ``coupon_used``), nor cashback already spent (409
-    ``cashback_spent``).
+    ``cashback_spent``), a gift already sent (409 ``gift_sent``) or an experience
+    attended (409 ``experience_attended``).
     """
-    row = repository.redemption(conn, program.id, redemption_id, lock=True)
-    if row is None:
-        raise RedemptionNotFound(f"redemption {redemption_id} does not exist",
-                                 redemption_id=redemption_id)
+    row = _locked(conn, program, redemption_id)
     if row.status == repository.CANCELLED:
         return view(conn, row)
+    if refusal := domain.cancel_refusal(row.reward_type, row.fulfilment):
+        refused = GiftSent if refusal == GiftSent.code else ExperienceAttended
+        raise refused(f"redemption {row.id} is {row.fulfilment}: {row.reward_name} is the "
+                      "member's, so its points cannot be given back",
+                      redemption_id=row.id, fulfilment=row.fulfilment)
     why = reason or "cancelled"
     holding = lock_member(conn, program, row.member_id)
     fulfilment.undo(conn, program, row, reason=why, actor=actor, now=now)
@@ -266,6 +300,37 @@ def cancel(conn: Connection, program: Program, redemption_id: int, *, reason: st
         repository.return_unit(conn, program.id, row.reward_id, now)
     repository.mark_cancelled(conn, row.id, now=now, reason=why, refund_entry_id=entry_id)
     return view(conn, repository.redemption(conn, program.id, row.id))
+
+
+def move_fulfilment(conn: Connection, program: Program, redemption_id: int,
+                    state: str) -> Redemption:
+    """Record that a redeemed gift was sent or delivered, or an experience attended.
+
+    The state it already has returns it unchanged. 409 ``fulfilment_not_tracked``
+    for another reward type or another type's state, ``redemption_cancelled``,
+    ``fulfilment_backwards`` for a step back.
+    """
+    row = _locked(conn, program, redemption_id)
+    refusal = domain.redemption_fulfilment_refusal(
+        row.reward_type, row.status == repository.ACTIVE, row.fulfilment, state)
+    if refusal is not None:
+        refused = {cls.code: cls for cls in (FulfilmentNotTracked, RedemptionCancelled,
+                                             FulfilmentBackwards)}[refusal]
+        raise refused(f"redemption {row.id} ({row.reward_type}, {row.status}, "
+                      f"{row.fulfilment}) cannot move to {state}", redemption_id=row.id,
+                      fulfilment=row.fulfilment)
+    if row.fulfilment != state:
+        repository.set_fulfilment(conn, row.id, state)
+        row = repository.redemption(conn, program.id, row.id)
+    return view(conn, row)
+
+
+def _locked(conn: Connection, program: Program, redemption_id: int) -> Any:
+    row = repository.redemption(conn, program.id, redemption_id, lock=True)
+    if row is None:
+        raise RedemptionNotFound(f"redemption {redemption_id} does not exist",
+                                 redemption_id=redemption_id)
+    return row
 
 
 # --------------------------------------------------------------------------- reading

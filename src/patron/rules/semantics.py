@@ -191,11 +191,16 @@ def _explain(at: str, rule: EarnRule) -> list[Found]:
 
 def _exclusive_conflicts(rules: Sequence[tuple[int, EarnRule]], settings: Settings
                          ) -> list[Found]:
-    """Two exclusive rules that can both apply at one priority have no defined winner."""
-    groups: dict[tuple[str, bool, int], list[tuple[int, EarnRule]]] = defaultdict(list)
+    """Two exclusive rules that can both apply at one priority have no defined winner.
+
+    Only rules of one pass compete: points, multipliers and gifts each run apart, so an
+    exclusive gift rule and an exclusive points rule never stop each other."""
+    groups: dict[tuple[str, str, int], list[tuple[int, EarnRule]]] = defaultdict(list)
     for i, rule in rules:
         if rule.exclusive and rule.active:
-            groups[(rule.on, rule.is_multiplier, rule.priority)].append((i, rule))
+            kind = ("gift" if rule.points.gift is not None
+                    else "multiplier" if rule.is_multiplier else "points")
+            groups[(rule.on, kind, rule.priority)].append((i, rule))
     found: list[Found] = []
     for (on, _, priority), members in groups.items():
         for k, (j, later) in enumerate(members):
