@@ -61,6 +61,20 @@ def test_fifty_members_race_for_ten_mugs(database, clock):
     assert store.offer(members[0], "mug").reason == "out_of_stock"
 
 
+def test_first_redemptions_racing_to_create_the_stock_row_all_succeed(database, clock):
+    """The first redemptions of a stocked reward race to create its stock row; one
+    that tried to take a unit before the row was committed is not out of stock."""
+    rounds = 6
+    rewards = [{"id": f"pin{n}", "name": f"Pin {n}", "type": "gift", "cost_points": 10,
+                "stock": 100} for n in range(rounds)]
+    store = Store(database, clock, rewards)
+    members = [store.member(points=10 * rounds) for _ in range(8)]
+    for n in range(rounds):
+        outcomes = race(8, lambda m, n=n: store.redeem(members[m], f"pin{n}"))
+        assert outcomes == {"ok": 8}, f"round {n}: {outcomes}"
+        assert store.stock(f"pin{n}").remaining == 92
+
+
 def test_one_member_firing_ten_redemptions_with_points_for_three(database, clock):
     store = Store(database, clock, [STICKER])
     member = store.member(points=300)

@@ -257,7 +257,13 @@ def redeem(conn: Connection, program: Program, member_id: int, *, reward_id: str
 def take_stock(conn: Connection, program: Program, reward: Reward, now: datetime,
                standing: Standing) -> None:
     """One unit of ``reward``'s stock, the row created or brought in line with the
-    document's figure first if needed; 409 ``out_of_stock`` when none is left."""
+    document's figure first if needed; 409 ``out_of_stock`` when none is left.
+
+    Only a row read with nothing left means out of stock. On PostgreSQL a failed
+    take may simply have run before a concurrent first redemption's new row was
+    committed; the row read after it then shows units left, and the take is tried
+    again.
+    """
     assert reward.stock is not None
     for _ in range(4):
         if repository.take_unit(conn, program.id, reward.id, reward.stock, now):
@@ -268,7 +274,7 @@ def take_stock(conn: Connection, program: Program, reward: Reward, now: datetime
         elif row.stock != reward.stock:
             repository.restock(conn, program.id, reward.id, old=row.stock, new=reward.stock,
                                redeemed=row.redeemed, now=now)
-        else:
+        elif row.remaining <= 0:
             break
     raise _refuse(domain.OUT_OF_STOCK, reward, standing)
 
