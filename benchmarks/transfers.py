@@ -30,17 +30,13 @@ import argparse
 import json
 import os
 import sys
-import threading
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from patron.db import Database, create_database
 from patron.db.migrate import upgrade
@@ -55,54 +51,9 @@ from patron.transfers import service
 from patron.transfers.schemas import TransferCreate
 from patron.transfers.tables import point_transfers
 
-DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+from _common import Timing, pg_server_default, run_clients, scratch_database
 ACTOR = "bench"
 POINTS = 10
-
-
-@dataclass
-class Rate:
-    transfers: int
-    seconds: float
-    errors: int = 0
-
-    @property
-    def per_second(self) -> float:
-        return self.transfers / self.seconds if self.seconds else 0.0
-
-
-def run_clients(clients: int, count: int, seconds: float, send: Callable[[Any, int], None],
-                open_client: Callable[[], Any]) -> Rate:
-    """``clients`` threads share ``count`` jobs and stop at the deadline."""
-    jobs = iter(range(count))
-    lock = threading.Lock()
-    done, errors = [0] * clients, [0] * clients
-    deadline = time.perf_counter() + seconds
-    start = time.perf_counter()
-
-    def worker(slot: int) -> None:
-        client = open_client()
-        while time.perf_counter() < deadline:
-            with lock:
-                job = next(jobs, None)
-            if job is None:
-                break
-            try:
-                send(client, job)
-                done[slot] += 1
-            except Exception as exc:  # noqa: BLE001 - counted and reported
-                errors[slot] += 1
-                if errors[slot] == 1:
-                    print(f"error: {exc!r}", file=sys.stderr)
-        if client is not None:
-            client.close()
-
-    threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return Rate(sum(done), time.perf_counter() - start, sum(errors))
 
 
 @dataclass
@@ -144,7 +95,7 @@ def pair(fixture: Fixture, job: int) -> tuple[int, int]:
 
 
 def patron_run(db: Database, fixture: Fixture, *, clients: int, count: int,
-               seconds: float) -> Rate:
+               seconds: float) -> Timing:
     run = uuid.uuid4().hex[:6]
 
     def send(_: Any, job: int) -> None:
@@ -154,7 +105,7 @@ def patron_run(db: Database, fixture: Fixture, *, clients: int, count: int,
         db.transact(lambda conn: service.transfer(conn, fixture.program, sender, payload,
                                                   actor=ACTOR, now=datetime.now(UTC)))
 
-    return run_clients(clients, count, seconds, send, lambda: None)
+    return run_clients(clients, count, seconds, send, lambda: None, lambda _: None)
 
 
 LOCK_BOTH = "SELECT id FROM accounts WHERE id IN (%s, %s) ORDER BY id FOR UPDATE"
@@ -207,14 +158,19 @@ def raw_transfer(conn: psycopg.Connection, fixture: Fixture, job: int, key: str)
                                       now.date().isoformat(), out_id, in_id, ACTOR, now))
 
 
-def raw_run(dsn: str, fixture: Fixture, *, clients: int, count: int, seconds: float) -> Rate:
+def raw_run(dsn: str, fixture: Fixture, *, clients: int, count: int, seconds: float
+            ) -> Timing:
     run = uuid.uuid4().hex[:6]
     return run_clients(clients, count, seconds,
                        lambda conn, job: raw_transfer(conn, fixture, job, f"{run}-{job}"),
-                       lambda: psycopg.connect(dsn))
+                       lambda: psycopg.connect(dsn), lambda conn: conn.close())
 
 
-def check(db: Database, name: str, fixture: Fixture, rate: Rate) -> list[str]:
+def per_second(timing: Timing) -> float:
+    return timing.done / timing.seconds if timing.seconds else 0.0
+
+
+def check(db: Database, name: str, fixture: Fixture, rate: Timing) -> list[str]:
     pid = fixture.program.id
 
     def work(conn: Any) -> list[str]:
@@ -234,30 +190,24 @@ def check(db: Database, name: str, fixture: Fixture, rate: Rate) -> list[str]:
         if not available == posted == open_lots == expected:
             problems.append(f"{name}: points {available}/{posted}/{open_lots}, "
                             f"expected {expected}")
-        if rows != rate.transfers:
-            problems.append(f"{name}: {rows} transfer rows for {rate.transfers} transfers")
+        if rows != rate.done:
+            problems.append(f"{name}: {rows} transfer rows for {rate.done} transfers")
         return problems
     return db.read(work)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--pg-url", default=os.environ.get("PATRON_BENCH_PG_URL", DEFAULT_PG))
+    parser.add_argument("--pg-url", default=pg_server_default())
     parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 4])
     parser.add_argument("--count", type=int, default=20_000)
     parser.add_argument("--seconds", type=float, default=8)
     args = parser.parse_args(argv)
 
-    name = f"patron_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(args.pg_url).set(database=name)
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     problems: list[str] = []
-    try:
-        db = create_database(url.render_as_string(hide_password=False))
+    with scratch_database("postgresql", args.pg_url) as scratch:
+        db = create_database(scratch.url)
         upgrade(db)
         now = datetime.now(UTC)
         points = POINTS * (args.count // args.members + 2)
@@ -268,20 +218,16 @@ def main(argv: list[str] | None = None) -> int:
             patron_side = make_fixture(db, args.members, points, now)
             raw_side = make_fixture(db, args.members, points, now)
             run = dict(clients=clients, count=args.count, seconds=args.seconds)
-            raw = raw_run(dsn, raw_side, **run)
+            raw = raw_run(scratch.pg_dsn, raw_side, **run)
             patron = patron_run(db, patron_side, **run)
             problems += check(db, f"{clients} client(s) Patron", patron_side, patron)
             problems += check(db, f"{clients} client(s) raw", raw_side, raw)
             problems += [f"{side}: {r.errors} failed" for side, r in
                          (("Patron", patron), ("raw", raw)) if r.errors]
-            ratio = patron.per_second / raw.per_second if raw.per_second else 0.0
-            print(f"{clients:>7} {patron.per_second:>10,.0f} {raw.per_second:>10,.0f} "
+            ratio = per_second(patron) / per_second(raw) if per_second(raw) else 0.0
+            print(f"{clients:>7} {per_second(patron):>10,.0f} {per_second(raw):>10,.0f} "
                   f"{ratio:>11.2f}")
         db.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     print(f"load average: {' '.join(open('/proc/loadavg').read().split()[:3])} "
           f"({os.cpu_count()} CPUs)")
     for line in problems:
