@@ -16,7 +16,7 @@ HEADER_FIELDS = ("report", "program", "currency", "minor_exponent", "start", "as
 MONEY_FIELDS = frozenset({
     "revenue", "value", "cost", "average_order_value", "average_spend_per_purchaser",
     "average_spend", "monetary", "average_monetary", "average_repeat_spend",
-    "expected_average_spend", "expected_value"})
+    "expected_average_spend", "expected_value", "net_value"})
 """Columns holding money in minor units (shown as money in the table view)."""
 
 
