@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -11,6 +11,7 @@ from patron.rules.context import MemberProfile
 from patron.rules.document import ProgramDocument
 from patron.rules.money import points_value_minor
 from patron.rules.simulate import Simulator
+from patron.rules.standing import NO_STANDING, Standing
 from patron.rules.validate import load_document
 from tests.rules.benchmark import measure
 from tests.rules.factories import DEMO
@@ -117,3 +118,119 @@ def test_simulation_is_fast_enough_for_a_million_events_in_minutes():
     report, per_cpu_second, _ = measure(20_000)
     assert report.events_evaluated > 19_000
     assert per_cpu_second > 3_000, f"{per_cpu_second:.0f} events/s"  # 1M in under 6 minutes
+
+
+# --- tiers and paid plans, as recorded --------------------------------------------------------
+
+UTC = timezone.utc
+GOLD_FROM = datetime(2025, 3, 10, tzinfo=UTC)
+PLUS_FROM, PLUS_UNTIL = datetime(2025, 3, 11, tzinfo=UTC), datetime(2025, 3, 15, tzinfo=UTC)
+TIER_BONUS = {"id": "tier_bonus", "name": "Tier multiplier", "on": "purchase",
+              "points": {"benefit_multiplier": "tier", "of": ["base"]}}
+PLUS_BONUS = {"id": "plus_bonus", "name": "Plus multiplier", "on": "purchase",
+              "points": {"benefit_multiplier": "membership", "of": ["base"]}}
+GOLD_TREAT = {"id": "gold_treat", "name": "Gold treat", "on": "purchase",
+              "when": "member.tier == 'gold'", "points": {"fixed": 7}}
+
+
+def tiered(gold_multiplier: str | None = "2", plan: str = "plus") -> ProgramDocument:
+    levels = [{"id": "member", "name": "Member", "threshold": 0},
+              {"id": "silver", "name": "Silver", "threshold": 100_00}]
+    if gold_multiplier is not None:
+        levels.append({"id": "gold", "name": "Gold", "threshold": 500_00,
+                       "benefits": {"earn_multiplier": gold_multiplier}})
+    return ProgramDocument.model_validate({
+        "name": "Tiered", "settings": {"currency": "USD", "point_value_minor": "1"},
+        "tiers": {"metric": "qualifying_spend", "levels": levels},
+        "memberships": [{"id": plan, "name": "Plus", "price": 4900, "benefits": {
+            "earn_multiplier": "3", "tier_floor": "silver"}}],
+        "earn_rules": [{"id": "base", "name": "1 point per $1", "on": "purchase",
+                        "points": {"per_currency_unit": "1"}},
+                       TIER_BONUS, PLUS_BONUS, GOLD_TREAT]})
+
+
+def recorded(key: str, at: datetime) -> Standing:
+    """Member 1: Silver, Gold after GOLD_FROM. Member 2: no tier, the Plus plan for a while."""
+    if key == "id:1":
+        return Standing("gold" if at > GOLD_FROM else "silver")
+    if key == "id:2":
+        return Standing(None, "plus" if PLUS_FROM < at < PLUS_UNTIL else None)
+    return NO_STANDING
+
+
+def buy(event_id: str, who: dict, day: int, total: int) -> dict:
+    return ev(event_id, "purchase", who, f"2025-03-{day:02d}T12:00:00Z", order_id=event_id,
+              currency="USD", total=total)
+
+
+TIERED_HISTORY = [
+    buy("a1", ALICE, 5, 10_00),            # Alice, Silver
+    buy("b1", {"id": 2}, 5, 10_00),        # Bob, no tier, no plan
+    buy("a2", ALICE, 12, 20_00),           # Alice, Gold
+    buy("b2", {"id": 2}, 12, 10_00),       # Bob, Plus: triple points, Silver floor
+    ev("a3", "return", ALICE, "2025-03-13T12:00:00Z", order_id="a1"),  # a Silver order
+    buy("b3", {"id": 2}, 20, 10_00),       # Bob, Plus over
+]
+
+
+def simulate_tiered(document: ProgramDocument):
+    return Simulator(document, standing=recorded).run(TIERED_HISTORY)
+
+
+def by_rule(report) -> dict[str, int]:
+    return {r.rule_id: r.points_issued for r in report.rules}
+
+
+def by_tier(report) -> dict[str | None, tuple[int, int, int, int]]:
+    return {t.tier_id: (t.events, t.members, t.points_issued, t.points_clawed_back)
+            for t in report.tiers}
+
+
+def test_the_recorded_tier_and_plan_at_each_event_decide_multipliers_and_conditions():
+    report = simulate_tiered(tiered())
+    assert by_rule(report) == {"base": 60, "tier_bonus": 20, "plus_bonus": 20, "gold_treat": 7}
+    assert by_tier(report) == {"member": (2, 1, 20, 0), "silver": (2, 2, 40, 10),
+                               "gold": (2, 1, 47, 0)}
+    assert sum(t.points_issued for t in report.tiers) == report.points_issued == 107
+    assert sum(t.net_points for t in report.tiers) == report.net_points
+    assert [t.cost_minor for t in report.tiers] == [20, 30, 47]  # a point is worth a cent
+    assert report.tiers_not_in_document == {} and report.plans_not_in_document == {}
+
+
+def test_a_draft_that_doubles_gold_multiplies_only_what_gold_members_earned_as_gold():
+    current, draft = simulate_tiered(tiered("2")), simulate_tiered(tiered("4"))
+    gold_base = 20  # Alice's second order; her first came before she was Gold
+    assert by_rule(draft)["tier_bonus"] - by_rule(current)["tier_bonus"] == 2 * gold_base
+    assert by_tier(draft)["gold"][2] - by_tier(current)["gold"][2] == 2 * gold_base
+    assert by_tier(draft)["silver"] == by_tier(current)["silver"]
+
+
+def test_a_recorded_tier_the_draft_lacks_runs_without_a_tier_and_is_counted():
+    report = simulate_tiered(tiered(None))
+    assert report.tiers_not_in_document == {"gold": 2}
+    assert by_rule(report) == {"base": 60, "tier_bonus": 0, "plus_bonus": 20, "gold_treat": 0}
+    assert by_tier(report) == {"member": (2, 1, 20, 0), "silver": (2, 2, 40, 10),
+                               None: (2, 1, 20, 0)}
+    assert report.tiers[-1].tier_name == "no tier"
+    assert report.events_evaluated == 6
+
+
+def test_a_plan_the_draft_does_not_offer_gives_neither_multiplier_nor_floor():
+    report = simulate_tiered(tiered(plan="premium"))
+    assert report.plans_not_in_document == {"plus": 1}
+    assert by_rule(report)["plus_bonus"] == 0
+    assert by_tier(report)["member"] == (3, 1, 30, 0)  # Bob's Plus order is not lifted
+
+
+def test_without_recorded_standing_members_start_on_the_first_level():
+    report = Simulator(tiered()).run(TIERED_HISTORY)
+    assert by_tier(report) == {"member": (6, 2, 60, 10), "silver": (0, 0, 0, 0),
+                               "gold": (0, 0, 0, 0)}
+    assert by_rule(report) == {"base": 60, "tier_bonus": 0, "plus_bonus": 0, "gold_treat": 0}
+
+
+def test_a_program_without_tiers_reports_every_event_without_a_tier():
+    report = Simulator(half_cent_demo(), standing=recorded).run(HISTORY)
+    assert [(t.tier_id, t.events, t.points_issued) for t in report.tiers] == [
+        (None, report.events_evaluated, report.points_issued)]
+    assert report.tiers_not_in_document == {"gold": 3}  # all of Alice's events, after 10 March

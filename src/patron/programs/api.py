@@ -147,8 +147,14 @@ def simulate(payload: schemas.SimulationRequest, ctx: Analyst) -> schemas.Simula
     replay the events the program recorded in those days (up to 366 days and
     50,000 events; ``patron program simulate`` streams any number). Reports,
     for the draft and the current version: points per rule, their cost in
-    money, members affected, members who would earn nothing, and the largest
-    single awards.
+    money, members affected, members who would earn nothing, the largest
+    single awards, and points per tier.
+
+    Each member is evaluated with the tier and paid plan Patron recorded for
+    them when each event occurred (tiers are not recomputed from the replay),
+    read through each document's own ladder and plans: an event whose member
+    held a tier or plan the draft lacks runs without it and is counted in
+    ``tiers_not_in_document`` / ``plans_not_in_document``.
     """
     if payload.events is not None and (payload.start or payload.end):
         raise InvalidInput("give events, or from/to to replay recorded events, not both",

@@ -179,7 +179,9 @@ SIMULATE_HELP = (
     "it, in occurred_at order) or, with --program, from the events the program recorded "
     "in [--from, --to) (whole days in the program's timezone; default: the last 30 days). "
     "Reports points per rule, their cost in money, members affected, members who would "
-    "earn nothing and the largest single awards.")
+    "earn nothing, the largest single awards, and points per tier. Members keep the tier "
+    "and paid plan Patron recorded for them when each event occurred; tiers are not "
+    "recomputed from the replay.")
 
 
 @app.command("simulate", help=SIMULATE_HELP)
@@ -275,12 +277,24 @@ def show_comparison(report: schemas.SimulationComparison, out: Console) -> None:
     out.print(_rules(report))
     if report.gifts:
         out.print(_gifts(report))
+    if report.tiers:
+        out.print(_tiers(report))
+    for side, figures in (("current version", current), ("draft", draft)):
+        if figures is not None and figures.tiers_not_in_document:
+            out.print(f"[dim]events run without a tier the {side} does not have: " + escape(
+                _counts(figures.tiers_not_in_document)) + "[/dim]")
+        if figures is not None and figures.plans_not_in_document:
+            out.print(f"[dim]events run without a plan the {side} does not offer: " + escape(
+                _counts(figures.plans_not_in_document)) + "[/dim]")
     if draft.largest_awards:
         out.print(_largest(draft))
     if draft.events_skipped:
-        out.print("[dim]events skipped by the draft: " + escape(", ".join(
-            f"{code} {count:,}" for code, count in sorted(draft.events_skipped.items())))
-            + "[/dim]")
+        out.print("[dim]events skipped by the draft: " + escape(_counts(draft.events_skipped))
+                  + "[/dim]")
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{name} {count:,}" for name, count in sorted(counts.items()))
 
 
 def _summary(report: schemas.SimulationComparison) -> Table:
@@ -333,6 +347,32 @@ def _gifts(report: schemas.SimulationComparison) -> Table:
             cells.insert(0, f"{gift.current:,}" if gift.current is not None else "")
         table.add_row(escape(f"{gift.reward_id} ({gift.reward_name})"), *cells,
                       _signed(gift.net_change), f"{stock_out.get(gift.reward_id, 0):,}")
+    return table
+
+
+def _tiers(report: schemas.SimulationComparison) -> Table:
+    """Points issued while members held each tier, as recorded when the events occurred."""
+    def label(tier: schemas.TierComparison) -> str:
+        return escape(f"{tier.tier_id} ({tier.tier_name})" if tier.tier_id else tier.tier_name)
+
+    if report.current is None:
+        table = Table("tier", "points issued", "net points", "cost", "events", "members",
+                      title="points per tier", title_justify="left")
+        for tier in report.tiers:
+            d = tier.draft
+            assert d is not None
+            table.add_row(label(tier), f"{d.points_issued:,}", f"{d.net_points:,}",
+                          format_money(d.cost_minor, report.draft.currency), f"{d.events:,}",
+                          f"{d.members:,}")
+        return table
+    table = Table("tier", "current", "draft", "change", "events", title="points issued per tier",
+                  title_justify="left")
+    for tier in report.tiers:
+        old, new = tier.current, tier.draft
+        table.add_row(label(tier), f"{old.points_issued:,}" if old else "",
+                      f"{new.points_issued:,}" if new else "",
+                      _signed(tier.points_issued_change),
+                      f"{old.events if old else 0:,} → {new.events if new else 0:,}")
     return table
 
 

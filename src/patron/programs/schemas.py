@@ -112,6 +112,21 @@ class GiftFigures(BaseModel):
     out_of_stock: int = Field(description="Events that found none left")
 
 
+class TierFigures(BaseModel):
+    """Points issued to members while they held one tier, in the replay."""
+
+    tier_id: str | None = Field(description="The tier; null for events that ran without "
+                                "one (the document has no tiers, or not the recorded one)")
+    tier_name: str
+    events: int = Field(description="Events evaluated while members held this tier")
+    members: int = Field(description="Members with at least one of those events")
+    points_issued: int
+    points_clawed_back: int = Field(description="Taken back by returns of orders earned "
+                                                "at this tier")
+    net_points: int
+    cost_minor: int = Field(description="Net points priced at settings.point_value_minor")
+
+
 class LargestAward(BaseModel):
     points: int
     rule_id: str
@@ -141,6 +156,16 @@ class SimulationFigures(BaseModel):
     largest_awards: list[LargestAward] = Field(description="The largest single awards")
     gifts: list[GiftFigures] = Field(default_factory=list,
                                      description="Catalog gifts gift rules gave, per reward")
+    tiers: list[TierFigures] = Field(
+        default_factory=list, description="Points per tier members held when each event "
+        "occurred (as recorded; tiers are not recomputed from the replay): the document's "
+        "ladder in order, then events without a tier")
+    tiers_not_in_document: dict[str, int] = Field(
+        default_factory=dict, description="Events whose member held a tier this document "
+        "does not have, by tier id; they ran without a tier")
+    plans_not_in_document: dict[str, int] = Field(
+        default_factory=dict, description="Events whose member held a paid plan this "
+        "document does not offer, by plan id; they ran without a plan")
 
 
 class RuleComparison(BaseModel):
@@ -165,6 +190,16 @@ class GiftComparison(BaseModel):
     net_change: int = Field(description="Draft minus current, in units of the gift")
 
 
+class TierComparison(BaseModel):
+    tier_id: str | None = Field(description="null: events that ran without a tier")
+    tier_name: str
+    current: TierFigures | None = Field(description="null when the current version has no "
+                                        "such tier")
+    draft: TierFigures | None = Field(description="null when the draft has no such tier")
+    points_issued_change: int = Field(description="Draft minus current")
+    net_points_change: int = Field(description="Draft minus current")
+
+
 class SimulatedEvents(BaseModel):
     kind: Literal["given", "recorded"]
     start: datetime | None = Field(None, description="Recorded: first instant replayed")
@@ -181,6 +216,10 @@ class SimulationComparison(BaseModel):
     rules: list[RuleComparison] = Field(description="Every rule of either document")
     gifts: list[GiftComparison] = Field(default_factory=list, description="Every catalog gift "
                                         "a gift rule of either document gives")
+    tiers: list[TierComparison] = Field(
+        default_factory=list, description="Points per tier, draft beside current: the draft's "
+        "ladder, tiers only the current version has, then events without a tier; empty when "
+        "neither document has tiers")
     net_points_change: int | None
     cost_minor_change: int | None
     elapsed_seconds: float

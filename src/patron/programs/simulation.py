@@ -11,6 +11,19 @@ with their profile (so ``member.is_birthday_month`` works) and with the counts
 of the events they had before the range (so "first purchase" means the first
 ever, not the first in the range). Per-member limits and budgets count from the
 start of the range.
+
+Members are also evaluated with the tier and paid plan they held when each
+event occurred, as Patron recorded them (``patron.programs.standings``): tier
+moves, tiers set by hand, and memberships with the dates their benefits ran.
+Each document then reads that standing with its own ladder and plans (see
+``patron.rules.standing``), so a draft that doubles Gold's multiplier costs
+what Gold members would have earned. Tiers are taken as recorded, not
+recomputed from the replayed events: a draft that changes thresholds, the
+qualification metric or tier points moves no one. Given events name members by
+id or by identity; an identity Patron knows is evaluated as that member, and
+one it does not know (or an id of no member) has no profile, no recorded tier
+and no plan. Each side reports its points per tier, and the events whose
+recorded tier (or plan) its document does not have.
 """
 
 from __future__ import annotations
@@ -28,12 +41,17 @@ from sqlalchemy import Connection, func, select
 from patron.errors import InvalidInput
 from patron.events.schemas import EventIn
 from patron.events.tables import events as events_table
+from patron.members.domain import normalise_identity
+from patron.members.repository import members_by_identity
 from patron.members.tables import members as members_table
-from patron.programs import schemas
+from patron.programs import schemas, standings
+from patron.programs.service import get_program
+from patron.programs.standings import StandingHistory
 from patron.programs.versions import ProgramVersion
 from patron.rules.context import MemberContext, MemberProfile
 from patron.rules.document import ProgramDocument
-from patron.rules.simulate import SimulationReport, Simulator
+from patron.rules.simulate import NO_TIER, SimulationReport, Simulator, TierReport
+from patron.rules.standing import NO_STANDING, Standing
 from patron.schemas_common import MAX_INT
 
 CHUNK = 1000
@@ -62,15 +80,21 @@ class InvalidSimulationRange(InvalidInput):
 class History:
     """Events to replay, and the members they are about (by simulator member key).
 
-    ``profiles`` fills in while ``events`` is read, a chunk ahead of the events
-    that need it.
+    ``profiles`` and ``standings`` fill in while ``events`` is read, a chunk ahead
+    of the events that need them.
     """
 
     kind: Literal["given", "recorded"]
     events: Iterable[Mapping[str, Any]]
     profiles: dict[str, MemberContext] = field(default_factory=dict)
+    standings: dict[str, StandingHistory] = field(default_factory=dict)
     start: datetime | None = None
     end: datetime | None = None
+
+    def standing(self, key: str, at: datetime) -> Standing:
+        """The simulator's ``StandingLookup``: a member's recorded tier and plan at ``at``."""
+        history = self.standings.get(key)
+        return history.at(at) if history is not None else NO_STANDING
 
 
 def compare(draft: ProgramDocument, history: History, *, current: ProgramVersion | None = None,
@@ -84,7 +108,7 @@ def compare(draft: ProgramDocument, history: History, *, current: ProgramVersion
         current_run = Simulator(current.document, version=current.version)
         runs.append(current_run)
     for run in runs:
-        run.profiles = history.profiles
+        run.profiles, run.standing = history.profiles, history.standing
     started = time.perf_counter()
     read = 0
     for event in history.events:
@@ -117,6 +141,7 @@ def _figures(report: SimulationReport, version: int | None) -> schemas.Simulatio
     largest = [schemas.LargestAward(points=a.points, rule_id=a.rule_id, member=a.member,
                                     event_id=a.event_id, explanation=a.explanation)
                for a in report.largest_awards]
+    tiers = [_tier_figures(t) for t in report.tiers]
     return schemas.SimulationFigures(
         program_name=report.program_name, version=version, currency=report.currency,
         point_value_minor=report.point_value_minor, events_read=report.events_read,
@@ -126,7 +151,17 @@ def _figures(report: SimulationReport, version: int | None) -> schemas.Simulatio
         members_earning_nothing_sample=report.members_earning_nothing_sample,
         points_issued=report.points_issued, points_clawed_back=report.points_clawed_back,
         net_points=report.net_points, cost_minor=report.cost_minor, rules=rules,
-        largest_awards=largest, gifts=gifts)
+        largest_awards=largest, gifts=gifts, tiers=tiers,
+        tiers_not_in_document=report.tiers_not_in_document,
+        plans_not_in_document=report.plans_not_in_document)
+
+
+def _tier_figures(tier: TierReport) -> schemas.TierFigures:
+    return schemas.TierFigures(
+        tier_id=tier.tier_id, tier_name=tier.tier_name, events=tier.events,
+        members=tier.members, points_issued=tier.points_issued,
+        points_clawed_back=tier.points_clawed_back, net_points=tier.net_points,
+        cost_minor=tier.cost_minor)
 
 
 def _comparison(history: History, draft: schemas.SimulationFigures,
@@ -150,6 +185,7 @@ def _comparison(history: History, draft: schemas.SimulationFigures,
     return schemas.SimulationComparison(
         events=schemas.SimulatedEvents(kind=history.kind, start=history.start, end=history.end),
         draft=draft, current=current, rules=rules, gifts=_gift_changes(draft, current),
+        tiers=_tier_changes(draft, current),
         net_points_change=draft.net_points - current.net_points if current else None,
         cost_minor_change=(draft.cost_minor - current.cost_minor
                            if current and same_money else None),
@@ -173,16 +209,47 @@ def _gift_changes(draft: schemas.SimulationFigures,
     return changes
 
 
+def _tier_changes(draft: schemas.SimulationFigures,
+                  current: schemas.SimulationFigures | None) -> list[schemas.TierComparison]:
+    """Points per tier, draft beside current: the draft's ladder, then tiers only the
+    current version has, then events without a tier. Empty when neither has tiers."""
+    if not any(t.tier_id is not None for t in [*draft.tiers, *(current.tiers if current
+                                                                else [])]):
+        return []
+    drafted = {t.tier_id: t for t in draft.tiers}
+    published = {t.tier_id: t for t in current.tiers} if current else {}
+    order = [*(t for t in drafted if t is not None),
+             *(t for t in published if t is not None and t not in drafted)]
+    if None in drafted or None in published:
+        order.append(None)
+    changes = []
+    for tier_id in order:
+        new, old = drafted.get(tier_id), published.get(tier_id)
+        named = new or old
+        assert named is not None
+        changes.append(schemas.TierComparison(
+            tier_id=tier_id, tier_name=named.tier_name if tier_id is not None else NO_TIER,
+            current=old, draft=new,
+            points_issued_change=(new.points_issued if new else 0)
+            - (old.points_issued if old else 0),
+            net_points_change=(new.net_points if new else 0) - (old.net_points if old else 0)))
+    return changes
+
+
 # --- the events to replay ------------------------------------------------------------------
 
 
 def given_events(events: Iterable[Mapping[str, Any]], conn: Connection | None = None,
                  program_id: int | None = None) -> History:
-    """Events as the caller gives them; with a program, members referenced by id are
-    evaluated with their profile (their counts start from the given events)."""
+    """Events as the caller gives them; with a program, their members are evaluated with
+    their profile and recorded standing (their counts start from the given events).
+
+    A member named by an identity Patron knows is replayed as that member (by id), so
+    their events by id and by identity are one member's."""
     history = History("given", events)
     if conn is not None and program_id is not None:
-        history.events = _with_members(conn, program_id, events, history.profiles, None)
+        region = get_program(conn, program_id).settings.default_region
+        history.events = _with_members(conn, program_id, events, history, None, region)
     return history
 
 
@@ -239,7 +306,7 @@ def recorded_events(conn: Connection, program_id: int, start: datetime, end: dat
                 "streams any number", events=found, max_events=max_events)
     history = History("recorded", (), start=start, end=end)
     history.events = _with_members(conn, program_id, _stream(conn, program_id, start, end),
-                                   history.profiles, start)
+                                   history, start)
     return history
 
 
@@ -255,17 +322,52 @@ def _stream(conn: Connection, program_id: int, start: datetime,
 
 
 def _with_members(conn: Connection, program_id: int, events: Iterable[Mapping[str, Any]],
-                  profiles: dict[str, MemberContext], counts_before: datetime | None
+                  history: History, counts_before: datetime | None, region: str | None = None
                   ) -> Iterator[Mapping[str, Any]]:
-    """Pass the events through, loading each chunk's new members into ``profiles``."""
+    """Pass the events through, loading each chunk's new members into the history's
+    ``profiles`` and ``standings``; with a ``region``, identities are resolved first."""
     iterator = iter(events)
     while chunk := list(islice(iterator, CHUNK)):
+        if region is not None:
+            chunk = _by_member_id(conn, program_id, chunk, region)
         wanted = {member_id for event in chunk
                   if (member_id := _member_id(event)) is not None
-                  and f"id:{member_id}" not in profiles}
+                  and f"id:{member_id}" not in history.profiles}
         if wanted:
-            profiles.update(member_contexts(conn, program_id, wanted, counts_before))
+            history.profiles.update(member_contexts(conn, program_id, wanted, counts_before))
+            history.standings.update(
+                (f"id:{member_id}", found)
+                for member_id, found in standings.load(conn, program_id, wanted).items())
         yield from chunk
+
+
+def _by_member_id(conn: Connection, program_id: int, chunk: list[Mapping[str, Any]],
+                  region: str) -> list[Mapping[str, Any]]:
+    """The chunk with each known identity replaced by its member's id, and unknown ones
+    normalised as ingest would (so ``+1 212 555 0100`` and ``2125550100`` are one person).
+    An identity that cannot be normalised is left as it is; the replay keys it as given."""
+    keys: dict[int, tuple[str, str]] = {}
+    for index, event in enumerate(chunk):
+        ref = event.get("member")
+        identity = ref.get("identity") if isinstance(ref, Mapping) else None
+        if (not isinstance(identity, Mapping) or ref.get("id") is not None
+                or not isinstance(identity.get("value"), str)):
+            continue
+        kind = str(identity.get("type"))
+        try:
+            keys[index] = (kind, normalise_identity(kind, identity["value"], region))
+        except (InvalidInput, ValueError):
+            continue
+    if not keys:
+        return chunk
+    known = members_by_identity(conn, program_id, keys.values())
+    resolved = list(chunk)
+    for index, (kind, value) in keys.items():
+        member_id = known.get((kind, value))
+        member = ({"id": member_id} if member_id is not None
+                  else {"identity": {"type": kind, "value": value}})
+        resolved[index] = {**chunk[index], "member": member}
+    return resolved
 
 
 def _member_id(event: Mapping[str, Any]) -> int | None:

@@ -14,6 +14,21 @@ Gift rules are reported in units of their catalog gift, per rule and per reward:
 given, cancelled by returns, and refused for want of stock. The replay starts
 from the document's full ``stock`` (a return puts the unit back), so a draft
 that gives more gifts than the catalog holds shows it.
+
+Tiers and paid plans are *given*, not replayed. A ``StandingLookup`` says which
+tier and plan a member held at an event's ``occurred_at`` (the caller reads it
+from what Patron recorded); the simulated document then decides what that
+standing is worth, as the live service does with the current one: its ladder
+gives ``member.tier`` and the tier's ``earn_multiplier``, its plan gives the
+``membership`` multiplier and lifts the tier to the plan's ``tier_floor``. A
+member with no recorded tier stands on the ladder's first level, where every
+member starts. A recorded tier the document does not have runs the event
+without a tier, and a plan it does not offer without a plan; both are counted
+(``tiers_not_in_document``, ``plans_not_in_document``), so a draft that drops or
+renames a level shows what that does instead of failing. Tiers are *not*
+recomputed from the replayed purchases: a draft that changes thresholds or
+tier points moves nobody in the replay. Points are also reported per tier
+(``tiers``), so the cost of a tier multiplier is visible on its own.
 """
 
 from __future__ import annotations
@@ -45,6 +60,7 @@ from patron.rules.document import ProgramDocument
 from patron.rules.engine import Award, Evaluation, evaluate, out_of_stock
 from patron.rules.money import points_value_minor
 from patron.rules.returns import ReturnOfUnknownOrder, plan_clawback, return_lines
+from patron.rules.standing import Placing, Standing, StandingLookup, place
 
 _ZERO = PeriodUsage()
 
@@ -71,6 +87,27 @@ class RuleReport:
     @property
     def net_points(self) -> int:
         return self.points_issued - self.points_clawed_back
+
+
+@dataclass
+class TierReport:
+    """Points issued to members while they held one tier (``None``: without a tier)."""
+
+    tier_id: str | None
+    tier_name: str
+    events: int = 0
+    members: int = 0
+    points_issued: int = 0
+    points_clawed_back: int = 0
+    """Taken back by returns of orders earned at this tier."""
+    cost_minor: int = 0
+
+    @property
+    def net_points(self) -> int:
+        return self.points_issued - self.points_clawed_back
+
+
+NO_TIER = "no tier"
 
 
 @dataclass(frozen=True)
@@ -117,6 +154,12 @@ class SimulationReport:
     rules: list[RuleReport] = field(default_factory=list)
     largest_awards: list[LargestAward] = field(default_factory=list)
     gifts: list[GiftReport] = field(default_factory=list)
+    tiers: list[TierReport] = field(default_factory=list)
+    """Points per tier, the document's ladder in order, then events without a tier."""
+    tiers_not_in_document: dict[str, int] = field(default_factory=dict)
+    """Events run without a tier because the document lacks the recorded one, by tier id."""
+    plans_not_in_document: dict[str, int] = field(default_factory=dict)
+    """Events run without a plan because the document lacks the recorded one, by plan id."""
     elapsed_seconds: float = 0.0
 
     @property
@@ -128,19 +171,34 @@ class SimulationReport:
         return self.events_read / self.elapsed_seconds if self.elapsed_seconds else 0.0
 
 
+_Order = tuple[Purchase, tuple[Award, ...], dict[int, int], str | None]
+"""An order that earned: the purchase, its awards, units returned per line, and the
+tier it was earned at (its returns are taken from that tier's figures)."""
+
+
 class _Member:
     """A member's replay state. ``context.counts`` is the live ``counts`` dict, bumped
-    after each event, so the engine always sees the counts from before the event."""
+    after each event, so the engine always sees the counts from before the event.
+    ``context`` is rebuilt only when the member's placing changes."""
 
-    __slots__ = ("key", "context", "counts", "usage", "issued", "orders")
+    __slots__ = ("key", "known", "context", "counts", "placing", "usage", "issued", "orders")
 
     def __init__(self, key: str, known: MemberContext) -> None:
         self.key = key
+        self.known = known
         self.counts: dict[str, int] = dict(known.counts)  # events before the replay
+        self.placing: Placing | None = None
         self.context = MemberContext(known.id, known.profile, known.tier, self.counts)
         self.usage: dict[tuple[str, str], list[int]] = {}
         self.issued = 0
-        self.orders: dict[str, tuple[Purchase, tuple[Award, ...], dict[int, int]]] = {}
+        self.orders: dict[str, _Order] = {}
+
+    def place(self, placing: Placing) -> MemberContext:
+        if placing is not self.placing:
+            self.placing = placing
+            self.context = MemberContext(self.known.id, self.known.profile, placing.tier,
+                                         self.counts, placing.multipliers)
+        return self.context
 
 
 class _UsageView:
@@ -163,18 +221,33 @@ class _UsageView:
 class Simulator:
     """Replays events through a draft program; ``run`` returns a ``SimulationReport``.
 
-    ``profiles`` gives members' profiles and tiers (by member key: ``id:<id>`` or
+    ``profiles`` gives members' profiles (by member key: ``id:<id>`` or
     ``<identity type>:<value>``); members without one are evaluated with an empty
     profile, so birthday rules only fire for members whose birthdate is known.
+    ``standing`` gives each member's recorded tier and plan at each event (see
+    ``Standing``); without it a member has the tier of their profile's context, or
+    none recorded (the ladder's first level), and no plan.
     """
 
     def __init__(self, document: ProgramDocument, *, version: int = 0,
                  profiles: Mapping[str, MemberContext | MemberProfile] | None = None,
+                 standing: StandingLookup | None = None,
                  top_n: int = 10, progress: Callable[[int], None] | None = None,
                  progress_every: int = 10_000) -> None:
         self.program: CompiledProgram = compile_program(document)
         self.version = version
         self.profiles = profiles or {}
+        self.standing = standing
+        self.tiers = document.tiers
+        self.plans = {plan.id: plan for plan in document.memberships}
+        self.placings: dict[Standing, Placing] = {}
+        self.tier_reports: dict[str | None, TierReport] = {
+            level.id: TierReport(level.id, level.name)
+            for level in (document.tiers.levels if document.tiers else ())}
+        self.tier_members: dict[str | None, set[str]] = {
+            tier: set() for tier in self.tier_reports}
+        self.missing_tiers: Counter[str] = Counter()
+        self.missing_plans: Counter[str] = Counter()
         self.top_n = top_n
         self.progress = progress
         self.progress_every = progress_every
@@ -264,13 +337,27 @@ class Simulator:
         if plan.periods:
             local = event.occurred_at.astimezone(self.program.zone)
             keys = {period: period_key(period, local) for period in plan.periods}
-        evaluation = evaluate(self.program, self.version, event, member.context,
+        placing = member.placing
+        if placing is None or self.standing is not None:
+            placing = self._placing(member, event.occurred_at)
+        evaluation = evaluate(self.program, self.version, event, member.place(placing),
                               _UsageView(member.usage, keys, self.budget), now=event.occurred_at)
         if evaluation.gifts:
             evaluation = out_of_stock(evaluation, [t.rule_id for t in evaluation.gifts
                                                    if not self._take(t.reward_id)])
         self._record(event, member, evaluation, keys)
         return evaluation
+
+    def _placing(self, member: _Member, at: datetime) -> Placing:
+        """The member's standing at ``at``, as this document sees it (cached per standing)."""
+        if self.standing is not None:
+            standing = self.standing(member.key, at)
+        else:
+            standing = Standing(member.known.tier)
+        placing = self.placings.get(standing)
+        if placing is None:
+            placing = self.placings[standing] = place(self.tiers, self.plans, standing)
+        return placing
 
     def _take(self, reward_id: str | None) -> bool:
         """One unit of a gift from the replay's stock; False when none is left."""
@@ -284,6 +371,7 @@ class Simulator:
 
     def _record(self, event: EventContext, member: _Member, evaluation: Evaluation,
                 keys: dict[str, str]) -> None:
+        tier, points = self._count_tier(member), 0
         for total in evaluation.totals:
             report = self.rules[total.rule_id]
             report.points_issued += total.points
@@ -301,8 +389,11 @@ class Simulator:
             if total.kind == "gift":
                 self.gifts[total.reward_id or ""].given += 1
             elif total.kind != "cashback":  # money, reported in the rule's cost
+                points += total.points
                 self._keep_largest(total.points, total.rule_id, member.key, event.id,
                                    total.explanation)
+        if points:
+            self.tier_reports[tier].points_issued += points
         for note in evaluation.notes:
             if note.code in ("limit_reached", "budget_exhausted", "out_of_stock"):
                 setattr(self.rules[note.rule_id], note.code,
@@ -311,7 +402,24 @@ class Simulator:
                 self.gifts[self.rules[note.rule_id].gift or ""].out_of_stock += 1
         purchase = evaluation.purchase
         if purchase is not None and evaluation.awards:
-            member.orders[purchase.order_id] = (purchase, evaluation.awards, {})
+            member.orders[purchase.order_id] = (purchase, evaluation.awards, {}, tier)
+
+    def _count_tier(self, member: _Member) -> str | None:
+        """Count the event for the tier it ran at (``_record`` adds its points)."""
+        placing = member.placing
+        assert placing is not None
+        tier = placing.tier
+        report = self.tier_reports.get(tier)
+        if report is None:
+            report = self.tier_reports[tier] = TierReport(tier, tier or NO_TIER)
+            self.tier_members[tier] = set()
+        report.events += 1
+        self.tier_members[tier].add(member.key)
+        if placing.missing_tier is not None:
+            self.missing_tiers[placing.missing_tier] += 1
+        if placing.missing_plan is not None:
+            self.missing_plans[placing.missing_plan] += 1
+        return tier
 
     def _keep_largest(self, points: int, rule_id: str, member: str, event_id: str | None,
                       explanation: str) -> None:
@@ -329,11 +437,13 @@ class Simulator:
         order = member.orders.get(str(event.data.get("order_id")))
         if order is None:
             raise ReturnOfUnknownOrder("no purchase with points for this order in the replay")
-        purchase, awards, returned = order
+        purchase, awards, returned, tier = order
         lines = return_lines(event.data, purchase, returned)
         for clawback in plan_clawback(awards, purchase, lines, returned):
             report = self.rules[clawback.rule_id]
             report.points_clawed_back += clawback.points
+            if not report.cashback and report.gift is None:
+                self.tier_reports[tier].points_clawed_back += clawback.points
             if report.gift is not None:
                 self.gifts[report.gift].cancelled += clawback.points
                 if report.gift in self.stock:
@@ -349,6 +459,9 @@ class Simulator:
             report.cost_minor = (report.net_points if report.cashback
                                  else 0 if report.gift is not None
                                  else points_value_minor(report.net_points, value))
+        for tier_id, tier_report in self.tier_reports.items():
+            tier_report.members = len(self.tier_members.get(tier_id, ()))
+            tier_report.cost_minor = points_value_minor(tier_report.net_points, value)
         nothing = [m.key for m in self.members.values() if m.issued == 0]
         points = [r for r in self.rules.values() if not r.cashback and r.gift is None]
         issued = sum(r.points_issued for r in points)
@@ -363,7 +476,15 @@ class Simulator:
             cost_minor=points_value_minor(issued - clawed, value) + cashback,
             rules=list(self.rules.values()),
             largest_awards=[entry[2] for entry in sorted(self.largest, reverse=True)],
-            gifts=list(self.gifts.values()), elapsed_seconds=self.elapsed)
+            gifts=list(self.gifts.values()), tiers=self._tier_list(),
+            tiers_not_in_document=dict(self.missing_tiers),
+            plans_not_in_document=dict(self.missing_plans), elapsed_seconds=self.elapsed)
+
+    def _tier_list(self) -> list[TierReport]:
+        """The ladder in order, then events that ran without a tier (if any did)."""
+        ladder = [r for r in self.tier_reports.values() if r.tier_id is not None]
+        untiered = self.tier_reports.get(None)
+        return ladder + ([untiered] if untiered is not None else [])
 
 
 @contextmanager
