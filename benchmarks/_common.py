@@ -142,17 +142,6 @@ def patron_server(url: str) -> Iterator[str]:
 
 # --------------------------------------------------------------------------- timing
 
-@dataclass
-class Timing:
-    """What a run of clients did: successes, failures, wall time, per-call latencies."""
-
-    done: int
-    errors: int
-    seconds: float
-    latencies_ms: list[float] = field(default_factory=list, repr=False)
-    """Every call that returned, failed ones (``send`` gave False) included."""
-
-
 def percentile(latencies_ms: Sequence[float], q: float) -> float | None:
     if not latencies_ms:
         return None
@@ -160,9 +149,37 @@ def percentile(latencies_ms: Sequence[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
+@dataclass
+class Rate:
+    """What a run did: successes, wall time, per-call latencies, failures."""
+
+    done: int
+    seconds: float
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+    """Every call that returned, failed ones (``send`` gave False) included."""
+    errors: int = 0
+
+    @property
+    def per_second(self) -> float:
+        return self.done / self.seconds if self.seconds else 0.0
+
+    def percentile(self, q: float) -> float | None:
+        return percentile(self.latencies_ms, q)
+
+    def summary(self, count: str, rate: str = "per_s",
+                quantiles: Sequence[float] = (0.5, 0.99)) -> dict[str, Any]:
+        """The figures for JSON output; ``count`` and ``rate`` name the first two."""
+        found: dict[str, Any] = {count: self.done, "seconds": round(self.seconds, 3),
+                                 rate: round(self.per_second, 1), "errors": self.errors}
+        for q in quantiles:
+            ms = self.percentile(q)
+            found[f"p{round(q * 100)}_ms"] = None if ms is None else round(ms, 2)
+        return found
+
+
 def run_clients(clients: int, count: int, seconds: float,
                 send: Callable[[Any, int], bool | None], open_client: Callable[[], Any],
-                close_client: Callable[[Any], None]) -> Timing:
+                close_client: Callable[[Any], None]) -> Rate:
     """``clients`` threads share ``count`` jobs and stop at the deadline.
 
     ``send(client, job)`` fails by returning False or by raising (the first
@@ -205,4 +222,4 @@ def run_clients(clients: int, count: int, seconds: float,
         thread.join()
     elapsed = time.perf_counter() - start
     done = [ms for slot in latencies for ms in slot]
-    return Timing(len(done) - sum(failed), sum(failed) + sum(errors), elapsed, done)
+    return Rate(len(done) - sum(failed), elapsed, done, sum(failed) + sum(errors))

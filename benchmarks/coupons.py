@@ -34,7 +34,7 @@ import sqlite3
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
@@ -54,7 +54,7 @@ from patron.programs.domain import ProgramSettings
 from patron.programs.service import Program, create_program
 from patron.rules.document import ProgramDocument
 
-from _common import Scratch, Timing, err, now_utc, patron_server, percentile, pg_server_default
+from _common import Rate, Scratch, err, now_utc, patron_server, pg_server_default
 from _common import run_clients as timed_clients
 from _common import scratch_database
 
@@ -64,31 +64,6 @@ COUPON_TYPES = [
 ]
 ORDER = {"subtotal": 5_000, "shipping": 0, "currency": "USD"}
 ACTOR = "bench"
-
-
-@dataclass
-class Rate:
-    ops: int
-    seconds: float
-    errors: int = 0
-    latencies_ms: list[float] = field(default_factory=list, repr=False)
-
-    @property
-    def per_second(self) -> float:
-        return self.ops / self.seconds if self.seconds else 0.0
-
-    @classmethod
-    def of(cls, timing: Timing) -> Rate:
-        return cls(timing.done, timing.seconds, timing.errors, timing.latencies_ms)
-
-    def p99(self) -> float | None:
-        return percentile(self.latencies_ms, 0.99)
-
-    def summary(self) -> dict[str, Any]:
-        p99 = self.p99()
-        return {"ops": self.ops, "seconds": round(self.seconds, 3), "errors": self.errors,
-                "per_s": round(self.per_second, 1),
-                "p99_ms": None if p99 is None else round(p99, 2)}
 
 
 @dataclass
@@ -107,7 +82,7 @@ class Row:
 
 def run_clients(clients: int, count: int, seconds: float, send: Callable[[Any, int], bool],
                 open_client: Callable[[], Any], close_client: Callable[[Any], None]) -> Rate:
-    return Rate.of(timed_clients(clients, count, seconds, send, open_client, close_client))
+    return timed_clients(clients, count, seconds, send, open_client, close_client)
 
 
 # --------------------------------------------------------------------------- databases
@@ -372,8 +347,8 @@ def bench_database(target: Scratch, args: argparse.Namespace) -> tuple[list[Row]
                      seconds=args.seconds)
     patron = patron_redeem(db, program, mine, clients=args.redeem_clients,
                            seconds=args.seconds)
-    problems += check_uses(db, mine, patron.ops, "Patron redeem")
-    problems += check_uses(db, theirs, raw.ops, "raw redeem")
+    problems += check_uses(db, mine, patron.done, "Patron redeem")
+    problems += check_uses(db, theirs, raw.done, "raw redeem")
     rows.append(Row(target.name, f"redeem single-use codes, {args.redeem_clients} threads",
                     patron, raw))
     db.dispose()
@@ -382,14 +357,14 @@ def bench_database(target: Scratch, args: argparse.Namespace) -> tuple[list[Row]
 
 def render(rows: list[Row], draw: Rate) -> Table:
     table = Table(title="Patron coupons vs the same work through the driver",
-                  caption=f"drawing {draw.ops:,} codes alone (Python, secrets): "
+                  caption=f"drawing {draw.done:,} codes alone (Python, secrets): "
                           f"{draw.seconds * 1000:,.0f} ms")
     for name in ("database", "workload", "Patron /s", "Patron s", "p99 ms", "raw /s", "raw s",
                  "raw p99", "Patron/raw"):
         table.add_column(name, justify="left" if name in ("database", "workload") else "right")
     for row in rows:
         raw = row.raw
-        p99, raw_p99 = row.patron.p99(), raw.p99() if raw else None
+        p99, raw_p99 = row.patron.percentile(0.99), raw.percentile(0.99) if raw else None
         table.add_row(row.database, row.workload, f"{row.patron.per_second:,.0f}",
                       f"{row.patron.seconds:.2f}", "" if p99 is None else f"{p99:.1f}",
                       f"{raw.per_second:,.0f}" if raw else "", f"{raw.seconds:.2f}" if raw else "",
@@ -440,8 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"settings": {k: v for k, v in vars(args).items()},
                           "drawing_codes_seconds": round(draw.seconds, 4),
                           "results": [{"database": r.database, "workload": r.workload,
-                                       "patron": r.patron.summary(),
-                                       "raw": r.raw.summary() if r.raw else None,
+                                       "patron": r.patron.summary("ops", quantiles=(0.99,)),
+                                       "raw": r.raw.summary("ops", quantiles=(0.99,)) if r.raw else None,
                                        "ratio": None if r.ratio is None else round(r.ratio, 3)}
                                       for r in rows], "problems": problems}, indent=2))
     else:

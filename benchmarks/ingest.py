@@ -31,7 +31,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -53,8 +53,7 @@ from patron.programs.domain import ProgramSettings
 from patron.programs.service import Program, create_program
 from patron.rules.document import ProgramDocument
 
-from _common import (Timing, err, now_utc, patron_server, percentile, pg_server_default,
-                     run_clients)
+from _common import Rate, err, now_utc, patron_server, pg_server_default, run_clients
 from _common import scratch_database as scratch
 
 MENU = (("ESP-1", "drinks", 320), ("LAT-1", "drinks", 450), ("CRO-1", "food", 380),
@@ -65,36 +64,6 @@ ACTOR = "bench"
 
 
 # --------------------------------------------------------------------------- results
-
-@dataclass
-class Rate:
-    """What one run measured: events per second and, for requests, latencies."""
-
-    events: int
-    seconds: float
-    latencies_ms: list[float] = field(default_factory=list, repr=False)
-    errors: int = 0
-
-    @property
-    def per_second(self) -> float:
-        return self.events / self.seconds if self.seconds else 0.0
-
-    @classmethod
-    def of(cls, timing: Timing) -> Rate:
-        return cls(timing.done, timing.seconds, timing.latencies_ms, timing.errors)
-
-    def percentile(self, q: float) -> float | None:
-        return percentile(self.latencies_ms, q)
-
-    def summary(self) -> dict[str, Any]:
-        return {"events": self.events, "seconds": round(self.seconds, 3),
-                "events_per_s": round(self.per_second, 1), "errors": self.errors,
-                "p50_ms": _round(self.percentile(0.50)), "p99_ms": _round(self.percentile(0.99))}
-
-
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 2)
-
 
 @dataclass
 class Row:
@@ -177,7 +146,7 @@ def http_single(base: str, fixture: Fixture, purchases: Purchases, *, clients: i
     def send(client: httpx.Client, job: int) -> bool:
         return client.post("/api/v1/events", content=bodies[job]).status_code == 201
 
-    return Rate.of(run_clients(clients, count, seconds, send,
+    return (run_clients(clients, count, seconds, send,
                                lambda: httpx.Client(base_url=base, headers=headers, timeout=60),
                                lambda client: client.close()))
 
@@ -192,10 +161,10 @@ def http_batches(base: str, fixture: Fixture, purchases: Purchases, *, batches: 
         response = client.post("/api/v1/events/batch", content=bodies[job])
         return response.status_code == 200 and response.json()["processed"] == size
 
-    rate = Rate.of(run_clients(clients, batches, 3600, send,
+    rate = (run_clients(clients, batches, 3600, send,
                                lambda: httpx.Client(base_url=base, headers=headers, timeout=120),
                                lambda client: client.close()))
-    rate.events *= size
+    rate.done *= size
     return rate
 
 
@@ -432,7 +401,7 @@ def raw_single(target: "Target", fixture: Fixture, purchases: Purchases, *, clie
         writer.write_one(conn, RawPurchase.of(planned[job], fixture.accounts), now_utc())
         return True
 
-    return Rate.of(run_clients(clients, count, seconds, send, target.raw_connect,
+    return (run_clients(clients, count, seconds, send, target.raw_connect,
                                lambda conn: conn.close()))
 
 
@@ -535,7 +504,7 @@ def bench_database(target: Target, args: argparse.Namespace) -> tuple[list[Row],
     for phase, rate in (("single", patron_one), ("raw-single", raw_one), ("batch", patron_http),
                         ("in-process", patron_call), ("raw-batch", raw_many)):
         problems += check(f"{target.name} {phase}", written(db, fixtures[phase].program.id),
-                          rate.events)
+                          rate.done)
     db.dispose()
     size = args.batch_size
     return [Row(target.name, f"single event, HTTP, {args.clients} clients", patron_one, raw_one),
@@ -612,8 +581,8 @@ def main(argv: list[str] | None = None) -> int:
             problems += trouble
     if args.json:
         print(json.dumps({"settings": vars(args), "results": [
-            {"database": r.database, "workload": r.workload, "patron": r.patron.summary(),
-             "raw": r.raw.summary(), "ratio": round(r.ratio, 3)} for r in rows],
+            {"database": r.database, "workload": r.workload, "patron": r.patron.summary("events", "events_per_s"),
+             "raw": r.raw.summary("events", "events_per_s"), "ratio": round(r.ratio, 3)} for r in rows],
             "aims": aims(rows), "problems": problems}, indent=2))
     else:
         console = Console(width=max(Console().width, 124))  # a pipe would get 80 columns

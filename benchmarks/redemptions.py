@@ -39,7 +39,7 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,7 @@ from patron.rewards import service
 from patron.rewards.tables import redemptions, reward_stock
 from patron.rules.document import ProgramDocument
 
-from _common import Timing, err, percentile, pg_server_default
+from _common import Rate, err, pg_server_default
 from _common import run_clients as timed_clients
 from _common import scratch_database as scratch
 
@@ -72,32 +72,6 @@ REWARD = {"id": "voucher", "name": "Gift voucher", "type": "gift", "cost_points"
 
 
 # --------------------------------------------------------------------------- results
-
-@dataclass
-class Rate:
-    redemptions: int
-    seconds: float
-    latencies_ms: list[float] = field(default_factory=list, repr=False)
-    errors: int = 0
-
-    @property
-    def per_second(self) -> float:
-        return self.redemptions / self.seconds if self.seconds else 0.0
-
-    @classmethod
-    def of(cls, timing: Timing) -> Rate:
-        return cls(timing.done, timing.seconds, timing.latencies_ms, timing.errors)
-
-    def percentile(self, q: float) -> float | None:
-        return percentile(self.latencies_ms, q)
-
-    def summary(self) -> dict[str, Any]:
-        p50, p99 = self.percentile(0.5), self.percentile(0.99)
-        return {"redemptions": self.redemptions, "seconds": round(self.seconds, 3),
-                "per_s": round(self.per_second, 1), "errors": self.errors,
-                "p50_ms": None if p50 is None else round(p50, 2),
-                "p99_ms": None if p99 is None else round(p99, 2)}
-
 
 @dataclass
 class Row:
@@ -115,7 +89,7 @@ class Row:
 def run_clients(clients: int, count: int, seconds: float, send: Callable[[Any, int], None],
                 open_client: Callable[[], Any], close_client: Callable[[Any], None]) -> Rate:
     """Concurrent clients; a ``send`` that raises is a failed redemption."""
-    return Rate.of(timed_clients(clients, count, seconds, send, open_client, close_client))
+    return timed_clients(clients, count, seconds, send, open_client, close_client)
 
 
 # --------------------------------------------------------------------------- fixture
@@ -307,7 +281,7 @@ def check(db: Database, name: str, fixture: Fixture, rate: Rate, points: int, *,
           redeemed: bool = True) -> list[str]:
     """One redemption (when ``redeemed``), spend entry and lot move per success; stock and
     balances exact."""
-    pid, done = fixture.program.id, rate.redemptions
+    pid, done = fixture.program.id, rate.done
 
     def count(table: Any, *where: Any) -> Any:
         return select(func.count()).select_from(table).where(*where)
@@ -426,8 +400,9 @@ def main(argv: list[str] | None = None) -> int:
             problems += trouble
     if args.json:
         print(json.dumps({"settings": vars(args), "results": [
-            {"database": r.database, "clients": r.clients, "patron": r.patron.summary(),
-             "spend_points": r.spend.summary(), "raw": r.raw.summary(),
+            {"database": r.database, "clients": r.clients, "patron": r.patron.summary("redemptions"),
+             "spend_points": r.spend.summary("redemptions"),
+             "raw": r.raw.summary("redemptions"),
              "ratio": round(r.ratio, 3)} for r in rows],
             "load_average": {"before": load_before, "after": load_average()},
             "problems": problems}, indent=2))

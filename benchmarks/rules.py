@@ -209,9 +209,9 @@ def bench_ingest(args: argparse.Namespace) -> tuple[list[Result], list[str]]:
             twenty = bench.in_process_batches(db, fixtures["twenty"], streams["twenty"], **batch)
             counts = {name: bench.written(db, fixtures[name].program.id) for name in programs}
             db.dispose()
-        problems += bench.check(f"{kind} raw", counts["raw"], raw.events)
-        problems += bench.check(f"{kind} 1-rule ingest", counts["one"], one.events)
-        problems += twenty_rule_check(f"{kind} 20-rule ingest", counts["twenty"], twenty.events)
+        problems += bench.check(f"{kind} raw", counts["raw"], raw.done)
+        problems += bench.check(f"{kind} 1-rule ingest", counts["one"], one.done)
+        problems += twenty_rule_check(f"{kind} 20-rule ingest", counts["twenty"], twenty.done)
         problems += [f"{kind}: {r.errors} events rejected" for r in (one, twenty) if r.errors]
         flat, raw_flat = FOUNDATION[kind]
         size = args.batch_size
@@ -219,7 +219,7 @@ def bench_ingest(args: argparse.Namespace) -> tuple[list[Result], list[str]]:
                 ("raw", raw, f"raw writes, batch of {size}", raw_flat),
                 ("one", one, f"ingest(), batch of {size}, 1-rule program", flat),
                 ("twenty", twenty, f"ingest(), batch of {size}, 20-rule program", flat)):
-            results.append(Result(workload, rate.events, rate.seconds,
+            results.append(Result(workload, rate.done, rate.seconds,
                                   counts[name]["lifetime_earned"], kind, raw.per_second,
                                   foundation))
     return results, problems

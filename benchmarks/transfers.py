@@ -51,7 +51,7 @@ from patron.transfers import service
 from patron.transfers.schemas import TransferCreate
 from patron.transfers.tables import point_transfers
 
-from _common import Timing, pg_server_default, run_clients, scratch_database
+from _common import Rate, pg_server_default, run_clients, scratch_database
 ACTOR = "bench"
 POINTS = 10
 
@@ -95,7 +95,7 @@ def pair(fixture: Fixture, job: int) -> tuple[int, int]:
 
 
 def patron_run(db: Database, fixture: Fixture, *, clients: int, count: int,
-               seconds: float) -> Timing:
+               seconds: float) -> Rate:
     run = uuid.uuid4().hex[:6]
 
     def send(_: Any, job: int) -> None:
@@ -159,18 +159,15 @@ def raw_transfer(conn: psycopg.Connection, fixture: Fixture, job: int, key: str)
 
 
 def raw_run(dsn: str, fixture: Fixture, *, clients: int, count: int, seconds: float
-            ) -> Timing:
+            ) -> Rate:
     run = uuid.uuid4().hex[:6]
     return run_clients(clients, count, seconds,
                        lambda conn, job: raw_transfer(conn, fixture, job, f"{run}-{job}"),
                        lambda: psycopg.connect(dsn), lambda conn: conn.close())
 
 
-def per_second(timing: Timing) -> float:
-    return timing.done / timing.seconds if timing.seconds else 0.0
 
-
-def check(db: Database, name: str, fixture: Fixture, rate: Timing) -> list[str]:
+def check(db: Database, name: str, fixture: Fixture, rate: Rate) -> list[str]:
     pid = fixture.program.id
 
     def work(conn: Any) -> list[str]:
@@ -224,8 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             problems += check(db, f"{clients} client(s) raw", raw_side, raw)
             problems += [f"{side}: {r.errors} failed" for side, r in
                          (("Patron", patron), ("raw", raw)) if r.errors]
-            ratio = per_second(patron) / per_second(raw) if per_second(raw) else 0.0
-            print(f"{clients:>7} {per_second(patron):>10,.0f} {per_second(raw):>10,.0f} "
+            ratio = patron.per_second / raw.per_second if raw.per_second else 0.0
+            print(f"{clients:>7} {patron.per_second:>10,.0f} {raw.per_second:>10,.0f} "
                   f"{ratio:>11.2f}")
         db.dispose()
     print(f"load average: {' '.join(open('/proc/loadavg').read().split()[:3])} "
