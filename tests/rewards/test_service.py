@@ -17,33 +17,10 @@ from patron.rewards import service
 from patron.rewards.fulfilment import CashbackSpent
 from patron.wallet.service import spend as wallet_spend
 from patron.wallet.service import wallet
+from tests.concurrency import race
 from tests.rewards.factories import PLANS, REWARDS, TIERS, Store
 
 STICKER = {"id": "sticker", "name": "Sticker", "type": "gift", "cost_points": 100}
-
-
-def race(count: int, attempt) -> Counter:
-    """Run ``attempt(n)`` in ``count`` threads released at once; count the outcomes."""
-    outcomes: Counter = Counter()
-    barrier = threading.Barrier(count)
-    lock = threading.Lock()
-
-    def run(n: int) -> None:
-        barrier.wait()
-        try:
-            attempt(n)
-            result = "ok"
-        except PatronError as exc:
-            result = exc.code
-        with lock:
-            outcomes[result] += 1
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
 
 
 def test_fifty_members_race_for_ten_mugs(database, clock):

@@ -2,44 +2,18 @@
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from datetime import datetime, timezone
 
 import pytest
 
-from patron.errors import PatronError
 from patron.households.domain import HouseholdRoleForbidden
 from patron.ledger import jobs
 from patron.ledger.domain import InsufficientPoints
 from patron.members.service import MemberNotFound
 from patron.transfers.domain import (SameHousehold, SenderNotActive, TransferAboveMaximum,
                                      TransferDailyLimit, TransfersDisabled)
+from tests.concurrency import race
 from tests.transfers.factories import POOLED, Club
-
-
-def race(count: int, attempt) -> Counter:
-    """Run ``attempt(n)`` in ``count`` threads released at once; count the outcomes."""
-    outcomes: Counter = Counter()
-    barrier = threading.Barrier(count)
-    lock = threading.Lock()
-
-    def run(n: int) -> None:
-        barrier.wait()
-        try:
-            attempt(n)
-            result = "ok"
-        except PatronError as exc:
-            result = exc.code
-        with lock:
-            outcomes[result] += 1
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return outcomes
 
 
 # --------------------------------------------------------------------------- limits
