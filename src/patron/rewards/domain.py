@@ -251,7 +251,7 @@ def plan_refund(taken: Sequence[tuple[int, int]], home: Mapping[int, Lot | None]
     return Refund(tuple(sorted(restore.items())), new_lots)
 
 
-# --------------------------------------------------------------------------- fulfilment of redemptions
+# --------------------------------------------------------------------------- fulfilment
 
 FULFILMENT_STEPS: dict[str, tuple[str, ...]] = {
     "gift": (FULFILMENT["gift"], "sent", "delivered"),
@@ -260,6 +260,7 @@ FULFILMENT_STEPS: dict[str, tuple[str, ...]] = {
 """The way a redeemed gift or experience goes, in order; staff move it on, never back.
 The other types are done when redeemed."""
 FULFILMENT_NOT_TRACKED = "fulfilment_not_tracked"
+FULFILMENT_BACKWARDS = "fulfilment_backwards"
 REDEMPTION_CANCELLED = "redemption_cancelled"
 ALREADY_FULFILLED = {"gift": "gift_sent", "experience": "experience_attended"}
 """Why a redemption can no longer be cancelled once its product went out."""
@@ -298,7 +299,6 @@ Staff move a gift on, never back; a gift earn rules gave starts where a gift
 redemption does."""
 GIFT_CANCELLED = "cancelled"
 GIFT_GRANTED = "granted"
-FULFILMENT_BACKWARDS = "fulfilment_backwards"
 GIFT_CANCELLED_REFUSAL = "gift_cancelled"
 
 
@@ -306,13 +306,11 @@ def fulfilment_refusal(status: str, current: str, wanted: str) -> str | None:
     """Why a gift cannot move from ``current`` to ``wanted``; None when it can.
 
     Asking for the state it is already in is no refusal (a retried request), so
-    only a cancelled gift or a step back is refused.
+    only a cancelled gift or a step back is refused: the steps of a redeemed gift.
     """
     if status != GIFT_GRANTED:
         return GIFT_CANCELLED_REFUSAL
-    if GIFT_FULFILMENT.index(wanted) < GIFT_FULFILMENT.index(current):
-        return FULFILMENT_BACKWARDS
-    return None
+    return redemption_fulfilment_refusal("gift", True, current, wanted)
 
 
 @dataclass(frozen=True)

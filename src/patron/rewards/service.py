@@ -107,6 +107,11 @@ class ExperienceAttended(AlreadyFulfilled):
     code, title = domain.ALREADY_FULFILLED["experience"], "Experience already attended"
 
 
+FULFILMENT_REFUSALS: dict[str, type[Conflict]] = {
+    cls.code: cls for cls in (FulfilmentNotTracked, RedemptionCancelled, FulfilmentBackwards,
+                              GiftSent, ExperienceAttended)}
+
+
 REFUSALS: dict[str, type[RewardRefused]] = {
     cls.code: cls for cls in (NotYetAvailable, RewardExpired, TierRequired, PlanRequired,
                               ConditionNotMet, LimitReached, OutOfStock)}
@@ -294,10 +299,10 @@ def cancel(conn: Connection, program: Program, redemption_id: int, *, reason: st
     if row.status == repository.CANCELLED:
         return view(conn, row)
     if refusal := domain.cancel_refusal(row.reward_type, row.fulfilment):
-        refused = GiftSent if refusal == GiftSent.code else ExperienceAttended
-        raise refused(f"redemption {row.id} is {row.fulfilment}: {row.reward_name} is the "
-                      "member's, so its points cannot be given back",
-                      redemption_id=row.id, fulfilment=row.fulfilment)
+        raise FULFILMENT_REFUSALS[refusal](
+            f"redemption {row.id} is {row.fulfilment}: {row.reward_name} is the member's, "
+            "so its points cannot be given back", redemption_id=row.id,
+            fulfilment=row.fulfilment)
     why = reason or "cancelled"
     holding = lock_member(conn, program, row.member_id)
     fulfilment.undo(conn, program, row, reason=why, actor=actor, now=now)
@@ -320,11 +325,9 @@ def move_fulfilment(conn: Connection, program: Program, redemption_id: int,
     refusal = domain.redemption_fulfilment_refusal(
         row.reward_type, row.status == repository.ACTIVE, row.fulfilment, state)
     if refusal is not None:
-        refused = {cls.code: cls for cls in (FulfilmentNotTracked, RedemptionCancelled,
-                                             FulfilmentBackwards)}[refusal]
-        raise refused(f"redemption {row.id} ({row.reward_type}, {row.status}, "
-                      f"{row.fulfilment}) cannot move to {state}", redemption_id=row.id,
-                      fulfilment=row.fulfilment)
+        raise FULFILMENT_REFUSALS[refusal](
+            f"redemption {row.id} ({row.reward_type}, {row.status}, {row.fulfilment}) "
+            f"cannot move to {state}", redemption_id=row.id, fulfilment=row.fulfilment)
     if row.fulfilment != state:
         repository.set_fulfilment(conn, row.id, state)
         row = repository.redemption(conn, program.id, row.id)
