@@ -210,18 +210,25 @@ def debit(conn: Connection, program: Program, holding: Holding, *, points: int, 
     if (existing := _replay(conn, account, key, request)) is not None:
         return Debited(existing.id, [LotMove(lot_id=m.lot_id, points=m.points)
                                      for m in repository.moves_of_entry(conn, existing.id)])
-    if not repository.guarded_debit(conn, account.id, points):
-        current = repository.account_row(conn, account.id)
-        raise InsufficientPoints(
-            f"{points} points requested but only {current.available} are available",
-            available=current.available, requested=points)
-    lots = {lot.id: lot for lot in repository.live_lots(conn, account.id)}
+    lots = take_available(conn, account.id, points)
     posting = domain.spend(lots.values(), points, kind)
     meta = EntryMeta(now, key, reason, actor, order_id=order_id,
                      details={"request": request})
     entry_id = write_posting(conn, program.id, account, posting, meta, lots, now, member_id)
     return Debited(entry_id, [LotMove(lot_id=lot_id, points=delta)
                               for lot_id, delta in posting.moves])
+
+
+def take_available(conn: Connection, account_id: int, points: int) -> dict[int, Lot]:
+    """Debit ``points`` from the account's available balance behind a guard, so two
+    debits can never both take the same points (409 ``insufficient_points`` when it
+    holds fewer); then its live lots, by id, for the caller to plan which ones pay."""
+    if not repository.guarded_debit(conn, account_id, points):
+        current = repository.account_row(conn, account_id)
+        raise InsufficientPoints(
+            f"{points} points requested but only {current.available} are available",
+            available=current.available, requested=points)
+    return {lot.id: lot for lot in repository.live_lots(conn, account_id)}
 
 
 def credit_points(conn: Connection, program: Program, member_id: int, *, points: int,

@@ -24,8 +24,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from patron.ledger import domain, repository
-from patron.ledger.domain import InsufficientPoints, Lot, Posting
-from patron.ledger.service import EntryMeta, entry_row, lot_row, settle_debts, write_posting
+from patron.ledger.domain import Lot, Posting
+from patron.ledger.service import (EntryMeta, entry_row, lot_row, settle_debts, take_available,
+                                   write_posting)
 from patron.programs.service import Program
 
 
@@ -124,12 +125,7 @@ def transfer_points(conn: Connection, program: Program, points: int, *, giver: P
     from what arrived.
     """
     source, target = giver.account, receiver.account
-    if not repository.guarded_debit(conn, source.id, points):
-        current = repository.account_row(conn, source.id)
-        raise InsufficientPoints(
-            f"{points} points requested but only {current.available} are available",
-            available=current.available, requested=points)
-    lots = {lot.id: lot for lot in repository.live_lots(conn, source.id)}
+    lots = take_available(conn, source.id, points)
     plan = domain.transfer_points(lots.values(), points)
     out_id = write_posting(conn, program.id, source, plan.out, giver.meta, lots, now,
                            giver.member_id)
