@@ -10,6 +10,10 @@ from patron.imports import domain, service
 from patron.ledger.service import balance
 from patron.members import repository as member_repository
 from patron.members.service import get_member
+from patron.programs.service import get_program
+from patron.programs.versions import get_version, publish
+from patron.rules.document import ProgramDocument
+from tests.conftest import make_program
 from tests.factories import purchase
 
 BEFORE = datetime(2024, 5, 1, 12, tzinfo=UTC)  # long before the test program
@@ -110,3 +114,34 @@ def test_members_import_keeps_join_dates_and_skips_known_identities(database, pr
     assert ann.profile.region == "North" and ann.consents["email_marketing"].granted
     second = run()
     assert (second.imported, second.duplicates) == (0, 3)
+
+
+def declare_workshops(db, program, clock):
+    """Publish a version that declares the custom event type ``workshop``."""
+    current = db.read(lambda conn: get_version(conn, program)).document
+    document = ProgramDocument.model_validate(
+        current.model_dump(mode="json", exclude_none=True)
+        | {"event_types": [{"name": "workshop", "fields": {"topic": "string"}}]})
+    db.transact(lambda conn: publish(conn, program, document, actor="test", now=clock.now()))
+    return db.read(lambda conn: get_program(conn, program.id))
+
+
+def test_history_of_a_custom_type_the_current_version_declares_is_recorded(database, clock,
+                                                                           tmp_path):
+    program = declare_workshops(database, make_program(database, clock, pending_days=0,
+                                                       expiry={"days": None}), clock)
+    who = {"identity": {"type": "external_id", "value": "c-1"}}
+    path = write_jsonl(tmp_path / "workshops.jsonl", [
+        {"id": "w1", "type": "sign_up", "member": who, "occurred_at": "2024-04-01T10:00:00Z"},
+        {"id": "w2", "type": "workshop", "member": who, "occurred_at": "2024-05-01T10:00:00Z",
+         "data": {"topic": "latte art"}},
+        {"id": "w3", "type": "wrokshop", "member": who, "occurred_at": "2024-05-02T10:00:00Z"}])
+    recorded = import_file(database, program, clock, path, batch_size=1)
+    assert (recorded.imported, recorded.rejected, recorded.points) == (2, 1, 0)
+    assert recorded.reasons == {"unknown_event_type": 1}
+    # earning history evaluates it by the version current then, which did not know the type
+    earning = declare_workshops(database, make_program(database, clock, pending_days=0,
+                                                       expiry={"days": None}), clock)
+    earned = import_file(database, earning, clock, path, earn_history=True, batch_size=1)
+    assert (earned.imported, earned.rejected) == (1, 2)
+    assert earned.reasons == {"unknown_event_type": 2}

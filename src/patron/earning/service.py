@@ -124,7 +124,8 @@ class BatchEarning:
         self.budget_added: dict[str, int] = defaultdict(int)
         self.tier_changes: dict[str, TierMove] = {}
         self.known_types: dict[int, set[str]] = {}
-        current = version_at(now)[1]
+        self.current = version_at(now)
+        current = self.current[1]
         self.tiers = TierTracker(conn, program, current.document.tiers, current.zone, member_ids,
                                  min((e.occurred_at for _, e in items), default=None), now,
                                  plans=bool(current.document.memberships))
@@ -148,18 +149,29 @@ class BatchEarning:
                         continue
         return found
 
-    def evaluate(self, index: int, member_id: int, event: EventIn, now: datetime,
-                 *, earn: bool = True) -> Earned:
-        """Evaluate one event (raises ``InvalidEvent``); counts move on even if it earns nothing."""
-        version, compiled = self.plans[index]
+    def _known_types(self, version: int, compiled: CompiledProgram) -> set[str]:
         known = self.known_types.get(version)
         if known is None:
             known = self.known_types[version] = (
                 set(BUILT_IN_EVENT_TYPES) | {d.name for d in compiled.document.event_types})
-        if event.type not in known:
+        return known
+
+    def evaluate(self, index: int, member_id: int, event: EventIn, now: datetime,
+                 *, earn: bool = True) -> Earned:
+        """Evaluate one event (raises ``InvalidEvent``); counts move on even if it earns nothing.
+
+        An event that earns must be of a type its own version knows, since that version's
+        rules judge it. One recorded without earning (history, ``earn=False``) may also be of
+        a type the current version declares: a program that adds a custom type later can
+        still take the older history of it, for analytics.
+        """
+        version, compiled = self.plans[index]
+        if event.type not in self._known_types(version, compiled) and (
+                earn or event.type not in self._known_types(*self.current)):
             raise UnknownEventType(
                 f"{event.type!r} is neither a built-in event type nor declared in the program "
-                f"(version {version}) under event_types", field="type")
+                f"(version {version if earn else self.current[0]}) under event_types",
+                field="type")
         context = EventContext(event.type, event.occurred_at, event.data, event.channel,
                                event.id)
         counts = self.counts[member_id]

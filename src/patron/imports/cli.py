@@ -128,7 +128,8 @@ EVENTS_HELP = (
     "event's id is NAME:LINE (NAME: the file's name without extension), so importing "
     "the same file again skips what it already imported.\n\n"
     "Events dated before the program was created are recorded for analytics and earn no "
-    "points unless --earn-history is given. Exits 1 if any record was rejected.")
+    "points unless --earn-history is given; recorded so, they may be of a custom type the "
+    "current program version declares. Exits 1 if any record was rejected.")
 MEMBERS_HELP = (
     "Enrol members, skipping those whose identities are already known.\n\n"
     "JSONL lines are members as POST /api/v1/members takes them, plus an optional "
