@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 
 from typer.testing import CliRunner
 
 from patron.cli.main import app
+from patron.members import repository as member_repository
+from patron.members.service import get_member
 
 
 def db_url(database) -> str:
     return database.engine.url.render_as_string(hide_password=False)
+
+
+def member_id(database, program, kind: str, value: str) -> int:
+    return database.read(lambda conn: member_repository.members_by_identity(
+        conn, program.id, [(kind, value)]))[(kind, value)]
+
+
+def birthdate_of(database, program, member: int) -> date | None:
+    return database.read(lambda conn: get_member(conn, program, member)).profile.birthdate
 
 
 def test_import_events_csv_prints_a_summary_and_is_idempotent(database, program, tmp_path):
@@ -40,3 +52,25 @@ def test_import_refuses_a_mapping_that_names_missing_columns(database, program, 
         "--map", "total=usd"])
     assert result.exit_code == 2
     assert "invalid_mapping" in result.output and "usd" in result.output
+
+
+def test_birthdates_are_dates_not_timestamps(database, program, tmp_path):
+    path = tmp_path / "members.csv"
+    path.write_text("mail,joined,birthdate\n"
+                    "ann@example.com,20190301,1990-05-01\n"
+                    "bob@example.com,20190302,1985-12-24\n")
+    args = ["import", "members", str(path), "--program", program.slug, "--db", db_url(database),
+            "--map", "email=mail", "--map", "joined_at=joined", "--time-format", "%Y%m%d"]
+    iso = CliRunner().invoke(app, args)
+    assert iso.exit_code == 0, iso.output  # --time-format is for joined_at only
+    ann = member_id(database, program, "email", "ann@example.com")
+    assert birthdate_of(database, program, ann) == date(1990, 5, 1)
+
+    dmy = tmp_path / "more.csv"
+    dmy.write_text("mail,joined,birthdate\ncy@example.com,20200101,24/12/1985\n")
+    own = CliRunner().invoke(app, [*args[:2], str(dmy), *args[3:], "--date-format", "%d/%m/%Y"])
+    assert own.exit_code == 0, own.output
+    cy = member_id(database, program, "email", "cy@example.com")
+    assert birthdate_of(database, program, cy) == date(1985, 12, 24)
+    wrong = CliRunner().invoke(app, [*args[:2], str(dmy), *args[3:]])
+    assert wrong.exit_code == 1 and "ISO" in (tmp_path / "more.csv.rejects.jsonl").read_text()

@@ -80,3 +80,17 @@ def test_member_payload_with_consents_attributes_and_join_date():
     assert joined == datetime(2019, 3, 1, 5, tzinfo=UTC)
     with pytest.raises(InvalidRow, match="no identity"):
         domain.member_payload({"name": "Nobody"}, m, USD_NY)
+
+
+def test_birthdates_are_read_with_the_date_format_not_the_time_format():
+    m = domain.mapping("member", time_format="%Y%m%d")
+    payload, joined = domain.member_payload(
+        {"email": "a@x.com", "birthdate": "1990-05-01", "joined_at": "20190301"}, m, USD_NY)
+    assert payload["profile"]["birthdate"] == date(1990, 5, 1)
+    assert joined == datetime(2019, 3, 1, 5, tzinfo=UTC)
+    dmy = domain.mapping("member", date_format="%d/%m/%Y")
+    payload, _ = domain.member_payload({"email": "a@x.com", "birthdate": "24/12/1985"}, dmy,
+                                       USD_NY)
+    assert payload["profile"]["birthdate"] == date(1985, 12, 24)
+    with pytest.raises(InvalidRow, match="%d/%m/%Y"):
+        domain.member_payload({"email": "a@x.com", "birthdate": "1985-12-24"}, dmy, USD_NY)

@@ -57,6 +57,9 @@ MoneyOpt = Annotated[MoneyUnit, typer.Option(
 TimeFormatOpt = Annotated[str | None, typer.Option(
     "--time-format", help="CSV: strptime format of timestamps, e.g. %Y%m%d (default ISO 8601); "
                           "times without an offset are in the program's timezone")]
+DateFormatOpt = Annotated[str | None, typer.Option(
+    "--date-format", help="CSV: strptime format of birthdates, e.g. %d/%m/%Y (default ISO "
+                          "8601, e.g. 1990-05-01); --time-format is for joined_at")]
 DelimiterOpt = Annotated[str, typer.Option(help="CSV: cell delimiter")]
 RejectsOpt = Annotated[Path | None, typer.Option(
     help="Where rejected records go, with reasons (default: FILE.rejects.jsonl)")]
@@ -71,14 +74,14 @@ def _open(db: str | None, slug: str) -> tuple[Database, Program]:
 
 def _source(file: Path, fmt: FileFormat, kind: str, maps: list[str] | None,
             sets: list[str] | None, money: MoneyUnit, time_format: str | None,
-            delimiter: str) -> Source:
+            delimiter: str, date_format: str | None = None) -> Source:
     found = service.file_format(file, fmt.value)
     if found == "jsonl":
         if maps or sets:
             raise domain.InvalidMapping("--map and --set apply to CSV files only")
         return Source(service.read_records(file, found), found)
     columns = domain.mapping(kind, maps or (), sets or (), money=money.value,  # type: ignore[arg-type]
-                             time_format=time_format, id_prefix=file.stem)
+                             time_format=time_format, date_format=date_format, id_prefix=file.stem)
     domain.check_columns(service.csv_header(file, delimiter=delimiter), columns, kind)  # type: ignore[arg-type]
     return Source(service.read_records(file, found, delimiter=delimiter), found, columns)
 
@@ -135,7 +138,8 @@ MEMBERS_HELP = (
     "JSONL lines are members as POST /api/v1/members takes them, plus an optional "
     "joined_at. CSV fields: external_id, email, phone, card, name, birthdate, region, "
     "join_channel, joined_at, attributes.NAME and consents.PURPOSE (yes/no). joined_at "
-    "becomes the member's enrolment time. Exits 1 if any record was rejected.")
+    "becomes the member's enrolment time (read with --time-format); birthdate is a date "
+    "(ISO 8601 or --date-format). Exits 1 if any record was rejected.")
 
 
 @app.command("events", help=EVENTS_HELP)
@@ -164,14 +168,14 @@ def import_events(file: FileArg, program: ProgramOpt, format: FormatOpt = FileFo
 @app.command("members", help=MEMBERS_HELP)
 def import_members(file: FileArg, program: ProgramOpt, format: FormatOpt = FileFormat.AUTO,
                    map: MapOpt = None, set: SetOpt = None, time_format: TimeFormatOpt = None,
-                   delimiter: DelimiterOpt = ",",
+                   date_format: DateFormatOpt = None, delimiter: DelimiterOpt = ",",
                    batch_size: Annotated[int, typer.Option(min=1, max=1000)] = 500,
                    rejects: RejectsOpt = None, db: DbOpt = None) -> None:
 
     try:
         database, found = _open(db, program)
         source = _source(file, format, "member", map, set, MoneyUnit.MINOR, time_format,
-                         delimiter)
+                         delimiter, date_format)
         summary = _with_progress(file, source.fmt, lambda step: service.import_members(
             database, found, source, now=SystemClock().now, batch_size=batch_size,
             rejects_path=rejects or file.with_name(file.name + ".rejects.jsonl"),

@@ -51,6 +51,7 @@ class ColumnMap:
     constants: dict[str, str] = field(default_factory=dict)
     money: Literal["minor", "major"] = "minor"
     time_format: str | None = None
+    date_format: str | None = None
     id_prefix: str = "import"
 
     def get(self, row: Mapping[str, Any], name: str) -> str | None:
@@ -100,9 +101,10 @@ def _pairs(items: Iterable[str], option: str, kind: str) -> dict[str, str]:
 
 def mapping(kind: Literal["event", "member"], maps: Iterable[str] = (),
             sets: Iterable[str] = (), *, money: Literal["minor", "major"] = "minor",
-            time_format: str | None = None, id_prefix: str = "import") -> ColumnMap:
+            time_format: str | None = None, date_format: str | None = None,
+            id_prefix: str = "import") -> ColumnMap:
     return ColumnMap(_pairs(maps, "--map", kind), _pairs(sets, "--set", kind), money,
-                    time_format, safe_prefix(id_prefix))
+                    time_format, date_format, safe_prefix(id_prefix))
 
 
 def safe_prefix(text: str) -> str:
@@ -155,6 +157,17 @@ def parse_time(text: str, time_format: str | None, zone: str, name: str = "occur
     if value.tzinfo is None:
         value = value.replace(tzinfo=ZoneInfo(zone))
     return value.astimezone(UTC)
+
+
+def parse_date(text: str, date_format: str | None, name: str) -> date:
+    """A calendar date (a birthdate): ISO 8601 or ``date_format``, never a timestamp's
+    format, since a file's dates and times are often written differently."""
+    try:
+        return (datetime.strptime(text, date_format).date() if date_format
+                else date.fromisoformat(text))
+    except ValueError:
+        hint = date_format or "ISO 8601, e.g. 1990-05-01"
+        raise InvalidRow(f"{name} {text!r} does not match {hint}", field=name) from None
 
 
 def _member_ref(row: Mapping[str, Any], m: ColumnMap) -> dict[str, Any]:
@@ -226,11 +239,7 @@ def member_payload(row: Mapping[str, Any], m: ColumnMap, locale: Locale
                                if m.get(row, k) is not None}
     birthdate = m.get(row, "birthdate")
     if birthdate is not None:
-        try:
-            profile["birthdate"] = (datetime.strptime(birthdate, m.time_format).date()
-                                    if m.time_format else date.fromisoformat(birthdate))
-        except ValueError:
-            raise InvalidRow(f"birthdate {birthdate!r} is not a date", field="birthdate") from None
+        profile["birthdate"] = parse_date(birthdate, m.date_format, "birthdate")
     attributes = m.prefixed(row, "attributes.")
     if attributes:
         profile["attributes"] = attributes
