@@ -48,7 +48,7 @@ def test_cdnow_clv_reproduces_the_published_parameters(database, clock, cdnow_cs
     columns = domain.mapping("event", ["external_id=customer", "occurred_at=date",
                                        "total=dollars", "quantity=cds"],
                              ["type=purchase", "channel=mail"], money="major",
-                             time_format="%Y%m%d", id_prefix="cdnow")
+                             time_format="%Y%m%d")
     summary = service.import_events(
         database, program, service.Source(service.read_records(cdnow_csv, "csv"), "csv",
                                           columns), now=clock.now, actor="test")

@@ -74,3 +74,36 @@ def test_birthdates_are_dates_not_timestamps(database, program, tmp_path):
     assert birthdate_of(database, program, cy) == date(1985, 12, 24)
     wrong = CliRunner().invoke(app, [*args[:2], str(dmy), *args[3:]])
     assert wrong.exit_code == 1 and "ISO" in (tmp_path / "more.csv.rejects.jsonl").read_text()
+
+
+def counted(output: str, label: str) -> int:
+    found = re.search(rf"{label}\s+│ (\d+)\s", output)
+    assert found, output
+    return int(found.group(1))
+
+
+def test_a_file_imported_again_under_another_name_is_skipped(database, program, tmp_path):
+    """Ids of rows without one come from their order id or their content, not the file."""
+    orders = "order,customer,day,usd\nA1,42,19970101,29.33\nA2,42,19970118,29.73\n"
+    plain = "customer,day,usd\n7,19970101,5.00\n7,19970101,5.00\n8,19970101,5.00\n"
+    people = "mail,name\nann@example.com,Ann\nbob@example.com,Bob\n"
+    runs = [("events", orders, ["--map", "order_id=order"], 2),
+            ("events", plain, [], 3),  # the same purchase twice that day: two purchases
+            ("members", people, ["--map", "email=mail"], 2)]
+    for kind, text, extra, rows in runs:
+        common = ["--program", program.slug, "--db", db_url(database), *extra]
+        if kind == "events":
+            common += ["--map", "external_id=customer", "--map", "occurred_at=day", "--map",
+                       "total=usd", "--set", "type=purchase", "--money", "major",
+                       "--time-format", "%Y%m%d"]
+        outputs = []
+        for name in ("export.csv", "export-copy.csv"):
+            path = tmp_path / f"{kind}-{rows}-{name}"
+            path.write_text(text)
+            result = CliRunner().invoke(app, ["import", kind, str(path), *common])
+            assert result.exit_code == 0, result.output
+            outputs.append(result.output)
+        first, again = outputs
+        assert counted(first, "imported") == rows
+        assert (counted(again, "imported"), counted(again, "skipped as duplicates"),
+                counted(again, "rejected")) == (0, rows, 0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from datetime import UTC, date, datetime
 
 import pytest
@@ -54,18 +56,47 @@ def test_times_without_offset_are_in_the_programs_timezone():
 
 def test_event_payload_of_a_purchase_row():
     m = domain.mapping("event", ["external_id=customer", "occurred_at=date", "total=spend"],
-                       ["type=purchase"], money="major", time_format="%Y%m%d", id_prefix="cd now")
+                       ["type=purchase"], money="major", time_format="%Y%m%d")
     row = {"customer": "42", "date": "19970101", "spend": "29.33", "category": "jazz"}
-    payload = domain.event_payload(row, 7, m, USD_NY)
-    assert payload["id"] == "cd_now:7"
+    repeats: Counter[str] = Counter()
+    payload = domain.event_payload([row], m, USD_NY, repeats)
+    assert re.fullmatch(r"csv:[0-9a-f]{32}", payload["id"])
     assert payload["member"] == {"identity": {"type": "external_id", "value": "42"}}
-    assert payload["data"] == {"order_id": "cd_now:7", "currency": "USD", "total": 2933,
+    assert payload["data"] == {"order_id": payload["id"], "currency": "USD", "total": 2933,
                                "lines": [{"sku": "jazz", "category": "jazz", "quantity": 1,
                                           "amount": 2933}]}
-    review = domain.event_payload({"type": "review", "member_id": "3", "occurred_at":
-                                   "2024-01-01", "data.stars": "5"}, 2, domain.ColumnMap(),
+    # the same purchase again in the file is another purchase; in another file, the same
+    assert domain.event_payload([row], m, USD_NY, repeats)["id"] == payload["id"] + ":2"
+    assert domain.event_payload([row], m, USD_NY, Counter())["id"] == payload["id"]
+    assert domain.event_payload([row | {"spend": "29.34"}], m, USD_NY,
+                                Counter())["id"] != payload["id"]
+    review = domain.event_payload([{"type": "review", "member_id": "3", "occurred_at":
+                                    "2024-01-01", "data.stars": "5"}], domain.ColumnMap(),
                                   USD_NY)
     assert review["member"] == {"id": 3} and review["data"] == {"stars": "5"}
+
+
+def test_rows_of_one_order_are_one_purchase_with_lines():
+    m = domain.mapping("event", ["order_id=order", "external_id=customer", "occurred_at=when",
+                                 "line.sku=sku", "line.quantity=qty", "line.amount=price"],
+                       ["type=purchase"], money="major")
+    rows = [{"order": "A 1", "customer": "42", "when": "2024-01-01", "sku": "X", "qty": "2",
+             "price": "10.00"},
+            {"order": "A 1", "customer": "42", "when": "2024-01-01", "sku": "Y", "qty": "",
+             "price": "2.50"}]
+    assert domain.order_key(rows[0], m) == (None, "A 1")
+    payload = domain.event_payload(rows, m, USD_NY)
+    assert payload["id"] == domain.order_event_id("A 1") != "order:A 1"
+    assert domain.order_event_id("A1") == "order:A1"
+    assert payload["data"] == {"order_id": "A 1", "currency": "USD", "total": 1250, "lines": [
+        {"sku": "X", "category": None, "quantity": 2, "amount": 1000},
+        {"sku": "Y", "category": None, "quantity": 1, "amount": 250}]}
+    with pytest.raises(InvalidRow, match="differ in external_id"):
+        domain.event_payload([rows[0], rows[1] | {"customer": "43"}], m, USD_NY)
+    with pytest.raises(InvalidRow, match="each row's line.amount"):
+        domain.event_payload([rows[0], rows[1] | {"price": ""}], m, USD_NY)
+    review = {"type": "review", "order_id": "A1", "occurred_at": "2024-01-01", "email": "a@x"}
+    assert domain.order_key(review, domain.ColumnMap()) is None
 
 
 def test_member_payload_with_consents_attributes_and_join_date():

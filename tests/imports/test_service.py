@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from patron.earning import repository as earning_repository
 from patron.imports import domain, service
 from patron.ledger.service import balance
 from patron.members import repository as member_repository
@@ -145,3 +146,66 @@ def test_history_of_a_custom_type_the_current_version_declares_is_recorded(datab
     earned = import_file(database, earning, clock, path, earn_history=True, batch_size=1)
     assert (earned.imported, earned.rejected) == (1, 2)
     assert earned.reasons == {"unknown_event_type": 2}
+
+
+def recorded_order(db, program, order_id: str):
+    """An order as recorded: its total and its lines (sku, category, quantity, amount)."""
+    def read(conn):
+        order = earning_repository.order_for_return(conn, program.id, order_id)
+        if order is None:
+            return None
+        return order.total, [(line.sku, line.category, line.quantity, line.amount)
+                             for line in earning_repository.lines_of(conn, order.id)]
+    return db.read(read)
+
+
+LINES = ["order_id=order", "external_id=customer", "occurred_at=when", "line.sku=sku",
+         "line.category=cat", "line.quantity=qty", "line.amount=price"]
+
+
+def test_csv_rows_of_one_order_are_one_purchase_with_lines(database, program, clock, tmp_path):
+    path = tmp_path / "order-lines.csv"
+    path.write_text("order,customer,when,sku,cat,qty,price\n"
+                    "A1,c-1,2025-01-01T10:00:00Z,X1,shoes,1,30.00\n"
+                    "A1,c-1,2025-01-01T10:00:00Z,X2,socks,2,10.00\n"
+                    "A2,c-1,2025-01-02T10:00:00Z,X3,shoes,1,10.00\n"
+                    "A1,c-1,2025-01-01T10:00:00Z,X4,hats,1,1.00\n"
+                    "A3,c-2,2025-01-03T10:00:00Z,X5,,1,4.00\n"
+                    "A3,c-3,2025-01-03T10:00:00Z,X6,,1,4.00\n"
+                    "A4,c-2,2025-01-04T10:00:00Z,X7,,1,2.50\n")
+    columns = domain.mapping("event", LINES, ["type=purchase"], money="major")
+    steps: list[int] = []
+    first = import_file(database, program, clock, path, columns=columns, batch_size=1,
+                        progress=steps.append)
+    assert (first.read, first.imported, first.duplicates, first.rejected) == (7, 3, 0, 3)
+    assert sum(steps) == 7
+    # a row of A1 after another order is refused, not taken for a repeat; so is an order
+    # whose rows name different members
+    assert first.reasons == {"split_order": 1, "invalid_row": 2}
+    rejects = [json.loads(line) for line in Path(first.rejects_file).read_text().splitlines()]
+    assert [(r["line"], r["code"]) for r in rejects] == [
+        (5, "split_order"), (6, "invalid_row"), (7, "invalid_row")]
+    assert recorded_order(database, program, "A1") == (
+        40_00, [("X1", "shoes", 1, 30_00), ("X2", "socks", 2, 10_00)])
+    assert recorded_order(database, program, "A2") == (10_00, [("X3", "shoes", 1, 10_00)])
+    assert recorded_order(database, program, "A4") == (2_50, [("X7", None, 1, 2_50)])
+    assert recorded_order(database, program, "A3") is None
+
+    again = import_file(database, program, clock, path, columns=columns)
+    assert (again.imported, again.duplicates, again.rejected) == (0, 3, 3)
+
+
+def test_a_mapped_order_total_is_kept_below_the_sum_of_its_lines(database, program, clock,
+                                                                 tmp_path):
+    path = tmp_path / "discounted.csv"
+    path.write_text("order,customer,when,sku,cat,qty,price,paid\n"
+                    "B1,c-1,2025-01-01T10:00:00Z,X1,shoes,1,30.00,40.00\n"
+                    "B1,c-1,2025-01-01T10:00:00Z,X2,socks,3,15.00,40.00\n"
+                    "B2,c-1,2025-01-02T10:00:00Z,X3,shoes,1,10.00,12.00\n")
+    columns = domain.mapping("event", [*LINES, "total=paid"], ["type=purchase"],
+                             money="major")
+    summary = import_file(database, program, clock, path, columns=columns)
+    assert (summary.imported, summary.rejected) == (1, 1)
+    assert summary.reasons == {"invalid_input": 1}  # B2's total is more than its lines
+    assert recorded_order(database, program, "B1") == (
+        40_00, [("X1", "shoes", 1, 30_00), ("X2", "socks", 3, 15_00)])

@@ -49,7 +49,8 @@ FileArg = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=T
 ProgramOpt = Annotated[str, typer.Option(help="Program slug")]
 FormatOpt = Annotated[FileFormat, typer.Option("--format", help="Default: from the file name")]
 MapOpt = Annotated[list[str] | None, typer.Option(
-    "--map", help="CSV: FIELD=COLUMN, e.g. --map external_id=customer (repeatable)")]
+    "--map", help="CSV: FIELD=COLUMN, e.g. --map external_id=customer or "
+                   "--map line.amount=price (repeatable)")]
 SetOpt = Annotated[list[str] | None, typer.Option(
     "--set", help="CSV: FIELD=VALUE for every row, e.g. --set type=purchase (repeatable)")]
 MoneyOpt = Annotated[MoneyUnit, typer.Option(
@@ -81,7 +82,7 @@ def _source(file: Path, fmt: FileFormat, kind: str, maps: list[str] | None,
             raise domain.InvalidMapping("--map and --set apply to CSV files only")
         return Source(service.read_records(file, found), found)
     columns = domain.mapping(kind, maps or (), sets or (), money=money.value,  # type: ignore[arg-type]
-                             time_format=time_format, date_format=date_format, id_prefix=file.stem)
+                             time_format=time_format, date_format=date_format)
     domain.check_columns(service.csv_header(file, delimiter=delimiter), columns, kind)  # type: ignore[arg-type]
     return Source(service.read_records(file, found, delimiter=delimiter), found, columns)
 
@@ -127,9 +128,14 @@ EVENTS_HELP = (
     "Send historical events through the event pipeline, in batches, idempotently.\n\n"
     "JSONL lines are events as POST /api/v1/events takes them. CSV rows are mapped to the "
     "fields id, type, occurred_at, channel, member_id (or external_id, email, phone, card), "
-    "order_id, currency, total, sku, category, quantity and data.NAME; without an id, an "
-    "event's id is NAME:LINE (NAME: the file's name without extension), so importing "
-    "the same file again skips what it already imported.\n\n"
+    "order_id, currency, total, line.sku, line.category, line.quantity, line.amount (sku, "
+    "category and quantity also do) and data.NAME.\n\n"
+    "Adjacent purchase rows with the same order_id (and id, if mapped) are one purchase, a "
+    "line a row; its total is the sum of the line amounts unless total is mapped. A row of "
+    "an order that ended rows earlier is rejected (split_order). Without an id, a purchase's "
+    "id is order:ORDER_ID, any other event's comes from its content, so the same rows "
+    "imported again, under any file name, are skipped. Rows are read and rejected one by "
+    "one; an order is imported or skipped once.\n\n"
     "Events dated before the program was created are recorded for analytics and earn no "
     "points unless --earn-history is given; recorded so, they may be of a custom type the "
     "current program version declares. Exits 1 if any record was rejected.")

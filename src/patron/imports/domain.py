@@ -6,15 +6,28 @@ member as ``POST /members`` takes it). A CSV row is mapped field by field:
 ``--set type=purchase`` gives every row the same value, and a column named like
 the field is used without being mapped.
 
-Without an ``id``, an event's id is ``<prefix>:<line>`` (the prefix defaults to
-the file's name), so importing the same file again is recognised and skipped.
-Without an ``order_id``, a purchase's order id is its event id.
+Adjacent purchase rows with the same ``order_id`` (and the same ``id``, if
+given) are one order: each row is a line (``line.sku``, ``line.category``,
+``line.quantity``, ``line.amount``) and the order's total is the sum of the line
+amounts unless a ``total`` is given. Adjacency lets a file of any size stream
+through in batches; a row of an order that ended rows earlier is refused
+(``split_order``) rather than taken for a repeat of it.
+
+Without an ``id``, an event's id comes from what it records, never from where
+the file lies: ``order:<order_id>`` for a purchase with an order id, otherwise
+``csv:<digest of the event>`` (``:2``, ``:3``… for the second and third
+identical row of the file). The same rows imported again, under any file name,
+are recognised and skipped. Without an ``order_id``, a purchase's order id is
+its event id.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -24,8 +37,13 @@ from zoneinfo import ZoneInfo
 from patron.errors import InvalidInput
 
 IDENTITY_FIELDS = ("external_id", "email", "phone", "card")
+LINE_FIELDS = ("line.sku", "line.category", "line.quantity", "line.amount")
 EVENT_FIELDS = frozenset({"id", "type", "occurred_at", "channel", "member_id", *IDENTITY_FIELDS,
-                          "order_id", "currency", "total", "sku", "category", "quantity"})
+                          "order_id", "currency", "total", "sku", "category", "quantity",
+                          *LINE_FIELDS})
+ORDER_FIELDS = ("id", "type", "occurred_at", "channel", "member_id", *IDENTITY_FIELDS,
+                "currency", "total")
+"""What every row of one order must agree on."""
 MEMBER_FIELDS = frozenset({*IDENTITY_FIELDS, "name", "birthdate", "region", "join_channel",
                            "joined_at"})
 PREFIXES = {"event": ("data.",), "member": ("attributes.", "consents.")}
@@ -43,6 +61,11 @@ class InvalidRow(InvalidInput):
     title = "Row cannot be read"
 
 
+class SplitOrder(InvalidRow):
+    code = "split_order"
+    title = "Rows of an order are apart"
+
+
 @dataclass(frozen=True)
 class ColumnMap:
     """How CSV columns become payload fields."""
@@ -52,7 +75,6 @@ class ColumnMap:
     money: Literal["minor", "major"] = "minor"
     time_format: str | None = None
     date_format: str | None = None
-    id_prefix: str = "import"
 
     def get(self, row: Mapping[str, Any], name: str) -> str | None:
         if name in self.columns:
@@ -101,15 +123,9 @@ def _pairs(items: Iterable[str], option: str, kind: str) -> dict[str, str]:
 
 def mapping(kind: Literal["event", "member"], maps: Iterable[str] = (),
             sets: Iterable[str] = (), *, money: Literal["minor", "major"] = "minor",
-            time_format: str | None = None, date_format: str | None = None,
-            id_prefix: str = "import") -> ColumnMap:
+            time_format: str | None = None, date_format: str | None = None) -> ColumnMap:
     return ColumnMap(_pairs(maps, "--map", kind), _pairs(sets, "--set", kind), money,
-                    time_format, date_format, safe_prefix(id_prefix))
-
-
-def safe_prefix(text: str) -> str:
-    """An id prefix made of the printable ASCII an event id allows."""
-    return re.sub(r"[^\x21-\x7e]", "_", text)[:100] or "import"
+                    time_format, date_format)
 
 
 def check_columns(header: Iterable[str], m: ColumnMap, kind: Literal["event", "member"]) -> None:
@@ -183,41 +199,119 @@ def _member_ref(row: Mapping[str, Any], m: ColumnMap) -> dict[str, Any]:
     raise InvalidRow("the row names no member (member_id, external_id, email, phone, card)")
 
 
-def _purchase(row: Mapping[str, Any], m: ColumnMap, locale: Locale, event_id: str
+def order_key(row: Mapping[str, Any], m: ColumnMap) -> tuple[str | None, str] | None:
+    """What makes rows one order: a purchase's order id and event id; ``None`` for a row
+    that is an event of its own."""
+    order_id = m.get(row, "order_id")
+    if order_id is None or m.get(row, "type") != "purchase":
+        return None
+    return m.get(row, "id"), order_id
+
+
+def split_order(key: tuple[str | None, str]) -> SplitOrder:
+    return SplitOrder(f"order {key[1]} already ended rows earlier: the rows of an order must "
+                      "be next to each other", order_id=key[1])
+
+
+def _quantity(row: Mapping[str, Any], m: ColumnMap) -> int:
+    quantity = m.get(row, "line.quantity") or m.get(row, "quantity") or "1"
+    if not quantity.isdigit():
+        raise InvalidRow(f"quantity {quantity!r} is not a whole number", field="line.quantity")
+    return int(quantity)
+
+
+def _lines(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale,
+           total: int | None) -> tuple[list[dict[str, Any]], list[int]]:
+    """An order's lines, one a row, and each row's amount (a lone row without a
+    ``line.amount`` is a line worth the order's total)."""
+    lines: list[dict[str, Any]] = []
+    amounts: list[int] = []
+    for row in rows:
+        amount = m.get(row, "line.amount")
+        if amount is not None:
+            amounts.append(parse_money(amount, m.money, locale.minor_exponent, "line.amount"))
+        elif len(rows) > 1:
+            raise InvalidRow(f"an order of {len(rows)} rows needs each row's line.amount",
+                             field="line.amount")
+        elif total is not None:
+            amounts.append(total)
+        else:
+            raise InvalidRow("a purchase needs a total (or a line.amount)", field="total")
+        sku, category = (m.get(row, "line.sku") or m.get(row, "sku"),
+                         m.get(row, "line.category") or m.get(row, "category"))
+        if sku or category:
+            lines.append({"sku": sku or category, "category": category,
+                          "quantity": _quantity(row, m), "amount": amounts[-1]})
+    if lines and len(lines) != len(rows):
+        raise InvalidRow("some rows of the order name no line.sku or line.category",
+                         field="line.sku")
+    return lines, amounts
+
+
+def _purchase(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale
               ) -> dict[str, Any]:
-    total = m.get(row, "total")
-    if total is None:
-        raise InvalidRow("a purchase needs a total", field="total")
-    data: dict[str, Any] = {
-        "order_id": m.get(row, "order_id") or event_id,
-        "currency": (m.get(row, "currency") or locale.currency).upper(),
-        "total": parse_money(total, m.money, locale.minor_exponent)}
-    sku, category = m.get(row, "sku"), m.get(row, "category")
-    if sku or category:
-        quantity = m.get(row, "quantity") or "1"
-        if not quantity.isdigit():
-            raise InvalidRow(f"quantity {quantity!r} is not a whole number", field="quantity")
-        data["lines"] = [{"sku": sku or category, "category": category,
-                          "quantity": int(quantity), "amount": data["total"]}]
+    first = rows[0]
+    given = m.get(first, "total")
+    total = (parse_money(given, m.money, locale.minor_exponent) if given is not None
+             else None)
+    lines, amounts = _lines(rows, m, locale, total)
+    data: dict[str, Any] = {"currency": (m.get(first, "currency") or locale.currency).upper(),
+                            "total": sum(amounts) if total is None else total}
+    if lines:
+        data["lines"] = lines
     return data
 
 
-def event_payload(row: Mapping[str, Any], line: int, m: ColumnMap, locale: Locale
-                  ) -> dict[str, Any]:
-    """The ``EventIn`` payload of one CSV row (validated by the caller)."""
-    event_id = m.get(row, "id") or f"{m.id_prefix}:{line}"
-    kind = m.get(row, "type")
-    when = m.get(row, "occurred_at")
+def _agreed(rows: Sequence[Mapping[str, Any]], m: ColumnMap, order_id: str) -> None:
+    for name in ORDER_FIELDS:
+        values = {m.get(row, name) for row in rows}
+        if len(values) > 1:
+            found = ", ".join(sorted(repr(v) for v in values))
+            raise InvalidRow(f"the rows of order {order_id} differ in {name}: {found}",
+                             field=name)
+
+
+def content_id(payload: Mapping[str, Any], repeats: Counter[str]) -> str:
+    """An id from what the event records, so the same rows have the same ids whatever the
+    file is called; the n-th identical row of a file (two equal purchases on one day) is
+    ``:n``, so it is not taken for a repeat of the first."""
+    text = json.dumps(payload, sort_keys=True, default=str, separators=(",", ":"))
+    digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+    repeats[digest] += 1
+    return f"csv:{digest}" + (f":{repeats[digest]}" if repeats[digest] > 1 else "")
+
+
+def order_event_id(order_id: str) -> str:
+    """A purchase's id from its order id (hashed if it is not one an event id allows)."""
+    if re.fullmatch(r"[\x21-\x7e]{1,140}", order_id):
+        return f"order:{order_id}"
+    return f"order:{hashlib.sha256(order_id.encode()).hexdigest()[:32]}"
+
+
+def event_payload(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale,
+                  repeats: Counter[str] | None = None) -> dict[str, Any]:
+    """The ``EventIn`` payload of one CSV row, or of the rows of one order (validated by
+    the caller); ``repeats`` counts the file's rows without an id, by content."""
+    first = rows[0]
+    kind, when = m.get(first, "type"), m.get(first, "occurred_at")
     if kind is None or when is None:
         raise InvalidRow("the row has no " + ("type" if kind is None else "occurred_at"))
+    order_id = m.get(first, "order_id") if kind == "purchase" else None
+    if len(rows) > 1:
+        _agreed(rows, m, order_id or "")
     payload: dict[str, Any] = {
-        "id": event_id, "type": kind, "member": _member_ref(row, m),
+        "type": kind, "member": _member_ref(first, m),
         "occurred_at": parse_time(when, m.time_format, locale.timezone),
-        "channel": m.get(row, "channel")}
-    data = (_purchase(row, m, locale, event_id) if kind == "purchase"
-            else dict(m.prefixed(row, "data.")))
-    payload["data"] = data
-    return payload
+        "channel": m.get(first, "channel"),
+        "data": (_purchase(rows, m, locale) if kind == "purchase"
+                 else dict(m.prefixed(first, "data.")))}
+    event_id = m.get(first, "id")
+    if event_id is None:
+        event_id = (order_event_id(order_id) if order_id is not None
+                    else content_id(payload, repeats if repeats is not None else Counter()))
+    if kind == "purchase":
+        payload["data"] = {"order_id": order_id or event_id, **payload["data"]}
+    return {"id": event_id, **payload}
 
 
 def _flag(text: str, name: str) -> bool:

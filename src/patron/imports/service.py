@@ -20,11 +20,12 @@ import csv
 import itertools
 import json
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, TypeVar
 
 from pydantic import ValidationError
 from sqlalchemy import Connection
@@ -44,6 +45,7 @@ Format = Literal["jsonl", "csv"]
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",
            ".tsv": "csv", ".txt": "csv"}
 MAX_BATCH = 1000
+T = TypeVar("T")
 
 
 class UnreadableFile(InvalidInput):
@@ -91,6 +93,12 @@ class Rejects:
         entry = {"line": record.line, "id": record_id, "code": code,
                  "detail": error.get("detail"), "record": record.raw}
         self._file.write(json.dumps(entry, default=str) + "\n")
+
+    def add_all(self, records: list[Record], error: dict[str, Any],
+                record_id: str | None = None) -> None:
+        """Refuse every record of one event (the rows of an order) for one reason."""
+        for record in records:
+            self.add(record, error, record_id)
 
     def close(self) -> None:
         if self._file is not None:
@@ -159,7 +167,7 @@ def _validation_problem(exc: ValidationError) -> dict[str, Any]:
         "code": "validation_error"}
 
 
-def _batches(records: Iterable[Record], size: int) -> Iterator[list[Record]]:
+def _batches(records: Iterable[T], size: int) -> Iterator[list[T]]:
     iterator = iter(records)
     while chunk := list(itertools.islice(iterator, size)):
         yield chunk
@@ -174,14 +182,44 @@ class Source:
     columns: ColumnMap | None = None
 
 
-def _event_of(record: Record, source: Source, locale: Locale) -> EventIn:
-    if record.error is not None:
-        raise record.error
+def _groups(records: Iterable[Record], columns: ColumnMap | None) -> Iterator[list[Record]]:
+    """The records of one event each: a JSONL line, a CSV row, or the adjacent CSV rows of
+    one order. A row of an order that ended earlier comes alone, refused: grouping only
+    neighbours keeps an import streaming, and the order ids already seen tell a split
+    order from a new one."""
+    group: list[Record] = []
+    key: tuple[str | None, str] | None = None
+    ended: set[tuple[str | None, str]] = set()
+    for record in records:
+        found = (domain.order_key(record.raw, columns)
+                 if columns is not None and record.error is None and record.raw else None)
+        if group and found != key:
+            if key is not None:
+                ended.add(key)
+            yield group
+            group = []
+        if found is not None and found in ended:
+            yield [Record(record.line, record.raw, domain.split_order(found))]
+            continue
+        group.append(record)
+        key = found
+        if found is None:
+            yield group
+            group = []
+    if group:
+        yield group
+
+
+def _event_of(group: list[Record], source: Source, locale: Locale,
+              repeats: Counter[str]) -> EventIn:
+    for record in group:
+        if record.error is not None:
+            raise record.error
     if source.fmt == "csv":
-        return EventIn.model_validate(domain.event_payload(record.raw or {}, record.line,
-                                                           source.columns or ColumnMap(),
-                                                           locale))
-    return EventIn.model_validate(record.raw)
+        return EventIn.model_validate(domain.event_payload(
+            [record.raw or {} for record in group], source.columns or ColumnMap(), locale,
+            repeats))
+    return EventIn.model_validate(group[0].raw)
 
 
 def _locale(program: Program) -> Locale:
@@ -193,26 +231,35 @@ def import_events(db: Database, program: Program, source: Source, *,
                   now: Callable[[], datetime], actor: str, earn_history: bool = False,
                   batch_size: int = MAX_BATCH, rejects_path: Path | None = None,
                   progress: Callable[[int], None] | None = None) -> ImportSummary:
-    """Send a file's events through ingest, ``batch_size`` per transaction."""
+    """Send a file's events through ingest, ``batch_size`` per transaction.
+
+    ``read`` and ``rejected`` count records (a CSV order's rows each); ``imported`` and
+    ``duplicates`` count events (an order once).
+    """
     summary, started = ImportSummary("events"), time.perf_counter()
     rejects, locale = Rejects(rejects_path, summary), _locale(program)
+    repeats: Counter[str] = Counter()
+    groups = _groups(source.records,
+                     (source.columns or ColumnMap()) if source.fmt == "csv" else None)
     try:
-        for chunk in _batches(source.records, min(max(batch_size, 1), MAX_BATCH)):
-            summary.read += len(chunk)
-            parsed: list[tuple[Record, EventIn]] = []
-            for record in chunk:
+        for chunk in _batches(groups, min(max(batch_size, 1), MAX_BATCH)):
+            rows = sum(len(group) for group in chunk)
+            summary.read += rows
+            parsed: list[tuple[list[Record], EventIn]] = []
+            for group in chunk:
                 try:
-                    parsed.append((record, _event_of(record, source, locale)))
+                    parsed.append((group, _event_of(group, source, locale, repeats)))
                 except PatronError as exc:
-                    rejects.add(record, exc.problem(), (record.raw or {}).get("id"))
+                    rejects.add_all(group, exc.problem(), (group[0].raw or {}).get("id"))
                 except ValidationError as exc:
-                    rejects.add(record, _validation_problem(exc), (record.raw or {}).get("id"))
+                    rejects.add_all(group, _validation_problem(exc),
+                                    (group[0].raw or {}).get("id"))
             if parsed:
                 events = [event for _, event in parsed]
                 outcomes = db.transact(lambda conn: ingest(
                     conn, program, events, now=now(), actor=actor,
                     earn_before_start=earn_history))
-                for (record, event), outcome in zip(parsed, outcomes):
+                for (group, event), outcome in zip(parsed, outcomes):
                     if outcome.status == "processed":
                         summary.imported += 1
                         summary.enrolled += outcome.enrolled
@@ -220,9 +267,9 @@ def import_events(db: Database, program: Program, source: Source, *,
                     elif outcome.status == "duplicate":
                         summary.duplicates += 1
                     else:
-                        rejects.add(record, outcome.error or {}, event.id)
+                        rejects.add_all(group, outcome.error or {}, event.id)
             if progress:
-                progress(len(chunk))
+                progress(rows)
     finally:
         rejects.close()
         summary.seconds = time.perf_counter() - started
