@@ -107,3 +107,22 @@ def test_a_file_imported_again_under_another_name_is_skipped(database, program, 
         assert counted(first, "imported") == rows
         assert (counted(again, "imported"), counted(again, "skipped as duplicates"),
                 counted(again, "rejected")) == (0, rows, 0)
+
+
+def test_import_events_csv_with_order_lines(database, program, tmp_path):
+    path = tmp_path / "receipts.csv"
+    path.write_text("receipt,customer,day,item,price\n"
+                    "R1,42,19970101,cd-1,10.00\nR1,42,19970101,cd-2,5.50\n"
+                    "R2,42,19970102,cd-3,3.00\nR1,42,19970101,cd-4,1.00\n")
+    args = ["import", "events", str(path), "--program", program.slug, "--db", db_url(database),
+            "--map", "order_id=receipt", "--map", "external_id=customer", "--map",
+            "occurred_at=day", "--map", "line.sku=item", "--map", "line.amount=price",
+            "--set", "type=purchase", "--money", "major", "--time-format", "%Y%m%d"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output  # the row of R1 after R2
+    assert (counted(result.output, "read"), counted(result.output, "imported"),
+            counted(result.output, "rejected")) == (4, 2, 1)
+    assert "split_order" in result.output
+    [reject] = [json.loads(x) for x in (tmp_path / "receipts.csv.rejects.jsonl").read_text()
+                .splitlines()]
+    assert (reject["line"], reject["code"]) == (5, "split_order")

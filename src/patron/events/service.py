@@ -226,7 +226,8 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
     """Process a batch of events; returns one outcome per event, in order.
 
     ``earn_before_start=False`` records events dated before the program began
-    (imported history) without awarding points for them.
+    (imported history) without awarding points for them; such an event may be of a
+    custom type the current version declares though its own version did not.
     """
     stored = repository.outcomes_by_external_id(conn, program.id, [e.id for e in batch])
     results: dict[int, EventOutcome] = {}
