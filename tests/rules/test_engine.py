@@ -122,7 +122,7 @@ def test_missing_declared_fields_read_as_zero_values():
     assert earn(document, event("review")).total_points == 10
 
 
-def test_condition_on_an_absent_attribute_does_not_match_and_says_why():
+def test_condition_on_an_absent_attribute_does_not_match_and_is_no_error():
     document = program(rule("vip", on="check_in", when="member.profile.attributes.vip == true"))
     vip = MemberContext("m", MemberProfile(attributes={"vip": True}))
     assert earn(document, event("check_in"), vip).total_points == 10

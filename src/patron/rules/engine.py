@@ -155,7 +155,7 @@ class _Run:
     """Working state of one evaluation; also the inputs ``activation`` getters read."""
 
     __slots__ = ("program", "plan", "event", "member", "local", "purchase", "lines", "usage",
-                 "context", "bound", "line_hits", "awards", "totals", "notes", "base", "noted",
+                 "context", "given", "line_hits", "awards", "totals", "notes", "base", "noted",
                  "data_defaults", "counted_types")
 
     def __init__(self, program: CompiledProgram, plan: EventPlan, event: EventContext,
@@ -166,7 +166,7 @@ class _Run:
         self.purchase: Purchase | None = None
         self.lines: tuple[Line, ...] = ()
         self.context: Any = None
-        self.bound: frozenset[str] = frozenset()
+        self.given: dict[str, Any] = {}
         self.line_hits: dict[int, set[int]] = {}
         self.awards: list[Award] = []
         self.totals: list[RuleTotal] = []
@@ -197,9 +197,8 @@ def evaluate(document: ProgramDocument | CompiledProgram, version: int, event: E
         run.purchase = parse_purchase(event.data, program.settings.currency)
         run.lines = run.purchase.lines
     if plan.needs_context:
-        given = variables(run, plan.event_reads, plan.nested_reads)
-        run.context = make_context(given)
-        run.bound = frozenset(given) | frozenset(plan.line_reads.flat)
+        run.given = variables(run, plan.event_reads, plan.nested_reads)
+        run.context = make_context(run.given)
         if plan.line_conditions and run.lines:
             run.line_hits = _line_hits(run)
     _pass(run, plan.earn)
@@ -218,7 +217,8 @@ def _holds(run: _Run, rule: CompiledRule) -> bool:
     try:
         result = condition.runtime.execute(run.context)
     except Exception as exc:  # noqa: BLE001 - the CEL library raises several kinds
-        error = condition.failure(exc, run.bound)
+        bound = run.given.keys() | run.plan.line_reads.flat.keys()
+        error = condition.failure(exc, bound)
         if not isinstance(error, AbsentValue):  # absent reads as absent: false, not broken
             run.note(rule, "condition_error", f"condition could not be evaluated ({error})")
         return False
