@@ -169,8 +169,8 @@ _UNDEFINED = re.compile(r"Undefined variable or function: '([A-Za-z_][A-Za-z0-9_
 
 def _as_written(message: str, reads: ReadSet) -> str:
     """Any flattened variable name in a message, back as the field path it stands for."""
-    for name, path in reads.flat.items():
-        message = message.replace(name, ".".join(path))
+    for name in sorted(reads.flat, key=len, reverse=True):  # longest first: no partial names
+        message = message.replace(name, ".".join(reads.flat[name]))
     return message
 
 

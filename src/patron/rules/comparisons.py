@@ -10,6 +10,7 @@ types against the catalog. The equalities a condition requires on every match
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import NamedTuple
 
 from patron.rules.cel import ROOTS, Token, scan
@@ -88,11 +89,15 @@ def required_values(source: str) -> dict[tuple[str, ...], str]:
 
 
 def _normal(literal: Operand) -> str:
-    """'app' and "app" are one value."""
-    text = literal.text
-    if literal.kind == "string" and text[:1] in "'\"" and "\\" not in text and len(text) >= 2:
+    """'app' and "app" are one value, and so are 5, 5u and 5.0."""
+    text, kind = literal.text, literal.kind
+    if kind == "string" and text[:1] in "'\"" and "\\" not in text and len(text) >= 2:
         return "s:" + text[1:-1]
-    return f"{literal.kind}:{text}"
+    if kind in ("int", "uint", "double"):
+        digits = text.rstrip("uU")
+        number = int(digits, 16) if digits.lower().lstrip("-").startswith("0x") else digits
+        return f"n:{Decimal(number).normalize()}"
+    return f"{kind}:{text}"
 
 
 def _lexemes(tokens: list[Token]) -> list[Token]:
