@@ -24,9 +24,9 @@ position. Three facts about that library shape this module:
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
-from collections.abc import Collection
 from typing import Any
 
 import cel as _cel
