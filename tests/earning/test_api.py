@@ -7,6 +7,7 @@ from patron.programs.versions import publish
 from patron.rules.document import ProgramDocument
 from tests.earning.test_ingest import BASE, FIRST
 from tests.factories import member_payload, purchase
+from tests.programs.factories import document
 
 
 def test_ledger_shows_each_rule_with_its_explanation_and_returns_are_explained(api, clock):
@@ -48,3 +49,66 @@ def test_ledger_shows_each_rule_with_its_explanation_and_returns_are_explained(a
                                     "member": {"id": member["id"]},
                                     "occurred_at": clock.now().isoformat(), "data": {}})
     assert bad.status_code == 422 and "order_id" in bad.json()["detail"]
+
+
+def check_in(event_id: str, member_id: int, at) -> dict:
+    return {"id": event_id, "type": "check_in", "member": {"id": member_id},
+            "occurred_at": at.isoformat(), "data": {}}
+
+
+def test_a_member_without_the_attribute_a_rule_reads_simply_does_not_earn(api, clock):
+    vip = {"id": "vip", "name": "VIP check-in", "on": "check_in", "points": {"fixed": 10},
+           "when": "member.profile.attributes.vip == true"}
+    published = api.request("PUT", "/program", json=document(vip))
+    assert published.status_code == 201, published.text
+    assert published.json()["warnings"] == [{
+        "path": "earn_rules[0].when", "severity": "warning",
+        "message": "member.profile.attributes.vip is not set for every member, and the "
+                   "condition is false for members without it; guard it with "
+                   "has(member.profile.attributes.vip)"}]
+    plain = api.post("/members", json=member_payload()).json()
+    starred = api.post("/members", json=member_payload(
+        profile={"name": "Star", "attributes": {"vip": True}})).json()
+    missing = api.post("/events", json=check_in("ci-1", plain["id"], clock.now()))
+    assert missing.status_code == 201, missing.text
+    assert (missing.json()["points"], missing.json()["notes"]) == (0, [])
+    assert "__" not in missing.text
+    earned = api.post("/events", json=check_in("ci-2", starred["id"], clock.now()))
+    assert earned.json()["points"] == 10
+
+
+def test_publishing_a_comparison_of_mismatched_types_is_refused_with_the_rule_path(api):
+    tasting = {"id": "tasting", "name": "Five-star tasting", "on": "tasting",
+               "points": {"fixed": 10}, "when": "event.data.rating == 'five'"}
+    body = {**document(tasting),
+            "event_types": [{"name": "tasting", "fields": {"rating": "int"}}]}
+    response = api.request("PUT", "/program", json=body)
+    assert response.status_code == 422
+    assert response.json()["problems"] == [{
+        "path": "earn_rules[0].when", "severity": "error",
+        "message": "type mismatch in `event.data.rating == 'five'`: event.data.rating is an "
+                   "int, 'five' is a string, so they are never equal"}]
+    assert api.get("/program").json()["version"] == 1
+
+
+def test_an_exclusive_line_bonus_warns_at_publish_and_notes_what_it_stopped(api, clock):
+    beans = {"id": "beans", "name": "3x on beans", "on": "purchase", "priority": 10,
+             "exclusive": True, "lines": {"categories": ["beans"]},
+             "points": {"per_currency_unit": "3"}}
+    published = api.request("PUT", "/program", json=document(BASE, beans))
+    assert published.status_code == 201, published.text
+    assert [(w["path"], w["message"]) for w in published.json()["warnings"]] == [(
+        "earn_rules[1].exclusive", "base earning is silenced when this rule applies: it "
+        "stops earn_rules[0] ('base') on the lines it awards on; drop exclusive for a bonus "
+        "on top, or make it a multiplier")]
+    member = api.post("/members", json=member_payload()).json()
+    lines = [{"sku": "BNS", "category": "beans", "quantity": 1, "amount": 20_00},
+             {"sku": "MUG", "category": "gear", "quantity": 1, "amount": 10_00}]
+    sent = api.post("/events", json=purchase({"id": member["id"]}, 30_00, clock.now(),
+                                             lines=lines))
+    assert sent.status_code == 201, sent.text
+    outcome = sent.json()
+    assert {a["rule_id"]: a["points"] for a in outcome["awards"]} == {"beans": 60, "base": 10}
+    assert outcome["notes"] == [{"rule_id": "base", "code": "stopped_by_exclusive",
+                                 "message": "1 point per $1: not combined with '3x on beans' "
+                                            "on BNS"}]

@@ -252,3 +252,28 @@ def test_points_that_never_expire_survive_publishing(database, clock):
     assert bought.awards[0].expires_at is None
     stored = database.read(lambda conn: get_version(conn, shop.program))
     assert stored.document.settings.expiry.days is None
+
+
+def test_a_rule_on_an_attribute_some_members_lack_earns_for_the_others_silently(database, clock):
+    vip = rule("vip", "check_in", {"fixed": 10}, when="member.profile.attributes.vip == true",
+               name="VIP check-in")
+    shop = Shop(database, clock, [vip])
+    plain = shop.member(name="Plain")
+    starred = shop.member(name="Star", attributes={"vip": True})
+    missing, earned = shop.send(shop.event(plain, "check_in"), shop.event(starred, "check_in"))
+    assert (missing.status, missing.points, missing.notes) == ("processed", 0, [])
+    assert earned.points == 10
+
+
+def test_an_exclusive_line_bonus_names_itself_and_the_lines_in_the_outcome(database, clock):
+    beans = rule("beans", "purchase", {"per_currency_unit": "3"}, priority=10, exclusive=True,
+                 lines={"categories": ["beans"]}, name="3x on beans")
+    shop = Shop(database, clock, [BASE, beans])
+    member = shop.member()
+    [bought] = shop.send(shop.purchase(member, [("BNS", "beans", 1, 20_00),
+                                                ("LAT", "drinks", 1, 5_00)]))
+    assert {a.rule_id: a.points for a in bought.awards} == {"beans": 60, "base": 5}
+    assert [(n.rule_id, n.code, n.message) for n in bought.notes] == [
+        ("base", "stopped_by_exclusive", "1 point per $1: not combined with '3x on beans' "
+                                         "on BNS")]
+    assert shop.balance(member).available == 65

@@ -122,14 +122,37 @@ def test_missing_declared_fields_read_as_zero_values():
     assert earn(document, event("review")).total_points == 10
 
 
-def test_condition_on_an_absent_attribute_does_not_match_and_says_why():
+def test_condition_on_an_absent_attribute_does_not_match_and_is_no_error():
     document = program(rule("vip", on="check_in", when="member.profile.attributes.vip == true"))
     vip = MemberContext("m", MemberProfile(attributes={"vip": True}))
     assert earn(document, event("check_in"), vip).total_points == 10
     evaluation = earn(document, event("check_in"), member())
     assert evaluation.total_points == 0
-    assert [n.code for n in evaluation.notes] == ["condition_error"]
-    assert "vip" in evaluation.notes[0].message
+    assert evaluation.notes == ()  # absent is not broken: no error on every event
+
+
+def test_an_absent_attribute_reads_as_absent_wherever_the_condition_reads_it():
+    document = program(
+        rule("vip_or_gold", on="check_in", when="member.profile.attributes.vip == true "
+                                                "|| member.tier == 'gold'"),
+        rule("not_vip", on="check_in", when="!(member.profile.attributes.vip == true)"),
+        rule("indexed", on="check_in", when="member.profile.attributes['vip'] == true"),
+        rule("deep", on="check_in", when="member.profile.attributes.prefs.milk == 'oat'"),
+        rule("guarded", on="check_in", when="!has(member.profile.attributes.vip) "
+                                            "|| member.profile.attributes.vip == false"))
+    gold = MemberContext("m", MemberProfile(attributes={"prefs": {}}), "gold")
+    evaluation = earn(document, event("check_in"), gold)
+    assert by_rule(evaluation) == {"vip_or_gold": 10, "guarded": 10}
+    assert evaluation.notes == ()
+
+
+def test_a_condition_error_names_fields_as_written_never_internal_names():
+    document = program(rule("loyal", on="check_in", when="member.profile.attributes.since < 5"))
+    odd = MemberContext("m", MemberProfile(attributes={"since": date(2020, 1, 1)}))
+    [note] = earn(document, event("check_in"), odd).notes
+    assert note.code == "condition_error"
+    assert "member.profile.attributes.since" in note.message
+    assert "__" not in note.message
 
 
 def test_conditions_see_tier_region_channel_and_local_time():

@@ -44,6 +44,36 @@ def test_exclusive_per_line_rule_only_takes_its_lines():
         ("beans_triple", 0, 60), ("base", 1, 10)]
 
 
+def test_exclusive_per_line_rule_says_which_rule_it_stopped_on_which_lines():
+    document = program(
+        rule("beans_triple", name="3x on beans", priority=10, exclusive=True,
+             lines={"categories": ["beans"]}, points={"per_currency_unit": "3"}),
+        rule("base", name="1 point per $1", points=SPEND),
+        rule("welcome", points={"fixed": 5}))
+    evaluation = earn(document, BEANS_AND_MUG)
+    assert by_rule(evaluation) == {"beans_triple": 60, "base": 10, "welcome": 5}
+    assert [(n.rule_id, n.code, n.message) for n in evaluation.notes] == [
+        ("base", "stopped_by_exclusive", "1 point per $1: not combined with '3x on beans' "
+                                         "on BEANS")]
+    only_beans = earn(document, purchase(line("BEANS", 2000, "beans")))
+    assert by_rule(only_beans) == {"beans_triple": 60, "welcome": 5}
+    assert [(n.rule_id, n.code) for n in only_beans.notes] == [("base", "stopped_by_exclusive")]
+    mugs = earn(document, purchase(line("MUG", 1000, "gear")))
+    assert mugs.notes == ()
+
+
+def test_exclusive_per_line_multiplier_notes_the_multipliers_it_stops():
+    document = program(
+        rule("base", points=SPEND),
+        rule("beans_triple", name="3x on beans", priority=10, exclusive=True,
+             lines={"categories": ["beans"]}, points={"multiplier": "3"}),
+        rule("birthday", when="member.is_birthday_month", points={"multiplier": "2"}))
+    evaluation = earn(document, BEANS_AND_MUG, BIRTHDAY)
+    assert by_rule(evaluation) == {"base": 30, "beans_triple": 40, "birthday": 10}
+    assert [(n.rule_id, n.code) for n in evaluation.notes] == [("birthday",
+                                                                "stopped_by_exclusive")]
+
+
 def test_exclusive_promotion_out_of_budget_falls_back_to_regular_rules():
     document = program(
         rule("promo", priority=10, exclusive=True, points={"per_currency_unit": "3"},

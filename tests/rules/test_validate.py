@@ -298,3 +298,90 @@ def test_reward_conditions_read_what_the_catalog_gives_them():
     # Counts exist for declared event types only, as in the catalog.
     assert problems_of(rewards=[reward("b", "member.workshop_count > 0")]) == [
         "rewards[0].eligibility.when: unknown field member.workshop_count"]
+
+
+def test_an_attribute_read_without_has_warns_that_members_without_it_never_match():
+    found = problems_of(
+        rule("vip", on="check_in", when="member.profile.attributes.vip == true"),
+        rule("ok", on="check_in", when="has(member.profile.attributes.vip) "
+                                       "&& member.profile.attributes.vip == true"),
+        rule("deep", on="check_in", when="member.profile.attributes.prefs.milk == 'oat'"))
+    assert found == [
+        "warning: earn_rules[0].when: member.profile.attributes.vip is not set for every "
+        "member, and the condition is false for members without it; guard it with "
+        "has(member.profile.attributes.vip)",
+        "warning: earn_rules[2].when: member.profile.attributes.prefs.milk is not set for "
+        "every member, and the condition is false for members without it; guard it with "
+        "has(member.profile.attributes.prefs.milk)",
+    ]
+    assert not any("__" in f for f in found)
+
+
+def test_reward_conditions_warn_where_has_is_wanted_too():
+    assert problems_of(rewards=[reward("r", "member.profile.attributes.vip")]) == [
+        "warning: rewards[0].eligibility.when: member.profile.attributes.vip is not set for "
+        "every member, and the condition is false for members without it; guard it with "
+        "has(member.profile.attributes.vip)"]
+
+
+def test_comparing_a_field_with_a_value_of_another_type_is_a_problem():
+    declared = {"event_types": [{"name": "tasting", "fields": {"rating": "int",
+                                                               "wine": "string"}}]}
+    found = problems_of(
+        rule("custom", on="tasting", when="event.data.rating == 'five'"),
+        rule("built_in", on="review", when="event.data.has_photo && event.data.rating != '5'"),
+        rule("local", when="event.local.weekday == 'Friday'"),
+        rule("fields", on="tasting", when="event.data.wine == event.data.rating"),
+        rule("member", when="member.purchase_count == true"),
+        rule("fine", on="tasting", when="event.data.rating >= 4 && event.data.wine == 'red' "
+                                        "&& event.local.weekday == 5"),
+        rule("lines", scope="line", when="line.category == 'beans' && line.quantity >= 2u "
+                                         "&& event.data.total > 10.5 - 1.0"),
+        **declared)
+    assert found == [
+        "earn_rules[0].when: type mismatch in `event.data.rating == 'five'`: "
+        "event.data.rating is an int, 'five' is a string, so they are never equal",
+        "earn_rules[1].when: type mismatch in `event.data.rating != '5'`: "
+        "event.data.rating is an int, '5' is a string, so they always differ",
+        "earn_rules[2].when: type mismatch in `event.local.weekday == 'Friday'`: "
+        "event.local.weekday is an int, 'Friday' is a string, so they are never equal",
+        "earn_rules[3].when: type mismatch in `event.data.wine == event.data.rating`: "
+        "event.data.wine is a string, event.data.rating is an int, so they are never equal",
+        "earn_rules[4].when: type mismatch in `member.purchase_count == true`: "
+        "member.purchase_count is an int, true is a bool, so they are never equal",
+    ]
+    document, _ = validate_document({"name": "P", "earn_rules": [
+        rule("custom", on="tasting", when="event.data.rating == 'five'")], **declared})
+    assert document is None
+
+
+def test_an_exclusive_bonus_warns_that_it_silences_base_earning():
+    found = problems_of(
+        rule("base", points=SPEND),
+        rule("app_promo", priority=10, exclusive=True, when="event.channel == 'app'",
+             points={"per_currency_unit": "3"}),
+        rule("beans", priority=20, exclusive=True, lines={"categories": ["beans"]},
+             points={"per_currency_unit": "2"}),
+        rule("review", on="review", exclusive=True))
+    assert found == [
+        "warning: earn_rules[1].exclusive: base earning is silenced when this rule applies: "
+        "it stops earn_rules[0] ('base') on purchase events; drop exclusive for a bonus on "
+        "top, or make it a multiplier",
+        "warning: earn_rules[2].exclusive: base earning is silenced when this rule applies: "
+        "it stops earn_rules[0] ('base') on the lines it awards on; drop exclusive for a "
+        "bonus on top, or make it a multiplier",
+    ]
+
+
+def test_no_silencing_warning_when_the_rules_cannot_hold_together():
+    promo = rule("promo", priority=10, exclusive=True, when="event.channel == 'app'",
+                 points={"per_currency_unit": "3"})
+    assert problems_of(rule("web", when="event.channel == 'web'", points=SPEND), promo) == []
+    assert problems_of(rule("march", exclusive=True, valid_until="2025-03-31"),
+                       rule("april", valid_from="2025-04-01", points=SPEND)) == []
+    assert problems_of(rule("base", points=SPEND),
+                       rule("last", priority=200, exclusive=True)) == []
+    assert problems_of(rule("beans", priority=10, exclusive=True,
+                            lines={"categories": ["beans"]}, points={"per_currency_unit": "2"}),
+                       rule("mugs", lines={"categories": ["mugs"]}, points=SPEND)) == []
+    assert problems_of(promo, rule("double", points={"multiplier": "2"})) == []

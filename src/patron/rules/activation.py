@@ -7,7 +7,10 @@ every condition needs: converting a whole nested map into CEL costs far more
 than evaluating the condition.
 
 Strings that are absent read as "" and counts as 0, so conditions never trip
-over a member without a tier or an event without a channel.
+over a member without a tier or an event without a channel. A member attribute
+(or a key of a map field) that is not set has no such default: it reads as
+absent, and a condition that needs it is false for that member, not an error
+(``Condition.failure`` tells the two apart; validation asks for ``has()``).
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ position. Three facts about that library shape this module:
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -69,6 +70,13 @@ class ConditionError(RuntimeError):
     """A condition that failed at evaluation time (missing field, wrong types...)."""
 
 
+class AbsentValue(ConditionError):
+    """The condition read a value the data does not have: a member attribute that is
+    not set, a key a map field lacks. Attributes are free-form, so most members lack
+    most of them: such a condition is simply false for them, not broken.
+    """
+
+
 @dataclass(frozen=True, slots=True)
 class ReadSet:
     """What conditions read, in the shape that is cheapest to hand to CEL.
@@ -105,6 +113,8 @@ class Condition:
     bound_names: frozenset[str]
     variables: frozenset[str]
     functions: frozenset[str]
+    guarded: frozenset[tuple[str, ...]] = frozenset()
+    """The field paths the condition tests with ``has()``."""
 
     @property
     def unknown_variables(self) -> list[str]:
@@ -115,23 +125,53 @@ class Condition:
         named = {f for f in self.functions if f[:1] not in "_@!-"}
         return sorted(named - KNOWN_FUNCTIONS)
 
-    def evaluate(self, context: Any) -> bool:
-        """Run the flattened program on an activation from ``build_activation``."""
-        return _run(self.runtime, context)
+    def evaluate(self, context: Any, bound: Collection[str] | None = None) -> bool:
+        """Run the flattened program on an activation from ``build_activation``;
+        ``bound`` names the variables it was given (see ``failure``)."""
+        return self._run(self.runtime, context, bound)
 
     def evaluate_nested(self, context: Any) -> bool:
         """Run the condition as written, on nested ``event``/``member``/``line`` maps."""
-        return _run(self.program, context)
+        return self._run(self.program, context, None)
+
+    def _run(self, program: Any, context: Any, bound: Collection[str] | None) -> bool:
+        try:
+            result = program.execute(context)
+        except Exception as exc:  # noqa: BLE001 - the library raises several kinds
+            raise self.failure(exc, bound) from None
+        if result is True or result is False:
+            return result
+        raise ConditionError(f"must be a true/false condition, got {_cel_type(result)}")
+
+    def failure(self, exc: Exception, bound: Collection[str] | None = None) -> ConditionError:
+        """What went wrong, in the condition's own words.
+
+        A flattened read (``member__profile__attributes__vip``) is named as written
+        (``member.profile.attributes.vip``). A read whose value the data lacks, or a
+        missing map key, is an ``AbsentValue``; a value that was given (it is in
+        ``bound``) but CEL could not take is a plain error.
+        """
+        if isinstance(exc, KeyError):
+            return AbsentValue(runtime_message(exc))
+        message = runtime_message(exc)
+        match = _UNDEFINED.search(message)
+        path = self.reads.flat.get(match.group(1)) if match else None
+        if path is None:
+            return ConditionError(_as_written(message, self.reads))
+        dotted = ".".join(path)
+        if bound is None or match.group(1) not in bound:
+            return AbsentValue(f"{dotted} is not set")
+        return ConditionError(f"{dotted} holds a value conditions cannot read")
 
 
-def _run(program: Any, context: Any) -> bool:
-    try:
-        result = program.execute(context)
-    except Exception as exc:  # noqa: BLE001 - the library raises several kinds
-        raise ConditionError(runtime_message(exc)) from None
-    if result is True or result is False:
-        return result
-    raise ConditionError(f"must be a true/false condition, got {_cel_type(result)}")
+_UNDEFINED = re.compile(r"Undefined variable or function: '([A-Za-z_][A-Za-z0-9_]*)'")
+
+
+def _as_written(message: str, reads: ReadSet) -> str:
+    """Any flattened variable name in a message, back as the field path it stands for."""
+    for name in sorted(reads.flat, key=len, reverse=True):  # longest first: no partial names
+        message = message.replace(name, ".".join(reads.flat[name]))
+    return message
 
 
 @lru_cache(maxsize=4096)
@@ -144,13 +184,14 @@ def compile_condition(source: str) -> Condition:
     except ValueError as exc:
         raise _syntax_error(str(exc)) from None
     refs = program.references()
-    tokens = _tokens(source)
+    tokens = scan(source)
     bound = _bound_names(tokens)
     analysis = _analyse(tokens, bound)
     runtime_source = _rewrite(source, analysis.replacements)
     runtime = _cel.compile(runtime_source) if analysis.replacements else program
     return Condition(source, program, runtime, analysis.reads, analysis.paths, frozenset(bound),
-                     frozenset(refs["variables"]), frozenset(refs["functions"]))
+                     frozenset(refs["variables"]), frozenset(refs["functions"]),
+                     analysis.guarded)
 
 
 def _syntax_error(text: str) -> CelSyntaxError:
@@ -176,26 +217,27 @@ def _cel_type(value: Any) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Token:
+class Token:
     kind: str
     text: str
     start: int
     end: int
 
 
-def _tokens(source: str) -> list[_Token]:
-    return [_Token(m.lastgroup or "op", m.group(), m.start(), m.end())
+def scan(source: str) -> list[Token]:
+    """The tokens of a condition, without whitespace."""
+    return [Token(m.lastgroup or "op", m.group(), m.start(), m.end())
             for m in _TOKEN.finditer(source) if m.lastgroup != "ws"]
 
 
-def _macro_at(tokens: list[_Token], i: int) -> bool:
+def _macro_at(tokens: list[Token], i: int) -> bool:
     """``.exists(x, ...)`` and friends: token i is the macro name."""
     return (tokens[i].kind == "ident" and tokens[i].text in _MACROS and i >= 1
             and tokens[i - 1].text == "." and i + 3 < len(tokens) and tokens[i + 1].text == "("
             and tokens[i + 2].kind == "ident" and tokens[i + 3].text == ",")
 
 
-def _bound_names(tokens: list[_Token]) -> set[str]:
+def _bound_names(tokens: list[Token]) -> set[str]:
     """Names a macro binds (``x`` in ``lines.exists(x, ...)``): not program variables."""
     return {tokens[i + 2].text for i in range(len(tokens)) if _macro_at(tokens, i)}
 
@@ -205,9 +247,10 @@ class _Analysis:
     reads: ReadSet
     paths: tuple[tuple[str, ...], ...]
     replacements: list[tuple[int, int, str]]
+    guarded: frozenset[tuple[str, ...]]
 
 
-def _analyse(tokens: list[_Token], bound: set[str]) -> _Analysis:
+def _analyse(tokens: list[Token], bound: set[str]) -> _Analysis:
     """Find every chain read from event/member/line and decide how to pass it."""
     receivers = _macro_receivers(tokens)
     flat: dict[str, tuple[str, ...]] = {}
@@ -216,6 +259,7 @@ def _analyse(tokens: list[_Token], bound: set[str]) -> _Analysis:
     paths: set[tuple[str, ...]] = set()
     replacements: list[tuple[int, int, str]] = []
     used_whole: set[tuple[str, ...]] = set()
+    guarded: set[tuple[str, ...]] = set()
     for i, token in enumerate(tokens):
         if not _chain_start(tokens, i):
             continue
@@ -232,7 +276,10 @@ def _analyse(tokens: list[_Token], bound: set[str]) -> _Analysis:
         if token.text not in ROOTS:
             continue
         paths.add(chain)
-        if len(chain) == 1 or _inside_has(tokens, i, last) or token.text in bound:
+        tested = _inside_has(tokens, i, last)
+        if tested:
+            guarded.add(chain)
+        if len(chain) == 1 or tested or token.text in bound:
             add_path(nested, chain)
             continue
         name = "__".join(chain)
@@ -243,17 +290,18 @@ def _analyse(tokens: list[_Token], bound: set[str]) -> _Analysis:
             used_whole.add(chain)
     paths_flat = set(flat.values()) - used_whole
     elements = {path: tree for path, tree in elements.items() if path in paths_flat}
-    return _Analysis(ReadSet(flat, elements, nested), tuple(sorted(paths)), replacements)
+    return _Analysis(ReadSet(flat, elements, nested), tuple(sorted(paths)), replacements,
+                     frozenset(guarded))
 
 
-def _chain_start(tokens: list[_Token], i: int) -> bool:
+def _chain_start(tokens: list[Token], i: int) -> bool:
     token = tokens[i]
     if token.kind != "ident" or (i and tokens[i - 1].text == "."):
         return False
     return not (i + 1 < len(tokens) and tokens[i + 1].text == "(")
 
 
-def _chain(tokens: list[_Token], start: int) -> tuple[tuple[str, ...], int]:
+def _chain(tokens: list[Token], start: int) -> tuple[tuple[str, ...], int]:
     """The longest ``a.b.c`` from ``start`` that stops before a method call."""
     chain = [tokens[start].text]
     j = start + 1
@@ -264,12 +312,12 @@ def _chain(tokens: list[_Token], start: int) -> tuple[tuple[str, ...], int]:
     return tuple(chain), j - 1
 
 
-def _inside_has(tokens: list[_Token], start: int, last: int) -> bool:
+def _inside_has(tokens: list[Token], start: int, last: int) -> bool:
     return (start >= 2 and tokens[start - 1].text == "(" and tokens[start - 2].text == "has"
             and last + 1 < len(tokens) and tokens[last + 1].text == ")")
 
 
-def _macro_receivers(tokens: list[_Token]) -> dict[str, list[tuple[str, ...]]]:
+def _macro_receivers(tokens: list[Token]) -> dict[str, list[tuple[str, ...]]]:
     """For ``event.data.lines.exists(l, ...)``: l -> [('event', 'data', 'lines')]."""
     receivers: dict[str, list[tuple[str, ...]]] = {}
     for i in range(len(tokens)):
@@ -284,7 +332,7 @@ def _macro_receivers(tokens: list[_Token]) -> dict[str, list[tuple[str, ...]]]:
     return receivers
 
 
-def _chain_start_receiver(tokens: list[_Token], j: int) -> bool:
+def _chain_start_receiver(tokens: list[Token], j: int) -> bool:
     return tokens[j].text in ROOTS and not (j and tokens[j - 1].text == ".")
 
 

@@ -27,7 +27,9 @@ Stacking order — how rules combine on one event
    per-line rule only on the lines it awarded on (other lines still earn). An
    exclusive earn rule does not stop multipliers (guard those with ``when``).
    A rule that matched but awarded nothing (capped, budget spent) stops nothing,
-   so a promotion that runs out of budget falls back to the regular rules.
+   so a promotion that runs out of budget falls back to the regular rules. Every
+   rule an exclusive rule stops gets a ``stopped_by_exclusive`` note naming it
+   (and, for a per-line rule, the lines it took).
 5. **Limits.** On each rule's rounded total, in this order: ``per_event``, then
    each per-member period (points left, or no award once the number of awards is
    reached), then the rule ``budget``. The tightest one wins and is named in
@@ -54,7 +56,7 @@ from typing import Any, NamedTuple
 
 from patron.rules.activation import line_variables, variables
 from patron.rules.catalog import PURCHASE
-from patron.rules.cel import make_context, runtime_message, set_variable
+from patron.rules.cel import AbsentValue, make_context, set_variable
 from patron.rules.compiled import CompiledProgram, CompiledRule, EventPlan, compile_program
 from patron.rules.context import (
     NO_USAGE,
@@ -153,7 +155,7 @@ class _Run:
     """Working state of one evaluation; also the inputs ``activation`` getters read."""
 
     __slots__ = ("program", "plan", "event", "member", "local", "purchase", "lines", "usage",
-                 "context", "line_hits", "awards", "totals", "notes", "base", "noted",
+                 "context", "given", "line_hits", "awards", "totals", "notes", "base", "noted",
                  "data_defaults", "counted_types")
 
     def __init__(self, program: CompiledProgram, plan: EventPlan, event: EventContext,
@@ -164,6 +166,7 @@ class _Run:
         self.purchase: Purchase | None = None
         self.lines: tuple[Line, ...] = ()
         self.context: Any = None
+        self.given: dict[str, Any] = {}
         self.line_hits: dict[int, set[int]] = {}
         self.awards: list[Award] = []
         self.totals: list[RuleTotal] = []
@@ -194,7 +197,8 @@ def evaluate(document: ProgramDocument | CompiledProgram, version: int, event: E
         run.purchase = parse_purchase(event.data, program.settings.currency)
         run.lines = run.purchase.lines
     if plan.needs_context:
-        run.context = make_context(variables(run, plan.event_reads, plan.nested_reads))
+        run.given = variables(run, plan.event_reads, plan.nested_reads)
+        run.context = make_context(run.given)
         if plan.line_conditions and run.lines:
             run.line_hits = _line_hits(run)
     _pass(run, plan.earn)
@@ -213,8 +217,10 @@ def _holds(run: _Run, rule: CompiledRule) -> bool:
     try:
         result = condition.runtime.execute(run.context)
     except Exception as exc:  # noqa: BLE001 - the CEL library raises several kinds
-        run.note(rule, "condition_error", f"condition could not be evaluated "
-                                          f"({runtime_message(exc)})")
+        bound = run.given.keys() | run.plan.line_reads.flat.keys()
+        error = condition.failure(exc, bound)
+        if not isinstance(error, AbsentValue):  # absent reads as absent: false, not broken
+            run.note(rule, "condition_error", f"condition could not be evaluated ({error})")
         return False
     if result is True or result is False:
         return result
@@ -243,7 +249,7 @@ def _pass(run: _Run, rules: tuple[CompiledRule, ...]) -> None:
     """One pass (earn or multiplier) in priority order; see the module docstring."""
     at = run.event.occurred_at
     stopped_by: str | None = None
-    claimed: set[int] = set()
+    claimed: dict[int, str] = {}  # line index -> the exclusive per-line rule that took it
     for rule in rules:
         if (rule.starts is not None or rule.ends is not None) and not rule.in_window(at):
             continue
@@ -256,15 +262,34 @@ def _pass(run: _Run, rules: tuple[CompiledRule, ...]) -> None:
             run.note(rule, "stopped_by_exclusive", f"not combined with {stopped_by!r}")
             continue
         lines = run.lines if selected is None else selected
-        if claimed:
-            lines = [line for line in lines if line.index not in claimed]
+        if claimed and _reads_lines(rule):
+            taken = [line for line in lines if line.index in claimed]
+            if taken:
+                _note_claimed(run, rule, taken, claimed)
+                lines = [line for line in lines if line.index not in claimed]
         awarded = (_multiply(run, rule, lines) if rule.multiplier
                    else _gift(run, rule) if rule.gift is not None else _earn(run, rule, lines))
         if awarded and rule.exclusive:
             if rule.per_line:
-                claimed.update(i for i in awarded if i is not None)
+                claimed.update((i, rule.name) for i in awarded if i is not None)
             else:
                 stopped_by = rule.name
+
+
+def _reads_lines(rule: CompiledRule) -> bool:
+    """Whether a rule's award depends on the lines it gets: not an order-level fixed
+    award nor a gift, which a per-line exclusive rule therefore never stops."""
+    return rule.gift is None and (rule.per_line or rule.kind != "fixed")
+
+
+def _note_claimed(run: _Run, rule: CompiledRule, taken: list[Line],
+                  claimed: dict[int, str]) -> None:
+    """Lines an exclusive per-line rule took, said like a whole-event stop, with the
+    lines named: "not combined with '3x on beans' on BEANS"."""
+    names = ", ".join(repr(name) for name in dict.fromkeys(claimed[line.index]
+                                                            for line in taken))
+    where = ", ".join(line.sku or f"line {line.index + 1}" for line in taken)
+    run.note(rule, "stopped_by_exclusive", f"not combined with {names} on {where}")
 
 
 def _event_matches(run: _Run, rule: CompiledRule) -> bool:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 import string
-from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -32,6 +31,7 @@ from patron.rules.catalog import (
     sample_event_data,
 )
 from patron.rules.cel import (
+    AbsentValue,
     CelSyntaxError,
     Condition,
     ConditionError,
@@ -40,6 +40,7 @@ from patron.rules.cel import (
     make_context,
     operands,
 )
+from patron.rules.comparisons import Comparison, comparisons
 from patron.rules.compiled import instant
 from patron.rules.context import (
     EventContext,
@@ -49,6 +50,7 @@ from patron.rules.context import (
     parse_purchase,
 )
 from patron.rules.document import EarnRule, EventTypeDeclaration, Settings
+from patron.rules.exclusive import exclusive_problems
 
 Found = tuple[str, str, str]
 Declared = dict[str, dict[str, FieldType]]
@@ -76,7 +78,7 @@ def check_rules(settings: Settings, declarations: Sequence[tuple[int, EventTypeD
         found += _explain(at, rule)
         if rule.when and rule.on in known:
             found += check_condition(f"{at}.when", rule.when, rule.on, rule.per_line, declared)
-    found += _exclusive_conflicts(rules, settings)
+    found += exclusive_problems(rules, settings)
     return found
 
 
@@ -189,40 +191,6 @@ def _explain(at: str, rule: EarnRule) -> list[Found]:
     return []
 
 
-def _exclusive_conflicts(rules: Sequence[tuple[int, EarnRule]], settings: Settings
-                         ) -> list[Found]:
-    """Two exclusive rules that can both apply at one priority have no defined winner.
-
-    Only rules of one pass compete: points, multipliers and gifts each run apart, so an
-    exclusive gift rule and an exclusive points rule never stop each other."""
-    groups: dict[tuple[str, str, int], list[tuple[int, EarnRule]]] = defaultdict(list)
-    for i, rule in rules:
-        if rule.exclusive and rule.active:
-            kind = ("gift" if rule.points.gift is not None
-                    else "multiplier" if rule.is_multiplier else "points")
-            groups[(rule.on, kind, rule.priority)].append((i, rule))
-    found: list[Found] = []
-    for (on, _, priority), members in groups.items():
-        for k, (j, later) in enumerate(members):
-            for i, earlier in members[:k]:
-                if _overlap(earlier, later, settings):
-                    found.append((f"earn_rules[{j}].exclusive", f"earn_rules[{i}] "
-                                  f"({earlier.id!r}) is also exclusive at priority {priority} "
-                                  f"on {on} events; give one a different priority so the "
-                                  "winner is defined", "error"))
-                    break
-    return found
-
-
-def _overlap(a: EarnRule, b: EarnRule, settings: Settings) -> bool:
-    zone = settings.zone
-    a_start, a_end = instant(a.valid_from, zone, end=False), instant(a.valid_until, zone, end=True)
-    b_start, b_end = instant(b.valid_from, zone, end=False), instant(b.valid_until, zone, end=True)
-    if a_start is not None and b_end is not None and a_start >= b_end:
-        return False
-    return not (b_start is not None and a_end is not None and b_start >= a_end)
-
-
 # --- conditions ----------------------------------------------------------------------------
 
 
@@ -247,9 +215,12 @@ def check_condition(at: str, when: str, on: str, per_line: bool, declared: Decla
     except CelSyntaxError as exc:
         return [(at, str(exc), "error")]
     messages = _name_problems(condition, on, per_line, declared)
-    if not messages:
-        messages = _type_problems(condition, on, per_line, declared)[:1]
-    return [(at, message, "error") for message in messages]
+    if messages:
+        return [(at, message, "error") for message in messages]
+    messages = (_type_problems(condition, on, per_line, declared)[:1]
+                or _mismatches(condition, on, declared))
+    return ([(at, message, "error") for message in messages]
+            + [(at, message, "warning") for message in _unguarded(condition, on, declared)])
 
 
 def check_member_condition(at: str, when: str, declared: Declared) -> list[Found]:
@@ -268,12 +239,15 @@ def check_member_condition(at: str, when: str, declared: Declared) -> list[Found
     messages += [f"unknown function {name!r}()" for name in condition.unknown_functions]
     messages += [problem for path in condition.paths if path[0] == "member"
                  if (problem := _field_problem(path, PURCHASE, declared))]
-    if not messages:
-        sample = {"member": sample_activation(PURCHASE, declared, False)["member"]}
-        open_maps = any(path[:3] == ("member", "profile", "attributes")
-                        for path in condition.paths)
-        messages = _sample_problems(condition, sample, open_maps, flattened=False)[:1]
-    return [(at, message, "error") for message in messages]
+    if messages:
+        return [(at, message, "error") for message in messages]
+    sample = {"member": sample_activation(PURCHASE, declared, False)["member"]}
+    open_maps = any(path[:3] == ("member", "profile", "attributes")
+                    for path in condition.paths)
+    messages = (_sample_problems(condition, sample, open_maps, flattened=False)[:1]
+                or _mismatches(condition, PURCHASE, declared))
+    return ([(at, message, "error") for message in messages]
+            + [(at, message, "warning") for message in _unguarded(condition, PURCHASE, declared)])
 
 
 def _name_problems(condition: Condition, on: str, per_line: bool, declared: Declared
@@ -292,23 +266,98 @@ def _name_problems(condition: Condition, on: str, per_line: bool, declared: Decl
     return messages
 
 
-def _field_problem(path: tuple[str, ...], event_type: str, declared: Declared) -> str | None:
+_Table = tuple[str, tuple[str, ...], dict[str, Any], str]
+
+
+def _field_table(path: tuple[str, ...], event_type: str, declared: Declared) -> _Table | None:
+    """Where a path's fields are described: (prefix, rest of the path, fields, context)."""
     root, rest = path[0], path[1:]
     if not rest:
         return None
     if root == "line":
-        return _fields("line", rest, LINE_FIELDS)
+        return "line", rest, LINE_FIELDS, ""
     if root == "member":
         if rest[0] == "profile" and len(rest) > 1:
-            return _fields("member.profile", rest[1:], PROFILE_FIELDS)
+            return "member.profile", rest[1:], PROFILE_FIELDS, ""
         counts = {count_field(t): "int" for t in set(BUILT_IN_EVENT_TYPES) | set(declared)}
-        return _fields("member", rest, {**MEMBER_FIELDS, **counts})
+        return "member", rest, {**MEMBER_FIELDS, **counts}, ""
     if rest[0] == "data" and len(rest) > 1:
-        return _fields("event.data", rest[1:], event_fields(event_type, declared) or {},
-                       f" for {event_type} events")
+        return ("event.data", rest[1:], event_fields(event_type, declared) or {},
+                f" for {event_type} events")
     if rest[0] == "local" and len(rest) > 1:
-        return _fields("event.local", rest[1:], LOCAL_FIELDS)
-    return _fields("event", rest, EVENT_FIELDS)
+        return "event.local", rest[1:], LOCAL_FIELDS, ""
+    return "event", rest, EVENT_FIELDS, ""
+
+
+def _field_problem(path: tuple[str, ...], event_type: str, declared: Declared) -> str | None:
+    table = _field_table(path, event_type, declared)
+    return _fields(*table) if table else None
+
+
+def _field_type(path: tuple[str, ...], event_type: str, declared: Declared) -> str | None:
+    """The catalog type of a field path; None past a map (attributes) or if unknown."""
+    table = _field_table(path, event_type, declared)
+    if table is None:
+        return None
+    _, rest, fields, _ = table
+    return fields.get(rest[0]) if len(rest) == 1 else None
+
+
+_NUMBERS = frozenset({"int", "uint", "double"})
+_OUTCOMES = {"==": "they are never equal", "!=": "they always differ"}
+
+
+def _mismatches(condition: Condition, on: str, declared: Declared) -> list[str]:
+    """Comparisons of a typed field with a value (or field) of another type.
+
+    CEL answers ``1 == 'five'`` with false rather than an error, so these pass the
+    sample evaluation and then silently never match."""
+    messages = []
+    for comparison in comparisons(condition.source):
+        kinds = [_operand_kind(side, on, declared)
+                 for side in (comparison.left, comparison.right)]
+        if None in kinds or "null" in kinds or kinds[0] == kinds[1] \
+                or set(kinds) <= _NUMBERS:
+            continue
+        messages.append(_mismatch(comparison, kinds[0], kinds[1]))
+    return messages
+
+
+def _operand_kind(side: Any, on: str, declared: Declared) -> str | None:
+    return side.kind if side.path is None else _field_type(side.path, on, declared)
+
+
+def _mismatch(comparison: Comparison, left: str, right: str) -> str:
+    outcome = _OUTCOMES.get(comparison.op, "they cannot be compared")
+    return (f"type mismatch in `{comparison.text}`: {comparison.left.text} is {_a(left)}, "
+            f"{comparison.right.text} is {_a(right)}, so {outcome}")
+
+
+def _a(kind: str) -> str:
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
+
+
+def _unguarded(condition: Condition, on: str, declared: Declared) -> list[str]:
+    """Keys of open maps read without ``has()``: a member without the attribute gets
+    false for the whole condition, which the author should say is meant."""
+    messages = []
+    for path in condition.paths:
+        if not _open_map_key(path, on, declared) or any(
+                guard[:len(path)] == path for guard in condition.guarded):
+            continue
+        dotted = ".".join(path)
+        who = "member" if path[0] == "member" else "event"
+        messages.append(f"{dotted} is not set for every {who}, and the condition is false "
+                        f"for {who}s without it; guard it with has({dotted})")
+    return messages
+
+
+def _open_map_key(path: tuple[str, ...], event_type: str, declared: Declared) -> bool:
+    """A key of a map no schema describes: a member attribute, a map-typed data field's."""
+    if path[:3] == ("member", "profile", "attributes"):
+        return len(path) > 3
+    fields = event_fields(event_type, declared) or {}
+    return path[:2] == ("event", "data") and len(path) > 3 and fields.get(path[2]) == "map"
 
 
 def _fields(prefix: str, rest: tuple[str, ...], fields: dict[str, Any],
@@ -348,9 +397,9 @@ def _sample_problems(condition: Condition, sample: dict[str, Any], open_maps: bo
             if flattened:
                 check.evaluate(make_context(build_activation(sample, check.reads)))
         except ConditionError as exc:
+            if open_maps and isinstance(exc, AbsentValue):
+                continue  # a key no sample can know; ``_unguarded`` warns about it
             message = str(exc)
-            if open_maps and message.startswith("no field"):
-                continue
             where = f" in `{part}`" if part else ""
             messages.append(f"type error{where}: {message}{_double_hint(message, check.source)}")
     return messages
