@@ -202,8 +202,8 @@ class TierTracker:
         level = self.tiers.levels[reached]
         if reached > current:
             whose = "the household's " if len(group) > 1 else ""
-            reason = (f"{whose}{_metric_text(self.tiers, self.currency, value)} reached "
-                      f"{level.name} ({_metric_text(self.tiers, self.currency, level.threshold)})")
+            reason = (f"{whose}{metric_text(self.tiers, self.currency, value)} reached "
+                      f"{level.name} ({metric_text(self.tiers, self.currency, level.threshold)})")
             secured = domain.secured_until(self.tiers, moment, self.zone, member.joined)
             for other in group:
                 if self.tiers.index(self.members[other].tier) < reached:
@@ -218,7 +218,7 @@ class TierTracker:
                 to = max(reached, level_index - self.tiers.max_drop)
                 self._move(other, held, to, "downgrade", moment, value,
                            f"a return took the {_metric_name(self.tiers)} to "
-                           f"{_metric_text(self.tiers, self.currency, value)}, below "
+                           f"{metric_text(self.tiers, self.currency, value)}, below "
                            f"{self.tiers.levels[level_index].name}",
                            held.secured if to > 0 else None)
 
@@ -256,7 +256,7 @@ def _metric_name(tiers: Tiers) -> str:
             "orders": "orders"}[tiers.metric]
 
 
-def _metric_text(tiers: Tiers, currency: str, value: int) -> str:
+def metric_text(tiers: Tiers, currency: str, value: int) -> str:
     if tiers.metric == "qualifying_spend":
         return f"{format_money(value, currency)} spent"
     return f"{value:,} {_metric_name(tiers)}"
@@ -338,12 +338,12 @@ def review_program(conn: Connection, program: Program, now: datetime,
 def _review_reason(tiers: Tiers, currency: str, kind: str, before: str, after: str,
                    value: int, window: tuple[datetime, datetime]) -> str:
     period = f"{window[0].date().isoformat()} to {window[1].date().isoformat()}"
-    reached = _metric_text(tiers, currency, value)
+    reached = metric_text(tiers, currency, value)
     if kind == "retained":
         return f"kept {tiers.level(after).name}: {reached} from {period}"
     return (f"{tiers.level(before).name} to {tiers.level(after).name}: {reached} from {period}, "
             f"{tiers.level(before).name} needs "
-            f"{_metric_text(tiers, currency, tiers.level(before).threshold)}")
+            f"{metric_text(tiers, currency, tiers.level(before).threshold)}")
 
 
 def review_all(db: Any, now: datetime) -> tuple[int, int]:
