@@ -1,9 +1,9 @@
 """Tiers in use: qualification as events arrive, reviews at period ends, the member's view.
 
 ``TierTracker`` serves one ingest batch: it gives the engine each member's
-tier and earn multipliers, records what every event adds to the qualification
-metric, and upgrades a member inside the event that qualifies them (later
-events of the batch already see the new tier). ``review_due`` is the scheduled
+tier and earn multipliers as they stood when the event occurred, records what
+every event adds to the qualification metric, and upgrades a member inside the
+event that qualifies them (later events of the batch already see the new tier). ``review_due`` is the scheduled
 sweep; ``set_manual`` and ``member_tier`` back the API.
 """
 
@@ -78,8 +78,6 @@ class _Member:
     tier: str
     since: datetime
     secured: datetime | None
-    manual: str | None = None
-    manual_until: datetime | None = None
     stored: bool = False
     entries: list[tuple[datetime, int]] = field(default_factory=list)
     moves: list[tuple[datetime, str]] = field(default_factory=list)
@@ -154,9 +152,7 @@ class TierTracker:
             history = histories[member_id]
             self.members[member_id] = _Member(
                 at, state.tier_id if state else base, state.since if state else at,
-                state.secured_until if state else None,
-                state.manual_tier_id if state else None, state.manual_until if state else None,
-                stored=state is not None, entries=entries.get(member_id, []),
+                state.secured_until if state else None, stored=state is not None, entries=entries.get(member_id, []),
                 moves=_moves(history, state), history=history)
         self.plan_history = histories
 
