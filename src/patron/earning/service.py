@@ -128,7 +128,7 @@ class BatchEarning:
         current = self.current[1]
         self.tiers = TierTracker(conn, program, current.document.tiers, current.zone, member_ids,
                                  min((e.occurred_at for _, e in items), default=None), now,
-                                 plans=bool(current.document.memberships))
+                                 plans=current.document.memberships)
         self.stock = GiftStock(conn, program, self._gift_rewards(items, current), now)
 
     def _gift_rewards(self, items: Sequence[tuple[int, EventIn]],

@@ -122,19 +122,28 @@ def _resolve_members(conn: Connection, program: Program, items: list[Pending], n
         else:
             rejected[item.index] = UnknownMember(
                 f"no member has identity {kind}:{value}", identity={"type": kind, "value": value})
-    _enrol(conn, program, to_enrol, known, now)
+    _enrol(conn, program, [i for i in items if i.index not in rejected and i.member_id is None],
+           to_enrol, known, now)
     for item in items:
         if item.member_id is None and item.identity and item.index not in rejected:
             item.member_id = known[(item.identity[0], item.identity[1])]
             item.enrolled = to_enrol.get(item.identity[:2]) is item
 
 
-def _enrol(conn: Connection, program: Program, to_enrol: dict[tuple[str, str], Pending],
-           known: dict[tuple[str, str], int], now: datetime) -> None:
+def _enrol(conn: Connection, program: Program, items: list[Pending],
+           to_enrol: dict[tuple[str, str], Pending], known: dict[tuple[str, str], int],
+           now: datetime) -> None:
+    """Enrol unknown identities, each dated at its earliest event of the batch."""
     firsts = list(to_enrol.values())
+    joined = {key: now for key in to_enrol}
+    for item in items:
+        key = item.identity[:2] if item.identity else None
+        if key in joined and item.event.occurred_at < joined[key]:
+            joined[key] = item.event.occurred_at
     ids = member_service.enrol(
         conn, program, now,
-        [dict(join_channel=p.event.channel) for p in firsts], [[p.identity] for p in firsts])
+        [dict(join_channel=p.event.channel) for p in firsts], [[p.identity] for p in firsts],
+        joined=list(joined.values()))
     for key, member_id in zip(to_enrol, ids):
         known[key] = member_id
 

@@ -37,6 +37,7 @@ from patron.members.service import MemberNotFound
 from patron.programs.service import Program
 from patron.programs.versions import versions
 from patron.rules.membership import Households
+from patron.tiers import placement as tier_placement
 
 HOLDER_STATUS = member_repository.HOLDER
 
@@ -101,6 +102,7 @@ def _join(conn: Connection, program: Program, household: Any, member_id: int, ro
     period_id = repository.add_member(conn, program_id=program.id, household_id=household.id,
                                       member_id=member_id, role=role.value, now=now,
                                       actor=actor)
+    tier_placement.on_joining(conn, program, household, member_id, now=now, actor=actor)
     if not rules(conn, program).pooled_points:
         return
     own, pool = _lock(conn, program, household, [member_id])
@@ -117,6 +119,7 @@ def _leave(conn: Connection, program: Program, household: Any, member_id: int, *
            now: datetime, actor: str, reason: str) -> None:
     """Remove the member; their points go with them if the program says so."""
     period_id = repository.remove_member(conn, household.id, member_id, now, reason)
+    tier_placement.on_leaving(conn, program, household, member_id, now=now, actor=actor)
     policy = rules(conn, program).leaving_member_points
     if policy != "leave_with_member":
         return
@@ -210,6 +213,7 @@ def dissolve(conn: Connection, program: Program, household_id: int, *, now: date
             _leave(conn, program, household, member.member_id, now=now, actor=actor,
                    reason="dissolved")
     period_id = repository.remove_member(conn, household.id, owner, now, "dissolved")
+    tier_placement.on_leaving(conn, program, household, owner, now=now, actor=actor)
     meta = TransferMeta(
         f"household:{household.id}:dissolve:{period_id}",
         f"Household {household.name!r} dissolved: its points go to its owner",

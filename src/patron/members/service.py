@@ -55,14 +55,23 @@ def _refuse_taken(conn: Connection, program: Program, keys: list[tuple[str, str]
 
 def enrol(conn: Connection, program: Program, now: datetime,
           profiles: Sequence[dict[str, Any]],
-          identity_sets: Sequence[Sequence[tuple[str, str, str | None]]]) -> list[int]:
-    """Create members with their identities and points accounts, in bulk."""
-    rows = [repository.new_member_row(program.id, now, **profile) for profile in profiles]
+          identity_sets: Sequence[Sequence[tuple[str, str, str | None]]],
+          joined: Sequence[datetime] | None = None) -> list[int]:
+    """Create members with their identities and points accounts, in bulk.
+
+    ``joined`` dates each member (default ``now``): a member enrolled by events that
+    arrive late joined at the first of them, which is what membership-year tier
+    windows, cohorts and "new member" checks count from.
+    """
+    since = list(joined) if joined is not None else [now] * len(profiles)
+    rows = [repository.new_member_row(program.id, at, **profile)
+            for profile, at in zip(profiles, since, strict=True)]
     ids = repository.insert_members(conn, rows)
     repository.insert_identities(conn, [
         dict(program_id=program.id, member_id=member_id, type=kind, value=value,
-             channel=channel, created_at=now)
-        for member_id, idents in zip(ids, identity_sets) for kind, value, channel in idents])
+             channel=channel, created_at=at)
+        for member_id, idents, at in zip(ids, identity_sets, since)
+        for kind, value, channel in idents])
     ledger_repository.open_accounts(conn, program.id, ids, now)
     return ids
 

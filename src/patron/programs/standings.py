@@ -113,19 +113,20 @@ def _manual_periods(changes: Sequence[TierChange], manual_until: datetime | None
 # --- reading it -----------------------------------------------------------------------------
 
 
-def load(conn: Connection, program_id: int, member_ids: Iterable[int]
-         ) -> dict[int, StandingHistory]:
-    """Every given member's history (members without any get an empty one)."""
+def load(conn: Connection, program_id: int, member_ids: Iterable[int], *,
+         plans: bool = True) -> dict[int, StandingHistory]:
+    """Every given member's history (members without any get an empty one); without
+    ``plans`` their memberships are not read (a program that offers none)."""
     wanted = sorted(set(member_ids))
     changes = _changes(conn, program_id, wanted)
     states = tier_repository.states(conn, program_id, wanted)
-    plans = _memberships(conn, program_id, wanted)
+    memberships_of = _memberships(conn, program_id, wanted) if plans else {}
     histories = {}
     for member_id in wanted:
         state = states.get(member_id)
         manual_until = state.manual_until if state is not None and state.manual_tier_id else None
         histories[member_id] = standing_history(changes.get(member_id, []), manual_until,
-                                                plans.get(member_id, []))
+                                                memberships_of.get(member_id, []))
     return histories
 
 

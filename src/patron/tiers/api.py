@@ -50,7 +50,8 @@ class ManualTier(BaseModel):
 class TierChange(BaseModel):
     from_tier: str | None
     to_tier: str
-    kind: str = Field(description="upgrade, downgrade, retained, manual or manual_end")
+    kind: str = Field(description="upgrade, downgrade, retained, manual, manual_end, "
+                      "household_join or household_leave")
     at: datetime
     reason: str
 

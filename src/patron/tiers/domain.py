@@ -17,6 +17,13 @@ How a tier moves
 - **Returns** lower the metric. They move a member down at the next review, or
   at once when ``returns_downgrade_immediately`` is set and the tier was reached
   in the current period.
+- **Late events.** An event counts in the window it occurred in, but only one
+  that falls in the window running today (``counts_today``) can move a member
+  when it is processed: a closed window is settled by its review, never
+  replayed, so a purchase from years ago cannot upgrade a member today with a
+  tier whose secured period is already over. An upgrade is dated at its event,
+  or at the member's latest move if that came later, so a member's moves stay
+  in time order.
 - **Effective tier.** A manual tier set by an admin replaces the earned tier
   until its end date (never a silent permanent floor). An active paid plan's
   ``tier_floor`` then lifts the result to at least that level.
@@ -24,6 +31,8 @@ How a tier moves
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -32,6 +41,8 @@ from patron.rules.membership import Tiers
 
 METRIC_KINDS = {"tier_points": "tier_points", "qualifying_spend": "spend", "orders": "orders"}
 """The program's metric name → the ``qualification_entries.metric`` it sums."""
+
+ONE_TICK = timedelta(microseconds=1)
 
 
 def _add_months(day: date, months: int) -> date:
@@ -111,6 +122,42 @@ def review(tiers: Tiers, current: int, ended_metric: int, current_metric: int,
     return Review(to, "downgrade", next_secured(tiers, secured, zone) if to > 0 else None)
 
 
+def counts_today(tiers: Tiers, at: datetime, now: datetime, zone: ZoneInfo,
+                 joined: datetime) -> bool:
+    """Whether an event at ``at`` counts in the qualification window running at ``now``
+    (the metric a member sees today includes it), so it may move their tier now."""
+    return at >= window(tiers, now, zone, joined)[0]
+
+
+def earned_at(moves: Sequence[tuple[datetime, str]], at: datetime, base: str) -> str:
+    """The earned tier at ``at``: that of the last move at or before it (``moves`` in
+    time order); the first level before any."""
+    index = bisect_right([moved for moved, _ in moves], at)
+    return moves[index - 1][1] if index else base
+
+
+def _value(entries: Sequence[tuple[datetime, int]], start: datetime, end: datetime) -> int:
+    return sum(amount for at, amount in entries if start <= at < end)
+
+
+def secured_level(tiers: Tiers, entries: Sequence[tuple[datetime, int]], now: datetime,
+                  zone: ZoneInfo, joined: datetime) -> tuple[int, datetime | None]:
+    """The level ``entries`` secure at ``now`` and until when: reached in the running
+    window (secured as if reached now), or in the period before it, which a calendar or
+    membership year keeps to the end of the running one. A member placed anew (joining or
+    leaving a household) gets what their metric would have kept them at."""
+    start, end = window(tiers, now, zone, joined)
+    level = tiers.qualified(_value(entries, start, end))
+    secured = secured_until(tiers, now, zone, joined) if level else None
+    if tiers.window.type != "rolling_months":
+        before = start - ONE_TICK
+        earlier = window(tiers, before, zone, joined)
+        if earlier[0] <= before and (reached := tiers.qualified(_value(entries, *earlier))) \
+                > level:
+            level, secured = reached, end
+    return level, secured
+
+
 def effective(tiers: Tiers, earned: str, manual: str | None, manual_until: datetime | None,
               floor: str | None, at: datetime) -> tuple[str, str]:
     """(tier id, source): manual while it lasts, else earned; lifted to a plan's floor."""
@@ -121,5 +168,3 @@ def effective(tiers: Tiers, earned: str, manual: str | None, manual_until: datet
         tier, source = floor, "membership"
     return tier, source
 
-
-ONE_TICK = timedelta(microseconds=1)

@@ -1,15 +1,16 @@
 """Tiers in use: qualification as events arrive, reviews at period ends, the member's view.
 
 ``TierTracker`` serves one ingest batch: it gives the engine each member's
-tier and earn multipliers, records what every event adds to the qualification
-metric, and upgrades a member inside the event that qualifies them (later
-events of the batch already see the new tier). ``review_due`` is the scheduled
+tier and earn multipliers as they stood when the event occurred, records what
+every event adds to the qualification metric, and upgrades a member inside the
+event that qualifies them (later events of the batch already see the new tier). ``review_due`` is the scheduled
 sweep; ``set_manual`` and ``member_tier`` back the API.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -19,11 +20,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from patron.errors import InvalidInput, NotFound
+from patron.households import repository as household_repository
+from patron.members.service import get_member
+from patron.memberships import service as memberships
+from patron.programs import standings
 from patron.programs.jobs import every_program_in_batches
 from patron.programs.service import Program
+from patron.programs.standings import StandingHistory
 from patron.programs.versions import get_version
-from patron.rules.membership import Tiers
+from patron.rules.membership import MembershipPlan, Tiers
 from patron.rules.money import format_money
+from patron.rules.standing import Standing, place
 from patron.tiers import domain, repository
 from patron.tiers.domain import METRIC_KINDS
 
@@ -44,11 +51,7 @@ class UnknownTier(InvalidInput):
 def active_plans(conn: Connection, program: Program, member_ids: list[int],
                  at: datetime) -> dict[int, Any]:
     """Paid plans in force (their benefits), when paid memberships are in use."""
-    try:
-        from patron.memberships.service import active_plans as plans
-    except ImportError:  # pragma: no cover - memberships ship with Patron
-        return {}
-    return plans(conn, program.id, member_ids, at)
+    return memberships.active_plans(conn, program.id, member_ids, at)
 
 
 def household_groups(conn: Connection, program: Program, tiers: Tiers | None,
@@ -57,17 +60,15 @@ def household_groups(conn: Connection, program: Program, tiers: Tiers | None,
     they share one metric and move together. Empty otherwise."""
     if tiers is None or tiers.per != "household" or not member_ids:
         return {}
-    try:
-        from patron.households.service import household_of, members_of
-    except ImportError:  # pragma: no cover - households ship with Patron
-        return {}
     groups: dict[int, list[int]] = {}
-    homes = household_of(conn, program.id, set(member_ids))
+    homes = household_repository.memberships_of(conn, program.id, set(member_ids))
     members: dict[int, list[int]] = {}
-    for member_id, (household_id, _) in homes.items():
-        if household_id not in members:
-            members[household_id] = [m.member_id for m in members_of(conn, household_id)]
-        groups[member_id] = members[household_id]
+    for member_id, home in homes.items():
+        if home.household_id not in members:
+            members[home.household_id] = [
+                m.member_id for m in household_repository.current_members(conn,
+                                                                          home.household_id)]
+        groups[member_id] = members[home.household_id]
     return groups
 
 
@@ -77,19 +78,47 @@ class _Member:
     tier: str
     since: datetime
     secured: datetime | None
-    manual: str | None = None
-    manual_until: datetime | None = None
     stored: bool = False
     entries: list[tuple[datetime, int]] = field(default_factory=list)
+    moves: list[tuple[datetime, str]] = field(default_factory=list)
+    """Earned tier moves, recorded and of this batch, in time order."""
+    history: StandingHistory = field(default_factory=StandingHistory)
+    """Recorded tiers set by hand and paid plans, for the standing at an event's time."""
+
+    def tier_at(self, at: datetime, base: str) -> str:
+        """The tier held at ``at``: one set by hand while it ran, else the earned one."""
+        for start, until, tier in self.history.manual:
+            if start <= at < until:
+                return tier
+        return domain.earned_at(self.moves, at, base)
+
+    def latest_move(self) -> datetime | None:
+        return self.moves[-1][0] if self.moves else None
+
+
+def _moves(history: StandingHistory, state: Any) -> list[tuple[datetime, str]]:
+    """A member's earned moves; a state no move explains counts from its ``since``."""
+    moves = list(zip(history.earned_at, history.earned))
+    if not moves and state is not None:
+        moves = [(state.since, state.tier_id)]
+    return moves
 
 
 class TierTracker:
-    """Tiers of one batch's members, kept current event by event."""
+    """Tiers of one batch's members, kept current event by event.
+
+    Each event is earned with the standing the member held when it occurred
+    (tier, tier set by hand, paid plan), read from what Patron recorded as the
+    simulator does (``patron.programs.standings``), so a late event earns as it
+    would have on time. What an event adds to the metric is always recorded; it
+    moves a tier now only from the window running today (``domain.counts_today``).
+    """
 
     def __init__(self, conn: Connection, program: Program, tiers: Tiers | None,
                  zone: ZoneInfo, member_ids: set[int], earliest: datetime | None,
-                 now: datetime, *, plans: bool = True) -> None:
+                 now: datetime, *, plans: Sequence[MembershipPlan] = ()) -> None:
         self.conn, self.program, self.tiers, self.zone = conn, program, tiers, zone
+        self.now = now
         self.currency = program.settings.currency
         self.metric = METRIC_KINDS[tiers.metric] if tiers else None
         self.members: dict[int, _Member] = {}
@@ -98,15 +127,20 @@ class TierTracker:
         self.touched: set[int] = set()
         self.last_change: dict[str, Any] | None = None
         """The move the last ``add`` made, if any (for the event's outcome)."""
-        self.plans = (active_plans(conn, program, sorted(member_ids), now)
-                      if member_ids and plans else {})
+        self.plans = {plan.id: plan for plan in plans}
+        self.plan_history: dict[int, StandingHistory] = {}
         self.groups: dict[int, list[int]] = {}
-        if tiers is None or not member_ids:
+        if tiers is None:
+            if member_ids and self.plans:
+                self.plan_history = standings.load(conn, program.id, member_ids)
+            return
+        if not member_ids:
             return
         self.groups = household_groups(conn, program, tiers, member_ids)
         member_ids = set(member_ids).union(*self.groups.values())
         joined = repository.joined_at(conn, member_ids)
         states = repository.states(conn, program.id, member_ids)
+        histories = standings.load(conn, program.id, member_ids, plans=bool(self.plans))
         since = min([earliest or now, *joined.values()])
         start = min(domain.window(tiers, since, zone, joined.get(m, since))[0]
                     for m in member_ids)
@@ -115,26 +149,23 @@ class TierTracker:
         for member_id in member_ids:
             state = states.get(member_id)
             at = joined.get(member_id, now)
+            history = histories[member_id]
             self.members[member_id] = _Member(
                 at, state.tier_id if state else base, state.since if state else at,
-                state.secured_until if state else None,
-                state.manual_tier_id if state else None, state.manual_until if state else None,
-                stored=state is not None, entries=entries.get(member_id, []))
+                state.secured_until if state else None, stored=state is not None, entries=entries.get(member_id, []),
+                moves=_moves(history, state), history=history)
+        self.plan_history = histories
 
     def context(self, member_id: int, at: datetime) -> tuple[str | None, dict[str, Decimal]]:
-        """The tier a rule sees (``member.tier``) and the benefit multipliers."""
-        multipliers: dict[str, Decimal] = {}
-        plan = self.plans.get(member_id)
-        if plan is not None:
-            multipliers["membership"] = plan.benefits.earn_multiplier
+        """The tier a rule sees (``member.tier``) and the benefit multipliers, as the
+        member stood at ``at``."""
+        history = self.plan_history.get(member_id)
+        plan = history.plan_at(at) if history is not None and self.plans else None
         member = self.members.get(member_id)
-        if member is None or self.tiers is None:
-            return None, multipliers
-        floor = plan.benefits.tier_floor if plan is not None else None
-        tier, _ = domain.effective(self.tiers, member.tier, member.manual, member.manual_until,
-                                   floor, at)
-        multipliers["tier"] = self.tiers.level(tier).benefits.earn_multiplier
-        return tier, multipliers
+        tier = (member.tier_at(at, self.tiers.levels[0].id)
+                if member is not None and self.tiers is not None else None)
+        placing = place(self.tiers, self.plans, Standing(tier, plan))
+        return placing.tier, dict(placing.multipliers)
 
     def add(self, member_id: int, at: datetime, amounts: dict[str, int], reason: str,
             key: Any) -> None:
@@ -155,20 +186,24 @@ class TierTracker:
                                      metric=self.metric, amount=amount, occurred_at=at,
                                      reason=reason, key=key))
         member.entries.append((at, amount))
-        start, end = domain.window(self.tiers, at, self.zone, member.joined)
+        if not domain.counts_today(self.tiers, at, self.now, self.zone, member.joined):
+            return  # a closed window: its review counts it, nothing moves today
         group = self.groups.get(member_id, [member_id])
+        moment = max([at, *(moved for m in group
+                            if (moved := self.members[m].latest_move()) is not None)])
+        start, end = domain.window(self.tiers, moment, self.zone, member.joined)
         value = sum(a for m in group for t, a in self.members[m].entries if start <= t < end)
         reached = self.tiers.qualified(value)
         current = self.tiers.index(member.tier)
         level = self.tiers.levels[reached]
         if reached > current:
             whose = "the household's " if len(group) > 1 else ""
-            reason = (f"{whose}{_metric_text(self.tiers, self.currency, value)} reached "
-                      f"{level.name} ({_metric_text(self.tiers, self.currency, level.threshold)})")
-            secured = domain.secured_until(self.tiers, at, self.zone, member.joined)
+            reason = (f"{whose}{metric_text(self.tiers, self.currency, value)} reached "
+                      f"{level.name} ({metric_text(self.tiers, self.currency, level.threshold)})")
+            secured = domain.secured_until(self.tiers, moment, self.zone, member.joined)
             for other in group:
                 if self.tiers.index(self.members[other].tier) < reached:
-                    self._move(other, self.members[other], reached, "upgrade", at, value,
+                    self._move(other, self.members[other], reached, "upgrade", moment, value,
                                reason, secured)
         elif amount < 0 and reached < current and self.tiers.returns_downgrade_immediately:
             for other in group:
@@ -177,9 +212,9 @@ class TierTracker:
                 if reached >= level_index or held.since < start:
                     continue  # kept from an earlier period: only a review moves it
                 to = max(reached, level_index - self.tiers.max_drop)
-                self._move(other, held, to, "downgrade", at, value,
+                self._move(other, held, to, "downgrade", moment, value,
                            f"a return took the {_metric_name(self.tiers)} to "
-                           f"{_metric_text(self.tiers, self.currency, value)}, below "
+                           f"{metric_text(self.tiers, self.currency, value)}, below "
                            f"{self.tiers.levels[level_index].name}",
                            held.secured if to > 0 else None)
 
@@ -190,6 +225,7 @@ class TierTracker:
                                  kind=kind, at=at, metric_value=value, reason=reason,
                                  actor="system:tiers"))
         member.tier, member.since, member.secured = self.tiers.levels[to].id, at, secured
+        member.moves.append((at, member.tier))
         self.touched.add(member_id)
 
     def write(self, event_pks: dict[Any, int], now: datetime) -> None:
@@ -216,7 +252,7 @@ def _metric_name(tiers: Tiers) -> str:
             "orders": "orders"}[tiers.metric]
 
 
-def _metric_text(tiers: Tiers, currency: str, value: int) -> str:
+def metric_text(tiers: Tiers, currency: str, value: int) -> str:
     if tiers.metric == "qualifying_spend":
         return f"{format_money(value, currency)} spent"
     return f"{value:,} {_metric_name(tiers)}"
@@ -298,12 +334,12 @@ def review_program(conn: Connection, program: Program, now: datetime,
 def _review_reason(tiers: Tiers, currency: str, kind: str, before: str, after: str,
                    value: int, window: tuple[datetime, datetime]) -> str:
     period = f"{window[0].date().isoformat()} to {window[1].date().isoformat()}"
-    reached = _metric_text(tiers, currency, value)
+    reached = metric_text(tiers, currency, value)
     if kind == "retained":
         return f"kept {tiers.level(after).name}: {reached} from {period}"
     return (f"{tiers.level(before).name} to {tiers.level(after).name}: {reached} from {period}, "
             f"{tiers.level(before).name} needs "
-            f"{_metric_text(tiers, currency, tiers.level(before).threshold)}")
+            f"{metric_text(tiers, currency, tiers.level(before).threshold)}")
 
 
 def review_all(db: Any, now: datetime) -> tuple[int, int]:
@@ -324,8 +360,6 @@ def set_manual(conn: Connection, program: Program, member_id: int, tier_id: str,
     if until <= now:
         raise InvalidInput("until must be in the future: a manual tier always ends",
                            field="until")
-    from patron.members.service import get_member
-
     get_member(conn, program, member_id)
     state = repository.states(conn, program.id, [member_id]).get(member_id)
     if state is not None and (state.manual_tier_id, state.manual_until, state.manual_reason) \
@@ -350,8 +384,6 @@ def set_manual(conn: Connection, program: Program, member_id: int, tier_id: str,
 def member_tier(conn: Connection, program: Program, member_id: int, now: datetime
                 ) -> dict[str, Any]:
     """Everything ``GET /members/{id}/tier`` shows."""
-    from patron.members.service import get_member
-
     tiers, zone = _tiers(conn, program)
     member = get_member(conn, program, member_id)
     state = repository.states(conn, program.id, [member_id]).get(member_id)
