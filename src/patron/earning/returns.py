@@ -189,20 +189,26 @@ def _return_cashback(conn: Connection, program: Program, planned: PlannedReturn,
     for clawback, piece in planned.cashback:
         by_rule.setdefault(clawback.rule_id, []).append((clawback, piece))
     outcome = []
+    currency = program.settings.currency
     for rule_id, pieces in by_rule.items():
         amount = sum(c.points for c, _ in pieces)
-        reasons = "; ".join(dict.fromkeys(c.reason for c, _ in pieces))
-        reason = f"{reasons}: −{format_money(amount, program.settings.currency)}"
-        taken, forgiven = wallet.claw_back(conn, program, WalletMove(
+        what = "; ".join(dict.fromkeys(c.reason for c, _ in pieces))
+        version = pieces[0][1].program_version
+
+        def explain(taken: int, forgiven: int, owed: int, what: str = what) -> str:
+            return clawback_reason(what, taken, forgiven=forgiven, owed=owed,
+                                   amount=lambda cents: format_money(cents, currency),
+                                   paid_off_by="your next cashback")
+        done = wallet.claw_back(conn, program, WalletMove(
             planned.member_id, amount, "reverse", f"event:{event.id}:{rule_id}:cashback",
-            reason, event.occurred_at, actor, event_pk, planned.order.order_id,
-            {"rule": rule_id, "program_version": pieces[0][1].program_version}), now)
-        if forgiven:
-            reason = (f"{reason} ({format_money(forgiven, program.settings.currency)} already "
-                      "spent, not taken back)")
+            what, event.occurred_at, actor, event_pk, planned.order.order_id,
+            {"rule": rule_id, "program_version": version}), now,
+            credit_entry_id=pieces[0][1].wallet_entry_id, explain=explain)
+        status = "pending" if done.from_held == done.taken and done.taken else "posted"
         outcome.append(Award(member_id=planned.member_id, kind="reverse", points=0,
-                             amount=-taken, status="posted", reason=reason, rule_id=rule_id,
-                             program_version=pieces[0][1].program_version))
+                             amount=-done.taken, forgiven=done.forgiven or None, status=status,
+                             reason=explain(done.taken, done.forgiven, done.owed),
+                             rule_id=rule_id, program_version=version))
     return outcome
 
 
