@@ -4,6 +4,8 @@ Each sweep is idempotent (running it twice at the same time changes nothing)
 and works in small transactions, so it can run beside live traffic:
 
 - ``release``: pending points past their return window become available;
+- ``cashback_release``: cashback held through the return window becomes
+  spendable in the wallet;
 - ``expire``: lots past their expiry date expire;
 - ``tiers``: members whose secured tier period ended (after grace) are
   reviewed, and manual tiers past their end date end;
@@ -22,10 +24,12 @@ from patron.db import Database
 from patron.ledger import jobs as ledger_jobs
 from patron.referrals.service import pay_all
 from patron.tiers.service import review_all
+from patron.wallet import jobs as wallet_jobs
 
 
 def run_all(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
     results = {name: asdict(result) for name, result in ledger_jobs.run_all(db, now).items()}
+    results["cashback_release"] = asdict(wallet_jobs.release_pending(db, now))
     reviewed, changes = review_all(db, now)
     results["tiers"] = {"reviewed": reviewed, "changes": changes}
     results["referrals"] = {"settled": pay_all(db, now)}

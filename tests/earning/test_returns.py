@@ -3,7 +3,7 @@ first, never twice, and the negative-balance setting when points were spent."""
 
 from __future__ import annotations
 
-from patron.ledger.service import spend_points
+from patron.ledger.service import ledger_page, spend_points
 from tests.earning.test_ingest import BASE, BIG, Shop, rule
 
 LINES = [("LAT", "drinks", 1, 10_00), ("BNS", "beans", 2, 50_00)]
@@ -71,9 +71,37 @@ def test_spent_points_are_forgiven_when_the_program_claws_back_only_what_is_left
                                                 reason="coffee", key="s-1", actor="test",
                                                 now=clock.now()))
     back = returned(shop, member, "R-4")
-    assert back.points == -60 and "45 already spent" in back.awards[0].reason
+    [award] = back.awards
+    assert (back.points, award.points, award.forgiven) == (-15, -15, 45)
+    assert award.reason.endswith("returned 2 × BNS: −15 (45 already spent, forgiven)")
     account = shop.balance(member)
     assert (account.available, account.lifetime_earned) == (0, 0)
+    [entry] = [e for e in entries(shop, member) if e.kind == "reverse"]
+    assert (entry.points, entry.reason) == (-15, award.reason)
+
+
+def entries(shop, member):
+    return shop.db.read(lambda conn: ledger_page(conn, shop.program, member, None, 50)).items
+
+
+def test_a_return_of_points_all_spent_takes_nothing_and_says_it_forgave_them(database, clock):
+    shop = Shop(database, clock, [BASE, BIG], negative_balance="clawback_available_only")
+    member = shop.member()
+    shop.send(shop.purchase(member, LINES, order_id="A-1"))
+    database.transact(lambda conn: spend_points(conn, shop.program, member, points=150,
+                                                reason="mug", key="s-all", actor="test",
+                                                now=clock.now()))
+    back = returned(shop, member, "A-1")
+    assert back.points == -10 and shop.balance(member).available == 0
+    assert {a.rule_id: (a.points, a.forgiven) for a in back.awards} == {
+        "base": (-10, 50), "big": (0, 100)}
+    reasons = {a.rule_id: a.reason for a in back.awards}
+    assert reasons["base"].endswith(": −10 (50 already spent, forgiven)")
+    assert reasons["big"] == ("Big order bonus: order now below $50.00: nothing taken back "
+                              "(100 already spent, forgiven)")
+    reverses = [e for e in entries(shop, member) if e.kind == "reverse"]
+    assert sorted(e.points for e in reverses) == [-10, 0]
+    assert all("−0" not in e.reason and "−100" not in e.reason for e in reverses)
 
 
 def test_negative_balance_is_paid_off_by_later_earnings(database, clock):

@@ -14,9 +14,11 @@ from patron.rules.returns import (
     ReturnExceedsPurchase,
     ReturnLine,
     UnknownReturnLine,
+    clawback_reason,
     plan_clawback,
     return_lines,
 )
+from patron.rules.money import format_money
 from tests.rules.factories import demo, earn, line, member, program, purchase, rule
 
 
@@ -143,3 +145,17 @@ def test_clawbacks_never_exceed_awards_and_sum_up_on_full_return(quantities, amo
         assert clawed <= evaluation.total_points
         returned[step[0].line_index] += step[0].quantity
     assert clawed == evaluation.total_points
+
+
+def test_a_clawback_reads_what_was_taken_and_what_was_forgiven_or_owed():
+    assert clawback_reason("Base: order returned", 10, forgiven=90) == (
+        "Base: order returned: −10 (90 already spent, forgiven)")
+    assert clawback_reason("Bonus: order returned", 0, forgiven=100) == (
+        "Bonus: order returned: nothing taken back (100 already spent, forgiven)")
+    assert clawback_reason("Base: returned 1 × LAT", 25, owed=5) == (
+        "Base: returned 1 × LAT: −25 (5 owed, paid off by your next points)")
+    assert clawback_reason("5% cashback: order returned", 1_00, forgiven=4_00,
+                           amount=lambda cents: format_money(cents, "USD"),
+                           paid_off_by="your next cashback") == (
+        "5% cashback: order returned: −$1.00 ($4.00 already spent, forgiven)")
+    assert clawback_reason("Base: order returned", 60) == "Base: order returned: −60"

@@ -158,7 +158,8 @@ def test_a_return_after_a_transfer_takes_back_from_the_sender_not_the_receiver(
     club.purchase(sender, 60_00, "R-1")
     club.send(sender, receiver, 60)
     back = club.return_order(sender, "R-1")
-    assert back.status == "processed" and back.points == -60
+    assert back.status == "processed" and back.points == sender_after
+    assert [a.forgiven for a in back.awards] == [None if sender_after else 60]
     assert club.exact(member_id=sender).available == sender_after
     assert club.exact(member_id=receiver).available == 70
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import threading
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from patron.wallet.service import InsufficientFunds, WalletMove, spend, take_back, totals, wallet
+from patron import jobs
+from patron.wallet.service import (InsufficientFunds, WalletMove, pending_total, spend,
+                                   take_back, totals, wallet)
 from patron.wallet.tables import wallet_accounts
+from tests.concurrency import race
 from tests.earning.test_ingest import BASE, Shop, rule
 
 CASHBACK = rule("cashback", "purchase", {"cashback_percent": "2.5"}, name="2.5% cashback")
@@ -82,7 +86,9 @@ def test_spent_cashback_is_forgiven_or_owed_by_the_program_setting(database, clo
     member = shop.member()
     shop.send(shop.purchase(member, LINES, order_id="W-2"))
     pay(shop, member, 1_00, "spent")
-    shop.send(shop.event(member, "return", {"order_id": "W-2"}))
+    [back] = shop.send(shop.event(member, "return", {"order_id": "W-2"}))
+    assert [(a.amount, a.forgiven) for a in back.awards] == [(-50, 1_00)]
+    assert back.awards[0].reason.endswith(": −$0.50 ($1.00 already spent, forgiven)")
     assert balance(shop, member) == 0
     owing = Shop(database, clock, [CASHBACK], negative_balance="allow_negative")
     other = owing.member()
@@ -118,3 +124,95 @@ def test_take_back_is_all_or_nothing_even_where_balances_may_go_negative(databas
         select(wallet_accounts.c.id).where(wallet_accounts.c.program_id == shop.program.id,
                                            wallet_accounts.c.member_id == member)).scalar_one())
     assert database.read(lambda conn: totals(conn, account_id)) == 0
+
+
+FIVE = rule("five", "purchase", {"cashback_percent": "5"}, name="5% cashback")
+
+
+def test_cashback_waits_out_the_return_window_and_a_return_takes_it_all(database, clock):
+    shop = Shop(database, clock, [FIVE], pending_days=14)
+    member = shop.member()
+    [bought] = shop.send(shop.purchase(member, [("TV", "", 1, 100_00)], order_id="C-1"))
+    [award] = bought.awards
+    assert (award.amount, award.status) == (5_00, "pending")
+    assert award.available_at == clock.now() + timedelta(days=14)
+    view = database.read(lambda conn: wallet(conn, shop.program, member))
+    assert (view["balance"], view["pending"]) == (0, 5_00)
+    assert [(e["kind"], e["status"], e["amount"]) for e in view["entries"]] == [
+        ("cashback", "pending", 5_00)]
+    with pytest.raises(InsufficientFunds):
+        pay(shop, member, 4_00, "too-soon")
+    [back] = shop.send(shop.event(member, "return", {"order_id": "C-1"}))
+    [reverse] = back.awards
+    assert (reverse.amount, reverse.status, reverse.forgiven) == (-5_00, "pending", None)
+    assert reverse.reason == "5% cashback: returned 1 × TV: −$5.00"
+    view = database.read(lambda conn: wallet(conn, shop.program, member))
+    assert (view["balance"], view["pending"]) == (0, 0)
+    clock.advance(days=15)
+    jobs.run_all(database, clock.now())
+    view = database.read(lambda conn: wallet(conn, shop.program, member))
+    assert (view["balance"], view["pending"]) == (0, 0)
+    assert balance_from_entries(shop, member) == (0, 0)
+
+
+def test_the_scheduled_sweep_releases_what_a_partial_return_left(database, clock):
+    shop = Shop(database, clock, [FIVE], pending_days=14, negative_balance="allow_negative")
+    member = shop.member()
+    shop.send(shop.purchase(member, [("TV", "", 1, 60_00), ("BOX", "", 1, 40_00)],
+                            order_id="C-2"))
+    shop.send(shop.event(member, "return", {"order_id": "C-2", "lines": [{"sku": "BOX"}]}))
+    clock.advance(days=13)
+    jobs.run_all(database, clock.now())
+    assert balance(shop, member) == 0
+    clock.advance(days=2)
+    assert jobs.run_all(database, clock.now())["cashback_release"]["amount"] >= 3_00
+    again = jobs.run_all(database, clock.now())["cashback_release"]
+    assert again == {"accounts": 0, "holds": 0, "amount": 0}
+    view = database.read(lambda conn: wallet(conn, shop.program, member))
+    assert (view["balance"], view["pending"]) == (3_00, 0)
+    assert view["entries"][0]["kind"] == "release" and view["entries"][0]["amount"] == 3_00
+    assert balance_from_entries(shop, member) == (3_00, 0)
+    pay(shop, member, 3_00, "now")
+    [back] = shop.send(shop.event(member, "return", {"order_id": "C-2"}))
+    assert [a.amount for a in back.awards] == [-3_00]
+    assert "owed" in back.awards[0].reason
+    assert balance(shop, member) == -3_00
+
+
+def test_a_return_says_how_much_cashback_it_took_and_how_much_it_forgave(database, clock):
+    shop = Shop(database, clock, [FIVE], pending_days=14)
+    member = shop.member()
+    shop.send(shop.purchase(member, [("TV", "", 1, 100_00)], order_id="C-3"))
+    clock.advance(days=15)
+    jobs.run_all(database, clock.now())
+    pay(shop, member, 4_00, "spent-4")
+    [back] = shop.send(shop.event(member, "return", {"order_id": "C-3"}))
+    [reverse] = back.awards
+    assert (reverse.amount, reverse.forgiven, reverse.status) == (-1_00, 4_00, "posted")
+    assert reverse.reason == "5% cashback: returned 1 × TV: −$1.00 ($4.00 already spent, forgiven)"
+    view = database.read(lambda conn: wallet(conn, shop.program, member))
+    assert view["balance"] == 0
+    assert (view["entries"][0]["amount"], view["entries"][0]["reason"]) == (-1_00,
+                                                                            reverse.reason)
+
+
+def test_a_release_and_a_return_at_once_never_free_the_same_cent_twice(database, clock):
+    shop = Shop(database, clock, [FIVE], pending_days=14)
+    member = shop.member()
+    shop.send(shop.purchase(member, [("TV", "", 1, 100_00)], order_id="C-4"))
+    clock.advance(days=15)
+    returning = shop.event(member, "return", {"order_id": "C-4"})
+    steps = [lambda: jobs.run_all(database, clock.now()), lambda: shop.send(returning)]
+    assert race(2, lambda n: steps[n]()) == {"ok": 2}
+    view = database.read(lambda conn: wallet(conn, shop.program, member))
+    assert (view["balance"], view["pending"]) == (0, 0)
+    assert balance_from_entries(shop, member) == (0, 0)
+
+
+def balance_from_entries(shop, member):
+    def read(conn):
+        account = conn.execute(select(wallet_accounts).where(
+            wallet_accounts.c.program_id == shop.program.id,
+            wallet_accounts.c.member_id == member)).one()
+        return totals(conn, account.id), pending_total(conn, account.id)
+    return shop.db.read(read)

@@ -30,8 +30,8 @@ from patron.rewards import gifts
 from patron.rewards import repository as rewards_repository
 from patron.rules.context import Line, Purchase
 from patron.rules.money import apportion, format_money
-from patron.rules.returns import (Clawback, ReturnLine, ReturnOfUnknownOrder, plan_clawback,
-                                  return_lines)
+from patron.rules.returns import (Clawback, ReturnLine, ReturnOfUnknownOrder, clawback_reason,
+                                  plan_clawback, return_lines)
 from patron.tiers.service import TierTracker
 from patron.wallet import service as wallet
 from patron.wallet.service import WalletMove
@@ -161,22 +161,22 @@ def write_return(conn: Connection, program: Program, planned: PlannedReturn, eve
     outcome = []
     for (rule_id, lot_id), pieces in groups.items():
         points = sum(c.points for c, _ in pieces)
-        reasons = list(dict.fromkeys(c.reason for c, _ in pieces))
+        what = "; ".join(dict.fromkeys(c.reason for c, _ in pieces))
         version = pieces[0][1].program_version
-        reason = f"{'; '.join(reasons)}: −{points}"
-        meta = EntryMeta(event.occurred_at, f"event:{event.id}:{rule_id}:{lot_id}", reason,
+        meta = EntryMeta(event.occurred_at, f"event:{event.id}:{rule_id}:{lot_id}", what,
                          actor, event_pk=event_pk, order_id=planned.order.order_id,
                          details={"rule": rule_id, "program_version": version,
                                   "returned_from_entry": pieces[0][1].entry_id})
+
+        def explain(taken: int, forgiven: int, owed: int, what: str = what) -> str:
+            return clawback_reason(what, taken, forgiven=forgiven, owed=owed)
         done = claw_back(conn, program, planned.member_id, points=points, own_lot_id=lot_id,
-                         meta=meta, now=now)
-        if done.forgiven:
-            reason = f"{reason} ({done.forgiven} already spent, not taken back)"
-        elif done.debt:
-            reason = f"{reason} ({done.debt} owed, paid off by your next points)"
-        status = "pending" if done.taken_pending == points else "posted"
-        outcome.append(Award(member_id=planned.member_id, kind="reverse", points=-points,
-                             status=status, reason=reason, rule_id=rule_id,
+                         meta=meta, now=now, explain=explain)
+        moved = done.taken_pending + done.taken_available + done.debt
+        status = "pending" if done.taken_pending == moved and moved else "posted"
+        outcome.append(Award(member_id=planned.member_id, kind="reverse", points=-moved,
+                             forgiven=done.forgiven or None, status=status,
+                             reason=explain(moved, done.forgiven, done.debt), rule_id=rule_id,
                              program_version=version))
     outcome += _return_cashback(conn, program, planned, event, event_pk, actor, now)
     _disqualify(conn, program, planned, event_pk, now)
@@ -189,20 +189,26 @@ def _return_cashback(conn: Connection, program: Program, planned: PlannedReturn,
     for clawback, piece in planned.cashback:
         by_rule.setdefault(clawback.rule_id, []).append((clawback, piece))
     outcome = []
+    currency = program.settings.currency
     for rule_id, pieces in by_rule.items():
         amount = sum(c.points for c, _ in pieces)
-        reasons = "; ".join(dict.fromkeys(c.reason for c, _ in pieces))
-        reason = f"{reasons}: −{format_money(amount, program.settings.currency)}"
-        taken, forgiven = wallet.claw_back(conn, program, WalletMove(
+        what = "; ".join(dict.fromkeys(c.reason for c, _ in pieces))
+        version = pieces[0][1].program_version
+
+        def explain(taken: int, forgiven: int, owed: int, what: str = what) -> str:
+            return clawback_reason(what, taken, forgiven=forgiven, owed=owed,
+                                   amount=lambda cents: format_money(cents, currency),
+                                   paid_off_by="your next cashback")
+        done = wallet.claw_back(conn, program, WalletMove(
             planned.member_id, amount, "reverse", f"event:{event.id}:{rule_id}:cashback",
-            reason, event.occurred_at, actor, event_pk, planned.order.order_id,
-            {"rule": rule_id, "program_version": pieces[0][1].program_version}), now)
-        if forgiven:
-            reason = (f"{reason} ({format_money(forgiven, program.settings.currency)} already "
-                      "spent, not taken back)")
+            what, event.occurred_at, actor, event_pk, planned.order.order_id,
+            {"rule": rule_id, "program_version": version}), now,
+            credit_entry_id=pieces[0][1].wallet_entry_id, explain=explain)
+        status = "pending" if done.from_held == done.taken and done.taken else "posted"
         outcome.append(Award(member_id=planned.member_id, kind="reverse", points=0,
-                             amount=-taken, status="posted", reason=reason, rule_id=rule_id,
-                             program_version=pieces[0][1].program_version))
+                             amount=-done.taken, forgiven=done.forgiven or None, status=status,
+                             reason=explain(done.taken, done.forgiven, done.owed),
+                             rule_id=rule_id, program_version=version))
     return outcome
 
 

@@ -203,10 +203,12 @@ class BatchEarning:
                     earned.lots.append(None)
                     continue
                 if total.kind == "cashback":
+                    held_until = cashback_held_until(total, settings, event.occurred_at)
                     earned.lots.append(None)
                     earned.outcome.append(Award(
                         member_id=member_id, kind="cashback", points=0, amount=total.points,
-                        status="posted", reason=total.explanation, rule_id=total.rule_id,
+                        status="pending" if held_until else "posted", available_at=held_until,
+                        reason=total.explanation, rule_id=total.rule_id,
                         program_version=version))
                     continue
                 lot = ledger_domain.new_lot(
@@ -281,11 +283,13 @@ class BatchEarning:
                 details = {"rule": total.rule_id, "program_version": item.version}
                 if total.capped_by:
                     details["capped_by"] = total.capped_by
-                if lot is None:
+                if total.kind == "cashback":
                     credits.append(WalletMove(
                         item.member_id, total.points, "cashback",
                         f"event:{event.id}:{total.rule_id}", total.explanation,
-                        event.occurred_at, actor, event_pk, order_id, details))
+                        event.occurred_at, actor, event_pk, order_id, details,
+                        available_at=cashback_held_until(total, item.program.settings,
+                                                         event.occurred_at)))
                     credit_owners.append((item, total))
                     continue
                 meta = EntryMeta(event.occurred_at, f"event:{event.id}:{total.rule_id}",
@@ -331,6 +335,15 @@ class BatchEarning:
                              {k: v for k, v in self.usage_added.items() if v[1]})
         repository.add_budget(self.conn, self.program.id,
                               {k: v for k, v in self.budget_added.items() if v})
+
+
+def cashback_held_until(total: RuleTotal, settings: Any, occurred_at: datetime
+                        ) -> datetime | None:
+    """When a rule's cashback becomes spendable: a pending rule's (a purchase's, by
+    default) waits out the return window as its points would; None is at once."""
+    if not (total.pending and settings.pending_days):
+        return None
+    return ledger_domain.pending_until(occurred_at, settings.pending_days)
 
 
 def notes_of(evaluation: Evaluation) -> list[Note]:

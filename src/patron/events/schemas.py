@@ -111,8 +111,12 @@ class Award(BaseModel):
     member_id: int
     kind: str = Field(description="earn; cashback (money for the wallet); reverse for a "
                                   "return's clawback")
-    points: int
-    amount: int | None = Field(None, description="cashback: money, minor units")
+    points: int = Field(description="Points that actually moved (negative when taken back)")
+    amount: int | None = Field(None, description="cashback: money that actually moved, minor "
+                               "units")
+    forgiven: int | None = Field(None, description="reverse: what the return did not take "
+                                 "back because it was already spent and the program forgives "
+                                 "it (points, or minor units for cashback)")
     status: str = Field(description="pending or posted")
     available_at: datetime | None = None
     expires_at: datetime | None = None

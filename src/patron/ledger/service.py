@@ -12,7 +12,7 @@ member they are for, so a pool's ledger still says who earned and who spent.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -365,8 +365,13 @@ class ClawedBack:
 
 
 def claw_back(conn: Connection, program: Program, member_id: int, *, points: int,
-              own_lot_id: int | None, meta: EntryMeta, now: datetime) -> ClawedBack:
+              own_lot_id: int | None, meta: EntryMeta, now: datetime,
+              explain: Callable[[int, int, int], str]) -> ClawedBack:
     """Take back earned points (a return): see ``domain.claw_back`` for the order.
+
+    Each entry's reason is ``explain(taken, forgiven, owed)`` for the points that
+    entry moved, so a ledger line never reads as more than it took; what was
+    forgiven or owed is told on the last entry written.
 
     Points come back from where they are now: if the earn's lot (or the copy a
     household transfer made of it) still holds points, from the account holding
@@ -391,12 +396,15 @@ def claw_back(conn: Connection, program: Program, member_id: int, *, points: int
     plan = domain.claw_back(lots, own_lot_id, points, allow_negative=allow_negative)
     entry_ids = []
     available = pending = lifetime = 0
+    last = plan.posted or plan.pending
     for part, suffix in ((plan.pending, "pending"), (plan.posted, "posted")):
         if part is None:
             continue
         details = {**meta.details, "forgiven": plan.forgiven, "debt": plan.debt}
+        reason = (explain(-part.points, plan.forgiven, plan.debt) if part is last
+                  else explain(-part.points, 0, 0))
         part_meta = EntryMeta(**{**meta.__dict__, "key": f"{meta.key}:{suffix}",
-                                 "details": details})
+                                 "reason": reason, "details": details})
         entry_id = write_posting(conn, program.id, account, part, part_meta, lots, now,
                                  member_id)
         entry_ids.append(entry_id)

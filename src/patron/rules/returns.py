@@ -16,7 +16,7 @@ the ledger's business.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any, Protocol
@@ -175,3 +175,21 @@ def _reason(award: AwardLike, order: Purchase, before: Mapping[int, int],
     line = order.lines[award.line_index]
     count = after[line.index] - before[line.index]
     return f"{award.rule_name}: returned {count} × {line.sku or 'item'}"
+
+
+def clawback_reason(reason: str, taken: int, *, forgiven: int = 0, owed: int = 0,
+                    amount: Callable[[int], str] = str,
+                    paid_off_by: str = "your next points") -> str:
+    """What a member reads of one clawback: what actually left their balance (``taken``,
+    owed included), then what was already spent and is forgiven, or owed.
+
+    The figure is what moved, never what the return asked for: a member who spent
+    the points reads "−10 (90 already spent, forgiven)", and a clawback that took
+    nothing says so rather than reading as a deduction.
+    """
+    text = f"{reason}: −{amount(taken)}" if taken else f"{reason}: nothing taken back"
+    if forgiven:
+        return f"{text} ({amount(forgiven)} already spent, forgiven)"
+    if owed:
+        return f"{text} ({amount(owed)} owed, paid off by {paid_off_by})"
+    return text

@@ -16,9 +16,14 @@ router = APIRouter(prefix="/members/{member_id}/wallet", tags=["wallet"])
 
 class WalletEntry(BaseModel):
     id: int
-    kind: str = Field(description="cashback, spend or reverse (a return's clawback)")
+    kind: str = Field(description="cashback, spend, reverse (a return's clawback) or release "
+                            "(held cashback became spendable)")
     amount: int = Field(description="Minor units; negative when money left the wallet")
+    status: str = Field(description="pending (cashback held through the return window, and "
+                                    "a return's clawback of it) or posted")
     occurred_at: datetime
+    available_at: datetime | None = Field(None, description="pending cashback: when it "
+                                          "becomes spendable")
     order_id: str | None
     reason: str
     details: dict[str, Any]
@@ -27,7 +32,9 @@ class WalletEntry(BaseModel):
 class Wallet(BaseModel):
     member_id: int
     currency: str
-    balance: int = Field(description="Minor units")
+    balance: int = Field(description="Minor units, spendable now")
+    pending: int = Field(0, description="Minor units of cashback held until the purchase's "
+                         "return window has passed; not spendable")
     entries: list[WalletEntry]
     next_cursor: int | None = None
 
