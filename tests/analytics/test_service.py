@@ -10,7 +10,10 @@ import pytest
 from patron.analytics.domain import InsufficientData, InvalidDateRange
 from patron.analytics.schemas import ReportQuery
 from patron.analytics.service import UnknownReport, UnknownSegment, run_report
-from tests.conftest import T0
+from patron.events.service import ingest
+from patron.members.service import create_member
+from tests.conftest import T0, make_program
+from tests.factories import member_create, purchase_event
 
 
 def report(shop, name, source=None, **query):
@@ -252,3 +255,36 @@ def test_a_later_cancellation_counts_against_the_redemption_it_undoes(database, 
     assert south.gifts_with_purchase == [] and south.summary.gifts_granted == 0
     fetched = catalog_report(store, source="fetch")
     assert fetched.model_dump(exclude={"source"}) == now.model_dump(exclude={"source"})
+
+
+# --------------------------------------------------------------------------- filters
+
+def unprofiled_shop(database, clock):
+    """Two North members who joined on the web, one South member, and two members with
+    no region and no join channel; everyone buys once."""
+    program = make_program(database, clock, pending_days=0)
+    profiles = [{"region": "North", "join_channel": "web"}] * 2 + [
+        {"region": "South", "join_channel": "pos"}] + [{}] * 2
+    ids = [database.transact(lambda conn: create_member(
+        conn, program, member_create(profile=profile), clock.now())).id for profile in profiles]
+    database.transact(lambda conn: ingest(
+        conn, program, [purchase_event({"id": i}, 10_00, clock.now()) for i in ids],
+        now=clock.now(), actor="test"))
+    return program, ids
+
+
+def test_member_filters_leave_out_members_without_that_value(database, clock):
+    program, ids = unprofiled_shop(database, clock)
+
+    def run(name, **query):
+        return database.read(lambda conn: run_report(conn, program, name, ReportQuery(**query),
+                                                     clock.now()))
+    north = run("members", region="North")
+    assert north.summary.members == 2 and north.summary.orders == 2
+    assert {c.key: c.members for c in north.by_region} == {"North": 2}
+    web = run("members", join_channel="web")
+    assert web.summary.members == 2
+    assert {c.key: c.members for c in web.by_join_channel} == {"web": 2}
+    assert {m.member_id for m in run("rfm", region="North").members} == set(ids[:2])
+    assert run("behaviour", join_channel="web").summary.purchasers == 2
+    assert run("cohorts", region="South").summary.members == 1

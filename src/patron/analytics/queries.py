@@ -38,6 +38,8 @@ def scope(w: Warehouse, *, region: str | None, join_channel: str | None,
           channel: str | None) -> None:
     """Keep only the members (and their rows) and the sales channel asked for.
 
+    A filter keeps only rows that have the value asked for: a member without a
+    region (or an order without a channel) is left out of every filtered report.
     Join dates are taken first, over every order, so a member who joined on the
     web and now buys in store still joined when they did.
     """
@@ -52,7 +54,8 @@ def scope(w: Warehouse, *, region: str | None, join_channel: str | None,
     if join_channel is not None:
         conditions.append("join_channel = $join_channel")
     if conditions:
-        w.execute(f"DELETE FROM members WHERE NOT ({' AND '.join(conditions)})",
+        # IS NOT TRUE, not NOT: a member with no region is not of the region asked for
+        w.execute(f"DELETE FROM members WHERE ({' AND '.join(conditions)}) IS NOT TRUE",
                   {"region": region, "join_channel": join_channel})
         for table in (*MEMBER_TABLES, "joins"):
             if table in w.loaded:
