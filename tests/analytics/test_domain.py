@@ -9,6 +9,7 @@ from itertools import product
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
 
 from patron.analytics import clv, domain
 from patron.analytics.domain import InvalidDateRange
@@ -111,3 +112,20 @@ def test_clv_histories_convert_minor_units_and_time_units():
     assert h.repeat_spend == [12.5]
     x, t_x, big_t, m = clv._arrays(h, "week")
     assert (x[0], t_x[0], big_t[0], m[0]) == (2.0, 2.0, 4.0, 12.5)
+
+
+@pytest.mark.filterwarnings("ignore:The .mode.chained_assignment. option")
+def test_each_clv_model_is_fitted_with_the_penalty_it_needs():
+    """CDNOW's repeat spend is the published Gamma-Gamma fit, with no penalty; its purchase
+    counts with everyone seen buying at the very end show BG/NBD nobody leaving, which
+    only converges with one. Each model reports its own."""
+    cdnow = load_cdnow_summary_data_with_monetary_value()
+    frequency = [int(x) for x in cdnow["frequency"]]
+    h = clv.Histories(list(range(len(frequency))), frequency,
+                      [273 if x else 0 for x in frequency], [273] * len(frequency),
+                      [float(m) for m in cdnow["monetary_value"]])
+    model = clv.fit(h, "week")
+    assert model.bgnbd.penalizer > 0
+    gg = model.gamma_gamma
+    assert (gg.penalizer, gg.customers) == (0, 946)
+    assert (gg.p, gg.q, gg.gamma) == pytest.approx((6.25, 3.74, 15.44), rel=0.01)

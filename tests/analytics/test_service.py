@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -290,3 +290,38 @@ def test_member_filters_leave_out_members_without_that_value(database, clock):
     assert {m.member_id for m in run("rfm", region="North").members} == set(ids[:2])
     assert run("behaviour", join_channel="web").summary.purchasers == 2
     assert run("cohorts", region="South").summary.members == 1
+
+
+# --------------------------------------------------------------------------- CLV holdout
+
+def clv_shop(database, clock):
+    """Thirty members buying every one to four weeks from October, and three who first
+    buy in February, after a calibration ending on 1 February. Returns the program,
+    the newcomers' ids, and the purchase days the calibrated members had after it."""
+    program = make_program(database, clock, pending_days=0)
+    first, cal, last = at_noon(date(2025, 10, 1)), date(2026, 2, 1), date(2026, 2, 28)
+    schedule = {n: [first + timedelta(days=n + k * 7 * (1 + n % 4)) for k in range(1 + n % 6)]
+                + ([at_noon(date(2026, 2, 15))] if n % 5 == 0 else []) for n in range(30)}
+    schedule.update({30 + n: [at_noon(date(2026, 2, 10 + n)), at_noon(date(2026, 2, 20))]
+                     for n in range(3)})
+    ids = {n: database.transact(lambda conn: create_member(
+        conn, program, member_create(), first)).id for n in schedule}
+    events = [purchase_event({"id": ids[n]}, (10 + (3 * n + 7 * k) % 23) * 100, when)
+              for n, days in schedule.items() for k, when in enumerate(days)]
+    database.transact(lambda conn: ingest(conn, program, events, now=clock.now(), actor="t"))
+    holdout = sum(1 for n in range(30) for when in schedule[n] if cal < when.date() <= last)
+    return program, [ids[30 + n] for n in range(3)], holdout
+
+
+def at_noon(day):
+    return datetime.combine(day, time(12), UTC)
+
+
+def test_clv_holdout_counts_only_the_members_the_models_were_fitted_on(database, clock):
+    program, newcomers, holdout = clv_shop(database, clock)
+    r = database.read(lambda conn: run_report(conn, program, "clv", ReportQuery(
+        calibration_end=date(2026, 2, 1), end=date(2026, 2, 28)), clock.now()))
+    assert r.summary.customers == 30
+    assert not {m.member_id for m in r.members} & set(newcomers)
+    assert holdout == 7  # and the newcomers bought on 6 days
+    assert r.summary.holdout_purchases == sum(m.holdout_purchases for m in r.members) == holdout

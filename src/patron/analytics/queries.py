@@ -331,10 +331,14 @@ def purchase_histories(w: Warehouse, p: Period, calibration_end: date) -> list[t
 
 
 def holdout_purchases(w: Warehouse, p: Period, calibration_end: date) -> dict[int, int]:
-    """Purchase days per member after calibration, up to the period's end."""
+    """Purchase days per member after calibration, up to the period's end, of the
+    members who bought in calibration: the models know only them, so a member first
+    seen later is in neither side of the comparison."""
     return dict(_pairs(w, "SELECT member_id, count(DISTINCT CAST(occurred_at AS DATE)) "
                           f"FROM orders WHERE {p.where('occurred_at')} "
-                          "AND CAST(occurred_at AS DATE) > $cal GROUP BY 1",
+                          "AND CAST(occurred_at AS DATE) > $cal AND member_id IN ("
+                          f"SELECT member_id FROM orders WHERE {p.where('occurred_at')} "
+                          "AND CAST(occurred_at AS DATE) <= $cal) GROUP BY 1",
                        {**p.params, "cal": calibration_end}))
 
 

@@ -358,7 +358,8 @@ class BgNbdParameters(BaseModel):
     b: float
     log_likelihood: float = Field(description="Of the data under these parameters")
     customers: int
-    penalizer: float = Field(description="L2 penalty the fit needed (0: none, as published)")
+    penalizer: float = Field(description="L2 penalty this fit needed (0: none, as published); "
+                             "each model is given its own")
 
 
 class GammaGammaParameters(BaseModel):
@@ -367,7 +368,7 @@ class GammaGammaParameters(BaseModel):
     gamma: float
     log_likelihood: float
     customers: int = Field(description="Members with repeat purchases the model was fitted on")
-    penalizer: float
+    penalizer: float = Field(description="L2 penalty this fit needed (0: none, as published)")
 
 
 class ClvMember(BaseModel):
@@ -393,7 +394,9 @@ class ClvSummary(BaseModel):
     expected_purchases: float
     expected_value: int
     holdout_days: int = Field(description="Days after calibration up to the end")
-    holdout_purchases: int | None = Field(description="Actual purchase days in the holdout")
+    holdout_purchases: int | None = Field(
+        description="Actual purchase days in the holdout of the members fitted in calibration "
+                    "(members first seen after it are left out)")
     holdout_expected_purchases: float | None = Field(
         description="What the model expected over the holdout days")
     members_listed: int
