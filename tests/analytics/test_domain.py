@@ -129,3 +129,18 @@ def test_each_clv_model_is_fitted_with_the_penalty_it_needs():
     gg = model.gamma_gamma
     assert (gg.penalizer, gg.customers) == (0, 946)
     assert (gg.p, gg.q, gg.gamma) == pytest.approx((6.25, 3.74, 15.44), rel=0.01)
+
+
+def test_recency_reports_on_old_data_are_as_of_its_last_day_with_a_warning():
+    today, data_end = date(2026, 12, 5), date(2026, 2, 25)
+    old = domain.as_of(None, None, today, data_end, follows_data=True)
+    assert (old.day, old.basis, len(old.warnings)) == (data_end, "data_end", 1)
+    other = domain.as_of(None, None, today, data_end, follows_data=False)
+    assert (other.day, other.basis, len(other.warnings)) == (today, "today", 1)
+    given = domain.as_of(None, date(2026, 3, 1), today, data_end, follows_data=True)
+    assert (given.day, given.basis, given.warnings) == (date(2026, 3, 1), "end", ())
+    recent = domain.as_of(None, None, today, date(2026, 11, 5), follows_data=True)
+    assert (recent.day, recent.basis, recent.warnings) == (today, "today", ())
+    after = domain.as_of(date(2026, 6, 1), None, today, data_end, follows_data=True)
+    assert (after.day, after.basis, len(after.warnings)) == (today, "today", 1)
+    assert domain.as_of(None, None, today, None, follows_data=True).warnings == ()

@@ -325,3 +325,34 @@ def test_clv_holdout_counts_only_the_members_the_models_were_fitted_on(database,
     assert not {m.member_id for m in r.members} & set(newcomers)
     assert holdout == 7  # and the newcomers bought on 6 days
     assert r.summary.holdout_purchases == sum(m.holdout_purchases for m in r.members) == holdout
+
+
+# --------------------------------------------------------------------------- stale data
+
+def test_reports_on_old_data_are_as_of_its_last_day_and_say_so(shop):
+    """Half a year after the shop's last purchase, a report with no end date would read
+    every member as lapsed: the recency reports are as of the data's last day instead,
+    and every report warns that the data ends long before the day it is as of."""
+    later = T0 + timedelta(days=200)
+
+    def run(name, **query):
+        return shop.db.read(lambda conn: run_report(conn, shop.program, name,
+                                                    ReportQuery(**query), later))
+    members = run("members", lapsed_days=30)
+    assert (members.as_of, members.as_of_basis, members.data_end) == (
+        date(2026, 2, 25), "data_end", date(2026, 2, 25))
+    assert (members.summary.active, members.summary.lapsed) == (2, 1)
+    [warning] = members.warnings
+    assert "2026-02-25" in warning and "no end date" in warning
+    rfm = run("rfm")
+    assert rfm.as_of == date(2026, 2, 25)
+    assert {m.member_id: m.recency_days for m in rfm.members}[shop.ids["A"]] == 0
+    assert run("cohorts").cohorts[0].active == [1, 1, 0, 1]  # November: up to February
+    points = run("points")  # points held are today's: as of today, with a warning
+    assert (points.as_of, points.as_of_basis) == (later.date(), "today")
+    assert points.data_end == date(2026, 3, 2) and len(points.warnings) == 1
+    chosen = run("members", end=date(2026, 12, 31))
+    assert (chosen.as_of, chosen.as_of_basis) == (date(2026, 12, 31), "end")
+    assert chosen.summary.active == 0 and "2026-12-31" in chosen.warnings[0]
+    fresh = report(shop, "members")
+    assert (fresh.as_of, fresh.as_of_basis, fresh.warnings) == (T0.date(), "today", [])

@@ -69,6 +69,23 @@ def scope(w: Warehouse, *, region: str | None, join_channel: str | None,
             w.execute("DELETE FROM order_lines WHERE order_pk NOT IN (SELECT id FROM orders)")
 
 
+ACTIVITY: dict[str, str] = {
+    "orders": "occurred_at", "events": "occurred_at", "ledger": "occurred_at",
+    "spends": "occurred_at", "reward_redemptions": "created_at", "gift_grants": "created_at"}
+"""What members did, and when: enrolments are left out, since members imported today
+join today while their purchases are last year's."""
+
+
+def last_activity_day(w: Warehouse) -> date | None:
+    """The last day (local) with recorded activity among the tables the report read."""
+    found = [f"SELECT max({column}) AS latest FROM {table}" for table, column in ACTIVITY.items()
+             if table in w.loaded]
+    if not found:
+        return None
+    last = w.one(f"SELECT max(latest) AS latest FROM ({' UNION ALL '.join(found)})")["latest"]
+    return last.date() if last is not None else None
+
+
 def _pairs(w: Warehouse, sql: str, params: dict[str, Any]) -> list[tuple[Any, int]]:
     return [(row[0], int(row[1])) for row in w.rows(sql, params)]
 
