@@ -74,7 +74,7 @@ def test_release_and_expiry_move_points_between_balances():
     account.release_due(T0 + timedelta(days=14))
     assert (account.available, account.pending) == (0 + 100, 0)
     account.spend(30)
-    posting = account.expire_due(T0 + timedelta(days=44))
+    [posting] = account.expire_due(T0 + timedelta(days=44))
     assert posting.points == -70
     assert account.available == 0
 

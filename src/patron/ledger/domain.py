@@ -500,11 +500,11 @@ class Account:
                 postings.append(self.apply(posting))
         return postings
 
-    def expire_due(self, now: datetime) -> Posting | None:
+    def expire_due(self, now: datetime) -> list[Posting]:
+        """One posting per day lots expired, as the sweep writes them."""
         due = due_for_expiry(self.lots.values(), now)
-        posting = expire(due)
-        if posting:
-            self.apply(posting)
+        postings = [self.apply(e.posting)
+                    for e in expiries(due, ZoneInfo(self.policy.timezone)) if e.posting]
         for lot in due:
             self.lots[lot.id] = replace(self.lots[lot.id], state=LotState.EXPIRED)
-        return posting
+        return postings
