@@ -33,6 +33,15 @@ def test_analyst_gets_every_report(shop_api):
     assert members["summary"]["members"] == 2 and members["currency"] == "USD"
 
 
+def test_reports_on_old_data_carry_warnings(shop_api):
+    shop_api.clock.advance(days=200)
+    members = shop_api.get("/analytics/members", role="analyst").json()
+    assert (members["as_of"], members["as_of_basis"]) == ("2026-02-25", "data_end")
+    assert len(members["warnings"]) == 1
+    csv_text = shop_api.get("/analytics/members", role="analyst", params={"format": "csv"}).text
+    assert "warning" not in csv_text
+
+
 def test_integration_key_may_not_read_analytics(shop_api):
     response = shop_api.get("/analytics/rfm", role="integration")
     assert response.status_code == 403

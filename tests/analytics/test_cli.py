@@ -41,3 +41,15 @@ def test_errors_exit_2_with_their_code(run):
     assert bad.exit_code == 2 and "invalid_date_range" in bad.output
     few = run("clv")
     assert few.exit_code == 2 and "insufficient_data" in few.output
+
+
+def test_a_report_on_old_data_says_what_day_it_is_as_of(run):
+    """The shop's data ends in 2026; a report run later without --end says so."""
+    table = run("members")
+    assert table.exit_code == 0, table.output
+    text = " ".join(table.stdout.split())  # the console wraps long lines
+    assert "as of 2026-02-25 (the last day with recorded activity)" in text
+    assert "warning the data ends on 2026-02-25" in text and "no end date" in text
+    data = json.loads(run("rfm", "-f", "json").stdout)
+    assert (data["as_of"], data["as_of_basis"]) == ("2026-02-25", "data_end")
+    assert data["warnings"] and "2026-02-25" in data["warnings"][0]

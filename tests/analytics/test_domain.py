@@ -9,6 +9,7 @@ from itertools import product
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from lifetimes.datasets import load_cdnow_summary_data_with_monetary_value
 
 from patron.analytics import clv, domain
 from patron.analytics.domain import InvalidDateRange
@@ -111,3 +112,35 @@ def test_clv_histories_convert_minor_units_and_time_units():
     assert h.repeat_spend == [12.5]
     x, t_x, big_t, m = clv._arrays(h, "week")
     assert (x[0], t_x[0], big_t[0], m[0]) == (2.0, 2.0, 4.0, 12.5)
+
+
+@pytest.mark.filterwarnings("ignore:The .mode.chained_assignment. option")
+def test_each_clv_model_is_fitted_with_the_penalty_it_needs():
+    """CDNOW's repeat spend is the published Gamma-Gamma fit, with no penalty; its purchase
+    counts with everyone seen buying at the very end show BG/NBD nobody leaving, which
+    only converges with one. Each model reports its own."""
+    cdnow = load_cdnow_summary_data_with_monetary_value()
+    frequency = [int(x) for x in cdnow["frequency"]]
+    h = clv.Histories(list(range(len(frequency))), frequency,
+                      [273 if x else 0 for x in frequency], [273] * len(frequency),
+                      [float(m) for m in cdnow["monetary_value"]])
+    model = clv.fit(h, "week")
+    assert model.bgnbd.penalizer > 0
+    gg = model.gamma_gamma
+    assert (gg.penalizer, gg.customers) == (0, 946)
+    assert (gg.p, gg.q, gg.gamma) == pytest.approx((6.25, 3.74, 15.44), rel=0.01)
+
+
+def test_recency_reports_on_old_data_are_as_of_its_last_day_with_a_warning():
+    today, data_end = date(2026, 12, 5), date(2026, 2, 25)
+    old = domain.as_of(None, None, today, data_end, follows_data=True)
+    assert (old.day, old.basis, len(old.warnings)) == (data_end, "data_end", 1)
+    other = domain.as_of(None, None, today, data_end, follows_data=False)
+    assert (other.day, other.basis, len(other.warnings)) == (today, "today", 1)
+    given = domain.as_of(None, date(2026, 3, 1), today, data_end, follows_data=True)
+    assert (given.day, given.basis, given.warnings) == (date(2026, 3, 1), "end", ())
+    recent = domain.as_of(None, None, today, date(2026, 11, 5), follows_data=True)
+    assert (recent.day, recent.basis, recent.warnings) == (today, "today", ())
+    after = domain.as_of(date(2026, 6, 1), None, today, data_end, follows_data=True)
+    assert (after.day, after.basis, len(after.warnings)) == (today, "today", 1)
+    assert domain.as_of(None, None, today, None, follows_data=True).warnings == ()

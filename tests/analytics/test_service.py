@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import pytest
@@ -10,7 +10,10 @@ import pytest
 from patron.analytics.domain import InsufficientData, InvalidDateRange
 from patron.analytics.schemas import ReportQuery
 from patron.analytics.service import UnknownReport, UnknownSegment, run_report
-from tests.conftest import T0
+from patron.events.service import ingest
+from patron.members.service import create_member
+from tests.conftest import T0, make_program
+from tests.factories import member_create, purchase_event
 
 
 def report(shop, name, source=None, **query):
@@ -38,8 +41,10 @@ def test_members_structure_growth_activity_and_spend(shop):
 def test_points_monthly_liability_breakage_and_rules(shop):
     r = report(shop, "points", point_value=Decimal("0.01"))
     months = {m.month.isoformat()[:7]: (m.issued, m.spent, m.expired) for m in r.monthly}
-    assert months == {"2025-11": (10, 0, 0), "2025-12": (70, 8, 0), "2026-01": (50, 0, 22),
-                      "2026-02": (30, 0, 60), "2026-03": (0, 40, 0)}
+    # one sweep at T0 caught up on every lot: each expiry counts in the month it happened
+    # (A's 2 left of November on 10 Dec, A's 20 and B's 50 in January, B's 10 in February)
+    assert months == {"2025-11": (10, 0, 0), "2025-12": (70, 8, 2), "2026-01": (50, 0, 70),
+                      "2026-02": (30, 0, 10), "2026-03": (0, 40, 0)}
     assert (r.summary.issued, r.summary.spent, r.summary.expired) == (160, 48, 82)
     assert sum(m.net for m in r.monthly) == r.liability.points == 30
     assert (r.liability.available_points, r.liability.value) == (30, 30)
@@ -252,3 +257,102 @@ def test_a_later_cancellation_counts_against_the_redemption_it_undoes(database, 
     assert south.gifts_with_purchase == [] and south.summary.gifts_granted == 0
     fetched = catalog_report(store, source="fetch")
     assert fetched.model_dump(exclude={"source"}) == now.model_dump(exclude={"source"})
+
+
+# --------------------------------------------------------------------------- filters
+
+def unprofiled_shop(database, clock):
+    """Two North members who joined on the web, one South member, and two members with
+    no region and no join channel; everyone buys once."""
+    program = make_program(database, clock, pending_days=0)
+    profiles = [{"region": "North", "join_channel": "web"}] * 2 + [
+        {"region": "South", "join_channel": "pos"}] + [{}] * 2
+    ids = [database.transact(lambda conn: create_member(
+        conn, program, member_create(profile=profile), clock.now())).id for profile in profiles]
+    database.transact(lambda conn: ingest(
+        conn, program, [purchase_event({"id": i}, 10_00, clock.now()) for i in ids],
+        now=clock.now(), actor="test"))
+    return program, ids
+
+
+def test_member_filters_leave_out_members_without_that_value(database, clock):
+    program, ids = unprofiled_shop(database, clock)
+
+    def run(name, **query):
+        return database.read(lambda conn: run_report(conn, program, name, ReportQuery(**query),
+                                                     clock.now()))
+    north = run("members", region="North")
+    assert north.summary.members == 2 and north.summary.orders == 2
+    assert {c.key: c.members for c in north.by_region} == {"North": 2}
+    web = run("members", join_channel="web")
+    assert web.summary.members == 2
+    assert {c.key: c.members for c in web.by_join_channel} == {"web": 2}
+    assert {m.member_id for m in run("rfm", region="North").members} == set(ids[:2])
+    assert run("behaviour", join_channel="web").summary.purchasers == 2
+    assert run("cohorts", region="South").summary.members == 1
+
+
+# --------------------------------------------------------------------------- CLV holdout
+
+def clv_shop(database, clock):
+    """Thirty members buying every one to four weeks from October, and three who first
+    buy in February, after a calibration ending on 1 February. Returns the program,
+    the newcomers' ids, and the purchase days the calibrated members had after it."""
+    program = make_program(database, clock, pending_days=0)
+    first, cal, last = at_noon(date(2025, 10, 1)), date(2026, 2, 1), date(2026, 2, 28)
+    schedule = {n: [first + timedelta(days=n + k * 7 * (1 + n % 4)) for k in range(1 + n % 6)]
+                + ([at_noon(date(2026, 2, 15))] if n % 5 == 0 else []) for n in range(30)}
+    schedule.update({30 + n: [at_noon(date(2026, 2, 10 + n)), at_noon(date(2026, 2, 20))]
+                     for n in range(3)})
+    ids = {n: database.transact(lambda conn: create_member(
+        conn, program, member_create(), first)).id for n in schedule}
+    events = [purchase_event({"id": ids[n]}, (10 + (3 * n + 7 * k) % 23) * 100, when)
+              for n, days in schedule.items() for k, when in enumerate(days)]
+    database.transact(lambda conn: ingest(conn, program, events, now=clock.now(), actor="t"))
+    holdout = sum(1 for n in range(30) for when in schedule[n] if cal < when.date() <= last)
+    return program, [ids[30 + n] for n in range(3)], holdout
+
+
+def at_noon(day):
+    return datetime.combine(day, time(12), UTC)
+
+
+def test_clv_holdout_counts_only_the_members_the_models_were_fitted_on(database, clock):
+    program, newcomers, holdout = clv_shop(database, clock)
+    r = database.read(lambda conn: run_report(conn, program, "clv", ReportQuery(
+        calibration_end=date(2026, 2, 1), end=date(2026, 2, 28)), clock.now()))
+    assert r.summary.customers == 30
+    assert not {m.member_id for m in r.members} & set(newcomers)
+    assert holdout == 7  # and the newcomers bought on 6 days
+    assert r.summary.holdout_purchases == sum(m.holdout_purchases for m in r.members) == holdout
+
+
+# --------------------------------------------------------------------------- stale data
+
+def test_reports_on_old_data_are_as_of_its_last_day_and_say_so(shop):
+    """Half a year after the shop's last purchase, a report with no end date would read
+    every member as lapsed: the recency reports are as of the data's last day instead,
+    and every report warns that the data ends long before the day it is as of."""
+    later = T0 + timedelta(days=200)
+
+    def run(name, **query):
+        return shop.db.read(lambda conn: run_report(conn, shop.program, name,
+                                                    ReportQuery(**query), later))
+    members = run("members", lapsed_days=30)
+    assert (members.as_of, members.as_of_basis, members.data_end) == (
+        date(2026, 2, 25), "data_end", date(2026, 2, 25))
+    assert (members.summary.active, members.summary.lapsed) == (2, 1)
+    [warning] = members.warnings
+    assert "2026-02-25" in warning and "no end date" in warning
+    rfm = run("rfm")
+    assert rfm.as_of == date(2026, 2, 25)
+    assert {m.member_id: m.recency_days for m in rfm.members}[shop.ids["A"]] == 0
+    assert run("cohorts").cohorts[0].active == [1, 1, 0, 1]  # November: up to February
+    points = run("points")  # points held are today's: as of today, with a warning
+    assert (points.as_of, points.as_of_basis) == (later.date(), "today")
+    assert points.data_end == date(2026, 3, 2) and len(points.warnings) == 1
+    chosen = run("members", end=date(2026, 12, 31))
+    assert (chosen.as_of, chosen.as_of_basis) == (date(2026, 12, 31), "end")
+    assert chosen.summary.active == 0 and "2026-12-31" in chosen.warnings[0]
+    fresh = report(shop, "members")
+    assert (fresh.as_of, fresh.as_of_basis, fresh.warnings) == (T0.date(), "today", [])

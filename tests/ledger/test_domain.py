@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -73,7 +74,7 @@ def test_release_and_expiry_move_points_between_balances():
     account.release_due(T0 + timedelta(days=14))
     assert (account.available, account.pending) == (0 + 100, 0)
     account.spend(30)
-    posting = account.expire_due(T0 + timedelta(days=44))
+    [posting] = account.expire_due(T0 + timedelta(days=44))
     assert posting.points == -70
     assert account.available == 0
 
@@ -126,3 +127,18 @@ def test_any_sequence_keeps_the_ledger_exact(ops, expiry_days, month_end):
     assert not domain.due_for_release(account.lots.values(), now)
     assert not domain.due_for_expiry(account.lots.values(), now)
     check_invariants(account)
+
+
+def test_expiries_group_due_lots_by_the_local_day_they_expired():
+    """One entry per expiry day in the program's timezone, dated at its last lot's expiry."""
+    new_york = ZoneInfo("America/New_York")
+    jan_31_late = datetime(2026, 2, 1, 3, 0, tzinfo=timezone.utc)   # 22:00 on 31 January there
+    feb_1 = datetime(2026, 2, 1, 6, 0, tzinfo=timezone.utc)         # 01:00 on 1 February
+    due = [lot(1, 10, jan_31_late - timedelta(hours=5)), lot(2, 20, jan_31_late),
+           lot(3, 0, feb_1), lot(4, 5, feb_1 + timedelta(hours=12)),
+           lot(5, 7, T0)]
+    found = domain.expiries(due, new_york)
+    assert [(e.at, [x.id for x in e.lots], e.posting.points if e.posting else None)
+            for e in found] == [(T0, [5], -7), (jan_31_late, [1, 2], -30),
+                                (feb_1 + timedelta(hours=12), [3, 4], -5)]
+    assert domain.expiries([lot(6, 0, T0)], new_york)[0].posting is None

@@ -142,3 +142,26 @@ def test_expiry_and_release_do_not_break_concurrent_spends(database, clock):
         t.join()
     assert not errors
     assert assert_exact(database, program, member_id).available == 0
+
+
+def test_a_late_expiry_sweep_dates_each_expiry_at_its_lots_expiry(database, clock):
+    """Catching up on lots that ran out on different days writes one expire entry per
+    expiry date, each dated when its lots expired, so monthly totals are right."""
+    program = make_program(database, clock, pending_days=0, expiry={"days": 30})
+    start = clock.now()
+    member_id = new_member(database, program, clock, points=100)            # expires +30
+    database.transact(lambda conn: adjust_points(conn, program, member_id, points=50,
+                                                 reason="bonus", key="b1", actor="t",
+                                                 now=clock.now()))        # expires +30 too
+    clock.advance(days=40)
+    database.transact(lambda conn: adjust_points(conn, program, member_id, points=30,
+                                                 reason="bonus", key="b2", actor="t",
+                                                 now=clock.now()))        # expires +70
+    clock.advance(days=60)
+    swept = jobs.expire_lots(database, clock.now())
+    assert (swept.accounts, swept.lots, swept.points) == (1, 3, 180)
+    entries = database.read(lambda conn: ledger_page(conn, program, member_id, None, 10)).items
+    expiries = sorted((e.occurred_at, e.points) for e in entries if e.kind == "expire")
+    assert expiries == [(start + timedelta(days=30), -150), (start + timedelta(days=70), -30)]
+    assert jobs.expire_lots(database, clock.now()).points == 0
+    assert assert_exact(database, program, member_id).available == 0

@@ -41,6 +41,10 @@ HELP = {
 }
 
 
+AS_OF_BASIS = {"end": "the end date given", "today": "today",
+               "data_end": "the last day with recorded activity"}
+
+
 class OutputFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
@@ -77,6 +81,8 @@ def show(report: Report, out: Console) -> None:
     head = render.header(report)
     out.print(f"[bold]{head['report']}[/bold] · {head['program']} · "
               f"{head['start'] or 'all history'} → {head['as_of']} · {head['currency']}")
+    out.print(f"as of {head['as_of']} ({AS_OF_BASIS[head['as_of_basis']]})")
+    _warn(report, out)
     summary = Table("figure", "value", title="summary", title_justify="left")
     for key, value in render.figures(report).items():
         summary.add_row(key.removeprefix("summary."), _cell(key, value, head))
@@ -93,9 +99,16 @@ def show(report: Report, out: Console) -> None:
                       "[/dim]")
 
 
+def _warn(report: Report, out: Console) -> None:
+    for warning in report.warnings:
+        out.print(f"[yellow]warning[/yellow] {escape(warning)}")
+
+
 def _emit(report: Report, fmt: OutputFormat, table: str | None, out_file: Path | None) -> None:
     from patron.analytics import render
 
+    if fmt != OutputFormat.TABLE:  # JSON carries them; CSV has no room for them
+        _warn(report, err)
     if fmt == OutputFormat.TABLE:
         target = Console(file=out_file.open("w"), width=200) if out_file else console
         show(report, target)

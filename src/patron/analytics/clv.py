@@ -19,15 +19,22 @@ they compare with published values, e.g. −9582.4 for CDNOW in weeks.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from patron.analytics.domain import InsufficientData, to_minor
 from patron.errors import InvalidInput
+
+with warnings.catch_warnings():  # lifetimes sets a pandas option pandas 3 deprecates
+    warnings.simplefilter("ignore")
+    from lifetimes import BetaGeoFitter, GammaGammaFitter
+    from lifetimes.utils import ConvergenceError
 
 TimeUnit = Literal["day", "week"]
 UNIT_DAYS: dict[str, int] = {"day": 1, "week": 7}
@@ -112,51 +119,64 @@ def _check_enough(h: Histories) -> None:
 
 
 PENALIZERS = (0.0, 0.001, 0.01, 0.1)
-"""Tried in turn: no penalty reproduces the published fits; real data that will not
-converge without one gets the smallest that works, and the report says which."""
+"""Tried in turn, for each model on its own: no penalty reproduces the published
+fits; a model that will not converge without one gets the smallest that works, and
+the report says which each used (Gamma-Gamma often needs none where BG/NBD does)."""
 
 
-def _fit_with(penalizer: float, x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray,
-              m: np.ndarray) -> tuple[object, object]:
-    from lifetimes import BetaGeoFitter, GammaGammaFitter
-
-    repeat = (x > 0) & (m > 0)
-    bg, gg = BetaGeoFitter(penalizer_coef=penalizer), GammaGammaFitter(penalizer_coef=penalizer)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
+def _quietly(fitter: Any, *data: np.ndarray) -> Any:
+    with np.errstate(all="ignore"), warnings.catch_warnings(), \
+            contextlib.redirect_stdout(io.StringIO()):  # lifetimes prints failed optimisations
         warnings.simplefilter("ignore")
-        bg.fit(x, t_x, big_t)
-        gg.fit(x[repeat], m[repeat])
-    return bg, gg
+        fitter.fit(*data)
+    return fitter
+
+
+def _first_fit(name: str, attempt: Callable[[float], tuple[Any, tuple[float, ...]]],
+               sound: Callable[[tuple[float, ...]], bool]) -> tuple[Any, tuple[float, ...], float]:
+    """The fit with the smallest penalty that converges to sound parameters."""
+    for penalizer in PENALIZERS:
+        try:
+            fitter, params = attempt(penalizer)
+        except ConvergenceError:
+            continue
+        if all(np.isfinite(params)) and sound(params):
+            return fitter, params, penalizer
+    raise ModelDidNotConverge(f"{name} did not converge on this history, even with a penalty "
+                              f"of {PENALIZERS[-1]}", model=name)
+
+
+def _fit_bgnbd(x: np.ndarray, t_x: np.ndarray, big_t: np.ndarray) -> tuple[Any, BgNbd]:
+    def attempt(penalizer: float) -> tuple[Any, tuple[float, ...]]:
+        bg = _quietly(BetaGeoFitter(penalizer_coef=penalizer), x, t_x, big_t)
+        return bg, tuple(float(bg.params_[k]) for k in ("r", "alpha", "a", "b"))
+
+    bg, (r, alpha, a, b), penalizer = _first_fit("BG/NBD", attempt, lambda _: True)
+    ll = -len(x) * float(BetaGeoFitter._negative_log_likelihood(
+        np.log([r, alpha, a, b]), x, t_x, big_t, np.ones(len(x)), 0.0))
+    return bg, BgNbd(r, alpha, a, b, ll, len(x), penalizer)
+
+
+def _fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> tuple[Any, GammaGamma]:
+    """On repeat buyers only; q > 1 is needed for the expected spend to exist."""
+    def attempt(penalizer: float) -> tuple[Any, tuple[float, ...]]:
+        gg = _quietly(GammaGammaFitter(penalizer_coef=penalizer), x, m)
+        return gg, tuple(float(gg.params_[k]) for k in ("p", "q", "v"))
+
+    gg, (p, q, v), penalizer = _first_fit("Gamma-Gamma", attempt, lambda ps: ps[1] > 1)
+    ll = -len(x) * float(GammaGammaFitter._negative_log_likelihood(
+        np.log([p, q, v]), x, m, np.ones(len(x)), 0.0))
+    return gg, GammaGamma(p, q, v, ll, len(x), penalizer)
 
 
 def fit(h: Histories, unit: TimeUnit = "week") -> Fit:
-    """Fit BG/NBD on everyone and Gamma-Gamma on repeat buyers."""
+    """Fit BG/NBD on everyone and Gamma-Gamma on repeat buyers, each with its own penalty."""
     _check_enough(h)
-    with warnings.catch_warnings():  # lifetimes sets a pandas option pandas 3 deprecates
-        warnings.simplefilter("ignore")
-        from lifetimes import BetaGeoFitter, GammaGammaFitter
-        from lifetimes.utils import ConvergenceError
-
     x, t_x, big_t, m = _arrays(h, unit)
     repeat = (x > 0) & (m > 0)
-    for penalizer in PENALIZERS:
-        try:
-            bg, gg = _fit_with(penalizer, x, t_x, big_t, m)
-        except ConvergenceError:
-            continue
-        r, alpha, a, b = (float(bg.params_[k]) for k in ("r", "alpha", "a", "b"))
-        p, q, v = (float(gg.params_[k]) for k in ("p", "q", "v"))
-        if all(np.isfinite((r, alpha, a, b, p, q, v))) and q > 1:
-            break
-    else:
-        raise ModelDidNotConverge("BG/NBD or Gamma-Gamma did not converge on this history, "
-                                  f"even with a penalty of {PENALIZERS[-1]}")
-    bg_ll = -len(x) * float(BetaGeoFitter._negative_log_likelihood(
-        np.log([r, alpha, a, b]), x, t_x, big_t, np.ones(len(x)), 0.0))
-    gg_ll = -int(repeat.sum()) * float(GammaGammaFitter._negative_log_likelihood(
-        np.log([p, q, v]), x[repeat], m[repeat], np.ones(int(repeat.sum())), 0.0))
-    return Fit(unit, BgNbd(r, alpha, a, b, bg_ll, len(x), penalizer),
-               GammaGamma(p, q, v, gg_ll, int(repeat.sum()), penalizer), bg, gg)
+    bg, bgnbd = _fit_bgnbd(x, t_x, big_t)
+    gg, gamma_gamma = _fit_gamma_gamma(x[repeat], m[repeat])
+    return Fit(unit, bgnbd, gamma_gamma, bg, gg)
 
 
 def predict(model: Fit, h: Histories, horizon_days: int) -> Predictions:

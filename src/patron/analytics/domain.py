@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Literal
 
 from patron.errors import InvalidInput
 
@@ -34,8 +35,9 @@ class Window:
     """The period a report looks at, in the program's local time.
 
     ``start`` is inclusive, ``end`` exclusive: the report is as of the end of its
-    last day, which is today unless an end date is given, so last year's report
-    reads the same next year. Recency and lapsing are measured from that day.
+    last day (see ``as_of``: the end date given, today, or the data's last day), so
+    last year's report reads the same next year. Recency and lapsing are measured
+    from that day.
     """
 
     start: datetime | None
@@ -56,6 +58,53 @@ def window(start: date | None, end: date | None, now_local: datetime) -> Window:
     if start is not None and start > now_local.date():
         raise InvalidDateRange(f"start {start} is in the future", field="start")
     return Window(start_at, end_at)
+
+
+STALE_DAYS = 30
+"""Data ending more than this many days before a report's as-of day is old data: every
+member reads as lapsed and the last months are empty, so the report says so."""
+
+AsOfBasis = Literal["end", "today", "data_end"]
+
+
+@dataclass(frozen=True)
+class AsOf:
+    """The day a report is as of, why that day, and what an analyst should know."""
+
+    day: date
+    basis: AsOfBasis
+    warnings: tuple[str, ...]
+
+
+def as_of(start: date | None, end: date | None, today: date, data_end: date | None, *,
+          follows_data: bool) -> AsOf:
+    """The end date given, else today; else the data's last day, for old data.
+
+    A report of recency (lapsed members, RFM, lifetime value, retention) on last
+    year's data run today would read everyone as gone: with no end date given and
+    data that ends over ``STALE_DAYS`` before today, such a report is as of the
+    data's last day, which is what the analyst means. The others (points held,
+    redemptions) stay as of today. Either way the report warns when the day it is
+    as of comes long after the data ends.
+    """
+    if end is not None:
+        day, basis = end, "end"
+    elif (follows_data and data_end is not None and (today - data_end).days > STALE_DAYS
+          and (start is None or start <= data_end)):
+        gap = (today - data_end).days
+        return AsOf(data_end, "data_end", (
+            f"the data ends on {data_end}, {gap} days before today ({today}); no end date "
+            f"was given, so this report is as of {data_end}, the last day with recorded "
+            "activity (give an end date to choose another day)",))
+    else:
+        day, basis = today, "today"
+    gap = (day - data_end).days if data_end is not None else 0
+    if gap <= STALE_DAYS:
+        return AsOf(day, basis, ())
+    return AsOf(day, basis, (
+        f"the data ends on {data_end}, {gap} days before {day}, the day this report is as "
+        "of: figures after the data ends are empty and recency is measured from "
+        f"{day}, so members read as lapsed",))
 
 
 def month_start(day: date) -> date:

@@ -38,6 +38,8 @@ def scope(w: Warehouse, *, region: str | None, join_channel: str | None,
           channel: str | None) -> None:
     """Keep only the members (and their rows) and the sales channel asked for.
 
+    A filter keeps only rows that have the value asked for: a member without a
+    region (or an order without a channel) is left out of every filtered report.
     Join dates are taken first, over every order, so a member who joined on the
     web and now buys in store still joined when they did.
     """
@@ -52,7 +54,8 @@ def scope(w: Warehouse, *, region: str | None, join_channel: str | None,
     if join_channel is not None:
         conditions.append("join_channel = $join_channel")
     if conditions:
-        w.execute(f"DELETE FROM members WHERE NOT ({' AND '.join(conditions)})",
+        # IS NOT TRUE, not NOT: a member with no region is not of the region asked for
+        w.execute(f"DELETE FROM members WHERE ({' AND '.join(conditions)}) IS NOT TRUE",
                   {"region": region, "join_channel": join_channel})
         for table in (*MEMBER_TABLES, "joins"):
             if table in w.loaded:
@@ -64,6 +67,23 @@ def scope(w: Warehouse, *, region: str | None, join_channel: str | None,
                           {"channel": channel})
         if "order_lines" in w.loaded:
             w.execute("DELETE FROM order_lines WHERE order_pk NOT IN (SELECT id FROM orders)")
+
+
+ACTIVITY: dict[str, str] = {
+    "orders": "occurred_at", "events": "occurred_at", "ledger": "occurred_at",
+    "spends": "occurred_at", "reward_redemptions": "created_at", "gift_grants": "created_at"}
+"""What members did, and when: enrolments are left out, since members imported today
+join today while their purchases are last year's."""
+
+
+def last_activity_day(w: Warehouse) -> date | None:
+    """The last day (local) with recorded activity among the tables the report read."""
+    found = [f"SELECT max({column}) AS latest FROM {table}" for table, column in ACTIVITY.items()
+             if table in w.loaded]
+    if not found:
+        return None
+    last = w.one(f"SELECT max(latest) AS latest FROM ({' UNION ALL '.join(found)})")["latest"]
+    return last.date() if last is not None else None
 
 
 def _pairs(w: Warehouse, sql: str, params: dict[str, Any]) -> list[tuple[Any, int]]:
@@ -328,10 +348,14 @@ def purchase_histories(w: Warehouse, p: Period, calibration_end: date) -> list[t
 
 
 def holdout_purchases(w: Warehouse, p: Period, calibration_end: date) -> dict[int, int]:
-    """Purchase days per member after calibration, up to the period's end."""
+    """Purchase days per member after calibration, up to the period's end, of the
+    members who bought in calibration: the models know only them, so a member first
+    seen later is in neither side of the comparison."""
     return dict(_pairs(w, "SELECT member_id, count(DISTINCT CAST(occurred_at AS DATE)) "
                           f"FROM orders WHERE {p.where('occurred_at')} "
-                          "AND CAST(occurred_at AS DATE) > $cal GROUP BY 1",
+                          "AND CAST(occurred_at AS DATE) > $cal AND member_id IN ("
+                          f"SELECT member_id FROM orders WHERE {p.where('occurred_at')} "
+                          "AND CAST(occurred_at AS DATE) <= $cal) GROUP BY 1",
                        {**p.params, "cal": calibration_end}))
 
 

@@ -12,7 +12,7 @@ from patron.analytics.schemas import PRIMARY_TABLE
 from patron.errors import InvalidInput
 
 HEADER_FIELDS = ("report", "program", "currency", "minor_exponent", "start", "as_of",
-                 "generated_at", "source")
+                 "as_of_basis", "data_end", "warnings", "generated_at", "source")
 MONEY_FIELDS = frozenset({
     "revenue", "value", "cost", "average_order_value", "average_spend_per_purchaser",
     "average_spend", "monetary", "average_monetary", "average_repeat_spend",
@@ -50,7 +50,7 @@ def figures(report: BaseModel) -> dict[str, Any]:
 
 def tables(report: BaseModel) -> dict[str, list[dict[str, Any]]]:
     data = report.model_dump(mode="json")
-    return {k: v for k, v in data.items() if isinstance(v, list)}
+    return {k: v for k, v in data.items() if isinstance(v, list) and k not in HEADER_FIELDS}
 
 
 def table(report: BaseModel, name: str | None = None) -> tuple[str, list[dict[str, Any]]]:

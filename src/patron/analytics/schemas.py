@@ -26,7 +26,8 @@ class ReportQuery(BaseModel):
     start: date | None = Field(None, description="First day counted, in the program's timezone")
     end: date | None = Field(
         None, description="Last day counted; the report is as of the end of that day "
-                          "(default: up to now)")
+                          "(default: today; for members, rfm, clv and cohorts on data ending "
+                          "over 30 days ago, the data's last day)")
     region: Name | None = Field(None, description="Only members of this region")
     join_channel: Channel | None = Field(None, description="Only members who joined here")
     channel: Channel | None = Field(None, description="Only orders (and events) of this channel")
@@ -54,7 +55,17 @@ class ReportBase(BaseModel):
     currency: str = Field(description="ISO-4217 code of every money amount (minor units)")
     minor_exponent: int = Field(description="Digits of the minor unit (2: cents)")
     start: date | None = Field(description="First day counted")
-    as_of: date = Field(description="Last day counted")
+    as_of: date = Field(description="Last day counted: recency and lapsing are measured from it")
+    as_of_basis: Literal["end", "today", "data_end"] = Field(
+        description="Why that day: the end date given; today; or, for members, rfm, clv and "
+                    "cohorts with no end date on data ending over 30 days ago, the last day "
+                    "with recorded activity")
+    data_end: date | None = Field(
+        description="Last day with recorded activity (orders, events, points, redemptions) "
+                    "in what the report read; null without any")
+    warnings: list[str] = Field(
+        description="What an analyst should know before reading the figures, e.g. that the "
+                    "data ends long before the as-of day")
     generated_at: datetime
     source: Literal["scan", "fetch"] = Field(
         description="How the rows were read: DuckDB scanner or SQLAlchemy fetch")
@@ -358,7 +369,8 @@ class BgNbdParameters(BaseModel):
     b: float
     log_likelihood: float = Field(description="Of the data under these parameters")
     customers: int
-    penalizer: float = Field(description="L2 penalty the fit needed (0: none, as published)")
+    penalizer: float = Field(description="L2 penalty this fit needed (0: none, as published); "
+                             "each model is given its own")
 
 
 class GammaGammaParameters(BaseModel):
@@ -367,7 +379,7 @@ class GammaGammaParameters(BaseModel):
     gamma: float
     log_likelihood: float
     customers: int = Field(description="Members with repeat purchases the model was fitted on")
-    penalizer: float
+    penalizer: float = Field(description="L2 penalty this fit needed (0: none, as published)")
 
 
 class ClvMember(BaseModel):
@@ -393,7 +405,9 @@ class ClvSummary(BaseModel):
     expected_purchases: float
     expected_value: int
     holdout_days: int = Field(description="Days after calibration up to the end")
-    holdout_purchases: int | None = Field(description="Actual purchase days in the holdout")
+    holdout_purchases: int | None = Field(
+        description="Actual purchase days in the holdout of the members fitted in calibration "
+                    "(members first seen after it are left out)")
     holdout_expected_purchases: float | None = Field(
         description="What the model expected over the holdout days")
     members_listed: int

@@ -91,6 +91,11 @@ TABLES: dict[str, tuple[str, ...]] = {
 """What each report reads; ``members`` too when the query filters on members."""
 
 
+FOLLOW_DATA = frozenset({"members", "rfm", "clv", "cohorts"})
+"""Reports of recency (lapsed members, RFM, lifetime value, retention): on old data and
+with no end date, they are as of the data's last day (see ``domain.as_of``)."""
+
+
 def _tables(name: str, query: ReportQuery) -> tuple[str, ...]:
     filtered = query.region is not None or query.join_channel is not None
     return ("members", *TABLES[name]) if filtered else TABLES[name]
@@ -118,19 +123,25 @@ class Request:
 
 def run_report(conn: Connection, program: Program, name: str, query: ReportQuery,
                now: datetime, *, source: str | None = None) -> Report:
-    """Build one report for one program, as of ``now`` or the query's end date."""
+    """Build one report for one program, as of the query's end date, else ``now``'s day
+    (or, for a recency report on old data, the data's last day)."""
     if name not in REPORTS:
         raise UnknownReport(f"there is no report {name!r}; reports: {', '.join(REPORTS)}",
                             reports=list(REPORTS))
     local_now = now.astimezone(program.settings.zone).replace(tzinfo=None)
-    window = domain.window(query.start, query.end, local_now)
+    domain.window(query.start, query.end, local_now)  # a bad range fails before any reading
     with repository.snapshot(conn, program.id, program.settings.timezone, _tables(name, query),
                              source=source) as w:
+        data_end = queries.last_activity_day(w)
+        as_of = domain.as_of(query.start, query.end, local_now.date(), data_end,
+                             follows_data=name in FOLLOW_DATA)
+        window = domain.window(query.start, as_of.day, local_now)
         queries.scope(w, region=query.region, join_channel=query.join_channel,
                       channel=query.channel)
         header = dict(report=name, program=program.slug, currency=program.settings.currency,
                       minor_exponent=program.settings.minor_exponent, start=query.start,
-                      as_of=window.as_of, generated_at=now, source=w.source)
+                      as_of=window.as_of, as_of_basis=as_of.basis, data_end=data_end,
+                      warnings=list(as_of.warnings), generated_at=now, source=w.source)
         request = Request(program, query, Period(window.start, window.end), window.as_of,
                           header)
         return BUILDERS[name](w, request)

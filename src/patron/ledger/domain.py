@@ -202,13 +202,41 @@ def release(lot: Lot) -> Posting | None:
 
 
 def expire(due: Sequence[Lot]) -> Posting | None:
-    """One expiry entry for all of an account's lots that ran out."""
+    """One expiry entry for lots that ran out (see ``expiries`` for how they are grouped)."""
     moves = tuple((lot.id, -lot.remaining) for lot in due if lot.remaining > 0)
     total = -sum(delta for _, delta in moves)
     if total == 0:
         return None
     return Posting(EntryKind.EXPIRE, -total, EntryStatus.POSTED, available_delta=-total,
                    moves=moves)
+
+
+@dataclass(frozen=True)
+class Expiry:
+    """An account's lots that expired on one day, and the entry that takes their points."""
+
+    at: datetime
+    """When the last of these lots expired: the entry's date."""
+    lots: tuple[Lot, ...]
+    posting: Posting | None
+    """None when the lots had nothing left (all spent or clawed back)."""
+
+
+def expiries(due: Sequence[Lot], zone: ZoneInfo) -> list[Expiry]:
+    """Due lots by the day they expired (in the program's timezone), oldest day first.
+
+    A sweep that runs late, or catches up on imported history, still dates each
+    expiry when the points were lost: one entry per expiry day, dated at the last
+    of that day's lot expiries, so the points report puts expired points in the
+    month they expired rather than all in the month of the latest lot.
+    """
+    days: dict[date, list[Lot]] = {}
+    for lot in sorted(due, key=lambda lot: (lot.expires_at or FAR_FUTURE, lot.id)):
+        if lot.expires_at is None:
+            raise ValueError(f"lot {lot.id} never expires")
+        days.setdefault(lot.expires_at.astimezone(zone).date(), []).append(lot)
+    return [Expiry(max(lot.expires_at or FAR_FUTURE for lot in lots), tuple(lots), expire(lots))
+            for _, lots in sorted(days.items())]
 
 
 @dataclass(frozen=True)
@@ -472,11 +500,11 @@ class Account:
                 postings.append(self.apply(posting))
         return postings
 
-    def expire_due(self, now: datetime) -> Posting | None:
+    def expire_due(self, now: datetime) -> list[Posting]:
+        """One posting per day lots expired, as the sweep writes them."""
         due = due_for_expiry(self.lots.values(), now)
-        posting = expire(due)
-        if posting:
-            self.apply(posting)
+        postings = [self.apply(e.posting)
+                    for e in expiries(due, ZoneInfo(self.policy.timezone)) if e.posting]
         for lot in due:
             self.lots[lot.id] = replace(self.lots[lot.id], state=LotState.EXPIRED)
-        return posting
+        return postings

@@ -10,7 +10,9 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
@@ -18,6 +20,7 @@ from patron.db import Database
 from patron.ledger import domain, repository
 from patron.ledger.domain import LotState
 from patron.ledger.service import EntryMeta, settle_debts, write_posting
+from patron.programs.service import get_program
 
 BATCH_ACCOUNTS = 200
 
@@ -58,21 +61,28 @@ def _release_account(conn: Connection, account: Any, now: datetime) -> SweepResu
     return result
 
 
-def _expire_account(conn: Connection, account: Any, now: datetime) -> SweepResult:
+def _expire_account(conn: Connection, account: Any, now: datetime,
+                    zones: dict[int, ZoneInfo]) -> SweepResult:
+    """One expire entry per day the account's due lots expired, each dated that day."""
+    if account.program_id not in zones:
+        zones[account.program_id] = get_program(conn, account.program_id).settings.zone
     lots = {lot.id: lot for lot in repository.live_lots(conn, account.id)}
     due = domain.due_for_expiry(lots.values(), now)
-    posting = domain.expire(due)
-    if posting:
-        ids = ",".join(str(lot.id) for lot in sorted(due, key=lambda lot: lot.id))
-        key = "expire:" + hashlib.sha256(ids.encode()).hexdigest()[:32]
-        when = max(lot.expires_at for lot in due if lot.expires_at)
-        meta = EntryMeta(when, key, f"{-posting.points} points expired unused",
-                         "job:expire", details={"lot_ids": [lot.id for lot in due]})
-        write_posting(conn, account.program_id, account, posting, meta, lots, now)
-        repository.apply_deltas(conn, {account.id: (posting.points, 0, 0)})
+    expired = 0
+    for expiry in domain.expiries(due, zones[account.program_id]):
+        if expiry.posting is None:
+            continue
+        ids = [lot.id for lot in expiry.lots]
+        key = "expire:" + hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:32]
+        meta = EntryMeta(expiry.at, key, f"{-expiry.posting.points} points expired unused",
+                         "job:expire", details={"lot_ids": ids})
+        write_posting(conn, account.program_id, account, expiry.posting, meta, lots, now)
+        expired -= expiry.posting.points
+    if expired:
+        repository.apply_deltas(conn, {account.id: (-expired, 0, 0)})
     repository.update_lots(conn, [replace(lot, state=LotState.EXPIRED, remaining=0)
                                   for lot in due])
-    return SweepResult(accounts=1, lots=len(due), points=-posting.points if posting else 0)
+    return SweepResult(accounts=1, lots=len(due), points=expired)
 
 
 def _sweep(db: Database, state: LotState, column: str, handle: Any,
@@ -97,7 +107,7 @@ def release_pending(db: Database, now: datetime) -> SweepResult:
 
 
 def expire_lots(db: Database, now: datetime) -> SweepResult:
-    return _sweep(db, LotState.OPEN, "expires_at", _expire_account, now)
+    return _sweep(db, LotState.OPEN, "expires_at", partial(_expire_account, zones={}), now)
 
 
 def run_all(db: Database, now: datetime) -> dict[str, SweepResult]:
