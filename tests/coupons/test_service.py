@@ -253,6 +253,32 @@ def test_redeem_enforces_stacking_against_the_orders_standing_codes(shop):
     assert (first.discount, second.discount) == (500, 1_000)
 
 
+def test_two_codes_of_one_coupon_type_take_its_discount_once(shop):
+    first, second = shop.code("ten_pct"), shop.code("ten_pct")
+    result = shop.validate(first, second, subtotal=10_000)
+    assert [(c.valid, c.reason, c.discount) for c in result.codes] == [
+        (True, None, 1_000), (False, "type_limit", 0)]
+    assert result.codes[1].conflicts_with == shop.coupon(first).code
+    assert result.total_discount == 1_000
+    shop.redeem(first, "o-twice", subtotal=10_000)
+    with pytest.raises(checkout.CouponTypeLimit) as refused:
+        shop.redeem(second, "o-twice", subtotal=10_000)
+    problem = refused.value.problem()
+    assert (problem["status"], problem["code"], problem["reason"]) == (
+        409, "coupon_type_limit", "type_limit")
+    assert redemption_kinds(shop, second) == []
+
+
+def test_a_coupon_type_may_allow_several_codes_per_order(database, clock):
+    shop = Shop(database, clock, [{"id": "pct15", "name": "15% off", "combinable": True,
+                                   "discount": {"percent": "15"}, "max_per_order": 2}])
+    codes = [shop.code("pct15") for _ in range(3)]
+    assert shop.reason(*codes) == [None, None, "type_limit"]
+    assert [shop.redeem(code, "o-many")[0].discount for code in codes[:2]] == [1_500, 1_275]
+    with pytest.raises(checkout.CouponTypeLimit):
+        shop.redeem(codes[2], "o-many")
+
+
 def test_redeem_refuses_an_expired_code_and_an_unknown_one(shop):
     code = shop.code("ten_pct")
     shop.clock.advance(days=31)

@@ -79,9 +79,10 @@ def validate(payload: ValidateRequest, ctx: Reader) -> Validation:
     Reasons: ``unknown_code``, ``duplicate_code``, ``voided``, ``member_required`` (a
     member's code without ``member_id``), ``other_member``, ``used``, ``expired``,
     ``currency_mismatch``, ``min_spend_not_met`` (against the subtotal before
-    discounts), ``not_combinable``. Codes are taken in the order sent: a
-    non-combinable code only applies as the order's only code, and the first code
-    wins a clash. The discounts of the codes that apply stack in this order, each on
+    discounts), ``not_combinable``, ``type_limit`` (the order already has as many
+    codes of the coupon type as its ``max_per_order``, by default one). Codes are
+    taken in the order sent: a non-combinable code only applies as the order's only
+    code, and the first code wins a clash. The discounts of the codes that apply stack in this order, each on
     what is left: percent codes (rounded half up, capped at ``max_amount``), then
     amount codes (capped at what is left), then free shipping (the shipping amount).
     ``member_id`` of an unknown member is 404 ``member_not_found``.

@@ -64,9 +64,13 @@ class CouponNotCombinable(CouponRefused):
     code, reason, title = "coupon_not_combinable", "not_combinable", "Coupon cannot be combined"
 
 
+class CouponTypeLimit(CouponRefused):
+    code, reason, title = "coupon_type_limit", "type_limit", "Coupon type already in the order"
+
+
 REFUSALS: dict[str, type[CouponRefused]] = {cls.reason: cls for cls in (
     CouponUsed, CouponExpired, CouponVoided, CouponMemberRequired, CouponOtherMember,
-    CouponCurrencyMismatch, CouponMinSpendNotMet, CouponNotCombinable)}
+    CouponCurrencyMismatch, CouponMinSpendNotMet, CouponNotCombinable, CouponTypeLimit)}
 
 
 class RedemptionNotFound(NotFound):
