@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from patron.coupons import checkout, domain, service
 from patron.coupons.tables import coupon_redemptions, coupons
+from patron.errors import IdempotencyKeyReused
 from patron.members.service import MemberNotFound
 from tests.coupons.factories import Shop, order_id, publish_coupons
 
@@ -157,12 +158,30 @@ def test_validate_totals_the_stacked_discounts(shop):
 def test_redeem_is_idempotent_for_the_same_order(shop):
     code = shop.code("ten_pct")
     first, created = shop.redeem(code, "o-1", subtotal=12_345)
-    again, created_again = shop.redeem(code, "o-1", subtotal=99_999)
+    again, created_again = shop.redeem(code, "o-1", subtotal=12_345)
     assert (created, created_again) == (True, False)
     assert again == first and first.discount == 1_235 and first.uses_left == 0
     assert redemption_kinds(shop, code) == [("redeemed", "o-1", 1_235)]
     with pytest.raises(service.CouponUsed):
         shop.redeem(code, "o-2")
+
+
+def test_a_redemption_resent_for_the_order_with_another_body_is_refused(shop):
+    member, other = shop.member(), shop.member()
+    code = shop.code("ten_pct")
+    first, _ = shop.redeem(code, "o-1", member_id=member, subtotal=12_345, shipping=500)
+    for changed in (dict(member_id=member, subtotal=99_999, shipping=500),
+                    dict(member_id=member, subtotal=12_345, shipping=0),
+                    dict(member_id=other, subtotal=12_345, shipping=500),
+                    dict(member_id=None, subtotal=12_345, shipping=500)):
+        with pytest.raises(IdempotencyKeyReused) as refused:
+            shop.redeem(code, "o-1", **changed)
+        problem = refused.value.problem()
+        assert (problem["status"], problem["code"], problem["order_id"]) == (
+            409, "idempotency_key_reused", "o-1")
+    again, created = shop.redeem(code, "o-1", member_id=member, subtotal=12_345, shipping=500)
+    assert again == first and not created
+    assert redemption_kinds(shop, code) == [("redeemed", "o-1", 1_235)]
 
 
 def test_two_checkouts_redeeming_one_single_use_code_succeed_once(shop):

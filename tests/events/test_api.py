@@ -126,4 +126,62 @@ def test_other_event_types_are_recorded(api, clock):
     assert response.json()["status"] == "processed"
     assert api.post("/events", json={
         "id": "rev-1", "type": "review", "member": {"id": member["id"]},
-        "occurred_at": clock.now().isoformat(), "data": {}}).json()["status"] == "duplicate"
+        "occurred_at": clock.now().isoformat(),
+        "data": {"stars": 5, "sku": "LAT-1"}}).json()["status"] == "duplicate"
+
+
+def test_an_event_id_resent_with_another_body_is_refused_and_writes_nothing(api, clock):
+    member = api.post("/members", json=member_payload()).json()
+    other = api.post("/members", json=member_payload()).json()
+    event = purchase({"id": member["id"]}, 30_00, clock.now(), order_id="A-1")
+    assert api.post("/events", json=event).status_code == 201
+    changed = [dict(event, data=dict(event["data"], total=40_00, lines=[])),
+               dict(event, member={"id": other["id"]}),
+               dict(event, occurred_at=(clock.now() - timedelta(hours=1)).isoformat()),
+               dict(event, channel="pos"),
+               dict(event, type="review")]
+    for body in changed:
+        response = api.post("/events", json=body)
+        assert response.status_code == 409, (body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == "idempotency_key_reused"
+        assert response.json()["event_id"] == event["id"]
+    assert api.post("/events", json=event).json()["status"] == "duplicate"
+    for who in (member, other):
+        assert api.get(f"/members/{who['id']}/balance").json()["available"] == \
+            (30 if who is member else 0)
+        assert len(api.get(f"/members/{who['id']}/ledger").json()["items"]) == \
+            (1 if who is member else 0)
+
+
+def test_an_event_resent_by_its_identity_is_a_duplicate_however_the_identity_is_typed(
+        api, clock):
+    first = purchase({"identity": {"type": "email", "value": "Ann@Example.com"}}, 5_00,
+                     clock.now())
+    assert api.post("/events", json=first).status_code == 201
+    again = dict(first, member={"identity": {"type": "email", "value": " ann@EXAMPLE.com",
+                                             "channel": "pos"}})
+    assert api.post("/events", json=again).json()["status"] == "duplicate"
+    someone = dict(first, member={"identity": {"type": "email", "value": "bob@example.com"}})
+    response = api.post("/events", json=someone)
+    assert response.status_code == 409 and response.json()["code"] == "idempotency_key_reused"
+    assert api.get("/members", params={"identity": "email:bob@example.com"}).json()["items"] \
+        == []
+
+
+def test_a_batch_rejects_a_reused_event_id_with_another_body_and_keeps_the_rest(api, clock):
+    member = api.post("/members", json=member_payload()).json()
+    ref = {"id": member["id"]}
+    sent = purchase(ref, 10_00, clock.now())
+    assert api.post("/events", json=sent).status_code == 201
+    fresh = purchase(ref, 20_00, clock.now())
+    twice = purchase(ref, 5_00, clock.now())
+    events = [sent, dict(sent, data=dict(sent["data"], total=9_00, lines=[])), fresh, twice,
+              dict(twice, channel="pos"), twice]
+    body = api.post("/events/batch", json={"events": events}).json()
+    codes = [(r["status"], (r["error"] or {}).get("code")) for r in body["results"]]
+    assert codes == [("duplicate", None), ("rejected", "idempotency_key_reused"),
+                     ("processed", None), ("processed", None),
+                     ("rejected", "idempotency_key_reused"), ("duplicate", None)]
+    assert body["results"][1]["error"]["status"] == 409
+    assert api.get(f"/members/{member['id']}/balance").json()["available"] == 35

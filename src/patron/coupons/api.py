@@ -108,7 +108,8 @@ def redeem(code: Code, payload: RedeemRequest, ctx: Writer, response: Response) 
     409 with the validate reason as ``reason`` when the code does not apply; of two
     checkouts redeeming a single-use code at once, one gets 409 ``coupon_used``.
     Idempotent per ``order_id``: while the order's redemption stands, redeeming
-    again returns it (200) and writes nothing. The discount recorded is what the
+    again returns it (200) and writes nothing; the same ``order_id`` with another
+    ``member_id`` or other order amounts is 409 ``idempotency_key_reused``. The discount recorded is what the
     code adds to the order's other standing codes.
     """
     redemption, created = ctx.write(lambda conn, program: checkout.redeem(

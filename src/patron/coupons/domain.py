@@ -211,6 +211,18 @@ def refusal(coupon: Coupon, *, member_id: int | None, order: Order, currency: st
     return None
 
 
+def same_checkout(recorded: Order, recorded_member: int | None, order: Order,
+                  member_id: int | None) -> bool:
+    """Whether a redemption sent again for its order is the one recorded (a retry).
+
+    The order id is the redemption's idempotency key: a retry returns the recorded
+    redemption, but the same order id with another buyer or other amounts is another
+    checkout reusing the key, and must not be answered with a discount priced for
+    an order it is not. (Order lines are informational and not recorded.)
+    """
+    return recorded == order and recorded_member == member_id
+
+
 def evaluate(order: Order, coupons: Sequence[Coupon | None], *, member_id: int | None,
              currency: str, now: datetime,
              standing: Sequence[tuple[Coupon, int]] = ()) -> list[Verdict]:
