@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from collections import Counter
+
+from patron.events import repository as events_repository
 from patron.ledger import jobs
+from tests.concurrency import race
 from tests.conftest import Api, make_program
 from tests.factories import member_payload, purchase
 
@@ -185,3 +189,38 @@ def test_a_batch_rejects_a_reused_event_id_with_another_body_and_keeps_the_rest(
                      ("rejected", "idempotency_key_reused"), ("duplicate", None)]
     assert body["results"][1]["error"]["status"] == 409
     assert api.get(f"/members/{member['id']}/balance").json()["available"] == 35
+
+
+def test_a_retry_that_looked_before_the_first_send_committed_answers_its_outcome(
+        api, clock, monkeypatch):
+    member = api.post("/members", json=member_payload()).json()
+    event = purchase({"id": member["id"]}, 25_00, clock.now(), order_id="RACE-1")
+    first = api.post("/events", json=event)
+    assert first.status_code == 201
+    # The retry looked the id up before the first send committed, then met its order.
+    looked, calls = events_repository.recorded_events, []
+    monkeypatch.setattr(events_repository, "recorded_events",
+                        lambda *args: looked(*args) if calls.append(args) or len(calls) > 1
+                        else {})
+    retry = api.post("/events", json=event)
+    assert retry.status_code == 200, retry.text
+    assert retry.json() == dict(first.json(), status="duplicate")
+    assert api.get(f"/members/{member['id']}/balance").json()["available"] == 25
+
+
+def test_the_same_event_sent_by_several_clients_at_once_answers_one_outcome(api, clock):
+    member = api.post("/members", json=member_payload()).json()
+    for round_ in range(8):
+        event = purchase({"id": member["id"]}, 10_00, clock.now(), order_id=f"AT-ONCE-{round_}")
+        answers: Counter = Counter()
+
+        def send(_: int) -> None:
+            response = api.post("/events", json=event)
+            body = response.json()
+            answers[(response.status_code, body.get("status"), body.get("code"),
+                     body.get("points"))] += 1
+
+        race(6, send)
+        assert answers == Counter({(201, "processed", None, 10): 1,
+                                   (200, "duplicate", None, 10): 5}), answers
+    assert api.get(f"/members/{member['id']}/balance").json()["available"] == 80
