@@ -180,12 +180,14 @@ def test_a_batch_rejects_a_reused_event_id_with_another_body_and_keeps_the_rest(
     assert api.post("/events", json=sent).status_code == 201
     fresh = purchase(ref, 20_00, clock.now())
     twice = purchase(ref, 5_00, clock.now())
+    other = api.post("/members", json=member_payload()).json()
     events = [sent, dict(sent, data=dict(sent["data"], total=9_00, lines=[])), fresh, twice,
-              dict(twice, channel="pos"), twice]
+              dict(twice, channel="pos"), twice, dict(sent, member={"id": other["id"]}), sent]
     body = api.post("/events/batch", json={"events": events}).json()
     codes = [(r["status"], (r["error"] or {}).get("code")) for r in body["results"]]
     assert codes == [("duplicate", None), ("rejected", "idempotency_key_reused"),
                      ("processed", None), ("processed", None),
+                     ("rejected", "idempotency_key_reused"), ("duplicate", None),
                      ("rejected", "idempotency_key_reused"), ("duplicate", None)]
     assert body["results"][1]["error"]["status"] == 409
     assert api.get(f"/members/{member['id']}/balance").json()["available"] == 35

@@ -142,23 +142,24 @@ def _enrol(conn: Connection, program: Program, to_enrol: dict[tuple[str, str], P
 
 
 def _named_members(conn: Connection, program: Program,
-                   events: list[EventIn]) -> dict[str, int | None]:
-    """The member each event names, by event id (None: an identity nobody has)."""
-    named: dict[str, int | None] = {}
-    keys: dict[str, tuple[str, str]] = {}
-    for event in events:
-        if event.member.id is not None:
-            named[event.id] = event.member.id
-            continue
-        try:
-            [(kind, value, _)] = member_service.normalised(program, [event.member.identity])
-        except InvalidInput:
-            named[event.id] = None
-            continue
-        keys[event.id] = (kind, value)
-    owners = member_repository.members_by_identity(conn, program.id, list(keys.values()))
-    named.update({event_id: owners.get(key) for event_id, key in keys.items()})
-    return named
+                   events: list[EventIn]) -> list[int | None]:
+    """The member each event names, in order (None: an identity nobody has)."""
+    keys = [_identity_key(program, event) for event in events]
+    owners = member_repository.members_by_identity(conn, program.id,
+                                                   [key for key in keys if key])
+    return [event.member.id if event.member.id is not None else owners.get(key) if key else None
+            for event, key in zip(events, keys)]
+
+
+def _identity_key(program: Program, event: EventIn) -> tuple[str, str] | None:
+    """The normalised identity an event names its member by (None: by id, or invalid)."""
+    if event.member.identity is None:
+        return None
+    try:
+        [(kind, value, _)] = member_service.normalised(program, [event.member.identity])
+    except InvalidInput:
+        return None
+    return kind, value
 
 
 def _reused(event: EventIn, differ: list[str]) -> IdempotencyKeyReused:
@@ -179,9 +180,9 @@ def _recorded(conn: Connection, program: Program, batch: list[EventIn],
     found = [i for i in indices if batch[i].id in stored]
     named = _named_members(conn, program, [batch[i] for i in found])
     answers: dict[int, EventOutcome] = {}
-    for index in found:
+    for index, member_id in zip(found, named):
         event, row = batch[index], stored[batch[index].id]
-        differ = differences(event, named[event.id], Recorded(
+        differ = differences(event, member_id, Recorded(
             row.type, row.member_id, row.occurred_at, row.channel, row.data))
         answers[index] = (_rejected(event, _reused(event, differ)) if differ
                           else EventOutcome(**row.outcome, status="duplicate"))
