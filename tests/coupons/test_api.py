@@ -99,6 +99,8 @@ def test_validate_then_redeem_then_release_at_checkout(shop_api):
     assert first.status_code == 201, first.text
     again = shop_api.post(f"/coupons/{ten_code}/redeem", json=redeem, role="integration")
     assert again.status_code == 200 and again.json() == first.json()
+    problem(shop_api.post(f"/coupons/{ten_code}/redeem", role="integration", json={
+        **redeem, "order": order(subtotal=9_000)}), 409, "idempotency_key_reused")
     used = problem(shop_api.post(f"/coupons/{ten_code}/redeem",
                                  json={**redeem, "order_id": "web-1002"}), 409, "coupon_used")
     assert used["reason"] == "used" and used["coupon"] == ten_code

@@ -27,7 +27,9 @@ _ids = iter(range(1, 10**6))
 
 
 def coupon(member_id=None, uses=0, uses_per_code=1, voided=False, expires_at=None, **fields):
+    """A code of its own coupon type unless ``id`` names a shared one."""
     n = next(_ids)
+    fields.setdefault("id", f"t{n}")
     return Coupon(n, f"CODE{n}", terms(**fields), member_id, uses, uses_per_code, voided,
                   expires_at)
 
@@ -143,6 +145,20 @@ def test_a_non_combinable_code_is_the_only_code_and_the_first_wins():
     got = verdicts(USD, other, alone)
     assert [v.reason for v in got] == [None, "not_combinable"]
     assert verdicts(USD, coupon(), coupon())[1].reason == "not_combinable"
+
+
+def test_a_coupon_type_is_once_per_order_unless_its_max_per_order_says_otherwise():
+    pct15 = dict(id="pct15", discount={"percent": "15"}, combinable=True)
+    first, second = coupon(**pct15), coupon(**pct15)
+    got = verdicts(USD, first, second)
+    assert [v.reason for v in got] == [None, "type_limit"]
+    assert got[1].conflicts_with is first and got[1].discount == 0
+    assert [v.discount for v in got] == [1_500, 0]
+    assert verdicts(USD, second, standing=[(first, 1_500)])[0].reason == "type_limit"
+    twice = dict(pct15, max_per_order=2)
+    got = verdicts(USD, coupon(**twice), coupon(**twice), coupon(**twice))
+    assert [v.reason for v in got] == [None, None, "type_limit"]
+    assert [v.discount for v in got] == [1_500, 1_275, 0]
 
 
 def test_a_refused_code_does_not_block_others():

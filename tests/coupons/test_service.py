@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from patron.coupons import checkout, domain, service
 from patron.coupons.tables import coupon_redemptions, coupons
+from patron.errors import IdempotencyKeyReused
 from patron.members.service import MemberNotFound
 from tests.coupons.factories import Shop, order_id, publish_coupons
 
@@ -157,12 +158,30 @@ def test_validate_totals_the_stacked_discounts(shop):
 def test_redeem_is_idempotent_for_the_same_order(shop):
     code = shop.code("ten_pct")
     first, created = shop.redeem(code, "o-1", subtotal=12_345)
-    again, created_again = shop.redeem(code, "o-1", subtotal=99_999)
+    again, created_again = shop.redeem(code, "o-1", subtotal=12_345)
     assert (created, created_again) == (True, False)
     assert again == first and first.discount == 1_235 and first.uses_left == 0
     assert redemption_kinds(shop, code) == [("redeemed", "o-1", 1_235)]
     with pytest.raises(service.CouponUsed):
         shop.redeem(code, "o-2")
+
+
+def test_a_redemption_resent_for_the_order_with_another_body_is_refused(shop):
+    member, other = shop.member(), shop.member()
+    code = shop.code("ten_pct")
+    first, _ = shop.redeem(code, "o-1", member_id=member, subtotal=12_345, shipping=500)
+    for changed in (dict(member_id=member, subtotal=99_999, shipping=500),
+                    dict(member_id=member, subtotal=12_345, shipping=0),
+                    dict(member_id=other, subtotal=12_345, shipping=500),
+                    dict(member_id=None, subtotal=12_345, shipping=500)):
+        with pytest.raises(IdempotencyKeyReused) as refused:
+            shop.redeem(code, "o-1", **changed)
+        problem = refused.value.problem()
+        assert (problem["status"], problem["code"], problem["order_id"]) == (
+            409, "idempotency_key_reused", "o-1")
+    again, created = shop.redeem(code, "o-1", member_id=member, subtotal=12_345, shipping=500)
+    assert again == first and not created
+    assert redemption_kinds(shop, code) == [("redeemed", "o-1", 1_235)]
 
 
 def test_two_checkouts_redeeming_one_single_use_code_succeed_once(shop):
@@ -251,6 +270,32 @@ def test_redeem_enforces_stacking_against_the_orders_standing_codes(shop):
     first, _ = shop.redeem(five, "o-stack", subtotal=10_000)
     second, _ = shop.redeem(ten, "o-stack", subtotal=10_000)
     assert (first.discount, second.discount) == (500, 1_000)
+
+
+def test_two_codes_of_one_coupon_type_take_its_discount_once(shop):
+    first, second = shop.code("ten_pct"), shop.code("ten_pct")
+    result = shop.validate(first, second, subtotal=10_000)
+    assert [(c.valid, c.reason, c.discount) for c in result.codes] == [
+        (True, None, 1_000), (False, "type_limit", 0)]
+    assert result.codes[1].conflicts_with == shop.coupon(first).code
+    assert result.total_discount == 1_000
+    shop.redeem(first, "o-twice", subtotal=10_000)
+    with pytest.raises(checkout.CouponTypeLimit) as refused:
+        shop.redeem(second, "o-twice", subtotal=10_000)
+    problem = refused.value.problem()
+    assert (problem["status"], problem["code"], problem["reason"]) == (
+        409, "coupon_type_limit", "type_limit")
+    assert redemption_kinds(shop, second) == []
+
+
+def test_a_coupon_type_may_allow_several_codes_per_order(database, clock):
+    shop = Shop(database, clock, [{"id": "pct15", "name": "15% off", "combinable": True,
+                                   "discount": {"percent": "15"}, "max_per_order": 2}])
+    codes = [shop.code("pct15") for _ in range(3)]
+    assert shop.reason(*codes) == [None, None, "type_limit"]
+    assert [shop.redeem(code, "o-many")[0].discount for code in codes[:2]] == [1_500, 1_275]
+    with pytest.raises(checkout.CouponTypeLimit):
+        shop.redeem(codes[2], "o-many")
 
 
 def test_redeem_refuses_an_expired_code_and_an_unknown_one(shop):

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from collections import Counter
+
+from patron.events import repository as events_repository
 from patron.ledger import jobs
+from tests.concurrency import race
 from tests.conftest import Api, make_program
 from tests.factories import member_payload, purchase
 
@@ -126,4 +130,99 @@ def test_other_event_types_are_recorded(api, clock):
     assert response.json()["status"] == "processed"
     assert api.post("/events", json={
         "id": "rev-1", "type": "review", "member": {"id": member["id"]},
-        "occurred_at": clock.now().isoformat(), "data": {}}).json()["status"] == "duplicate"
+        "occurred_at": clock.now().isoformat(),
+        "data": {"stars": 5, "sku": "LAT-1"}}).json()["status"] == "duplicate"
+
+
+def test_an_event_id_resent_with_another_body_is_refused_and_writes_nothing(api, clock):
+    member = api.post("/members", json=member_payload()).json()
+    other = api.post("/members", json=member_payload()).json()
+    event = purchase({"id": member["id"]}, 30_00, clock.now(), order_id="A-1")
+    assert api.post("/events", json=event).status_code == 201
+    changed = [dict(event, data=dict(event["data"], total=40_00, lines=[])),
+               dict(event, member={"id": other["id"]}),
+               dict(event, occurred_at=(clock.now() - timedelta(hours=1)).isoformat()),
+               dict(event, channel="pos"),
+               dict(event, type="review")]
+    for body in changed:
+        response = api.post("/events", json=body)
+        assert response.status_code == 409, (body, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert response.json()["code"] == "idempotency_key_reused"
+        assert response.json()["event_id"] == event["id"]
+    assert api.post("/events", json=event).json()["status"] == "duplicate"
+    for who in (member, other):
+        assert api.get(f"/members/{who['id']}/balance").json()["available"] == \
+            (30 if who is member else 0)
+        assert len(api.get(f"/members/{who['id']}/ledger").json()["items"]) == \
+            (1 if who is member else 0)
+
+
+def test_an_event_resent_by_its_identity_is_a_duplicate_however_the_identity_is_typed(
+        api, clock):
+    first = purchase({"identity": {"type": "email", "value": "Ann@Example.com"}}, 5_00,
+                     clock.now())
+    assert api.post("/events", json=first).status_code == 201
+    again = dict(first, member={"identity": {"type": "email", "value": " ann@EXAMPLE.com",
+                                             "channel": "pos"}})
+    assert api.post("/events", json=again).json()["status"] == "duplicate"
+    someone = dict(first, member={"identity": {"type": "email", "value": "bob@example.com"}})
+    response = api.post("/events", json=someone)
+    assert response.status_code == 409 and response.json()["code"] == "idempotency_key_reused"
+    assert api.get("/members", params={"identity": "email:bob@example.com"}).json()["items"] \
+        == []
+
+
+def test_a_batch_rejects_a_reused_event_id_with_another_body_and_keeps_the_rest(api, clock):
+    member = api.post("/members", json=member_payload()).json()
+    ref = {"id": member["id"]}
+    sent = purchase(ref, 10_00, clock.now())
+    assert api.post("/events", json=sent).status_code == 201
+    fresh = purchase(ref, 20_00, clock.now())
+    twice = purchase(ref, 5_00, clock.now())
+    other = api.post("/members", json=member_payload()).json()
+    events = [sent, dict(sent, data=dict(sent["data"], total=9_00, lines=[])), fresh, twice,
+              dict(twice, channel="pos"), twice, dict(sent, member={"id": other["id"]}), sent]
+    body = api.post("/events/batch", json={"events": events}).json()
+    codes = [(r["status"], (r["error"] or {}).get("code")) for r in body["results"]]
+    assert codes == [("duplicate", None), ("rejected", "idempotency_key_reused"),
+                     ("processed", None), ("processed", None),
+                     ("rejected", "idempotency_key_reused"), ("duplicate", None),
+                     ("rejected", "idempotency_key_reused"), ("duplicate", None)]
+    assert body["results"][1]["error"]["status"] == 409
+    assert api.get(f"/members/{member['id']}/balance").json()["available"] == 35
+
+
+def test_a_retry_that_looked_before_the_first_send_committed_answers_its_outcome(
+        api, clock, monkeypatch):
+    member = api.post("/members", json=member_payload()).json()
+    event = purchase({"id": member["id"]}, 25_00, clock.now(), order_id="RACE-1")
+    first = api.post("/events", json=event)
+    assert first.status_code == 201
+    # The retry looked the id up before the first send committed, then met its order.
+    looked, calls = events_repository.recorded_events, []
+    monkeypatch.setattr(events_repository, "recorded_events",
+                        lambda *args: looked(*args) if calls.append(args) or len(calls) > 1
+                        else {})
+    retry = api.post("/events", json=event)
+    assert retry.status_code == 200, retry.text
+    assert retry.json() == dict(first.json(), status="duplicate")
+    assert api.get(f"/members/{member['id']}/balance").json()["available"] == 25
+
+
+def test_the_same_event_sent_by_several_clients_at_once_answers_one_outcome(api, clock):
+    member = api.post("/members", json=member_payload()).json()
+    for round_ in range(8):
+        event = purchase({"id": member["id"]}, 10_00, clock.now(), order_id=f"AT-ONCE-{round_}")
+        answers: Counter = Counter()
+
+        def send(_: int) -> None:
+            response = api.post("/events", json=event)
+            body = response.json()
+            answers[(response.status_code, body.get("status"), body.get("code"),
+                     body.get("points"))] += 1
+
+        race(6, send)
+        assert answers == Counter({(201, "processed", None, 10): 1,
+                                   (200, "duplicate", None, 10): 5}), answers
+    assert api.get(f"/members/{member['id']}/balance").json()["available"] == 80

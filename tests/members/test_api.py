@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
+from patron.idempotency import repository as idempotency_repository
+from tests.concurrency import race
 from tests.factories import member_payload
 
 
@@ -116,3 +120,33 @@ def test_list_members_pages_by_cursor(api):
         page = api.get("/members", params={"limit": 2, "after": page["next_cursor"]}).json()
         seen += [m["id"] for m in page["items"]]
     assert seen == ids
+
+
+def test_a_retry_that_looked_before_the_first_enrolment_committed_answers_its_member(
+        api, monkeypatch):
+    payload, headers = member_payload(), {"Idempotency-Key": "enrol-race"}
+    first = api.post("/members", json=payload, headers=headers)
+    assert first.status_code == 201
+    # The retry read the key before the first request committed, then met its identity.
+    looked, calls = idempotency_repository.record_of, []
+    monkeypatch.setattr(idempotency_repository, "record_of",
+                        lambda *args: looked(*args) if calls.append(args) or len(calls) > 1
+                        else None)
+    retry = api.post("/members", json=payload, headers=headers)
+    assert (retry.status_code, retry.json()) == (201, first.json())
+    found = api.get("/members", params={"identity": "email:" + payload["identities"][0]["value"]})
+    assert [m["id"] for m in found.json()["items"]] == [first.json()["id"]]
+
+
+def test_concurrent_retries_of_one_enrolment_all_answer_the_member_it_created(api):
+    for round_ in range(15):
+        payload, headers = member_payload(), {"Idempotency-Key": f"enrol-{round_}"}
+        answers: Counter = Counter()
+
+        def enrol(_: int) -> None:
+            response = api.post("/members", json=payload, headers=headers)
+            answers[(response.status_code, response.json().get("id"),
+                     response.json().get("code"))] += 1
+
+        race(8, enrol)
+        assert len(answers) == 1 and next(iter(answers))[0] == 201, answers

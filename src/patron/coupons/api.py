@@ -79,11 +79,13 @@ def validate(payload: ValidateRequest, ctx: Reader) -> Validation:
     Reasons: ``unknown_code``, ``duplicate_code``, ``voided``, ``member_required`` (a
     member's code without ``member_id``), ``other_member``, ``used``, ``expired``,
     ``currency_mismatch``, ``min_spend_not_met`` (against the subtotal before
-    discounts), ``not_combinable``. Codes are taken in the order sent: a
-    non-combinable code only applies as the order's only code, and the first code
-    wins a clash. The discounts of the codes that apply stack in this order, each on
-    what is left: percent codes (rounded half up, capped at ``max_amount``), then
-    amount codes (capped at what is left), then free shipping (the shipping amount).
+    discounts), ``not_combinable``, ``type_limit`` (the order already has as many
+    codes of the coupon type as its ``max_per_order``, by default one). Codes are
+    taken in the order sent: a non-combinable code only applies as the order's only
+    code, and the first code wins a clash. The discounts of the codes that apply
+    stack in this order, each on what is left: percent codes (rounded half up,
+    capped at ``max_amount``), then amount codes (capped at what is left), then free
+    shipping (the shipping amount).
     ``member_id`` of an unknown member is 404 ``member_not_found``.
     """
     return ctx.read(lambda conn, program: checkout.validate(conn, program, payload,
@@ -107,8 +109,9 @@ def redeem(code: Code, payload: RedeemRequest, ctx: Writer, response: Response) 
     409 with the validate reason as ``reason`` when the code does not apply; of two
     checkouts redeeming a single-use code at once, one gets 409 ``coupon_used``.
     Idempotent per ``order_id``: while the order's redemption stands, redeeming
-    again returns it (200) and writes nothing. The discount recorded is what the
-    code adds to the order's other standing codes.
+    again returns it (200) and writes nothing; the same ``order_id`` with another
+    ``member_id`` or other order amounts is 409 ``idempotency_key_reused``. The
+    discount recorded is what the code adds to the order's other standing codes.
     """
     redemption, created = ctx.write(lambda conn, program: checkout.redeem(
         conn, program, code, payload, now=ctx.clock.now(), actor=ctx.principal.actor))

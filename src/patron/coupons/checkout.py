@@ -31,7 +31,7 @@ from patron.coupons.schemas import (
     ValidateRequest,
 )
 from patron.coupons.service import CouponNotFound, CouponRefused, CouponUsed, type_of
-from patron.errors import NotFound
+from patron.errors import IdempotencyKeyReused, NotFound
 from patron.members.service import require_member
 from patron.programs.service import Program
 
@@ -64,9 +64,13 @@ class CouponNotCombinable(CouponRefused):
     code, reason, title = "coupon_not_combinable", "not_combinable", "Coupon cannot be combined"
 
 
+class CouponTypeLimit(CouponRefused):
+    code, reason, title = "coupon_type_limit", "type_limit", "Coupon type already in the order"
+
+
 REFUSALS: dict[str, type[CouponRefused]] = {cls.reason: cls for cls in (
     CouponUsed, CouponExpired, CouponVoided, CouponMemberRequired, CouponOtherMember,
-    CouponCurrencyMismatch, CouponMinSpendNotMet, CouponNotCombinable)}
+    CouponCurrencyMismatch, CouponMinSpendNotMet, CouponNotCombinable, CouponTypeLimit)}
 
 
 class RedemptionNotFound(NotFound):
@@ -125,7 +129,8 @@ def redeem(conn: Connection, program: Program, code: str, payload: RedeemRequest
     """Use ``code`` on an order; returns the redemption and whether it is new.
 
     Redeeming again for the same ``order_id`` returns the redemption that stands
-    (nothing more is written); after a release, it redeems afresh.
+    (nothing more is written), if the member and amounts are the ones recorded
+    (else 409 ``idempotency_key_reused``); after a release, it redeems afresh.
     """
     if payload.member_id is not None:
         require_member(conn, program, payload.member_id)
@@ -140,6 +145,12 @@ def redeem(conn: Connection, program: Program, code: str, payload: RedeemRequest
     standing = repository.standing_redemptions(conn, program.id, payload.order_id)
     mine = next((r for r in standing if r.coupon_id == row.id), None)
     if mine is not None:
+        if not domain.same_checkout(domain.Order(mine.subtotal, mine.shipping, mine.currency),
+                                    mine.member_id, _order(payload.order), payload.member_id):
+            raise IdempotencyKeyReused(
+                f"order {payload.order_id!r} redeemed this code with another member or other "
+                "amounts; release it first to redeem it for the changed order",
+                order_id=payload.order_id, coupon=_printed(coupon))
         return _from_row(mine, coupon, row.uses, row.state), False
     verdict = domain.evaluate(_order(payload.order), [coupon], member_id=payload.member_id,
                               currency=program.settings.currency, now=now,

@@ -11,19 +11,24 @@ is normalised the same way before lookup, so case, dashes and spaces never matte
 order (the first that holds is reported): ``voided``, ``member_required`` /
 ``other_member`` (a member's code before its state, so trying someone else's code
 reveals nothing about it), ``used``, ``expired``, ``currency_mismatch``,
-``min_spend_not_met``, then, among several codes, ``not_combinable``. Unknown codes
-are ``unknown_code`` and a code given twice is ``duplicate_code``.
+``min_spend_not_met``, then, among several codes, ``not_combinable`` and
+``type_limit``. Unknown codes are ``unknown_code`` and a code given twice is
+``duplicate_code``.
 
 **Stacking.** Codes are taken in the order given. A code that applies on its own
 joins the order unless it clashes with a code that joined before it: a
 non-combinable code only joins an order that has no other code, and nothing joins
 after it. So a non-combinable code is always the only code of an order; the
-checkout's first code wins. The discounts of the codes that joined are then
+checkout's first code wins. A coupon type is a promotion, not a coupon per code:
+an order takes at most its ``max_per_order`` codes of one type (by default one),
+and a further code of that type is ``type_limit`` (two codes of a 15 % type take
+15 %, not 30 %). The discounts of the codes that joined are then
 applied in this order, each to what the ones before left:
 
 1. percent codes (in the order given): ``percent`` of the remaining subtotal,
    rounded half up to the minor unit, capped at ``max_amount``; two 10 % codes
-   take 19 %, never more than the subtotal;
+   (of two types, or of one that allows two per order) take 19 %, never more than
+   the subtotal;
 2. amount codes (in the order given): ``amount``, capped at the remaining subtotal;
 3. free shipping: the order's shipping amount, once, whatever the number of codes.
 
@@ -58,7 +63,8 @@ _SYMBOLS = bytes.maketrans(bytes(range(_KEEP)),
 _DISCARD = bytes(range(_KEEP, 256))
 
 Reason = Literal["unknown_code", "duplicate_code", "voided", "member_required", "other_member",
-                 "used", "expired", "currency_mismatch", "min_spend_not_met", "not_combinable"]
+                 "used", "expired", "currency_mismatch", "min_spend_not_met", "not_combinable",
+                 "type_limit"]
 AppliesTo = Literal["subtotal", "shipping"]
 
 
@@ -205,6 +211,18 @@ def refusal(coupon: Coupon, *, member_id: int | None, order: Order, currency: st
     return None
 
 
+def same_checkout(recorded: Order, recorded_member: int | None, order: Order,
+                  member_id: int | None) -> bool:
+    """Whether a redemption sent again for its order is the one recorded (a retry).
+
+    The order id is the redemption's idempotency key: a retry returns the recorded
+    redemption, but the same order id with another buyer or other amounts is another
+    checkout reusing the key, and must not be answered with a discount priced for
+    an order it is not. (Order lines are informational and not recorded.)
+    """
+    return recorded == order and recorded_member == member_id
+
+
 def evaluate(order: Order, coupons: Sequence[Coupon | None], *, member_id: int | None,
              currency: str, now: datetime,
              standing: Sequence[tuple[Coupon, int]] = ()) -> list[Verdict]:
@@ -263,6 +281,13 @@ def _alone(coupon: Coupon | None, seen: set[str], joined: list[Coupon],
         why = ("this code cannot be combined with other codes" if not coupon.terms.combinable
                else "the order already has a code that cannot be combined")
         return Verdict(coupon, "not_combinable", why, conflicts_with=blocker)
+    terms = coupon.terms
+    same_type = [other for other in joined if other.terms.id == terms.id]
+    if len(same_type) >= terms.max_per_order:
+        return Verdict(coupon, "type_limit",
+                       f"the order already has {len(same_type)} code(s) of coupon type "
+                       f"{terms.id!r}, which allows {terms.max_per_order} per order",
+                       conflicts_with=same_type[0])
     joined.append(coupon)
     return Verdict(coupon)
 

@@ -55,6 +55,7 @@ class Coupon(BaseModel):
     discount: Discount
     min_spend: int | None
     combinable: bool
+    max_per_order: int = Field(1, description="Codes of this type one order may use")
     member_id: int | None = Field(description="Only this member may use it (none: anyone)")
     batch_id: int | None
     source: str | None = Field(description="What issued it, e.g. a reward redemption")
@@ -113,7 +114,8 @@ class CodeVerdict(BaseModel):
     valid: bool
     reason: Reason | None = Field(description="Why not: unknown_code, duplicate_code, voided, "
                                   "member_required, other_member, used, expired, "
-                                  "currency_mismatch, min_spend_not_met, not_combinable")
+                                  "currency_mismatch, min_spend_not_met, not_combinable, "
+                                  "type_limit")
     detail: str | None
     coupon_type: str | None = None
     name: str | None = None
@@ -121,7 +123,8 @@ class CodeVerdict(BaseModel):
     discount: int = Field(0, description="What the code takes off, minor units")
     expires_at: datetime | None = None
     conflicts_with: str | None = Field(None, description="not_combinable: the code it "
-                                       "clashes with")
+                                       "clashes with; type_limit: the order's first code "
+                                       "of the same type")
 
 
 class Validation(BaseModel):

@@ -17,7 +17,10 @@ def post_event(event: EventIn, ctx: Writer):
     """Send one event (purchase, sign_up, review, …).
 
     ``id`` is the idempotency key: sending the same event again returns its
-    first outcome with status ``duplicate`` (200) and writes nothing.
+    first outcome with status ``duplicate`` (200) and writes nothing, also while
+    the first send is still in flight. The same ``id`` with another event (member,
+    ``occurred_at``, ``channel``, ``type`` or ``data`` differ) is 409
+    ``idempotency_key_reused``.
     """
     [outcome] = ctx.write(lambda conn, program: service.ingest(
         conn, program, [event], now=ctx.clock.now(), actor=ctx.principal.actor))
@@ -35,7 +38,9 @@ def post_batch(batch: EventBatch, ctx: Writer) -> BatchOutcome:
     """Send up to 1,000 events in one transaction; each gets its own outcome.
 
     Events that cannot be processed are reported as ``rejected`` with a problem
-    and are not recorded; the others are. Re-sending the batch changes nothing.
+    and are not recorded; the others are. Re-sending the batch changes nothing. An
+    event whose ``id`` was used for another event is rejected with 409
+    ``idempotency_key_reused``.
     """
     results = ctx.write(lambda conn, program: service.ingest(
         conn, program, batch.events, now=ctx.clock.now(), actor=ctx.principal.actor))

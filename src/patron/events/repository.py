@@ -11,15 +11,17 @@ from patron.events.tables import events, order_lines, orders
 CHUNK = 500
 
 
-def outcomes_by_external_id(conn: Connection, program_id: int,
-                            ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+def recorded_events(conn: Connection, program_id: int, ids: Iterable[str]) -> dict[str, Any]:
+    """The events recorded under these ids, by id: what defines each, and its outcome."""
     wanted = list(set(ids))
-    found: dict[str, dict[str, Any]] = {}
+    found: dict[str, Any] = {}
     for start in range(0, len(wanted), CHUNK):
-        for row in conn.execute(select(events.c.external_id, events.c.outcome).where(
+        for row in conn.execute(select(
+                events.c.external_id, events.c.type, events.c.member_id, events.c.channel,
+                events.c.occurred_at, events.c.data, events.c.outcome).where(
                 events.c.program_id == program_id,
                 one_of(conn, events.c.external_id, wanted[start:start + CHUNK]))):
-            found[row.external_id] = row.outcome
+            found[row.external_id] = row
     return found
 
 

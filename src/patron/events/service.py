@@ -6,7 +6,8 @@ version current at its ``occurred_at`` (see ``patron.earning``), and written
 with its ledger earns. Returns take back what the returned lines earned. An
 event id already seen returns its first outcome and writes nothing; an event
 that cannot be processed is rejected with a problem and not recorded, so it can
-be fixed and sent again.
+be fixed and sent again. An event id sent again with another event behind it
+(see :mod:`patron.events.domain`) is rejected as ``idempotency_key_reused``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from sqlalchemy import Connection
 from patron.earning import repository as earning_repository
 from patron.earning.returns import PlannedReturn, plan_return, return_gifts, write_return
 from patron.earning.service import BatchEarning, Earned, notes_of
-from patron.errors import Conflict, InvalidInput, NotFound, PatronError
+from patron.errors import Conflict, IdempotencyKeyReused, InvalidInput, NotFound, PatronError
 from patron.events import repository
+from patron.events.domain import Recorded, differences, repeat_differences
 from patron.events.schemas import (Award, EventIn, EventOutcome, GiftOutcome, Note, PaymentData,
                                    PurchaseData, ReturnData, TierMove)
 from patron.members import repository as member_repository
@@ -148,6 +150,54 @@ def _enrol(conn: Connection, program: Program, items: list[Pending],
         known[key] = member_id
 
 
+def _named_members(conn: Connection, program: Program,
+                   events: list[EventIn]) -> list[int | None]:
+    """The member each event names, in order (None: an identity nobody has)."""
+    keys = [_identity_key(program, event) for event in events]
+    owners = member_repository.members_by_identity(conn, program.id,
+                                                   [key for key in keys if key])
+    return [event.member.id if event.member.id is not None else owners.get(key) if key else None
+            for event, key in zip(events, keys)]
+
+
+def _identity_key(program: Program, event: EventIn) -> tuple[str, str] | None:
+    """The normalised identity an event names its member by (None: by id, or invalid)."""
+    if event.member.identity is None:
+        return None
+    try:
+        [(kind, value, _)] = member_service.normalised(program, [event.member.identity])
+    except InvalidInput:
+        return None
+    return kind, value
+
+
+def _reused(event: EventIn, differ: list[str]) -> IdempotencyKeyReused:
+    return IdempotencyKeyReused(
+        f"event id {event.id!r} was already used for another event ({', '.join(differ)} "
+        "differ); send a new event with a new id", event_id=event.id, differs=differ)
+
+
+def _rejected(event: EventIn, error: PatronError) -> EventOutcome:
+    return EventOutcome(id=event.id, status="rejected", type=event.type, error=error.problem())
+
+
+def _recorded(conn: Connection, program: Program, batch: list[EventIn],
+              indices: list[int]) -> dict[int, EventOutcome]:
+    """The answers for those of ``batch[indices]`` whose id is recorded: the first outcome
+    as a duplicate, or ``idempotency_key_reused`` when another event was recorded under it."""
+    stored = repository.recorded_events(conn, program.id, [batch[i].id for i in indices])
+    found = [i for i in indices if batch[i].id in stored]
+    named = _named_members(conn, program, [batch[i] for i in found])
+    answers: dict[int, EventOutcome] = {}
+    for index, member_id in zip(found, named):
+        event, row = batch[index], stored[batch[index].id]
+        differ = differences(event, member_id, Recorded(
+            row.type, row.member_id, row.occurred_at, row.channel, row.data))
+        answers[index] = (_rejected(event, _reused(event, differ)) if differ
+                          else EventOutcome(**row.outcome, status="duplicate"))
+    return answers
+
+
 def _refuse_known_orders(conn: Connection, program: Program, items: list[Pending],
                          rejected: dict[int, PatronError]) -> None:
     orders = [i.purchase.order_id for i in items if i.purchase]
@@ -238,15 +288,14 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
     (imported history) without awarding points for them; such an event may be of a
     custom type the current version declares though its own version did not.
     """
-    stored = repository.outcomes_by_external_id(conn, program.id, [e.id for e in batch])
-    results: dict[int, EventOutcome] = {}
+    results = _recorded(conn, program, batch, list(range(len(batch))))
     first_seen: dict[str, int] = {}
     repeats: dict[int, int] = {}
     items: list[Pending] = []
     for index, event in enumerate(batch):
-        if event.id in stored:
-            results[index] = EventOutcome(**stored[event.id], status="duplicate")
-        elif event.id in first_seen:
+        if index in results:
+            continue
+        if event.id in first_seen:
             repeats[index] = first_seen[event.id]
         else:
             first_seen[event.id] = index
@@ -296,11 +345,27 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
                 results[item.index] = _process_payment(conn, program, item, now, actor)
         except PatronError as exc:
             rejected[item.index] = exc
-    for index, error in rejected.items():
-        results[index] = EventOutcome(id=batch[index].id, status="rejected",
-                                      type=batch[index].type, error=error.problem())
+    _settle(conn, program, batch, rejected, results)
     for index, first in repeats.items():
+        differ = repeat_differences(batch[first], batch[index])
+        if differ:
+            results[index] = _rejected(batch[index], _reused(batch[index], differ))
+            continue
         first_result = results[first]
         results[index] = first_result.model_copy(
             update={"status": "duplicate" if first_result.status != "rejected" else "rejected"})
     return [results[i] for i in range(len(batch))]
+
+
+def _settle(conn: Connection, program: Program, batch: list[EventIn],
+            rejected: dict[int, PatronError], results: dict[int, EventOutcome]) -> None:
+    """Answer the rejected events, unless the same event won a race to be recorded.
+
+    A retry sent while the first send is still in flight can find what that send
+    wrote (its order, its member, its return's lines) without seeing the event
+    itself, and be refused for it (``duplicate_order``). It is the same request, so
+    once its id is recorded it answers the first outcome, as any retry does.
+    """
+    settled = _recorded(conn, program, batch, list(rejected)) if rejected else {}
+    for index, error in rejected.items():
+        results[index] = settled.get(index) or _rejected(batch[index], error)

@@ -52,6 +52,9 @@ class CouponType(_Model):
                                    "days after it is issued")
     valid_until: date | datetime | None = None
     uses_per_code: int = Field(1, ge=1, le=1_000_000)
+    max_per_order: int = Field(1, ge=1, le=20, description="Codes of this type one order may "
+                               "use together (each a different code); by default one, so two "
+                               "codes of a 15 % type never take 30 %")
 
 
 class Eligibility(_Model):
