@@ -192,7 +192,7 @@ class TierTracker:
                             if (moved := self.members[m].latest_move()) is not None)])
         found = domain.upgrade(self.tiers, [e for m in group for e in self.members[m].entries],
                                at, self.now, self.zone, member.joined,
-                               self.tiers.index(member.tier))
+                               self.tiers.index(member.tier)) if amount > 0 else None
         if found is not None:
             self._upgrade(group, found, moment)
         elif amount < 0 and self.tiers.returns_downgrade_immediately and domain.counts_today(
