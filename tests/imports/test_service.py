@@ -14,8 +14,10 @@ from patron.members.service import get_member
 from patron.programs.service import get_program
 from patron.programs.versions import get_version, publish
 from patron.rules.document import ProgramDocument
+from patron.tiers.service import member_tier
 from tests.conftest import make_program
 from tests.factories import purchase
+from tests.tiers.test_tiers import tier_shop
 
 BEFORE = datetime(2024, 5, 1, 12, tzinfo=UTC)  # long before the test program
 
@@ -75,6 +77,24 @@ def test_history_before_the_program_earns_only_when_asked(database, make_history
     program2, path2 = make_history(tmp_path / "b")
     earned = import_file(database, program2, clock, path2, earn_history=True)
     assert earned.points == 30
+
+
+def test_earned_history_of_last_year_gives_the_tier_it_still_secures(database, clock,
+                                                                     tmp_path):
+    program = tier_shop(database, clock).program  # calendar year; Gold from $500
+    who = {"identity": {"type": "external_id", "value": "c-7"}}
+    path = write_jsonl(tmp_path / "last-year.jsonl", [
+        purchase(who, 300_00, datetime(2025, 10, 1, tzinfo=UTC)),
+        purchase(who, 250_00, datetime(2025, 12, 20, tzinfo=UTC)),
+        purchase(who, 900_00, datetime(2024, 6, 1, tzinfo=UTC))])
+    import_file(database, program, clock, path, earn_history=True)
+    member_id = member_by_identity(database, program, "external_id", "c-7")
+    state = database.read(lambda conn: member_tier(conn, program, member_id, clock.now()))
+    assert state["tier"]["id"] == "gold" and state["since"] == datetime(2025, 12, 20, tzinfo=UTC)
+    assert state["secured_until"] == datetime(2027, 1, 1, tzinfo=UTC)
+    assert [(h["to_tier"], h["at"]) for h in state["history"]] == [
+        ("gold", datetime(2025, 12, 20, tzinfo=UTC)),
+        ("silver", datetime(2025, 10, 1, tzinfo=UTC))]  # 2024's Gold had lapsed: no move
 
 
 def test_csv_mapping_with_duplicate_ids_in_one_file(database, program, clock, tmp_path):

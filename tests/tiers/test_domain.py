@@ -61,3 +61,23 @@ def test_a_first_membership_year_has_no_period_before_it():
     joined = day(2027, 1, 15)
     assert domain.secured_level(first_year, [(day(2027, 2, 1), 150)], day(2027, 3, 1), UTC,
                                 joined) == (1, day(2029, 1, 15))
+
+
+def test_a_late_event_upgrades_today_to_a_tier_it_still_secures():
+    eve = datetime(2026, 12, 31, 23, 59, tzinfo=timezone.utc)
+    entries = [(day(2026, 6, 1), 450), (eve, 100), (day(2027, 1, 1), 300)]
+    for now in (datetime(2027, 1, 1, 0, 1, tzinfo=timezone.utc), day(2027, 1, 21)):
+        assert domain.upgrade(CALENDAR, entries, eve, now, UTC, JOINED, 1) == domain.Upgrade(
+            2, 550, day(2028, 1, 1))  # its own year's metric, kept to the end of the next
+    assert domain.upgrade(CALENDAR, entries, eve, day(2028, 1, 2), UTC, JOINED, 1) is None
+    assert domain.upgrade(CALENDAR, entries, eve, day(2027, 1, 2), UTC, JOINED, 2) is None
+
+
+def test_a_late_event_of_a_rolling_window_counts_what_came_before_it():
+    entries = [(day(2026, 1, 15), 450), (day(2026, 3, 10), 100), (day(2026, 4, 1), 600)]
+    assert domain.upgrade(ROLLING, entries, day(2026, 3, 10), day(2027, 3, 1), UTC, JOINED,
+                          0) == domain.Upgrade(2, 550, day(2027, 3, 10))
+    assert domain.upgrade(ROLLING, entries, day(2026, 3, 10), day(2027, 3, 10), UTC, JOINED,
+                          0) is None  # secured until the very moment it is processed
+    assert domain.upgrade(ROLLING, entries[:2], day(2026, 1, 15), day(2026, 6, 1), UTC,
+                          JOINED, 0) == domain.Upgrade(1, 450, day(2027, 1, 15))

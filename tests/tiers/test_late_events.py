@@ -1,9 +1,11 @@
 """Late events on SQLite and PostgreSQL: an event is earned with the tier and paid plan the
-member held when it occurred, and it moves today's tier only through a window still open."""
+member held when it occurred, and it moves today's tier only to a tier it would still secure."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+
+import pytest
 
 from patron.members.service import get_member
 from patron.memberships import jobs as membership_jobs
@@ -47,6 +49,32 @@ def test_a_late_purchase_in_a_closed_window_moves_no_one_today(database, clock):
     assert (after["since"], after["secured_until"]) == (before["since"], None)
     assert after["history"] == before["history"]
     assert sweep(shop) == {"reviewed": 0, "changes": 0}
+
+
+NEW_YEARS_EVE = datetime(2026, 12, 31, 23, 59, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("processed", [datetime(2027, 1, 1, 0, 1, tzinfo=timezone.utc),
+                                       datetime(2027, 1, 21, 9, tzinfo=timezone.utc)],
+                         ids=["a_minute_after_midnight", "three_weeks_later"])
+def test_a_purchase_on_new_years_eve_processed_in_january_upgrades_to_the_end_of_next_year(
+        database, clock, processed):
+    shop = tier_shop(database, clock)
+    member = shop.member()
+    clock.set(at(2026, 6, 1))
+    shop.send(shop.purchase(member, [("A", "", 1, 150_00)]))  # Silver
+    clock.set(processed)
+    [late] = shop.send(shop.purchase(member, [("TV", "", 1, 400_00)], at=NEW_YEARS_EVE))
+    assert (late.tier.from_tier, late.tier.to_tier) == ("silver", "gold")
+    assert "$550.00 spent reached Gold" in late.tier.reason
+    state = view(shop, member)
+    assert state["tier"]["id"] == "gold" and state["metric"]["value"] == 0
+    assert state["since"] == NEW_YEARS_EVE
+    assert state["secured_until"] == datetime(2028, 1, 1, tzinfo=timezone.utc)
+    assert [(h["kind"], h["to_tier"]) for h in state["history"]] == [
+        ("upgrade", "gold"), ("upgrade", "silver")]
+    clock.set(datetime(2028, 1, 30, tzinfo=timezone.utc))
+    assert sweep(shop) == {"reviewed": 0, "changes": 0}  # Gold is kept through 2027
 
 
 def test_a_late_purchase_in_the_open_window_upgrades_after_the_latest_move(database, clock):

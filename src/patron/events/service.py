@@ -103,11 +103,21 @@ def _check(item: Pending, program: Program, now: datetime) -> None:
 
 def _resolve_members(conn: Connection, program: Program, items: list[Pending], now: datetime,
                      rejected: dict[int, PatronError]) -> None:
+    """Find each event's member, enrolling unknown identities the batch may enrol.
+
+    Events resolve as if processed one by one: an event of a type that cannot enrol
+    (a review, a custom type) finds the member an earlier purchase or sign-up of the
+    batch enrols for its identity, as it would if sent in the next batch. One placed
+    before that enrolling event finds the member too: every event carries its own
+    time, so the order a channel lists them in does not decide whether they count. Only
+    an event that can enrol dates the new member (``_enrol``).
+    """
     by_id = member_repository.existing_member_ids(
         conn, program.id, [i.event.member.id for i in items if i.event.member.id])
     keys = [(i.identity[0], i.identity[1]) for i in items if i.identity]
     known = member_repository.members_by_identity(conn, program.id, keys)
     to_enrol: dict[tuple[str, str], Pending] = {}
+    waiting: list[Pending] = []
     for item in items:
         if item.event.member.id is not None:
             if item.event.member.id in by_id:
@@ -116,26 +126,34 @@ def _resolve_members(conn: Connection, program: Program, items: list[Pending], n
                 rejected[item.index] = UnknownMember(
                     f"member {item.event.member.id} does not exist in this program")
             continue
-        kind, value, _ = item.identity
-        if (kind, value) in known:
-            item.member_id = known[(kind, value)]
-        elif program.settings.auto_enrol and item.event.type in ENROLLING_TYPES:
-            to_enrol.setdefault((kind, value), item)
+        if item.identity[:2] in known:
+            item.member_id = known[item.identity[:2]]
+        elif _enrols(program, item):
+            to_enrol.setdefault(item.identity[:2], item)
         else:
+            waiting.append(item)  # unless an event of the batch enrols its identity
+    for item in waiting:
+        if item.identity[:2] not in to_enrol:
+            kind, value, _ = item.identity
             rejected[item.index] = UnknownMember(
                 f"no member has identity {kind}:{value}", identity={"type": kind, "value": value})
-    _enrol(conn, program, [i for i in items if i.index not in rejected and i.member_id is None],
-           to_enrol, known, now)
+    _enrol(conn, program, [i for i in items if i.member_id is None and i.index not in rejected
+                           and _enrols(program, i)], to_enrol, known, now)
     for item in items:
         if item.member_id is None and item.identity and item.index not in rejected:
-            item.member_id = known[(item.identity[0], item.identity[1])]
+            item.member_id = known[item.identity[:2]]
             item.enrolled = to_enrol.get(item.identity[:2]) is item
+
+
+def _enrols(program: Program, item: Pending) -> bool:
+    """Whether the event may enrol an unknown identity."""
+    return program.settings.auto_enrol and item.event.type in ENROLLING_TYPES
 
 
 def _enrol(conn: Connection, program: Program, items: list[Pending],
            to_enrol: dict[tuple[str, str], Pending], known: dict[tuple[str, str], int],
            now: datetime) -> None:
-    """Enrol unknown identities, each dated at its earliest event of the batch."""
+    """Enrol unknown identities, each dated at its earliest event of the batch that may enrol."""
     firsts = list(to_enrol.values())
     joined = {key: now for key in to_enrol}
     for item in items:

@@ -17,13 +17,17 @@ How a tier moves
 - **Returns** lower the metric. They move a member down at the next review, or
   at once when ``returns_downgrade_immediately`` is set and the tier was reached
   in the current period.
-- **Late events.** An event counts in the window it occurred in, but only one
-  that falls in the window running today (``counts_today``) can move a member
-  when it is processed: a closed window is settled by its review, never
-  replayed, so a purchase from years ago cannot upgrade a member today with a
-  tier whose secured period is already over. An upgrade is dated at its event,
-  or at the member's latest move if that came later, so a member's moves stay
-  in time order.
+- **Late events.** An event counts in the window it occurred in, and is judged
+  as of its own time (``upgrade``): the metric of that window with it, and the
+  ``secured_until`` that reaching a level then gives. It upgrades the member
+  today only if that tier would still be secured now. A purchase at 23:59 on
+  31 December that a till sends after midnight (or weeks later) still makes a
+  calendar-year member Gold until the end of the next year, as it would have
+  on time; one from years ago gives a tier whose secured period is already
+  over, so it moves no one (that period's review, if still to come, counts
+  it). An upgrade is dated at its event, or at the member's latest move if that
+  came later, so a member's moves stay in time order. A return moves a member
+  down at once only through the window running today (``counts_today``).
 - **Effective tier.** A manual tier set by an admin replaces the earned tier
   until its end date (never a silent permanent floor). An active paid plan's
   ``tier_floor`` then lifts the result to at least that level.
@@ -125,7 +129,8 @@ def review(tiers: Tiers, current: int, ended_metric: int, current_metric: int,
 def counts_today(tiers: Tiers, at: datetime, now: datetime, zone: ZoneInfo,
                  joined: datetime) -> bool:
     """Whether an event at ``at`` counts in the qualification window running at ``now``
-    (the metric a member sees today includes it), so it may move their tier now."""
+    (the metric a member sees today includes it), so a return of it may move their tier
+    down at once."""
     return at >= window(tiers, now, zone, joined)[0]
 
 
@@ -138,6 +143,31 @@ def earned_at(moves: Sequence[tuple[datetime, str]], at: datetime, base: str) ->
 
 def _value(entries: Sequence[tuple[datetime, int]], start: datetime, end: datetime) -> int:
     return sum(amount for at, amount in entries if start <= at < end)
+
+
+@dataclass(frozen=True)
+class Upgrade:
+    to_index: int
+    value: int
+    """The metric of the event's window that reached the level."""
+    secured_until: datetime
+
+
+def upgrade(tiers: Tiers, entries: Sequence[tuple[datetime, int]], at: datetime,
+            now: datetime, zone: ZoneInfo, joined: datetime, current: int) -> Upgrade | None:
+    """The upgrade an event at ``at`` gives today a member at level ``current``, if any.
+
+    The event is judged as of its own time, as if it had arrived then: the metric of
+    its window (``entries`` including it) and the tier kept from reaching a level at
+    ``at``. A late event may so lift a member only to a tier still secured at ``now``:
+    one whose secured period is over would have been reviewed away already.
+    """
+    value = _value(entries, *window(tiers, at, zone, joined))
+    reached = tiers.qualified(value)
+    if reached <= current:
+        return None
+    secured = secured_until(tiers, at, zone, joined)
+    return Upgrade(reached, value, secured) if secured > now else None
 
 
 def secured_level(tiers: Tiers, entries: Sequence[tuple[datetime, int]], now: datetime,

@@ -111,7 +111,8 @@ class TierTracker:
     (tier, tier set by hand, paid plan), read from what Patron recorded as the
     simulator does (``patron.programs.standings``), so a late event earns as it
     would have on time. What an event adds to the metric is always recorded; it
-    moves a tier now only from the window running today (``domain.counts_today``).
+    upgrades a member now only to a tier that, reached at the event's time, would
+    still be secured today (``domain.upgrade``).
     """
 
     def __init__(self, conn: Connection, program: Program, tiers: Tiers | None,
@@ -186,37 +187,47 @@ class TierTracker:
                                      metric=self.metric, amount=amount, occurred_at=at,
                                      reason=reason, key=key))
         member.entries.append((at, amount))
-        if not domain.counts_today(self.tiers, at, self.now, self.zone, member.joined):
-            return  # a closed window: its review counts it, nothing moves today
         group = self.groups.get(member_id, [member_id])
         moment = max([at, *(moved for m in group
                             if (moved := self.members[m].latest_move()) is not None)])
+        found = domain.upgrade(self.tiers, [e for m in group for e in self.members[m].entries],
+                               at, self.now, self.zone, member.joined,
+                               self.tiers.index(member.tier)) if amount > 0 else None
+        if found is not None:
+            self._upgrade(group, found, moment)
+        elif amount < 0 and self.tiers.returns_downgrade_immediately and domain.counts_today(
+                self.tiers, at, self.now, self.zone, member.joined):
+            self._downgrade_on_return(group, member, moment)
+
+    def _upgrade(self, group: list[int], found: domain.Upgrade, moment: datetime) -> None:
+        """Move the member (and their household) up, dated ``moment``."""
+        level = self.tiers.levels[found.to_index]
+        whose = "the household's " if len(group) > 1 else ""
+        reason = (f"{whose}{metric_text(self.tiers, self.currency, found.value)} reached "
+                  f"{level.name} ({metric_text(self.tiers, self.currency, level.threshold)})")
+        for other in group:
+            if self.tiers.index(self.members[other].tier) < found.to_index:
+                self._move(other, self.members[other], found.to_index, "upgrade", moment,
+                           found.value, reason, found.secured_until)
+
+    def _downgrade_on_return(self, group: list[int], member: _Member,
+                             moment: datetime) -> None:
+        """``returns_downgrade_immediately``: a tier reached in the running period and no
+        longer met moves down now; one kept from an earlier period waits for its review."""
         start, end = domain.window(self.tiers, moment, self.zone, member.joined)
         value = sum(a for m in group for t, a in self.members[m].entries if start <= t < end)
         reached = self.tiers.qualified(value)
-        current = self.tiers.index(member.tier)
-        level = self.tiers.levels[reached]
-        if reached > current:
-            whose = "the household's " if len(group) > 1 else ""
-            reason = (f"{whose}{metric_text(self.tiers, self.currency, value)} reached "
-                      f"{level.name} ({metric_text(self.tiers, self.currency, level.threshold)})")
-            secured = domain.secured_until(self.tiers, moment, self.zone, member.joined)
-            for other in group:
-                if self.tiers.index(self.members[other].tier) < reached:
-                    self._move(other, self.members[other], reached, "upgrade", moment, value,
-                               reason, secured)
-        elif amount < 0 and reached < current and self.tiers.returns_downgrade_immediately:
-            for other in group:
-                held = self.members[other]
-                level_index = self.tiers.index(held.tier)
-                if reached >= level_index or held.since < start:
-                    continue  # kept from an earlier period: only a review moves it
-                to = max(reached, level_index - self.tiers.max_drop)
-                self._move(other, held, to, "downgrade", moment, value,
-                           f"a return took the {_metric_name(self.tiers)} to "
-                           f"{metric_text(self.tiers, self.currency, value)}, below "
-                           f"{self.tiers.levels[level_index].name}",
-                           held.secured if to > 0 else None)
+        for other in group:
+            held = self.members[other]
+            level_index = self.tiers.index(held.tier)
+            if reached >= level_index or held.since < start:
+                continue
+            to = max(reached, level_index - self.tiers.max_drop)
+            self._move(other, held, to, "downgrade", moment, value,
+                       f"a return took the {_metric_name(self.tiers)} to "
+                       f"{metric_text(self.tiers, self.currency, value)}, below "
+                       f"{self.tiers.levels[level_index].name}",
+                       held.secured if to > 0 else None)
 
     def _move(self, member_id: int, member: _Member, to: int, kind: str, at: datetime,
               value: int, reason: str, secured: datetime | None) -> None:
