@@ -52,8 +52,8 @@ from patron.db.migrate import upgrade
 from patron.events.schemas import EventIn
 from patron.events.service import ingest
 from patron.events.tables import orders
-from patron.programs.domain import ProgramSettings
-from patron.programs.service import Program, create_program, get_program_by_slug
+from patron.program.domain import ProgramSettings
+from patron.program.service import Program, create_program, get_program_by_slug
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 SQLITE_PATH = "/tmp/patron-bench-analytics.db"

@@ -50,9 +50,9 @@ from patron.coupons.schemas import BatchCreate, RedeemRequest, ValidateRequest
 from patron.coupons.tables import coupon_redemptions, coupons
 from patron.db import Database, create_database
 from patron.db.migrate import upgrade
-from patron.programs.domain import ProgramSettings
-from patron.programs.service import Program, create_program
-from patron.rules.document import ProgramDocument
+from patron.program.domain import ProgramSettings
+from patron.program.service import Program, create_program
+from patron.program.document import ProgramDocument
 
 from _common import Rate, Scratch, err, now_utc, patron_server, pg_server_default
 from _common import run_clients as timed_clients

@@ -49,9 +49,9 @@ from patron.events.service import ingest
 from patron.events.tables import events, order_lines, orders
 from patron.ledger.tables import accounts, ledger_entries, lots
 from patron.members import service as member_service
-from patron.programs.domain import ProgramSettings
-from patron.programs.service import Program, create_program
-from patron.rules.document import ProgramDocument
+from patron.program.domain import ProgramSettings
+from patron.program.service import Program, create_program
+from patron.program.document import ProgramDocument
 
 from _common import Rate, err, now_utc, patron_server, pg_server_default, run_clients
 from _common import scratch_database as scratch

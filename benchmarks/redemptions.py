@@ -54,11 +54,11 @@ from patron.ledger.service import credit_points, spend_points
 from patron.ledger.tables import accounts, ledger_entries, lot_moves, lots
 from patron.members.schemas import MemberCreate
 from patron.members.service import create_member
-from patron.programs.domain import ProgramSettings
-from patron.programs.service import Program, create_program
+from patron.program.domain import ProgramSettings
+from patron.program.service import Program, create_program
 from patron.rewards import service
 from patron.rewards.tables import redemptions, reward_stock
-from patron.rules.document import ProgramDocument
+from patron.program.document import ProgramDocument
 
 from _common import Rate, err, pg_server_default
 from _common import run_clients as timed_clients

@@ -2,7 +2,7 @@
 
 Evaluation (always run), in-process over one synthetic stream (purchases with 1-3
 lines, reviews, check-ins, sign-ups, eco actions, shares, returns; see
-``tests/rules/benchmark.py``, which the simulator's speed test shares):
+``tests/program/benchmark.py``, which the simulator's speed test shares):
 
 - the baseline: the foundation's flat rate (commit 0d5f28d), per purchase
   ``points_for_amount`` in Decimal plus the reason string with its babel-formatted
@@ -44,16 +44,16 @@ from rich.console import Console
 from rich.table import Table
 
 from patron.ledger.domain import points_for_amount
-from patron.programs.domain import starter_document
-from patron.rules.compiled import compile_program
-from patron.rules.context import NO_USAGE, EventContext, MemberContext
-from patron.rules.document import ProgramDocument, Settings
-from patron.rules.engine import evaluate
-from patron.rules.simulate import Simulator
+from patron.program.domain import starter_document
+from patron.program.compiled import compile_program
+from patron.program.context import NO_USAGE, EventContext, MemberContext
+from patron.program.document import ProgramDocument, Settings
+from patron.program.engine import evaluate
+from patron.program.simulate import Simulator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the shared workload
-from tests.rules.benchmark import events as event_stream  # noqa: E402
-from tests.rules.benchmark import profiles, twenty_rule_program  # noqa: E402
+from tests.program.benchmark import events as event_stream  # noqa: E402
+from tests.program.benchmark import profiles, twenty_rule_program  # noqa: E402
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 MEMBERS = 50_000

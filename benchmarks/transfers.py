@@ -44,9 +44,9 @@ from patron.ledger.service import credit_points
 from patron.ledger.tables import accounts, ledger_entries, lots
 from patron.members.schemas import MemberCreate
 from patron.members.service import create_member
-from patron.programs.domain import ProgramSettings
-from patron.programs.service import Program, create_program
-from patron.rules.document import ProgramDocument
+from patron.program.domain import ProgramSettings
+from patron.program.service import Program, create_program
+from patron.program.document import ProgramDocument
 from patron.transfers import service
 from patron.transfers.schemas import TransferCreate
 from patron.transfers.tables import point_transfers

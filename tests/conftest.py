@@ -19,8 +19,8 @@ from sqlalchemy.engine import make_url
 from patron.clock import FrozenClock
 from patron.db import Database, create_database
 from patron.db.migrate import upgrade
-from patron.programs.domain import ProgramSettings
-from patron.programs.service import Program, create_program
+from patron.program.domain import ProgramSettings
+from patron.program.service import Program, create_program
 
 # Timing is not correctness: a loaded machine must not fail property tests.
 settings.register_profile("patron", deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -9,11 +9,11 @@ from typer.testing import CliRunner
 from patron.cli.main import app
 from patron.db import create_database
 from patron.members.repository import page_members
-from patron.programs.service import get_program_by_slug
-from patron.programs.versions import get_version
+from patron.program.service import get_program_by_slug
+from patron.program.versions import get_version
 
 runner = CliRunner()
-DEMO_DOCUMENT = Path(__file__).parents[1] / "src/patron/rules/examples/demo_coffee.yaml"
+DEMO_DOCUMENT = Path(__file__).parents[1] / "src/patron/program/examples/demo_coffee.yaml"
 
 
 def test_db_programs_keys_and_jobs(tmp_path):

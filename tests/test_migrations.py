@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from patron.db import create_database
-from patron.db.metadata import load_all_tables
+from patron.migrations.tables import all_tables
 from patron.db.migrate import current_revision, head_revision, upgrade
 
 
@@ -17,7 +17,7 @@ def test_upgrade_empty_sqlite_and_no_drift(tmp_path):
     assert current_revision(db) == head_revision(db)
     upgrade(db)  # running again is harmless
     with db.engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), load_all_tables()) == []
+        assert compare_metadata(MigrationContext.configure(conn), all_tables()) == []
 
 
 def test_upgrade_empty_postgresql_and_no_drift(postgresql_url):
@@ -34,7 +34,7 @@ def test_upgrade_empty_postgresql_and_no_drift(postgresql_url):
         upgrade(db)
         assert current_revision(db) == head_revision(db)
         with db.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), load_all_tables()) == []
+            assert compare_metadata(MigrationContext.configure(conn), all_tables()) == []
         db.dispose()
     finally:
         with admin.connect() as conn:

@@ -28,7 +28,7 @@ from patron.events.service import ingest
 from patron.ledger import jobs
 from patron.ledger.service import spend_points
 from patron.members.service import create_member
-from patron.programs.service import Program
+from patron.program.service import Program
 from tests.conftest import T0, make_program
 from tests.factories import member_create, purchase_event
 

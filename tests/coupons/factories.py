@@ -8,9 +8,9 @@ from typing import Any
 from patron.coupons import checkout, service
 from patron.coupons.schemas import BatchCreate, RedeemRequest, ReleaseRequest, ValidateRequest
 from patron.members.service import create_member
-from patron.programs.service import get_program
-from patron.programs.versions import publish
-from patron.rules.document import ProgramDocument
+from patron.program.service import get_program
+from patron.program.versions import publish
+from patron.program.document import ProgramDocument
 from tests.conftest import make_program
 from tests.factories import member_create
 

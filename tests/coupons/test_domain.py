@@ -11,7 +11,7 @@ from scipy.stats import chisquare
 
 from patron.coupons import domain
 from patron.coupons.domain import Coupon, Order
-from patron.rules.incentives import CouponType
+from patron.program.incentives import CouponType
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)
 USD = Order(10_000, 700, "USD")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from patron.programs.service import get_program
-from patron.programs.versions import publish
-from patron.rules.document import ProgramDocument
+from patron.program.service import get_program
+from patron.program.versions import publish
+from patron.program.document import ProgramDocument
 from tests.earning.test_ingest import BASE, FIRST
 from tests.factories import member_payload, purchase
-from tests.programs.factories import document
+from tests.program.documents import document
 
 
 def test_ledger_shows_each_rule_with_its_explanation_and_returns_are_explained(api, clock):

@@ -16,9 +16,9 @@ from patron.events.service import ingest
 from patron.ledger import repository as ledger_repository
 from patron.ledger.service import ledger_page, spend_points
 from patron.members.service import create_member
-from patron.programs.service import get_program
-from patron.programs.versions import get_version, publish
-from patron.rules.document import ProgramDocument
+from patron.program.service import get_program
+from patron.program.versions import get_version, publish
+from patron.program.document import ProgramDocument
 from sqlalchemy import select
 from tests.conftest import make_program
 from tests.factories import member_create

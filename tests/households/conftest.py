@@ -10,9 +10,9 @@ from patron.households import service
 from patron.households.schemas import HouseholdCreate
 from patron.ledger import repository as ledger_repository
 from patron.ledger.service import adjust_points
-from patron.programs.service import get_program
-from patron.programs.versions import publish
-from patron.rules.document import ProgramDocument
+from patron.program.service import get_program
+from patron.program.versions import publish
+from patron.program.document import ProgramDocument
 from tests.earning.test_ingest import BASE, Shop
 
 POOLED = {"pooled_points": True, "max_members": 4, "leaving_member_points": "leave_with_member"}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from patron.programs.versions import publish
-from patron.rules.document import ProgramDocument
+from patron.program.versions import publish
+from patron.program.document import ProgramDocument
 from tests.factories import member_payload
 from tests.households.conftest import POOLED
 

@@ -11,9 +11,9 @@ from patron.imports import domain, service
 from patron.ledger.service import balance
 from patron.members import repository as member_repository
 from patron.members.service import get_member
-from patron.programs.service import get_program
-from patron.programs.versions import get_version, publish
-from patron.rules.document import ProgramDocument
+from patron.program.service import get_program
+from patron.program.versions import get_version, publish
+from patron.program.document import ProgramDocument
 from patron.tiers.service import member_tier
 from tests.conftest import make_program
 from tests.factories import purchase

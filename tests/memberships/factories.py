@@ -8,9 +8,9 @@ from patron.ledger.service import balance
 from patron.members.service import create_member
 from patron.memberships import jobs, service
 from patron.memberships.schemas import MembershipCreate, PaymentIn
-from patron.programs.service import get_program
-from patron.programs.versions import publish
-from patron.rules.document import ProgramDocument
+from patron.program.service import get_program
+from patron.program.versions import publish
+from patron.program.document import ProgramDocument
 from tests.conftest import make_program
 from tests.factories import member_create
 

@@ -13,7 +13,7 @@ from patron.memberships import domain
 from patron.memberships.domain import (ALLOWED, MembershipAlreadyCancelled, MembershipEnded,
                                        MembershipNotActive, Payment, PaymentCurrencyMismatch,
                                        PaymentTooSmall, State, TransitionEvent)
-from patron.rules.membership import MembershipPlan
+from patron.program.membership import MembershipPlan
 
 UTC = ZoneInfo("UTC")
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=timezone.utc)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from patron.events.schemas import EventIn
 from patron.events.service import ingest
-from patron.programs.service import get_program
-from patron.programs.versions import publish
-from patron.rules.document import ProgramDocument
+from patron.program.service import get_program
+from patron.program.versions import publish
+from patron.program.document import ProgramDocument
 from patron.tiers.service import member_tier
 from tests.memberships.factories import PLANS, SETTINGS, Club
 

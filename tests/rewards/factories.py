@@ -9,10 +9,10 @@ from typing import Any
 from patron.ledger import repository as ledger_repository
 from patron.ledger.service import adjust_points, balance
 from patron.members.service import create_member
-from patron.programs.service import get_program
-from patron.programs.versions import publish
+from patron.program.service import get_program
+from patron.program.versions import publish
 from patron.rewards import service
-from patron.rules.document import ProgramDocument
+from patron.program.document import ProgramDocument
 from tests.conftest import make_program
 from tests.factories import member_create
 

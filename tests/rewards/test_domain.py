@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from patron.ledger.domain import ExpiryPolicy, Lot, LotState
 from patron.rewards import domain
 from patron.rewards.domain import Holders, MemberInputs, Standing
-from patron.rules.context import MemberContext, MemberProfile
-from patron.rules.incentives import Reward
+from patron.program.context import MemberContext, MemberProfile
+from patron.program.incentives import Reward
 from tests.rewards.factories import document
 
 UTC = timezone.utc

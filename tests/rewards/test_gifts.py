@@ -14,7 +14,7 @@ from patron.rewards import domain, gifts, service
 from patron.rewards.repository import stock_row
 from patron.rewards.tables import gift_grants
 from tests.earning.test_ingest import BASE, Shop, rule
-from tests.programs.factories import as_yaml
+from tests.program.documents import as_yaml
 
 MUG = {"id": "mug", "name": "Coffee mug", "type": "gift", "cost_points": 300}
 MUG_50 = rule("mug-50", "purchase", {"gift": "mug"}, min_spend=5000,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from patron.programs.service import get_program
-from patron.programs.versions import publish
-from patron.rules.document import ProgramDocument
+from patron.program.service import get_program
+from patron.program.versions import publish
+from patron.program.document import ProgramDocument
 from tests.earning.test_ingest import BASE
 from tests.factories import member_payload, purchase
 from tests.tiers.test_tiers import LADDER

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from patron.rules.membership import Tiers
+from patron.program.membership import Tiers
 from patron.tiers import domain
 
 UTC = ZoneInfo("UTC")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from patron import jobs
+from patron.flows import jobs
 from patron.tiers.service import member_tier, review_program, set_manual
 from tests.earning.test_ingest import BASE, Shop, rule
 

@@ -15,9 +15,9 @@ from patron.ledger import repository as ledger_repository
 from patron.ledger.service import adjust_points, balance, ledger_page
 from patron.members.service import create_member
 from patron.members.tables import members
-from patron.programs.service import Program, get_program
-from patron.programs.versions import publish
-from patron.rules.document import ProgramDocument
+from patron.program.service import Program, get_program
+from patron.program.versions import publish
+from patron.program.document import ProgramDocument
 from patron.transfers import service
 from patron.transfers.schemas import TransferCreate
 from tests.conftest import make_program

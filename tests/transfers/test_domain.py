@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from patron.rules.document import Transfers
-from patron.rules.validate import validate_document
+from patron.program.document import Transfers
+from patron.program.validate import validate_document
 from patron.transfers import domain
 from patron.transfers.domain import (ReceiverNotActive, SameHousehold, SelfTransfer,
                                      SenderNotActive, TransferAboveMaximum, TransferBelowMinimum,

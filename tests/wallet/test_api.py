@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from patron import jobs
+from patron.flows import jobs
 from tests.conftest import Api
 from tests.earning.test_ingest import Shop, rule
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from patron import jobs
+from patron.flows import jobs
 from patron.wallet.service import (InsufficientFunds, WalletMove, pending_total, spend,
                                    take_back, totals, wallet)
 from patron.wallet.tables import wallet_accounts

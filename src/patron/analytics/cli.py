@@ -21,7 +21,7 @@ from patron.clock import SystemClock
 from patron.config import get_settings
 from patron.db import create_database
 from patron.errors import PatronError
-from patron.programs.service import get_program_by_slug
+from patron.program.service import get_program_by_slug
 
 app = typer.Typer(help="Member insight and program analytics (DuckDB over the database).",
                   no_args_is_help=True)

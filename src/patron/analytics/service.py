@@ -61,7 +61,7 @@ from patron.analytics.schemas import (
     SpendDecile,
 )
 from patron.errors import InvalidInput, NotFound
-from patron.programs.service import Program
+from patron.program.service import Program
 
 
 class UnknownReport(NotFound):

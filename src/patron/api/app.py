@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 import patron
-from patron import jobs
+from patron.flows import jobs
 from patron.analytics.api import router as analytics_router
 from patron.coupons.api import router as coupons_router
 from patron.api import errors
@@ -23,7 +23,7 @@ from patron.households.api import router as households_router
 from patron.ledger.api import router as ledger_router
 from patron.members.api import router as members_router
 from patron.memberships.api import router as memberships_router
-from patron.programs.api import router as program_router
+from patron.program.api import router as program_router
 from patron.referrals.api import router as referrals_router
 from patron.rewards.api import router as rewards_router
 from patron.tiers.api import households_router as household_tiers_router

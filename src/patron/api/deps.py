@@ -12,7 +12,7 @@ from patron.auth.service import Permission, Principal, authenticate
 from patron.clock import Clock
 from patron.db import Database
 from patron.errors import Unauthorized
-from patron.programs.service import Program, get_program
+from patron.program.service import Program, get_program
 
 T = TypeVar("T")
 

@@ -19,7 +19,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from patron.auth.tables import api_keys
 from patron.errors import Forbidden, NotFound, Unauthorized
-from patron.programs.tables import programs
+from patron.program.tables import programs
 
 
 class Role(StrEnum):

@@ -21,10 +21,10 @@ from patron.db import migrate
 from patron.analytics import cli as analytics_cli
 from patron.coupons import cli as coupons_cli
 from patron.imports import cli as imports_cli
-from patron.programs import cli as program_cli
+from patron.program import cli as program_cli
 from patron.errors import PatronError
-from patron.programs.domain import ProgramSettings
-from patron.programs.service import create_program, get_program_by_slug
+from patron.program.domain import ProgramSettings
+from patron.program.service import create_program, get_program_by_slug
 
 app = typer.Typer(help="Patron: customer loyalty and incentive platform.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -99,7 +99,7 @@ def keys_create(program: Annotated[str, typer.Option(help="Program slug")],
 def jobs_run(db: DbOption = None) -> None:
     """Run the scheduled sweeps once: release pending points, expire lots, review tiers,
     move paid memberships on."""
-    from patron import jobs
+    from patron.flows import jobs
 
     result = jobs.run_all(open_db(db), SystemClock().now())
     table = Table("sweep", "done")

@@ -33,7 +33,7 @@ from patron.coupons.schemas import (
 from patron.coupons.service import CouponNotFound, CouponRefused, CouponUsed, type_of
 from patron.errors import IdempotencyKeyReused, NotFound
 from patron.members.service import require_member
-from patron.programs.service import Program
+from patron.program.service import Program
 
 
 class CouponExpired(CouponRefused):

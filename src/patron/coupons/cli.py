@@ -22,7 +22,7 @@ from patron.coupons import service
 from patron.coupons.schemas import MAX_BATCH, BatchCreate
 from patron.db import Database, create_database
 from patron.errors import PatronError
-from patron.programs.service import get_program_by_slug
+from patron.program.service import get_program_by_slug
 
 app = typer.Typer(help="Coupons: generate batches of codes and export them.",
                   no_args_is_help=True)

@@ -46,9 +46,9 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from patron.rules.compiled import instant
-from patron.rules.incentives import CouponType
-from patron.rules.money import round_ratio
+from patron.program.compiled import instant
+from patron.program.incentives import CouponType
+from patron.program.money import round_ratio
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # 31 symbols: no 0/O, 1/I/L
 GROUP = 5

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from patron.coupons.domain import AppliesTo, Reason
-from patron.rules.incentives import RULE_ID, Discount
+from patron.program.incentives import RULE_ID, Discount
 from patron.schemas_common import Id, Money, Name, Text
 
 MAX_BATCH = 100_000

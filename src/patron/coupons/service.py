@@ -30,9 +30,9 @@ from patron.coupons.schemas import Batch, BatchCreate, Coupon, CouponStatus, Iss
 from patron.db import Database
 from patron.errors import Conflict, NotFound
 from patron.members.service import require_member
-from patron.programs.service import Program
-from patron.programs.versions import get_version
-from patron.rules.incentives import CouponType
+from patron.program.service import Program
+from patron.program.versions import get_version
+from patron.program.incentives import CouponType
 
 CSV_PAGE = 5_000
 CSV_COLUMNS = ("code", "coupon_type", "expires_at", "uses_per_code", "uses", "state")

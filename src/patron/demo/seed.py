@@ -20,9 +20,9 @@ from patron.ledger import jobs
 from patron.ledger.service import spend_points
 from patron.members.schemas import MemberCreate
 from patron.members.service import create_member
-from patron.programs.service import Program, create_program
-from patron.rules.document import ProgramDocument
-from patron.rules.validate import format_problems, validate_text
+from patron.program.service import Program, create_program
+from patron.program.document import ProgramDocument
+from patron.program.validate import format_problems, validate_text
 
 SLUG = "demo-coffee"
 CHANNELS = ("web", "pos", "app")
@@ -52,7 +52,7 @@ class DemoResult:
 
 def demo_document() -> tuple[ProgramDocument, str]:
     """The demo program's document (``rules/examples/demo_coffee.yaml``) and its text."""
-    source = (files("patron.rules") / "examples" / DOCUMENT).read_text(encoding="utf-8")
+    source = (files("patron.program") / "examples" / DOCUMENT).read_text(encoding="utf-8")
     document, problems = validate_text(source, DOCUMENT)
     if document is None:
         raise ValueError(f"{DOCUMENT} is not a valid program document:\n"

@@ -1,7 +1,7 @@
 """Returns of recorded orders: points taken back per line and per rule.
 
 ``plan_return`` checks the return against the order (which it locks) and asks
-``patron.rules.returns`` what each award loses; ``write_return`` records the
+``patron.program.returns`` what each award loses; ``write_return`` records the
 returned lines and takes the points back from the lots that hold them, pending
 points first, under the program's negative-balance setting.
 
@@ -24,13 +24,13 @@ from patron.earning import repository
 from patron.errors import Conflict, InvalidInput
 from patron.events.schemas import Award, EventIn, GiftOutcome, Note, ReturnData
 from patron.ledger.service import EntryMeta, claw_back
-from patron.programs.service import Program
-from patron.programs.versions import versions
+from patron.program.service import Program
+from patron.program.versions import versions
 from patron.rewards import gifts
 from patron.rewards import repository as rewards_repository
-from patron.rules.context import Line, Purchase
-from patron.rules.money import apportion, format_money
-from patron.rules.returns import (Clawback, ReturnLine, ReturnOfUnknownOrder, clawback_reason,
+from patron.program.context import Line, Purchase
+from patron.program.money import apportion, format_money
+from patron.program.returns import (Clawback, ReturnLine, ReturnOfUnknownOrder, clawback_reason,
                                   plan_clawback, return_lines)
 from patron.tiers.service import TierTracker
 from patron.wallet import service as wallet

@@ -32,16 +32,16 @@ from patron.errors import InvalidInput
 from patron.ledger import domain as ledger_domain
 from patron.ledger.domain import Lot
 from patron.ledger.service import Earn, EntryMeta, earn_many
-from patron.programs.service import Program
-from patron.programs.versions import versions
+from patron.program.service import Program
+from patron.program.versions import versions
 from patron.rewards import gifts
 from patron.rewards.gifts import GiftStock
-from patron.rules.catalog import BUILT_IN_EVENT_TYPES
-from patron.rules.compiled import CompiledProgram
-from patron.rules.context import (EventContext, MemberContext, MemberProfile, PeriodUsage,
+from patron.program.catalog import BUILT_IN_EVENT_TYPES
+from patron.program.compiled import CompiledProgram
+from patron.program.context import (EventContext, MemberContext, MemberProfile, PeriodUsage,
                                   period_key)
-from patron.rules.engine import Evaluation, RuleTotal, evaluate, out_of_stock
-from patron.rules.incentives import Reward
+from patron.program.engine import Evaluation, RuleTotal, evaluate, out_of_stock
+from patron.program.incentives import Reward
 from patron.tiers.service import TierTracker
 from patron.wallet import service as wallet
 from patron.wallet.service import WalletMove

@@ -28,7 +28,7 @@ from patron.events.schemas import (Award, EventIn, EventOutcome, GiftOutcome, No
                                    PurchaseData, ReturnData, TierMove)
 from patron.members import repository as member_repository
 from patron.members import service as member_service
-from patron.programs.service import Program
+from patron.program.service import Program
 from patron.referrals.service import after_ingest as referral_after_ingest
 
 CLOCK_SKEW = timedelta(minutes=5)

@@ -15,7 +15,7 @@ from patron.households.schemas import (Household, HouseholdBalance, HouseholdCre
 from patron.idempotency.service import run_once
 from patron.ledger.schemas import LedgerPage, Posted
 from patron.members.api import MemberId
-from patron.programs.service import Program
+from patron.program.service import Program
 from patron.schemas_common import MAX_INT
 
 router = APIRouter(prefix="/households", tags=["households"])

@@ -34,9 +34,9 @@ from patron.ledger.schemas import Expiring, LedgerPage, Posted
 from patron.ledger.transfers import TransferMeta, transfer_lots
 from patron.members import repository as member_repository
 from patron.members.service import MemberNotFound
-from patron.programs.service import Program
-from patron.programs.versions import versions
-from patron.rules.membership import Households
+from patron.program.service import Program
+from patron.program.versions import versions
+from patron.program.membership import Households
 from patron.tiers import placement as tier_placement
 
 HOLDER_STATUS = member_repository.HOLDER

@@ -26,7 +26,7 @@ from patron.db import Database, create_database
 from patron.errors import PatronError
 from patron.imports import domain, service
 from patron.imports.service import ImportSummary, Source
-from patron.programs.service import Program, get_program_by_slug
+from patron.program.service import Program, get_program_by_slug
 
 app = typer.Typer(help="Import history and members from JSONL or CSV files.",
                   no_args_is_help=True)

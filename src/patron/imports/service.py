@@ -39,7 +39,7 @@ from patron.imports.domain import ColumnMap, InvalidRow, Locale
 from patron.members import repository as member_repository
 from patron.members import service as member_service
 from patron.members.schemas import MemberCreate
-from patron.programs.service import Program
+from patron.program.service import Program
 
 Format = Literal["jsonl", "csv"]
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv",

@@ -20,7 +20,7 @@ from patron.db import Database
 from patron.ledger import domain, repository
 from patron.ledger.domain import LotState
 from patron.ledger.service import EntryMeta, settle_debts, write_posting
-from patron.programs.service import get_program
+from patron.program.service import get_program
 
 BATCH_ACCOUNTS = 200
 

@@ -25,8 +25,8 @@ from patron.ledger import domain, repository
 from patron.ledger.domain import EntryKind, InsufficientPoints, Lot, Posting
 from patron.ledger.schemas import (Balance, EntrySource, Expiring, LedgerEntry, LedgerPage,
                                    LotMove, Posted)
-from patron.programs.service import Program
-from patron.programs.versions import versions
+from patron.program.service import Program
+from patron.program.versions import versions
 
 
 class AccountNotFound(NotFound):

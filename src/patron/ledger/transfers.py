@@ -27,7 +27,7 @@ from patron.ledger import domain, repository
 from patron.ledger.domain import Lot, Posting
 from patron.ledger.service import (EntryMeta, entry_row, lot_row, settle_debts, take_available,
                                    write_posting)
-from patron.programs.service import Program
+from patron.program.service import Program
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from patron.ledger import repository as ledger_repository
 from patron.members import repository
 from patron.members.domain import IdentityType, normalise_identity
 from patron.members.schemas import IdentityIn, Member, MemberCreate, MemberUpdate, member_out
-from patron.programs.service import Program
+from patron.program.service import Program
 
 
 class MemberNotFound(NotFound):

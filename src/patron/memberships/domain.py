@@ -59,7 +59,7 @@ from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from patron.errors import Conflict, InvalidInput
-from patron.rules.membership import MembershipPlan
+from patron.program.membership import MembershipPlan
 
 
 class MembershipState(StrEnum):

@@ -7,7 +7,7 @@ period, past_due → lapsed after the plan's grace days, pending_payment → lap
 when never paid. Each change is recorded at the moment it was due, so a sweep
 that runs late writes the same history, and running it twice changes nothing.
 
-``patron.jobs.run_all`` runs it with the other scheduled sweeps.
+``patron.flows.jobs.run_all`` runs it with the other scheduled sweeps.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from patron.db import Database
 from patron.memberships import repository
 from patron.memberships.service import catch_up
-from patron.programs.service import Program, get_program
+from patron.program.service import Program, get_program
 
 BATCH = 200
 COUNTS = {"fell_past_due": "past_due", "lapsed": "lapsed", "ended": "ended",

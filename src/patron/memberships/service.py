@@ -24,9 +24,9 @@ from patron.ledger.service import credit_points
 from patron.members.service import require_member
 from patron.memberships import domain, repository, schemas
 from patron.memberships.domain import Membership, Payment, Step
-from patron.programs.service import Program, get_program
-from patron.programs.versions import get_version
-from patron.rules.membership import MembershipPlan
+from patron.program.service import Program, get_program
+from patron.program.versions import get_version
+from patron.program.membership import MembershipPlan
 
 AUTO_ACTOR = "job:memberships"
 """Who a transition that happened by itself (a period end, a grace period) is recorded as."""

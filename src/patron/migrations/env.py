@@ -2,9 +2,9 @@
 
 from alembic import context
 
-from patron.db.metadata import load_all_tables
+from patron.migrations.tables import all_tables
 
-target_metadata = load_all_tables()
+target_metadata = all_tables()
 config = context.config
 
 

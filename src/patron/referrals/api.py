@@ -47,6 +47,6 @@ def get_referral(member_id: MemberId, ctx: Reader) -> ReferralSummary:
 
 
 def _program(conn, ctx):
-    from patron.programs.service import get_program
+    from patron.program.service import get_program
 
     return get_program(conn, ctx.principal.program_id)

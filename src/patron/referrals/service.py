@@ -28,11 +28,11 @@ from sqlalchemy.exc import IntegrityError
 
 from patron.coupons.domain import random_parts
 from patron.errors import InvalidInput
-from patron.programs.jobs import every_program_in_batches
-from patron.programs.service import Program
-from patron.programs.versions import get_version
+from patron.program.jobs import every_program_in_batches
+from patron.program.service import Program
+from patron.program.versions import get_version
 from patron.referrals import repository
-from patron.rules.context import period_bounds
+from patron.program.context import period_bounds
 
 PAY_BATCH = 200
 """Referrals settled per transaction of the scheduled sweep."""

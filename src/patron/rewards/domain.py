@@ -15,11 +15,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from patron.ledger.domain import ExpiryPolicy, Lot, LotState, lot_expiry
-from patron.rules.activation import member_value
-from patron.rules.cel import CelSyntaxError, ConditionError, compile_condition, make_context
-from patron.rules.compiled import instant
-from patron.rules.context import MemberContext, period_bounds
-from patron.rules.incentives import Reward
+from patron.program.activation import member_value
+from patron.program.cel import CelSyntaxError, ConditionError, compile_condition, make_context
+from patron.program.compiled import instant
+from patron.program.context import MemberContext, period_bounds
+from patron.program.incentives import Reward
 
 NOT_YET_AVAILABLE = "not_yet_available"
 EXPIRED = "expired"

@@ -13,12 +13,12 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from patron.earning import repository as earning_repository
-from patron.programs.service import Program
+from patron.program.service import Program
 from patron.rewards import domain, repository
 from patron.rewards.domain import Holders, MemberInputs, Standing
-from patron.rules.compiled import CompiledProgram
-from patron.rules.context import MemberContext, MemberProfile
-from patron.rules.incentives import Reward
+from patron.program.compiled import CompiledProgram
+from patron.program.context import MemberContext, MemberProfile
+from patron.program.incentives import Reward
 
 
 def member_tier(conn: Connection, program: Program, member_id: int, now: datetime) -> str | None:

@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from patron.errors import Conflict
-from patron.programs.service import Program
+from patron.program.service import Program
 from patron.rewards.domain import FULFILMENT
-from patron.rules.incentives import Reward
+from patron.program.incentives import Reward
 
 
 class CashbackSpent(Conflict):

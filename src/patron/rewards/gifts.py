@@ -1,7 +1,7 @@
 """Gifts with purchase: catalog gifts that earn rules give, free, stock permitting.
 
 An earn rule whose action is ``gift`` gives one unit of a ``type: gift`` reward
-per event (the engine decides that, see ``patron.rules.engine``). Ingest asks
+per event (the engine decides that, see ``patron.program.engine``). Ingest asks
 ``GiftStock`` for the unit, behind the same guarded update point redemptions
 use, and records a grant; when none is left the event gets an ``out_of_stock``
 note instead. A return that takes the order below what the rule needed cancels
@@ -20,11 +20,11 @@ from sqlalchemy import Connection
 from patron.errors import Conflict, NotFound
 from patron.events.schemas import GiftOutcome, Note
 from patron.members.service import require_member
-from patron.programs.service import Program
+from patron.program.service import Program
 from patron.rewards import domain, repository
 from patron.rewards.schemas import Gift, GiftPage
-from patron.rules.engine import RuleTotal
-from patron.rules.incentives import Reward
+from patron.program.engine import RuleTotal
+from patron.program.incentives import Reward
 
 
 class GiftNotFound(NotFound):

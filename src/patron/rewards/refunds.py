@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from patron.ledger import repository as ledger
 from patron.ledger.domain import EntryKind, EntryStatus, Lot, LotState, Posting
 from patron.ledger.service import EntryMeta, Holding, lot_row, settle_debts, write_posting
-from patron.programs.service import Program
+from patron.program.service import Program
 from patron.rewards.domain import plan_refund
 
 

@@ -21,15 +21,15 @@ from patron.ledger import repository as ledger_repository
 from patron.ledger.domain import InsufficientPoints
 from patron.ledger.schemas import LotMove
 from patron.ledger.service import Holding, debit, holding_of, refuse_spend
-from patron.programs.service import Program
-from patron.programs.versions import versions
+from patron.program.service import Program
+from patron.program.versions import versions
 from patron.rewards import domain, eligibility, fulfilment, refunds, repository
 from patron.rewards.gifts import FulfilmentBackwards
 from patron.rewards.domain import Standing
 from patron.rewards.schemas import (CauseTotal, DonationTotals, MemberLimit, Redemption,
                                     RedemptionPage, RewardCatalog, RewardOffer)
-from patron.rules.compiled import CompiledProgram, instant
-from patron.rules.incentives import Reward
+from patron.program.compiled import CompiledProgram, instant
+from patron.program.incentives import Reward
 
 
 class RewardNotFound(NotFound):

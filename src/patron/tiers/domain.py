@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from patron.rules.membership import Tiers
+from patron.program.membership import Tiers
 
 METRIC_KINDS = {"tier_points": "tier_points", "qualifying_spend": "spend", "orders": "orders"}
 """The program's metric name → the ``qualification_entries.metric`` it sums."""

@@ -26,9 +26,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from patron.households import repository as household_repository
-from patron.programs.service import Program
-from patron.programs.versions import get_version
-from patron.rules.membership import Tiers
+from patron.program.service import Program
+from patron.program.versions import get_version
+from patron.program.membership import Tiers
 from patron.tiers import domain, repository
 from patron.tiers.domain import METRIC_KINDS
 from patron.tiers.service import metric_text

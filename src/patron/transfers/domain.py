@@ -19,7 +19,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from patron.errors import Conflict, InvalidInput
-from patron.rules.document import Transfers
+from patron.program.document import Transfers
 
 ACTIVE = "active"
 

@@ -27,8 +27,8 @@ from patron.ledger.service import EntryMeta, Holding, holdings, refuse_spend
 from patron.ledger.transfers import Party, transfer_points
 from patron.members.repository import HOLDER
 from patron.members.service import MemberNotFound
-from patron.programs.service import Program
-from patron.programs.versions import versions
+from patron.program.service import Program
+from patron.program.versions import versions
 from patron.transfers import domain, repository
 from patron.transfers.schemas import ReceivedLot, Transfer, TransferCreate, TransferPage
 

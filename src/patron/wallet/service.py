@@ -20,7 +20,7 @@ from sqlalchemy import Connection, case, func, insert, select
 
 from patron.db.engine import insert_rows_returning_ids, one_of
 from patron.errors import Conflict, IdempotencyKeyReused, InvalidInput
-from patron.programs.service import Program
+from patron.program.service import Program
 from patron.wallet import repository
 from patron.wallet.domain import CashbackClawback, plan_clawback
 from patron.wallet.tables import wallet_accounts, wallet_entries

@@ -49,8 +49,8 @@ def upgrade() -> None:
 def _publish_flat_rates() -> None:
     from decimal import Decimal
 
-    from patron.programs.domain import ProgramSettings, starter_document
-    from patron.programs.versions import checksum, document_json
+    from patron.program.domain import ProgramSettings, starter_document
+    from patron.program.versions import checksum, document_json
 
     conn = op.get_bind()
     json, moment = patron.db.types.JSONDoc, patron.db.types.UTCDateTime(timezone=True)

@@ -1,0 +1,32 @@
+"""Every table Patron has, for the migrations' environment and the schema drift check.
+
+The tables are declared by their domains on the one ``patron.db.metadata``; the
+ground floor does not know the domains, so the list of them lives here, with
+the migrations that create them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import MetaData
+
+import patron.auth.tables  # noqa: F401
+import patron.coupons.tables  # noqa: F401
+import patron.earning.tables  # noqa: F401
+import patron.events.tables  # noqa: F401
+import patron.households.tables  # noqa: F401
+import patron.idempotency.tables  # noqa: F401
+import patron.ledger.tables  # noqa: F401
+import patron.members.tables  # noqa: F401
+import patron.memberships.tables  # noqa: F401
+import patron.program.tables  # noqa: F401
+import patron.referrals.tables  # noqa: F401
+import patron.rewards.tables  # noqa: F401
+import patron.tiers.tables  # noqa: F401
+import patron.transfers.tables  # noqa: F401
+import patron.wallet.tables  # noqa: F401
+from patron.db.metadata import metadata
+
+
+def all_tables() -> MetaData:
+    """The metadata with every domain's tables on it."""
+    return metadata

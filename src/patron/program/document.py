@@ -1,0 +1,376 @@
+"""The program document: one YAML/JSON file holding a program's settings and earn rules.
+
+A marketer edits this document, ``patron program validate`` checks it, publishing
+freezes it as an immutable version, and the earning engine reads it. Later
+sections (tiers, rewards, campaigns) slot in beside ``earn_rules``.
+
+Money is integer minor units (cents) and points are integers everywhere; rates and
+multipliers are Decimal (written as strings such as ``"1.5"`` so YAML never turns
+them into binary floats). Unknown keys are errors, so a typo such as ``exclusiv:``
+is reported instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, available_timezones
+
+from babel.numbers import get_currency_precision, list_currencies
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    PrivateAttr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from patron.ledger.domain import ExpiryPolicy
+from patron.program.catalog import FieldType
+from patron.program.incentives import CouponType, Referrals, Reward
+from patron.program.membership import Households, MembershipPlan, Tiers
+
+SCHEMA_ID = "https://patron.dev/schemas/program-document.json"
+
+Rounding = Literal["floor", "ceiling", "half_up", "half_even"]
+NegativeBalance = Literal["allow_negative", "clawback_available_only"]
+Period = Literal["day", "week", "month", "year", "lifetime"]
+PERIODS: tuple[Period, ...] = ("day", "week", "month", "year", "lifetime")
+
+RULE_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+EVENT_TYPE_NAME = r"^[a-z][a-z0-9_]{0,63}$"
+MAX_TRANSFER_POINTS = 10**12
+
+
+@lru_cache
+def _currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+@lru_cache
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def _validity_bound(value: Any) -> date | datetime:
+    """A calendar date (in the program timezone) or an exact, timezone-aware instant."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        return value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value) if "T" in value else None
+            if parsed is None:
+                return date.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be a date (2025-03-12) or a date-time with a timezone "
+                             "(2025-03-12T09:00:00+01:00)") from None
+    else:
+        raise ValueError("must be a date (2025-03-12) or a date-time with a timezone")
+    if parsed.tzinfo is None:
+        raise ValueError("a date-time needs a timezone offset, e.g. 2025-03-12T09:00:00Z; "
+                         "or give a plain date, read in the program timezone")
+    return parsed
+
+
+ValidityBound = Annotated[
+    date | datetime,
+    PlainValidator(_validity_bound),
+    PlainSerializer(lambda bound: bound.isoformat(), return_type=str, when_used="json"),
+    WithJsonSchema({"anyOf": [{"type": "string", "format": "date"},
+                              {"type": "string", "format": "date-time"}]}),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Expiry(_Model):
+    days: int | None = Field(365, ge=1, le=36500,
+                             description="Days after points become available; null: never expire")
+    round_to_month_end: bool = Field(False, description="Expire at the end of that month, "
+                                     "so members get one date to remember per month")
+
+
+class Settings(_Model):
+    currency: str = Field("USD", description="ISO-4217 code of the program's money")
+    timezone: str = Field("UTC", description="IANA timezone for calendar logic: birthdays, "
+                          "days/weeks/months of limits, plain-date validity windows")
+    default_region: str = Field("US", description="Region for phone numbers without +country")
+    points_name: str = Field("points", min_length=1, max_length=40)
+    point_value_minor: Decimal = Field(Decimal(1), ge=0, le=1_000_000,
+                                       description="Money value of one point in minor units "
+                                       "(\"0.5\" = half a cent); prices liability and cost")
+    expiry: Expiry = Field(default_factory=Expiry)
+    pending_days: int = Field(14, ge=0, le=365, description="Purchase points stay pending "
+                              "(not spendable) for the return window")
+    auto_enrol: bool = Field(True, description="Enrol unknown identities on their first event")
+    rounding: Rounding = Field("floor", description="Default rounding of fractional points")
+    negative_balance: NegativeBalance = Field(
+        "clawback_available_only",
+        description="On returns: claw back only what the member still has, or let the "
+                    "balance go negative")
+
+    @field_validator("currency")
+    @classmethod
+    def _known_currency(cls, value: str) -> str:
+        value = value.upper()
+        if value not in _currencies():
+            raise ValueError(f"unknown ISO-4217 currency {value!r}")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        if value not in _timezones():
+            raise ValueError(f"unknown IANA timezone {value!r} (e.g. Europe/Paris)")
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def minor_exponent(self) -> int:
+        return get_currency_precision(self.currency)
+
+    @property
+    def expiry_policy(self) -> ExpiryPolicy:
+        return ExpiryPolicy(self.expiry.days, self.expiry.round_to_month_end, self.timezone)
+
+
+class EventTypeDeclaration(_Model):
+    name: str = Field(pattern=EVENT_TYPE_NAME, description="Event type integrators send")
+    description: str | None = None
+    fields: dict[str, FieldType] = Field(default_factory=dict,
+                                         description="Data fields conditions may read")
+
+
+class LineFilter(_Model):
+    categories: list[str] = Field(default_factory=list)
+    skus: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> LineFilter:
+        if not self.categories and not self.skus:
+            raise ValueError("give categories and/or skus")
+        return self
+
+
+class PointsAction(_Model):
+    """What a rule gives: exactly one action.
+
+    Points (``per_currency_unit``, ``fixed``, the multipliers), money into the
+    wallet (``cashback_percent``) or a catalog gift (``gift``). A *gift* rule gives
+    one unit of a ``type: gift`` reward of the document's ``rewards`` catalog, free,
+    at most once per event: its ``stock`` is the same stock point redemptions take
+    from, so when none is left the event records an ``out_of_stock`` note instead.
+    A gift is counted as 1 by the rule's per-member limits (points and awards
+    alike) and by its ``budget`` (the most gifts the rule gives). To give points
+    *and* a gift, write two rules with the same condition. Give a gift rule its
+    threshold as ``min_spend`` so that a return taking the order below it cancels
+    the gift; without one, only a return of the whole order does. The rule decides
+    who gets the gift and when; the reward's own eligibility, dates and price
+    govern redeeming it for points.
+    """
+
+    per_currency_unit: Decimal | None = Field(
+        None, gt=0, le=100_000, description="Points per whole currency unit spent (per $1)")
+    fixed: int | None = Field(None, gt=0, le=100_000_000, description="Points per event, or "
+                              "per matching line for a per-line rule")
+    multiplier: Decimal | None = Field(
+        None, gt=1, le=100, description="Multiply the points earn rules gave (2 = double)")
+    cashback_percent: Decimal | None = Field(
+        None, gt=0, le=100, description="Money back into the member's wallet: this percent of "
+        "what they paid (purchases); rounded with the rule's rounding, in minor units")
+    benefit_multiplier: Literal["tier", "membership"] | None = Field(
+        None, description="Multiply by the earn_multiplier of the member's tier or paid plan")
+    of: list[str] | None = Field(None, description="Multiplier only: the rule ids it multiplies "
+                                 "(default: every earn rule)")
+    gift: str | None = Field(None, pattern=RULE_ID, description="A reward of type gift from "
+                             "the rewards catalog, given free: one unit of its stock per event")
+    rounding: Rounding | None = Field(None, description="Overrides settings.rounding")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> PointsAction:
+        given = [k for k in ("per_currency_unit", "fixed", "multiplier", "benefit_multiplier",
+                             "cashback_percent", "gift") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of per_currency_unit, fixed, multiplier, "
+                             "benefit_multiplier, cashback_percent, gift")
+        if self.of is not None and self.multiplier is None and self.benefit_multiplier is None:
+            raise ValueError("'of' only applies to a multiplier")
+        if self.gift is not None and self.rounding is not None:
+            raise ValueError("a gift is one whole unit: rounding does not apply")
+        return self
+
+    @property
+    def kind(self) -> Literal["per_currency_unit", "fixed", "multiplier", "cashback", "gift"]:
+        if self.per_currency_unit is not None:
+            return "per_currency_unit"
+        if self.cashback_percent is not None:
+            return "cashback"
+        if self.gift is not None:
+            return "gift"
+        return "fixed" if self.fixed is not None else "multiplier"
+
+
+class PeriodLimit(_Model):
+    points: int | None = Field(None, gt=0, description="Most points per member in the period")
+    awards: int | None = Field(None, gt=0, description="Most awards per member in the period")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> PeriodLimit:
+        if self.points is None and self.awards is None:
+            raise ValueError("give points and/or awards")
+        return self
+
+
+class MemberLimits(_Model):
+    day: PeriodLimit | None = None
+    week: PeriodLimit | None = Field(None, description="ISO week, Monday to Sunday")
+    month: PeriodLimit | None = None
+    year: PeriodLimit | None = None
+    lifetime: PeriodLimit | None = None
+
+    def items(self) -> list[tuple[Period, PeriodLimit]]:
+        return [(p, lim) for p in PERIODS if (lim := getattr(self, p)) is not None]
+
+
+class Limits(_Model):
+    per_event: int | None = Field(None, gt=0, description="Most points this rule gives per event")
+    per_member: MemberLimits | None = None
+    budget: int | None = Field(None, gt=0, description="Most points this rule issues in total "
+                               "(a gift rule: most gifts it gives)")
+
+
+class EarnRule(_Model):
+    id: str = Field(pattern=RULE_ID, description="Stable id; awards and reports refer to it")
+    name: str = Field(min_length=1, max_length=120, description="Shown to members")
+    description: str | None = None
+    on: str = Field(description="Event type the rule earns on")
+    when: str | None = Field(None, description="CEL condition over event, member (and line)")
+    scope: Literal["event", "line"] | None = Field(
+        None, description="line: evaluated per purchase line (default when 'lines' is given)")
+    lines: LineFilter | None = Field(None, description="Per-line rule: only these lines")
+    points: PointsAction
+    min_spend: int | None = Field(None, gt=0, description="Order total (minor units) the "
+                                  "purchase must reach; a return below it claws back")
+    limits: Limits | None = None
+    valid_from: ValidityBound | None = None
+    valid_until: ValidityBound | None = Field(None, description="A date is inclusive; "
+                                              "a date-time is exclusive")
+    priority: int = Field(100, ge=0, le=1_000_000, description="Lower runs first")
+    exclusive: bool = Field(False, description="When it awards, later rules of its kind "
+                            "(earn or multiplier) do not, on the same event or lines")
+    pending: bool | None = Field(None, description="Points pending for the return window "
+                                 "(default: yes for purchases when pending_days > 0)")
+    active: bool = True
+    tier_points: bool = Field(False, description="Its points also count as tier points "
+                              "(the non-spendable tier qualification counter)")
+    explain: str | None = Field(None, max_length=200, description="Member-facing text; "
+                                "placeholders {points}, {points_name}, {rule}")
+
+    @property
+    def is_multiplier(self) -> bool:
+        return self.points.multiplier is not None or self.points.benefit_multiplier is not None
+
+    @property
+    def per_line(self) -> bool:
+        return self.scope == "line" or (self.scope is None and self.lines is not None)
+
+    @property
+    def gift(self) -> str | None:
+        """The catalog reward a gift rule gives; None for points and cashback rules."""
+        return self.points.gift
+
+
+class Transfers(_Model):
+    """Members giving points to other members of the program.
+
+    Off unless a program turns it on: a transfer moves liability between
+    members, and open transfers are what points brokers and account farms look
+    for, so a program that allows them usually caps them per day.
+    """
+
+    enabled: bool = Field(False, description="Members may give available points to other "
+                          "active members of the program")
+    minimum_points: int = Field(1, ge=1, le=MAX_TRANSFER_POINTS,
+                                description="Fewest points one transfer may move")
+    maximum_points: int | None = Field(None, ge=1, le=MAX_TRANSFER_POINTS,
+                                       description="Most points one transfer may move; "
+                                       "null: no limit per transfer")
+    daily_maximum_points: int | None = Field(
+        None, ge=1, le=MAX_TRANSFER_POINTS, description="Most points one member may send per "
+        "calendar day in the program timezone, all their transfers of the day together; "
+        "null: no daily limit")
+
+
+class ProgramDocument(_Model):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    schema_ref: str | None = Field(None, alias="$schema")
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    settings: Settings = Field(default_factory=Settings)
+    event_types: list[EventTypeDeclaration] = Field(default_factory=list)
+    earn_rules: list[EarnRule] = Field(default_factory=list)
+    tiers: Tiers | None = Field(None, description="Membership levels")
+    memberships: list[MembershipPlan] = Field(default_factory=list,
+                                              description="Paid membership plans")
+    households: Households = Field(default_factory=Households)
+    coupons: list[CouponType] = Field(default_factory=list, description="Coupon types")
+    rewards: list[Reward] = Field(default_factory=list, description="The rewards catalog")
+    referrals: Referrals = Field(default_factory=Referrals)
+    transfers: Transfers = Field(default_factory=Transfers,
+                                 description="Point transfers between members")
+    campaigns: list[dict[str, Any]] | None = Field(None, description="Reserved for campaigns")
+
+    _compiled: Any = PrivateAttr(default=None)
+
+    def declared_fields(self) -> dict[str, dict[str, FieldType]]:
+        return {decl.name: dict(decl.fields) for decl in self.event_types}
+
+    def reward(self, reward_id: str) -> Reward:
+        for reward in self.rewards:
+            if reward.id == reward_id:
+                return reward
+        raise KeyError(reward_id)
+
+    def coupon_type(self, type_id: str) -> CouponType:
+        for coupon in self.coupons:
+            if coupon.id == type_id:
+                return coupon
+        raise KeyError(type_id)
+
+    def plan(self, plan_id: str) -> MembershipPlan:
+        for plan in self.memberships:
+            if plan.id == plan_id:
+                return plan
+        raise KeyError(plan_id)
+
+    def rule(self, rule_id: str) -> EarnRule:
+        for rule in self.earn_rules:
+            if rule.id == rule_id:
+                return rule
+        raise KeyError(rule_id)
+
+
+def program_json_schema() -> dict[str, Any]:
+    """The published JSON Schema editors and CI use to check a program document."""
+    schema = ProgramDocument.model_json_schema(mode="validation", by_alias=True)
+    return {**schema, "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": SCHEMA_ID, "title": "Patron program document"}
+
+
+def program_json_schema_text() -> str:
+    return json.dumps(program_json_schema(), indent=2, sort_keys=True) + "\n"

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from patron.program.tables import program_versions, programs
+
+
+def insert_program(conn: Connection, *, slug: str, name: str, settings: dict[str, Any],
+                   now: datetime) -> int:
+    return conn.execute(insert(programs).values(
+        slug=slug, name=name, settings=settings, current_version=0, created_at=now
+    ).returning(programs.c.id)).scalar_one()
+
+
+def program_by_slug(conn: Connection, slug: str) -> Any:
+    return conn.execute(select(programs).where(programs.c.slug == slug)).first()
+
+
+def program_by_id(conn: Connection, program_id: int, *, lock: bool = False) -> Any:
+    query = select(programs).where(programs.c.id == program_id)
+    if lock:
+        query = query.with_for_update()
+    return conn.execute(query).first()
+
+
+def set_current(conn: Connection, program_id: int, version: int, name: str,
+                settings: dict[str, Any]) -> None:
+    conn.execute(update(programs).where(programs.c.id == program_id).values(
+        current_version=version, name=name, settings=settings))
+
+
+def insert_version(conn: Connection, **values: Any) -> None:
+    conn.execute(insert(program_versions).values(**values))
+
+
+def version_row(conn: Connection, program_id: int, version: int) -> Any:
+    return conn.execute(select(program_versions).where(
+        program_versions.c.program_id == program_id,
+        program_versions.c.version == version)).first()
+
+
+def version_index(conn: Connection, program_id: int) -> list[Any]:
+    """Every version's number, publication time and checksum, oldest first."""
+    return list(conn.execute(
+        select(program_versions.c.version, program_versions.c.published_at,
+               program_versions.c.checksum)
+        .where(program_versions.c.program_id == program_id)
+        .order_by(program_versions.c.version)))
+
+
+def version_page(conn: Connection, program_id: int, before: int | None, limit: int) -> list[Any]:
+    query = select(program_versions.c.version, program_versions.c.checksum,
+                   program_versions.c.published_at, program_versions.c.published_by,
+                   program_versions.c.note).where(program_versions.c.program_id == program_id)
+    if before is not None:
+        query = query.where(program_versions.c.version < before)
+    return list(conn.execute(query.order_by(program_versions.c.version.desc()).limit(limit)))
+
+
+def version_count(conn: Connection, program_id: int) -> int:
+    return conn.execute(select(func.count()).select_from(program_versions).where(
+        program_versions.c.program_id == program_id)).scalar_one()
+
+
+def all_program_ids(conn: Connection) -> list[int]:
+    return list(conn.execute(select(programs.c.id).order_by(programs.c.id)).scalars())
