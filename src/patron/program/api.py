@@ -173,6 +173,6 @@ def simulate(payload: schemas.SimulationRequest, ctx: Analyst) -> schemas.Simula
             start, end = replay.recorded_range(program.settings.zone, payload.start,
                                                    payload.end, today)
             history = replay.recorded_events(conn, program.id, start, end,
-                                                 max_events=simulation.MAX_API_EVENTS)
+                                                 max_events=replay.MAX_API_EVENTS)
         return replay.compare(draft, history, current=current)
     return ctx.read(work)

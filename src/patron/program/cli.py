@@ -224,7 +224,7 @@ def simulate(draft: DocumentArg,
 
 def _lines(path: Path) -> Iterator[dict[str, Any]]:
     with path.open(encoding="utf-8", errors="replace") as handle:
-        yield from simulation.event_lines(handle)  # type: ignore[misc]
+        yield from replay.event_lines(handle)  # type: ignore[misc]
 
 
 def _count_lines(path: Path) -> int:
@@ -234,7 +234,7 @@ def _count_lines(path: Path) -> int:
 
 def _program_history(conn: Connection, slug: str, events: Path | None, start: datetime | None,
                      end: datetime | None
-                     ) -> tuple[simulation.History, ProgramVersion, int]:
+                     ) -> tuple[replay.History, ProgramVersion, int]:
     found = get_program_by_slug(conn, slug)
     current = get_version(conn, found)
     if events is not None:
@@ -248,7 +248,7 @@ def _program_history(conn: Connection, slug: str, events: Path | None, start: da
             replay.count_recorded(conn, found.id, first, last))
 
 
-def _run(document: ProgramDocument, history: simulation.History,
+def _run(document: ProgramDocument, history: replay.History,
          current: ProgramVersion | None, total: int) -> schemas.SimulationComparison:
     with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True) as bar:

@@ -1,0 +1,188 @@
+"""What happened to members, announced inside the transaction that made it happen.
+
+Patron's domains do not call each other to react to something. The domain where
+a thing happens emits a *happening* (one of the frozen dataclasses below, named
+in the past tense), and whatever reacts to it subscribes to that type.
+Subscribers run at once, in the emitting transaction and in the order they were
+registered, so a reaction commits or rolls back with the change it reacts to; a
+subscriber that raises a ``PatronError`` refuses the whole change with that
+problem. There is no queue here: a reaction that talks to the outside world
+(a webhook, a message) writes an outbox row and lets a worker deliver it.
+
+Happenings come in batches where the work that causes them is batched (an
+ingest batch records many events at once), so a subscriber can answer a batch
+with a few queries instead of a few per member.
+
+Patron's own reactions are registered in one place, ``patron.flows.subscribers``.
+An extension registers its own the same way::
+
+    from patron import hooks
+
+    @hooks.subscriber(hooks.TierChanged)
+    def tell_the_crm(conn, happened: hooks.TierChanged) -> None:
+        ...
+
+Every happening carries the ``program`` it happened in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+
+from patron.program.service import Program
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    member_id: int
+    joined_at: datetime
+    channel: str | None = None
+    referral_code: str | None = None
+    """The code the member signed up with, when they gave one."""
+
+
+@dataclass(frozen=True)
+class MembersEnrolled:
+    """New members joined: through ``POST /members``, an import, or an event that
+    enrolled an unknown identity. ``strict`` is true when the member asked for it
+    directly (an unknown referral code is then refused rather than ignored)."""
+
+    program: Program
+    members: tuple[Enrolment, ...]
+    strict: bool = False
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    event_id: int
+    """The event's row id (``events.id``)."""
+    external_id: str
+    type: str
+    member_id: int
+    occurred_at: datetime
+    channel: str | None
+    data: Mapping[str, Any]
+    order_id: str | None = None
+    order_total: int | None = None
+    """A purchase's order id and total in minor units."""
+
+
+@dataclass(frozen=True)
+class EventsRecorded:
+    """Events went through ingest and were recorded (rejected events are not)."""
+
+    program: Program
+    events: tuple[RecordedEvent, ...]
+
+
+@dataclass(frozen=True)
+class PointsMoved:
+    member_id: int
+    points: int
+    """Positive for points earned, the amount taken for points spent or expired."""
+    at: datetime
+    account_id: int
+    """The account that held them: the member's own, or their household's pool."""
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class PointsEarned:
+    """Points were credited (earns, adjustments up, referral and bonus awards)."""
+
+    program: Program
+    moves: tuple[PointsMoved, ...]
+
+
+@dataclass(frozen=True)
+class PointsSpent:
+    """Points were spent (at checkout, on a reward, given to another member)."""
+
+    program: Program
+    moves: tuple[PointsMoved, ...]
+
+
+@dataclass(frozen=True)
+class PointsExpired:
+    """Lots reached their expiry date and the sweep took what was left of them."""
+
+    program: Program
+    moves: tuple[PointsMoved, ...]
+
+
+@dataclass(frozen=True)
+class TierChanged:
+    program: Program
+    member_id: int
+    from_tier: str | None
+    to_tier: str
+    kind: str
+    """How: ``upgrade``, ``downgrade``, ``manual``, ``household_join``, …"""
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RewardRedeemed:
+    program: Program
+    member_id: int
+    redemption_id: int
+    reward_id: str
+    reward_type: str
+    points: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ReferralQualified:
+    """A referred member's first purchase qualified their referral; it pays once the
+    return window has passed."""
+
+    program: Program
+    referral_id: int
+    referrer_id: int
+    referee_id: int
+    order_id: str
+    at: datetime
+
+
+Happening = (MembersEnrolled | EventsRecorded | PointsEarned | PointsSpent | PointsExpired
+             | TierChanged | RewardRedeemed | ReferralQualified)
+HAPPENINGS: tuple[type, ...] = (MembersEnrolled, EventsRecorded, PointsEarned, PointsSpent,
+                                PointsExpired, TierChanged, RewardRedeemed, ReferralQualified)
+
+H = TypeVar("H")
+Subscriber = Callable[[Connection, Any], None]
+
+_subscribers: dict[type, list[Subscriber]] = {kind: [] for kind in HAPPENINGS}
+
+
+def subscribe(kind: type[H], react: Callable[[Connection, H], None]) -> None:
+    """Call ``react(conn, happened)`` whenever a ``kind`` happens (once per function)."""
+    if kind not in _subscribers:
+        raise TypeError(f"{kind.__name__} is not a Patron happening")
+    if react not in _subscribers[kind]:
+        _subscribers[kind].append(react)
+
+
+def subscriber(kind: type[H]) -> Callable[[Callable[[Connection, H], None]],
+                                          Callable[[Connection, H], None]]:
+    """``subscribe`` as a decorator."""
+    def register(react: Callable[[Connection, H], None]) -> Callable[[Connection, H], None]:
+        subscribe(kind, react)
+        return react
+    return register
+
+
+def subscribers_of(kind: type) -> tuple[Subscriber, ...]:
+    return tuple(_subscribers[kind])
+
+
+def emit(conn: Connection, happened: Happening) -> None:
+    """Run every subscriber of the happening's type, in the caller's transaction."""
+    for react in _subscribers[type(happened)]:
+        react(conn, happened)
