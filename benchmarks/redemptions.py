@@ -53,7 +53,7 @@ from patron.db.migrate import upgrade
 from patron.ledger.service import credit_points, spend_points
 from patron.ledger.tables import accounts, ledger_entries, lot_moves, lots
 from patron.members.schemas import MemberCreate
-from patron.members.service import create_member
+from patron.flows.enrolment import create_member
 from patron.program.domain import ProgramSettings
 from patron.program.service import Program, create_program
 from patron.rewards import service

@@ -43,7 +43,7 @@ from patron.db.migrate import upgrade
 from patron.ledger.service import credit_points
 from patron.ledger.tables import accounts, ledger_entries, lots
 from patron.members.schemas import MemberCreate
-from patron.members.service import create_member
+from patron.flows.enrolment import create_member
 from patron.program.domain import ProgramSettings
 from patron.program.service import Program, create_program
 from patron.program.document import ProgramDocument

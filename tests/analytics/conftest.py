@@ -27,7 +27,7 @@ from patron.db import Database
 from patron.events.service import ingest
 from patron.ledger import jobs
 from patron.ledger.service import spend_points
-from patron.members.service import create_member
+from patron.flows.enrolment import create_member
 from patron.program.service import Program
 from tests.conftest import T0, make_program
 from tests.factories import member_create, purchase_event

@@ -11,7 +11,7 @@ from patron.analytics.domain import InsufficientData, InvalidDateRange
 from patron.analytics.schemas import ReportQuery
 from patron.analytics.service import UnknownReport, UnknownSegment, run_report
 from patron.events.service import ingest
-from patron.members.service import create_member
+from patron.flows.enrolment import create_member
 from tests.conftest import T0, make_program
 from tests.factories import member_create, purchase_event
 

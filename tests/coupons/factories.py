@@ -7,7 +7,7 @@ from typing import Any
 
 from patron.coupons import checkout, service
 from patron.coupons.schemas import BatchCreate, RedeemRequest, ReleaseRequest, ValidateRequest
-from patron.members.service import create_member
+from patron.flows.enrolment import create_member
 from patron.program.service import get_program
 from patron.program.versions import publish
 from patron.program.document import ProgramDocument

@@ -15,7 +15,7 @@ from patron.events.schemas import EventIn
 from patron.events.service import ingest
 from patron.ledger import repository as ledger_repository
 from patron.ledger.service import ledger_page, spend_points
-from patron.members.service import create_member
+from patron.flows.enrolment import create_member
 from patron.program.service import get_program
 from patron.program.versions import get_version, publish
 from patron.program.document import ProgramDocument

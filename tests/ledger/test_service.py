@@ -10,7 +10,7 @@ import pytest
 from patron.ledger import jobs, repository
 from patron.ledger.domain import InsufficientPoints
 from patron.ledger.service import adjust_points, balance, ledger_page, spend_points
-from patron.members.service import create_member
+from patron.flows.enrolment import create_member
 from tests.conftest import make_program
 from tests.factories import member_create
 

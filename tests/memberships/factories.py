@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from patron.ledger.service import balance
-from patron.members.service import create_member
+from patron.flows.enrolment import create_member
 from patron.memberships import jobs, service
 from patron.memberships.schemas import MembershipCreate, PaymentIn
 from patron.program.service import get_program

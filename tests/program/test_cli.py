@@ -12,7 +12,7 @@ from patron.cli.main import app
 from patron.events.schemas import EventIn
 from patron.events.service import ingest
 from patron.members.schemas import MemberCreate
-from patron.members.service import create_member
+from patron.flows.enrolment import create_member
 from patron.program.service import get_program
 from patron.program.document import program_json_schema_text
 from tests.program.documents import (

@@ -7,9 +7,10 @@ from datetime import timedelta
 
 import pytest
 
-from patron.members.service import create_member
+from patron.flows.enrolment import create_member
 from patron.referrals import repository
-from patron.referrals.service import (UnknownReferralCode, attribute, code_for, pay_due,
+from patron.flows.referral_payouts import pay_due
+from patron.referrals.service import (UnknownReferralCode, attribute, code_for,
                                       summary)
 from tests.earning.test_ingest import BASE, Shop, rule
 from tests.factories import member_create

@@ -8,7 +8,7 @@ from typing import Any
 
 from patron.ledger import repository as ledger_repository
 from patron.ledger.service import adjust_points, balance
-from patron.members.service import create_member
+from patron.flows.enrolment import create_member
 from patron.program.service import get_program
 from patron.program.versions import publish
 from patron.rewards import service

@@ -19,7 +19,7 @@ from patron.events.service import ingest
 from patron.ledger import jobs
 from patron.ledger.service import spend_points
 from patron.members.schemas import MemberCreate
-from patron.members.service import create_member
+from patron.flows.enrolment import create_member
 from patron.program.service import Program, create_program
 from patron.program.document import ProgramDocument
 from patron.program.validate import format_problems, validate_text

@@ -27,9 +27,10 @@ from patron.events.domain import Recorded, differences, repeat_differences
 from patron.events.schemas import (Award, EventIn, EventOutcome, GiftOutcome, Note, PaymentData,
                                    PurchaseData, ReturnData, TierMove)
 from patron.members import repository as member_repository
+from patron import hooks
+from patron.flows import enrolment
 from patron.members import service as member_service
 from patron.program.service import Program
-from patron.referrals.service import after_ingest as referral_after_ingest
 
 CLOCK_SKEW = timedelta(minutes=5)
 ENROLLING_TYPES = {"purchase", "sign_up"}
@@ -160,7 +161,7 @@ def _enrol(conn: Connection, program: Program, items: list[Pending],
         key = item.identity[:2] if item.identity else None
         if key in joined and item.event.occurred_at < joined[key]:
             joined[key] = item.event.occurred_at
-    ids = member_service.enrol(
+    ids = enrolment.enrol(
         conn, program, now,
         [dict(join_channel=p.event.channel) for p in firsts], [[p.identity] for p in firsts],
         joined=list(joined.values()))
@@ -266,7 +267,21 @@ def _write(conn: Connection, program: Program, earning: BatchEarning, items: lis
          for i, _ in purchases])
     earning.write([(i.earned, pk, i.event) for i, pk in zip(items, event_ids) if i.earned],
                   actor=actor, now=now)
+    _announce(conn, program, items, event_ids)
     return outcomes
+
+
+def _announce(conn: Connection, program: Program, items: list[Pending],
+              event_ids: list[int]) -> None:
+    """Tell the subscribers which events were recorded (``hooks.EventsRecorded``)."""
+    if items:
+        hooks.emit(conn, hooks.EventsRecorded(program, tuple(
+            hooks.RecordedEvent(
+                event_id=pk, external_id=i.event.id, type=i.event.type, member_id=i.member_id,
+                occurred_at=i.event.occurred_at, channel=i.event.channel, data=i.event.data,
+                order_id=i.purchase.order_id if i.purchase else None,
+                order_total=i.purchase.total if i.purchase else None)
+            for i, pk in zip(items, event_ids, strict=True))))
 
 
 def _process_return(conn: Connection, program: Program, item: Pending, now: datetime,
@@ -281,6 +296,7 @@ def _process_return(conn: Connection, program: Program, item: Pending, now: date
     item.gifts, item.notes = return_gifts(conn, program, planned, now)
     outcome = _outcome(item)
     repository.set_outcome(conn, event_pk, outcome.model_dump(mode="json", exclude={"status"}))
+    _announce(conn, program, [item], [event_pk])
     return outcome
 
 
@@ -294,7 +310,8 @@ def _process_payment(conn: Connection, program: Program, item: Pending, now: dat
                           min(item.event.occurred_at, now), currency=payment.currency,
                           actor=actor)
     outcome = _outcome(item).model_copy(update={"membership": paid.model_dump(mode="json")})
-    repository.insert_events(conn, [_event_row(program, item, outcome, now)])
+    event_ids = repository.insert_events(conn, [_event_row(program, item, outcome, now)])
+    _announce(conn, program, [item], event_ids)
     return outcome
 
 
@@ -346,12 +363,6 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
     items = [i for i in items if i.returned is None and i.payment is None]
     for item, outcome in zip(items, _write(conn, program, earning, items, now, actor)):
         results[item.index] = outcome
-    referral_after_ingest(
-        conn, program,
-        [(i.member_id, i.event.data["referral_code"], i.event.occurred_at) for i in items
-         if i.event.type == "sign_up" and isinstance(i.event.data.get("referral_code"), str)],
-        [(i.member_id, i.purchase.order_id, i.purchase.total, i.event.occurred_at)
-         for i in items if i.purchase])
     for item in returns:
         try:
             results[item.index] = _process_return(conn, program, item, now, actor)

@@ -4,3 +4,5 @@ Domains below import only downward and never call a sibling to react to
 something; what happens to a member is announced through ``patron.hooks`` and
 the reactions are wired in ``patron.flows.subscribers``.
 """
+
+from patron.flows import subscribers  # noqa: F401  (registers the built-in reactions)

@@ -22,7 +22,7 @@ from typing import Any
 
 from patron.db import Database
 from patron.ledger import jobs as ledger_jobs
-from patron.referrals.service import pay_all
+from patron.flows.referral_payouts import pay_all
 from patron.tiers.service import review_all
 from patron.wallet import jobs as wallet_jobs
 

@@ -13,7 +13,7 @@ ever, not the first in the range). Per-member limits and budgets count from the
 start of the range.
 
 Members are also evaluated with the tier and paid plan they held when each
-event occurred, as Patron recorded them (``patron.flows.standing_history``): tier
+event occurred, as Patron recorded them (``patron.tiers.history``): tier
 moves, tiers set by hand, and memberships with the dates their benefits ran.
 Each document then reads that standing with its own ladder and plans (see
 ``patron.program.standing``), so a draft that doubles Gold's multiplier costs
@@ -44,10 +44,9 @@ from patron.events.tables import events as events_table
 from patron.members.domain import normalise_identity
 from patron.members.repository import members_by_identity
 from patron.members.tables import members as members_table
-from patron.flows import standing_history
+from patron.tiers.history import StandingHistory, load as load_history
 from patron.program import schemas
 from patron.program.service import get_program
-from patron.flows.standing_history import StandingHistory
 from patron.program.versions import ProgramVersion
 from patron.program.context import MemberContext, MemberProfile
 from patron.program.document import ProgramDocument
@@ -338,7 +337,7 @@ def _with_members(conn: Connection, program_id: int, events: Iterable[Mapping[st
             history.profiles.update(member_contexts(conn, program_id, wanted, counts_before))
             history.standings.update(
                 (f"id:{member_id}", found)
-                for member_id, found in standing_history.load(conn, program_id, wanted).items())
+                for member_id, found in load_history(conn, program_id, wanted).items())
         yield from chunk
 
 

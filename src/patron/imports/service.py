@@ -34,6 +34,7 @@ from patron.db import Database
 from patron.errors import InvalidInput, PatronError
 from patron.events.schemas import EventIn
 from patron.events.service import ingest
+from patron.flows import enrolment
 from patron.imports import domain
 from patron.imports.domain import ColumnMap, InvalidRow, Locale
 from patron.members import repository as member_repository
@@ -324,7 +325,7 @@ def _enrol_members(conn: Connection, program: Program, rows: list[MemberRow], no
     for row in usable:
         found = {owners.get(key) for key in row.keys}
         if found == {None}:
-            member = member_service.create_member(conn, program, row.payload,
+            member = enrolment.create_member(conn, program, row.payload,
                                                   row.joined_at or now)
             owners.update({key: member.id for key in row.keys})
             results.append((row, "imported", None))

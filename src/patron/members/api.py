@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from patron.api.deps import IdempotencyKey, Reader, Writer, problem_responses
+from patron.flows import enrolment
 from patron.idempotency.service import run_once
 from patron.members import service
 from patron.members.domain import parse_identity_query
@@ -26,7 +27,7 @@ def create_member(payload: MemberCreate, ctx: Writer, response: Response,
     """
     def work(conn, program):
         def create():
-            member = service.create_member(conn, program, payload, ctx.clock.now())
+            member = enrolment.create_member(conn, program, payload, ctx.clock.now())
             return 201, member.model_dump(mode="json")
         return run_once(conn, program_id=program.id, key=idempotency_key,
                         operation="create_member", payload=payload.model_dump(mode="json"),

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import Connection
 
 from patron.errors import Conflict, InvalidInput, NotFound
-from patron.ledger import repository as ledger_repository
 from patron.members import repository
 from patron.members.domain import IdentityType, normalise_identity
 from patron.members.schemas import IdentityIn, Member, MemberCreate, MemberUpdate, member_out
@@ -57,7 +56,8 @@ def enrol(conn: Connection, program: Program, now: datetime,
           profiles: Sequence[dict[str, Any]],
           identity_sets: Sequence[Sequence[tuple[str, str, str | None]]],
           joined: Sequence[datetime] | None = None) -> list[int]:
-    """Create members with their identities and points accounts, in bulk.
+    """Create members with their identities, in bulk (``patron.flows.enrolment`` opens
+    their points accounts and announces them).
 
     ``joined`` dates each member (default ``now``): a member enrolled by events that
     arrive late joined at the first of them, which is what membership-year tier
@@ -72,23 +72,19 @@ def enrol(conn: Connection, program: Program, now: datetime,
              channel=channel, created_at=at)
         for member_id, idents, at in zip(ids, identity_sets, since)
         for kind, value, channel in idents])
-    ledger_repository.open_accounts(conn, program.id, ids, now)
     return ids
 
 
-def create_member(conn: Connection, program: Program, payload: MemberCreate,
-                  now: datetime) -> Member:
+def new_member(conn: Connection, program: Program, payload: MemberCreate, now: datetime
+               ) -> tuple[dict[str, Any], list[tuple[str, str, str | None]]]:
+    """The profile row and normalised identities of a member someone asks to enrol;
+    409 ``identity_taken`` when one of the identities already has a member."""
     idents = normalised(program, payload.identities)
     _refuse_taken(conn, program, [(k, v) for k, v, _ in idents])
     profile = payload.profile.model_dump()
     consents = {purpose: {"granted": granted, "updated_at": now.isoformat()}
                 for purpose, granted in payload.consents.items()}
-    [member_id] = enrol(conn, program, now, [dict(profile, consents=consents)], [idents])
-    if payload.referral_code:
-        from patron.referrals.service import attribute
-
-        attribute(conn, program, member_id, payload.referral_code, now, strict=True)
-    return get_member(conn, program, member_id)
+    return dict(profile, consents=consents), idents
 
 
 def get_member(conn: Connection, program: Program, member_id: int) -> Member:

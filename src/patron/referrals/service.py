@@ -12,10 +12,15 @@
 - **Qualification.** The referred member's first purchase of at least
   ``min_spend`` after attribution qualifies it; it pays ``return_window_days``
   later.
-- **Payment.** ``pay_due`` (a scheduled sweep) sends two ``referral`` events
-  through ingest, ``role: referrer`` for the referrer and ``role: referee`` for
-  the new member, so the program's earn rules decide the rewards; a referral
-  whose qualifying order was fully returned is voided instead and never pays.
+- **Payment.** ``patron.flows.referral_payouts`` (a scheduled sweep) sends two
+  ``referral`` events through ingest, ``role: referrer`` for the referrer and
+  ``role: referee`` for the new member, so the program's earn rules decide the
+  rewards; a referral whose qualifying order was fully returned is voided
+  instead and never pays.
+
+Referrals react to members joining and to recorded events through
+``patron.hooks`` (wired in ``patron.flows.subscribers``); nothing calls them
+from ingest or enrolment directly.
 """
 
 from __future__ import annotations
@@ -26,17 +31,15 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from patron import hooks
 from patron.coupons.domain import random_parts
 from patron.errors import InvalidInput
-from patron.program.jobs import every_program_in_batches
+from patron.households.service import household_of
+from patron.members.service import require_member
 from patron.program.service import Program
 from patron.program.versions import get_version
 from patron.referrals import repository
 from patron.program.context import period_bounds
-
-PAY_BATCH = 200
-"""Referrals settled per transaction of the scheduled sweep."""
-
 
 class UnknownReferralCode(InvalidInput):
     code = "unknown_referral_code"
@@ -74,14 +77,9 @@ def _refusal(conn: Connection, program: Program, settings: Any, referrer: int, r
         return "self_referral: a member cannot refer themselves"
     if repository.identity_values(conn, referrer) & repository.identity_values(conn, referee):
         return "self_referral: the two members share an identity"
-    try:
-        from patron.households.service import household_of
-    except ImportError:  # pragma: no cover - households ship with Patron
-        household_of = None
-    if household_of is not None:
-        homes = household_of(conn, program.id, [referrer, referee])
-        if referrer in homes and referee in homes and homes[referrer][0] == homes[referee][0]:
-            return "self_referral: the two members are in the same household"
+    homes = household_of(conn, program.id, [referrer, referee])
+    if referrer in homes and referee in homes and homes[referrer][0] == homes[referee][0]:
+        return "self_referral: the two members are in the same household"
     joined = repository.joined_at(conn, referee)
     if at - joined > timedelta(days=settings.new_member_days):
         return (f"not_new: joined {joined.date().isoformat()}, more than "
@@ -122,63 +120,48 @@ def attribute(conn: Connection, program: Program, referee_id: int, code: str, at
     return repository.referral_of(conn, program.id, referee_id)
 
 
-def after_ingest(conn: Connection, program: Program, sign_ups: list[tuple[int, str, datetime]],
-                 purchases: list[tuple[int, str, int, datetime]]) -> None:
-    """Attribute sign-ups with a code, then qualify first purchases of referred members."""
-    for member_id, code, at in sign_ups:
-        attribute(conn, program, member_id, code, at)
-    if not purchases:
-        return
-    pending = repository.pending_for(conn, program.id, [m for m, *_ in purchases])
+def on_members_enrolled(conn: Connection, happened: hooks.MembersEnrolled) -> None:
+    """Attribute the members who joined with a referral code."""
+    for joined in happened.members:
+        if joined.referral_code:
+            attribute(conn, happened.program, joined.member_id, joined.referral_code,
+                      joined.joined_at, strict=happened.strict)
+
+
+def on_events_recorded(conn: Connection, happened: hooks.EventsRecorded) -> None:
+    """Attribute sign-ups that carry a code, then qualify referred members' first purchases."""
+    program = happened.program
+    for event in happened.events:
+        code = event.data.get("referral_code")
+        if event.type == "sign_up" and isinstance(code, str):
+            attribute(conn, program, event.member_id, code, event.occurred_at)
+    purchases = [e for e in happened.events if e.type == "purchase" and e.order_id is not None]
+    if purchases:
+        _qualify(conn, program, purchases)
+
+
+def _qualify(conn: Connection, program: Program, purchases: list[hooks.RecordedEvent]) -> None:
+    pending = repository.pending_for(conn, program.id, [p.member_id for p in purchases])
     if not pending:
         return
     settings = get_version(conn, program).document.referrals
-    for member_id, order_id, total, at in sorted(purchases, key=lambda p: p[3]):
-        referral = pending.get(member_id)
-        if referral is None or total < settings.min_spend or at < referral.attributed_at:
+    for purchase in sorted(purchases, key=lambda p: p.occurred_at):
+        referral = pending.get(purchase.member_id)
+        if (referral is None or purchase.order_total < settings.min_spend
+                or purchase.occurred_at < referral.attributed_at):
             continue
-        repository.update_referral(conn, referral.id, state="qualified", order_id=order_id,
-                                   qualified_at=at,
-                                   pay_after=at + timedelta(days=settings.return_window_days))
-        del pending[member_id]
-
-
-def pay_due(conn: Connection, program: Program, now: datetime, limit: int = PAY_BATCH) -> int:
-    """Pay (or void) qualified referrals past their window; returns how many it settled."""
-    from patron.events.schemas import EventIn
-    from patron.events.service import ingest
-
-    due = repository.due(conn, program.id, now, limit)
-    events = []
-    for referral in due:
-        if repository.fully_returned(conn, program.id, referral.order_id):
-            repository.update_referral(conn, referral.id, state="void", settled_at=now,
-                                       reason=f"order {referral.order_id} was returned")
-            continue
-        for role, member, other in (("referrer", referral.referrer_id, referral.referee_id),
-                                    ("referee", referral.referee_id, referral.referrer_id)):
-            data = {"referral_code": referral.code, "role": role,
-                    "referee_id": str(referral.referee_id),
-                    "referrer_id": str(referral.referrer_id)}
-            events.append(EventIn(id=f"referral-{referral.id}-{role}", type="referral",
-                                  member={"id": member}, occurred_at=referral.pay_after,
-                                  channel="referral", data=data))
-        repository.update_referral(conn, referral.id, state="paid", settled_at=now)
-    if events:
-        ingest(conn, program, events, now=now, actor="job:referrals")
-    return len(due)
-
-
-def pay_all(db: Any, now: datetime) -> int:
-    """The scheduled sweep over every program's due referrals, in batches."""
-    return sum(every_program_in_batches(
-        db, lambda conn, program, limit: pay_due(conn, program, now, limit), int, PAY_BATCH))
+        repository.update_referral(
+            conn, referral.id, state="qualified", order_id=purchase.order_id,
+            qualified_at=purchase.occurred_at,
+            pay_after=purchase.occurred_at + timedelta(days=settings.return_window_days))
+        del pending[purchase.member_id]
+        hooks.emit(conn, hooks.ReferralQualified(
+            program, referral.id, referral.referrer_id, referral.referee_id,
+            purchase.order_id, purchase.occurred_at))
 
 
 def summary(conn: Connection, program: Program, member_id: int, now: datetime
             ) -> dict[str, Any]:
-    from patron.members.service import require_member
-
     require_member(conn, program, member_id)
     code = code_for(conn, program, member_id, now)
     rows = repository.of_referrer(conn, program.id, member_id, 50)

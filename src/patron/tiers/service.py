@@ -23,10 +23,9 @@ from patron.errors import InvalidInput, NotFound
 from patron.households import repository as household_repository
 from patron.members.service import get_member
 from patron.memberships import service as memberships
-from patron.flows import standing_history
+from patron.tiers.history import StandingHistory, load as load_history
 from patron.program.jobs import every_program_in_batches
 from patron.program.service import Program
-from patron.flows.standing_history import StandingHistory
 from patron.program.versions import get_version
 from patron.program.membership import MembershipPlan, Tiers
 from patron.program.money import format_money
@@ -109,7 +108,7 @@ class TierTracker:
 
     Each event is earned with the standing the member held when it occurred
     (tier, tier set by hand, paid plan), read from what Patron recorded as the
-    simulator does (``patron.flows.standing_history``), so a late event earns as it
+    simulator does (``patron.tiers.history``), so a late event earns as it
     would have on time. What an event adds to the metric is always recorded; it
     upgrades a member now only to a tier that, reached at the event's time, would
     still be secured today (``domain.upgrade``).
@@ -133,7 +132,7 @@ class TierTracker:
         self.groups: dict[int, list[int]] = {}
         if tiers is None:
             if member_ids and self.plans:
-                self.plan_history = standing_history.load(conn, program.id, member_ids)
+                self.plan_history = load_history(conn, program.id, member_ids)
             return
         if not member_ids:
             return
@@ -141,7 +140,7 @@ class TierTracker:
         member_ids = set(member_ids).union(*self.groups.values())
         joined = repository.joined_at(conn, member_ids)
         states = repository.states(conn, program.id, member_ids)
-        histories = standing_history.load(conn, program.id, member_ids, plans=bool(self.plans))
+        histories = load_history(conn, program.id, member_ids, plans=bool(self.plans))
         since = min([earliest or now, *joined.values()])
         start = min(domain.window(tiers, since, zone, joined.get(m, since))[0]
                     for m in member_ids)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from patron.memberships.domain import Membership, MembershipState
-from patron.flows.standing_history import TierChange, standing_history
+from patron.tiers.history import TierChange, standing_history
 
 T = datetime(2026, 3, 2, 12, tzinfo=timezone.utc)
 TICK = timedelta(seconds=1)
@@ -73,7 +73,7 @@ def test_load_reads_running_manual_tiers_household_moves_and_only_this_program(d
                                                                               clock):
     from patron.households.schemas import HouseholdCreate
     from patron.households.service import add_member, create_household
-    from patron.flows.standing_history import load
+    from patron.tiers.history import load
     from patron.tiers.service import set_manual
     from tests.earning.test_ingest import BASE, Shop
     from tests.tiers.test_tiers import LADDER

@@ -1,0 +1,48 @@
+"""Enrolment: new members, their points accounts, and everyone told they joined.
+
+The members domain creates the member and their identities; the ledger opens
+their points account; then ``MembersEnrolled`` is announced in the same
+transaction, so a referral code given at sign-up is attributed (or, when the
+member asked directly, an unknown code refuses the whole enrolment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from patron import hooks
+from patron.ledger import repository as ledger_repository
+from patron.members import service as member_service
+from patron.members.schemas import Member, MemberCreate
+from patron.program.service import Program
+
+
+def enrol(conn: Connection, program: Program, now: datetime,
+          profiles: Sequence[dict[str, Any]],
+          identity_sets: Sequence[Sequence[tuple[str, str, str | None]]],
+          joined: Sequence[datetime] | None = None,
+          referral_codes: Sequence[str | None] | None = None,
+          strict: bool = False) -> list[int]:
+    """Enrol members in bulk (see ``members.service.enrol``); returns their ids."""
+    ids = member_service.enrol(conn, program, now, profiles, identity_sets, joined)
+    ledger_repository.open_accounts(conn, program.id, ids, now)
+    since = list(joined) if joined is not None else [now] * len(ids)
+    codes = list(referral_codes) if referral_codes is not None else [None] * len(ids)
+    hooks.emit(conn, hooks.MembersEnrolled(program, tuple(
+        hooks.Enrolment(member_id, at, profile.get("join_channel"), code)
+        for member_id, at, profile, code in zip(ids, since, profiles, codes, strict=True)),
+        strict=strict))
+    return ids
+
+
+def create_member(conn: Connection, program: Program, payload: MemberCreate,
+                  now: datetime) -> Member:
+    """One member someone asked to enrol (``POST /members``, an import, the demo)."""
+    profile, identities = member_service.new_member(conn, program, payload, now)
+    [member_id] = enrol(conn, program, now, [profile], [identities],
+                        referral_codes=[payload.referral_code], strict=True)
+    return member_service.get_member(conn, program, member_id)
