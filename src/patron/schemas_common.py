@@ -1,24 +1,45 @@
 """Field types shared by every domain's schemas.
 
 Every string that reaches the database is refused if it holds a NUL character
-(PostgreSQL cannot store one), every integer is bounded to 64 bits, and free
-JSON is bounded in depth, so no payload can turn into a server error.
+(PostgreSQL cannot store one), every integer is bounded to 64 bits, free JSON is
+bounded in depth, and every instant and day lies in the years Patron computes
+with, so no payload can turn into a server error.
 """
 
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints
 
 MAX_INT = 2**63 - 1
 MAX_POINTS = 10**12
 MAX_MONEY = 10**15
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+"""The first instant Patron takes: loyalty history does not reach further back."""
+LATEST = datetime(3000, 1, 1, tzinfo=timezone.utc)
+"""The first instant Patron refuses. Expiry (up to 100 years), tier windows and
+program-timezone days computed from any accepted instant stay far inside what
+Python's and the databases' dates can hold."""
+
 
 def _no_nul(value: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL characters")
+    return value
+
+
+def in_range(value: datetime | date) -> datetime | date:
+    """Refuse an instant (or a day) outside [1970-01-01, 3000-01-01) UTC."""
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        inside = EARLIEST <= aware < LATEST
+    else:
+        inside = EARLIEST.date() <= value < LATEST.date()
+    if not inside:
+        raise ValueError("must be from 1970-01-01T00:00:00Z and before 3000-01-01T00:00:00Z")
     return value
 
 
@@ -56,3 +77,9 @@ SignedPoints = Annotated[int, Field(strict=True, ge=-MAX_POINTS, le=MAX_POINTS)]
 Money = Annotated[int, Field(strict=True, ge=0, le=MAX_MONEY)]
 Id = Annotated[int, Field(ge=1, le=MAX_INT)]
 FreeJSON = Annotated[dict[str, Any], AfterValidator(_clean_object)]
+Instant = Annotated[AwareDatetime, AfterValidator(in_range)]
+"""A timezone-aware instant from 1970-01-01T00:00:00Z and before 3000-01-01T00:00:00Z."""
+Day = Annotated[date, AfterValidator(in_range)]
+"""A calendar day from 1970-01-01 to 2999-12-31."""
+Validity = Annotated[date | datetime, AfterValidator(in_range)]
+"""A catalog validity bound: a day or an instant, in the same range."""
