@@ -3,13 +3,32 @@ unexpected failures each get a problem-details answer, and nothing is half writt
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
+from sqlalchemy import Column
 
+from patron.api.app import create_app
+from patron.coupons.tables import coupon_batches, coupon_redemptions, coupons
+from patron.db import create_database
+from patron.events.schemas import PaymentData, PurchaseData, ReturnData
+from patron.events.tables import events, order_lines, orders
+from patron.households.tables import household_members, households
+from patron.idempotency.tables import idempotency_records
+from patron.ledger.tables import ledger_entries
+from patron.members.tables import identities, members
+from patron.memberships.tables import membership_transitions, memberships
 from patron.programs.service import get_program
+from patron.programs.tables import program_versions
+from patron.referrals.tables import referrals
+from patron.rewards.tables import gift_grants, redemptions
 from patron.programs.versions import publish
 from patron.rules.document import ProgramDocument
+from patron.tiers.tables import tier_states
+from patron.transfers.tables import point_transfers
+from patron.wallet.tables import wallet_entries
 from tests.earning.test_ingest import BASE
 from tests.factories import member_payload, purchase
 from tests.programs.factories import document
@@ -109,3 +128,209 @@ def test_program_validity_dates_out_of_range_are_refused(api, bounds):
         assert response.status_code == 422, response.text
         assert response.json()["code"] == "invalid_program_document"
     assert api.get("/program").json()["version"] == 1
+
+
+# -- 16. what the schemas accept fits the columns, on both databases ------------------------
+
+def test_a_region_longer_than_its_column_is_refused_on_both_databases(api):
+    long_region = api.post("/members", json=member_payload(
+        profile={"name": "Ann", "region": "R" * 150}))
+    assert_invalid(long_region, "profile.region")
+    assert api.get("/members").json()["items"] == []
+    member = api.post("/members", json=member_payload(profile={"region": "R" * 100}))
+    assert member.status_code == 201, member.text
+    assert member.json()["profile"]["region"] == "R" * 100
+    patch = api.patch(f"/members/{member.json()['id']}",
+                      json={"profile": {"region": "S" * 101}})
+    assert_invalid(patch, "profile.region")
+    assert api.get(f"/members/{member.json()['id']}").json()["profile"]["region"] == "R" * 100
+
+
+def _pattern_length(pattern: str) -> int | None:
+    """The longest string a simple anchored pattern (``^[a-z][a-z0-9_]{0,63}$``) matches."""
+    total = 0
+    for _, quantifier in re.findall(r"(\[[^\]]*\]|\\x..|\\.|[^\[\\{+*?])(\{[\d,]+\}|[+*?])?",
+                                    pattern.strip("^$")):
+        if quantifier in ("+", "*"):
+            return None
+        total += int(quantifier.strip("{}").split(",")[-1]) if quantifier else 1
+    return total
+
+
+def _string_inputs(document: dict) -> dict[tuple[str, str], dict]:
+    """Every string a write request can carry: (schema, property) -> its JSON schema."""
+    components, found = document["components"]["schemas"], {}
+
+    def walk(schema: dict, owner: str, name: str, seen: frozenset[str]) -> None:
+        if "$ref" in schema:
+            ref = schema["$ref"].split("/")[-1]
+            if ref in seen:
+                return
+            if "properties" not in components[ref]:  # an enum of its own
+                walk(components[ref], owner, name, seen | {ref})
+            for prop, sub in components[ref].get("properties", {}).items():
+                walk(sub, ref, prop, seen | {ref})
+            return
+        for sub in [*schema.get("anyOf", []), *schema.get("allOf", []),
+                    schema.get("items"), schema.get("additionalProperties")]:
+            if isinstance(sub, dict):
+                walk(sub, owner, name, seen)
+        if schema.get("type") == "string" and schema.get("format") not in ("date", "date-time"):
+            found[(owner, name)] = schema
+
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method == "get":
+                continue
+            for parameter in operation.get("parameters", []):
+                if parameter["name"] != "authorization":
+                    walk(parameter["schema"], f"{method.upper()} {path}", parameter["name"],
+                         frozenset())
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                walk(content["schema"], f"{method.upper()} {path}", "body", frozenset())
+    return found
+
+
+def _all_write_schemas(path: Path) -> dict:
+    """The OpenAPI document, plus the event data the pipeline reads out of ``data``."""
+    document = create_app(create_database(str(path / "schema.db"))).openapi()
+    components = document["components"]["schemas"]
+    for model in (PurchaseData, ReturnData, PaymentData):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(schema.pop("$defs", {}))
+        components[model.__name__] = schema
+        document["paths"][f"/event-data/{model.__name__}"] = {"post": {"requestBody": {
+            "content": {"application/json": {"schema": {
+                "$ref": f"#/components/schemas/{model.__name__}"}}}}}}
+    return document
+
+
+# Where each string a write request carries is stored; None: only looked up or matched,
+# never written (or written only inside a JSON document).
+STORED: dict[tuple[str, str], Column | None] = {
+    ("AdjustmentCreate", "idempotency_key"): ledger_entries.c.idempotency_key,
+    ("AdjustmentCreate", "reason"): ledger_entries.c.reason,
+    ("BatchCreate", "coupon_type"): coupon_batches.c.coupon_type,
+    ("BatchCreate", "name"): coupon_batches.c.name,
+    ("EventIn", "id"): events.c.external_id,
+    ("EventIn", "type"): events.c.type,
+    ("EventIn", "channel"): events.c.channel,
+    ("GiftFulfilmentUpdate", "state"): gift_grants.c.fulfilment,
+    ("HouseholdCreate", "name"): households.c.name,
+    ("HouseholdMemberAdd", "role"): household_members.c.role,
+    ("HouseholdMemberUpdate", "role"): household_members.c.role,
+    ("HouseholdSpendCreate", "idempotency_key"): ledger_entries.c.idempotency_key,
+    ("HouseholdSpendCreate", "order_id"): ledger_entries.c.order_id,
+    ("HouseholdSpendCreate", "reason"): ledger_entries.c.reason,
+    ("IdentityIn", "type"): identities.c.type,
+    ("IdentityIn", "value"): identities.c.value,
+    ("IdentityIn", "channel"): identities.c.channel,
+    ("ManualTierIn", "tier"): tier_states.c.manual_tier_id,
+    ("ManualTierIn", "reason"): tier_states.c.manual_reason,
+    ("MemberCreate", "referral_code"): referrals.c.code,
+    ("MembershipCancel", "reason"): membership_transitions.c.reason,
+    ("MembershipCreate", "plan_id"): memberships.c.plan_id,
+    ("OrderIn", "currency"): None,
+    ("OrderLine", "sku"): None,
+    ("OrderLine", "category"): None,
+    ("PaymentData", "reference"): membership_transitions.c.payment_reference,
+    ("PaymentData", "currency"): memberships.c.currency,
+    ("PaymentData", "plan_id"): memberships.c.plan_id,
+    ("PaymentIn", "reference"): membership_transitions.c.payment_reference,
+    ("PaymentIn", "currency"): memberships.c.currency,
+    ("Profile", "name"): members.c.name,
+    ("Profile", "region"): members.c.region,
+    ("Profile", "join_channel"): members.c.join_channel,
+    ("ProfileUpdate", "name"): members.c.name,
+    ("ProfileUpdate", "region"): members.c.region,
+    ("ProfileUpdate", "join_channel"): members.c.join_channel,
+    ("PurchaseData", "order_id"): orders.c.order_id,
+    ("PurchaseData", "currency"): orders.c.currency,
+    ("PurchaseLine", "sku"): order_lines.c.sku,
+    ("PurchaseLine", "category"): order_lines.c.category,
+    ("POST /api/v1/coupons/{code}/redeem", "code"): None,
+    ("POST /api/v1/coupons/{code}/release", "code"): None,
+    ("POST /api/v1/coupons/{code}/void", "code"): None,
+    ("PUT /api/v1/program", "note"): program_versions.c.note,
+    ("PUT /api/v1/program", "body"): program_versions.c.source,
+    ("RedeemRequest", "order_id"): coupon_redemptions.c.order_id,
+    ("RedemptionCancel", "reason"): redemptions.c.cancel_reason,
+    ("RedemptionCreate", "idempotency_key"): redemptions.c.idempotency_key,
+    ("RedemptionCreate", "reward_id"): redemptions.c.reward_id,
+    ("RedemptionFulfilmentUpdate", "state"): redemptions.c.fulfilment,
+    ("ReleaseRequest", "order_id"): None,
+    ("ReturnData", "order_id"): None,
+    ("ReturnData", "reason"): None,
+    ("ReturnedLine", "sku"): None,
+    ("SimulationRequest", "document"): None,
+    ("SpendCreate", "idempotency_key"): ledger_entries.c.idempotency_key,
+    ("SpendCreate", "order_id"): ledger_entries.c.order_id,
+    ("SpendCreate", "reason"): ledger_entries.c.reason,
+    ("TransferCreate", "idempotency_key"): point_transfers.c.idempotency_key,
+    ("TransferCreate", "message"): point_transfers.c.message,
+    ("ValidateRequest", "code"): None,
+    ("ValidateRequest", "codes"): None,
+    ("VoidRequest", "reason"): coupons.c.void_reason,
+    ("WalletSpend", "idempotency_key"): wallet_entries.c.idempotency_key,
+    ("WalletSpend", "order_id"): wallet_entries.c.order_id,
+}
+
+
+def test_every_string_a_write_takes_fits_its_column(tmp_path):
+    inputs = _string_inputs(_all_write_schemas(tmp_path))
+    headers = {key for key in inputs if key[1] == "Idempotency-Key"}
+    assert set(inputs) - headers == set(STORED), "map each new string input to its column"
+    too_long = []
+    for (owner, name), schema in inputs.items():
+        column = idempotency_records.c.key if (owner, name) in headers else STORED[owner, name]
+        if column is None or getattr(column.type, "length", None) is None:
+            continue
+        lengths = [n for n in (schema.get("maxLength"), schema.get("enum") and max(
+            len(v) for v in schema["enum"]), schema.get("pattern") and _pattern_length(
+            schema["pattern"])) if n]
+        if not lengths or min(lengths) > column.type.length:
+            too_long.append(f"{owner}.{name}: {min(lengths, default='unbounded')} > "
+                            f"{column.table.name}.{column.name} ({column.type.length})")
+    assert too_long == []
+
+
+# -- 17. text a database cannot store (NUL, lone surrogates) is refused everywhere -----------
+
+@pytest.mark.parametrize("body", [
+    b'{"identities": [{"type": "external_id", "value": "n1"}], "referral_code": "AB\\u0000CD"}',
+    b'{"identities": [{"type": "external_id", "value": "n2"}], "referral_code": "AB\\ud800CD"}',
+    b'{"identities": [{"type": "external_id", "value": "n3"}], "profile": {"name": "\\udfff"}}',
+    b'{"identities": [{"type": "external_id", "value": "n4"}], "profile": {"attributes": '
+    b'{"\\ud800": 1}}}',
+])
+def test_text_a_database_cannot_store_is_refused_when_enrolling(api, body):
+    response = api.post("/members", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_error"
+    assert api.get("/members").json()["items"] == []
+
+
+def test_an_escaped_backslash_before_u0000_is_plain_text(api):
+    body = (b'{"identities": [{"type": "external_id", "value": "slash"}], '
+            b'"profile": {"name": "C:\\\\u0000"}}')
+    response = api.post("/members", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 201, response.text
+    assert response.json()["profile"]["name"] == "C:\\u0000"
+
+
+@pytest.mark.parametrize("method,path", [
+    ("GET", "/members?identity=email:a%00b@example.com"),
+    ("GET", "/members?identity=external_id:a%00"),
+    ("GET", "/coupons/AB%00CD"),
+    ("POST", "/coupons/AB%00CD/release"),
+    ("GET", "/analytics/members?segment=a%00b"),
+])
+def test_text_a_database_cannot_store_is_refused_in_paths_and_queries(api, method, path):
+    response = api.request(method, path, json={"order_id": "o-1"} if method == "POST" else None)
+    assert response.status_code == 422, response.text
+    assert response.json()["code"] == "validation_error"
+
+
+def test_text_checks_come_after_the_key_check(api):
+    response = api.client.get("/api/v1/members?identity=email:a%00b@example.com")
+    assert response.status_code == 401

@@ -25,8 +25,13 @@ def problem_response(status: int, code: str, title: str, detail: str,
     return JSONResponse(body, status_code=status, media_type=PROBLEM)
 
 
+def _printable(text: str) -> str:
+    """Text as JSON can carry it: a lone surrogate (from a hostile key) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _field(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
+    parts = [_printable(str(p)) for p in loc if p not in ("body",)]
     text = ""
     for part in parts:
         text += f"[{part}]" if part.isdigit() else (f".{part}" if text else part)
@@ -41,7 +46,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid"),
+        errors = [{"field": _field(tuple(e.get("loc", ()))),
+                   "message": _printable(e.get("msg", "invalid")),
                    "type": e.get("type")} for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem_response(422, "validation_error", "Invalid request", detail,
