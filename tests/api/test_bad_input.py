@@ -3,11 +3,18 @@ unexpected failures each get a problem-details answer, and nothing is half writt
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
+import threading
+import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import pytest
+import uvicorn
 from sqlalchemy import Column
 
 from patron.api.app import create_app
@@ -18,6 +25,7 @@ from patron.events.tables import events, order_lines, orders
 from patron.households.tables import household_members, households
 from patron.idempotency.tables import idempotency_records
 from patron.ledger.tables import ledger_entries
+from patron.members import service as member_service
 from patron.members.tables import identities, members
 from patron.memberships.tables import membership_transitions, memberships
 from patron.programs.service import get_program
@@ -334,3 +342,115 @@ def test_text_a_database_cannot_store_is_refused_in_paths_and_queries(api, metho
 def test_text_checks_come_after_the_key_check(api):
     response = api.client.get("/api/v1/members?identity=email:a%00b@example.com")
     assert response.status_code == 401
+
+
+# -- 18. an unexpected failure answers a problem and leaves the connection sound -----------
+
+def _fail(*_args, **_kwargs):
+    raise RuntimeError("a defect Patron did not foresee")
+
+
+def test_an_unexpected_failure_is_a_problem_that_closes_the_connection(api, monkeypatch):
+    member = api.post("/members", json=member_payload()).json()
+    monkeypatch.setattr(member_service, "get_member", _fail)
+    response = api.get(f"/members/{member['id']}")
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "internal_error"
+    assert "defect" not in response.text
+    assert response.headers["connection"] == "close"
+
+
+@contextlib.contextmanager
+def _served(app) -> Iterator[str]:
+    """The app behind a real HTTP server (uvicorn), on a free local port."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, lifespan="off",
+                                           log_level="critical"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(500):
+        if server.started:
+            break
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_after_an_unexpected_failure_the_client_goes_on(api, monkeypatch):
+    member = api.post("/members", json=member_payload()).json()
+    headers = {"Authorization": f"Bearer {api.key('admin')}"}
+    with _served(api.client.app) as base, httpx.Client(base_url=base, headers=headers) as client:
+        assert client.get(f"/api/v1/members/{member['id']}").status_code == 200
+        monkeypatch.setattr(member_service, "get_member", _fail)
+        failed = client.get(f"/api/v1/members/{member['id']}")
+        assert failed.status_code == 500 and failed.json()["code"] == "internal_error"
+        monkeypatch.undo()
+        again = client.get(f"/api/v1/members/{member['id']}")
+        assert again.status_code == 200 and again.json()["id"] == member["id"]
+
+
+# -- 19. request bodies are bounded -----------------------------------------------------------
+
+def assert_too_large(response) -> None:
+    assert response.status_code == 413, response.text[:300]
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["code"] == "payload_too_large"
+    assert response.headers["connection"] == "close"
+
+
+def _enrolment_with_attribute(size: int) -> bytes:
+    return json.dumps(member_payload(profile={"attributes": {"notes": "x" * size}})).encode()
+
+
+def test_a_body_past_the_limit_is_refused_before_anything_is_stored(api):
+    response = api.post("/members", content=_enrolment_with_attribute(5 * 2**20),
+                        headers={"Content-Type": "application/json"})
+    assert_too_large(response)
+    assert api.get("/members").json()["items"] == []
+    fits = api.post("/members", content=_enrolment_with_attribute(900_000),
+                    headers={"Content-Type": "application/json"})
+    assert fits.status_code == 201, fits.text[:300]
+
+
+def test_a_chunked_body_is_counted_as_it_streams(api):
+    body = _enrolment_with_attribute(2 * 2**20)
+
+    def chunks() -> Iterator[bytes]:
+        for start in range(0, len(body), 64 * 1024):
+            yield body[start:start + 64 * 1024]
+
+    response = api.post("/members", content=chunks(),
+                        headers={"Content-Type": "application/json"})
+    assert_too_large(response)
+    assert api.get("/members").json()["items"] == []
+
+
+def test_a_chunked_body_past_the_limit_is_refused_by_a_real_server(api):
+    body = _enrolment_with_attribute(2 * 2**20)
+    headers = {"Authorization": f"Bearer {api.key('admin')}",
+               "Content-Type": "application/json"}
+    with _served(api.client.app) as base, httpx.Client(base_url=base, headers=headers) as client:
+        response = client.post("/api/v1/members",
+                               content=(body[i:i + 2**16] for i in range(0, len(body), 2**16)))
+        assert_too_large(response)
+        assert client.get("/api/v1/members").json()["items"] == []
+
+
+def test_bulk_endpoints_take_larger_bodies_up_to_their_own_limit(api):
+    member = api.post("/members", json=member_payload()).json()
+    event = purchase({"id": member["id"]}, 10_00, api.clock.now())
+    padded = b'{"events": [' + json.dumps(event).encode() + b"]" + b" " * (2 * 2**20) + b"}"
+    batch = api.post("/events/batch", content=padded,
+                     headers={"Content-Type": "application/json"})
+    assert batch.status_code == 200, batch.text[:300]
+    assert api.get(f"/members/{member['id']}/balance").json()["available"] == 10
+    past = b'{"events": [' + json.dumps(event).encode() + b"]" + b" " * (33 * 2**20) + b"}"
+    assert_too_large(api.post("/events/batch", content=past,
+                              headers={"Content-Type": "application/json"}))
+    simulated = api.post("/program/simulate", headers={"Content-Type": "application/json"},
+                         content=b'{"document": {"name": "x"}, "events": []' + past[-2**21:])
+    assert simulated.status_code == 200, simulated.text[:300]
