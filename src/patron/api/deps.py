@@ -50,15 +50,14 @@ _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 
 async def refuse_unstorable_text(request: Request) -> None:
-    """422 ``validation_error`` for text in the path, the query or the JSON body that no
-    database can store (a NUL character, a lone surrogate), before any work is done.
+    """422 ``validation_error`` for text in the query or the JSON body that no database
+    can store (a NUL character, a lone surrogate), before any work is done.
 
     One check for every endpoint, so no string input can reach PostgreSQL and fail there.
+    (Path values are ids, or coupon codes reduced to their alphabet before a lookup.)
     """
-    found = [(("path", name), value) for name, value in request.path_params.items()]
-    found += [(("query", name), value) for name, value in request.query_params.multi_items()]
-    problems = [(loc, message) for place, value in found
-                for loc, message in unstorable_text(value, place)]
+    problems = [(loc, message) for name, value in request.query_params.multi_items()
+                for loc, message in unstorable_text(value, ("query", name))]
     route = request.scope.get("route")
     if getattr(route, "body_field", None) is not None and _SUSPECT_ESCAPE.search(
             await request.body()):
