@@ -1,9 +1,9 @@
 """Field types shared by every domain's schemas.
 
-Every string that reaches the database is refused if it holds a NUL character
-or a lone surrogate (PostgreSQL cannot store either), every integer is bounded to 64 bits, free JSON is
-bounded in depth, and every instant and day lies in the years Patron computes
-with, so no payload can turn into a server error.
+Every string that reaches the database is refused if it holds a NUL character or
+a lone surrogate (PostgreSQL cannot store either), every integer is bounded to 64
+bits, free JSON is bounded in depth, and every instant and day lies in the years
+Patron computes with, so no payload can turn into a server error.
 """
 
 from __future__ import annotations
