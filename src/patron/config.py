@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     jobs_interval_seconds: int = 60
     """How often ``patron serve`` runs the scheduled sweeps (pending release, expiry)."""
     batch_max_events: int = 1000
+    max_body_bytes: int = 1_048_576
+    """The largest request body, but for the bulk endpoints below (413 beyond)."""
+    max_bulk_body_bytes: int = 33_554_432
+    """The largest body of ``POST /events/batch`` and ``POST /program/simulate``."""
 
     @property
     def sqlalchemy_url(self) -> str:

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from patron.schemas_common import Channel, Name
+from patron.schemas_common import Channel, Day, Name
 
 REPORTS = ("members", "points", "rewards", "behaviour", "rfm", "clv", "cohorts")
 ReportName = Literal["members", "points", "rewards", "behaviour", "rfm", "clv", "cohorts"]
@@ -23,8 +23,8 @@ class ReportQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    start: date | None = Field(None, description="First day counted, in the program's timezone")
-    end: date | None = Field(
+    start: Day | None = Field(None, description="First day counted, in the program's timezone")
+    end: Day | None = Field(
         None, description="Last day counted; the report is as of the end of that day "
                           "(default: today; for members, rfm, clv and cohorts on data ending "
                           "over 30 days ago, the data's last day)")
@@ -37,7 +37,7 @@ class ReportQuery(BaseModel):
         None, gt=0, le=1000, max_digits=12, decimal_places=6,
         description="points, rewards: what one point costs the program, in currency units "
                     "(default: the program document's settings.point_value_minor)")
-    calibration_end: date | None = Field(
+    calibration_end: Day | None = Field(
         None, description="clv: last day of the calibration period (default: the end); "
                           "purchases after it are the holdout the predictions are checked on")
     time_unit: Literal["day", "week"] = Field("week", description="clv: time unit of the models")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
@@ -16,7 +16,9 @@ from patron.flows import jobs
 from patron.analytics.api import router as analytics_router
 from patron.coupons.api import router as coupons_router
 from patron.api import errors
+from patron.api.middleware import BodyLimit, UnexpectedErrors
 from patron.clock import Clock, SystemClock
+from patron.config import get_settings
 from patron.db import Database
 from patron.events.api import router as events_router
 from patron.households.api import router as households_router
@@ -38,6 +40,10 @@ API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wa
                household_tiers_router, coupons_router, rewards_router, transfers_router,
                analytics_router]
 
+BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
+                            ("POST", "/api/v1/program/simulate")})
+"""Endpoints that take many events in one body (1,000 and 10,000): the larger body limit."""
+
 
 async def _scheduler(db: Database, clock: Clock, interval: float) -> None:
     while True:
@@ -51,10 +57,16 @@ async def _scheduler(db: Database, clock: Clock, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
+def body_limits(normal: int, bulk: int) -> Callable[[str, str], int]:
+    """The most bytes a request body may have, per method and path."""
+    return lambda method, path: bulk if (method, path) in BULK_ENDPOINTS else normal
+
+
 def create_app(db: Database, clock: Clock | None = None, *,
                jobs_interval: float | None = None) -> FastAPI:
     """Build the app; ``jobs_interval`` runs the sweeps in-process every N seconds."""
     clock = clock or SystemClock()
+    settings = get_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -73,6 +85,9 @@ def create_app(db: Database, clock: Clock | None = None, *,
     app.state.db = db
     app.state.clock = clock
     errors.install(app)
+    app.add_middleware(BodyLimit, limit_for=body_limits(settings.max_body_bytes,
+                                                        settings.max_bulk_body_bytes))
+    app.add_middleware(UnexpectedErrors)  # outermost: also answers the body limit's defects
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api/v1")
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, Callable, TypeVar
 
 from fastapi import Depends, Header, Request
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Connection
 
 from patron.auth.service import Permission, Principal, authenticate
@@ -13,6 +15,7 @@ from patron.clock import Clock
 from patron.db import Database
 from patron.errors import Unauthorized
 from patron.program.service import Program, get_program
+from patron.schemas_common import unstorable_text
 
 T = TypeVar("T")
 
@@ -42,14 +45,46 @@ def _bearer(authorization: str | None) -> str:
     return token.strip()
 
 
+# A JSON body can only hold a NUL or a lone surrogate through one of these escapes.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
+
+
+async def refuse_unstorable_text(request: Request) -> None:
+    """422 ``validation_error`` for text in the query or the JSON body that no database
+    can store (a NUL character, a lone surrogate), before any work is done.
+
+    One check for every endpoint, so no string input can reach PostgreSQL and fail there.
+    (Path values are ids, or coupon codes reduced to their alphabet before a lookup.)
+    """
+    problems = [(loc, message) for name, value in request.query_params.multi_items()
+                for loc, message in unstorable_text(value, ("query", name))]
+    route = request.scope.get("route")
+    if getattr(route, "body_field", None) is not None and _SUSPECT_ESCAPE.search(
+            await request.body()):
+        try:
+            body = await request.json()
+        except ValueError:  # not JSON: the body's own validation answers
+            body = None
+        problems += unstorable_text(body, ("body",))
+    if problems:
+        raise RequestValidationError([
+            {"type": "text_unstorable", "loc": loc, "msg": message, "input": None}
+            for loc, message in problems[:20]])
+
+
 def context_for(permission: Permission) -> Callable[..., Context]:
-    def dependency(request: Request,
-                   authorization: Annotated[str | None, Header()] = None) -> Context:
+    def authenticated(request: Request,
+                      authorization: Annotated[str | None, Header()] = None) -> Context:
         db: Database = request.app.state.db
         token = _bearer(authorization)
         principal = db.read(lambda conn: authenticate(conn, token))
         principal.require(permission)
         return Context(db, request.app.state.clock, principal)
+
+    async def dependency(request: Request,
+                         context: Context = Depends(authenticated)) -> Context:
+        await refuse_unstorable_text(request)
+        return context
     return dependency
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,17 +17,25 @@ from patron.errors import PatronError
 log = logging.getLogger("patron")
 
 PROBLEM = "application/problem+json"
+CLOSE = {"Connection": "close"}
+"""Sent with an answer given before the request was read, or after a defect: the
+client opens a new connection for its next request."""
 
 
-def problem_response(status: int, code: str, title: str, detail: str,
-                     **extra: Any) -> JSONResponse:
+def problem_response(status: int, code: str, title: str, detail: str, *,
+                     headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {"type": f"https://patron.dev/problems/{code}", "title": title, "status": status,
             "code": code, "detail": detail, **extra}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
+
+
+def _printable(text: str) -> str:
+    """Text as JSON can carry it: a lone surrogate (from a hostile key) escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _field(loc: tuple[Any, ...]) -> str:
-    parts = [str(p) for p in loc if p not in ("body",)]
+    parts = [_printable(str(p)) for p in loc if p not in ("body",)]
     text = ""
     for part in parts:
         text += f"[{part}]" if part.isdigit() else (f".{part}" if text else part)
@@ -41,7 +50,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _field(tuple(e.get("loc", ()))), "message": e.get("msg", "invalid"),
+        errors = [{"field": _field(tuple(e.get("loc", ()))),
+                   "message": _printable(e.get("msg", "invalid")),
                    "type": e.get("type")} for e in exc.errors()]
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         return problem_response(422, "validation_error", "Invalid request", detail,
@@ -49,9 +59,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized"}
+        codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized",
+                 413: "payload_too_large"}
+        titles = {413: "Payload too large"}
         return problem_response(exc.status_code, codes.get(exc.status_code, "http_error"),
-                                str(exc.detail), str(exc.detail))
+                                titles.get(exc.status_code, str(exc.detail)), str(exc.detail),
+                                headers=exc.headers)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:
@@ -63,4 +76,5 @@ def install(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error", exc_info=exc)
         return problem_response(500, "internal_error", "Internal error",
-                                "Patron failed to handle this request; it has been logged")
+                                "Patron failed to handle this request; it has been logged",
+                                headers=CLOSE)

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from patron.members.schemas import IdentityIn
-from patron.schemas_common import Channel, Code, FreeJSON, Id, Key, Money, Text
+from patron.schemas_common import Channel, Code, FreeJSON, Id, Instant, Key, Money, Text
 
 BUILT_IN_TYPES = ("purchase", "return", "sign_up", "profile_completed", "review", "check_in",
                   "social_share", "eco_action", "referral", "campaign_participation")
@@ -57,7 +57,8 @@ class EventIn(BaseModel):
     id: Key = Field(description="Idempotency key, unique per program")
     type: Code = Field(description="purchase, sign_up, review, check_in, … or a custom type")
     member: MemberRef
-    occurred_at: AwareDatetime
+    occurred_at: Instant = Field(description="When it happened, with a timezone offset; "
+                                 "from 1970-01-01T00:00:00Z, and not in the future")
     channel: Channel | None = Field(None, description="web, pos, app, dealer, …")
     data: FreeJSON = Field(default_factory=dict)
 

@@ -3,12 +3,17 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints,
+                      field_validator)
 
 from patron.members.domain import IdentityType
-from patron.schemas_common import Channel, FreeJSON, Name, Text
+from patron.members.tables import members
+from patron.schemas_common import Channel, FreeJSON, Name, Text, storable
 
 ConsentPurpose = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
+Region = Annotated[str, StringConstraints(min_length=1, max_length=members.c.region.type.length,
+                                          strip_whitespace=True), AfterValidator(storable)]
+"""As long as the column that stores it, so SQLite and PostgreSQL take the same regions."""
 
 
 class IdentityIn(BaseModel):
@@ -32,7 +37,7 @@ class Profile(BaseModel):
 
     name: Name | None = None
     birthdate: date | None = Field(None, description="Used for birthday offers")
-    region: Name | None = None
+    region: Region | None = None
     join_channel: Channel | None = Field(None, description="Channel the member joined on")
     attributes: FreeJSON = Field(default_factory=dict,
                                  description="Free attributes of the brand's own")
@@ -52,7 +57,7 @@ class ProfileUpdate(BaseModel):
 
     name: Name | None = None
     birthdate: date | None = None
-    region: Name | None = None
+    region: Region | None = None
     join_channel: Channel | None = None
     attributes: FreeJSON | None = None
 
@@ -67,7 +72,7 @@ class MemberCreate(BaseModel):
     consents: dict[ConsentPurpose, bool] = Field(
         default_factory=dict, max_length=50,
         description="Consent per purpose, e.g. {\"email_marketing\": true}")
-    referral_code: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = Field(
+    referral_code: Annotated[Text, StringConstraints(min_length=1, max_length=32)] | None = Field(
         None, description="The code of the member who referred this one")
 
 

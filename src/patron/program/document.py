@@ -36,6 +36,7 @@ from patron.ledger.domain import ExpiryPolicy
 from patron.program.catalog import FieldType
 from patron.program.incentives import CouponType, Referrals, Reward
 from patron.program.membership import Households, MembershipPlan, Tiers
+from patron.schemas_common import in_range
 
 SCHEMA_ID = "https://patron.dev/schemas/program-document.json"
 
@@ -64,12 +65,12 @@ def _validity_bound(value: Any) -> date | datetime:
     if isinstance(value, datetime):
         parsed = value
     elif isinstance(value, date):
-        return value
+        return in_range(value)
     elif isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value) if "T" in value else None
             if parsed is None:
-                return date.fromisoformat(value)
+                return in_range(date.fromisoformat(value))
         except ValueError:
             raise ValueError("must be a date (2025-03-12) or a date-time with a timezone "
                              "(2025-03-12T09:00:00+01:00)") from None
@@ -78,7 +79,7 @@ def _validity_bound(value: Any) -> date | datetime:
     if parsed.tzinfo is None:
         raise ValueError("a date-time needs a timezone offset, e.g. 2025-03-12T09:00:00Z; "
                          "or give a plain date, read in the program timezone")
-    return parsed
+    return in_range(parsed)
 
 
 ValidityBound = Annotated[

@@ -8,11 +8,12 @@ experience, cashback into their wallet, or a donation to a cause.
 
 from __future__ import annotations
 
-from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from patron.schemas_common import Validity
 
 RULE_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 CODE_PREFIX = r"^[A-Z0-9]{0,12}-?$"
@@ -50,7 +51,7 @@ class CouponType(_Model):
     length: int = Field(10, ge=8, le=24, description="Random characters (unambiguous alphabet)")
     valid_days: int | None = Field(None, ge=1, le=3650, description="A code expires this many "
                                    "days after it is issued")
-    valid_until: date | datetime | None = None
+    valid_until: Validity | None = None
     uses_per_code: int = Field(1, ge=1, le=1_000_000)
     max_per_order: int = Field(1, ge=1, le=20, description="Codes of this type one order may "
                                "use together (each a different code); by default one, so two "
@@ -82,8 +83,8 @@ class Reward(_Model):
                               "none: unlimited")
     limit_per_member: RewardLimit | None = None
     eligibility: Eligibility = Field(default_factory=Eligibility)
-    valid_from: date | datetime | None = None
-    valid_until: date | datetime | None = None
+    valid_from: Validity | None = None
+    valid_until: Validity | None = None
 
     @model_validator(mode="after")
     def _type_fields(self) -> Reward:

@@ -5,7 +5,7 @@ Money is integer minor units of the currency named beside it; points are integer
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from patron.events.schemas import EventIn
 from patron.program.domain import ProgramSettings
 from patron.program.document import ProgramDocument
+from patron.schemas_common import Day
 
 MAX_SIMULATED_EVENTS = 10_000
 """Events one simulate request may carry."""
@@ -74,9 +75,9 @@ class SimulationRequest(BaseModel):
         description="Events to replay, in occurred_at order, shaped as POST /events takes "
                     "them; without them the program's recorded events in [from, to) are "
                     "replayed")
-    start: date | None = Field(None, alias="from", description="Recorded events: first day "
+    start: Day | None = Field(None, alias="from", description="Recorded events: first day "
                                "replayed, in the program's timezone (default: 30 days before to)")
-    end: date | None = Field(None, alias="to", description="Recorded events: the day after "
+    end: Day | None = Field(None, alias="to", description="Recorded events: the day after "
                              "the last one replayed (default: tomorrow, so today is included)")
 
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import AwareDatetime
 
 from patron.api.deps import IdempotencyKey, Reader, Writer, problem_responses
 from patron.errors import InvalidInput
@@ -13,7 +12,7 @@ from patron.rewards.schemas import (DonationTotals, Gift, GiftFulfilmentUpdate, 
                                     Redemption, RedemptionCancel, RedemptionCreate,
                                     RedemptionFulfilmentUpdate, RedemptionPage,
                                     RewardCatalog)
-from patron.schemas_common import MAX_INT
+from patron.schemas_common import MAX_INT, Instant
 
 router = APIRouter(tags=["rewards"])
 RedemptionId = Annotated[int, Path(ge=1, le=MAX_INT, description="The redemption's id")]
@@ -150,9 +149,9 @@ def move_gift_fulfilment(gift_id: GiftId, payload: GiftFulfilmentUpdate,
 @router.get("/donations", response_model=DonationTotals,
             responses=problem_responses(401, 403, 422))
 def donation_totals(ctx: Reader,
-                    since: Annotated[AwareDatetime | None, Query(
+                    since: Annotated[Instant | None, Query(
                         description="Donations made at or after this instant")] = None,
-                    until: Annotated[AwareDatetime | None, Query(
+                    until: Annotated[Instant | None, Query(
                         description="Donations made before this instant")] = None
                     ) -> DonationTotals:
     """Points donated through donation rewards, per cause (cancelled ones excluded)."""

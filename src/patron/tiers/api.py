@@ -4,11 +4,11 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from patron.api.deps import Admin, Reader, problem_responses
 from patron.members.api import MemberId
-from patron.schemas_common import MAX_INT, Code, Text
+from patron.schemas_common import MAX_INT, Code, Instant, Text
 from patron.tiers import service
 
 router = APIRouter(prefix="/members/{member_id}", tags=["tiers"])
@@ -90,7 +90,7 @@ class ManualTierIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     tier: Code
-    until: AwareDatetime = Field(description="A manual tier always ends")
+    until: Instant = Field(description="A manual tier always ends")
     reason: Text = Field(min_length=1, max_length=500)
 
 
