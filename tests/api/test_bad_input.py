@@ -28,12 +28,12 @@ from patron.ledger.tables import ledger_entries
 from patron.members import service as member_service
 from patron.members.tables import identities, members
 from patron.memberships.tables import membership_transitions, memberships
-from patron.programs.service import get_program
-from patron.programs.tables import program_versions
+from patron.program.service import get_program
+from patron.program.tables import program_versions
 from patron.referrals.tables import referrals
 from patron.rewards.tables import gift_grants, redemptions
-from patron.programs.versions import publish
-from patron.rules.document import ProgramDocument
+from patron.program.versions import publish
+from patron.program.document import ProgramDocument
 from patron.tiers.tables import tier_states
 from patron.transfers.tables import point_transfers
 from patron.wallet.tables import wallet_entries
