@@ -11,10 +11,10 @@ import pytest
 from patron.coupons import checkout
 from patron.coupons.schemas import OrderIn, RedeemRequest
 from patron.errors import IdempotencyKeyReused, PatronError
+from patron.flows.reward_kinds import CashbackSpent
 from patron.ledger import jobs
 from patron.ledger.domain import InsufficientPoints
 from patron.rewards import service
-from patron.rewards.fulfilment import CashbackSpent
 from patron.wallet.service import spend as wallet_spend
 from patron.wallet.service import wallet
 from tests.concurrency import race

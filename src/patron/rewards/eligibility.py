@@ -13,19 +13,19 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from patron.earning import repository as earning_repository
+from patron.memberships.service import active_plans
 from patron.program.service import Program
 from patron.rewards import domain, repository
 from patron.rewards.domain import Holders, MemberInputs, Standing
 from patron.program.compiled import CompiledProgram
 from patron.program.context import MemberContext, MemberProfile
 from patron.program.incentives import Reward
+from patron.tiers.service import NoTiers
+from patron.tiers.service import member_tier as tier_view
 
 
 def member_tier(conn: Connection, program: Program, member_id: int, now: datetime) -> str | None:
     """The member's tier now (a paid plan's floor included); None without tiers."""
-    from patron.tiers.service import NoTiers
-    from patron.tiers.service import member_tier as tier_view
-
     try:
         return tier_view(conn, program, member_id, now)["tier"]["id"]
     except NoTiers:
@@ -34,10 +34,6 @@ def member_tier(conn: Connection, program: Program, member_id: int, now: datetim
 
 def member_plan(conn: Connection, program: Program, member_id: int, now: datetime) -> str | None:
     """The paid plan whose benefits the member enjoys now, if any."""
-    try:
-        from patron.memberships.service import active_plans
-    except ImportError:  # an installation without paid memberships: nobody has a plan
-        return None
     plan = active_plans(conn, program.id, [member_id], now).get(member_id)
     return plan.id if plan is not None else None
 
