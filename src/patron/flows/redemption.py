@@ -55,7 +55,7 @@ def redeem(conn: Connection, program: Program, member_id: int, *, reward_id: str
     The same ``key`` returns the first redemption (even once cancelled) and
     spends nothing; under another reward it is 409 ``idempotency_key_reused``.
     """
-    compiled = rewards.current(conn, program)
+    compiled = rewards.compiled_now(conn, program)
     reward = rewards.reward_of(compiled, reward_id)
     holding = rewards.lock_member(conn, program, member_id)
     existing = repository.redemption_by_key(conn, program.id, member_id, key)

@@ -2,7 +2,9 @@
 
 Each fact is read only when a reward in question needs it: a catalog without
 tier-only rewards never works out the member's tier, and a reward without a
-condition never loads the member's profile and event counts.
+condition never loads the member's profile and event counts. Tiers, paid
+memberships and earning's member reads sit below rewards, so they are asked
+directly.
 """
 
 from __future__ import annotations

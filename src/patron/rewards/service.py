@@ -80,7 +80,8 @@ REFUSALS: dict[str, type[RewardRefused]] = {
                               ConditionNotMet, LimitReached, OutOfStock)}
 
 
-def current(conn: Connection, program: Program) -> CompiledProgram:
+def compiled_now(conn: Connection, program: Program) -> CompiledProgram:
+    """The program's current version: its catalog is what members may redeem now."""
     return versions.compiled(conn, program, program.version)
 
 
@@ -135,7 +136,7 @@ def catalog(conn: Connection, program: Program, member_id: int, now: datetime, *
             everything: bool = False) -> RewardCatalog:
     """The rewards on offer now (``everything``: also those outside their dates),
     each with whether this member may redeem it and why not."""
-    compiled = current(conn, program)
+    compiled = compiled_now(conn, program)
     zone = compiled.zone
     holding = holding_of(conn, program, member_id)
     rewards = [r for r in compiled.document.rewards

@@ -34,7 +34,7 @@ class RewardKind:
     """The fulfilment a new redemption stands at."""
     steps: ClassVar[tuple[str, ...]] = ()
     """The way its fulfilment goes, in order, starting at ``redeemed``; staff move it
-    on, never back. None for a kind that is done when redeemed."""
+    on, never back. Empty for a kind that is done when redeemed."""
     already_fulfilled: ClassVar[type[AlreadyFulfilled] | None] = None
     """What refuses a cancellation once the product went out (past the first step)."""
 
