@@ -3,7 +3,7 @@
 For SQLite and PostgreSQL this measures reward redemptions per second with 1
 and 4 concurrent clients, each redemption one transaction, three ways:
 
-- Patron: ``patron.rewards.service.redeem`` through ``Database.transact``,
+- Patron: ``patron.flows.redemption.redeem`` through ``Database.transact``,
   exactly what ``POST /members/{id}/redemptions`` runs (without HTTP): lock the
   member's account, check eligibility and the per-member limit, spend the points
   soonest-expiring lot first behind the guarded debit, take a unit of stock with
@@ -53,10 +53,10 @@ from patron.db.migrate import upgrade
 from patron.ledger.service import credit_points, spend_points
 from patron.ledger.tables import accounts, ledger_entries, lot_moves, lots
 from patron.members.schemas import MemberCreate
+from patron.flows import redemption
 from patron.flows.enrolment import create_member
 from patron.program.domain import ProgramSettings
 from patron.program.service import Program, create_program
-from patron.rewards import service
 from patron.rewards.tables import redemptions, reward_stock
 from patron.program.document import ProgramDocument
 
@@ -137,7 +137,7 @@ def patron_run(db: Database, fixture: Fixture, *, clients: int, count: int,
 
     def send(_: Any, job: int) -> None:
         member_id = members[job % len(members)]
-        db.transact(lambda conn: service.redeem(
+        db.transact(lambda conn: redemption.redeem(
             conn, fixture.program, member_id, reward_id=REWARD["id"], key=f"{run}-{job}",
             actor=ACTOR, now=datetime.now(UTC)))
 

@@ -8,10 +8,12 @@ from typing import Any
 
 from patron.ledger import repository as ledger_repository
 from patron.ledger.service import adjust_points, balance
+from patron.flows import redemption
 from patron.flows.enrolment import create_member
 from patron.program.service import get_program
 from patron.program.versions import publish
 from patron.rewards import service
+from patron.rewards.repository import stock_row
 from patron.program.document import ProgramDocument
 from tests.conftest import make_program
 from tests.factories import member_create
@@ -76,12 +78,12 @@ class Store:
 
     def redeem(self, member_id: int, reward_id: str, key: str | None = None):
         key = key or f"r-{next(_keys)}"
-        return self.db.transact(lambda conn: service.redeem(
+        return self.db.transact(lambda conn: redemption.redeem(
             conn, self.program, member_id, reward_id=reward_id, key=key, actor="test",
             now=self.clock.now()))[0]
 
     def cancel(self, redemption_id: int, reason: str | None = None):
-        return self.db.transact(lambda conn: service.cancel(
+        return self.db.transact(lambda conn: redemption.cancel(
             conn, self.program, redemption_id, reason=reason, actor="test",
             now=self.clock.now()))
 
@@ -97,7 +99,6 @@ class Store:
         return self.db.read(lambda conn: balance(conn, self.program, member_id)).available
 
     def stock(self, reward_id: str):
-        from patron.rewards.repository import stock_row
 
         return self.db.read(lambda conn: stock_row(conn, self.program.id, reward_id))
 

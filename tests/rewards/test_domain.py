@@ -144,3 +144,19 @@ def test_a_lot_never_holds_more_than_it_was_created_with():
     home = {1: lot(9, 40, 10, expires=NOW + timedelta(days=20))}
     part = domain.plan_refund([(1, 60)], home, original, NOW, ExpiryPolicy(365))
     assert part.restore == ((9, 30),) and part.new_lots[0].points == 30
+
+
+def test_fulfilment_moves_on_along_its_steps_and_never_back():
+    steps = ("booked", "attended")
+    assert domain.step_refusal(steps, True, "booked", "attended") is None
+    assert domain.step_refusal(steps, True, "attended", "attended") is None  # a retry
+    assert domain.step_refusal(steps, True, "attended", "booked") == "fulfilment_backwards"
+    assert domain.step_refusal(steps, False, "booked", "attended") == "redemption_cancelled"
+    assert domain.step_refusal(steps, True, "booked", "sent") == "fulfilment_not_tracked"
+    assert domain.step_refusal((), True, "donated", "sent") == "fulfilment_not_tracked"
+
+
+def test_a_product_has_gone_out_once_past_its_first_step():
+    steps = domain.GIFT_FULFILMENT
+    assert [domain.gone_out(steps, s) for s in steps] == [False, True, True]
+    assert not domain.gone_out((), "coupon_issued")

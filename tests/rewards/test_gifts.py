@@ -9,8 +9,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from patron.flows import redemption
+from patron.flows.reward_kinds import kind_of
 from patron.ledger.service import adjust_points
-from patron.rewards import domain, gifts, service
+from patron.rewards import domain, gifts
 from patron.rewards.repository import stock_row
 from patron.rewards.tables import gift_grants
 from tests.earning.test_ingest import BASE, Shop, rule
@@ -64,7 +66,7 @@ def move(shop: Shop, gift_id: int, state: str):
 
 def test_a_gift_moves_on_and_never_back():
     assert domain.GIFT_FULFILMENT == ("pending_fulfilment", "sent", "delivered")
-    assert domain.GIFT_FULFILMENT[0] == domain.FULFILMENT["gift"]  # as a redeemed gift starts
+    assert domain.GIFT_FULFILMENT[0] == kind_of("gift").redeemed  # as a redeemed gift starts
     assert domain.fulfilment_refusal("granted", "pending_fulfilment", "delivered") is None
     assert domain.fulfilment_refusal("granted", "sent", "sent") is None
     assert domain.fulfilment_refusal("granted", "delivered", "sent") == "fulfilment_backwards"
@@ -149,7 +151,7 @@ def test_gifts_and_redemptions_take_from_one_stock(database, clock):
     database.transact(lambda conn: adjust_points(conn, shop.program, member, points=300,
                                                  reason="welcome", key="w", actor="test",
                                                  now=clock.now()))
-    database.transact(lambda conn: service.redeem(conn, shop.program, member, reward_id="mug",
+    database.transact(lambda conn: redemption.redeem(conn, shop.program, member, reward_id="mug",
                                                   key="r-1", actor="test", now=clock.now()))
     assert left(shop) == 0
     assert [n.code for n in buy(shop, shop.member(), 60_00).notes] == ["out_of_stock"]

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Path, Query, Response
 
 from patron.api.deps import IdempotencyKey, Reader, Writer, problem_responses
 from patron.errors import InvalidInput
+from patron.flows import redemption
 from patron.members.api import MemberId
 from patron.rewards import gifts, service
 from patron.rewards.schemas import (DonationTotals, Gift, GiftFulfilmentUpdate, GiftPage,
@@ -56,11 +57,11 @@ def redeem(member_id: MemberId, payload: RedemptionCreate, ctx: Writer, response
         raise InvalidInput("a redemption needs an idempotency_key (or Idempotency-Key header)",
                            field="idempotency_key")
     now = ctx.clock.now()
-    redemption, created = ctx.write(lambda conn, program: service.redeem(
+    redeemed, created = ctx.write(lambda conn, program: redemption.redeem(
         conn, program, member_id, reward_id=payload.reward_id, key=key,
         actor=ctx.principal.actor, now=now))
     response.status_code = 201 if created else 200
-    return redemption
+    return redeemed
 
 
 @router.get("/members/{member_id}/redemptions", response_model=RedemptionPage,
@@ -94,7 +95,7 @@ def cancel_redemption(redemption_id: RedemptionId, ctx: Writer,
     """
     now = ctx.clock.now()
     reason = payload.reason if payload else None
-    return ctx.write(lambda conn, program: service.cancel(
+    return ctx.write(lambda conn, program: redemption.cancel(
         conn, program, redemption_id, reason=reason, actor=ctx.principal.actor, now=now))
 
 
@@ -110,8 +111,8 @@ def move_redemption_fulfilment(redemption_id: RedemptionId,
     ``fulfilment_not_tracked`` for other reward types (or another type's state),
     ``redemption_cancelled``, ``fulfilment_backwards``.
     """
-    return ctx.write(lambda conn, program: service.move_fulfilment(conn, program,
-                                                                   redemption_id, payload.state))
+    return ctx.write(lambda conn, program: redemption.move_fulfilment(
+        conn, program, redemption_id, payload.state))
 
 
 @router.get("/members/{member_id}/gifts", response_model=GiftPage,

@@ -3,6 +3,10 @@
 Everything here is a pure function of values the service reads, with ``now``
 passed in, so the catalog's answers ("Gold members only", "2 left", "limit of
 1 a month reached") are tested without a database.
+
+What each reward kind produces, and the steps its fulfilment goes through, are
+its strategy's (``patron.flows.reward_kinds``); the rule for moving along such
+steps lives here, shared by redemptions and gifts with purchase.
 """
 
 from __future__ import annotations
@@ -29,17 +33,6 @@ CONDITION_NOT_MET = "condition_not_met"
 LIMIT_REACHED = "limit_reached"
 OUT_OF_STOCK = "out_of_stock"
 INSUFFICIENT_POINTS = "insufficient_points"
-
-FULFILMENT = {
-    "coupon": "coupon_issued",
-    "gift": "pending_fulfilment",
-    "experience": "booked",
-    "cashback": "cashback_credited",
-    "donation": "donated",
-}
-"""What a new redemption of each reward type stands at: a gift waits to be sent,
-an experience has its place booked, the others are done at once."""
-
 
 # --------------------------------------------------------------------------- eligibility
 
@@ -253,27 +246,19 @@ def plan_refund(taken: Sequence[tuple[int, int]], home: Mapping[int, Lot | None]
 
 # --------------------------------------------------------------------------- fulfilment
 
-FULFILMENT_STEPS: dict[str, tuple[str, ...]] = {
-    "gift": (FULFILMENT["gift"], "sent", "delivered"),
-    "experience": (FULFILMENT["experience"], "attended"),
-}
-"""The way a redeemed gift or experience goes, in order; staff move it on, never back.
-The other types are done when redeemed."""
 FULFILMENT_NOT_TRACKED = "fulfilment_not_tracked"
 FULFILMENT_BACKWARDS = "fulfilment_backwards"
 REDEMPTION_CANCELLED = "redemption_cancelled"
-ALREADY_FULFILLED = {"gift": "gift_sent", "experience": "experience_attended"}
-"""Why a redemption can no longer be cancelled once its product went out."""
 
 
-def redemption_fulfilment_refusal(reward_type: str, active: bool, current: str,
-                                  wanted: str) -> str | None:
+def step_refusal(steps: Sequence[str], active: bool, current: str, wanted: str) -> str | None:
     """Why a redemption's fulfilment cannot move from ``current`` to ``wanted``.
 
-    None when it can, or when it is there already (a retried request).
+    ``steps`` are the way its reward kind goes, in order (none for a kind that is
+    done when redeemed): staff move it on, never back. None when it can move, or
+    when it is there already (a retried request).
     """
-    steps = FULFILMENT_STEPS.get(reward_type)
-    if steps is None or wanted not in steps:
+    if wanted not in steps:
         return FULFILMENT_NOT_TRACKED
     if not active:
         return REDEMPTION_CANCELLED
@@ -282,18 +267,16 @@ def redemption_fulfilment_refusal(reward_type: str, active: bool, current: str,
     return None
 
 
-def cancel_refusal(reward_type: str, fulfilment: str) -> str | None:
-    """A gift already sent, or an experience attended, is the member's: cancelling
-    would give the points back as well, so it is refused."""
-    steps = FULFILMENT_STEPS.get(reward_type)
-    if steps is None or fulfilment not in steps or fulfilment == steps[0]:
-        return None
-    return ALREADY_FULFILLED[reward_type]
+def gone_out(steps: Sequence[str], fulfilment: str) -> bool:
+    """Whether the product went out to the member: any step past the first. A gift
+    sent or an experience attended is the member's, so cancelling it would give the
+    points back as well."""
+    return fulfilment in steps[1:]
 
 
 # --------------------------------------------------------------------------- gifts with purchase
 
-GIFT_FULFILMENT: tuple[str, ...] = FULFILMENT_STEPS["gift"]
+GIFT_FULFILMENT: tuple[str, ...] = ("pending_fulfilment", "sent", "delivered")
 """A gift's way to the member, in order: waiting to be sent, sent, delivered.
 Staff move a gift on, never back; a gift earn rules gave starts where a gift
 redemption does."""
@@ -310,7 +293,7 @@ def fulfilment_refusal(status: str, current: str, wanted: str) -> str | None:
     """
     if status != GIFT_GRANTED:
         return GIFT_CANCELLED_REFUSAL
-    return redemption_fulfilment_refusal("gift", True, current, wanted)
+    return step_refusal(GIFT_FULFILMENT, True, current, wanted)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,9 @@
 
 Each fact is read only when a reward in question needs it: a catalog without
 tier-only rewards never works out the member's tier, and a reward without a
-condition never loads the member's profile and event counts.
+condition never loads the member's profile and event counts. Tiers, paid
+memberships and earning's member reads sit below rewards, so they are asked
+directly.
 """
 
 from __future__ import annotations
@@ -13,19 +15,19 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from patron.earning import repository as earning_repository
+from patron.memberships.service import active_plans
 from patron.program.service import Program
 from patron.rewards import domain, repository
 from patron.rewards.domain import Holders, MemberInputs, Standing
 from patron.program.compiled import CompiledProgram
 from patron.program.context import MemberContext, MemberProfile
 from patron.program.incentives import Reward
+from patron.tiers.service import NoTiers
+from patron.tiers.service import member_tier as tier_view
 
 
 def member_tier(conn: Connection, program: Program, member_id: int, now: datetime) -> str | None:
     """The member's tier now (a paid plan's floor included); None without tiers."""
-    from patron.tiers.service import NoTiers
-    from patron.tiers.service import member_tier as tier_view
-
     try:
         return tier_view(conn, program, member_id, now)["tier"]["id"]
     except NoTiers:
@@ -34,10 +36,6 @@ def member_tier(conn: Connection, program: Program, member_id: int, now: datetim
 
 def member_plan(conn: Connection, program: Program, member_id: int, now: datetime) -> str | None:
     """The paid plan whose benefits the member enjoys now, if any."""
-    try:
-        from patron.memberships.service import active_plans
-    except ImportError:  # an installation without paid memberships: nobody has a plan
-        return None
     plan = active_plans(conn, program.id, [member_id], now).get(member_id)
     return plan.id if plan is not None else None
 

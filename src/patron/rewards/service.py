@@ -1,12 +1,11 @@
-"""Rewards use cases: the member's catalog, redeeming, cancelling, reading, donations.
+"""Rewards use cases: the member's catalog, who may redeem what, stock, reading, donations.
 
-A redemption is one transaction: the member's account is locked (so their
-limit is counted and their idempotency key looked up without a race), the
-rules of the current program version are checked, the points are spent
-soonest-expiring first behind the ledger's guarded debit, a unit of stock is
-taken behind a guarded update, and what the reward gives is produced (a coupon
-code, wallet cashback). Any refusal on the way rolls all of it back. It never
-commits.
+Redeeming and cancelling are ``patron.flows.redemption``: what a redemption
+produces (a coupon code, wallet cashback) reaches into other domains. This
+module gives that flow the rewards domain's part: the reward of the current
+program version, the member's lock, the eligibility check with its refusals
+(409 with the catalog's ``reason`` as its code) and a unit of stock behind a
+guarded update. It never commits.
 """
 
 from __future__ import annotations
@@ -16,15 +15,14 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from patron.errors import Conflict, IdempotencyKeyReused, NotFound
+from patron.errors import Conflict, NotFound
 from patron.ledger import repository as ledger_repository
 from patron.ledger.domain import InsufficientPoints
 from patron.ledger.schemas import LotMove
-from patron.ledger.service import Holding, debit, holding_of, refuse_spend
+from patron.ledger.service import Holding, holding_of
 from patron.program.service import Program
 from patron.program.versions import versions
-from patron.rewards import domain, eligibility, fulfilment, refunds, repository
-from patron.rewards.gifts import FulfilmentBackwards
+from patron.rewards import domain, eligibility, repository
 from patron.rewards.domain import Standing
 from patron.rewards.schemas import (CauseTotal, DonationTotals, MemberLimit, Redemption,
                                     RedemptionPage, RewardCatalog, RewardOffer)
@@ -77,51 +75,17 @@ class OutOfStock(RewardRefused):
     code, title = domain.OUT_OF_STOCK, "Reward out of stock"
 
 
-class FulfilmentRefused(Conflict):
-    """A fulfilment step that does not apply; ``code`` says why."""
-
-    code = "fulfilment_refused"
-    title = "Fulfilment step refused"
-
-
-class FulfilmentNotTracked(FulfilmentRefused):
-    code, title = domain.FULFILMENT_NOT_TRACKED, "Nothing to fulfil for this reward"
-
-
-class RedemptionCancelled(FulfilmentRefused):
-    code, title = domain.REDEMPTION_CANCELLED, "Redemption cancelled"
-
-
-class AlreadyFulfilled(Conflict):
-    """A gift already sent or an experience attended; ``code`` says which."""
-
-    code = "already_fulfilled"
-    title = "Redemption already fulfilled"
-
-
-class GiftSent(AlreadyFulfilled):
-    code, title = domain.ALREADY_FULFILLED["gift"], "Gift already sent"
-
-
-class ExperienceAttended(AlreadyFulfilled):
-    code, title = domain.ALREADY_FULFILLED["experience"], "Experience already attended"
-
-
-FULFILMENT_REFUSALS: dict[str, type[Conflict]] = {
-    cls.code: cls for cls in (FulfilmentNotTracked, RedemptionCancelled, FulfilmentBackwards,
-                              GiftSent, ExperienceAttended)}
-
-
 REFUSALS: dict[str, type[RewardRefused]] = {
     cls.code: cls for cls in (NotYetAvailable, RewardExpired, TierRequired, PlanRequired,
                               ConditionNotMet, LimitReached, OutOfStock)}
 
 
-def _current(conn: Connection, program: Program) -> CompiledProgram:
+def compiled_now(conn: Connection, program: Program) -> CompiledProgram:
+    """The program's current version: its catalog is what members may redeem now."""
     return versions.compiled(conn, program, program.version)
 
 
-def _reward(compiled: CompiledProgram, reward_id: str) -> Reward:
+def reward_of(compiled: CompiledProgram, reward_id: str) -> Reward:
     try:
         return compiled.document.reward(reward_id)
     except KeyError:
@@ -172,7 +136,7 @@ def catalog(conn: Connection, program: Program, member_id: int, now: datetime, *
             everything: bool = False) -> RewardCatalog:
     """The rewards on offer now (``everything``: also those outside their dates),
     each with whether this member may redeem it and why not."""
-    compiled = _current(conn, program)
+    compiled = compiled_now(conn, program)
     zone = compiled.zone
     holding = holding_of(conn, program, member_id)
     rewards = [r for r in compiled.document.rewards
@@ -206,7 +170,7 @@ def _offer(reward: Reward, holders: Any, standing: Standing, compiled: CompiledP
         reason=reasons[0] if reasons else None, reasons=reasons)
 
 
-# --------------------------------------------------------------------------- redeem
+# --------------------------------------------------------------------------- redeeming
 
 def lock_member(conn: Connection, program: Program, member_id: int) -> Holding:
     """Hold the member's own account lock for the rest of the transaction.
@@ -220,43 +184,18 @@ def lock_member(conn: Connection, program: Program, member_id: int) -> Holding:
     return holding_of(conn, program, member_id)
 
 
-def redeem(conn: Connection, program: Program, member_id: int, *, reward_id: str, key: str,
-           actor: str, now: datetime) -> tuple[Redemption, bool]:
-    """Redeem ``reward_id`` for the member; returns the redemption and whether it is new.
-
-    The same ``key`` returns the first redemption (even once cancelled) and
-    spends nothing; under another reward it is 409 ``idempotency_key_reused``.
-    """
-    compiled = _current(conn, program)
-    reward = _reward(compiled, reward_id)
-    holding = lock_member(conn, program, member_id)
-    existing = repository.redemption_by_key(conn, program.id, member_id, key)
-    if existing is not None:
-        if existing.reward_id != reward_id:
-            raise IdempotencyKeyReused(f"idempotency_key {key!r} was used to redeem "
-                                       f"{existing.reward_id!r}", key=key)
-        return view(conn, existing), False
-    refuse_spend(holding)
+def check_redeemable(conn: Connection, program: Program, compiled: CompiledProgram,
+                     reward: Reward, member_id: int, available: int,
+                     now: datetime) -> Standing:
+    """The member's standing for ``reward``; raises the first reason they cannot redeem it
+    now (409 with the catalog's ``reason`` as its code)."""
     holders = domain.benefit_holders(compiled.document).get(reward.id)
     standing = eligibility.standings(conn, program, compiled, member_id, [reward],
                                      {reward.id: holders} if holders else {},
-                                     holding.account.available, now)[reward.id]
+                                     available, now)[reward.id]
     if reasons := domain.refusals(reward, holders, standing, now, compiled.zone):
         raise _refuse(reasons[0], reward, standing, holders)
-    spent = debit(conn, program, holding, points=reward.cost_points,
-                  reason=f"Redeemed: {reward.name}", key=f"redeem:{member_id}:{key}",
-                  actor=actor, now=now)
-    row = dict(program_id=program.id, member_id=member_id, account_id=holding.account.id,
-               reward_id=reward.id, reward_type=reward.type, reward_name=reward.name,
-               cost_points=reward.cost_points, program_version=program.version,
-               idempotency_key=key, status=repository.ACTIVE, entry_id=spent.entry_id,
-               took_stock=reward.stock is not None, created_at=now, actor=actor,
-               **fulfilment.produce(conn, program, reward, member_id, key=key, actor=actor,
-                                    now=now))
-    row["id"] = repository.insert_redemption(conn, row)
-    if reward.stock is not None:
-        take_stock(conn, program, reward, now, standing)
-    return _view(row, lots=spent.lots), True
+    return standing
 
 
 def take_stock(conn: Connection, program: Program, reward: Reward, now: datetime,
@@ -284,57 +223,9 @@ def take_stock(conn: Connection, program: Program, reward: Reward, now: datetime
     raise _refuse(domain.OUT_OF_STOCK, reward, standing)
 
 
-# --------------------------------------------------------------------------- cancel
+# --------------------------------------------------------------------------- reading
 
-def cancel(conn: Connection, program: Program, redemption_id: int, *, reason: str | None,
-           actor: str, now: datetime) -> Redemption:
-    """Give the points and the unit of stock back, and void what it produced.
-
-    Cancelling again returns the cancelled redemption. A used coupon cannot be
-    cancelled (409 ``coupon_used``), nor cashback already spent (409
-    ``cashback_spent``), a gift already sent (409 ``gift_sent``) or an experience
-    attended (409 ``experience_attended``).
-    """
-    row = _locked(conn, program, redemption_id)
-    if row.status == repository.CANCELLED:
-        return view(conn, row)
-    if refusal := domain.cancel_refusal(row.reward_type, row.fulfilment):
-        raise FULFILMENT_REFUSALS[refusal](
-            f"redemption {row.id} is {row.fulfilment}: {row.reward_name} is the member's, "
-            "so its points cannot be given back", redemption_id=row.id,
-            fulfilment=row.fulfilment)
-    why = reason or "cancelled"
-    holding = lock_member(conn, program, row.member_id)
-    fulfilment.undo(conn, program, row, reason=why, actor=actor, now=now)
-    entry_id = refunds.refund(conn, program, holding, row, reason=why, actor=actor, now=now)
-    if row.took_stock:
-        repository.return_unit(conn, program.id, row.reward_id, now)
-    repository.mark_cancelled(conn, row.id, now=now, reason=why, refund_entry_id=entry_id)
-    return view(conn, repository.redemption(conn, program.id, row.id))
-
-
-def move_fulfilment(conn: Connection, program: Program, redemption_id: int,
-                    state: str) -> Redemption:
-    """Record that a redeemed gift was sent or delivered, or an experience attended.
-
-    The state it already has returns it unchanged. 409 ``fulfilment_not_tracked``
-    for another reward type or another type's state, ``redemption_cancelled``,
-    ``fulfilment_backwards`` for a step back.
-    """
-    row = _locked(conn, program, redemption_id)
-    refusal = domain.redemption_fulfilment_refusal(
-        row.reward_type, row.status == repository.ACTIVE, row.fulfilment, state)
-    if refusal is not None:
-        raise FULFILMENT_REFUSALS[refusal](
-            f"redemption {row.id} ({row.reward_type}, {row.status}, {row.fulfilment}) "
-            f"cannot move to {state}", redemption_id=row.id, fulfilment=row.fulfilment)
-    if row.fulfilment != state:
-        repository.set_fulfilment(conn, row.id, state)
-        row = repository.redemption(conn, program.id, row.id)
-    return view(conn, row)
-
-
-def _locked(conn: Connection, program: Program, redemption_id: int) -> Any:
+def locked_redemption(conn: Connection, program: Program, redemption_id: int) -> Any:
     row = repository.redemption(conn, program.id, redemption_id, lock=True)
     if row is None:
         raise RedemptionNotFound(f"redemption {redemption_id} does not exist",
@@ -342,9 +233,7 @@ def _locked(conn: Connection, program: Program, redemption_id: int) -> Any:
     return row
 
 
-# --------------------------------------------------------------------------- reading
-
-def _view(row: Any, lots: list[LotMove] | None = None) -> Redemption:
+def row_view(row: Any, lots: list[LotMove] | None = None) -> Redemption:
     get = row.get if isinstance(row, dict) else row._mapping.get
     fields = {name: get(name) for name in Redemption.model_fields if name != "lots"}
     return Redemption(**fields, lots=lots)
@@ -352,7 +241,7 @@ def _view(row: Any, lots: list[LotMove] | None = None) -> Redemption:
 
 def view(conn: Connection, row: Any) -> Redemption:
     moves = ledger_repository.moves_of_entry(conn, row.entry_id)
-    return _view(row, [LotMove(lot_id=m.lot_id, points=m.points) for m in moves])
+    return row_view(row, [LotMove(lot_id=m.lot_id, points=m.points) for m in moves])
 
 
 def get_redemption(conn: Connection, program: Program, redemption_id: int) -> Redemption:
@@ -369,7 +258,7 @@ def member_redemptions(conn: Connection, program: Program, member_id: int,
     rows = repository.member_redemptions(conn, program.id, member_id, before, limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
-    return RedemptionPage(items=[_view(r) for r in rows],
+    return RedemptionPage(items=[row_view(r) for r in rows],
                           next_cursor=rows[-1].id if more and rows else None)
 
 
