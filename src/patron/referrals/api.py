@@ -42,11 +42,6 @@ def get_referral(member_id: MemberId, ctx: Reader) -> ReferralSummary:
     """The member's referral code and shareable link (created on first ask), and the
     members they referred with where each stands."""
     now = ctx.clock.now()
-    return ReferralSummary(**ctx.db.transact(lambda conn: service.summary(
-        conn, _program(conn, ctx), member_id, now)))
-
-
-def _program(conn, ctx):
-    from patron.program.service import get_program
-
-    return get_program(conn, ctx.principal.program_id)
+    # a write although the caller only reads: the code is created on first ask
+    return ReferralSummary(**ctx.write(lambda conn, program: service.summary(
+        conn, program, member_id, now)))
