@@ -46,7 +46,7 @@ class Profile(BaseModel):
     @classmethod
     def _plausible_birthdate(cls, value: date | None) -> date | None:
         """The lower bound only: the schema has no clock, so a birthdate after today is
-        refused by the members service (``refuse_future_birthdate``), with the same answer."""
+        refused where the clock is known (``refuse_future_birthdate``), with the same answer."""
         if value is not None and value < EARLIEST_BIRTHDATE:
             raise ValueError(BIRTHDATE_RULE)
         return value

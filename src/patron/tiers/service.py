@@ -3,8 +3,9 @@
 ``TierTracker`` serves one ingest batch: it gives the engine each member's
 tier and earn multipliers as they stood when the event occurred, records what
 every event adds to the qualification metric, and upgrades a member inside the
-event that qualifies them (later events of the batch already see the new tier). ``review_due`` is the scheduled
-sweep; ``set_manual`` and ``member_tier`` back the API.
+event that qualifies them (later events of the batch already see the new tier).
+``review_program`` is the scheduled sweep; ``set_manual`` and ``member_tier`` back
+the API.
 
 Every tier move goes through ``record_changes``, which stores it in the member's
 tier history and announces it (``hooks.TierChanged``) in the same transaction,
