@@ -117,6 +117,9 @@ class PointsExpired:
 
 @dataclass(frozen=True)
 class TierChanged:
+    """A member's tier moved, or was set by hand or ended; one per move, as the tier
+    history records it (a review that keeps the tier moves nothing: none then)."""
+
     program: Program
     member_id: int
     from_tier: str | None

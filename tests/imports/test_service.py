@@ -137,6 +137,27 @@ def test_members_import_keeps_join_dates_and_skips_known_identities(database, pr
     assert (second.imported, second.duplicates) == (0, 3)
 
 
+def test_a_member_born_after_today_is_refused_as_an_invalid_record(database, program, clock,
+                                                                   tmp_path):
+    """A birthdate after the member joined is history as it was given; one after today
+    is a mistake, refused as the payload schema refuses one before 1900."""
+    tomorrow = (clock.now() + timedelta(days=1)).date().isoformat()
+    path = tmp_path / "members.csv"
+    path.write_text("mail,birthdate,joined_at\n"
+                    "ann@example.com,2019-06-01,2019-03-01\n"
+                    f"bob@example.com,{tomorrow},\n"
+                    "cy@example.com,1899-12-31,\n")
+    source = service.Source(service.read_records(path, "csv"), "csv",
+                            domain.mapping("member", ["email=mail"]))
+    done = service.import_members(database, program, source, now=clock.now,
+                                  rejects_path=tmp_path / "rejects.jsonl")
+    assert (done.imported, done.rejected) == (1, 2)
+    rejects = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    rule = "profile.birthdate: Value error, birthdate must be between 1900-01-01 and today"
+    assert [(r["line"], r["code"], r["detail"]) for r in rejects] == [
+        (3, "validation_error", rule), (4, "validation_error", rule)]
+
+
 def declare_workshops(db, program, clock):
     """Publish a version that declares the custom event type ``workshop``."""
     current = db.read(lambda conn: get_version(conn, program)).document

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 from patron.idempotency import repository as idempotency_repository
 from tests.concurrency import race
@@ -150,3 +151,29 @@ def test_concurrent_retries_of_one_enrolment_all_answer_the_member_it_created(ap
 
         race(8, enrol)
         assert len(answers) == 1 and next(iter(answers))[0] == 201, answers
+
+
+FUTURE_BIRTHDATE = {
+    "type": "https://patron.dev/problems/validation_error", "title": "Invalid request",
+    "status": 422, "code": "validation_error",
+    "detail": "profile.birthdate: Value error, birthdate must be between 1900-01-01 and today",
+    "errors": [{"field": "profile.birthdate", "type": "value_error",
+                "message": "Value error, birthdate must be between 1900-01-01 and today"}]}
+
+
+def test_a_birthdate_after_today_is_refused_as_an_invalid_payload(api):
+    tomorrow = (api.clock.now() + timedelta(days=1)).date().isoformat()
+    refused = api.post("/members", json=member_payload(profile={"birthdate": tomorrow}),
+                       headers={"Idempotency-Key": "born-tomorrow"})
+    assert refused.status_code == 422 and refused.json() == FUTURE_BIRTHDATE
+    member = api.post("/members", json=member_payload()).json()
+    changed = api.patch(f"/members/{member['id']}", json={"profile": {"birthdate": tomorrow}})
+    assert changed.status_code == 422 and changed.json() == FUTURE_BIRTHDATE
+    unknown = api.patch("/members/999999", json={"profile": {"birthdate": tomorrow}})
+    assert unknown.status_code == 422
+    today = api.clock.now().date().isoformat()
+    assert api.patch(f"/members/{member['id']}",
+                     json={"profile": {"birthdate": today}}).status_code == 200
+    too_early = api.post("/members", json=member_payload(profile={"birthdate": "1899-12-31"}))
+    assert too_early.status_code == 422
+    assert too_early.json()["errors"][0]["message"] == FUTURE_BIRTHDATE["errors"][0]["message"]

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from patron.analytics import render
 from patron.analytics.schemas import REPORTS, Report, ReportQuery
 from patron.clock import SystemClock
 from patron.config import get_settings
@@ -66,8 +67,6 @@ def _money(value: Any, currency: str, exponent: int) -> str:
 
 
 def _cell(key: str, value: Any, head: dict[str, Any]) -> str:
-    from patron.analytics import render
-
     if key.split(".")[-1] in render.MONEY_FIELDS:
         return _money(value, head["currency"], head["minor_exponent"])
     if isinstance(value, float):
@@ -76,8 +75,6 @@ def _cell(key: str, value: Any, head: dict[str, Any]) -> str:
 
 
 def show(report: Report, out: Console) -> None:
-    from patron.analytics import render
-
     head = render.header(report)
     out.print(f"[bold]{head['report']}[/bold] · {head['program']} · "
               f"{head['start'] or 'all history'} → {head['as_of']} · {head['currency']}")
@@ -105,8 +102,6 @@ def _warn(report: Report, out: Console) -> None:
 
 
 def _emit(report: Report, fmt: OutputFormat, table: str | None, out_file: Path | None) -> None:
-    from patron.analytics import render
-
     if fmt != OutputFormat.TABLE:  # JSON carries them; CSV has no room for them
         _warn(report, err)
     if fmt == OutputFormat.TABLE:
@@ -124,7 +119,8 @@ def _emit(report: Report, fmt: OutputFormat, table: str | None, out_file: Path |
 
 def _run(name: str, program: str, db: str | None, query: dict[str, Any], fmt: OutputFormat,
          table: str | None, out: Path | None) -> None:
-    from patron.analytics import service  # DuckDB, numpy: loaded when a report runs
+    # DuckDB, numpy and lifetimes load only when a report runs, not on every `patron` command
+    from patron.analytics import service
 
     try:
         parsed = ReportQuery.model_validate(query)

@@ -319,7 +319,7 @@ class Warehouse:
             sql = f"CREATE TEMP TABLE {table.name} AS SELECT {_casts(table)} FROM ({scan})"
             self.execute(sql, params)
             return
-        import pandas as pd
+        import pandas as pd  # only this fallback needs pandas: the scanners never load it
 
         names = [name for name, _ in table.columns]
         rows = self._conn.execute(table.fetch(self.program_id)).all()

@@ -18,6 +18,8 @@ from patron.clock import SystemClock
 from patron.config import get_settings
 from patron.db import Database, create_database
 from patron.db import migrate
+from patron.demo.seed import SLUG, seed
+from patron.flows import jobs
 from patron.analytics import cli as analytics_cli
 from patron.coupons import cli as coupons_cli
 from patron.imports import cli as imports_cli
@@ -99,8 +101,6 @@ def keys_create(program: Annotated[str, typer.Option(help="Program slug")],
 def jobs_run(db: DbOption = None) -> None:
     """Run the scheduled sweeps once: release pending points, expire lots, review tiers,
     move paid memberships on."""
-    from patron.flows import jobs
-
     result = jobs.run_all(open_db(db), SystemClock().now())
     table = Table("sweep", "done")
     for name, counts in result.items():
@@ -109,6 +109,8 @@ def jobs_run(db: DbOption = None) -> None:
 
 
 def _serve(database: Database, host: str, port: int) -> None:
+    # the web app pulls in every router, and analytics' DuckDB and numpy with them
+    # (about two seconds): loaded only by the commands that serve
     import uvicorn
 
     from patron.api.app import create_app
@@ -135,8 +137,6 @@ def demo(port: int = 8000, host: str = "127.0.0.1",
          reset: Annotated[bool, typer.Option(help="Start from an empty database")] = False,
          serve_: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> None:
     """Create a demo program with members and history, print a key, and serve it."""
-    from patron.demo.seed import SLUG, seed
-
     path = Path(db)
     if reset:
         for suffix in ("", "-wal", "-shm"):

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, case, func, insert, select, text, update
 
 from patron.coupons.tables import coupon_batches, coupon_redemptions, coupons
-from patron.db.engine import insert_rows, one_of
+from patron.db.engine import chunks, insert_rows, one_of
 
 LOOKUP_CHUNK = 10_000
 """Codes per lookup statement (SQLite takes at most 32,766 parameters)."""
@@ -50,8 +50,7 @@ def insert_coupons(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 def existing_codes(conn: Connection, program_id: int, codes: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    for start in range(0, len(codes), LOOKUP_CHUNK):
-        chunk = codes[start:start + LOOKUP_CHUNK]
+    for chunk in chunks(codes, LOOKUP_CHUNK):
         found.update(conn.execute(select(coupons.c.code).where(
             coupons.c.program_id == program_id, one_of(conn, coupons.c.code, chunk))).scalars())
     return found

@@ -14,9 +14,12 @@ from datetime import datetime, timedelta
 from importlib.resources import files
 
 from patron.db import Database
+from patron.db.engine import chunks
 from patron.events.schemas import EventIn
 from patron.events.service import ingest
 from patron.ledger import jobs
+from patron.ledger.repository import accounts_by_member
+from patron.members.repository import page_members
 from patron.ledger.service import spend_points
 from patron.members.schemas import MemberCreate
 from patron.flows.enrolment import create_member
@@ -132,13 +135,14 @@ def seed(db: Database, now: datetime, *, members: int = 1000, seed_value: int = 
     events = sorted((e for spec in specs for e in _purchases(rng, spec, start, now, counter)),
                     key=lambda e: e.occurred_at)
     issued = 0
-    for offset in range(0, len(events), BATCH):
-        chunk = events[offset:offset + BATCH]
+    sent = 0
+    for chunk in chunks(events, BATCH):
         outcomes = db.transact(lambda conn: ingest(conn, program, chunk, now=now,
                                                    actor="demo"))
         issued += sum(o.points for o in outcomes)
+        sent += len(chunk)
         if progress:
-            progress(min(offset + BATCH, len(events)), len(events))
+            progress(sent, len(events))
     jobs.run_all(db, now)
     _spend_some(db, program, rng, now)
     return DemoResult(program, members, len(events), issued)
@@ -146,9 +150,6 @@ def seed(db: Database, now: datetime, *, members: int = 1000, seed_value: int = 
 
 def _spend_some(db: Database, program: Program, rng: random.Random, now: datetime) -> None:
     """A few members already paid with their points, so ledgers show spends."""
-    from patron.ledger.repository import accounts_by_member
-    from patron.members.repository import page_members
-
     def work(conn):
         rows = page_members(conn, program.id, None, 10_000)
         accounts = accounts_by_member(conn, program.id, [r.id for r in rows])

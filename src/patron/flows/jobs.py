@@ -23,6 +23,7 @@ from typing import Any
 from patron.db import Database
 from patron.ledger import jobs as ledger_jobs
 from patron.flows.referral_payouts import pay_all
+from patron.memberships import jobs as membership_jobs
 from patron.tiers.service import review_all
 from patron.wallet import jobs as wallet_jobs
 
@@ -33,10 +34,6 @@ def run_all(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
     reviewed, changes = review_all(db, now)
     results["tiers"] = {"reviewed": reviewed, "changes": changes}
     results["referrals"] = {"settled": pay_all(db, now)}
-    try:
-        from patron.memberships import jobs as membership_jobs
-    except ImportError:  # pragma: no cover - memberships ship with Patron
-        return results
     done = membership_jobs.run(db, now)
     results["memberships"] = done if isinstance(done, dict) else {"moved": done}
     return results

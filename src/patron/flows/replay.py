@@ -45,7 +45,7 @@ from patron.members.domain import normalise_identity
 from patron.members.repository import members_by_identity
 from patron.members.tables import members as members_table
 from patron.tiers.history import StandingHistory, load as load_history
-from patron.program import schemas
+from patron.flows import replay_schemas as schemas
 from patron.program.service import get_program
 from patron.program.versions import ProgramVersion
 from patron.program.context import MemberContext, MemberProfile

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 from sqlalchemy import Connection
@@ -39,6 +40,7 @@ from patron.imports import domain
 from patron.imports.domain import ColumnMap, InvalidRow, Locale
 from patron.members import repository as member_repository
 from patron.members import service as member_service
+from patron.members.domain import refuse_future_birthdate
 from patron.members.schemas import MemberCreate
 from patron.program.service import Program
 
@@ -300,7 +302,9 @@ def _member_of(record: Record, source: Source, locale: Locale, now: datetime) ->
             if joined else None
     if joined_at is not None and joined_at > now:
         raise InvalidRow(f"joined_at {joined_at.isoformat()} is in the future", field="joined_at")
-    return MemberRow(record, MemberCreate.model_validate(payload), joined_at)
+    member = MemberCreate.model_validate(payload)
+    refuse_future_birthdate(member.profile.birthdate, now, ZoneInfo(locale.timezone))
+    return MemberRow(record, member, joined_at)
 
 
 def _enrol_members(conn: Connection, program: Program, rows: list[MemberRow], now: datetime

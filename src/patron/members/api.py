@@ -8,7 +8,7 @@ from patron.api.deps import IdempotencyKey, Reader, Writer, problem_responses
 from patron.flows import enrolment
 from patron.idempotency.service import run_once
 from patron.members import service
-from patron.members.domain import parse_identity_query
+from patron.members.domain import parse_identity_query, refuse_future_birthdate
 from patron.members.schemas import IdentityIn, Member, MemberCreate, MemberPage, MemberUpdate
 from patron.schemas_common import MAX_INT
 
@@ -26,6 +26,9 @@ def create_member(payload: MemberCreate, ctx: Writer, response: Response,
     to someone else gives 409 ``identity_taken`` naming that member.
     """
     def work(conn, program):
+        # before the key is looked up, as the payload's own checks are
+        refuse_future_birthdate(payload.profile.birthdate, ctx.clock.now(), program.settings.zone)
+
         def create():
             member = enrolment.create_member(conn, program, payload, ctx.clock.now())
             return 201, member.model_dump(mode="json")

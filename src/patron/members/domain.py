@@ -3,13 +3,19 @@
 An email typed as ``Ann@Example.COM`` at the till and ``ann@example.com`` in the
 web shop is one identity, so values are normalised before they are compared or
 stored: emails lower-cased, phones to E.164, card numbers without spaces.
+
+A birthdate lies from 1900-01-01 to today. The payload schema keeps the lower
+bound; today needs the injected clock, so ``refuse_future_birthdate`` is called
+where ``now`` is known and answers as the schema would have.
 """
 
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 from functools import lru_cache
 from enum import StrEnum
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -27,6 +33,27 @@ class IdentityType(StrEnum):
 class InvalidIdentity(InvalidInput):
     code = "invalid_identity"
     title = "Invalid identity"
+
+
+EARLIEST_BIRTHDATE = date(1900, 1, 1)
+BIRTHDATE_RULE = "birthdate must be between 1900-01-01 and today"
+BIRTHDATE_FIELD = "profile.birthdate"
+
+
+class BirthdateInFuture(InvalidInput):
+    """Answered exactly as the payload check it completes: 422 ``validation_error``
+    with the failing field in ``errors``."""
+
+    code = "validation_error"
+    title = "Invalid request"
+
+
+def refuse_future_birthdate(birthdate: date | None, now: datetime, zone: ZoneInfo) -> None:
+    """A birthdate after today, the program's own day (``zone``), is refused."""
+    if birthdate is not None and birthdate > now.astimezone(zone).date():
+        message = f"Value error, {BIRTHDATE_RULE}"
+        raise BirthdateInFuture(f"{BIRTHDATE_FIELD}: {message}", errors=[
+            {"field": BIRTHDATE_FIELD, "message": message, "type": "value_error"}])
 
 
 _CARD = re.compile(r"^[A-Z0-9]{4,64}$")

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints,
                       field_validator)
 
-from patron.members.domain import IdentityType
+from patron.members.domain import BIRTHDATE_RULE, EARLIEST_BIRTHDATE, IdentityType
 from patron.members.tables import members
 from patron.schemas_common import Channel, FreeJSON, Name, Text, storable
 
@@ -45,8 +45,10 @@ class Profile(BaseModel):
     @field_validator("birthdate")
     @classmethod
     def _plausible_birthdate(cls, value: date | None) -> date | None:
-        if value is not None and not date(1900, 1, 1) <= value <= date.today():
-            raise ValueError("birthdate must be between 1900-01-01 and today")
+        """The lower bound only: the schema has no clock, so a birthdate after today is
+        refused where the clock is known (``refuse_future_birthdate``), with the same answer."""
+        if value is not None and value < EARLIEST_BIRTHDATE:
+            raise ValueError(BIRTHDATE_RULE)
         return value
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection
 
 from patron.errors import Conflict, InvalidInput, NotFound
 from patron.members import repository
-from patron.members.domain import IdentityType, normalise_identity
+from patron.members.domain import IdentityType, normalise_identity, refuse_future_birthdate
 from patron.members.schemas import IdentityIn, Member, MemberCreate, MemberUpdate, member_out
 from patron.program.service import Program
 
@@ -103,6 +103,8 @@ def require_member(conn: Connection, program: Program, member_id: int) -> None:
 
 def update_member(conn: Connection, program: Program, member_id: int, payload: MemberUpdate,
                   now: datetime) -> Member:
+    if payload.profile is not None:
+        refuse_future_birthdate(payload.profile.birthdate, now, program.settings.zone)
     row = repository.member_row(conn, program.id, member_id)
     if row is None:
         raise MemberNotFound(f"member {member_id} does not exist in this program",

@@ -11,11 +11,10 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
 
-from patron.db.engine import one_of
+from patron.db.engine import chunks, one_of
 from patron.memberships.domain import FINAL, LIVE, Membership, MembershipState, Transition
 from patron.memberships.tables import membership_transitions, memberships
 
-CHUNK = 500
 _FIELDS = ("member_id", "plan_id", "price", "currency", "period_months", "grace_days",
            "created_at", "started_at", "current_period_start", "current_period_end",
            "paid_until", "cancelled_at", "lapsed_at", "ended_at")
@@ -87,10 +86,9 @@ def membership_rows_of(conn: Connection, program_id: int, member_id: int) -> lis
 def transitions_of(conn: Connection, membership_ids: Iterable[int]) -> dict[int, list[Any]]:
     """Oldest first, per membership."""
     found: dict[int, list[Any]] = defaultdict(list)
-    ids = list(membership_ids)
-    for start in range(0, len(ids), CHUNK):
+    for chunk in chunks(membership_ids):
         for row in conn.execute(select(membership_transitions).where(
-                one_of(conn, membership_transitions.c.membership_id, ids[start:start + CHUNK]))
+                one_of(conn, membership_transitions.c.membership_id, chunk))
                 .order_by(membership_transitions.c.id)):
             found[row.membership_id].append(row)
     return found
@@ -129,13 +127,12 @@ def locked_row(conn: Connection, membership_id: int) -> Any:
 def started_rows_of(conn: Connection, program_id: int, member_ids: Iterable[int],
                     at: datetime) -> list[Any]:
     """Memberships of these members activated by ``at`` that were not over before it."""
-    ids = list(set(member_ids))
     rows: list[Any] = []
     final = [s.value for s in FINAL]
-    for start in range(0, len(ids), CHUNK):
+    for chunk in chunks(set(member_ids)):
         rows += conn.execute(select(memberships).where(
             memberships.c.program_id == program_id,
-            one_of(conn, memberships.c.member_id, ids[start:start + CHUNK]),
+            one_of(conn, memberships.c.member_id, chunk),
             memberships.c.started_at <= at,
             or_(memberships.c.state.not_in(final), memberships.c.lapsed_at > at,
                 memberships.c.ended_at > at)))

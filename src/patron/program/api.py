@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from patron.api.deps import Admin, Analyst, Reader, problem_responses
 from patron.errors import InvalidInput, PatronError
 from patron.flows import replay
+from patron.flows import replay_schemas
 from patron.program import schemas
 from patron.program.intake import (
     MAX_DOCUMENT_BYTES,
@@ -139,9 +140,10 @@ def get_program_version(version: VersionNumber, ctx: Reader) -> schemas.ProgramV
     return _version(ctx.read(lambda conn, program: get_version(conn, program, version)))
 
 
-@router.post("/simulate", response_model=schemas.SimulationComparison,
+@router.post("/simulate", response_model=replay_schemas.SimulationComparison,
              responses=problem_responses(401, 403, 413, 422))
-def simulate(payload: schemas.SimulationRequest, ctx: Analyst) -> schemas.SimulationComparison:
+def simulate(payload: replay_schemas.SimulationRequest,
+             ctx: Analyst) -> replay_schemas.SimulationComparison:
     """Replay events through a draft document beside the current version. Writes nothing.
 
     Give ``events`` (up to 10,000, in occurred_at order), or ``from``/``to`` to

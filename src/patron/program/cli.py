@@ -22,6 +22,7 @@ from patron.config import get_settings
 from patron.db import Database, create_database
 from patron.errors import PatronError
 from patron.flows import replay
+from patron.flows import replay_schemas
 from patron.program import schemas
 from patron.program.intake import check_document
 from patron.program.service import get_program_by_slug
@@ -249,7 +250,7 @@ def _program_history(conn: Connection, slug: str, events: Path | None, start: da
 
 
 def _run(document: ProgramDocument, history: replay.History,
-         current: ProgramVersion | None, total: int) -> schemas.SimulationComparison:
+         current: ProgramVersion | None, total: int) -> replay_schemas.SimulationComparison:
     with Progress(TextColumn("simulating"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=err, transient=True) as bar:
         task = bar.add_task("events", total=total)
@@ -267,7 +268,7 @@ def _signed(value: int | None, money: str | None = None) -> str:
     return f"+{text}" if value > 0 else (f"-{text}" if value < 0 else "0")
 
 
-def show_comparison(report: schemas.SimulationComparison, out: Console) -> None:
+def show_comparison(report: replay_schemas.SimulationComparison, out: Console) -> None:
     draft, current = report.draft, report.current
     where = ("given events" if report.events.kind == "given" else
              f"recorded events {report.events.start:%Y-%m-%d %H:%M} → "
@@ -298,12 +299,12 @@ def _counts(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} {count:,}" for name, count in sorted(counts.items()))
 
 
-def _summary(report: schemas.SimulationComparison) -> Table:
+def _summary(report: replay_schemas.SimulationComparison) -> Table:
     draft, current = report.draft, report.current
     columns = ["", f"current (v{current.version})", "draft", "change"] if current else ["",
                                                                                         "draft"]
     table = Table(*columns, title="summary", title_justify="left")
-    rows: list[tuple[str, Callable[[schemas.SimulationFigures], int], bool]] = [
+    rows: list[tuple[str, Callable[[replay_schemas.SimulationFigures], int], bool]] = [
         ("events evaluated", lambda f: f.events_evaluated, False),
         ("members seen", lambda f: f.members_seen, False),
         ("members earning nothing", lambda f: f.members_earning_nothing, False),
@@ -327,7 +328,7 @@ def _cell(value: int, currency: str | None) -> str:
     return format_money(value, currency) if currency else f"{value:,}"
 
 
-def _label(rule: schemas.RuleComparison) -> str:
+def _label(rule: replay_schemas.RuleComparison) -> str:
     figures = rule.draft or rule.current
     notes = [note for note in (
         "" if rule.change == "kept" else rule.change,
@@ -337,7 +338,7 @@ def _label(rule: schemas.RuleComparison) -> str:
     return escape(f"{rule.rule_id} ({', '.join(notes)})" if notes else rule.rule_id)
 
 
-def _gifts(report: schemas.SimulationComparison) -> Table:
+def _gifts(report: replay_schemas.SimulationComparison) -> Table:
     """Net units of each catalog gift given, and the events its stock ran out for."""
     stock_out = {g.reward_id: g.out_of_stock for g in report.draft.gifts}
     table = Table("gift", *(["current"] if report.current else []), "draft", "change",
@@ -351,9 +352,9 @@ def _gifts(report: schemas.SimulationComparison) -> Table:
     return table
 
 
-def _tiers(report: schemas.SimulationComparison) -> Table:
+def _tiers(report: replay_schemas.SimulationComparison) -> Table:
     """Points issued while members held each tier, as recorded when the events occurred."""
-    def label(tier: schemas.TierComparison) -> str:
+    def label(tier: replay_schemas.TierComparison) -> str:
         return escape(f"{tier.tier_id} ({tier.tier_name})" if tier.tier_id else tier.tier_name)
 
     if report.current is None:
@@ -377,7 +378,7 @@ def _tiers(report: schemas.SimulationComparison) -> Table:
     return table
 
 
-def _rules(report: schemas.SimulationComparison) -> Table:
+def _rules(report: replay_schemas.SimulationComparison) -> Table:
     currency = report.draft.currency
     if report.current is None:
         table = Table("rule", "net points", "cost", "awards", "members", "capped",
@@ -401,7 +402,7 @@ def _rules(report: schemas.SimulationComparison) -> Table:
     return table
 
 
-def _largest(figures: schemas.SimulationFigures) -> Table:
+def _largest(figures: replay_schemas.SimulationFigures) -> Table:
     table = Table("points", "rule", "member", "event", "why",
                   title="largest awards (draft)", title_justify="left")
     for award in figures.largest_awards:

@@ -31,7 +31,7 @@ from patron.program.versions import get_version
 from patron.program.membership import Tiers
 from patron.tiers import domain, repository
 from patron.tiers.domain import METRIC_KINDS
-from patron.tiers.service import metric_text
+from patron.tiers.service import metric_text, record_changes
 
 JOINED, LEFT = "household_join", "household_leave"
 
@@ -94,7 +94,7 @@ class _Placer:
                 actor=self.actor))
 
     def write(self) -> None:
-        repository.insert_changes(self.conn, self.changes)
+        record_changes(self.conn, self.program, self.changes)
 
 
 def on_joining(conn: Connection, program: Program, household: Any, member_id: int, *,

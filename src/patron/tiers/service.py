@@ -3,8 +3,13 @@
 ``TierTracker`` serves one ingest batch: it gives the engine each member's
 tier and earn multipliers as they stood when the event occurred, records what
 every event adds to the qualification metric, and upgrades a member inside the
-event that qualifies them (later events of the batch already see the new tier). ``review_due`` is the scheduled
-sweep; ``set_manual`` and ``member_tier`` back the API.
+event that qualifies them (later events of the batch already see the new tier).
+``review_program`` is the scheduled sweep; ``set_manual`` and ``member_tier`` back
+the API.
+
+Every tier move goes through ``record_changes``, which stores it in the member's
+tier history and announces it (``hooks.TierChanged``) in the same transaction,
+so whatever reacts to a move commits or rolls back with it.
 """
 
 from __future__ import annotations
@@ -19,8 +24,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from patron import hooks
 from patron.errors import InvalidInput, NotFound
 from patron.households import repository as household_repository
+from patron.households.domain import HouseholdNotFound, Role
 from patron.members.service import get_member
 from patron.memberships import service as memberships
 from patron.tiers.history import StandingHistory, load as load_history
@@ -45,6 +52,21 @@ class NoTiers(NotFound):
 class UnknownTier(InvalidInput):
     code = "unknown_tier"
     title = "Unknown tier"
+
+
+def record_changes(conn: Connection, program: Program, changes: Sequence[dict[str, Any]]
+                   ) -> None:
+    """Store tier history rows and announce each move, in the caller's transaction.
+
+    A review that keeps a member's tier records a ``retained`` row; nothing moved,
+    so nothing is announced for it.
+    """
+    repository.insert_changes(conn, changes)
+    for change in changes:
+        if change["kind"] != "retained":
+            hooks.emit(conn, hooks.TierChanged(
+                program, change["member_id"], change["from_tier"], change["to_tier"],
+                change["kind"], change["at"]))
 
 
 def active_plans(conn: Connection, program: Program, member_ids: list[int],
@@ -253,7 +275,7 @@ class TierTracker:
                 repository.insert_state(self.conn, program_id=self.program.id,
                                         member_id=member_id, **values)
                 member.stored = True
-        repository.insert_changes(self.conn, self.changes)
+        record_changes(self.conn, self.program, self.changes)
         self.new_entries, self.changes, self.touched = [], [], set()
 
 
@@ -337,7 +359,7 @@ def review_program(conn: Connection, program: Program, now: datetime,
             reviewed += 1
     for change in changes:
         change.setdefault("actor", "job:tiers")
-    repository.insert_changes(conn, changes)
+    record_changes(conn, program, changes)
     return reviewed, len(changes)
 
 
@@ -384,7 +406,7 @@ def set_manual(conn: Connection, program: Program, member_id: int, tier_id: str,
     else:
         repository.update_state(conn, program.id, member_id, manual_tier_id=tier_id,
                                 manual_until=until, manual_reason=reason, updated_at=now)
-    repository.insert_changes(conn, [dict(
+    record_changes(conn, program, [dict(
         program_id=program.id, member_id=member_id,
         from_tier=state.manual_tier_id if state and state.manual_tier_id else current,
         to_tier=tier_id, kind="manual", at=now, metric_value=None,
@@ -440,14 +462,15 @@ def household_tier(conn: Connection, program: Program, household_id: int, now: d
                    ) -> dict[str, Any]:
     """``GET /households/{id}/tier``: with ``tiers.per: household`` the tier its members
     share (seen from the owner); otherwise each member's own, listed."""
-    from patron.households.service import get_household
-
     tiers, _ = _tiers(conn, program)
-    household = get_household(conn, program, household_id)
-    people = [m.member_id for m in household.members]
-    views = {m: member_tier(conn, program, m, now) for m in people}
-    shared = tiers.per == "household" and household.owner_member_id is not None
+    if household_repository.household_row(conn, program.id, household_id) is None:
+        raise HouseholdNotFound(f"household {household_id} does not exist in this program",
+                                household_id=household_id)
+    people = household_repository.current_members(conn, household_id)
+    owner = next((m.member_id for m in people if m.role == Role.OWNER), None)
+    views = {m.member_id: member_tier(conn, program, m.member_id, now) for m in people}
+    shared = tiers.per == "household" and owner is not None
     return dict(household_id=household_id, per=tiers.per,
-                tier=views[household.owner_member_id] if shared else None,
+                tier=views[owner] if shared else None,
                 members={str(m): {"tier": v["tier"], "source": v["source"]}
                          for m, v in views.items()})

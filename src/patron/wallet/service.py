@@ -20,6 +20,7 @@ from sqlalchemy import Connection, case, func, insert, select
 
 from patron.db.engine import insert_rows_returning_ids, one_of
 from patron.errors import Conflict, IdempotencyKeyReused, InvalidInput
+from patron.members.service import require_member
 from patron.program.service import Program
 from patron.wallet import repository
 from patron.wallet.domain import CashbackClawback, plan_clawback
@@ -172,8 +173,6 @@ def take_back(conn: Connection, program: Program, move: WalletMove, now: datetim
 def spend(conn: Connection, program: Program, member_id: int, *, amount: int,
           order_id: str | None, key: str, actor: str, now: datetime) -> dict[str, Any]:
     """Pay with the wallet at checkout: a guarded debit, idempotent by ``key``."""
-    from patron.members.service import require_member
-
     if amount <= 0:
         raise InvalidInput("a spend is a positive amount", field="amount")
     require_member(conn, program, member_id)
@@ -202,8 +201,6 @@ def spend(conn: Connection, program: Program, member_id: int, *, amount: int,
 
 def wallet(conn: Connection, program: Program, member_id: int, *, limit: int = 50,
            before: int | None = None, entry_id: int | None = None) -> dict[str, Any]:
-    from patron.members.service import require_member
-
     require_member(conn, program, member_id)
     account = conn.execute(select(wallet_accounts).where(
         wallet_accounts.c.program_id == program.id,
