@@ -45,7 +45,7 @@ from patron.auth.service import Role, create_key
 from patron.db import Database, create_database
 from patron.db.migrate import upgrade
 from patron.events.schemas import EventIn
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.events.tables import events, order_lines, orders
 from patron.ledger.tables import accounts, ledger_entries, lots
 from patron.members import service as member_service

@@ -15,7 +15,7 @@ from importlib.resources import files
 
 from patron.db import Database
 from patron.events.schemas import EventIn
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.ledger import jobs
 from patron.ledger.service import spend_points
 from patron.members.schemas import MemberCreate

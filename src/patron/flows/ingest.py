@@ -2,7 +2,7 @@
 
 A batch is one transaction. Each event is resolved to a member (enrolling an
 unknown identity where the program allows), checked, evaluated by the program
-version current at its ``occurred_at`` (see ``patron.earning``), and written
+version current at its ``occurred_at`` (see ``patron.flows.earning``), and written
 with its ledger earns. Returns take back what the returned lines earned. An
 event id already seen returns its first outcome and writes nothing; an event
 that cannot be processed is rejected with a problem and not recorded, so it can
@@ -19,8 +19,8 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection
 
 from patron.earning import repository as earning_repository
-from patron.earning.returns import PlannedReturn, plan_return, return_gifts, write_return
-from patron.earning.service import BatchEarning, Earned, notes_of
+from patron.flows.returns import PlannedReturn, plan_return, return_gifts, write_return
+from patron.flows.earning import BatchEarning, Earned, notes_of
 from patron.errors import Conflict, IdempotencyKeyReused, InvalidInput, NotFound, PatronError
 from patron.events import repository
 from patron.events.domain import Recorded, differences, repeat_differences
@@ -30,6 +30,7 @@ from patron.members import repository as member_repository
 from patron import hooks
 from patron.flows import enrolment
 from patron.members import service as member_service
+from patron.memberships.service import record_payment
 from patron.program.service import Program
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -303,8 +304,6 @@ def _process_return(conn: Connection, program: Program, item: Pending, now: date
 def _process_payment(conn: Connection, program: Program, item: Pending, now: datetime,
                      actor: str) -> EventOutcome:
     """A ``membership_payment``: pays the member's live membership (once per reference)."""
-    from patron.memberships.service import record_payment
-
     payment = item.payment
     paid = record_payment(conn, program, item.member_id, payment.reference, payment.amount,
                           min(item.event.occurred_at, now), currency=payment.currency,

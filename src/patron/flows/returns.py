@@ -9,6 +9,9 @@ A gift an earn rule gave with the order is seen as an order-level award of 1
 (with its rule's ``min_spend``), so the same plan decides when the order no
 longer earns it; ``return_gifts`` then cancels the grant (see
 ``patron.rewards.gifts``).
+
+A flow for the same reason as ``patron.flows.earning``: a return moves points,
+cashback, gifts and tier qualification together.
 """
 
 from __future__ import annotations

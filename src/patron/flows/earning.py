@@ -1,5 +1,9 @@
 """Earning for recorded events: the rule engine fed from, and written to, the database.
 
+A flow, not a domain: one earn reads members, versions and tiers and writes the
+ledger, the wallet, gift stock and tier qualification in one go. Its own tables
+and queries are in ``patron.earning``.
+
 ``evaluate_batch`` runs every event of an ingest batch through the program
 version current at its ``occurred_at``, with the member as of just before it
 (profile, counts of earlier events) and the usage its rules' limits and budgets
