@@ -39,7 +39,7 @@ from patron.transfers.tables import point_transfers
 from patron.wallet.tables import wallet_entries
 from tests.flows.test_ingest import BASE
 from tests.factories import member_payload, purchase
-from tests.programs.factories import document
+from tests.program.documents import document
 from tests.tiers.test_tiers import LADDER
 
 
