@@ -28,7 +28,8 @@ from patron import hooks
 from patron.errors import PatronError
 from patron.events.schemas import (Award, EventIn, EventOutcome, GiftOutcome, Note, PurchaseData,
                                    TierMove)
-from patron.flows.earning import Earned, notes_of
+from patron.flows.awards import Earned
+from patron.flows.earning import notes_of
 from patron.program.service import Program
 
 
