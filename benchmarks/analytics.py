@@ -50,7 +50,7 @@ from patron.analytics.service import run_report
 from patron.db import Database, create_database
 from patron.db.migrate import upgrade
 from patron.events.schemas import EventIn
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.events.tables import orders
 from patron.program.domain import ProgramSettings
 from patron.program.service import Program, create_program, get_program_by_slug
@@ -313,7 +313,7 @@ def prepare(name: str, url: str, args: argparse.Namespace) -> tuple[Database, Pr
             out.print(f"[dim]  {name}: {seen[0]:,} purchases loaded[/dim]")
     if args.loader == "pipeline":
         load_pipeline(db, program, plan, step)
-        how = "through events.service.ingest, 1,000 events per transaction"
+        how = "through flows.ingest.ingest, 1,000 events per transaction"
     else:
         chunks = bulk_chunks(program, plan, start_ids(db))
         if db.is_sqlite:

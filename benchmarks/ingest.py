@@ -45,10 +45,10 @@ from patron.auth.service import Role, create_key
 from patron.db import Database, create_database
 from patron.db.migrate import upgrade
 from patron.events.schemas import EventIn
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.events.tables import events, order_lines, orders
 from patron.ledger.tables import accounts, ledger_entries, lots
-from patron.members import service as member_service
+from patron.flows import enrolment
 from patron.program.domain import ProgramSettings
 from patron.program.service import Program, create_program
 from patron.program.document import ProgramDocument
@@ -99,8 +99,8 @@ def make_fixture(db: Database, members: int, now: datetime,
                                  document=document)
         key = create_key(conn, program_id=program.id, role=Role.ADMIN, name="bench", now=now)
         emails = [f"member-{n}@bench.example.com" for n in range(members)]
-        ids = member_service.enrol(conn, program, now, [{} for _ in emails],
-                                   [[("email", email, "web")] for email in emails])
+        ids = enrolment.enrol(conn, program, now, [{} for _ in emails],
+                                  [[("email", email, "web")] for email in emails])
         rows = conn.execute(select(accounts.c.member_id, accounts.c.id)
                             .where(accounts.c.program_id == program.id))
         return Fixture(program, key.key, dict(rows.all()), dict(zip(ids, emails)))

@@ -24,7 +24,7 @@ import pytest
 
 from patron.clock import FrozenClock
 from patron.db import Database
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.ledger import jobs
 from patron.ledger.service import spend_points
 from patron.flows.enrolment import create_member

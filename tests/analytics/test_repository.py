@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from patron.analytics.repository import snapshot
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.events.tables import orders
 from tests.conftest import T0, make_program
 from tests.factories import purchase_event

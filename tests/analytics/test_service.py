@@ -10,7 +10,7 @@ import pytest
 from patron.analytics.domain import InsufficientData, InvalidDateRange
 from patron.analytics.schemas import ReportQuery
 from patron.analytics.service import UnknownReport, UnknownSegment, run_report
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.flows.enrolment import create_member
 from tests.conftest import T0, make_program
 from tests.factories import member_create, purchase_event
@@ -161,7 +161,7 @@ def catalog_shop(database, clock):
     cancelled. Two mugs and a tote are given with A's purchase; one mug is cancelled."""
     from sqlalchemy import select
 
-    from patron.events.service import ingest
+    from patron.flows.ingest import ingest
     from patron.events.tables import events
     from patron.ledger.service import spend_points
     from patron.rewards.tables import gift_grants

@@ -37,7 +37,7 @@ from patron.program.document import ProgramDocument
 from patron.tiers.tables import tier_states
 from patron.transfers.tables import point_transfers
 from patron.wallet.tables import wallet_entries
-from tests.earning.test_ingest import BASE
+from tests.flows.test_ingest import BASE
 from tests.factories import member_payload, purchase
 from tests.program.documents import document
 from tests.tiers.test_tiers import LADDER

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from patron.cli.main import app as cli
 from patron.events.schemas import EventIn
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.flows.enrolment import create_member
 from patron.memberships import service as memberships
 from patron.memberships.schemas import MembershipCreate, PaymentIn

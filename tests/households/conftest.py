@@ -13,7 +13,7 @@ from patron.ledger.service import adjust_points
 from patron.program.service import get_program
 from patron.program.versions import publish
 from patron.program.document import ProgramDocument
-from tests.earning.test_ingest import BASE, Shop
+from tests.flows.test_ingest import BASE, Shop
 
 POOLED = {"pooled_points": True, "max_members": 4, "leaving_member_points": "leave_with_member"}
 
@@ -26,7 +26,7 @@ class FamilyShop(Shop):
         super().__init__(db, clock, [BASE], **settings)
 
     def publish(self, program, rules, **settings):
-        from tests.earning.test_ingest import SETTINGS
+        from tests.flows.test_ingest import SETTINGS
 
         document = ProgramDocument.model_validate(
             {"name": "Shop", "settings": {**SETTINGS, **settings}, "earn_rules": rules,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from patron.tiers.service import member_tier
-from tests.earning.test_ingest import BASE
+from tests.flows.test_ingest import BASE
 from tests.households.conftest import FamilyShop
 from tests.tiers.test_tiers import LADDER
 

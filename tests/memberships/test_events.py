@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from patron.events.schemas import EventIn
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.program.service import get_program
 from patron.program.versions import publish
 from patron.program.document import ProgramDocument

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from patron.cli.main import app
 from patron.events.schemas import EventIn
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.members.schemas import MemberCreate
 from patron.flows.enrolment import create_member
 from patron.program.service import get_program

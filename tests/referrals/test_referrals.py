@@ -12,7 +12,7 @@ from patron.referrals import repository
 from patron.flows.referral_payouts import pay_due
 from patron.referrals.service import (UnknownReferralCode, attribute, code_for,
                                       summary)
-from tests.earning.test_ingest import BASE, Shop, rule
+from tests.flows.test_ingest import BASE, Shop, rule
 from tests.factories import member_create
 
 REFERRER = rule("refer_friend", "referral", {"fixed": 500}, when="event.data.role == 'referrer'",

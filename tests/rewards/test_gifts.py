@@ -15,7 +15,7 @@ from patron.ledger.service import adjust_points
 from patron.rewards import domain, gifts
 from patron.rewards.repository import stock_row
 from patron.rewards.tables import gift_grants
-from tests.earning.test_ingest import BASE, Shop, rule
+from tests.flows.test_ingest import BASE, Shop, rule
 from tests.program.documents import as_yaml
 
 MUG = {"id": "mug", "name": "Coffee mug", "type": "gift", "cost_points": 300}

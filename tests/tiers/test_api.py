@@ -7,7 +7,7 @@ from datetime import timedelta
 from patron.program.service import get_program
 from patron.program.versions import publish
 from patron.program.document import ProgramDocument
-from tests.earning.test_ingest import BASE
+from tests.flows.test_ingest import BASE
 from tests.factories import member_payload, purchase
 from tests.tiers.test_tiers import LADDER
 

@@ -75,7 +75,7 @@ def test_load_reads_running_manual_tiers_household_moves_and_only_this_program(d
     from patron.households.service import add_member, create_household
     from patron.tiers.history import load
     from patron.tiers.service import set_manual
-    from tests.earning.test_ingest import BASE, Shop
+    from tests.flows.test_ingest import BASE, Shop
     from tests.tiers.test_tiers import LADDER
 
     shop = Shop(database, clock, [BASE], pending_days=0)

@@ -12,7 +12,7 @@ from patron.memberships import jobs as membership_jobs
 from patron.memberships import service as memberships
 from patron.memberships.schemas import MembershipCreate, PaymentIn
 from tests.conftest import T0
-from tests.earning.test_ingest import BASE, rule
+from tests.flows.test_ingest import BASE, rule
 from tests.tiers.test_tiers import sweep, tier_shop, view
 
 GOLD_DOUBLE = rule("gold_double", "purchase", {"benefit_multiplier": "tier", "of": ["base"]})

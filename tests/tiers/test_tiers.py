@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 from patron.flows import jobs
 from patron.tiers.service import member_tier, review_program, set_manual
-from tests.earning.test_ingest import BASE, Shop, rule
+from tests.flows.test_ingest import BASE, Shop, rule
 
 LADDER = [{"id": "member", "name": "Member", "threshold": 0},
           {"id": "silver", "name": "Silver", "threshold": 100_00,

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import update
 
 from patron.events.schemas import EventIn
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.households import service as households
 from patron.households.schemas import HouseholdCreate
 from patron.ledger import repository as ledger_repository

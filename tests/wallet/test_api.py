@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from patron.flows import jobs
 from tests.conftest import Api
-from tests.earning.test_ingest import Shop, rule
+from tests.flows.test_ingest import Shop, rule
 
 FIVE = rule("five", "purchase", {"cashback_percent": "5"}, name="5% cashback")
 

@@ -13,7 +13,7 @@ from patron.wallet.service import (InsufficientFunds, WalletMove, pending_total,
                                    take_back, totals, wallet)
 from patron.wallet.tables import wallet_accounts
 from tests.concurrency import race
-from tests.earning.test_ingest import BASE, Shop, rule
+from tests.flows.test_ingest import BASE, Shop, rule
 
 CASHBACK = rule("cashback", "purchase", {"cashback_percent": "2.5"}, name="2.5% cashback")
 LINES = [("LAT", "drinks", 1, 10_00), ("BNS", "beans", 2, 50_00)]

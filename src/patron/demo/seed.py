@@ -16,7 +16,7 @@ from importlib.resources import files
 from patron.db import Database
 from patron.db.engine import chunks
 from patron.events.schemas import EventIn
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.ledger import jobs
 from patron.ledger.repository import accounts_by_member
 from patron.members.repository import page_members

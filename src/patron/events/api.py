@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from patron.api.deps import Writer, problem_responses
-from patron.events import service
+from patron.flows.ingest import ingest
 from patron.events.schemas import BatchOutcome, EventBatch, EventIn, EventOutcome
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -22,7 +22,7 @@ def post_event(event: EventIn, ctx: Writer):
     ``occurred_at``, ``channel``, ``type`` or ``data`` differ) is 409
     ``idempotency_key_reused``.
     """
-    [outcome] = ctx.write(lambda conn, program: service.ingest(
+    [outcome] = ctx.write(lambda conn, program: ingest(
         conn, program, [event], now=ctx.clock.now(), actor=ctx.principal.actor))
     if outcome.status == "rejected":
         problem = outcome.error or {}
@@ -42,7 +42,7 @@ def post_batch(batch: EventBatch, ctx: Writer) -> BatchOutcome:
     event whose ``id`` was used for another event is rejected with 409
     ``idempotency_key_reused``.
     """
-    results = ctx.write(lambda conn, program: service.ingest(
+    results = ctx.write(lambda conn, program: ingest(
         conn, program, batch.events, now=ctx.clock.now(), actor=ctx.principal.actor))
     count = {s: sum(1 for r in results if r.status == s)
              for s in ("processed", "duplicate", "rejected")}

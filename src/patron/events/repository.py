@@ -1,3 +1,9 @@
+"""Events and orders as recorded: the queries ingest, returns and reports run on them.
+
+Ingest itself is a flow (``patron.flows.ingest``); this module only reads and writes
+the ``events``, ``orders`` and ``order_lines`` tables.
+"""
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -5,33 +11,27 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from patron.db.engine import insert_rows, insert_rows_returning_ids, one_of
+from patron.db.engine import chunks, insert_rows, insert_rows_returning_ids, one_of
 from patron.events.tables import events, order_lines, orders
-
-CHUNK = 500
 
 
 def recorded_events(conn: Connection, program_id: int, ids: Iterable[str]) -> dict[str, Any]:
     """The events recorded under these ids, by id: what defines each, and its outcome."""
-    wanted = list(set(ids))
     found: dict[str, Any] = {}
-    for start in range(0, len(wanted), CHUNK):
+    for chunk in chunks(set(ids)):
         for row in conn.execute(select(
                 events.c.external_id, events.c.type, events.c.member_id, events.c.channel,
                 events.c.occurred_at, events.c.data, events.c.outcome).where(
-                events.c.program_id == program_id,
-                one_of(conn, events.c.external_id, wanted[start:start + CHUNK]))):
+                events.c.program_id == program_id, one_of(conn, events.c.external_id, chunk))):
             found[row.external_id] = row
     return found
 
 
 def known_orders(conn: Connection, program_id: int, order_ids: Iterable[str]) -> set[str]:
-    wanted = list(set(order_ids))
     found: set[str] = set()
-    for start in range(0, len(wanted), CHUNK):
+    for chunk in chunks(set(order_ids)):
         found.update(conn.execute(select(orders.c.order_id).where(
-            orders.c.program_id == program_id,
-            one_of(conn, orders.c.order_id, wanted[start:start + CHUNK]))).scalars())
+            orders.c.program_id == program_id, one_of(conn, orders.c.order_id, chunk))).scalars())
     return found
 
 

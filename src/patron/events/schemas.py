@@ -1,3 +1,10 @@
+"""Event payloads: what a channel sends and what ingest answers.
+
+The built-in event type names and the fields a condition may read are the
+program document's (``patron.program.catalog``); the payload models a type's
+``data`` must fit are here, and ``patron.flows.event_types`` says which is which.
+"""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,10 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from patron.members.schemas import IdentityIn
 from patron.schemas_common import Channel, Code, FreeJSON, Id, Instant, Key, Money, Text
-
-BUILT_IN_TYPES = ("purchase", "return", "sign_up", "profile_completed", "review", "check_in",
-                  "social_share", "eco_action", "referral", "campaign_participation")
-
 
 class MemberRef(BaseModel):
     """Who the event is about: a member id, or an identity Patron resolves."""

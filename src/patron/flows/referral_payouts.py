@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from patron.events.schemas import EventIn
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.program.jobs import every_program_in_batches
 from patron.program.service import Program
 from patron.referrals import repository

@@ -1,6 +1,6 @@
 """Importing history and members from files, through the same services as the API.
 
-Events go through :func:`patron.events.service.ingest` in batches (one
+Events go through :func:`patron.flows.ingest.ingest` in batches (one
 transaction each), so an imported purchase is recorded, resolved to a member
 (enrolling unknown identities) and deduplicated exactly like one sent live.
 Importing a file twice changes nothing: events are idempotent on their id and
@@ -34,7 +34,7 @@ from sqlalchemy import Connection
 from patron.db import Database
 from patron.errors import InvalidInput, PatronError
 from patron.events.schemas import EventIn
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.flows import enrolment
 from patron.imports import domain
 from patron.imports.domain import ColumnMap, InvalidRow, Locale

@@ -8,6 +8,9 @@ fields to a built-in type by declaring it again with extra ``fields``.
 A field missing from an event reads as its type's zero value ("" / 0 / false /
 [] / {}), so a condition such as ``event.data.rating >= 4`` never fails on an
 integrator who leaves the rating out; it just does not match.
+
+``BUILT_IN_EVENT_TYPES`` is the one list of built-in type names: ingest maps
+each of them to the way it is recorded (``patron.flows.event_types``).
 """
 
 from __future__ import annotations

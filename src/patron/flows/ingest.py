@@ -2,38 +2,39 @@
 
 A batch is one transaction. Each event is resolved to a member (enrolling an
 unknown identity where the program allows), checked, evaluated by the program
-version current at its ``occurred_at`` (see ``patron.earning``), and written
-with its ledger earns. Returns take back what the returned lines earned. An
-event id already seen returns its first outcome and writes nothing; an event
-that cannot be processed is rejected with a problem and not recorded, so it can
-be fixed and sent again. An event id sent again with another event behind it
-(see :mod:`patron.events.domain`) is rejected as ``idempotency_key_reused``.
+version current at its ``occurred_at`` (see ``patron.flows.earning``), and written
+with its ledger earns. What an event's type adds to that (a purchase records
+its order, a return takes back what the returned lines earned, a payment pays a
+membership) is its handler's, found in ``patron.flows.event_types``; this module
+never asks which type an event is. An event id already seen returns its first
+outcome and writes nothing; an event that cannot be processed is rejected with a
+problem and not recorded, so it can be fixed and sent again. An event id sent
+again with another event behind it (see :mod:`patron.events.domain`) is rejected
+as ``idempotency_key_reused``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection
 
 from patron.earning import repository as earning_repository
-from patron.earning.returns import PlannedReturn, plan_return, return_gifts, write_return
-from patron.earning.service import BatchEarning, Earned, notes_of
-from patron.errors import Conflict, IdempotencyKeyReused, InvalidInput, NotFound, PatronError
+from patron.errors import IdempotencyKeyReused, InvalidInput, NotFound, PatronError
 from patron.events import repository
 from patron.events.domain import Recorded, differences, repeat_differences
-from patron.events.schemas import (Award, EventIn, EventOutcome, GiftOutcome, Note, PaymentData,
-                                   PurchaseData, ReturnData, TierMove)
-from patron.members import repository as member_repository
-from patron import hooks
+from patron.events.schemas import EventIn, EventOutcome
 from patron.flows import enrolment
+from patron.flows.earning import BatchEarning
+from patron.flows.event_types import event_type
+from patron.flows.handlers import Handler, Pending, announce, event_row, outcome
+from patron.members import repository as member_repository
 from patron.members import service as member_service
 from patron.program.service import Program
 
 CLOCK_SKEW = timedelta(minutes=5)
-ENROLLING_TYPES = {"purchase", "sign_up"}
 
 
 class UnknownMember(NotFound):
@@ -41,38 +42,9 @@ class UnknownMember(NotFound):
     title = "Member not found"
 
 
-class DuplicateOrder(Conflict):
-    code = "duplicate_order"
-    title = "Order already recorded"
-
-
-class CurrencyMismatch(InvalidInput):
-    code = "currency_mismatch"
-    title = "Currency differs from the program's"
-
-
 class OccurredInFuture(InvalidInput):
     code = "occurred_in_future"
     title = "Event dated in the future"
-
-
-@dataclass
-class Pending:
-    """An event on its way through a batch."""
-
-    index: int
-    event: EventIn
-    member_id: int | None = None
-    enrolled: bool = False
-    purchase: PurchaseData | None = None
-    returned: ReturnData | None = None
-    payment: PaymentData | None = None
-    identity: tuple[str, str, str | None] | None = None
-    earned: Earned | None = None
-    awards: list[Award] = field(default_factory=list)
-    gifts: list[GiftOutcome] = field(default_factory=list)
-    notes: list[Note] = field(default_factory=list)
-    """A return's notes (a cancelled gift that was already sent)."""
 
 
 def _data(model: type[BaseModel], event: EventIn) -> BaseModel:
@@ -89,15 +61,10 @@ def _check(item: Pending, program: Program, now: datetime) -> None:
     if event.occurred_at > now + CLOCK_SKEW:
         raise OccurredInFuture(f"event {event.id} is dated {event.occurred_at.isoformat()}, "
                                "after the current time", field="occurred_at")
-    if event.type == "return":
-        item.returned = _data(ReturnData, event)
-    if event.type == "membership_payment":
-        item.payment = _data(PaymentData, event)
-    if event.type == "purchase":
-        item.purchase = _data(PurchaseData, event)
-        if item.purchase.currency != program.settings.currency:
-            raise CurrencyMismatch(f"order is in {item.purchase.currency} but the program "
-                                   f"counts in {program.settings.currency}", field="data.currency")
+    payload = event_type(event.type).data
+    if payload is not None:
+        item.data = _data(payload, event)
+    item.handler.check(item, program)
     if event.member.identity is not None:
         [item.identity] = member_service.normalised(program, [event.member.identity])
 
@@ -148,7 +115,7 @@ def _resolve_members(conn: Connection, program: Program, items: list[Pending], n
 
 def _enrols(program: Program, item: Pending) -> bool:
     """Whether the event may enrol an unknown identity."""
-    return program.settings.auto_enrol and item.event.type in ENROLLING_TYPES
+    return program.settings.auto_enrol and event_type(item.event.type).enrols
 
 
 def _enrol(conn: Connection, program: Program, items: list[Pending],
@@ -217,104 +184,6 @@ def _recorded(conn: Connection, program: Program, batch: list[EventIn],
     return answers
 
 
-def _refuse_known_orders(conn: Connection, program: Program, items: list[Pending],
-                         rejected: dict[int, PatronError]) -> None:
-    orders = [i.purchase.order_id for i in items if i.purchase]
-    known = repository.known_orders(conn, program.id, orders)
-    for item in items:
-        if item.purchase is None:
-            continue
-        if item.purchase.order_id in known:
-            rejected[item.index] = DuplicateOrder(
-                f"order {item.purchase.order_id} was already recorded by another event",
-                order_id=item.purchase.order_id)
-        known.add(item.purchase.order_id)
-
-
-def _outcome(item: Pending, tier: TierMove | None = None) -> EventOutcome:
-    earned = item.earned
-    return EventOutcome(id=item.event.id, status="processed", type=item.event.type,
-                        member_id=item.member_id, enrolled=item.enrolled,
-                        points=sum(a.points for a in item.awards),
-                        program_version=earned.version if earned else None,
-                        awards=item.awards, gifts=item.gifts,
-                        notes=(notes_of(earned.evaluation) if earned else []) + item.notes,
-                        tier=tier)
-
-
-def _event_row(program: Program, item: Pending, outcome: EventOutcome,
-               now: datetime) -> dict:
-    event = item.event
-    return dict(program_id=program.id, external_id=event.id, type=event.type,
-                member_id=item.member_id, channel=event.channel, occurred_at=event.occurred_at,
-                received_at=now, data=event.data,
-                outcome=outcome.model_dump(mode="json", exclude={"status"}))
-
-
-def _write(conn: Connection, program: Program, earning: BatchEarning, items: list[Pending],
-           now: datetime, actor: str) -> list[EventOutcome]:
-    """Record the events, their orders and earns; returns their outcomes."""
-    outcomes = [_outcome(item, earning.tier_changes.get(item.event.id)) for item in items]
-    event_ids = repository.insert_events(conn, [_event_row(program, i, o, now)
-                                                for i, o in zip(items, outcomes)])
-    purchases = [(i, pk) for i, pk in zip(items, event_ids) if i.purchase]
-    repository.insert_orders(
-        conn,
-        [dict(program_id=program.id, order_id=i.purchase.order_id, member_id=i.member_id,
-              event_id=pk, channel=i.event.channel, currency=i.purchase.currency,
-              total=i.purchase.total, occurred_at=i.event.occurred_at) for i, pk in purchases],
-        [[dict(line_no=n, **line.model_dump()) for n, line in enumerate(i.purchase.lines)]
-         for i, _ in purchases])
-    earning.write([(i.earned, pk, i.event) for i, pk in zip(items, event_ids) if i.earned],
-                  actor=actor, now=now)
-    _announce(conn, program, items, event_ids)
-    return outcomes
-
-
-def _announce(conn: Connection, program: Program, items: list[Pending],
-              event_ids: list[int]) -> None:
-    """Tell the subscribers which events were recorded (``hooks.EventsRecorded``)."""
-    if items:
-        hooks.emit(conn, hooks.EventsRecorded(program, tuple(
-            hooks.RecordedEvent(
-                event_id=pk, external_id=i.event.id, type=i.event.type, member_id=i.member_id,
-                occurred_at=i.event.occurred_at, channel=i.event.channel, data=i.event.data,
-                order_id=i.purchase.order_id if i.purchase else None,
-                order_total=i.purchase.total if i.purchase else None)
-            for i, pk in zip(items, event_ids, strict=True))))
-
-
-def _process_return(conn: Connection, program: Program, item: Pending, now: datetime,
-                    actor: str) -> EventOutcome:
-    """One return, after the batch's purchases are written (it may return one of them)."""
-    planned: PlannedReturn = plan_return(conn, program, item.member_id, item.event,
-                                         item.returned)
-    [event_pk] = repository.insert_events(conn, [_event_row(program, item, EventOutcome(
-        id=item.event.id, status="processed"), now)])
-    item.awards = write_return(conn, program, planned, item.event, event_pk, actor=actor,
-                               now=now)
-    item.gifts, item.notes = return_gifts(conn, program, planned, now)
-    outcome = _outcome(item)
-    repository.set_outcome(conn, event_pk, outcome.model_dump(mode="json", exclude={"status"}))
-    _announce(conn, program, [item], [event_pk])
-    return outcome
-
-
-def _process_payment(conn: Connection, program: Program, item: Pending, now: datetime,
-                     actor: str) -> EventOutcome:
-    """A ``membership_payment``: pays the member's live membership (once per reference)."""
-    from patron.memberships.service import record_payment
-
-    payment = item.payment
-    paid = record_payment(conn, program, item.member_id, payment.reference, payment.amount,
-                          min(item.event.occurred_at, now), currency=payment.currency,
-                          actor=actor)
-    outcome = _outcome(item).model_copy(update={"membership": paid.model_dump(mode="json")})
-    event_ids = repository.insert_events(conn, [_event_row(program, item, outcome, now)])
-    _announce(conn, program, [item], event_ids)
-    return outcome
-
-
 def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: datetime,
            actor: str, earn_before_start: bool = True) -> list[EventOutcome]:
     """Process a batch of events; returns one outcome per event, in order.
@@ -324,6 +193,27 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
     custom type the current version declares though its own version did not.
     """
     results = _recorded(conn, program, batch, list(range(len(batch))))
+    items, repeats = _firsts(batch, results)
+    rejected: dict[int, PatronError] = {}
+    items = _admitted(conn, program, items, now, rejected)
+    earning_repository.lock_accounts(conn, program.id, [i.member_id for i in items])
+    earning = BatchEarning(conn, program, [(i.member_id, i.event) for i in items], now)
+    items = _evaluated(earning, program, items, now, earn_before_start, rejected)
+    with_batch = [i for i in items if i.handler.stage == 0]
+    for item, answered in zip(with_batch, _write(conn, program, earning, with_batch, now,
+                                                 actor)):
+        results[item.index] = answered
+    _process_alone(conn, program, [i for i in items if i.handler.stage], now, actor, results,
+                   rejected)
+    _settle(conn, program, batch, rejected, results)
+    _answer_repeats(batch, repeats, results)
+    return [results[i] for i in range(len(batch))]
+
+
+def _firsts(batch: list[EventIn], results: dict[int, EventOutcome]
+            ) -> tuple[list[Pending], dict[int, int]]:
+    """The batch's events not recorded yet, each id once; and the first index of each
+    id the batch repeats, by the repeat's index."""
     first_seen: dict[str, int] = {}
     repeats: dict[int, int] = {}
     items: list[Pending] = []
@@ -334,47 +224,90 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
             repeats[index] = first_seen[event.id]
         else:
             first_seen[event.id] = index
-            items.append(Pending(index, event))
-    rejected: dict[int, PatronError] = {}
+            items.append(Pending(index, event, event_type(event.type).handler))
+    return items, repeats
+
+
+def _admitted(conn: Connection, program: Program, items: list[Pending], now: datetime,
+              rejected: dict[int, PatronError]) -> list[Pending]:
+    """The events that pass their checks and their handler's, with their members found."""
     for item in items:
         try:
             _check(item, program, now)
         except PatronError as exc:
             rejected[item.index] = exc
-    items = [i for i in items if i.index not in rejected]
-    _refuse_known_orders(conn, program, items, rejected)
-    items = [i for i in items if i.index not in rejected]
+    items = _kept(items, rejected)
+    for handler, group in _by_handler(items).items():
+        handler.refuse(conn, program, group, rejected)
+    items = _kept(items, rejected)
     _resolve_members(conn, program, items, now, rejected)
-    items = [i for i in items if i.index not in rejected]
-    earning_repository.lock_accounts(conn, program.id, [i.member_id for i in items])
-    earning = BatchEarning(conn, program, [(i.member_id, i.event) for i in items], now)
+    return _kept(items, rejected)
+
+
+def _evaluated(earning: BatchEarning, program: Program, items: list[Pending], now: datetime,
+               earn_before_start: bool, rejected: dict[int, PatronError]) -> list[Pending]:
+    """Evaluate the events in order; those the earn step refuses are rejected.
+
+    Every event is evaluated, so the member's counts move on, but only one whose type
+    earns (see ``Handler.stage``) gets what the rules give, and then only if it is
+    dated after the program began or ``earn_before_start`` allows it.
+    """
     for position, item in enumerate(items):
-        earns = item.returned is None and item.payment is None and (earn_before_start
-                                           or item.event.occurred_at >= program.created_at)
+        earns = item.handler.earns and (earn_before_start
+                                        or item.event.occurred_at >= program.created_at)
         try:
             item.earned = earning.evaluate(position, item.member_id, item.event, now,
                                            earn=earns)
             item.awards, item.gifts = item.earned.outcome, item.earned.gifts
         except PatronError as exc:
             rejected[item.index] = exc
-    items = [i for i in items if i.index not in rejected]
-    returns = [i for i in items if i.returned is not None]
-    payments = [i for i in items if i.payment is not None]
-    items = [i for i in items if i.returned is None and i.payment is None]
-    for item, outcome in zip(items, _write(conn, program, earning, items, now, actor)):
-        results[item.index] = outcome
-    for item in returns:
+    return _kept(items, rejected)
+
+
+def _write(conn: Connection, program: Program, earning: BatchEarning, items: list[Pending],
+           now: datetime, actor: str) -> list[EventOutcome]:
+    """Record the events, what their types bring (a purchase's order) and their earns;
+    returns their outcomes."""
+    outcomes = [outcome(item, earning.tier_changes.get(item.event.id)) for item in items]
+    event_ids = repository.insert_events(conn, [event_row(program, i, o, now)
+                                                for i, o in zip(items, outcomes)])
+    for item, event_pk in zip(items, event_ids, strict=True):
+        item.event_pk = event_pk
+    for handler, group in _by_handler(items).items():
+        handler.record(conn, program, group)
+    earning.write([(i.earned, i.event_pk, i.event) for i in items if i.earned],
+                  actor=actor, now=now)
+    announce(conn, program, items)
+    return outcomes
+
+
+def _process_alone(conn: Connection, program: Program, items: list[Pending], now: datetime,
+                   actor: str, results: dict[int, EventOutcome],
+                   rejected: dict[int, PatronError]) -> None:
+    """Record the events that earn nothing, once the batch is written: one at a time,
+    lower stages first, in batch order within a stage."""
+    for item in sorted(items, key=lambda i: i.handler.stage):
         try:
-            results[item.index] = _process_return(conn, program, item, now, actor)
+            results[item.index] = item.handler.process(conn, program, item, now, actor)
         except PatronError as exc:
             rejected[item.index] = exc
-    for item in payments:
-        try:
-            with conn.begin_nested():  # a refused payment leaves no trace
-                results[item.index] = _process_payment(conn, program, item, now, actor)
-        except PatronError as exc:
-            rejected[item.index] = exc
-    _settle(conn, program, batch, rejected, results)
+
+
+def _by_handler(items: Sequence[Pending]) -> dict[Handler, list[Pending]]:
+    groups: dict[Handler, list[Pending]] = {}
+    for item in items:
+        groups.setdefault(item.handler, []).append(item)
+    return groups
+
+
+def _kept(items: list[Pending], rejected: dict[int, PatronError]) -> list[Pending]:
+    return [i for i in items if i.index not in rejected]
+
+
+def _answer_repeats(batch: list[EventIn], repeats: dict[int, int],
+                    results: dict[int, EventOutcome]) -> None:
+    """An id sent again within the batch answers as a retry would: the first's outcome,
+    or ``idempotency_key_reused`` when another event is behind it."""
     for index, first in repeats.items():
         differ = repeat_differences(batch[first], batch[index])
         if differ:
@@ -383,7 +316,6 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
         first_result = results[first]
         results[index] = first_result.model_copy(
             update={"status": "duplicate" if first_result.status != "rejected" else "rejected"})
-    return [results[i] for i in range(len(batch))]
 
 
 def _settle(conn: Connection, program: Program, batch: list[EventIn],

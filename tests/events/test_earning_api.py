@@ -5,7 +5,7 @@ from __future__ import annotations
 from patron.program.service import get_program
 from patron.program.versions import publish
 from patron.program.document import ProgramDocument
-from tests.earning.test_ingest import BASE, FIRST
+from tests.flows.test_ingest import BASE, FIRST
 from tests.factories import member_payload, purchase
 from tests.program.documents import document
 

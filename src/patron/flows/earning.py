@@ -1,66 +1,49 @@
 """Earning for recorded events: the rule engine fed from, and written to, the database.
 
-``evaluate_batch`` runs every event of an ingest batch through the program
-version current at its ``occurred_at``, with the member as of just before it
-(profile, counts of earlier events) and the usage its rules' limits and budgets
-have already consumed, counting earlier events of the same batch. The caller
-holds its members' account locks; budgets are locked here. ``write_awards``
-then records, for each rule total, the ledger earn (one entry and one lot per
-rule, so the member's ledger reads rule by rule) and, for each piece of it, an
-``awards`` row naming the rule, version, line, entry and lot, which is what a
-return claws back from.
+A flow, not a domain: one earn reads members, versions and tiers and writes the
+ledger, the wallet, gift stock and tier qualification in one go. Its own tables
+and queries are in ``patron.earning``.
+
+``BatchEarning.evaluate`` runs every event of an ingest batch through the
+program version current at its ``occurred_at``, with the member as of just
+before it (profile, counts of earlier events) and the usage its rules' limits
+and budgets have already consumed, counting earlier events of the same batch.
+The caller holds its members' account locks; budgets are locked here.
+``BatchEarning.write`` then records each rule total through the writer of its
+kind (points, cashback, a gift: see ``patron.flows.awards``), which also keeps,
+for each piece of it, the row naming the rule, version and line that a return
+claws back from.
 
 A gift rule's total is a unit of a catalog gift: it is taken from the reward's
 stock as the event is evaluated (see ``patron.rewards.gifts``), before usage is
 counted, so a gift that ran out leaves an ``out_of_stock`` note and uses none
-of the rule's limits; ``write`` records a ``gift_grants`` row for each one given.
+of the rule's limits.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection
 
 from patron.earning import repository
-from patron.events.schemas import Award, EventIn, GiftOutcome, Note, TierMove
+from patron.events.schemas import EventIn, Note, TierMove
 from patron.errors import InvalidInput
-from patron.ledger import domain as ledger_domain
-from patron.ledger.domain import Lot
-from patron.ledger.service import Earn, EntryMeta, earn_many
+from patron.flows.awards import KINDS, BatchWriters, Earned
 from patron.program.service import Program
 from patron.program.versions import versions
-from patron.rewards import gifts
 from patron.rewards.gifts import GiftStock
 from patron.program.catalog import BUILT_IN_EVENT_TYPES
 from patron.program.compiled import CompiledProgram
 from patron.program.context import (EventContext, MemberContext, MemberProfile, PeriodUsage,
                                   period_key)
-from patron.program.engine import Evaluation, RuleTotal, evaluate, out_of_stock
+from patron.program.engine import Evaluation, evaluate, out_of_stock
 from patron.program.incentives import Reward
 from patron.tiers.service import TierTracker
-from patron.wallet import service as wallet
-from patron.wallet.service import WalletMove
 
 _ZERO = PeriodUsage()
-
-
-@dataclass
-class Earned:
-    """One event's evaluation, and what writing it produced."""
-
-    member_id: int
-    version: int
-    program: CompiledProgram
-    evaluation: Evaluation
-    lots: list[Lot] = field(default_factory=list)
-    """One new lot per rule total, in the order of ``evaluation.totals``."""
-    outcome: list[Award] = field(default_factory=list)
-    gifts: list[GiftOutcome] = field(default_factory=list)
 
 
 class UnknownEventType(InvalidInput):
@@ -195,40 +178,9 @@ class BatchEarning:
             evaluation = Evaluation(version, event.type, event.id, now)
         counts[event.type] = counts.get(event.type, 0) + 1
         earned = Earned(member_id, version, compiled, evaluation)
-        if evaluation.totals:
-            settings = compiled.settings
-            policy = settings.expiry_policy
-            for total in evaluation.totals:
-                if total.kind == "gift":
-                    earned.lots.append(None)
-                    continue
-                if total.kind == "cashback":
-                    held_until = cashback_held_until(total, settings, event.occurred_at)
-                    earned.lots.append(None)
-                    earned.outcome.append(Award(
-                        member_id=member_id, kind="cashback", points=0, amount=total.points,
-                        status="pending" if held_until else "posted", available_at=held_until,
-                        reason=total.explanation, rule_id=total.rule_id,
-                        program_version=version))
-                    continue
-                lot = ledger_domain.new_lot(
-                    0, total.points, occurred_at=event.occurred_at, policy=policy,
-                    pending_days=settings.pending_days if total.pending else None)
-                earned.lots.append(lot)
-                earned.outcome.append(self._award(earned, total, lot))
-            if evaluation.gifts:
-                earned.gifts = gifts.granted(version, evaluation.gifts,
-                                             gifts.reward_names(compiled.document.rewards))
+        for total in evaluation.totals:
+            earned.lots.append(KINDS[total.kind].hold(earned, total, event.occurred_at))
         return earned
-
-    @staticmethod
-    def _award(earned: Earned, total: RuleTotal, lot: Lot) -> Award:
-        """What the outcome says of one rule's points, and of the lot that will hold them."""
-        return Award(member_id=earned.member_id, kind="earn", points=total.points,
-                     status="pending" if lot.state == ledger_domain.LotState.PENDING else "posted",
-                     available_at=lot.available_at, expires_at=lot.expires_at,
-                     reason=total.explanation,
-                     rule_id=total.rule_id, program_version=earned.version)
 
     def _qualify(self, member_id: int, event: EventIn, compiled: CompiledProgram,
                  evaluation: Evaluation) -> None:
@@ -270,80 +222,24 @@ class BatchEarning:
 
     def write(self, earned: Sequence[tuple[Earned, int, EventIn]], *, actor: str,
               now: datetime) -> None:
-        """Ledger earns, award rows and counters for evaluated events (with their pks)."""
-        earns: list[Earn] = []
-        owners: list[tuple[Earned, Any]] = []
-        credits: list[WalletMove] = []
-        credit_owners: list[tuple[Earned, Any]] = []
+        """What evaluated events earned (with their pks), each rule total through the
+        writer of its kind; then tier qualification and the limits' counters."""
+        writers = BatchWriters(self.conn, self.program, now)
         for item, event_pk, event in earned:
-            order_id = item.evaluation.purchase.order_id if item.evaluation.purchase else None
             for total, lot in zip(item.evaluation.totals, item.lots, strict=True):
-                if total.kind == "gift":
-                    continue
-                details = {"rule": total.rule_id, "program_version": item.version}
-                if total.capped_by:
-                    details["capped_by"] = total.capped_by
-                if total.kind == "cashback":
-                    credits.append(WalletMove(
-                        item.member_id, total.points, "cashback",
-                        f"event:{event.id}:{total.rule_id}", total.explanation,
-                        event.occurred_at, actor, event_pk, order_id, details,
-                        available_at=cashback_held_until(total, item.program.settings,
-                                                         event.occurred_at)))
-                    credit_owners.append((item, total))
-                    continue
-                meta = EntryMeta(event.occurred_at, f"event:{event.id}:{total.rule_id}",
-                                 total.explanation, actor, event_pk=event_pk, order_id=order_id,
-                                 details=details)
-                earns.append(Earn(item.member_id, total.points, total.pending, meta,
-                                  item.program.settings, lot))
-                owners.append((item, total))
-        written = earn_many(self.conn, self.program, earns, now) if earns else []
-        held = {(id(item), total.rule_id): done for (item, total), done in zip(owners, written)}
-        credited = dict(zip(((id(item), total.rule_id) for item, total in credit_owners),
-                            wallet.credit_many(self.conn, self.program, credits, now)))
-        rows, cashback_rows, gift_rows = [], [], []
+                writers[total.kind].add(item, total, lot, event, event_pk, actor)
+        for writer in writers:
+            writer.flush()
         for item, event_pk, event in earned:
-            if item.evaluation.gifts:
-                gift_rows += gifts.grant_rows(
-                    self.program, item.member_id, event_pk, item.version, item.evaluation.gifts,
-                    gifts.reward_names(item.program.document.rewards), now)
             for award in item.evaluation.awards:
-                if award.kind == "gift":
-                    continue
-                if award.kind == "cashback":
-                    cashback_rows.append(dict(
-                        program_id=self.program.id, member_id=item.member_id,
-                        event_id=event_pk, wallet_entry_id=credited[(id(item), award.rule_id)],
-                        program_version=item.version, rule_id=award.rule_id,
-                        rule_name=award.rule_name, line_index=award.line_index,
-                        min_spend=award.min_spend, amount=award.points))
-                    continue
-                done = held[(id(item), award.rule_id)]
-                rows.append(dict(
-                    program_id=self.program.id, member_id=item.member_id, event_id=event_pk,
-                    entry_id=done["entry_id"], lot_id=done["lot_id"],
-                    program_version=item.version, rule_id=award.rule_id,
-                    rule_name=award.rule_name, kind=award.kind, line_index=award.line_index,
-                    min_spend=award.min_spend, points=award.points, pending=award.pending,
-                    explanation=award.explanation, occurred_at=event.occurred_at))
-        repository.insert_awards(self.conn, rows)
-        repository.insert_cashback_awards(self.conn, cashback_rows)
-        gifts.record(self.conn, gift_rows)
+                writers[award.kind].piece(item, event_pk, event, award)
+        for writer in writers:
+            writer.insert()
         self.tiers.write({event.id: pk for _, pk, event in earned}, now)
         repository.add_usage(self.conn, self.program.id,
                              {k: v for k, v in self.usage_added.items() if v[1]})
         repository.add_budget(self.conn, self.program.id,
                               {k: v for k, v in self.budget_added.items() if v})
-
-
-def cashback_held_until(total: RuleTotal, settings: Any, occurred_at: datetime
-                        ) -> datetime | None:
-    """When a rule's cashback becomes spendable: a pending rule's (a purchase's, by
-    default) waits out the return window as its points would; None is at once."""
-    if not (total.pending and settings.pending_days):
-        return None
-    return ledger_domain.pending_until(occurred_at, settings.pending_days)
 
 
 def notes_of(evaluation: Evaluation) -> list[Note]:

@@ -1,5 +1,9 @@
 """Returns of recorded orders: points taken back per line and per rule.
 
+This is the handler of the ``return`` event type (see ``patron.flows.event_types``):
+a return earns nothing and is recorded alone once the batch's purchases are
+written, since it may return one of them.
+
 ``plan_return`` checks the return against the order (which it locks) and asks
 ``patron.program.returns`` what each award loses; ``write_return`` records the
 returned lines and takes the points back from the lots that hold them, pending
@@ -9,6 +13,9 @@ A gift an earn rule gave with the order is seen as an order-level award of 1
 (with its rule's ``min_spend``), so the same plan decides when the order no
 longer earns it; ``return_gifts`` then cancels the grant (see
 ``patron.rewards.gifts``).
+
+A flow for the same reason as ``patron.flows.earning``: a return moves points,
+cashback, gifts and tier qualification together.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ from sqlalchemy import Connection
 
 from patron.earning import repository
 from patron.errors import Conflict, InvalidInput
-from patron.events.schemas import Award, EventIn, GiftOutcome, Note, ReturnData
+from patron.events import repository as events_repository
+from patron.events.schemas import Award, EventIn, EventOutcome, GiftOutcome, Note, ReturnData
+from patron.flows.handlers import Handler, Pending, announce, event_row, outcome
 from patron.ledger.service import EntryMeta, claw_back
 from patron.program.service import Program
 from patron.program.versions import versions
@@ -84,6 +93,29 @@ class PlannedReturn:
     cashback: list[tuple[Clawback, CashbackPiece]]
     gifts: list[tuple[Clawback, GiftPiece]] = field(default_factory=list)
     """Gift grants the order no longer earns."""
+
+
+class Returns(Handler):
+    """Takes back what the returned lines earned; recorded after the batch's purchases."""
+
+    stage = 1
+
+    def process(self, conn: Connection, program: Program, item: Pending, now: datetime,
+                actor: str) -> EventOutcome:
+        planned = plan_return(conn, program, item.member_id, item.event, item.data)
+        [item.event_pk] = events_repository.insert_events(conn, [event_row(
+            program, item, EventOutcome(id=item.event.id, status="processed"), now)])
+        item.awards = write_return(conn, program, planned, item.event, item.event_pk,
+                                   actor=actor, now=now)
+        item.gifts, item.notes = return_gifts(conn, program, planned, now)
+        answered = outcome(item)
+        events_repository.set_outcome(conn, item.event_pk,
+                                      answered.model_dump(mode="json", exclude={"status"}))
+        announce(conn, program, [item])
+        return answered
+
+
+RETURNS = Returns()
 
 
 def purchase_of(order: Any, lines: list[Any]) -> Purchase:

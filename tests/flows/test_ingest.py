@@ -12,7 +12,7 @@ import pytest
 from patron.earning import repository as earning_repository
 from patron.earning.tables import awards
 from patron.events.schemas import EventIn
-from patron.events.service import ingest
+from patron.flows.ingest import ingest
 from patron.ledger import repository as ledger_repository
 from patron.ledger.service import ledger_page, spend_points
 from patron.flows.enrolment import create_member

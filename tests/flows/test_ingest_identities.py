@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from patron.members.service import get_member
-from tests.earning.test_ingest import Shop
+from tests.flows.test_ingest import Shop
 from tests.factories import purchase
 
 WHO = {"identity": {"type": "email", "value": "new@example.com"}}
