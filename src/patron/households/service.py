@@ -30,7 +30,7 @@ from patron.households.schemas import (Household, HouseholdBalance, HouseholdCre
 from patron.ledger import domain as ledger_domain
 from patron.ledger import repository as ledger_repository
 from patron.ledger import service as ledger_service
-from patron.ledger.schemas import Expiring, LedgerPage, Posted
+from patron.ledger.schemas import Expiring, Posted
 from patron.ledger.transfers import TransferMeta, transfer_lots
 from patron.members import repository as member_repository
 from patron.members.service import MemberNotFound
@@ -239,7 +239,8 @@ def spend(conn: Connection, program: Program, household_id: int,
             "may not spend its points", household_id=household.id, role=member.role)
     pool = ledger_repository.account_row(conn, household.account_id)
     holding = ledger_service.Holding(payload.member_id, own[payload.member_id], pool,
-                                     household.id, member.role, pooled=True)
+                                     household.id, member.role, pooled=True,
+                                     role_may_spend=True)
     return ledger_service.spend_from(conn, program, holding, points=payload.points,
                                      reason=payload.reason, key=key, actor=actor, now=now,
                                      order_id=payload.order_id)
@@ -275,11 +276,9 @@ def household_balance(conn: Connection, program: Program, household_id: int) -> 
                   for p, at in ledger_domain.expiring_summary(lots)])
 
 
-def household_ledger(conn: Connection, program: Program, household_id: int,
-                     before: int | None, limit: int) -> LedgerPage:
-    """The pool's entries, newest first; each names the member it is for."""
-    household = _household(conn, program, household_id, active=False)
-    return ledger_service.account_page(conn, household.account_id, before, limit)
+def pool_account_id(conn: Connection, program: Program, household_id: int) -> int:
+    """The ledger account of the household's pool, dissolved households' included."""
+    return _household(conn, program, household_id, active=False).account_id
 
 
 def household_of(conn: Connection, program_id: int,

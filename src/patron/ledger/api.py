@@ -6,6 +6,7 @@ from fastapi import APIRouter, Query
 
 from patron.api.deps import Admin, IdempotencyKey, Reader, Writer, problem_responses
 from patron.errors import InvalidInput
+from patron.flows import statement
 from patron.ledger import service
 from patron.ledger.schemas import AdjustmentCreate, Balance, LedgerPage, Posted, SpendCreate
 from patron.members.api import MemberId
@@ -32,8 +33,8 @@ def get_ledger(member_id: MemberId, ctx: Reader,
 
     Includes the member's own entries in household pools (what they earned and spent there).
     """
-    return ctx.read(lambda conn, program: service.ledger_page(conn, program, member_id,
-                                                              before, limit))
+    return ctx.read(lambda conn, program: statement.ledger_page(conn, program, member_id,
+                                                                before, limit))
 
 
 @router.post("/spends", status_code=201, response_model=Posted,

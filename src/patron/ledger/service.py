@@ -4,9 +4,13 @@ The arithmetic lives in ``domain``; this module loads the lots, asks the domain
 what to do, and writes it down. It never commits.
 
 A member's points live in their own account, or, while they belong to a
-household and the program pools households' points, in the household's pool
-(see ``patron.households``): ``holdings`` says which. Entries always name the
-member they are for, so a pool's ledger still says who earned and who spent.
+household and the program pools households' points, in the household's pool:
+``holdings`` says which, as the pool directory tells it (``patron.ledger.pools``).
+Entries always name the member they are for, so a pool's ledger still says who
+earned and who spent.
+
+Pages of entries name only the event row behind an entry; a statement that
+names the events is composed in ``patron.flows.statement``.
 """
 
 from __future__ import annotations
@@ -20,13 +24,11 @@ from typing import Any
 from sqlalchemy import Connection
 
 from patron.errors import IdempotencyKeyReused, InvalidInput, NotFound
-from patron.households.domain import HouseholdRoleForbidden, may_spend
-from patron.ledger import domain, repository
+from patron.ledger import domain, pools, repository
 from patron.ledger.domain import EntryKind, InsufficientPoints, Lot, Posting
-from patron.ledger.schemas import (Balance, EntrySource, Expiring, LedgerEntry, LedgerPage,
-                                   LotMove, Posted)
+from patron.ledger.pools import HouseholdRoleForbidden, PoolSeat
+from patron.ledger.schemas import Balance, EntrySource, Expiring, LedgerEntry, LotMove, Posted
 from patron.program.service import Program
-from patron.program.versions import versions
 
 
 class AccountNotFound(NotFound):
@@ -63,33 +65,56 @@ class Holding:
     """``account`` is the household's pool."""
     holds_household_id: int | None = None
     """The member row is this household's account holder, not a person."""
+    role_may_spend: bool = False
+    """The member's household role lets them spend the pool (owners and adults)."""
 
     @property
     def can_spend(self) -> bool:
         if self.holds_household_id is not None:
             return False
-        return not self.pooled or may_spend(self.role)
+        return not self.pooled or self.role_may_spend
 
 
-def pools_points(conn: Connection, program: Program) -> bool:
-    """Whether the current program document pools households' points."""
-    return versions.compiled(conn, program, program.version).document.households.pooled_points
+def _holding(member_id: int, own: Any, seat: PoolSeat | None,
+             pool_accounts: dict[int, Any]) -> Holding:
+    if seat is None:
+        return Holding(member_id, own, own)
+    if seat.holder:
+        return Holding(member_id, own, own, holds_household_id=seat.household_id)
+    pool = pool_accounts.get(seat.pool_account_id)
+    return Holding(member_id, own, pool if pool is not None else own, seat.household_id,
+                   seat.role, pool is not None, role_may_spend=seat.may_spend)
 
 
 def holdings(conn: Connection, program: Program, member_ids: Iterable[int]) -> dict[int, Holding]:
     """Each member's holding; a pooled member's is the household pool.
 
-    The program document is read only when one of the members is in a household.
+    The pool directory (``patron.ledger.pools``) says who sits in which pool;
+    whether the program pools points is asked only when one of them does.
     """
-    rows = repository.accounts_with_households(conn, program.id, member_ids)
-    in_household = [r for r in rows.values() if r.household_id is not None]
-    pools: dict[int, Any] = {}
-    if in_household and pools_points(conn, program):
-        pools = repository.accounts_by_id(conn, [r.pool_account_id for r in in_household])
-    return {member_id: Holding(member_id, row, pools.get(row.pool_account_id, row),
-                               row.household_id, row.household_role,
-                               row.pool_account_id in pools, row.holds_household_id)
-            for member_id, row in rows.items()}
+    own = repository.accounts_by_member(conn, program.id, member_ids)
+    seats = pools.directory().seats(conn, program.id, own.keys())
+    pool_ids = [s.pool_account_id for s in seats.values() if not s.holder]
+    held: dict[int, Any] = {}
+    if pool_ids and pools.directory().pools_points(conn, program):
+        held = repository.accounts_by_id(conn, pool_ids)
+    return {member_id: _holding(member_id, row, seats.get(member_id), held)
+            for member_id, row in own.items()}
+
+
+def lock_points_accounts(conn: Connection, program_id: int, member_ids: Iterable[int]) -> None:
+    """Lock members' own accounts in id order, then the pools of their households.
+
+    What ingest's ``lock_accounts`` calls to hold every account a batch writes
+    to before it reads limits and lots (SQLite needs nothing).
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    own = repository.accounts_by_member(conn, program_id, member_ids)
+    repository.accounts_by_id(conn, [a.id for a in own.values()], lock=True)
+    seats = pools.directory().seats(conn, program_id, own.keys())
+    repository.accounts_by_id(conn, [s.pool_account_id for s in seats.values() if not s.holder],
+                              lock=True)
 
 
 def holding_of(conn: Connection, program: Program, member_id: int) -> Holding:
@@ -440,9 +465,19 @@ def holding_balance(conn: Connection, holding: Holding) -> Balance:
                    can_spend=holding.can_spend)
 
 
-def _entry_out(row: Any) -> LedgerEntry:
+EventName = tuple[str, str]
+"""An event's external id and type, as the entries it caused show them."""
+
+
+def entry_out(row: Any, event: EventName | None = None) -> LedgerEntry:
+    """One ledger line as the API shows it; ``event`` names the event behind it.
+
+    The ledger keeps only the event's row id: naming it is the caller's part
+    (``patron.flows.statement`` looks the events up).
+    """
     if row.event_id is not None:
-        source = EntrySource(type="event", id=row.event_external_id, event_type=row.event_type)
+        external_id, event_type = event if event is not None else (None, None)
+        source = EntrySource(type="event", id=external_id, event_type=event_type)
     elif row.actor.startswith("job:"):
         source = EntrySource(type="job", id=row.actor.removeprefix("job:"))
     else:
@@ -455,29 +490,29 @@ def _entry_out(row: Any) -> LedgerEntry:
                        actor=row.actor, source=source, details=details)
 
 
-def ledger_page(conn: Connection, program: Program, member_id: int, before: int | None,
-                limit: int) -> LedgerPage:
-    """The member's own account's entries and their entries in any household pool."""
-    holding = holding_of(conn, program, member_id)
-    pools = ([] if holding.holds_household_id is not None
-             else repository.pool_accounts_of_member(conn, member_id))
-    return account_page(conn, holding.own.id, before, limit, member_id=member_id,
-                        pool_ids=pools)
+@dataclass(frozen=True)
+class EntryRows:
+    """One page of an account's entry rows, newest first."""
+
+    rows: list[Any]
+    next_cursor: int | None
 
 
-def account_page(conn: Connection, account_id: int, before: int | None, limit: int, *,
-                 member_id: int | None = None, pool_ids: Sequence[int] = ()) -> LedgerPage:
+def entry_rows(conn: Connection, account_id: int, before: int | None, limit: int, *,
+               member_id: int | None = None, pool_ids: Sequence[int] = ()) -> EntryRows:
+    """Entries of one account, newest first; with ``member_id``, also that member's
+    entries in the household pools ``pool_ids``."""
     rows = repository.page_entries(conn, account_id, before, limit + 1, member_id=member_id,
                                    pool_ids=pool_ids)
     more = len(rows) > limit
     rows = rows[:limit]
-    return LedgerPage(items=[_entry_out(r) for r in rows],
-                      next_cursor=rows[-1].id if more and rows else None)
+    return EntryRows(rows, rows[-1].id if more and rows else None)
 
 
 def posted(conn: Connection, program: Program, holding: Holding, entry_id: int) -> Posted:
+    """What a spend or an adjustment wrote (never an event's entry) and the balance after."""
     [row] = repository.page_entries(conn, holding.account.id, entry_id + 1, 1)
     moves = repository.moves_of_entry(conn, entry_id)
-    return Posted(entry=_entry_out(row), lots=[LotMove(lot_id=m.lot_id, points=m.points)
-                                               for m in moves],
+    return Posted(entry=entry_out(row), lots=[LotMove(lot_id=m.lot_id, points=m.points)
+                                              for m in moves],
                   balance=holding_balance(conn, holding))
