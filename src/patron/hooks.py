@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Connection
 
@@ -127,6 +127,26 @@ class TierChanged:
 
 
 @dataclass(frozen=True)
+class HouseholdChanged:
+    """A member joined or left a household, in the transaction that changed it.
+
+    ``change`` is ``joined`` (the household's creation seats its owner this
+    way too), ``left`` (the member was removed) or ``dissolved`` (the household
+    dissolved: one happening for each member, the owner's last). It is emitted
+    as soon as the membership row changed, before the member's points move in
+    or out of the pool.
+    """
+
+    program: Program
+    household_id: int
+    member_id: int
+    change: Literal["joined", "left", "dissolved"]
+    at: datetime
+    actor: str
+    """Who made the change (an API key's actor, or a command's)."""
+
+
+@dataclass(frozen=True)
 class RewardRedeemed:
     program: Program
     member_id: int
@@ -151,9 +171,10 @@ class ReferralQualified:
 
 
 Happening = (MembersEnrolled | EventsRecorded | PointsEarned | PointsSpent | PointsExpired
-             | TierChanged | RewardRedeemed | ReferralQualified)
+             | TierChanged | HouseholdChanged | RewardRedeemed | ReferralQualified)
 HAPPENINGS: tuple[type, ...] = (MembersEnrolled, EventsRecorded, PointsEarned, PointsSpent,
-                                PointsExpired, TierChanged, RewardRedeemed, ReferralQualified)
+                                PointsExpired, TierChanged, HouseholdChanged, RewardRedeemed,
+                                ReferralQualified)
 
 H = TypeVar("H")
 Subscriber = Callable[[Connection, Any], None]
@@ -167,6 +188,12 @@ def subscribe(kind: type[H], react: Callable[[Connection, H], None]) -> None:
         raise TypeError(f"{kind.__name__} is not a Patron happening")
     if react not in _subscribers[kind]:
         _subscribers[kind].append(react)
+
+
+def unsubscribe(kind: type[H], react: Callable[[Connection, H], None]) -> None:
+    """Stop calling ``react`` for ``kind`` (a no-op when it was not subscribed)."""
+    if react in _subscribers.get(kind, []):
+        _subscribers[kind].remove(react)
 
 
 def subscriber(kind: type[H]) -> Callable[[Callable[[Connection, H], None]],

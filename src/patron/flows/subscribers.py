@@ -14,8 +14,10 @@ from patron import hooks
 from patron.households.directory import HouseholdPools
 from patron.ledger import pools
 from patron.referrals import service as referrals
+from patron.tiers import placement as tier_placement
 
 pools.use_directory(HouseholdPools())
 
 hooks.subscribe(hooks.MembersEnrolled, referrals.on_members_enrolled)
 hooks.subscribe(hooks.EventsRecorded, referrals.on_events_recorded)
+hooks.subscribe(hooks.HouseholdChanged, tier_placement.on_household_changed)

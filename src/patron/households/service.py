@@ -11,15 +11,20 @@ Locks, in the ledger's order: the household row (membership changes), then the
 members' own accounts in id order, then the pool. Ingest and spends take the
 last two in the same order, so a member's points never move while one of their
 earns or spends is half done.
+
+Joining and leaving are announced (``hooks.HouseholdChanged``) in the same
+transaction; what follows from them elsewhere, such as a shared tier, is a
+subscriber's business (``patron.flows.subscribers``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection
 
+from patron import hooks
 from patron.errors import Conflict
 from patron.households import domain, repository
 from patron.households.domain import (AlreadyInHousehold, HouseholdDissolved,
@@ -37,7 +42,6 @@ from patron.members.service import MemberNotFound
 from patron.program.service import Program
 from patron.program.versions import versions
 from patron.program.membership import Households
-from patron.tiers import placement as tier_placement
 
 HOLDER_STATUS = member_repository.HOLDER
 
@@ -102,7 +106,8 @@ def _join(conn: Connection, program: Program, household: Any, member_id: int, ro
     period_id = repository.add_member(conn, program_id=program.id, household_id=household.id,
                                       member_id=member_id, role=role.value, now=now,
                                       actor=actor)
-    tier_placement.on_joining(conn, program, household, member_id, now=now, actor=actor)
+    hooks.emit(conn, hooks.HouseholdChanged(program, household.id, member_id, "joined", now,
+                                            actor))
     if not rules(conn, program).pooled_points:
         return
     own, pool = _lock(conn, program, household, [member_id])
@@ -116,10 +121,11 @@ def _join(conn: Connection, program: Program, household: Any, member_id: int, ro
 
 
 def _leave(conn: Connection, program: Program, household: Any, member_id: int, *,
-           now: datetime, actor: str, reason: str) -> None:
+           now: datetime, actor: str, reason: Literal["left", "dissolved"]) -> None:
     """Remove the member; their points go with them if the program says so."""
     period_id = repository.remove_member(conn, household.id, member_id, now, reason)
-    tier_placement.on_leaving(conn, program, household, member_id, now=now, actor=actor)
+    hooks.emit(conn, hooks.HouseholdChanged(program, household.id, member_id, reason, now,
+                                            actor))
     policy = rules(conn, program).leaving_member_points
     if policy != "leave_with_member":
         return
@@ -213,7 +219,8 @@ def dissolve(conn: Connection, program: Program, household_id: int, *, now: date
             _leave(conn, program, household, member.member_id, now=now, actor=actor,
                    reason="dissolved")
     period_id = repository.remove_member(conn, household.id, owner, now, "dissolved")
-    tier_placement.on_leaving(conn, program, household, owner, now=now, actor=actor)
+    hooks.emit(conn, hooks.HouseholdChanged(program, household.id, owner, "dissolved", now,
+                                            actor))
     meta = TransferMeta(
         f"household:{household.id}:dissolve:{period_id}",
         f"Household {household.name!r} dissolved: its points go to its owner",
