@@ -8,6 +8,8 @@ import pytest
 from patron import hooks
 from patron.errors import Conflict
 from patron.households import repository, service
+from patron.households.domain import HouseholdRoleForbidden
+from tests.households.test_service import household_spend, member_spend
 from tests.listening import heard
 
 
@@ -51,3 +53,32 @@ def test_a_subscriber_that_refuses_undoes_the_change(shop):
     with heard(hooks.HouseholdChanged, refuse), pytest.raises(Conflict):
         shop.join(family.id, joiner)
     assert shop.db.read(lambda conn: repository.membership(conn, joiner)) is None
+
+
+def test_pool_spends_are_announced_and_a_childs_refused_spend_is_not(shop):
+    owner, adult, child = shop.member(), shop.member(), shop.member()
+    family = shop.household(owner)
+    shop.join(family.id, adult)
+    shop.join(family.id, child, "child")
+    shop.credit(owner, 500)
+    pool = shop.account(household_id=family.id)
+    with heard(hooks.PointsSpent) as spent:
+        household_spend(shop, family.id, adult, 120, "h1")
+        member_spend(shop, owner, 80, "m1")
+        with pytest.raises(HouseholdRoleForbidden):
+            household_spend(shop, family.id, child, 10, "h2")
+        with pytest.raises(HouseholdRoleForbidden):
+            member_spend(shop, child, 10, "m2")
+    assert [(m.member_id, m.points, m.account_id) for h in spent for m in h.moves] == [
+        (adult, 120, pool.id), (owner, 80, pool.id)]
+
+
+def test_points_moving_into_and_out_of_the_pool_are_neither_earned_nor_spent(shop):
+    owner, joiner = shop.member(), shop.member()
+    shop.credit(joiner, 40)
+    family = shop.household(owner)
+    with heard(hooks.PointsEarned) as earned, heard(hooks.PointsSpent) as spent:
+        shop.join(family.id, joiner)
+        shop.leave(family.id, joiner)
+    assert (earned, spent) == ([], [])
+    assert shop.account(member_id=joiner).available == 40

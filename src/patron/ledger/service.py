@@ -9,6 +9,9 @@ household and the program pools households' points, in the household's pool:
 Entries always name the member they are for, so a pool's ledger still says who
 earned and who spent.
 
+Earning, spending and adjusting are announced (``hooks.PointsEarned`` and
+``hooks.PointsSpent``, see there which entries) in the writing transaction.
+
 Pages of entries name only the event row behind an entry; a statement that
 names the events is composed in ``patron.flows.statement``.
 """
@@ -23,6 +26,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from patron import hooks
 from patron.errors import IdempotencyKeyReused, InvalidInput
 from patron.ledger import domain, repository
 from patron.ledger.domain import EntryKind, InsufficientPoints, Lot, Posting
@@ -45,6 +49,13 @@ class EntryMeta:
     order_id: str | None = None
     available_at: datetime | None = None
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def moved(member_id: int, points: int, meta: EntryMeta, account_id: int, kind: EntryKind,
+          entry_id: int) -> hooks.PointsMoved:
+    """One entry as ``hooks.PointsEarned``, ``PointsSpent`` and ``PointsExpired`` tell it."""
+    return hooks.PointsMoved(member_id, points, meta.occurred_at, account_id, meta.reason,
+                             kind.value, entry_id)
 
 
 def entry_row(program_id: int, account: Any, posting: Posting, meta: EntryMeta,
@@ -128,6 +139,8 @@ def debit(conn: Connection, program: Program, holding: Holding, *, points: int, 
     meta = EntryMeta(now, key, reason, actor, order_id=order_id,
                      details={"request": request})
     entry_id = write_posting(conn, program.id, account, posting, meta, lots, now, member_id)
+    hooks.emit(conn, hooks.PointsSpent(program, (moved(member_id, points, meta, account.id,
+                                                       kind, entry_id),)))
     return Debited(entry_id, [LotMove(lot_id=lot_id, points=delta)
                               for lot_id, delta in posting.moves])
 
@@ -165,6 +178,8 @@ def credit_points(conn: Connection, program: Program, member_id: int, *, points:
     repository.apply_deltas(conn, {account.id: (points, 0, points)})
     if account.available < 0:
         settle_debts(conn, program.id, [account], now)
+    hooks.emit(conn, hooks.PointsEarned(program, (moved(member_id, points, meta, account.id,
+                                                        EntryKind.ADJUST, entry_id),)))
     return posted(conn, program, holding, entry_id)
 
 
@@ -243,8 +258,18 @@ def earn_many(conn: Connection, program: Program, earns: Sequence[Earn],
     in_debt = [a for a in touched.values() if a.available < 0 and deltas[a.id][0] > 0]
     if in_debt:
         settle_debts(conn, program.id, in_debt, now)
+    _announce_earns(conn, program, earns, [a for a, _ in new_lots], entry_ids)
     return [dict(entry_id=entry_id, lot_id=lot_id, account_id=account_id, lot=lot)
             for (account_id, lot), entry_id, lot_id in zip(new_lots, entry_ids, lot_ids)]
+
+
+def _announce_earns(conn: Connection, program: Program, earns: Sequence[Earn],
+                    account_ids: Sequence[int], entry_ids: Sequence[int]) -> None:
+    """One ``PointsEarned`` for the whole batch, a move per earn entry."""
+    if earns:
+        hooks.emit(conn, hooks.PointsEarned(program, tuple(
+            moved(item.member_id, item.points, item.meta, account_id, EntryKind.EARN, entry_id)
+            for item, account_id, entry_id in zip(earns, account_ids, entry_ids))))
 
 
 def settle_debts(conn: Connection, program_id: int, accounts: Sequence[Any],
