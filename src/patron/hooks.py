@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from sqlalchemy import Connection
 
@@ -82,18 +82,37 @@ class EventsRecorded:
 
 @dataclass(frozen=True)
 class PointsMoved:
+    """One ledger entry that earned, spent or expired points."""
+
     member_id: int
+    """The member the entry is for (in a household pool, who earned or spent)."""
     points: int
     """Positive for points earned, the amount taken for points spent or expired."""
     at: datetime
+    """The entry's ``occurred_at``: when the points were earned, spent or lost."""
     account_id: int
     """The account that held them: the member's own, or their household's pool."""
     reason: str | None = None
+    kind: str | None = None
+    """The entry's kind: ``earn``, ``adjust``, ``spend``, ``transfer`` or ``expire``."""
+    entry_id: int | None = None
+    """The ledger entry (``ledger_entries.id``)."""
 
 
 @dataclass(frozen=True)
 class PointsEarned:
-    """Points were credited (earns, adjustments up, referral and bonus awards)."""
+    """Points were credited to a member, one move per entry:
+
+    - ``earn``: points an event earned (ingest, referral and bonus awards), pending
+      or not, announced once when written; the release of pending points later
+      is not announced again;
+    - ``adjust``: an admin's credit, and paid memberships' bonus points;
+    - ``transfer``: points received from another member.
+
+    Not announced: releases, debt settlements, points moving into or out of a
+    household pool on joining or leaving (still the same member's), and the
+    points a reward refund gives back.
+    """
 
     program: Program
     moves: tuple[PointsMoved, ...]
@@ -101,7 +120,16 @@ class PointsEarned:
 
 @dataclass(frozen=True)
 class PointsSpent:
-    """Points were spent (at checkout, on a reward, given to another member)."""
+    """Points were taken from a member's available points, one move per entry:
+
+    - ``spend``: at checkout, on a reward, or a household member paying from the pool;
+    - ``adjust``: an admin's debit;
+    - ``transfer``: points given to another member.
+
+    A refused spend (insufficient points, a child of a pooled household) and a
+    retried request writing nothing are not announced, nor is a return taking
+    back earned points (a ``reverse`` entry).
+    """
 
     program: Program
     moves: tuple[PointsMoved, ...]
@@ -109,7 +137,12 @@ class PointsSpent:
 
 @dataclass(frozen=True)
 class PointsExpired:
-    """Lots reached their expiry date and the sweep took what was left of them."""
+    """Lots reached their expiry date and the sweep took what was left of them.
+
+    One happening per program for each batch of accounts the sweep handles in
+    one transaction, one move per ``expire`` entry (an account's lots that
+    expired on the same day).
+    """
 
     program: Program
     moves: tuple[PointsMoved, ...]
@@ -127,6 +160,26 @@ class TierChanged:
     kind: str
     """How: ``upgrade``, ``downgrade``, ``manual``, ``household_join``, …"""
     at: datetime
+
+
+@dataclass(frozen=True)
+class HouseholdChanged:
+    """A member joined or left a household, in the transaction that changed it.
+
+    ``change`` is ``joined`` (the household's creation seats its owner this
+    way too), ``left`` (the member was removed) or ``dissolved`` (the household
+    dissolved: one happening for each member, the owner's last). It is emitted
+    as soon as the membership row changed, before the member's points move in
+    or out of the pool.
+    """
+
+    program: Program
+    household_id: int
+    member_id: int
+    change: Literal["joined", "left", "dissolved"]
+    at: datetime
+    actor: str
+    """Who made the change (an API key's actor, or a command's)."""
 
 
 @dataclass(frozen=True)
@@ -154,9 +207,10 @@ class ReferralQualified:
 
 
 Happening = (MembersEnrolled | EventsRecorded | PointsEarned | PointsSpent | PointsExpired
-             | TierChanged | RewardRedeemed | ReferralQualified)
+             | TierChanged | HouseholdChanged | RewardRedeemed | ReferralQualified)
 HAPPENINGS: tuple[type, ...] = (MembersEnrolled, EventsRecorded, PointsEarned, PointsSpent,
-                                PointsExpired, TierChanged, RewardRedeemed, ReferralQualified)
+                                PointsExpired, TierChanged, HouseholdChanged, RewardRedeemed,
+                                ReferralQualified)
 
 H = TypeVar("H")
 Subscriber = Callable[[Connection, Any], None]
@@ -170,6 +224,12 @@ def subscribe(kind: type[H], react: Callable[[Connection, H], None]) -> None:
         raise TypeError(f"{kind.__name__} is not a Patron happening")
     if react not in _subscribers[kind]:
         _subscribers[kind].append(react)
+
+
+def unsubscribe(kind: type[H], react: Callable[[Connection, H], None]) -> None:
+    """Stop calling ``react`` for ``kind`` (a no-op when it was not subscribed)."""
+    if react in _subscribers.get(kind, []):
+        _subscribers[kind].remove(react)
 
 
 def subscriber(kind: type[H]) -> Callable[[Callable[[Connection, H], None]],

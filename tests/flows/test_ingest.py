@@ -14,7 +14,8 @@ from patron.earning.tables import awards
 from patron.events.schemas import EventIn
 from patron.flows.ingest import ingest
 from patron.ledger import repository as ledger_repository
-from patron.ledger.service import ledger_page, spend_points
+from patron.flows.statement import ledger_page
+from patron.ledger.service import spend_points
 from patron.flows.enrolment import create_member
 from patron.program.service import get_program
 from patron.program.versions import get_version, publish

@@ -3,7 +3,8 @@ first, never twice, and the negative-balance setting when points were spent."""
 
 from __future__ import annotations
 
-from patron.ledger.service import ledger_page, spend_points
+from patron.flows.statement import ledger_page
+from patron.ledger.service import spend_points
 from tests.flows.test_ingest import BASE, BIG, Shop, rule
 
 LINES = [("LAT", "drinks", 1, 10_00), ("BNS", "beans", 2, 50_00)]

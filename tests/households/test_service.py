@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from patron.flows.statement import household_ledger, ledger_page
 from patron.households import service
 from patron.households.domain import (AlreadyInHousehold, HouseholdFull,
                                       HouseholdMemberNotFound, HouseholdRoleForbidden,
@@ -16,7 +17,7 @@ from patron.households.schemas import HouseholdSpendCreate
 from patron.ledger import jobs
 from patron.ledger import repository as ledger_repository
 from patron.ledger.domain import InsufficientPoints
-from patron.ledger.service import balance, ledger_page, spend_points
+from patron.ledger.service import balance, lock_points_accounts, spend_points
 from patron.members.service import MemberNotFound
 from tests.households.conftest import FamilyShop
 
@@ -38,8 +39,8 @@ def member_spend(shop, member_id, points, key):
 
 
 def pool_entries(shop, household_id):
-    return shop.db.read(lambda conn: service.household_ledger(conn, shop.program, household_id,
-                                                              None, 100)).items
+    return shop.db.read(lambda conn: household_ledger(conn, shop.program, household_id,
+                                                      None, 100)).items
 
 
 def test_members_join_and_leave_with_roles_and_the_history_is_kept(shop, clock):
@@ -305,9 +306,9 @@ def test_ingest_can_lock_members_accounts_and_their_pools_in_order(shop):
     family = shop.household(owner)
 
     def lock_and_read(conn):
-        ledger_repository.lock_points_accounts(conn, shop.program.id, [owner, loner])
-        return ledger_repository.accounts_with_households(conn, shop.program.id,
-                                                          [owner, loner])
+        lock_points_accounts(conn, shop.program.id, [owner, loner])
+        return service.repository.accounts_with_households(conn, shop.program.id,
+                                                           [owner, loner])
     rows = shop.db.transact(lock_and_read)
     assert rows[owner].household_id == family.id and rows[owner].household_role == "owner"
     assert rows[loner].household_id is None and rows[loner].pool_account_id is None

@@ -9,8 +9,9 @@ import pytest
 
 from patron.ledger import jobs, repository
 from patron.ledger.domain import InsufficientPoints
-from patron.ledger.service import adjust_points, balance, ledger_page, spend_points
+from patron.ledger.service import adjust_points, balance, spend_points
 from patron.flows.enrolment import create_member
+from patron.flows.statement import ledger_page
 from tests.conftest import make_program
 from tests.factories import member_create
 

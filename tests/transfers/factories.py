@@ -12,8 +12,9 @@ from patron.flows.ingest import ingest
 from patron.households import service as households
 from patron.households.schemas import HouseholdCreate
 from patron.ledger import repository as ledger_repository
-from patron.ledger.service import adjust_points, balance, ledger_page
+from patron.ledger.service import adjust_points, balance
 from patron.flows.enrolment import create_member
+from patron.flows.statement import ledger_page
 from patron.members.tables import members
 from patron.program.service import Program, get_program
 from patron.program.versions import publish

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from patron.db.engine import chunks, insert_rows, one_of
 from patron.earning.tables import awards, order_returns, rule_budgets, rule_usage
 from patron.events.tables import events, order_lines, orders
-from patron.ledger.repository import lock_points_accounts
+from patron.ledger.holdings import lock_points_accounts
 from patron.members.tables import members
 from patron.wallet.tables import cashback_awards
 

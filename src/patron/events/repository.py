@@ -49,3 +49,13 @@ def insert_orders(conn: Connection, rows: Sequence[dict[str, Any]],
 def set_outcome(conn: Connection, event_pk: int, outcome: dict[str, Any]) -> None:
     """A return's outcome is known once its clawback is written (the event row comes first)."""
     conn.execute(update(events).where(events.c.id == event_pk).values(outcome=outcome))
+
+
+def names_of(conn: Connection, event_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+    """``event row id -> (external id, type)``: how ledger lines name their events."""
+    found: dict[int, tuple[str, str]] = {}
+    for chunk in chunks(set(event_ids)):
+        for row in conn.execute(select(events.c.id, events.c.external_id, events.c.type)
+                                .where(one_of(conn, events.c.id, chunk))):
+            found[row.id] = (row.external_id, row.type)
+    return found

@@ -3,12 +3,21 @@
 Read this module to know who reacts to what (see ``patron.hooks`` for the list
 of happenings). An extension registers its own subscribers the same way,
 from its own module.
+
+The ledger's pool directory is wired here too: the ledger asks the households
+where each member's points are held (``patron.ledger.pools``).
 """
 
 from __future__ import annotations
 
 from patron import hooks
+from patron.households.directory import HouseholdPools
+from patron.ledger import pools
 from patron.referrals import service as referrals
+from patron.tiers import placement as tier_placement
+
+pools.use_directory(HouseholdPools())
 
 hooks.subscribe(hooks.MembersEnrolled, referrals.on_members_enrolled)
 hooks.subscribe(hooks.EventsRecorded, referrals.on_events_recorded)
+hooks.subscribe(hooks.HouseholdChanged, tier_placement.on_household_changed)

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from patron.api.deps import Context, IdempotencyKey, Reader, Writer, problem_responses
+from patron.flows import statement
 from patron.households import service
 from patron.households.schemas import (Household, HouseholdBalance, HouseholdCreate,
                                        HouseholdMemberAdd, HouseholdMemberUpdate,
@@ -156,5 +157,5 @@ def get_ledger(household_id: HouseholdId, ctx: Reader,
                before: Annotated[int | None, Query(ge=1, le=MAX_INT)] = None,
                limit: Annotated[int, Query(ge=1, le=200)] = 50) -> LedgerPage:
     """The pool's ledger, newest first; each entry names the member who earned or spent."""
-    return ctx.read(lambda conn, program: service.household_ledger(conn, program, household_id,
-                                                                   before, limit))
+    return ctx.read(lambda conn, program: statement.household_ledger(conn, program, household_id,
+                                                                     before, limit))

@@ -36,8 +36,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from enum import StrEnum
 
-from patron.errors import Conflict, Forbidden, NotFound
+from patron.errors import Conflict, NotFound
 from patron.ledger.domain import Lot, LotState
+from patron.ledger.pools import HouseholdRoleForbidden  # noqa: F401  (the ledger refuses too)
 
 
 class Role(StrEnum):
@@ -79,11 +80,6 @@ class HouseholdDissolved(Conflict):
 class OwnerMustBeAdult(Conflict):
     code = "owner_must_be_adult"
     title = "Only an adult member can become the owner"
-
-
-class HouseholdRoleForbidden(Forbidden):
-    code = "household_role_forbidden"
-    title = "The member's household role does not allow this"
 
 
 def may_spend(role: str | None) -> bool:

@@ -1,4 +1,9 @@
-"""Household queries."""
+"""Household queries.
+
+A household's pool is a ledger account, so the queries that say which pool a
+member's points are in join the ledger's ``accounts`` here: the ledger asks the
+households (``patron.households.directory``) and never reads their tables.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,10 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from patron.db.engine import one_of
+from patron.db.engine import chunks, one_of
 from patron.households.tables import household_member_periods, household_members, households
+from patron.ledger.tables import accounts
 from patron.members.tables import members
-
-CHUNK = 500
 
 
 def insert_household(conn: Connection, **values: Any) -> int:
@@ -59,14 +63,47 @@ def count_members(conn: Connection, household_id: int) -> int:
 
 def memberships_of(conn: Connection, program_id: int,
                    member_ids: Iterable[int]) -> dict[int, Any]:
-    ids = list(set(member_ids))
     found: dict[int, Any] = {}
-    for start in range(0, len(ids), CHUNK):
+    for chunk in chunks(set(member_ids)):
         for row in conn.execute(select(household_members).where(
                 household_members.c.program_id == program_id,
-                one_of(conn, household_members.c.member_id, ids[start:start + CHUNK]))):
+                one_of(conn, household_members.c.member_id, chunk))):
             found[row.member_id] = row
     return found
+
+
+def accounts_with_households(conn: Connection, program_id: int,
+                             member_ids: Iterable[int]) -> dict[int, Any]:
+    """Members' own accounts, each with the household the member belongs to.
+
+    Extra columns: ``household_id``, ``household_role`` and ``pool_account_id``
+    (None outside a household), and ``holds_household_id``: the household whose
+    pool this account is, when the member row is a household's account holder.
+    """
+    pool_of = households.alias("pool_of")
+    joined = (accounts
+              .outerjoin(household_members, household_members.c.member_id == accounts.c.member_id)
+              .outerjoin(households, households.c.id == household_members.c.household_id)
+              .outerjoin(pool_of, pool_of.c.account_id == accounts.c.id))
+    query = select(accounts, household_members.c.household_id,
+                   household_members.c.role.label("household_role"),
+                   households.c.account_id.label("pool_account_id"),
+                   pool_of.c.id.label("holds_household_id")).select_from(joined)
+    found: dict[int, Any] = {}
+    for chunk in chunks(set(member_ids)):
+        for row in conn.execute(query.where(accounts.c.program_id == program_id,
+                                            one_of(conn, accounts.c.member_id, chunk))):
+            found[row.member_id] = row
+    return found
+
+
+def pool_accounts_of_member(conn: Connection, member_id: int) -> list[int]:
+    """The pools of every household the member belongs or belonged to."""
+    return list(conn.execute(
+        select(households.c.account_id).distinct()
+        .join(household_member_periods,
+              household_member_periods.c.household_id == households.c.id)
+        .where(household_member_periods.c.member_id == member_id)).scalars())
 
 
 def add_member(conn: Connection, *, program_id: int, household_id: int, member_id: int,

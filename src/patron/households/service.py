@@ -11,15 +11,20 @@ Locks, in the ledger's order: the household row (membership changes), then the
 members' own accounts in id order, then the pool. Ingest and spends take the
 last two in the same order, so a member's points never move while one of their
 earns or spends is half done.
+
+Joining and leaving are announced (``hooks.HouseholdChanged``) in the same
+transaction; what follows from them elsewhere, such as a shared tier, is a
+subscriber's business (``patron.flows.subscribers``).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Connection
 
+from patron import hooks
 from patron.errors import Conflict
 from patron.households import domain, repository
 from patron.households.domain import (AlreadyInHousehold, HouseholdDissolved,
@@ -30,14 +35,13 @@ from patron.households.schemas import (Household, HouseholdBalance, HouseholdCre
 from patron.ledger import domain as ledger_domain
 from patron.ledger import repository as ledger_repository
 from patron.ledger import service as ledger_service
-from patron.ledger.schemas import Expiring, LedgerPage, Posted
+from patron.ledger.schemas import Expiring, Posted
 from patron.ledger.transfers import TransferMeta, transfer_lots
 from patron.members import repository as member_repository
 from patron.members.service import MemberNotFound
 from patron.program.service import Program
 from patron.program.versions import versions
 from patron.program.membership import Households
-from patron.tiers import placement as tier_placement
 
 HOLDER_STATUS = member_repository.HOLDER
 
@@ -102,7 +106,8 @@ def _join(conn: Connection, program: Program, household: Any, member_id: int, ro
     period_id = repository.add_member(conn, program_id=program.id, household_id=household.id,
                                       member_id=member_id, role=role.value, now=now,
                                       actor=actor)
-    tier_placement.on_joining(conn, program, household, member_id, now=now, actor=actor)
+    hooks.emit(conn, hooks.HouseholdChanged(program, household.id, member_id, "joined", now,
+                                            actor))
     if not rules(conn, program).pooled_points:
         return
     own, pool = _lock(conn, program, household, [member_id])
@@ -116,10 +121,11 @@ def _join(conn: Connection, program: Program, household: Any, member_id: int, ro
 
 
 def _leave(conn: Connection, program: Program, household: Any, member_id: int, *,
-           now: datetime, actor: str, reason: str) -> None:
+           now: datetime, actor: str, reason: Literal["left", "dissolved"]) -> None:
     """Remove the member; their points go with them if the program says so."""
     period_id = repository.remove_member(conn, household.id, member_id, now, reason)
-    tier_placement.on_leaving(conn, program, household, member_id, now=now, actor=actor)
+    hooks.emit(conn, hooks.HouseholdChanged(program, household.id, member_id, reason, now,
+                                            actor))
     policy = rules(conn, program).leaving_member_points
     if policy != "leave_with_member":
         return
@@ -213,7 +219,8 @@ def dissolve(conn: Connection, program: Program, household_id: int, *, now: date
             _leave(conn, program, household, member.member_id, now=now, actor=actor,
                    reason="dissolved")
     period_id = repository.remove_member(conn, household.id, owner, now, "dissolved")
-    tier_placement.on_leaving(conn, program, household, owner, now=now, actor=actor)
+    hooks.emit(conn, hooks.HouseholdChanged(program, household.id, owner, "dissolved", now,
+                                            actor))
     meta = TransferMeta(
         f"household:{household.id}:dissolve:{period_id}",
         f"Household {household.name!r} dissolved: its points go to its owner",
@@ -239,7 +246,8 @@ def spend(conn: Connection, program: Program, household_id: int,
             "may not spend its points", household_id=household.id, role=member.role)
     pool = ledger_repository.account_row(conn, household.account_id)
     holding = ledger_service.Holding(payload.member_id, own[payload.member_id], pool,
-                                     household.id, member.role, pooled=True)
+                                     household.id, member.role, pooled=True,
+                                     role_may_spend=True)
     return ledger_service.spend_from(conn, program, holding, points=payload.points,
                                      reason=payload.reason, key=key, actor=actor, now=now,
                                      order_id=payload.order_id)
@@ -275,11 +283,9 @@ def household_balance(conn: Connection, program: Program, household_id: int) -> 
                   for p, at in ledger_domain.expiring_summary(lots)])
 
 
-def household_ledger(conn: Connection, program: Program, household_id: int,
-                     before: int | None, limit: int) -> LedgerPage:
-    """The pool's entries, newest first; each names the member it is for."""
-    household = _household(conn, program, household_id, active=False)
-    return ledger_service.account_page(conn, household.account_id, before, limit)
+def pool_account_id(conn: Connection, program: Program, household_id: int) -> int:
+    """The ledger account of the household's pool, dissolved households' included."""
+    return _household(conn, program, household_id, active=False).account_id
 
 
 def household_of(conn: Connection, program_id: int,

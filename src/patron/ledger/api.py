@@ -1,17 +1,21 @@
+"""The member's points over HTTP: balance, ledger, spends and adjustments."""
+
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from patron.api.deps import Admin, IdempotencyKey, Reader, Writer, problem_responses
 from patron.errors import InvalidInput
+from patron.flows import statement
 from patron.ledger import service
 from patron.ledger.schemas import AdjustmentCreate, Balance, LedgerPage, Posted, SpendCreate
-from patron.members.api import MemberId
 from patron.schemas_common import MAX_INT
 
 router = APIRouter(prefix="/members/{member_id}", tags=["ledger"])
+MemberId = Annotated[int, Path(ge=1, le=MAX_INT, description="The member's id")]
+"""The same path parameter as ``/members/{member_id}`` (the ledger sits below members)."""
 
 
 @router.get("/balance", response_model=Balance, responses=problem_responses(401, 403, 404))
@@ -32,8 +36,8 @@ def get_ledger(member_id: MemberId, ctx: Reader,
 
     Includes the member's own entries in household pools (what they earned and spent there).
     """
-    return ctx.read(lambda conn, program: service.ledger_page(conn, program, member_id,
-                                                              before, limit))
+    return ctx.read(lambda conn, program: statement.ledger_page(conn, program, member_id,
+                                                                before, limit))
 
 
 @router.post("/spends", status_code=201, response_model=Posted,

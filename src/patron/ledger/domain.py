@@ -16,19 +16,22 @@ Balances follow from the entries:
 A release is a new entry rather than an edit of the earn entry, so the ledger
 stays append-only and a member's history reads "earned 120 (pending)", then
 "120 points now available".
+
+When a lot expires is the program's rule (``patron.program.expiry``): the
+program document builds the policy, the ledger applies it to each new lot.
 """
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from patron.errors import Conflict
+from patron.program.expiry import ExpiryPolicy, lot_expiry
 
 FAR_FUTURE = datetime.max.replace(tzinfo=timezone.utc)
 
@@ -73,20 +76,6 @@ ROUNDING_MODES = {
 }
 
 
-@dataclass(frozen=True)
-class ExpiryPolicy:
-    """Points expire ``days`` after they become available; ``None`` means never.
-
-    With ``round_to_month_end`` the lot lives until the end of the month in
-    which it would expire (in the program's timezone), which is what members
-    remember: "my points expire at the end of March".
-    """
-
-    days: int | None = None
-    round_to_month_end: bool = False
-    timezone: str = "UTC"
-
-
 @dataclass
 class Lot:
     id: int
@@ -115,19 +104,6 @@ class Posting:
 def spend_order(lot: Lot) -> tuple[bool, datetime, datetime, int]:
     """Soonest-expiring first, then oldest; lots that never expire last."""
     return (lot.expires_at is None, lot.expires_at or FAR_FUTURE, lot.earned_at, lot.id)
-
-
-def lot_expiry(available_at: datetime, policy: ExpiryPolicy) -> datetime | None:
-    if policy.days is None:
-        return None
-    expires = available_at + timedelta(days=policy.days)
-    if not policy.round_to_month_end:
-        return expires
-    tz = ZoneInfo(policy.timezone)
-    local = expires.astimezone(tz)
-    last_day = calendar.monthrange(local.year, local.month)[1]
-    next_month = date(local.year, local.month, last_day) + timedelta(days=1)
-    return datetime.combine(next_month, time(0), tzinfo=tz).astimezone(timezone.utc)
 
 
 def pending_until(occurred_at: datetime, pending_days: int) -> datetime:

@@ -3,24 +3,28 @@
 Both are idempotent: each account is locked, its due lots are read again under
 the lock and moved to their next state in the same transaction, so running a
 sweep twice (or two at once) finds nothing left to do the second time.
+
+What expired is announced (``hooks.PointsExpired``) once per program for each
+batch of accounts, in that batch's transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
-from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from patron import hooks
 from patron.db import Database
 from patron.ledger import domain, repository
-from patron.ledger.domain import LotState
-from patron.ledger.service import EntryMeta, settle_debts, write_posting
-from patron.program.service import get_program
+from patron.ledger.domain import EntryKind, LotState
+from patron.ledger.service import EntryMeta, moved, settle_debts, write_posting
+from patron.program.service import Program, get_program
 
 BATCH_ACCOUNTS = 200
 
@@ -61,40 +65,69 @@ def _release_account(conn: Connection, account: Any, now: datetime) -> SweepResu
     return result
 
 
-def _expire_account(conn: Connection, account: Any, now: datetime,
-                    zones: dict[int, ZoneInfo]) -> SweepResult:
-    """One expire entry per day the account's due lots expired, each dated that day."""
-    if account.program_id not in zones:
-        zones[account.program_id] = get_program(conn, account.program_id).settings.zone
-    lots = {lot.id: lot for lot in repository.live_lots(conn, account.id)}
-    due = domain.due_for_expiry(lots.values(), now)
-    expired = 0
-    for expiry in domain.expiries(due, zones[account.program_id]):
-        if expiry.posting is None:
-            continue
-        ids = [lot.id for lot in expiry.lots]
-        key = "expire:" + hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:32]
-        meta = EntryMeta(expiry.at, key, f"{-expiry.posting.points} points expired unused",
-                         "job:expire", details={"lot_ids": ids})
-        write_posting(conn, account.program_id, account, expiry.posting, meta, lots, now)
-        expired -= expiry.posting.points
-    if expired:
-        repository.apply_deltas(conn, {account.id: (-expired, 0, 0)})
-    repository.update_lots(conn, [replace(lot, state=LotState.EXPIRED, remaining=0)
-                                  for lot in due])
-    return SweepResult(accounts=1, lots=len(due), points=expired)
+class _Releases:
+    """One transaction of the release sweep (nothing to announce: see ``hooks.PointsEarned``)."""
+
+    def account(self, conn: Connection, account: Any, now: datetime) -> SweepResult:
+        return _release_account(conn, account, now)
+
+    def done(self, conn: Connection) -> None:
+        pass
 
 
-def _sweep(db: Database, state: LotState, column: str, handle: Any,
-           now: datetime) -> SweepResult:
+class _Expiries:
+    """One transaction of the expiry sweep; what expired is announced per program at the end."""
+
+    def __init__(self) -> None:
+        self.programs: dict[int, Program] = {}
+        self.moves: dict[int, list[hooks.PointsMoved]] = defaultdict(list)
+
+    def account(self, conn: Connection, account: Any, now: datetime) -> SweepResult:
+        """One expire entry per day the account's due lots expired, each dated that day."""
+        program = self._program(conn, account.program_id)
+        lots = {lot.id: lot for lot in repository.live_lots(conn, account.id)}
+        due = domain.due_for_expiry(lots.values(), now)
+        expired = 0
+        for expiry in domain.expiries(due, program.settings.zone):
+            if expiry.posting is None:
+                continue
+            ids = [lot.id for lot in expiry.lots]
+            key = "expire:" + hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:32]
+            meta = EntryMeta(expiry.at, key, f"{-expiry.posting.points} points expired unused",
+                             "job:expire", details={"lot_ids": ids})
+            entry_id = write_posting(conn, account.program_id, account, expiry.posting, meta,
+                                     lots, now)
+            expired -= expiry.posting.points
+            self.moves[program.id].append(moved(account.member_id, -expiry.posting.points, meta,
+                                                account.id, EntryKind.EXPIRE, entry_id))
+        if expired:
+            repository.apply_deltas(conn, {account.id: (-expired, 0, 0)})
+        repository.update_lots(conn, [replace(lot, state=LotState.EXPIRED, remaining=0)
+                                      for lot in due])
+        return SweepResult(accounts=1, lots=len(due), points=expired)
+
+    def _program(self, conn: Connection, program_id: int) -> Program:
+        if program_id not in self.programs:
+            self.programs[program_id] = get_program(conn, program_id)
+        return self.programs[program_id]
+
+    def done(self, conn: Connection) -> None:
+        """One ``PointsExpired`` per program, in the batch's transaction."""
+        for program_id, moves in self.moves.items():
+            hooks.emit(conn, hooks.PointsExpired(self.programs[program_id], tuple(moves)))
+
+
+def _sweep(db: Database, state: LotState, column: str,
+           new_batch: Callable[[], _Releases | _Expiries], now: datetime) -> SweepResult:
     total = SweepResult()
     while True:
         def batch(conn: Connection) -> SweepResult:
-            found = SweepResult()
+            found, work = SweepResult(), new_batch()
             for account_id in repository.accounts_with_due_lots(conn, state, column, now,
                                                                 BATCH_ACCOUNTS):
                 account = repository.account_row(conn, account_id, lock=True)
-                found.add(handle(conn, account, now))
+                found.add(work.account(conn, account, now))
+            work.done(conn)
             return found
         done = db.transact(batch)
         total.add(done)
@@ -103,11 +136,11 @@ def _sweep(db: Database, state: LotState, column: str, handle: Any,
 
 
 def release_pending(db: Database, now: datetime) -> SweepResult:
-    return _sweep(db, LotState.PENDING, "available_at", _release_account, now)
+    return _sweep(db, LotState.PENDING, "available_at", _Releases, now)
 
 
 def expire_lots(db: Database, now: datetime) -> SweepResult:
-    return _sweep(db, LotState.OPEN, "expires_at", partial(_expire_account, zones={}), now)
+    return _sweep(db, LotState.OPEN, "expires_at", _Expiries, now)
 
 
 def run_all(db: Database, now: datetime) -> dict[str, SweepResult]:

@@ -15,13 +15,9 @@ from typing import Any
 from sqlalchemy import (ARRAY, BigInteger, Connection, and_, bindparam, func, insert, or_, select,
                         update)
 
-from patron.db.engine import BULK_ROWS, insert_rows, insert_rows_returning_ids, one_of
-from patron.events.tables import events
+from patron.db.engine import BULK_ROWS, chunks, insert_rows, insert_rows_returning_ids, one_of
 from patron.ledger.domain import Lot, LotState
-from patron.households.tables import household_member_periods, household_members, households
 from patron.ledger.tables import accounts, ledger_entries, lot_moves, lot_transfers, lots
-
-CHUNK = 500
 
 
 def open_accounts(conn: Connection, program_id: int, member_ids: Sequence[int],
@@ -34,39 +30,10 @@ def open_accounts(conn: Connection, program_id: int, member_ids: Sequence[int],
 
 def accounts_by_member(conn: Connection, program_id: int,
                        member_ids: Iterable[int]) -> dict[int, Any]:
-    ids = list(set(member_ids))
     found: dict[int, Any] = {}
-    for start in range(0, len(ids), CHUNK):
-        for row in conn.execute(select(accounts).where(
-                accounts.c.program_id == program_id,
-                one_of(conn, accounts.c.member_id, ids[start:start + CHUNK]))):
-            found[row.member_id] = row
-    return found
-
-
-def accounts_with_households(conn: Connection, program_id: int,
-                             member_ids: Iterable[int]) -> dict[int, Any]:
-    """Members' own accounts, each with the household the member belongs to.
-
-    Extra columns: ``household_id``, ``household_role`` and ``pool_account_id``
-    (None outside a household), and ``holds_household_id``: the household whose
-    pool this account is, when the member row is a household's account holder.
-    """
-    ids = list(set(member_ids))
-    pool_of = households.alias("pool_of")
-    joined = (accounts
-              .outerjoin(household_members, household_members.c.member_id == accounts.c.member_id)
-              .outerjoin(households, households.c.id == household_members.c.household_id)
-              .outerjoin(pool_of, pool_of.c.account_id == accounts.c.id))
-    query = select(accounts, household_members.c.household_id,
-                   household_members.c.role.label("household_role"),
-                   households.c.account_id.label("pool_account_id"),
-                   pool_of.c.id.label("holds_household_id")).select_from(joined)
-    found: dict[int, Any] = {}
-    for start in range(0, len(ids), CHUNK):
-        for row in conn.execute(query.where(
-                accounts.c.program_id == program_id,
-                one_of(conn, accounts.c.member_id, ids[start:start + CHUNK]))):
+    for chunk in chunks(set(member_ids)):
+        for row in conn.execute(select(accounts).where(accounts.c.program_id == program_id,
+                                                       one_of(conn, accounts.c.member_id, chunk))):
             found[row.member_id] = row
     return found
 
@@ -81,29 +48,6 @@ def accounts_by_id(conn: Connection, account_ids: Iterable[int], *,
     if lock and conn.dialect.name == "postgresql":
         query = query.with_for_update()
     return {row.id: row for row in conn.execute(query)}
-
-
-def lock_points_accounts(conn: Connection, program_id: int, member_ids: Iterable[int]) -> None:
-    """Lock members' own accounts in id order, then the pools of their households.
-
-    What ingest's ``lock_accounts`` would call to hold every account a batch
-    writes to before it reads limits and lots (SQLite needs nothing).
-    """
-    if conn.dialect.name != "postgresql":
-        return
-    rows = accounts_with_households(conn, program_id, member_ids)
-    accounts_by_id(conn, [r.id for r in rows.values()], lock=True)
-    accounts_by_id(conn, [r.pool_account_id for r in rows.values() if r.pool_account_id],
-                   lock=True)
-
-
-def pool_accounts_of_member(conn: Connection, member_id: int) -> list[int]:
-    """The pools of every household the member belongs or belonged to."""
-    return list(conn.execute(
-        select(households.c.account_id).distinct()
-        .join(household_member_periods,
-              household_member_periods.c.household_id == households.c.id)
-        .where(household_member_periods.c.member_id == member_id)).scalars())
 
 
 def account_row(conn: Connection, account_id: int, *, lock: bool = False) -> Any:
@@ -237,10 +181,7 @@ def page_entries(conn: Connection, account_id: int, before: int | None, limit: i
     if member_id is not None and pool_ids:
         where = or_(where, and_(ledger_entries.c.account_id.in_(list(pool_ids)),
                                 ledger_entries.c.member_id == member_id))
-    query = (select(ledger_entries, events.c.external_id.label("event_external_id"),
-                    events.c.type.label("event_type"))
-             .outerjoin(events, events.c.id == ledger_entries.c.event_id)
-             .where(where))
+    query = select(ledger_entries).where(where)
     if before is not None:
         query = query.where(ledger_entries.c.id < before)
     return list(conn.execute(query.order_by(ledger_entries.c.id.desc()).limit(limit)))

@@ -4,34 +4,37 @@ The arithmetic lives in ``domain``; this module loads the lots, asks the domain
 what to do, and writes it down. It never commits.
 
 A member's points live in their own account, or, while they belong to a
-household and the program pools households' points, in the household's pool
-(see ``patron.households``): ``holdings`` says which. Entries always name the
-member they are for, so a pool's ledger still says who earned and who spent.
+household and the program pools households' points, in the household's pool:
+``patron.ledger.holdings`` says which, as the pool directory tells it.
+Entries always name the member they are for, so a pool's ledger still says who
+earned and who spent.
+
+Earning, spending and adjusting are announced (``hooks.PointsEarned`` and
+``hooks.PointsSpent``, see there which entries) in the writing transaction.
+
+Pages of entries name only the event row behind an entry; a statement that
+names the events is composed in ``patron.flows.statement``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-from patron.errors import IdempotencyKeyReused, InvalidInput, NotFound
-from patron.households.domain import HouseholdRoleForbidden, may_spend
+from patron import hooks
+from patron.errors import IdempotencyKeyReused, InvalidInput
 from patron.ledger import domain, repository
 from patron.ledger.domain import EntryKind, InsufficientPoints, Lot, Posting
-from patron.ledger.schemas import (Balance, EntrySource, Expiring, LedgerEntry, LedgerPage,
-                                   LotMove, Posted)
+from patron.ledger.holdings import (AccountNotFound, Holding, account_of,  # noqa: F401
+                                    holding_of, holdings, lock_points_accounts, refuse_spend,
+                                    writing_holding)
+from patron.ledger.schemas import Balance, EntrySource, Expiring, LedgerEntry, LotMove, Posted
 from patron.program.service import Program
-from patron.program.versions import versions
-
-
-class AccountNotFound(NotFound):
-    code = "member_not_found"
-    title = "Member not found"
 
 
 @dataclass(frozen=True)
@@ -48,61 +51,11 @@ class EntryMeta:
     details: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Holding:
-    """Where one member's points are now, and what the member may do with them."""
-
-    member_id: int
-    own: Any
-    """The member's own account row."""
-    account: Any
-    """The account the member's points go to and come from: ``own`` or the pool."""
-    household_id: int | None = None
-    role: str | None = None
-    pooled: bool = False
-    """``account`` is the household's pool."""
-    holds_household_id: int | None = None
-    """The member row is this household's account holder, not a person."""
-
-    @property
-    def can_spend(self) -> bool:
-        if self.holds_household_id is not None:
-            return False
-        return not self.pooled or may_spend(self.role)
-
-
-def pools_points(conn: Connection, program: Program) -> bool:
-    """Whether the current program document pools households' points."""
-    return versions.compiled(conn, program, program.version).document.households.pooled_points
-
-
-def holdings(conn: Connection, program: Program, member_ids: Iterable[int]) -> dict[int, Holding]:
-    """Each member's holding; a pooled member's is the household pool.
-
-    The program document is read only when one of the members is in a household.
-    """
-    rows = repository.accounts_with_households(conn, program.id, member_ids)
-    in_household = [r for r in rows.values() if r.household_id is not None]
-    pools: dict[int, Any] = {}
-    if in_household and pools_points(conn, program):
-        pools = repository.accounts_by_id(conn, [r.pool_account_id for r in in_household])
-    return {member_id: Holding(member_id, row, pools.get(row.pool_account_id, row),
-                               row.household_id, row.household_role,
-                               row.pool_account_id in pools, row.holds_household_id)
-            for member_id, row in rows.items()}
-
-
-def holding_of(conn: Connection, program: Program, member_id: int) -> Holding:
-    found = holdings(conn, program, [member_id]).get(member_id)
-    if found is None:
-        raise AccountNotFound(f"member {member_id} does not exist in this program",
-                              member_id=member_id)
-    return found
-
-
-def account_of(conn: Connection, program: Program, member_id: int) -> Any:
-    """The account a member's points are in (their household's pool when pooled)."""
-    return holding_of(conn, program, member_id).account
+def moved(member_id: int, points: int, meta: EntryMeta, account_id: int, kind: EntryKind,
+          entry_id: int) -> hooks.PointsMoved:
+    """One entry as ``hooks.PointsEarned``, ``PointsSpent`` and ``PointsExpired`` tell it."""
+    return hooks.PointsMoved(member_id, points, meta.occurred_at, account_id, meta.reason,
+                             kind.value, entry_id)
 
 
 def entry_row(program_id: int, account: Any, posting: Posting, meta: EntryMeta,
@@ -134,35 +87,6 @@ def _replay(conn: Connection, account: Any, key: str, request: dict[str, Any]) -
         raise IdempotencyKeyReused(f"idempotency_key {key!r} was used for a different request",
                                    key=key)
     return existing
-
-
-def writing_holding(conn: Connection, program: Program, member_id: int) -> Holding:
-    """The member's holding for a write, settled against membership changes.
-
-    A pooled member's own account is locked first (joining and leaving lock it
-    too), then the holding is read again: a spend never goes to a pool the
-    member has just left, and the role it is checked against is the current one.
-    """
-    holding = holding_of(conn, program, member_id)
-    if holding.household_id is None or conn.dialect.name != "postgresql":
-        return holding
-    repository.account_row(conn, holding.own.id, lock=True)
-    return holding_of(conn, program, member_id)
-
-
-def refuse_spend(holding: Holding) -> None:
-    """Children of a pooled household, and a household's account holder, do not spend."""
-    if holding.can_spend:
-        return
-    if holding.holds_household_id is not None:
-        raise HouseholdRoleForbidden(
-            f"member {holding.member_id} holds household {holding.holds_household_id}'s pool: "
-            "spend through the household, naming the member who spends",
-            household_id=holding.holds_household_id)
-    raise HouseholdRoleForbidden(
-        f"member {holding.member_id} is a {holding.role} of household {holding.household_id} "
-        "and may not spend its pooled points", household_id=holding.household_id,
-        role=holding.role)
 
 
 def spend_points(conn: Connection, program: Program, member_id: int, *, points: int,
@@ -215,6 +139,8 @@ def debit(conn: Connection, program: Program, holding: Holding, *, points: int, 
     meta = EntryMeta(now, key, reason, actor, order_id=order_id,
                      details={"request": request})
     entry_id = write_posting(conn, program.id, account, posting, meta, lots, now, member_id)
+    hooks.emit(conn, hooks.PointsSpent(program, (moved(member_id, points, meta, account.id,
+                                                       kind, entry_id),)))
     return Debited(entry_id, [LotMove(lot_id=lot_id, points=delta)
                               for lot_id, delta in posting.moves])
 
@@ -252,6 +178,8 @@ def credit_points(conn: Connection, program: Program, member_id: int, *, points:
     repository.apply_deltas(conn, {account.id: (points, 0, points)})
     if account.available < 0:
         settle_debts(conn, program.id, [account], now)
+    hooks.emit(conn, hooks.PointsEarned(program, (moved(member_id, points, meta, account.id,
+                                                        EntryKind.ADJUST, entry_id),)))
     return posted(conn, program, holding, entry_id)
 
 
@@ -330,8 +258,18 @@ def earn_many(conn: Connection, program: Program, earns: Sequence[Earn],
     in_debt = [a for a in touched.values() if a.available < 0 and deltas[a.id][0] > 0]
     if in_debt:
         settle_debts(conn, program.id, in_debt, now)
+    _announce_earns(conn, program, earns, [a for a, _ in new_lots], entry_ids)
     return [dict(entry_id=entry_id, lot_id=lot_id, account_id=account_id, lot=lot)
             for (account_id, lot), entry_id, lot_id in zip(new_lots, entry_ids, lot_ids)]
+
+
+def _announce_earns(conn: Connection, program: Program, earns: Sequence[Earn],
+                    account_ids: Sequence[int], entry_ids: Sequence[int]) -> None:
+    """One ``PointsEarned`` for the whole batch, a move per earn entry."""
+    if earns:
+        hooks.emit(conn, hooks.PointsEarned(program, tuple(
+            moved(item.member_id, item.points, item.meta, account_id, EntryKind.EARN, entry_id)
+            for item, account_id, entry_id in zip(earns, account_ids, entry_ids))))
 
 
 def settle_debts(conn: Connection, program_id: int, accounts: Sequence[Any],
@@ -440,9 +378,19 @@ def holding_balance(conn: Connection, holding: Holding) -> Balance:
                    can_spend=holding.can_spend)
 
 
-def _entry_out(row: Any) -> LedgerEntry:
+EventName = tuple[str, str]
+"""An event's external id and type, as the entries it caused show them."""
+
+
+def entry_out(row: Any, event: EventName | None = None) -> LedgerEntry:
+    """One ledger line as the API shows it; ``event`` names the event behind it.
+
+    The ledger keeps only the event's row id: naming it is the caller's part
+    (``patron.flows.statement`` looks the events up).
+    """
     if row.event_id is not None:
-        source = EntrySource(type="event", id=row.event_external_id, event_type=row.event_type)
+        external_id, event_type = event if event is not None else (None, None)
+        source = EntrySource(type="event", id=external_id, event_type=event_type)
     elif row.actor.startswith("job:"):
         source = EntrySource(type="job", id=row.actor.removeprefix("job:"))
     else:
@@ -455,29 +403,29 @@ def _entry_out(row: Any) -> LedgerEntry:
                        actor=row.actor, source=source, details=details)
 
 
-def ledger_page(conn: Connection, program: Program, member_id: int, before: int | None,
-                limit: int) -> LedgerPage:
-    """The member's own account's entries and their entries in any household pool."""
-    holding = holding_of(conn, program, member_id)
-    pools = ([] if holding.holds_household_id is not None
-             else repository.pool_accounts_of_member(conn, member_id))
-    return account_page(conn, holding.own.id, before, limit, member_id=member_id,
-                        pool_ids=pools)
+@dataclass(frozen=True)
+class EntryRows:
+    """One page of an account's entry rows, newest first."""
+
+    rows: list[Any]
+    next_cursor: int | None
 
 
-def account_page(conn: Connection, account_id: int, before: int | None, limit: int, *,
-                 member_id: int | None = None, pool_ids: Sequence[int] = ()) -> LedgerPage:
+def entry_rows(conn: Connection, account_id: int, before: int | None, limit: int, *,
+               member_id: int | None = None, pool_ids: Sequence[int] = ()) -> EntryRows:
+    """Entries of one account, newest first; with ``member_id``, also that member's
+    entries in the household pools ``pool_ids``."""
     rows = repository.page_entries(conn, account_id, before, limit + 1, member_id=member_id,
                                    pool_ids=pool_ids)
     more = len(rows) > limit
     rows = rows[:limit]
-    return LedgerPage(items=[_entry_out(r) for r in rows],
-                      next_cursor=rows[-1].id if more and rows else None)
+    return EntryRows(rows, rows[-1].id if more and rows else None)
 
 
 def posted(conn: Connection, program: Program, holding: Holding, entry_id: int) -> Posted:
+    """What a spend or an adjustment wrote (never an event's entry) and the balance after."""
     [row] = repository.page_entries(conn, holding.account.id, entry_id + 1, 1)
     moves = repository.moves_of_entry(conn, entry_id)
-    return Posted(entry=_entry_out(row), lots=[LotMove(lot_id=m.lot_id, points=m.points)
-                                               for m in moves],
+    return Posted(entry=entry_out(row), lots=[LotMove(lot_id=m.lot_id, points=m.points)
+                                              for m in moves],
                   balance=holding_balance(conn, holding))

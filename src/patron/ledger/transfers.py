@@ -11,7 +11,10 @@ where they went: in the pool, the same points the earner still shares.
 belong to the receiver from then on, so nothing links the pieces to the lots
 they came from: a later return of the giver's purchase takes its points back
 from the giver (the earn's own lot first, then their other points, then a debt
-where the program allows one), never from the receiver.
+where the program allows one), never from the receiver. It is announced as
+points the giver spent and the receiver earned (``hooks.PointsSpent``,
+``hooks.PointsEarned``); moving lots into or out of a pool is not: the points
+stay the same member's.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from patron import hooks
 from patron.ledger import domain, repository
-from patron.ledger.domain import Lot, Posting
-from patron.ledger.service import (EntryMeta, entry_row, lot_row, settle_debts, take_available,
-                                   write_posting)
+from patron.ledger.domain import EntryKind, Lot, Posting
+from patron.ledger.service import (EntryMeta, entry_row, lot_row, moved, settle_debts,
+                                   take_available, write_posting)
 from patron.program.service import Program
 
 
@@ -137,5 +141,16 @@ def transfer_points(conn: Connection, program: Program, points: int, *, giver: P
     repository.apply_deltas(conn, {target.id: (points, 0, 0)})
     if target.available < 0:
         settle_debts(conn, program.id, [target], now)
+    _announce(conn, program, points, giver, receiver, out_id, in_id)
     return Given(out_id, in_id, [replace(piece, id=lot_id)
                                  for (_, piece), lot_id in zip(plan.pieces, lot_ids)])
+
+
+def _announce(conn: Connection, program: Program, points: int, giver: Party, receiver: Party,
+              out_id: int, in_id: int) -> None:
+    """The giver spent the points, the receiver earned them."""
+    hooks.emit(conn, hooks.PointsSpent(program, (moved(
+        giver.member_id, points, giver.meta, giver.account.id, EntryKind.TRANSFER, out_id),)))
+    hooks.emit(conn, hooks.PointsEarned(program, (moved(
+        receiver.member_id, points, receiver.meta, receiver.account.id, EntryKind.TRANSFER,
+        in_id),)))

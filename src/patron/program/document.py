@@ -32,8 +32,8 @@ from pydantic import (
     model_validator,
 )
 
-from patron.ledger.domain import ExpiryPolicy
 from patron.program.catalog import FieldType
+from patron.program.expiry import ExpiryPolicy
 from patron.program.incentives import CouponType, Referrals, Reward
 from patron.program.membership import Households, MembershipPlan, Tiers
 from patron.schemas_common import in_range

@@ -13,6 +13,8 @@ member at once instead of waiting for a purchase or a review:
   which a calendar or membership year keeps to the end of the running one. The
   members who stay keep the household's tier until its review.
 
+Households announce both (``hooks.HouseholdChanged``) and do not know about
+tiers; ``on_household_changed`` is subscribed to it in ``patron.flows.subscribers``.
 Both are recorded in the member's tier history (``household_join``,
 ``household_leave``), so simulation reads the standing they held at any time.
 """
@@ -25,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
+from patron import hooks
 from patron.households import repository as household_repository
 from patron.program.service import Program
 from patron.program.versions import get_version
@@ -95,6 +98,14 @@ class _Placer:
 
     def write(self) -> None:
         record_changes(self.conn, self.program, self.changes)
+
+
+def on_household_changed(conn: Connection, happened: hooks.HouseholdChanged) -> None:
+    """Re-place the member a household change concerns (subscribed in ``flows.subscribers``)."""
+    program = happened.program
+    household = household_repository.household_row(conn, program.id, happened.household_id)
+    place = on_joining if happened.change == "joined" else on_leaving
+    place(conn, program, household, happened.member_id, now=happened.at, actor=happened.actor)
 
 
 def on_joining(conn: Connection, program: Program, household: Any, member_id: int, *,
