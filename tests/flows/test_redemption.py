@@ -29,12 +29,11 @@ LAST_MUG = {"id": "mug", "name": "Mug", "type": "gift", "cost_points": 300, "sto
 
 
 @pytest.fixture
-def redeemed(monkeypatch):
+def redeemed():
     """Every ``RewardRedeemed`` emitted during the test, with what its transaction showed:
     the redemption row and the member's available points, read through the emitting
     connection. The test's subscriber goes when the test ends."""
     kind = hooks.RewardRedeemed
-    monkeypatch.setitem(hooks._subscribers, kind, list(hooks.subscribers_of(kind)))
     seen: list[tuple[hooks.RewardRedeemed, object, int]] = []
 
     def record(conn, happened: hooks.RewardRedeemed) -> None:
@@ -43,7 +42,8 @@ def redeemed(monkeypatch):
         seen.append((happened, row, available))
 
     hooks.subscribe(kind, record)
-    return seen
+    yield seen
+    hooks.unsubscribe(kind, record)
 
 
 def test_one_member_firing_ten_redemptions_with_points_for_three(database, clock):

@@ -10,7 +10,7 @@ from patron.ledger import jobs, repository
 from patron.ledger.domain import InsufficientPoints
 from patron.ledger.service import adjust_points, spend_points
 from tests.conftest import make_program
-from tests.earning.test_ingest import BASE, Shop
+from tests.flows.test_ingest import BASE, Shop
 from tests.ledger.test_service import new_member
 from tests.listening import heard
 

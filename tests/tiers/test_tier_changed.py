@@ -27,7 +27,7 @@ def announced():
 
     hooks.subscribe(hooks.TierChanged, listen)
     yield heard
-    hooks._subscribers[hooks.TierChanged].remove(listen)  # no public unsubscribe: tests only
+    hooks.unsubscribe(hooks.TierChanged, listen)
 
 
 def test_an_upgrade_through_ingest_is_announced(database, clock, announced):
@@ -90,7 +90,7 @@ def test_a_refused_move_leaves_nothing_behind(database, clock):
                 conn, shop.program, member, "platinum", clock.now() + timedelta(days=10),
                 "service recovery", "test", clock.now()))
     finally:
-        hooks._subscribers[hooks.TierChanged].remove(refuse)
+        hooks.unsubscribe(hooks.TierChanged, refuse)
     state = view(shop, member)
     assert state["tier"]["id"] == "member" and state["manual"] is None
     assert state["history"] == []

@@ -14,6 +14,7 @@ from patron.errors import Conflict, InvalidInput, NotFound
 from patron.program import repository
 from patron.program.domain import ProgramSettings, starter_document
 from patron.program.document import ProgramDocument
+from patron.program.versions import publish
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 
@@ -48,8 +49,6 @@ def create_program(conn: Connection, *, slug: str, name: str, settings: ProgramS
                    actor: str = "system") -> Program:
     """A new program with version 1 published: ``document``, or a starter document
     earning ``earn_rate`` points per currency unit under ``settings``."""
-    from patron.program.versions import publish
-
     if not SLUG.match(slug):
         raise InvalidInput("a program slug is 2-63 lower-case letters, digits or dashes",
                            field="slug")
