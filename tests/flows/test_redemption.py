@@ -22,6 +22,7 @@ from patron.rewards import repository, service
 from patron.wallet.service import spend as wallet_spend
 from patron.wallet.service import wallet
 from tests.concurrency import race
+from tests.listening import heard
 from tests.rewards.factories import Store
 
 STICKER = {"id": "sticker", "name": "Sticker", "type": "gift", "cost_points": 100}
@@ -311,10 +312,9 @@ def test_a_subscriber_refusing_reward_redeemed_refuses_the_redemption(database, 
     def refuse(conn, happened: hooks.RewardRedeemed) -> None:
         raise NotToday("no mugs today")
 
-    hooks.subscribe(hooks.RewardRedeemed, refuse)
     store = Store(database, clock)
     member = store.member(points=1000)
-    with pytest.raises(NotToday):
+    with heard(hooks.RewardRedeemed, refuse), pytest.raises(NotToday):
         store.redeem(member, "mug")
     assert store.points(member) == 1000 and store.stock("mug") is None
     page = database.read(lambda conn: service.member_redemptions(conn, store.program, member,
