@@ -17,8 +17,9 @@ def test_members_seats_say_household_role_pool_and_who_may_spend(shop):
     shop.join(family.id, child, "child")
     pool = shop.account(household_id=family.id)
     holder = family.account_member_id
-    seats = shop.db.read(lambda conn: HouseholdPools().seats(
+    accounts, seats = shop.db.read(lambda conn: HouseholdPools().accounts(
         conn, shop.program.id, [owner, child, loner, holder]))
+    assert set(accounts) == {owner, child, loner, holder}
     assert seats == {
         owner: PoolSeat(family.id, pool.id, "owner", may_spend=True),
         child: PoolSeat(family.id, pool.id, "child", may_spend=False),

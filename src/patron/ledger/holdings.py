@@ -67,8 +67,7 @@ def holdings(conn: Connection, program: Program, member_ids: Iterable[int]) -> d
     The pool directory (``patron.ledger.pools``) says who sits in which pool;
     whether the program pools points is asked only when one of them does.
     """
-    own = repository.accounts_by_member(conn, program.id, member_ids)
-    seats = pools.directory().seats(conn, program.id, own.keys())
+    own, seats = pools.directory().accounts(conn, program.id, member_ids)
     pool_ids = [s.pool_account_id for s in seats.values() if not s.holder]
     held: dict[int, Any] = {}
     if pool_ids and pools.directory().pools_points(conn, program):
@@ -85,9 +84,8 @@ def lock_points_accounts(conn: Connection, program_id: int, member_ids: Iterable
     """
     if conn.dialect.name != "postgresql":
         return
-    own = repository.accounts_by_member(conn, program_id, member_ids)
+    own, seats = pools.directory().accounts(conn, program_id, member_ids)
     repository.accounts_by_id(conn, [a.id for a in own.values()], lock=True)
-    seats = pools.directory().seats(conn, program_id, own.keys())
     repository.accounts_by_id(conn, [s.pool_account_id for s in seats.values() if not s.holder],
                               lock=True)
 

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
 from patron.errors import Forbidden
+from patron.ledger import repository
 from patron.program.service import Program
 
 
@@ -49,11 +50,15 @@ class PoolSeat:
 
 
 class PoolDirectory(Protocol):
-    """What the ledger asks about pools; the households domain answers."""
+    """What the ledger asks about pools; the households domain answers.
 
-    def seats(self, conn: Connection, program_id: int,
-              member_ids: Collection[int]) -> Mapping[int, PoolSeat]:
-        """The seats of those members that have one (a household, or the pool they hold)."""
+    ``accounts`` reads members' own accounts together with their seats, so finding
+    where a batch's points are held stays one query.
+    """
+
+    def accounts(self, conn: Connection, program_id: int, member_ids: Collection[int]
+                 ) -> tuple[Mapping[int, Any], Mapping[int, PoolSeat]]:
+        """Each member's own account row, and the seats of those that have one."""
         ...
 
     def pools_points(self, conn: Connection, program: Program) -> bool:
@@ -64,9 +69,9 @@ class PoolDirectory(Protocol):
 class NoPools:
     """The directory of a ledger without households: every member holds their own points."""
 
-    def seats(self, conn: Connection, program_id: int,
-              member_ids: Collection[int]) -> Mapping[int, PoolSeat]:
-        return {}
+    def accounts(self, conn: Connection, program_id: int, member_ids: Collection[int]
+                 ) -> tuple[Mapping[int, Any], Mapping[int, PoolSeat]]:
+        return repository.accounts_by_member(conn, program_id, member_ids), {}
 
     def pools_points(self, conn: Connection, program: Program) -> bool:
         return False
