@@ -82,7 +82,7 @@ def _fetch_events(program_id: int) -> Select[Any]:
 
 def _fetch_ledger(program_id: int) -> Select[Any]:
     e = ledger_entries
-    return select(e.c.member_id, e.c.kind, e.c.points, e.c.occurred_at,
+    return select(e.c.id, e.c.member_id, e.c.kind, e.c.points, e.c.occurred_at,
                   e.c.details["rule"].as_string().label("rule")).where(
         e.c.program_id == program_id, e.c.kind != "release")
 
@@ -154,14 +154,14 @@ TABLES: dict[str, SnapshotTable] = {t.name: t for t in (
         "WHERE program_id = $program AND type <> 'purchase'", _fetch_events),
     SnapshotTable(
         "ledger",
-        (("member_id", "BIGINT"), ("kind", "VARCHAR"), ("points", "BIGINT"),
+        (("id", "BIGINT"), ("member_id", "BIGINT"), ("kind", "VARCHAR"), ("points", "BIGINT"),
          ("occurred_at", LOCAL_TS), ("rule", "VARCHAR")),
         # the rule is only looked up on earns: JSON is the costly part of a scan
-        "SELECT member_id, kind, points, occurred_at, "
+        "SELECT id, member_id, kind, points, occurred_at, "
         "CASE WHEN kind = 'earn' THEN json_extract_string(details, '$.rule') END AS rule "
         "FROM src.ledger_entries WHERE program_id = $program AND kind <> 'release'",
         _fetch_ledger,
-        postgres="SELECT member_id, kind, points, occurred_at, "
+        postgres="SELECT id, member_id, kind, points, occurred_at, "
                  "CASE WHEN kind = 'earn' THEN details->>'rule' END AS rule "
                  "FROM ledger_entries WHERE program_id = {program} AND kind <> 'release'"),
     SnapshotTable(
@@ -193,11 +193,12 @@ TABLES: dict[str, SnapshotTable] = {t.name: t for t in (
         "FROM src.lots l JOIN src.accounts a ON a.id = l.account_id "
         "WHERE l.program_id = $program", _fetch_lots),
     SnapshotTable(
+        # the expiry entries are in the snapshot's ledger: read only the moves again
         "lot_expiries",
         (("lot_id", "BIGINT"), ("points", "BIGINT")),
         "SELECT m.lot_id, -m.points AS points FROM src.lot_moves m "
-        "JOIN src.ledger_entries e ON e.id = m.entry_id "
-        "WHERE e.program_id = $program AND e.kind = 'expire'", _fetch_expiries),
+        "JOIN ledger e ON e.id = m.entry_id WHERE e.kind = 'expire'", _fetch_expiries,
+        needs=("ledger",)),
     SnapshotTable(
         "accounts",
         (("member_id", "BIGINT"), ("available", "BIGINT"), ("pending", "BIGINT")),
