@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from patron.auth.service import revoke_key
+from patron.auth.tables import api_keys
 from tests.factories import member_payload
 
 
@@ -12,6 +15,18 @@ def test_missing_or_bad_key_is_401(api):
     bad = api.client.get("/api/v1/members", headers={"Authorization": "Bearer ptn_x_y"})
     assert bad.status_code == 401 and bad.json()["code"] == "unauthorized"
     assert bad.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_revoked_key_is_refused_by_the_next_request(api, database, clock):
+    """Keys in use are remembered by the process; revoking one forgets it at once."""
+    assert api.get("/members").status_code == 200
+    assert api.get("/members").status_code == 200  # now answered from what is remembered
+    prefix = api.key("admin").split("_")[1]
+    key_id = database.read(lambda conn: conn.execute(
+        select(api_keys.c.id).where(api_keys.c.prefix == prefix)).scalar_one())
+    database.transact(lambda conn: revoke_key(conn, key_id=key_id, now=clock.now()))
+    refused = api.get("/members")
+    assert refused.status_code == 401 and refused.json()["code"] == "unauthorized"
 
 
 def test_roles_limit_what_a_key_may_do(api):

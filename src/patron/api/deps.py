@@ -8,9 +8,10 @@ from typing import Annotated, Any, Callable, TypeVar
 
 from fastapi import Depends, Header, Request
 from fastapi.exceptions import RequestValidationError
+from starlette.concurrency import run_in_threadpool
 from sqlalchemy import Connection
 
-from patron.auth.service import Permission, Principal, authenticate
+from patron.auth.service import Permission, Principal, authenticate, known_principal
 from patron.clock import Clock
 from patron.db import Database
 from patron.errors import Unauthorized
@@ -73,11 +74,13 @@ async def refuse_unstorable_text(request: Request) -> None:
 
 
 def context_for(permission: Permission) -> Callable[..., Context]:
-    def authenticated(request: Request,
-                      authorization: Annotated[str | None, Header()] = None) -> Context:
+    async def authenticated(request: Request,
+                            authorization: Annotated[str | None, Header()] = None) -> Context:
         db: Database = request.app.state.db
         token = _bearer(authorization)
-        principal = db.read(lambda conn: authenticate(conn, token))
+        # A key verified moments ago needs no connection and no trip to the thread pool.
+        principal = known_principal(token) or await run_in_threadpool(
+            db.read, lambda conn: authenticate(conn, token))
         principal.require(permission)
         return Context(db, request.app.state.clock, principal)
 

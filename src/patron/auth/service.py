@@ -122,6 +122,11 @@ class _KeyCache:
 _CACHE = _KeyCache()
 
 
+def known_principal(token: str) -> Principal | None:
+    """The caller of a key verified moments ago, without a database connection."""
+    return _CACHE.get(token)
+
+
 def authenticate(conn: Connection, token: str) -> Principal:
     cached = _CACHE.get(token)
     if cached:

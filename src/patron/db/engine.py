@@ -145,6 +145,21 @@ def one_of(conn: Connection, column: Column[Any], values: Iterable[Any]) -> Colu
     return column.in_(values)
 
 
+def one_of_param(dialect: str, column: Column[Any], name: str) -> ColumnElement[bool]:
+    """``one_of`` with the values in the parameter ``name``, for a statement built once.
+
+    Building a joined select costs more Python than running it; a repository that
+    runs one per event builds it at import, one per dialect (``DIALECTS``).
+    """
+    if dialect == "postgresql":
+        element = Text() if isinstance(column.type, String) else column.type
+        return column.in_(select(func.unnest(bindparam(name, type_=ARRAY(element)))))
+    return column.in_(bindparam(name, expanding=True))
+
+
+DIALECTS = ("postgresql", "sqlite")
+
+
 def chunks(values: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
     """``values`` (deduplicated by the caller if need be) in lists of at most ``size``."""
     values = list(values)
@@ -155,8 +170,10 @@ def chunks(values: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
     """Insert rows that all have the same keys; many rows in one pass through the driver."""
     if len(rows) < BULK_ROWS:
-        if rows:
-            conn.execute(insert(table), list(rows))
+        if len(rows) == 1:
+            conn.execute(_insert(table), rows[0])
+        elif rows:
+            conn.execute(_insert(table), list(rows))
         return
     names = list(rows[0])
     _send(conn, table, names, [[row[name] for name in names] for row in rows])
@@ -172,6 +189,8 @@ def insert_rows_returning_ids(conn: Connection, table: Table,
     if len(rows) < BULK_ROWS:
         if not rows:
             return []
+        if len(rows) == 1:  # one row needs neither executemany nor its ordering
+            return [conn.execute(_returning_id(table), rows[0]).scalar_one()]
         result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
                               list(rows))
         return [r.id for r in result]
@@ -180,6 +199,25 @@ def insert_rows_returning_ids(conn: Connection, table: Table,
     _send(conn, table, ["id", *names],
           [[row_id, *(row[name] for name in names)] for row_id, row in zip(ids, rows)])
     return ids
+
+
+_RETURNING_ID: dict[Table, Any] = {}
+_INSERT: dict[Table, Any] = {}
+
+
+def _insert(table: Table) -> Any:
+    statement = _INSERT.get(table)
+    if statement is None:
+        statement = _INSERT[table] = insert(table)
+    return statement
+
+
+def _returning_id(table: Table) -> Any:
+    """``INSERT … RETURNING id`` for one row, built once per table."""
+    statement = _RETURNING_ID.get(table)
+    if statement is None:
+        statement = _RETURNING_ID[table] = insert(table).returning(table.c.id)
+    return statement
 
 
 def _reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:

@@ -9,29 +9,45 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, Select, bindparam, select, update
 
-from patron.db.engine import chunks, insert_rows, insert_rows_returning_ids, one_of
+from patron.db.engine import (DIALECTS, chunks, insert_rows, insert_rows_returning_ids, one_of,
+                              one_of_param)
 from patron.events.tables import events, order_lines, orders
+
+
+def _by_external_id(dialect: str) -> Select[Any]:
+    return select(events.c.external_id, events.c.type, events.c.member_id, events.c.channel,
+                  events.c.occurred_at, events.c.data, events.c.outcome).where(
+        events.c.program_id == bindparam("program_id"),
+        one_of_param(dialect, events.c.external_id, "ids"))
+
+
+def _known_orders(dialect: str) -> Select[Any]:
+    return select(orders.c.order_id).where(orders.c.program_id == bindparam("program_id"),
+                                           one_of_param(dialect, orders.c.order_id, "ids"))
+
+
+# Every event asks both, so they are built once.
+_BY_EXTERNAL_ID = {dialect: _by_external_id(dialect) for dialect in DIALECTS}
+_KNOWN_ORDERS = {dialect: _known_orders(dialect) for dialect in DIALECTS}
 
 
 def recorded_events(conn: Connection, program_id: int, ids: Iterable[str]) -> dict[str, Any]:
     """The events recorded under these ids, by id: what defines each, and its outcome."""
     found: dict[str, Any] = {}
+    query = _BY_EXTERNAL_ID[conn.dialect.name]
     for chunk in chunks(set(ids)):
-        for row in conn.execute(select(
-                events.c.external_id, events.c.type, events.c.member_id, events.c.channel,
-                events.c.occurred_at, events.c.data, events.c.outcome).where(
-                events.c.program_id == program_id, one_of(conn, events.c.external_id, chunk))):
+        for row in conn.execute(query, {"program_id": program_id, "ids": chunk}):
             found[row.external_id] = row
     return found
 
 
 def known_orders(conn: Connection, program_id: int, order_ids: Iterable[str]) -> set[str]:
     found: set[str] = set()
+    query = _KNOWN_ORDERS[conn.dialect.name]
     for chunk in chunks(set(order_ids)):
-        found.update(conn.execute(select(orders.c.order_id).where(
-            orders.c.program_id == program_id, one_of(conn, orders.c.order_id, chunk))).scalars())
+        found.update(conn.execute(query, {"program_id": program_id, "ids": chunk}).scalars())
     return found
 
 

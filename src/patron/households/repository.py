@@ -11,9 +11,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
-from patron.db.engine import chunks, one_of
+from patron.db.engine import DIALECTS, chunks, one_of, one_of_param
 from patron.households.tables import household_member_periods, household_members, households
 from patron.ledger.tables import accounts
 from patron.members.tables import members
@@ -72,6 +72,23 @@ def memberships_of(conn: Connection, program_id: int,
     return found
 
 
+def _accounts_with_households(dialect: str) -> Select[Any]:
+    pool_of = households.alias("pool_of")
+    joined = (accounts
+              .outerjoin(household_members, household_members.c.member_id == accounts.c.member_id)
+              .outerjoin(households, households.c.id == household_members.c.household_id)
+              .outerjoin(pool_of, pool_of.c.account_id == accounts.c.id))
+    return (select(accounts, household_members.c.household_id,
+                   household_members.c.role.label("household_role"),
+                   households.c.account_id.label("pool_account_id"),
+                   pool_of.c.id.label("holds_household_id")).select_from(joined)
+            .where(accounts.c.program_id == bindparam("program_id"),
+                   one_of_param(dialect, accounts.c.member_id, "member_ids")))
+
+
+_ACCOUNTS_WITH_HOUSEHOLDS = {dialect: _accounts_with_households(dialect) for dialect in DIALECTS}
+
+
 def accounts_with_households(conn: Connection, program_id: int,
                              member_ids: Iterable[int]) -> dict[int, Any]:
     """Members' own accounts, each with the household the member belongs to.
@@ -79,20 +96,12 @@ def accounts_with_households(conn: Connection, program_id: int,
     Extra columns: ``household_id``, ``household_role`` and ``pool_account_id``
     (None outside a household), and ``holds_household_id``: the household whose
     pool this account is, when the member row is a household's account holder.
+    Every ledger write asks this, so the statement is built once.
     """
-    pool_of = households.alias("pool_of")
-    joined = (accounts
-              .outerjoin(household_members, household_members.c.member_id == accounts.c.member_id)
-              .outerjoin(households, households.c.id == household_members.c.household_id)
-              .outerjoin(pool_of, pool_of.c.account_id == accounts.c.id))
-    query = select(accounts, household_members.c.household_id,
-                   household_members.c.role.label("household_role"),
-                   households.c.account_id.label("pool_account_id"),
-                   pool_of.c.id.label("holds_household_id")).select_from(joined)
+    query = _ACCOUNTS_WITH_HOUSEHOLDS[conn.dialect.name]
     found: dict[int, Any] = {}
     for chunk in chunks(set(member_ids)):
-        for row in conn.execute(query.where(accounts.c.program_id == program_id,
-                                            one_of(conn, accounts.c.member_id, chunk))):
+        for row in conn.execute(query, {"program_id": program_id, "member_ids": chunk}):
             found[row.member_id] = row
     return found
 

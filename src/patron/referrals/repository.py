@@ -4,9 +4,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
 
-from patron.db.engine import one_of
+from patron.db.engine import DIALECTS, one_of_param
 from patron.earning.tables import order_returns
 from patron.events.tables import events, order_lines, orders
 from patron.members.tables import identities, members
@@ -68,13 +68,21 @@ def purchases_before(conn: Connection, member_id: int, before: datetime) -> int:
         events.c.occurred_at < before)).scalar_one()
 
 
+def _pending(dialect: str) -> Select[Any]:
+    return select(referrals).where(referrals.c.program_id == bindparam("program_id"),
+                                   referrals.c.state == "pending",
+                                   one_of_param(dialect, referrals.c.referee_id, "ids"))
+
+
+_PENDING = {dialect: _pending(dialect) for dialect in DIALECTS}  # asked for every event
+
+
 def pending_for(conn: Connection, program_id: int, member_ids: Iterable[int]) -> dict[int, Any]:
     ids = list(set(member_ids))
     if not ids:
         return {}
-    return {row.referee_id: row for row in conn.execute(select(referrals).where(
-        referrals.c.program_id == program_id, referrals.c.state == "pending",
-        one_of(conn, referrals.c.referee_id, ids)))}
+    return {row.referee_id: row for row in conn.execute(
+        _PENDING[conn.dialect.name], {"program_id": program_id, "ids": ids})}
 
 
 def due(conn: Connection, program_id: int, now: datetime, limit: int) -> list[Any]:
