@@ -42,9 +42,8 @@ def redeemed():
         available = holding_of(conn, happened.program, happened.member_id).account.available
         seen.append((happened, row, available))
 
-    hooks.subscribe(kind, record)
-    yield seen
-    hooks.unsubscribe(kind, record)
+    with heard(kind, record):
+        yield seen
 
 
 def test_one_member_firing_ten_redemptions_with_points_for_three(database, clock):

@@ -11,6 +11,7 @@ from patron import hooks
 from patron.errors import Conflict
 from patron.tiers.service import set_manual
 from patron.tiers.tables import tier_changes
+from tests.listening import heard as listening
 from tests.tiers.test_tiers import sweep, tier_shop, view
 
 
@@ -25,9 +26,8 @@ def announced():
             tier_changes.c.member_id == happened.member_id)).all()
         heard.append((happened, [tuple(row) for row in rows]))
 
-    hooks.subscribe(hooks.TierChanged, listen)
-    yield heard
-    hooks.unsubscribe(hooks.TierChanged, listen)
+    with listening(hooks.TierChanged, listen):
+        yield heard
 
 
 def test_an_upgrade_through_ingest_is_announced(database, clock, announced):
@@ -83,14 +83,10 @@ def test_a_refused_move_leaves_nothing_behind(database, clock):
     def refuse(conn, happened: hooks.TierChanged) -> None:
         raise Conflict("the CRM refuses platinum")
 
-    hooks.subscribe(hooks.TierChanged, refuse)
-    try:
-        with pytest.raises(Conflict):
-            shop.db.transact(lambda conn: set_manual(
-                conn, shop.program, member, "platinum", clock.now() + timedelta(days=10),
-                "service recovery", "test", clock.now()))
-    finally:
-        hooks.unsubscribe(hooks.TierChanged, refuse)
+    with listening(hooks.TierChanged, refuse), pytest.raises(Conflict):
+        shop.db.transact(lambda conn: set_manual(
+            conn, shop.program, member, "platinum", clock.now() + timedelta(days=10),
+            "service recovery", "test", clock.now()))
     state = view(shop, member)
     assert state["tier"]["id"] == "member" and state["manual"] is None
     assert state["history"] == []
