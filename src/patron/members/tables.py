@@ -1,4 +1,5 @@
-from sqlalchemy import Column, Date, ForeignKey, Index, String, Table, UniqueConstraint
+from sqlalchemy import (BigInteger, Column, Date, Float, ForeignKey, Index, String, Table, Text,
+                        UniqueConstraint)
 
 from patron.db.metadata import metadata
 from patron.db.types import BigId, JSONDoc, UTCDateTime
@@ -9,8 +10,21 @@ members = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
     Column("status", String(16), nullable=False),
+    Column("status_reason", String(500)),
+    Column("status_changed_by", String(200)),
+    Column("status_changed_at", UTCDateTime),
+    Column("merged_into", BigId, ForeignKey("members.id")),
     Column("name", String(200)),
+    Column("given_name", String(100)),
+    Column("family_name", String(100)),
     Column("birthdate", Date),
+    Column("gender", String(16)),
+    Column("address_line1", String(200)),
+    Column("address_line2", String(200)),
+    Column("city", String(100)),
+    Column("postcode", String(20)),
+    Column("state", String(100)),
+    Column("country", String(2)),
     Column("region", String(100)),
     Column("join_channel", String(64)),
     Column("attributes", JSONDoc, nullable=False),
@@ -18,7 +32,77 @@ members = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Index("ix_members_program_id_created_at", "program_id", "created_at"),
+    Index("ix_members_merged_into", "merged_into"),
 )
+
+member_status_changes = Table(
+    "member_status_changes",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("previous_status", String(16), nullable=False),
+    Column("reason", String(500)),
+    Column("actor", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_member_status_changes_member_id", "member_id"),
+)
+"""Who blocked, closed or reopened a member, when and why: one row per change."""
+
+merges = Table(
+    "merges",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
+    Column("survivor_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("merged_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", String(500)),
+    Column("actor", String(200), nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("moved", JSONDoc, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("undone_at", UTCDateTime),
+    Column("undone_by", String(200)),
+    Index("ix_merges_survivor_id", "survivor_id"),
+    Index("ix_merges_merged_id", "merged_id"),
+)
+"""One merge of ``merged_id`` into ``survivor_id``: ``moved`` records every row the merge
+moved (by id), so an undo restores both members exactly; ``state`` is merged or undone."""
+
+merge_candidates = Table(
+    "merge_candidates",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
+    Column("member_a", BigId, ForeignKey("members.id"), nullable=False),
+    Column("member_b", BigId, ForeignKey("members.id"), nullable=False),
+    Column("probability", Float, nullable=False),
+    Column("rule", String(100)),
+    Column("evidence", JSONDoc, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("decided_by", String(200)),
+    Column("decided_at", UTCDateTime),
+    Column("merge_id", BigId, ForeignKey("merges.id")),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("program_id", "member_a", "member_b"),
+    Index("ix_merge_candidates_program_id_state", "program_id", "state"),
+)
+"""A pair that may be one person (``member_a < member_b``): pending until a person accepts
+(merged) or rejects it (never suggested again), with the evidence per field."""
+
+match_models = Table(
+    "match_models",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
+    Column("settings", Text, nullable=False),
+    Column("pairs_scored", BigInteger, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_match_models_program_id", "program_id"),
+)
+"""A trained probabilistic matching model per program (Splink settings JSON); the latest wins."""
 
 identities = Table(
     "identities",
