@@ -75,18 +75,33 @@ class ColumnMap:
     money: Literal["minor", "major"] = "minor"
     time_format: str | None = None
     date_format: str | None = None
+    _sources: dict[str, tuple[bool, str]] = field(init=False, repr=False, compare=False)
+    """Each mapped field's source, worked out once: (True, column) or (False, constant)."""
+
+    def __post_init__(self) -> None:
+        sources = {name: (False, value) for name, value in self.constants.items()}
+        sources.update((name, (True, column)) for name, column in self.columns.items())
+        object.__setattr__(self, "_sources", sources)
 
     def get(self, row: Mapping[str, Any], name: str) -> str | None:
-        if name in self.columns:
-            value = row.get(self.columns[name])
-        elif name in self.constants:
-            value = self.constants[name]
-        else:
+        source = self._sources.get(name)
+        if source is None:
             value = row.get(name)
+        elif source[0]:
+            value = row.get(source[1])
+        else:
+            value = source[1]
         if value is None:
             return None
-        text = str(value).strip()
+        text = (value if type(value) is str else str(value)).strip()
         return text or None
+
+    def cell(self, name: str) -> str | None:
+        """The column a field is read from (None: a constant, the same on every row)."""
+        source = self._sources.get(name)
+        if source is None:
+            return name
+        return source[1] if source[0] else None
 
     def prefixed(self, row: Mapping[str, Any], prefix: str) -> dict[str, str]:
         names = {n for n in (*self.columns, *self.constants) if n.startswith(prefix)}
@@ -263,6 +278,10 @@ def _purchase(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale
 
 
 def _agreed(rows: Sequence[Mapping[str, Any]], m: ColumnMap, order_id: str) -> None:
+    first = rows[0]
+    cells = [c for c in (m.cell(name) for name in ORDER_FIELDS) if c is not None]
+    if all(row.get(c) == first.get(c) for row in rows for c in cells):
+        return  # the same cells: the same values (the usual case, checked cheaply)
     for name in ORDER_FIELDS:
         values = {m.get(row, name) for row in rows}
         if len(values) > 1:
