@@ -148,3 +148,17 @@ def test_what_bulk_history_takes(program, clock):
     assert history.admits(program, [purchase, purchase], now, earn_history=False) is None
     review = purchase.model_copy(update={"type": "review", "id": "r1"})
     assert history.admits(program, [purchase, review], now, earn_history=False) is None
+
+
+def test_csv_rows_are_read_as_dict_reader_reads_them(tmp_path):
+    import csv
+    text = 'a,b,c\n1,2,3\n\n4,5\n6,7,8,9\n"x\ny",,\n\n;,"",z\n'
+    path = tmp_path / "rows.csv"
+    path.write_text(text)
+    with path.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        expected = [(reader.line_num, row) for row in reader]
+    got = [(r.line, r.raw) for r in service.read_records(path, "csv")]
+    assert got == expected
+    assert [r.error is not None for r in service.read_records(path, "csv")] == [
+        False, False, True, False, False]

@@ -96,6 +96,22 @@ class ColumnMap:
         text = (value if type(value) is str else str(value)).strip()
         return text or None
 
+    def first(self, row: Mapping[str, Any], *names: str) -> str | None:
+        """``get(row, a) or get(row, b) …``: the first of the fields given a value."""
+        for name in names:
+            source = self._sources.get(name)
+            if source is None:
+                value = row.get(name)
+            elif source[0]:
+                value = row.get(source[1])
+            else:
+                value = source[1]
+            if value is not None:
+                text = (value if type(value) is str else str(value)).strip()
+                if text:
+                    return text
+        return None
+
     def cell(self, name: str) -> str | None:
         """The column a field is read from (None: a constant, the same on every row)."""
         source = self._sources.get(name)
@@ -229,7 +245,7 @@ def split_order(key: tuple[str | None, str]) -> SplitOrder:
 
 
 def _quantity(row: Mapping[str, Any], m: ColumnMap) -> int:
-    quantity = m.get(row, "line.quantity") or m.get(row, "quantity") or "1"
+    quantity = m.first(row, "line.quantity", "quantity") or "1"
     if not quantity.isdigit():
         raise InvalidRow(f"quantity {quantity!r} is not a whole number", field="line.quantity")
     return int(quantity)
@@ -252,8 +268,8 @@ def _lines(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale,
             amounts.append(total)
         else:
             raise InvalidRow("a purchase needs a total (or a line.amount)", field="total")
-        sku, category = (m.get(row, "line.sku") or m.get(row, "sku"),
-                         m.get(row, "line.category") or m.get(row, "category"))
+        sku, category = (m.first(row, "line.sku", "sku"),
+                         m.first(row, "line.category", "category"))
         if sku or category:
             lines.append({"sku": sku or category, "category": category,
                           "quantity": _quantity(row, m), "amount": amounts[-1]})
