@@ -162,3 +162,27 @@ def test_csv_rows_are_read_as_dict_reader_reads_them(tmp_path):
     assert got == expected
     assert [r.error is not None for r in service.read_records(path, "csv")] == [
         False, False, True, False, False]
+
+
+def test_event_data_is_checked_as_the_schema_checks_it():
+    import pytest
+    from pydantic import ValidationError
+
+    from patron.events.schemas import EventIn
+    base = {"id": "e1", "type": "review", "occurred_at": "2024-01-01T00:00:00Z",
+            "member": {"identity": {"type": "email", "value": "a@example.com"}}}
+    datas = [{}, {"a": "b", "n": 2**63 - 1, "f": 1.5, "t": True, "z": None},
+             {"lines": [{"sku": "x", "quantity": 1}, {"sku": "y", "quantity": 2}]},
+             {"nested": {"k": "v"}}, {"deep": [[{"a": [1]}]]}, {"café": "crème"},
+             {"nul": "a\x00b"}, {"a\x00": 1}, {"big": 2**63}, {"lines": [{"big": -(2**64)}]},
+             {"lone": "\ud800"}, {"lines": [{"x\x00": 1}]}, {1: "int key"}, {"list": [1, "a"]}]
+    for data in datas:
+        payload = {**base, "data": data}
+        try:
+            expected = EventIn.model_validate(payload)
+        except ValidationError as exc:
+            with pytest.raises(ValidationError) as got:
+                service.event_in(payload)
+            assert got.value.errors()[0]["msg"] == exc.errors()[0]["msg"], data
+            continue
+        assert service.event_in(payload) == expected, data

@@ -283,10 +283,19 @@ def _plain(data: dict[str, Any]) -> bool:
     return True
 
 
+_PLAIN_KEYS: set[tuple[Any, ...]] = set()
+"""Key lists already found plain (an order's lines all have the same few)."""
+
+
 def _flat_keys(item: dict[str, Any]) -> bool:
-    keys = item.keys()
-    return all(type(k) is str for k in keys) and "".join(keys).isascii() and not any(
-        "\x00" in k for k in keys)
+    keys = tuple(item)
+    if keys in _PLAIN_KEYS:
+        return True
+    if not all(type(k) is str and k.isascii() and "\x00" not in k for k in keys):
+        return False
+    if len(_PLAIN_KEYS) < 256:
+        _PLAIN_KEYS.add(keys)
+    return True
 
 
 def _flat(item: dict[str, Any]) -> bool:
