@@ -65,6 +65,23 @@ def guarded_debit(conn: Connection, account_id: int, points: int) -> bool:
     return result.rowcount == 1
 
 
+def debit_unless_recorded(conn: Connection, account_id: int, points: int, key: str) -> Any:
+    """Take ``points`` from the available balance only if they are there and no entry of
+    the account holds ``key`` yet; the account's balances after, or None when it did not.
+
+    One round trip for what a spend checks first (the replay, the balance); a retry
+    racing its first request still meets ``UNIQUE(account_id, idempotency_key)``.
+    """
+    recorded = select(ledger_entries.c.id).where(ledger_entries.c.account_id == account_id,
+                                                 ledger_entries.c.idempotency_key == key)
+    return conn.execute(
+        update(accounts).where(accounts.c.id == account_id, accounts.c.available >= points,
+                               ~recorded.exists())
+        .values(available=accounts.c.available - points)
+        .returning(accounts.c.available, accounts.c.pending, accounts.c.lifetime_earned)
+    ).first()
+
+
 def apply_deltas(conn: Connection, deltas: dict[int, tuple[int, int, int]]) -> None:
     """Add (available, pending, lifetime) deltas, in account order to avoid deadlocks."""
     rows = [dict(a_id=a, d_available=d[0], d_pending=d[1], d_lifetime=d[2])
