@@ -374,7 +374,7 @@ def bench_database(target: Target, args: argparse.Namespace) -> tuple[list[Row],
     fixtures = {(workload, side): make_fixture(db, args.members, points, now)
                 for workload in WORKLOADS for side in SIDES}
     warm = make_fixture(db, 20, COST * 100, now)
-    with patron_server(target.url) as base:
+    with patron_server(target.url, start_seconds=300) as base:
         for workload in WORKLOADS:  # warm up both the server and this process
             http_run(base, warm, workload, clients=1, count=40, seconds=5)
             call_run(db, warm, workload, clients=1, count=40, seconds=5)
