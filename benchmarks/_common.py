@@ -110,8 +110,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def patron_server(url: str) -> Iterator[str]:
-    """A real uvicorn process (one worker) serving Patron on ``url``'s database."""
+def patron_server(url: str, start_seconds: float = 30) -> Iterator[str]:
+    """A real uvicorn process (one worker) serving Patron on ``url``'s database; it must
+    answer within ``start_seconds`` (longer on a busy machine)."""
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "_common:server_app", "--factory",
@@ -120,7 +121,7 @@ def patron_server(url: str) -> Iterator[str]:
         env={**os.environ, URL_ENV: url})
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + start_seconds
         while True:
             if process.poll() is not None:
                 raise RuntimeError("the Patron server exited during start-up")
@@ -128,7 +129,7 @@ def patron_server(url: str) -> Iterator[str]:
                 if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError("the Patron server did not start within 30 s")
+                raise RuntimeError(f"the Patron server did not start within {start_seconds} s")
             time.sleep(0.1)
         yield base
     finally:

@@ -1,32 +1,37 @@
-"""Redemption throughput: Patron's ``redeem`` beside the same rows written through the driver.
+"""Spends and redemptions: Patron over HTTP beside the same rows written through the driver.
 
-For SQLite and PostgreSQL this measures reward redemptions per second with 1
-and 4 concurrent clients, each redemption one transaction, three ways:
+For SQLite and PostgreSQL this measures, with 1, 4 and 16 concurrent clients,
+two workloads, each request one transaction:
 
-- Patron: ``patron.flows.redemption.redeem`` through ``Database.transact``,
-  exactly what ``POST /members/{id}/redemptions`` runs (without HTTP): lock the
-  member's account, check eligibility and the per-member limit, spend the points
-  soonest-expiring lot first behind the guarded debit, take a unit of stock with
-  a guarded update, record the redemption.
-- the ledger's ``spend_points`` alone (same members, same points), for scale: the
-  part of a redemption that is the points spend;
-- raw: the same rows by hand, through the driver (sqlite3 / psycopg): the guarded
-  debit of the account, the soonest-expiring open lot read and updated, the
-  spend entry and its lot move, the guarded stock update and the redemption
-  row. No eligibility, idempotency or household checks: the floor of what a
-  redemption must write.
+- spend: ``POST /api/v1/members/{id}/spends`` (pay with points at checkout);
+- redeem: ``POST /api/v1/members/{id}/redemptions`` of a gift with stock.
 
-The reward is a gift with stock (so both sides take the stock row's lock), each
-member holds enough points for every redemption of the run, and redemptions go
-to members round-robin. SQLite writers of both sides queue on an in-process lock
-(Patron's ``Database`` does; raw writers would otherwise sleep in SQLite's busy
-handler). Every run ends by checking what each program holds: one redemption,
-entry and lot move per success, the stock down by as many units, and every
-balance equal to its entries and its lots. The machine's load average is printed: on a
-shared 2-core box, other work slows Python-heavy paths far more than the driver.
+Each three ways:
 
-    .venv/bin/python benchmarks/redemptions.py                 # both databases, ~3 min
-    .venv/bin/python benchmarks/redemptions.py --db postgresql --seconds 20 --json
+- Patron over HTTP: a real uvicorn process (one worker, as ``patron serve`` runs
+  it), one keep-alive ``httpx`` client per client thread, an admin API key. This
+  is the figure the goals are about (p99 < 20 ms at 4 clients on PostgreSQL, at
+  least half the raw rate).
+- Patron in process: ``spend_points`` / ``redemption.redeem`` through
+  ``Database.transact``, what the endpoints run without HTTP, JSON and auth.
+- raw: the same rows by hand, through the driver (sqlite3 / psycopg), one
+  transaction per request on as many connections as clients: the guarded debit
+  of the account, the soonest-expiring open lot read and updated, the spend entry
+  and its lot move; for a redemption also the guarded stock update and the
+  redemption row. No eligibility, idempotency or household checks: the floor of
+  what the request must write.
+
+Each member holds two lots with enough points for every request of the run, and
+requests go to members round-robin. SQLite writers of the in-process and raw
+sides queue on an in-process lock (Patron's ``Database`` does; raw writers would
+otherwise sleep in SQLite's busy handler). Every run ends by checking what each
+program holds: one spend entry and lot move per success (and one redemption and
+unit of stock for redemptions), and every balance equal to its entries and its
+lots. The machine's load average is printed: on a shared 2-core box, other work
+slows Python-heavy paths far more than the driver.
+
+    .venv/bin/python benchmarks/redemptions.py                 # both databases, ~6 min
+    .venv/bin/python benchmarks/redemptions.py --db postgresql --clients 4 --seconds 20 --json
 """
 
 from __future__ import annotations
@@ -39,28 +44,30 @@ import sys
 import threading
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select
 
+from patron.auth.service import Role, create_key
 from patron.db import Database, create_database
 from patron.db.migrate import upgrade
+from patron.flows import redemption
+from patron.flows.enrolment import create_member
 from patron.ledger.service import credit_points, spend_points
 from patron.ledger.tables import accounts, ledger_entries, lot_moves, lots
 from patron.members.schemas import MemberCreate
-from patron.flows import redemption
-from patron.flows.enrolment import create_member
+from patron.program.document import ProgramDocument
 from patron.program.domain import ProgramSettings
 from patron.program.service import Program, create_program
 from patron.rewards.tables import redemptions, reward_stock
-from patron.program.document import ProgramDocument
 
-from _common import Rate, err, pg_server_default
+from _common import Rate, err, patron_server, pg_server_default
 from _common import run_clients as timed_clients
 from _common import scratch_database as scratch
 
@@ -69,6 +76,8 @@ COST = 100
 STOCK = 10**9
 REWARD = {"id": "voucher", "name": "Gift voucher", "type": "gift", "cost_points": COST,
           "stock": STOCK}
+WORKLOADS = ("spend", "redeem")
+SIDES = ("http", "call", "raw")
 
 
 # --------------------------------------------------------------------------- results
@@ -76,19 +85,20 @@ REWARD = {"id": "voucher", "name": "Gift voucher", "type": "gift", "cost_points"
 @dataclass
 class Row:
     database: str
+    workload: str
     clients: int
-    patron: Rate
-    spend: Rate
+    http: Rate
+    call: Rate
     raw: Rate
 
     @property
     def ratio(self) -> float:
-        return self.patron.per_second / self.raw.per_second if self.raw.per_second else 0.0
+        return self.http.per_second / self.raw.per_second if self.raw.per_second else 0.0
 
 
-def run_clients(clients: int, count: int, seconds: float, send: Callable[[Any, int], None],
+def run_clients(clients: int, count: int, seconds: float, send: Callable[[Any, int], Any],
                 open_client: Callable[[], Any], close_client: Callable[[Any], None]) -> Rate:
-    """Concurrent clients; a ``send`` that raises is a failed redemption."""
+    """Concurrent clients; a ``send`` that raises or returns False is a failed request."""
     return timed_clients(clients, count, seconds, send, open_client, close_client)
 
 
@@ -99,6 +109,12 @@ class Fixture:
     program: Program
     members: list[int]
     accounts: dict[int, int]  # member id -> account id
+    key: str
+    points: int
+    """Points each member started with."""
+    done: int = 0
+    """Successful requests so far, over every run on this fixture."""
+    runs: list[str] = field(default_factory=list)
 
 
 def make_fixture(db: Database, members: int, points: int, now: datetime) -> Fixture:
@@ -125,38 +141,59 @@ def make_fixture(db: Database, members: int, points: int, now: datetime) -> Fixt
     found = db.read(lambda conn: {r.member_id: r.id for r in conn.execute(
         select(accounts.c.member_id, accounts.c.id)
         .where(accounts.c.program_id == program.id))})
-    return Fixture(program, ids, found)
+    key = db.transact(lambda conn: create_key(conn, program_id=program.id, role=Role.ADMIN,
+                                              name="bench", now=now)).key
+    return Fixture(program, ids, found, key, points)
 
 
-# --------------------------------------------------------------------------- the two sides
+# --------------------------------------------------------------------------- Patron
 
-def patron_run(db: Database, fixture: Fixture, *, clients: int, count: int,
-               seconds: float) -> Rate:
-    members = fixture.members
-    run = uuid.uuid4().hex[:6]
+def call_run(db: Database, fixture: Fixture, workload: str, *, clients: int, count: int,
+             seconds: float) -> Rate:
+    """In process: what the endpoint runs, through ``Database.transact``."""
+    members, run = fixture.members, uuid.uuid4().hex[:6]
 
     def send(_: Any, job: int) -> None:
         member_id = members[job % len(members)]
-        db.transact(lambda conn: redemption.redeem(
-            conn, fixture.program, member_id, reward_id=REWARD["id"], key=f"{run}-{job}",
-            actor=ACTOR, now=datetime.now(UTC)))
+        if workload == "spend":
+            db.transact(lambda conn: spend_points(
+                conn, fixture.program, member_id, points=COST, reason="bench spend",
+                key=f"spend:{run}-{job}", actor=ACTOR, now=datetime.now(UTC)))
+        else:
+            db.transact(lambda conn: redemption.redeem(
+                conn, fixture.program, member_id, reward_id=REWARD["id"], key=f"{run}-{job}",
+                actor=ACTOR, now=datetime.now(UTC)))
 
     return run_clients(clients, count, seconds, send, lambda: None, lambda _: None)
 
 
-def spend_run(db: Database, fixture: Fixture, *, clients: int, count: int,
-              seconds: float) -> Rate:
-    members = fixture.members
-    run = uuid.uuid4().hex[:6]
+def http_run(base: str, fixture: Fixture, workload: str, *, clients: int, count: int,
+             seconds: float) -> Rate:
+    """Over HTTP: one keep-alive client per thread."""
+    members, run = fixture.members, uuid.uuid4().hex[:6]
+    headers = {"Authorization": f"Bearer {fixture.key}", "Content-Type": "application/json"}
+    path = "spends" if workload == "spend" else "redemptions"
 
-    def send(_: Any, job: int) -> None:
+    def body(job: int) -> bytes:
+        if workload == "spend":
+            return json.dumps({"points": COST, "reason": "bench spend",
+                               "idempotency_key": f"{run}-{job}"}).encode()
+        return json.dumps({"reward_id": REWARD["id"], "idempotency_key": f"{run}-{job}"}).encode()
+
+    def send(client: httpx.Client, job: int) -> bool:
         member_id = members[job % len(members)]
-        db.transact(lambda conn: spend_points(
-            conn, fixture.program, member_id, points=COST, reason="bench spend",
-            key=f"{run}-{job}", actor=ACTOR, now=datetime.now(UTC)))
+        response = client.post(f"/api/v1/members/{member_id}/{path}", content=body(job))
+        if response.status_code != 201:
+            err.print(f"[red]{response.status_code}[/red] {response.text[:300]}")
+            return False
+        return True
 
-    return run_clients(clients, count, seconds, send, lambda: None, lambda _: None)
+    return run_clients(clients, count, seconds, send,
+                       lambda: httpx.Client(base_url=base, headers=headers, timeout=60),
+                       lambda client: client.close())
 
+
+# --------------------------------------------------------------------------- raw
 
 GUARDED_DEBIT = "UPDATE accounts SET available = available - %s WHERE id = %s AND available >= %s"
 SOONEST_LOT = ("SELECT id, remaining FROM lots WHERE account_id = %s AND state = 'open' "
@@ -177,7 +214,8 @@ INSERT_REDEMPTION = (
 
 
 class RawWriter:
-    """One redemption in one transaction, the statements a careful hand-written service runs."""
+    """One spend or redemption in one transaction, the statements a careful hand-written
+    service runs."""
 
     placeholder = "%s"
     queue: contextlib.AbstractContextManager[Any] = contextlib.nullcontext()
@@ -195,30 +233,39 @@ class RawWriter:
     def begin(self, conn: Any) -> None:
         """psycopg opens the transaction with the first statement."""
 
-    def redeem(self, conn: Any, member_id: int, key: str) -> None:
+    def write(self, conn: Any, workload: str, member_id: int, key: str) -> None:
         account_id, now = self.fixture.accounts[member_id], self.stamp(datetime.now(UTC))
         with self.queue:
             cur = conn.cursor()
             self.begin(conn)
             try:
-                if cur.execute(self.sql(GUARDED_DEBIT), (COST, account_id, COST)).rowcount != 1:
-                    raise RuntimeError("insufficient points")
-                lot_id, _ = cur.execute(self.sql(SOONEST_LOT), (account_id,)).fetchone()
-                cur.execute(self.sql(UPDATE_LOT), (COST, COST, lot_id))
-                entry_id = cur.execute(self.sql(INSERT_ENTRY), (
-                    self.program_id, account_id, member_id, -COST, now, now, f"redeem:{key}",
-                    f"Redeemed: {REWARD['name']}", ACTOR, json.dumps({}))).fetchone()[0]
-                cur.execute(self.sql(INSERT_MOVE), (entry_id, lot_id, -COST))
-                if cur.execute(self.sql(TAKE_STOCK), (now, self.program_id,
-                                                      REWARD["id"])).rowcount != 1:
-                    raise RuntimeError("out of stock")
-                cur.execute(self.sql(INSERT_REDEMPTION), (
-                    self.program_id, member_id, account_id, REWARD["id"], REWARD["name"], COST,
-                    key, entry_id, True, now, ACTOR))
+                entry_id = self.spend(cur, account_id, member_id, key, now)
+                if workload == "redeem":
+                    self.redeem(cur, account_id, member_id, key, now, entry_id)
             except BaseException:
                 conn.rollback()
                 raise
             conn.commit()
+
+    def spend(self, cur: Any, account_id: int, member_id: int, key: str, now: Any) -> int:
+        if cur.execute(self.sql(GUARDED_DEBIT), (COST, account_id, COST)).rowcount != 1:
+            raise RuntimeError("insufficient points")
+        lot_id, _ = cur.execute(self.sql(SOONEST_LOT), (account_id,)).fetchone()
+        cur.execute(self.sql(UPDATE_LOT), (COST, COST, lot_id))
+        entry_id = cur.execute(self.sql(INSERT_ENTRY), (
+            self.program_id, account_id, member_id, -COST, now, now, f"spend:{key}",
+            "bench spend", ACTOR, json.dumps({}))).fetchone()[0]
+        cur.execute(self.sql(INSERT_MOVE), (entry_id, lot_id, -COST))
+        return int(entry_id)
+
+    def redeem(self, cur: Any, account_id: int, member_id: int, key: str, now: Any,
+               entry_id: int) -> None:
+        if cur.execute(self.sql(TAKE_STOCK), (now, self.program_id,
+                                              REWARD["id"])).rowcount != 1:
+            raise RuntimeError("out of stock")
+        cur.execute(self.sql(INSERT_REDEMPTION), (
+            self.program_id, member_id, account_id, REWARD["id"], REWARD["name"], COST,
+            key, entry_id, True, now, ACTOR))
 
 
 class PostgresRaw(RawWriter):
@@ -240,22 +287,23 @@ class SqliteRaw(RawWriter):
         conn.execute("BEGIN IMMEDIATE")
 
 
-def raw_run(target: Target, fixture: Fixture, *, clients: int, count: int,
+def raw_run(target: Target, fixture: Fixture, workload: str, *, clients: int, count: int,
             seconds: float) -> Rate:
     writer = target.raw_writer(fixture)
-    members = fixture.members
-    run = uuid.uuid4().hex[:6]
-    # The stock row Patron creates on the first redemption.
-    with contextlib.closing(target.raw_connect()) as conn:
-        writer.begin(conn)
-        conn.cursor().execute(writer.sql(
-            "INSERT INTO reward_stock (program_id, reward_id, stock, redeemed, remaining, "
-            "updated_at) VALUES (%s, %s, %s, 0, %s, %s)"),
-            (fixture.program.id, REWARD["id"], STOCK, STOCK, writer.stamp(datetime.now(UTC))))
-        conn.commit()
+    members, run = fixture.members, uuid.uuid4().hex[:6]
+    if workload == "redeem" and not fixture.runs:
+        # The stock row Patron creates on the first redemption.
+        with contextlib.closing(target.raw_connect()) as conn:
+            writer.begin(conn)
+            conn.cursor().execute(writer.sql(
+                "INSERT INTO reward_stock (program_id, reward_id, stock, redeemed, remaining, "
+                "updated_at) VALUES (%s, %s, %s, 0, %s, %s)"),
+                (fixture.program.id, REWARD["id"], STOCK, STOCK,
+                 writer.stamp(datetime.now(UTC))))
+            conn.commit()
 
     def send(conn: Any, job: int) -> None:
-        writer.redeem(conn, members[job % len(members)], f"{run}-{job}")
+        writer.write(conn, workload, members[job % len(members)], f"{run}-{job}")
 
     return run_clients(clients, count, seconds, send, target.raw_connect, lambda c: c.close())
 
@@ -277,11 +325,10 @@ def scratch_database(kind: str, pg_server: str) -> Iterator[Target]:
         yield Target(db.name, db.url, db.connect, SqliteRaw if kind == "sqlite" else PostgresRaw)
 
 
-def check(db: Database, name: str, fixture: Fixture, rate: Rate, points: int, *,
-          redeemed: bool = True) -> list[str]:
-    """One redemption (when ``redeemed``), spend entry and lot move per success; stock and
-    balances exact."""
-    pid, done = fixture.program.id, rate.done
+def check(db: Database, name: str, fixture: Fixture, workload: str) -> list[str]:
+    """One spend entry and lot move per success (and for redemptions one redemption and
+    unit of stock); balances exact."""
+    pid, done = fixture.program.id, fixture.done
 
     def count(table: Any, *where: Any) -> Any:
         return select(func.count()).select_from(table).where(*where)
@@ -294,12 +341,12 @@ def check(db: Database, name: str, fixture: Fixture, rate: Rate, points: int, *,
                 count(lot_moves.join(ledger_entries), ledger_entries.c.program_id == pid,
                       ledger_entries.c.kind == "spend")).scalar(),
         }
-        if redeemed:
+        if workload == "redeem":
             found["redemptions"] = conn.execute(
                 count(redemptions, redemptions.c.program_id == pid)).scalar()
-            found["stock taken"] = STOCK - conn.execute(select(reward_stock.c.remaining).where(
-                reward_stock.c.program_id == pid)).scalar()
-        problems = [f"{name}: {n} {what} for {done} redemptions"
+            found["stock taken"] = STOCK - (conn.execute(select(reward_stock.c.remaining).where(
+                reward_stock.c.program_id == pid)).scalar() or STOCK)
+        problems = [f"{name}: {n} {what} for {done} requests"
                     for what, n in found.items() if n != done]
         available = conn.execute(select(func.sum(accounts.c.available))
                                  .where(accounts.c.program_id == pid)).scalar()
@@ -309,7 +356,7 @@ def check(db: Database, name: str, fixture: Fixture, rate: Rate, points: int, *,
         open_lots = conn.execute(select(func.sum(lots.c.remaining))
                                  .where(lots.c.program_id == pid, lots.c.state == "open")
                                  ).scalar()
-        expected = len(fixture.members) * points - done * COST
+        expected = len(fixture.members) * fixture.points - done * COST
         if not available == posted == open_lots == expected:
             problems.append(f"{name}: balances {available}/{posted}/{open_lots}, "
                             f"expected {expected}")
@@ -321,25 +368,36 @@ def bench_database(target: Target, args: argparse.Namespace) -> tuple[list[Row],
     db = create_database(target.url)
     upgrade(db)
     now = datetime.now(UTC)
-    points = COST * (args.count // args.members + 2) * 2
+    points = COST * (args.count * len(args.clients) // args.members + 2) * 2
     rows, problems = [], []
     err.print(f"[bold]{target.name}[/bold]: members and points")
-    warm = make_fixture(db, 50, points, now)
-    patron_run(db, warm, clients=1, count=200, seconds=5)
-    for clients in args.clients:
-        fixtures = {side: make_fixture(db, args.members, points, now)
-                    for side in ("patron", "spend", "raw")}
-        err.print(f"[bold]{target.name}[/bold]: {clients} client(s), raw, spend, Patron")
-        run = dict(clients=clients, count=args.count, seconds=args.seconds)
-        raw = raw_run(target, fixtures["raw"], **run)
-        spend = spend_run(db, fixtures["spend"], **run)
-        patron = patron_run(db, fixtures["patron"], **run)
-        for side, rate in (("patron", patron), ("spend", spend), ("raw", raw)):
-            problems += check(db, f"{target.name} {clients} client(s) {side}", fixtures[side],
-                              rate, points, redeemed=side != "spend")
-            if rate.errors:
-                problems.append(f"{target.name} {side}: {rate.errors} failed")
-        rows.append(Row(target.name, clients, patron, spend, raw))
+    fixtures = {(workload, side): make_fixture(db, args.members, points, now)
+                for workload in WORKLOADS for side in SIDES}
+    warm = make_fixture(db, 20, COST * 100, now)
+    with patron_server(target.url, start_seconds=300) as base:
+        for workload in WORKLOADS:  # warm up both the server and this process
+            http_run(base, warm, workload, clients=1, count=40, seconds=5)
+            call_run(db, warm, workload, clients=1, count=40, seconds=5)
+        for clients in args.clients:
+            for workload in WORKLOADS:
+                err.print(f"[bold]{target.name}[/bold]: {workload}, {clients} client(s), "
+                          "raw, in process, HTTP")
+                run = dict(clients=clients, count=args.count, seconds=args.seconds)
+                rates = {
+                    "raw": raw_run(target, fixtures[workload, "raw"], workload, **run),
+                    "call": call_run(db, fixtures[workload, "call"], workload, **run),
+                    "http": http_run(base, fixtures[workload, "http"], workload, **run),
+                }
+                for side, rate in rates.items():
+                    fixture = fixtures[workload, side]
+                    fixture.done += rate.done
+                    fixture.runs.append(f"{clients}")
+                    problems += check(db, f"{target.name} {workload} {clients} client(s) "
+                                          f"{side}", fixture, workload)
+                    if rate.errors:
+                        problems.append(f"{target.name} {workload} {side}: "
+                                        f"{rate.errors} failed")
+                rows.append(Row(target.name, workload, clients, **rates))
     db.dispose()
     return rows, problems
 
@@ -349,16 +407,17 @@ def _ms(value: float | None) -> str:
 
 
 def render(rows: list[Row], args: argparse.Namespace) -> Table:
-    table = Table(title="Patron redemptions vs the same rows written straight through the "
-                        "driver", caption=f"one transaction per redemption; a gift with stock; "
-                        f"{args.members} members per program, round-robin")
-    for name in ("database", "clients", "Patron red/s", "p50 ms", "p99 ms", "spend_points/s",
-                 "raw red/s", "raw p50", "raw p99", "Patron/raw"):
-        table.add_column(name, justify="left" if name == "database" else "right")
+    table = Table(title="Patron spends and redemptions vs the same rows written straight "
+                        "through the driver",
+                  caption=f"one transaction per request; HTTP: one uvicorn worker; "
+                          f"{args.members} members per program, round-robin")
+    for name in ("database", "workload", "clients", "HTTP req/s", "p50 ms", "p99 ms",
+                 "in-process/s", "raw req/s", "raw p50", "raw p99", "HTTP/raw"):
+        table.add_column(name, justify="left" if name in ("database", "workload") else "right")
     for row in rows:
-        table.add_row(row.database, str(row.clients), f"{row.patron.per_second:,.0f}",
-                      _ms(row.patron.percentile(0.5)), _ms(row.patron.percentile(0.99)),
-                      f"{row.spend.per_second:,.0f}",
+        table.add_row(row.database, row.workload, str(row.clients),
+                      f"{row.http.per_second:,.0f}", _ms(row.http.percentile(0.5)),
+                      _ms(row.http.percentile(0.99)), f"{row.call.per_second:,.0f}",
                       f"{row.raw.per_second:,.0f}", _ms(row.raw.percentile(0.5)),
                       _ms(row.raw.percentile(0.99)), f"{row.ratio:.2f}")
     return table
@@ -370,10 +429,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pg-url", default=pg_server_default(),
                         help="a PostgreSQL server to create the scratch database on")
     parser.add_argument("--members", type=int, default=1000, help="members per program")
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4],
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 4, 16],
                         help="concurrent clients, one run each")
     parser.add_argument("--count", type=int, default=20_000,
-                        help="at most this many redemptions per run")
+                        help="at most this many requests per run")
     parser.add_argument("--seconds", type=float, default=8, help="and for at most this long")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     return parser.parse_args(argv)
@@ -400,14 +459,13 @@ def main(argv: list[str] | None = None) -> int:
             problems += trouble
     if args.json:
         print(json.dumps({"settings": vars(args), "results": [
-            {"database": r.database, "clients": r.clients, "patron": r.patron.summary("redemptions"),
-             "spend_points": r.spend.summary("redemptions"),
-             "raw": r.raw.summary("redemptions"),
-             "ratio": round(r.ratio, 3)} for r in rows],
+            {"database": r.database, "workload": r.workload, "clients": r.clients,
+             "http": r.http.summary("requests"), "in_process": r.call.summary("requests"),
+             "raw": r.raw.summary("requests"), "ratio": round(r.ratio, 3)} for r in rows],
             "load_average": {"before": load_before, "after": load_average()},
             "problems": problems}, indent=2))
     else:
-        console = Console(width=max(Console().width, 132))
+        console = Console(width=max(Console().width, 140))
         console.print(render(rows, args))
         console.print(f"load average before: {load_before}, after: {load_average()} "
                       f"({os.cpu_count()} CPUs)")

@@ -72,6 +72,44 @@ def test_spend_retry_with_same_key_spends_once(database, program, clock):
     assert_exact(database, program, member_id)
 
 
+def test_a_spend_answers_what_its_retry_and_the_ledger_read_back(database, clock):
+    program = make_program(database, clock, pending_days=0, expiry={"days": 30})
+    member_id = new_member(database, program, clock, points=100)
+    clock.advance(days=10)
+    database.transact(lambda conn: adjust_points(conn, program, member_id, points=100,
+                                                 reason="bonus", key="b", actor="t",
+                                                 now=clock.now()))
+    run = lambda: database.transact(lambda conn: spend_points(  # noqa: E731
+        conn, program, member_id, points=150, reason="mug", key="m", actor="t",
+        now=clock.now(), order_id="o-1"))
+    first = run()
+    assert first == run()
+    assert first.balance == database.read(lambda conn: balance(conn, program, member_id))
+    [entry] = database.read(lambda conn: ledger_page(conn, program, member_id, None, 1)).items
+    assert first.entry == entry
+    assert (first.entry.points, first.entry.order_id, first.balance.available) == (-150, "o-1", 50)
+
+
+def test_simultaneous_retries_of_one_spend_spend_once(database, program, clock):
+    member_id = new_member(database, program, clock, points=1000)
+    answers: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def spend() -> None:
+        barrier.wait()
+        answers.append(database.transact(lambda conn: spend_points(
+            conn, program, member_id, points=100, reason="coffee", key="same", actor="test",
+            now=clock.now())).entry.id)
+
+    threads = [threading.Thread(target=spend) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 8 and len(set(answers)) == 1
+    assert assert_exact(database, program, member_id).available == 900
+
+
 def test_spend_consumes_soonest_expiring_lots_first(database, clock):
     program = make_program(database, clock, pending_days=0, expiry={"days": 30})
     member_id = new_member(database, program, clock, points=100)          # expires T0+30

@@ -182,3 +182,19 @@ def test_donations_are_totalled_per_cause(database, clock):
     assert [(c.cause, c.donations, c.members, c.points) for c in totals.causes] == [
         ("Oceans", 1, 1, 200), ("Reforestation", 3, 2, 150)]
     assert (totals.donations, totals.points) == (4, 350)
+
+
+def test_a_member_short_of_points_for_a_sold_out_reward_hears_out_of_stock(database, clock):
+    """The stock is said before the member's points, though it is read only when it decides."""
+    store = Store(database, clock, [{"id": "pin", "name": "Pin", "type": "gift",
+                                     "cost_points": 100, "stock": 1}])
+    rich, poor = store.member(points=100), store.member(points=50)
+    with pytest.raises(InsufficientPoints):
+        store.redeem(poor, "pin")
+    store.redeem(rich, "pin")
+    with pytest.raises(service.OutOfStock):
+        store.redeem(poor, "pin")
+    with pytest.raises(service.OutOfStock):
+        store.redeem(rich, "pin")
+    assert (store.points(rich), store.points(poor)) == (0, 50)
+    store.assert_exact(rich)

@@ -65,6 +65,29 @@ def guarded_debit(conn: Connection, account_id: int, points: int) -> bool:
     return result.rowcount == 1
 
 
+_DEBIT_UNLESS_RECORDED = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("debit_account"),
+           accounts.c.available >= bindparam("debit_points"),
+           ~select(ledger_entries.c.id).where(
+               ledger_entries.c.account_id == bindparam("debit_account"),
+               ledger_entries.c.idempotency_key == bindparam("debit_key")).exists())
+    .values(available=accounts.c.available - bindparam("debit_points"))
+    .returning(accounts.c.available, accounts.c.pending, accounts.c.lifetime_earned))
+
+
+def debit_unless_recorded(conn: Connection, account_id: int, points: int, key: str) -> Any:
+    """Take ``points`` from the available balance only if they are there and no entry of
+    the account holds ``key`` yet; the account's balances after, or None when it did not.
+
+    One round trip for what a spend checks first (the replay, the balance); a retry
+    racing its first request still meets ``UNIQUE(account_id, idempotency_key)``.
+    The statement is built once: building it cost more Python than running it.
+    """
+    return conn.execute(_DEBIT_UNLESS_RECORDED, dict(
+        debit_account=account_id, debit_points=points, debit_key=key)).first()
+
+
 def apply_deltas(conn: Connection, deltas: dict[int, tuple[int, int, int]]) -> None:
     """Add (available, pending, lifetime) deltas, in account order to avoid deadlocks."""
     rows = [dict(a_id=a, d_available=d[0], d_pending=d[1], d_lifetime=d[2])
@@ -107,12 +130,15 @@ def insert_moves(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     insert_rows(conn, lot_moves, rows)
 
 
+_UPDATE_LOT = update(lots).where(lots.c.id == bindparam("lot_id")).values(
+    remaining=bindparam("new_remaining"), state=bindparam("new_state"))
+
+
 def update_lots(conn: Connection, changed: Sequence[Lot]) -> None:
-    if changed:
-        conn.execute(update(lots).where(lots.c.id == bindparam("lot_id")).values(
-            remaining=bindparam("new_remaining"), state=bindparam("new_state")),
-            [dict(lot_id=lot.id, new_remaining=lot.remaining, new_state=lot.state.value)
-             for lot in changed])
+    rows = [dict(lot_id=lot.id, new_remaining=lot.remaining, new_state=lot.state.value)
+            for lot in changed]
+    if rows:
+        conn.execute(_UPDATE_LOT, rows if len(rows) > 1 else rows[0])
 
 
 def _lot(row: Any) -> Lot:
@@ -120,12 +146,14 @@ def _lot(row: Any) -> Lot:
                row.available_at, row.expires_at)
 
 
+_LIVE_LOTS = select(lots).where(
+    lots.c.account_id == bindparam("live_account"),
+    lots.c.state.in_([LotState.OPEN.value, LotState.PENDING.value, LotState.DEBT.value]))
+
+
 def live_lots(conn: Connection, account_id: int) -> list[Lot]:
     """Open, pending and debt lots of one account (the ones a balance is made of)."""
-    rows = conn.execute(select(lots).where(
-        lots.c.account_id == account_id,
-        lots.c.state.in_([LotState.OPEN.value, LotState.PENDING.value, LotState.DEBT.value])))
-    return [_lot(r) for r in rows]
+    return [_lot(r) for r in conn.execute(_LIVE_LOTS, dict(live_account=account_id))]
 
 
 def live_lots_by_earner(conn: Connection, account_id: int) -> list[tuple[Lot, int]]:

@@ -21,7 +21,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection
@@ -72,8 +73,14 @@ def write_posting(conn: Connection, program_id: int, account: Any, posting: Post
                   meta: EntryMeta, lots_by_id: dict[int, Lot], now: datetime,
                   member_id: int | None = None) -> int:
     """Insert the entry and move its lots. The account row is the caller's job."""
-    [entry_id] = repository.insert_entries(conn, [entry_row(program_id, account, posting,
-                                                            meta, now, member_id)])
+    return write_entry(conn, entry_row(program_id, account, posting, meta, now, member_id),
+                       posting, lots_by_id)
+
+
+def write_entry(conn: Connection, row: dict[str, Any], posting: Posting,
+                lots_by_id: dict[int, Lot]) -> int:
+    """``write_posting`` for an entry row already made."""
+    [entry_id] = repository.insert_entries(conn, [row])
     repository.insert_moves(conn, [dict(entry_id=entry_id, lot_id=lot_id, points=delta)
                                    for lot_id, delta in posting.moves])
     repository.update_lots(conn, [domain.state_after(lots_by_id[lot_id], delta)
@@ -108,10 +115,35 @@ def spend_points(conn: Connection, program: Program, member_id: int, *, points: 
 def spend_from(conn: Connection, program: Program, holding: Holding, *, points: int,
                reason: str, key: str, actor: str, now: datetime,
                order_id: str | None = None, kind: EntryKind = EntryKind.SPEND) -> Posted:
-    """Debit ``holding.account`` for ``holding.member_id``; the caller checked the role."""
+    """Debit ``holding.account`` for ``holding.member_id``; the caller checked the role.
+
+    A new spend answers from what it wrote (no read-back); a replay reads the
+    entry and the balance as they are now.
+    """
     spent = debit(conn, program, holding, points=points, reason=reason, key=key, actor=actor,
                   now=now, order_id=order_id, kind=kind)
-    return posted(conn, program, holding, spent.entry_id)
+    if spent.written is None:
+        return posted(conn, program, holding, spent.entry_id)
+    return spent.written.posted(holding, spent.entry_id, spent.lots)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a new debit wrote, enough to answer without reading it back."""
+
+    row: dict[str, Any]
+    """The entry row as inserted."""
+    totals: Any
+    """The account's available, pending and lifetime points after the debit."""
+    live_lots: list[Lot]
+    """The account's live lots after the debit."""
+
+    def posted(self, holding: Holding, entry_id: int, moves: list[LotMove]) -> Posted:
+        row = SimpleNamespace(**self.row, id=entry_id)
+        for name in ("occurred_at", "recorded_at"):  # as the database gives them back
+            setattr(row, name, getattr(row, name).astimezone(UTC))
+        return Posted(entry=entry_out(row), lots=moves,
+                      balance=_balance(holding, self.totals, self.live_lots))
 
 
 @dataclass(frozen=True)
@@ -120,29 +152,49 @@ class Debited:
 
     entry_id: int
     lots: list[LotMove]
+    written: Written | None = None
+    """What a new debit wrote; None for a retry that found its first entry."""
 
 
 def debit(conn: Connection, program: Program, holding: Holding, *, points: int, reason: str,
           key: str, actor: str, now: datetime, order_id: str | None = None,
           kind: EntryKind = EntryKind.SPEND) -> Debited:
-    """``spend_from`` without reading the entry and balance back, for callers that record
-    the spend in their own row (a redemption, a transfer)."""
+    """``spend_from`` without the answer's model, for callers that record the spend in
+    their own row (a redemption, a transfer).
+
+    The guarded debit also checks that ``key`` is new, so a first spend runs one
+    statement before its writes; only a refused debit asks whether it was a retry.
+    """
     account, member_id = holding.account, holding.member_id
     request = {"kind": kind.value, "points": points, "order_id": order_id, "reason": reason}
     if account.member_id != member_id:
         request["member_id"] = member_id
-    if (existing := _replay(conn, account, key, request)) is not None:
-        return Debited(existing.id, [LotMove(lot_id=m.lot_id, points=m.points)
-                                     for m in repository.moves_of_entry(conn, existing.id)])
-    lots = take_available(conn, account.id, points)
+    totals = repository.debit_unless_recorded(conn, account.id, points, key)
+    if totals is None:
+        if (existing := _replay(conn, account, key, request)) is not None:
+            return Debited(existing.id, [LotMove(lot_id=m.lot_id, points=m.points)
+                                         for m in repository.moves_of_entry(conn, existing.id)])
+        raise _short(conn, account.id, points)
+    lots = {lot.id: lot for lot in repository.live_lots(conn, account.id)}
     posting = domain.spend(lots.values(), points, kind)
     meta = EntryMeta(now, key, reason, actor, order_id=order_id,
                      details={"request": request})
-    entry_id = write_posting(conn, program.id, account, posting, meta, lots, now, member_id)
+    row = entry_row(program.id, account, posting, meta, now, member_id)
+    entry_id = write_entry(conn, row, posting, lots)
     hooks.emit(conn, hooks.PointsSpent(program, (moved(member_id, points, meta, account.id,
                                                        kind, entry_id),)))
+    after = {**lots, **{lot.id: lot for lot in (domain.state_after(lots[lot_id], delta)
+                                                for lot_id, delta in posting.moves)}}
     return Debited(entry_id, [LotMove(lot_id=lot_id, points=delta)
-                              for lot_id, delta in posting.moves])
+                              for lot_id, delta in posting.moves],
+                   Written(row, totals, list(after.values())))
+
+
+def _short(conn: Connection, account_id: int, points: int) -> InsufficientPoints:
+    current = repository.account_row(conn, account_id)
+    return InsufficientPoints(
+        f"{points} points requested but only {current.available} are available",
+        available=current.available, requested=points)
 
 
 def take_available(conn: Connection, account_id: int, points: int) -> dict[int, Lot]:
@@ -150,10 +202,7 @@ def take_available(conn: Connection, account_id: int, points: int) -> dict[int, 
     debits can never both take the same points (409 ``insufficient_points`` when it
     holds fewer); then its live lots, by id, for the caller to plan which ones pay."""
     if not repository.guarded_debit(conn, account_id, points):
-        current = repository.account_row(conn, account_id)
-        raise InsufficientPoints(
-            f"{points} points requested but only {current.available} are available",
-            available=current.available, requested=points)
+        raise _short(conn, account_id, points)
     return {lot.id: lot for lot in repository.live_lots(conn, account_id)}
 
 
@@ -368,9 +417,13 @@ def balance(conn: Connection, program: Program, member_id: int) -> Balance:
 
 def holding_balance(conn: Connection, holding: Holding) -> Balance:
     account = repository.account_row(conn, holding.account.id)
-    lots = repository.live_lots(conn, account.id)
-    return Balance(member_id=holding.member_id, available=account.available,
-                   pending=account.pending, lifetime_earned=account.lifetime_earned,
+    return _balance(holding, account, repository.live_lots(conn, account.id))
+
+
+def _balance(holding: Holding, totals: Any, lots: Sequence[Lot]) -> Balance:
+    """The balance as ``holding`` shows it, from the account's totals and live lots."""
+    return Balance(member_id=holding.member_id, available=totals.available,
+                   pending=totals.pending, lifetime_earned=totals.lifetime_earned,
                    expiring=[Expiring(points=p, expires_at=at)
                              for p, at in domain.expiring_summary(lots)],
                    household_id=holding.household_id or holding.holds_household_id,

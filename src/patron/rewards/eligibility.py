@@ -62,8 +62,12 @@ def _usage_since(rewards: Sequence[Reward], now: datetime, compiled: CompiledPro
 
 def standings(conn: Connection, program: Program, compiled: CompiledProgram, member_id: int,
               rewards: Sequence[Reward], holders: dict[str, Holders], available: int,
-              now: datetime) -> dict[str, Standing]:
-    """The member's standing for each of ``rewards``, reading each fact at most once."""
+              now: datetime, *, stock: bool = True) -> dict[str, Standing]:
+    """The member's standing for each of ``rewards``, reading each fact at most once.
+
+    Without ``stock`` the stock is not read (``stock_left`` is None): for a caller
+    whose guarded take of a unit answers that itself.
+    """
     document = compiled.document
     with_condition = [r for r in rewards if r.eligibility.when]
     tier = plan = None
@@ -76,13 +80,13 @@ def standings(conn: Connection, program: Program, compiled: CompiledProgram, mem
               if with_condition else None)
     limited, since = _usage_since(rewards, now, compiled)
     times = repository.standing_times(conn, program.id, member_id, limited, since)
-    stock = repository.stock_rows(conn, program.id, [r.id for r in rewards
-                                                     if r.stock is not None])
+    stocked = [r.id for r in rewards if r.stock is not None] if stock else []
+    rows = repository.stock_rows(conn, program.id, stocked)
     zone = compiled.zone
     return {r.id: Standing(
         tier=tier, plan=plan,
         condition=(domain.condition_holds(r.eligibility.when, inputs)
                    if r.eligibility.when and inputs is not None else None),
         used=domain.used_in_period(r, times.get(r.id, []), now, zone),
-        stock_left=domain.stock_left(r.stock, stock.get(r.id)),
+        stock_left=domain.stock_left(r.stock, rows.get(r.id)) if stock else None,
         available=available) for r in rewards}

@@ -6,10 +6,10 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, case, func, select, update
+from sqlalchemy import Connection, Select, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from patron.db.engine import insert_rows
+from patron.db.engine import insert_rows, insert_rows_returning_ids
 from patron.events.tables import events, orders
 from patron.ledger.tables import accounts
 from patron.rewards.domain import GIFT_CANCELLED, GIFT_GRANTED, remaining_after
@@ -19,12 +19,17 @@ ACTIVE = "active"
 CANCELLED = "cancelled"
 
 
+# The statements a redemption runs, built once: building them cost more Python than
+# running them.
+_LOCK_OWN_ACCOUNT = select(accounts.c.id).where(
+    accounts.c.program_id == bindparam("lock_program"),
+    accounts.c.member_id == bindparam("lock_member")).with_for_update()
+
+
 def lock_own_account(conn: Connection, program_id: int, member_id: int) -> None:
     """Take the member's own points account row lock (PostgreSQL; SQLite serialises writers)."""
     if conn.dialect.name == "postgresql":
-        conn.execute(select(accounts.c.id).where(accounts.c.program_id == program_id,
-                                                 accounts.c.member_id == member_id)
-                     .with_for_update())
+        conn.execute(_LOCK_OWN_ACCOUNT, dict(lock_program=program_id, lock_member=member_id))
 
 
 # --------------------------------------------------------------------------- stock
@@ -50,12 +55,17 @@ def take_unit(conn: Connection, program_id: int, reward_id: str, stock: int,
     the second waits for the first's row lock and then finds ``remaining = 0``;
     SQLite runs one writer at a time.
     """
-    result = conn.execute(update(reward_stock).where(
-        reward_stock.c.program_id == program_id, reward_stock.c.reward_id == reward_id,
-        reward_stock.c.stock == stock, reward_stock.c.remaining > 0).values(
-        remaining=reward_stock.c.remaining - 1, redeemed=reward_stock.c.redeemed + 1,
-        updated_at=now))
+    result = conn.execute(_TAKE_UNIT, dict(take_program=program_id, take_reward=reward_id,
+                                           take_stock=stock, take_now=now))
     return result.rowcount == 1
+
+
+_TAKE_UNIT = update(reward_stock).where(
+    reward_stock.c.program_id == bindparam("take_program"),
+    reward_stock.c.reward_id == bindparam("take_reward"),
+    reward_stock.c.stock == bindparam("take_stock"), reward_stock.c.remaining > 0).values(
+    remaining=reward_stock.c.remaining - 1, redeemed=reward_stock.c.redeemed + 1,
+    updated_at=bindparam("take_now", type_=reward_stock.c.updated_at.type))
 
 
 def create_stock(conn: Connection, program_id: int, reward_id: str, stock: int,
@@ -107,8 +117,8 @@ def return_unit(conn: Connection, program_id: int, reward_id: str, now: datetime
 # --------------------------------------------------------------------------- redemptions
 
 def insert_redemption(conn: Connection, row: dict[str, Any]) -> int:
-    return conn.execute(redemptions.insert().values(**row)
-                        .returning(redemptions.c.id)).scalar_one()
+    [redemption_id] = insert_rows_returning_ids(conn, redemptions, [row])
+    return redemption_id
 
 
 def redemption(conn: Connection, program_id: int, redemption_id: int, *,
@@ -120,10 +130,15 @@ def redemption(conn: Connection, program_id: int, redemption_id: int, *,
     return conn.execute(query).first()
 
 
+_REDEMPTION_BY_KEY = select(redemptions).where(
+    redemptions.c.program_id == bindparam("by_program"),
+    redemptions.c.member_id == bindparam("by_member"),
+    redemptions.c.idempotency_key == bindparam("by_key"))
+
+
 def redemption_by_key(conn: Connection, program_id: int, member_id: int, key: str) -> Any:
-    return conn.execute(select(redemptions).where(
-        redemptions.c.program_id == program_id, redemptions.c.member_id == member_id,
-        redemptions.c.idempotency_key == key)).first()
+    return conn.execute(_REDEMPTION_BY_KEY, dict(by_program=program_id, by_member=member_id,
+                                                 by_key=key)).first()
 
 
 def member_redemptions(conn: Connection, program_id: int, member_id: int,

@@ -10,6 +10,7 @@ guarded update. It never commits.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -188,12 +189,22 @@ def check_redeemable(conn: Connection, program: Program, compiled: CompiledProgr
                      reward: Reward, member_id: int, available: int,
                      now: datetime) -> Standing:
     """The member's standing for ``reward``; raises the first reason they cannot redeem it
-    now (409 with the catalog's ``reason`` as its code)."""
+    now (409 with the catalog's ``reason`` as its code).
+
+    The stock is left to ``take_stock``'s guarded update, which says ``out_of_stock``
+    when no other reason stands; it is read here only when the one reason found is
+    the member's points, which a member hears after the stock.
+    """
     holders = domain.benefit_holders(compiled.document).get(reward.id)
     standing = eligibility.standings(conn, program, compiled, member_id, [reward],
                                      {reward.id: holders} if holders else {},
-                                     available, now)[reward.id]
-    if reasons := domain.refusals(reward, holders, standing, now, compiled.zone):
+                                     available, now, stock=False)[reward.id]
+    reasons = domain.refusals(reward, holders, standing, now, compiled.zone)
+    if reasons == [domain.INSUFFICIENT_POINTS] and reward.stock is not None:
+        standing = replace(standing, stock_left=domain.stock_left(
+            reward.stock, repository.stock_row(conn, program.id, reward.id)))
+        reasons = domain.refusals(reward, holders, standing, now, compiled.zone)
+    if reasons:
         raise _refuse(reasons[0], reward, standing, holders)
     return standing
 
