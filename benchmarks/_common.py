@@ -112,7 +112,7 @@ def patron_server(url: str, workers: int = 1) -> Iterator[str]:
         stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180
         while True:
             if process.poll() is not None:
                 log.seek(0)
@@ -122,7 +122,7 @@ def patron_server(url: str, workers: int = 1) -> Iterator[str]:
                 if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
                     break
             if time.monotonic() > deadline:
-                raise RuntimeError("the Patron server did not start within 60 s")
+                raise RuntimeError("the Patron server did not start within 180 s")
             time.sleep(0.1)
         yield base
     finally:

@@ -17,6 +17,7 @@ from patron.config import get_settings
 from patron.db import create_database
 
 DATABASE_URL_ENV = "PATRON_DATABASE_URL"
+WORKER_START_SECONDS = 60
 
 
 def app_from_environment() -> FastAPI:
@@ -36,4 +37,7 @@ def serve(database_url: str, host: str, port: int, workers: int, *,
     os.environ[DATABASE_URL_ENV] = database_url
     get_settings.cache_clear()
     uvicorn.run("patron.api.server:app_from_environment", factory=True, host=host, port=port,
-                workers=workers, log_level="info", access_log=access_log)
+                workers=workers, log_level="info", access_log=access_log,
+                # a new worker imports all of Patron before it answers uvicorn's health
+                # check: on a busy machine that can take longer than the default 5 s
+                timeout_worker_healthcheck=WORKER_START_SECONDS)
