@@ -33,7 +33,6 @@ from sqlalchemy.engine import make_url
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 PG_URL_ENV = "PATRON_BENCH_PG_URL"
-URL_ENV = "PATRON_BENCH_DATABASE_URL"
 err = Console(stderr=True)
 
 
@@ -95,14 +94,6 @@ def scratch_database(kind: str, pg_server: str) -> Iterator[Scratch]:
 
 # --------------------------------------------------------------------------- Patron over HTTP
 
-def server_app() -> Any:
-    """The app the uvicorn subprocess serves (``--factory``); the URL comes from the env."""
-    from patron.api.app import create_app
-    from patron.db import create_database
-
-    return create_app(create_database(os.environ[URL_ENV]))
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -110,20 +101,23 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def patron_server(url: str, start_seconds: float = 30) -> Iterator[str]:
-    """A real uvicorn process (one worker) serving Patron on ``url``'s database; it must
-    answer within ``start_seconds`` (longer on a busy machine)."""
+def patron_server(url: str, workers: int = 1, start_seconds: float = 180) -> Iterator[str]:
+    """Patron served as the README says: ``patron serve --workers N`` (uvicorn), on
+    ``url``'s database; it must answer within ``start_seconds`` (long, for a busy machine);
+    its log goes to a file, shown if it fails to start."""
     port = _free_port()
+    log = tempfile.TemporaryFile()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "_common:server_app", "--factory",
-         "--app-dir", str(Path(__file__).resolve().parent), "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
-        env={**os.environ, URL_ENV: url})
+        [sys.executable, "-m", "patron.cli.main", "serve", "--db", url, "--host", "127.0.0.1",
+         "--port", str(port), "--workers", str(workers), "--no-access-log"],
+        stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + start_seconds
         while True:
             if process.poll() is not None:
+                log.seek(0)
+                err.print(log.read().decode(errors="replace"))
                 raise RuntimeError("the Patron server exited during start-up")
             with contextlib.suppress(httpx.TransportError):
                 if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
@@ -139,6 +133,7 @@ def patron_server(url: str, start_seconds: float = 30) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
 
 
 # --------------------------------------------------------------------------- timing

@@ -2,6 +2,9 @@
 ``POST /events`` through ``create_app`` (in-process ASGI client), on a scratch database.
 
     .venv/bin/python benchmarks/profile_single.py --db postgresql --events 300 --top 30
+
+The program is the 20-rule program with a tier ladder of ``benchmarks/ingest.py`` (``--program
+one``: the 1-rule default). Each part also counts the SQL statements sent per event.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 
 import anyio.to_thread
 from fastapi.testclient import TestClient
+from sqlalchemy import event as sa_event
 
 from patron.api.app import create_app
 from patron.db import create_database
@@ -26,10 +30,23 @@ from patron.flows.ingest import ingest
 
 from _common import now_utc, pg_server_default
 from _common import scratch_database as scratch
-from ingest import ACTOR, Purchases, make_fixture
+from ingest import ACTOR, Purchases, make_fixture, twenty_rule_program
 
 
-def report(profiles: list[cProfile.Profile], title: str, count: int, top: int) -> str:
+class Statements:
+    """Counts the statements an engine sends while ``on``."""
+
+    def __init__(self, engine: Any) -> None:
+        self.on, self.count = False, 0
+
+        def counted(*_: Any) -> None:
+            if self.on:
+                self.count += 1
+        sa_event.listen(engine, "before_cursor_execute", counted)
+
+
+def report(profiles: list[cProfile.Profile], title: str, count: int, top: int,
+           statements: int) -> str:
     out = io.StringIO()
     stats = pstats.Stats(profiles[0], stream=out)
     for other in profiles[1:]:
@@ -40,7 +57,8 @@ def report(profiles: list[cProfile.Profile], title: str, count: int, top: int) -
     text = re.sub(r"/\S*/site-packages/", "", out.getvalue().strip())
     text = re.sub(r"/\S*/(src|benchmarks)/", "", text)
     return (f"### {title}\n\n{count} events, {total:.2f} s profiled, "
-            f"{1000 * total / count:.2f} ms per event\n\n```\n{text}\n```\n")
+            f"{1000 * total / count:.2f} ms per event, {statements / count:.1f} SQL statements "
+            f"per event\n\n```\n{text}\n```\n")
 
 
 class Profiled:
@@ -81,24 +99,31 @@ def main() -> int:
     parser.add_argument("--db", default="postgresql", choices=("sqlite", "postgresql"))
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--program", choices=("twenty", "one"), default="twenty")
     args = parser.parse_args()
     with scratch(args.db, pg_server_default()) as target:
         db = create_database(target.url)
         upgrade(db)
         now = now_utc()
-        fixture = make_fixture(db, 200, now)
+        fixture = make_fixture(db, 200, now,
+                               twenty_rule_program() if args.program == "twenty" else None)
+        statements = Statements(db.engine)
         purchases = Purchases(fixture, "identity", 1)
         events = [EventIn.model_validate(e) for e in purchases.many(args.events, now)]
         for event in events[:20]:  # warm up
             db.transact(lambda conn: ingest(conn, fixture.program, [event], now=now_utc(),
                                             actor=ACTOR))
         profile = cProfile.Profile()
+        statements.on = True
         profile.enable()
         for event in events[20:]:
             db.transact(lambda conn: ingest(conn, fixture.program, [event], now=now_utc(),
                                             actor=ACTOR))
         profile.disable()
-        print(report([profile], f"in-process ingest(), {args.db}", len(events) - 20, args.top))
+        statements.on = False
+        print(report([profile], f"in-process ingest(), {args.db}", len(events) - 20, args.top,
+                     statements.count))
+        statements.count = 0
 
         bodies = [json.dumps(e).encode() for e in purchases.many(args.events, now)]
         headers = {"Authorization": f"Bearer {fixture.key}",
@@ -108,12 +133,12 @@ def main() -> int:
             for body in bodies[:20]:
                 assert client.post("/api/v1/events", content=body,
                                    headers=headers).status_code == 201
-            app.on = True
+            app.on = statements.on = True
             for body in bodies[20:]:
                 client.post("/api/v1/events", content=body, headers=headers)
-            app.on = False
+            app.on = statements.on = False
         print(report([app.loop, app.pool], f"POST /api/v1/events through create_app, {args.db}",
-                     len(bodies) - 20, args.top))
+                     len(bodies) - 20, args.top, statements.count))
         db.engine.dispose()
     return 0
 

@@ -178,9 +178,34 @@ def test_budget_holds_under_concurrent_batches(database, clock):
     for t in threads:
         t.join()
     assert sum(results) == 100 and sorted(results) == [0] * 6 + [10] * 10
-    used = database.read(lambda conn: earning_repository.lock_budgets(
+    used = database.read(lambda conn: earning_repository.budgets_used(
         conn, shop.program.id, ["check_in"]))
     assert used == {"check_in": 100}
+
+
+def test_a_budget_read_unlocked_is_capped_as_if_events_came_one_by_one(database, clock):
+    """Events racing for the last points of a budget: one gets the remainder, capped,
+    the rest nothing, whichever read the budget before the others wrote to it."""
+    check_in = rule("check_in", "check_in", {"fixed": 10}, limits={"budget": 95})
+    shop = Shop(database, clock, [check_in])
+    members = [shop.member() for _ in range(12)]
+    barrier = threading.Barrier(len(members))
+    results: list[int] = []
+
+    def send(member_id: int) -> None:
+        event = shop.event(member_id, "check_in")
+        barrier.wait()
+        results.extend(o.points for o in shop.send(event))
+
+    threads = [threading.Thread(target=send, args=(m,)) for m in members]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == [0] * 2 + [5] + [10] * 9
+    used = database.read(lambda conn: earning_repository.budgets_used(
+        conn, shop.program.id, ["check_in", "unused"]))
+    assert used == {"check_in": 95, "unused": 0}
 
 
 def test_member_limit_holds_under_concurrent_batches(database, clock):

@@ -108,26 +108,31 @@ def jobs_run(db: DbOption = None) -> None:
     console.print(table)
 
 
-def _serve(database: Database, host: str, port: int) -> None:
+def _serve(database: Database, host: str, port: int, workers: int = 1,
+           access_log: bool = True) -> None:
     # the web app pulls in every router, and analytics' DuckDB and numpy with them
     # (about two seconds): loaded only by the commands that serve
-    import uvicorn
+    from patron.api import server
 
-    from patron.api.app import create_app
-
-    app_ = create_app(database, jobs_interval=get_settings().jobs_interval_seconds)
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    server.serve(database.engine.url.render_as_string(hide_password=False), host, port, workers,
+                 access_log=access_log)
 
 
 @app.command()
-def serve(host: str = "127.0.0.1", port: int = 8000, db: DbOption = None) -> None:
+def serve(host: str = "127.0.0.1", port: int = 8000, db: DbOption = None,
+          workers: Annotated[int, typer.Option(
+              min=1, max=64, help="Worker processes (PostgreSQL: one or two per core; "
+                                  "SQLite: 1)")] = 1,
+          access_log: Annotated[bool, typer.Option(
+              help="Log every request (one line each, on stderr)")] = True) -> None:
     """Serve the API (and run the scheduled sweeps in-process)."""
     database = open_db(db)
     if migrate.current_revision(database) != migrate.head_revision(database):
         console.print("[yellow]database is not at the latest revision: run `patron db "
                       "upgrade`[/yellow]")
         raise typer.Exit(2)
-    _serve(database, host, port)
+    database.dispose()  # each worker opens its own pool
+    _serve(database, host, port, workers, access_log)
 
 
 @app.command()

@@ -27,6 +27,8 @@ T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 _TRANSIENT_PG_CODES = {"40001", "40P01", "55P03"}
+POOL_RECYCLE_SECONDS = 1800
+"""PostgreSQL connections are replaced after this long, before a server or proxy drops them."""
 BULK_ROWS = 10
 """From this many rows on, an insert goes through the driver's bulk path (see insert_rows)."""
 
@@ -48,7 +50,21 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+class ReadChanged(Exception):
+    """A write found that another transaction changed, since this one read it unlocked,
+    a value the work decided on: ``transact`` runs the work again, reading afresh.
+
+    For a value that nearly every request reads and few change in a way that matters
+    (a promotion's budget): locking it would serialise every request behind it.
+    """
+
+
 def _is_transient(exc: DBAPIError) -> bool:
+    if exc.connection_invalidated:
+        # A pooled connection the server had closed (a restart, an idle time-out): the
+        # pool has dropped it, and the work runs again on a new one. This replaces a
+        # ping before every checkout, a round trip per request.
+        return True
     orig = exc.orig
     sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
     if sqlstate in _TRANSIENT_PG_CODES:
@@ -92,6 +108,9 @@ class Database:
                 # lets the loser see the winner's row and answer accordingly.
                 if attempt >= 3:
                     raise
+            except ReadChanged as exc:
+                if attempt == attempts:
+                    raise TransientDatabaseError("the database stayed busy; retry") from exc
             except DBAPIError as exc:
                 if not _is_transient(exc) or attempt == attempts:
                     if _is_transient(exc):
@@ -119,8 +138,8 @@ def create_database(url: str, **engine_kwargs: object) -> Database:
         )
         _configure_sqlite(engine)
     else:
-        engine = create_engine(url, pool_size=10, max_overflow=30, pool_pre_ping=True,
-                               **engine_kwargs)
+        engine = create_engine(url, **{"pool_size": 10, "max_overflow": 30,
+                                       "pool_recycle": POOL_RECYCLE_SECONDS, **engine_kwargs})
     return Database(engine)
 
 
@@ -158,6 +177,8 @@ def one_of_param(dialect: str, column: Column[Any], name: str) -> ColumnElement[
 
 
 DIALECTS = ("postgresql", "sqlite")
+LOCK_AT_ONCE = 500
+"""The most rows one statement locks together (and the size of ``chunks``)."""
 
 
 def chunks(values: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:

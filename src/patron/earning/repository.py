@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from patron.db.engine import chunks, insert_rows, one_of
 from patron.earning.tables import awards, order_returns, rule_budgets, rule_usage
 from patron.events.tables import events, order_lines, orders
-from patron.ledger.holdings import lock_points_accounts
+from patron.ledger.holdings import Holding, locked_holdings
 from patron.members.tables import members
+from patron.program.service import Program
 from patron.wallet.tables import cashback_awards
 
 
@@ -22,17 +23,15 @@ def _upsert(conn: Connection, table: Any) -> Any:
             else sqlite.insert(table))
 
 
-def lock_accounts(conn: Connection, program_id: int, member_ids: Iterable[int]) -> None:
+def lock_accounts(conn: Connection, program: Program,
+                  member_ids: Iterable[int]) -> dict[int, Holding]:
     """Lock the members' accounts in id order, then their households' pools: limits,
-    counts and returns read under it.
+    counts and returns read under it. Returns where each member's points are held, which
+    the batch's earns write to (read once, as it was locked).
 
-    SQLite needs nothing: ``BEGIN IMMEDIATE`` already serialises writers.
+    SQLite needs no lock: ``BEGIN IMMEDIATE`` already serialises writers.
     """
-    if conn.dialect.name != "postgresql":
-        return
-    ids = sorted(set(member_ids))
-    if ids:
-        lock_points_accounts(conn, program_id, ids)
+    return locked_holdings(conn, program, member_ids)
 
 
 def member_rows(conn: Connection, program_id: int, member_ids: Iterable[int]) -> list[Any]:
@@ -85,27 +84,30 @@ def add_usage(conn: Connection, program_id: int,
         for (m, r, p), v in sorted(increments.items())])
 
 
-def lock_budgets(conn: Connection, program_id: int, rule_ids: Iterable[str]) -> dict[str, int]:
-    """Points each budgeted rule has given so far, its row locked until commit."""
+def budgets_used(conn: Connection, program_id: int, rule_ids: Iterable[str]) -> dict[str, int]:
+    """Points each budgeted rule has given so far (0 for one that gave none), read
+    without a lock: ``add_budget`` tells whether it changed meanwhile."""
     rules = sorted(set(rule_ids))
     if not rules:
         return {}
-    conn.execute(_upsert(conn, rule_budgets).on_conflict_do_nothing(
-        index_elements=["program_id", "rule_id"]),
-        [dict(program_id=program_id, rule_id=r, used=0) for r in rules])
-    query = (select(rule_budgets.c.rule_id, rule_budgets.c.used)
-             .where(rule_budgets.c.program_id == program_id, rule_budgets.c.rule_id.in_(rules))
-             .order_by(rule_budgets.c.rule_id))
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return {rule: used for rule, used in conn.execute(query)}
+    found = dict(conn.execute(select(rule_budgets.c.rule_id, rule_budgets.c.used).where(
+        rule_budgets.c.program_id == program_id, rule_budgets.c.rule_id.in_(rules))).all())
+    return {rule: found.get(rule, 0) for rule in rules}
 
 
-def add_budget(conn: Connection, program_id: int, increments: Mapping[str, int]) -> None:
+def add_budget(conn: Connection, program_id: int,
+               increments: Mapping[str, int]) -> dict[str, int]:
+    """Add to what rules gave; returns each one's total after it. The rows stay locked
+    until commit (taken in rule order, so two writers never wait in a circle)."""
+    totals: dict[str, int] = {}
     for rule_id, points in sorted(increments.items()):
-        conn.execute(update(rule_budgets).where(
-            rule_budgets.c.program_id == program_id, rule_budgets.c.rule_id == rule_id)
-            .values(used=rule_budgets.c.used + points))
+        statement = _upsert(conn, rule_budgets).values(program_id=program_id, rule_id=rule_id,
+                                                       used=points)
+        statement = statement.on_conflict_do_update(
+            index_elements=["program_id", "rule_id"],
+            set_={"used": rule_budgets.c.used + statement.excluded.used})
+        totals[rule_id] = conn.execute(statement.returning(rule_budgets.c.used)).scalar_one()
+    return totals
 
 
 def insert_awards(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

@@ -14,7 +14,7 @@ Adding a kind is one writer class here and its entry in ``KINDS``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -25,6 +25,7 @@ from patron.earning import repository
 from patron.events.schemas import Award, EventIn, GiftOutcome
 from patron.ledger import domain as ledger_domain
 from patron.ledger.domain import Lot
+from patron.ledger.holdings import Holding
 from patron.ledger.service import Earn, EntryMeta, earn_many
 from patron.program import engine
 from patron.program.compiled import CompiledProgram
@@ -68,6 +69,8 @@ class AwardWriter:
     def __init__(self, conn: Connection, program: Program, now: datetime) -> None:
         self.conn, self.program, self.now = conn, program, now
         self.rows: list[dict[str, Any]] = []
+        self.holdings: Mapping[int, Holding] | None = None
+        """Where the batch's members' points are held, when ingest locked and read it."""
 
     @staticmethod
     def hold(earned: Earned, total: RuleTotal, occurred_at: datetime) -> Lot | None:
@@ -123,7 +126,8 @@ class Points(AwardWriter):
         self.owners.append((earned, total))
 
     def flush(self) -> None:
-        written = earn_many(self.conn, self.program, self.earns, self.now) if self.earns else []
+        written = (earn_many(self.conn, self.program, self.earns, self.now, held=self.holdings)
+                   if self.earns else [])
         self.held = {(id(earned), total.rule_id): done
                      for (earned, total), done in zip(self.owners, written)}
 
@@ -224,8 +228,11 @@ pieces are points)."""
 class BatchWriters:
     """One writer of each kind for one batch."""
 
-    def __init__(self, conn: Connection, program: Program, now: datetime) -> None:
+    def __init__(self, conn: Connection, program: Program, now: datetime, *,
+                 held: Mapping[int, Holding] | None = None) -> None:
         self.each = [writer(conn, program, now) for writer in WRITERS]
+        for each in self.each:
+            each.holdings = held
         made = dict(zip(WRITERS, self.each))
         self.by_kind = {kind: made[writer] for kind, writer in KINDS.items()}
 

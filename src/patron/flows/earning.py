@@ -8,7 +8,10 @@ and queries are in ``patron.earning``.
 program version current at its ``occurred_at``, with the member as of just
 before it (profile, counts of earlier events) and the usage its rules' limits
 and budgets have already consumed, counting earlier events of the same batch.
-The caller holds its members' account locks; budgets are locked here.
+The caller holds its members' account locks. Budgets are read without a lock, which
+would make every event of a budgeted promotion wait for the one before it to commit;
+``write`` adds to them and, if another transaction moved one meanwhile in a way that
+could change what this batch gave, has the transaction run again (``ReadChanged``).
 ``BatchEarning.write`` then records each rule total through the writer of its
 kind (points, cashback, a gift: see ``patron.flows.awards``), which also keeps,
 for each piece of it, the row naming the rule, version and line that a return
@@ -23,15 +26,17 @@ of the rule's limits.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection
 
+from patron.db.engine import ReadChanged
 from patron.earning import repository
 from patron.events.schemas import EventIn, Note, TierMove
 from patron.errors import InvalidInput
 from patron.flows.awards import KINDS, BatchWriters, Earned
+from patron.ledger.holdings import Holding
 from patron.program.service import Program
 from patron.program.versions import versions
 from patron.rewards.gifts import GiftStock
@@ -72,8 +77,11 @@ class BatchEarning:
     """Evaluates a batch's events in order, keeping counts and usage current."""
 
     def __init__(self, conn: Connection, program: Program,
-                 items: Sequence[tuple[int, EventIn]], now: datetime) -> None:
+                 items: Sequence[tuple[int, EventIn]], now: datetime, *,
+                 held: Mapping[int, Holding] | None = None) -> None:
         self.conn, self.program = conn, program
+        self.held = held
+        """Where the members' points are held, as locked for the batch (None: read later)."""
         version_at = versions.resolver(conn, program)
         self.plans: list[tuple[int, CompiledProgram]] = [
             version_at(event.occurred_at) for _, event in items]
@@ -89,7 +97,7 @@ class BatchEarning:
                                                       row.join_channel, row.attributes or {})
             self.counts.update(repository.event_counts(conn, program.id, member_ids))
         self.limited: dict[str, set[str]] = defaultdict(set)
-        budgeted: set[str] = set()
+        self.budget_limits: dict[str, int] = {}
         periods: set[str] = set()
         for (_, compiled), (_, event) in zip(self.plans, items):
             plan = compiled.plans.get(event.type)
@@ -99,10 +107,15 @@ class BatchEarning:
             for rule_id, period in plan.usage_keys():
                 self.limited[rule_id].add(period)
                 periods.add(period_key(period, local))
-            budgeted.update(plan.budgeted_rules())
+            for rule in plan.rules:
+                if rule.limits and rule.limits.budget is not None:
+                    self.budget_limits[rule.id] = min(rule.limits.budget,
+                                                      self.budget_limits.get(rule.id,
+                                                                             rule.limits.budget))
         self.used = (repository.usage(conn, member_ids, self.limited, periods)
                      if self.limited else {})
-        self.budget = repository.lock_budgets(conn, program.id, budgeted)
+        self.budget = repository.budgets_used(conn, program.id, self.budget_limits)
+        self.budget_read = dict(self.budget)
         self.usage_added: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
         self.budget_added: dict[str, int] = defaultdict(int)
         self.tier_changes: dict[str, TierMove] = {}
@@ -224,7 +237,7 @@ class BatchEarning:
               now: datetime) -> None:
         """What evaluated events earned (with their pks), each rule total through the
         writer of its kind; then tier qualification and the limits' counters."""
-        writers = BatchWriters(self.conn, self.program, now)
+        writers = BatchWriters(self.conn, self.program, now, held=self.held)
         for item, event_pk, event in earned:
             for total, lot in zip(item.evaluation.totals, item.lots, strict=True):
                 writers[total.kind].add(item, total, lot, event, event_pk, actor)
@@ -238,8 +251,18 @@ class BatchEarning:
         self.tiers.write({event.id: pk for _, pk, event in earned}, now)
         repository.add_usage(self.conn, self.program.id,
                              {k: v for k, v in self.usage_added.items() if v[1]})
-        repository.add_budget(self.conn, self.program.id,
-                              {k: v for k, v in self.budget_added.items() if v})
+        self._add_budget({k: v for k, v in self.budget_added.items() if v})
+
+    def _add_budget(self, added: dict[str, int]) -> None:
+        """Count what budgeted rules gave; run again if another transaction spent from
+        a budget since it was read and this batch's outcome might differ for it: the
+        budget would be overspent, or this batch reached it (so was capped by it)."""
+        totals = repository.add_budget(self.conn, self.program.id, added)
+        for rule_id, total in totals.items():
+            read, limit = self.budget_read[rule_id], self.budget_limits[rule_id]
+            if total != read + added[rule_id] and (total > limit
+                                                   or read + added[rule_id] >= limit):
+                raise ReadChanged(f"budget of rule {rule_id} moved from {read} meanwhile")
 
 
 def notes_of(evaluation: Evaluation) -> list[Note]:

@@ -196,8 +196,9 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
     items, repeats = _firsts(batch, results)
     rejected: dict[int, PatronError] = {}
     items = _admitted(conn, program, items, now, rejected)
-    earning_repository.lock_accounts(conn, program.id, [i.member_id for i in items])
-    earning = BatchEarning(conn, program, [(i.member_id, i.event) for i in items], now)
+    held = earning_repository.lock_accounts(conn, program, [i.member_id for i in items])
+    earning = BatchEarning(conn, program, [(i.member_id, i.event) for i in items], now,
+                           held=held)
     items = _evaluated(earning, program, items, now, earn_before_start, rejected)
     with_batch = [i for i in items if i.handler.stage == 0]
     for item, answered in zip(with_batch, _write(conn, program, earning, with_batch, now,

@@ -22,9 +22,9 @@ from patron.program.versions import versions
 class HouseholdPools:
     """Seats from ``household_members`` and ``households``; pooling from the document."""
 
-    def accounts(self, conn: Connection, program_id: int, member_ids: Collection[int]
-                 ) -> tuple[dict[int, Any], dict[int, PoolSeat]]:
-        rows = repository.accounts_with_households(conn, program_id, member_ids)
+    def accounts(self, conn: Connection, program_id: int, member_ids: Collection[int], *,
+                 lock: bool = False) -> tuple[dict[int, Any], dict[int, PoolSeat]]:
+        rows = repository.accounts_with_households(conn, program_id, member_ids, lock=lock)
         return rows, _seats(rows)
 
     def pools_points(self, conn: Connection, program: Program) -> bool:

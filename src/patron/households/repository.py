@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
-from patron.db.engine import DIALECTS, chunks, one_of, one_of_param
+from patron.db.engine import DIALECTS, LOCK_AT_ONCE, chunks, one_of, one_of_param
 from patron.households.tables import household_member_periods, household_members, households
 from patron.ledger.tables import accounts
 from patron.members.tables import members
@@ -87,20 +87,30 @@ def _accounts_with_households(dialect: str) -> Select[Any]:
 
 
 _ACCOUNTS_WITH_HOUSEHOLDS = {dialect: _accounts_with_households(dialect) for dialect in DIALECTS}
+_LOCKING_ACCOUNTS_WITH_HOUSEHOLDS = (_accounts_with_households("postgresql")
+                                     .order_by(accounts.c.id).with_for_update(of=accounts))
 
 
 def accounts_with_households(conn: Connection, program_id: int,
-                             member_ids: Iterable[int]) -> dict[int, Any]:
+                             member_ids: Iterable[int], *, lock: bool = False) -> dict[int, Any]:
     """Members' own accounts, each with the household the member belongs to.
 
     Extra columns: ``household_id``, ``household_role`` and ``pool_account_id``
     (None outside a household), and ``holds_household_id``: the household whose
     pool this account is, when the member row is a household's account holder.
-    Every ledger write asks this, so the statement is built once.
+    Every ledger write asks this, so the statement is built once. ``lock`` (PostgreSQL)
+    also locks the accounts, in account id order, in the same statement: the members'
+    household rows cannot change under it, as joining and leaving lock the account too.
+    It takes one chunk of members at most, so that the order holds for all of them.
     """
-    query = _ACCOUNTS_WITH_HOUSEHOLDS[conn.dialect.name]
+    locking = lock and conn.dialect.name == "postgresql"
+    query = (_LOCKING_ACCOUNTS_WITH_HOUSEHOLDS if locking
+             else _ACCOUNTS_WITH_HOUSEHOLDS[conn.dialect.name])
+    ids = sorted(set(member_ids))
+    if locking and len(ids) > LOCK_AT_ONCE:
+        raise ValueError(f"lock at most {LOCK_AT_ONCE} members' accounts in one statement")
     found: dict[int, Any] = {}
-    for chunk in chunks(set(member_ids)):
+    for chunk in chunks(ids, LOCK_AT_ONCE):
         for row in conn.execute(query, {"program_id": program_id, "member_ids": chunk}):
             found[row.member_id] = row
     return found

@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from patron.db.engine import LOCK_AT_ONCE
 from patron.errors import NotFound
 from patron.ledger import pools, repository
 from patron.ledger.pools import HouseholdRoleForbidden, PoolSeat
@@ -72,6 +73,31 @@ def holdings(conn: Connection, program: Program, member_ids: Iterable[int]) -> d
     held: dict[int, Any] = {}
     if pool_ids and pools.directory().pools_points(conn, program):
         held = repository.accounts_by_id(conn, pool_ids)
+    return {member_id: _holding(member_id, row, seats.get(member_id), held)
+            for member_id, row in own.items()}
+
+
+def locked_holdings(conn: Connection, program: Program,
+                    member_ids: Iterable[int]) -> dict[int, Holding]:
+    """Each member's holding, their accounts locked as ``lock_points_accounts`` locks them.
+
+    What ingest holds every account a batch writes to with, before it reads limits and
+    lots; the holdings stay true until commit, so the batch's earns start from them.
+    On PostgreSQL, for up to ``LOCK_AT_ONCE`` members, the own accounts are locked and
+    read in one statement. SQLite needs no lock (``BEGIN IMMEDIATE``).
+    """
+    ids = sorted(set(member_ids))
+    if not ids:
+        return {}
+    if conn.dialect.name != "postgresql":
+        return holdings(conn, program, ids)
+    if len(ids) > LOCK_AT_ONCE:
+        lock_points_accounts(conn, program.id, ids)
+        return holdings(conn, program, ids)
+    own, seats = pools.directory().accounts(conn, program.id, ids, lock=True)
+    pool_ids = [s.pool_account_id for s in seats.values() if not s.holder]
+    locked = repository.accounts_by_id(conn, pool_ids, lock=True)
+    held = locked if pool_ids and pools.directory().pools_points(conn, program) else {}
     return {member_id: _holding(member_id, row, seats.get(member_id), held)
             for member_id, row in own.items()}
 

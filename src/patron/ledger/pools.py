@@ -56,9 +56,11 @@ class PoolDirectory(Protocol):
     where a batch's points are held stays one query.
     """
 
-    def accounts(self, conn: Connection, program_id: int, member_ids: Collection[int]
-                 ) -> tuple[Mapping[int, Any], Mapping[int, PoolSeat]]:
-        """Each member's own account row, and the seats of those that have one."""
+    def accounts(self, conn: Connection, program_id: int, member_ids: Collection[int], *,
+                 lock: bool = False) -> tuple[Mapping[int, Any], Mapping[int, PoolSeat]]:
+        """Each member's own account row, and the seats of those that have one;
+        ``lock`` (PostgreSQL, at most ``LOCK_AT_ONCE`` members) locks the accounts in id
+        order in the same statement."""
         ...
 
     def pools_points(self, conn: Connection, program: Program) -> bool:
@@ -69,9 +71,13 @@ class PoolDirectory(Protocol):
 class NoPools:
     """The directory of a ledger without households: every member holds their own points."""
 
-    def accounts(self, conn: Connection, program_id: int, member_ids: Collection[int]
-                 ) -> tuple[Mapping[int, Any], Mapping[int, PoolSeat]]:
-        return repository.accounts_by_member(conn, program_id, member_ids), {}
+    def accounts(self, conn: Connection, program_id: int, member_ids: Collection[int], *,
+                 lock: bool = False) -> tuple[Mapping[int, Any], Mapping[int, PoolSeat]]:
+        own = repository.accounts_by_member(conn, program_id, member_ids)
+        if lock:
+            locked = repository.accounts_by_id(conn, [a.id for a in own.values()], lock=True)
+            own = {member_id: locked[row.id] for member_id, row in own.items()}
+        return own, {}
 
     def pools_points(self, conn: Connection, program: Program) -> bool:
         return False

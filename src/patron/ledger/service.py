@@ -19,7 +19,7 @@ names the events is composed in ``patron.flows.statement``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -268,16 +268,23 @@ class Earn:
 
 
 def earn_many(conn: Connection, program: Program, earns: Sequence[Earn],
-              now: datetime) -> list[dict[str, Any]]:
+              now: datetime, *, held: Mapping[int, Holding] | None = None
+              ) -> list[dict[str, Any]]:
     """Write many earns in a few statements: entries, lots, then account totals.
 
     Returns, per earn, its ``entry_id``, ``lot_id``, ``account_id`` and ``lot``.
     A pooled member earns into the household pool; the entry still names them.
     Accounts that owe points (a negative balance after a return) pay them off at
     once from what became available.
+
+    ``held``: the members' holdings as the caller locked them in this transaction
+    (ingest), so they are not read again; only the accounts' ids are taken from them,
+    balances come back from the update.
     """
-    held = holdings(conn, program, {e.member_id for e in earns})
-    account_rows = {member_id: h.account for member_id, h in held.items()}
+    members = {e.member_id for e in earns}
+    if held is None or not members <= held.keys():
+        held = holdings(conn, program, members)
+    account_rows = {member_id: held[member_id].account for member_id in members}
     entry_rows, new_lots = [], []
     deltas: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
     for item in earns:
@@ -298,13 +305,15 @@ def earn_many(conn: Connection, program: Program, earns: Sequence[Earn],
         d[0] += posting.available_delta
         d[1] += posting.pending_delta
         d[2] += posting.lifetime_delta
-    repository.apply_deltas(conn, {a: (d[0], d[1], d[2]) for a, d in deltas.items()})
+    available = repository.add_to_balances(conn, {a: (d[0], d[1], d[2])
+                                                  for a, d in deltas.items()})
     entry_ids = repository.insert_entries(conn, entry_rows)
     lot_ids = repository.insert_lots(conn, [lot_row(program.id, account_id, entry_id, lot)
                                             for (account_id, lot), entry_id
                                             in zip(new_lots, entry_ids)])
     touched = {a.id: a for a in account_rows.values()}
-    in_debt = [a for a in touched.values() if a.available < 0 and deltas[a.id][0] > 0]
+    in_debt = [a for a in touched.values()
+               if deltas[a.id][0] > 0 and available[a.id] - deltas[a.id][0] < 0]
     if in_debt:
         settle_debts(conn, program.id, in_debt, now)
     _announce_earns(conn, program, earns, [a for a, _ in new_lots], entry_ids)

@@ -1,0 +1,43 @@
+"""How ``patron serve`` runs the app: one process, or several uvicorn workers.
+
+Workers are separate processes, so each builds its own app from the environment
+(``PATRON_DATABASE_URL``): uvicorn imports :func:`app_from_environment` in each.
+Every worker holds its own connection pool; PostgreSQL takes them all, and on SQLite
+the database file serialises writers across processes (one worker is the right
+choice there, see the README's "Running in production").
+"""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from patron.config import get_settings
+from patron.db import create_database
+
+DATABASE_URL_ENV = "PATRON_DATABASE_URL"
+WORKER_START_SECONDS = 60
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one worker: its database from the environment, its own sweeps."""
+    from patron.api.app import create_app
+
+    settings = get_settings()
+    return create_app(create_database(settings.database_url),
+                      jobs_interval=settings.jobs_interval_seconds)
+
+
+def serve(database_url: str, host: str, port: int, workers: int, *,
+          access_log: bool = True) -> None:
+    """Serve on ``host:port``; with ``workers`` > 1 the processes share the socket."""
+    import uvicorn
+
+    os.environ[DATABASE_URL_ENV] = database_url
+    get_settings.cache_clear()
+    uvicorn.run("patron.api.server:app_from_environment", factory=True, host=host, port=port,
+                workers=workers, log_level="info", access_log=access_log,
+                # a new worker imports all of Patron before it answers uvicorn's health
+                # check: on a busy machine that can take longer than the default 5 s
+                timeout_worker_healthcheck=WORKER_START_SECONDS)
