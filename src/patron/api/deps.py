@@ -87,7 +87,7 @@ class MemberMerged(PatronError):
         self.headers = {"Location": location}
 
 
-MEMBER_RECORD = "/api/v1/members/{member_id}"
+MEMBER_RECORD = {"/members/{member_id}", "/api/v1/members/{member_id}"}
 
 
 async def follow_merges(request: Request, context: Context) -> None:
@@ -107,7 +107,7 @@ async def follow_merges(request: Request, context: Context) -> None:
     if survivor is None:
         return
     route = request.scope.get("route")
-    if request.method == "GET" and getattr(route, "path", None) == MEMBER_RECORD:
+    if request.method == "GET" and getattr(route, "path", None) in MEMBER_RECORD:
         raise MemberMerged(member_id, survivor,
                            str(request.url).replace(f"/members/{member_id}",
                                                     f"/members/{survivor}", 1))
