@@ -206,11 +206,39 @@ class ReferralQualified:
     at: datetime
 
 
+@dataclass(frozen=True)
+class MembersMerged:
+    """``merged_id`` was merged into ``survivor_id`` (``merges.id`` is ``merge_id``): its
+    identities, points, wallet, orders and the rest now belong to the survivor."""
+
+    program: Program
+    merge_id: int
+    survivor_id: int
+    merged_id: int
+    at: datetime
+    actor: str
+    source: str
+    """Where the merge came from: ``api``, ``match``, ``enrolment``, …"""
+
+
+@dataclass(frozen=True)
+class MergeUndone:
+    """A merge was undone: ``merged_id`` is a member of its own again."""
+
+    program: Program
+    merge_id: int
+    survivor_id: int
+    merged_id: int
+    at: datetime
+    actor: str
+
+
 Happening = (MembersEnrolled | EventsRecorded | PointsEarned | PointsSpent | PointsExpired
-             | TierChanged | HouseholdChanged | RewardRedeemed | ReferralQualified)
+             | TierChanged | HouseholdChanged | RewardRedeemed | ReferralQualified
+             | MembersMerged | MergeUndone)
 HAPPENINGS: tuple[type, ...] = (MembersEnrolled, EventsRecorded, PointsEarned, PointsSpent,
                                 PointsExpired, TierChanged, HouseholdChanged, RewardRedeemed,
-                                ReferralQualified)
+                                ReferralQualified, MembersMerged, MergeUndone)
 
 H = TypeVar("H")
 Subscriber = Callable[[Connection, Any], None]

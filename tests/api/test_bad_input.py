@@ -26,7 +26,7 @@ from patron.households.tables import household_members, households
 from patron.idempotency.tables import idempotency_records
 from patron.ledger.tables import ledger_entries
 from patron.members import service as member_service
-from patron.members.tables import identities, members
+from patron.members.tables import identities, members, merges
 from patron.memberships.tables import membership_transitions, memberships
 from patron.program.service import get_program
 from patron.program.tables import program_versions
@@ -230,6 +230,7 @@ STORED: dict[tuple[str, str], Column | None] = {
     ("HouseholdSpendCreate", "idempotency_key"): ledger_entries.c.idempotency_key,
     ("HouseholdSpendCreate", "order_id"): ledger_entries.c.order_id,
     ("HouseholdSpendCreate", "reason"): ledger_entries.c.reason,
+    ("MergeCreate", "reason"): merges.c.reason,
     ("IdentityIn", "type"): identities.c.type,
     ("IdentityIn", "value"): identities.c.value,
     ("IdentityIn", "channel"): identities.c.channel,

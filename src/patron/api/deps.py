@@ -14,7 +14,8 @@ from sqlalchemy import Connection
 from patron.auth.service import Permission, Principal, authenticate, known_principal
 from patron.clock import Clock
 from patron.db import Database
-from patron.errors import Unauthorized
+from patron.errors import PatronError, Unauthorized
+from patron.members.repository import survivor_of
 from patron.program.service import Program, get_program
 from patron.schemas_common import unstorable_text
 
@@ -73,6 +74,46 @@ async def refuse_unstorable_text(request: Request) -> None:
             for loc, message in problems[:20]])
 
 
+class MemberMerged(PatronError):
+    """``GET /members/{id}`` of a merged member: 301 to the member it was merged into."""
+
+    status = 301
+    code = "member_merged"
+    title = "Member merged into another"
+
+    def __init__(self, member_id: int, survivor_id: int, location: str) -> None:
+        super().__init__(f"member {member_id} was merged into member {survivor_id}",
+                         member_id=member_id, merged_into=survivor_id)
+        self.headers = {"Location": location}
+
+
+MEMBER_RECORD = {"/members/{member_id}", "/api/v1/members/{member_id}"}
+
+
+async def follow_merges(request: Request, context: Context) -> None:
+    """Member-id paths of a merged member act on the member it was merged into.
+
+    The one place a path's ``member_id`` follows ``merged_into`` (through merges of
+    merges): balance, ledger, spends, wallet, tier... of an old id are the survivor's.
+    ``GET /members/{id}`` itself answers 301 with a ``Location`` of the survivor and
+    ``merged_into`` in the body, so an integrator learns the new id.
+    """
+    raw = request.path_params.get("member_id")
+    if raw is None or not str(raw).isdigit() or len(str(raw)) > 18:
+        return
+    member_id = int(raw)
+    survivor = await run_in_threadpool(context.db.read, lambda conn: survivor_of(
+        conn, context.principal.program_id, member_id))
+    if survivor is None:
+        return
+    route = request.scope.get("route")
+    if request.method == "GET" and getattr(route, "path", None) in MEMBER_RECORD:
+        raise MemberMerged(member_id, survivor,
+                           str(request.url).replace(f"/members/{member_id}",
+                                                    f"/members/{survivor}", 1))
+    request.path_params["member_id"] = str(survivor)
+
+
 def context_for(permission: Permission) -> Callable[..., Context]:
     async def authenticated(request: Request,
                             authorization: Annotated[str | None, Header()] = None) -> Context:
@@ -87,6 +128,7 @@ def context_for(permission: Permission) -> Callable[..., Context]:
     async def dependency(request: Request,
                          context: Context = Depends(authenticated)) -> Context:
         await refuse_unstorable_text(request)
+        await follow_merges(request, context)
         return context
     return dependency
 

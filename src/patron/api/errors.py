@@ -46,7 +46,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(PatronError)
     async def _patron(_: Request, exc: PatronError) -> JSONResponse:
         body = exc.problem()
-        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM)
+        return JSONResponse(body, status_code=exc.status, media_type=PROBLEM,
+                            headers=getattr(exc, "headers", None))
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -258,3 +258,54 @@ def ledger_totals(conn: Connection, account_id: int) -> dict[str, int]:
 def moves_of_entry(conn: Connection, entry_id: int) -> list[Any]:
     return list(conn.execute(select(lot_moves.c.lot_id, lot_moves.c.points)
                              .where(lot_moves.c.entry_id == entry_id).order_by(lot_moves.c.id)))
+
+
+def transfers_of_entries(conn: Connection, entry_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """``(from lot, to lot)`` of every lot the transfer entries ``entry_ids`` moved."""
+    if not entry_ids:
+        return []
+    return [(r.from_lot_id, r.to_lot_id) for r in conn.execute(
+        select(lot_transfers.c.from_lot_id, lot_transfers.c.to_lot_id)
+        .where(lot_transfers.c.entry_id.in_(list(entry_ids))).order_by(lot_transfers.c.id))]
+
+
+def live_lots_among(conn: Connection, account_id: int, lot_ids: Iterable[int]) -> list[Lot]:
+    """The lots of ``lot_ids`` still live (open, pending, debt) in ``account_id``."""
+    found: list[Lot] = []
+    for chunk in chunks(lot_ids):
+        found += [_lot(r) for r in conn.execute(select(lots).where(
+            one_of(conn, lots.c.id, chunk), lots.c.account_id == account_id,
+            lots.c.state.in_([LotState.OPEN.value, LotState.PENDING.value,
+                              LotState.DEBT.value])))]
+    return found
+
+
+def lots_among(conn: Connection, lot_ids: Iterable[int]) -> dict[int, Lot]:
+    found: dict[int, Lot] = {}
+    for chunk in chunks(lot_ids):
+        found.update({r.id: _lot(r) for r in conn.execute(select(lots).where(
+            one_of(conn, lots.c.id, chunk)))})
+    return found
+
+
+def taken_from_lots(conn: Connection, lot_ids: Iterable[int], kinds: Sequence[str],
+                    after_entry: int) -> dict[int, int]:
+    """Points entries of ``kinds`` written after ``after_entry`` took from each lot."""
+    taken: dict[int, int] = {}
+    for chunk in chunks(lot_ids):
+        rows = conn.execute(
+            select(lot_moves.c.lot_id, func.sum(lot_moves.c.points))
+            .join(ledger_entries, ledger_entries.c.id == lot_moves.c.entry_id)
+            .where(one_of(conn, lot_moves.c.lot_id, chunk), lot_moves.c.points < 0,
+                   ledger_entries.c.kind.in_(list(kinds)), ledger_entries.c.id > after_entry)
+            .group_by(lot_moves.c.lot_id))
+        taken.update({lot_id: -int(points) for lot_id, points in rows})
+    return taken
+
+
+def entry_ids_by_keys(conn: Connection, account_id: int, keys: Sequence[str]) -> list[int]:
+    return list(conn.execute(select(ledger_entries.c.id).where(
+        ledger_entries.c.account_id == account_id,
+        ledger_entries.c.idempotency_key.in_(list(keys))).order_by(ledger_entries.c.id))
+        .scalars())
+

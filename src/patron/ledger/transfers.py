@@ -95,7 +95,9 @@ def transfer_lots(conn: Connection, program: Program, *, source: Any, target: An
         for (source_id, _), lot_id, entry_id in zip(plan.copies, lot_ids, entries)])
     repository.apply_deltas(conn, {source.id: (-plan.available, -plan.pending, 0),
                                    target.id: (plan.available, plan.pending, 0)})
-    settle_debts(conn, program.id, [target], now)
+    if target.available < 0 or any(copy.state == domain.LotState.DEBT
+                                   for _, copy in plan.copies):
+        settle_debts(conn, program.id, [target], now)  # only a debt has anything to settle
     return Moved(plan.available, plan.pending, len(plan.copies))
 
 

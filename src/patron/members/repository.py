@@ -93,3 +93,16 @@ def new_member_row(program_id: int, now: datetime, *, name: str | None = None,
     return dict(program_id=program_id, status="active", name=name, birthdate=birthdate,
                 region=region, join_channel=join_channel, attributes=attributes or {},
                 consents=consents or {}, created_at=now, updated_at=now)
+
+
+def survivor_of(conn: Connection, program_id: int, member_id: int) -> int | None:
+    """The member a merged member's id now stands for (following merges of merges), or
+    None when ``member_id`` was not merged: how member-id paths follow a merge."""
+    survivor, seen = None, {member_id}
+    while True:
+        merged_into = conn.execute(select(members.c.merged_into).where(
+            members.c.program_id == program_id, members.c.id == member_id)).scalar()
+        if merged_into is None or merged_into in seen:
+            return survivor
+        survivor = member_id = merged_into
+        seen.add(member_id)

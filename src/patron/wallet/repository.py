@@ -80,3 +80,45 @@ def move_balances(conn: Connection, account_id: int, *, balance: int = 0,
         conn.execute(update(wallet_accounts).where(wallet_accounts.c.id == account_id)
                      .values(balance=wallet_accounts.c.balance + balance,
                              pending=wallet_accounts.c.pending + pending))
+
+
+def accounts_of(conn: Connection, program_id: int, currency: str, member_ids: Sequence[int],
+                now: datetime) -> dict[int, Any]:
+    """The members' wallet accounts, opened where missing, locked in id order
+    (PostgreSQL; SQLite serialises writers already): what a merge moves money between."""
+    query = select(wallet_accounts).where(wallet_accounts.c.program_id == program_id,
+                                          wallet_accounts.c.member_id.in_(list(member_ids)))
+    found = {row.member_id for row in conn.execute(query)}
+    missing = [m for m in member_ids if m not in found]
+    if missing:
+        insert_rows(conn, wallet_accounts, [
+            dict(program_id=program_id, member_id=m, currency=currency, balance=0, pending=0,
+                 created_at=now) for m in missing])
+    query = query.order_by(wallet_accounts.c.id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {row.member_id: row for row in conn.execute(query)}
+
+
+def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    insert_rows(conn, wallet_entries, rows)
+
+
+def holds_by_id(conn: Connection, hold_ids: Sequence[int]) -> list[Any]:
+    if not hold_ids:
+        return []
+    return list(conn.execute(select(wallet_holds).where(wallet_holds.c.id.in_(list(hold_ids)))))
+
+
+def pending_holds_of(conn: Connection, account_id: int) -> list[Any]:
+    return list(conn.execute(select(wallet_holds).where(
+        wallet_holds.c.account_id == account_id, wallet_holds.c.state == PENDING,
+        wallet_holds.c.remaining > 0).order_by(wallet_holds.c.id)))
+
+
+def repoint_holds(conn: Connection, hold_ids: Sequence[int], account_id: int) -> None:
+    """Hand pending holds to another account (a merge or its undo); the release sweep then
+    credits that account."""
+    if hold_ids:
+        conn.execute(update(wallet_holds).where(wallet_holds.c.id.in_(list(hold_ids)))
+                     .values(account_id=account_id))

@@ -1,0 +1,262 @@
+"""Merging two members into one, with lineage, and undoing it.
+
+``merge_members`` makes the *merged* member part of the *survivor*: identities,
+orders (with their lines), events, coupons, referrals, a household seat and the
+tier history are re-pointed (``merging_rows``), points and wallet money move as
+new entries that name the merge (``merging_money``), the survivor's tier is
+re-placed on the combined history (``patron.tiers.merging``), and the merged
+member is left with status ``merged`` and ``merged_into`` the survivor. Nothing
+is rewritten or deleted: ``merges.moved`` records every row the merge moved, so
+``undo_merge`` restores both members exactly, as new reversing entries.
+
+Activity after the merge, on undo: spends stay with the survivor, taken from
+its own points first (see ``merging_money``); orders, events and the rest the
+survivor gained after the merge stay with the survivor (the identities that came
+with the merged member go back to it, so it is recognised by them again).
+
+Both accounts are locked in id order before anything is read (row locks on
+PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers), so a spend racing
+a merge either commits first, and the merge moves what is left, or waits, and
+then finds the merged account empty: the same points are never spent twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from patron import hooks
+from patron.clock import SystemClock
+from patron.errors import Conflict, InvalidInput, NotFound
+from patron.flows import merging_money, merging_rows
+from patron.ledger.holdings import AccountNotFound, holdings, lock_points_accounts
+from patron.members.tables import member_status_changes, members, merges
+from patron.program.service import Program
+from patron.tiers import merging as tier_merging
+
+MERGED, UNDONE = "merged", "undone"
+
+
+class MergeSelf(InvalidInput):
+    code = "merge_self"
+    title = "A member cannot be merged with itself"
+
+
+class AlreadyMerged(Conflict):
+    code = "already_merged"
+    title = "Member already merged"
+
+
+class MergeIntoInactive(Conflict):
+    code = "merge_into_inactive"
+    title = "The surviving member is not active"
+
+
+class MergeOfBlocked(Conflict):
+    code = "merge_of_blocked"
+    title = "A blocked member cannot be merged"
+
+
+class MergeHouseholdHolder(Conflict):
+    code = "merge_household_holder"
+    title = "A household's account holder is not a person"
+
+
+class MergeHouseholdConflict(Conflict):
+    code = "merge_household_conflict"
+    title = "Both members sit in a household, or the merged one's points are pooled"
+
+
+class MergeNotFound(NotFound):
+    code = "merge_not_found"
+    title = "Merge not found"
+
+
+class MergeAlreadyUndone(Conflict):
+    code = "merge_already_undone"
+    title = "Merge already undone"
+
+
+class SurvivorMergedAgain(Conflict):
+    code = "survivor_merged_again"
+    title = "The survivor was merged again since"
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else SystemClock().now()
+
+
+def _member(conn: Connection, program: Program, member_id: int) -> Any:
+    row = conn.execute(select(members).where(members.c.program_id == program.id,
+                                             members.c.id == member_id)).first()
+    if row is None:
+        raise AccountNotFound(f"member {member_id} does not exist in this program",
+                              member_id=member_id)
+    return row
+
+
+def merge_of_pair(conn: Connection, program: Program, survivor_id: int,
+                   merged_id: int) -> int | None:
+    return conn.execute(select(merges.c.id).where(
+        merges.c.program_id == program.id, merges.c.survivor_id == survivor_id,
+        merges.c.merged_id == merged_id, merges.c.state == MERGED)).scalar()
+
+
+def _refuse(conn: Connection, program: Program, survivor: Any, merged: Any) -> None:
+    """Why these two members cannot be merged, if they cannot."""
+    if merged.status == "merged":
+        raise AlreadyMerged(f"member {merged.id} was already merged into member "
+                            f"{merged.merged_into}", member_id=merged.id,
+                            merged_into=merged.merged_into)
+    if "household" in (survivor.status, merged.status):
+        holder = survivor if survivor.status == "household" else merged
+        raise MergeHouseholdHolder(f"member {holder.id} is a household's account holder, "
+                                   "not a person: it cannot be merged", member_id=holder.id)
+    if survivor.status != "active":
+        extra = {"merged_into": survivor.merged_into} if survivor.merged_into else {}
+        raise MergeIntoInactive(f"member {survivor.id} is {survivor.status}: merge into an "
+                                "active member", member_id=survivor.id,
+                                status=survivor.status, **extra)
+    if merged.status == "blocked":
+        raise MergeOfBlocked(f"member {merged.id} is blocked: unblock it before merging",
+                             member_id=merged.id)
+    seated = {m: merging_rows.household_seat(conn, m) for m in (survivor.id, merged.id)}
+    if seated[survivor.id] is not None and seated[merged.id] is not None:
+        raise MergeHouseholdConflict(
+            f"members {survivor.id} and {merged.id} both sit in a household: remove one "
+            "from its household first", household_ids=[seated[survivor.id].household_id,
+                                                        seated[merged.id].household_id])
+    held = holdings(conn, program, [merged.id])[merged.id]
+    if held.pooled:
+        raise MergeHouseholdConflict(
+            f"member {merged.id}'s points are pooled in household {held.household_id}: "
+            "remove it from the household first", household_ids=[held.household_id])
+
+
+def merge_members(conn: Connection, program: Program, survivor_id: int, merged_id: int, *,
+                  reason: str | None, actor: str, source: str = "api",
+                  now: datetime | None = None) -> int:
+    """Merge ``merged_id`` into ``survivor_id``; returns the merge id (the existing one
+    when this pair is already merged)."""
+    if survivor_id == merged_id:
+        raise MergeSelf(f"member {survivor_id} cannot be merged with itself",
+                        member_id=survivor_id)
+    now = _now(now)
+    lock_points_accounts(conn, program.id, sorted((survivor_id, merged_id)))
+    survivor, merged = _member(conn, program, survivor_id), _member(conn, program, merged_id)
+    if (existing := merge_of_pair(conn, program, survivor_id, merged_id)) is not None:
+        return existing
+    _refuse(conn, program, survivor, merged)
+    [merge_id] = conn.execute(insert(merges).values(
+        program_id=program.id, survivor_id=survivor_id, merged_id=merged_id, state=MERGED,
+        reason=reason, actor=actor, source=source, moved={}, created_at=now)
+        .returning(merges.c.id)).scalars()
+    moved: dict[str, Any] = {"status": merged.status,
+                             "tiers": tier_merging.standing(conn, program.id,
+                                                            [survivor_id, merged_id])}
+    held = holdings(conn, program, [survivor_id, merged_id])
+    moved["points"] = merging_money.move_points(conn, program, merge_id,
+                                                survivor=held[survivor_id],
+                                                merged=held[merged_id], actor=actor, now=now)
+    moved["wallet"] = merging_money.move_wallet(conn, program, merge_id, survivor_id,
+                                                merged_id, actor=actor, now=now)
+    moved["rows"] = merging_rows.move_rows(conn, survivor_id, merged_id)
+    _set_status(conn, program, merged, "merged", survivor_id,
+                reason or f"merged into member {survivor_id} (merge {merge_id})", actor, now)
+    tier_merging.place_merged(conn, program, survivor_id, merged_id, merge_id=merge_id,
+                              now=now, actor=actor)
+    conn.execute(update(merges).where(merges.c.id == merge_id).values(moved=moved))
+    hooks.emit(conn, hooks.MembersMerged(program, merge_id, survivor_id, merged_id, now, actor,
+                                         source))
+    return merge_id
+
+
+def _set_status(conn: Connection, program: Program, member: Any, status: str,
+                merged_into: int | None, reason: str, actor: str, now: datetime) -> None:
+    conn.execute(update(members).where(members.c.id == member.id).values(
+        status=status, merged_into=merged_into, status_reason=reason[:500],
+        status_changed_by=actor, status_changed_at=now, updated_at=now))
+    conn.execute(insert(member_status_changes).values(
+        program_id=program.id, member_id=member.id, status=status,
+        previous_status=member.status, reason=reason[:500], actor=actor, created_at=now))
+
+
+def _merge_row(conn: Connection, program: Program, merge_id: int) -> Any:
+    row = conn.execute(select(merges).where(merges.c.program_id == program.id,
+                                            merges.c.id == merge_id)).first()
+    if row is None:
+        raise MergeNotFound(f"merge {merge_id} does not exist in this program",
+                            merge_id=merge_id)
+    return row
+
+
+def _refuse_undo(conn: Connection, program: Program, merge: Any, survivor: Any) -> None:
+    if merge.state == UNDONE:
+        raise MergeAlreadyUndone(f"merge {merge.id} was already undone at "
+                                 f"{merge.undone_at.isoformat()} by {merge.undone_by}",
+                                 merge_id=merge.id)
+    if survivor.status == "merged":
+        later = conn.execute(select(merges.c.id).where(
+            merges.c.merged_id == survivor.id, merges.c.state == MERGED)).scalar()
+        raise SurvivorMergedAgain(
+            f"member {survivor.id}, the survivor of merge {merge.id}, was merged into member "
+            f"{survivor.merged_into} later (merge {later}): undo merge {later} first",
+            merge_id=merge.id, later_merge_id=later, merged_into=survivor.merged_into)
+
+
+def undo_merge(conn: Connection, program: Program, merge_id: int, *, actor: str,
+               now: datetime | None = None) -> None:
+    """Give the merged member back everything the merge moved (see the module)."""
+    now = _now(now)
+    merge = _merge_row(conn, program, merge_id)
+    lock_points_accounts(conn, program.id, sorted((merge.survivor_id, merge.merged_id)))
+    merge = _merge_row(conn, program, merge_id)
+    survivor = _member(conn, program, merge.survivor_id)
+    _refuse_undo(conn, program, merge, survivor)
+    merged = _member(conn, program, merge.merged_id)
+    held = holdings(conn, program, [merge.survivor_id, merge.merged_id])
+    undo = merging_money.give_back_points(conn, program, merge, survivor=held[survivor.id],
+                                          returning=held[merged.id], actor=actor, now=now)
+    undo.update(merging_money.give_back_wallet(conn, program, merge, actor=actor, now=now))
+    merging_rows.restore_rows(conn, merge.moved.get("rows") or {}, merged.id)
+    _set_status(conn, program, merged, merge.moved.get("status", "active"), None,
+                f"merge {merge.id} into member {survivor.id} undone", actor, now)
+    standing = merge.moved.get("tiers") or {}
+    for member_id in (survivor.id, merged.id):
+        tier_merging.place_parted(conn, program, member_id, standing.get(str(member_id)),
+                                  merge_id=merge.id, now=now, actor=actor)
+    conn.execute(update(merges).where(merges.c.id == merge.id).values(
+        state=UNDONE, undone_at=now, undone_by=actor, moved={**merge.moved, "undo": undo}))
+    hooks.emit(conn, hooks.MergeUndone(program, merge.id, survivor.id, merged.id, now, actor))
+
+
+def merge_out(row: Any) -> dict[str, Any]:
+    """One merge as the API shows it: what it moved, counted."""
+    moved = row.moved or {}
+    counts = {name: len(ids) for name, ids in (moved.get("rows") or {}).items()}
+    points = moved.get("points") or {}
+    wallet = moved.get("wallet") or {}
+    return dict(id=row.id, survivor_id=row.survivor_id, merged_id=row.merged_id,
+                state=row.state, reason=row.reason, actor=row.actor, source=row.source,
+                created_at=row.created_at, undone_at=row.undone_at, undone_by=row.undone_by,
+                moved=dict(counts, points_available=points.get("available", 0),
+                           points_pending=points.get("pending", 0),
+                           lots=points.get("lots", 0), wallet_balance=wallet.get("balance", 0),
+                           wallet_holds=len(wallet.get("holds") or {})),
+                undo=moved.get("undo"))
+
+
+def get_merge(conn: Connection, program: Program, merge_id: int) -> dict[str, Any]:
+    return merge_out(_merge_row(conn, program, merge_id))
+
+
+def merges_of(conn: Connection, program: Program, member_id: int) -> list[dict[str, Any]]:
+    """Every merge the member took part in, as survivor or as merged, newest first."""
+    _member(conn, program, member_id)
+    rows = conn.execute(select(merges).where(
+        merges.c.program_id == program.id,
+        (merges.c.survivor_id == member_id) | (merges.c.merged_id == member_id))
+        .order_by(merges.c.id.desc()))
+    return [merge_out(row) for row in rows]

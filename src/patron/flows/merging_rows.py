@@ -1,0 +1,113 @@
+"""The rows a merge hands to the survivor that are not ledger: re-pointed, and listed.
+
+Identities, orders (their lines hang on the order), events, awards, cashback
+awards, coupons, referrals, referral codes, a household seat and the tier
+history change hands by re-pointing their member column. Each re-pointed row's
+id is recorded in ``merges.moved`` under the name of its ``Repoint`` here, so an
+undo puts back exactly those rows and no others (rows the survivor gained after
+the merge stay with the survivor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, ColumnElement, Connection, Table, select, true, update
+
+from patron.coupons.tables import coupons
+from patron.db.engine import chunks, one_of
+from patron.earning.tables import awards
+from patron.events.tables import events, orders
+from patron.households.tables import household_member_periods, household_members
+from patron.members.tables import identities
+from patron.referrals.tables import referral_codes, referrals
+from patron.tiers.tables import qualification_entries, tier_changes
+from patron.wallet.tables import cashback_awards
+
+
+@dataclass(frozen=True)
+class Repoint:
+    """Rows of ``table`` whose ``column`` names the merged member go to the survivor."""
+
+    name: str
+    table: Table
+    column: str
+    only_if_survivor_has_none: bool = False
+    """For one-per-member rows (a referral code, being someone's referee, a seat): moved
+    only when the survivor has none of its own."""
+    extra: Any = None
+    """A further condition on the rows moved (an open household period only)."""
+
+    @property
+    def col(self) -> Column[Any]:
+        return self.table.c[self.column]
+
+    def where(self) -> ColumnElement[bool]:
+        return self.extra(self.table) if self.extra is not None else true()
+
+
+REPOINTS: tuple[Repoint, ...] = (
+    Repoint("identities", identities, "member_id"),
+    Repoint("orders", orders, "member_id"),
+    Repoint("events", events, "member_id"),
+    Repoint("awards", awards, "member_id"),
+    Repoint("cashback_awards", cashback_awards, "member_id"),
+    Repoint("coupons", coupons, "member_id"),
+    Repoint("referrals_as_referrer", referrals, "referrer_id"),
+    Repoint("referrals_as_referee", referrals, "referee_id", only_if_survivor_has_none=True),
+    Repoint("referral_codes", referral_codes, "member_id", only_if_survivor_has_none=True),
+    Repoint("household_seat", household_members, "member_id", only_if_survivor_has_none=True),
+    Repoint("household_period", household_member_periods, "member_id",
+            only_if_survivor_has_none=True, extra=lambda t: t.c.left_at.is_(None)),
+    Repoint("qualification_entries", qualification_entries, "member_id"),
+    Repoint("tier_changes", tier_changes, "member_id"),
+)
+BY_NAME = {r.name: r for r in REPOINTS}
+
+
+def _ids(conn: Connection, repoint: Repoint, member_id: int) -> list[int]:
+    table = repoint.table
+    return list(conn.execute(select(table.c.id).where(repoint.col == member_id, repoint.where())
+                             .order_by(table.c.id)).scalars())
+
+
+def _set(conn: Connection, repoint: Repoint, ids: Sequence[int], member_id: int) -> None:
+    for chunk in chunks(ids):
+        conn.execute(update(repoint.table).where(one_of(conn, repoint.table.c.id, chunk))
+                     .values({repoint.column: member_id}))
+
+
+def move_rows(conn: Connection, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
+    """Re-point the merged member's rows to the survivor; returns their ids by kind."""
+    moved: dict[str, list[int]] = {}
+    for repoint in REPOINTS:
+        if repoint.only_if_survivor_has_none and _ids(conn, repoint, survivor_id):
+            moved[repoint.name] = []
+            continue
+        ids = _ids(conn, repoint, merged_id)
+        _set(conn, repoint, ids, survivor_id)
+        moved[repoint.name] = ids
+    return moved
+
+
+def restore_rows(conn: Connection, moved: dict[str, Sequence[int]], merged_id: int) -> None:
+    """Give the rows a merge moved back to the merged member."""
+    for name, ids in moved.items():
+        if name in BY_NAME:
+            _set(conn, BY_NAME[name], list(ids), merged_id)
+
+
+def household_seat(conn: Connection, member_id: int) -> Any:
+    """The member's current household seat, if any."""
+    return conn.execute(select(household_members).where(
+        household_members.c.member_id == member_id)).first()
+
+
+def rows_by_id(conn: Connection, table: Table, ids: Iterable[int]) -> list[Any]:
+    found: list[Any] = []
+    for chunk in chunks(ids):
+        found += conn.execute(select(table).where(one_of(conn, table.c.id, chunk)))
+    return found
+

@@ -1,0 +1,208 @@
+"""Merge and undo on SQLite and PostgreSQL: everything moves to the survivor as new
+entries naming the merge, and an undo gives both members back exactly what they had."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from patron.errors import PatronError
+from patron.events.tables import orders
+from patron.flows.merging import merge_members, undo_merge
+from patron.flows.merging_money import pay_back_pieces
+from patron.ledger import repository as ledger_repository
+from patron.ledger.domain import Lot, LotState
+from patron.ledger.service import adjust_points, spend_points
+from patron.members.repository import identities_of, member_row
+from patron.members.tables import merges
+from patron.wallet import service as wallet_service
+from patron.wallet.service import WalletMove
+from tests.flows.test_ingest import BASE, Shop
+from tests.listening import heard
+from patron import hooks
+
+
+def _shop(database, clock):
+    return Shop(database, clock, [BASE], pending_days=14, expiry={"days": 365})
+
+
+def snapshot(shop, member_id):
+    """What a member has, from the account and from the ledger itself."""
+    def read(conn):
+        account = ledger_repository.accounts_by_member(conn, shop.program.id,
+                                                       [member_id])[member_id]
+        totals = ledger_repository.ledger_totals(conn, account.id)
+        assert account.available == totals["available"] == totals["open_lots"]
+        assert account.pending == totals["pending"] == totals["pending_lots"]
+        lots = sorted((lot.remaining, lot.state.value, lot.expires_at, lot.available_at)
+                      for lot in ledger_repository.live_lots(conn, account.id))
+        wallet = wallet_service.wallet(conn, shop.program, member_id, limit=1)
+        if wallet["balance"] or wallet["pending"]:
+            row = conn.execute(select(wallet_service.wallet_accounts).where(
+                wallet_service.wallet_accounts.c.member_id == member_id)).one()
+            assert wallet["balance"] == wallet_service.totals(conn, row.id)
+            assert wallet["pending"] == wallet_service.pending_total(conn, row.id)
+        idents = sorted((i.type, i.value) for i in identities_of(conn, [member_id])[member_id])
+        bought = sorted(conn.execute(select(orders.c.order_id)
+                                     .where(orders.c.member_id == member_id)).scalars())
+        return dict(available=account.available, pending=account.pending, lots=lots,
+                    wallet=(wallet["balance"], wallet["pending"]), identities=idents,
+                    orders=bought)
+    return shop.db.read(read)
+
+
+def adjust(shop, member_id, points, key):
+    shop.db.transact(lambda conn: adjust_points(
+        conn, shop.program, member_id, points=points, reason="test", key=key, actor="test",
+        now=shop.clock.now()))
+
+
+def cashback(shop, member_id, amount, held=False):
+    now = shop.clock.now()
+    shop.db.transact(lambda conn: wallet_service.credit_many(conn, shop.program, [WalletMove(
+        member_id, amount, "cashback", f"cb-{member_id}-{amount}-{held}", "test", now, "test",
+        available_at=now + timedelta(days=14) if held else None)], now))
+
+
+def merge(shop, survivor, merged, **kw):
+    return shop.db.transact(lambda conn: merge_members(
+        conn, shop.program, survivor, merged, reason="same person", actor="admin:test",
+        now=shop.clock.now(), **kw))
+
+
+def undo(shop, merge_id):
+    shop.db.transact(lambda conn: undo_merge(conn, shop.program, merge_id, actor="admin:test",
+                                             now=shop.clock.now()))
+
+
+def two_members_with_history(shop):
+    a, b = shop.member(), shop.member()
+    adjust(shop, a, 100, "a-1")
+    shop.send(shop.purchase(a, [("LAT", "drinks", 1, 30_00)], order_id=f"A-{a}"))
+    shop.clock.set(shop.clock.now() + timedelta(days=3))
+    adjust(shop, b, 70, "b-1")
+    shop.send(shop.purchase(b, [("BNS", "beans", 2, 50_00)], order_id=f"B-{b}"))
+    cashback(shop, b, 5_00)
+    cashback(shop, b, 2_00, held=True)
+    cashback(shop, a, 1_00)
+    return a, b
+
+
+def test_merge_moves_everything_to_the_survivor_and_undo_restores_both(database, clock):
+    shop = _shop(database, clock)
+    a, b = two_members_with_history(shop)
+    before = {m: snapshot(shop, m) for m in (a, b)}
+    assert before[b]["pending"] == 50 and before[b]["available"] == 70
+    with heard(hooks.MembersMerged) as merged_events:
+        merge_id = merge(shop, a, b)
+    assert [(h.survivor_id, h.merged_id, h.merge_id) for h in merged_events] == [(a, b, merge_id)]
+    after = {m: snapshot(shop, m) for m in (a, b)}
+    assert after[a]["available"] == before[a]["available"] + before[b]["available"]
+    assert after[a]["pending"] == before[a]["pending"] + before[b]["pending"]
+    assert after[a]["lots"] == sorted(before[a]["lots"] + before[b]["lots"])
+    assert after[a]["wallet"] == (6_00, 2_00)
+    assert after[a]["identities"] == sorted(before[a]["identities"] + before[b]["identities"])
+    assert after[a]["orders"] == sorted(before[a]["orders"] + before[b]["orders"])
+    assert after[b] == dict(available=0, pending=0, lots=[], wallet=(0, 0), identities=[],
+                            orders=[])
+    row = shop.db.read(lambda conn: member_row(conn, shop.program.id, b))
+    assert (row.status, row.merged_into) == ("merged", a)
+    reasons = shop.db.read(lambda conn: [e.reason for e in ledger_repository.page_entries(
+        conn, ledger_repository.accounts_by_member(conn, shop.program.id, [a])[a].id,
+        None, 50)])
+    assert f"merged from member {b} (merge {merge_id})" in reasons
+    assert merge(shop, a, b) == merge_id  # the same pair again: the same merge
+
+    with heard(hooks.MergeUndone) as undone:
+        undo(shop, merge_id)
+    assert len(undone) == 1
+    assert {m: snapshot(shop, m) for m in (a, b)} == before
+    row = shop.db.read(lambda conn: member_row(conn, shop.program.id, b))
+    assert (row.status, row.merged_into) == ("active", None)
+    state = shop.db.read(lambda conn: conn.execute(select(merges.c.state)
+                                                   .where(merges.c.id == merge_id)).scalar())
+    assert state == "undone"
+
+
+def test_a_return_after_the_merge_claws_back_the_merged_members_lot(database, clock):
+    shop = _shop(database, clock)
+    a, b = shop.member(), shop.member()
+    shop.send(shop.purchase(b, [("BNS", "beans", 2, 50_00)], order_id=f"R-{b}"))
+    merge(shop, a, b)
+    assert snapshot(shop, a)["pending"] == 50
+    [back] = shop.send(shop.event(a, "return", {"order_id": f"R-{b}"}))
+    assert back.status == "processed", back.error
+    assert [x.points for x in back.awards] == [-50]
+    assert snapshot(shop, a)["pending"] == 0
+
+
+def test_spends_after_the_merge_stay_with_the_survivor_paid_from_its_own_points(database,
+                                                                                clock):
+    shop = _shop(database, clock)
+    a, b = shop.member(), shop.member()
+    adjust(shop, b, 50, "b")  # expires first: a spend takes these first
+    shop.clock.set(shop.clock.now() + timedelta(days=10))
+    adjust(shop, a, 100, "a")
+    before_b = snapshot(shop, b)
+    merge_id = merge(shop, a, b)
+    shop.db.transact(lambda conn: spend_points(conn, shop.program, a, points=60, reason="x",
+                                               key="s1", actor="t", now=shop.clock.now()))
+    undo(shop, merge_id)
+    # b gets its 50 back with their expiry; a paid them from its own 100 - 10
+    assert snapshot(shop, b) == before_b
+    assert snapshot(shop, a)["available"] == 40
+    moved = shop.db.read(lambda conn: conn.execute(select(merges.c.moved)
+                                                   .where(merges.c.id == merge_id)).scalar())
+    assert moved["undo"]["spent_since"] == 50 and moved["undo"]["points_shortfall"] == 0
+
+
+def test_when_the_survivor_cannot_cover_the_shortfall_is_recorded(database, clock):
+    shop = _shop(database, clock)
+    a, b = shop.member(), shop.member()
+    adjust(shop, b, 50, "b")
+    shop.clock.set(shop.clock.now() + timedelta(days=10))
+    adjust(shop, a, 100, "a")
+    merge_id = merge(shop, a, b)
+    shop.db.transact(lambda conn: spend_points(conn, shop.program, a, points=120, reason="x",
+                                               key="s1", actor="t", now=shop.clock.now()))
+    undo(shop, merge_id)
+    assert snapshot(shop, a)["available"] == 0
+    assert snapshot(shop, b)["available"] == 30
+    moved = shop.db.read(lambda conn: conn.execute(select(merges.c.moved)
+                                                   .where(merges.c.id == merge_id)).scalar())
+    assert moved["undo"]["points_shortfall"] == 20
+
+
+def test_refusals(database, clock):
+    shop = _shop(database, clock)
+    a, b, c = shop.member(), shop.member(), shop.member()
+
+    def code(work):
+        with pytest.raises(PatronError) as caught:
+            work()
+        return caught.value.status, caught.value.code
+    assert code(lambda: merge(shop, a, a)) == (422, "merge_self")
+    first = merge(shop, a, b)
+    assert code(lambda: merge(shop, c, b)) == (409, "already_merged")
+    assert code(lambda: merge(shop, b, c)) == (409, "merge_into_inactive")
+    assert code(lambda: merge(shop, a, 10**12)) == (404, "member_not_found")
+    second = merge(shop, c, a)
+    assert code(lambda: undo(shop, first)) == (409, "survivor_merged_again")
+    undo(shop, second)
+    undo(shop, first)
+    assert code(lambda: undo(shop, first)) == (409, "merge_already_undone")
+    assert code(lambda: undo(shop, 10**12)) == (404, "merge_not_found")
+
+
+def test_pay_back_pieces_cover_the_soonest_expiring_first():
+    from datetime import datetime, timezone
+    t = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    early = Lot(1, 10, 0, LotState.OPEN, t, t, t + timedelta(days=5))
+    late = Lot(2, 10, 0, LotState.OPEN, t, t, t + timedelta(days=50))
+    never = Lot(3, 10, 0, LotState.OPEN, t, t, None)
+    pieces = pay_back_pieces([(never, 10), (late, 10), (early, 10)], 15)
+    assert [(p.points, p.expires_at) for p in pieces] == [(10, early.expires_at),
+                                                          (5, late.expires_at)]
+    assert pay_back_pieces([(early, 10)], 0) == []
