@@ -1,0 +1,144 @@
+"""Deterministic matching: which of the program's matching rules two members meet.
+
+A rule (``matching.auto_merge`` or ``matching.suggest`` in the program document)
+names fields that must all agree. Fields are compared on *match keys*, so that
+``Zoë  O'Brien`` typed at a till and ``zoe obrien`` typed on the web agree:
+
+- names, street and city: transliterated to ASCII, lower-cased, punctuation
+  dropped (``O'Brien`` = ``OBrien``), hyphens and runs of spaces made one space;
+- postcodes: letters and digits only, lower-cased (``SW1A 1AA`` = ``sw1a1aa``);
+- birthdates: the same calendar date; gender: its lower-cased value;
+- identities (email, phone, card, external_id): the normalised value, held as an
+  identity *or* in an imported attribute of the same name (``attributes.phone``).
+  Identities are unique per program, so two members never hold the same one as
+  identities; an identity field agrees when one member holds the value and the
+  other carries it in its attributes (a record imported from another system).
+
+A field missing on either side never agrees: two members without birthdates are
+not "the same birthdate". The first rule that fires wins, auto-merge rules before
+suggest rules, each in document order. Everything here is pure: no database.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Literal
+
+from patron.errors import InvalidInput
+from patron.members.domain import normalise_identity
+from patron.program.document import IDENTITY_KINDS, Matching
+
+Action = Literal["auto_merge", "suggest"]
+NAME_FIELDS = ("given_name", "family_name", "address_line1", "city")
+
+_SPELLED = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "œ": "oe",
+                          "Œ": "oe", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "þ": "th",
+                          "Þ": "th", "ı": "i"})
+_NOT_WORD = re.compile(r"[^a-z0-9\s-]+")
+_GAPS = re.compile(r"[\s-]+")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
+
+
+# Match keys. These small functions are the comparisons the rules use; the package's
+# shared normalisation (patron.matching.normalise) can take their place.
+
+
+def ascii_fold(text: str) -> str:
+    """Accents and ligatures to plain ASCII letters: ``Zoë Straße`` -> ``Zoe Strasse``."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_SPELLED))
+    return decomposed.encode("ascii", "ignore").decode("ascii")
+
+
+def name_key(text: str | None) -> str | None:
+    """A name, street or city as compared: ASCII, lower case, no punctuation, one space."""
+    if text is None:
+        return None
+    key = _GAPS.sub(" ", _NOT_WORD.sub("", ascii_fold(text).lower())).strip()
+    return key or None
+
+
+def postcode_key(text: str | None) -> str | None:
+    if text is None:
+        return None
+    return _NOT_ALNUM.sub("", ascii_fold(text).lower()) or None
+
+
+def identity_key(kind: str, value: Any, default_region: str) -> str | None:
+    """An identity as stored (e.g. a phone in E.164), or None when it is not one."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return None
+    try:
+        return normalise_identity(kind, str(value), default_region)
+    except InvalidInput:
+        return None
+
+
+@dataclass(frozen=True)
+class MatchProfile:
+    """One member as the rules see it: for each field, its match keys and the value
+    each key came from (shown as evidence)."""
+
+    member_id: int
+    fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_rows(cls, member: Any, identities: Iterable[Any],
+                  default_region: str = "US") -> MatchProfile:
+        """From a ``members`` row and that member's ``identities`` rows."""
+        found: dict[str, dict[str, str]] = {}
+
+        def keep(name: str, key: str | None, shown: Any) -> None:
+            if key is not None:
+                found.setdefault(name, {}).setdefault(key, str(shown))
+
+        for name in NAME_FIELDS:
+            keep(name, name_key(getattr(member, name, None)), getattr(member, name, None))
+        keep("postcode", postcode_key(member.postcode), member.postcode)
+        birthdate = member.birthdate
+        if isinstance(birthdate, date):
+            keep("birthdate", birthdate.isoformat(), birthdate.isoformat())
+        keep("gender", name_key(member.gender), member.gender)
+        for row in identities:
+            keep(row.type, row.value, row.value)
+        attributes = member.attributes if isinstance(member.attributes, Mapping) else {}
+        for kind in IDENTITY_KINDS:
+            value = attributes.get(kind)
+            keep(kind, identity_key(kind, value, default_region), value)
+        return cls(member.id, found)
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    rule: str
+    evidence: dict[str, Any]
+    """Per field of the rule: the key both agree on and each member's value, by id."""
+
+
+def agreement(field_name: str, a: MatchProfile, b: MatchProfile) -> dict[str, Any] | None:
+    """The evidence that ``a`` and ``b`` agree on a field, or None when they do not."""
+    mine, theirs = a.fields.get(field_name, {}), b.fields.get(field_name, {})
+    shared = sorted(set(mine) & set(theirs))
+    if not shared:
+        return None
+    key = shared[0]
+    return {"agrees": True, "key": key,
+            "values": {str(a.member_id): mine[key], str(b.member_id): theirs[key]}}
+
+
+def decide(section: Matching, new: MatchProfile, other: MatchProfile) -> Decision | None:
+    """The first rule whose fields all agree between the two members, or None."""
+    for action, rule in section.rules():
+        evidence = {}
+        for name in rule.fields:
+            agreed = agreement(name, new, other)
+            if agreed is None:
+                break
+            evidence[name] = agreed
+        else:
+            return Decision(action, rule.name, evidence)
+    return None
