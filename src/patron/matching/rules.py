@@ -67,6 +67,13 @@ def postcode_key(text: str | None) -> str | None:
     return _NOT_ALNUM.sub("", ascii_fold(text).lower()) or None
 
 
+def blocking_keys(family_name: str | None, postcode: str | None
+                  ) -> tuple[str | None, str | None]:
+    """``members.family_key`` and ``members.postcode_key``: what enrolment looks up."""
+    family, code = name_key(family_name), postcode_key(postcode)
+    return (family[:100] if family else None), (code[:20] if code else None)
+
+
 def identity_key(kind: str, value: Any, default_region: str) -> str | None:
     """An identity as stored (e.g. a phone in E.164), or None when it is not one."""
     if not isinstance(value, str | int) or isinstance(value, bool):

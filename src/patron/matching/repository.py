@@ -1,0 +1,113 @@
+"""SQL for matching: members' match keys, look-alikes by index, and merge candidates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from patron.members.tables import members, merge_candidates
+
+LOOK_ALIKES = 50
+"""Most existing members one blocking key brings back for one new member: a key shared by
+more (a common family name at a big city postcode) is too weak to decide on alone."""
+
+
+# --- match keys and look-alikes -------------------------------------------------------------
+
+
+def set_match_keys(conn: Connection, keys: Sequence[tuple[int, str | None, str | None]]) -> None:
+    """``(member_id, family_key, postcode_key)`` for each member."""
+    if keys:
+        conn.execute(update(members).where(members.c.id == bindparam("member_id"))
+                     .values(family_key=bindparam("family"), postcode_key=bindparam("code")),
+                     [dict(member_id=i, family=f, code=p) for i, f, p in keys])
+
+
+def member_rows(conn: Connection, program_id: int, ids: Sequence[int]) -> list[Any]:
+    return list(conn.execute(select(members).where(members.c.program_id == program_id,
+                                                   members.c.id.in_(list(ids)))
+                             .order_by(members.c.id)))
+
+
+def look_alikes(conn: Connection, program_id: int, member_id: int, *,
+                birthdate: date | None, family_key: str | None, postcode_key: str | None,
+                lookups: Iterable[tuple[str, bool]]) -> list[Any]:
+    """Active, unmerged members other than ``member_id`` sharing a blocking key, oldest
+    first.
+
+    Each lookup is ``("birthdate" | "postcode", with_family)``: one range of an
+    ``ix_members_match_*`` index, the family key too when ``with_family``. A lookup
+    whose key the member lacks finds nobody (a missing field never matches).
+    """
+    values = {"birthdate": (members.c.birthdate, birthdate),
+              "postcode": (members.c.postcode_key, postcode_key)}
+    found: dict[int, Any] = {}
+    for key, with_family in sorted(lookups):
+        column, value = values[key]
+        if value is None or (with_family and family_key is None):
+            continue
+        condition = column == value
+        if with_family:
+            condition = condition & (members.c.family_key == family_key)
+        rows = conn.execute(select(members).where(
+            members.c.program_id == program_id, condition, members.c.id != member_id,
+            members.c.status == "active", members.c.merged_into.is_(None))
+            .order_by(members.c.id).limit(LOOK_ALIKES))
+        for row in rows:
+            found.setdefault(row.id, row)
+    return [found[i] for i in sorted(found)]
+
+
+# --- merge candidates -----------------------------------------------------------------------
+
+
+def insert_candidate(conn: Connection, **values: Any) -> int | None:
+    """The new candidate's id, or None when the pair is already known."""
+    try:
+        with conn.begin_nested():
+            return conn.execute(insert(merge_candidates).values(**values)
+                                .returning(merge_candidates.c.id)).scalar_one()
+    except IntegrityError:
+        return None
+
+
+def candidate_of_pair(conn: Connection, program_id: int, member_a: int, member_b: int) -> Any:
+    return conn.execute(select(merge_candidates).where(
+        merge_candidates.c.program_id == program_id, merge_candidates.c.member_a == member_a,
+        merge_candidates.c.member_b == member_b)).first()
+
+
+def candidate(conn: Connection, program_id: int, candidate_id: int, *,
+              lock: bool = False) -> Any:
+    query = select(merge_candidates).where(merge_candidates.c.program_id == program_id,
+                                           merge_candidates.c.id == candidate_id)
+    return conn.execute(query.with_for_update() if lock else query).first()
+
+
+def candidate_by_id(conn: Connection, candidate_id: int) -> Any:
+    return conn.execute(select(merge_candidates)
+                        .where(merge_candidates.c.id == candidate_id)).first()
+
+
+def candidate_page(conn: Connection, program_id: int, state: str, after: int | None,
+                   limit: int) -> list[Any]:
+    query = select(merge_candidates).where(merge_candidates.c.program_id == program_id,
+                                           merge_candidates.c.state == state)
+    if after is not None:
+        query = query.where(merge_candidates.c.id > after)
+    return list(conn.execute(query.order_by(merge_candidates.c.id).limit(limit)))
+
+
+def decide_candidate(conn: Connection, candidate_id: int, *, state: str, actor: str,
+                     at: datetime, reason: str | None = None, merge_id: int | None = None
+                     ) -> bool:
+    """Move a pending candidate to ``state``; False when it was no longer pending."""
+    done = conn.execute(update(merge_candidates).where(
+        merge_candidates.c.id == candidate_id, merge_candidates.c.state == "pending")
+        .values(state=state, decided_by=actor, decided_at=at, reason=reason,
+                merge_id=merge_id))
+    return done.rowcount == 1
