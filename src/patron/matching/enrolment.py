@@ -64,13 +64,18 @@ class Verdict:
     evidence: dict[str, Any]
 
 
+_scorer: list[Any] = []
+
+
 def _load_model(conn: Connection, program_id: int) -> Any:
     """The program's trained model, or None (no model, or no model support installed)."""
-    try:
-        from patron.matching.scorer import load_model
-    except ImportError:
-        return None
-    return load_model(conn, program_id)
+    if not _scorer:
+        try:
+            from patron.matching.scorer import load_model
+        except ImportError:
+            load_model = None
+        _scorer.append(load_model)
+    return _scorer[0](conn, program_id) if _scorer[0] is not None else None
 
 
 class EnrolmentMatcher:
