@@ -31,7 +31,6 @@ from sqlalchemy import Connection
 from patron import hooks
 from patron.matching import candidates, repository
 from patron.matching.rules import MatchProfile, blocking_keys, decide
-from patron.members import repository as member_repository
 from patron.program.document import Matching
 from patron.program.versions import versions
 
@@ -114,9 +113,9 @@ class EnrolmentMatcher:
             postcode_key=keys[1], lookups=lookups) if other.id not in gone]
         if not others:
             return
-        identities = member_repository.identities_of(conn, [row.id, *(o.id for o in others)])
+        identities = repository.identities_of(conn, [row.id, *(o.id for o in others)])
         region = program.settings.default_region
-        new = MatchProfile.from_rows(row, identities[row.id], region)
+        new = MatchProfile.from_rows(row, identities[row.id], region, section.named_fields())
         # the happening carries no clock: a candidate is dated when the member joined
         now = max(joined.joined_at for joined in happened.members)
         for other in others:
@@ -137,8 +136,8 @@ class EnrolmentMatcher:
     @staticmethod
     def _verdict(section: Matching, model: Any, new: MatchProfile, row: Any, other: Any,
                  identities: dict[int, list[Any]], region: str) -> Verdict | None:
-        decision = decide(section, new, MatchProfile.from_rows(other, identities[other.id],
-                                                               region))
+        decision = decide(section, new, MatchProfile.from_rows(
+            other, identities[other.id], region, section.named_fields()))
         if decision is not None:
             return Verdict(decision.action, decision.rule, 1.0, decision.evidence)
         if model is None:

@@ -22,18 +22,20 @@ suggest rules, each in document order. Everything here is pure: no database.
 from __future__ import annotations
 
 import re
+import typing
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
 from patron.errors import InvalidInput
 from patron.members.domain import normalise_identity
-from patron.program.document import IDENTITY_KINDS, Matching
+from patron.program.document import IDENTITY_KINDS, Matching, MatchField
 
 Action = Literal["auto_merge", "suggest"]
 NAME_FIELDS = ("given_name", "family_name", "address_line1", "city")
+ALL_FIELDS = frozenset(typing.get_args(MatchField))
 
 _SPELLED = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "œ": "oe",
                           "Œ": "oe", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "þ": "th",
@@ -93,28 +95,35 @@ class MatchProfile:
     fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
-    def from_rows(cls, member: Any, identities: Iterable[Any],
-                  default_region: str = "US") -> MatchProfile:
-        """From a ``members`` row and that member's ``identities`` rows."""
+    def from_rows(cls, member: Any, identities: Iterable[Any], default_region: str = "US",
+                  wanted: Collection[str] | None = None) -> MatchProfile:
+        """From a ``members`` row and that member's ``identities`` rows; only the
+        ``wanted`` fields (default all: the fields the rules name are enough)."""
+        want = ALL_FIELDS if wanted is None else frozenset(wanted)
         found: dict[str, dict[str, str]] = {}
 
         def keep(name: str, key: str | None, shown: Any) -> None:
             if key is not None:
                 found.setdefault(name, {}).setdefault(key, str(shown))
 
-        for name in NAME_FIELDS:
-            keep(name, name_key(getattr(member, name, None)), getattr(member, name, None))
-        keep("postcode", postcode_key(member.postcode), member.postcode)
-        birthdate = member.birthdate
-        if isinstance(birthdate, date):
-            keep("birthdate", birthdate.isoformat(), birthdate.isoformat())
-        keep("gender", name_key(member.gender), member.gender)
-        for row in identities:
-            keep(row.type, row.value, row.value)
-        attributes = member.attributes if isinstance(member.attributes, Mapping) else {}
-        for kind in IDENTITY_KINDS:
-            value = attributes.get(kind)
-            keep(kind, identity_key(kind, value, default_region), value)
+        for name in want.intersection(NAME_FIELDS):
+            keep(name, name_key(getattr(member, name)), getattr(member, name))
+        if "postcode" in want:
+            keep("postcode", postcode_key(member.postcode), member.postcode)
+        if "birthdate" in want and isinstance(member.birthdate, date):
+            keep("birthdate", member.birthdate.isoformat(), member.birthdate.isoformat())
+        if "gender" in want:
+            keep("gender", name_key(member.gender), member.gender)
+        kinds = want.intersection(IDENTITY_KINDS)
+        if kinds:
+            for row in identities:
+                if row.type in kinds:
+                    keep(row.type, row.value, row.value)
+            attributes = member.attributes if isinstance(member.attributes, Mapping) else {}
+            for kind in kinds:
+                value = attributes.get(kind)
+                if value is not None:
+                    keep(kind, identity_key(kind, value, default_region), value)
         return cls(member.id, found)
 
 
