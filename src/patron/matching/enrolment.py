@@ -115,7 +115,7 @@ class EnrolmentMatcher:
             return
         identities = repository.identities_of(conn, [row.id, *(o.id for o in others)])
         region = program.settings.default_region
-        new = MatchProfile.from_rows(row, identities[row.id], region, section.named_fields())
+        new = MatchProfile.from_rows(row, identities[row.id], region)
         # the happening carries no clock: a candidate is dated when the member joined
         now = max(joined.joined_at for joined in happened.members)
         for other in others:
@@ -136,8 +136,8 @@ class EnrolmentMatcher:
     @staticmethod
     def _verdict(section: Matching, model: Any, new: MatchProfile, row: Any, other: Any,
                  identities: dict[int, list[Any]], region: str) -> Verdict | None:
-        decision = decide(section, new, MatchProfile.from_rows(
-            other, identities[other.id], region, section.named_fields()))
+        decision = decide(section, new, MatchProfile.from_rows(other, identities[other.id],
+                                                               region))
         if decision is not None:
             return Verdict(decision.action, decision.rule, 1.0, decision.evidence)
         if model is None:

@@ -22,20 +22,18 @@ suggest rules, each in document order. Everything here is pure: no database.
 from __future__ import annotations
 
 import re
-import typing
 import unicodedata
-from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
 from patron.errors import InvalidInput
 from patron.members.domain import normalise_identity
-from patron.program.document import IDENTITY_KINDS, Matching, MatchField
+from patron.program.document import IDENTITY_KINDS, Matching
 
 Action = Literal["auto_merge", "suggest"]
 NAME_FIELDS = ("given_name", "family_name", "address_line1", "city")
-ALL_FIELDS = frozenset(typing.get_args(MatchField))
 
 _SPELLED = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "œ": "oe",
                           "Œ": "oe", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "þ": "th",
@@ -86,45 +84,60 @@ def identity_key(kind: str, value: Any, default_region: str) -> str | None:
         return None
 
 
-@dataclass(frozen=True)
-class MatchProfile:
-    """One member as the rules see it: for each field, its match keys and the value
-    each key came from (shown as evidence)."""
+def field_keys(name: str, member: Any, identities: Sequence[Any],
+               default_region: str) -> dict[str, str]:
+    """One field's match keys, each with the value it came from."""
+    found: dict[str, str] = {}
 
-    member_id: int
-    fields: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    def keep(key: str | None, shown: Any) -> None:
+        if key is not None:
+            found.setdefault(key, str(shown))
+
+    if name in NAME_FIELDS or name == "gender":
+        keep(name_key(getattr(member, name)), getattr(member, name))
+    elif name == "postcode":
+        keep(postcode_key(member.postcode), member.postcode)
+    elif name == "birthdate":
+        if isinstance(member.birthdate, date):
+            keep(member.birthdate.isoformat(), member.birthdate.isoformat())
+    elif name in IDENTITY_KINDS:
+        for row in identities:
+            if row.type == name:
+                keep(row.value, row.value)
+        attributes = member.attributes if isinstance(member.attributes, Mapping) else {}
+        value = attributes.get(name)
+        if value is not None:
+            keep(identity_key(name, value, default_region), value)
+    return found
+
+
+class MatchProfile:
+    """One member as the rules see it: for each field, its match keys and the value each
+    key came from (shown as evidence). Keys are worked out when a rule first asks for
+    them: most look-alikes differ on the first field compared."""
+
+    __slots__ = ("member_id", "_member", "_identities", "_region", "_keys")
+
+    def __init__(self, member: Any, identities: Iterable[Any], default_region: str = "US"
+                 ) -> None:
+        self.member_id: int = member.id
+        self._member, self._identities = member, list(identities)
+        self._region = default_region
+        self._keys: dict[str, dict[str, str]] = {}
 
     @classmethod
-    def from_rows(cls, member: Any, identities: Iterable[Any], default_region: str = "US",
-                  wanted: Collection[str] | None = None) -> MatchProfile:
-        """From a ``members`` row and that member's ``identities`` rows; only the
-        ``wanted`` fields (default all: the fields the rules name are enough)."""
-        want = ALL_FIELDS if wanted is None else frozenset(wanted)
-        found: dict[str, dict[str, str]] = {}
+    def from_rows(cls, member: Any, identities: Iterable[Any],
+                  default_region: str = "US") -> MatchProfile:
+        """From a ``members`` row and that member's ``identities`` rows."""
+        return cls(member, identities, default_region)
 
-        def keep(name: str, key: str | None, shown: Any) -> None:
-            if key is not None:
-                found.setdefault(name, {}).setdefault(key, str(shown))
-
-        for name in want.intersection(NAME_FIELDS):
-            keep(name, name_key(getattr(member, name)), getattr(member, name))
-        if "postcode" in want:
-            keep("postcode", postcode_key(member.postcode), member.postcode)
-        if "birthdate" in want and isinstance(member.birthdate, date):
-            keep("birthdate", member.birthdate.isoformat(), member.birthdate.isoformat())
-        if "gender" in want:
-            keep("gender", name_key(member.gender), member.gender)
-        kinds = want.intersection(IDENTITY_KINDS)
-        if kinds:
-            for row in identities:
-                if row.type in kinds:
-                    keep(row.type, row.value, row.value)
-            attributes = member.attributes if isinstance(member.attributes, Mapping) else {}
-            for kind in kinds:
-                value = attributes.get(kind)
-                if value is not None:
-                    keep(kind, identity_key(kind, value, default_region), value)
-        return cls(member.id, found)
+    def keys(self, name: str) -> dict[str, str]:
+        """The field's match keys (empty when the member has none), each with its value."""
+        found = self._keys.get(name)
+        if found is None:
+            found = self._keys[name] = field_keys(name, self._member, self._identities,
+                                                  self._region)
+        return found
 
 
 @dataclass(frozen=True)
@@ -137,7 +150,7 @@ class Decision:
 
 def agreement(field_name: str, a: MatchProfile, b: MatchProfile) -> dict[str, Any] | None:
     """The evidence that ``a`` and ``b`` agree on a field, or None when they do not."""
-    mine, theirs = a.fields.get(field_name, {}), b.fields.get(field_name, {})
+    mine, theirs = a.keys(field_name), b.keys(field_name)
     shared = sorted(set(mine) & set(theirs))
     if not shared:
         return None

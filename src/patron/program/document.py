@@ -374,10 +374,6 @@ class Matching(_Model):
     on_enrolment: bool = Field(True, description="Match each new member against existing "
                                "members when they enrol")
 
-    def named_fields(self) -> frozenset[str]:
-        """Every field a rule names."""
-        return frozenset(name for _, rule in self.rules() for name in rule.fields)
-
     def rules(self) -> list[tuple[Literal["auto_merge", "suggest"], MatchRule]]:
         """Auto-merge rules first, then suggest rules, each in document order."""
         return ([("auto_merge", rule) for rule in self.auto_merge]
