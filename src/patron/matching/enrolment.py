@@ -113,9 +113,16 @@ class EnrolmentMatcher:
             postcode_key=keys[1], lookups=lookups) if other.id not in gone]
         if not others:
             return
-        identities = repository.identities_of(conn, [row.id, *(o.id for o in others)])
+        loaded: dict[int, list[Any]] = {}
+
+        def identities(member_id: int) -> list[Any]:
+            """Identities of all, in one query when a rule or the model first needs them."""
+            if not loaded:
+                loaded.update(repository.identities_of(conn, [row.id, *(o.id for o in others)]))
+            return loaded[member_id]
+
         region = program.settings.default_region
-        new = MatchProfile.from_rows(row, identities[row.id], region)
+        new = MatchProfile.from_rows(row, lambda: identities(row.id), region)
         # the happening carries no clock: a candidate is dated when the member joined
         now = max(joined.joined_at for joined in happened.members)
         for other in others:
@@ -135,17 +142,17 @@ class EnrolmentMatcher:
 
     @staticmethod
     def _verdict(section: Matching, model: Any, new: MatchProfile, row: Any, other: Any,
-                 identities: dict[int, list[Any]], region: str) -> Verdict | None:
-        decision = decide(section, new, MatchProfile.from_rows(other, identities[other.id],
-                                                               region))
+                 identities: Callable[[int], list[Any]], region: str) -> Verdict | None:
+        decision = decide(section, new, MatchProfile.from_rows(
+            other, lambda: identities(other.id), region))
         if decision is not None:
             return Verdict(decision.action, decision.rule, 1.0, decision.evidence)
         if model is None:
             return None
         from patron.matching.records import MatchRecord
 
-        scored = model.score(MatchRecord.from_rows(row, identities[row.id]),
-                             MatchRecord.from_rows(other, identities[other.id]))
+        scored = model.score(MatchRecord.from_rows(row, identities(row.id)),
+                             MatchRecord.from_rows(other, identities(other.id)))
         probability = float(scored.probability)
         if probability >= section.auto_merge_probability:
             return Verdict("auto_merge", "model", probability, dict(scored.evidence))

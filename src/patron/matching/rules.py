@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -118,25 +118,31 @@ class MatchProfile:
 
     __slots__ = ("member_id", "_member", "_identities", "_region", "_keys")
 
-    def __init__(self, member: Any, identities: Iterable[Any], default_region: str = "US"
-                 ) -> None:
+    def __init__(self, member: Any, identities: Iterable[Any] | Callable[[], Sequence[Any]],
+                 default_region: str = "US") -> None:
         self.member_id: int = member.id
-        self._member, self._identities = member, list(identities)
+        self._member = member
+        self._identities = identities if callable(identities) else list(identities)
         self._region = default_region
         self._keys: dict[str, dict[str, str]] = {}
 
     @classmethod
-    def from_rows(cls, member: Any, identities: Iterable[Any],
+    def from_rows(cls, member: Any, identities: Iterable[Any] | Callable[[], Sequence[Any]],
                   default_region: str = "US") -> MatchProfile:
-        """From a ``members`` row and that member's ``identities`` rows."""
+        """From a ``members`` row and that member's ``identities`` rows (or a function
+        that loads them, called only when a rule compares an identity)."""
         return cls(member, identities, default_region)
 
     def keys(self, name: str) -> dict[str, str]:
         """The field's match keys (empty when the member has none), each with its value."""
         found = self._keys.get(name)
         if found is None:
-            found = self._keys[name] = field_keys(name, self._member, self._identities,
-                                                  self._region)
+            identities = self._identities
+            if name in IDENTITY_KINDS and callable(identities):
+                identities = self._identities = list(identities())
+            found = self._keys[name] = field_keys(
+                name, self._member, identities if isinstance(identities, list) else [],
+                self._region)
         return found
 
 
@@ -160,10 +166,13 @@ def agreement(field_name: str, a: MatchProfile, b: MatchProfile) -> dict[str, An
 
 
 def decide(section: Matching, new: MatchProfile, other: MatchProfile) -> Decision | None:
-    """The first rule whose fields all agree between the two members, or None."""
+    """The first rule whose fields all agree between the two members, or None.
+
+    Within a rule, profile fields are compared before identities, which may need a
+    query to load."""
     for action, rule in section.rules():
         evidence = {}
-        for name in rule.fields:
+        for name in sorted(rule.fields, key=IDENTITY_KINDS.__contains__):  # profile first
             agreed = agreement(name, new, other)
             if agreed is None:
                 break
