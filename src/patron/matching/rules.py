@@ -156,11 +156,12 @@ class Decision:
 
 def agreement(field_name: str, a: MatchProfile, b: MatchProfile) -> dict[str, Any] | None:
     """The evidence that ``a`` and ``b`` agree on a field, or None when they do not."""
-    mine, theirs = a.keys(field_name), b.keys(field_name)
-    shared = sorted(set(mine) & set(theirs))
+    mine = a.keys(field_name)
+    theirs = b.keys(field_name) if mine else None
+    shared = mine.keys() & theirs.keys() if theirs else None
     if not shared:
         return None
-    key = shared[0]
+    key = min(shared)
     return {"agrees": True, "key": key,
             "values": {str(a.member_id): mine[key], str(b.member_id): theirs[key]}}
 
