@@ -26,7 +26,7 @@ from patron.households.tables import household_members, households
 from patron.idempotency.tables import idempotency_records
 from patron.ledger.tables import ledger_entries
 from patron.members import service as member_service
-from patron.members.tables import identities, members, merges
+from patron.members.tables import identities, members, merge_candidates, merges
 from patron.memberships.tables import membership_transitions, memberships
 from patron.program.service import get_program
 from patron.program.tables import program_versions
@@ -219,6 +219,7 @@ STORED: dict[tuple[str, str], Column | None] = {
     ("AdjustmentCreate", "idempotency_key"): ledger_entries.c.idempotency_key,
     ("AdjustmentCreate", "reason"): ledger_entries.c.reason,
     ("BatchCreate", "coupon_type"): coupon_batches.c.coupon_type,
+    ("CandidateReject", "reason"): merge_candidates.c.reason,
     ("BatchCreate", "name"): coupon_batches.c.name,
     ("EventIn", "id"): events.c.external_id,
     ("EventIn", "type"): events.c.type,

@@ -24,6 +24,7 @@ from patron.db import Database
 from patron.events.api import router as events_router
 from patron.households.api import router as households_router
 from patron.ledger.api import router as ledger_router
+from patron.matching.api import router as matching_router
 from patron.members.api import router as members_router
 from patron.memberships.api import router as memberships_router
 from patron.program.api import router as program_router
@@ -39,7 +40,7 @@ log = logging.getLogger("patron")
 API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wallet_router,
                memberships_router, households_router, events_router, program_router,
                household_tiers_router, coupons_router, rewards_router, transfers_router,
-               analytics_router, merges_router]
+               analytics_router, merges_router, matching_router]
 
 BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
                             ("POST", "/api/v1/program/simulate")})

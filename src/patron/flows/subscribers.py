@@ -11,13 +11,18 @@ where each member's points are held (``patron.ledger.pools``).
 from __future__ import annotations
 
 from patron import hooks
+from patron.flows.match_review import default_merge
 from patron.households.directory import HouseholdPools
 from patron.ledger import pools
+from patron.matching.enrolment import EnrolmentMatcher
 from patron.referrals import service as referrals
 from patron.tiers import placement as tier_placement
 
 pools.use_directory(HouseholdPools())
+enrolment_matcher = EnrolmentMatcher(default_merge)
+"""Merges or queues a new member who matches someone already enrolled."""
 
 hooks.subscribe(hooks.MembersEnrolled, referrals.on_members_enrolled)
 hooks.subscribe(hooks.EventsRecorded, referrals.on_events_recorded)
 hooks.subscribe(hooks.HouseholdChanged, tier_placement.on_household_changed)
+hooks.subscribe(hooks.MembersEnrolled, enrolment_matcher)

@@ -31,9 +31,16 @@ members = Table(
     Column("consents", JSONDoc, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("family_key", String(100)),
+    Column("postcode_key", String(20)),
     Index("ix_members_program_id_created_at", "program_id", "created_at"),
     Index("ix_members_merged_into", "merged_into"),
+    Index("ix_members_match_birthdate", "program_id", "birthdate", "family_key"),
+    Index("ix_members_match_postcode", "program_id", "postcode_key", "family_key"),
 )
+"""``family_key`` and ``postcode_key`` are the family name and postcode as matching
+compares them (``patron.matching.rules``), kept so that enrolment finds a new member's
+look-alikes through the two ``ix_members_match_*`` indexes."""
 
 member_status_changes = Table(
     "member_status_changes",
@@ -84,6 +91,7 @@ merge_candidates = Table(
     Column("state", String(16), nullable=False),
     Column("decided_by", String(200)),
     Column("decided_at", UTCDateTime),
+    Column("reason", String(500)),
     Column("merge_id", BigId, ForeignKey("merges.id")),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("program_id", "member_a", "member_b"),

@@ -316,6 +316,70 @@ class Transfers(_Model):
         "null: no daily limit")
 
 
+MatchField = Literal["email", "phone", "card", "external_id", "given_name", "family_name",
+                     "birthdate", "postcode", "address_line1", "city", "gender"]
+IdentityKind = Literal["email", "phone", "external_id", "card"]
+IDENTITY_KINDS: tuple[IdentityKind, ...] = ("email", "phone", "external_id", "card")
+BLOCKING_FIELDS = frozenset({"birthdate", "postcode"})
+"""A rule is checked at enrolment only when it names one of these: the new member's
+existing look-alikes are found through an index on them (with the family name key)."""
+
+
+class MatchRule(_Model):
+    """Fields that, when every one of them agrees, make two members one person.
+
+    Fields are compared on match keys: names and addresses lower-cased, accents
+    transliterated, punctuation and repeated spaces collapsed; postcodes without
+    spaces; phones in E.164. A field missing on either side never agrees.
+    Identity fields (email, phone, card, external_id) agree when one member holds
+    the value as an identity and the other carries it in an imported attribute of
+    that name (``attributes.phone``): identities are unique per program, so two
+    members never hold the same one.
+    """
+
+    name: str = Field(pattern=RULE_ID, description="Stable name; candidates and merges cite it")
+    fields: list[MatchField] = Field(description="Every one must agree")
+
+    @model_validator(mode="after")
+    def _sensible(self) -> MatchRule:
+        if not self.fields:
+            raise ValueError("a rule needs at least one field")
+        if len(set(self.fields)) != len(self.fields):
+            raise ValueError("a field is listed twice")
+        return self
+
+
+class Matching(_Model):
+    """How Patron recognises one person enrolled twice (One ID).
+
+    ``auto_merge`` rules merge the new member into the existing one at once;
+    ``suggest`` rules only queue the pair for review (``GET /merge-candidates``).
+    A trained probabilistic model, when the program has one, merges pairs scored
+    at ``auto_merge_probability`` or more and queues those at
+    ``suggest_probability`` or more.
+    """
+
+    unique_identities: list[IdentityKind] = Field(
+        default_factory=lambda: list(IDENTITY_KINDS),
+        description="Identity types that name one member: a value belongs to one member of "
+        "the program. Every type is unique today, so this lists all four")
+    auto_merge: list[MatchRule] = Field(default_factory=list,
+                                        description="Rules that merge at once")
+    suggest: list[MatchRule] = Field(default_factory=list,
+                                     description="Rules that queue a pair for review")
+    auto_merge_probability: float = Field(0.99, gt=0, le=1, description="A model's match "
+                                          "probability at or above which pairs merge")
+    suggest_probability: float = Field(0.9, gt=0, le=1, description="A model's match "
+                                       "probability at or above which pairs are queued")
+    on_enrolment: bool = Field(True, description="Match each new member against existing "
+                               "members when they enrol")
+
+    def rules(self) -> list[tuple[Literal["auto_merge", "suggest"], MatchRule]]:
+        """Auto-merge rules first, then suggest rules, each in document order."""
+        return ([("auto_merge", rule) for rule in self.auto_merge]
+                + [("suggest", rule) for rule in self.suggest])
+
+
 class ProgramDocument(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -334,6 +398,8 @@ class ProgramDocument(_Model):
     referrals: Referrals = Field(default_factory=Referrals)
     transfers: Transfers = Field(default_factory=Transfers,
                                  description="Point transfers between members")
+    matching: Matching = Field(default_factory=Matching,
+                               description="Recognising one person enrolled twice")
     campaigns: list[dict[str, Any]] | None = Field(None, description="Reserved for campaigns")
 
     _compiled: Any = PrivateAttr(default=None)

@@ -32,7 +32,10 @@ from patron.errors import InvalidInput
 from patron.program.document import (
     EarnRule,
     EventTypeDeclaration,
+    IDENTITY_KINDS,
+    BLOCKING_FIELDS,
     Limits,
+    Matching,
     PointsAction,
     ProgramDocument,
     Settings,
@@ -187,6 +190,8 @@ def _semantic_problems(data: dict[str, Any], document: ProgramDocument | None) -
         found += membership_problems(document)
     found += transfer_problems(document.transfers if document
                                else _valid_or_none(Transfers, data.get("transfers")))
+    found += matching_problems(document.matching if document
+                               else _valid_or_none(Matching, data.get("matching")))
     return [Problem(path, message, severity) for path, message, severity in found]
 
 
@@ -314,6 +319,43 @@ def transfer_problems(transfers: Transfers | None) -> list[tuple[str, str, str]]
     return found
 
 
+PERSON_FIELDS = frozenset({"family_name", "birthdate", *IDENTITY_KINDS})
+"""A rule needs one of these: gender, city, postcode, street and given name together
+still describe many different people."""
+
+
+def matching_problems(matching: Matching | None) -> list[tuple[str, str, str]]:
+    """Matching rules that contradict each other, would merge strangers, or could never
+    run at enrolment."""
+    if matching is None:
+        return []
+    found = []
+    missing = [kind for kind in IDENTITY_KINDS if kind not in matching.unique_identities]
+    if missing:
+        found.append(("matching.unique_identities", f"{', '.join(missing)}: every identity type "
+                      "is unique per program (one value belongs to one member); list all of "
+                      f"{', '.join(IDENTITY_KINDS)}", "error"))
+    if matching.suggest_probability > matching.auto_merge_probability:
+        found.append(("matching.suggest_probability", f"{matching.suggest_probability} is above "
+                      f"auto_merge_probability ({matching.auto_merge_probability}): every pair "
+                      "worth suggesting would already be merged", "error"))
+    seen: set[str] = set()
+    for kind, rules in (("auto_merge", matching.auto_merge), ("suggest", matching.suggest)):
+        for i, rule in enumerate(rules):
+            at = f"matching.{kind}[{i}]"
+            if rule.name in seen:
+                found.append((f"{at}.name", f"duplicate rule name {rule.name!r}", "error"))
+            seen.add(rule.name)
+            if not PERSON_FIELDS.intersection(rule.fields):
+                found.append((f"{at}.fields", "matches many different people: add "
+                               "family_name, birthdate or an identity field",
+                               "error" if kind == "auto_merge" else "warning"))
+            if not BLOCKING_FIELDS.intersection(rule.fields):
+                found.append((f"{at}.fields", "not checked when a member enrols: a rule needs "
+                              "birthdate or postcode to find look-alikes by index", "warning"))
+    return found
+
+
 def _valid_or_none(model: type[BaseModel], value: Any) -> Any:
     try:
         return model.model_validate(value if value is not None else {})
@@ -409,7 +451,8 @@ def _item_type(annotation: Any) -> Any:
 
 def _field_ranks() -> dict[str, int]:
     ranks: dict[str, int] = {}
-    for model in (ProgramDocument, Settings, EventTypeDeclaration, EarnRule, PointsAction, Limits):
+    for model in (ProgramDocument, Settings, EventTypeDeclaration, EarnRule, PointsAction, Limits,
+                  Matching):
         for name, field in model.model_fields.items():
             ranks.setdefault(field.alias or name, len(ranks))
     return ranks

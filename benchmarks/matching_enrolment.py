@@ -1,0 +1,199 @@
+"""What matching on enrolment adds to an enrolment, with 100k members already enrolled.
+
+On each database (a new SQLite file, a new PostgreSQL database), a program with
+the demo program's matching rules gets ``--members`` existing members loaded
+straight into the table (names from a few hundred given and a thousand family
+names, birthdates over 65 years, a few thousand postcodes, match keys written as
+enrolment writes them). Then ``--enrolments`` new members are enrolled one per
+transaction through ``patron.flows.enrolment.enrol`` (what ``POST /members`` runs,
+without HTTP), alternately with the enrolment matcher subscribed (on) and not
+(off), in blocks of 20 so both see the same machine load. One new member in ten
+shares family name, birthdate and postcode with an existing member under another
+given name: the ``family_birthdate_postcode`` suggest rule queues that pair. The
+run checks that every such pair was queued (on) and none was (off).
+
+Prints enrolment p50/p99 with matching on and off, and what matching adds, in
+milliseconds of wall-clock time and of this process's CPU time (the ``cpu`` lines:
+what the enrolment costs Patron itself, which a loaded machine does not inflate;
+on PostgreSQL the server's own work is outside it).
+
+    .venv/bin/python benchmarks/matching_enrolment.py
+    .venv/bin/python benchmarks/matching_enrolment.py --members 100000 --enrolments 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+
+from patron import hooks
+from patron.db import Database, create_database
+from patron.db.migrate import upgrade
+from patron.flows import enrolment, subscribers
+from patron.matching.rules import blocking_keys
+from patron.members import repository as member_repository
+from patron.members.tables import members, merge_candidates
+from patron.program.domain import ProgramSettings
+from patron.program.service import Program, create_program
+from patron.program.validate import validate_file
+
+from _common import pg_server_default, scratch_database
+
+DEMO = Path(__file__).resolve().parents[1] / "src/patron/program/examples/demo_coffee.yaml"
+PROFILE_FIELDS = ("given_name", "family_name", "postcode", "city")
+GIVEN = [f"{a}{b}" for a in ("Al", "Be", "Ca", "Da", "El", "Fi", "Ga", "Ha", "Io", "Jo",
+                             "Ka", "Le", "Ma", "Ni", "Ol", "Pa", "Ra", "Sa", "Ta", "Vi")
+         for b in ("n", "ra", "lia", "x", "mo", "na", "o", "ek", "us", "ine", "ta", "der")]
+FAMILY = [f"{a}{b}{c}" for a in ("Ber", "Cas", "Dun", "Fal", "Gra", "Hol", "Kin", "Lan",
+                                 "Mor", "Nor")
+          for b in ("a", "e", "i", "o", "u", "ay", "ow", "en", "ar", "el")
+          for c in ("son", "berg", "ton", "ley", "man", "ford", "wick", "dale", "sen", "er")]
+FIRST_BIRTHDATE, BIRTHDATE_DAYS = date(1940, 1, 1), 65 * 365
+POSTCODES = [f"{n:05d}" for n in range(10_000, 14_000)]
+
+
+def enrol_profile_fields() -> None:
+    """Enrolment stores given/family name and postcode given in a profile (the members
+    service's own support for them replaces this)."""
+    original = member_repository.new_member_row
+
+    def new_member_row(program_id: int, now: Any, **profile: Any) -> dict[str, Any]:
+        extra = {name: profile.pop(name) for name in PROFILE_FIELDS if name in profile}
+        return {**original(program_id, now, **profile), **extra}
+
+    member_repository.new_member_row = new_member_row
+
+
+def merge_factory() -> Any:
+    """The real merge; where it is not installed, one that only marks the merged member
+    (rare here: a newcomer equal to an existing member on an auto-merge rule by chance)."""
+    try:
+        from patron.flows.merging import merge_members
+        return merge_members
+    except ImportError:
+        def mark(conn: Any, program: Program, survivor_id: int, merged_id: int,
+                 **_: Any) -> int:
+            conn.execute(update(members).where(members.c.id == merged_id)
+                         .values(merged_into=survivor_id))
+            return 0
+        return mark
+
+
+def someone(rng: random.Random) -> dict[str, Any]:
+    return dict(given_name=rng.choice(GIVEN), family_name=rng.choice(FAMILY),
+                birthdate=FIRST_BIRTHDATE + timedelta(days=rng.randrange(BIRTHDATE_DAYS)),
+                postcode=rng.choice(POSTCODES))
+
+
+def load_members(db: Database, program: Program, count: int, rng: random.Random,
+                 now: datetime) -> list[dict[str, Any]]:
+    people = [someone(rng) for _ in range(count)]
+    rows = []
+    for person in people:
+        family, code = blocking_keys(person["family_name"], person["postcode"])
+        rows.append(dict(program_id=program.id, status="active", attributes={}, consents={},
+                         created_at=now, updated_at=now, family_key=family, postcode_key=code,
+                         **person))
+    for start in range(0, count, 10_000):
+        db.transact(lambda conn: conn.execute(insert(members), rows[start:start + 10_000]))
+    return people
+
+
+def newcomer(rng: random.Random, people: list[dict[str, Any]], n: int
+             ) -> tuple[dict[str, Any], bool]:
+    """A new person; every tenth the look-alike of an existing member."""
+    if n % 10 == 0:
+        twin = dict(rng.choice(people))
+        twin["given_name"] = f"Zz{n}"
+        return twin, True
+    return someone(rng), False
+
+
+def run(kind: str, pg_url: str, members_count: int, enrolments: int) -> tuple[str, list[str]]:
+    problems: list[str] = []
+    with scratch_database(kind, pg_url) as scratch:
+        db = create_database(scratch.url)
+        upgrade(db)
+        now = datetime.now(UTC)
+        document, _ = validate_file(DEMO)
+        program = db.transact(lambda conn: create_program(
+            conn, slug=f"bench-{uuid.uuid4().hex[:8]}", name="Bench",
+            settings=ProgramSettings(), now=now, document=document))
+        rng = random.Random(14)
+        started = time.perf_counter()
+        people = load_members(db, program, members_count, rng, now)
+        loaded = time.perf_counter() - started
+        timings: dict[bool, list[float]] = {True: [], False: []}
+        cpu: dict[bool, list[float]] = {True: [], False: []}
+        twins = {True: 0, False: 0}
+        matcher = subscribers.enrolment_matcher
+        matcher.merge_factory = merge_factory
+        for n in range(enrolments):
+            on = (n // 20) % 2 == 0
+            if on:
+                hooks.subscribe(hooks.MembersEnrolled, matcher)
+            else:
+                hooks.unsubscribe(hooks.MembersEnrolled, matcher)
+            person, twin = newcomer(rng, people, n)
+            twins[on] += twin
+            identities = [[("email", f"new{n}@example.com", None)]]
+            began, began_cpu = time.perf_counter(), time.thread_time()
+            db.transact(lambda conn: enrolment.enrol(conn, program, now, [person], identities))
+            timings[on].append((time.perf_counter() - began) * 1000)
+            cpu[on].append((time.thread_time() - began_cpu) * 1000)
+        hooks.subscribe(hooks.MembersEnrolled, matcher)
+        queued = db.read(lambda conn: conn.execute(select(func.count()).select_from(
+            merge_candidates).where(merge_candidates.c.program_id == program.id)).scalar_one())
+        if queued != twins[True]:
+            problems.append(f"{kind}: {queued} pairs queued, expected {twins[True]} "
+                            "(one per look-alike enrolled with matching on)")
+        db.dispose()
+
+    def pct(values: list[float], q: float) -> float:
+        return statistics.quantiles(values, n=100, method="inclusive")[int(q) - 1]
+
+    lines = []
+    for what, values in (("wall", timings), ("cpu", cpu)):
+        on50, on99 = pct(values[True], 50), pct(values[True], 99)
+        off50, off99 = pct(values[False], 50), pct(values[False], 99)
+        lines.append(f"{kind:<10} {what:<4} {members_count:>8,} {loaded:>7.1f}s "
+                     f"{len(values[True]):>6} {off50:>8.2f} {off99:>8.2f} {on50:>8.2f} "
+                     f"{on99:>8.2f} {on50 - off50:>+9.2f} {on99 - off99:>+9.2f}")
+    return "\n".join(lines), problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pg-url", default=pg_server_default())
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--enrolments", type=int, default=2000,
+                        help="enrolments timed, half with matching on")
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    args = parser.parse_args(argv)
+    enrol_profile_fields()
+    print(f"{'database':<10} {'ms':<4} {'members':>8} {'load':>8} {'n/side':>6} {'off p50':>8} "
+          f"{'off p99':>8} {'on p50':>8} {'on p99':>8} {'+p50 ms':>9} {'+p99 ms':>9}")
+    problems: list[str] = []
+    for kind in args.databases:
+        line, found = run(kind, args.pg_url, args.members, args.enrolments)
+        print(line, flush=True)
+        problems += found
+    print(f"load average: {' '.join(open('/proc/loadavg').read().split()[:3])} "
+          f"({os.cpu_count()} CPUs)")
+    for line in problems:
+        print(f"check failed: {line}")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""One ID: recognising one person enrolled more than once."""

@@ -1,0 +1,161 @@
+"""Matching on enrolment: a new member who is someone already known is merged or queued.
+
+Runs as a ``MembersEnrolled`` subscriber, inside the enrolment's transaction, so
+a merge commits or rolls back with the enrolment itself. For each new member:
+
+1. its match keys (``members.family_key``, ``postcode_key``) are written, so later
+   enrolments find it;
+2. existing active members sharing a blocking key are fetched through the
+   ``ix_members_match_*`` indexes: the same birthdate (and family name key, when
+   every rule that blocks on birthdate names the family name), the same postcode
+   (likewise) — only the lookups the program's rules need;
+3. the program's rules decide (``patron.matching.rules``): an auto-merge rule merges
+   the new member into the existing one (the survivor: the older record keeps its
+   history and ids), a suggest rule queues the pair for review;
+4. when the program has a trained model (``patron.matching.scorer``), pairs no rule
+   decided are scored and merged or queued by ``matching.auto_merge_probability``
+   and ``matching.suggest_probability``.
+
+The first auto-merge ends the new member's matching: it no longer exists on its
+own. Members enrolled together in one batch are matched against each other too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection
+
+from patron import hooks
+from patron.matching import candidates, repository
+from patron.matching.rules import MatchProfile, blocking_keys, decide
+from patron.program.document import Matching
+from patron.program.versions import versions
+
+ACTOR = "matching"
+Lookup = tuple[str, bool]
+"""A blocking lookup: ``("birthdate" | "postcode", with the family name key)``."""
+
+MODEL_LOOKUPS: frozenset[Lookup] = frozenset({("birthdate", True), ("postcode", True)})
+
+
+def lookups_for(section: Matching) -> frozenset[Lookup]:
+    """The index lookups that find every pair one of the rules could match."""
+    found: set[Lookup] = set()
+    for _, rule in section.rules():
+        key = "birthdate" if "birthdate" in rule.fields else (
+            "postcode" if "postcode" in rule.fields else None)
+        if key is not None:
+            found.add((key, "family_name" in rule.fields))
+    # a lookup without the family key already finds what the narrower one would
+    return frozenset(lookup for lookup in found
+                     if not (lookup[1] and (lookup[0], False) in found))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    action: str
+    """``auto_merge`` or ``suggest``."""
+    rule: str
+    probability: float
+    evidence: dict[str, Any]
+
+
+_scorer: list[Any] = []
+
+
+def _load_model(conn: Connection, program_id: int) -> Any:
+    """The program's trained model, or None (no model, or no model support installed)."""
+    if not _scorer:
+        try:
+            from patron.matching.scorer import load_model
+        except ImportError:
+            load_model = None
+        _scorer.append(load_model)
+    return _scorer[0](conn, program_id) if _scorer[0] is not None else None
+
+
+class EnrolmentMatcher:
+    """The ``MembersEnrolled`` subscriber. ``merge_factory()`` gives the merge callable
+    (``patron.flows.merging.merge_members``), asked for only when a pair merges."""
+
+    def __init__(self, merge_factory: Callable[[], Callable[..., int]],
+                 load_model: Callable[[Connection, int], Any] = _load_model) -> None:
+        self.merge_factory = merge_factory
+        self.load_model = load_model
+
+    def __call__(self, conn: Connection, happened: hooks.MembersEnrolled) -> None:
+        program = happened.program
+        ids = [joined.member_id for joined in happened.members]
+        rows = repository.member_rows(conn, program.id, ids)
+        keys = {row.id: blocking_keys(row.family_name, row.postcode) for row in rows}
+        repository.set_match_keys(conn, [(i, *k) for i, k in keys.items() if any(k)])
+        section = versions.compiled(conn, program, program.version).document.matching
+        if not section.on_enrolment:
+            return
+        model = self.load_model(conn, program.id)
+        lookups = lookups_for(section) | (MODEL_LOOKUPS if model is not None else frozenset())
+        if not lookups:
+            return
+        gone: set[int] = set()
+        for row in rows:
+            if row.id not in gone:
+                self._match(conn, happened, section, model, row, keys[row.id], lookups, gone)
+
+    def _match(self, conn: Connection, happened: hooks.MembersEnrolled, section: Matching,
+               model: Any, row: Any, keys: tuple[str | None, str | None],
+               lookups: frozenset[Lookup], gone: set[int]) -> None:
+        program = happened.program
+        others = [other for other in repository.look_alikes(
+            conn, program.id, row.id, birthdate=row.birthdate, family_key=keys[0],
+            postcode_key=keys[1], lookups=lookups) if other.id not in gone]
+        if not others:
+            return
+        loaded: dict[int, list[Any]] = {}
+
+        def identities(member_id: int) -> list[Any]:
+            """Identities of all, in one query when a rule or the model first needs them."""
+            if not loaded:
+                loaded.update(repository.identities_of(conn, [row.id, *(o.id for o in others)]))
+            return loaded[member_id]
+
+        region = program.settings.default_region
+        new = MatchProfile.from_rows(row, lambda: identities(row.id), region)
+        # the happening carries no clock: a candidate is dated when the member joined
+        now = max(joined.joined_at for joined in happened.members)
+        for other in others:
+            verdict = self._verdict(section, model, new, row, other, identities, region)
+            if verdict is None:
+                continue
+            if verdict.action == "auto_merge":
+                survivor, merged = sorted((row.id, other.id))
+                self.merge_factory()(conn, program, survivor, merged,
+                                     reason=f"matched on enrolment by {verdict.rule}",
+                                     actor=ACTOR, source="enrolment")
+                gone.add(merged)
+                return
+            candidates.suggest(conn, program.id, row.id, other.id,
+                               probability=verdict.probability, rule=verdict.rule,
+                               evidence=verdict.evidence, now=now)
+
+    @staticmethod
+    def _verdict(section: Matching, model: Any, new: MatchProfile, row: Any, other: Any,
+                 identities: Callable[[int], list[Any]], region: str) -> Verdict | None:
+        decision = decide(section, new, MatchProfile.from_rows(
+            other, lambda: identities(other.id), region))
+        if decision is not None:
+            return Verdict(decision.action, decision.rule, 1.0, decision.evidence)
+        if model is None:
+            return None
+        from patron.matching.records import MatchRecord
+
+        scored = model.score(MatchRecord.from_rows(row, identities(row.id)),
+                             MatchRecord.from_rows(other, identities(other.id)))
+        probability = float(scored.probability)
+        if probability >= section.auto_merge_probability:
+            return Verdict("auto_merge", "model", probability, dict(scored.evidence))
+        if probability >= section.suggest_probability:
+            return Verdict("suggest", "model", probability, dict(scored.evidence))
+        return None

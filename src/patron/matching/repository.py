@@ -1,0 +1,146 @@
+"""SQL for matching: members' match keys, look-alikes by index, and merge candidates."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from patron.members.tables import identities, members, merge_candidates
+
+LOOK_ALIKES = 50
+"""Most existing members one blocking key brings back for one new member: a key shared by
+more (a common family name at a big city postcode) is too weak to decide on alone."""
+
+
+# --- match keys and look-alikes -------------------------------------------------------------
+# Enrolment runs these for every new member, so they are built once: building a statement
+# costs more than running it through an index.
+
+PROFILE = [members.c[name] for name in (
+    "id", "status", "merged_into", "name", "given_name", "family_name", "birthdate", "gender",
+    "address_line1", "address_line2", "city", "postcode", "state", "country", "region",
+    "join_channel", "attributes", "created_at")]
+"""What matching and the review queue read of a member (not consents or bookkeeping)."""
+
+_SET_KEYS = (update(members).where(members.c.id == bindparam("member_id"))
+             .values(family_key=bindparam("family"), postcode_key=bindparam("code")))
+_MEMBER_ROWS = (select(*PROFILE).where(members.c.program_id == bindparam("program_id"),
+                                       members.c.id.in_(bindparam("ids", expanding=True)))
+                .order_by(members.c.id))
+_IDENTITIES = (select(identities.c.member_id, identities.c.type, identities.c.value,
+                      identities.c.channel)
+               .where(identities.c.member_id.in_(bindparam("ids", expanding=True)))
+               .order_by(identities.c.id))
+_KEYS = {"birthdate": members.c.birthdate, "postcode": members.c.postcode_key}
+
+
+def _look_alike_query(key: str, with_family: bool) -> Any:
+    condition = _KEYS[key] == bindparam("value")
+    if with_family:
+        condition = condition & (members.c.family_key == bindparam("family"))
+    # no ORDER BY: it would tempt the planner into the id index instead of this one;
+    # one query per lookup: SQLite answers an OR of the two from the program index
+    return select(*PROFILE).where(
+        members.c.program_id == bindparam("program_id"), condition,
+        members.c.id != bindparam("member_id"), members.c.status == "active",
+        members.c.merged_into.is_(None)).limit(LOOK_ALIKES)
+
+
+_LOOK_ALIKES = {(key, with_family): _look_alike_query(key, with_family)
+                for key in _KEYS for with_family in (False, True)}
+
+
+def set_match_keys(conn: Connection, keys: Sequence[tuple[int, str | None, str | None]]) -> None:
+    """``(member_id, family_key, postcode_key)`` for each member."""
+    if keys:
+        conn.execute(_SET_KEYS, [dict(member_id=i, family=f, code=p) for i, f, p in keys])
+
+
+def member_rows(conn: Connection, program_id: int, ids: Sequence[int]) -> list[Any]:
+    return list(conn.execute(_MEMBER_ROWS, dict(program_id=program_id, ids=list(ids))))
+
+
+def identities_of(conn: Connection, member_ids: Sequence[int]) -> dict[int, list[Any]]:
+    """Each member's identities (type, value, channel), oldest first."""
+    found: dict[int, list[Any]] = {i: [] for i in member_ids}
+    for row in conn.execute(_IDENTITIES, dict(ids=list(member_ids))):
+        found[row.member_id].append(row)
+    return found
+
+
+def look_alikes(conn: Connection, program_id: int, member_id: int, *,
+                birthdate: date | None, family_key: str | None, postcode_key: str | None,
+                lookups: Iterable[tuple[str, bool]]) -> list[Any]:
+    """Active, unmerged members other than ``member_id`` sharing a blocking key, oldest
+    first.
+
+    Each lookup is ``("birthdate" | "postcode", with_family)``: one range of an
+    ``ix_members_match_*`` index, the family key too when ``with_family``. A lookup
+    whose key the member lacks finds nobody (a missing field never matches).
+    """
+    values = {"birthdate": birthdate, "postcode": postcode_key}
+    found: dict[int, Any] = {}
+    for key, with_family in sorted(lookups):
+        if values[key] is None or (with_family and family_key is None):
+            continue
+        params = dict(program_id=program_id, member_id=member_id, value=values[key])
+        if with_family:
+            params["family"] = family_key
+        for row in conn.execute(_LOOK_ALIKES[key, with_family], params):
+            found.setdefault(row.id, row)
+    return [found[i] for i in sorted(found)]
+
+
+# --- merge candidates -----------------------------------------------------------------------
+
+
+def insert_candidate(conn: Connection, **values: Any) -> int | None:
+    """The new candidate's id, or None when the pair is already known."""
+    try:
+        with conn.begin_nested():
+            return conn.execute(insert(merge_candidates).values(**values)
+                                .returning(merge_candidates.c.id)).scalar_one()
+    except IntegrityError:
+        return None
+
+
+def candidate_of_pair(conn: Connection, program_id: int, member_a: int, member_b: int) -> Any:
+    return conn.execute(select(merge_candidates).where(
+        merge_candidates.c.program_id == program_id, merge_candidates.c.member_a == member_a,
+        merge_candidates.c.member_b == member_b)).first()
+
+
+def candidate(conn: Connection, program_id: int, candidate_id: int, *,
+              lock: bool = False) -> Any:
+    query = select(merge_candidates).where(merge_candidates.c.program_id == program_id,
+                                           merge_candidates.c.id == candidate_id)
+    return conn.execute(query.with_for_update() if lock else query).first()
+
+
+def candidate_by_id(conn: Connection, candidate_id: int) -> Any:
+    return conn.execute(select(merge_candidates)
+                        .where(merge_candidates.c.id == candidate_id)).first()
+
+
+def candidate_page(conn: Connection, program_id: int, state: str, after: int | None,
+                   limit: int) -> list[Any]:
+    query = select(merge_candidates).where(merge_candidates.c.program_id == program_id,
+                                           merge_candidates.c.state == state)
+    if after is not None:
+        query = query.where(merge_candidates.c.id > after)
+    return list(conn.execute(query.order_by(merge_candidates.c.id).limit(limit)))
+
+
+def decide_candidate(conn: Connection, candidate_id: int, *, state: str, actor: str,
+                     at: datetime, reason: str | None = None, merge_id: int | None = None
+                     ) -> bool:
+    """Move a pending candidate to ``state``; False when it was no longer pending."""
+    done = conn.execute(update(merge_candidates).where(
+        merge_candidates.c.id == candidate_id, merge_candidates.c.state == "pending")
+        .values(state=state, decided_by=actor, decided_at=at, reason=reason,
+                merge_id=merge_id))
+    return done.rowcount == 1

@@ -1,0 +1,171 @@
+"""Matching on enrolment: a new member who matches someone known is merged or queued."""
+
+from __future__ import annotations
+
+import sys
+import types
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from patron import hooks
+from patron.errors import Conflict
+from patron.matching import candidates
+from patron.matching.enrolment import EnrolmentMatcher, lookups_for
+from patron.members.tables import members
+from patron.program.document import Matching
+from tests.matching.conftest import RULES, enrol, person, with_matching
+
+BORN = date(1990, 5, 1)
+
+
+@pytest.fixture
+def ruled(database, program, clock):
+    return with_matching(database, program, clock)
+
+
+def test_same_names_and_birthdate_merge_the_new_member_into_the_old(database, ruled, clock,
+                                                                    merges):
+    [old] = enrol(database, ruled, clock, person("Zoë", "O'Brien", BORN))
+    [new] = enrol(database, ruled, clock, person("zoe", "OBRIEN", BORN))
+    assert merges.calls == [dict(program=ruled.id, survivor=old, merged=new,
+                                 reason="matched on enrolment by name_and_birthdate",
+                                 actor="matching", source="enrolment")]
+
+
+def test_a_suggest_rule_queues_the_pair_with_its_evidence(database, ruled, clock, merges):
+    [old] = enrol(database, ruled, clock, person("Ann", "Lee", BORN, postcode="SW1A 1AA"))
+    [new] = enrol(database, ruled, clock, person("Anna", "Lee", BORN, postcode="sw1a1aa"))
+    assert merges.calls == []
+    [candidate], _ = database.read(lambda conn: candidates.pending(conn, ruled.id))
+    assert (candidate.member_a.id, candidate.member_b.id) == (old, new)
+    assert (candidate.rule, candidate.probability) == ("family_birthdate_postcode", 1.0)
+    assert candidate.evidence["postcode"]["values"] == {str(new): "sw1a1aa",
+                                                        str(old): "SW1A 1AA"}
+
+
+def test_an_identity_matches_the_same_phone_imported_as_an_attribute(database, ruled, clock,
+                                                                     merges):
+    [old] = enrol(database, ruled, clock, dict(
+        person(None, "Ng", BORN), attributes={"phone": "+1 415 555 0123"}))
+    [new] = enrol(database, ruled, clock, dict(person(None, None, BORN),
+                                               identities=[("phone", "+14155550123")]))
+    assert [(c["survivor"], c["merged"]) for c in merges.calls] == [(old, new)]
+    assert "phone_and_birthdate" in merges.calls[0]["reason"]
+
+
+def test_different_people_and_missing_fields_match_nobody(database, ruled, clock, merges):
+    enrol(database, ruled, clock, person("Ann", "Lee", BORN), person("Bo", None, None))
+    enrol(database, ruled, clock, person("Ann", "Lee", date(1990, 5, 2)),
+          person("Bo", None, None))
+    assert merges.calls == []
+    assert database.read(lambda conn: candidates.pending(conn, ruled.id))[0] == []
+
+
+def test_look_alikes_enrolled_in_one_batch_merge_into_the_first(database, ruled, clock, merges):
+    first, second = enrol(database, ruled, clock, person("Kai", "Berg", BORN),
+                          person("KAI", "berg", BORN))
+    assert [(c["survivor"], c["merged"]) for c in merges.calls] == [(first, second)]
+
+
+def test_keys_are_written_even_when_matching_on_enrolment_is_off(database, program, clock,
+                                                                 merges):
+    off = with_matching(database, program, clock, {**RULES, "on_enrolment": False})
+    enrol(database, off, clock, person("Zoë", "Müller-Lüdenscheidt", BORN, postcode="10 115"))
+    [new] = enrol(database, off, clock, person("Zoe", "Muller Ludenscheidt", BORN))
+    assert merges.calls == []
+    keys = database.read(lambda conn: conn.execute(
+        select(members.c.family_key, members.c.postcode_key)
+        .where(members.c.program_id == off.id).order_by(members.c.id)).all())
+    assert [tuple(k) for k in keys] == [("muller ludenscheidt", "10115"),
+                                        ("muller ludenscheidt", None)]
+    assert new
+
+
+def test_a_failing_merge_refuses_the_whole_enrolment(database, ruled, clock):
+    def refuse(*args, **kwargs):
+        raise Conflict("cannot merge now")
+
+    matcher = EnrolmentMatcher(lambda: refuse)
+    [old] = enrol(database, ruled, clock, person("Ida", "Holm", BORN))
+    before = database.read(lambda conn: conn.execute(
+        select(members.c.id).where(members.c.program_id == ruled.id)).scalars().all())
+    from patron.flows import subscribers
+
+    hooks.unsubscribe(hooks.MembersEnrolled, subscribers.enrolment_matcher)
+    hooks.subscribe(hooks.MembersEnrolled, matcher)
+    try:
+        with pytest.raises(Conflict):
+            enrol(database, ruled, clock, person("Ida", "Holm", BORN))
+    finally:
+        hooks.unsubscribe(hooks.MembersEnrolled, matcher)
+        hooks.subscribe(hooks.MembersEnrolled, subscribers.enrolment_matcher)
+    after = database.read(lambda conn: conn.execute(
+        select(members.c.id).where(members.c.program_id == ruled.id)).scalars().all())
+    assert before == after == [old]
+
+
+class ScoredPair:
+    def __init__(self, probability, evidence):
+        self.probability, self.evidence = probability, evidence
+
+
+class FamilyModel:
+    """Scores by the family name alone: 0.995 when equal, else 0.95 for the same birthdate."""
+
+    def score(self, a, b):
+        same = a.family == b.family
+        return ScoredPair(0.995 if same else 0.95, {"family_name": {"agrees": same}})
+
+
+@pytest.fixture
+def fake_records(monkeypatch):
+    module = types.ModuleType("patron.matching.records")
+
+    class MatchRecord:
+        def __init__(self, family):
+            self.family = family
+
+        @classmethod
+        def from_rows(cls, member_row, identity_rows):
+            return cls(member_row.family_name)
+
+    module.MatchRecord = MatchRecord
+    monkeypatch.setitem(sys.modules, "patron.matching.records", module)
+
+
+def test_a_model_merges_and_queues_by_the_programs_thresholds(database, program, clock,
+                                                             merges, fake_records):
+    from patron.flows import subscribers
+
+    plain = with_matching(database, program, clock, {"auto_merge_probability": 0.99,
+                                                     "suggest_probability": 0.9})
+    matcher = EnrolmentMatcher(lambda: merges, load_model=lambda conn, pid: FamilyModel())
+    hooks.unsubscribe(hooks.MembersEnrolled, next(
+        s for s in hooks.subscribers_of(hooks.MembersEnrolled)
+        if isinstance(s, EnrolmentMatcher)))
+    hooks.subscribe(hooks.MembersEnrolled, matcher)
+    try:
+        [old] = enrol(database, plain, clock, person("Al", "Roe", BORN, postcode="2000"))
+        [same] = enrol(database, plain, clock, person("Alan", "Roe", BORN))
+        [near] = enrol(database, plain, clock, person("Al", "Rowe", None, postcode="2000"))
+    finally:
+        hooks.unsubscribe(hooks.MembersEnrolled, matcher)
+    assert subscribers.enrolment_matcher not in hooks.subscribers_of(hooks.MembersEnrolled)
+    assert [(c["survivor"], c["merged"]) for c in merges.calls] == [(old, same)]
+    assert "by model" in merges.calls[0]["reason"]
+    # the model blocks on the family key: Rowe shares neither birthdate nor family with Roe
+    assert database.read(lambda conn: candidates.pending(conn, plain.id))[0] == []
+    assert near
+
+
+def test_lookups_are_the_narrowest_that_find_every_rule():
+    assert lookups_for(Matching.model_validate(RULES)) == {("birthdate", False),
+                                                          ("postcode", False)}
+    assert lookups_for(Matching.model_validate({"suggest": [
+        {"name": "a", "fields": ["family_name", "postcode"]},
+        {"name": "b", "fields": ["given_name", "family_name", "birthdate"]}]})) == {
+        ("birthdate", True), ("postcode", True)}
+    assert lookups_for(Matching.model_validate({"suggest": [
+        {"name": "n", "fields": ["given_name", "family_name"]}]})) == frozenset()
