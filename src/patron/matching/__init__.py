@@ -1,0 +1,1 @@
+"""One ID matching: recognise one person behind several member records (issue 14)."""
