@@ -34,6 +34,8 @@ def test_address_key_tokens_and_street_number():
     assert normalise.street_number("007 Bond Rd") == "7"
     assert normalise.street_number("The Old Mill") is None
     assert normalise.address_key(None, "  ") is None
+    assert normalise.street_key("12 High St", "Unit 3b") == "high st unit"
+    assert normalise.street_key("12", None) is None
 
 
 def test_birthdates_become_digits_and_parts():
@@ -61,7 +63,7 @@ def test_match_record_from_member_and_identity_rows():
     record = MatchRecord.from_rows(member, ids)
     assert record == MatchRecord(
         member_id=7, given_name="zoe", family_name="o brien", birthdate="19900501", gender="f",
-        street_number="12", address="12 high st", postcode="2000", city="sydney", state="nsw",
+        street_number="12", address="high st", postcode="2000", city="sydney", state="nsw",
         country="AU", emails=("zoe@example.com",), phones=("+61255550100",),
         external_ids=("C-9", "shop:42"))
     row = record.as_row()

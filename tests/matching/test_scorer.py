@@ -116,4 +116,5 @@ def test_level_grammar_and_probability_edges():
     with pytest.raises(ValueError):
         level_predicate("soundex")
     assert to_probability(0) == 0.5 and to_probability(5000) == 1.0
+    assert to_probability(-math.inf) == 0.0 and to_probability(math.inf) == 1.0
     assert math.isclose(to_probability(-10), 1 / 1025)

@@ -153,8 +153,9 @@ def train(table: pa.Table, *, max_pairs: float = 2e6,
                      block_on("external_id"), block_on("email"), block_on("phone")]
     trained.training.estimate_probability_two_random_records_match(deterministic, recall=0.8)
     trained.training.estimate_u_using_random_sampling(max_pairs=max_pairs, seed=SEED)
-    for rule in (block_on("given_name", "family_name"), block_on("birthdate"),
-                 block_on("postcode")):
+    # not a session blocked on the address: people who share one are mostly households,
+    # and EM would learn that as "the same person"
+    for rule in (block_on("given_name", "family_name"), block_on("birthdate")):
         trained.training.estimate_parameters_using_expectation_maximisation(
             rule, max_pairs=em_max_pairs)
     return trained

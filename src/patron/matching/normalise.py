@@ -50,6 +50,16 @@ def address_key(line1: str | None, line2: str | None = None) -> str | None:
     return " ".join(parts) or None
 
 
+def street_key(line1: str | None, line2: str | None = None) -> str | None:
+    """The address without its numbers: the street, building and locality words. House
+    numbers are compared on their own (``street_number``); left in, a shared number and a
+    shared "road" make two different streets look alike to a string similarity."""
+    key = address_key(line1, line2)
+    if key is None:
+        return None
+    return " ".join(t for t in key.split() if not any(c.isdigit() for c in t)) or None
+
+
 def address_tokens(line1: str | None, line2: str | None = None) -> tuple[str, ...]:
     """The words of an address, each once, sorted: ``12 High St`` and ``High St 12`` agree."""
     key = address_key(line1, line2)

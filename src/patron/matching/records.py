@@ -57,7 +57,7 @@ class MatchRecord:
             birthdate=normalise.birthdate_key(m.get("birthdate")),
             gender=normalise.gender_key(m.get("gender")),
             street_number=normalise.street_number(line1, line2),
-            address=normalise.address_key(line1, line2),
+            address=normalise.street_key(line1, line2),
             postcode=normalise.postcode_key(m.get("postcode")),
             city=normalise.text_key(m.get("city")),
             state=normalise.text_key(m.get("state")),

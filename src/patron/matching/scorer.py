@@ -125,6 +125,8 @@ class Scored:
 def to_probability(match_weight: float) -> float:
     if match_weight > 1000:
         return 1.0
+    if match_weight < -1000:
+        return 0.0
     odds = 2.0 ** match_weight
     return odds / (1.0 + odds)
 
@@ -179,6 +181,16 @@ class MatchModel:
         return level.tf_weight * (level.tf_log2_u - math.log2(max(tf, level.tf_minimum_u)))
 
 
+def _log2_ratio(m: float, u: float) -> float:
+    """``log2(m/u)`` as DuckDB computes it: a level never seen among matches (m = 0) rules the
+    pair out, one never seen among non-matches (u = 0) rules it in."""
+    if m == 0:
+        return -math.inf
+    if u == 0:
+        return math.inf
+    return math.log2(m / u)
+
+
 def _comparison(spec: Mapping[str, Any]) -> Comparison:
     raw = spec["comparison_levels"]
     exact_u = next((lv.get("u_probability") for lv in raw
@@ -186,7 +198,7 @@ def _comparison(spec: Mapping[str, Any]) -> Comparison:
     levels = []
     for lv in raw:
         is_null = bool(lv.get("is_null_level"))
-        weight = 0.0 if is_null else math.log2(lv["m_probability"] / lv["u_probability"])
+        weight = 0.0 if is_null else _log2_ratio(lv["m_probability"], lv["u_probability"])
         tf = lv.get("tf_adjustment_column") and exact_u
         levels.append(Level(
             label=lv["label_for_charts"], test=level_predicate(lv["label_for_charts"]),
