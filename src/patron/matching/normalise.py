@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 from anyascii import anyascii
 
@@ -20,8 +21,11 @@ _NOT_ALNUM = re.compile(r"[^A-Z0-9]+")
 _HYPHENS = re.compile(r"[-_/.,']")
 
 
+@lru_cache(maxsize=1 << 18)
 def text_key(value: str | None) -> str | None:
-    """A name, city or street as a key: ASCII, lower case, words split by single spaces."""
+    """A name, city or street as a key: ASCII, lower case, words split by single spaces.
+    Cached: names and cities repeat across a program's members, and batch matching keys
+    every member."""
     if value is None:
         return None
     ascii_text = anyascii(str(value)).lower()
@@ -36,6 +40,7 @@ def name_key(value: str | None) -> str | None:
     return text_key(value)
 
 
+@lru_cache(maxsize=1 << 16)
 def postcode_key(value: str | None) -> str | None:
     """A postcode with spaces and punctuation removed, upper case (``sw1a 1aa`` → ``SW1A1AA``)."""
     if value is None:
