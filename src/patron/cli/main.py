@@ -23,6 +23,7 @@ from patron.flows import jobs
 from patron.analytics import cli as analytics_cli
 from patron.coupons import cli as coupons_cli
 from patron.imports import cli as imports_cli
+from patron.matching import cli as matching_cli
 from patron.program import cli as program_cli
 from patron.errors import PatronError
 from patron.program.domain import ProgramSettings
@@ -41,6 +42,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(imports_cli.app, name="import")
 app.add_typer(analytics_cli.app, name="analytics")
 app.add_typer(coupons_cli.app, name="coupons")
+app.add_typer(matching_cli.app, name="members")
 
 console = Console()
 DbOption = Annotated[str | None, typer.Option(

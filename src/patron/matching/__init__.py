@@ -1,1 +1,1 @@
-"""One ID: recognising one person enrolled more than once."""
+"""One ID matching: recognise one person behind several member records."""

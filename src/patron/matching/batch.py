@@ -1,0 +1,243 @@
+"""Batch matching: every member of a program against every other, through Splink on DuckDB.
+
+``read_records`` reads members and identities in two streamed queries; ``match_program`` trains
+(or loads) the model, predicts the pairs above a threshold and stores a newly trained model;
+``apply_pairs`` merges the surest pairs and queues the rest for review. What merging and
+queueing do is passed in (``merge``, ``suggest``), so this module stays below the flows that
+move balances.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from patron.matching import model as splink_model
+from patron.matching.records import MatchRecord
+from patron.matching.scorer import MatchModel, load_model, model_from_json
+from patron.members.tables import identities, match_models, members
+
+ACTIVE_STATUSES = ("active", "blocked")
+"""Members worth matching: not closed, not merged away, not a household's placeholder."""
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    auto_merge: float = 0.99
+    """Pairs at or above this probability are merged without a person looking."""
+    suggest: float = 0.9
+    """Pairs at or above this (and below ``auto_merge``) go to the review queue."""
+
+
+def thresholds(program: Any) -> Thresholds:
+    """The program's matching thresholds: its document's ``matching`` section (attribute or
+    mapping, keys ``auto_merge_threshold``/``suggest_threshold`` or ``auto_merge``/``suggest``),
+    else the defaults 0.99 and 0.9."""
+    section = (getattr(program, "matching", None)
+               or getattr(getattr(program, "settings", None), "matching", None)
+               or getattr(getattr(program, "document", None), "matching", None))
+    if section is None:
+        return Thresholds()
+
+    def read(*names: str) -> float | None:
+        for name in names:
+            value = (section.get(name) if isinstance(section, Mapping)
+                     else getattr(section, name, None))
+            if value is not None:
+                return float(value)
+        return None
+
+    default = Thresholds()
+    return Thresholds(
+        auto_merge=read("auto_merge_threshold", "auto_merge") or default.auto_merge,
+        suggest=read("suggest_threshold", "suggest") or default.suggest)
+
+
+@dataclass(frozen=True, slots=True)
+class Pair:
+    member_a: int
+    member_b: int
+    probability: float
+    match_weight: float
+    levels: dict[str, str]
+    """Per field, the label of the comparison level the pair fell in."""
+
+
+@dataclass(slots=True)
+class MatchRun:
+    records: list[MatchRecord]
+    pairs: list[Pair]
+    model: MatchModel
+    trained: bool
+    external_ids: dict[int, tuple[str, ...]] = field(default_factory=dict)
+
+
+def read_records(conn: Connection, program_id: int) -> list[MatchRecord]:
+    """Every matchable member of the program with its identities, in member id order."""
+    member_rows = conn.execute(
+        select(members.c.id, members.c.name, members.c.given_name, members.c.family_name,
+               members.c.birthdate, members.c.gender, members.c.address_line1,
+               members.c.address_line2, members.c.city, members.c.postcode, members.c.state,
+               members.c.country)
+        .where(members.c.program_id == program_id, members.c.merged_into.is_(None),
+               members.c.status.in_(ACTIVE_STATUSES))
+        .order_by(members.c.id)).mappings().all()
+    by_member: dict[int, list[dict[str, Any]]] = {}
+    for row in conn.execute(select(identities.c.member_id, identities.c.type,
+                                   identities.c.value)
+                            .where(identities.c.program_id == program_id)).mappings():
+        by_member.setdefault(row["member_id"], []).append(row)
+    return [MatchRecord.from_rows(row, by_member.get(row["id"], ())) for row in member_rows]
+
+
+def level_labels(settings: Mapping[str, Any]) -> dict[str, dict[int, str]]:
+    """Per comparison, Splink's gamma value → level label (null is -1, else is 0)."""
+    out: dict[str, dict[int, str]] = {}
+    for comparison in settings["comparisons"]:
+        levels = [lv["label_for_charts"] for lv in comparison["comparison_levels"]
+                  if not lv.get("is_null_level")]
+        labels = {len(levels) - 1 - i: label for i, label in enumerate(levels)}
+        labels[-1] = "null"
+        out[comparison["output_column_name"]] = labels
+    return out
+
+
+def predict_pairs(linker: Any, settings: Mapping[str, Any], threshold: float) -> list[Pair]:
+    labels = level_labels(settings)
+    columns = list(labels)
+    predicted = linker.inference.predict(threshold_match_probability=threshold)
+    rel = predicted.as_duckdbpyrelation()
+    rows = rel.select(", ".join(["member_id_l", "member_id_r", "match_probability",
+                                 "match_weight"] + [f"gamma_{c}" for c in columns])).fetchall()
+    pairs = []
+    for row in rows:
+        a, b = sorted((int(row[0]), int(row[1])))
+        pairs.append(Pair(a, b, float(row[2]), float(row[3]),
+                          {c: labels[c][row[4 + i]] for i, c in enumerate(columns)}))
+    pairs.sort(key=lambda p: (-p.probability, p.member_a, p.member_b))
+    return pairs
+
+
+def store_model(conn: Connection, program_id: int, stored: str, pairs_scored: int,
+                now: datetime) -> None:
+    conn.execute(insert(match_models).values(program_id=program_id, settings=stored,
+                                             pairs_scored=pairs_scored, created_at=now))
+
+
+def run_match(records: list[MatchRecord], stored: MatchModel | None, *, threshold: float,
+              em_max_pairs: float | None = None,
+              step: Callable[[str], None] = lambda _: None) -> tuple[MatchRun, str | None]:
+    """Predict pairs among ``records`` with ``stored``, or with a model trained on them when
+    ``stored`` is ``None``; returns the run and the new model's JSON (``None`` if not
+    trained). No database work, so a long run holds no transaction open."""
+    table = splink_model.records_table(records)
+    text = None
+    if stored is None:
+        step("training")
+        linker = splink_model.train(table, em_max_pairs=em_max_pairs)
+        text = splink_model.stored_json(linker, table)
+        stored = model_from_json(text)
+    else:
+        linker = splink_model.linker(table, stored.settings)
+    step("predicting")
+    pairs = predict_pairs(linker, stored.settings, threshold)
+    return MatchRun(records=records, pairs=pairs, model=stored, trained=text is not None,
+                    external_ids=external_ids_of(records)), text
+
+
+def match_program(conn: Connection, program_id: int, *, threshold: float, now: datetime,
+                  train: bool = False, em_max_pairs: float | None = None,
+                  step: Callable[[str], None] = lambda _: None) -> MatchRun:
+    """Predict the program's likely duplicate pairs; train first when asked or when the
+    program has no model yet (the new model is stored: the latest wins)."""
+    step("reading members")
+    records = read_records(conn, program_id)
+    stored = None if train else load_model(conn, program_id)
+    run, text = run_match(records, stored, threshold=threshold, em_max_pairs=em_max_pairs,
+                          step=step)
+    if text is not None:
+        store_model(conn, program_id, text, len(run.pairs), now)
+    return run
+
+
+def external_ids_of(records: Iterable[MatchRecord]) -> dict[int, tuple[str, ...]]:
+    """Per member, the ids other systems know it by: external ids and cards, then emails."""
+    return {r.member_id: r.external_ids + r.emails for r in records}
+
+
+CSV_FIXED = ["member_a", "member_b", "member_a_external_ids", "member_b_external_ids",
+             "probability", "match_weight"]
+
+
+def write_csv(path: Path, run: MatchRun) -> int:
+    """The pairs as CSV: both members' ids and external ids (``;``-separated), the
+    probability and one ``level_<field>`` column per compared field."""
+    fields_ = [c["output_column_name"] for c in run.model.settings["comparisons"]]
+    with path.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(CSV_FIXED + [f"level_{f}" for f in fields_])
+        for p in run.pairs:
+            writer.writerow([p.member_a, p.member_b,
+                             ";".join(run.external_ids.get(p.member_a, ())),
+                             ";".join(run.external_ids.get(p.member_b, ())),
+                             f"{p.probability:.6f}", f"{p.match_weight:.4f}"]
+                            + [p.levels.get(f, "") for f in fields_])
+    return len(run.pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    merged: list[tuple[int, int]]
+    """(survivor, merged) in the order merged."""
+    queued: list[tuple[int, int]]
+    skipped: int
+    """Pairs below the suggest threshold, or already one member through earlier merges."""
+
+
+Merge = Callable[..., Any]
+Suggest = Callable[..., Any]
+
+
+def apply_pairs(conn: Connection, program: Any, pairs: Sequence[Pair], *, merge: Merge,
+                suggest: Suggest, now: datetime,
+                evidence: Callable[[Pair], dict] | None = None) -> Applied:
+    """Merge pairs at or above the program's auto-merge threshold (surest first; the older
+    member survives, and a member already merged away is followed to its survivor) and queue
+    pairs at or above the suggest threshold for a person to decide."""
+    limits = thresholds(program)
+    survivor_of: dict[int, int] = {}
+
+    def resolve(member_id: int) -> int:
+        while member_id in survivor_of:
+            member_id = survivor_of[member_id]
+        return member_id
+
+    merged, queued, skipped = [], [], 0
+    for pair in sorted(pairs, key=lambda p: (-p.probability, p.member_a, p.member_b)):
+        a, b = sorted((resolve(pair.member_a), resolve(pair.member_b)))
+        if a == b or pair.probability < limits.suggest:
+            skipped += 1
+            continue
+        if pair.probability >= limits.auto_merge:
+            merge(conn, program, a, b, reason=f"matching: probability {pair.probability:.4f}",
+                  actor="matching", source="splink")
+            survivor_of[b] = a
+            merged.append((a, b))
+        else:
+            suggest(conn, program.id, a, b, probability=pair.probability, rule="splink",
+                    evidence=evidence(pair) if evidence else {"levels": pair.levels},
+                    now=now)
+            queued.append((a, b))
+    return Applied(merged=merged, queued=queued, skipped=skipped)
+
+
+def evidence_from(run: MatchRun) -> Callable[[Pair], dict]:
+    """Evidence per field (the values compared, the level, its weight) from the scorer."""
+    by_id = {r.member_id: r for r in run.records}
+    return lambda pair: run.model.score(by_id[pair.member_a], by_id[pair.member_b]).evidence

