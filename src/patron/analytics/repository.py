@@ -32,7 +32,9 @@ import importlib.util
 import os
 import re
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -309,7 +311,13 @@ where converting each one through ICU costs about half a second per million."""
 
 
 class Warehouse:
-    """A DuckDB connection holding one program's snapshot; close it when done."""
+    """A DuckDB connection holding one program's snapshot; close it when done.
+
+    The snapshot's tables live in a schema of their own (``snap_…``, first on the
+    connection's search path), not among its temporary tables, so that several
+    connections can fill them at once: on the scanning path every table a report
+    needs is read by a connection of its own, in parallel (those a table depends on
+    first). The tables the reports derive from them stay temporary."""
 
     def __init__(self, conn: Connection, program_id: int, timezone: str, *,
                  source: str | None = None) -> None:
@@ -322,10 +330,17 @@ class Warehouse:
             raise RuntimeError(f"{SOURCE_ENV}=scan but no scanner extension fits this database")
         self.source = "scan" if target else "fetch"
         self._kind = target[0] if target else None
+        self._target = target
         self.duck = _attached(*target) if target else duckdb.connect(config=DUCK_CONFIG)
-        self.duck.execute("SET TimeZone = 'UTC'")
+        self.schema = f"snap_{uuid.uuid4().hex}"
+        self.duck.execute(f"CREATE SCHEMA {self.schema}")
+        self._prepare(self.duck)
         self.loaded: set[str] = set()
         self.columns: dict[str, tuple[str, ...]] = {}
+
+    def _prepare(self, duck: duckdb.DuckDBPyConnection) -> None:
+        duck.execute("SET TimeZone = 'UTC'")
+        duck.execute(f"SET search_path = {_quote(self.schema)}")
 
     def __enter__(self) -> Warehouse:
         return self
@@ -334,58 +349,81 @@ class Warehouse:
         self.close()
 
     def close(self) -> None:
-        self.duck.close()
+        try:
+            self.duck.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+        finally:
+            self.duck.close()
 
     def load(self, tables: Wanted) -> Warehouse:
         """Snapshot the named tables (and what they depend on) for this program, each
         with the columns asked for; a table a later one depends on, with all of its."""
-        for name, cols in _wanted(tables).items():
-            if name in self.loaded:
-                continue
-            table = TABLES[name]
-            self.load(table.needs)
-            columns = table.columns if cols is None else tuple(
-                (n, kind) for n, kind in table.columns if n in cols)
-            self._load(table, columns)
-            self._localise(table, columns)
-            self.loaded.add(name)
-            self.columns[name] = tuple(n for n, _ in columns)
+        wanted = _wanted(tables)
+        for name in list(wanted):
+            for needed in TABLES[name].needs:
+                wanted.setdefault(needed, None)
+        while pending := {n: c for n, c in wanted.items() if n not in self.loaded}:
+            ready = {n: c for n, c in pending.items()
+                     if all(d in self.loaded for d in TABLES[n].needs)}
+            if self.source == "scan" and len(ready) > 1:
+                with ThreadPoolExecutor(max_workers=len(ready)) as pool:
+                    for done in [pool.submit(self._load_apart, n, c) for n, c in ready.items()]:
+                        done.result()
+            else:
+                for name, cols in ready.items():
+                    self._load(self.duck, name, cols)
+            for name, cols in ready.items():
+                self.loaded.add(name)
+                self.columns[name] = tuple(
+                    n for n, _ in TABLES[name].columns if cols is None or n in cols)
         return self
 
-    def _load(self, table: SnapshotTable, columns: Sequence[tuple[str, str]]) -> None:
-        params = {"program": self.program_id}
+    def _load_apart(self, name: str, cols: tuple[str, ...] | None) -> None:
+        assert self._target is not None
+        duck = _attached(*self._target)
+        try:
+            self._prepare(duck)
+            self._load(duck, name, cols)
+        finally:
+            duck.close()
+
+    def _load(self, duck: duckdb.DuckDBPyConnection, name: str,
+              cols: tuple[str, ...] | None) -> None:
+        table = TABLES[name]
+        columns = [(n, kind) for n, kind in table.columns if cols is None or n in cols]
+        target = f"{self.schema}.{name}"
         if self.source == "scan":
             scan = table.scan
             if self._kind == "postgres" and table.postgres:
                 own = table.postgres.format(program=int(self.program_id))
                 scan = f"SELECT * FROM postgres_query('src', {_quote(own)})"
-            sql = f"CREATE TEMP TABLE {table.name} AS SELECT {_casts(columns)} FROM ({scan})"
-            self.execute(sql, params)
-            return
-        import pandas as pd  # only this fallback needs pandas: the scanners never load it
+            sql = f"CREATE TABLE {target} AS SELECT {_casts(columns)} FROM ({scan})"
+            duck.execute(sql, _used(sql, {"program": self.program_id}))
+        else:
+            import pandas as pd  # only this fallback needs pandas: the scanners never load it
 
-        names = [name for name, _ in table.columns]
-        rows = self._conn.execute(table.fetch(self.program_id)).all()
-        frame = pd.DataFrame.from_records(rows, columns=names)
-        self.duck.register("fetched", frame)
-        self.execute(f"CREATE TEMP TABLE {table.name} AS "
-                     f"SELECT {_casts(columns, fetched=True)} FROM fetched")
-        self.duck.unregister("fetched")
+            names = [n for n, _ in table.columns]
+            rows = self._conn.execute(table.fetch(self.program_id)).all()
+            duck.register("fetched", pd.DataFrame.from_records(rows, columns=names))
+            duck.execute(f"CREATE TABLE {target} AS "
+                         f"SELECT {_casts(columns, fetched=True)} FROM fetched")
+            duck.unregister("fetched")
+        self._localise(duck, target, columns)
 
-    def _localise(self, table: SnapshotTable, columns: Sequence[tuple[str, str]]) -> None:
+    def _localise(self, duck: duckdb.DuckDBPyConnection, target: str,
+                  columns: Sequence[tuple[str, str]]) -> None:
         """Turn the table's UTC timestamps into the program's wall-clock time."""
         if self.timezone == "UTC":
             return
         for name, kind in columns:
             if kind != LOCAL_TS:
                 continue
-            column = f"{table.name}.{name}"
-            self.execute(
-                "CREATE OR REPLACE TEMP TABLE tz_offsets AS SELECT b, "
-                "timezone($tz, CAST(b AS TIMESTAMPTZ)) - b AS shift FROM "
-                f"(SELECT DISTINCT time_bucket({OFFSET_BUCKET}, {column}) AS b "
-                f"FROM {table.name} WHERE {column} IS NOT NULL)", {"tz": self.timezone})
-            self.execute(f"UPDATE {table.name} SET {name} = {column} + o.shift "
+            column = f"{target}.{name}"
+            sql = ("CREATE OR REPLACE TEMP TABLE tz_offsets AS SELECT b, "
+                   "timezone($tz, CAST(b AS TIMESTAMPTZ)) - b AS shift FROM "
+                   f"(SELECT DISTINCT time_bucket({OFFSET_BUCKET}, {column}) AS b "
+                   f"FROM {target} WHERE {column} IS NOT NULL)")
+            duck.execute(sql, {"tz": self.timezone})
+            duck.execute(f"UPDATE {target} SET {name} = {column} + o.shift "
                          f"FROM tz_offsets o WHERE time_bucket({OFFSET_BUCKET}, {column}) = o.b")
 
     def execute(self, sql: str, params: dict[str, Any] | None = None) -> None:
