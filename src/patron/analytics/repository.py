@@ -357,10 +357,12 @@ class Warehouse:
     def load(self, tables: Wanted) -> Warehouse:
         """Snapshot the named tables (and what they depend on) for this program, each
         with the columns asked for; a table a later one depends on, with all of its."""
-        wanted = _wanted(tables)
-        for name in list(wanted):
-            for needed in TABLES[name].needs:
-                wanted.setdefault(needed, None)
+        wanted, unseen = _wanted(tables), list(_wanted(tables))
+        while unseen:
+            for needed in TABLES[unseen.pop()].needs:
+                if needed not in wanted:
+                    wanted[needed] = None
+                    unseen.append(needed)
         while pending := {n: c for n, c in wanted.items() if n not in self.loaded}:
             ready = {n: c for n, c in pending.items()
                      if all(d in self.loaded for d in TABLES[n].needs)}
