@@ -2,11 +2,18 @@
 
 Each report runs through ``patron.analytics.service.run_report`` exactly as the API
 and CLI run it (DuckDB snapshot of the program's rows, then the report's SQL and
-the pure scoring/fitting), timed end to end. The same-run baseline is the same RFM
-(recency / frequency / monetary quintile scores with ties sharing a score, and the
-R×F segment names) in plain pandas: ``pandas.read_sql`` of the program's orders
-through SQLAlchemy, then groupby and rank. Aim: every report but ``clv`` under 5 s,
-``clv`` under 30 s.
+the pure scoring/fitting), timed end to end. Aim (issue 13): every report under 2 s,
+``clv`` under 10 s.
+
+Two same-run comparisons. "before": the same reports by the code of an earlier
+revision (``--before REV``, by default the last one before the analytics speed work;
+``--before none`` skips it): its ``src`` is exported with ``git archive`` into a
+temporary directory and this script runs again there (``--reports-only``) in a
+subprocess, on the same program, alternating with the current code report by report.
+Every report of both is compared figure for figure (all but ``generated_at``), and a
+difference is printed. And a baseline: the same RFM (recency / frequency / monetary
+quintile scores with ties sharing a score, and the R×F segment names) in plain pandas:
+``pandas.read_sql`` of the program's orders through SQLAlchemy, then groupby and rank.
 
 Loading 1M events through ``ingest`` takes several minutes per database, so by
 default the data is written by a bulk loader (``--loader bulk``): it writes the rows
@@ -21,19 +28,27 @@ later runs (``--fresh`` to rebuild). What was done is printed.
 
     .venv/bin/python benchmarks/analytics.py                        # both databases
     .venv/bin/python benchmarks/analytics.py --db sqlite --events 100000 --members 5000
+    .venv/bin/python benchmarks/analytics.py --db postgresql --profile points  # cProfile
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
 import json
 import os
+import pstats
 import random
 import sqlite3
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -65,7 +80,9 @@ REGIONS = ("North", "South", "East", "West", "Central")
 MENU = (("ESP-1", "drinks", 320), ("LAT-1", "drinks", 450), ("CRO-1", "food", 380),
         ("SAN-1", "food", 790), ("BNS-ETH", "beans", 1650), ("MUG-1", "merch", 1800))
 REWARDS = ("Free coffee", "Free pastry", "Mug", "Beans 250g", "Donation")
-AIM = {name: (30.0 if name == "clv" else 5.0) for name in REPORTS}
+AIM = {name: (10.0 if name == "clv" else 2.0) for name in REPORTS}
+BEFORE = "a69f38a"
+"""The last revision before the analytics speed work (issue 13, goal 4)."""
 CHUNK_MEMBERS = 2000
 out = Console()
 
@@ -350,26 +367,94 @@ def pandas_rfm(db: Database, program: Program) -> tuple[float, float, int]:
     return done - started, done - read, n
 
 
-def run_reports(db: Database, program: Program) -> dict[str, tuple[float, str]]:
-    timings: dict[str, tuple[float, str]] = {}
-    query = ReportQuery(end=NOW.date(), calibration_end=NOW.date() - timedelta(days=180),
-                        limit=None, point_value=Decimal("0.01"))
-    for name in REPORTS:
-        started = time.perf_counter()
-        report = db.read(lambda conn: run_report(conn, program, name, query, NOW))
-        timings[name] = (time.perf_counter() - started, report.source)
-    return timings
+QUERY = ReportQuery(end=NOW.date(), calibration_end=NOW.date() - timedelta(days=180),
+                    limit=None, point_value=Decimal("0.01"))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--members", type=int, default=50_000)
-    parser.add_argument("--loader", choices=("bulk", "pipeline"), default="bulk")
-    parser.add_argument("--fresh", action="store_true", help="Load a new program")
-    parser.add_argument("--json", action="store_true", help="Also print the figures as JSON")
-    args = parser.parse_args()
+def run_one(db: Database, program: Program, name: str,
+            profile: bool = False) -> tuple[float, str, dict[str, Any], str]:
+    """One report end to end: ``(seconds, source, figures, cProfile top entries)``."""
+    profiler = cProfile.Profile() if profile else None
+    started = time.perf_counter()
+    if profiler:
+        profiler.enable()
+    report = db.read(lambda conn: run_report(conn, program, name, QUERY, NOW))
+    if profiler:
+        profiler.disable()
+    seconds = time.perf_counter() - started
+    top = ""
+    if profiler:
+        text_out = io.StringIO()
+        pstats.Stats(profiler, stream=text_out).sort_stats("cumulative").print_stats(18)
+        top = text_out.getvalue()
+    figures = report.model_dump(mode="json", exclude={"generated_at"})
+    return seconds, report.source, figures, top
+
+
+class Before:
+    """The reports by an earlier revision's code, in a subprocess on the same program."""
+
+    def __init__(self, revision: str) -> None:
+        self.revision = revision
+        self._tmp = tempfile.TemporaryDirectory(prefix="patron-analytics-before-")
+        root = Path(__file__).resolve().parent.parent
+        archive = subprocess.run(["git", "-C", str(root), "archive", revision, "src"],
+                                 check=True, capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", self._tmp.name], input=archive, check=True)
+        self.src = Path(self._tmp.name) / "src"
+
+    def run(self, database: str, slug: str, name: str) -> tuple[float, dict[str, Any]]:
+        found = subprocess.run(
+            [sys.executable, __file__, "--reports-only", name, "--db", database,
+             "--slug", slug], check=True, capture_output=True, text=True,
+            env={**os.environ, "PYTHONPATH": str(self.src)})
+        answer = json.loads(found.stdout.splitlines()[-1])
+        return answer["seconds"], answer["figures"]
+
+    def close(self) -> None:
+        self._tmp.cleanup()
+
+
+def differences(before: Any, after: Any, where: str = "") -> list[str]:
+    """Where two reports' figures differ (first few), as ``path: before != after``."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        return [d for k in sorted(set(before) | set(after))
+                for d in differences(before.get(k), after.get(k), f"{where}.{k}")][:5]
+    if isinstance(before, list) and isinstance(after, list) and len(before) == len(after):
+        return [d for i, (b, a) in enumerate(zip(before, after))
+                for d in differences(b, a, f"{where}[{i}]")][:5]
+    return [] if before == after else [f"{where}: {before!r} != {after!r}"[:200]]
+
+
+def run_reports(db: Database, program: Program, database: str, args: argparse.Namespace,
+                before: Before | None) -> dict[str, dict[str, Any]]:
+    """Each report by the current code and, alternating, by the earlier revision."""
+    found: dict[str, dict[str, Any]] = {}
+    for name in args.reports:
+        seconds, source, figures, top = run_one(db, program, name, profile=name in args.profile)
+        row: dict[str, Any] = {"seconds": seconds, "source": source}
+        if top:
+            out.print(f"[bold]{database} {name}: cProfile, top entries by cumulative time[/bold]")
+            print(top)
+        if before is not None:
+            row["before"], old = before.run(database, program.slug, name)
+            row["differences"] = differences(old, figures)
+            for line in row["differences"]:
+                out.print(f"[red]{database} {name} differs from {before.revision}: {line}[/red]")
+        found[name] = row
+    return found
+
+
+def reports_only(args: argparse.Namespace, url: str) -> None:
+    """Subprocess mode: one report on the already loaded program, as one JSON line."""
+    db = create_database(url)
+    program = db.read(lambda conn: get_program_by_slug(conn, args.slug))
+    seconds, _, figures, _ = run_one(db, program, args.reports_only)
+    db.dispose()
+    print(json.dumps({"seconds": seconds, "figures": figures}))
+
+
+def targets_of(args: argparse.Namespace) -> list[tuple[str, str]]:
     targets = []
     if args.db in ("sqlite", "both"):
         targets.append(("sqlite", f"sqlite:///{SQLITE_PATH}"))
@@ -383,34 +468,77 @@ def main() -> None:
         admin.dispose()
         targets.append(("postgresql", make_url(server).set(database=PG_DATABASE)
                         .render_as_string(hide_password=False)))
+    return targets
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=50_000)
+    parser.add_argument("--loader", choices=("bulk", "pipeline"), default="bulk")
+    parser.add_argument("--fresh", action="store_true", help="Load a new program")
+    parser.add_argument("--reports", nargs="+", choices=REPORTS, default=list(REPORTS),
+                        metavar="REPORT", help="Run only these reports")
+    parser.add_argument("--before", default=BEFORE, metavar="REV",
+                        help=f"Revision whose code gives the 'before' times (default {BEFORE}; "
+                             "'none' to skip)")
+    parser.add_argument("--profile", nargs="*", default=[], metavar="REPORT",
+                        help="Print cProfile's top entries for these reports (current code)")
+    parser.add_argument("--reports-only", choices=REPORTS, help=argparse.SUPPRESS)
+    parser.add_argument("--slug", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true", help="Also print the figures as JSON")
+    args = parser.parse_args()
+    targets = targets_of(args)
+    if args.reports_only:
+        reports_only(args, targets[0][1])
+        return
+    before = None if args.before == "none" else Before(args.before)
     results: dict[str, dict[str, Any]] = {}
-    for name, url in targets:
-        db, program = prepare(name, url, args)
-        timings = run_reports(db, program)
-        total, compute, scored = pandas_rfm(db, program)
-        results[name] = {"reports": timings, "pandas_rfm": (total, compute, scored)}
-        db.dispose()
+    try:
+        for name, url in targets:
+            db, program = prepare(name, url, args)
+            timings = run_reports(db, program, name, args, before)
+            total, compute, scored = pandas_rfm(db, program)
+            results[name] = {"reports": timings, "pandas_rfm": (total, compute, scored)}
+            db.dispose()
+    finally:
+        if before is not None:
+            before.close()
     show(results, args)
 
 
 def show(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
     names = list(results)
-    table = Table("report", *(f"{n} s" for n in names), "aim s",
-                  title=f"analytics over {args.events:,} purchases of {args.members:,} members",
-                  title_justify="left")
-    for report in REPORTS:
+    before = args.before != "none"
+    columns = [c for n in names for c in (
+        (f"{n} s", f"{n} before s", "same") if before else (f"{n} s",))]
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    table = Table("report", *columns, "goal s",
+                  title=f"analytics over {args.events:,} purchases of {args.members:,} members"
+                        f" (load average {load})", title_justify="left")
+    for report in args.reports:
         cells = []
         for name in names:
-            seconds, source = results[name]["reports"][report]
-            mark = "" if seconds <= AIM[report] else " [red]over[/red]"
-            cells.append(f"{seconds:.2f} ({source}){mark}")
+            row = results[name]["reports"][report]
+            mark = "" if row["seconds"] <= AIM[report] else " [red]over[/red]"
+            cells.append(f"{row['seconds']:.2f} ({row['source']}){mark}")
+            if before:
+                cells += [f"{row['before']:.2f}", "no" if row["differences"] else "yes"]
         table.add_row(report, *cells, f"{AIM[report]:.0f}")
     table.add_row("baseline: RFM in pandas (read_sql + groupby/rank)",
-                  *(f"{results[n]['pandas_rfm'][0]:.2f} (compute {results[n]['pandas_rfm'][1]:.2f})"
-                    for n in names), "")
+                  *(c for n in names for c in (
+                      f"{results[n]['pandas_rfm'][0]:.2f} "
+                      f"(compute {results[n]['pandas_rfm'][1]:.2f})",
+                      *(("", "") if before else ()))), "")
     out.print(table)
+    if before:
+        out.print(f"before: the code of {args.before}, run in a subprocess on the same program; "
+                  "same: every figure of the report equal")
     if args.json:
-        print(json.dumps({n: {"reports": {k: v[0] for k, v in r["reports"].items()},
+        print(json.dumps({n: {"load_average": os.getloadavg(),
+                              "reports": {k: {x: v[x] for x in ("seconds", "before")
+                                              if x in v} for k, v in r["reports"].items()},
                               "pandas_rfm_seconds": r["pandas_rfm"][0],
                               "pandas_rfm_compute_seconds": r["pandas_rfm"][1]}
                           for n, r in results.items()}, indent=2))

@@ -79,16 +79,21 @@ class InvalidCalibration(InvalidInput):
     title = "Calibration end outside the period"
 
 
-TABLES: dict[str, tuple[str, ...]] = {
-    "members": ("members", "orders"),
-    "points": ("ledger", "lots", "lot_expiries", "accounts"),
-    "rewards": ("spends", "orders", "reward_redemptions", "gift_grants"),
-    "behaviour": ("orders", "order_lines", "events"),
-    "rfm": ("orders",),
-    "clv": ("orders",),
-    "cohorts": ("members", "orders"),
+ORDER_FACTS = ("member_id", "total", "occurred_at")
+TABLES: dict[str, dict[str, tuple[str, ...] | None]] = {
+    "members": {"members": None, "orders": ORDER_FACTS},
+    "points": {"ledger": None, "lots": None, "lot_expiries": None, "accounts": None},
+    # orders only to find the channel of the order a spend names (and the data's last day)
+    "rewards": {"spends": None, "orders": ("order_id", "member_id", "channel", "occurred_at"),
+                "reward_redemptions": None, "gift_grants": None},
+    "behaviour": {"orders": ("id", "member_id", "channel", "total", "occurred_at"),
+                  "order_lines": None, "events": None},
+    "rfm": {"orders": ORDER_FACTS},
+    "clv": {"orders": ORDER_FACTS},
+    "cohorts": {"members": None, "orders": ("member_id", "occurred_at")},
 }
-"""What each report reads; ``members`` too when the query filters on members."""
+"""What each report reads, and of which columns (``None``: all); ``members`` too when
+the query filters on members, and the sales channel when it filters on one."""
 
 
 FOLLOW_DATA = frozenset({"members", "rfm", "clv", "cohorts"})
@@ -96,9 +101,16 @@ FOLLOW_DATA = frozenset({"members", "rfm", "clv", "cohorts"})
 with no end date, they are as of the data's last day (see ``domain.as_of``)."""
 
 
-def _tables(name: str, query: ReportQuery) -> tuple[str, ...]:
-    filtered = query.region is not None or query.join_channel is not None
-    return ("members", *TABLES[name]) if filtered else TABLES[name]
+def _tables(name: str, query: ReportQuery) -> dict[str, tuple[str, ...] | None]:
+    tables = dict(TABLES[name])
+    if query.region is not None or query.join_channel is not None:
+        tables = {"members": None, **tables}
+    if query.channel is not None:
+        for table in ("orders", "events"):
+            columns = tables.get(table)
+            if columns is not None and "channel" not in columns:
+                tables[table] = (*columns, "channel")
+    return tables
 
 
 @dataclass(frozen=True)
