@@ -86,10 +86,17 @@ def member_rows(conn: Connection, program_id: int, ids: Sequence[int]) -> list[A
                              .order_by(members.c.id)))
 
 
-def new_member_row(program_id: int, now: datetime, *, name: str | None = None,
-                   birthdate: Any = None, region: str | None = None,
-                   join_channel: str | None = None, attributes: dict | None = None,
-                   consents: dict | None = None) -> dict[str, Any]:
-    return dict(program_id=program_id, status="active", name=name, birthdate=birthdate,
-                region=region, join_channel=join_channel, attributes=attributes or {},
+PROFILE_COLUMNS = ("name", "given_name", "family_name", "birthdate", "gender", "address_line1",
+                   "address_line2", "city", "postcode", "state", "country", "region",
+                   "join_channel")
+
+
+def new_member_row(program_id: int, now: datetime, *, attributes: dict | None = None,
+                   consents: dict | None = None, **profile: Any) -> dict[str, Any]:
+    """An active member's row; ``profile`` takes the ``PROFILE_COLUMNS`` (None when absent)."""
+    unknown = set(profile) - set(PROFILE_COLUMNS)
+    if unknown:
+        raise TypeError(f"not profile columns: {sorted(unknown)}")
+    return dict({column: profile.get(column) for column in PROFILE_COLUMNS},
+                program_id=program_id, status="active", attributes=attributes or {},
                 consents=consents or {}, created_at=now, updated_at=now)

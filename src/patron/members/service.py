@@ -11,7 +11,9 @@ from sqlalchemy import Connection
 from patron.errors import Conflict, InvalidInput, NotFound
 from patron.members import repository
 from patron.members.domain import IdentityType, normalise_identity, refuse_future_birthdate
-from patron.members.schemas import IdentityIn, Member, MemberCreate, MemberUpdate, member_out
+from patron.members.profile import with_display_name
+from patron.members.schemas import (IdentityIn, Member, MemberCreate, MemberUpdate, member_out,
+                                    profile_row)
 from patron.program.service import Program
 
 
@@ -81,7 +83,7 @@ def new_member(conn: Connection, program: Program, payload: MemberCreate, now: d
     409 ``identity_taken`` when one of the identities already has a member."""
     idents = normalised(program, payload.identities)
     _refuse_taken(conn, program, [(k, v) for k, v, _ in idents])
-    profile = payload.profile.model_dump()
+    profile = with_display_name(profile_row(payload.profile))
     consents = {purpose: {"granted": granted, "updated_at": now.isoformat()}
                 for purpose, granted in payload.consents.items()}
     return dict(profile, consents=consents), idents
@@ -111,9 +113,9 @@ def update_member(conn: Connection, program: Program, member_id: int, payload: M
                              member_id=member_id)
     values: dict[str, Any] = {"updated_at": now}
     if payload.profile is not None:
-        sent = payload.profile.model_dump(exclude_unset=True)
+        sent = profile_row(payload.profile, only_sent=True)
         attributes = sent.pop("attributes", None)
-        values.update(sent)
+        values.update(with_display_name(sent, row))
         if attributes is not None:
             merged = dict(row.attributes or {})
             for key, value in attributes.items():
