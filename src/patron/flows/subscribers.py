@@ -11,6 +11,7 @@ where each member's points are held (``patron.ledger.pools``).
 from __future__ import annotations
 
 from patron import hooks
+from patron.flows import member_status
 from patron.households.directory import HouseholdPools
 from patron.ledger import pools
 from patron.referrals import service as referrals
@@ -21,3 +22,4 @@ pools.use_directory(HouseholdPools())
 hooks.subscribe(hooks.MembersEnrolled, referrals.on_members_enrolled)
 hooks.subscribe(hooks.EventsRecorded, referrals.on_events_recorded)
 hooks.subscribe(hooks.HouseholdChanged, tier_placement.on_household_changed)
+hooks.subscribe(hooks.MemberStatusChanged, member_status.on_member_status_changed)

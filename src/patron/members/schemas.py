@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints,
                       field_validator)
@@ -153,6 +153,29 @@ class MemberStatus(BaseModel):
     changed_by: str | None = Field(None, description="Who changed it: an API key's name or id")
     changed_at: datetime | None = None
     merged_into: int | None = Field(None, description="The member this record was merged into")
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["active", "blocked", "closed"] = Field(
+        description="blocked: cannot earn or spend until made active again; closed: cannot "
+                    "earn or spend, available points are forfeited now and pending ones as "
+                    "they settle, and it is final. ``merged`` is set by a merge only")
+    reason: Annotated[Text, StringConstraints(min_length=1, max_length=500,
+                                              strip_whitespace=True)] | None = Field(
+        None, description="Why, in words kept with the change")
+
+
+class StatusChangeRecord(BaseModel):
+    """One change of a member's status."""
+
+    id: int
+    status: str
+    previous_status: str
+    reason: str | None
+    actor: str = Field(description="Who made the change: an API key's name or id")
+    created_at: datetime
 
 
 class Member(BaseModel):
