@@ -5,7 +5,8 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from patron.api.deps import IdempotencyKey, Reader, Writer, problem_responses
-from patron.flows import enrolment
+from patron.flows import enrolment, member_view
+from patron.flows.member_view_schemas import Member360
 from patron.idempotency.service import run_once
 from patron.members import service
 from patron.members.domain import parse_identity_query, refuse_future_birthdate
@@ -114,3 +115,17 @@ def change_status(member_id: MemberId, payload: StatusChange, ctx: Writer,
 def status_changes(member_id: MemberId, ctx: Reader) -> list[StatusChangeRecord]:
     """Every change of the member's status, oldest first: to what, from what, why, by whom."""
     return ctx.read(lambda conn, program: service.status_history(conn, program, member_id))
+
+
+@router.get("/{member_id}/360", response_model=Member360,
+            responses=problem_responses(401, 403, 404))
+def member_360(member_id: MemberId, ctx: Reader) -> Member360:
+    """The member whole: profile and status, identities by channel, balance and next
+    expiries, tier and progress, the latest ledger lines with their explanations, orders
+    per channel, redemptions, household, referrals, merges and status history.
+
+    A record merged into another shows its own history with ``merged_into`` naming the
+    member it lives on in.
+    """
+    return ctx.read(lambda conn, program: member_view.member_360(conn, program, member_id,
+                                                                 ctx.clock.now()))

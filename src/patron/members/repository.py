@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, tuple_, update
 
 from patron.db.engine import chunks
-from patron.members.tables import identities, member_status_changes, members
+from patron.members.tables import identities, member_status_changes, members, merges
 
 
 def insert_members(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -149,3 +149,11 @@ def ids_with_status(conn: Connection, status: str) -> list[tuple[int, int]]:
         select(members.c.program_id, members.c.id).where(
             members.c.id.in_(changed), members.c.status == status)
         .order_by(members.c.program_id, members.c.id))]
+
+
+def merges_of(conn: Connection, member_id: int) -> list[Any]:
+    """Every merge the member took part in, as survivor or as the merged record, oldest
+    first."""
+    return list(conn.execute(select(merges).where(
+        (merges.c.survivor_id == member_id) | (merges.c.merged_id == member_id))
+        .order_by(merges.c.id)))
