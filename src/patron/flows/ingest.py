@@ -197,8 +197,8 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
     items, repeats = _firsts(batch, results)
     rejected: dict[int, PatronError] = {}
     items = _admitted(conn, program, items, now, rejected)
-    halted = standing.not_earning(conn, program.id, [i.member_id for i in items])
     earning_repository.lock_accounts(conn, program.id, [i.member_id for i in items])
+    halted = standing.not_earning(conn, program.id, [i.member_id for i in items])  # once locked
     earning = BatchEarning(conn, program, [(i.member_id, i.event) for i in items], now)
     items = _evaluated(earning, program, items, now, earn_before_start, rejected, halted)
     with_batch = [i for i in items if i.handler.stage == 0]
