@@ -13,6 +13,7 @@ from patron.program.document import ProgramDocument
 from patron.program.service import get_program
 from patron.program.versions import publish
 from patron.members import standing
+from tests.concurrency import race
 from tests.factories import member_payload, purchase
 from tests.listening import heard
 
@@ -187,3 +188,22 @@ def test_status_of_an_unknown_member_is_404(club):
     response = _status(club, 987654321, "blocked")
     assert (response.status_code, response.json()["code"]) == (404, "member_not_found")
     assert club.get("/members/987654321/status-changes").status_code == 404
+
+
+def test_a_closure_racing_spends_never_takes_more_than_the_member_had(club):
+    member = _member(club, points=100)
+
+    def attempt(n: int):
+        if n == 0:
+            return _status(club, member, "closed")
+        return club.post(f"/members/{member}/spends", json={
+            "points": 30, "reason": "checkout", "idempotency_key": f"race-{n}"})
+    responses: list = []
+    race(5, lambda n: responses.append(attempt(n)))
+    assert club.get(f"/members/{member}/balance").json()["available"] == 0
+    entries = club.get(f"/members/{member}/ledger", params={"limit": 50}).json()["items"]
+    assert sum(e["points"] for e in entries) == 0
+    spent = [r for r in responses if r.request.url.path.endswith("/spends")]
+    assert {r.status_code for r in spent} <= {201, 409}
+    assert {r.json()["code"] for r in spent if r.status_code == 409} <= {
+        "member_closed", "insufficient_points"}
