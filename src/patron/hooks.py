@@ -233,12 +233,31 @@ class MergeUndone:
     actor: str
 
 
+@dataclass(frozen=True)
+class MemberStatusChanged:
+    """A member was blocked, closed or made active again, in the transaction that did it
+    (one per change, as ``member_status_changes`` records it). A closure's points are
+    forfeited by a subscriber of this (``patron.flows.member_status``)."""
+
+    program: Program
+    member_id: int
+    from_status: str
+    to_status: str
+    reason: str | None
+    actor: str
+    """Who made the change (an API key's actor, or a command's)."""
+    at: datetime
+    change_id: int
+    """The ``member_status_changes`` row."""
+
+
 Happening = (MembersEnrolled | EventsRecorded | PointsEarned | PointsSpent | PointsExpired
              | TierChanged | HouseholdChanged | RewardRedeemed | ReferralQualified
-             | MembersMerged | MergeUndone)
+             | MembersMerged | MergeUndone | MemberStatusChanged)
 HAPPENINGS: tuple[type, ...] = (MembersEnrolled, EventsRecorded, PointsEarned, PointsSpent,
                                 PointsExpired, TierChanged, HouseholdChanged, RewardRedeemed,
-                                ReferralQualified, MembersMerged, MergeUndone)
+                                ReferralQualified, MembersMerged, MergeUndone,
+                                MemberStatusChanged)
 
 H = TypeVar("H")
 Subscriber = Callable[[Connection, Any], None]

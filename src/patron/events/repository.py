@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, select, update
+from sqlalchemy import Connection, Select, bindparam, func, select, update
 
 from patron.db.engine import (DIALECTS, chunks, insert_rows, insert_rows_returning_ids, one_of,
                               one_of_param)
@@ -75,3 +75,15 @@ def names_of(conn: Connection, event_ids: Iterable[int]) -> dict[int, tuple[str,
                                 .where(one_of(conn, events.c.id, chunk))):
             found[row.id] = (row.external_id, row.type)
     return found
+
+
+def orders_by_channel(conn: Connection, program_id: int, member_id: int) -> list[Any]:
+    """The member's orders per channel and currency: ``channel``, ``currency``,
+    ``orders`` (count) and ``spend`` (sum of totals, minor units), most orders first."""
+    count, spend = func.count(orders.c.id), func.coalesce(func.sum(orders.c.total), 0)
+    return list(conn.execute(
+        select(orders.c.channel, orders.c.currency, count.label("orders"),
+               spend.label("spend"))
+        .where(orders.c.program_id == program_id, orders.c.member_id == member_id)
+        .group_by(orders.c.channel, orders.c.currency)
+        .order_by(count.desc(), orders.c.channel, orders.c.currency)))

@@ -25,13 +25,14 @@ from patron.earning import repository as earning_repository
 from patron.errors import IdempotencyKeyReused, InvalidInput, NotFound, PatronError
 from patron.events import repository
 from patron.events.domain import Recorded, differences, repeat_differences
-from patron.events.schemas import EventIn, EventOutcome
+from patron.events.schemas import EventIn, EventOutcome, Note
 from patron.flows import enrolment
 from patron.flows.earning import BatchEarning
 from patron.flows.event_types import event_type
 from patron.flows.handlers import Handler, Pending, announce, event_row, outcome
 from patron.members import repository as member_repository
 from patron.members import service as member_service
+from patron.members import standing
 from patron.program.service import Program
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -197,9 +198,10 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
     rejected: dict[int, PatronError] = {}
     items = _admitted(conn, program, items, now, rejected)
     held = earning_repository.lock_accounts(conn, program, [i.member_id for i in items])
+    halted = standing.not_earning(conn, program.id, [i.member_id for i in items])  # once locked
     earning = BatchEarning(conn, program, [(i.member_id, i.event) for i in items], now,
                            held=held)
-    items = _evaluated(earning, program, items, now, earn_before_start, rejected)
+    items = _evaluated(earning, program, items, now, earn_before_start, rejected, halted)
     with_batch = [i for i in items if i.handler.stage == 0]
     for item, answered in zip(with_batch, _write(conn, program, earning, with_batch, now,
                                                  actor)):
@@ -246,16 +248,21 @@ def _admitted(conn: Connection, program: Program, items: list[Pending], now: dat
 
 
 def _evaluated(earning: BatchEarning, program: Program, items: list[Pending], now: datetime,
-               earn_before_start: bool, rejected: dict[int, PatronError]) -> list[Pending]:
+               earn_before_start: bool, rejected: dict[int, PatronError],
+               halted: dict[int, str]) -> list[Pending]:
     """Evaluate the events in order; those the earn step refuses are rejected.
 
     Every event is evaluated, so the member's counts move on, but only one whose type
     earns (see ``Handler.stage``) gets what the rules give, and then only if it is
-    dated after the program began or ``earn_before_start`` allows it.
+    dated after the program began or ``earn_before_start`` allows it, and its member
+    may earn (``halted``: blocked or closed; the outcome's note says so).
     """
     for position, item in enumerate(items):
         earns = item.handler.earns and (earn_before_start
                                         or item.event.occurred_at >= program.created_at)
+        if item.member_id in halted and item.handler.earns:
+            earns = False
+            item.notes.append(Note(**standing.earning_note(halted[item.member_id])))
         try:
             item.earned = earning.evaluate(position, item.member_id, item.event, now,
                                            earn=earns)

@@ -11,7 +11,8 @@ and works in small transactions, so it can run beside live traffic:
   reviewed, and manual tiers past their end date end;
 - ``memberships``: paid memberships move on at the end of their paid period;
 - ``referrals``: qualified referrals past the return window pay (or are voided
-  when the qualifying order was returned).
+  when the qualifying order was returned);
+- ``closures``: points of closed members that settled after the closure are forfeited.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 
 from patron.db import Database
 from patron.ledger import jobs as ledger_jobs
+from patron.flows.member_status import forfeit_settled
 from patron.flows.referral_payouts import pay_all
 from patron.memberships import jobs as membership_jobs
 from patron.tiers.service import review_all
@@ -34,6 +36,7 @@ def run_all(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
     reviewed, changes = review_all(db, now)
     results["tiers"] = {"reviewed": reviewed, "changes": changes}
     results["referrals"] = {"settled": pay_all(db, now)}
+    results["closures"] = {"forfeited": forfeit_settled(db, now)}
     done = membership_jobs.run(db, now)
     results["memberships"] = done if isinstance(done, dict) else {"moved": done}
     return results

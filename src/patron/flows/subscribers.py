@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from patron import hooks
 from patron.flows.match_review import default_merge
+from patron.flows import member_status
 from patron.households.directory import HouseholdPools
 from patron.ledger import pools
 from patron.matching.enrolment import EnrolmentMatcher
@@ -26,3 +27,4 @@ hooks.subscribe(hooks.MembersEnrolled, referrals.on_members_enrolled)
 hooks.subscribe(hooks.EventsRecorded, referrals.on_events_recorded)
 hooks.subscribe(hooks.HouseholdChanged, tier_placement.on_household_changed)
 hooks.subscribe(hooks.MembersEnrolled, enrolment_matcher)
+hooks.subscribe(hooks.MemberStatusChanged, member_status.on_member_status_changed)

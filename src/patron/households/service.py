@@ -39,6 +39,7 @@ from patron.ledger.schemas import Expiring, Posted
 from patron.ledger.transfers import TransferMeta, transfer_lots
 from patron.members import repository as member_repository
 from patron.members.service import MemberNotFound
+from patron.members.standing import require_spending
 from patron.program.service import Program
 from patron.program.versions import versions
 from patron.program.membership import Households
@@ -240,6 +241,7 @@ def spend(conn: Connection, program: Program, household_id: int,
     if payload.member_id in own:  # serialise with the member joining or leaving
         ledger_repository.accounts_by_id(conn, [own[payload.member_id].id], lock=True)
     member = _member_of(conn, household, payload.member_id)
+    require_spending(conn, program.id, payload.member_id)
     if not domain.may_spend(member.role):
         raise HouseholdRoleForbidden(
             f"member {payload.member_id} is a {member.role} of household {household.id} and "

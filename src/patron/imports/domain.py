@@ -44,7 +44,11 @@ EVENT_FIELDS = frozenset({"id", "type", "occurred_at", "channel", "member_id", *
 ORDER_FIELDS = ("id", "type", "occurred_at", "channel", "member_id", *IDENTITY_FIELDS,
                 "currency", "total")
 """What every row of one order must agree on."""
-MEMBER_FIELDS = frozenset({*IDENTITY_FIELDS, "name", "birthdate", "region", "join_channel",
+PROFILE_FIELDS = ("name", "given_name", "family_name", "gender", "region", "join_channel")
+ADDRESS_COLUMNS = {"address_line1": "line1", "address_line2": "line2", "city": "city",
+                   "postcode": "postcode", "state": "state", "country": "country"}
+"""A CSV's address columns and the parts of the profile's ``address`` they fill."""
+MEMBER_FIELDS = frozenset({*IDENTITY_FIELDS, *PROFILE_FIELDS, *ADDRESS_COLUMNS, "birthdate",
                            "joined_at"})
 PREFIXES = {"event": ("data.",), "member": ("attributes.", "consents.")}
 TRUE = {"true", "yes", "y", "1"}
@@ -364,8 +368,12 @@ def member_payload(row: Mapping[str, Any], m: ColumnMap, locale: Locale
                   if m.get(row, kind) is not None]
     if not identities:
         raise InvalidRow("the row has no identity (external_id, email, phone or card)")
-    profile: dict[str, Any] = {k: m.get(row, k) for k in ("name", "region", "join_channel")
+    profile: dict[str, Any] = {k: m.get(row, k) for k in PROFILE_FIELDS
                                if m.get(row, k) is not None}
+    address = {part: m.get(row, column) for column, part in ADDRESS_COLUMNS.items()
+               if m.get(row, column) is not None}
+    if address:
+        profile["address"] = address
     birthdate = m.get(row, "birthdate")
     if birthdate is not None:
         profile["birthdate"] = parse_date(birthdate, m.date_format, "birthdate")

@@ -11,6 +11,7 @@ from patron.errors import InvalidInput
 from patron.flows import statement
 from patron.ledger import service
 from patron.ledger.schemas import AdjustmentCreate, Balance, LedgerPage, Posted, SpendCreate
+from patron.members.standing import require_spending
 from patron.schemas_common import MAX_INT
 
 router = APIRouter(prefix="/members/{member_id}", tags=["ledger"])
@@ -45,15 +46,20 @@ def get_ledger(member_id: MemberId, ctx: Reader,
 def spend(member_id: MemberId, payload: SpendCreate, ctx: Writer) -> Posted:
     """Pay with points at checkout, soonest-expiring points first.
 
-    409 ``insufficient_points`` when the available balance is short. The same
+    409 ``insufficient_points`` when the available balance is short; 409
+    ``member_blocked``, ``member_closed`` or ``member_merged`` when the member may not
+    spend. The same
     ``idempotency_key`` returns the first result and spends nothing more. A pooled
     member spends from the household pool; a child of such a household gets 403
     ``household_role_forbidden``.
     """
-    return ctx.write(lambda conn, program: service.spend_points(
-        conn, program, member_id, points=payload.points, reason=payload.reason,
-        key=f"spend:{payload.idempotency_key}", actor=ctx.principal.actor,
-        now=ctx.clock.now(), order_id=payload.order_id))
+    def work(conn, program):
+        require_spending(conn, program.id, member_id)
+        return service.spend_points(
+            conn, program, member_id, points=payload.points, reason=payload.reason,
+            key=f"spend:{payload.idempotency_key}", actor=ctx.principal.actor,
+            now=ctx.clock.now(), order_id=payload.order_id)
+    return ctx.write(work)
 
 
 @router.post("/adjustments", status_code=201, response_model=Posted,

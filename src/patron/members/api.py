@@ -5,11 +5,13 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from patron.api.deps import IdempotencyKey, Reader, Writer, problem_responses
-from patron.flows import enrolment
+from patron.flows import enrolment, member_view
+from patron.flows.member_view_schemas import Member360
 from patron.idempotency.service import run_once
 from patron.members import service
 from patron.members.domain import parse_identity_query, refuse_future_birthdate
-from patron.members.schemas import IdentityIn, Member, MemberCreate, MemberPage, MemberUpdate
+from patron.members.schemas import (IdentityIn, Member, MemberCreate, MemberPage, MemberStatus,
+                                    MemberUpdate, StatusChange, StatusChangeRecord)
 from patron.schemas_common import MAX_INT
 
 router = APIRouter(prefix="/members", tags=["members"])
@@ -79,3 +81,51 @@ def add_identity(member_id: MemberId, payload: IdentityIn, ctx: Writer) -> Membe
     """Link another identity to the member (idempotent: linking it again is a no-op)."""
     return ctx.write(lambda conn, program: service.add_identity(conn, program, member_id,
                                                                 payload, ctx.clock.now()))
+
+
+@router.post("/{member_id}/status", response_model=MemberStatus,
+             responses=problem_responses(401, 403, 404, 409, 422))
+def change_status(member_id: MemberId, payload: StatusChange, ctx: Writer,
+                  idempotency_key: IdempotencyKey = None) -> MemberStatus:
+    """Block, close or reactivate a member, with a reason; who did it is the API key.
+
+    A blocked or closed member's events are recorded but earn nothing; their spends,
+    redemptions and transfers are refused (409 ``member_blocked``, ``member_closed``).
+    Closing forfeits the available points with a ledger entry naming the closure, and
+    pending points as they settle; it is final. Asking for the status the member has
+    changes nothing; with an ``Idempotency-Key`` a retry answers as the first request
+    did even if the status moved since. 409 ``status_change_not_allowed`` from closed or
+    merged.
+    """
+    def work(conn, program):
+        def change():
+            done = service.set_status(conn, program, member_id, payload,
+                                      actor=ctx.principal.actor, now=ctx.clock.now())
+            return 200, done.model_dump(mode="json")
+        return run_once(conn, program_id=program.id, key=idempotency_key,
+                        operation=f"member_status:{member_id}",
+                        payload=payload.model_dump(mode="json"), now=ctx.clock.now(),
+                        work=change)
+    _, body, _ = ctx.write(work)
+    return MemberStatus.model_validate(body)
+
+
+@router.get("/{member_id}/status-changes", response_model=list[StatusChangeRecord],
+            responses=problem_responses(401, 403, 404))
+def status_changes(member_id: MemberId, ctx: Reader) -> list[StatusChangeRecord]:
+    """Every change of the member's status, oldest first: to what, from what, why, by whom."""
+    return ctx.read(lambda conn, program: service.status_history(conn, program, member_id))
+
+
+@router.get("/{member_id}/360", response_model=Member360,
+            responses=problem_responses(401, 403, 404))
+def member_360(member_id: MemberId, ctx: Reader) -> Member360:
+    """The member whole: profile and status, identities by channel, balance and next
+    expiries, tier and progress, the latest ledger lines with their explanations, orders
+    per channel, redemptions, household, referrals, merges and status history.
+
+    A record merged into another shows its own history with ``merged_into`` naming the
+    member it lives on in.
+    """
+    return ctx.read(lambda conn, program: member_view.member_360(conn, program, member_id,
+                                                                 ctx.clock.now()))

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, tuple_, update
 
 from patron.db.engine import chunks
-from patron.members.tables import identities, members
+from patron.members.tables import identities, member_status_changes, members, merges
 
 
 def insert_members(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -86,12 +86,19 @@ def member_rows(conn: Connection, program_id: int, ids: Sequence[int]) -> list[A
                              .order_by(members.c.id)))
 
 
-def new_member_row(program_id: int, now: datetime, *, name: str | None = None,
-                   birthdate: Any = None, region: str | None = None,
-                   join_channel: str | None = None, attributes: dict | None = None,
-                   consents: dict | None = None) -> dict[str, Any]:
-    return dict(program_id=program_id, status="active", name=name, birthdate=birthdate,
-                region=region, join_channel=join_channel, attributes=attributes or {},
+PROFILE_COLUMNS = ("name", "given_name", "family_name", "birthdate", "gender", "address_line1",
+                   "address_line2", "city", "postcode", "state", "country", "region",
+                   "join_channel")
+
+
+def new_member_row(program_id: int, now: datetime, *, attributes: dict | None = None,
+                   consents: dict | None = None, **profile: Any) -> dict[str, Any]:
+    """An active member's row; ``profile`` takes the ``PROFILE_COLUMNS`` (None when absent)."""
+    unknown = set(profile) - set(PROFILE_COLUMNS)
+    if unknown:
+        raise TypeError(f"not profile columns: {sorted(unknown)}")
+    return dict({column: profile.get(column) for column in PROFILE_COLUMNS},
+                program_id=program_id, status="active", attributes=attributes or {},
                 consents=consents or {}, created_at=now, updated_at=now)
 
 
@@ -106,3 +113,60 @@ def survivor_of(conn: Connection, program_id: int, member_id: int) -> int | None
             return survivor
         survivor = member_id = merged_into
         seen.add(member_id)
+
+
+def status_of(conn: Connection, program_id: int, member_id: int) -> Any:
+    """The member's ``status`` and ``merged_into`` (None: no such member)."""
+    return conn.execute(select(members.c.status, members.c.merged_into).where(
+        members.c.program_id == program_id, members.c.id == member_id)).first()
+
+
+def statuses_among(conn: Connection, program_id: int, member_ids: Iterable[int],
+                   statuses: Sequence[str]) -> dict[int, str]:
+    """The members among ``member_ids`` whose status is one of ``statuses``."""
+    found: dict[int, str] = {}
+    for chunk in chunks(sorted(set(member_ids))):
+        found.update((row.id, row.status) for row in conn.execute(
+            select(members.c.id, members.c.status).where(
+                members.c.program_id == program_id, members.c.id.in_(chunk),
+                members.c.status.in_(statuses))))
+    return found
+
+
+def move_status(conn: Connection, member_id: int, current: str, wanted: str, *,
+                reason: str | None, actor: str, now: datetime) -> bool:
+    """Set the status if it is still ``current``; whether it was."""
+    return conn.execute(update(members).where(
+        members.c.id == member_id, members.c.status == current).values(
+        status=wanted, status_reason=reason, status_changed_by=actor, status_changed_at=now,
+        updated_at=now)).rowcount == 1
+
+
+def insert_status_change(conn: Connection, row: dict[str, Any]) -> int:
+    return conn.execute(insert(member_status_changes).values(**row).returning(
+        member_status_changes.c.id)).scalar_one()
+
+
+def status_changes(conn: Connection, member_id: int) -> list[Any]:
+    """Every status change of the member, oldest first."""
+    return list(conn.execute(select(member_status_changes).where(
+        member_status_changes.c.member_id == member_id).order_by(member_status_changes.c.id)))
+
+
+def ids_with_status(conn: Connection, status: str) -> list[tuple[int, int]]:
+    """(program id, member id) of every member whose status changed to ``status`` and who
+    still has it: the status change history is small, the members table is not."""
+    changed = select(member_status_changes.c.member_id).where(
+        member_status_changes.c.status == status).distinct().scalar_subquery()
+    return [(row.program_id, row.id) for row in conn.execute(
+        select(members.c.program_id, members.c.id).where(
+            members.c.id.in_(changed), members.c.status == status)
+        .order_by(members.c.program_id, members.c.id))]
+
+
+def merges_of(conn: Connection, member_id: int) -> list[Any]:
+    """Every merge the member took part in, as survivor or as the merged record, oldest
+    first."""
+    return list(conn.execute(select(merges).where(
+        (merges.c.survivor_id == member_id) | (merges.c.merged_id == member_id))
+        .order_by(merges.c.id)))

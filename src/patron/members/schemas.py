@@ -1,19 +1,60 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints,
                       field_validator)
 
 from patron.members.domain import BIRTHDATE_RULE, EARLIEST_BIRTHDATE, IdentityType
+from patron.members.profile import (ADDRESS_FIELDS, Gender, clean_country, clean_gender,
+                                    clean_postcode, collapse)
 from patron.members.tables import members
-from patron.schemas_common import Channel, FreeJSON, Name, Text, storable
+from patron.schemas_common import Channel, FreeJSON, Text, storable
 
 ConsentPurpose = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Region = Annotated[str, StringConstraints(min_length=1, max_length=members.c.region.type.length,
                                           strip_whitespace=True), AfterValidator(storable)]
 """As long as the column that stores it, so SQLite and PostgreSQL take the same regions."""
+
+
+def _words(column: str) -> Any:
+    """Free text as long as its column: trimmed, inner whitespace runs made one space."""
+    return Annotated[str, StringConstraints(min_length=1, max_length=members.c[column].type.length,
+                                            strip_whitespace=True),
+                     AfterValidator(storable), AfterValidator(collapse)]
+
+
+Name = _words("name")
+GivenName = _words("given_name")
+FamilyName = _words("family_name")
+GenderWord = Annotated[str, StringConstraints(max_length=32), AfterValidator(clean_gender)]
+Postcode = Annotated[str, StringConstraints(min_length=1, max_length=40),
+                     AfterValidator(clean_postcode)]
+Country = Annotated[str, StringConstraints(min_length=2, max_length=8),
+                    AfterValidator(clean_country)]
+
+_CLEANED = ("Whitespace is trimmed and runs of it inside become one space; case and accents "
+            "are kept.")
+
+
+class Address(BaseModel):
+    """A postal address, cleaned field by field before it is stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    line1: _words("address_line1") | None = Field(None, description="Street and number. "
+                                                   + _CLEANED)
+    line2: _words("address_line2") | None = Field(None, description="Unit, building, … "
+                                                   + _CLEANED)
+    city: _words("city") | None = Field(None, description="City, town or suburb. " + _CLEANED)
+    postcode: Postcode | None = Field(None, description="Upper-cased with all spaces removed "
+                                      "(`sw1a 1aa` is stored as `SW1A1AA`); letters, digits "
+                                      "and hyphens")
+    state: _words("state") | None = Field(None, description="State, province or county. "
+                                          + _CLEANED)
+    country: Country | None = Field(None, description="ISO 3166-1 alpha-2 code, upper-cased "
+                                    "(`au` is stored as `AU`); any other value is refused")
 
 
 class IdentityIn(BaseModel):
@@ -35,8 +76,15 @@ class Identity(BaseModel):
 class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: Name | None = None
-    birthdate: date | None = Field(None, description="Used for birthday offers")
+    name: Name | None = Field(None, description="Display name. " + _CLEANED + " When none is "
+                              "given it is composed from the given and family names")
+    given_name: GivenName | None = Field(None, description="Given (first) name. " + _CLEANED)
+    family_name: FamilyName | None = Field(None, description="Family (last) name. " + _CLEANED)
+    birthdate: date | None = Field(None, description="Used for birthday offers and matching")
+    gender: GenderWord | None = Field(None, description="One of "
+                                      + ", ".join(g.value for g in Gender)
+                                      + " (case-insensitive, stored lower-case)")
+    address: Address | None = Field(None, description="Postal address")
     region: Region | None = None
     join_channel: Channel | None = Field(None, description="Channel the member joined on")
     attributes: FreeJSON = Field(default_factory=dict,
@@ -53,12 +101,18 @@ class Profile(BaseModel):
 
 
 class ProfileUpdate(BaseModel):
-    """Only the fields sent change; ``attributes`` is merged key by key (null removes)."""
+    """Only the fields sent change (null clears one); ``address`` changes only the parts
+    sent (``"address": null`` clears all of it); ``attributes`` is merged key by key
+    (null removes). Values are cleaned as on enrolment."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: Name | None = None
+    given_name: GivenName | None = None
+    family_name: FamilyName | None = None
     birthdate: date | None = None
+    gender: GenderWord | None = None
+    address: Address | None = None
     region: Region | None = None
     join_channel: Channel | None = None
     attributes: FreeJSON | None = None
@@ -90,9 +144,45 @@ class Consent(BaseModel):
     updated_at: datetime
 
 
-class Member(BaseModel):
+class MemberStatus(BaseModel):
+    """Where the member stands and the last change of it."""
+
+    status: str = Field(description="active; blocked (cannot earn or spend); closed (cannot "
+                        "earn or spend, points forfeited); merged (into ``merged_into``)")
+    reason: str | None = Field(None, description="Why the status last changed")
+    changed_by: str | None = Field(None, description="Who changed it: an API key's name or id")
+    changed_at: datetime | None = None
+    merged_into: int | None = Field(None, description="The member this record was merged into")
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["active", "blocked", "closed"] = Field(
+        description="blocked: cannot earn or spend until made active again; closed: cannot "
+                    "earn or spend, available points are forfeited now and pending ones as "
+                    "they settle, and it is final. ``merged`` is set by a merge only")
+    reason: Annotated[Text, StringConstraints(min_length=1, max_length=500,
+                                              strip_whitespace=True)] | None = Field(
+        None, description="Why, in words kept with the change")
+
+
+class StatusChangeRecord(BaseModel):
+    """One change of a member's status."""
+
     id: int
     status: str
+    previous_status: str
+    reason: str | None
+    actor: str = Field(description="Who made the change: an API key's name or id")
+    created_at: datetime
+
+
+class Member(BaseModel):
+    id: int
+    status: str = Field(description="active, blocked, closed or merged")
+    standing: MemberStatus = Field(description="The status with its reason, who set it and "
+                                   "when")
     profile: Profile
     identities: list[Identity]
     consents: dict[str, Consent]
@@ -105,12 +195,45 @@ class MemberPage(BaseModel):
     next_cursor: int | None = Field(None, description="Pass as `after` for the next page")
 
 
+def profile_row(profile: BaseModel, *, only_sent: bool = False) -> dict[str, Any]:
+    """A profile payload as ``members`` columns; ``only_sent`` keeps just the fields sent."""
+    values = profile.model_dump(exclude_unset=only_sent)
+    if "address" in values:
+        address = values.pop("address")
+        if address is None:
+            values.update(dict.fromkeys(ADDRESS_FIELDS))
+        else:
+            sent = (profile.address.model_fields_set if only_sent
+                    else Address.model_fields.keys())
+            values.update({f"address_{k}" if k.startswith("line") else k: address[k]
+                           for k in sent})
+    return values
+
+
+def address_out(row: Any) -> Address | None:
+    if all(getattr(row, field) is None for field in ADDRESS_FIELDS):
+        return None
+    return Address.model_construct(line1=row.address_line1, line2=row.address_line2,
+                                   city=row.city, postcode=row.postcode, state=row.state,
+                                   country=row.country)
+
+
+def profile_out(row: Any) -> Profile:
+    return Profile.model_construct(
+        name=row.name, given_name=row.given_name, family_name=row.family_name,
+        birthdate=row.birthdate, gender=row.gender, address=address_out(row),
+        region=row.region, join_channel=row.join_channel, attributes=row.attributes or {})
+
+
+def standing_out(row: Any) -> MemberStatus:
+    return MemberStatus(status=row.status, reason=row.status_reason,
+                        changed_by=row.status_changed_by, changed_at=row.status_changed_at,
+                        merged_into=row.merged_into)
+
+
 def member_out(row: Any, identity_rows: list[Any]) -> Member:
     return Member(
-        id=row.id, status=row.status,
-        profile=Profile.model_construct(name=row.name, birthdate=row.birthdate,
-                                        region=row.region, join_channel=row.join_channel,
-                                        attributes=row.attributes or {}),
+        id=row.id, status=row.status, standing=standing_out(row), profile=profile_out(row),
         identities=[Identity(type=i.type, value=i.value, channel=i.channel,
                              created_at=i.created_at) for i in identity_rows],
         consents={k: Consent(**v) for k, v in (row.consents or {}).items()},

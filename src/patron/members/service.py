@@ -11,7 +11,12 @@ from sqlalchemy import Connection
 from patron.errors import Conflict, InvalidInput, NotFound
 from patron.members import repository
 from patron.members.domain import IdentityType, normalise_identity, refuse_future_birthdate
-from patron.members.schemas import IdentityIn, Member, MemberCreate, MemberUpdate, member_out
+from patron.members.profile import with_display_name
+from patron.members.repository import HOLDER
+from patron.members.schemas import (IdentityIn, Member, MemberCreate, MemberStatus,
+                                    MemberUpdate, StatusChange, StatusChangeRecord, member_out,
+                                    profile_row, standing_out)
+from patron.members.standing import change_status
 from patron.program.service import Program
 
 
@@ -81,7 +86,7 @@ def new_member(conn: Connection, program: Program, payload: MemberCreate, now: d
     409 ``identity_taken`` when one of the identities already has a member."""
     idents = normalised(program, payload.identities)
     _refuse_taken(conn, program, [(k, v) for k, v, _ in idents])
-    profile = payload.profile.model_dump()
+    profile = with_display_name(profile_row(payload.profile))
     consents = {purpose: {"granted": granted, "updated_at": now.isoformat()}
                 for purpose, granted in payload.consents.items()}
     return dict(profile, consents=consents), idents
@@ -111,9 +116,9 @@ def update_member(conn: Connection, program: Program, member_id: int, payload: M
                              member_id=member_id)
     values: dict[str, Any] = {"updated_at": now}
     if payload.profile is not None:
-        sent = payload.profile.model_dump(exclude_unset=True)
+        sent = profile_row(payload.profile, only_sent=True)
         attributes = sent.pop("attributes", None)
-        values.update(sent)
+        values.update(with_display_name(sent, row))
         if attributes is not None:
             merged = dict(row.attributes or {})
             for key, value in attributes.items():
@@ -161,3 +166,33 @@ def list_members(conn: Connection, program: Program, after: int | None,
     idents = repository.identities_of(conn, [r.id for r in rows])
     items = [member_out(r, idents[r.id]) for r in rows]
     return items, (rows[-1].id if more and rows else None)
+
+
+def person_row(conn: Connection, program: Program, member_id: int) -> Any:
+    """The member's row; 404 for an unknown member or a household's placeholder."""
+    row = repository.member_row(conn, program.id, member_id)
+    if row is None or row.status == HOLDER:
+        raise MemberNotFound(f"member {member_id} does not exist in this program",
+                             member_id=member_id)
+    return row
+
+
+def set_status(conn: Connection, program: Program, member_id: int, payload: StatusChange, *,
+               actor: str, now: datetime) -> MemberStatus:
+    """Block, close or reactivate a member (see ``patron.members.standing``).
+
+    Asking for the status the member already has changes nothing, so a retry is
+    harmless; a change that is not allowed is 409 ``status_change_not_allowed``.
+    """
+    row = person_row(conn, program, member_id)
+    change_status(conn, program, row, payload.status, reason=payload.reason, actor=actor,
+                  now=now)
+    return standing_out(repository.member_row(conn, program.id, member_id))
+
+
+def status_history(conn: Connection, program: Program, member_id: int
+                   ) -> list[StatusChangeRecord]:
+    person_row(conn, program, member_id)
+    return [StatusChangeRecord(id=r.id, status=r.status, previous_status=r.previous_status,
+                               reason=r.reason, actor=r.actor, created_at=r.created_at)
+            for r in repository.status_changes(conn, member_id)]

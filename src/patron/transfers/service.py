@@ -27,6 +27,7 @@ from patron.ledger.service import EntryMeta, Holding, holdings, refuse_spend
 from patron.ledger.transfers import Party, transfer_points
 from patron.members.repository import HOLDER
 from patron.members.service import MemberNotFound
+from patron.members.standing import refuse_spending
 from patron.program.service import Program
 from patron.program.versions import versions
 from patron.transfers import domain, repository
@@ -69,6 +70,7 @@ def transfer(conn: Connection, program: Program, sender_id: int, payload: Transf
     receiver_id, points = payload.to_member_id, payload.points
     domain.check_not_self(sender_id, receiver_id)
     statuses = _statuses(conn, program, (sender_id, receiver_id))
+    refuse_spending(sender_id, statuses[sender_id])
     sender, receiver = _locked(conn, program, sender_id, receiver_id)
     existing = repository.transfer_by_key(conn, program.id, sender_id, payload.idempotency_key)
     if existing is not None:
