@@ -26,7 +26,8 @@ from patron.households.tables import household_members, households
 from patron.idempotency.tables import idempotency_records
 from patron.ledger.tables import ledger_entries
 from patron.members import service as member_service
-from patron.members.tables import identities, members, merge_candidates, merges
+from patron.members.tables import (identities, member_status_changes, members,
+                                   merge_candidates, merges)
 from patron.memberships.tables import membership_transitions, memberships
 from patron.program.service import get_program
 from patron.program.tables import program_versions
@@ -254,6 +255,20 @@ STORED: dict[tuple[str, str], Column | None] = {
     ("ProfileUpdate", "name"): members.c.name,
     ("ProfileUpdate", "region"): members.c.region,
     ("ProfileUpdate", "join_channel"): members.c.join_channel,
+    ("Profile", "given_name"): members.c.given_name,
+    ("Profile", "family_name"): members.c.family_name,
+    ("Profile", "gender"): members.c.gender,
+    ("ProfileUpdate", "given_name"): members.c.given_name,
+    ("ProfileUpdate", "family_name"): members.c.family_name,
+    ("ProfileUpdate", "gender"): members.c.gender,
+    ("Address", "line1"): members.c.address_line1,
+    ("Address", "line2"): members.c.address_line2,
+    ("Address", "city"): members.c.city,
+    ("Address", "postcode"): members.c.postcode,
+    ("Address", "state"): members.c.state,
+    ("Address", "country"): members.c.country,
+    ("StatusChange", "status"): member_status_changes.c.status,
+    ("StatusChange", "reason"): member_status_changes.c.reason,
     ("PurchaseData", "order_id"): orders.c.order_id,
     ("PurchaseData", "currency"): orders.c.currency,
     ("PurchaseLine", "sku"): order_lines.c.sku,

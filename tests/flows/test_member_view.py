@@ -109,10 +109,9 @@ def test_a_merged_record_shows_its_survivor_and_both_sides_show_the_merge(shop):
     new = shop.get(f"/members/{survivor}/360").json()
     assert [(m["role"], m["merged_id"], m["reason"]) for m in new["merges"]] == [
         ("survivor", merged, "same person")]
-    spend = shop.post(f"/members/{merged}/spends", json={
-        "points": 1, "reason": "x", "idempotency_key": "m-1"})
-    assert (spend.status_code, spend.json()["code"]) == (409, "member_merged")
-    assert spend.json()["merged_into"] == survivor
+    # Other member-id paths of the old id act on the survivor.
+    assert shop.get(f"/members/{merged}/balance").json() == shop.get(
+        f"/members/{survivor}/balance").json()
     refused = shop.post(f"/members/{merged}/status", json={"status": "active"})
     assert (refused.status_code, refused.json()["code"]) == (409, "status_change_not_allowed")
 

@@ -88,6 +88,10 @@ class MemberMerged(PatronError):
 
 
 MEMBER_RECORD = {"/members/{member_id}", "/api/v1/members/{member_id}"}
+RECORD_ITSELF = {f"{prefix}/members/{{member_id}}/{view}" for prefix in ("", "/api/v1")
+                 for view in ("360", "merges", "status-changes", "status")}
+"""The merged record's own history and status: they answer for the old id itself (a merged
+record's status is final, so a status change sent to it is refused, not passed on)."""
 
 
 async def follow_merges(request: Request, context: Context) -> None:
@@ -100,6 +104,8 @@ async def follow_merges(request: Request, context: Context) -> None:
     """
     raw = request.path_params.get("member_id")
     if raw is None or not str(raw).isdigit() or len(str(raw)) > 18:
+        return
+    if getattr(request.scope.get("route"), "path", None) in RECORD_ITSELF:
         return
     member_id = int(raw)
     survivor = await run_in_threadpool(context.db.read, lambda conn: survivor_of(

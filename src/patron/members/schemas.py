@@ -28,10 +28,10 @@ def _words(column: str) -> Any:
 Name = _words("name")
 GivenName = _words("given_name")
 FamilyName = _words("family_name")
-GenderWord = Annotated[str, StringConstraints(max_length=32), AfterValidator(clean_gender)]
-Postcode = Annotated[str, StringConstraints(min_length=1, max_length=40),
+GenderWord = Annotated[str, StringConstraints(max_length=16), AfterValidator(clean_gender)]
+Postcode = Annotated[str, StringConstraints(min_length=1, max_length=20),
                      AfterValidator(clean_postcode)]
-Country = Annotated[str, StringConstraints(min_length=2, max_length=8),
+Country = Annotated[str, StringConstraints(min_length=2, max_length=2),
                     AfterValidator(clean_country)]
 
 _CLEANED = ("Whitespace is trimmed and runs of it inside become one space; case and accents "
