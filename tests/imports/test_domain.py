@@ -125,3 +125,31 @@ def test_birthdates_are_read_with_the_date_format_not_the_time_format():
     assert payload["profile"]["birthdate"] == date(1985, 12, 24)
     with pytest.raises(InvalidRow, match="%d/%m/%Y"):
         domain.member_payload({"email": "a@x.com", "birthdate": "1985-12-24"}, dmy, USD_NY)
+
+
+def test_money_read_without_decimal_agrees_with_decimal():
+    """Whole numbers and plain decimals are read as integers; everything else as before."""
+    from decimal import Decimal
+    for text in ("0", "007", "12", "12.5", "12.50", "12.505", "1,234.56", "1.", ".5", "-3",
+                 "+3", "1_000", "1e3", "١٢", "²", "12.0", "3.14159", " 4"):
+        for unit, exponent in (("major", 2), ("major", 0), ("minor", 2)):
+            try:
+                amount = Decimal(text.replace(",", "") if unit == "major" else text)
+                minor = amount.scaleb(exponent) if unit == "major" else amount
+                expected = int(minor) if minor == minor.to_integral_value() else None
+            except Exception:
+                expected = None
+            try:
+                got = domain.parse_money(text, unit, exponent)
+            except InvalidRow:
+                got = None
+            assert got == expected, (text, unit, exponent)
+
+
+def test_a_column_of_an_orders_rows_reads_as_first_reads_each_row():
+    m = domain.mapping("event", ["line.sku=product"], ["line.category=food"])
+    rows = [{"product": " p1 ", "sku": "s"}, {"product": "", "sku": "s2"}, {"product": None},
+            {"product": 17}]
+    for names in (("line.sku", "sku"), ("line.category", "category"), ("sku",),
+                  ("line.amount",)):
+        assert m.column(rows, *names) == [m.first(row, *names) for row in rows]

@@ -52,7 +52,8 @@ class Purchases(Handler):
             [dict(program_id=program.id, order_id=i.order.order_id, member_id=i.member_id,
                   event_id=i.event_pk, channel=i.event.channel, currency=i.order.currency,
                   total=i.order.total, occurred_at=i.event.occurred_at) for i in items],
-            [[dict(line_no=n, **line.model_dump()) for n, line in enumerate(i.order.lines)]
+            [[dict(line_no=n, sku=line.sku, category=line.category, quantity=line.quantity,
+                   amount=line.amount) for n, line in enumerate(i.order.lines)]
              for i in items])
 
 

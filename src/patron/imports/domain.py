@@ -100,6 +100,19 @@ class ColumnMap:
         text = (value if type(value) is str else str(value)).strip()
         return text or None
 
+    def values(self, row: Mapping[str, Any], names: Sequence[str]) -> list[str | None]:
+        """``[get(row, name) for name in names]`` in one call (a file's every row asks
+        for the fields that group it into orders)."""
+        found: list[str | None] = []
+        for name in names:
+            source = self._sources.get(name)
+            value = (row.get(name) if source is None
+                     else row.get(source[1]) if source[0] else source[1])
+            if value is not None:
+                value = (value if type(value) is str else str(value)).strip() or None
+            found.append(value)
+        return found
+
     def first(self, row: Mapping[str, Any], *names: str) -> str | None:
         """``get(row, a) or get(row, b) …``: the first of the fields given a value."""
         for name in names:
@@ -115,6 +128,31 @@ class ColumnMap:
                 if text:
                     return text
         return None
+
+    def column(self, rows: Sequence[Mapping[str, Any]], *names: str) -> list[str | None]:
+        """``first(row, *names)`` of each row, reading the cells without a call per row:
+        an order's lines are most of a file."""
+        keys: list[Any] = []
+        constant: str | None = None
+        for name in names:
+            source = self._sources.get(name)
+            if source is None or source[0]:
+                keys.append(name if source is None else source[1])
+                continue
+            constant = source[1].strip() or None
+            if constant is not None:
+                break
+        found: list[str | None] = []
+        for row in rows:
+            text = None
+            for key in keys:
+                value = row.get(key)
+                if value is not None:
+                    text = (value if type(value) is str else str(value)).strip() or None
+                    if text is not None:
+                        break
+            found.append(text if text is not None else constant)
+        return found
 
     def cell(self, name: str) -> str | None:
         """The column a field is read from (None: a constant, the same on every row)."""
@@ -185,6 +223,13 @@ def check_columns(header: Iterable[str], m: ColumnMap, kind: Literal["event", "m
 
 
 def parse_money(text: str, unit: str, exponent: int, name: str = "total") -> int:
+    if text.isascii():
+        whole, dot, fraction = (text.replace(",", "") if unit == "major" else text).partition(".")
+        if whole.isdigit() and not dot:
+            return int(whole) * 10 ** exponent if unit == "major" else int(whole)
+        if (unit == "major" and whole.isdigit() and fraction.isdigit()
+                and len(fraction) <= exponent):
+            return int(whole) * 10 ** exponent + int(fraction.ljust(exponent, "0"))
     try:
         amount = Decimal(text.replace(",", "") if unit == "major" else text)
     except InvalidOperation:
@@ -237,10 +282,13 @@ def _member_ref(row: Mapping[str, Any], m: ColumnMap) -> dict[str, Any]:
 def order_key(row: Mapping[str, Any], m: ColumnMap) -> tuple[str | None, str] | None:
     """What makes rows one order: a purchase's order id and event id; ``None`` for a row
     that is an event of its own."""
-    order_id = m.get(row, "order_id")
-    if order_id is None or m.get(row, "type") != "purchase":
+    order_id, kind, event_id = m.values(row, _KEY_FIELDS)
+    if order_id is None or kind != "purchase":
         return None
-    return m.get(row, "id"), order_id
+    return event_id, order_id
+
+
+_KEY_FIELDS = ("order_id", "type", "id")
 
 
 def split_order(key: tuple[str | None, str]) -> SplitOrder:
@@ -248,8 +296,7 @@ def split_order(key: tuple[str | None, str]) -> SplitOrder:
                       "be next to each other", order_id=key[1])
 
 
-def _quantity(row: Mapping[str, Any], m: ColumnMap) -> int:
-    quantity = m.first(row, "line.quantity", "quantity") or "1"
+def _whole(quantity: str) -> int:
     if not quantity.isdigit():
         raise InvalidRow(f"quantity {quantity!r} is not a whole number", field="line.quantity")
     return int(quantity)
@@ -261,8 +308,11 @@ def _lines(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale,
     ``line.amount`` is a line worth the order's total)."""
     lines: list[dict[str, Any]] = []
     amounts: list[int] = []
-    for row in rows:
-        amount = m.get(row, "line.amount")
+    given = m.column(rows, "line.amount")
+    skus = m.column(rows, "line.sku", "sku")
+    categories = m.column(rows, "line.category", "category")
+    quantities = m.column(rows, "line.quantity", "quantity")
+    for amount, sku, category, quantity in zip(given, skus, categories, quantities):
         if amount is not None:
             amounts.append(parse_money(amount, m.money, locale.minor_exponent, "line.amount"))
         elif len(rows) > 1:
@@ -272,11 +322,9 @@ def _lines(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale,
             amounts.append(total)
         else:
             raise InvalidRow("a purchase needs a total (or a line.amount)", field="total")
-        sku, category = (m.first(row, "line.sku", "sku"),
-                         m.first(row, "line.category", "category"))
         if sku or category:
             lines.append({"sku": sku or category, "category": category,
-                          "quantity": _quantity(row, m), "amount": amounts[-1]})
+                          "quantity": _whole(quantity or "1"), "amount": amounts[-1]})
     if lines and len(lines) != len(rows):
         raise InvalidRow("some rows of the order name no line.sku or line.category",
                          field="line.sku")
@@ -300,7 +348,8 @@ def _purchase(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale
 def _agreed(rows: Sequence[Mapping[str, Any]], m: ColumnMap, order_id: str) -> None:
     first = rows[0]
     cells = [c for c in (m.cell(name) for name in ORDER_FIELDS) if c is not None]
-    if all(row.get(c) == first.get(c) for row in rows for c in cells):
+    same = list(map(first.get, cells))
+    if all(list(map(row.get, cells)) == same for row in rows):
         return  # the same cells: the same values (the usual case, checked cheaply)
     for name in ORDER_FIELDS:
         values = {m.get(row, name) for row in rows}

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
+from patron import hooks
 from patron.db import Database
 from patron.errors import InvalidInput, PatronError
 from patron.events.schemas import EventIn
@@ -39,10 +40,12 @@ from patron.flows import enrolment
 from patron.imports import domain
 from patron.imports.history import record_history
 from patron.imports.domain import ColumnMap, InvalidRow, Locale
+from patron.ledger import repository as ledger_repository
 from patron.members import repository as member_repository
 from patron.members import service as member_service
 from patron.members.domain import refuse_future_birthdate
-from patron.members.schemas import MemberCreate
+from patron.members.profile import with_display_name
+from patron.members.schemas import MemberCreate, profile_row
 from patron.program.service import Program
 from patron.schemas_common import MAX_INT
 
@@ -389,7 +392,11 @@ class MemberRow:
     record: Record
     payload: MemberCreate
     joined_at: datetime | None
-    keys: list[tuple[str, str]] = field(default_factory=list)
+    identities: list[tuple[str, str, str | None]] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[tuple[str, str]]:
+        return [(kind, value) for kind, value, _ in self.identities]
 
 
 def _member_of(record: Record, source: Source, locale: Locale, now: datetime) -> MemberRow:
@@ -413,30 +420,46 @@ def _member_of(record: Record, source: Source, locale: Locale, now: datetime) ->
 def _enrol_members(conn: Connection, program: Program, rows: list[MemberRow], now: datetime
                    ) -> list[tuple[MemberRow, str, dict[str, Any] | None]]:
     """Enrol the rows whose identities are all new; a row whose identities all belong
-    to one member already is a duplicate; one that mixes is refused.
+    to one member already (or to a row before it) is a duplicate; one that mixes is
+    refused.
 
-    Returns what happened to each row and changes no counter, since the
-    transaction may run again after a lost race.
+    The new members are written in bulk (``_enrol_new``), in the order of their rows,
+    except that a row naming a referral code is enrolled alone, as ``POST /members``
+    would (an unknown code refuses it). Returns what happened to each row and changes
+    no counter, since the transaction may run again after a lost race.
     """
     results: list[tuple[MemberRow, str, dict[str, Any] | None]] = []
     usable: list[MemberRow] = []
     for row in rows:
         try:
-            row.keys = [(k, v) for k, v, _ in member_service.normalised(program,
-                                                                        row.payload.identities)]
+            row.identities = member_service.normalised(program, row.payload.identities)
             usable.append(row)
         except PatronError as exc:
             results.append((row, "rejected", exc.problem()))
-    owners = member_repository.members_by_identity(
+    owners: dict[tuple[str, str], int] = member_repository.members_by_identity(
         conn, program.id, [key for row in usable for key in row.keys])
+    waiting: list[MemberRow] = []
+    placed: dict[int, int] = {}  # a row waiting to be enrolled (as -1 - n) -> its member
+    later: list[MemberRow] = []
     for row in usable:
         found = {owners.get(key) for key in row.keys}
-        if found == {None}:
-            member = enrolment.create_member(conn, program, row.payload,
-                                                  row.joined_at or now)
+        if found != {None}:
+            later.append(row)
+            continue
+        if row.payload.referral_code is not None:
+            placed.update(_enrol_new(conn, program, waiting, now, len(placed)))
+            waiting = []
+            member = enrolment.create_member(conn, program, row.payload, row.joined_at or now)
             owners.update({key: member.id for key in row.keys})
-            results.append((row, "imported", None))
-        elif len(found) == 1:
+        else:
+            waiting.append(row)
+            owners.update({key: -1 - len(placed) - len(waiting) + 1 for key in row.keys})
+        results.append((row, "imported", None))
+    placed.update(_enrol_new(conn, program, waiting, now, len(placed)))
+    for row in later:
+        found = {placed.get(o, o) if o is not None and o < 0 else o
+                 for o in (owners.get(key) for key in row.keys)}
+        if len(found) == 1:
             results.append((row, "duplicate", None))
         else:
             owner = next(o for o in found if o is not None)
@@ -444,6 +467,28 @@ def _enrol_members(conn: Connection, program: Program, rows: list[MemberRow], no
                 f"some of the row's identities already belong to member {owner}",
                 member_id=owner).problem()))
     return results
+
+
+def _enrol_new(conn: Connection, program: Program, rows: list[MemberRow], now: datetime,
+               first: int) -> dict[int, int]:
+    """Enrol rows whose identities nobody has, in one go: the members with their
+    identities, their points accounts, and ``MembersEnrolled`` for all of them (so
+    matching runs). Each joined when its row says, else ``now``; returns each row's
+    placeholder (``-1 - first - n``) with its member id."""
+    if not rows:
+        return {}
+    joined = [row.joined_at or now for row in rows]
+    profiles = [dict(with_display_name(profile_row(row.payload.profile)),
+                     consents={purpose: {"granted": granted, "updated_at": at.isoformat()}
+                               for purpose, granted in row.payload.consents.items()})
+                for row, at in zip(rows, joined)]
+    ids = member_service.enrol(conn, program, now, profiles, [r.identities for r in rows], joined)
+    for at, group in itertools.groupby(zip(ids, joined), key=lambda pair: pair[1]):
+        ledger_repository.open_accounts(conn, program.id, [m for m, _ in group], at)
+    hooks.emit(conn, hooks.MembersEnrolled(program, tuple(
+        hooks.Enrolment(member_id, at, profile.get("join_channel"), None)
+        for member_id, at, profile in zip(ids, joined, profiles)), strict=True))
+    return {-1 - first - n: member_id for n, member_id in enumerate(ids)}
 
 
 def import_members(db: Database, program: Program, source: Source, *,

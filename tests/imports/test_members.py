@@ -1,0 +1,87 @@
+"""Members imported in bulk: the same rows as enrolling each one alone, the same refusals,
+a few statements per chunk, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from sqlalchemy import event
+
+from patron.flows import enrolment
+from patron.imports import domain, service
+from patron.members.schemas import MemberCreate
+from tests.conftest import make_program
+from tests.imports.test_bulk import snapshot
+from tests.imports.test_service import member_by_identity
+
+HEADER = "mail,card,name,region,joined_at,consents.email_marketing\n"
+ROWS = ["ann@example.com,,Ann,North,2019-03-01,yes\n",
+        "bob@example.com,K1234,Bob,,2019-03-01,no\n",
+        "ann@example.com,,Ann again,,,\n",            # a duplicate of a row before it
+        "cy@example.com,K1234,Cy,,,\n",                 # Bob's card: refused, naming Bob
+        "dee@example.com,,Dee,,2020-07-09T10:00:00Z,\n",
+        "old@example.com,,Old,,,\n",                  # enrolled before the import
+        "not an email,,Nobody,,,\n"]                  # refused when read
+
+
+def import_members(db, program, clock, path, batch_size=500):
+    source = service.Source(service.read_records(path, "csv"), "csv",
+                            domain.mapping("member", ["email=mail"]))
+    return service.import_members(db, program, source, now=clock.now, batch_size=batch_size,
+                                  rejects_path=path.with_suffix(".rejects.jsonl"))
+
+
+def statements(db) -> list[str]:
+    seen: list[str] = []
+    event.listen(db.engine, "before_cursor_execute",
+                 lambda conn, cursor, sql, *args: seen.append(sql.lstrip().upper()))
+    return seen
+
+
+def test_members_are_enrolled_in_bulk_as_one_by_one(database, clock, tmp_path):
+    path = tmp_path / "members.csv"
+    path.write_text(HEADER + "".join(ROWS))
+    bulk = make_program(database, clock)
+    alone = make_program(database, clock)
+    for program in (bulk, alone):
+        database.transact(lambda conn: enrolment.create_member(conn, program, MemberCreate(
+            identities=[{"type": "email", "value": "old@example.com"}]), clock.now()))
+
+    seen = statements(database)
+    done = import_members(database, bulk, clock, path)
+    assert (done.imported, done.duplicates, done.rejected) == (3, 2, 2)
+    in_bulk = len(seen)
+    rejects = [json.loads(line) for line in path.with_suffix(".rejects.jsonl").read_text()
+               .splitlines()]
+    assert [(r["line"], r["code"]) for r in rejects] == [(5, "identity_taken"),
+                                                         (8, "invalid_identity")]
+
+    # the same rows enrolled one at a time, as the import did before
+    columns = domain.mapping("member", ["email=mail"])
+    locale = domain.Locale(alone.settings.currency, alone.settings.minor_exponent,
+                           alone.settings.timezone)
+    seen.clear()
+    for row in ROWS[:2] + ROWS[4:5]:
+        cells = dict(zip(HEADER.strip().split(","), row.strip().split(",")))
+        payload, joined = domain.member_payload(cells, columns, locale)
+        database.transact(lambda conn: enrolment.create_member(
+            conn, alone, MemberCreate.model_validate(payload), joined or clock.now()))
+    assert in_bulk < len(seen) / 2  # the whole file read and written in fewer statements
+    got, expected = snapshot(database, bulk), snapshot(database, alone)
+    for name in ("members", "identities", "accounts"):
+        assert got[name] == expected[name], name
+    assert got["accounts"][1]["created_at"] == got["members"][1]["created_at"]
+    bob_id = member_by_identity(database, bulk, "card", "K1234")
+    assert rejects[0]["detail"].endswith(f"member {bob_id}")
+
+
+def test_a_chunk_boundary_changes_nothing(database, clock, tmp_path):
+    path = tmp_path / "members.csv"
+    path.write_text(HEADER + "".join(ROWS))
+    whole, chunked = make_program(database, clock), make_program(database, clock)
+    first = import_members(database, whole, clock, path)
+    second = import_members(database, chunked, clock, path, batch_size=2)
+    assert (first.imported, first.duplicates, first.rejected) == (
+        second.imported, second.duplicates, second.rejected) == (4, 1, 2)
+    got, expected = snapshot(database, chunked), snapshot(database, whole)
+    for name in ("members", "identities", "accounts"):
+        assert got[name] == expected[name], name
