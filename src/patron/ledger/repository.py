@@ -14,8 +14,9 @@ from typing import Any
 
 import json
 
-from sqlalchemy import (ARRAY, BigInteger, Connection, and_, bindparam, case, func, insert, literal,
-                        or_, select, update)
+from sqlalchemy import (ARRAY, BigInteger, Connection, Text, and_, bindparam, case, cast, func,
+                        insert, literal, or_, select, update)
+from sqlalchemy.dialects.postgresql import REGCLASS
 
 from patron.db.engine import (BULK_ROWS, _reserve_ids, chunks, insert_rows,
                               insert_rows_returning_ids, one_of)
@@ -327,21 +328,36 @@ def movable_lots(conn: Connection, account_id: int,
     if entry_ids is not None:
         query = query.where(lots.c.entry_id.in_(list(entry_ids)))
     states = {state.value: state for state in LotState}
-    return [(i, states[s], r) for i, s, r in conn.execute(query.order_by(lots.c.id))]
+    return [(i, states[s], r) for i, s, r in conn.execute(query.order_by(lots.c.id)).all()]
 
 
 def reserve_lot_ids(conn: Connection, count: int) -> list[int]:
-    """``count`` new lot ids, ascending, that nobody else can take."""
-    return _reserve_ids(conn, lots, count) if count else []
+    """``count`` new lot ids, ascending, that nobody else can take (see ``_reserve_ids``);
+    on PostgreSQL as one text value: 10,000 rows of one id each took 0.4 s to fetch."""
+    if not count:
+        return []
+    if conn.dialect.name != "postgresql":
+        return _reserve_ids(conn, lots, count)
+    sequence = select(func.pg_get_serial_sequence(lots.name, "id")).scalar_subquery()
+    ids = conn.execute(select(func.array_to_string(func.array_agg(
+        func.nextval(cast(sequence, REGCLASS))), ",")).select_from(
+        func.generate_series(1, count))).scalar_one()
+    return sorted(int(i) for i in ids.split(","))
+
+
+def _bigints(values: Sequence[int]) -> Any:
+    """A ``BIGINT[]`` parameter sent as text: psycopg dumps a list element by element
+    (0.6 s for the two arrays of 10,000 ids a merge sends)."""
+    return cast(bindparam(None, "{" + ",".join(map(str, values)) + "}", type_=Text),
+                ARRAY(BigInteger))
 
 
 def _pairs(conn: Connection, old_ids: Sequence[int], new_ids: Sequence[int]) -> Any:
     """``(old_id, new_id)`` rows as a table: two arrays on PostgreSQL; on SQLite one JSON
     array, the new ids being consecutive there (see ``_reserve_ids``)."""
     if conn.dialect.name == "postgresql":
-        return func.unnest(bindparam(None, list(old_ids), type_=ARRAY(BigInteger)),
-                           bindparam(None, list(new_ids), type_=ARRAY(BigInteger))
-                           ).table_valued("old_id", "new_id").render_derived()
+        return func.unnest(_bigints(old_ids), _bigints(new_ids)).table_valued(
+            "old_id", "new_id").render_derived()
     assert list(new_ids) == list(range(new_ids[0], new_ids[0] + len(new_ids))), new_ids
     each = func.json_each(json.dumps(list(old_ids))).table_valued("key", "value")
     return select(each.c.value.label("old_id"),
