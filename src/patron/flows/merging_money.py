@@ -114,6 +114,27 @@ def give_back_points(conn: Connection, program: Program, merge: Any, *, survivor
             "spent_since": owed, "paid_back": covered, "points_shortfall": owed - covered}
 
 
+def give_back_earned(conn: Connection, program: Program, merge: Any, event_ids: Sequence[int],
+                     *, survivor: Holding, returning: Holding, actor: str,
+                     now: datetime) -> dict[str, Any]:
+    """What events since the merge earned on the survivor's account and is still there
+    goes to the member they came through (``merging`` decides which events), as new
+    ``transfer`` entries; what was spent or clawed back meanwhile stays so."""
+    source = survivor.account
+    earned = repository.entry_ids_of_events(conn, source.id, event_ids)
+    key = f"unmerge:{merge.id}:after"
+    meta = TransferMeta(key, f"earned through member {returning.member_id}'s identities after "
+                        f"merge {merge.id}, returned on its undo",
+                        f"earned through your identities after merge {merge.id}, back on its "
+                        "undo", actor, returning.member_id,
+                        {"merge_id": merge.id, "event_ids": list(event_ids)})
+    done = transfer_live_lots(conn, program, source=repository.account_row(conn, source.id),
+                              target=repository.account_row(conn, returning.own.id),
+                              meta=meta, now=now, from_entries=earned)
+    return {"events": list(event_ids), "available": done.available, "pending": done.pending,
+            "lots": done.lots}
+
+
 def _pay_back(conn: Connection, program: Program, merge_id: int, source: Any,
               returning: Holding, pieces: list[Lot], actor: str, now: datetime) -> None:
     """The survivor pays for the points it spent from the returning member's lots."""

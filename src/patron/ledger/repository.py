@@ -415,3 +415,13 @@ def taken_from_copies(conn: Connection, account_id: int, entry_ids: Sequence[int
                ledger_entries.c.id > after_entry)
         .group_by(lot_moves.c.lot_id))
     return {lot_id: -int(points) for lot_id, points in rows}
+
+
+def entry_ids_of_events(conn: Connection, account_id: int, event_ids: Sequence[int]) -> list[int]:
+    """The account's entries written for the events ``event_ids``."""
+    found: list[int] = []
+    for chunk in chunks(event_ids):
+        found += conn.execute(select(ledger_entries.c.id).where(
+            ledger_entries.c.account_id == account_id,
+            one_of(conn, ledger_entries.c.event_id, chunk))).scalars()
+    return sorted(found)
