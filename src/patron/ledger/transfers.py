@@ -106,17 +106,17 @@ def transfer_lots(conn: Connection, program: Program, *, source: Any, target: An
 
 def _plan(lots: Sequence[tuple[int, LotState, int]]) -> domain.Transfer:
     """``domain.transfer`` for lots known only by ``(id, state, remaining)``: the same
-    entries; the copies are the database's to make (``repository.copy_lots``)."""
-    live = [lot for lot in lots if lot[1] in domain.TRANSFERABLE and lot[2] != 0]
+    entries; the copies are the database's to make (``repository.hand_over_lots``)."""
+    live = sorted(lot for lot in lots if lot[1] in domain.TRANSFERABLE and lot[2] != 0)
     groups = ([lot for lot in live if lot[1] != LotState.PENDING],
               [lot for lot in live if lot[1] == LotState.PENDING])
     pairs: list[tuple[Posting | None, Posting | None]] = []
     for group, status, field in ((groups[0], EntryStatus.POSTED, "available_delta"),
                                  (groups[1], EntryStatus.PENDING, "pending_delta")):
-        total = sum(remaining for _, _, remaining in sorted(group))
+        total = sum(remaining for _, _, remaining in group)
         pairs.append((None, None) if not group else (
             Posting(EntryKind.TRANSFER, -total, status, **{field: -total},
-                    moves=tuple((lot_id, -remaining) for lot_id, _, remaining in sorted(group))),
+                    moves=tuple((lot_id, -remaining) for lot_id, _, remaining in group)),
             Posting(EntryKind.TRANSFER, total, status, **{field: total})))
     return domain.Transfer(pairs[0][0], pairs[1][0], pairs[0][1], pairs[1][1])
 
