@@ -6,13 +6,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from patron.events.tables import events
+from patron.flows.enrolment import create_member
 from patron.members.tables import merges
 from tests.factories import member_create
 from tests.flows.test_merging import _shop, adjust, merge, snapshot, undo
 
 
 def _member(shop, email):
-    from patron.flows.enrolment import create_member
     return shop.db.transact(lambda conn: create_member(conn, shop.program, member_create(
         identities=[{"type": "email", "value": email}]), shop.clock.now())).id
 
