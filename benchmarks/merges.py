@@ -21,6 +21,7 @@ and agree with their entries and lots (the run fails otherwise).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -125,12 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     print(f"merge and undo, two members with {args.entries:,} ledger entries each "
           "(goal < 1 s each)")
-    print(f"{'database':<11} {'lots moved':>10} {'merge s':>8} {'undo s':>8} "
-          f"{'raw INSERT..SELECT s':>21}")
+    print(f"{'database':<11} {'lots moved':>10} {'Patron merge s':>15} {'Patron undo s':>14} "
+          f"{'raw INSERT..SELECT s':>21} {'merge/raw':>10} {'undo/raw':>9}")
     for kind in args.databases:
         r = run(kind, args.pg_url, args.entries)
-        print(f"{kind:<11} {r['lots']:>10,} {r['merge']:>8.3f} {r['undo']:>8.3f} "
-              f"{r['raw']:>21.3f}")
+        print(f"{kind:<11} {r['lots']:>10,} {r['merge']:>15.3f} {r['undo']:>14.3f} "
+              f"{r['raw']:>21.3f} {r['merge'] / r['raw']:>9.1f}x {r['undo'] / r['raw']:>8.1f}x")
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+          f"on {os.cpu_count()} cores")
     return 0
 
 

@@ -16,6 +16,10 @@ events = Table(
     Column("received_at", UTCDateTime, nullable=False),
     Column("data", JSONDoc, nullable=False),
     Column("outcome", JSONDoc, nullable=False),
+    Column("identity_id", BigId, ForeignKey("identities.id")),
+    # The identity the event named its member by (None: by member id). After a merge it
+    # tells whose the event is: an undo gives the merged member back what came through
+    # the identities it brought.
     UniqueConstraint("program_id", "external_id"),
     Index("ix_events_member_id_occurred_at", "member_id", "occurred_at"),
     Index("ix_events_program_id_type_occurred_at", "program_id", "type", "occurred_at"),

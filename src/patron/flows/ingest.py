@@ -277,8 +277,11 @@ def _write(conn: Connection, program: Program, earning: BatchEarning, items: lis
     """Record the events, what their types bring (a purchase's order) and their earns;
     returns their outcomes."""
     outcomes = [outcome(item, earning.tier_changes.get(item.event.id)) for item in items]
-    event_ids = repository.insert_events(conn, [event_row(program, i, o, now)
-                                                for i, o in zip(items, outcomes)])
+    through = member_repository.identity_ids(
+        conn, program.id, [i.identity[:2] for i in items if i.identity])
+    event_ids = repository.insert_events(conn, [
+        {**event_row(program, i, o, now), "identity_id": through.get(i.identity[:2])
+         if i.identity else None} for i, o in zip(items, outcomes)])
     for item, event_pk in zip(items, event_ids, strict=True):
         item.event_pk = event_pk
     for handler, group in _by_handler(items).items():

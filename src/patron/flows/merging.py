@@ -9,10 +9,12 @@ member is left with status ``merged`` and ``merged_into`` the survivor. Nothing
 is rewritten or deleted: ``merges.moved`` records every row the merge moved, so
 ``undo_merge`` restores both members exactly, as new reversing entries.
 
-Activity after the merge, on undo: spends stay with the survivor, taken from
-its own points first (see ``merging_money``); orders, events and the rest the
-survivor gained after the merge stay with the survivor (the identities that came
-with the merged member go back to it, so it is recognised by them again).
+Activity after the merge, on undo: an event belongs to the member whose
+(original) identity it came through (``events.identity_id``): events since the
+merge that came through an identity the merged member brought go back to it with
+their orders and what they earned that is still there; events by member id or
+through the survivor's own identities stay with the survivor. Spends stay with
+the survivor, taken from its own points first (see ``merging_money``).
 
 Both accounts are locked in id order before anything is read (row locks on
 PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` serialises writers), so a spend racing
@@ -220,7 +222,15 @@ def undo_merge(conn: Connection, program: Program, merge_id: int, *, actor: str,
     undo = merging_money.give_back_points(conn, program, merge, survivor=held[survivor.id],
                                           returning=held[merged.id], actor=actor, now=now)
     undo.update(merging_money.give_back_wallet(conn, program, merge, actor=actor, now=now))
-    merging_rows.restore_rows(conn, merge.moved.get("rows") or {}, merged.id)
+    rows = merge.moved.get("rows") or {}
+    after = merging_rows.after_merge_events(conn, rows, survivor.id)
+    if after:
+        held = holdings(conn, program, [merge.survivor_id, merge.merged_id])
+        undo["after_merge"] = merging_money.give_back_earned(
+            conn, program, merge, after, survivor=held[survivor.id], returning=held[merged.id],
+            actor=actor, now=now)
+        undo["after_merge"]["orders"] = merging_rows.give_back_events(conn, after, merged.id)
+    merging_rows.restore_rows(conn, rows, merged.id)
     _set_status(conn, program, merged, merge.moved.get("status", "active"), None,
                 f"merge {merge.id} into member {survivor.id} undone", actor, now)
     standing = merge.moved.get("tiers") or {}

@@ -1,7 +1,7 @@
 """The points and the wallet money a merge moves, and how an undo gives them back.
 
 **Points.** The merged member's live lots (open, pending, debt) move to the
-account the survivor's points are in with ``ledger.transfers.transfer_lots``:
+account the survivor's points are in with ``ledger.transfers.transfer_live_lots``:
 new entries on both sides (kind ``transfer``, reasons "merged from member 42
 (merge 7)"), the merged lots closed and copies made on the survivor's side with
 the same remaining points, state, availability and expiry. ``lot_transfers``
@@ -40,7 +40,7 @@ from patron.ledger import domain, repository
 from patron.ledger.domain import EntryKind, EntryStatus, Lot, LotState
 from patron.ledger.holdings import Holding
 from patron.ledger.service import EntryMeta, entry_row, lot_row, take_available, write_posting
-from patron.ledger.transfers import TransferMeta, transfer_lots
+from patron.ledger.transfers import TransferMeta, transfer_live_lots
 from patron.program.service import Program
 from patron.wallet import repository as wallet_repository
 
@@ -56,14 +56,13 @@ def _keys(key: str) -> list[str]:
 def move_points(conn: Connection, program: Program, merge_id: int, *, survivor: Holding,
                 merged: Holding, actor: str, now: datetime) -> dict[str, Any]:
     """Move the merged member's live lots to the survivor's account (both locked)."""
-    lots = repository.live_lots(conn, merged.own.id)
     key = f"merge:{merge_id}"
     meta = TransferMeta(key, f"moved to member {survivor.member_id} by merge {merge_id}",
                         f"merged from member {merged.member_id} (merge {merge_id})", actor,
                         survivor.member_id, {"merge_id": merge_id,
                                              "merged_from": merged.member_id})
-    done = transfer_lots(conn, program, source=merged.own, target=survivor.account, lots=lots,
-                         meta=meta, now=now)
+    done = transfer_live_lots(conn, program, source=merged.own, target=survivor.account,
+                              meta=meta, now=now)
     entries = repository.entry_ids_by_keys(conn, survivor.account.id, _keys(key))
     return {"account_id": survivor.account.id, "entries": entries,
             "available": done.available, "pending": done.pending, "lots": done.lots}
@@ -92,16 +91,15 @@ def give_back_points(conn: Connection, program: Program, merge: Any, *, survivor
     """Undo ``move_points``: see the module for the rule on points spent since."""
     record = merge.moved.get("points") or {}
     merge_entries = record.get("entries") or []
-    copies = [to for _, to in repository.transfers_of_entries(conn, merge_entries)]
     source = repository.account_row(conn, record.get("account_id", survivor.account.id))
-    live = repository.live_lots_among(conn, source.id, copies)
-    spent = repository.taken_from_lots(conn, copies, SPENT, max(merge_entries, default=0))
+    spent = repository.taken_from_copies(conn, source.id, merge_entries, SPENT,
+                                         max(merge_entries, default=0))
     key = f"unmerge:{merge.id}"
     meta = TransferMeta(key, f"returned to member {returning.member_id}: merge {merge.id} "
                         "undone", f"back from member {survivor.member_id}: merge {merge.id} "
                         "undone", actor, returning.member_id, {"merge_id": merge.id})
-    done = transfer_lots(conn, program, source=source, target=returning.own, lots=live,
-                         meta=meta, now=now)
+    done = transfer_live_lots(conn, program, source=source, target=returning.own, meta=meta,
+                              now=now, from_entries=merge_entries)
     owed = sum(spent.values())
     covered = 0
     if owed:
@@ -114,6 +112,27 @@ def give_back_points(conn: Connection, program: Program, merge: Any, *, survivor
                       actor, now)
     return {"available": done.available, "pending": done.pending, "lots": done.lots,
             "spent_since": owed, "paid_back": covered, "points_shortfall": owed - covered}
+
+
+def give_back_earned(conn: Connection, program: Program, merge: Any, event_ids: Sequence[int],
+                     *, survivor: Holding, returning: Holding, actor: str,
+                     now: datetime) -> dict[str, Any]:
+    """What events since the merge earned on the survivor's account and is still there
+    goes to the member they came through (``merging`` decides which events), as new
+    ``transfer`` entries; what was spent or clawed back meanwhile stays so."""
+    source = survivor.account
+    earned = repository.entry_ids_of_events(conn, source.id, event_ids)
+    key = f"unmerge:{merge.id}:after"
+    meta = TransferMeta(key, f"earned through member {returning.member_id}'s identities after "
+                        f"merge {merge.id}, returned on its undo",
+                        f"earned through your identities after merge {merge.id}, back on its "
+                        "undo", actor, returning.member_id,
+                        {"merge_id": merge.id, "event_ids": list(event_ids)})
+    done = transfer_live_lots(conn, program, source=repository.account_row(conn, source.id),
+                              target=repository.account_row(conn, returning.own.id),
+                              meta=meta, now=now, from_entries=earned)
+    return {"events": list(event_ids), "available": done.available, "pending": done.pending,
+            "lots": done.lots}
 
 
 def _pay_back(conn: Connection, program: Program, merge_id: int, source: Any,

@@ -99,6 +99,31 @@ def restore_rows(conn: Connection, moved: dict[str, Sequence[int]], merged_id: i
             _set(conn, BY_NAME[name], list(ids), merged_id)
 
 
+def after_merge_events(conn: Connection, moved: dict[str, Sequence[int]],
+                       survivor_id: int) -> list[int]:
+    """The survivor's events since the merge that came through an identity the merged
+    member brought: on undo they are the merged member's again."""
+    brought, before = list(moved.get("identities") or []), set(moved.get("events") or [])
+    found: list[int] = []
+    for chunk in chunks(brought):
+        found += [i for i in conn.execute(select(events.c.id).where(
+            events.c.member_id == survivor_id, one_of(conn, events.c.identity_id, chunk))
+            .order_by(events.c.id)).scalars() if i not in before]
+    return found
+
+
+def give_back_events(conn: Connection, event_ids: Sequence[int], merged_id: int) -> list[int]:
+    """Hand ``event_ids`` and the orders (with their lines) they recorded to the merged
+    member; returns the orders' ids."""
+    order_ids: list[int] = []
+    for chunk in chunks(event_ids):
+        order_ids += conn.execute(select(orders.c.id).where(one_of(conn, orders.c.event_id,
+                                                                   chunk))).scalars()
+    _set(conn, BY_NAME["events"], event_ids, merged_id)
+    _set(conn, BY_NAME["orders"], order_ids, merged_id)
+    return order_ids
+
+
 def household_seat(conn: Connection, member_id: int) -> Any:
     """The member's current household seat, if any."""
     return conn.execute(select(household_members).where(

@@ -6,6 +6,9 @@ pending apart), the giving side's lots are closed and the receiving side gets
 copies that keep their expiry and availability; ``lot_transfers`` links each lot
 to its copy, so a later return of the purchase that earned it finds its points
 where they went: in the pool, the same points the earner still shares.
+``transfer_live_lots`` writes the same rows for every live lot of an account (a
+merge, an undo of one) in a few statements: ten thousand lots moved one
+statement per lot, and through Python, took seconds.
 
 ``transfer_points`` gives some available points to another member. The points
 belong to the receiver from then on, so nothing links the pieces to the lots
@@ -28,7 +31,7 @@ from sqlalchemy import Connection
 
 from patron import hooks
 from patron.ledger import domain, repository
-from patron.ledger.domain import EntryKind, Lot, Posting
+from patron.ledger.domain import EntryKind, EntryStatus, Lot, LotState, Posting
 from patron.ledger.service import (EntryMeta, entry_row, lot_row, moved, settle_debts,
                                    take_available, write_posting)
 from patron.program.service import Program
@@ -99,6 +102,61 @@ def transfer_lots(conn: Connection, program: Program, *, source: Any, target: An
                                    for _, copy in plan.copies):
         settle_debts(conn, program.id, [target], now)  # only a debt has anything to settle
     return Moved(plan.available, plan.pending, len(plan.copies))
+
+
+def _plan(lots: Sequence[tuple[int, LotState, int]]) -> domain.Transfer:
+    """``domain.transfer`` for lots known only by ``(id, state, remaining)``: the same
+    entries; the copies are the database's to make (``repository.hand_over_lots``)."""
+    live = sorted(lot for lot in lots if lot[1] in domain.TRANSFERABLE and lot[2] != 0)
+    groups = ([lot for lot in live if lot[1] != LotState.PENDING],
+              [lot for lot in live if lot[1] == LotState.PENDING])
+    pairs: list[tuple[Posting | None, Posting | None]] = []
+    for group, status, field in ((groups[0], EntryStatus.POSTED, "available_delta"),
+                                 (groups[1], EntryStatus.PENDING, "pending_delta")):
+        total = sum(remaining for _, _, remaining in group)
+        pairs.append((None, None) if not group else (
+            Posting(EntryKind.TRANSFER, -total, status, **{field: -total},
+                    moves=tuple((lot_id, -remaining) for lot_id, _, remaining in group)),
+            Posting(EntryKind.TRANSFER, total, status, **{field: total})))
+    return domain.Transfer(pairs[0][0], pairs[1][0], pairs[0][1], pairs[1][1])
+
+
+def transfer_live_lots(conn: Connection, program: Program, *, source: Any, target: Any,
+                       meta: TransferMeta, now: datetime,
+                       from_entries: Sequence[int] | None = None) -> Moved:
+    """``transfer_lots`` of every live lot of ``source`` (only those its entries
+    ``from_entries`` created, when given), the same rows in bulk.
+
+    The caller holds both account locks.
+    """
+    lots = repository.movable_lots(conn, source.id, from_entries)
+    plan = _plan(lots)
+    parts = [(source, plan.out_posted, "out"), (source, plan.out_pending, "out"),
+             (target, plan.in_posted, "in"), (target, plan.in_pending, "in")]
+    written = [(account, part, side) for account, part, side in parts if part is not None]
+    if not written:
+        return Moved()
+    ids = repository.insert_entries(conn, [entry_row(
+        program.id, account, part, EntryMeta(
+            now, f"{meta.key}:{side}:{part.status.value}",
+            meta.reason_out if side == "out" else meta.reason_in, meta.actor,
+            details=meta.details), now, meta.member_id) for account, part, side in written])
+    entry = {(side, part.status): entry_id
+             for (_, part, side), entry_id in zip(written, ids)}
+    old_ids = [lot_id for part in (plan.out_posted, plan.out_pending) if part is not None
+               for lot_id, _ in part.moves]
+    new_ids = repository.reserve_lot_ids(conn, len(old_ids))
+    repository.hand_over_lots(
+        conn, old_ids, new_ids, target.id,
+        (entry.get(("out", EntryStatus.POSTED)), entry.get(("out", EntryStatus.PENDING))),
+        (entry.get(("in", EntryStatus.POSTED)), entry.get(("in", EntryStatus.PENDING))))
+    available = plan.in_posted.points if plan.in_posted else 0
+    pending = plan.in_pending.points if plan.in_pending else 0
+    repository.apply_deltas(conn, {source.id: (-available, -pending, 0),
+                                   target.id: (available, pending, 0)})
+    if target.available < 0 or any(lot[1] == LotState.DEBT for lot in lots):
+        settle_debts(conn, program.id, [target], now)  # only a debt has anything to settle
+    return Moved(available, pending, len(old_ids))
 
 
 @dataclass(frozen=True)

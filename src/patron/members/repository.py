@@ -53,6 +53,18 @@ def members_by_identity(conn: Connection, program_id: int,
     return found
 
 
+def identity_ids(conn: Connection, program_id: int,
+                 keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Identity row ids for (type, normalised value) pairs that are known."""
+    found: dict[tuple[str, str], int] = {}
+    for chunk in chunks(list(set(keys))):
+        rows = conn.execute(select(identities.c.type, identities.c.value, identities.c.id)
+                            .where(identities.c.program_id == program_id,
+                                   tuple_(identities.c.type, identities.c.value).in_(chunk)))
+        found.update({(row.type, row.value): row.id for row in rows})
+    return found
+
+
 HOLDER = "household"
 """Status of the placeholder member that holds a household's pooled points account."""
 
