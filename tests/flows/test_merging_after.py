@@ -64,3 +64,15 @@ def test_an_event_by_member_id_after_the_merge_stays_with_the_survivor(database,
     undo(shop, merge_id)
     assert snapshot(shop, a)["pending"] == 30 and snapshot(shop, a)["orders"] == ["BY-ID"]
     assert snapshot(shop, b)["pending"] == 0
+
+
+def test_an_event_sent_by_the_merged_members_old_id_lands_on_the_survivor(database, clock):
+    shop = _shop(database, clock)
+    a, b = _member(shop, "eve@example.com"), _member(shop, "fay@example.com")
+    merge(shop, a, b)
+    [done] = shop.send(shop.purchase(b, [("BNS", "beans", 1, 30_00)], order_id="OLD-ID"))
+    assert done.status == "processed", done.error
+    assert snapshot(shop, a)["pending"] == 30 and snapshot(shop, a)["orders"] == ["OLD-ID"]
+    owner = shop.db.read(lambda conn: conn.execute(
+        select(events.c.member_id).where(events.c.external_id == done.id)).scalar())
+    assert owner == a

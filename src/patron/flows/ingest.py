@@ -81,7 +81,7 @@ def _resolve_members(conn: Connection, program: Program, items: list[Pending], n
     time, so the order a channel lists them in does not decide whether they count. Only
     an event that can enrol dates the new member (``_enrol``).
     """
-    by_id = member_repository.existing_member_ids(
+    by_id = member_repository.effective_member_ids(
         conn, program.id, [i.event.member.id for i in items if i.event.member.id])
     keys = [(i.identity[0], i.identity[1]) for i in items if i.identity]
     known = member_repository.members_by_identity(conn, program.id, keys)
@@ -90,7 +90,7 @@ def _resolve_members(conn: Connection, program: Program, items: list[Pending], n
     for item in items:
         if item.event.member.id is not None:
             if item.event.member.id in by_id:
-                item.member_id = item.event.member.id
+                item.member_id = by_id[item.event.member.id]
             else:
                 rejected[item.index] = UnknownMember(
                     f"member {item.event.member.id} does not exist in this program")

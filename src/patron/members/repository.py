@@ -80,6 +80,20 @@ def existing_member_ids(conn: Connection, program_id: int, ids: Iterable[int]) -
     return found
 
 
+def effective_member_ids(conn: Connection, program_id: int, ids: Iterable[int]) -> dict[int, int]:
+    """Each member id among ``ids`` that exists (people, not household placeholders) with
+    the member it stands for now: itself, or for a merged record the member it was merged
+    into (following merges of merges), so events sent by an old id land on the survivor."""
+    found: dict[int, int] = {}
+    for chunk in chunks(list(set(ids))):
+        for row in conn.execute(select(members.c.id, members.c.merged_into).where(
+                members.c.program_id == program_id, members.c.status != HOLDER,
+                members.c.id.in_(chunk))):
+            found[row.id] = row.id if row.merged_into is None else (
+                survivor_of(conn, program_id, row.id) or row.id)
+    return found
+
+
 def update_member(conn: Connection, member_id: int, values: dict[str, Any]) -> None:
     conn.execute(update(members).where(members.c.id == member_id).values(**values))
 
