@@ -9,7 +9,8 @@ Two same-run comparisons. "before": the same reports by the code of an earlier
 revision (``--before REV``, by default the last one before the analytics speed work;
 ``--before none`` skips it): its ``src`` is exported with ``git archive`` into a
 temporary directory and this script runs again there (``--reports-only``) in a
-subprocess, on the same program, alternating with the current code report by report.
+subprocess, on the same program, alternating with the current code report by report
+(which then runs in a fresh subprocess too, so both pay the same first-report costs).
 Every report of both is compared figure for figure (all but ``generated_at``), and a
 difference is printed. And a baseline: the same RFM (recency / frequency / monetary
 quintile scores with ties sharing a score, and the R×F segment names) in plain pandas:
@@ -83,6 +84,7 @@ MENU = (("ESP-1", "drinks", 320), ("LAT-1", "drinks", 450), ("CRO-1", "food", 38
 REWARDS = ("Free coffee", "Free pastry", "Mug", "Beans 250g", "Donation")
 AIM = {name: (10.0 if name == "clv" else 2.0) for name in REPORTS}
 BEFORE = "a69f38a"
+SRC = Path(__file__).resolve().parent.parent / "src"
 """The last revision before the analytics speed work (issue 13, goal 4)."""
 CHUNK_MEMBERS = 2000
 out = Console()
@@ -415,15 +417,25 @@ class Before:
         self.src = Path(self._tmp.name) / "src"
 
     def run(self, database: str, slug: str, name: str) -> tuple[float, float, dict[str, Any]]:
-        found = subprocess.run(
-            [sys.executable, __file__, "--reports-only", name, "--db", database,
-             "--slug", slug], check=True, capture_output=True, text=True,
-            env={**os.environ, "PYTHONPATH": str(self.src)})
-        answer = json.loads(found.stdout.splitlines()[-1])
-        return answer["seconds"], answer["cpu"], answer["figures"]
+        seconds, cpu, _, figures = run_apart(self.src, database, slug, name)
+        return seconds, cpu, figures
 
     def close(self) -> None:
         self._tmp.cleanup()
+
+
+def run_apart(src: Path, database: str, slug: str,
+              name: str) -> tuple[float, float, str, dict[str, Any]]:
+    """One report by the code under ``src``, in a fresh process: ``(seconds, CPU seconds,
+    source, figures)``. The current code runs this way too when compared with an earlier
+    revision, so that both pay the same first-report costs (loading the scanner,
+    attaching the database) and neither inherits the other's warm process."""
+    found = subprocess.run(
+        [sys.executable, __file__, "--reports-only", name, "--db", database,
+         "--slug", slug], check=True, capture_output=True, text=True,
+        env={**os.environ, "PYTHONPATH": str(src)})
+    answer = json.loads(found.stdout.splitlines()[-1])
+    return answer["seconds"], answer["cpu"], answer["source"], answer["figures"]
 
 
 def differences(before: Any, after: Any, where: str = "") -> list[str]:
@@ -442,8 +454,12 @@ def run_reports(db: Database, program: Program, database: str, args: argparse.Na
     """Each report by the current code and, alternating, by the earlier revision."""
     found: dict[str, dict[str, Any]] = {}
     for name in args.reports:
-        seconds, cpu, source, figures, top = run_one(db, program, name,
-                                                     profile=name in args.profile)
+        if before is not None and name not in args.profile:
+            seconds, cpu, source, figures = run_apart(SRC, database, program.slug, name)
+            top = ""
+        else:
+            seconds, cpu, source, figures, top = run_one(db, program, name,
+                                                         profile=name in args.profile)
         row: dict[str, Any] = {"seconds": seconds, "cpu": cpu, "source": source}
         if top:
             out.print(f"[bold]{database} {name}: cProfile, top entries by cumulative time[/bold]")
@@ -461,9 +477,9 @@ def reports_only(args: argparse.Namespace, url: str) -> None:
     """Subprocess mode: one report on the already loaded program, as one JSON line."""
     db = create_database(url)
     program = db.read(lambda conn: get_program_by_slug(conn, args.slug))
-    seconds, cpu, _, figures, _ = run_one(db, program, args.reports_only)
+    seconds, cpu, source, figures, _ = run_one(db, program, args.reports_only)
     db.dispose()
-    print(json.dumps({"seconds": seconds, "cpu": cpu, "figures": figures}))
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "source": source, "figures": figures}))
 
 
 def targets_of(args: argparse.Namespace) -> list[tuple[str, str]]:
@@ -547,7 +563,8 @@ def show(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
                       *(("", "") if before else ()))), "")
     out.print(table)
     if before:
-        out.print(f"before: the code of {args.before}, run in a subprocess on the same program; "
+        out.print(f"before: the code of {args.before}, each report by each code in a fresh "
+                  "subprocess on the same program; "
                   "same: every figure of the report equal")
     if args.json:
         print(json.dumps({n: {"load_average": os.getloadavg(),

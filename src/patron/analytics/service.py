@@ -285,8 +285,7 @@ def rfm_report(w: Warehouse, rq: Request) -> RfmReport:
         i for i, s in enumerate(scores.segment) if s == segment]
     listed = listed[:rq.query.limit] if rq.query.limit else listed
     s, codes = scores, scores.code
-    # every value is a plain int or str of the right type already: no validation per row
-    members = [RfmMember.model_construct(
+    members = [RfmMember(
         member_id=s.member_id[i], recency_days=s.recency_days[i], frequency=s.frequency[i],
         monetary=s.monetary[i], r=s.r[i], f=s.f[i], m=s.m[i], score=codes[i],
         segment=s.segment[i]) for i in listed]
@@ -331,7 +330,7 @@ def clv_report(w: Warehouse, rq: Request) -> ClvReport:
     return ClvReport(**rq.header, summary=summary,
                      bgnbd=BgNbdParameters(**vars(model.bgnbd)),
                      gamma_gamma=GammaGammaParameters(**vars(model.gamma_gamma)),
-                     members=[ClvMember.model_construct(**m) for m in listed])
+                     members=[ClvMember(**m) for m in listed])
 
 
 # --------------------------------------------------------------------------- cohorts
