@@ -66,6 +66,43 @@ def test_score_rfm_and_segment_sizes():
     assert sizes["Champions"].revenue == 1000 + 999
 
 
+def _scored_one_by_one(members):
+    """RFM as first written: a sorted list and bisect per member, a dataclass each."""
+    import bisect
+
+    def quintiles(values, better=True):
+        keyed = [v if better else -v for v in values]
+        ordered = sorted(keyed)
+        return [1 + (5 * bisect.bisect_left(ordered, v)) // len(values) for v in keyed]
+
+    rs = quintiles([m.recency_days for m in members], better=False)
+    fs = quintiles([m.frequency for m in members])
+    ms = quintiles([m.monetary for m in members])
+    return [domain.RfmScore(m.member_id, m.recency_days, m.frequency, m.monetary, r, f, mm,
+                            domain.segment_of(r, f)) for m, r, f, mm in zip(members, rs, fs, ms)]
+
+
+@given(st.lists(st.tuples(st.integers(0, 800), st.integers(1, 60), st.integers(0, 10**9)),
+                max_size=300))
+def test_rfm_by_columns_scores_as_member_by_member(rows):
+    members = [domain.RfmInput(i, *row) for i, row in enumerate(rows)]
+    expected = _scored_one_by_one(members)
+    assert domain.score_rfm(members) == expected
+    table = domain.score_rfm_columns(*zip(*[(m.member_id, m.recency_days, m.frequency,
+                                             m.monetary) for m in members])) \
+        if members else domain.score_rfm_columns([], [], [], [])
+    assert table.code == [s.code for s in expected]
+    assert table.segment == [s.segment for s in expected]
+    assert domain.segment_sizes(table) == domain.segment_sizes(expected)
+    groups = {name: [s for s in expected if s.segment == name] for name in domain.SEGMENT_NAMES}
+    for size in domain.segment_sizes(table):
+        group = groups[size.segment]
+        assert (size.members, size.revenue) == (len(group), sum(s.monetary for s in group))
+        if group:
+            assert size.average_recency_days == round(
+                sum(s.recency_days for s in group) / len(group), 2)
+
+
 def test_cohort_matrix_is_a_triangle_up_to_the_last_month():
     sizes = {date(2025, 11, 1): 4, date(2026, 1, 1): 2}
     active = [(date(2025, 11, 1), 0, 4), (date(2025, 11, 1), 2, 1), (date(2026, 1, 1), 0, 2)]
@@ -98,6 +135,22 @@ def test_money_is_rounded_once_into_minor_units():
     assert domain.points_value(100, Decimal(1), 0) == 100  # JPY
     assert domain.average_minor(10, 4) == 2 and domain.average_minor(1, 0) is None
     assert domain.to_minor(15.444999, 2) == 1544
+
+
+@given(st.lists(st.one_of(st.floats(-1e7, 1e7), st.integers(-10**9, 10**9).map(
+    lambda n: n / 1000 + 0.0005), st.integers(-10**6, 10**6).map(lambda n: n / 200)),
+    max_size=200), st.sampled_from([0, 2, 3]))
+def test_money_rounded_all_at_once_as_one_by_one(amounts, exponent):
+    """Halves (12.345, 0.125) and their near misses round as ``to_minor`` does."""
+    assert domain.to_minor_all(amounts, exponent) == [
+        domain.to_minor(a, exponent) for a in amounts]
+
+
+def test_money_rounded_all_at_once_on_halves_and_refuses_what_to_minor_refuses():
+    halves = [0.125, 0.135, 2.675, 1.005, -0.125, 15.445, 15.444999, 1e17, 0.0]
+    assert domain.to_minor_all(halves, 2) == [domain.to_minor(a, 2) for a in halves]
+    with pytest.raises(ValueError):
+        domain.to_minor_all([1.0, float("nan")], 2)
 
 
 def test_clv_refuses_too_little_history():

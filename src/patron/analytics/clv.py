@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from patron.analytics.domain import InsufficientData, to_minor
+from patron.analytics.domain import InsufficientData, to_minor_all
 from patron.errors import InvalidInput
 
 with warnings.catch_warnings():  # lifetimes sets a pandas option pandas 3 deprecates
@@ -203,15 +203,18 @@ def member_rows(h: Histories, ahead: Predictions, unit: str, minor_exponent: int
                 holdout: dict[int, int] | None) -> list[dict[str, object]]:
     """One row per member, highest expected value first (then by member id)."""
     days = UNIT_DAYS[unit]
-    value = ahead.expected_value
+    repeat_spend = to_minor_all(h.repeat_spend, minor_exponent)
+    average_spend = to_minor_all(ahead.expected_average_spend, minor_exponent)
+    value = to_minor_all(ahead.expected_value, minor_exponent)
+    alive = ahead.probability_alive.astype(float).tolist()
+    purchases = ahead.expected_purchases.astype(float).tolist()
     rows = [dict(member_id=member_id, frequency=h.frequency[i],
                  recency=round(h.recency_days[i] / days, 4), age=round(h.age_days[i] / days, 4),
-                 average_repeat_spend=to_minor(h.repeat_spend[i], minor_exponent),
-                 probability_alive=round(float(ahead.probability_alive[i]), 6),
-                 expected_purchases=round(float(ahead.expected_purchases[i]), 6),
-                 expected_average_spend=to_minor(ahead.expected_average_spend[i],
-                                                 minor_exponent),
-                 expected_value=to_minor(value[i], minor_exponent),
+                 average_repeat_spend=repeat_spend[i],
+                 probability_alive=round(alive[i], 6),
+                 expected_purchases=round(purchases[i], 6),
+                 expected_average_spend=average_spend[i],
+                 expected_value=value[i],
                  holdout_purchases=None if holdout is None else holdout.get(member_id, 0))
             for i, member_id in enumerate(h.member_ids)]
     rows.sort(key=lambda r: (-int(r["expected_value"]), r["member_id"]))

@@ -15,6 +15,8 @@ from datetime import date, datetime, time, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Literal
 
+import numpy as np
+
 from patron.errors import InvalidInput
 
 
@@ -194,6 +196,26 @@ def to_minor(amount: float, minor_exponent: int) -> int:
                .to_integral_value(rounding=ROUND_HALF_EVEN))
 
 
+def to_minor_all(amounts: Sequence[float] | np.ndarray, minor_exponent: int) -> list[int]:
+    """``to_minor`` of each amount, the same integers, without a Decimal per amount.
+
+    Scaled in floating point, an amount is within a few ulps of its decimal value, so
+    it rounds the same way unless it lies next to a half: those (and anything not
+    finite, which ``to_minor`` refuses) go through ``to_minor`` itself."""
+    values = np.asarray(amounts, dtype=float)
+    scaled = values * 10.0 ** minor_exponent
+    with np.errstate(invalid="ignore"):
+        fraction = scaled - np.floor(scaled)
+        doubtful = ~np.isfinite(scaled) | (
+            np.abs(fraction - 0.5) <= 1e-9 * np.maximum(1.0, np.abs(scaled)))
+        doubtful |= np.abs(scaled) >= 2.0 ** 52
+    rounded = np.where(doubtful, 0.0, np.rint(np.where(doubtful, 0.0, scaled)))
+    result = rounded.astype(np.int64).tolist()
+    for i in np.flatnonzero(doubtful).tolist():
+        result[i] = to_minor(float(values[i]), minor_exponent)
+    return result
+
+
 # --------------------------------------------------------------------------- RFM
 
 def quintile_scores(values: Sequence[float], *, higher_is_better: bool = True) -> list[int]:
@@ -204,10 +226,16 @@ def quintile_scores(values: Sequence[float], *, higher_is_better: bool = True) -
     very same history different scores; here the quintiles are as even as the
     ties allow (many one-order members all score F = 1).
     """
+    return _quintiles(np.asarray(values), higher_is_better=higher_is_better).tolist()
+
+
+def _quintiles(values: np.ndarray, *, higher_is_better: bool = True) -> np.ndarray:
     n = len(values)
-    keyed = [v if higher_is_better else -v for v in values]
-    ordered = sorted(keyed)
-    return [1 + (5 * bisect.bisect_left(ordered, v)) // n for v in keyed]
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    keyed = values if higher_is_better else -values
+    worse = np.searchsorted(np.sort(keyed), keyed, side="left")  # members strictly worse
+    return 1 + (5 * worse.astype(np.int64)) // n
 
 
 SEGMENTS: tuple[tuple[str, str], ...] = (
@@ -264,13 +292,52 @@ class RfmScore:
 
 def score_rfm(members: Sequence[RfmInput]) -> list[RfmScore]:
     """Recency (fewer days is better), frequency and monetary quintile scores, named."""
-    if not members:
-        return []
-    rs = quintile_scores([m.recency_days for m in members], higher_is_better=False)
-    fs = quintile_scores([m.frequency for m in members])
-    ms = quintile_scores([m.monetary for m in members])
-    return [RfmScore(m.member_id, m.recency_days, m.frequency, m.monetary, r, f, mm,
-                     segment_of(r, f)) for m, r, f, mm in zip(members, rs, fs, ms)]
+    t = score_rfm_columns([m.member_id for m in members], [m.recency_days for m in members],
+                          [m.frequency for m in members], [m.monetary for m in members])
+    return [RfmScore(*row) for row in zip(t.member_id, t.recency_days, t.frequency,
+                                          t.monetary, t.r, t.f, t.m, t.segment)]
+
+
+@dataclass(frozen=True)
+class RfmTable:
+    """``score_rfm`` column by column, for many members at once: lists of plain values."""
+
+    member_id: list[int]
+    recency_days: list[int]
+    frequency: list[int]
+    monetary: list[int]
+    r: list[int]
+    f: list[int]
+    m: list[int]
+    segment: list[str]
+    segment_index: np.ndarray
+    """Position of each member's segment in ``SEGMENT_NAMES``."""
+
+    def __len__(self) -> int:
+        return len(self.member_id)
+
+    @property
+    def code(self) -> list[str]:
+        return [f"{r}{f}{m}" for r, f, m in zip(self.r, self.f, self.m)]
+
+
+_SEGMENT_GRID = np.array([SEGMENT_NAMES.index(segment_of(r, f))
+                          for r in range(1, 6) for f in range(1, 6)])
+"""The segment (its position in ``SEGMENT_NAMES``) of R×F, at ``5·(r-1) + (f-1)``."""
+
+
+def score_rfm_columns(member_ids: Sequence[int] | np.ndarray,
+                      recency_days: Sequence[int] | np.ndarray,
+                      frequency: Sequence[int] | np.ndarray,
+                      monetary: Sequence[int] | np.ndarray) -> RfmTable:
+    """``score_rfm`` over columns: the same scores and segments."""
+    ids, recency, freq, money = (np.asarray(c, dtype=np.int64)
+                                 for c in (member_ids, recency_days, frequency, monetary))
+    r = _quintiles(recency, higher_is_better=False)
+    f, m = _quintiles(freq), _quintiles(money)
+    index = _SEGMENT_GRID[5 * (r - 1) + (f - 1)] if len(ids) else np.zeros(0, dtype=np.int64)
+    return RfmTable(ids.tolist(), recency.tolist(), freq.tolist(), money.tolist(), r.tolist(),
+                    f.tolist(), m.tolist(), [SEGMENT_NAMES[i] for i in index.tolist()], index)
 
 
 @dataclass(frozen=True)
@@ -285,21 +352,33 @@ class SegmentSize:
     average_monetary: float | None
 
 
-def segment_sizes(scores: Sequence[RfmScore]) -> list[SegmentSize]:
+def segment_sizes(scores: Sequence[RfmScore] | RfmTable) -> list[SegmentSize]:
     """Every named segment, in a fixed order, with its size and averages."""
-    groups: dict[str, list[RfmScore]] = {name: [] for name in SEGMENT_NAMES}
-    for score in scores:
-        groups[score.segment].append(score)
+    if not isinstance(scores, RfmTable):
+        scores = score_table(scores)
+    index = scores.segment_index
+    columns = [np.asarray(c, dtype=np.int64)
+               for c in (scores.monetary, scores.recency_days, scores.frequency)]
     result = []
-    for name, description in SEGMENTS:
-        group = groups[name]
-        n = len(group)
+    for k, (name, description) in enumerate(SEGMENTS):
+        mask = index == k
+        n = int(mask.sum())
+        revenue, recency, freq = (int(c[mask].sum()) for c in columns)
         result.append(SegmentSize(
-            name, description, n, share(n, len(scores)), sum(s.monetary for s in group),
-            round(sum(s.recency_days for s in group) / n, 2) if n else None,
-            round(sum(s.frequency for s in group) / n, 3) if n else None,
-            round(sum(s.monetary for s in group) / n, 2) if n else None))
+            name, description, n, share(n, len(scores)), revenue,
+            round(recency / n, 2) if n else None,
+            round(freq / n, 3) if n else None,
+            round(revenue / n, 2) if n else None))
     return result
+
+
+def score_table(scores: Sequence[RfmScore]) -> RfmTable:
+    """Scores already made, as columns."""
+    return RfmTable([s.member_id for s in scores], [s.recency_days for s in scores],
+                    [s.frequency for s in scores], [s.monetary for s in scores],
+                    [s.r for s in scores], [s.f for s in scores], [s.m for s in scores],
+                    [s.segment for s in scores],
+                    np.array([SEGMENT_NAMES.index(s.segment) for s in scores], dtype=np.int64))
 
 
 # --------------------------------------------------------------------------- cohorts

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
+
 from patron.analytics.repository import Warehouse
 
 MEMBER_TABLES = ("orders", "events", "ledger", "spends", "lots", "accounts",
@@ -320,11 +322,13 @@ def event_types(w: Warehouse, p: Period) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- RFM, CLV
 
-def rfm_inputs(w: Warehouse, p: Period, as_of: date) -> list[tuple[int, int, int, int]]:
-    """Per purchaser: days since the last purchase, orders, and spend (minor units)."""
-    return w.rows(
-        "SELECT member_id, date_diff('day', CAST(max(occurred_at) AS DATE), $as_of), "
-        f"count(*), sum(total) FROM orders WHERE {p.where('occurred_at')} "
+def rfm_inputs(w: Warehouse, p: Period, as_of: date) -> dict[str, np.ndarray]:
+    """Per purchaser, as columns: days since the last purchase (``recency_days``),
+    orders (``frequency``) and spend in minor units (``monetary``), by ``member_id``."""
+    return w.arrays(
+        "SELECT member_id, date_diff('day', CAST(max(occurred_at) AS DATE), $as_of) "
+        "AS recency_days, count(*) AS frequency, CAST(sum(total) AS BIGINT) AS monetary "
+        f"FROM orders WHERE {p.where('occurred_at')} "
         "GROUP BY 1 ORDER BY 1", {**p.params, "as_of": as_of})
 
 

@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 from sqlalchemy import Connection, Select, select
 from sqlalchemy.engine import URL
 
@@ -433,6 +434,11 @@ class Warehouse:
 
     def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple[Any, ...]]:
         return self.duck.execute(sql, _used(sql, params)).fetchall()
+
+    def arrays(self, sql: str, params: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+        """The result as one NumPy array per column, by name."""
+        found = self.duck.execute(sql, _used(sql, params)).fetchnumpy()
+        return {name: np.asarray(column) for name, column in found.items()}
 
     def dicts(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         cursor = self.duck.execute(sql, _used(sql, params))

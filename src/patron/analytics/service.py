@@ -278,17 +278,22 @@ def rfm_report(w: Warehouse, rq: Request) -> RfmReport:
     if segment is not None and segment not in domain.SEGMENT_NAMES:
         raise UnknownSegment(f"no RFM segment {segment!r}; segments: "
                              f"{', '.join(domain.SEGMENT_NAMES)}", field="segment")
-    scores = domain.score_rfm([domain.RfmInput(*row) for row in
-                               queries.rfm_inputs(w, rq.period, rq.as_of)])
-    listed = [s for s in scores if segment is None or s.segment == segment]
+    inputs = queries.rfm_inputs(w, rq.period, rq.as_of)
+    scores = domain.score_rfm_columns(inputs["member_id"], inputs["recency_days"],
+                                      inputs["frequency"], inputs["monetary"])
+    listed = range(len(scores)) if segment is None else [
+        i for i, s in enumerate(scores.segment) if s == segment]
     listed = listed[:rq.query.limit] if rq.query.limit else listed
+    s, codes = scores, scores.code
+    members = [RfmMember(
+        member_id=s.member_id[i], recency_days=s.recency_days[i], frequency=s.frequency[i],
+        monetary=s.monetary[i], r=s.r[i], f=s.f[i], m=s.m[i], score=codes[i],
+        segment=s.segment[i]) for i in listed]
     return RfmReport(
         **rq.header,
-        summary=RfmSummary(members_scored=len(scores), members_listed=len(listed)),
+        summary=RfmSummary(members_scored=len(scores), members_listed=len(members)),
         segments=[RfmSegment(**vars(s)) for s in domain.segment_sizes(scores)],
-        members=[RfmMember(member_id=s.member_id, recency_days=s.recency_days,
-                           frequency=s.frequency, monetary=s.monetary, r=s.r, f=s.f, m=s.m,
-                           score=s.code, segment=s.segment) for s in listed])
+        members=members)
 
 
 # --------------------------------------------------------------------------- CLV
