@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from patron.flows import enrolment
 from patron.members.schemas import MemberCreate
-from patron.members.tables import merges
+from patron.members.tables import members, merges
 from tests.matching.conftest import RULES, with_matching
 
 SUGGEST_NAME_AND_BIRTHDATE = {"suggest": [{"name": "name_and_birthdate",
@@ -156,3 +156,36 @@ def test_the_auto_merge_commits_or_rolls_back_with_the_enrolment(api):
     assert _emails(api, old) == ["first@example.com"]
     assert api.db.read(lambda conn: conn.execute(select(merges.c.id).where(
         merges.c.program_id == api.program.id)).all()) == []
+
+
+def _keys(api, member_id: int) -> tuple[str | None, str | None]:
+    return api.db.read(lambda conn: tuple(conn.execute(
+        select(members.c.family_key, members.c.postcode_key)
+        .where(members.c.id == member_id)).one()))
+
+
+def test_an_edited_family_name_and_postcode_are_what_later_enrolments_find(api):
+    """A member who married and moved is found by their new name and postcode."""
+    api.program = with_matching(api.db, api.program, api.clock, {"suggest": [{
+        "name": "family_and_postcode", "fields": ["given_name", "family_name", "postcode"]}]})
+    old = _enrol(api, "ann@example.com", given_name="Ann", family_name="Lee",
+                 address={"postcode": "2000"})
+    before = _keys(api, old)
+    edited = api.patch(f"/members/{old}", json={"profile": {
+        "family_name": "Nguyen-Lee", "address": {"postcode": "3000"}}})
+    assert edited.status_code == 200, edited.text
+    assert _keys(api, old) != before
+    api.patch(f"/members/{old}", json={"profile": {"given_name": "Annie"}})  # keys unchanged
+    api.patch(f"/members/{old}", json={"profile": {"given_name": "Ann"}})
+    new = _enrol(api, "ann.nl@example.com", given_name="ann", family_name="nguyen lee",
+                 address={"postcode": "3000"}, birthdate=None)
+    [candidate] = api.get("/merge-candidates").json()["items"]
+    assert (candidate["member_a"]["id"], candidate["member_b"]["id"]) == (old, new)
+    assert candidate["rule"] == "family_and_postcode"
+
+
+def test_clearing_the_postcode_clears_its_key(api):
+    old = _enrol(api, "bo@example.com", address={"postcode": "2000"})
+    assert _keys(api, old)[1] is not None
+    assert api.patch(f"/members/{old}", json={"profile": {"address": None}}).status_code == 200
+    assert _keys(api, old)[1] is None and _keys(api, old)[0] is not None

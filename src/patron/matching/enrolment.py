@@ -54,6 +54,20 @@ def lookups_for(section: Matching) -> frozenset[Lookup]:
                      if not (lookup[1] and (lookup[0], False) in found))
 
 
+KEYED_FIELDS = frozenset({"family_name", "postcode"})
+"""Profile columns the match keys (``members.family_key``, ``postcode_key``) come from."""
+
+
+def on_member_profile_changed(conn: Connection, happened: hooks.MemberProfileChanged) -> None:
+    """Keep the member's match keys current when its family name or postcode is edited,
+    so later enrolments look it up by what it is called now."""
+    if not happened.fields & KEYED_FIELDS:
+        return
+    for row in repository.member_rows(conn, happened.program.id, [happened.member_id]):
+        repository.set_match_keys(conn, [(row.id, *blocking_keys(row.family_name,
+                                                                 row.postcode))])
+
+
 @dataclass(frozen=True)
 class Verdict:
     action: str
