@@ -41,7 +41,7 @@ from patron import hooks
 from patron.db import Database, create_database
 from patron.db.migrate import upgrade
 from patron.flows import enrolment, subscribers
-from patron.matching.rules import blocking_keys
+from patron.matching.normalise import blocking_keys
 from patron.members.schemas import MemberCreate
 from patron.members.tables import members, merge_candidates
 from patron.program.domain import ProgramSettings

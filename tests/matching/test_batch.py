@@ -196,3 +196,28 @@ def test_apply_reads_the_thresholds_of_the_program_version(database, program, cl
         "auto_merge_probability": 0.995, "suggest_probability": 0.42})
     assert database.read(lambda conn: batch.program_thresholds(conn, program)) == \
         Thresholds(auto_merge=0.995, suggest=0.42)
+
+
+def test_enrolment_rows_give_the_same_match_record_as_the_batch(database, program, clock):
+    """Enrolment scores with the model from the rows it reads (``matching.repository``):
+    they must make the same ``MatchRecord`` as the batch's own reading."""
+    from patron.matching import repository as matching_repository
+    from patron.matching.records import MatchRecord
+    from tests.matching.conftest import enrol, person
+
+    [member_id] = enrol(database, program, clock, person(
+        "Zoë", "O'Brien", date(1990, 5, 1), gender="F", address_line1="12 High St",
+        address_line2="Flat 3", city="Hobart", postcode="7000", state="tas", country="AU",
+        identities=[("email", "zoe@example.com"), ("phone", "+61 3 6200 0000"),
+                    ("card", "C-77")]))
+
+    def both(conn):
+        [row] = matching_repository.member_rows(conn, program.id, [member_id])
+        ids = matching_repository.identities_of(conn, [member_id])[member_id]
+        return MatchRecord.from_rows(row, ids), batch.read_records(conn, program.id)
+
+    reduced, [full] = database.read(both)
+    assert reduced == full
+    assert (full.given_name, full.family_name, full.birthdate, full.postcode) == \
+        ("zoe", "o brien", "19900501", "7000")
+    assert full.emails and full.phones and full.external_ids == ("C-77",)

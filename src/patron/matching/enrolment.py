@@ -30,7 +30,8 @@ from sqlalchemy import Connection
 
 from patron import hooks
 from patron.matching import candidates, repository
-from patron.matching.rules import MatchProfile, blocking_keys, decide
+from patron.matching.normalise import blocking_keys
+from patron.matching.rules import MatchProfile, decide
 from patron.program.document import Matching
 from patron.program.versions import versions
 
