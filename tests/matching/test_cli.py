@@ -115,8 +115,11 @@ def test_thresholds_come_from_the_program_document(database, program, clock, mod
                **_address("14 Wattle Street", "Bathurst", "2795"))] * 2, *_strangers(30))
     database.transact(lambda conn: batch.store_model(conn, program.id, model_json, 0,
                                                      clock.now()))
-    result = _match(database, program, "--apply")
+    url = database.engine.url.render_as_string(hide_password=False)
+    result = runner.invoke(app, ["members", "match", "--db", url, "--program", program.slug,
+                                 "--apply"])  # --threshold 0.9 by default: 0.5 still applies
     assert result.exit_code == 0, result.output
+    assert "pairs at or above 0.5" in result.output
     assert "merged 0 pairs, queued 1 for review" in result.output
     [candidate], _ = database.read(lambda conn: candidates.pending(conn, program.id))
     assert (candidate.member_a.id, candidate.member_b.id) == (one, two)

@@ -60,11 +60,13 @@ def match(
     """Score candidate duplicate pairs of a program's members with its Splink model."""
     database = create_database(db or get_settings().database_url)
     try:
-        chosen, records, stored = database.read(lambda conn: (
+        chosen, records, stored, limits = database.read(lambda conn: (
             (p := _program(conn, program)), batch.read_records(conn, p.id),
-            None if train else load_model(conn, p.id)))
+            None if train else load_model(conn, p.id), batch.program_thresholds(conn, p)))
     except PatronError as error:
         _fail(f"[{error.code}] {error.detail}")
+    if apply and limits.suggest < threshold:
+        threshold = limits.suggest  # every pair worth queueing must be predicted
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err, transient=True) as progress:
         task = progress.add_task(f"matching {len(records):,} members", total=None)
