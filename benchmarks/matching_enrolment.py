@@ -5,7 +5,8 @@ the demo program's matching rules gets ``--members`` existing members loaded
 straight into the table (names from a few hundred given and a thousand family
 names, birthdates over 65 years, a few thousand postcodes, match keys written as
 enrolment writes them). Then ``--enrolments`` new members are enrolled one per
-transaction through ``patron.flows.enrolment.enrol`` (what ``POST /members`` runs,
+transaction through ``patron.flows.enrolment.create_member`` with their profile
+(given and family name, birthdate, address postcode: what ``POST /members`` runs,
 without HTTP), alternately with the enrolment matcher subscribed (on) and not
 (off), in blocks of 20 so both see the same machine load. One new member in ten
 shares family name, birthdate and postcode with an existing member under another
@@ -34,14 +35,14 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select
 
 from patron import hooks
 from patron.db import Database, create_database
 from patron.db.migrate import upgrade
 from patron.flows import enrolment, subscribers
-from patron.matching.rules import blocking_keys
-from patron.members import repository as member_repository
+from patron.matching.normalise import blocking_keys
+from patron.members.schemas import MemberCreate
 from patron.members.tables import members, merge_candidates
 from patron.program.domain import ProgramSettings
 from patron.program.service import Program, create_program
@@ -50,7 +51,6 @@ from patron.program.validate import validate_file
 from _common import pg_server_default, scratch_database
 
 DEMO = Path(__file__).resolve().parents[1] / "src/patron/program/examples/demo_coffee.yaml"
-PROFILE_FIELDS = ("given_name", "family_name", "postcode", "city")
 GIVEN = [f"{a}{b}" for a in ("Al", "Be", "Ca", "Da", "El", "Fi", "Ga", "Ha", "Io", "Jo",
                              "Ka", "Le", "Ma", "Ni", "Ol", "Pa", "Ra", "Sa", "Ta", "Vi")
          for b in ("n", "ra", "lia", "x", "mo", "na", "o", "ek", "us", "ine", "ta", "der")]
@@ -60,33 +60,6 @@ FAMILY = [f"{a}{b}{c}" for a in ("Ber", "Cas", "Dun", "Fal", "Gra", "Hol", "Kin"
           for c in ("son", "berg", "ton", "ley", "man", "ford", "wick", "dale", "sen", "er")]
 FIRST_BIRTHDATE, BIRTHDATE_DAYS = date(1940, 1, 1), 65 * 365
 POSTCODES = [f"{n:05d}" for n in range(10_000, 14_000)]
-
-
-def enrol_profile_fields() -> None:
-    """Enrolment stores given/family name and postcode given in a profile (the members
-    service's own support for them replaces this)."""
-    original = member_repository.new_member_row
-
-    def new_member_row(program_id: int, now: Any, **profile: Any) -> dict[str, Any]:
-        extra = {name: profile.pop(name) for name in PROFILE_FIELDS if name in profile}
-        return {**original(program_id, now, **profile), **extra}
-
-    member_repository.new_member_row = new_member_row
-
-
-def merge_factory() -> Any:
-    """The real merge; where it is not installed, one that only marks the merged member
-    (rare here: a newcomer equal to an existing member on an auto-merge rule by chance)."""
-    try:
-        from patron.flows.merging import merge_members
-        return merge_members
-    except ImportError:
-        def mark(conn: Any, program: Program, survivor_id: int, merged_id: int,
-                 **_: Any) -> int:
-            conn.execute(update(members).where(members.c.id == merged_id)
-                         .values(merged_into=survivor_id))
-            return 0
-        return mark
 
 
 def someone(rng: random.Random) -> dict[str, Any]:
@@ -137,7 +110,6 @@ def run(kind: str, pg_url: str, members_count: int, enrolments: int) -> tuple[st
         cpu: dict[bool, list[float]] = {True: [], False: []}
         twins = {True: 0, False: 0}
         matcher = subscribers.enrolment_matcher
-        matcher.merge_factory = merge_factory
         for n in range(enrolments):
             on = (n // 20) % 2 == 0
             if on:
@@ -146,9 +118,14 @@ def run(kind: str, pg_url: str, members_count: int, enrolments: int) -> tuple[st
                 hooks.unsubscribe(hooks.MembersEnrolled, matcher)
             person, twin = newcomer(rng, people, n)
             twins[on] += twin
-            identities = [[("email", f"new{n}@example.com", None)]]
+            payload = MemberCreate.model_validate({
+                "identities": [{"type": "email", "value": f"new{n}@example.com"}],
+                "profile": {"given_name": person["given_name"],
+                            "family_name": person["family_name"],
+                            "birthdate": person["birthdate"],
+                            "address": {"postcode": person["postcode"]}}})
             began, began_cpu = time.perf_counter(), time.thread_time()
-            db.transact(lambda conn: enrolment.enrol(conn, program, now, [person], identities))
+            db.transact(lambda conn: enrolment.create_member(conn, program, payload, now))
             timings[on].append((time.perf_counter() - began) * 1000)
             cpu[on].append((time.thread_time() - began_cpu) * 1000)
         hooks.subscribe(hooks.MembersEnrolled, matcher)
@@ -180,7 +157,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="enrolments timed, half with matching on")
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
     args = parser.parse_args(argv)
-    enrol_profile_fields()
     print(f"{'database':<10} {'ms':<4} {'members':>8} {'load':>8} {'n/side':>6} {'off p50':>8} "
           f"{'off p99':>8} {'on p50':>8} {'on p99':>8} {'+p50 ms':>9} {'+p99 ms':>9}")
     problems: list[str] = []

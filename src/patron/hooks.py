@@ -234,6 +234,18 @@ class MergeUndone:
 
 
 @dataclass(frozen=True)
+class MemberProfileChanged:
+    """A member's profile was edited (``PATCH /members/{id}``), in the transaction that
+    did it. Matching keeps its keys of the family name and postcode current with it."""
+
+    program: Program
+    member_id: int
+    fields: frozenset[str]
+    """The profile columns the edit set (``family_name``, ``postcode``, ...)."""
+    at: datetime
+
+
+@dataclass(frozen=True)
 class MemberStatusChanged:
     """A member was blocked, closed or made active again, in the transaction that did it
     (one per change, as ``member_status_changes`` records it). A closure's points are
@@ -253,11 +265,11 @@ class MemberStatusChanged:
 
 Happening = (MembersEnrolled | EventsRecorded | PointsEarned | PointsSpent | PointsExpired
              | TierChanged | HouseholdChanged | RewardRedeemed | ReferralQualified
-             | MembersMerged | MergeUndone | MemberStatusChanged)
+             | MembersMerged | MergeUndone | MemberStatusChanged | MemberProfileChanged)
 HAPPENINGS: tuple[type, ...] = (MembersEnrolled, EventsRecorded, PointsEarned, PointsSpent,
                                 PointsExpired, TierChanged, HouseholdChanged, RewardRedeemed,
                                 ReferralQualified, MembersMerged, MergeUndone,
-                                MemberStatusChanged)
+                                MemberStatusChanged, MemberProfileChanged)
 
 H = TypeVar("H")
 Subscriber = Callable[[Connection, Any], None]

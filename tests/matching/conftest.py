@@ -13,7 +13,6 @@ from patron import hooks
 from patron.db import Database
 from patron.flows import enrolment, subscribers
 from patron.matching.enrolment import EnrolmentMatcher
-from patron.members import repository as member_repository
 from patron.members.tables import members
 from patron.members.tables import merges as merges_table
 from patron.program.document import Matching
@@ -21,28 +20,12 @@ from patron.program.service import Program, get_program
 from patron.program.versions import get_version, publish
 from tests.conftest import T0
 
-PROFILE_FIELDS = ("given_name", "family_name", "gender", "address_line1", "address_line2",
-                  "city", "postcode", "state", "country")
-
 RULES = {"auto_merge": [{"name": "name_and_birthdate",
                          "fields": ["given_name", "family_name", "birthdate"]},
                         {"name": "phone_and_birthdate", "fields": ["phone", "birthdate"]}],
          "suggest": [{"name": "family_birthdate_postcode",
                       "fields": ["family_name", "birthdate", "postcode"]},
                      {"name": "email_and_postcode", "fields": ["email", "postcode"]}]}
-
-
-@pytest.fixture(autouse=True)
-def profile_columns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Enrolment stores the One ID profile fields (given/family name, address...) given in
-    a profile, whether or not the members service takes them yet."""
-    original = member_repository.new_member_row
-
-    def new_member_row(program_id: int, now: Any, **profile: Any) -> dict[str, Any]:
-        extra = {name: profile.pop(name) for name in PROFILE_FIELDS if name in profile}
-        return {**original(program_id, now, **profile), **extra}
-
-    monkeypatch.setattr(member_repository, "new_member_row", new_member_row)
 
 
 def with_matching(db: Database, program: Program, clock: Any,

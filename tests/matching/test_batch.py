@@ -15,6 +15,8 @@ from patron.matching.batch import Pair, Thresholds, apply_pairs, thresholds
 from patron.matching.scorer import load_model
 from patron.members import repository
 from patron.members.tables import match_models
+from patron.program.document import Matching
+from tests.matching.conftest import with_matching
 from tests.matching.test_scorer import febrl_members
 
 
@@ -136,40 +138,86 @@ def test_csv_has_both_members_their_external_ids_the_probability_and_the_levels(
 
 
 class _Program:
-    def __init__(self, matching: dict | None = None) -> None:
-        self.id = 5
-        if matching is not None:
-            self.matching = matching
+    id = 5
 
 
 def test_apply_merges_the_surest_pairs_and_queues_the_rest():
     merged, suggested = [], []
     pairs = [Pair(1, 2, 0.999, 10, {}), Pair(2, 3, 0.995, 8, {}), Pair(1, 3, 0.993, 7, {}),
-             Pair(4, 5, 0.95, 4, {"given_name": "exact"}), Pair(6, 7, 0.5, 0, {})]
-    result = apply_pairs(
-        None, _Program(), pairs,
-        merge=lambda conn, program, survivor, other, **kw: merged.append((survivor, other, kw)),
-        suggest=lambda conn, program_id, a, b, **kw: suggested.append((program_id, a, b, kw)),
-        now=datetime(2026, 1, 1))
+             Pair(4, 5, 0.95, 4, {"given_name": "exact"}), Pair(6, 7, 0.5, 0, {}),
+             Pair(8, 9, 0.92, 3, {})]
+
+    def merge(conn, program, survivor, other, **how):
+        merged.append((survivor, other, how))
+        return len(merged)
+
+    def suggest(conn, program_id, a, b, **how):
+        suggested.append((program_id, a, b, how))
+        return None if (a, b) == (8, 9) else len(suggested)  # (8, 9) is known to the queue
+
+    result = apply_pairs(None, _Program(), pairs, merge=merge, suggest=suggest,
+                         now=datetime(2026, 1, 1), limits=Thresholds())
     assert [(s, o) for s, o, _ in merged] == [(1, 2), (1, 3)]
-    assert merged[0][2]["source"] == "splink" and merged[0][2]["actor"] == "matching"
+    assert merged[0][2]["source"] == "match" and merged[0][2]["actor"] == "matching"
+    assert merged[0][2]["now"] == datetime(2026, 1, 1)
     assert "0.9990" in merged[0][2]["reason"]
-    assert [(p, a, b) for p, a, b, _ in suggested] == [(5, 4, 5)]
+    assert [(p, a, b) for p, a, b, _ in suggested] == [(5, 4, 5), (5, 8, 9)]
     assert suggested[0][3]["probability"] == 0.95 and suggested[0][3]["rule"] == "splink"
     assert suggested[0][3]["evidence"] == {"levels": {"given_name": "exact"}}
     assert result.merged == [(1, 2), (1, 3)] and result.queued == [(4, 5)]
-    assert result.skipped == 2  # (1, 3) already one member; (6, 7) below suggest
+    assert result.skipped == 3  # (1, 3) already one member; (6, 7) below suggest; (8, 9) known
 
 
-def test_apply_follows_the_program_thresholds():
+def test_a_refused_merge_is_skipped_and_not_followed():
+    result = apply_pairs(None, _Program(), [Pair(1, 2, 0.999, 10, {}), Pair(2, 3, 0.998, 9, {})],
+                         merge=lambda conn, program, a, b, **how: None if a == 1 else 7,
+                         suggest=lambda *a, **k: 1, now=datetime(2026, 1, 1),
+                         limits=Thresholds())
+    assert result.merged == [(2, 3)] and result.skipped == 1
+
+
+def test_apply_follows_the_given_thresholds():
     merged, suggested = [], []
-    apply_pairs(None, _Program({"auto_merge_threshold": 0.9999, "suggest_threshold": 0.6}),
-                [Pair(1, 2, 0.999, 10, {}), Pair(3, 4, 0.7, 1, {})],
-                merge=lambda *a, **k: merged.append(a), suggest=lambda *a, **k: suggested.append(a),
-                now=datetime(2026, 1, 1))
+    apply_pairs(None, _Program(), [Pair(1, 2, 0.999, 10, {}), Pair(3, 4, 0.7, 1, {})],
+                merge=lambda *a, **k: merged.append(a) or 1,
+                suggest=lambda *a, **k: suggested.append(a) or 1,
+                now=datetime(2026, 1, 1), limits=Thresholds(auto_merge=0.9999, suggest=0.6))
     assert merged == [] and [a[2:4] for a in suggested] == [(1, 2), (3, 4)]
 
 
-def test_thresholds_default_when_the_program_says_nothing():
-    assert thresholds(_Program()) == Thresholds(auto_merge=0.99, suggest=0.9)
-    assert thresholds(_Program({"auto_merge": 0.97})) == Thresholds(auto_merge=0.97, suggest=0.9)
+def test_thresholds_are_the_matching_section_probabilities():
+    assert thresholds(Matching()) == Thresholds(auto_merge=0.99, suggest=0.9)
+    assert thresholds(Matching(auto_merge_probability=0.97, suggest_probability=0.6)) == \
+        Thresholds(auto_merge=0.97, suggest=0.6)
+
+
+def test_apply_reads_the_thresholds_of_the_program_version(database, program, clock):
+    program = with_matching(database, program, clock, {
+        "auto_merge_probability": 0.995, "suggest_probability": 0.42})
+    assert database.read(lambda conn: batch.program_thresholds(conn, program)) == \
+        Thresholds(auto_merge=0.995, suggest=0.42)
+
+
+def test_enrolment_rows_give_the_same_match_record_as_the_batch(database, program, clock):
+    """Enrolment scores with the model from the rows it reads (``matching.repository``):
+    they must make the same ``MatchRecord`` as the batch's own reading."""
+    from patron.matching import repository as matching_repository
+    from patron.matching.records import MatchRecord
+    from tests.matching.conftest import enrol, person
+
+    [member_id] = enrol(database, program, clock, person(
+        "Zoë", "O'Brien", date(1990, 5, 1), gender="F", address_line1="12 High St",
+        address_line2="Flat 3", city="Hobart", postcode="7000", state="tas", country="AU",
+        identities=[("email", "zoe@example.com"), ("phone", "+61 3 6200 0000"),
+                    ("card", "C-77")]))
+
+    def both(conn):
+        [row] = matching_repository.member_rows(conn, program.id, [member_id])
+        ids = matching_repository.identities_of(conn, [member_id])[member_id]
+        return MatchRecord.from_rows(row, ids), batch.read_records(conn, program.id)
+
+    reduced, [full] = database.read(both)
+    assert reduced == full
+    assert (full.given_name, full.family_name, full.birthdate, full.postcode) == \
+        ("zoe", "o brien", "19900501", "7000")
+    assert full.emails and full.phones and full.external_ids == ("C-77",)

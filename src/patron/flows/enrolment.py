@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from patron import hooks
 from patron.ledger import repository as ledger_repository
+from patron.members import repository as member_repository
 from patron.members import service as member_service
 from patron.members.schemas import Member, MemberCreate
 from patron.program.service import Program
@@ -41,8 +42,19 @@ def enrol(conn: Connection, program: Program, now: datetime,
 
 def create_member(conn: Connection, program: Program, payload: MemberCreate,
                   now: datetime) -> Member:
-    """One member someone asked to enrol (``POST /members``, an import, the demo)."""
+    """One member someone asked to enrol (``POST /members``, an import, the demo); the
+    member it was merged into when enrolment matching found it was someone known."""
+    return enrol_member(conn, program, payload, now)[0]
+
+
+def enrol_member(conn: Connection, program: Program, payload: MemberCreate,
+                 now: datetime) -> tuple[Member, bool]:
+    """Enrol one member; returns the member and whether it was new. An auto-merge rule
+    (``matching`` in the program document) may merge the new record into an existing
+    member in this same transaction: then the answer is that existing member (the
+    survivor, holding the new identities) and ``False``."""
     profile, identities = member_service.new_member(conn, program, payload, now)
     [member_id] = enrol(conn, program, now, [profile], [identities],
                         referral_codes=[payload.referral_code], strict=True)
-    return member_service.get_member(conn, program, member_id)
+    survivor = member_repository.survivor_of(conn, program.id, member_id)
+    return member_service.get_member(conn, program, survivor or member_id), survivor is None

@@ -15,7 +15,7 @@ from patron.flows.match_review import default_merge
 from patron.flows import member_status
 from patron.households.directory import HouseholdPools
 from patron.ledger import pools
-from patron.matching.enrolment import EnrolmentMatcher
+from patron.matching.enrolment import EnrolmentMatcher, on_member_profile_changed
 from patron.referrals import service as referrals
 from patron.tiers import placement as tier_placement
 
@@ -28,3 +28,4 @@ hooks.subscribe(hooks.EventsRecorded, referrals.on_events_recorded)
 hooks.subscribe(hooks.HouseholdChanged, tier_placement.on_household_changed)
 hooks.subscribe(hooks.MembersEnrolled, enrolment_matcher)
 hooks.subscribe(hooks.MemberStatusChanged, member_status.on_member_status_changed)
+hooks.subscribe(hooks.MemberProfileChanged, on_member_profile_changed)

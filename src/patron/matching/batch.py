@@ -22,6 +22,8 @@ from patron.matching import model as splink_model
 from patron.matching.records import MatchRecord
 from patron.matching.scorer import MatchModel, load_model, model_from_json
 from patron.members.tables import identities, match_models, members
+from patron.program.document import Matching
+from patron.program.versions import versions
 
 ACTIVE_STATUSES = ("active", "blocked")
 """Members worth matching: not closed, not merged away, not a household's placeholder."""
@@ -35,28 +37,16 @@ class Thresholds:
     """Pairs at or above this (and below ``auto_merge``) go to the review queue."""
 
 
-def thresholds(program: Any) -> Thresholds:
-    """The program's matching thresholds: its document's ``matching`` section (attribute or
-    mapping, keys ``auto_merge_threshold``/``suggest_threshold`` or ``auto_merge``/``suggest``),
-    else the defaults 0.99 and 0.9."""
-    section = (getattr(program, "matching", None)
-               or getattr(getattr(program, "settings", None), "matching", None)
-               or getattr(getattr(program, "document", None), "matching", None))
-    if section is None:
-        return Thresholds()
+def thresholds(section: Matching) -> Thresholds:
+    """The thresholds of the program document's ``matching`` section
+    (``auto_merge_probability``, ``suggest_probability``)."""
+    return Thresholds(auto_merge=section.auto_merge_probability,
+                      suggest=section.suggest_probability)
 
-    def read(*names: str) -> float | None:
-        for name in names:
-            value = (section.get(name) if isinstance(section, Mapping)
-                     else getattr(section, name, None))
-            if value is not None:
-                return float(value)
-        return None
 
-    default = Thresholds()
-    return Thresholds(
-        auto_merge=read("auto_merge_threshold", "auto_merge") or default.auto_merge,
-        suggest=read("suggest_threshold", "suggest") or default.suggest)
+def program_thresholds(conn: Connection, program: Any) -> Thresholds:
+    """The thresholds of the program's current version."""
+    return thresholds(versions.compiled(conn, program, program.version).document.matching)
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,21 +186,35 @@ class Applied:
     merged: list[tuple[int, int]]
     """(survivor, merged) in the order merged."""
     queued: list[tuple[int, int]]
+    """Pairs newly put in the review queue."""
     skipped: int
-    """Pairs below the suggest threshold, or already one member through earlier merges."""
+    """Pairs below the suggest threshold, already one member through earlier merges, already
+    known to the queue (pending, merged or rejected), or that the merge refused."""
 
 
 Merge = Callable[..., Any]
+"""``merge(conn, program, survivor_id, merged_id, *, reason, actor, source, now)``: the merge
+id, or None when this pair cannot be merged (then it is skipped)."""
 Suggest = Callable[..., Any]
+"""``suggest(conn, program_id, a, b, *, probability, rule, evidence, now)``: the candidate
+id, or None when the pair is known already."""
+
+SOURCE = "match"
+"""The ``merges.source`` of a merge made by a batch match."""
 
 
 def apply_pairs(conn: Connection, program: Any, pairs: Sequence[Pair], *, merge: Merge,
                 suggest: Suggest, now: datetime,
-                evidence: Callable[[Pair], dict] | None = None) -> Applied:
+                evidence: Callable[[Pair], dict] | None = None,
+                limits: Thresholds | None = None) -> Applied:
     """Merge pairs at or above the program's auto-merge threshold (surest first; the older
     member survives, and a member already merged away is followed to its survivor) and queue
-    pairs at or above the suggest threshold for a person to decide."""
-    limits = thresholds(program)
+    pairs at or above the suggest threshold for a person to decide. ``limits`` defaults to the
+    program document's ``matching`` thresholds.
+
+    Running it again on the same pairs changes nothing: merged members are followed to
+    their survivor (the merge answers the existing merge), and a queued pair is known."""
+    limits = limits or program_thresholds(conn, program)
     survivor_of: dict[int, int] = {}
 
     def resolve(member_id: int) -> int:
@@ -223,16 +227,18 @@ def apply_pairs(conn: Connection, program: Any, pairs: Sequence[Pair], *, merge:
         a, b = sorted((resolve(pair.member_a), resolve(pair.member_b)))
         if a == b or pair.probability < limits.suggest:
             skipped += 1
-            continue
-        if pair.probability >= limits.auto_merge:
-            merge(conn, program, a, b, reason=f"matching: probability {pair.probability:.4f}",
-                  actor="matching", source="splink")
+        elif pair.probability >= limits.auto_merge:
+            if merge(conn, program, a, b, reason=f"matching: probability {pair.probability:.4f}",
+                     actor="matching", source=SOURCE, now=now) is None:
+                skipped += 1
+                continue
             survivor_of[b] = a
             merged.append((a, b))
+        elif suggest(conn, program.id, a, b, probability=pair.probability, rule="splink",
+                     evidence=evidence(pair) if evidence else {"levels": pair.levels},
+                     now=now) is None:
+            skipped += 1
         else:
-            suggest(conn, program.id, a, b, probability=pair.probability, rule="splink",
-                    evidence=evidence(pair) if evidence else {"levels": pair.levels},
-                    now=now)
             queued.append((a, b))
     return Applied(merged=merged, queued=queued, skipped=skipped)
 

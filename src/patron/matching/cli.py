@@ -16,8 +16,9 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from patron.clock import SystemClock
 from patron.config import get_settings
 from patron.db import create_database
-from patron.errors import PatronError
-from patron.matching import batch
+from patron.errors import Conflict, PatronError
+from patron.flows.merging import merge_members
+from patron.matching import batch, candidates
 from patron.matching.scorer import load_model
 from patron.program.repository import all_program_ids
 from patron.program.service import Program, get_program, get_program_by_slug
@@ -57,15 +58,15 @@ def match(
         "--out", dir_okay=False, help="Write the pairs to this CSV file")] = None,
 ) -> None:
     """Score candidate duplicate pairs of a program's members with its Splink model."""
-    if apply:
-        _fail("--apply is not wired yet: merging needs patron.flows.merging")
     database = create_database(db or get_settings().database_url)
     try:
-        chosen, records, stored = database.read(lambda conn: (
+        chosen, records, stored, limits = database.read(lambda conn: (
             (p := _program(conn, program)), batch.read_records(conn, p.id),
-            None if train else load_model(conn, p.id)))
+            None if train else load_model(conn, p.id), batch.program_thresholds(conn, p)))
     except PatronError as error:
         _fail(f"[{error.code}] {error.detail}")
+    if apply and limits.suggest < threshold:
+        threshold = limits.suggest  # every pair worth queueing must be predicted
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err, transient=True) as progress:
         task = progress.add_task(f"matching {len(records):,} members", total=None)
@@ -82,3 +83,30 @@ def match(
     if out is not None:
         batch.write_csv(out, run)
         err.print(f"wrote {out}", style="dim")
+    if apply:
+        _apply(database, chosen, run)
+
+
+def _merge_or_skip(conn, program, survivor_id, merged_id, **how):
+    """The merge, or None when it is refused (a blocked or closed member): one such
+    pair does not stop the others, and leaves nothing behind."""
+    try:
+        with conn.begin_nested():
+            return merge_members(conn, program, survivor_id, merged_id, **how)
+    except Conflict as refused:
+        err.print(f"skipped {merged_id} → {survivor_id}: [{refused.code}] {refused.detail}",
+                  style="yellow")
+        return None
+
+
+def _apply(database, program: Program, run: batch.MatchRun) -> None:
+    """Merge the surest pairs and queue the rest, in one transaction."""
+    now = SystemClock().now()
+    try:
+        applied = database.transact(lambda conn: batch.apply_pairs(
+            conn, program, run.pairs, merge=_merge_or_skip, suggest=candidates.suggest,
+            now=now, evidence=batch.evidence_from(run)))
+    except PatronError as error:
+        _fail(f"[{error.code}] {error.detail}")
+    err.print(f"merged {len(applied.merged):,} pairs, queued {len(applied.queued):,} for "
+              f"review, skipped {applied.skipped:,}")

@@ -30,7 +30,8 @@ from sqlalchemy import Connection
 
 from patron import hooks
 from patron.matching import candidates, repository
-from patron.matching.rules import MatchProfile, blocking_keys, decide
+from patron.matching.normalise import blocking_keys
+from patron.matching.rules import MatchProfile, decide
 from patron.program.document import Matching
 from patron.program.versions import versions
 
@@ -52,6 +53,20 @@ def lookups_for(section: Matching) -> frozenset[Lookup]:
     # a lookup without the family key already finds what the narrower one would
     return frozenset(lookup for lookup in found
                      if not (lookup[1] and (lookup[0], False) in found))
+
+
+KEYED_FIELDS = frozenset({"family_name", "postcode"})
+"""Profile columns the match keys (``members.family_key``, ``postcode_key``) come from."""
+
+
+def on_member_profile_changed(conn: Connection, happened: hooks.MemberProfileChanged) -> None:
+    """Keep the member's match keys current when its family name or postcode is edited,
+    so later enrolments look it up by what it is called now."""
+    if not happened.fields & KEYED_FIELDS:
+        return
+    for row in repository.member_rows(conn, happened.program.id, [happened.member_id]):
+        repository.set_match_keys(conn, [(row.id, *blocking_keys(row.family_name,
+                                                                 row.postcode))])
 
 
 @dataclass(frozen=True)

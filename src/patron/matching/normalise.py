@@ -15,6 +15,9 @@ from functools import lru_cache
 
 from anyascii import anyascii
 
+from patron.errors import InvalidInput
+from patron.members.domain import normalise_identity
+
 _NOT_WORD = re.compile(r"[^a-z0-9 ]+")
 _SPACES = re.compile(r"\s+")
 _NOT_ALNUM = re.compile(r"[^A-Z0-9]+")
@@ -112,3 +115,37 @@ def country_key(value: str | None) -> str | None:
         return None
     key = str(value).strip().upper()
     return key or None
+
+
+def exact_key(value: str | None) -> str | None:
+    """A name, street or city as deterministic rules compare it, and as ``members.family_key``
+    holds it: ``text_key`` without its spaces, so ``O'Brien``, ``OBrien`` and ``O Brien`` agree,
+    as do ``Smith-Jones`` and ``smith jones``. (The model compares ``text_key`` with a string
+    similarity instead, which the spaces help.) Case-folded first: the same text typed in
+    upper case transliterates alike (``µ`` and its upper case ``Μ``)."""
+    key = text_key(value.casefold()) if value is not None else None
+    return key.replace(" ", "") if key else None
+
+
+FAMILY_KEY_LENGTH, POSTCODE_KEY_LENGTH = 100, 20
+"""The widths of ``members.family_key`` and ``members.postcode_key``."""
+
+
+def blocking_keys(family_name: str | None, postcode: str | None
+                  ) -> tuple[str | None, str | None]:
+    """``members.family_key`` and ``members.postcode_key``: what enrolment looks members up by."""
+    family, code = exact_key(family_name), postcode_key(postcode)
+    return ((family[:FAMILY_KEY_LENGTH] if family else None),
+            (code[:POSTCODE_KEY_LENGTH] if code else None))
+
+
+def identity_key(kind: str, value: object, default_region: str) -> str | None:
+    """A value as the identity of ``kind`` would be stored (a phone in E.164, an email in
+    lower case), or ``None`` when it is not one: how a phone imported into a member's
+    attributes is compared with another member's phone identity."""
+    if not isinstance(value, str | int) or isinstance(value, bool):
+        return None
+    try:
+        return normalise_identity(kind, str(value), default_region)
+    except InvalidInput:
+        return None

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
 from patron.members.tables import identities, members, merge_candidates
@@ -38,20 +38,28 @@ _IDENTITIES = (select(identities.c.member_id, identities.c.type, identities.c.va
 _KEYS = {"birthdate": members.c.birthdate, "postcode": members.c.postcode_key}
 
 
-def _look_alike_query(key: str, with_family: bool) -> Any:
-    condition = _KEYS[key] == bindparam("value")
-    if with_family:
-        condition = condition & (members.c.family_key == bindparam("family"))
-    # no ORDER BY: it would tempt the planner into the id index instead of this one;
-    # one query per lookup: SQLite answers an OR of the two from the program index
-    return select(*PROFILE).where(
-        members.c.program_id == bindparam("program_id"), condition,
-        members.c.id != bindparam("member_id"), members.c.status == "active",
-        members.c.merged_into.is_(None)).limit(LOOK_ALIKES)
+def _look_alikes_query(lookups: tuple[tuple[str, bool], ...]) -> Any:
+    """One statement for all of an enrolment's lookups: each its own index range (and its
+    own limit), joined by UNION ALL, so a new member costs one round trip, not one per
+    lookup."""
+    parts = []
+    for key, with_family in lookups:
+        condition = _KEYS[key] == bindparam(f"value_{key}")
+        if with_family:
+            condition = condition & (members.c.family_key == bindparam("family"))
+        part = select(*PROFILE).where(
+            members.c.program_id == bindparam("program_id"), condition,
+            members.c.id != bindparam("member_id"), members.c.status == "active",
+            members.c.merged_into.is_(None)).limit(LOOK_ALIKES)
+        parts.append(part)
+    if len(parts) == 1:
+        return parts[0]
+    # SQLite takes a LIMIT inside a compound select only in a subquery
+    return union_all(*(select(*part.subquery().c) for part in parts))
 
 
-_LOOK_ALIKES = {(key, with_family): _look_alike_query(key, with_family)
-                for key in _KEYS for with_family in (False, True)}
+_LOOK_ALIKES: dict[tuple[tuple[str, bool], ...], Any] = {}
+"""Built once per set of lookups (a program's rules use one or two sets)."""
 
 
 def set_match_keys(conn: Connection, keys: Sequence[tuple[int, str | None, str | None]]) -> None:
@@ -83,15 +91,18 @@ def look_alikes(conn: Connection, program_id: int, member_id: int, *,
     whose key the member lacks finds nobody (a missing field never matches).
     """
     values = {"birthdate": birthdate, "postcode": postcode_key}
+    usable = tuple(sorted((key, with_family) for key, with_family in lookups
+                          if values[key] is not None and not (with_family and family_key is None)))
+    if not usable:
+        return []
+    statement = _LOOK_ALIKES.get(usable)
+    if statement is None:
+        statement = _LOOK_ALIKES[usable] = _look_alikes_query(usable)
+    params = dict(program_id=program_id, member_id=member_id, family=family_key,
+                  **{f"value_{key}": values[key] for key, _ in usable})
     found: dict[int, Any] = {}
-    for key, with_family in sorted(lookups):
-        if values[key] is None or (with_family and family_key is None):
-            continue
-        params = dict(program_id=program_id, member_id=member_id, value=values[key])
-        if with_family:
-            params["family"] = family_key
-        for row in conn.execute(_LOOK_ALIKES[key, with_family], params):
-            found.setdefault(row.id, row)
+    for row in conn.execute(statement, params):
+        found.setdefault(row.id, row)
     return [found[i] for i in sorted(found)]
 
 

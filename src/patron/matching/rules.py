@@ -4,10 +4,12 @@ A rule (``matching.auto_merge`` or ``matching.suggest`` in the program document)
 names fields that must all agree. Fields are compared on *match keys*, so that
 ``Zoë  O'Brien`` typed at a till and ``zoe obrien`` typed on the web agree:
 
-- names, street and city: transliterated to ASCII, lower-cased, punctuation
-  dropped (``O'Brien`` = ``OBrien``), hyphens and runs of spaces made one space;
-- postcodes: letters and digits only, lower-cased (``SW1A 1AA`` = ``sw1a1aa``);
-- birthdates: the same calendar date; gender: its lower-cased value;
+- names, street and city: ``normalise.exact_key``: transliterated to ASCII,
+  lower-cased, punctuation and spaces dropped (``O'Brien`` = ``OBrien`` = ``O Brien``,
+  ``Smith-Jones`` = ``smith jones``);
+- postcodes: ``normalise.postcode_key``, letters and digits only (``SW1A 1AA`` = ``sw1a1aa``);
+- birthdates: the same calendar date; gender: ``normalise.gender_key`` (``female`` = ``F``;
+  ``unknown`` is no value);
 - identities (email, phone, card, external_id): the normalised value, held as an
   identity *or* in an imported attribute of the same name (``attributes.phone``).
   Identities are unique per program, so two members never hold the same one as
@@ -21,67 +23,19 @@ suggest rules, each in document order. Everything here is pure: no database.
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
 
-from patron.errors import InvalidInput
-from patron.members.domain import normalise_identity
+from patron.matching.normalise import blocking_keys  # noqa: F401  (migration 0016 fills keys with it)
+from patron.matching.normalise import (birthdate_key, exact_key, gender_key, identity_key,
+                                       postcode_key)
 from patron.program.document import IDENTITY_KINDS, Matching
 
 Action = Literal["auto_merge", "suggest"]
 NAME_FIELDS = ("given_name", "family_name", "address_line1", "city")
 
-_SPELLED = str.maketrans({"ß": "ss", "æ": "ae", "Æ": "ae", "ø": "o", "Ø": "o", "œ": "oe",
-                          "Œ": "oe", "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "þ": "th",
-                          "Þ": "th", "ı": "i"})
-_NOT_WORD = re.compile(r"[^a-z0-9\s-]+")
-_GAPS = re.compile(r"[\s-]+")
-_NOT_ALNUM = re.compile(r"[^a-z0-9]+")
-
-
-# Match keys. These small functions are the comparisons the rules use; the package's
-# shared normalisation (patron.matching.normalise) can take their place.
-
-
-def ascii_fold(text: str) -> str:
-    """Accents and ligatures to plain ASCII letters: ``Zoë Straße`` -> ``Zoe Strasse``."""
-    decomposed = unicodedata.normalize("NFKD", text.translate(_SPELLED))
-    return decomposed.encode("ascii", "ignore").decode("ascii")
-
-
-def name_key(text: str | None) -> str | None:
-    """A name, street or city as compared: ASCII, lower case, no punctuation, one space."""
-    if text is None:
-        return None
-    key = _GAPS.sub(" ", _NOT_WORD.sub("", ascii_fold(text).lower())).strip()
-    return key or None
-
-
-def postcode_key(text: str | None) -> str | None:
-    if text is None:
-        return None
-    return _NOT_ALNUM.sub("", ascii_fold(text).lower()) or None
-
-
-def blocking_keys(family_name: str | None, postcode: str | None
-                  ) -> tuple[str | None, str | None]:
-    """``members.family_key`` and ``members.postcode_key``: what enrolment looks up."""
-    family, code = name_key(family_name), postcode_key(postcode)
-    return (family[:100] if family else None), (code[:20] if code else None)
-
-
-def identity_key(kind: str, value: Any, default_region: str) -> str | None:
-    """An identity as stored (e.g. a phone in E.164), or None when it is not one."""
-    if not isinstance(value, str | int) or isinstance(value, bool):
-        return None
-    try:
-        return normalise_identity(kind, str(value), default_region)
-    except InvalidInput:
-        return None
 
 
 def field_keys(name: str, member: Any, identities: Sequence[Any],
@@ -93,13 +47,15 @@ def field_keys(name: str, member: Any, identities: Sequence[Any],
         if key is not None:
             found.setdefault(key, str(shown))
 
-    if name in NAME_FIELDS or name == "gender":
-        keep(name_key(getattr(member, name)), getattr(member, name))
+    if name in NAME_FIELDS:
+        keep(exact_key(getattr(member, name)), getattr(member, name))
+    elif name == "gender":
+        keep(gender_key(member.gender), member.gender)
     elif name == "postcode":
         keep(postcode_key(member.postcode), member.postcode)
     elif name == "birthdate":
         if isinstance(member.birthdate, date):
-            keep(member.birthdate.isoformat(), member.birthdate.isoformat())
+            keep(birthdate_key(member.birthdate), member.birthdate.isoformat())
     elif name in IDENTITY_KINDS:
         for row in identities:
             if row.type == name:

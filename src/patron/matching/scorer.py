@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import jellyfish
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from patron.matching.records import MatchRecord
 from patron.members.tables import match_models
@@ -215,10 +215,25 @@ def model_from_json(text: str) -> MatchModel:
                       rows=doc.get("rows", {}))
 
 
+_LATEST_MODEL = (select(match_models.c.settings)
+                 .where(match_models.c.program_id == bindparam("program_id"))
+                 .order_by(match_models.c.created_at.desc(), match_models.c.id.desc())
+                 .limit(1))
+"""Built once: enrolment asks for the model at every new member."""
+_PARSED: dict[str, MatchModel] = {}
+_PARSED_MAX = 8
+
+
 def load_model(conn: Connection, program_id: int) -> MatchModel | None:
-    """The program's latest trained model, or ``None`` before one is trained."""
-    text = conn.execute(select(match_models.c.settings)
-                        .where(match_models.c.program_id == program_id)
-                        .order_by(match_models.c.created_at.desc(), match_models.c.id.desc())
-                        .limit(1)).scalar()
-    return model_from_json(text) if text is not None else None
+    """The program's latest trained model, or ``None`` before one is trained. A stored
+    model never changes, so its parsed form is kept by its text: enrolment does not parse
+    the same JSON for every new member."""
+    text = conn.execute(_LATEST_MODEL, {"program_id": program_id}).scalar()
+    if text is None:
+        return None
+    found = _PARSED.get(text)
+    if found is None:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.pop(next(iter(_PARSED)))
+        found = _PARSED[text] = model_from_json(text)
+    return found

@@ -19,21 +19,28 @@ MemberId = Annotated[int, Path(ge=1, le=MAX_INT, description="The member's id")]
 
 
 @router.post("", status_code=201, response_model=Member,
-             responses=problem_responses(401, 403, 409, 422))
+             responses={200: {"model": Member, "description": "Merged into an existing "
+                              "member by enrolment matching: that member"},
+                        **problem_responses(401, 403, 409, 422)})
 def create_member(payload: MemberCreate, ctx: Writer, response: Response,
                   idempotency_key: IdempotencyKey = None) -> Member:
     """Enrol a member with one or more identities (email, phone, external id, card).
 
     Identities are normalised and unique per program: an identity that belongs
     to someone else gives 409 ``identity_taken`` naming that member.
+
+    When the program's ``matching`` rules (or its model) find that the new record is a
+    member already enrolled and merge it, the answer is **200 with that existing
+    member** (the survivor, now holding the new identities) instead of 201: no new
+    member exists. The new record's id answers ``301`` to the survivor from then on.
     """
     def work(conn, program):
         # before the key is looked up, as the payload's own checks are
         refuse_future_birthdate(payload.profile.birthdate, ctx.clock.now(), program.settings.zone)
 
         def create():
-            member = enrolment.create_member(conn, program, payload, ctx.clock.now())
-            return 201, member.model_dump(mode="json")
+            member, new = enrolment.enrol_member(conn, program, payload, ctx.clock.now())
+            return 201 if new else 200, member.model_dump(mode="json")
         return run_once(conn, program_id=program.id, key=idempotency_key,
                         operation="create_member", payload=payload.model_dump(mode="json"),
                         now=ctx.clock.now(), work=create)

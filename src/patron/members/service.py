@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from patron import hooks
 from patron.errors import Conflict, InvalidInput, NotFound
 from patron.members import repository
 from patron.members.domain import IdentityType, normalise_identity, refuse_future_birthdate
@@ -133,6 +134,9 @@ def update_member(conn: Connection, program: Program, member_id: int, payload: M
             consents[purpose] = {"granted": granted, "updated_at": now.isoformat()}
         values["consents"] = consents
     repository.update_member(conn, member_id, values)
+    changed = frozenset(values) - {"updated_at", "consents"}
+    if changed:
+        hooks.emit(conn, hooks.MemberProfileChanged(program, member_id, changed, now))
     return get_member(conn, program, member_id)
 
 
