@@ -28,26 +28,29 @@ from patron.ledger.service import spend_points
 
 from _common import pg_server_default
 from _common import scratch_database as scratch
-from profile_single import Profiled
+from profile_single import Profiled, Statements
 from profile_single import report as event_report
 from redemptions import ACTOR, COST, REWARD, make_fixture
 
 WARM = 20
 
 
-def report(profiles: list[cProfile.Profile], title: str, count: int, top: int) -> str:
-    return (event_report(profiles, title, count, top)
-            .replace(" events, ", " requests, ", 1).replace(" per event", " per request", 1))
+def report(profiles: list[cProfile.Profile], title: str, count: int, top: int,
+           statements: int) -> str:
+    return (event_report(profiles, title, count, top, statements)
+            .replace(" events, ", " requests, ", 1).replace(" per event", " per request", 2))
 
 
-def profiled(calls: list[Callable[[], Any]]) -> cProfile.Profile:
+def profiled(calls: list[Callable[[], Any]], statements: Statements) -> cProfile.Profile:
     for call in calls[:WARM]:
         call()
     profile = cProfile.Profile()
+    statements.count, statements.on = 0, True
     profile.enable()
     for call in calls[WARM:]:
         call()
     profile.disable()
+    statements.on = False
     return profile
 
 
@@ -64,6 +67,7 @@ def main() -> int:
         now = datetime.now(UTC)
         fixture = make_fixture(db, 100, COST * (4 * n // 100 + 8), now)
         members, program, run = fixture.members, fixture.program, uuid.uuid4().hex[:6]
+        statements = Statements(db.engine)
         key = db.transact(lambda conn: create_key(conn, program_id=program.id,
                                                   role=Role.ADMIN, name="bench", now=now)).key
 
@@ -78,8 +82,9 @@ def main() -> int:
                 key=f"{run}-r{job}", actor=ACTOR, now=datetime.now(UTC)))
 
         for title, make in (("spend_points()", spend), ("redemption.redeem()", redeem)):
-            profile = profiled([make(job) for job in range(n + WARM)])
-            print(report([profile], f"in-process {title}, {args.db}", n, args.top))
+            profile = profiled([make(job) for job in range(n + WARM)], statements)
+            print(report([profile], f"in-process {title}, {args.db}", n, args.top,
+                         statements.count))
 
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         app = Profiled(create_app(db))
@@ -100,12 +105,13 @@ def main() -> int:
                 for call in calls[:WARM]:
                     call()
                 app.loop, app.pool = cProfile.Profile(), cProfile.Profile()
-                app.on = True
+                statements.count = 0
+                app.on = statements.on = True
                 for call in calls[WARM:]:
                     call()
-                app.on = False
+                app.on = statements.on = False
                 print(report([app.loop, app.pool], f"POST /api/v1/members/{{id}}/{title} "
-                             f"through create_app, {args.db}", n, args.top))
+                             f"through create_app, {args.db}", n, args.top, statements.count))
         db.dispose()
     return 0
 

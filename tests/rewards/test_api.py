@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.rewards.factories import Store
+from tests.rewards.factories import REWARDS, Store
 
 
 def store_for(api, **kwargs) -> Store:
@@ -147,3 +147,23 @@ def test_redeemed_gifts_and_experiences_move_on_and_then_cannot_be_cancelled(api
     assert (late.status_code, late.json()["code"]) == (409, "redemption_cancelled")
     assert store.points(member) == 1500 - 300 - 500 - 100
     store.assert_exact(member)
+
+
+def test_a_published_version_is_what_the_next_member_request_sees(api):
+    store = store_for(api)
+    member = store.member(points=450)
+
+    def ids() -> set[str]:
+        return {o["id"] for o in api.get(f"/members/{member}/rewards",
+                                         params={"all": True}).json()["items"]}
+    assert "coffee" in ids()
+    store.publish([r for r in REWARDS if r["id"] != "coffee"])
+    assert "coffee" not in ids()
+    refused = api.post(f"/members/{member}/redemptions", json={"reward_id": "coffee"},
+                       headers={"Idempotency-Key": "gone-1"})
+    assert refused.status_code == 404, refused.text
+    store.publish()
+    assert "coffee" in ids()
+    made = api.post(f"/members/{member}/redemptions", json={"reward_id": "coffee"},
+                    headers={"Idempotency-Key": "back-1"})
+    assert made.status_code == 201, made.text

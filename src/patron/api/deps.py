@@ -15,8 +15,8 @@ from patron.auth.service import Permission, Principal, authenticate, known_princ
 from patron.clock import Clock
 from patron.db import Database
 from patron.errors import PatronError, Unauthorized
-from patron.members.repository import survivor_of
-from patron.program.service import Program, get_program
+from patron.members.repository import merged_into_of, survivor_of
+from patron.program.service import Program, get_program, get_program_with
 from patron.schemas_common import unstorable_text
 
 T = TypeVar("T")
@@ -29,13 +29,18 @@ class Context:
     db: Database
     clock: Clock
     principal: Principal
+    program: Program | None = None
+    """The program as this request read it already (with a member-id path's merge), if
+    it did; else each ``read`` and ``write`` reads it in its own transaction."""
+
+    def _program(self, conn: Connection) -> Program:
+        return self.program or get_program(conn, self.principal.program_id)
 
     def read(self, work: Callable[[Connection, Program], T]) -> T:
-        return self.db.read(lambda conn: work(conn, get_program(conn, self.principal.program_id)))
+        return self.db.read(lambda conn: work(conn, self._program(conn)))
 
     def write(self, work: Callable[[Connection, Program], T]) -> T:
-        return self.db.transact(
-            lambda conn: work(conn, get_program(conn, self.principal.program_id)))
+        return self.db.transact(lambda conn: work(conn, self._program(conn)))
 
 
 def _bearer(authorization: str | None) -> str:
@@ -108,8 +113,16 @@ async def follow_merges(request: Request, context: Context) -> None:
     if getattr(request.scope.get("route"), "path", None) in RECORD_ITSELF:
         return
     member_id = int(raw)
-    survivor = await run_in_threadpool(context.db.read, lambda conn: survivor_of(
-        conn, context.principal.program_id, member_id))
+    program_id = context.principal.program_id
+
+    def look(conn: Connection) -> int | None:
+        # The program row and the member's merged_into in one statement: an ordinary
+        # member costs nothing more, and the request's work uses the program read here.
+        context.program, merged_into = get_program_with(
+            conn, program_id, merged_into_of(program_id, member_id))
+        return None if merged_into is None else survivor_of(conn, program_id, member_id)
+
+    survivor = await run_in_threadpool(context.db.read, look)
     if survivor is None:
         return
     route = request.scope.get("route")

@@ -141,6 +141,14 @@ def survivor_of(conn: Connection, program_id: int, member_id: int) -> int | None
         seen.add(member_id)
 
 
+def merged_into_of(program_id: int, member_id: int) -> Any:
+    """A scalar subquery: the member's ``merged_into`` (None when not merged or unknown),
+    for folding into another statement."""
+    return (select(members.c.merged_into)
+            .where(members.c.program_id == program_id, members.c.id == member_id)
+            .scalar_subquery())
+
+
 def status_of(conn: Connection, program_id: int, member_id: int) -> Any:
     """The member's ``status`` and ``merged_into`` (None: no such member)."""
     return conn.execute(select(members.c.status, members.c.merged_into).where(

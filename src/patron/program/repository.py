@@ -19,8 +19,12 @@ def program_by_slug(conn: Connection, slug: str) -> Any:
     return conn.execute(select(programs).where(programs.c.slug == slug)).first()
 
 
-def program_by_id(conn: Connection, program_id: int, *, lock: bool = False) -> Any:
+def program_by_id(conn: Connection, program_id: int, *, lock: bool = False,
+                  extra: Any = None) -> Any:
+    """The program's row; ``extra``: one more column, labelled ``extra``."""
     query = select(programs).where(programs.c.id == program_id)
+    if extra is not None:
+        query = query.add_columns(extra.label("extra"))
     if lock:
         query = query.with_for_update()
     return conn.execute(query).first()

@@ -38,9 +38,23 @@ class Program:
     """The current program version's number."""
 
 
+_BUILT: dict[tuple[Any, ...], tuple[Any, Program]] = {}
+"""Programs built from their rows, by the row's values: a row read again with the same
+values (a publish moves ``current_version``) gives the same ``Program`` without
+validating its settings again. Never stale: the row is read each time."""
+
+
 def _program(row: Any) -> Program:
-    return Program(row.id, row.slug, row.name, ProgramSettings.model_validate(row.settings),
-                   row.created_at, row.current_version)
+    key = (row.id, row.current_version, row.slug, row.name, row.created_at)
+    built = _BUILT.get(key)
+    if built is not None and built[0] == row.settings:
+        return built[1]
+    program = Program(row.id, row.slug, row.name, ProgramSettings.model_validate(row.settings),
+                      row.created_at, row.current_version)
+    if len(_BUILT) >= 1024:
+        _BUILT.clear()
+    _BUILT[key] = (row.settings, program)
+    return program
 
 
 def create_program(conn: Connection, *, slug: str, name: str, settings: ProgramSettings,
@@ -68,6 +82,14 @@ def get_program(conn: Connection, program_id: int) -> Program:
     if row is None:
         raise ProgramNotFound(f"program {program_id} does not exist")
     return _program(row)
+
+
+def get_program_with(conn: Connection, program_id: int, extra: Any) -> tuple[Program, Any]:
+    """``get_program`` and the value of ``extra`` (a scalar subquery) in one statement."""
+    row = repository.program_by_id(conn, program_id, extra=extra)
+    if row is None:
+        raise ProgramNotFound(f"program {program_id} does not exist")
+    return _program(row), row.extra
 
 
 def get_program_by_slug(conn: Connection, slug: str) -> Program:

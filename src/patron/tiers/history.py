@@ -114,12 +114,15 @@ def _manual_periods(changes: Sequence[TierChange], manual_until: datetime | None
 
 
 def load(conn: Connection, program_id: int, member_ids: Iterable[int], *,
-         plans: bool = True) -> dict[int, StandingHistory]:
+         plans: bool = True, states: dict[int, Any] | None = None
+         ) -> dict[int, StandingHistory]:
     """Every given member's history (members without any get an empty one); without
-    ``plans`` their memberships are not read (a program that offers none)."""
+    ``plans`` their memberships are not read (a program that offers none). ``states``:
+    the members' tier states when the caller has read them already."""
     wanted = sorted(set(member_ids))
     changes = _changes(conn, program_id, wanted)
-    states = tier_repository.states(conn, program_id, wanted)
+    if states is None:
+        states = tier_repository.states(conn, program_id, wanted)
     memberships_of = _memberships(conn, program_id, wanted) if plans else {}
     histories = {}
     for member_id in wanted:

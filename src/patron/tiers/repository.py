@@ -32,6 +32,24 @@ def states(conn: Connection, program_id: int, member_ids: Iterable[int]) -> dict
     return found
 
 
+def joined_and_states(conn: Connection, program_id: int, member_ids: Iterable[int]
+                      ) -> tuple[dict[int, datetime], dict[int, Any]]:
+    """``joined_at`` and ``states`` in one statement: each member's join time, and the
+    tier states of those who have one."""
+    joined: dict[int, datetime] = {}
+    found: dict[int, Any] = {}
+    query = select(members.c.id.label("joined_member_id"),
+                   members.c.created_at.label("joined_at"), tier_states).select_from(
+        members.outerjoin(tier_states, (tier_states.c.member_id == members.c.id)
+                          & (tier_states.c.program_id == program_id)))
+    for chunk in chunks(set(member_ids)):
+        for row in conn.execute(query.where(one_of(conn, members.c.id, chunk))):
+            joined[row.joined_member_id] = row.joined_at
+            if row.member_id is not None:
+                found[row.member_id] = row
+    return joined, found
+
+
 def entries_since(conn: Connection, member_ids: Iterable[int], metric: str,
                   since: datetime) -> dict[int, list[tuple[datetime, int]]]:
     found: dict[int, list[tuple[datetime, int]]] = {}

@@ -160,9 +160,9 @@ class TierTracker:
             return
         self.groups = household_groups(conn, program, tiers, member_ids)
         member_ids = set(member_ids).union(*self.groups.values())
-        joined = repository.joined_at(conn, member_ids)
-        states = repository.states(conn, program.id, member_ids)
-        histories = load_history(conn, program.id, member_ids, plans=bool(self.plans))
+        joined, states = repository.joined_and_states(conn, program.id, member_ids)
+        histories = load_history(conn, program.id, member_ids, plans=bool(self.plans),
+                                 states=states)
         since = min([earliest or now, *joined.values()])
         start = min(domain.window(tiers, since, zone, joined.get(m, since))[0]
                     for m in member_ids)
