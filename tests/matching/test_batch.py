@@ -71,7 +71,7 @@ def test_febrl1_through_the_database_finds_the_true_duplicates(database, program
 
     run = database.transact(lambda conn: batch.match_program(
         conn, program.id, threshold=0.9, now=clock.now()))
-    assert run.trained and len(run.records) == len(frame)
+    assert run.trained and run.members == len(frame)
     precision, recall, f1 = _scores({(p.member_a, p.member_b) for p in run.pairs}, true)
     assert precision >= 0.99 and recall >= 0.98 and f1 >= 0.99, (precision, recall, f1)
 
@@ -99,6 +99,29 @@ def test_merged_and_closed_members_are_not_matched(database, program, clock):
         repository.update_member(conn, ids[2], {"status": "closed"})))
     records = database.read(lambda conn: batch.read_records(conn, program.id))
     assert [r.member_id for r in records] == [ids[0]]
+
+
+def test_keys_read_in_bulk_equal_the_records_read_one_by_one(database, program, clock):
+    people = [({"id": 0, "given_name": "Zoë", "family_name": "Łódź-O'Neil",
+                "birthdate": "19800229", "address_line1": "12 Rue de l'Église",
+                "address_line2": "Apt 3", "city": "Saint-Étienne", "postcode": "sw1a 1aa",
+                "state": "NSW", "country": "GB"},
+               [{"type": "email", "value": "z@example.com"}, {"type": "card", "value": "C-1"}]),
+              ({"id": 1, "given_name": "张", "family_name": None, "birthdate": None,
+                "address_line1": None, "address_line2": "7 Long Lane", "city": "北京",
+                "postcode": None, "state": None, "country": None},
+               [{"type": "phone", "value": "+8613800000000"}])]
+    ids = database.transact(lambda conn: write_members(conn, program.id, people, clock.now()))
+    database.transact(lambda conn: repository.update_member(
+        conn, ids[1], {"name": "Wei Zhang", "gender": "Male"}))
+    records = database.read(lambda conn: batch.read_records(conn, program.id))
+    table = batch.key_table(*database.read(lambda conn: batch.read_tables(conn, program.id)))
+    rows = [{k: tuple(v) if isinstance(v, list) else v for k, v in r.as_row().items()}
+            for r in records]
+    assert [{k: tuple(v) if isinstance(v, list) else v for k, v in row.items()}
+            for row in table.to_pylist()] == rows
+    assert rows[0]["birthdate"] == "19800229" and rows[0]["external_ids"] == ("C-1",)
+    assert rows[1]["given_name"] == "zhang" and rows[1]["gender"] == "m"
 
 
 def test_load_model_is_none_before_training(database, program):

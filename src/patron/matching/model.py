@@ -130,14 +130,17 @@ def settings() -> dict[str, Any]:
     }
 
 
+SCHEMA = pa.schema([(c, pa.int64() if c == "member_id" else
+                      pa.list_(pa.string()) if c in ("emails", "phones", "external_ids")
+                      else pa.string()) for c in COLUMNS])
+"""The Arrow schema of the table Splink reads (``records.COLUMNS``)."""
+
+
 def records_table(records: Sequence[MatchRecord] | Sequence[dict[str, Any]]) -> pa.Table:
     """The Arrow table Splink reads: one row per record (``MatchRecord.as_row``)."""
     rows = [r.as_row() if isinstance(r, MatchRecord) else r for r in records]
     columns: dict[str, list[Any]] = {c: [row[c] for row in rows] for c in COLUMNS}
-    schema = pa.schema([(c, pa.int64() if c == "member_id" else
-                         pa.list_(pa.string()) if c in ("emails", "phones", "external_ids")
-                         else pa.string()) for c in COLUMNS])
-    return pa.Table.from_pydict(columns, schema=schema)
+    return pa.Table.from_pydict(columns, schema=SCHEMA)
 
 
 def linker(table: pa.Table, model_settings: dict[str, Any]) -> Linker:
