@@ -9,10 +9,14 @@ enter them: one or two typos (a letter in a name, a digit in the birthdate or po
 left out, names sometimes swapped, and never the same email or phone (identities are unique per
 program, so a shared one would already be one member).
 
-Writing the members into the scratch SQLite database is timed apart. The figure that counts is
-**match**: reading members and identities back from the database, building the match keys,
-training the model (u by sampling, EM on at most 1M blocked pairs per session) and predicting
-the pairs at ``--threshold``. Precision and recall are counted on the known duplicates.
+Writing the members into the scratch database (bulk: executemany on SQLite, COPY on
+PostgreSQL) is timed apart. The figure that counts is **match**, printed per phase with wall
+and CPU time (the process's, DuckDB's threads included, which stands when others load the
+machine): **load** (members and identities read into Arrow), **keys** (match keys built in
+DuckDB SQL), **train** (on a 200,000-member sample: u by random sampling, EM on at most 1M
+blocked pairs per session), **predict** (pairs at ``--threshold``) and **write CSV**.
+Precision and recall are counted on the known duplicates. ``--explain FILE`` writes DuckDB's
+profile (EXPLAIN ANALYZE's tree) of the slowest statement of the predict step.
 
     .venv/bin/python benchmarks/matching_scale.py                    # 1M members
     .venv/bin/python benchmarks/matching_scale.py --members 100000
@@ -185,7 +189,7 @@ class SlowestQuery:
 
     def __init__(self, path: Path) -> None:
         self.path, self.on, self.seconds = path, False, 0.0
-        self.scratch = path.with_suffix(".last")
+        self.scratch = path.with_name(path.name + ".last.txt")
         original = DuckDBAPI._execute_sql_against_backend
 
         def profiled(api: Any, sql: str) -> Any:

@@ -1,6 +1,9 @@
 """Batch matching: every member of a program against every other, through Splink on DuckDB.
 
-``read_records`` reads members and identities in two streamed queries; ``match_program`` trains
+``read_tables`` reads members and identities in two queries into Arrow tables and
+``key_table`` builds their match keys in DuckDB SQL (``normalise``'s SQL forms; ``anyascii``
+runs in Python once per distinct non-ASCII value), so a million members are keyed in seconds;
+``read_records`` builds the same keys record by record in Python. ``match_program`` trains
 (or loads) the model, predicts the pairs above a threshold and stores a newly trained model;
 ``apply_pairs`` merges the surest pairs and queues the rest for review. What merging and
 queueing do is passed in (``merge``, ``suggest``), so this module stays below the flows that
