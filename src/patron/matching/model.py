@@ -111,6 +111,7 @@ BLOCKING = [
     block_on("family_name", "postcode"),
     block_on("given_name", "postcode"),
     block_on("address", "street_number"),
+    block_on("address", "postcode"),
     block_on("street_number", "postcode"),
     block_on("street_number", "city"),
     block_on("family_name", "city"),
@@ -122,8 +123,8 @@ BLOCKING = [
 ]
 """Pairs are compared only when they agree on one of these: each is a combination a
 duplicate rarely gets wrong twice, and none is so common that it compares everyone. The
-street goes with its house number: a street name alone ("high street") is shared by so many
-members that at a million it alone made 60M of 62M pairs."""
+street goes with its house number or its postcode: a street name alone ("high street") is
+shared by so many members that at a million it alone made 60M of 62M pairs."""
 
 
 def settings() -> dict[str, Any]:
