@@ -54,12 +54,13 @@ def snapshot(db, program) -> dict[str, list]:
     def read(conn):
         found = {}
         rank: dict[str, dict[int, int]] = {}
-        for name, table in (("members", members), ("events", events), ("orders", orders)):
+        for name, table in (("members", members), ("identities", identities),
+                            ("events", events), ("orders", orders)):
             ids = conn.execute(select(table.c.id).where(table.c.program_id == program.id)
                                .order_by(table.c.id)).scalars().all()
             rank[name] = {value: n for n, value in enumerate(ids)}
         refs = {"member_id": "members", "event_id": "events", "order_pk": "orders",
-                "merged_into": "members"}
+                "merged_into": "members", "identity_id": "identities"}
 
         def plain(row) -> dict:
             out = {}

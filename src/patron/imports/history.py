@@ -87,8 +87,12 @@ def record_history(conn: Connection, program: Program, batch: list[EventIn], *,
                              member_id=i.member_id, enrolled=i.enrolled, points=0,
                              program_version=version_at(i.event.occurred_at)[0],
                              awards=[], gifts=[], notes=[], tier=None) for i in items]
-    event_ids = repository.insert_events(conn, [event_row(program, i, o, now)
-                                                for i, o in zip(items, outcomes)])
+    through = member_repository.identity_ids(
+        conn, program.id, [i.identity[:2] for i in items if i.identity])
+    event_ids = repository.insert_events(conn, [
+        {**event_row(program, i, o, now),
+         "identity_id": through.get(i.identity[:2]) if i.identity else None}
+        for i, o in zip(items, outcomes)])
     for item, event_pk in zip(items, event_ids, strict=True):
         item.event_pk = event_pk
     PURCHASE.handler.record(conn, program, items)
