@@ -123,3 +123,15 @@ def test_thresholds_come_from_the_program_document(database, program, clock, mod
     assert "merged 0 pairs, queued 1 for review" in result.output
     [candidate], _ = database.read(lambda conn: candidates.pending(conn, program.id))
     assert (candidate.member_a.id, candidate.member_b.id) == (one, two)
+
+
+def test_members_without_names_or_birthdates_get_a_clear_error_not_a_traceback(
+        database, program, clock):
+    """Members known only by their emails give a model nothing to learn from."""
+    enrol(database, program, clock, *[
+        person(None, None, None, identities=[("email", f"m{n}@example.com")])
+        for n in range(40)])
+    result = _match(database, program, "--train")
+    assert result.exit_code == 2, result.output
+    assert "match_model_untrainable" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -70,9 +70,14 @@ def match(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err, transient=True) as progress:
         task = progress.add_task(f"matching {len(records):,} members", total=None)
-        run, text = batch.run_match(
-            records, stored, threshold=threshold,
-            step=lambda what: progress.update(task, description=f"{what} ({len(records):,} members)"))
+        try:
+            run, text = batch.run_match(
+                records, stored, threshold=threshold,
+                step=lambda what: progress.update(
+                    task, description=f"{what} ({len(records):,} members)"))
+        except PatronError as error:
+            progress.stop()
+            _fail(f"[{error.code}] {error.detail}")
     if text is not None:
         now = SystemClock().now()
         database.transact(lambda conn: batch.store_model(conn, chosen.id, text,

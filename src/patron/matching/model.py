@@ -36,7 +36,9 @@ from typing import Any
 
 import pyarrow as pa
 from splink import DuckDBAPI, Linker, block_on
+from splink.internals.exceptions import SplinkException
 
+from patron.errors import InvalidInput
 from patron.matching.records import COLUMNS, MatchRecord
 
 SEED = 14
@@ -157,9 +159,25 @@ def linker(table: pa.Table, model_settings: dict[str, Any]) -> Linker:
     return Linker(db_api.register(table), model_settings, log_level=logging.WARNING)
 
 
+class Untrainable(InvalidInput):
+    code = "match_model_untrainable"
+    title = "Not enough profile data to train a matching model"
+
+
 def train(table: pa.Table, *, max_pairs: float = 2e6,
           em_max_pairs: float | None = None) -> Linker:
-    """Train a fresh model on these records (see the module docstring)."""
+    """Train a fresh model on these records (see the module docstring); ``Untrainable``
+    when they hold too little to learn from (no pairs share names or birthdates)."""
+    try:
+        return _train(table, max_pairs=max_pairs, em_max_pairs=em_max_pairs)
+    except (SplinkException, ValueError, ZeroDivisionError) as error:
+        raise Untrainable(
+            f"the {len(table):,} members hold too little profile data to train a matching "
+            "model (it learns from members who share given and family names or a "
+            f"birthdate): {error}") from error
+
+
+def _train(table: pa.Table, *, max_pairs: float, em_max_pairs: float | None) -> Linker:
     trained = linker(table, settings())
     deterministic = [block_on("given_name", "family_name", "birthdate"),
                      block_on("external_id"), block_on("email"), block_on("phone")]
