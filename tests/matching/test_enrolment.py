@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-import types
 from datetime import date
 
 import pytest
@@ -115,28 +113,12 @@ class FamilyModel:
     """Scores by the family name alone: 0.995 when equal, else 0.95 for the same birthdate."""
 
     def score(self, a, b):
-        same = a.family == b.family
+        same = a.family_name == b.family_name
         return ScoredPair(0.995 if same else 0.95, {"family_name": {"agrees": same}})
 
 
-@pytest.fixture
-def fake_records(monkeypatch):
-    module = types.ModuleType("patron.matching.records")
-
-    class MatchRecord:
-        def __init__(self, family):
-            self.family = family
-
-        @classmethod
-        def from_rows(cls, member_row, identity_rows):
-            return cls(member_row.family_name)
-
-    module.MatchRecord = MatchRecord
-    monkeypatch.setitem(sys.modules, "patron.matching.records", module)
-
-
 def test_a_model_merges_and_queues_by_the_programs_thresholds(database, program, clock,
-                                                             merges, fake_records):
+                                                             merges):
     from patron.flows import subscribers
 
     plain = with_matching(database, program, clock, {"auto_merge_probability": 0.99,

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from sqlalchemy import Connection
 
 from patron.errors import InvalidInput
+from patron.flows.merging import merge_members
 from patron.matching import candidates
 from patron.matching.schemas import MergeCandidate
 from patron.program.service import Program
@@ -30,9 +31,7 @@ class SurvivorNotInPair(InvalidInput):
 
 
 def default_merge() -> MergeMembers:
-    """The real merge, imported when first needed."""
-    from patron.flows.merging import merge_members
-
+    """The real merge (a function, so tests can put a recording one in its place)."""
     return merge_members
 
 

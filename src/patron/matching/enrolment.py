@@ -31,7 +31,9 @@ from sqlalchemy import Connection
 from patron import hooks
 from patron.matching import candidates, repository
 from patron.matching.normalise import blocking_keys
+from patron.matching.records import MatchRecord
 from patron.matching.rules import MatchProfile, decide
+from patron.matching.scorer import load_model as load_stored_model
 from patron.program.document import Matching
 from patron.program.versions import versions
 
@@ -78,26 +80,12 @@ class Verdict:
     evidence: dict[str, Any]
 
 
-_scorer: list[Any] = []
-
-
-def _load_model(conn: Connection, program_id: int) -> Any:
-    """The program's trained model, or None (no model, or no model support installed)."""
-    if not _scorer:
-        try:
-            from patron.matching.scorer import load_model
-        except ImportError:
-            load_model = None
-        _scorer.append(load_model)
-    return _scorer[0](conn, program_id) if _scorer[0] is not None else None
-
-
 class EnrolmentMatcher:
     """The ``MembersEnrolled`` subscriber. ``merge_factory()`` gives the merge callable
     (``patron.flows.merging.merge_members``), asked for only when a pair merges."""
 
     def __init__(self, merge_factory: Callable[[], Callable[..., int]],
-                 load_model: Callable[[Connection, int], Any] = _load_model) -> None:
+                 load_model: Callable[[Connection, int], Any] = load_stored_model) -> None:
         self.merge_factory = merge_factory
         self.load_model = load_model
 
@@ -164,8 +152,6 @@ class EnrolmentMatcher:
             return Verdict(decision.action, decision.rule, 1.0, decision.evidence)
         if model is None:
             return None
-        from patron.matching.records import MatchRecord
-
         scored = model.score(MatchRecord.from_rows(row, identities(row.id)),
                              MatchRecord.from_rows(other, identities(other.id)))
         probability = float(scored.probability)
