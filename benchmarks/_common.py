@@ -70,6 +70,17 @@ class Scratch:
         return conn
 
 
+def create_pg_database(pg_server: str, template: str | None = None) -> Any:
+    """The URL of a new PostgreSQL database on ``pg_server`` (a copy of ``template``)."""
+    name = f"patron_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'
+                          + (f' TEMPLATE "{template}"' if template else "")))
+    admin.dispose()
+    return make_url(pg_server).set(database=name)
+
+
 @contextlib.contextmanager
 def scratch_database(kind: str, pg_server: str) -> Iterator[Scratch]:
     """A new, empty database of ``kind``, removed afterwards."""
@@ -78,15 +89,13 @@ def scratch_database(kind: str, pg_server: str) -> Iterator[Scratch]:
             path = str(Path(tmp) / "bench.db")
             yield Scratch("sqlite", f"sqlite:///{path}", sqlite_path=path)
         return
-    name = f"patron_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_server).set(database=name)
+    url = create_pg_database(pg_server)
+    name = url.database
     dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
     try:
         yield Scratch("postgresql", url.render_as_string(hide_password=False), pg_dsn=dsn)
     finally:
+        admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

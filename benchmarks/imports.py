@@ -53,7 +53,7 @@ from patron.imports import domain, service
 from patron.program.domain import ProgramSettings
 from patron.program.service import create_program, get_program_by_slug
 
-from _common import pg_server_default
+from _common import create_pg_database, pg_server_default
 
 out = Console(width=150)
 MAPS = ("external_id=household_id", "order_id=basket_id", "line.sku=product_id",
@@ -91,12 +91,7 @@ def head(path: Path, lines: int | None, folder: Path) -> Path:
 def new_database(kind: str, pg_server: str, folder: Path) -> str:
     if kind == "sqlite":
         return f"sqlite:///{folder / f'import-{uuid.uuid4().hex[:8]}.db'}"
-    name = f"patron_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(pg_server).set(database=name).render_as_string(hide_password=False)
+    return create_pg_database(pg_server).render_as_string(hide_password=False)
 
 
 def copy_database(url: str, pg_server: str, folder: Path) -> str:
@@ -106,12 +101,8 @@ def copy_database(url: str, pg_server: str, folder: Path) -> str:
         target = folder / f"raw-{uuid.uuid4().hex[:8]}.db"
         shutil.copy(source, target)
         return f"sqlite:///{target}"
-    name = f"patron_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(pg_server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{make_url(url).database}"'))
-    admin.dispose()
-    return make_url(pg_server).set(database=name).render_as_string(hide_password=False)
+    return create_pg_database(pg_server, template=make_url(url).database).render_as_string(
+        hide_password=False)
 
 
 def drop_database(url: str, pg_server: str) -> None:

@@ -160,35 +160,9 @@ def test_a_rule_stops_at_its_budget_and_says_so(database, clock):
     assert outcomes[3].notes[0].code == "budget_exhausted"
 
 
-def test_budget_holds_under_concurrent_batches(database, clock):
-    check_in = rule("check_in", "check_in", {"fixed": 10}, limits={"budget": 100})
-    shop = Shop(database, clock, [check_in])
-    members = [shop.member() for _ in range(16)]
-    barrier = threading.Barrier(16)
-    results: list[int] = []
-
-    def send(member_id: int) -> None:
-        event = shop.event(member_id, "check_in")
-        barrier.wait()
-        results.extend(o.points for o in shop.send(event))
-
-    threads = [threading.Thread(target=send, args=(m,)) for m in members]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sum(results) == 100 and sorted(results) == [0] * 6 + [10] * 10
-    used = database.read(lambda conn: earning_repository.budgets_used(
-        conn, shop.program.id, ["check_in"]))
-    assert used == {"check_in": 100}
-
-
-def test_a_budget_read_unlocked_is_capped_as_if_events_came_one_by_one(database, clock):
-    """Events racing for the last points of a budget: one gets the remainder, capped,
-    the rest nothing, whichever read the budget before the others wrote to it."""
-    check_in = rule("check_in", "check_in", {"fixed": 10}, limits={"budget": 95})
-    shop = Shop(database, clock, [check_in])
-    members = [shop.member() for _ in range(12)]
+def _check_ins_at_once(shop, members: list[int]) -> list[int]:
+    """One check-in per member, all sent at the same moment from their own threads: the
+    points each earned."""
     barrier = threading.Barrier(len(members))
     results: list[int] = []
 
@@ -202,6 +176,27 @@ def test_a_budget_read_unlocked_is_capped_as_if_events_came_one_by_one(database,
         t.start()
     for t in threads:
         t.join()
+    return results
+
+
+def test_budget_holds_under_concurrent_batches(database, clock):
+    check_in = rule("check_in", "check_in", {"fixed": 10}, limits={"budget": 100})
+    shop = Shop(database, clock, [check_in])
+    members = [shop.member() for _ in range(16)]
+    results = _check_ins_at_once(shop, members)
+    assert sum(results) == 100 and sorted(results) == [0] * 6 + [10] * 10
+    used = database.read(lambda conn: earning_repository.budgets_used(
+        conn, shop.program.id, ["check_in"]))
+    assert used == {"check_in": 100}
+
+
+def test_a_budget_read_unlocked_is_capped_as_if_events_came_one_by_one(database, clock):
+    """Events racing for the last points of a budget: one gets the remainder, capped,
+    the rest nothing, whichever read the budget before the others wrote to it."""
+    check_in = rule("check_in", "check_in", {"fixed": 10}, limits={"budget": 95})
+    shop = Shop(database, clock, [check_in])
+    members = [shop.member() for _ in range(12)]
+    results = _check_ins_at_once(shop, members)
     assert sorted(results) == [0] * 2 + [5] + [10] * 9
     used = database.read(lambda conn: earning_repository.budgets_used(
         conn, shop.program.id, ["check_in", "unused"]))
