@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 
 import patron.auth.tables  # noqa: F401
+import patron.campaigns.tables  # noqa: F401
 import patron.coupons.tables  # noqa: F401
 import patron.earning.tables  # noqa: F401
 import patron.events.tables  # noqa: F401
@@ -21,6 +22,7 @@ import patron.memberships.tables  # noqa: F401
 import patron.program.tables  # noqa: F401
 import patron.referrals.tables  # noqa: F401
 import patron.rewards.tables  # noqa: F401
+import patron.segments.tables  # noqa: F401
 import patron.tiers.tables  # noqa: F401
 import patron.transfers.tables  # noqa: F401
 import patron.wallet.tables  # noqa: F401

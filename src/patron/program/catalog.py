@@ -19,11 +19,12 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-FieldType = Literal["string", "int", "bool", "timestamp", "list", "map"]
+FieldType = Literal["string", "int", "double", "bool", "timestamp", "list", "map"]
 
 ZERO_VALUES: dict[str, Any] = {
     "string": "",
     "int": 0,
+    "double": 0.0,
     "bool": False,
     "list": [],
     "map": {},
@@ -71,12 +72,27 @@ EVENT_FIELDS: dict[str, FieldType] = {
 
 MEMBER_FIELDS: dict[str, FieldType] = {
     "id": "string", "tier": "string", "is_birthday_month": "bool", "profile": "map",
+    "features": "map", "tags": "list",
 }
+
+FEATURE_FIELDS: dict[str, FieldType] = {
+    "recency_days": "int", "days_since_last_purchase": "int", "frequency": "int",
+    "monetary": "int", "r_score": "int", "f_score": "int", "m_score": "int",
+    "rfm_segment": "string", "churn_probability": "double", "expected_purchases": "double",
+    "expected_value": "int", "tier": "string", "age_band": "string", "region": "string",
+    "join_channel": "string", "favourite_category": "string", "favourite_channel": "string",
+    "points_balance": "int", "expiring_points": "int", "referral_count": "int",
+    "joined_on": "string", "last_purchase_on": "string",
+}
+"""``member.features.<name>``: what the features job materialised for the member
+(``member_features``), readable by earn rules, rule tags and segment conditions.
+A member the job has not seen yet reads zeros and empty strings; ``member.tags``
+is the list of tags (manual and rule) the member carries."""
 
 SAMPLE_TIME = datetime(2025, 3, 14, 10, 30, tzinfo=timezone.utc)
 
 _SAMPLES: dict[str, Any] = {
-    "string": "sample", "int": 1, "bool": True, "list": [], "map": {}, "timestamp": SAMPLE_TIME,
+    "string": "sample", "int": 1, "double": 0.5, "bool": True, "list": [], "map": {}, "timestamp": SAMPLE_TIME,
 }
 
 

@@ -46,6 +46,7 @@ Period = Literal["day", "week", "month", "year", "lifetime"]
 PERIODS: tuple[Period, ...] = ("day", "week", "month", "year", "lifetime")
 
 RULE_ID = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+TAG_NAME = r"^[a-z0-9][a-z0-9_:.-]{0,63}$"
 EVENT_TYPE_NAME = r"^[a-z][a-z0-9_]{0,63}$"
 MAX_TRANSFER_POINTS = 10**12
 
@@ -380,6 +381,64 @@ class Matching(_Model):
                 + [("suggest", rule) for rule in self.suggest])
 
 
+class TagRule(_Model):
+    """A tag the features job gives every member whose features satisfy ``when``
+    (and takes back from those who no longer do). Manual tags are never touched."""
+
+    tag: str = Field(pattern=TAG_NAME, description="The tag members get")
+    when: str = Field(description="CEL over member.features and member.tags, e.g. "
+                      "'member.features.frequency >= 12'")
+    description: str | None = None
+
+
+class CampaignBudget(_Model):
+    points: int | None = Field(None, ge=0, le=10**15, description="Most points the "
+                               "campaign's earn rules issue in total")
+    money: int | None = Field(None, ge=0, le=10**15, description="Most the campaign may cost, "
+                              "minor units: points at settings.point_value_minor, cashback, "
+                              "and the value of coupons and rewards it gives")
+
+
+class CampaignCoupon(_Model):
+    type: str = Field(pattern=RULE_ID, description="A coupon type of the document's coupons")
+    count: int = Field(1, ge=1, le=100, description="Coupons per treatment member")
+
+
+class Campaign(_Model):
+    """A time-boxed offer to a target segment, measured against a holdout.
+
+    Members of ``segment`` (every active member when absent) are assigned once,
+    deterministically by a hash of campaign and member, to the holdout (a
+    ``holdout`` share of them) or to treatment. Only treatment members get the
+    campaign's ``earn_rules`` (inside the window), its ``coupons`` and its
+    ``reward``; members are told nothing of a holdout. ``budget`` stops awards
+    once spent. Results compare the two groups over the window plus
+    ``attribution_days``.
+    """
+
+    id: str = Field(pattern=RULE_ID, description="Stable id; results and members' "
+                    "campaigns refer to it")
+    name: str = Field(min_length=1, max_length=120)
+    description: str | None = None
+    starts: ValidityBound = Field(description="A date (start of that day in the program "
+                                  "timezone) or a date-time")
+    ends: ValidityBound = Field(description="A date is inclusive; a date-time is exclusive")
+    segment: str | None = Field(None, pattern=RULE_ID, description="Key of the target "
+                                "segment; absent: every active member")
+    holdout: Decimal = Field(Decimal("0.1"), ge=0, le=Decimal("0.5"), description="Share of "
+                             "the target kept out, 0 to 0.5 (\"0.1\" = 10%)")
+    attribution_days: int = Field(14, ge=0, le=365, description="Days after the window "
+                                  "whose purchases still count in results")
+    earn_rules: list[EarnRule] = Field(default_factory=list, description="Rules only "
+                                       "treatment members earn by, inside the window")
+    coupons: list[CampaignCoupon] = Field(default_factory=list, description="Coupons issued "
+                                          "to each treatment member when assigned")
+    reward: str | None = Field(None, pattern=RULE_ID, description="A catalog reward given "
+                               "free to each treatment member when assigned")
+    budget: CampaignBudget | None = None
+    active: bool = True
+
+
 class ProgramDocument(_Model):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -400,7 +459,10 @@ class ProgramDocument(_Model):
                                  description="Point transfers between members")
     matching: Matching = Field(default_factory=Matching,
                                description="Recognising one person enrolled twice")
-    campaigns: list[dict[str, Any]] | None = Field(None, description="Reserved for campaigns")
+    tags: list[TagRule] = Field(default_factory=list, description="Rule tags the features "
+                                "job keeps current")
+    campaigns: list[Campaign] = Field(default_factory=list, description="Offers to a segment, "
+                                      "with a holdout and a budget")
 
     _compiled: Any = PrivateAttr(default=None)
 
@@ -424,6 +486,12 @@ class ProgramDocument(_Model):
             if plan.id == plan_id:
                 return plan
         raise KeyError(plan_id)
+
+    def campaign(self, campaign_id: str) -> Campaign:
+        for campaign in self.campaigns:
+            if campaign.id == campaign_id:
+                return campaign
+        raise KeyError(campaign_id)
 
     def rule(self, rule_id: str) -> EarnRule:
         for rule in self.earn_rules:
