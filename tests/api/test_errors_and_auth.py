@@ -79,6 +79,7 @@ def test_malformed_member_payloads_are_422(api, body):
 
 
 @pytest.mark.parametrize("path", ["/members/99999999999999999999999", "/members/-1",
+                                  "/members/%C2%B9/balance", "/members/%D9%A3",
                                   "/members/abc/balance", "/members/1/ledger?limit=100000",
                                   "/members/1/ledger?before=0"])
 def test_bad_path_and_query_values_are_422(api, path):
@@ -127,3 +128,19 @@ def test_openapi_describes_the_api(api):
                  "/api/v1/events/batch", "/api/v1/members/{member_id}/spends",
                  "/api/v1/members/{member_id}/adjustments"):
         assert path in spec["paths"], path
+
+
+def test_docs_load_offline_and_offer_authorize(api):
+    """/docs names no CDN: its script and style are the package's own, and they are served."""
+    page = api.client.get("/docs")
+    assert page.status_code == 200
+    assert "http://" not in page.text and "https://" not in page.text
+    for asset in ("/static/vendor/swagger-ui/swagger-ui-bundle.js",
+                  "/static/vendor/swagger-ui/swagger-ui.css"):
+        assert asset in page.text
+        assert api.client.get(asset).status_code == 200
+    spec = api.client.get("/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["apiKey"] == {
+        **spec["components"]["securitySchemes"]["apiKey"], "type": "http", "scheme": "bearer"}
+    balance = spec["paths"]["/api/v1/members/{member_id}/balance"]["get"]
+    assert balance["security"] == [{"apiKey": []}]

@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 from collections.abc import AsyncIterator, Callable
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 import patron
@@ -36,6 +39,9 @@ from patron.transfers.api import router as transfers_router
 from patron.wallet.api import router as wallet_router
 
 log = logging.getLogger("patron")
+
+STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
+"""Vendored front-end assets (Swagger UI, …): /docs works offline, with no CDN."""
 
 API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wallet_router,
                memberships_router, households_router, events_router, program_router,
@@ -82,8 +88,10 @@ def create_app(db: Database, clock: Clock | None = None, *,
                 await task
 
     app = FastAPI(title="Patron", version=patron.__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description="Customer loyalty and incentive platform: members, points "
-                              "ledger, events, rewards.")
+                              "ledger, events, rewards. Authorize with an API key "
+                              "(`Authorization: Bearer ptn_…`).")
     app.state.db = db
     app.state.clock = clock
     errors.install(app)
@@ -93,9 +101,21 @@ def create_app(db: Database, clock: Clock | None = None, *,
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api/v1")
 
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:
         return RedirectResponse("/docs")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        """Swagger UI from the package's own copy, so the docs load offline."""
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="Patron API",
+            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
+            swagger_ui_parameters={"persistAuthorization": True})
 
     @app.get("/healthz", tags=["operations"])
     def health() -> dict[str, str]:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Callable, TypeVar
 
 from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from sqlalchemy import Connection
@@ -43,13 +44,16 @@ class Context:
         return self.db.transact(lambda conn: work(conn, self._program(conn)))
 
 
-def _bearer(authorization: str | None) -> str:
-    if not authorization:
+API_KEY = HTTPBearer(auto_error=False, scheme_name="apiKey", bearerFormat="ptn_…",
+                     description="An API key from `patron demo` or `patron keys create`, "
+                     "sent as `Authorization: Bearer <key>`")
+"""The security scheme every endpoint names: /docs shows an Authorize button for it."""
+
+
+def _bearer(credentials: HTTPAuthorizationCredentials | None) -> str:
+    if credentials is None or not credentials.credentials.strip():
         raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send an API key as 'Authorization: Bearer <key>'")
-    return token.strip()
+    return credentials.credentials.strip()
 
 
 # A JSON body can only hold a NUL or a lone surrogate through one of these escapes.
@@ -99,6 +103,9 @@ RECORD_ITSELF = {f"{prefix}/members/{{member_id}}/{view}" for prefix in ("", "/a
 record's status is final, so a status change sent to it is refused, not passed on)."""
 
 
+_MEMBER_ID = re.compile(r"[0-9]{1,18}")
+
+
 async def follow_merges(request: Request, context: Context) -> None:
     """Member-id paths of a merged member act on the member it was merged into.
 
@@ -108,8 +115,8 @@ async def follow_merges(request: Request, context: Context) -> None:
     ``merged_into`` in the body, so an integrator learns the new id.
     """
     raw = request.path_params.get("member_id")
-    if raw is None or not str(raw).isdigit() or len(str(raw)) > 18:
-        return
+    if raw is None or not _MEMBER_ID.fullmatch(str(raw)):
+        return  # not an id (e.g. "¹", which isdigit() accepts): the route's own check answers
     if getattr(request.scope.get("route"), "path", None) in RECORD_ITSELF:
         return
     member_id = int(raw)
@@ -134,10 +141,12 @@ async def follow_merges(request: Request, context: Context) -> None:
 
 
 def context_for(permission: Permission) -> Callable[..., Context]:
-    async def authenticated(request: Request,
-                            authorization: Annotated[str | None, Header()] = None) -> Context:
+    async def authenticated(
+            request: Request,
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(API_KEY)],
+    ) -> Context:
         db: Database = request.app.state.db
-        token = _bearer(authorization)
+        token = _bearer(credentials)
         # A key verified moments ago needs no connection and no trip to the thread pool.
         principal = known_principal(token) or await run_in_threadpool(
             db.read, lambda conn: authenticate(conn, token))
