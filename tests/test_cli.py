@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -50,3 +53,28 @@ def test_demo_seeds_through_the_pipeline(tmp_path):
             "SELECT count(*), count(DISTINCT member_id) FROM events").one()
     events, members_with_events = db.read(check)
     assert events > 100 and members_with_events == 60
+
+
+def _patron(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PATRON_DATABASE_URL"}
+    done = subprocess.run([sys.executable, "-m", "patron.cli.main", *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)
+    done.stdout = " ".join((done.stdout + done.stderr).split())  # one line, either stream
+    return done
+
+
+def test_a_command_without_a_database_says_where_to_get_one(tmp_path):
+    """No silent empty patron.db and no traceback: the command names the database it
+    looked for, and points at the demo's when there is one beside it."""
+    for args in (["program", "show", "--program", "demo"], ["jobs", "run"],
+                 ["analytics", "rfm", "--program", "demo"]):
+        done = _patron(tmp_path, *args)
+        assert done.returncode == 2, done.stderr
+        assert "database_not_ready" in done.stdout and "no database at patron.db" in done.stdout
+        assert "Traceback" not in done.stdout
+    assert not (tmp_path / "patron.db").exists()
+    create_database(str(tmp_path / "patron-demo.db")).read(lambda conn: None)
+    hinted = _patron(tmp_path, "jobs", "run")
+    assert hinted.returncode == 2 and "--db patron-demo.db" in hinted.stdout
+    empty = _patron(tmp_path, "jobs", "run", "--db", "patron-demo.db")
+    assert empty.returncode == 2 and "holds no Patron schema" in empty.stdout

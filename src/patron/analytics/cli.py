@@ -19,8 +19,7 @@ from rich.table import Table
 from patron.analytics import render
 from patron.analytics.schemas import REPORTS, Report, ReportQuery
 from patron.clock import SystemClock
-from patron.config import get_settings
-from patron.db import create_database
+from patron.db.migrate import open_migrated
 from patron.errors import PatronError
 from patron.program.service import get_program_by_slug
 
@@ -124,7 +123,7 @@ def _run(name: str, program: str, db: str | None, query: dict[str, Any], fmt: Ou
 
     try:
         parsed = ReportQuery.model_validate(query)
-        database = create_database(db or get_settings().database_url)
+        database = open_migrated(db)
         report = database.read(lambda conn: service.run_report(
             conn, get_program_by_slug(conn, program), name, parsed, SystemClock().now()))
         _emit(report, fmt, table, out)

@@ -50,7 +50,17 @@ DbOption = Annotated[str | None, typer.Option(
 
 
 def open_db(url: str | None) -> Database:
-    return create_database(url or get_settings().database_url)
+    """The named database, checked to hold Patron's current schema (``DatabaseNotReady``)."""
+    return migrate.open_migrated(url)
+
+
+def main() -> None:
+    """The ``patron`` command: Patron's own errors end it with their message, not a trace."""
+    try:
+        app()
+    except PatronError as error:
+        console.print(f"[red]error[/red] {escape(f'[{error.code}]')} {escape(error.detail)}")
+        raise SystemExit(2) from None
 
 
 def fail(error: PatronError) -> None:
@@ -60,8 +70,8 @@ def fail(error: PatronError) -> None:
 
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
-    """Apply all schema migrations."""
-    database = open_db(db)
+    """Apply all schema migrations (creating a SQLite file that is not there yet)."""
+    database = create_database(db or get_settings().database_url)
     migrate.upgrade(database)
     console.print(f"database at revision [bold]{migrate.current_revision(database)}[/bold]")
 
@@ -129,10 +139,6 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: DbOption = None,
               help="Log every request (one line each, on stderr)")] = True) -> None:
     """Serve the API (and run the scheduled sweeps in-process)."""
     database = open_db(db)
-    if migrate.current_revision(database) != migrate.head_revision(database):
-        console.print("[yellow]database is not at the latest revision: run `patron db "
-                      "upgrade`[/yellow]")
-        raise typer.Exit(2)
     database.dispose()  # each worker opens its own pool
     _serve(database, host, port, workers, access_log)
 
@@ -186,4 +192,4 @@ def _has_program(conn, slug: str) -> bool:
 
 
 if __name__ == "__main__":
-    app()
+    main()

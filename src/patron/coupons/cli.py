@@ -17,10 +17,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from patron.clock import SystemClock
-from patron.config import get_settings
 from patron.coupons import service
 from patron.coupons.schemas import MAX_BATCH, BatchCreate
-from patron.db import Database, create_database
+from patron.db import Database
+from patron.db.migrate import open_migrated
 from patron.errors import PatronError
 from patron.program.service import get_program_by_slug
 
@@ -36,7 +36,7 @@ OutOpt = Annotated[Path | None, typer.Option("--output", "-o", dir_okay=False,
 
 
 def _open(db: str | None) -> Database:
-    return create_database(db or get_settings().database_url)
+    return open_migrated(db)
 
 
 def _fail(message: str) -> None:

@@ -21,8 +21,8 @@ from rich.progress import (
 from rich.table import Table
 
 from patron.clock import SystemClock
-from patron.config import get_settings
-from patron.db import Database, create_database
+from patron.db import Database
+from patron.db.migrate import open_migrated
 from patron.errors import PatronError
 from patron.imports import domain, service
 from patron.imports.service import ImportSummary, Source
@@ -69,7 +69,7 @@ DbOpt = Annotated[str | None, typer.Option(
 
 
 def _open(db: str | None, slug: str) -> tuple[Database, Program]:
-    database = create_database(db or get_settings().database_url)
+    database = open_migrated(db)
     return database, database.read(lambda conn: get_program_by_slug(conn, slug))
 
 

@@ -14,8 +14,7 @@ from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from patron.clock import SystemClock
-from patron.config import get_settings
-from patron.db import create_database
+from patron.db.migrate import open_migrated
 from patron.errors import Conflict, PatronError
 from patron.flows.merging import merge_members
 from patron.matching import batch, candidates
@@ -58,7 +57,7 @@ def match(
         "--out", dir_okay=False, help="Write the pairs to this CSV file")] = None,
 ) -> None:
     """Score candidate duplicate pairs of a program's members with its Splink model."""
-    database = create_database(db or get_settings().database_url)
+    database = open_migrated(db)
     try:
         chosen, records, stored, limits = database.read(lambda conn: (
             (p := _program(conn, program)), batch.read_records(conn, p.id),

@@ -18,8 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from patron.clock import SystemClock
-from patron.config import get_settings
-from patron.db import Database, create_database
+from patron.db import Database
+from patron.db.migrate import open_migrated
 from patron.errors import PatronError
 from patron.flows import replay
 from patron.flows import replay_schemas
@@ -56,7 +56,7 @@ DbOpt = Annotated[str | None, typer.Option(
 
 
 def _open(db: str | None) -> Database:
-    return create_database(db or get_settings().database_url)
+    return open_migrated(db)
 
 
 def _fail(error: PatronError) -> None:
