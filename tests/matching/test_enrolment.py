@@ -123,7 +123,7 @@ def test_a_model_merges_and_queues_by_the_programs_thresholds(database, program,
 
     plain = with_matching(database, program, clock, {"auto_merge_probability": 0.99,
                                                      "suggest_probability": 0.9})
-    matcher = EnrolmentMatcher(lambda: merges, load_model=lambda conn, pid: FamilyModel())
+    matcher = EnrolmentMatcher(lambda: merges, load_model=lambda conn, pid, model_id: FamilyModel())
     hooks.unsubscribe(hooks.MembersEnrolled, next(
         s for s in hooks.subscribers_of(hooks.MembersEnrolled)
         if isinstance(s, EnrolmentMatcher)))

@@ -30,10 +30,27 @@ from patron.program.validate import format_problems, validate_text
 SLUG = "demo-coffee"
 CHANNELS = ("web", "pos", "app")
 REGIONS = ("North", "South", "East", "West", "Central")
-FIRST = ("Ann", "Ben", "Chloe", "Dev", "Elif", "Femi", "Gus", "Hana", "Ivan", "Jo", "Kai",
-         "Lea", "Mo", "Nia", "Omar", "Pia", "Quinn", "Rui", "Sara", "Tom", "Uma", "Vic")
+FIRST = (("Ben", "male"), ("Chloe", "female"), ("Dev", "male"), ("Elif", "female"),
+         ("Femi", "male"), ("Gus", "male"), ("Hana", "female"), ("Ivan", "male"),
+         ("Joanna", "female"), ("Kai", "male"), ("Lea", "female"), ("Mohammed", "male"),
+         ("Nia", "female"), ("Omar", "male"), ("Pia", "female"), ("Quinn", "female"),
+         ("Rui", "male"), ("Sara", "female"), ("Tom", "male"), ("Uma", "female"),
+         ("Victor", "male"), ("Wen", "female"), ("Yusuf", "male"), ("Zoe", "female"))
 LAST = ("Ali", "Berg", "Costa", "Diaz", "Evans", "Fox", "Garcia", "Ho", "Ito", "Jones",
-        "Khan", "Lopez", "Moreau", "Novak", "Okafor", "Park", "Rossi", "Singh", "Tanaka")
+        "Khan", "Lopez", "Moreau", "Novak", "Okafor", "Park", "Rossi", "Singh", "Tanaka",
+        "Walsh", "Nguyen", "Schmidt", "Kowalski", "Haddad", "Murphy", "Silva", "Olsen")
+STREETS = ("Main St", "Oak Ave", "Maple Dr", "Cedar Ln", "Elm St", "Park Rd", "Hill St",
+           "Lake Ave", "River Rd", "Pine St", "Church St", "Mill Ln")
+CITIES = (("Washington", "DC", "20001"), ("Washington", "DC", "20009"),
+          ("Arlington", "VA", "22201"), ("Alexandria", "VA", "22314"),
+          ("Bethesda", "MD", "20814"), ("Silver Spring", "MD", "20910"),
+          ("Rockville", "MD", "20850"), ("Fairfax", "VA", "22030"))
+DUPLICATES = (("Jonathan", "Jonathan", "male"), ("Katherine", "Katharine", "female"),
+              ("Stephen", "Stephen", "male"), ("Margaret", "Margret", "female"),
+              ("Isabelle", "Isabel", "female"))
+"""Given names of people who enrolled twice: at the till, whose form has one name field,
+with a phone; then online with an email, some typing their given name another way
+(``patron members match`` finds each pair)."""
 MENU = (  # sku, category, price in cents
     ("ESP-1", "drinks", 320), ("LAT-1", "drinks", 450), ("CAP-1", "drinks", 430),
     ("TEA-1", "drinks", 350), ("CRO-1", "food", 380), ("SAN-1", "food", 790),
@@ -51,6 +68,8 @@ class DemoResult:
     members: int
     events: int
     points_issued: int
+    duplicates: list[tuple[int, int]]
+    """The planted pairs: the member enrolled at the till, and the same person online."""
 
 
 def demo_document() -> tuple[ProgramDocument, str]:
@@ -88,23 +107,66 @@ def _purchases(rng: random.Random, member: dict, start: datetime, end: datetime,
     return events
 
 
+def _person(rng: random.Random) -> dict:
+    """A profile as a shop's sign-up form would take it."""
+    (first, gender), last = rng.choice(FIRST), rng.choice(LAST)
+    city, state, postcode = rng.choice(CITIES)
+    return {"given_name": first, "family_name": last, "gender": gender,
+            "birthdate": datetime(rng.randint(1955, 2005), rng.randint(1, 12),
+                                  rng.randint(1, 28)).date(),
+            "address": {"line1": f"{rng.randint(1, 2400)} {rng.choice(STREETS)}",
+                        "city": city, "state": state, "postcode": postcode, "country": "US"}}
+
+
 def _member_specs(rng: random.Random, count: int, start: datetime,
                   end: datetime) -> list[dict]:
     specs = []
     for n in range(count):
-        first, last = rng.choice(FIRST), rng.choice(LAST)
+        person = _person(rng)
+        first, last = person["given_name"], person["family_name"]
         joined = start + timedelta(seconds=rng.uniform(0, (end - start).total_seconds() * 0.8))
         channel = rng.choices(CHANNELS, weights=(4, 4, 2))[0]
         specs.append({
-            "n": n, "name": f"{first} {last}", "email": f"{first}.{last}.{n}@example.com".lower(),
-            "phone": f"+1202555{n % 10000:04d}" if n < 10000 else None,
+            "n": n, "person": person, "email": f"{first}.{last}.{n}@example.com".lower(),
+            # 202-555-1000 onwards: the README's tour enrols 202-555-0143
+            "phone": f"+1202555{1000 + n:04d}" if n < 9000 else None,
             "joined": joined, "channel": channel, "region": rng.choice(REGIONS),
-            "birthdate": datetime(rng.randint(1955, 2005), rng.randint(1, 12),
-                                  rng.randint(1, 28)).date(),
             "channels": rng.sample(CHANNELS, k=rng.randint(1, 3)),
             "rate": rng.choice((2, 4, 6, 10, 16)),
         })
     return specs
+
+
+def _enrol(db: Database, program: Program, rng: random.Random, person: dict,
+           identities: list[dict], channel: str, region: str, joined: datetime) -> int:
+    payload = MemberCreate.model_validate({
+        "identities": identities,
+        "profile": dict(person, birthdate=person["birthdate"].isoformat(),
+                        region=region, join_channel=channel),
+        "consents": {"email_marketing": rng.random() < 0.6}})
+    return db.transact(lambda conn: create_member(conn, program, payload, joined)).id
+
+
+def _plant_duplicates(db: Database, program: Program, rng: random.Random, start: datetime
+                      ) -> list[tuple[int, int]]:
+    """A few people enrol twice: first at the till with a phone and their whole name in
+    one field, then online with an email and given and family names (so no rule, which
+    compares given and family names, merges them at once: the model's work)."""
+    pairs = []
+    for n, (till, web, gender) in enumerate(DUPLICATES):
+        person = dict(_person(rng), given_name=till, gender=gender)
+        region, joined = rng.choice(REGIONS), start + timedelta(days=20 * n + 3)
+        at_till = {key: value for key, value in person.items()
+                   if key not in ("given_name", "family_name")}
+        first = _enrol(db, program, rng, dict(at_till, name=f"{till} {person['family_name']}"),
+                       [{"type": "phone", "value": f"+1202555{900 + n:04d}", "channel": "pos"}],
+                       "pos", region, joined)
+        email = f"{web}.{person['family_name']}@example.net".lower()
+        second = _enrol(db, program, rng, dict(person, given_name=web),
+                        [{"type": "email", "value": email, "channel": "web"}], "web", region,
+                        joined + timedelta(days=9))
+        pairs.append((first, second))
+    return pairs
 
 
 def seed(db: Database, now: datetime, *, members: int = 1000, seed_value: int = 7,
@@ -120,17 +182,14 @@ def seed(db: Database, now: datetime, *, members: int = 1000, seed_value: int = 
     # enrolled by their first purchase, recognised by email alone.
     for spec in specs:
         if spec["n"] % 3:
-            payload = MemberCreate.model_validate({
-                "identities": [{"type": "email", "value": spec["email"], "channel": spec["channel"]},
-                               {"type": "phone", "value": spec["phone"], "channel": spec["channel"]}],
-                "profile": {"name": spec["name"], "birthdate": spec["birthdate"].isoformat(),
-                            "region": spec["region"], "join_channel": spec["channel"]},
-                "consents": {"email_marketing": rng.random() < 0.6}})
-            member = db.transact(lambda conn: create_member(conn, program, payload, spec["joined"]))
-            spec["ref"] = {"id": member.id}
+            spec["ref"] = {"id": _enrol(db, program, rng, spec["person"], [
+                {"type": "email", "value": spec["email"], "channel": spec["channel"]},
+                {"type": "phone", "value": spec["phone"], "channel": spec["channel"]}],
+                spec["channel"], spec["region"], spec["joined"])}
         else:
             spec["ref"] = {"identity": {"type": "email", "value": spec["email"],
                                         "channel": spec["channel"]}}
+    duplicates = _plant_duplicates(db, program, rng, start)
     counter = [0]
     events = sorted((e for spec in specs for e in _purchases(rng, spec, start, now, counter)),
                     key=lambda e: e.occurred_at)
@@ -145,7 +204,7 @@ def seed(db: Database, now: datetime, *, members: int = 1000, seed_value: int = 
             progress(sent, len(events))
     jobs.run_all(db, now)
     _spend_some(db, program, rng, now)
-    return DemoResult(program, members, len(events), issued)
+    return DemoResult(program, members, len(events), issued, duplicates)
 
 
 def _spend_some(db: Database, program: Program, rng: random.Random, now: datetime) -> None:

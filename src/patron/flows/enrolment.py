@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from patron import hooks
 from patron.ledger import repository as ledger_repository
+from patron.matching.normalise import blocking_keys
 from patron.members import repository as member_repository
 from patron.members import service as member_service
 from patron.members.schemas import Member, MemberCreate
@@ -28,8 +29,10 @@ def enrol(conn: Connection, program: Program, now: datetime,
           joined: Sequence[datetime] | None = None,
           referral_codes: Sequence[str | None] | None = None,
           strict: bool = False) -> list[int]:
-    """Enrol members in bulk (see ``members.service.enrol``); returns their ids."""
-    ids = member_service.enrol(conn, program, now, profiles, identity_sets, joined)
+    """Enrol members in bulk (see ``members.service.enrol``); returns their ids. Each
+    row is written with its match keys, which enrolment matching looks members up by."""
+    ids = member_service.enrol(conn, program, now, [with_match_keys(p) for p in profiles],
+                               identity_sets, joined)
     ledger_repository.open_accounts(conn, program.id, ids, now)
     since = list(joined) if joined is not None else [now] * len(ids)
     codes = list(referral_codes) if referral_codes is not None else [None] * len(ids)
@@ -38,6 +41,12 @@ def enrol(conn: Connection, program: Program, now: datetime,
         for member_id, at, profile, code in zip(ids, since, profiles, codes, strict=True)),
         strict=strict))
     return ids
+
+
+def with_match_keys(profile: dict[str, Any]) -> dict[str, Any]:
+    """The profile with ``members.family_key`` and ``postcode_key``."""
+    family, code = blocking_keys(profile.get("family_name"), profile.get("postcode"))
+    return dict(profile, family_key=family, postcode_key=code)
 
 
 def create_member(conn: Connection, program: Program, payload: MemberCreate,

@@ -33,7 +33,7 @@ from patron.matching import candidates, repository
 from patron.matching.normalise import blocking_keys
 from patron.matching.records import MatchRecord
 from patron.matching.rules import MatchProfile, decide
-from patron.matching.scorer import load_model as load_stored_model
+from patron.matching.scorer import model_by_id
 from patron.program.document import Matching
 from patron.program.versions import versions
 
@@ -71,6 +71,15 @@ def on_member_profile_changed(conn: Connection, happened: hooks.MemberProfileCha
                                                                  row.postcode))])
 
 
+def stored_keys(row: Any) -> tuple[str | None, str | None]:
+    """The member's match keys: as stored when the enrolment wrote them with the row
+    (``patron.flows.enrolment``), else worked out here (and then written)."""
+    if (row.family_key is not None or row.family_name is None) and (
+            row.postcode_key is not None or row.postcode is None):
+        return row.family_key, row.postcode_key
+    return blocking_keys(row.family_name, row.postcode)
+
+
 @dataclass(frozen=True)
 class Verdict:
     action: str
@@ -82,23 +91,28 @@ class Verdict:
 
 class EnrolmentMatcher:
     """The ``MembersEnrolled`` subscriber. ``merge_factory()`` gives the merge callable
-    (``patron.flows.merging.merge_members``), asked for only when a pair merges."""
+    (``patron.flows.merging.merge_members``), asked for only when a pair merges;
+    ``load_model(conn, program_id, model_id)`` the program's latest model, given its id
+    (None before one is trained)."""
 
     def __init__(self, merge_factory: Callable[[], Callable[..., int]],
-                 load_model: Callable[[Connection, int], Any] = load_stored_model) -> None:
+                 load_model: Callable[[Connection, int, int | None], Any] = model_by_id
+                 ) -> None:
         self.merge_factory = merge_factory
         self.load_model = load_model
 
     def __call__(self, conn: Connection, happened: hooks.MembersEnrolled) -> None:
         program = happened.program
         ids = [joined.member_id for joined in happened.members]
-        rows = repository.member_rows(conn, program.id, ids)
-        keys = {row.id: blocking_keys(row.family_name, row.postcode) for row in rows}
-        repository.set_match_keys(conn, [(i, *k) for i, k in keys.items() if any(k)])
+        rows = repository.enrolled_rows(conn, program.id, ids)
+        keys = {row.id: stored_keys(row) for row in rows}
+        missing = [(row.id, *keys[row.id]) for row in rows
+                   if keys[row.id] != (row.family_key, row.postcode_key)]
+        repository.set_match_keys(conn, missing)
         section = versions.compiled(conn, program, program.version).document.matching
         if not section.on_enrolment:
             return
-        model = self.load_model(conn, program.id)
+        model = self.load_model(conn, program.id, rows[0].model_id if rows else None)
         lookups = lookups_for(section) | (MODEL_LOOKUPS if model is not None else frozenset())
         if not lookups:
             return

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, insert, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 
-from patron.members.tables import identities, members, merge_candidates
+from patron.members.tables import identities, match_models, members, merge_candidates
 
 LOOK_ALIKES = 50
 """Most existing members one blocking key brings back for one new member: a key shared by
@@ -31,6 +31,15 @@ _SET_KEYS = (update(members).where(members.c.id == bindparam("member_id"))
 _MEMBER_ROWS = (select(*PROFILE).where(members.c.program_id == bindparam("program_id"),
                                        members.c.id.in_(bindparam("ids", expanding=True)))
                 .order_by(members.c.id))
+_LATEST_MODEL_ID = (select(match_models.c.id)
+                    .where(match_models.c.program_id == members.c.program_id)
+                    .order_by(match_models.c.created_at.desc(), match_models.c.id.desc())
+                    .limit(1).correlate(members).scalar_subquery())
+_ENROLLED = (select(*PROFILE, members.c.family_key, members.c.postcode_key,
+                    _LATEST_MODEL_ID.label("model_id"))
+             .where(members.c.program_id == bindparam("program_id"),
+                    members.c.id.in_(bindparam("ids", expanding=True)))
+             .order_by(members.c.id))
 _IDENTITIES = (select(identities.c.member_id, identities.c.type, identities.c.value,
                       identities.c.channel)
                .where(identities.c.member_id.in_(bindparam("ids", expanding=True)))
@@ -70,6 +79,13 @@ def set_match_keys(conn: Connection, keys: Sequence[tuple[int, str | None, str |
 
 def member_rows(conn: Connection, program_id: int, ids: Sequence[int]) -> list[Any]:
     return list(conn.execute(_MEMBER_ROWS, dict(program_id=program_id, ids=list(ids))))
+
+
+def enrolled_rows(conn: Connection, program_id: int, ids: Sequence[int]) -> list[Any]:
+    """New members' profiles with their stored match keys, each with the id of the
+    program's latest trained model (None before one is trained): one statement tells
+    enrolment matching both whom to match and whether the model it holds is current."""
+    return list(conn.execute(_ENROLLED, dict(program_id=program_id, ids=list(ids))))
 
 
 def identities_of(conn: Connection, member_ids: Sequence[int]) -> dict[int, list[Any]]:

@@ -127,13 +127,29 @@ def decide(section: Matching, new: MatchProfile, other: MatchProfile) -> Decisio
 
     Within a rule, profile fields are compared before identities, which may need a
     query to load."""
-    for action, rule in section.rules():
+    for action, name, fields in ordered_rules(section):
         evidence = {}
-        for name in sorted(rule.fields, key=IDENTITY_KINDS.__contains__):  # profile first
-            agreed = agreement(name, new, other)
+        for field_name in fields:
+            agreed = agreement(field_name, new, other)
             if agreed is None:
                 break
-            evidence[name] = agreed
+            evidence[field_name] = agreed
         else:
-            return Decision(action, rule.name, evidence)
+            return Decision(action, name, evidence)
     return None
+
+
+_ORDERED: dict[int, tuple[Matching, list[tuple[Action, str, tuple[str, ...]]]]] = {}
+
+
+def ordered_rules(section: Matching) -> list[tuple[Action, str, tuple[str, ...]]]:
+    """The section's rules in the order they decide, each with its fields profile first:
+    worked out once per compiled document, not for every pair enrolment compares."""
+    found = _ORDERED.get(id(section))
+    if found is None or found[0] is not section:
+        if len(_ORDERED) >= 64:
+            _ORDERED.clear()
+        found = _ORDERED[id(section)] = (section, [
+            (action, rule.name, tuple(sorted(rule.fields, key=IDENTITY_KINDS.__contains__)))
+            for action, rule in section.rules()])
+    return found[1]

@@ -237,3 +237,31 @@ def load_model(conn: Connection, program_id: int) -> MatchModel | None:
             _PARSED.pop(next(iter(_PARSED)))
         found = _PARSED[text] = model_from_json(text)
     return found
+
+
+_MODEL_BY_ID = select(match_models.c.settings).where(
+    match_models.c.program_id == bindparam("program_id"),
+    match_models.c.id == bindparam("model_id"))
+_BY_ID: dict[tuple[Any, int, int], MatchModel] = {}
+
+
+def model_by_id(conn: Connection, program_id: int, model_id: int | None) -> MatchModel | None:
+    """The program's stored model ``model_id`` (None for None), parsed once per process.
+
+    A stored model is never changed (training again stores a new one, with a new id), so
+    the parsed model is kept by its database, program and id: enrolment, told the latest
+    model's id by the query that reads the new member, reads and parses a model only after
+    a training."""
+    if model_id is None:
+        return None
+    key = (conn.engine.url, program_id, model_id)
+    found = _BY_ID.get(key)
+    if found is None:
+        text = conn.execute(_MODEL_BY_ID, {"program_id": program_id,
+                                           "model_id": model_id}).scalar()
+        if text is None:
+            return None
+        if len(_BY_ID) >= _PARSED_MAX:
+            _BY_ID.pop(next(iter(_BY_ID)))
+        found = _BY_ID[key] = model_from_json(text)
+    return found

@@ -118,14 +118,18 @@ PROFILE_COLUMNS = ("name", "given_name", "family_name", "birthdate", "gender", "
 
 
 def new_member_row(program_id: int, now: datetime, *, attributes: dict | None = None,
-                   consents: dict | None = None, **profile: Any) -> dict[str, Any]:
-    """An active member's row; ``profile`` takes the ``PROFILE_COLUMNS`` (None when absent)."""
+                   consents: dict | None = None, family_key: str | None = None,
+                   postcode_key: str | None = None, **profile: Any) -> dict[str, Any]:
+    """An active member's row; ``profile`` takes the ``PROFILE_COLUMNS`` (None when absent).
+    The match keys, when the enrolment worked them out, are written with the row, so
+    matching does not update it straight after."""
     unknown = set(profile) - set(PROFILE_COLUMNS)
     if unknown:
         raise TypeError(f"not profile columns: {sorted(unknown)}")
     return dict({column: profile.get(column) for column in PROFILE_COLUMNS},
                 program_id=program_id, status="active", attributes=attributes or {},
-                consents=consents or {}, created_at=now, updated_at=now)
+                consents=consents or {}, created_at=now, updated_at=now,
+                family_key=family_key, postcode_key=postcode_key)
 
 
 def survivor_of(conn: Connection, program_id: int, member_id: int) -> int | None:
