@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
 from patron.cli.main import app
@@ -79,3 +81,26 @@ def test_a_command_without_a_database_says_where_to_get_one(tmp_path):
     assert hinted.returncode == 2 and "--db patron-demo.db" in hinted.stdout
     empty = _patron(tmp_path, "jobs", "run", "--db", "patron-demo.db")
     assert empty.returncode == 2 and "holds no Patron schema" in empty.stdout
+
+
+def test_demo_on_postgresql_and_reset(postgresql_url):
+    name = make_url(postgresql_url).database + "_demo"
+    admin = create_engine(postgresql_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(postgresql_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        for extra in ([], ["--reset"]):  # the reset run starts again from empty tables
+            result = runner.invoke(app, ["demo", "--db", url, "--members", "20", "--no-serve",
+                                         *extra])
+            assert result.exit_code == 0, result.output
+            assert f"PATRON_DATABASE_URL={url}" in result.output
+            db = create_database(url)
+            members = db.read(lambda conn: conn.exec_driver_sql(
+                "SELECT count(*) FROM members").scalar())
+            db.dispose()
+            assert members == 20 + 2 * len(DUPLICATES)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

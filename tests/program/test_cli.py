@@ -195,3 +195,9 @@ def test_simulate_replays_recorded_events_in_a_date_range(database, program, fil
     assert report["draft"]["events_read"] == 2  # 21 and 22 January
     assert {r["rule_id"]: (r["current"]["points_issued"], r["draft"]["points_issued"])
             for r in report["rules"]} == {"base": (30, 60), "first": (100, 100)}
+    assert "no events were replayed" not in run(
+        "simulate", draft, "--program", program.slug, "--db", db,
+        "--from", "2026-01-22", "--to", "2026-01-24").output
+    empty = run("simulate", draft, "--program", program.slug, "--db", db,
+                "--from", "2020-01-01", "--to", "2020-02-01")
+    assert empty.exit_code == 0 and "no events were replayed" in " ".join(empty.output.split())

@@ -18,6 +18,7 @@ from patron.clock import SystemClock
 from patron.config import get_settings
 from patron.db import Database, create_database
 from patron.db import migrate
+from patron.migrations.tables import all_tables
 from patron.demo.seed import SLUG, seed
 from patron.flows import jobs
 from patron.analytics import cli as analytics_cli
@@ -145,16 +146,15 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: DbOption = None,
 
 @app.command()
 def demo(port: int = 8000, host: str = "127.0.0.1",
-         db: Annotated[str, typer.Option(help="SQLite file for the demo")] = "patron-demo.db",
+         db: Annotated[str, typer.Option(
+             help="SQLite file, or a PostgreSQL URL (postgresql+psycopg://user@host/db) "
+                  "of an existing database")] = "patron-demo.db",
          members: Annotated[int, typer.Option(min=10, max=100_000)] = 1000,
-         reset: Annotated[bool, typer.Option(help="Start from an empty database")] = False,
+         reset: Annotated[bool, typer.Option(
+             help="Start from an empty database (PostgreSQL: drops Patron's tables)")] = False,
          serve_: Annotated[bool, typer.Option("--serve/--no-serve")] = True) -> None:
     """Create a demo program with members and history, print a key, and serve it."""
-    path = Path(db)
-    if reset:
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-    database = create_database(str(path))
+    database = _demo_database(db, reset)
     migrate.upgrade(database)
     now = SystemClock().now()
     exists = database.read(lambda conn: _has_program(conn, SLUG))
@@ -172,15 +172,38 @@ def demo(port: int = 8000, host: str = "127.0.0.1",
         role: create_key(conn, program_id=get_program_by_slug(conn, SLUG).id, role=role,
                          name="demo", now=now).key for role in Role})
     base = f"http://{host}:{port}"
-    console.print(f"\n[bold]Demo Coffee Rewards[/bold] in {path.resolve()}")
+    where = database.engine.url.render_as_string(hide_password=True)
+    console.print(f"\n[bold]Demo Coffee Rewards[/bold] in {escape(where)}")
     for role, key in keys.items():
         print(f"  {role.value + ' key:':<17} {key}")
     print(f"  API docs:        {base}/docs\n  OpenAPI:         {base}/openapi.json\n"
+          f"  CLI:             export PATRON_DATABASE_URL={_demo_target(db)}\n"
           f"  try:             curl -H 'Authorization: Bearer {keys[Role.ADMIN]}' "
           f"{base}/api/v1/members?limit=3\n", flush=True)
     if serve_:
-        os.environ.setdefault("PATRON_DATABASE_URL", str(path))
+        os.environ.setdefault("PATRON_DATABASE_URL", _demo_target(db))
         _serve(database, host, port)
+
+
+def _demo_target(db: str) -> str:
+    """What to give other commands: the URL as typed, or the SQLite file's full path."""
+    return db if "://" in db else str(Path(db).resolve())
+
+
+def _demo_database(db: str, reset: bool) -> Database:
+    """The demo's database: a SQLite file (created when missing) or an existing
+    PostgreSQL database, emptied of Patron's tables first on ``--reset``."""
+    if "://" not in db:
+        if reset:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db}{suffix}").unlink(missing_ok=True)
+        return create_database(db)
+    database = create_database(db)
+    if reset:
+        with database.engine.begin() as conn:
+            all_tables().drop_all(conn)
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+    return database
 
 
 def _has_program(conn, slug: str) -> bool:

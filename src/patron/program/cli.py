@@ -275,6 +275,9 @@ def show_comparison(report: replay_schemas.SimulationComparison, out: Console) -
              f"{report.events.end:%Y-%m-%d %H:%M} UTC")
     out.print(f"[bold]{escape(draft.program_name)}[/bold] (draft) · {where} · "
               f"{draft.events_read:,} events in {report.elapsed_seconds:.1f}s")
+    if not draft.events_read:
+        out.print("[yellow]no events were replayed: none was recorded in this range, so every "
+                  "figure below is zero (widen --from/--to)[/yellow]")
     out.print(_summary(report))
     out.print(_rules(report))
     if report.gifts:
