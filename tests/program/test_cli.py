@@ -52,8 +52,8 @@ def test_validate_a_valid_document_summarises_its_rules():
     result = run("validate", DEMO)
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == "ok: Demo Coffee Rewards, 10 earn rule(s)"
-    assert "  purchase: 6" in lines and "  eco_action: 1" in lines
+    assert lines[0] == "ok: Demo Coffee Rewards, 13 earn rule(s)"
+    assert "  purchase: 7" in lines and "  referral: 2" in lines and "  eco_action: 1" in lines
 
 
 def test_validate_lists_every_problem_as_path_message_and_exits_1(files):

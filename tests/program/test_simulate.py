@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -14,14 +15,15 @@ from patron.program.simulate import Simulator
 from patron.program.standing import NO_STANDING, Standing
 from patron.program.validate import load_document
 from tests.program.benchmark import measure
-from tests.program.factories import DEMO
+
+BASIC = Path(__file__).with_name("coffee_basic.yaml")
 
 ALICE, CAROL = {"id": 1}, {"id": 3}
 BOB = {"identity": {"type": "email", "value": " Bob@Example.com "}}
 
 
 def half_cent_demo() -> ProgramDocument:
-    data = load_document(DEMO.read_text())
+    data = load_document(BASIC.read_text())
     data["settings"]["point_value_minor"] = "0.5"
     return ProgramDocument.model_validate(data)
 

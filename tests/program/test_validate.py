@@ -28,7 +28,10 @@ def test_demo_program_is_valid():
     document, problems = validate_text(DEMO.read_text(), DEMO.name)
     assert problems == []
     assert document is not None and document.name == "Demo Coffee Rewards"
-    assert len(document.earn_rules) == 10
+    assert len(document.earn_rules) == 13
+    assert document.tiers is not None and [t.id for t in document.tiers.levels] == [
+        "green", "silver", "gold"]
+    assert document.coupons and document.memberships and document.households.pooled_points
 
 
 def test_cel_syntax_error_has_rule_path_and_position():
