@@ -15,20 +15,25 @@ Segments: ``big`` (E and G now; F left it), ``empty`` (nobody), ``old`` (inactiv
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
+from typer.testing import CliRunner
 
 from patron.analytics.query import ReportQuery
 from patron.analytics.service import run_report
+from patron.cli.main import app
 from patron.clock import FrozenClock
 from patron.db import Database
 from patron.flows.enrolment import create_member
 from patron.flows.ingest import ingest
 from patron.program.service import Program
 from patron.segments.tables import segment_members, segments
-from tests.conftest import T0, make_program
+from tests.conftest import T0, Api, make_program
 from tests.factories import member_create, purchase_event
 
 
@@ -172,3 +177,91 @@ def test_figures_per_segment_of_its_current_members(grocer, source):
     february = report(grocer, "segments", start=date(2026, 2, 1), end=date(2026, 2, 28))
     assert [(s.segment, s.purchasers, s.orders, s.revenue) for s in february.segments] == [
         ("big", 1, 1, 5_00), ("empty", 0, 0, 0)]
+
+
+@pytest.fixture
+def grocer_api(api, grocer) -> Api:
+    return Api(api.client, api.db, grocer.program, api.clock)
+
+
+def test_sales_reports_over_http_as_json_and_csv(grocer_api):
+    brands = grocer_api.get("/analytics/products", role="analyst", params={"level": "brand"})
+    assert brands.status_code == 200, brands.text
+    assert [(p["key"], p["revenue"]) for p in brands.json()["products"]] == [
+        ("Acme", 29_00), ("unknown", 8_00), ("Brio", 6_00)]
+    stores = grocer_api.get("/analytics/stores", role="analyst",
+                            params={"format": "csv", "end": "2026-01-31"})
+    assert stores.status_code == 200 and stores.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(stores.text)))
+    assert [(r["store_id"], r["revenue"], r["discount"]) for r in rows] == [
+        ("S1", "3000", "350"), ("unknown", "800", "0")]
+    trends = grocer_api.get("/analytics/category-trends", role="analyst",
+                            params={"level": "subcategory", "start": "2026-02-01"})
+    assert [(t["month"], t["key"]) for t in trends.json()["trends"]] == [
+        ("2026-02-01", "Crisps")]
+    groups = grocer_api.get("/analytics/segments", role="analyst").json()
+    assert [s["segment"] for s in groups["segments"]] == ["big", "empty"]
+
+
+@pytest.mark.parametrize("path, params, code, field", [
+    ("/analytics/products", {"level": "aisle"}, "validation_error", "level"),
+    ("/analytics/category-trends", {"level": ""}, "validation_error", "level"),
+    ("/analytics/stores", {"start": "2026-02-01", "end": "2026-01-01"}, "invalid_date_range",
+     "start"),
+    ("/analytics/segments", {"start": "2026-02-01", "end": "2026-01-01"},
+     "invalid_date_range", "start"),
+    ("/analytics/behaviour", {"bands": "1,4,2"}, "validation_error", "bands"),
+    ("/analytics/behaviour", {"bands": "0,5"}, "validation_error", "bands"),
+    ("/analytics/behaviour", {"bands": "one"}, "validation_error", "bands"),
+])
+def test_bad_sales_parameters_are_problems_with_a_code_and_field(grocer_api, path, params,
+                                                                  code, field):
+    response = grocer_api.get(path, role="analyst", params=params)
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["code"] == code
+    fields = [body["field"]] if "field" in body else [e["field"] for e in body["errors"]]
+    assert any(f == field or f.endswith(f".{field}") for f in fields), body
+
+
+def test_cli_shows_sales_reports(grocer):
+    url = grocer.db.engine.url.render_as_string(hide_password=False)
+
+    def run(*args: str):
+        return CliRunner().invoke(app, ["analytics", *args, "--program", grocer.program.slug,
+                                        "--db", url])
+    table = run("stores", "--end", "2026-02-28")
+    assert table.exit_code == 0, table.output
+    assert "S1" in table.stdout and "$30.00" in table.stdout and "$3.50" in table.stdout
+    brands = run("products", "--level", "brand", "-f", "json")
+    assert [p["key"] for p in json.loads(brands.stdout)["products"]] == [
+        "Acme", "unknown", "Brio"]
+    trends = run("category-trends", "--level", "department", "-f", "csv")
+    assert trends.stdout.splitlines()[1].startswith("2026-01-01,Home,2000")
+    segments = run("segments", "-f", "csv", "--end", "2026-02-28")
+    assert segments.stdout.splitlines()[1].startswith("big,Big,static,2,")
+    bad = run("products", "--level", "aisle")
+    assert bad.exit_code == 2
+
+
+def test_frequent_shoppers_spread_over_frequency_bands(database):
+    """Three members buying 22, 25 and 30 times would all be 21+ in the fixed bands."""
+    program = make_program(database, FrozenClock(T0), pending_days=0, expiry={"days": None})
+    ids = [database.transact(lambda conn: create_member(conn, program, member_create(),
+                                                        at(2025, 1, 1))).id for _ in range(3)]
+    events = [purchase_event({"id": member}, 5_00, at(2025, 1, 2 + n, 12),
+                             order_id=f"f-{member}-{n}")
+              for member, times in zip(ids, (22, 25, 30)) for n in range(times)]
+    database.transact(lambda conn: ingest(conn, program, events, now=T0, actor="test"))
+
+    def behaviour(**query):
+        return database.read(lambda conn: run_report(conn, program, "behaviour",
+                                                     ReportQuery(**query), T0))
+    adaptive = behaviour()
+    assert adaptive.summary.frequency_bands == "quantiles"
+    assert [(b.orders, b.members) for b in adaptive.frequency] == [
+        ("1-21", 0), ("22-24", 1), ("25-29", 1), ("30+", 1)]
+    given = behaviour(bands="1,12,26,52")
+    assert given.summary.frequency_bands == "given"
+    assert [(b.orders, b.members) for b in given.frequency] == [
+        ("1-11", 0), ("12-25", 2), ("26-51", 1), ("52+", 0)]
