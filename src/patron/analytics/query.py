@@ -27,8 +27,8 @@ class ReportQuery(BaseModel):
     start: Day | None = Field(None, description="First day counted, in the program's timezone")
     end: Day | None = Field(
         None, description="Last day counted; the report is as of the end of that day "
-                          "(default: today; for members, rfm, clv and cohorts on data ending "
-                          "over 30 days ago, the data's last day)")
+                          "(default: today; for members, rfm, clv, cohorts and segments on "
+                          "data ending over 30 days ago, the data's last day)")
     region: Name | None = Field(None, description="Only members of this region")
     join_channel: Channel | None = Field(None, description="Only members who joined here")
     channel: Channel | None = Field(None, description="Only orders (and events) of this channel")
@@ -83,9 +83,9 @@ class ReportBase(BaseModel):
     start: date | None = Field(description="First day counted")
     as_of: date = Field(description="Last day counted: recency and lapsing are measured from it")
     as_of_basis: Literal["end", "today", "data_end"] = Field(
-        description="Why that day: the end date given; today; or, for members, rfm, clv and "
-                    "cohorts with no end date on data ending over 30 days ago, the last day "
-                    "with recorded activity")
+        description="Why that day: the end date given; today; or, for members, rfm, clv, "
+                    "cohorts and segments with no end date on data ending over 30 days ago, "
+                    "the last day with recorded activity")
     data_end: date | None = Field(
         description="Last day with recorded activity (orders, events, points, redemptions) "
                     "in what the report read; null without any")
