@@ -3,12 +3,15 @@ grocer whose every figure is known, on SQLite and PostgreSQL (and both snapshot 
 
 The program counts in New York time; 1 point per $, no pending, no expiry.
 
-| order | member | NY day | store | total | order discount | coupons | lines (sku dept/cat/sub/brand qty paid discount) |
+| order | member | NY day | store | total | discount | coupons | lines |
 |---|---|---|---|---|---|---|---|
-| g-1 | E | 01-10 | S1 | 10.00 | 1.00 | 0.50 | A-1 Grocery/Snacks/Crisps/Acme 2 4.00 0.50; B-1 Grocery/Drinks/–/Brio 1 6.00 |
+| g-1 | E | 01-10 | S1 | 10.00 | 1.00 | 0.50 | A-1 Grocery/Snacks/Crisps/Acme 2 4.00 0.50; |
+| | | | | | | | B-1 Grocery/Drinks/–/Brio 1 6.00 |
 | g-2 | F | 01-20 | S1 | 20.00 | – | – | C-1 Home/Kitchen/Pans/Acme 1 20.00 2.00 |
 | g-3 | E | 02-05 | S2 | 5.00 | – | 1.00 | A-1 Grocery/Snacks/Crisps/Acme 1 5.00 |
 | g-4 | G | 01-31 (02-01 04:30 UTC) | – | 8.00 | – | – | D-1 –/–/–/– 3 8.00 |
+
+Lines: sku department/category/subcategory/brand, quantity, paid, line discount.
 
 Segments: ``big`` (E and G now; F left it), ``empty`` (nobody), ``old`` (inactive, E).
 """

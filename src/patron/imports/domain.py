@@ -11,7 +11,8 @@ given) are one order: each row is a line (``line.sku``, ``line.category``,
 ``line.quantity``, ``line.amount``) and the order's total is the sum of the line
 amounts unless a ``total`` is given. A line may name its ``department``,
 ``category``, ``subcategory``, ``brand`` and ``line.discount``; the order its
-``store_id``, ``discount`` and ``coupon_value``, on every row alike. Adjacency lets a file of any size stream
+``store_id``, ``discount`` and ``coupon_value``, on every row alike.
+Adjacency lets a file of any size stream
 through in batches; a row of an order that ended rows earlier is refused
 (``split_order``) rather than taken for a repeat of it.
 
