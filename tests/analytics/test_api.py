@@ -23,8 +23,10 @@ def shop_api(api, built) -> Api:
 
 def test_analyst_gets_every_report(shop_api):
     assert shop_api.get("/analytics", role="analyst").json() == [
-        "members", "points", "rewards", "behaviour", "rfm", "clv", "cohorts"]
-    for name in ("members", "points", "rewards", "behaviour", "rfm", "cohorts"):
+        "members", "points", "rewards", "behaviour", "rfm", "clv", "cohorts", "stores",
+        "products", "category-trends", "segments"]
+    for name in ("members", "points", "rewards", "behaviour", "rfm", "cohorts", "stores",
+                 "products", "category-trends", "segments"):
         response = shop_api.get(f"/analytics/{name}", role="analyst")
         assert response.status_code == 200, response.text
         assert response.json()["report"] == name

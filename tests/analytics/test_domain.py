@@ -197,3 +197,32 @@ def test_recency_reports_on_old_data_are_as_of_its_last_day_with_a_warning():
     after = domain.as_of(date(2026, 6, 1), None, today, data_end, follows_data=True)
     assert (after.day, after.basis, len(after.warnings)) == (today, "today", 1)
     assert domain.as_of(None, None, today, None, follows_data=True).warnings == ()
+
+
+# --------------------------------------------------------------------------- frequency bands
+
+def test_bands_from_their_lowest_counts_start_at_one():
+    assert domain.bands_from([1, 2, 4, 12, 26, 52]) == (
+        (1, "1"), (2, "2-3"), (4, "4-11"), (12, "12-25"), (26, "26-51"), (52, "52+"))
+    assert domain.bands_from([12, 52]) == ((1, "1-11"), (12, "12-51"), (52, "52+"))
+
+
+def test_occasional_shoppers_keep_the_fixed_frequency_bands():
+    counts = [(1, 50), (2, 20), (3, 10), (8, 5), (30, 2)]
+    assert domain.frequency_bands(counts, None) == (domain.ORDER_COUNT_BANDS, "default")
+
+
+def test_frequent_shoppers_get_bands_at_quantiles_of_their_orders():
+    grocer = [(n, 10) for n in range(40, 90)]  # 500 members buying 40 to 89 times
+    bands, drawn = domain.frequency_bands(grocer, None)
+    assert drawn == "quantiles"
+    assert [label for _, label in bands] == ["1-49", "50-59", "60-69", "70-79", "80-84", "85+"]
+    folded = dict(domain.fold_bands(grocer, bands))
+    assert folded == {"1-49": 100, "50-59": 100, "60-69": 100, "70-79": 100, "80-84": 50,
+                      "85+": 50}
+    assert dict(domain.fold_bands(grocer, domain.ORDER_COUNT_BANDS))["21+"] == 500
+
+
+def test_given_bands_win_over_the_data():
+    bands, drawn = domain.frequency_bands([(60, 3)], [1, 2, 4, 12, 26, 52])
+    assert drawn == "given" and dict(domain.fold_bands([(60, 3)], bands))["52+"] == 3

@@ -128,7 +128,8 @@ def test_as_of_an_end_date_measures_recency_from_that_day(shop):
 
 
 @pytest.mark.parametrize("name", ["members", "points", "rewards", "behaviour", "rfm",
-                                  "cohorts"])
+                                  "cohorts", "stores", "products", "category-trends",
+                                  "segments"])
 def test_fetch_path_gives_the_same_report_as_the_scanner(shop, name):
     scanned = report(shop, name)
     fetched = report(shop, name, source="fetch")

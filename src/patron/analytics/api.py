@@ -26,6 +26,8 @@ from patron.analytics.schemas import (
     RewardsReport,
     RfmReport,
 )
+from patron.analytics.sales_schemas import (CategoryTrendsReport, ProductsReport,
+                                            SegmentsReport, StoresReport)
 from patron.api.deps import Analyst, problem_responses
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
@@ -117,6 +119,39 @@ def cohorts_report(ctx: Analyst, params: Params):
     """Retention by monthly join cohort: the share of each cohort buying in each month
     since joining."""
     return _answer(ctx, "cohorts", params)
+
+
+@router.get("/stores", response_model=StoresReport, responses={**ERRORS, 200: CSV_RESPONSE})
+def stores_report(ctx: Analyst, params: Params):
+    """Sales per store: revenue, orders, members, units, average basket, discounts (the
+    orders' own and their lines') and coupon value; orders naming no store as
+    ``unknown``."""
+    return _answer(ctx, "stores", params)
+
+
+@router.get("/products", response_model=ProductsReport,
+            responses={**ERRORS, 200: CSV_RESPONSE})
+def products_report(ctx: Analyst, params: Params):
+    """Sales per product at one ``level`` (department, category, subcategory, brand or
+    sku): revenue, units, orders, members, line discounts and share of revenue."""
+    return _answer(ctx, "products", params)
+
+
+@router.get("/category-trends", response_model=CategoryTrendsReport,
+            responses={**ERRORS, 200: CSV_RESPONSE})
+def category_trends_report(ctx: Analyst, params: Params):
+    """Revenue, units, orders and members per month (program timezone) and value of a
+    product ``level`` (default: category), with each one's share of the month."""
+    return _answer(ctx, "category-trends", params)
+
+
+@router.get("/segments", response_model=SegmentsReport,
+            responses={**ERRORS, 200: CSV_RESPONSE})
+def segments_report(ctx: Analyst, params: Params):
+    """Per active segment, its current members: how many, how many active (bought in the
+    last ``lapsed_days``), purchasers, orders and revenue in the period, spend per member
+    and the points they hold. A segment with no members shows zeros."""
+    return _answer(ctx, "segments", params)
 
 
 @router.get("/{report}", include_in_schema=False)

@@ -38,6 +38,10 @@ HELP = {
     "rfm": "Recency / frequency / monetary scores per member and named segments.",
     "clv": "BG/NBD + Gamma-Gamma lifetime value: P(alive), expected purchases and value.",
     "cohorts": "Monthly join cohorts × months since join retention.",
+    "stores": "Sales per store: revenue, orders, members, units, basket, discounts, coupons.",
+    "products": "Sales per product level (--level department|category|subcategory|brand|sku).",
+    "category-trends": "Revenue and members per month and category (or --level).",
+    "segments": "Members, active members, orders, revenue and points per segment.",
 }
 
 
@@ -49,6 +53,14 @@ class OutputFormat(StrEnum):
     TABLE = "table"
     JSON = "json"
     CSV = "csv"
+
+
+class Level(StrEnum):
+    DEPARTMENT = "department"
+    CATEGORY = "category"
+    SUBCATEGORY = "subcategory"
+    BRAND = "brand"
+    SKU = "sku"
 
 
 class TimeUnit(StrEnum):
@@ -156,6 +168,11 @@ def _command(name: str):  # type: ignore[no-untyped-def]
         segment: Annotated[str | None, typer.Option(help="rfm: only this segment")] = None,
         limit: Annotated[int | None, typer.Option(help="Rows of per-member lists (all)")]
         = None,
+        level: Annotated[Level, typer.Option(
+            help="products, category-trends: product level")] = Level.CATEGORY,
+        bands: Annotated[str | None, typer.Option(
+            help="behaviour: frequency bands' lowest order counts, e.g. 1,2,4,12,26,52 "
+                 "(default: fixed, or at quantiles for frequent shoppers)")] = None,
         format: Annotated[OutputFormat, typer.Option("--format", "-f")] = OutputFormat.TABLE,
         table: Annotated[str | None, typer.Option(help="csv: which table")] = None,
         out: Annotated[Path | None, typer.Option("--out", "-o", help="Write to FILE")] = None,
@@ -167,7 +184,7 @@ def _command(name: str):  # type: ignore[no-untyped-def]
                      lapsed_days=lapsed_days, point_value=point_value,
                      calibration_end=calibration_end.date() if calibration_end else None,
                      time_unit=time_unit.value, horizon_days=horizon_days, segment=segment,
-                     limit=limit)
+                     limit=limit, level=level.value, bands=bands)
         _run(name, program, db, query, format, table, out)
 
     command.__doc__ = HELP[name]

@@ -132,6 +132,11 @@ UNKNOWN = "unknown"
 ORDER_COUNT_BANDS: tuple[tuple[int, str], ...] = (
     (1, "1"), (2, "2"), (3, "3"), (4, "4-5"), (6, "6-10"), (11, "11-20"), (21, "21+"))
 
+CROWDED_TOP_BAND = 0.25
+"""Frequent shoppers (a grocer's members buy 60 times a year) all land in the fixed bands'
+top band: when more than this share of purchasers would, the bands follow the data."""
+FREQUENCY_QUANTILES = (0.2, 0.4, 0.6, 0.8, 0.9)
+
 GAP_BANDS: tuple[tuple[int, str], ...] = (
     (0, "0-7 days"), (8, "8-14 days"), (15, "15-30 days"), (31, "31-60 days"),
     (61, "61-90 days"), (91, "91-180 days"), (181, "181-365 days"), (366, "over a year"))
@@ -144,6 +149,46 @@ def band_of(value: int | None, bands: Sequence[tuple[int, str]]) -> str:
     lows = [low for low, _ in bands]
     index = bisect.bisect_right(lows, value) - 1
     return bands[max(index, 0)][1]
+
+
+def bands_from(lows: Sequence[int]) -> tuple[tuple[int, str], ...]:
+    """Bands from their lowest values (increasing, from 1 up): 1, 2-3, …, 52+."""
+    lows = [1, *lows] if lows[0] > 1 else list(lows)
+    labels = [str(low) if high - 1 == low else f"{low}-{high - 1}"
+              for low, high in zip(lows, lows[1:])]
+    return tuple(zip(lows, [*labels, f"{lows[-1]}+"]))
+
+
+def frequency_bands(counts: Sequence[tuple[int, int]], given: Sequence[int] | None
+                    ) -> tuple[tuple[tuple[int, str], ...], str]:
+    """The bands orders per purchaser are folded into, and how they were drawn.
+
+    The fixed bands suit a retailer whose members buy a few times a year. Where more
+    than a quarter of purchasers would land in their top band, bands are drawn at
+    quantiles of the data instead, so frequent shoppers spread over them.
+    """
+    if given:
+        return bands_from(given), "given"
+    purchasers = sum(n for _, n in counts)
+    top = ORDER_COUNT_BANDS[-1][0]
+    crowded = sum(n for orders, n in counts if orders >= top)
+    if not purchasers or crowded <= purchasers * CROWDED_TOP_BAND:
+        return ORDER_COUNT_BANDS, "default"
+    return bands_from(sorted({1, *quantile_counts(counts, FREQUENCY_QUANTILES)})), "quantiles"
+
+
+def quantile_counts(counts: Sequence[tuple[int, int]], quantiles: Sequence[float]
+                    ) -> list[int]:
+    """The order count below which each quantile of purchasers falls (lower value)."""
+    ordered = sorted(counts)
+    total = sum(n for _, n in ordered)
+    found, seen, index = [], 0, 0
+    for q in quantiles:
+        while index < len(ordered) and seen + ordered[index][1] <= q * total:
+            seen += ordered[index][1]
+            index += 1
+        found.append(ordered[min(index, len(ordered) - 1)][0])
+    return found
 
 
 def fold_bands(counts: Iterable[tuple[int | None, int]],

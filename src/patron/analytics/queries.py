@@ -17,7 +17,7 @@ import numpy as np
 from patron.analytics.repository import Warehouse
 
 MEMBER_TABLES = ("orders", "events", "ledger", "spends", "lots", "accounts",
-                 "reward_redemptions", "gift_grants")
+                 "reward_redemptions", "gift_grants", "segment_members")
 
 
 @dataclass(frozen=True)
@@ -381,3 +381,77 @@ def cohort_activity(w: Warehouse, p: Period) -> list[tuple[date, int, int]]:
         "FROM orders o JOIN j USING (member_id) WHERE o.occurred_at < $end "
         "GROUP BY 1, 2 ORDER BY 1, 2", p.params)
     return [(cohort, int(k), int(n)) for cohort, k, n in rows]
+
+
+# --------------------------------------------------------------------------- sales
+
+LINE_FIGURES = ("coalesce(sum(l.amount), 0) AS revenue, coalesce(sum(l.quantity), 0) AS units, "
+                "count(DISTINCT l.order_pk) AS orders, count(DISTINCT o.member_id) AS members, "
+                "coalesce(sum(l.discount), 0) AS discount")
+"""What lines add up to: paid, units, orders and members, and the lines' discounts."""
+
+
+def by_store(w: Warehouse, p: Period) -> list[dict[str, Any]]:
+    """Per store: an order's discount is its own plus its lines'; units are its lines'."""
+    return w.dicts(
+        "WITH lines AS (SELECT order_pk, sum(quantity) AS units, "
+        "coalesce(sum(discount), 0) AS discount FROM order_lines GROUP BY 1) "
+        "SELECT coalesce(o.store_id, 'unknown') AS store_id, count(*) AS orders, "
+        "count(DISTINCT o.member_id) AS members, coalesce(sum(o.total), 0) AS revenue, "
+        "coalesce(sum(l.units), 0) AS units, "
+        "coalesce(sum(coalesce(o.discount, 0) + coalesce(l.discount, 0)), 0) AS discount, "
+        "coalesce(sum(o.coupon_value), 0) AS coupon_value "
+        "FROM orders o LEFT JOIN lines l ON l.order_pk = o.id "
+        f"WHERE {p.where('o.occurred_at')} GROUP BY 1 ORDER BY revenue DESC, 1", p.params)
+
+
+def by_product(w: Warehouse, p: Period, level: str) -> list[dict[str, Any]]:
+    """Per value of a product level (a column name the query schema allows)."""
+    return w.dicts(
+        f"SELECT coalesce(nullif(l.{level}, ''), 'unknown') AS key, {LINE_FIGURES} "
+        f"FROM order_lines l JOIN orders o ON o.id = l.order_pk "
+        f"WHERE {p.where('o.occurred_at')} GROUP BY 1 ORDER BY revenue DESC, 1", p.params)
+
+
+def sales_totals(w: Warehouse, p: Period) -> dict[str, int]:
+    """Lines' totals over the period, each order and member once."""
+    row = w.one(f"SELECT {LINE_FIGURES} FROM order_lines l JOIN orders o ON o.id = l.order_pk "
+                f"WHERE {p.where('o.occurred_at')}", p.params)
+    return {k: int(v or 0) for k, v in row.items()}
+
+
+def product_trends(w: Warehouse, p: Period, level: str) -> list[dict[str, Any]]:
+    """Per local month and value of a product level: the month's lines' figures."""
+    return w.dicts(
+        "SELECT CAST(date_trunc('month', o.occurred_at) AS DATE) AS month, "
+        f"coalesce(nullif(l.{level}, ''), 'unknown') AS key, {LINE_FIGURES} "
+        f"FROM order_lines l JOIN orders o ON o.id = l.order_pk "
+        f"WHERE {p.where('o.occurred_at')} GROUP BY 1, 2 ORDER BY 1, revenue DESC, 2",
+        p.params)
+
+
+def by_segment(w: Warehouse, p: Period, as_of: date, lapsed_days: int) -> list[dict[str, Any]]:
+    """Per active segment, its current members' figures; a segment without any, zeros."""
+    return w.dicts(
+        "WITH bought AS (SELECT member_id, count(*) FILTER (WHERE "
+        f"{p.where('occurred_at')}) AS orders, coalesce(sum(total) FILTER (WHERE "
+        f"{p.where('occurred_at')}), 0) AS revenue, "
+        "date_diff('day', CAST(max(occurred_at) AS DATE), $as_of) AS days "
+        "FROM orders WHERE occurred_at < $end GROUP BY 1), "
+        "held AS (SELECT member_id, sum(available + pending) AS points FROM accounts "
+        "GROUP BY 1) "
+        "SELECT s.key AS segment, s.name, s.kind, count(m.member_id) AS members, "
+        "count(*) FILTER (WHERE b.days <= $lapsed_days) AS active_members, "
+        "count(*) FILTER (WHERE b.orders > 0) AS purchasers, "
+        "coalesce(sum(b.orders), 0) AS orders, coalesce(sum(b.revenue), 0) AS revenue, "
+        "coalesce(sum(h.points), 0) AS points_balance "
+        "FROM segments s LEFT JOIN segment_members m ON m.segment_id = s.id "
+        "LEFT JOIN bought b ON b.member_id = m.member_id "
+        "LEFT JOIN held h ON h.member_id = m.member_id "
+        "WHERE s.active GROUP BY s.key, s.name, s.kind ORDER BY s.key",
+        {**p.params, "as_of": as_of, "lapsed_days": lapsed_days})
+
+
+def members_in_segments(w: Warehouse) -> int:
+    return int(w.one("SELECT count(DISTINCT m.member_id) AS n FROM segment_members m "
+                     "JOIN segments s ON s.id = m.segment_id WHERE s.active")["n"] or 0)

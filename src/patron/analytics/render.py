@@ -16,7 +16,8 @@ HEADER_FIELDS = ("report", "program", "currency", "minor_exponent", "start", "as
 MONEY_FIELDS = frozenset({
     "revenue", "value", "cost", "average_order_value", "average_spend_per_purchaser",
     "average_spend", "monetary", "average_monetary", "average_repeat_spend",
-    "expected_average_spend", "expected_value", "net_value"})
+    "expected_average_spend", "expected_value", "net_value", "discount", "coupon_value",
+    "average_basket", "spend_per_member"})
 """Columns holding money in minor units (shown as money in the table view)."""
 
 

@@ -41,7 +41,7 @@ from typing import Any
 
 import duckdb
 import numpy as np
-from sqlalchemy import Connection, Select, select
+from sqlalchemy import Boolean, Connection, Select, column, select, table
 from sqlalchemy.engine import URL
 
 from patron.events.tables import events, order_lines, orders
@@ -77,14 +77,35 @@ def _fetch_members(program_id: int) -> Select[Any]:
 
 
 def _fetch_orders(program_id: int) -> Select[Any]:
-    return select(orders.c.id, orders.c.order_id, orders.c.member_id, orders.c.channel,
-                  orders.c.total, orders.c.occurred_at).where(orders.c.program_id == program_id)
+    o = orders.c
+    return select(o.id, o.order_id, o.member_id, o.channel, o.total, o.occurred_at, o.store_id,
+                  o.discount, o.coupon_value).where(o.program_id == program_id)
 
 
 def _fetch_lines(program_id: int) -> Select[Any]:
-    return select(order_lines.c.order_pk, order_lines.c.category, order_lines.c.quantity,
-                  order_lines.c.amount).join(orders, orders.c.id == order_lines.c.order_pk).where(
-        orders.c.program_id == program_id)
+    line = order_lines.c
+    return select(line.order_pk, line.sku, line.department, line.category, line.subcategory,
+                  line.brand, line.quantity, line.amount, line.discount).join(
+        orders, orders.c.id == line.order_pk).where(orders.c.program_id == program_id)
+
+
+# The segments' tables by name: segments sit above analytics (they read its figures),
+# so the snapshot names the two tables it reads rather than importing their package.
+_segments = table("segments", column("id"), column("program_id"), column("key"),
+                  column("name"), column("kind"), column("active", Boolean))
+_segment_members = table("segment_members", column("segment_id"), column("member_id"),
+                         column("left_at"))
+
+
+def _fetch_segments(program_id: int) -> Select[Any]:
+    s = _segments.c
+    return select(s.id, s.key, s.name, s.kind, s.active).where(s.program_id == program_id)
+
+
+def _fetch_segment_members(program_id: int) -> Select[Any]:
+    m, s = _segment_members.c, _segments.c
+    return select(m.segment_id, m.member_id).join(_segments, s.id == m.segment_id).where(
+        s.program_id == program_id, m.left_at.is_(None))
 
 
 def _fetch_events(program_id: int) -> Select[Any]:
@@ -149,15 +170,31 @@ TABLES: dict[str, SnapshotTable] = {t.name: t for t in (
     SnapshotTable(
         "orders",
         (("id", "BIGINT"), ("order_id", "VARCHAR"), ("member_id", "BIGINT"),
-         ("channel", "VARCHAR"), ("total", "BIGINT"), ("occurred_at", LOCAL_TS)),
-        "SELECT id, order_id, member_id, channel, total, occurred_at FROM src.orders "
-        "WHERE program_id = $program", _fetch_orders),
+         ("channel", "VARCHAR"), ("total", "BIGINT"), ("occurred_at", LOCAL_TS),
+         ("store_id", "VARCHAR"), ("discount", "BIGINT"), ("coupon_value", "BIGINT")),
+        "SELECT id, order_id, member_id, channel, total, occurred_at, store_id, discount, "
+        "coupon_value FROM src.orders WHERE program_id = $program", _fetch_orders),
     SnapshotTable(
         "order_lines",
-        (("order_pk", "BIGINT"), ("category", "VARCHAR"), ("quantity", "BIGINT"),
-         ("amount", "BIGINT")),
-        "SELECT l.order_pk, l.category, l.quantity, l.amount FROM src.order_lines l "
+        (("order_pk", "BIGINT"), ("sku", "VARCHAR"), ("department", "VARCHAR"),
+         ("category", "VARCHAR"), ("subcategory", "VARCHAR"), ("brand", "VARCHAR"),
+         ("quantity", "BIGINT"), ("amount", "BIGINT"), ("discount", "BIGINT")),
+        "SELECT l.order_pk, l.sku, l.department, l.category, l.subcategory, l.brand, "
+        "l.quantity, l.amount, l.discount FROM src.order_lines l "
         "JOIN orders o ON o.id = l.order_pk", _fetch_lines, needs=("orders",)),
+    SnapshotTable(
+        "segments",
+        (("id", "BIGINT"), ("key", "VARCHAR"), ("name", "VARCHAR"), ("kind", "VARCHAR"),
+         ("active", "BOOLEAN")),
+        "SELECT id, key, name, kind, active FROM src.segments WHERE program_id = $program",
+        _fetch_segments),
+    SnapshotTable(
+        # a segment's current members: those who have not left it
+        "segment_members",
+        (("segment_id", "BIGINT"), ("member_id", "BIGINT")),
+        "SELECT m.segment_id, m.member_id FROM src.segment_members m "
+        "JOIN segments s ON s.id = m.segment_id WHERE m.left_at IS NULL",
+        _fetch_segment_members, needs=("segments",)),
     SnapshotTable(
         # purchases are the orders; only the other events are read again
         "events",

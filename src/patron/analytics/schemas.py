@@ -1,80 +1,29 @@
 """Analytics payloads: the query every report accepts, and one schema per report.
 
 Money is integer minor units of the program's currency (named in every report);
-points are integers; shares and rates are fractions between 0 and 1.
+points are integers; shares and rates are fractions between 0 and 1. The query and
+the header are in ``query``, the sales reports in ``sales_schemas``.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from patron.schemas_common import Channel, Day, Name
+from patron.analytics.query import (MAX_BANDS, REPORTS, Count, ProductLevel, ReportBase,
+                                    ReportName, ReportQuery)
+from patron.analytics.sales_schemas import (CategoryTrendsReport, ProductSales, ProductsReport,
+                                            SalesSummary, SegmentFigures, SegmentsReport,
+                                            SegmentsSummary, StoreSales, StoresReport,
+                                            TrendMonth, TrendsSummary)
 
-REPORTS = ("members", "points", "rewards", "behaviour", "rfm", "clv", "cohorts")
-ReportName = Literal["members", "points", "rewards", "behaviour", "rfm", "clv", "cohorts"]
-
-
-class ReportQuery(BaseModel):
-    """Filters and options; each report uses those that make sense for it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    start: Day | None = Field(None, description="First day counted, in the program's timezone")
-    end: Day | None = Field(
-        None, description="Last day counted; the report is as of the end of that day "
-                          "(default: today; for members, rfm, clv and cohorts on data ending "
-                          "over 30 days ago, the data's last day)")
-    region: Name | None = Field(None, description="Only members of this region")
-    join_channel: Channel | None = Field(None, description="Only members who joined here")
-    channel: Channel | None = Field(None, description="Only orders (and events) of this channel")
-    lapsed_days: int = Field(90, ge=1, le=3650,
-                             description="members: lapsed after this many days without a purchase")
-    point_value: Decimal | None = Field(
-        None, gt=0, le=1000, max_digits=12, decimal_places=6,
-        description="points, rewards: what one point costs the program, in currency units "
-                    "(default: the program document's settings.point_value_minor)")
-    calibration_end: Day | None = Field(
-        None, description="clv: last day of the calibration period (default: the end); "
-                          "purchases after it are the holdout the predictions are checked on")
-    time_unit: Literal["day", "week"] = Field("week", description="clv: time unit of the models")
-    horizon_days: int = Field(90, ge=1, le=3650,
-                              description="clv: predict purchases and value over this many days")
-    segment: str | None = Field(None, max_length=40,
-                                description="rfm: only members of this named segment")
-    limit: int | None = Field(1000, ge=1, le=1_000_000,
-                              description="rfm, clv, rewards: rows in per-member/per-reward lists")
-
-
-class ReportBase(BaseModel):
-    report: ReportName
-    program: str = Field(description="Program slug")
-    currency: str = Field(description="ISO-4217 code of every money amount (minor units)")
-    minor_exponent: int = Field(description="Digits of the minor unit (2: cents)")
-    start: date | None = Field(description="First day counted")
-    as_of: date = Field(description="Last day counted: recency and lapsing are measured from it")
-    as_of_basis: Literal["end", "today", "data_end"] = Field(
-        description="Why that day: the end date given; today; or, for members, rfm, clv and "
-                    "cohorts with no end date on data ending over 30 days ago, the last day "
-                    "with recorded activity")
-    data_end: date | None = Field(
-        description="Last day with recorded activity (orders, events, points, redemptions) "
-                    "in what the report read; null without any")
-    warnings: list[str] = Field(
-        description="What an analyst should know before reading the figures, e.g. that the "
-                    "data ends long before the as-of day")
-    generated_at: datetime
-    source: Literal["scan", "fetch"] = Field(
-        description="How the rows were read: DuckDB scanner or SQLAlchemy fetch")
-
-
-class Count(BaseModel):
-    key: str
-    members: int
-    share: float | None
+__all__ = ["MAX_BANDS", "REPORTS", "CategoryTrendsReport", "Count", "ProductLevel",
+           "ProductSales", "ProductsReport", "ReportBase", "ReportName", "ReportQuery",
+           "SalesSummary", "SegmentFigures", "SegmentsReport", "SegmentsSummary", "StoreSales",
+           "StoresReport", "TrendMonth", "TrendsSummary"]
 
 
 # --------------------------------------------------------------------------- members
@@ -301,6 +250,9 @@ class EventTypeCount(BaseModel):
 
 
 class BehaviourSummary(BaseModel):
+    frequency_bands: Literal["default", "given", "quantiles"] = Field(
+        description="How the frequency bands were drawn: the fixed ones, the query's bands, "
+                    "or at quantiles of orders per purchaser (frequent shoppers)")
     purchasers: int
     orders: int
     orders_per_purchaser: float | None
@@ -443,9 +395,12 @@ class CohortsReport(ReportBase):
 
 
 Report = (MembersReport | PointsReport | RewardsReport | BehaviourReport | RfmReport
-          | ClvReport | CohortsReport)
+          | ClvReport | CohortsReport | StoresReport | ProductsReport | CategoryTrendsReport
+          | SegmentsReport)
 
 PRIMARY_TABLE: dict[str, str] = {
     "members": "growth", "points": "monthly", "rewards": "by_reward",
-    "behaviour": "categories", "rfm": "members", "clv": "members", "cohorts": "cohorts"}
+    "behaviour": "categories", "rfm": "members", "clv": "members", "cohorts": "cohorts",
+    "stores": "stores", "products": "products", "category-trends": "trends",
+    "segments": "segments"}
 """The table a CSV export holds unless another is named."""

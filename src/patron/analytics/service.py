@@ -60,6 +60,19 @@ from patron.analytics.schemas import (
     RuleIssuance,
     SpendDecile,
 )
+from patron.analytics.sales_schemas import (
+    CategoryTrendsReport,
+    ProductSales,
+    ProductsReport,
+    SalesSummary,
+    SegmentFigures,
+    SegmentsReport,
+    SegmentsSummary,
+    StoreSales,
+    StoresReport,
+    TrendMonth,
+    TrendsSummary,
+)
 from patron.errors import InvalidInput, NotFound
 from patron.program.service import Program
 
@@ -87,16 +100,22 @@ TABLES: dict[str, dict[str, tuple[str, ...] | None]] = {
     "rewards": {"spends": None, "orders": ("order_id", "member_id", "channel", "occurred_at"),
                 "reward_redemptions": None, "gift_grants": None},
     "behaviour": {"orders": ("id", "member_id", "channel", "total", "occurred_at"),
-                  "order_lines": None, "events": None},
+                  "order_lines": ("order_pk", "category", "quantity", "amount"), "events": None},
     "rfm": {"orders": ORDER_FACTS},
     "clv": {"orders": ORDER_FACTS},
     "cohorts": {"members": None, "orders": ("member_id", "occurred_at")},
+    "stores": {"orders": ("id", "member_id", "total", "occurred_at", "store_id", "discount",
+                          "coupon_value"),
+               "order_lines": ("order_pk", "quantity", "discount")},
+    "products": {"orders": ("id", "member_id", "occurred_at"), "order_lines": None},
+    "category-trends": {"orders": ("id", "member_id", "occurred_at"), "order_lines": None},
+    "segments": {"orders": ORDER_FACTS, "accounts": None, "segment_members": None},
 }
 """What each report reads, and of which columns (``None``: all); ``members`` too when
 the query filters on members, and the sales channel when it filters on one."""
 
 
-FOLLOW_DATA = frozenset({"members", "rfm", "clv", "cohorts"})
+FOLLOW_DATA = frozenset({"members", "rfm", "clv", "cohorts", "segments"})
 """Reports of recency (lapsed members, RFM, lifetime value, retention): on old data and
 with no end date, they are as of the data's last day (see ``domain.as_of``)."""
 
@@ -253,7 +272,8 @@ def behaviour_report(w: Warehouse, rq: Request) -> BehaviourReport:
     gaps = queries.purchase_gaps(w, p)
     counts = queries.orders_per_member(w, p)
     rhythm = domain.purchase_rhythm(counts, gaps)
-    summary = BehaviourSummary(**vars(rhythm))
+    bands, drawn = domain.frequency_bands(counts, rq.query.band_lows)
+    summary = BehaviourSummary(**vars(rhythm), frequency_bands=drawn)
     categories = queries.categories(w, p)
     revenue = sum(c["revenue"] for c in categories)
     channels = queries.channels(w, p)
@@ -263,7 +283,7 @@ def behaviour_report(w: Warehouse, rq: Request) -> BehaviourReport:
                         for label, n in domain.fold_bands(gaps, domain.GAP_BANDS)],
         frequency=[FrequencyBand(orders=label, members=n,
                                  share=domain.share(n, rhythm.purchasers))
-                   for label, n in domain.fold_bands(counts, domain.ORDER_COUNT_BANDS)],
+                   for label, n in domain.fold_bands(counts, bands)],
         categories=[CategoryShare(**c, share_of_revenue=domain.share(c["revenue"], revenue))
                     for c in categories],
         channels=[ChannelShare(**c, share_of_orders=domain.share(c["orders"], rhythm.orders))
@@ -347,7 +367,64 @@ def cohorts_report(w: Warehouse, rq: Request) -> CohortsReport:
                         retention=r.retention) for r in rows])
 
 
+# --------------------------------------------------------------------------- sales
+
+def stores_report(w: Warehouse, rq: Request) -> StoresReport:
+    stores = queries.by_store(w, rq.period)
+    revenue = sum(s["revenue"] for s in stores)
+    totals = queries.order_totals(w, rq.period)
+    return StoresReport(
+        **rq.header,
+        summary=SalesSummary(level="store", keys=len(stores), revenue=revenue,
+                             orders=totals["orders"], members=totals["purchasers"],
+                             units=sum(s["units"] for s in stores),
+                             discount=sum(s["discount"] for s in stores)),
+        stores=[StoreSales(**s, share_of_revenue=domain.share(s["revenue"], revenue),
+                           average_basket=domain.average_minor(s["revenue"], s["orders"]))
+                for s in stores])
+
+
+def products_report(w: Warehouse, rq: Request) -> ProductsReport:
+    level = rq.query.level
+    products = queries.by_product(w, rq.period, level)
+    totals = queries.sales_totals(w, rq.period)
+    return ProductsReport(
+        **rq.header, summary=SalesSummary(level=level, keys=len(products), **totals),
+        products=[ProductSales(**p, share_of_revenue=domain.share(p["revenue"],
+                                                                  totals["revenue"]))
+                  for p in products])
+
+
+def category_trends_report(w: Warehouse, rq: Request) -> CategoryTrendsReport:
+    level = rq.query.level
+    rows = queries.product_trends(w, rq.period, level)
+    monthly: dict[date, int] = {}
+    for row in rows:
+        monthly[row["month"]] = monthly.get(row["month"], 0) + row["revenue"]
+    return CategoryTrendsReport(
+        **rq.header,
+        summary=TrendsSummary(level=level, months=len(monthly),
+                              keys=len({row["key"] for row in rows}),
+                              revenue=sum(monthly.values())),
+        trends=[TrendMonth(month=r["month"], key=r["key"], revenue=r["revenue"],
+                           units=r["units"], orders=r["orders"], members=r["members"],
+                           share_of_month=domain.share(r["revenue"], monthly[r["month"]]))
+                for r in rows])
+
+
+def segments_report(w: Warehouse, rq: Request) -> SegmentsReport:
+    rows = queries.by_segment(w, rq.period, rq.as_of, rq.query.lapsed_days)
+    return SegmentsReport(
+        **rq.header,
+        summary=SegmentsSummary(segments=len(rows),
+                                members_in_a_segment=queries.members_in_segments(w)),
+        segments=[SegmentFigures(**r, spend_per_member=domain.average_minor(r["revenue"],
+                                                                            r["members"]))
+                  for r in rows])
+
+
 BUILDERS: dict[str, Callable[[Warehouse, Request], Report]] = {
     "members": members_report, "points": points_report, "rewards": rewards_report,
     "behaviour": behaviour_report, "rfm": rfm_report, "clv": clv_report,
-    "cohorts": cohorts_report}
+    "cohorts": cohorts_report, "stores": stores_report, "products": products_report,
+    "category-trends": category_trends_report, "segments": segments_report}

@@ -30,13 +30,22 @@ class MemberRef(BaseModel):
         return self
 
 
+ProductLevel = Annotated[Text, StringConstraints(max_length=200)]
+
+
 class PurchaseLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sku: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
-    category: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    department: ProductLevel | None = Field(None, description="Top of the product hierarchy")
+    category: ProductLevel | None = Field(None, description="Within the department")
+    subcategory: ProductLevel | None = Field(None, description="Within the category")
+    brand: ProductLevel | None = None
     quantity: int = Field(1, strict=True, ge=1, le=1_000_000)
-    amount: Money = Field(description="Line total in minor units (cents)")
+    amount: Money = Field(description="Line total in minor units (cents): what the member "
+                                      "paid for the line, after its discount")
+    discount: Money | None = Field(None, description="Discount taken off this line, minor "
+                                   "units (already out of amount)")
 
 
 class PurchaseData(BaseModel):
@@ -45,6 +54,12 @@ class PurchaseData(BaseModel):
     order_id: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
     total: Money = Field(description="Order total in minor units; what points are earned on")
+    store_id: Annotated[Text, StringConstraints(min_length=1, max_length=100)] | None = Field(
+        None, description="The store (or site) the order was taken at")
+    discount: Money | None = Field(None, description="Order-level discount, minor units "
+                                   "(already out of total; line discounts are on the lines)")
+    coupon_value: Money | None = Field(None, description="Value of the coupons applied to "
+                                       "the order, minor units")
     lines: list[PurchaseLine] = Field(default_factory=list, max_length=500)
 
     @model_validator(mode="after")

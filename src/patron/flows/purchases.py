@@ -51,10 +51,13 @@ class Purchases(Handler):
             conn,
             [dict(program_id=program.id, order_id=i.order.order_id, member_id=i.member_id,
                   event_id=i.event_pk, channel=i.event.channel, currency=i.order.currency,
-                  total=i.order.total, occurred_at=i.event.occurred_at) for i in items],
-            [[dict(line_no=n, sku=line.sku, category=line.category, quantity=line.quantity,
-                   amount=line.amount) for n, line in enumerate(i.order.lines)]
-             for i in items])
+                  total=i.order.total, store_id=i.order.store_id, discount=i.order.discount,
+                  coupon_value=i.order.coupon_value, occurred_at=i.event.occurred_at)
+             for i in items],
+            [[dict(line_no=n, sku=line.sku, department=line.department,
+                   category=line.category, subcategory=line.subcategory, brand=line.brand,
+                   quantity=line.quantity, amount=line.amount, discount=line.discount)
+              for n, line in enumerate(i.order.lines)] for i in items])
 
 
 PURCHASES = Purchases()

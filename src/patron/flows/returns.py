@@ -125,7 +125,9 @@ def purchase_of(order: Any, lines: list[Any]) -> Purchase:
                         (Line(0, "", "", 1, order.total, order.total),))
     shares = apportion(order.total, [line.amount for line in lines])
     return Purchase(order.order_id, order.currency, order.total, tuple(
-        Line(i, line.sku, line.category or "", line.quantity, line.amount, shares[i])
+        Line(i, line.sku, line.category or "", line.quantity, line.amount, shares[i],
+             department=line.department or "", subcategory=line.subcategory or "",
+             brand=line.brand or "", discount=line.discount or 0)
         for i, line in enumerate(lines)))
 
 

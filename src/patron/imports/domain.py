@@ -9,7 +9,10 @@ the field is used without being mapped.
 Adjacent purchase rows with the same ``order_id`` (and the same ``id``, if
 given) are one order: each row is a line (``line.sku``, ``line.category``,
 ``line.quantity``, ``line.amount``) and the order's total is the sum of the line
-amounts unless a ``total`` is given. Adjacency lets a file of any size stream
+amounts unless a ``total`` is given. A line may name its ``department``,
+``category``, ``subcategory``, ``brand`` and ``line.discount``; the order its
+``store_id``, ``discount`` and ``coupon_value``, on every row alike.
+Adjacency lets a file of any size stream
 through in batches; a row of an order that ended rows earlier is refused
 (``split_order``) rather than taken for a repeat of it.
 
@@ -37,12 +40,17 @@ from zoneinfo import ZoneInfo
 from patron.errors import InvalidInput
 
 IDENTITY_FIELDS = ("external_id", "email", "phone", "card")
-LINE_FIELDS = ("line.sku", "line.category", "line.quantity", "line.amount")
+PRODUCT_FIELDS = ("department", "category", "subcategory", "brand")
+"""A line's product hierarchy, read from ``line.<name>`` or a plain ``<name>`` column."""
+LINE_FIELDS = ("line.sku", *(f"line.{name}" for name in PRODUCT_FIELDS), "line.quantity",
+               "line.amount", "line.discount")
+ORDER_MONEY = ("discount", "coupon_value")
+"""Order-level money besides the total: the order's own discount and its coupons' value."""
 EVENT_FIELDS = frozenset({"id", "type", "occurred_at", "channel", "member_id", *IDENTITY_FIELDS,
-                          "order_id", "currency", "total", "sku", "category", "quantity",
-                          *LINE_FIELDS})
+                          "order_id", "currency", "total", "store_id", *ORDER_MONEY, "sku",
+                          *PRODUCT_FIELDS, "quantity", *LINE_FIELDS})
 ORDER_FIELDS = ("id", "type", "occurred_at", "channel", "member_id", *IDENTITY_FIELDS,
-                "currency", "total")
+                "currency", "total", "store_id", *ORDER_MONEY)
 """What every row of one order must agree on."""
 PROFILE_FIELDS = ("name", "given_name", "family_name", "gender", "region", "join_channel")
 ADDRESS_COLUMNS = {"address_line1": "line1", "address_line2": "line2", "city": "city",
@@ -312,7 +320,10 @@ def _lines(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale,
     skus = m.column(rows, "line.sku", "sku")
     categories = m.column(rows, "line.category", "category")
     quantities = m.column(rows, "line.quantity", "quantity")
-    for amount, sku, category, quantity in zip(given, skus, categories, quantities):
+    products = [m.column(rows, f"line.{name}", name) for name in PRODUCT_FIELDS]
+    discounts = m.column(rows, "line.discount")
+    for n, (amount, sku, category, quantity) in enumerate(
+            zip(given, skus, categories, quantities)):
         if amount is not None:
             amounts.append(parse_money(amount, m.money, locale.minor_exponent, "line.amount"))
         elif len(rows) > 1:
@@ -323,12 +334,37 @@ def _lines(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale,
         else:
             raise InvalidRow("a purchase needs a total (or a line.amount)", field="total")
         if sku or category:
-            lines.append({"sku": sku or category, "category": category,
-                          "quantity": _whole(quantity or "1"), "amount": amounts[-1]})
+            lines.append(_line(sku or category, quantity, amounts[-1],
+                               {name: column[n] for name, column in
+                                zip(PRODUCT_FIELDS, products) if column[n] is not None},
+                               discounts[n], m, locale))
     if lines and len(lines) != len(rows):
         raise InvalidRow("some rows of the order name no line.sku or line.category",
                          field="line.sku")
     return lines, amounts
+
+
+def _line(sku: str, quantity: str | None, amount: int, products: dict[str, str],
+          discount: str | None, m: ColumnMap, locale: Locale) -> dict[str, Any]:
+    line: dict[str, Any] = {"sku": sku, "category": None, **products,
+                            "quantity": _whole(quantity or "1"), "amount": amount}
+    if discount is not None:
+        line["discount"] = parse_money(discount, m.money, locale.minor_exponent,
+                                       "line.discount")
+    return line
+
+
+def _order_extras(row: Mapping[str, Any], m: ColumnMap, locale: Locale) -> dict[str, Any]:
+    """The store and order-level money a purchase row gives, those present only."""
+    extras: dict[str, Any] = {}
+    store_id = m.get(row, "store_id")
+    if store_id is not None:
+        extras["store_id"] = store_id
+    for name in ORDER_MONEY:
+        given = m.get(row, name)
+        if given is not None:
+            extras[name] = parse_money(given, m.money, locale.minor_exponent, name)
+    return extras
 
 
 def _purchase(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale
@@ -339,7 +375,8 @@ def _purchase(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale
              else None)
     lines, amounts = _lines(rows, m, locale, total)
     data: dict[str, Any] = {"currency": (m.get(first, "currency") or locale.currency).upper(),
-                            "total": sum(amounts) if total is None else total}
+                            "total": sum(amounts) if total is None else total,
+                            **_order_extras(first, m, locale)}
     if lines:
         data["lines"] = lines
     return data

@@ -36,7 +36,7 @@ RETURN = "return"
 
 BUILT_IN_EVENT_TYPES: dict[str, dict[str, FieldType]] = {
     "purchase": {"order_id": "string", "currency": "string", "total": "int", "lines": "list",
-                 "store_id": "string"},
+                 "store_id": "string", "discount": "int", "coupon_value": "int"},
     "return": {"order_id": "string", "lines": "list"},
     "sign_up": {"referral_code": "string"},
     "profile_completed": {},
@@ -52,8 +52,9 @@ BUILT_IN_EVENT_TYPES: dict[str, dict[str, FieldType]] = {
 }
 
 LINE_FIELDS: dict[str, FieldType] = {
-    "index": "int", "sku": "string", "category": "string", "quantity": "int", "amount": "int",
-    "net_amount": "int",
+    "index": "int", "sku": "string", "department": "string", "category": "string",
+    "subcategory": "string", "brand": "string", "quantity": "int", "amount": "int",
+    "net_amount": "int", "discount": "int",
 }
 
 PROFILE_FIELDS: dict[str, FieldType] = {
@@ -119,6 +120,7 @@ def sample_event_data(fields: Mapping[str, FieldType]) -> dict[str, Any]:
     """Data with every field present and typed, to type-check a condition against."""
     data = {name: sample_value(kind) for name, kind in fields.items()}
     if fields.get("lines") == "list":
-        data["lines"] = [{"sku": f"SKU-{i}", "category": "sample", "quantity": 2,
-                          "amount": 1250, "line_index": i} for i in range(2)]
+        data["lines"] = [{"sku": f"SKU-{i}", "department": "sample", "category": "sample",
+                          "subcategory": "sample", "brand": "sample", "quantity": 2,
+                          "amount": 1250, "discount": 0, "line_index": i} for i in range(2)]
     return data

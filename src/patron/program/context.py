@@ -145,7 +145,8 @@ class Line(NamedTuple):
 
     Points are earned on the order total (what was paid after order-level
     discounts), shared across lines in proportion to their amounts, so a return
-    of one line takes back exactly the points that line earned.
+    of one line takes back exactly the points that line earned. ``discount`` is
+    what was taken off the line before its ``amount`` (0 when not given).
     """
 
     index: int
@@ -154,11 +155,16 @@ class Line(NamedTuple):
     quantity: int
     amount: int
     net_amount: int
+    department: str = ""
+    subcategory: str = ""
+    brand: str = ""
+    discount: int = 0
 
     def as_cel(self) -> dict[str, Any]:
-        return {"index": self.index, "sku": self.sku, "category": self.category,
-                "quantity": self.quantity, "amount": self.amount,
-                "net_amount": self.net_amount}
+        return {"index": self.index, "sku": self.sku, "department": self.department,
+                "category": self.category, "subcategory": self.subcategory,
+                "brand": self.brand, "quantity": self.quantity, "amount": self.amount,
+                "net_amount": self.net_amount, "discount": self.discount}
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,24 +189,29 @@ def parse_purchase(data: Mapping[str, Any], currency: str) -> Purchase:
     if not isinstance(raw_lines, list):
         raise InvalidEvent("lines must be a list", field="data.lines")
     parsed = [_line_fields(raw, i) for i, raw in enumerate(raw_lines)]
-    if sum(amount for _, _, _, amount in parsed) < total:
+    if sum(line["amount"] for line in parsed) < total:
         raise InvalidEvent("total is more than the sum of the lines", field="data.total")
-    shares = apportion(total, [amount for _, _, _, amount in parsed])
-    lines = tuple(Line(i, sku, category, qty, amount, shares[i])
-                  for i, (sku, category, qty, amount) in enumerate(parsed))
+    shares = apportion(total, [line["amount"] for line in parsed])
+    lines = tuple(Line(index=i, net_amount=shares[i], **line) for i, line in enumerate(parsed))
     return Purchase(order_id, currency, total, lines)
 
 
-def _line_fields(raw: Any, index: int) -> tuple[str, str, int, int]:
+LINE_TEXT = ("sku", "department", "category", "subcategory", "brand")
+"""A line's product fields: text, "" when not given."""
+
+
+def _line_fields(raw: Any, index: int) -> dict[str, Any]:
     where = f"data.lines[{index}]"
     if not isinstance(raw, Mapping):
         raise InvalidEvent("a line is an object", field=where)
     quantity = raw.get("quantity", 1)
     if type(quantity) is not int or quantity < 1:
         raise InvalidEvent("quantity must be a whole number >= 1", field=f"{where}.quantity")
-    sku = raw.get("sku") or ""
-    category = raw.get("category") or ""
-    return str(sku), str(category), quantity, _money(raw.get("amount"), f"{where}.amount")
+    found: dict[str, Any] = {name: str(raw.get(name) or "") for name in LINE_TEXT}
+    discount = raw.get("discount")
+    found.update(quantity=quantity, amount=_money(raw.get("amount"), f"{where}.amount"),
+                 discount=0 if discount is None else _money(discount, f"{where}.discount"))
+    return found
 
 
 def _money(value: Any, where: str) -> int:
