@@ -1,0 +1,146 @@
+"""Campaign results over a small campaign whose every figure is known, on both databases.
+
+Program in UTC, 1 point per $, point value 0.5 minor units. Campaign ``spring`` runs
+1–10 March 2026 (dates: the 10th inclusive) with 5 attribution days: purchases in
+[1 March, 16 March) count. Treatment T1, T2, T3 (T3 enrolled on 2 March); holdout H1, H2.
+
+| member | purchases |
+|---|---|
+| T1 | 20 Feb $40 (before), 2 Mar $100, 14 Mar $50 (attribution), 20 Mar $70 (after) |
+| T2 | 5 Mar $30; spends 30 points on 6 Mar |
+| T3 | – |
+| H1 | 3 Mar $60 |
+| H2 | – |
+
+Treatment revenue $180 over 3 members = $60 a member; holdout $60 over 2 = $30.
+The campaign's earn rule awarded 200 points on T1's 2 March order: cost 200 × 0.5 = 100.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import insert, select
+
+from patron.campaigns.results import CampaignNotFound, campaign_results
+from patron.campaigns.tables import campaign_members
+from patron.earning.tables import awards
+from patron.events.tables import events
+from patron.flows.enrolment import create_member
+from patron.flows.ingest import ingest
+from patron.ledger.service import spend_points
+from patron.program.document import ProgramDocument
+from patron.program.service import get_program
+from patron.program.versions import get_version, publish
+from tests.factories import member_create, purchase_event
+
+
+def at(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=UTC)
+
+
+NOW = at(2026, 3, 25)
+BASE = {"id": "base", "name": "A point a dollar", "on": "purchase",
+        "points": {"per_currency_unit": "1"}}
+SPRING = {"id": "spring", "name": "Spring double", "starts": "2026-03-01",
+          "ends": "2026-03-10", "attribution_days": 5, "holdout": "0.5",
+          "earn_rules": [{"id": "spring-bonus", "name": "Spring bonus", "on": "purchase",
+                          "points": {"per_currency_unit": "2"}}]}
+LAUNCH = {"id": "launch", "name": "App launch", "starts": "2026-03-01", "ends": "2026-03-10",
+          "attribution_days": 5, "holdout": "0"}
+LATER = {"id": "summer", "name": "Summer", "starts": "2026-06-01", "ends": "2026-06-30"}
+PURCHASES = [("T1", at(2026, 2, 20, 15), 40_00), ("T1", at(2026, 3, 2, 15), 100_00),
+             ("T1", at(2026, 3, 14, 15), 50_00), ("T1", at(2026, 3, 20, 15), 70_00),
+             ("T2", at(2026, 3, 5, 15), 30_00), ("H1", at(2026, 3, 3, 15), 60_00)]
+GROUPS = {"spring": {"T1": "treatment", "T2": "treatment", "T3": "treatment",
+                     "H1": "holdout", "H2": "holdout"},
+          "launch": {"T1": "treatment", "T2": "treatment"}}
+
+
+@pytest.fixture
+def shop(database, program):
+    document = ProgramDocument.model_validate({
+        "name": "Spring shop", "settings": {"pending_days": 0, "point_value_minor": "0.5",
+                                            "expiry": {"days": None}},
+        "earn_rules": [BASE], "campaigns": [SPRING, LAUNCH, LATER]})
+    database.transact(lambda conn: publish(conn, program, document, actor="test", now=NOW))
+    program = database.read(lambda conn: get_program(conn, program.id))
+    joined = {"T1": at(2026, 1, 10), "T2": at(2026, 1, 10), "T3": at(2026, 3, 2),
+              "H1": at(2026, 1, 10), "H2": at(2026, 1, 10)}
+    ids = {name: database.transact(lambda conn: create_member(
+        conn, program, member_create(), when)).id for name, when in joined.items()}
+    batch = [purchase_event({"id": ids[name]}, cents, when) for name, when, cents in PURCHASES]
+    outcomes = database.transact(lambda conn: ingest(conn, program, batch, now=NOW,
+                                                     actor="test"))
+    assert all(o.status == "processed" for o in outcomes)
+    database.transact(lambda conn: spend_points(conn, program, ids["T2"], points=30,
+                                                reason="Free coffee", key="t2-coffee",
+                                                actor="test", now=at(2026, 3, 6)))
+    database.transact(lambda conn: _assign_and_award(conn, program, ids, batch[1].id))
+    return database, program, ids
+
+
+def _assign_and_award(conn, program, ids, event_id):
+    conn.execute(insert(campaign_members), [
+        {"program_id": program.id, "campaign_id": campaign, "member_id": ids[name],
+         "group": group, "bucket": 0, "assigned_at": at(2026, 3, 1)}
+        for campaign, groups in GROUPS.items() for name, group in groups.items()])
+    # what the engine writes when a campaign earn rule awards: an award naming the rule
+    base = conn.execute(select(awards).join(events, events.c.id == awards.c.event_id)
+                        .where(events.c.external_id == event_id)).one()
+    conn.execute(insert(awards), [{**{k: v for k, v in base._asdict().items() if k != "id"}, "rule_id": "spring-bonus",
+                                   "rule_name": "Spring bonus", "points": 200}])
+
+
+def results(shop, campaign, now=NOW, **options):
+    database, program, _ = shop
+    return database.read(lambda conn: campaign_results(conn, program, campaign, now,
+                                                       **options))
+
+
+def test_treatment_against_holdout_with_lift_cost_and_roi(shop):
+    r = results(shop, "spring")
+    assert (r.status, r.reach, r.holdout_share, r.attribution_days) == ("ended", 3, 0.5, 5)
+    assert r.measured_until == at(2026, 3, 16)
+    t, h = r.treatment, r.holdout
+    assert (t.members, t.activated, t.new_members, t.orders, t.revenue) == (3, 2, 1, 3, 180_00)
+    assert (t.spend_per_member, t.orders_per_member, t.points_redeemed) == (60_00, 1.0, 30)
+    assert (h.members, h.activated, h.new_members, h.orders, h.revenue) == (2, 1, 0, 1, 60_00)
+    assert (h.spend_per_member, h.orders_per_member, h.points_redeemed) == (30_00, 0.5, 0)
+    assert (r.spend_lift.difference, r.spend_lift.relative) == (30_00, 1.0)
+    assert r.spend_lift.low < 30_00 < r.spend_lift.high
+    assert r.orders_lift.difference == 0.5
+    assert (r.points_issued, r.cashback, r.coupons_issued, r.cost) == (200, 0, 0, 100)
+    assert r.incremental_revenue == 90_00
+    assert r.incremental_revenue_low == round(r.spend_lift.low * 3)
+    assert r.roi == (90_00 - 100) / 100
+    assert r.before_after is None and r.top_rewards == []
+
+
+def test_attribution_days_override_and_campaign_not_started(shop):
+    shorter = results(shop, "spring", attribution_days=0)
+    assert (shorter.treatment.revenue, shorter.treatment.spend_per_member) == (130_00, 4333)
+    assert shorter.status == "ended"
+    upcoming = results(shop, "summer", now=at(2026, 3, 2))
+    assert upcoming.status == "upcoming" and upcoming.treatment.members == 0
+    assert (upcoming.treatment.revenue, upcoming.cost, upcoming.spend_lift) == (0, 0, None)
+
+
+def test_without_holdout_a_before_after_view_labelled_not_causal(shop):
+    r = results(shop, "launch")
+    assert r.holdout is None and r.spend_lift is None and r.roi is None
+    view = r.before_after
+    assert view.causal is False and view.note.startswith("not causal")
+    assert view.before_start == at(2026, 2, 14)
+    assert (view.before_spend_per_member, view.after_spend_per_member) == (20_00, 90_00)
+    assert (view.change, view.relative_change) == (70_00, 3.5)
+
+
+def test_unknown_campaign_is_not_found_naming_the_field(shop):
+    database, program, _ = shop
+    with pytest.raises(CampaignNotFound) as raised:
+        results(shop, "winter")
+    assert (raised.value.code, raised.value.extra["field"]) == ("campaign_not_found",
+                                                                 "campaign_id")
+    assert results(shop, "spring", version=program.version).program_version == program.version
