@@ -18,13 +18,19 @@ The campaign's earn rule awarded 200 points on T1's 2 March order: cost 200 × 0
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 from sqlalchemy import insert, select
 
+from patron.api.app import create_app
 from patron.campaigns.results import CampaignNotFound, campaign_results
 from patron.campaigns.tables import campaign_members
+from patron.cli.main import app
+from patron.clock import FrozenClock
 from patron.earning.tables import awards
 from patron.events.tables import events
 from patron.flows.enrolment import create_member
@@ -33,6 +39,7 @@ from patron.ledger.service import spend_points
 from patron.program.document import ProgramDocument
 from patron.program.service import get_program
 from patron.program.versions import get_version, publish
+from tests.conftest import Api
 from tests.factories import member_create, purchase_event
 
 
@@ -144,3 +151,43 @@ def test_unknown_campaign_is_not_found_naming_the_field(shop):
     assert (raised.value.code, raised.value.extra["field"]) == ("campaign_not_found",
                                                                  "campaign_id")
     assert results(shop, "spring", version=program.version).program_version == program.version
+
+
+def test_cli_prints_the_table_and_json(shop):
+    database, program, _ = shop
+    url = database.engine.url.render_as_string(hide_password=False)
+    base = ["analytics", "campaign", "spring", "--program", program.slug, "--db", url]
+    as_json = CliRunner().invoke(app, [*base, "--format", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    body = json.loads(as_json.stdout)
+    assert (body["treatment"]["spend_per_member"], body["incremental_revenue"]) == (60_00, 90_00)
+    table = CliRunner().invoke(app, base)
+    assert table.exit_code == 0, table.output
+    assert "$60.00" in table.stdout and "ROI" in table.stdout and "89.00" in table.stdout
+    launch = CliRunner().invoke(app, [*base[:2], "launch", *base[3:]])
+    assert "not causal" in launch.stdout
+    missing = CliRunner().invoke(app, [*base[:2], "winter", *base[3:]])
+    assert missing.exit_code == 2 and "campaign_not_found" in missing.stderr
+
+
+def test_api_answers_results_and_problem_details(shop, client):
+    database, program, _ = shop
+    api = client(program)
+    answer = api.get("/analytics/campaigns/spring", role="analyst")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["roi"] == 89.0 and answer.json()["treatment"]["revenue"] == 180_00
+    assert api.get("/analytics/campaigns/spring?attribution_days=0",
+                   role="analyst").json()["treatment"]["revenue"] == 130_00
+    missing = api.get("/analytics/campaigns/winter", role="analyst")
+    assert missing.status_code == 404
+    assert (missing.json()["code"], missing.json()["field"]) == ("campaign_not_found",
+                                                                  "campaign_id")
+    assert api.get("/analytics/campaigns/spring?attribution_days=-1").status_code == 422
+    assert api.get("/analytics/campaigns/Not%20an%20id").status_code == 422
+
+
+@pytest.fixture
+def client(database):
+    with TestClient(create_app(database, FrozenClock(NOW)),
+                    raise_server_exceptions=False) as http:
+        yield lambda program: Api(http, database, program, FrozenClock(NOW))
