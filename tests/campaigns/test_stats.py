@@ -9,7 +9,7 @@ import pytest
 from scipy import stats as scipy_stats
 
 from patron.campaigns.lift_simulation import bucket
-from patron.campaigns.stats import Moments, welch_lift
+from patron.campaigns.stats import Moments, t_cdf, t_quantile, welch_lift
 
 
 def test_difference_and_interval_equal_scipy_welch():
@@ -61,3 +61,11 @@ def test_a_holdout_that_spent_nothing_has_no_relative_lift():
 def test_buckets_follow_the_shared_rule():
     assert bucket(1, "spring", 42) == int.from_bytes(
         hashlib.sha256(b"1:spring:42").digest()[:8], "big") % 10000
+
+
+@pytest.mark.parametrize("df", [1, 1.7, 2, 5, 12.3, 30, 118.6, 1_000, 250_000, 3e7])
+@pytest.mark.parametrize("p", [0.6, 0.9, 0.975, 0.995])
+def test_t_quantile_equals_scipy(df, p):
+    assert t_quantile(p, df) == pytest.approx(scipy_stats.t.ppf(p, df), rel=1e-9)
+    if df <= 1e5:  # beyond, the quantile does not use the CDF
+        assert t_cdf(scipy_stats.t.ppf(p, df), df) == pytest.approx(p, rel=1e-10)

@@ -69,6 +69,10 @@ class Shoppers:
         return np.bincount(owner, weights=baskets, minlength=len(uplift))
 
 
+def moments(values: np.ndarray) -> Moments:
+    return Moments(len(values), float(values.sum()), float((values * values).sum()))
+
+
 @dataclass(frozen=True)
 class Coverage:
     repetitions: int
@@ -104,7 +108,7 @@ def repeat(*, members: int, repetitions: int, lift: float, holdout: Decimal, see
     estimates: list[Lift] = []
     for _ in range(repetitions):
         spend = shoppers.spend(rng, uplift)
-        estimates.append(welch_lift(Moments.of(spend[~held]), Moments.of(spend[held])))
+        estimates.append(welch_lift(moments(spend[~held]), moments(spend[held])))
     differences = np.array([e.difference for e in estimates])
     return Coverage(repetitions, members, truth, sum(e.covers(truth) for e in estimates),
                     float(differences.mean()),
