@@ -23,22 +23,27 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from typer.testing import CliRunner
 from sqlalchemy import insert, select
+from typer.testing import CliRunner
 
 from patron.api.app import create_app
 from patron.campaigns.results import CampaignNotFound, campaign_results
 from patron.campaigns.tables import campaign_members
 from patron.cli.main import app
 from patron.clock import FrozenClock
+from patron.coupons import checkout
+from patron.coupons import service as coupons
+from patron.coupons.schemas import RedeemRequest
 from patron.earning.tables import awards
+from patron.events.schemas import EventIn
 from patron.events.tables import events
 from patron.flows.enrolment import create_member
 from patron.flows.ingest import ingest
+from patron.flows.redemption import redeem
 from patron.ledger.service import spend_points
 from patron.program.document import ProgramDocument
 from patron.program.service import get_program
-from patron.program.versions import get_version, publish
+from patron.program.versions import publish
 from tests.conftest import Api
 from tests.factories import member_create, purchase_event
 
@@ -52,6 +57,7 @@ BASE = {"id": "base", "name": "A point a dollar", "on": "purchase",
         "points": {"per_currency_unit": "1"}}
 SPRING = {"id": "spring", "name": "Spring double", "starts": "2026-03-01",
           "ends": "2026-03-10", "attribution_days": 5, "holdout": "0.5",
+          "coupons": [{"type": "five-off"}],
           "earn_rules": [{"id": "spring-bonus", "name": "Spring bonus", "on": "purchase",
                           "points": {"per_currency_unit": "2"}}]}
 LAUNCH = {"id": "launch", "name": "App launch", "starts": "2026-03-01", "ends": "2026-03-10",
@@ -70,7 +76,10 @@ def shop(database, program):
     document = ProgramDocument.model_validate({
         "name": "Spring shop", "settings": {"pending_days": 0, "point_value_minor": "0.5",
                                             "expiry": {"days": None}},
-        "earn_rules": [BASE], "campaigns": [SPRING, LAUNCH, LATER]})
+        "earn_rules": [BASE], "campaigns": [SPRING, LAUNCH, LATER],
+        "coupons": [{"id": "five-off", "name": "5 off", "discount": {"amount": 500}}],
+        "rewards": [{"id": "mug", "name": "Mug", "type": "gift", "cost_points": 50,
+                     "stock": 10}]})
     database.transact(lambda conn: publish(conn, program, document, actor="test", now=NOW))
     program = database.read(lambda conn: get_program(conn, program.id))
     joined = {"T1": at(2026, 1, 10), "T2": at(2026, 1, 10), "T3": at(2026, 3, 2),
@@ -191,3 +200,45 @@ def client(database):
     with TestClient(create_app(database, FrozenClock(NOW)),
                     raise_server_exceptions=False) as http:
         yield lambda program: Api(http, database, program, FrozenClock(NOW))
+
+
+def test_returned_lines_come_off_revenue_pro_rata_to_quantity(shop):
+    database, program, ids = shop
+    lines = [{"sku": "MUG", "category": "merch", "quantity": 2, "amount": 40_00},
+             {"sku": "LAT", "category": "drinks", "quantity": 1, "amount": 10_00}]
+    bought = purchase_event({"id": ids["T2"]}, 50_00, at(2026, 3, 8), order_id="mugs",
+                            lines=lines)
+    one_mug = EventIn.model_validate({
+        "id": "ret-1", "type": "return", "member": {"id": ids["T2"]},
+        "occurred_at": at(2026, 3, 9).isoformat(),
+        "data": {"order_id": "mugs", "lines": [{"sku": "MUG", "quantity": 1}]}})
+    outcomes = database.transact(lambda conn: ingest(conn, program, [bought, one_mug], now=NOW,
+                                                     actor="test"))
+    assert [o.status for o in outcomes] == ["processed", "processed"]
+    r = results(shop, "spring")
+    assert (r.treatment.orders, r.treatment.revenue) == (4, 180_00 + 50_00 - 20_00)
+    assert r.treatment.spend_per_member == 70_00
+
+
+def test_coupons_used_count_in_cost_and_rewards_redeemed_are_ranked(shop):
+    database, program, ids = shop
+
+    def give(conn):
+        codes = {name: coupons.issue(conn, program, "five-off", member_id=ids[name],
+                                     now=at(2026, 3, 1), source="campaign:spring").code
+                 for name in ("T1", "T2", "H1")}
+        for name in ("T1", "H1"):
+            checkout.redeem(conn, program, codes[name], RedeemRequest.model_validate({
+                "order_id": f"till-{name}", "member_id": ids[name],
+                "order": {"subtotal": 30_00, "currency": "USD"}}),
+                now=at(2026, 3, 4), actor="test")
+        redeem(conn, program, ids["T1"], reward_id="mug", key="mug-1", actor="test",
+               now=at(2026, 3, 12))
+    database.transact(give)
+    r = results(shop, "spring")
+    # the holdout's coupon is not the campaign's doing: only treatment coupons count
+    assert (r.coupons_issued, r.coupons_used, r.coupon_value_used) == (2, 1, 5_00)
+    assert r.cost == 100 + 5_00 and r.roi == (90_00 - 600) / 600
+    assert [(w.reward_id, w.name, w.redemptions, w.points) for w in r.top_rewards] == [
+        ("mug", "Mug", 1, 50)]
+    assert r.treatment.points_redeemed == 30 + 50
