@@ -141,6 +141,10 @@ def test_attribution_days_override_and_campaign_not_started(shop):
     upcoming = results(shop, "summer", now=at(2026, 3, 2))
     assert upcoming.status == "upcoming" and upcoming.treatment.members == 0
     assert (upcoming.treatment.revenue, upcoming.cost, upcoming.spend_lift) == (0, 0, None)
+    assigned_early = results(shop, "spring", now=at(2026, 2, 27))
+    assert (assigned_early.status, assigned_early.reach) == ("upcoming", 3)
+    assert (assigned_early.spend_lift, assigned_early.roi, assigned_early.before_after) == (
+        None, None, None)
 
 
 def test_without_holdout_a_before_after_view_labelled_not_causal(shop):

@@ -41,6 +41,10 @@ NOT_CAUSAL = ("not causal: the campaign has no holdout, so this compares treatme
               "with themselves before the campaign; seasonality and trends are not removed")
 
 
+UNMEASURED = ("spend_lift", "orders_lift", "incremental_revenue", "incremental_revenue_low",
+              "incremental_revenue_high", "roi", "before_after")
+
+
 class CampaignNotFound(NotFound):
     code = "campaign_not_found"
     title = "No such campaign"
@@ -123,9 +127,12 @@ def campaign_results(conn: Connection, program: Any, campaign_id: str, now: date
     days = campaign.attribution_days if attribution_days is None else attribution_days
     until = end + timedelta(days=days)
     figures = _figures(conn, program.id, campaign, start, end, until, document)
+    status = _status(now, start, end, until)
+    if status == "upcoming":  # groups may be assigned already, but nothing is measured
+        figures |= dict.fromkeys(UNMEASURED)
     return CampaignResults(
         campaign_id=campaign.id, name=campaign.name, program_version=published.version,
-        status=_status(now, start, end, until), starts=start, ends=end,
+        status=status, starts=start, ends=end,
         attribution_days=days, measured_until=until, holdout_share=float(campaign.holdout),
         currency=document.settings.currency, **figures)
 
