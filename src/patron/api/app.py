@@ -19,6 +19,7 @@ from patron.flows import jobs
 from patron.analytics.api import router as analytics_router
 from patron.coupons.api import router as coupons_router
 from patron.api import errors
+from patron.api.campaign_results import router as campaign_results_router
 from patron.api.merges import router as merges_router
 from patron.api.middleware import BodyLimit, UnexpectedErrors
 from patron.clock import Clock, SystemClock
@@ -46,7 +47,7 @@ STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
 API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wallet_router,
                memberships_router, households_router, events_router, program_router,
                household_tiers_router, coupons_router, rewards_router, transfers_router,
-               analytics_router, merges_router, matching_router]
+               campaign_results_router, analytics_router, merges_router, matching_router]
 
 BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
                             ("POST", "/api/v1/program/simulate")})

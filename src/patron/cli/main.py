@@ -22,6 +22,7 @@ from patron.migrations.tables import all_tables
 from patron.demo.seed import SLUG, seed
 from patron.flows import jobs
 from patron.analytics import cli as analytics_cli
+from patron.campaigns import results_cli as campaign_results_cli
 from patron.coupons import cli as coupons_cli
 from patron.imports import cli as imports_cli
 from patron.matching import cli as matching_cli
@@ -42,6 +43,7 @@ app.add_typer(program_cli.app, name="program")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(imports_cli.app, name="import")
 app.add_typer(analytics_cli.app, name="analytics")
+analytics_cli.app.command("campaign")(campaign_results_cli.campaign)
 app.add_typer(coupons_cli.app, name="coupons")
 app.add_typer(matching_cli.app, name="members")
 
