@@ -21,8 +21,11 @@ class SalesFigures(BaseModel):
     share_of_revenue: float | None
 
 
-class StoreSales(SalesFigures):
+class _Store(BaseModel):
     store_id: str = Field(description="The store; 'unknown' for orders that name none")
+
+
+class StoreSales(SalesFigures, _Store):  # the store first, in tables and CSV
     average_basket: int | None = Field(description="Revenue per order, minor units")
     coupon_value: int = Field(description="Value of coupons applied, minor units")
 
@@ -43,8 +46,12 @@ class StoresReport(ReportBase):
     stores: list[StoreSales] = Field(description="Most revenue first")
 
 
-class ProductSales(SalesFigures):
+class _Product(BaseModel):
     key: str = Field(description="The department, category, … ('unknown' when not given)")
+
+
+class ProductSales(SalesFigures, _Product):  # the product key first, in tables and CSV
+    pass
 
 
 class ProductsReport(ReportBase):

@@ -56,6 +56,18 @@ MENU = (  # sku, category, price in cents
     ("TEA-1", "drinks", 350), ("CRO-1", "food", 380), ("SAN-1", "food", 790),
     ("BNS-ETH", "beans", 1650), ("BNS-COL", "beans", 1490), ("MUG-1", "merch", 1800),
 )
+PRODUCTS = {  # sku: department, subcategory, brand (the category is the menu's)
+    "ESP-1": ("cafe", "espresso", "Demo Coffee"),
+    "LAT-1": ("cafe", "milk drinks", "Demo Coffee"),
+    "CAP-1": ("cafe", "milk drinks", "Demo Coffee"), "TEA-1": ("cafe", "tea", "Leaf & Co"),
+    "CRO-1": ("cafe", "pastry", "Rise Bakery"), "SAN-1": ("cafe", "sandwiches", "Rise Bakery"),
+    "BNS-ETH": ("retail", "single origin", "Demo Coffee"),
+    "BNS-COL": ("retail", "single origin", "Demo Coffee"),
+    "MUG-1": ("retail", "mugs", "Demo Coffee"),
+}
+STORES = {"pos": ("dupont-circle", "union-market", "georgetown"), "web": ("web-shop",),
+          "app": ("app",)}
+"""Where a purchase was made, by channel: three stores' tills, the web shop and the app."""
 BATCH = 500
 DOCUMENT = "demo_coffee.yaml"
 SPEND = 200
@@ -84,8 +96,9 @@ def demo_document() -> tuple[ProgramDocument, str]:
 
 def _lines(rng: random.Random) -> list[dict]:
     picks = rng.choices(MENU, k=rng.choice((1, 1, 2, 2, 3, 4)))
-    return [{"sku": sku, "category": cat, "quantity": 1, "amount": price}
-            for sku, cat, price in picks]
+    return [{"sku": sku, "category": cat, "quantity": 1, "amount": price,
+             "department": PRODUCTS[sku][0], "subcategory": PRODUCTS[sku][1],
+             "brand": PRODUCTS[sku][2]} for sku, cat, price in picks]
 
 
 def _purchases(rng: random.Random, member: dict, start: datetime, end: datetime,
@@ -98,11 +111,13 @@ def _purchases(rng: random.Random, member: dict, start: datetime, end: datetime,
         lines = _lines(rng)
         counter[0] += 1
         order = f"D-{counter[0]:06d}"
+        channel = rng.choice(member["channels"])
+        stores = STORES.get(channel, ("web-shop",))
         events.append(EventIn.model_validate({
             "id": f"demo-purchase-{order}", "type": "purchase",
-            "member": member["ref"], "occurred_at": at.isoformat(),
-            "channel": rng.choice(member["channels"]),
+            "member": member["ref"], "occurred_at": at.isoformat(), "channel": channel,
             "data": {"order_id": order, "currency": "USD",
+                     "store_id": stores[counter[0] % len(stores)],
                      "total": sum(line["amount"] for line in lines), "lines": lines}}))
     return events
 
