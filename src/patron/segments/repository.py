@@ -17,6 +17,7 @@ from sqlalchemy import (BigInteger, Connection, Integer, and_, case, cast, delet
 from sqlalchemy.sql.elements import ColumnElement
 
 from patron.events.tables import order_lines, orders
+from patron.ledger.domain import LotState
 from patron.ledger.tables import accounts, lots
 from patron.members.tables import members
 from patron.referrals.tables import referrals
@@ -90,7 +91,7 @@ def member_facts(conn: Connection, program_id: int, now: datetime) -> list[Any]:
     points expiring soon, tier now (a manual tier while it lasts) and referrals made."""
     soon = now + timedelta(days=30)
     expiring = (select(lots.c.account_id, func.sum(lots.c.remaining).label("points"))
-                .where(lots.c.program_id == program_id, lots.c.state == "available",
+                .where(lots.c.program_id == program_id, lots.c.state == LotState.OPEN.value,
                        lots.c.expires_at > now, lots.c.expires_at <= soon)
                 .group_by(lots.c.account_id).subquery())
     referred = (select(referrals.c.referrer_id, func.count().label("made"))
@@ -180,7 +181,7 @@ def feature_values(conn: Connection, program_id: int, columns: Sequence[str]
         select(member_features.c.member_id, *wanted)
         .select_from(member_features.join(members, members.c.id == member_features.c.member_id))
         .where(member_features.c.program_id == program_id, eligible(program_id))
-        .order_by(member_features.c.member_id)).tuples()
+        .order_by(member_features.c.member_id))
 
 
 # --------------------------------------------------------------------------- tags
@@ -300,7 +301,7 @@ def sizes(conn: Connection, segment_ids: Sequence[int]) -> dict[int, int]:
         select(segment_members.c.segment_id, func.count())
         .where(segment_members.c.segment_id.in_(segment_ids),
                segment_members.c.left_at.is_(None))
-        .group_by(segment_members.c.segment_id)).tuples())
+        .group_by(segment_members.c.segment_id)).all())
 
 
 def current_members(conn: Connection, segment_id: int) -> set[int]:
