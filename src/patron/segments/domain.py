@@ -20,8 +20,8 @@ import numpy as np
 from patron.analytics import clv
 from patron.analytics.domain import InsufficientData, score_rfm_columns, to_minor_all
 from patron.errors import InvalidInput
-from patron.program.activation import features_value
-from patron.program.catalog import FEATURE_FIELDS, ZERO_VALUES
+from patron.program.activation import feature_or_zero, features_value
+from patron.program.catalog import FEATURE_FIELDS
 from patron.program.cel import (CelSyntaxError, Condition, ConditionError, build_activation,
                                 compile_condition, make_context)
 from patron.program.semantics import check_feature_condition
@@ -33,7 +33,7 @@ EXPIRING_DAYS = 30
 """``expiring_points``: available points whose lot expires within this many days."""
 HORIZON_DAYS = 90
 """``expected_purchases`` and ``expected_value`` look this many days ahead."""
-FIT_SAMPLE = 50_000
+FIT_SAMPLE = 20_000
 """BG/NBD and Gamma-Gamma are fitted on at most this many purchasing members (a
 random sample, fixed seed); predictions are then made for every member."""
 
@@ -80,29 +80,59 @@ def matching(condition: Condition, columns: Sequence[str],
              rows: Iterable[tuple[Any, ...]]) -> list[int]:
     """Ids of the rows (``member_id`` first, then ``columns``) the condition holds for.
 
+    Each distinct combination of the values the condition reads is evaluated once.
     A row whose values the condition cannot take (an error, not a false) does not match.
     """
     judged: dict[tuple[Any, ...], bool] = {}
+    tags_at = columns.index("tags") + 1 if "tags" in columns else None
     found = []
     for row in rows:
-        values = tuple(tuple(v) if isinstance(v, list) else v for v in row[1:])
+        values = tuple(row[1:]) if tags_at is None else tuple(
+            tuple(v or ()) if i == tags_at else v for i, v in enumerate(row) if i)
         verdict = judged.get(values)
         if verdict is None:
-            verdict = judged[values] = _holds(condition, columns, row[1:])
+            verdict = judged[values] = _holds(condition, columns, values)
         if verdict:
-            found.append(int(row[0]))
+            found.append(row[0])
     return found
 
 
 def _holds(condition: Condition, columns: Sequence[str], values: Sequence[Any]) -> bool:
-    features = {name: value for name, value in zip(columns, values) if name != "tags"}
-    tags = next((list(v or []) for n, v in zip(columns, values) if n == "tags"), [])
-    member = {"features": features_value(features), "tags": tags}
+    read = {name: _plain(name, value) for name, value in zip(columns, values)}
+    if condition.reads.nested or not all(
+            path == ("member", "tags") or (len(path) == 3 and path[1] == "features")
+            for path in condition.reads.flat.values()):
+        features = {k: v for k, v in read.items() if k != "tags"}
+        member = {"features": features_value(features), "tags": list(read.get("tags") or ())}
+        variables = build_activation({"member": member}, condition.reads)
+    else:
+        variables = {name: _flat_value(path, read) for name, path in condition.reads.flat.items()}
     try:
-        return condition.evaluate(make_context(build_activation({"member": member},
-                                                                condition.reads)))
+        return condition.evaluate(make_context(variables))
     except ConditionError:
         return False
+
+
+def _flat_value(path: tuple[str, ...], read: Mapping[str, Any]) -> Any:
+    if path == ("member", "tags"):
+        return list(read.get("tags") or ())
+    return feature_or_zero(read, path[2])
+
+
+def _plain(name: str, value: Any) -> Any:
+    """A value as the catalog types it (pandas turns missing ints into NaN floats)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    kind = FEATURE_FIELDS.get(name)
+    if kind == "int":
+        return int(value)
+    if kind == "double":
+        return float(value)
+    if name == "tags":
+        return value
+    if kind == "string" and not isinstance(value, str):
+        return value.isoformat() if hasattr(value, "isoformat") else str(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -186,7 +216,3 @@ def tag_changes(current: Mapping[int, set[str]], wanted: Mapping[str, set[int]]
     remove = sorted((member, tag) for member, tags in current.items() for tag in tags
                     if member not in wanted.get(tag, ()))
     return add, remove
-
-
-def zero_of(name: str) -> Any:
-    return ZERO_VALUES[FEATURE_FIELDS[name]]

@@ -50,7 +50,7 @@ def refresh_features(conn: Connection, program: Program, now: datetime,
     return FeaturesRefreshed(len(rows), now)
 
 
-def compute_rows(conn: Connection, program: Program, now: datetime) -> list[dict[str, Any]]:
+def compute_rows(conn: Connection, program: Program, now: datetime) -> list[tuple[Any, ...]]:
     facts = repository.member_facts(conn, program.id, now)
     ids = [int(f[0]) for f in facts]
     position = {member_id: i for i, member_id in enumerate(ids)}
@@ -66,24 +66,19 @@ def compute_rows(conn: Connection, program: Program, now: datetime) -> list[dict
     channel = dict(repository.favourite_channels(conn, program.id, now))
     tags = repository.tags_by_member(conn, program.id)
     last_days = bought["last"].tolist()
+    orders, spend = bought["orders"].tolist(), bought["spend"].tolist()
+    joined = [fact[1].date() for fact in facts]
     rows = []
     for i, fact in enumerate(facts):
         member_id = ids[i]
         last = EPOCH + timedelta(days=last_days[i]) if recency[i] is not None else None
-        rows.append({
-            "member_id": member_id, "program_id": program.id, "computed_at": now,
-            "joined_on": fact[1].date(), "last_purchase_on": last,
-            "recency_days": recency[i], "days_since_last_purchase": recency[i],
-            "frequency": int(bought["orders"][i]), "monetary": int(bought["spend"][i]),
-            "r_score": r[i], "f_score": f[i], "m_score": m[i], "rfm_segment": named[i],
-            "churn_probability": models.churn_probability[i],
-            "expected_purchases": models.expected_purchases[i],
-            "expected_value": models.expected_value[i], "tier": fact[7],
-            "age_band": domain.age_band(fact[2], today), "region": fact[3],
-            "join_channel": fact[4], "favourite_category": category.get(member_id),
-            "favourite_channel": channel.get(member_id), "points_balance": int(fact[5]),
-            "expiring_points": int(fact[6]), "referral_count": int(fact[8]),
-            "tags": tags.get(member_id, [])})
+        # in the order of repository.FEATURE_COLUMNS
+        rows.append((member_id, program.id, now, joined[i], last, recency[i], recency[i],
+                     orders[i], spend[i], r[i], f[i], m[i], named[i],
+                     models.churn_probability[i], models.expected_purchases[i],
+                     models.expected_value[i], fact[7], domain.age_band(fact[2], today),
+                     fact[3], fact[4], category.get(member_id), channel.get(member_id),
+                     int(fact[5]), int(fact[6]), int(fact[8]), tags.get(member_id, [])))
     return rows
 
 

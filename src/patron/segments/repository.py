@@ -9,7 +9,8 @@ timestamps.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+import json
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import (BigInteger, Connection, Integer, and_, case, cast, delete, func, or_,
@@ -127,44 +128,45 @@ def tags_by_member(conn: Connection, program_id: int) -> dict[int, list[str]]:
     return found
 
 
-def replace_features(conn: Connection, program_id: int, rows: Sequence[dict[str, Any]],
+def replace_features(conn: Connection, program_id: int, rows: Sequence[tuple[Any, ...]],
                      advance: Callable[[int, int], None] | None = None) -> None:
-    """Every feature row of the program, replaced in chunks (COPY on PostgreSQL);
-    ``advance(rows written, of total)`` after each."""
+    """Every feature row of the program (tuples in ``FEATURE_COLUMNS`` order), replaced
+    in chunks straight through the driver: COPY on PostgreSQL, executemany on SQLite.
+    ``advance(rows written, of total)`` after each chunk."""
     conn.execute(delete(member_features).where(member_features.c.program_id == program_id))
-    raw = _psycopg_cursor(conn)
+    driver = conn.connection.driver_connection
+    postgres = conn.dialect.name == "postgresql"
+    cursor = driver.cursor()
+    tags_at = FEATURE_COLUMNS.index("tags")
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
-        if raw is not None:
-            _copy(raw, chunk)
+        if postgres:
+            _copy(cursor, chunk, tags_at)
         else:
-            conn.execute(member_features.insert(), list(chunk))
+            cursor.executemany(_SQLITE_INSERT, [_sqlite_row(row, tags_at) for row in chunk])
         if advance is not None:
             advance(len(chunk), len(rows))
 
 
-def _psycopg_cursor(conn: Connection) -> Any:
-    if conn.dialect.name != "postgresql" or conn.dialect.driver != "psycopg":
-        return None
-    return conn.connection.driver_connection.cursor()
+_NAMES = ", ".join(f'"{name}"' for name in FEATURE_COLUMNS)
+_SQLITE_INSERT = (f"INSERT INTO member_features ({_NAMES}) "
+                  f"VALUES ({', '.join('?' * len(FEATURE_COLUMNS))})")
 
 
-def _copy(cursor: Any, rows: Iterable[dict[str, Any]]) -> None:
-    names = ", ".join(f'"{name}"' for name in FEATURE_COLUMNS)
-    with cursor.copy(f"COPY member_features ({names}) FROM STDIN") as copy:
+def _copy(cursor: Any, rows: Iterable[tuple[Any, ...]], tags_at: int) -> None:
+    with cursor.copy(f"COPY member_features ({_NAMES}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([_copy_value(name, row.get(name)) for name in FEATURE_COLUMNS])
+            copy.write_row((*row[:tags_at], json.dumps(row[tags_at]), *row[tags_at + 1:]))
 
 
-def _copy_value(name: str, value: Any) -> Any:
-    if name == "tags":
-        return _json_list(value or [])
-    return value
-
-
-def _json_list(items: Sequence[str]) -> str:
-    return "[" + ", ".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"'
-                           for i in items) + "]"
+def _sqlite_row(row: tuple[Any, ...], tags_at: int) -> tuple[Any, ...]:
+    """As ``UTCDateTime``, ``Date`` and ``JSONDoc`` store them on SQLite: naive UTC text,
+    ISO dates, JSON text (computed_at, joined_on and last_purchase_on are columns 2-4)."""
+    computed, joined, last = row[2], row[3], row[4]
+    return (row[0], row[1],
+            computed.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f"),
+            joined.isoformat() if joined else None, last.isoformat() if last else None,
+            *row[5:tags_at], json.dumps(row[tags_at]), *row[tags_at + 1:])
 
 
 def feature_row(conn: Connection, program_id: int, member_id: int) -> Any:
