@@ -131,7 +131,7 @@ def _sqlite(value: Any) -> Any:
 
 def baseline_features(scratch: Scratch, program_id: int) -> float:
     """The same purchase aggregates in bare SQL, INSERT … SELECT into a scratch table."""
-    day = ("CAST(strftime('%s', occurred_at) AS INTEGER) / 86400" if scratch.name == "sqlite"
+    day = ("CAST(julianday(occurred_at) - 2440587.5 AS INTEGER)" if scratch.name == "sqlite"
            else "CAST(floor(extract(epoch FROM occurred_at) / 86400) AS BIGINT)")
     statements = [
         "CREATE TABLE bench_agg (member_id BIGINT, orders BIGINT, spend BIGINT, first_day "

@@ -33,7 +33,7 @@ EXPIRING_DAYS = 30
 """``expiring_points``: available points whose lot expires within this many days."""
 HORIZON_DAYS = 90
 """``expected_purchases`` and ``expected_value`` look this many days ahead."""
-FIT_SAMPLE = 20_000
+FIT_SAMPLE = 10_000
 """BG/NBD and Gamma-Gamma are fitted on at most this many purchasing members (a
 random sample, fixed seed); predictions are then made for every member."""
 

@@ -33,7 +33,7 @@ FEATURE_COLUMNS = tuple(c.name for c in member_features.columns)
 def epoch_day(conn: Connection, column: Any) -> ColumnElement[int]:
     """Whole UTC days since 1970-01-01 of a timestamp column."""
     if conn.dialect.name == "sqlite":
-        return cast(func.strftime("%s", column), Integer) / 86400
+        return cast(func.julianday(column) - 2440587.5, Integer)  # stored as naive UTC text
     return cast(func.floor(func.extract("epoch", column) / 86400), BigInteger)
 
 
