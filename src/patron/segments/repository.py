@@ -319,10 +319,16 @@ def record_changes(conn: Connection, segment_id: int, entered: Sequence[int],
         conn.execute(segment_members.update().where(
             segment_members.c.segment_id == segment_id, segment_members.c.left_at.is_(None),
             segment_members.c.member_id.in_(left[start:start + 1000])).values(left_at=now))
-    for start in range(0, len(entered), CHUNK):
-        conn.execute(segment_members.insert(), [
-            {"segment_id": segment_id, "member_id": m, "entered_at": now}
-            for m in entered[start:start + CHUNK]])
+    if entered and conn.dialect.name == "postgresql":
+        with conn.connection.driver_connection.cursor().copy(
+                "COPY segment_members (segment_id, member_id, entered_at) FROM STDIN") as copy:
+            for member_id in entered:
+                copy.write_row((segment_id, member_id, now))
+    else:
+        for start in range(0, len(entered), CHUNK):
+            conn.execute(segment_members.insert(), [
+                {"segment_id": segment_id, "member_id": m, "entered_at": now}
+                for m in entered[start:start + CHUNK]])
     conn.execute(segment_counts.insert().values(segment_id=segment_id, counted_at=now,
                                                 members=size, entered=len(entered),
                                                 left=len(left)))
