@@ -33,6 +33,7 @@ from patron.program.service import get_program
 from patron.program.tables import program_versions
 from patron.referrals.tables import referrals
 from patron.rewards.tables import gift_grants, redemptions
+from patron.segments.tables import member_tags, segments
 from patron.program.versions import publish
 from patron.program.document import ProgramDocument
 from patron.tiers.tables import tier_states
@@ -292,6 +293,21 @@ STORED: dict[tuple[str, str], Column | None] = {
     ("ReturnData", "reason"): None,
     ("ReturnedLine", "sku"): None,
     ("SimulationRequest", "document"): None,
+    ("SegmentCreate", "key"): segments.c.key,
+    ("SegmentCreate", "name"): segments.c.name,
+    ("SegmentCreate", "description"): segments.c.description,
+    ("SegmentCreate", "condition"): segments.c.condition,
+    ("SegmentUpdate", "name"): segments.c.name,
+    ("SegmentUpdate", "description"): segments.c.description,
+    ("SegmentUpdate", "condition"): segments.c.condition,
+    ("PreviewIn", "condition"): None,
+    ("StaticMembersIn", "identities"): None,
+    ("SegmentCreate", "kind"): segments.c.kind,
+    ("PUT /api/v1/members/{member_id}/tags/{tag}", "tag"): member_tags.c.tag,
+    ("DELETE /api/v1/members/{member_id}/tags/{tag}", "tag"): None,
+    ("POST /api/v1/segments/{key}/refresh", "key"): None,
+    ("PATCH /api/v1/segments/{key}", "key"): None,
+    ("PUT /api/v1/segments/{key}/members", "key"): None,
     ("SpendCreate", "idempotency_key"): ledger_entries.c.idempotency_key,
     ("SpendCreate", "order_id"): ledger_entries.c.order_id,
     ("SpendCreate", "reason"): ledger_entries.c.reason,

@@ -34,6 +34,8 @@ from patron.memberships.api import router as memberships_router
 from patron.program.api import router as program_router
 from patron.referrals.api import router as referrals_router
 from patron.rewards.api import router as rewards_router
+from patron.segments.api import members_router as member_segments_router
+from patron.segments.api import router as segments_router
 from patron.tiers.api import households_router as household_tiers_router
 from patron.tiers.api import router as tiers_router
 from patron.transfers.api import router as transfers_router
@@ -47,7 +49,8 @@ STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
 API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wallet_router,
                memberships_router, households_router, events_router, program_router,
                household_tiers_router, coupons_router, rewards_router, transfers_router,
-               campaign_results_router, analytics_router, merges_router, matching_router]
+               campaign_results_router, analytics_router, merges_router, matching_router,
+               member_segments_router, segments_router]
 
 BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
                             ("POST", "/api/v1/program/simulate")})

@@ -27,6 +27,7 @@ from patron.coupons import cli as coupons_cli
 from patron.imports import cli as imports_cli
 from patron.matching import cli as matching_cli
 from patron.program import cli as program_cli
+from patron.segments import cli as segments_cli
 from patron.errors import PatronError
 from patron.program.domain import ProgramSettings
 from patron.program.service import create_program, get_program_by_slug
@@ -46,6 +47,9 @@ app.add_typer(analytics_cli.app, name="analytics")
 analytics_cli.app.command("campaign")(campaign_results_cli.campaign)
 app.add_typer(coupons_cli.app, name="coupons")
 app.add_typer(matching_cli.app, name="members")
+app.add_typer(segments_cli.tags_app, name="tags")
+app.add_typer(segments_cli.features_app, name="features")
+app.add_typer(segments_cli.segments_app, name="segments")
 
 console = Console()
 DbOption = Annotated[str | None, typer.Option(

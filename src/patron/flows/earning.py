@@ -40,6 +40,7 @@ from patron.ledger.holdings import Holding
 from patron.program.service import Program
 from patron.program.versions import versions
 from patron.rewards.gifts import GiftStock
+from patron.segments.repository import insight_of
 from patron.program.catalog import BUILT_IN_EVENT_TYPES
 from patron.program.compiled import CompiledProgram
 from patron.program.context import (EventContext, MemberContext, MemberProfile, PeriodUsage,
@@ -96,6 +97,10 @@ class BatchEarning:
                 self.profiles[row.id] = MemberProfile(row.birthdate, row.region,
                                                       row.join_channel, row.attributes or {})
             self.counts.update(repository.event_counts(conn, program.id, member_ids))
+        needs_features = any((plan := compiled.plans.get(event.type)) is not None
+                             and plan.needs_features
+                             for (_, compiled), (_, event) in zip(self.plans, items))
+        self.insight = insight_of(conn, program.id, member_ids) if needs_features else {}
         self.limited: dict[str, set[str]] = defaultdict(set)
         self.budget_limits: dict[str, int] = {}
         periods: set[str] = set()
@@ -172,8 +177,9 @@ class BatchEarning:
                                event.id)
         counts = self.counts[member_id]
         tier, multipliers = self.tiers.context(member_id, event.occurred_at)
+        features, tags = self.insight.get(member_id, ({}, ()))
         member = MemberContext(str(member_id), self.profiles.get(member_id, MemberProfile()),
-                               tier, counts, multipliers)
+                               tier, counts, multipliers, features, tags)
         if earn:
             plan = compiled.plans.get(event.type)
             keys: dict[str, str] = {}

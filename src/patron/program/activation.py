@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from patron.program.catalog import FEATURE_FIELDS, ZERO_VALUES
 from patron.program.cel import ReadSet, prune
 from patron.program.context import EventContext, Line, MemberContext, Purchase
 
@@ -61,6 +62,7 @@ def member_value(inputs: Inputs) -> dict[str, Any]:
         "id": member.id, "tier": member.tier or "",
         "is_birthday_month": is_birthday_month(inputs),
         "profile": profile_value(member),
+        "features": features_value(member.features), "tags": list(member.tags),
     }
     for event_type, field in inputs.counted_types:
         value[field] = counts.get(event_type, 0)
@@ -71,6 +73,16 @@ def is_birthday_month(inputs: Inputs) -> bool:
     """Judged in the program timezone: a March birthday counts on local March days."""
     birthdate = inputs.member.profile.birthdate
     return birthdate is not None and birthdate.month == inputs.local.month
+
+
+def features_value(features: Mapping[str, Any]) -> dict[str, Any]:
+    """Every known feature, absent or unset ones as their type's zero value."""
+    return {name: feature_or_zero(features, name) for name in FEATURE_FIELDS}
+
+
+def feature_or_zero(features: Mapping[str, Any], name: str) -> Any:
+    value = features.get(name)
+    return ZERO_VALUES[FEATURE_FIELDS[name]] if value is None else value
 
 
 def profile_value(member: MemberContext) -> dict[str, Any]:
@@ -103,6 +115,7 @@ _MEMBER: dict[str, Getter] = {
     "id": lambda i: i.member.id,
     "tier": lambda i: i.member.tier or "",
     "is_birthday_month": is_birthday_month,
+    "tags": lambda i: list(i.member.tags),
 }
 _PROFILE: dict[str, Getter] = {
     "birthdate": lambda i: b.isoformat() if (b := i.member.profile.birthdate) else "",
@@ -132,6 +145,10 @@ def getter(path: tuple[str, ...], counted: Mapping[str, str]) -> Getter:
         return lambda i: i.member.counts.get(event_type, 0)
     if root == "member" and len(rest) == 2 and rest[0] == "profile" and rest[1] in _PROFILE:
         return _PROFILE[rest[1]]
+    if root == "member" and len(rest) == 2 and rest[0] == "features" \
+            and rest[1] in FEATURE_FIELDS:
+        name = rest[1]
+        return lambda i: feature_or_zero(i.member.features, name)
     return _walker(root, rest)
 
 

@@ -76,6 +76,9 @@ class CompiledRule:
                     or (self.skus and sku in self.skus))
 
 
+_FEATURE_ROOTS = frozenset({("member", "features"), ("member", "tags")})
+
+
 @dataclass(frozen=True, slots=True)
 class EventPlan:
     event_type: str
@@ -97,6 +100,14 @@ class EventPlan:
     @property
     def needs_context(self) -> bool:
         return bool(self.event_reads or self.nested_reads or self.line_conditions)
+
+    @property
+    def needs_features(self) -> bool:
+        """Whether a condition reads ``member.features`` or ``member.tags``, which the
+        earning flow then loads for the batch's members."""
+        return any(path[:2] in _FEATURE_ROOTS or path == ("member",)
+                   for rule in self.rules if rule.condition is not None
+                   for path in rule.condition.paths)
 
     def usage_keys(self) -> tuple[tuple[str, Period], ...]:
         """The (rule id, period) usage an evaluation of this event type may ask for,

@@ -47,6 +47,11 @@ class MemberContext:
     counts: Mapping[str, int] = field(default_factory=dict)
     multipliers: Mapping[str, Decimal] = field(default_factory=dict)
     """Earn multipliers of the member's benefits: ``{"tier": 2, "membership": 1.5}``."""
+    features: Mapping[str, Any] = field(default_factory=dict)
+    """``member.features``: the member's materialised features (``member_features``);
+    a feature absent here (never computed, or no value) reads as its type's zero."""
+    tags: tuple[str, ...] = ()
+    """``member.tags``: the tags (manual and rule) the member carries."""
 
 
 _NO_DATA: Mapping[str, Any] = MappingProxyType({})

@@ -19,6 +19,7 @@ from patron.program.activation import event_value, member_value
 from patron.program.catalog import (
     BUILT_IN_EVENT_TYPES,
     EVENT_FIELDS,
+    FEATURE_FIELDS,
     LINE_FIELDS,
     LOCAL_FIELDS,
     MEMBER_FIELDS,
@@ -29,6 +30,7 @@ from patron.program.catalog import (
     count_field,
     event_fields,
     sample_event_data,
+    sample_value,
 )
 from patron.program.cel import (
     AbsentValue,
@@ -250,6 +252,34 @@ def check_member_condition(at: str, when: str, declared: Declared) -> list[Found
             + [(at, message, "warning") for message in _unguarded(condition, PURCHASE, declared)])
 
 
+SAMPLE_FEATURES = {name: sample_value(kind) for name, kind in FEATURE_FIELDS.items()}
+
+
+def check_feature_condition(at: str, when: str) -> list[Found]:
+    """A condition over ``member.features`` and ``member.tags`` alone: a rule tag's
+    ``when`` or a segment's condition, which the features job evaluates per member."""
+    try:
+        condition = compile_condition(when)
+    except CelSyntaxError as exc:
+        return [(at, str(exc), "error")]
+    messages = [f"unknown variable {name!r}; this condition reads member.features and "
+                "member.tags only"
+                for name in sorted(condition.variables - {"member"} - condition.bound_names)]
+    messages += [f"unknown function {name!r}()" for name in condition.unknown_functions]
+    for path in condition.paths:
+        if path[0] == "member" and path[1:2] not in {("features",), ("tags",)}:
+            messages.append(f"{'.'.join(path)} cannot be read here; use member.features."
+                            f"<name> or member.tags")
+        elif path[0] == "member" and (problem := _field_problem(path, PURCHASE, {})):
+            messages.append(problem)
+    if messages:
+        return [(at, message, "error") for message in messages]
+    sample = {"member": sample_activation(PURCHASE, {}, False)["member"]}
+    messages = (_sample_problems(condition, sample, False)[:1]
+                or _mismatches(condition, PURCHASE, {}))
+    return [(at, message, "error") for message in messages]
+
+
 def _name_problems(condition: Condition, on: str, per_line: bool, declared: Declared
                    ) -> list[str]:
     roots = "event, member and line" if per_line else "event and member"
@@ -279,6 +309,8 @@ def _field_table(path: tuple[str, ...], event_type: str, declared: Declared) -> 
     if root == "member":
         if rest[0] == "profile" and len(rest) > 1:
             return "member.profile", rest[1:], PROFILE_FIELDS, ""
+        if rest[0] == "features" and len(rest) > 1:
+            return "member.features", rest[1:], FEATURE_FIELDS, ""
         counts = {count_field(t): "int" for t in set(BUILT_IN_EVENT_TYPES) | set(declared)}
         return "member", rest, {**MEMBER_FIELDS, **counts}, ""
     if rest[0] == "data" and len(rest) > 1:
@@ -452,10 +484,21 @@ def sample_activation(event_type: str, declared: Declared, per_line: bool) -> di
     profile = MemberProfile(birthdate=date(1990, 3, 14), region="sample", join_channel="web")
     inputs = _SampleInputs(
         event=EventContext(event_type, SAMPLE_TIME, data, "web", "evt-sample"),
-        member=MemberContext("member-sample", profile, "gold", dict.fromkeys(known, 1)),
+        member=MemberContext("member-sample", profile, "gold", dict.fromkeys(known, 1),
+                             features=SAMPLE_FEATURES, tags=("sample",)),
         local=SAMPLE_TIME, purchase=purchase, data_defaults={},
         counted_types=tuple((t, count_field(t)) for t in known))
     variables = {"event": event_value(inputs), "member": member_value(inputs)}
     if per_line:
         variables["line"] = variables["event"]["data"]["lines"][0] if purchase else {}
     return variables
+
+
+def tag_rule_problems(raw_tags: Any) -> list[Found]:
+    """Rule tags' ``when``: conditions over member features and tags (see ``tags``)."""
+    found: list[Found] = []
+    for i, raw in enumerate(raw_tags if isinstance(raw_tags, list) else []):
+        when = raw.get("when") if isinstance(raw, dict) else None
+        if isinstance(when, str):
+            found += check_feature_condition(f"tags[{i}].when", when)
+    return found

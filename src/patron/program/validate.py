@@ -42,7 +42,7 @@ from patron.program.document import (
     Transfers,
 )
 from patron.program.incentives import Reward
-from patron.program.semantics import check_member_condition, check_rules
+from patron.program.semantics import check_member_condition, check_rules, tag_rule_problems
 
 Severity = Literal["error", "warning"]
 
@@ -186,6 +186,7 @@ def _semantic_problems(data: dict[str, Any], document: ProgramDocument | None) -
     found = check_rules(settings, declarations, rules, raw)
     found += gift_problems(rules, _valid_items(Reward, data.get("rewards")))
     found += reward_condition_problems(data.get("rewards"), declarations)
+    found += tag_rule_problems(data.get("tags"))
     if document is not None:
         found += membership_problems(document)
     found += transfer_problems(document.transfers if document
