@@ -47,6 +47,9 @@ class MemberContext:
     counts: Mapping[str, int] = field(default_factory=dict)
     multipliers: Mapping[str, Decimal] = field(default_factory=dict)
     """Earn multipliers of the member's benefits: ``{"tier": 2, "membership": 1.5}``."""
+    campaigns: frozenset[str] = frozenset()
+    """Ids of the campaigns whose treatment group the member is in: only they earn by
+    those campaigns' rules."""
 
 
 _NO_DATA: Mapping[str, Any] = MappingProxyType({})
@@ -74,6 +77,9 @@ class UsageReader(Protocol):
 
     def budget_used(self, rule_id: str) -> int: ...
 
+    def campaign_used(self, campaign_id: str) -> tuple[int, int]: ...
+    """(points, money) a campaign's budget already spent, every member counted."""
+
 
 @dataclass(frozen=True, slots=True)
 class UsageSnapshot:
@@ -85,12 +91,16 @@ class UsageSnapshot:
 
     member: Mapping[tuple[str, str], PeriodUsage] = field(default_factory=dict)
     budget: Mapping[str, int] = field(default_factory=dict)
+    campaigns: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def member_usage(self, rule_id: str, period: Period) -> PeriodUsage:
         return self.member.get((rule_id, period), _NO_USAGE)
 
     def budget_used(self, rule_id: str) -> int:
         return self.budget.get(rule_id, 0)
+
+    def campaign_used(self, campaign_id: str) -> tuple[int, int]:
+        return self.campaigns.get(campaign_id, (0, 0))
 
 
 _NO_USAGE = PeriodUsage()

@@ -121,6 +121,10 @@ class Settings(_Model):
         "clawback_available_only",
         description="On returns: claw back only what the member still has, or let the "
                     "balance go negative")
+    starts_on: date | None = Field(None, description="First day the program runs (program "
+                                   "timezone); campaigns must lie inside the run dates")
+    ends_on: date | None = Field(None, description="Last day the program runs, inclusive; "
+                                 "absent: open-ended")
 
     @field_validator("currency")
     @classmethod
