@@ -48,7 +48,7 @@ def campaign_problems(document: ProgramDocument) -> list[Found]:
     found: list[Found] = []
     seen: dict[str, int] = {}
     coupon_ids = {c.id for c in document.coupons}
-    reward_ids = {r.id for r in document.rewards}
+    rewards = {r.id: r for r in document.rewards}
     for n, campaign in enumerate(document.campaigns):
         at = f"campaigns[{n}]"
         if campaign.id in seen:
@@ -62,9 +62,13 @@ def campaign_problems(document: ProgramDocument) -> list[Found]:
             if coupon.type not in coupon_ids:
                 found.append((f"{at}.coupons[{k}].type", f"unknown coupon type "
                               f"{coupon.type!r}; add it under coupons", "error"))
-        if campaign.reward is not None and campaign.reward not in reward_ids:
+        reward = rewards.get(campaign.reward or "")
+        if campaign.reward is not None and reward is None:
             found.append((f"{at}.reward", f"unknown reward {campaign.reward!r}; add it under "
                           "rewards", "error"))
+        elif reward is not None and reward.type != "coupon":
+            found.append((f"{at}.reward", f"{campaign.reward!r} is a {reward.type} reward; a "
+                          "campaign gives coupon rewards (a gift needs a rule's event)", "error"))
     return found
 
 
