@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 import patron
 from patron.flows import jobs
 from patron.analytics.api import router as analytics_router
+from patron.campaigns.api import router as campaigns_router
 from patron.coupons.api import router as coupons_router
 from patron.api import errors
 from patron.api.merges import router as merges_router
@@ -40,7 +41,7 @@ log = logging.getLogger("patron")
 API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wallet_router,
                memberships_router, households_router, events_router, program_router,
                household_tiers_router, coupons_router, rewards_router, transfers_router,
-               analytics_router, merges_router, matching_router]
+               analytics_router, merges_router, matching_router, campaigns_router]
 
 BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
                             ("POST", "/api/v1/program/simulate")})

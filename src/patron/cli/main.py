@@ -21,6 +21,7 @@ from patron.db import migrate
 from patron.demo.seed import SLUG, seed
 from patron.flows import jobs
 from patron.analytics import cli as analytics_cli
+from patron.campaigns import cli as campaigns_cli
 from patron.coupons import cli as coupons_cli
 from patron.imports import cli as imports_cli
 from patron.matching import cli as matching_cli
@@ -43,6 +44,7 @@ app.add_typer(imports_cli.app, name="import")
 app.add_typer(analytics_cli.app, name="analytics")
 app.add_typer(coupons_cli.app, name="coupons")
 app.add_typer(matching_cli.app, name="members")
+app.add_typer(campaigns_cli.app, name="campaigns")
 
 console = Console()
 DbOption = Annotated[str | None, typer.Option(

@@ -23,6 +23,7 @@ from patron.db import Database, create_database
 from patron.errors import PatronError
 from patron.flows import replay
 from patron.flows import replay_schemas
+from patron.flows.publish_checks import require_publishable
 from patron.program import schemas
 from patron.program.intake import check_document
 from patron.program.service import get_program_by_slug
@@ -124,9 +125,12 @@ def publish_command(file: DocumentArg, program: ProgramOpt,
     document, _ = _checked(file)
     source = file.read_text(encoding="utf-8")
     try:
-        version, created = _open(db).transact(lambda conn: publish(
-            conn, get_program_by_slug(conn, program), document, actor=_actor(),
-            now=SystemClock().now(), source=source, note=note))
+        def work(conn):
+            target = get_program_by_slug(conn, program)
+            require_publishable(conn, target.id, document)
+            return publish(conn, target, document, actor=_actor(), now=SystemClock().now(),
+                           source=source, note=note)
+        version, created = _open(db).transact(work)
     except PatronError as error:
         _fail(error)
     if created:
