@@ -285,6 +285,8 @@ def show_comparison(report: replay_schemas.SimulationComparison, out: Console) -
         out.print(_gifts(report))
     if report.tiers:
         out.print(_tiers(report))
+    if draft.campaigns:
+        out.print(_campaigns(draft))
     for side, figures in (("current version", current), ("draft", draft)):
         if figures is not None and figures.tiers_not_in_document:
             out.print(f"[dim]events run without a tier the {side} does not have: " + escape(
@@ -403,6 +405,21 @@ def _rules(report: replay_schemas.SimulationComparison) -> Table:
                       _signed(rule.cost_minor_change, currency),
                       f"{old.members_affected if old else 0:,} → "
                       f"{new.members_affected if new else 0:,}")
+    return table
+
+
+def _campaigns(figures: replay_schemas.SimulationFigures) -> Table:
+    """Each campaign's cost to the draft: its rules' points and money, against its budget."""
+    table = Table("campaign", "points", "cost", "members reached", "budget", "cut off by budget",
+                  title="campaign cost (draft)", title_justify="left")
+    for c in figures.campaigns:
+        budget = " · ".join(part for part in (
+            f"{c.budget_points:,} points" if c.budget_points is not None else "",
+            format_money(c.budget_money, figures.currency) if c.budget_money is not None
+            else "") if part) or "none"
+        table.add_row(escape(f"{c.campaign_id} ({c.name})"), f"{c.points_issued:,}",
+                      format_money(c.cost_minor, figures.currency), f"{c.members_reached:,}",
+                      budget, f"{c.budget_cutoffs:,}")
     return table
 
 
