@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import yaml
+from typer.testing import CliRunner
+
 from patron.campaigns import service
 from patron.campaigns.domain import assign
+from patron.cli.main import app as cli
 from patron.flows import replay
 from patron.program.document import ProgramDocument
 from patron.program.versions import get_version
@@ -67,3 +71,20 @@ def test_recorded_groups_win_over_the_bucket_rule(database, clock):
     report = simulate(shop, draft(campaign(holdout="0")))  # everyone, were it not recorded
     [figures] = report.draft.campaigns
     assert figures.members_reached == list(groups.values()).count("treatment")
+
+
+def test_program_simulate_prints_the_campaign_cost_table(database, clock, tmp_path):
+    shop = Shop(database, clock)
+    members = shop.members(4)
+    for member_id in members:
+        shop.purchase(member_id, 4000)
+    path = tmp_path / "draft.yaml"
+    path.write_text(yaml.safe_dump(draft(campaign(holdout="0")).model_dump(mode="json")))
+    url = database.engine.url.render_as_string(hide_password=False)
+    result = CliRunner().invoke(cli, [
+        "program", "simulate", str(path), "--program", shop.program.slug, "--from",
+        "2026-03-01", "--to", "2026-03-31", "--db", url], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "campaign cost (draft)" in result.output
+    row = next(line for line in result.output.splitlines() if "spring (" in line)
+    assert "160" in row and "$0.80" in row

@@ -498,7 +498,8 @@ class ProgramDocument(_Model):
         raise KeyError(campaign_id)
 
     def rule(self, rule_id: str) -> EarnRule:
-        for rule in self.earn_rules:
+        """An earn rule of the document or of one of its campaigns (ids are unique across)."""
+        for rule in (*self.earn_rules, *(r for c in self.campaigns for r in c.earn_rules)):
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)
