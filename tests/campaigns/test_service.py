@@ -120,3 +120,11 @@ def test_campaign_points_budget_is_counted_and_stops_awards(database, clock):
     view = shop.db.read(lambda conn: service.get_campaign(conn, shop.program, "spring",
                                                           clock.now()))
     assert (view.spend.points, view.spend.money) == (80, 40)
+
+
+def test_the_sweep_skips_a_campaign_whose_segment_is_gone(database, clock):
+    shop = Shop(database, clock, campaign(id="lapsed", segment="lapsed"), campaign())
+    shop.members(3)
+    done = assign(shop)
+    assert [d.campaign_id for d in done] == ["spring"]
+    assert shop.groups("lapsed") == {} and len(shop.groups()) == 3

@@ -23,7 +23,7 @@ from patron.program.campaign_checks import window
 from patron.program.document import Campaign, ProgramDocument
 from patron.program.service import Program
 from patron.program.versions import get_version
-from patron.segments.membership import members_of
+from patron.segments.membership import SegmentNotFound, members_of
 
 Progress = Callable[[int], None]
 CHUNK = 1000
@@ -84,10 +84,18 @@ def _view(document: ProgramDocument, campaign: Campaign, counts: dict[str, int],
 
 def assign(conn: Connection, program: Program, now: datetime,
            progress: Progress | None = None) -> list[schemas.Assigned]:
-    """Assign the targets of every active campaign running now (the scheduled sweep)."""
+    """Assign the targets of every active campaign running now (the scheduled sweep).
+    A campaign whose segment was removed since publishing is skipped, not fatal."""
     document = document_of(conn, program)
-    return [assign_campaign(conn, program, c.id, now, progress, document=document)
-            for c in document.campaigns if c.active and _running(document, c, now)]
+    done = []
+    for campaign in document.campaigns:
+        if campaign.active and _running(document, campaign, now):
+            try:
+                done.append(assign_campaign(conn, program, campaign.id, now, progress,
+                                            document=document))
+            except SegmentNotFound:
+                continue
+    return done
 
 
 def _running(document: ProgramDocument, campaign: Campaign, now: datetime) -> bool:
@@ -105,9 +113,9 @@ def assign_campaign(conn: Connection, program: Program, campaign_id: str, now: d
     if not campaign.active or not _running(document, campaign, now):
         raise CampaignNotRunning(f"campaign {campaign_id!r} is not running: members are "
                                  "assigned only inside its window", field="campaign_id")
-    spent = repository.add_budget(conn, program.id, {campaign.id: (0, 0)})[campaign.id]  # lock
     target = (members_of(conn, program.id, campaign.segment) if campaign.segment
               else repository.active_members(conn, program.id))
+    spent = repository.add_budget(conn, program.id, {campaign.id: (0, 0)})[campaign.id]  # lock
     known = repository.assigned(conn, program.id, campaign.id)
     rows = []
     for member_id in target:
