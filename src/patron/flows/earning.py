@@ -17,6 +17,9 @@ kind (points, cashback, a gift: see ``patron.flows.awards``), which also keeps,
 for each piece of it, the row naming the rule, version and line that a return
 claws back from.
 
+A campaign's rules apply only to the members in its treatment group, and its budget is
+counted like a rule budget (see ``patron.flows.campaign_earning``).
+
 A gift rule's total is a unit of a catalog gift: it is taken from the reward's
 stock as the event is evaluated (see ``patron.rewards.gifts``), before usage is
 counted, so a gift that ran out leaves an ``out_of_stock`` note and uses none
