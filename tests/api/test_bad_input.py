@@ -18,6 +18,7 @@ import uvicorn
 from sqlalchemy import Column
 
 from patron.api.app import create_app
+from patron.campaigns.tables import campaign_members
 from patron.coupons.tables import coupon_batches, coupon_redemptions, coupons
 from patron.db import create_database
 from patron.events.schemas import PaymentData, PurchaseData, ReturnData
@@ -282,6 +283,8 @@ STORED: dict[tuple[str, str], Column | None] = {
     ("POST /api/v1/coupons/{code}/release", "code"): None,
     ("POST /api/v1/coupons/{code}/void", "code"): None,
     ("PUT /api/v1/program", "note"): program_versions.c.note,
+    ("POST /api/v1/campaigns/{campaign_id}/assign", "campaign_id"):
+        campaign_members.c.campaign_id,
     ("PUT /api/v1/program", "body"): program_versions.c.source,
     ("RedeemRequest", "order_id"): coupon_redemptions.c.order_id,
     ("RedemptionCancel", "reason"): redemptions.c.cancel_reason,

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 import patron
 from patron.flows import jobs
 from patron.analytics.api import router as analytics_router
+from patron.campaigns.api import router as campaigns_router
 from patron.coupons.api import router as coupons_router
 from patron.api import errors
 from patron.api.campaign_results import router as campaign_results_router
@@ -50,7 +51,7 @@ API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wa
                memberships_router, households_router, events_router, program_router,
                household_tiers_router, coupons_router, rewards_router, transfers_router,
                campaign_results_router, analytics_router, merges_router, matching_router,
-               member_segments_router, segments_router]
+               member_segments_router, segments_router, campaigns_router]
 
 BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
                             ("POST", "/api/v1/program/simulate")})

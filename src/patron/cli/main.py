@@ -22,6 +22,7 @@ from patron.migrations.tables import all_tables
 from patron.demo.seed import SLUG, seed
 from patron.flows import jobs
 from patron.analytics import cli as analytics_cli
+from patron.campaigns import cli as campaigns_cli
 from patron.campaigns import results_cli as campaign_results_cli
 from patron.coupons import cli as coupons_cli
 from patron.imports import cli as imports_cli
@@ -50,6 +51,7 @@ app.add_typer(matching_cli.app, name="members")
 app.add_typer(segments_cli.tags_app, name="tags")
 app.add_typer(segments_cli.features_app, name="features")
 app.add_typer(segments_cli.segments_app, name="segments")
+app.add_typer(campaigns_cli.app, name="campaigns")
 
 console = Console()
 DbOption = Annotated[str | None, typer.Option(

@@ -17,6 +17,9 @@ kind (points, cashback, a gift: see ``patron.flows.awards``), which also keeps,
 for each piece of it, the row naming the rule, version and line that a return
 claws back from.
 
+A campaign's rules apply only to the members in its treatment group, and its budget is
+counted like a rule budget (see ``patron.flows.campaign_earning``).
+
 A gift rule's total is a unit of a catalog gift: it is taken from the reward's
 stock as the event is evaluated (see ``patron.rewards.gifts``), before usage is
 counted, so a gift that ran out leaves an ``out_of_stock`` note and uses none
@@ -36,6 +39,7 @@ from patron.earning import repository
 from patron.events.schemas import EventIn, Note, TierMove
 from patron.errors import InvalidInput
 from patron.flows.awards import KINDS, BatchWriters, Earned
+from patron.flows.campaign_earning import CampaignEarning
 from patron.ledger.holdings import Holding
 from patron.program.service import Program
 from patron.program.versions import versions
@@ -60,11 +64,13 @@ class UnknownEventType(InvalidInput):
 class _Usage:
     """The limits' view of one member's usage in the periods of one event."""
 
-    __slots__ = ("budget", "keys", "member_id", "used")
+    __slots__ = ("budget", "campaigns", "keys", "member_id", "used")
 
     def __init__(self, used: dict[tuple[int, str, str], list[int]], member_id: int,
-                 keys: dict[str, str], budget: dict[str, int]) -> None:
+                 keys: dict[str, str], budget: dict[str, int],
+                 campaigns: CampaignEarning) -> None:
         self.used, self.member_id, self.keys, self.budget = used, member_id, keys, budget
+        self.campaigns = campaigns
 
     def member_usage(self, rule_id: str, period: str) -> PeriodUsage:
         found = self.used.get((self.member_id, rule_id, self.keys[period]))
@@ -72,6 +78,9 @@ class _Usage:
 
     def budget_used(self, rule_id: str) -> int:
         return self.budget.get(rule_id, 0)
+
+    def campaign_used(self, campaign_id: str) -> tuple[int, int]:
+        return self.campaigns.campaign_used(campaign_id)
 
 
 class BatchEarning:
@@ -119,6 +128,10 @@ class BatchEarning:
                                                                              rule.limits.budget))
         self.used = (repository.usage(conn, member_ids, self.limited, periods)
                      if self.limited else {})
+        # campaigns: treatment groups and budgets of the campaigns the events fall in
+        self.campaigns = CampaignEarning(conn, program.id, [
+            (compiled, event.occurred_at) for (_, compiled), (_, event) in zip(self.plans, items)
+        ], member_ids)
         self.budget = repository.budgets_used(conn, program.id, self.budget_limits)
         self.budget_read = dict(self.budget)
         self.usage_added: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
@@ -179,7 +192,8 @@ class BatchEarning:
         tier, multipliers = self.tiers.context(member_id, event.occurred_at)
         features, tags = self.insight.get(member_id, ({}, ()))
         member = MemberContext(str(member_id), self.profiles.get(member_id, MemberProfile()),
-                               tier, counts, multipliers, features, tags)
+                               tier, counts, multipliers, features, tags,
+                               campaigns=self.campaigns.campaigns_of(member_id))
         if earn:
             plan = compiled.plans.get(event.type)
             keys: dict[str, str] = {}
@@ -187,11 +201,13 @@ class BatchEarning:
                 local = event.occurred_at.astimezone(compiled.zone)
                 keys = {period: period_key(period, local) for period in plan.periods}
             evaluation = evaluate(compiled, version, context, member,
-                                  _Usage(self.used, member_id, keys, self.budget), now=now)
+                                  _Usage(self.used, member_id, keys, self.budget,
+                                         self.campaigns), now=now)
             if evaluation.gifts:
                 evaluation = out_of_stock(evaluation, [
                     t.rule_id for t in evaluation.gifts if not self.stock.take(t.reward_id)])
             self._count_usage(member_id, evaluation, keys)
+            self.campaigns.count(evaluation)
             self._qualify(member_id, event, compiled, evaluation)
         else:
             evaluation = Evaluation(version, event.type, event.id, now)
@@ -258,6 +274,7 @@ class BatchEarning:
         repository.add_usage(self.conn, self.program.id,
                              {k: v for k, v in self.usage_added.items() if v[1]})
         self._add_budget({k: v for k, v in self.budget_added.items() if v})
+        self.campaigns.write()
 
     def _add_budget(self, added: dict[str, int]) -> None:
         """Count what budgeted rules gave; run again if another transaction spent from

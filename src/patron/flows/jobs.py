@@ -12,7 +12,9 @@ and works in small transactions, so it can run beside live traffic:
 - ``memberships``: paid memberships move on at the end of their paid period;
 - ``referrals``: qualified referrals past the return window pay (or are voided
   when the qualifying order was returned);
-- ``closures``: points of closed members that settled after the closure are forfeited.
+- ``closures``: points of closed members that settled after the closure are forfeited;
+- ``campaigns``: new target members of running campaigns are assigned to treatment or
+  holdout, and new treatment members get the campaign's coupons.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from patron.campaigns import jobs as campaign_jobs
 from patron.db import Database
 from patron.ledger import jobs as ledger_jobs
 from patron.flows.member_status import forfeit_settled
@@ -39,4 +42,5 @@ def run_all(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
     results["closures"] = {"forfeited": forfeit_settled(db, now)}
     done = membership_jobs.run(db, now)
     results["memberships"] = done if isinstance(done, dict) else {"moved": done}
+    results["campaigns"] = campaign_jobs.run(db, now)
     return results

@@ -46,6 +46,7 @@ from patron.members.repository import members_by_identity
 from patron.members.tables import members as members_table
 from patron.tiers.history import StandingHistory, load as load_history
 from patron.flows import replay_schemas as schemas
+from patron.flows.replay_campaigns import CampaignHistory
 from patron.program.service import get_program
 from patron.program.versions import ProgramVersion
 from patron.program.context import MemberContext, MemberProfile
@@ -90,6 +91,8 @@ class History:
     standings: dict[str, StandingHistory] = field(default_factory=dict)
     start: datetime | None = None
     end: datetime | None = None
+    campaigns: CampaignHistory = field(default_factory=CampaignHistory)
+    """Who is in which campaign's treatment (see ``patron.flows.replay_campaigns``)."""
 
     def standing(self, key: str, at: datetime) -> Standing:
         """The simulator's ``StandingLookup``: a member's recorded tier and plan at ``at``."""
@@ -107,8 +110,10 @@ def compare(draft: ProgramDocument, history: History, *, current: ProgramVersion
     if current is not None and current.document is not None:
         current_run = Simulator(current.document, version=current.version)
         runs.append(current_run)
+    history.campaigns.want([draft, current.document if current is not None else None])
     for run in runs:
         run.profiles, run.standing = history.profiles, history.standing
+        run.campaigns = history.campaigns.lookup(run.program.document)
     started = time.perf_counter()
     read = 0
     for event in history.events:
@@ -153,7 +158,8 @@ def _figures(report: SimulationReport, version: int | None) -> schemas.Simulatio
         net_points=report.net_points, cost_minor=report.cost_minor, rules=rules,
         largest_awards=largest, gifts=gifts, tiers=tiers,
         tiers_not_in_document=report.tiers_not_in_document,
-        plans_not_in_document=report.plans_not_in_document)
+        plans_not_in_document=report.plans_not_in_document,
+        campaigns=[schemas.CampaignFigures(**vars(c)) for c in report.campaigns])
 
 
 def _tier_figures(tier: TierReport) -> schemas.TierFigures:
@@ -338,6 +344,7 @@ def _with_members(conn: Connection, program_id: int, events: Iterable[Mapping[st
             history.standings.update(
                 (f"id:{member_id}", found)
                 for member_id, found in load_history(conn, program_id, wanted).items())
+            history.campaigns.load(conn, program_id, wanted)
         yield from chunk
 
 

@@ -96,6 +96,18 @@ class LargestAward(BaseModel):
     explanation: str
 
 
+class CampaignFigures(BaseModel):
+    campaign_id: str
+    name: str
+    points_issued: int = Field(description="Points its earn rules would issue")
+    cost_minor: int = Field(description="Their money cost: points at the point value plus "
+                                        "cashback, minor units")
+    members_reached: int = Field(description="Treatment members who earned by its rules")
+    budget_cutoffs: int = Field(description="Awards cut short or refused by its budget")
+    budget_points: int | None = None
+    budget_money: int | None = None
+
+
 class SimulationFigures(BaseModel):
     """What one document would have done with the replayed events."""
 
@@ -127,6 +139,9 @@ class SimulationFigures(BaseModel):
     plans_not_in_document: dict[str, int] = Field(
         default_factory=dict, description="Events whose member held a paid plan this "
         "document does not offer, by plan id; they ran without a plan")
+    campaigns: list[CampaignFigures] = Field(
+        default_factory=list, description="What each campaign's earn rules would issue "
+        "and cost to its treatment group")
 
 
 class RuleComparison(BaseModel):

@@ -265,8 +265,12 @@ def _disqualify(conn: Connection, program: Program, planned: PlannedReturn, even
         amounts["orders"] = -1
     tier_points = 0
     for clawback, row in planned.clawbacks:
-        rules = versions.compiled(conn, program, row.program_version).document.earn_rules
-        if any(rule.id == clawback.rule_id and rule.tier_points for rule in rules):
+        document = versions.compiled(conn, program, row.program_version).document
+        try:
+            counted = document.rule(clawback.rule_id).tier_points  # a campaign's rule too
+        except KeyError:
+            counted = False
+        if counted:
             tier_points += clawback.points
     if tier_points:
         amounts["tier_points"] = -tier_points

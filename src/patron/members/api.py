@@ -5,13 +5,15 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from patron.api.deps import IdempotencyKey, Reader, Writer, problem_responses
+from patron.campaigns import service as campaigns
 from patron.flows import enrolment, member_view
 from patron.flows.member_view_schemas import Member360
 from patron.idempotency.service import run_once
 from patron.members import service
 from patron.members.domain import parse_identity_query, refuse_future_birthdate
-from patron.members.schemas import (IdentityIn, Member, MemberCreate, MemberPage, MemberStatus,
-                                    MemberUpdate, StatusChange, StatusChangeRecord)
+from patron.members.schemas import (IdentityIn, Member, MemberCampaign, MemberCreate, MemberPage,
+                                    MemberStatus, MemberUpdate, MemberView, StatusChange,
+                                    StatusChangeRecord)
 from patron.schemas_common import MAX_INT
 
 router = APIRouter(prefix="/members", tags=["members"])
@@ -65,10 +67,17 @@ def list_members(ctx: Reader,
     return MemberPage(items=items, next_cursor=cursor)
 
 
-@router.get("/{member_id}", response_model=Member, responses=problem_responses(401, 403, 404))
-def get_member(member_id: MemberId, ctx: Reader) -> Member:
-    """A member's profile, identities and consents."""
-    return ctx.read(lambda conn, program: service.get_member(conn, program, member_id))
+@router.get("/{member_id}", response_model=MemberView,
+            responses=problem_responses(401, 403, 404))
+def get_member(member_id: MemberId, ctx: Reader) -> MemberView:
+    """A member's profile, identities and consents, and the campaigns whose offer they get."""
+    def work(conn, program):
+        member = service.get_member(conn, program, member_id)
+        found = campaigns.member_campaigns(conn, program, member_id)
+        return MemberView(**member.model_dump(), campaigns=[
+            MemberCampaign(id=c.id, name=c.name, starts=starts, ends=ends)
+            for c, starts, ends in found])
+    return ctx.read(work)
 
 
 @router.patch("/{member_id}", response_model=Member,

@@ -190,6 +190,20 @@ class Member(BaseModel):
     updated_at: datetime
 
 
+class MemberCampaign(BaseModel):
+    """A campaign the member gets the offer of (members are never told of a holdout)."""
+
+    id: str
+    name: str
+    starts: datetime
+    ends: datetime = Field(description="When the offer ends (exclusive)")
+
+
+class MemberView(Member):
+    campaigns: list[MemberCampaign] = Field(
+        default_factory=list, description="Campaigns whose offer the member gets")
+
+
 class MemberPage(BaseModel):
     items: list[Member]
     next_cursor: int | None = Field(None, description="Pass as `after` for the next page")

@@ -10,6 +10,7 @@ from patron.api.deps import Admin, Analyst, Reader, problem_responses
 from patron.errors import InvalidInput, PatronError
 from patron.flows import replay
 from patron.flows import replay_schemas
+from patron.flows.publish_checks import require_publishable
 from patron.program import schemas
 from patron.program.intake import (
     MAX_DOCUMENT_BYTES,
@@ -102,6 +103,7 @@ def publish_program(ctx: Admin, response: Response,
     source = body.decode("utf-8")
 
     def work(conn, program):
+        require_publishable(conn, program.id, document)
         return publish(conn, program, document, actor=ctx.principal.actor, now=ctx.clock.now(),
                        source=source, note=note)
     version, created = ctx.write(work)

@@ -23,6 +23,7 @@ from patron.db.migrate import open_migrated
 from patron.errors import PatronError
 from patron.flows import replay
 from patron.flows import replay_schemas
+from patron.flows.publish_checks import require_publishable
 from patron.program import schemas
 from patron.program.intake import check_document
 from patron.program.service import get_program_by_slug
@@ -124,9 +125,12 @@ def publish_command(file: DocumentArg, program: ProgramOpt,
     document, _ = _checked(file)
     source = file.read_text(encoding="utf-8")
     try:
-        version, created = _open(db).transact(lambda conn: publish(
-            conn, get_program_by_slug(conn, program), document, actor=_actor(),
-            now=SystemClock().now(), source=source, note=note))
+        def work(conn):
+            target = get_program_by_slug(conn, program)
+            require_publishable(conn, target.id, document)
+            return publish(conn, target, document, actor=_actor(), now=SystemClock().now(),
+                           source=source, note=note)
+        version, created = _open(db).transact(work)
     except PatronError as error:
         _fail(error)
     if created:
@@ -284,6 +288,8 @@ def show_comparison(report: replay_schemas.SimulationComparison, out: Console) -
         out.print(_gifts(report))
     if report.tiers:
         out.print(_tiers(report))
+    if draft.campaigns:
+        out.print(_campaigns(draft))
     for side, figures in (("current version", current), ("draft", draft)):
         if figures is not None and figures.tiers_not_in_document:
             out.print(f"[dim]events run without a tier the {side} does not have: " + escape(
@@ -402,6 +408,21 @@ def _rules(report: replay_schemas.SimulationComparison) -> Table:
                       _signed(rule.cost_minor_change, currency),
                       f"{old.members_affected if old else 0:,} → "
                       f"{new.members_affected if new else 0:,}")
+    return table
+
+
+def _campaigns(figures: replay_schemas.SimulationFigures) -> Table:
+    """Each campaign's cost to the draft: its rules' points and money, against its budget."""
+    table = Table("campaign", "points", "cost", "members reached", "budget", "cut off by budget",
+                  title="campaign cost (draft)", title_justify="left")
+    for c in figures.campaigns:
+        budget = " · ".join(part for part in (
+            f"{c.budget_points:,} points" if c.budget_points is not None else "",
+            format_money(c.budget_money, figures.currency) if c.budget_money is not None
+            else "") if part) or "none"
+        table.add_row(escape(f"{c.campaign_id} ({c.name})"), f"{c.points_issued:,}",
+                      format_money(c.cost_minor, figures.currency), f"{c.members_reached:,}",
+                      budget, f"{c.budget_cutoffs:,}")
     return table
 
 

@@ -9,8 +9,9 @@ touches the rules of its type.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,6 +25,7 @@ from patron.program.catalog import (
 )
 from patron.program.cel import Condition, ReadSet, compile_condition, merge_reads
 from patron.program.document import (
+    CampaignBudget,
     EarnRule,
     Limits,
     Period,
@@ -64,6 +66,9 @@ class CompiledRule:
     gift: str | None = None
     """A gift rule's catalog reward id; ``gift_name`` is its name in this version."""
     gift_name: str | None = None
+    campaign: str | None = None
+    """A campaign's rule: only the campaign's treatment members earn by it, inside the
+    campaign's window (``starts``/``ends`` are the rule's window within it)."""
 
     def in_window(self, at: datetime) -> bool:
         return (self.starts is None or at >= self.starts) and (self.ends is None or at < self.ends)
@@ -119,6 +124,21 @@ class EventPlan:
 
 
 @dataclass(frozen=True, slots=True)
+class CampaignPlan:
+    """A campaign as evaluation needs it: its window as instants and its budget."""
+
+    id: str
+    name: str
+    starts: datetime
+    ends: datetime
+    budget: CampaignBudget | None
+    point_value: Decimal
+
+    def running(self, at: datetime) -> bool:
+        return self.starts <= at < self.ends
+
+
+@dataclass(frozen=True, slots=True)
 class CompiledProgram:
     document: ProgramDocument
     settings: Settings
@@ -126,6 +146,11 @@ class CompiledProgram:
     minor_per_major: int
     counted_types: tuple[tuple[str, str], ...]
     plans: dict[str, EventPlan]
+    campaigns: dict[str, CampaignPlan] = field(default_factory=dict)
+    """Active campaigns by id."""
+
+    def running_campaigns(self, at: datetime) -> list[str]:
+        return [c.id for c in self.campaigns.values() if c.running(at)]
 
     def plan(self, event_type: str) -> EventPlan | None:
         return self.plans.get(event_type)
@@ -147,13 +172,40 @@ def compile_program(document: ProgramDocument) -> CompiledProgram:
     gift_names = {reward.id: reward.name for reward in document.rewards}
     rules = [_compile_rule(rule, i, settings, zone, gift_names)
              for i, rule in enumerate(document.earn_rules) if rule.active]
+    campaigns = _campaigns(document, zone)
+    rules += _campaign_rules(document, campaigns, len(document.earn_rules), gift_names)
     counted = {count_field(t): t for t in types}
     plans = {t: _plan(t, [r for r in rules if r.rule.on == t], declared, counted)
              for t in types}
     program = CompiledProgram(document, settings, zone, minor_per_major(settings.currency),
-                              tuple((t, count_field(t)) for t in types), plans)
+                              tuple((t, count_field(t)) for t in types), plans, campaigns)
     document._compiled = program
     return program
+
+
+def _campaigns(document: ProgramDocument, zone: ZoneInfo) -> dict[str, CampaignPlan]:
+    value = document.settings.point_value_minor
+    return {c.id: CampaignPlan(c.id, c.name, instant(c.starts, zone, end=False),
+                               instant(c.ends, zone, end=True), c.budget, value)
+            for c in document.campaigns if c.active}
+
+
+def _campaign_rules(document: ProgramDocument, campaigns: dict[str, CampaignPlan],
+                    order: int, gift_names: dict[str, str]) -> list[CompiledRule]:
+    """Campaign rules, after the document's in document order, each kept to its
+    campaign's window (a rule's own window, validated to lie inside it, narrows it)."""
+    compiled = []
+    settings, zone = document.settings, document.settings.zone
+    for campaign in document.campaigns:
+        plan = campaigns.get(campaign.id)
+        for rule in campaign.earn_rules if plan is not None else ():
+            if rule.active:
+                base = _compile_rule(rule, order, settings, zone, gift_names)
+                starts = max(base.starts or plan.starts, plan.starts)
+                ends = min(base.ends or plan.ends, plan.ends)
+                compiled.append(replace(base, starts=starts, ends=ends, campaign=campaign.id))
+            order += 1
+    return compiled
 
 
 def _plan(event_type: str, rules: list[CompiledRule], declared: dict[str, dict[str, Any]],

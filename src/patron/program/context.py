@@ -52,6 +52,9 @@ class MemberContext:
     a feature absent here (never computed, or no value) reads as its type's zero."""
     tags: tuple[str, ...] = ()
     """``member.tags``: the tags (manual and rule) the member carries."""
+    campaigns: frozenset[str] = frozenset()
+    """Ids of the campaigns whose treatment group the member is in: only they earn by
+    those campaigns' rules."""
 
 
 _NO_DATA: Mapping[str, Any] = MappingProxyType({})
@@ -79,6 +82,9 @@ class UsageReader(Protocol):
 
     def budget_used(self, rule_id: str) -> int: ...
 
+    def campaign_used(self, campaign_id: str) -> tuple[int, int]: ...
+    """(points, money) a campaign's budget already spent, every member counted."""
+
 
 @dataclass(frozen=True, slots=True)
 class UsageSnapshot:
@@ -90,12 +96,16 @@ class UsageSnapshot:
 
     member: Mapping[tuple[str, str], PeriodUsage] = field(default_factory=dict)
     budget: Mapping[str, int] = field(default_factory=dict)
+    campaigns: Mapping[str, tuple[int, int]] = field(default_factory=dict)
 
     def member_usage(self, rule_id: str, period: Period) -> PeriodUsage:
         return self.member.get((rule_id, period), _NO_USAGE)
 
     def budget_used(self, rule_id: str) -> int:
         return self.budget.get(rule_id, 0)
+
+    def campaign_used(self, campaign_id: str) -> tuple[int, int]:
+        return self.campaigns.get(campaign_id, (0, 0))
 
 
 _NO_USAGE = PeriodUsage()

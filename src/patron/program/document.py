@@ -121,6 +121,10 @@ class Settings(_Model):
         "clawback_available_only",
         description="On returns: claw back only what the member still has, or let the "
                     "balance go negative")
+    starts_on: date | None = Field(None, description="First day the program runs (program "
+                                   "timezone); campaigns must lie inside the run dates")
+    ends_on: date | None = Field(None, description="Last day the program runs, inclusive; "
+                                 "absent: open-ended")
 
     @field_validator("currency")
     @classmethod
@@ -494,7 +498,8 @@ class ProgramDocument(_Model):
         raise KeyError(campaign_id)
 
     def rule(self, rule_id: str) -> EarnRule:
-        for rule in self.earn_rules:
+        """An earn rule of the document or of one of its campaigns (ids are unique across)."""
+        for rule in (*self.earn_rules, *(r for c in self.campaigns for r in c.earn_rules)):
             if rule.id == rule_id:
                 return rule
         raise KeyError(rule_id)

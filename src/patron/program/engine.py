@@ -69,7 +69,7 @@ from patron.program.context import (
     parse_purchase,
 )
 from patron.program.document import ProgramDocument
-from patron.program.limits import apply_limits, cap_text
+from patron.program.limits import apply_limits, campaign_cost, campaign_room, cap_text
 from patron.program.money import apportion, as_ratio, format_money, round_ratio
 
 Key = tuple[int | None, int | None]  # (line_index, min_spend)
@@ -111,8 +111,8 @@ class RuleTotal(NamedTuple):
 
 class Note(NamedTuple):
     """Why a matching rule gave nothing: limit_reached, budget_exhausted,
-    stopped_by_exclusive, condition_error, or (noted by the caller, which holds the
-    stock) out_of_stock."""
+    campaign_budget_exhausted, stopped_by_exclusive, condition_error, or (noted by the
+    caller, which holds the stock) out_of_stock."""
 
     rule_id: str
     code: str
@@ -130,6 +130,8 @@ class Evaluation(NamedTuple):
     totals: tuple[RuleTotal, ...] = ()
     notes: tuple[Note, ...] = ()
     purchase: Purchase | None = None
+    campaign_spend: tuple[tuple[str, int, int], ...] = ()
+    """(campaign id, points, money) each campaign's rules gave on this event."""
 
     @property
     def total_points(self) -> int:
@@ -156,7 +158,7 @@ class _Run:
 
     __slots__ = ("program", "plan", "event", "member", "local", "purchase", "lines", "usage",
                  "context", "given", "line_hits", "awards", "totals", "notes", "base", "noted",
-                 "data_defaults", "counted_types")
+                 "data_defaults", "counted_types", "campaign_given")
 
     def __init__(self, program: CompiledProgram, plan: EventPlan, event: EventContext,
                  member: MemberContext, usage: UsageReader) -> None:
@@ -175,6 +177,7 @@ class _Run:
         self.noted: set[tuple[str, str]] = set()
         self.data_defaults = plan.data_defaults
         self.counted_types = program.counted_types
+        self.campaign_given: dict[str, tuple[int, int]] = {}
 
     def note(self, rule: CompiledRule, code: str, message: str) -> None:
         if (rule.id, code) not in self.noted:
@@ -207,7 +210,8 @@ def evaluate(document: ProgramDocument | CompiledProgram, version: int, event: E
     if plan.gifts:
         _pass(run, plan.gifts)
     return Evaluation(version, event.type, event.id, now, tuple(run.awards), tuple(run.totals),
-                      tuple(run.notes), run.purchase)
+                      tuple(run.notes), run.purchase,
+                      tuple((c, p, m) for c, (p, m) in run.campaign_given.items()))
 
 
 def _holds(run: _Run, rule: CompiledRule) -> bool:
@@ -251,6 +255,8 @@ def _pass(run: _Run, rules: tuple[CompiledRule, ...]) -> None:
     stopped_by: str | None = None
     claimed: dict[int, str] = {}  # line index -> the exclusive per-line rule that took it
     for rule in rules:
+        if rule.campaign is not None and rule.campaign not in run.member.campaigns:
+            continue
         if (rule.starts is not None or rule.ends is not None) and not rule.in_window(at):
             continue
         selected = _selected_lines(run, rule) if rule.per_line else None
@@ -359,8 +365,11 @@ def _award(run: _Run, rule: CompiledRule, keys: list[Key], weights: list[int],
         return None
     granted, capped_by = (total, None) if rule.limits is None else apply_limits(
         rule, total, run.usage)
+    if rule.campaign is not None and granted > 0:
+        granted, capped_by = _campaign_budget(run, rule, granted, capped_by)
     if granted <= 0:
-        code = "budget_exhausted" if capped_by == "budget" else "limit_reached"
+        code = ("campaign_budget_exhausted" if capped_by == "campaign_budget"
+                else "budget_exhausted" if capped_by == "budget" else "limit_reached")
         run.note(rule, code, _nothing_text(run, rule, capped_by))
         return None
     parts = [granted] if len(weights) == 1 else apportion(granted, weights)
@@ -391,11 +400,35 @@ def _award(run: _Run, rule: CompiledRule, keys: list[Key], weights: list[int],
     return awarded
 
 
+def _campaign_budget(run: _Run, rule: CompiledRule, granted: int,
+                     capped_by: str | None) -> tuple[int, str | None]:
+    """Cut an award to what its campaign's budget has left, counting what this event
+    already gave from it; the caller counts every campaign's spend across events."""
+    campaign = run.program.campaigns[rule.campaign]
+    kind = rule.kind if rule.kind in NOT_POINTS else "earn"
+    read = run.usage.campaign_used(campaign.id)
+    given = run.campaign_given.get(campaign.id, (0, 0))
+    used = (read[0] + given[0], read[1] + given[1])
+    room = campaign_room(kind, granted, campaign.budget, used, campaign.point_value)
+    if room < granted:
+        granted, capped_by = room, "campaign_budget"
+    if granted > 0:
+        points, money = campaign_cost(kind, granted, campaign.point_value)
+        run.campaign_given[campaign.id] = (given[0] + points, given[1] + money)
+    return granted, capped_by
+
+
 def _nothing_text(run: _Run, rule: CompiledRule, capped_by: str | None) -> str:
+    if capped_by == "campaign_budget":
+        return f"the campaign's budget is used up, {_nothing(rule)}"
     if rule.gift is not None and capped_by == "budget":
         return f"all {rule.limits.budget} gifts of the promotion were given, no gift"
     text = cap_text(rule, capped_by, run.program.settings.points_name)
-    return f"{text}, {'no gift' if rule.gift is not None else 'nothing awarded'}"
+    return f"{text}, {_nothing(rule)}"
+
+
+def _nothing(rule: CompiledRule) -> str:
+    return "no gift" if rule.gift is not None else "nothing awarded"
 
 
 def out_of_stock(evaluation: Evaluation, rule_ids: Collection[str]) -> Evaluation:

@@ -8,6 +8,8 @@ this stays pure: the service asks the ledger, the simulator its own memory.
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
 from typing import Any
 
 from patron.program.context import UsageReader
@@ -36,8 +38,38 @@ def apply_limits(rule: Any, total: int, usage: UsageReader) -> tuple[int, str | 
     return granted, capped_by
 
 
+def campaign_cost(kind: str, amount: int, point_value: Decimal) -> tuple[int, int]:
+    """What an award costs its campaign: (points, money in minor units). Points are
+    priced at the program's point value, rounded up; cashback is money itself; a gift
+    is counted by the campaign's money when it is given at assignment, not here."""
+    if kind == "gift":
+        return 0, 0
+    if kind == "cashback":
+        return 0, amount
+    return amount, math.ceil(amount * point_value)
+
+
+def campaign_room(kind: str, wanted: int, budget: Any, used: tuple[int, int],
+                  point_value: Decimal) -> int:
+    """How much of ``wanted`` a campaign's remaining ``budget`` (points, money) allows."""
+    if kind == "gift" or budget is None:
+        return wanted
+    room = wanted
+    if budget.money is not None:
+        money_left = max(budget.money - used[1], 0)
+        if kind == "cashback":
+            room = min(room, money_left)
+        elif point_value > 0:
+            room = min(room, math.floor(money_left / point_value))
+    if budget.points is not None and kind != "cashback":
+        room = min(room, max(budget.points - used[0], 0))
+    return room
+
+
 def cap_text(rule: Any, capped_by: str | None, points_name: str = "points") -> str:
     """A cap as a member reads it: "limit of 5 per month reached"."""
+    if capped_by == "campaign_budget":
+        return "the campaign's budget is used up"
     limits = rule.limits
     if capped_by is None or limits is None:
         return ""

@@ -60,6 +60,7 @@ from patron.program.document import ProgramDocument
 from patron.program.engine import Award, Evaluation, evaluate, out_of_stock
 from patron.program.money import points_value_minor
 from patron.program.returns import ReturnOfUnknownOrder, plan_clawback, return_lines
+from patron.program.simulate_campaigns import CampaignReport, CampaignTally
 from patron.program.standing import Placing, Standing, StandingLookup, place
 
 _ZERO = PeriodUsage()
@@ -161,6 +162,8 @@ class SimulationReport:
     plans_not_in_document: dict[str, int] = field(default_factory=dict)
     """Events run without a plan because the document lacks the recorded one, by plan id."""
     elapsed_seconds: float = 0.0
+    campaigns: list[CampaignReport] = field(default_factory=list)
+    """What each campaign's rules would issue and cost, and its budget cut-offs."""
 
     @property
     def net_points(self) -> int:
@@ -181,14 +184,18 @@ class _Member:
     after each event, so the engine always sees the counts from before the event.
     ``context`` is rebuilt only when the member's placing changes."""
 
-    __slots__ = ("key", "known", "context", "counts", "placing", "usage", "issued", "orders")
+    __slots__ = ("key", "known", "context", "counts", "placing", "usage", "issued", "orders",
+                 "campaigns")
 
-    def __init__(self, key: str, known: MemberContext) -> None:
+    def __init__(self, key: str, known: MemberContext,
+                 campaigns: frozenset[str] = frozenset()) -> None:
         self.key = key
         self.known = known
+        self.campaigns = campaigns
         self.counts: dict[str, int] = dict(known.counts)  # events before the replay
         self.placing: Placing | None = None
-        self.context = MemberContext(known.id, known.profile, known.tier, self.counts)
+        self.context = MemberContext(known.id, known.profile, known.tier, self.counts,
+                                     campaigns=campaigns)
         self.usage: dict[tuple[str, str], list[int]] = {}
         self.issued = 0
         self.orders: dict[str, _Order] = {}
@@ -197,18 +204,20 @@ class _Member:
         if placing is not self.placing:
             self.placing = placing
             self.context = MemberContext(self.known.id, self.known.profile, placing.tier,
-                                         self.counts, placing.multipliers)
+                                         self.counts, placing.multipliers,
+                                         campaigns=self.campaigns)
         return self.context
 
 
 class _UsageView:
     """Limits' view of one member's in-memory usage, for the periods of one event."""
 
-    __slots__ = ("budget", "keys", "usage")
+    __slots__ = ("budget", "campaigns", "keys", "usage")
 
     def __init__(self, usage: dict[tuple[str, str], list[int]], keys: dict[str, str],
-                 budget: dict[str, int]) -> None:
+                 budget: dict[str, int], campaigns: CampaignTally) -> None:
         self.usage, self.keys, self.budget = usage, keys, budget
+        self.campaigns = campaigns
 
     def member_usage(self, rule_id: str, period: str) -> PeriodUsage:
         used = self.usage.get((rule_id, self.keys[period]))
@@ -216,6 +225,9 @@ class _UsageView:
 
     def budget_used(self, rule_id: str) -> int:
         return self.budget.get(rule_id, 0)
+
+    def campaign_used(self, campaign_id: str) -> tuple[int, int]:
+        return self.campaigns.campaign_used(campaign_id)
 
 
 class Simulator:
@@ -233,8 +245,14 @@ class Simulator:
                  profiles: Mapping[str, MemberContext | MemberProfile] | None = None,
                  standing: StandingLookup | None = None,
                  top_n: int = 10, progress: Callable[[int], None] | None = None,
-                 progress_every: int = 10_000) -> None:
+                 progress_every: int = 10_000,
+                 campaigns: Callable[[str], frozenset[str]] | None = None) -> None:
         self.program: CompiledProgram = compile_program(document)
+        self.campaigns = campaigns
+        """Member key → ids of the campaigns whose treatment the member is in."""
+        self.campaign_tally = CampaignTally(document)
+        every_rule = [*document.earn_rules, *(r for c in document.campaigns
+                                               for r in c.earn_rules)]
         self.version = version
         self.profiles = profiles or {}
         self.standing = standing
@@ -258,17 +276,17 @@ class Simulator:
         self.evaluated = 0
         self.rules = {r.id: RuleReport(r.id, r.name, cashback=r.points.cashback_percent is not None,
                                        gift=r.gift)
-                      for r in document.earn_rules}
+                      for r in every_rule}
         catalog = {reward.id: (reward.name, reward.stock) for reward in document.rewards}
         self.gifts = {gift: GiftReport(gift, *catalog.get(gift, (gift, None)))
-                      for gift in dict.fromkeys(r.gift for r in document.earn_rules if r.gift)}
+                      for gift in dict.fromkeys(r.gift for r in every_rule if r.gift)}
         self.stock = {reward_id: report.stock for reward_id, report in self.gifts.items()
                       if report.stock is not None}
-        self.rule_members: dict[str, set[str]] = {r.id: set() for r in document.earn_rules}
+        self.rule_members: dict[str, set[str]] = {r.id: set() for r in every_rule}
         self.largest: list[tuple[int, int, LargestAward]] = []
         self.sequence = 0
-        self.budgeted = {r.id for r in document.earn_rules if r.limits and r.limits.budget}
-        self.limited = {r.id for r in document.earn_rules if r.limits and r.limits.per_member}
+        self.budgeted = {r.id for r in every_rule if r.limits and r.limits.budget}
+        self.limited = {r.id for r in every_rule if r.limits and r.limits.per_member}
         self.elapsed = 0.0
 
     def run(self, events: Iterable[Mapping[str, Any]]) -> SimulationReport:
@@ -322,7 +340,9 @@ class Simulator:
         key = member_key(raw.get("member"))
         member = self.members.get(key)
         if member is None:
-            member = self.members[key] = _Member(key, self._context(key))
+            member = self.members[key] = _Member(
+                key, self._context(key),
+                self.campaigns(key) if self.campaigns is not None else frozenset())
         return member
 
     def _context(self, key: str) -> MemberContext:
@@ -341,11 +361,14 @@ class Simulator:
         if placing is None or self.standing is not None:
             placing = self._placing(member, event.occurred_at)
         evaluation = evaluate(self.program, self.version, event, member.place(placing),
-                              _UsageView(member.usage, keys, self.budget), now=event.occurred_at)
+                              _UsageView(member.usage, keys, self.budget, self.campaign_tally),
+                              now=event.occurred_at)
         if evaluation.gifts:
             evaluation = out_of_stock(evaluation, [t.rule_id for t in evaluation.gifts
                                                    if not self._take(t.reward_id)])
         self._record(event, member, evaluation, keys)
+        if evaluation.campaign_spend or evaluation.notes:
+            self.campaign_tally.record(member.key, evaluation)
         return evaluation
 
     def _placing(self, member: _Member, at: datetime) -> Placing:
@@ -478,7 +501,8 @@ class Simulator:
             largest_awards=[entry[2] for entry in sorted(self.largest, reverse=True)],
             gifts=list(self.gifts.values()), tiers=self._tier_list(),
             tiers_not_in_document=dict(self.missing_tiers),
-            plans_not_in_document=dict(self.missing_plans), elapsed_seconds=self.elapsed)
+            plans_not_in_document=dict(self.missing_plans), elapsed_seconds=self.elapsed,
+            campaigns=self.campaign_tally.report())
 
     def _tier_list(self) -> list[TierReport]:
         """The ladder in order, then events that ran without a tier (if any did)."""

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from patron.errors import InvalidInput
 from patron.program.document import (
+    Campaign,
     EarnRule,
     EventTypeDeclaration,
     IDENTITY_KINDS,
@@ -41,6 +42,7 @@ from patron.program.document import (
     Settings,
     Transfers,
 )
+from patron.program.campaign_checks import campaign_problems, campaign_rules, remap
 from patron.program.incentives import Reward
 from patron.program.semantics import check_member_condition, check_rules, tag_rule_problems
 
@@ -180,20 +182,23 @@ def _semantic_problems(data: dict[str, Any], document: ProgramDocument | None) -
     settings = settings or Settings()
     declarations = _valid_items(EventTypeDeclaration, data.get("event_types"))
     raw_rules = data.get("earn_rules")
-    rules = _valid_items(EarnRule, raw_rules)
-    raw = [(i, r) for i, r in enumerate(raw_rules if isinstance(raw_rules, list) else [])
-           if isinstance(r, dict)]
+    raw = [(i, r) for i, r in enumerate(raw_rules if isinstance(raw_rules, list) else [])]
+    raw += campaign_rules(data.get("campaigns"))
+    rules = [(i, rule) for i, r in raw if isinstance(r, dict)
+             and (rule := _valid_or_none(EarnRule, r)) is not None]
+    raw = [(i, r) for i, r in raw if isinstance(r, dict)]
     found = check_rules(settings, declarations, rules, raw)
     found += gift_problems(rules, _valid_items(Reward, data.get("rewards")))
     found += reward_condition_problems(data.get("rewards"), declarations)
     found += tag_rule_problems(data.get("tags"))
     if document is not None:
         found += membership_problems(document)
+        found += campaign_problems(document)
     found += transfer_problems(document.transfers if document
                                else _valid_or_none(Transfers, data.get("transfers")))
     found += matching_problems(document.matching if document
                                else _valid_or_none(Matching, data.get("matching")))
-    return [Problem(path, message, severity) for path, message, severity in found]
+    return [Problem(path, message, severity) for path, message, severity in remap(found)]
 
 
 def reward_condition_problems(raw_rewards: Any,
@@ -453,7 +458,7 @@ def _item_type(annotation: Any) -> Any:
 def _field_ranks() -> dict[str, int]:
     ranks: dict[str, int] = {}
     for model in (ProgramDocument, Settings, EventTypeDeclaration, EarnRule, PointsAction, Limits,
-                  Matching):
+                  Matching, Campaign):
         for name, field in model.model_fields.items():
             ranks.setdefault(field.alias or name, len(ranks))
     return ranks

@@ -1,0 +1,58 @@
+"""Which group a member of a campaign's target falls in, and what state a campaign is in.
+
+The group is a pure function of program, campaign and member: a hash bucket of
+0..9999, in the holdout when below ``holdout × 10000``. Anyone (a job, a report,
+the simulator) gets the same answer without asking the database; the assignment
+job still records it, so a later change of the holdout share moves nobody.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal
+
+Group = Literal["treatment", "holdout"]
+Status = Literal["upcoming", "running", "ended"]
+BUCKETS = 10_000
+
+
+def bucket(program_id: int, campaign_id: str, member_id: int) -> int:
+    digest = hashlib.sha256(f"{program_id}:{campaign_id}:{member_id}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % BUCKETS
+
+
+def group_of(bucket_number: int, holdout: Decimal) -> Group:
+    return "holdout" if bucket_number < holdout * BUCKETS else "treatment"
+
+
+def assign(program_id: int, campaign_id: str, member_id: int,
+           holdout: Decimal) -> tuple[int, Group]:
+    found = bucket(program_id, campaign_id, member_id)
+    return found, group_of(found, holdout)
+
+
+def status(starts: datetime, ends: datetime, now: datetime) -> Status:
+    """``ends`` is exclusive: a campaign ending on a date ended at that day's midnight."""
+    if now < starts:
+        return "upcoming"
+    return "running" if now < ends else "ended"
+
+
+def coupon_value(discount_amount: int | None) -> int:
+    """What a coupon costs the campaign when issued: its fixed money off; a percent or
+    free-shipping coupon's cost is only known when used, so it counts 0 here."""
+    return discount_amount or 0
+
+
+def gifts_value(coupon_values: list[int], count: int) -> int:
+    """Value of ``count`` treatment members' gifts, each getting every coupon listed."""
+    return sum(coupon_values) * count
+
+
+def affordable(each: int, members: int, used: int, budget: int | None) -> int:
+    """How many of ``members`` can still get gifts worth ``each`` within the budget."""
+    if budget is None or each <= 0:
+        return members
+    return max(0, min(members, (budget - used) // each))
