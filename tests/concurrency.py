@@ -30,3 +30,24 @@ def race(count: int, attempt) -> Counter:
     for t in threads:
         t.join()
     return outcomes
+
+
+def at_once(items: list, attempt) -> list:
+    """Run ``attempt(item)`` for every item in threads released at once; the results
+    (each attempt returns a list) joined, in the order the attempts finished."""
+    barrier = threading.Barrier(len(items))
+    results: list = []
+    lock = threading.Lock()
+
+    def run(item) -> None:
+        barrier.wait()
+        found = attempt(item)
+        with lock:
+            results.extend(found)
+
+    threads = [threading.Thread(target=run, args=(item,)) for item in items]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

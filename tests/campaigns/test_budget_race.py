@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 from patron.campaigns import repository, service
 from patron.events.schemas import EventIn
 from patron.flows.ingest import ingest
 from tests.campaigns.factories import Shop
+from tests.concurrency import at_once
 
 CHECK_IN_BONUS = {"id": "spring", "name": "Check-in week", "starts": "2026-03-01",
                   "ends": "2026-03-31", "holdout": "0", "budget": {"points": 95},
@@ -16,24 +15,15 @@ CHECK_IN_BONUS = {"id": "spring", "name": "Check-in week", "starts": "2026-03-01
 
 
 def _check_ins_at_once(shop: Shop, members: list[int]) -> list[int]:
-    barrier = threading.Barrier(len(members))
-    results: list[int] = []
-
-    def send(member_id: int) -> None:
+    def send(member_id: int) -> list[int]:
         event = EventIn.model_validate({
             "id": f"c-{shop.program.id}-{member_id}", "type": "check_in",
             "member": {"id": member_id}, "occurred_at": shop.clock.now().isoformat()})
-        barrier.wait()
         outcomes = shop.db.transact(lambda conn: ingest(conn, shop.program, [event],
                                                         now=shop.clock.now(), actor="test"))
-        results.extend(o.points for o in outcomes)
+        return [o.points for o in outcomes]
 
-    threads = [threading.Thread(target=send, args=(m,)) for m in members]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+    return at_once(members, send)
 
 
 def test_racing_check_ins_never_overspend_a_campaign_budget(database, clock):

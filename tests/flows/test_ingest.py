@@ -21,6 +21,7 @@ from patron.program.service import get_program
 from patron.program.versions import get_version, publish
 from patron.program.document import ProgramDocument
 from sqlalchemy import select
+from tests.concurrency import at_once
 from tests.conftest import make_program
 from tests.factories import member_create
 
@@ -163,20 +164,8 @@ def test_a_rule_stops_at_its_budget_and_says_so(database, clock):
 def _check_ins_at_once(shop, members: list[int]) -> list[int]:
     """One check-in per member, all sent at the same moment from their own threads: the
     points each earned."""
-    barrier = threading.Barrier(len(members))
-    results: list[int] = []
-
-    def send(member_id: int) -> None:
-        event = shop.event(member_id, "check_in")
-        barrier.wait()
-        results.extend(o.points for o in shop.send(event))
-
-    threads = [threading.Thread(target=send, args=(m,)) for m in members]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
+    return at_once(members, lambda member_id: [
+        o.points for o in shop.send(shop.event(member_id, "check_in"))])
 
 
 def test_budget_holds_under_concurrent_batches(database, clock):
