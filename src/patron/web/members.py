@@ -5,7 +5,8 @@ The page is ``patron.flows.member_view.member_360``, the same view ``GET
 ``POST /members/{id}/adjustments`` calls, with an idempotency key the form was
 given when it was drawn, so a form sent twice adjusts once. Blocking and
 reopening call the members service ``POST /members/{id}/status`` calls. A
-refusal (too few points, a closed member, …) shows on the page beside the form.
+refusal (too few points, a closed member, …) shows on the page beside the form, which
+answers 200 like any page that shows a form again (the API carries the status codes).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def search(request: Request, session: Staff,
     return render(request, template, q=q, found=found)
 
 
-def _page(request: Request, session: StaffSession, member_id: int, status: int = 200,
+def _page(request: Request, session: StaffSession, member_id: int,
           **context: Any) -> HTMLResponse:
     state = request.app.state
 
@@ -58,7 +59,7 @@ def _page(request: Request, session: StaffSession, member_id: int, status: int =
                                                      state.clock.now()))
     page = state.db.read(read)
     ledger_items = page["view"].recent_ledger
-    return render(request, "member.html", status, **page,
+    return render(request, "member.html", **page,
                   older=ledger_items[-1].id if len(ledger_items) >= PAGE else None,
                   adjust_key=uuid.uuid4().hex, may_write=session.may(Permission.WRITE),
                   may_adjust=session.may(Permission.ADMIN), **context)
@@ -94,7 +95,7 @@ def adjust(request: Request, session: Admin, member_id: MemberId,
             reason=reason.strip(), key=f"adjust:{idempotency_key}", actor=session.actor,
             now=state.clock.now()))
     except PatronError as error:
-        return _page(request, session, member_id, error.status, adjust_error=error.detail,
+        return _page(request, session, member_id, adjust_error=error.detail,
                      adjust_form=dict(points=points, reason=reason))
     return RedirectResponse(f"/console/members/{member_id}?done=adjusted", status_code=303)
 
@@ -111,5 +112,5 @@ def change_status(request: Request, session: Writer, member_id: MemberId,
             StatusChange(status=status, reason=reason), actor=session.actor,
             now=state.clock.now()))
     except PatronError as error:
-        return _page(request, session, member_id, error.status, status_error=error.detail)
+        return _page(request, session, member_id, status_error=error.detail)
     return RedirectResponse(f"/console/members/{member_id}?done=status", status_code=303)

@@ -32,7 +32,7 @@
       data: { labels: data.activity.labels,
               datasets: [{ label: "Members", data: data.activity.members,
                            backgroundColor: colours }] },
-      options: { animation: false }
+      options: { animation: false, aspectRatio: 2 }
     });
   }
 })();
