@@ -41,6 +41,7 @@ from patron.tiers.api import households_router as household_tiers_router
 from patron.tiers.api import router as tiers_router
 from patron.transfers.api import router as transfers_router
 from patron.wallet.api import router as wallet_router
+from patron.web.app import create_console
 
 log = logging.getLogger("patron")
 
@@ -107,6 +108,7 @@ def create_app(db: Database, clock: Clock | None = None, *,
         app.include_router(router, prefix="/api/v1")
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.mount("/console", create_console(db, clock), name="console")
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

@@ -16,3 +16,32 @@ api_keys = Table(
     Column("revoked_at", UTCDateTime),
     UniqueConstraint("prefix"),
 )
+
+staff_accounts = Table(
+    "staff_accounts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("password_hash", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime),
+    UniqueConstraint("program_id", "email"),
+)
+"""People who sign in to the console; ``role`` is an API key's role (``Role``)."""
+
+staff_sessions = Table(
+    "staff_sessions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("account_id", BigId, ForeignKey("staff_accounts.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    UniqueConstraint("token_hash"),
+)
+"""A signed-in browser: the cookie's token is stored only as its SHA-256."""

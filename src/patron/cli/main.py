@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import time
 from pathlib import Path
 from typing import Annotated
@@ -14,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from patron.auth.service import Role, create_key
+from patron.auth.staff import set_staff
 from patron.clock import SystemClock
 from patron.config import get_settings
 from patron.db import Database, create_database
@@ -22,6 +24,7 @@ from patron.migrations.tables import all_tables
 from patron.demo.seed import SLUG, seed
 from patron.flows import jobs
 from patron.analytics import cli as analytics_cli
+from patron.auth import cli as auth_cli
 from patron.campaigns import cli as campaigns_cli
 from patron.campaigns import results_cli as campaign_results_cli
 from patron.coupons import cli as coupons_cli
@@ -45,6 +48,7 @@ app.add_typer(program_cli.app, name="program")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(imports_cli.app, name="import")
 app.add_typer(analytics_cli.app, name="analytics")
+app.add_typer(auth_cli.app, name="staff")
 analytics_cli.app.command("campaign")(campaign_results_cli.campaign)
 app.add_typer(coupons_cli.app, name="coupons")
 app.add_typer(matching_cli.app, name="members")
@@ -54,6 +58,7 @@ app.add_typer(segments_cli.segments_app, name="segments")
 app.add_typer(campaigns_cli.app, name="campaigns")
 
 console = Console()
+DEMO_STAFF = "admin@demo-coffee.example"
 DbOption = Annotated[str | None, typer.Option(
     "--db", help="Database URL or SQLite path (default: $PATRON_DATABASE_URL)")]
 
@@ -179,11 +184,16 @@ def demo(port: int = 8000, host: str = "127.0.0.1",
     keys = database.transact(lambda conn: {
         role: create_key(conn, program_id=get_program_by_slug(conn, SLUG).id, role=role,
                          name="demo", now=now).key for role in Role})
+    staff_password = secrets.token_urlsafe(12)
+    database.transact(lambda conn: set_staff(
+        conn, program_id=get_program_by_slug(conn, SLUG).id, email=DEMO_STAFF,
+        password=staff_password, role=Role.ADMIN, name="Demo admin", now=now))
     base = f"http://{host}:{port}"
     where = database.engine.url.render_as_string(hide_password=True)
     console.print(f"\n[bold]Demo Coffee Rewards[/bold] in {escape(where)}")
     for role, key in keys.items():
         print(f"  {role.value + ' key:':<17} {key}")
+    print(f"  console:         {base}/console  ({DEMO_STAFF} / {staff_password})")
     print(f"  API docs:        {base}/docs\n  OpenAPI:         {base}/openapi.json\n"
           f"  CLI:             export PATRON_DATABASE_URL={_demo_target(db)}\n"
           f"  try:             curl -H 'Authorization: Bearer {keys[Role.ADMIN]}' "

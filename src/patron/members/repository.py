@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, tuple_, update
+from sqlalchemy import Connection, insert, or_, select, tuple_, update
 
 from patron.db.engine import chunks
 from patron.members.tables import identities, member_status_changes, members, merges
@@ -208,3 +208,14 @@ def merges_of(conn: Connection, member_id: int) -> list[Any]:
     return list(conn.execute(select(merges).where(
         (merges.c.survivor_id == member_id) | (merges.c.merged_id == member_id))
         .order_by(merges.c.id)))
+
+
+def member_ids_by_name(conn: Connection, program_id: int, text: str, limit: int) -> list[int]:
+    """Members whose name, given or family name contains ``text`` (any case), newest first."""
+    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    names = [members.c.name, members.c.given_name, members.c.family_name]
+    return list(conn.execute(
+        select(members.c.id)
+        .where(members.c.program_id == program_id, members.c.status != HOLDER,
+               or_(*(column.ilike(pattern, escape="\\") for column in names)))
+        .order_by(members.c.id.desc()).limit(limit)).scalars())

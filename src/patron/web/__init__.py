@@ -1,0 +1,1 @@
+"""The admin console at /console: server-rendered pages for the people who run a program."""

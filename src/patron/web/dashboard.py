@@ -1,0 +1,59 @@
+"""The dashboard: the program's headline figures and charts, from the analytics reports.
+
+Every figure comes from the same report ``patron analytics`` and
+``GET /api/v1/analytics/…`` build (``patron.analytics.service.run_report``), so the
+console and the reports never disagree.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import Connection
+
+from patron.analytics.query import ReportQuery
+from patron.analytics.service import run_report
+from patron.auth.service import Permission
+from patron.program.service import Program, get_program
+from patron.web.pages import render
+from patron.web.session import Staff
+
+router = APIRouter()
+
+RECENT_DAYS = 30
+ACTIVE_DAYS = 90
+
+
+def _figures(conn: Connection, program: Program, now: datetime) -> dict[str, Any]:
+    today = now.astimezone(program.settings.zone).date()
+    members = run_report(conn, program, "members", ReportQuery(lapsed_days=ACTIVE_DAYS), now)
+    points = run_report(conn, program, "points", ReportQuery(), now)
+    recent = run_report(conn, program, "points",
+                        ReportQuery(start=today - timedelta(days=RECENT_DAYS - 1)), now)
+    return dict(members=members, points=points, recent=recent.summary, charts={
+        "members": {"labels": [g.month.strftime("%Y-%m") for g in members.growth],
+                    "total": [g.total_members for g in members.growth],
+                    "new": [g.new_members for g in members.growth]},
+        "points": {"labels": [m.month.strftime("%Y-%m") for m in points.monthly],
+                   "issued": [m.issued for m in points.monthly],
+                   "spent": [m.spent for m in points.monthly],
+                   "expired": [m.expired for m in points.monthly]},
+        "activity": {"labels": [c.key.replace("_", " ") for c in members.activity],
+                     "members": [c.members for c in members.activity]}})
+
+
+@router.get("/", response_class=HTMLResponse)
+def dashboard(request: Request, session: Staff) -> HTMLResponse:
+    """Headline figures for everyone; the charts need the analytics permission."""
+    state = request.app.state
+    now = state.clock.now()
+
+    def read(conn: Connection) -> dict[str, Any]:
+        program = get_program(conn, session.program_id)
+        figures = _figures(conn, program, now) if session.may(Permission.ANALYTICS) else {}
+        return dict(program=program, **figures)
+    return render(request, "dashboard.html", recent_days=RECENT_DAYS, active_days=ACTIVE_DAYS,
+                  **state.db.read(read))
