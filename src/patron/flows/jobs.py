@@ -13,6 +13,9 @@ and works in small transactions, so it can run beside live traffic:
 - ``referrals``: qualified referrals past the return window pay (or are voided
   when the qualifying order was returned);
 - ``closures``: points of closed members that settled after the closure are forfeited.
+
+The features job (``run_features``: member features, rule tags, dynamic
+segments) is heavier and runs on its own, slower schedule.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from patron.ledger import jobs as ledger_jobs
 from patron.flows.member_status import forfeit_settled
 from patron.flows.referral_payouts import pay_all
 from patron.memberships import jobs as membership_jobs
+from patron.segments import jobs as segment_jobs
 from patron.tiers.service import review_all
 from patron.wallet import jobs as wallet_jobs
 
@@ -40,3 +44,8 @@ def run_all(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
     done = membership_jobs.run(db, now)
     results["memberships"] = done if isinstance(done, dict) else {"moved": done}
     return results
+
+
+def run_features(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
+    """Every program's features, rule tags and dynamic segments, refreshed."""
+    return {"features": segment_jobs.run_all(db, now)}
