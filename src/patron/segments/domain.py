@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from patron.analytics import clv
 from patron.analytics.domain import InsufficientData, score_rfm_columns, to_minor_all
@@ -95,6 +96,32 @@ def matching(condition: Condition, columns: Sequence[str],
         if verdict:
             found.append(row[0])
     return found
+
+
+def matching_columns(condition: Condition, columns: Sequence[str], member_ids: Sequence[int],
+                     values: Sequence[Sequence[Any]]) -> np.ndarray:
+    """Ids (ascending, as ``member_ids``) the condition holds for, given one sequence of
+    values per column in ``columns``: as ``matching``, but each column is factorised
+    as a whole and each distinct combination evaluated once, so a million members
+    cost a few array operations rather than a Python step each."""
+    ids = np.asarray(member_ids, dtype=np.int64)
+    if len(ids) == 0:
+        return ids
+    key = np.zeros(len(ids), dtype=np.int64)
+    for name, column in zip(columns, values):
+        items = [tuple(v or ()) for v in column] if name == "tags" else column
+        codes, uniques = pd.factorize(pd.Series(items, dtype=object), use_na_sentinel=False)
+        key = key * (len(uniques) + 1) + codes
+        _, key = np.unique(key, return_inverse=True)  # keeps the key small
+    first, inverse = np.unique(key, return_index=True, return_inverse=True)[1:]
+    verdicts = np.array([_holds(condition, columns, [_value(name, column[i]) for name, column
+                                                     in zip(columns, values)])
+                         for i in first.tolist()], dtype=bool)
+    return ids[verdicts[inverse.reshape(-1)]]
+
+
+def _value(name: str, value: Any) -> Any:
+    return tuple(value or ()) if name == "tags" else value
 
 
 def _holds(condition: Condition, columns: Sequence[str], values: Sequence[Any]) -> bool:

@@ -13,8 +13,9 @@ import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import (BigInteger, Connection, Integer, and_, case, cast, delete, func, or_,
-                        select)
+import numpy as np
+from sqlalchemy import (BigInteger, Connection, Integer, Result, and_, case, cast, delete, func,
+                        or_, select)
 from sqlalchemy.sql.elements import ColumnElement
 
 from patron.events.tables import order_lines, orders
@@ -175,8 +176,19 @@ def feature_row(conn: Connection, program_id: int, member_id: int) -> Any:
         member_features.c.member_id == member_id)).first()
 
 
+def feature_columns(conn: Connection, program_id: int, columns: Sequence[str]
+                    ) -> tuple[list[int], list[Sequence[Any]]]:
+    """Ids of every eligible member's feature row (ascending), and each column's values
+    in the same order: one fetch, transposed."""
+    rows = feature_values(conn, program_id, columns).all()
+    if not rows:
+        return [], [[] for _ in columns]
+    ids, *values = zip(*rows)
+    return list(ids), values
+
+
 def feature_values(conn: Connection, program_id: int, columns: Sequence[str]
-                   ) -> Iterable[tuple[Any, ...]]:
+                   ) -> Result[Any]:
     """(member_id, *columns) of every eligible member's feature row."""
     wanted = [member_features.c[name] for name in columns]
     return conn.execute(
@@ -306,10 +318,12 @@ def sizes(conn: Connection, segment_ids: Sequence[int]) -> dict[int, int]:
         .group_by(segment_members.c.segment_id)).all())
 
 
-def current_members(conn: Connection, segment_id: int) -> set[int]:
-    return set(conn.execute(select(segment_members.c.member_id).where(
+def current_member_ids(conn: Connection, segment_id: int) -> np.ndarray:
+    """The segment's current members, ascending."""
+    found = conn.execute(select(segment_members.c.member_id).where(
         segment_members.c.segment_id == segment_id,
-        segment_members.c.left_at.is_(None))).scalars())
+        segment_members.c.left_at.is_(None))).scalars().all()
+    return np.unique(np.asarray(found, dtype=np.int64))
 
 
 def record_changes(conn: Connection, segment_id: int, entered: Sequence[int],
@@ -320,10 +334,12 @@ def record_changes(conn: Connection, segment_id: int, entered: Sequence[int],
             segment_members.c.segment_id == segment_id, segment_members.c.left_at.is_(None),
             segment_members.c.member_id.in_(left[start:start + 1000])).values(left_at=now))
     if entered and conn.dialect.name == "postgresql":
+        tail = f"\t{now.astimezone(timezone.utc).isoformat()}\n"
         with conn.connection.driver_connection.cursor().copy(
                 "COPY segment_members (segment_id, member_id, entered_at) FROM STDIN") as copy:
-            for member_id in entered:
-                copy.write_row((segment_id, member_id, now))
+            for start in range(0, len(entered), CHUNK):
+                copy.write("".join(f"{segment_id}\t{member_id}{tail}"
+                                   for member_id in entered[start:start + CHUNK]))
     else:
         for start in range(0, len(entered), CHUNK):
             conn.execute(segment_members.insert(), [
