@@ -56,7 +56,7 @@ def feature_columns(conn: Connection, program_id: int, columns: Sequence[str]
                                                members.c.id == member_features.c.member_id))
              .where(member_features.c.program_id == program_id, eligible(program_id))
              .order_by(member_features.c.member_id))
-    rows = _driver_rows(conn, query)
+    rows = driver_rows(conn, query)
     if not rows:
         return [], [[] for _ in columns]
     ids, *values = zip(*rows)
@@ -66,16 +66,13 @@ def feature_columns(conn: Connection, program_id: int, columns: Sequence[str]
     return list(ids), values
 
 
-def _driver_rows(conn: Connection, query: Any) -> list[tuple[Any, ...]]:
-    """All rows of a query as the driver's tuples (no result processing: for queries
-    whose parameters need none either)."""
-    compiled = query.compile(dialect=conn.dialect)
-    params: Any = compiled.params
-    if compiled.positiontup is not None:
-        params = [params[name] for name in compiled.positiontup]
-    cursor = conn.connection.driver_connection.cursor()
-    cursor.execute(str(compiled), params)
-    return cursor.fetchall()
+def driver_rows(conn: Connection, query: Any) -> list[tuple[Any, ...]]:
+    """All rows of a query as the driver's tuples: parameters bound as usual, results
+    not processed into rows (for columns whose driver values are good as they are)."""
+    result = conn.execute(query)
+    rows = result.cursor.fetchall()
+    result.close()
+    return rows
 
 
 def _tag_tuples(column: Sequence[Any]) -> list[tuple[str, ...]]:
