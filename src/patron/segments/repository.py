@@ -231,11 +231,11 @@ def record_changes(conn: Connection, segment_id: int, entered: Sequence[int],
             for start in range(0, len(entered), CHUNK):
                 copy.write("".join(f"{segment_id}\t{member_id}{tail}"
                                    for member_id in entered[start:start + CHUNK]))
-    else:
-        for start in range(0, len(entered), CHUNK):
-            conn.execute(segment_members.insert(), [
-                {"segment_id": segment_id, "member_id": m, "entered_at": now}
-                for m in entered[start:start + CHUNK]])
+    elif entered:  # as UTCDateTime stores it on SQLite: naive UTC text
+        at = now.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        conn.connection.driver_connection.cursor().executemany(
+            "INSERT INTO segment_members (segment_id, member_id, entered_at) VALUES (?, ?, ?)",
+            ((segment_id, member_id, at) for member_id in entered))
     conn.execute(segment_counts.insert().values(segment_id=segment_id, counted_at=now,
                                                 members=size, entered=len(entered),
                                                 left=len(left)))

@@ -229,8 +229,13 @@ def refresh_segment(conn: Connection, program: Program, key: str, now: datetime)
 
 
 def refresh_all(conn: Connection, program: Program, now: datetime) -> list[Change]:
-    return [_apply(conn, row, matching_ids(conn, program, row.condition), now)
-            for row in repository.segment_rows(conn, program.id, active_dynamic=True)]
+    """Every active dynamic segment, over one fetch of the columns their conditions read."""
+    rows = repository.segment_rows(conn, program.id, active_dynamic=True)
+    conditions = [domain.feature_condition(row.condition) for row in rows]
+    columns = tuple(sorted({c for cond in conditions for c in domain.read_columns(cond)}))
+    ids, values = repository.feature_columns(conn, program.id, columns) if rows else ([], [])
+    return [_apply(conn, row, _matching(cond, columns, ids, values), now)
+            for row, cond in zip(rows, conditions)]
 
 
 def _apply(conn: Connection, row: Any, wanted: Any, now: datetime) -> Change:
