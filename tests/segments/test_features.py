@@ -135,3 +135,9 @@ def test_age_bands_and_tags_written_by_the_database_match_the_domain(database, c
         assert features["joined_on"] == today
     assert _features(shop, ids[0])["tags"] == ["alpha", "mid", "zeta"]
     assert _features(shop, ids[1])["tags"] == []
+    database.transact(lambda conn: service.add_tag(conn, shop.program, ids[0], "beta", "test",
+                                                   clock.now()))
+    assert _features(shop, ids[0])["tags"] == ["alpha", "beta", "mid", "zeta"]
+    for tag in ("alpha", "beta", "mid", "zeta"):
+        database.transact(lambda conn, t=tag: service.remove_tag(conn, shop.program, ids[0], t))
+    assert _features(shop, ids[0])["tags"] == []
