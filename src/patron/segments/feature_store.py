@@ -53,6 +53,16 @@ scores_stage = Table(
     Column("expected_purchases", Float), Column("expected_value", BigInteger),
     prefixes=["TEMPORARY"])
 SCORE_COLUMNS = tuple(c.name for c in scores_stage.columns)
+categories_stage = Table("feature_categories", _stages,
+                         Column("member_id", BigInteger, primary_key=True),
+                         Column("category", String(200)), prefixes=["TEMPORARY"])
+channels_stage = Table("feature_channels", _stages,
+                       Column("member_id", BigInteger, primary_key=True),
+                       Column("channel", String(64)), prefixes=["TEMPORARY"])
+tags_stage = Table("feature_tags", _stages, Column("member_id", BigInteger, primary_key=True),
+                   Column("tags", JSONDoc), prefixes=["TEMPORARY"])
+STAGES = (purchases_stage, scores_stage, categories_stage, channels_stage, tags_stage)
+"""Keyed by member, so the final statement joins them by index on SQLite too."""
 
 
 def stage_purchases(conn: Connection, program_id: int, now: datetime) -> None:
@@ -64,9 +74,14 @@ def stage_purchases(conn: Connection, program_id: int, now: datetime) -> None:
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
         conn.exec_driver_sql("SET LOCAL jit = off")
-    for stage in (purchases_stage, scores_stage):
+    for stage in STAGES:
         stage.drop(conn, checkfirst=True)
         stage.create(conn)
+    conn.execute(categories_stage.insert().from_select(
+        ["member_id", "category"], _favourite_categories(program_id, now)))
+    conn.execute(channels_stage.insert().from_select(
+        ["member_id", "channel"], _favourite_channels(program_id, now)))
+    conn.execute(tags_stage.insert().from_select(["member_id", "tags"], _tags(conn, program_id)))
     day = epoch_day(conn, orders.c.occurred_at).label("day")
     days = (select(orders.c.member_id, day, func.count().label("orders"),
                    func.sum(orders.c.total).label("spend"),
@@ -80,7 +95,8 @@ def stage_purchases(conn: Connection, program_id: int, now: datetime) -> None:
                func.sum(case((days.c.day == days.c.first_day, days.c.spend), else_=0)))
         .group_by(days.c.member_id)))
     if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql("ANALYZE feature_purchases")  # temporary: never auto-analysed
+        for stage in (purchases_stage, categories_stage, channels_stage, tags_stage):
+            conn.exec_driver_sql(f"ANALYZE {stage.name}")  # temporary: never auto-analysed
 
 
 def staged_buyers(conn: Connection, program_id: int, now: datetime) -> np.ndarray:
@@ -115,18 +131,15 @@ def write_features(conn: Connection, program_id: int, now: datetime, today: date
     conn.execute(delete(member_features).where(member_features.c.program_id == program_id))
     conn.execute(member_features.insert().from_select(
         list(FEATURE_COLUMNS), _feature_rows(conn, program_id, now, today)))
-    for stage in (purchases_stage, scores_stage):
+    for stage in STAGES:
         stage.drop(conn)
     return int(conn.execute(select(func.count()).where(
         member_features.c.program_id == program_id)).scalar_one())
 
 
 def _feature_rows(conn: Connection, program_id: int, now: datetime, today: date) -> Any:
-    p, s = purchases_stage, scores_stage
-    category, channel = _favourite_categories(program_id, now), _favourite_channels(
-        program_id, now)
-    facts = _member_facts(conn, program_id, now)
-    tags = _tags(conn, program_id)
+    p, s, category, channel, tags = STAGES
+    joined, facts = _member_facts(program_id, now)
     recency = cast(literal((today - EPOCH).days, BigInteger) - p.c.last_day, Integer)
     values = {
         "member_id": members.c.id, "program_id": literal(program_id, BigInteger),
@@ -135,20 +148,20 @@ def _feature_rows(conn: Connection, program_id: int, now: datetime, today: date)
         "days_since_last_purchase": recency, "frequency": func.coalesce(p.c.orders, 0),
         "monetary": func.coalesce(p.c.spend, 0),
         **{name: s.c[name] for name in SCORE_COLUMNS[1:]},
-        "tier": facts.c.tier, "age_band": _age_band(conn, members.c.birthdate, today),
+        "tier": facts["tier"], "age_band": _age_band(conn, members.c.birthdate, today),
         "region": members.c.region, "join_channel": members.c.join_channel,
         "favourite_category": category.c.category, "favourite_channel": channel.c.channel,
-        "points_balance": facts.c.balance, "expiring_points": facts.c.expiring,
-        "referral_count": facts.c.referrals,
+        "points_balance": facts["balance"], "expiring_points": facts["expiring"],
+        "referral_count": facts["referrals"],
         "tags": func.coalesce(tags.c.tags, _empty_list(conn)),
     }
     return (select(*(values[name] for name in FEATURE_COLUMNS))
-            .select_from(members.join(facts, facts.c.member_id == members.c.id)
-                         .outerjoin(p, p.c.member_id == members.c.id)
+            .select_from(joined.outerjoin(p, p.c.member_id == members.c.id)
                          .outerjoin(s, s.c.member_id == members.c.id)
                          .outerjoin(category, category.c.member_id == members.c.id)
                          .outerjoin(channel, channel.c.member_id == members.c.id)
-                         .outerjoin(tags, tags.c.member_id == members.c.id)))
+                         .outerjoin(tags, tags.c.member_id == members.c.id))
+            .where(eligible(program_id), members.c.created_at <= now))
 
 
 def _date_of(conn: Connection, column: Any) -> ColumnElement[date]:
@@ -187,13 +200,13 @@ def _tags(conn: Connection, program_id: int) -> Any:
                        func.jsonb_agg(aggregate_order_by(member_tags.c.tag, member_tags.c.tag))
                        .label("tags"))
                 .where(member_tags.c.program_id == program_id)
-                .group_by(member_tags.c.member_id).subquery())
+                .group_by(member_tags.c.member_id))
     ordered = (select(member_tags.c.member_id, member_tags.c.tag)
                .where(member_tags.c.program_id == program_id)
                .order_by(member_tags.c.member_id, member_tags.c.tag).subquery())
     # SQLite aggregates in the order of the sorted subquery, which the grouping keeps
     return (select(ordered.c.member_id, func.json_group_array(ordered.c.tag).label("tags"))
-            .group_by(ordered.c.member_id).subquery())
+            .group_by(ordered.c.member_id))
 
 
 def _favourite_categories(program_id: int, now: datetime) -> Any:
@@ -208,7 +221,7 @@ def _favourite_categories(program_id: int, now: datetime) -> Any:
               .where(orders.c.program_id == program_id, orders.c.occurred_at <= now,
                      order_lines.c.category.is_not(None), order_lines.c.category != "")
               .group_by(orders.c.member_id, order_lines.c.category).subquery())
-    return select(ranked.c.member_id, ranked.c.category).where(ranked.c.rank == 1).subquery()
+    return select(ranked.c.member_id, ranked.c.category).where(ranked.c.rank == 1)
 
 
 def _favourite_channels(program_id: int, now: datetime) -> Any:
@@ -220,12 +233,12 @@ def _favourite_channels(program_id: int, now: datetime) -> Any:
               .where(orders.c.program_id == program_id, orders.c.occurred_at <= now,
                      orders.c.channel.is_not(None))
               .group_by(orders.c.member_id, orders.c.channel).subquery())
-    return select(ranked.c.member_id, ranked.c.channel).where(ranked.c.rank == 1).subquery()
+    return select(ranked.c.member_id, ranked.c.channel).where(ranked.c.rank == 1)
 
 
-def _member_facts(conn: Connection, program_id: int, now: datetime) -> Any:
-    """Per eligible member: spendable points, points expiring soon, tier now (a manual
-    tier while it lasts) and referrals made."""
+def _member_facts(program_id: int, now: datetime) -> tuple[Any, dict[str, Any]]:
+    """Members joined with what gives their spendable points, points expiring soon,
+    tier now (a manual tier while it lasts) and referrals made; and those columns."""
     soon = now + timedelta(days=EXPIRING_DAYS)
     expiring = (select(lots.c.account_id, func.sum(lots.c.remaining).label("points"))
                 .where(lots.c.program_id == program_id, lots.c.state == LotState.OPEN.value,
@@ -238,15 +251,13 @@ def _member_facts(conn: Connection, program_id: int, now: datetime) -> Any:
                       or_(tier_states.c.manual_until.is_(None),
                           tier_states.c.manual_until > now)), tier_states.c.manual_tier_id),
                 else_=tier_states.c.tier_id)
-    return (select(members.c.id.label("member_id"),
-                   func.coalesce(accounts.c.available, 0).label("balance"),
-                   func.coalesce(expiring.c.points, 0).label("expiring"), tier.label("tier"),
-                   func.coalesce(referred.c.made, 0).label("referrals"))
-            .select_from(members
-                         .outerjoin(accounts, and_(accounts.c.member_id == members.c.id,
-                                                   accounts.c.program_id == program_id))
-                         .outerjoin(expiring, expiring.c.account_id == accounts.c.id)
-                         .outerjoin(tier_states, and_(tier_states.c.member_id == members.c.id,
-                                                      tier_states.c.program_id == program_id))
-                         .outerjoin(referred, referred.c.referrer_id == members.c.id))
-            .where(eligible(program_id), members.c.created_at <= now).subquery())
+    joined = (members
+              .outerjoin(accounts, and_(accounts.c.member_id == members.c.id,
+                                        accounts.c.program_id == program_id))
+              .outerjoin(expiring, expiring.c.account_id == accounts.c.id)
+              .outerjoin(tier_states, and_(tier_states.c.member_id == members.c.id,
+                                           tier_states.c.program_id == program_id))
+              .outerjoin(referred, referred.c.referrer_id == members.c.id))
+    return joined, {"balance": func.coalesce(accounts.c.available, 0),
+                    "expiring": func.coalesce(expiring.c.points, 0), "tier": tier,
+                    "referrals": func.coalesce(referred.c.made, 0)}
