@@ -23,7 +23,7 @@ from sqlalchemy import (BigInteger, Column, Connection, Date, Float, Integer, Me
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
-from patron.db.types import JSONDoc, UTCDateTime
+from patron.db.types import BigId, JSONDoc, UTCDateTime
 from patron.events.tables import order_lines, orders
 from patron.ledger.domain import LotState
 from patron.ledger.tables import accounts, lots
@@ -39,7 +39,7 @@ EPOCH = date(1970, 1, 1)
 _stages = MetaData()
 purchases_stage = Table(
     "feature_purchases", _stages,
-    Column("member_id", BigInteger, primary_key=True),
+    Column("member_id", BigId, primary_key=True),
     *(Column(name, BigInteger, nullable=False) for name in
       ("orders", "spend", "first_day", "last_day", "days", "first_spend")),
     prefixes=["TEMPORARY"])
@@ -47,22 +47,23 @@ purchases_stage = Table(
 purchase days, and the spend of the first purchase day."""
 scores_stage = Table(
     "feature_scores", _stages,
-    Column("member_id", BigInteger, primary_key=True),
+    Column("member_id", BigId, primary_key=True),
     Column("r_score", Integer), Column("f_score", Integer), Column("m_score", Integer),
     Column("rfm_segment", String(40)), Column("churn_probability", Float),
     Column("expected_purchases", Float), Column("expected_value", BigInteger),
     prefixes=["TEMPORARY"])
 SCORE_COLUMNS = tuple(c.name for c in scores_stage.columns)
 categories_stage = Table("feature_categories", _stages,
-                         Column("member_id", BigInteger, primary_key=True),
+                         Column("member_id", BigId, primary_key=True),
                          Column("category", String(200)), prefixes=["TEMPORARY"])
 channels_stage = Table("feature_channels", _stages,
-                       Column("member_id", BigInteger, primary_key=True),
+                       Column("member_id", BigId, primary_key=True),
                        Column("channel", String(64)), prefixes=["TEMPORARY"])
-tags_stage = Table("feature_tags", _stages, Column("member_id", BigInteger, primary_key=True),
+tags_stage = Table("feature_tags", _stages, Column("member_id", BigId, primary_key=True),
                    Column("tags", JSONDoc), prefixes=["TEMPORARY"])
 STAGES = (purchases_stage, scores_stage, categories_stage, channels_stage, tags_stage)
-"""Keyed by member, so the final statement joins them by index on SQLite too."""
+"""Keyed by member (the rowid on SQLite), so the final statement joins them by index on
+SQLite too."""
 
 
 def stage_purchases(conn: Connection, program_id: int, now: datetime) -> None:
@@ -161,7 +162,8 @@ def _feature_rows(conn: Connection, program_id: int, now: datetime, today: date)
                          .outerjoin(category, category.c.member_id == members.c.id)
                          .outerjoin(channel, channel.c.member_id == members.c.id)
                          .outerjoin(tags, tags.c.member_id == members.c.id))
-            .where(eligible(program_id), members.c.created_at <= now))
+            .where(eligible(program_id), members.c.created_at <= now)
+            .order_by(members.c.id))  # rows arrive in key order: appended to the index
 
 
 def _date_of(conn: Connection, column: Any) -> ColumnElement[date]:
