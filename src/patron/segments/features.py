@@ -1,10 +1,12 @@
 """The features job: every member's features materialised in ``member_features``.
 
-One refresh reads the program's facts in a handful of set-based queries
-(purchases by member and day, favourite category and channel, balance, expiring
-points, tier, referrals, tags), scores RFM and fits the lifetime models in
-memory, replaces the program's feature rows in bulk, then applies the program's
-rule tags and refreshes its dynamic segments, which read those rows.
+One refresh summarises the program's purchases in the database
+(``feature_store``), brings only the buyers' counts and days into Python as
+integer arrays, scores RFM and fits the lifetime models there, and lets the
+database write every feature row in one statement (dates, recency, age bands,
+favourites, balances, tiers, referrals and tags are computed by it). The job
+then applies the program's rule tags and refreshes its dynamic segments, which
+read those rows.
 
 Definitions: ``frequency`` counts orders and ``monetary`` sums what was paid for
 them (minor units); ``recency_days`` is days from the last purchase to now
