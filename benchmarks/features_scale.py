@@ -22,6 +22,9 @@ features and segments < 30 s for 1M members.
 from __future__ import annotations
 
 import argparse
+import cProfile
+import io
+import pstats
 import json
 import random
 import sys
@@ -180,7 +183,30 @@ def _timed_raw(scratch: Scratch, statements: list[str], drop: list[str]) -> floa
     return elapsed
 
 
-def run(kind: str, members: int, pg_server: str) -> dict[str, Any]:
+class _profiled:
+    """cProfile around a block when asked; prints the top of the profile by own time."""
+
+    def __init__(self, enabled: bool, title: str) -> None:
+        self.profile = cProfile.Profile() if enabled else None
+        self.title = title
+
+    def __enter__(self) -> None:
+        if self.profile is not None:
+            self.profile.enable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self.profile is None:
+            return
+        self.profile.disable()
+        out = io.StringIO()
+        pstats.Stats(self.profile, stream=out).sort_stats("tottime").print_stats(15)
+        pstats.Stats(self.profile, stream=out).sort_stats("cumulative").print_stats(
+            "patron", 20)
+        console.print(f"[bold]profile: {self.title}[/bold]")
+        print(out.getvalue())
+
+
+def run(kind: str, members: int, pg_server: str, profile: bool = False) -> dict[str, Any]:
     with scratch_database(kind, pg_server) as scratch:
         db = create_database(scratch.url)
         upgrade(db)
@@ -195,7 +221,8 @@ def run(kind: str, members: int, pg_server: str) -> dict[str, Any]:
         program = db.read(lambda conn: get_program(conn, program.id))
         base_features = baseline_features(scratch, program.id)
         began = time.perf_counter()
-        db.transact(lambda conn: refresh_features(conn, program, NOW))
+        with _profiled(profile, f"{kind} features"):
+            db.transact(lambda conn: refresh_features(conn, program, NOW))
         features = time.perf_counter() - began
         for key, (condition, _) in SEGMENTS.items():
             payload = SegmentCreate(key=key, name=key, condition=condition)
@@ -203,7 +230,8 @@ def run(kind: str, members: int, pg_server: str) -> dict[str, Any]:
                                                                        "bench", NOW))
         base_segments = baseline_segments(scratch, program.id)
         began = time.perf_counter()
-        changes = db.transact(lambda conn: service.refresh_all(conn, program, NOW))
+        with _profiled(profile, f"{kind} segments"):
+            changes = db.transact(lambda conn: service.refresh_all(conn, program, NOW))
         segments = time.perf_counter() - began
         db.dispose()
     return {"db": kind, "members": members, "orders": len(rows["orders"]),
@@ -218,9 +246,11 @@ def main() -> None:
     parser.add_argument("--db", choices=("sqlite", "postgresql", "both"), default="both")
     parser.add_argument("--pg-url", default=pg_server_default())
     parser.add_argument("--json", action="store_true", help="Print the results as JSON too")
+    parser.add_argument("--profile", action="store_true",
+                        help="Print the top of a cProfile profile of each timed step")
     args = parser.parse_args()
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
-    results = [run(kind, args.members, args.pg_url) for kind in kinds]
+    results = [run(kind, args.members, args.pg_url, args.profile) for kind in kinds]
     table = Table("db", "members", "work", "Patron s", "raw SQL s", "ratio", "goal < 30 s")
     for r in results:
         for work, mine, raw in (("features", r["features_s"], r["features_baseline_s"]),

@@ -56,6 +56,12 @@ def test_demo_seeds_through_the_pipeline(tmp_path):
             "SELECT count(*), count(DISTINCT member_id) FROM events").one()
     events, members_with_events = db.read(check)
     assert events > 100 and members_with_events == 60  # the duplicates have bought nothing
+    swept = runner.invoke(app, ["jobs", "run", "--features", "--db", url])
+    assert swept.exit_code == 0, swept.output
+    assert "features" in swept.output
+    refreshed = db.read(lambda conn: conn.exec_driver_sql(
+        "SELECT count(*) FROM member_features").scalar())
+    assert refreshed == 60 + 2 * len(DUPLICATES)
 
 
 def _patron(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

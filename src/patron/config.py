@@ -20,6 +20,9 @@ class Settings(BaseSettings):
     database_url: str = "patron.db"
     jobs_interval_seconds: int = 60
     """How often ``patron serve`` runs the scheduled sweeps (pending release, expiry)."""
+    features_interval_seconds: int = 86_400
+    """How often ``patron serve`` refreshes member features, rule tags and dynamic
+    segments (0: never; run ``patron features refresh`` or ``patron jobs run --features``)."""
     batch_max_events: int = 1000
     max_body_bytes: int = 1_048_576
     """The largest request body, but for the bulk endpoints below (413 beyond)."""

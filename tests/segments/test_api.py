@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from patron.program.document import ProgramDocument
 from patron.program.service import get_program
@@ -81,6 +81,8 @@ def test_dynamic_segment_records_entries_leavers_and_counts(api, clock):
     _refresh(api, clock)  # ids[1] now has 2 orders, ids[3] has 3
     members = api.get("/segments/regulars/members").json()["items"]
     assert [m["member_id"] for m in members] == [ids[1], ids[2]]
+    entered = [datetime.fromisoformat(m["entered_at"]) for m in members]
+    assert entered == [clock.now(), clock.now() - timedelta(days=1)]  # ids[2] stayed in
     history = api.get("/segments/regulars/history").json()["items"]
     assert [(h["members"], h["entered"], h["left"]) for h in history] == [
         (2, 1, 1), (2, 0, 0), (2, 2, 0)]

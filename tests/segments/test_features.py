@@ -117,3 +117,27 @@ def test_age_bands():
     assert age_band(date(2008, 3, 2), from_today) == "18-24"
     assert age_band(date(1960, 1, 1), from_today) == "65+"
     assert age_band(None, from_today) is None
+
+
+def test_age_bands_and_tags_written_by_the_database_match_the_domain(database, clock):
+    shop = _shop(database, clock)
+    today = clock.now().date()
+    born = ["2008-03-01", "2008-03-02", "2008-03-03", "2004-02-29", "2001-03-02", "2001-03-03",
+            "1961-03-02", "1961-03-03"]
+    ids = [shop.member(birthdate=b) for b in born]
+    for tag in ("zeta", "alpha", "mid"):
+        database.transact(lambda conn, t=tag: service.add_tag(conn, shop.program, ids[0], t,
+                                                             "test", clock.now()))
+    database.transact(lambda conn: refresh_features(conn, shop.program, clock.now()))
+    for member, birthdate in zip(ids, born):
+        features = _features(shop, member)
+        assert features["age_band"] == age_band(date.fromisoformat(birthdate), today), birthdate
+        assert features["joined_on"] == today
+    assert _features(shop, ids[0])["tags"] == ["alpha", "mid", "zeta"]
+    assert _features(shop, ids[1])["tags"] == []
+    database.transact(lambda conn: service.add_tag(conn, shop.program, ids[0], "beta", "test",
+                                                   clock.now()))
+    assert _features(shop, ids[0])["tags"] == ["alpha", "beta", "mid", "zeta"]
+    for tag in ("alpha", "beta", "mid", "zeta"):
+        database.transact(lambda conn, t=tag: service.remove_tag(conn, shop.program, ids[0], t))
+    assert _features(shop, ids[0])["tags"] == []

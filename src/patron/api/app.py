@@ -7,6 +7,8 @@ import contextlib
 import logging
 from pathlib import Path
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -60,15 +62,19 @@ BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
 """Endpoints that take many events in one body (1,000 and 10,000): the larger body limit."""
 
 
-async def _scheduler(db: Database, clock: Clock, interval: float) -> None:
+Sweep = Callable[[Database, datetime], dict[str, dict[str, Any]]]
+
+
+async def _scheduler(db: Database, clock: Clock, interval: float,
+                     sweep: Sweep = jobs.run_all, name: str = "sweeps") -> None:
     while True:
         try:
-            result = await run_in_threadpool(jobs.run_all, db, clock.now())
+            result = await run_in_threadpool(sweep, db, clock.now())
             done = {name: counts for name, counts in result.items() if any(counts.values())}
             if done:
-                log.info("scheduled sweeps: %s", done)
+                log.info("scheduled %s: %s", name, done)
         except Exception:  # a failed sweep must not stop the next one
-            log.exception("scheduled sweep failed")
+            log.exception("scheduled %s failed", name)
         await asyncio.sleep(interval)
 
 
@@ -78,18 +84,23 @@ def body_limits(normal: int, bulk: int) -> Callable[[str, str], int]:
 
 
 def create_app(db: Database, clock: Clock | None = None, *,
-               jobs_interval: float | None = None) -> FastAPI:
-    """Build the app; ``jobs_interval`` runs the sweeps in-process every N seconds."""
+               jobs_interval: float | None = None,
+               features_interval: float | None = None) -> FastAPI:
+    """Build the app; ``jobs_interval`` runs the sweeps in-process every N seconds,
+    ``features_interval`` the features job (features, rule tags, dynamic segments)."""
     clock = clock or SystemClock()
     settings = get_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = None
+        tasks = []
         if jobs_interval:
-            task = asyncio.create_task(_scheduler(db, clock, jobs_interval))
+            tasks.append(asyncio.create_task(_scheduler(db, clock, jobs_interval)))
+        if features_interval:
+            tasks.append(asyncio.create_task(_scheduler(db, clock, features_interval,
+                                                        jobs.run_features, "features")))
         yield
-        if task:
+        for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -26,7 +26,8 @@ def app_from_environment() -> FastAPI:
 
     settings = get_settings()
     return create_app(create_database(settings.database_url),
-                      jobs_interval=settings.jobs_interval_seconds)
+                      jobs_interval=settings.jobs_interval_seconds,
+                      features_interval=settings.features_interval_seconds)
 
 
 def serve(database_url: str, host: str, port: int, workers: int, *,

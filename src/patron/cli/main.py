@@ -126,10 +126,16 @@ def keys_create(program: Annotated[str, typer.Option(help="Program slug")],
 
 
 @jobs_app.command("run")
-def jobs_run(db: DbOption = None) -> None:
+def jobs_run(db: DbOption = None,
+             features: Annotated[bool, typer.Option(
+                 "--features", help="Also refresh member features, rule tags and dynamic "
+                                    "segments (the daily features job)")] = False) -> None:
     """Run the scheduled sweeps once: release pending points, expire lots, review tiers,
-    move paid memberships on."""
-    result = jobs.run_all(open_db(db), SystemClock().now())
+    move paid memberships on (and, with --features, the features job)."""
+    database, now = open_db(db), SystemClock().now()
+    result = jobs.run_all(database, now)
+    if features:
+        result.update(jobs.run_features(database, now))
     table = Table("sweep", "done")
     for name, counts in result.items():
         table.add_row(name, ", ".join(f"{key} {value}" for key, value in counts.items()))

@@ -15,6 +15,9 @@ and works in small transactions, so it can run beside live traffic:
 - ``closures``: points of closed members that settled after the closure are forfeited;
 - ``campaigns``: new target members of running campaigns are assigned to treatment or
   holdout, and new treatment members get the campaign's coupons.
+
+The features job (``run_features``: member features, rule tags, dynamic
+segments) is heavier and runs on its own, slower schedule.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from patron.ledger import jobs as ledger_jobs
 from patron.flows.member_status import forfeit_settled
 from patron.flows.referral_payouts import pay_all
 from patron.memberships import jobs as membership_jobs
+from patron.segments import jobs as segment_jobs
 from patron.tiers.service import review_all
 from patron.wallet import jobs as wallet_jobs
 
@@ -44,3 +48,8 @@ def run_all(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
     results["memberships"] = done if isinstance(done, dict) else {"moved": done}
     results["campaigns"] = campaign_jobs.run(db, now)
     return results
+
+
+def run_features(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
+    """Every program's features, rule tags and dynamic segments, refreshed."""
+    return {"features": segment_jobs.run_all(db, now)}

@@ -10,18 +10,19 @@ among a million members).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from patron.analytics import clv
 from patron.analytics.domain import InsufficientData, score_rfm_columns, to_minor_all
 from patron.errors import InvalidInput
 from patron.program.activation import feature_or_zero, features_value
-from patron.program.catalog import FEATURE_FIELDS
+from patron.program.catalog import FEATURE_FIELDS, ZERO_VALUES
 from patron.program.cel import (CelSyntaxError, Condition, ConditionError, build_activation,
                                 compile_condition, make_context)
 from patron.program.semantics import check_feature_condition
@@ -95,6 +96,53 @@ def matching(condition: Condition, columns: Sequence[str],
         if verdict:
             found.append(row[0])
     return found
+
+
+def matching_columns(condition: Condition, columns: Sequence[str], member_ids: Sequence[int],
+                     values: Sequence[Sequence[Any]]) -> np.ndarray:
+    """Ids (ascending, as ``member_ids``) the condition holds for, given one sequence of
+    values per column in ``columns`` (``tags`` as tuples): as ``matching``, but each
+    column is factorised as a whole and each distinct combination evaluated once, so
+    a million members cost a few array operations rather than a Python step each."""
+    ids = np.asarray(member_ids, dtype=np.int64)
+    if len(ids) == 0:
+        return ids
+    key = np.zeros(len(ids), dtype=np.int64)
+    codes, uniques = [], []
+    for name, column in zip(columns, values):
+        code, unique = pd.factorize(pd.Series(column, dtype=object), use_na_sentinel=False)
+        codes.append(code)
+        uniques.append([_plain(name, value) for value in unique])
+        key = key * (len(unique) + 1) + code
+        _, key = np.unique(key, return_inverse=True)  # keeps the key small
+    first, inverse = np.unique(key, return_index=True, return_inverse=True)[1:]
+    judge = _judge(condition, columns)
+    verdicts = np.array([judge([u[c[i]] for u, c in zip(uniques, codes)])
+                         for i in first.tolist()], dtype=bool)
+    return ids[verdicts[inverse.reshape(-1)]]
+
+
+def _judge(condition: Condition, columns: Sequence[str]) -> Callable[[Sequence[Any]], bool]:
+    """Whether the condition holds for plain values of ``columns``: for conditions that
+    read only member.features fields and member.tags, variables are bound directly."""
+    slots = []
+    for variable, path in condition.reads.flat.items():
+        name = "tags" if path == ("member", "tags") else (
+            path[2] if len(path) == 3 and path[1] == "features" else None)
+        if name not in columns or condition.reads.nested:
+            return lambda values: _holds(condition, columns, values)
+        slots.append((variable, columns.index(name), name == "tags",
+                      None if name == "tags" else ZERO_VALUES[FEATURE_FIELDS[name]]))
+
+    def judge(values: Sequence[Any]) -> bool:
+        variables = {variable: (list(values[at] or ()) if tags else
+                                zero if values[at] is None else values[at])
+                     for variable, at, tags, zero in slots}
+        try:
+            return condition.evaluate(make_context(variables))
+        except ConditionError:
+            return False
+    return judge
 
 
 def _holds(condition: Condition, columns: Sequence[str], values: Sequence[Any]) -> bool:
@@ -185,26 +233,12 @@ def _histories(idx: np.ndarray, frequency: np.ndarray, recency: np.ndarray, age:
                          age[idx].tolist(), (spend[idx] / scale).tolist())
 
 
-def rfm_columns(member_ids: Sequence[int], recency_days: Sequence[int | None],
-                frequency: Sequence[int], monetary: Sequence[int]
-                ) -> tuple[list[int | None], list[int | None], list[int | None],
-                           list[str | None]]:
+def buyer_rfm(member_ids: np.ndarray, recency_days: np.ndarray, frequency: np.ndarray,
+              monetary: np.ndarray) -> tuple[list[int], list[int], list[int], list[str]]:
     """R, F, M scores (1-5) and the named RFM segment of purchasing members, scored
-    among purchasing members only (``analytics.domain``); None for the others."""
-    n = len(member_ids)
-    buyers = [i for i in range(n) if recency_days[i] is not None]
-    r: list[int | None] = [None] * n
-    f: list[int | None] = [None] * n
-    m: list[int | None] = [None] * n
-    named: list[str | None] = [None] * n
-    if buyers:
-        table = score_rfm_columns([member_ids[i] for i in buyers],
-                                  [recency_days[i] for i in buyers],
-                                  [frequency[i] for i in buyers], [monetary[i] for i in buyers])
-        for j, i in enumerate(buyers):
-            r[i], f[i], m[i], named[i] = (table.r[j], table.f[j], table.m[j],
-                                          table.segment[j])
-    return r, f, m, named
+    among purchasing members only (``analytics.domain``); the others have none."""
+    table = score_rfm_columns(member_ids, recency_days, frequency, monetary)
+    return table.r, table.f, table.m, table.segment
 
 
 def tag_changes(current: Mapping[int, set[str]], wanted: Mapping[str, set[int]]

@@ -1,30 +1,27 @@
-"""Queries behind features: purchase summaries, profile facts, and writing the rows.
+"""Queries behind tags, features and segments (writing features: ``feature_store``).
 
-Everything here is set-based: one GROUP BY per kind of fact over the whole
-program, never a query per member. Days are UTC epoch days (whole days since
-1970-01-01), computed in SQL so a million orders never cross into Python as
-timestamps.
+Everything here is set-based: one query over the whole program, never a query
+per member. Days are UTC epoch days (whole days since 1970-01-01), computed in
+SQL so a million orders never cross into Python as timestamps.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
 import json
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import (BigInteger, Connection, Integer, and_, case, cast, delete, func, or_,
+import numpy as np
+from sqlalchemy import (BigInteger, Connection, Integer, and_, cast, delete, func, literal,
                         select)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.sql.elements import ColumnElement
 
-from patron.events.tables import order_lines, orders
-from patron.ledger.domain import LotState
-from patron.ledger.tables import accounts, lots
+from patron.db.types import JSONDoc
 from patron.members.tables import members
-from patron.referrals.tables import referrals
 from patron.segments.tables import (member_features, member_tags, segment_counts,
                                      segment_members, segments)
-from patron.tiers.tables import tier_states
 
 CHUNK = 20_000
 FEATURE_COLUMNS = tuple(c.name for c in member_features.columns)
@@ -43,147 +40,56 @@ def eligible(program_id: int) -> ColumnElement[bool]:
                 members.c.status != "closed")
 
 
-def purchase_summary(conn: Connection, program_id: int, now: datetime) -> list[Any]:
-    """Per purchasing member: orders, spend, first and last purchase day, purchase days
-    and the spend of the first purchase day (Gamma-Gamma wants repeat spend only)."""
-    day = epoch_day(conn, orders.c.occurred_at).label("day")
-    days = (select(orders.c.member_id, day, func.count().label("orders"),
-                   func.sum(orders.c.total).label("spend"),
-                   func.min(day).over(partition_by=orders.c.member_id).label("first_day"))
-            .where(orders.c.program_id == program_id, orders.c.occurred_at <= now)
-            .group_by(orders.c.member_id, day).subquery())
-    return list(conn.execute(
-        select(days.c.member_id, func.sum(days.c.orders), func.sum(days.c.spend),
-               func.min(days.c.day), func.max(days.c.day), func.count(),
-               func.sum(case((days.c.day == days.c.first_day, days.c.spend), else_=0)))
-        .group_by(days.c.member_id)))
-
-
-def favourite_categories(conn: Connection, program_id: int, now: datetime) -> list[Any]:
-    """(member, category) of each member's category with the most revenue (ties: by name)."""
-    revenue = func.sum(order_lines.c.amount)
-    ranked = (select(orders.c.member_id, order_lines.c.category,
-                     func.row_number().over(partition_by=orders.c.member_id,
-                                            order_by=(revenue.desc(), order_lines.c.category))
-                     .label("rank"))
-              .select_from(orders.join(order_lines, order_lines.c.order_pk == orders.c.id))
-              .where(orders.c.program_id == program_id, orders.c.occurred_at <= now,
-                     order_lines.c.category.is_not(None), order_lines.c.category != "")
-              .group_by(orders.c.member_id, order_lines.c.category).subquery())
-    return list(conn.execute(select(ranked.c.member_id, ranked.c.category)
-                             .where(ranked.c.rank == 1)))
-
-
-def favourite_channels(conn: Connection, program_id: int, now: datetime) -> list[Any]:
-    """(member, channel) of each member's channel with the most orders (ties: by name)."""
-    ranked = (select(orders.c.member_id, orders.c.channel,
-                     func.row_number().over(partition_by=orders.c.member_id,
-                                            order_by=(func.count().desc(), orders.c.channel))
-                     .label("rank"))
-              .where(orders.c.program_id == program_id, orders.c.occurred_at <= now,
-                     orders.c.channel.is_not(None))
-              .group_by(orders.c.member_id, orders.c.channel).subquery())
-    return list(conn.execute(select(ranked.c.member_id, ranked.c.channel)
-                             .where(ranked.c.rank == 1)))
-
-
-def member_facts(conn: Connection, program_id: int, now: datetime) -> list[Any]:
-    """Per eligible member: join date, birthdate, region, join channel, spendable points,
-    points expiring soon, tier now (a manual tier while it lasts) and referrals made."""
-    soon = now + timedelta(days=30)
-    expiring = (select(lots.c.account_id, func.sum(lots.c.remaining).label("points"))
-                .where(lots.c.program_id == program_id, lots.c.state == LotState.OPEN.value,
-                       lots.c.expires_at > now, lots.c.expires_at <= soon)
-                .group_by(lots.c.account_id).subquery())
-    referred = (select(referrals.c.referrer_id, func.count().label("made"))
-                .where(referrals.c.program_id == program_id)
-                .group_by(referrals.c.referrer_id).subquery())
-    tier = case((and_(tier_states.c.manual_tier_id.is_not(None),
-                      or_(tier_states.c.manual_until.is_(None),
-                          tier_states.c.manual_until > now)), tier_states.c.manual_tier_id),
-                else_=tier_states.c.tier_id)
-    query = (select(members.c.id, members.c.created_at, members.c.birthdate, members.c.region,
-                    members.c.join_channel, func.coalesce(accounts.c.available, 0),
-                    func.coalesce(expiring.c.points, 0), tier,
-                    func.coalesce(referred.c.made, 0))
-             .select_from(members
-                          .outerjoin(accounts, and_(accounts.c.member_id == members.c.id,
-                                                    accounts.c.program_id == program_id))
-                          .outerjoin(expiring, expiring.c.account_id == accounts.c.id)
-                          .outerjoin(tier_states, and_(tier_states.c.member_id == members.c.id,
-                                                       tier_states.c.program_id == program_id))
-                          .outerjoin(referred, referred.c.referrer_id == members.c.id))
-             .where(eligible(program_id), members.c.created_at <= now)
-             .order_by(members.c.id))
-    return list(conn.execute(query))
-
-
-def tags_by_member(conn: Connection, program_id: int) -> dict[int, list[str]]:
-    found: dict[int, list[str]] = {}
-    for member_id, tag in conn.execute(
-            select(member_tags.c.member_id, member_tags.c.tag)
-            .where(member_tags.c.program_id == program_id)
-            .order_by(member_tags.c.member_id, member_tags.c.tag)):
-        found.setdefault(member_id, []).append(tag)
-    return found
-
-
-def replace_features(conn: Connection, program_id: int, rows: Sequence[tuple[Any, ...]],
-                     advance: Callable[[int, int], None] | None = None) -> None:
-    """Every feature row of the program (tuples in ``FEATURE_COLUMNS`` order), replaced
-    in chunks straight through the driver: COPY on PostgreSQL, executemany on SQLite.
-    ``advance(rows written, of total)`` after each chunk."""
-    conn.execute(delete(member_features).where(member_features.c.program_id == program_id))
-    driver = conn.connection.driver_connection
-    postgres = conn.dialect.name == "postgresql"
-    cursor = driver.cursor()
-    tags_at = FEATURE_COLUMNS.index("tags")
-    for start in range(0, len(rows), CHUNK):
-        chunk = rows[start:start + CHUNK]
-        if postgres:
-            _copy(cursor, chunk, tags_at)
-        else:
-            cursor.executemany(_SQLITE_INSERT, [_sqlite_row(row, tags_at) for row in chunk])
-        if advance is not None:
-            advance(len(chunk), len(rows))
-
-
-_NAMES = ", ".join(f'"{name}"' for name in FEATURE_COLUMNS)
-_SQLITE_INSERT = (f"INSERT INTO member_features ({_NAMES}) "
-                  f"VALUES ({', '.join('?' * len(FEATURE_COLUMNS))})")
-
-
-def _copy(cursor: Any, rows: Iterable[tuple[Any, ...]], tags_at: int) -> None:
-    with cursor.copy(f"COPY member_features ({_NAMES}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row((*row[:tags_at], json.dumps(row[tags_at]), *row[tags_at + 1:]))
-
-
-def _sqlite_row(row: tuple[Any, ...], tags_at: int) -> tuple[Any, ...]:
-    """As ``UTCDateTime``, ``Date`` and ``JSONDoc`` store them on SQLite: naive UTC text,
-    ISO dates, JSON text (computed_at, joined_on and last_purchase_on are columns 2-4)."""
-    computed, joined, last = row[2], row[3], row[4]
-    return (row[0], row[1],
-            computed.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f"),
-            joined.isoformat() if joined else None, last.isoformat() if last else None,
-            *row[5:tags_at], json.dumps(row[tags_at]), *row[tags_at + 1:])
-
-
 def feature_row(conn: Connection, program_id: int, member_id: int) -> Any:
     return conn.execute(select(member_features).where(
         member_features.c.program_id == program_id,
         member_features.c.member_id == member_id)).first()
 
 
-def feature_values(conn: Connection, program_id: int, columns: Sequence[str]
-                   ) -> Iterable[tuple[Any, ...]]:
-    """(member_id, *columns) of every eligible member's feature row."""
+def feature_columns(conn: Connection, program_id: int, columns: Sequence[str]
+                    ) -> tuple[list[int], list[Sequence[Any]]]:
+    """Ids of every eligible member's feature row (ascending), and each column's values
+    in the same order: one fetch straight through the driver, transposed.
+
+    Values come as the driver gives them (dates as ISO text on SQLite), but ``tags``,
+    which is a tuple of names on both databases."""
     wanted = [member_features.c[name] for name in columns]
-    return conn.execute(
-        select(member_features.c.member_id, *wanted)
-        .select_from(member_features.join(members, members.c.id == member_features.c.member_id))
-        .where(member_features.c.program_id == program_id, eligible(program_id))
-        .order_by(member_features.c.member_id))
+    query = (select(member_features.c.member_id, *wanted)
+             .select_from(member_features.join(members,
+                                               members.c.id == member_features.c.member_id))
+             .where(member_features.c.program_id == program_id, eligible(program_id))
+             .order_by(member_features.c.member_id))
+    rows = driver_rows(conn, query)
+    if not rows:
+        return [], [[] for _ in columns]
+    ids, *values = zip(*rows)
+    if "tags" in columns:
+        at = columns.index("tags")
+        values[at] = _tag_tuples(values[at])
+    return list(ids), values
+
+
+def driver_rows(conn: Connection, query: Any) -> list[tuple[Any, ...]]:
+    """All rows of a query as the driver's tuples: parameters bound as usual, results
+    not processed into rows (for columns whose driver values are good as they are)."""
+    result = conn.execute(query)
+    rows = result.cursor.fetchall()
+    result.close()
+    return rows
+
+
+def _tag_tuples(column: Sequence[Any]) -> list[tuple[str, ...]]:
+    """Tag lists (JSON text on SQLite) as tuples, each distinct list decoded once."""
+    decoded: dict[Any, tuple[str, ...]] = {}
+    out = []
+    for value in column:
+        key = value if isinstance(value, (str, type(None))) else tuple(value)
+        found = decoded.get(key)
+        if found is None:
+            found = decoded[key] = tuple(json.loads(value) if isinstance(value, str)
+                                         else value or ())
+        out.append(found)
+    return out
 
 
 # --------------------------------------------------------------------------- tags
@@ -239,18 +145,27 @@ def apply_rule_tags(conn: Connection, program_id: int, add: Sequence[tuple[int, 
 
 
 def set_feature_tags(conn: Connection, program_id: int, member_ids: Iterable[int]) -> None:
-    """Bring ``member_features.tags`` of these members in line with ``member_tags``."""
+    """Bring ``member_features.tags`` of these members in line with ``member_tags``: one
+    UPDATE per 10,000 members, each row's tags gathered by the database."""
     wanted = sorted(set(member_ids))
-    for start in range(0, len(wanted), 1000):
-        chunk = wanted[start:start + 1000]
-        held: dict[int, list[str]] = {m: [] for m in chunk}
-        for member_id, tag in conn.execute(
-                select(member_tags.c.member_id, member_tags.c.tag)
-                .where(member_tags.c.member_id.in_(chunk)).order_by(member_tags.c.tag)):
-            held[member_id].append(tag)
-        for member_id, tags in held.items():
-            conn.execute(member_features.update().where(
-                member_features.c.member_id == member_id).values(tags=tags))
+    tags = _feature_tags(conn)
+    for start in range(0, len(wanted), 10_000):
+        conn.execute(member_features.update().where(
+            member_features.c.program_id == program_id,
+            member_features.c.member_id.in_(wanted[start:start + 10_000])).values(tags=tags))
+
+
+def _feature_tags(conn: Connection) -> Any:
+    """The tags of the ``member_features`` row at hand, by name, as a JSON list."""
+    if conn.dialect.name == "postgresql":
+        return (select(func.coalesce(
+            func.jsonb_agg(aggregate_order_by(member_tags.c.tag, member_tags.c.tag)),
+            cast(literal("[]"), JSONDoc)))
+            .where(member_tags.c.member_id == member_features.c.member_id).scalar_subquery())
+    ordered = (select(member_tags.c.tag)
+               .where(member_tags.c.member_id == member_features.c.member_id)
+               .order_by(member_tags.c.tag).correlate(member_features).subquery())
+    return select(func.json_group_array(ordered.c.tag)).scalar_subquery()
 
 
 def insight_of(conn: Connection, program_id: int, member_ids: Iterable[int]
@@ -306,10 +221,12 @@ def sizes(conn: Connection, segment_ids: Sequence[int]) -> dict[int, int]:
         .group_by(segment_members.c.segment_id)).all())
 
 
-def current_members(conn: Connection, segment_id: int) -> set[int]:
-    return set(conn.execute(select(segment_members.c.member_id).where(
+def current_member_ids(conn: Connection, segment_id: int) -> np.ndarray:
+    """The segment's current members, ascending."""
+    found = conn.execute(select(segment_members.c.member_id).where(
         segment_members.c.segment_id == segment_id,
-        segment_members.c.left_at.is_(None))).scalars())
+        segment_members.c.left_at.is_(None))).scalars().all()
+    return np.unique(np.asarray(found, dtype=np.int64))
 
 
 def record_changes(conn: Connection, segment_id: int, entered: Sequence[int],
@@ -320,15 +237,17 @@ def record_changes(conn: Connection, segment_id: int, entered: Sequence[int],
             segment_members.c.segment_id == segment_id, segment_members.c.left_at.is_(None),
             segment_members.c.member_id.in_(left[start:start + 1000])).values(left_at=now))
     if entered and conn.dialect.name == "postgresql":
+        tail = f"\t{now.astimezone(timezone.utc).isoformat()}\n"
         with conn.connection.driver_connection.cursor().copy(
                 "COPY segment_members (segment_id, member_id, entered_at) FROM STDIN") as copy:
-            for member_id in entered:
-                copy.write_row((segment_id, member_id, now))
-    else:
-        for start in range(0, len(entered), CHUNK):
-            conn.execute(segment_members.insert(), [
-                {"segment_id": segment_id, "member_id": m, "entered_at": now}
-                for m in entered[start:start + CHUNK]])
+            for start in range(0, len(entered), CHUNK):
+                copy.write("".join(f"{segment_id}\t{member_id}{tail}"
+                                   for member_id in entered[start:start + CHUNK]))
+    elif entered:  # as UTCDateTime stores it on SQLite: naive UTC text
+        at = now.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        conn.connection.driver_connection.cursor().executemany(
+            "INSERT INTO segment_members (segment_id, member_id, entered_at) VALUES (?, ?, ?)",
+            ((segment_id, member_id, at) for member_id in entered))
     conn.execute(segment_counts.insert().values(segment_id=segment_id, counted_at=now,
                                                 members=size, entered=len(entered),
                                                 left=len(left)))

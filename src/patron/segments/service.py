@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import numpy as np
 from sqlalchemy import Connection
 
 from patron.errors import Conflict, InvalidInput, NotFound
@@ -88,9 +89,8 @@ def apply_rule_tags(conn: Connection, program: Program, now: datetime) -> tuple[
     """Give and take back the current program version's rule tags; (added, removed)."""
     rules = tag_rules(conn, program, now)
     columns = tuple(sorted({c for _, cond in rules for c in domain.read_columns(cond)}))
-    rows = list(repository.feature_values(conn, program.id, columns)) if rules else []
-    wanted = {tag: set(domain.matching(cond, columns, _project(rows, columns, cond)))
-              for tag, cond in rules}
+    ids, values = repository.feature_columns(conn, program.id, columns) if rules else ([], [])
+    wanted = {tag: set(_matching(cond, columns, ids, values).tolist()) for tag, cond in rules}
     current, manual = repository.tag_sources(conn, program.id)
     add, remove = domain.tag_changes(current, wanted)
     add = [(m, t) for m, t in add if (m, t) not in manual]
@@ -108,12 +108,12 @@ def tag_rules(conn: Connection, program: Program, now: datetime) -> list[tuple[s
             for rule in compiled.document.tags]
 
 
-def _project(rows: Sequence[tuple[Any, ...]], columns: Sequence[str], condition: Any
-             ) -> list[tuple[Any, ...]]:
-    """Rows cut to the columns one condition reads (others read several)."""
+def _matching(condition: Any, columns: Sequence[str], ids: Sequence[int],
+              values: Sequence[Sequence[Any]]) -> np.ndarray:
+    """Members one condition holds for, given the columns several conditions read."""
     wanted = domain.read_columns(condition)
-    keep = [0] + [1 + columns.index(c) for c in wanted]
-    return [tuple(row[i] for i in keep) for row in rows]
+    return domain.matching_columns(condition, wanted, ids,
+                                   [values[columns.index(c)] for c in wanted])
 
 
 def features(conn: Connection, program: Program, member_id: int) -> dict[str, Any]:
@@ -193,10 +193,16 @@ def _out(row: Any, size: int) -> dict[str, Any]:
 
 def matching_members(conn: Connection, program: Program, condition: str,
                      field: str = "condition") -> list[int]:
+    return matching_ids(conn, program, condition, field).tolist()
+
+
+def matching_ids(conn: Connection, program: Program, condition: str,
+                 field: str = "condition") -> np.ndarray:
+    """Ids of the members the condition holds for, ascending."""
     compiled = domain.feature_condition(condition, field)
     columns = domain.read_columns(compiled)
-    return domain.matching(compiled, columns,
-                           repository.feature_values(conn, program.id, columns))
+    ids, values = repository.feature_columns(conn, program.id, columns)
+    return domain.matching_columns(compiled, columns, ids, values)
 
 
 def preview(conn: Connection, program: Program, condition: str, now: datetime
@@ -219,17 +225,25 @@ def refresh_segment(conn: Connection, program: Program, key: str, now: datetime)
     if row.kind != "dynamic":
         raise WrongSegmentKind(f"segment {key!r} is static: upload its members instead",
                                field="segment")
-    return _apply(conn, row, set(matching_members(conn, program, row.condition)), now)
+    return _apply(conn, row, matching_ids(conn, program, row.condition), now)
 
 
 def refresh_all(conn: Connection, program: Program, now: datetime) -> list[Change]:
-    return [_apply(conn, row, set(matching_members(conn, program, row.condition)), now)
-            for row in repository.segment_rows(conn, program.id, active_dynamic=True)]
+    """Every active dynamic segment, over one fetch of the columns their conditions read."""
+    rows = repository.segment_rows(conn, program.id, active_dynamic=True)
+    conditions = [domain.feature_condition(row.condition) for row in rows]
+    columns = tuple(sorted({c for cond in conditions for c in domain.read_columns(cond)}))
+    ids, values = repository.feature_columns(conn, program.id, columns) if rows else ([], [])
+    return [_apply(conn, row, _matching(cond, columns, ids, values), now)
+            for row, cond in zip(rows, conditions)]
 
 
-def _apply(conn: Connection, row: Any, wanted: set[int], now: datetime) -> Change:
-    current = repository.current_members(conn, row.id)
-    entered, left = sorted(wanted - current), sorted(current - wanted)
+def _apply(conn: Connection, row: Any, wanted: Any, now: datetime) -> Change:
+    """``wanted``: the member ids that should be in the segment (any iterable of ints)."""
+    wanted = np.unique(np.fromiter(wanted, dtype=np.int64))
+    current = repository.current_member_ids(conn, row.id)
+    entered = np.setdiff1d(wanted, current, assume_unique=True).tolist()
+    left = np.setdiff1d(current, wanted, assume_unique=True).tolist()
     repository.record_changes(conn, row.id, entered, left, len(wanted), now)
     return Change(row.key, len(wanted), len(entered), len(left), now)
 
