@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
+
+from patron.analytics import clv
 from patron.segments import domain
 
 ROWS = [
@@ -35,3 +38,17 @@ def test_columns_match_as_rows_do():
 def test_no_members_match_nothing():
     condition = domain.feature_condition("member.features.frequency >= 3")
     assert domain.matching_columns(condition, ("frequency",), [], [[]]).tolist() == []
+
+
+def test_a_model_figure_that_ran_off_to_infinity_reads_as_unknown(monkeypatch):
+    """Gamma-Gamma can give an infinite or absurd spend for an odd history: that member's
+    expected value is unknown (None), not a number too large for any column."""
+    inf, nan = float("inf"), float("nan")
+    monkeypatch.setattr(domain.clv, "fit", lambda histories: object())
+    monkeypatch.setattr(domain.clv, "predict", lambda model, histories, days: clv.Predictions(
+        np.array([0.9, 0.5, nan]), np.array([2.0, 1.0, 1.0]), np.array([12.5, inf, 1e300])))
+    figures = domain.model_figures(np.array([3, 1, 2]), np.array([10, 5, 8]),
+                                   np.array([100, 50, 80]), np.array([3750, 900, 1800]), 2)
+    assert figures.expected_value == [2500, None, None]
+    assert figures.churn_probability == [0.1, 0.5, None]
+    assert figures.expected_purchases == [2.0, 1.0, 1.0]

@@ -10,6 +10,7 @@ among a million members).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -30,6 +31,9 @@ from patron.program.semantics import check_feature_condition
 AGE_BANDS: tuple[tuple[int, str], ...] = (
     (18, "under-18"), (25, "18-24"), (35, "25-34"), (45, "35-44"), (55, "45-54"),
     (65, "55-64"), (200, "65+"))
+MAX_EXPECTED_MINOR = 1e15
+"""An expected value beyond this (minor units) is a model that did not fit the member
+(Gamma-Gamma can run to infinity on odd spend histories): it reads as unknown."""
 EXPIRING_DAYS = 30
 """``expiring_points``: available points whose lot expires within this many days."""
 HORIZON_DAYS = 90
@@ -219,11 +223,13 @@ def model_figures(frequency: np.ndarray, recency_days: np.ndarray, age_days: np.
     churn, purchases, value = none.churn_probability, none.expected_purchases, none.expected_value
     alive = ahead.probability_alive.tolist()
     expected = ahead.expected_purchases.tolist()
-    worth = to_minor_all(np.nan_to_num(ahead.expected_value), minor_exponent)
+    money = np.asarray(ahead.expected_value, dtype=float)
+    credible = np.isfinite(money) & (np.abs(money) * scale < MAX_EXPECTED_MINOR)
+    worth = to_minor_all(np.where(credible, money, 0.0), minor_exponent)
     for j, i in enumerate(idx.tolist()):
-        churn[i] = round(1.0 - alive[j], 6)
-        purchases[i] = round(expected[j], 6)
-        value[i] = worth[j]
+        churn[i] = round(1.0 - alive[j], 6) if math.isfinite(alive[j]) else None
+        purchases[i] = round(expected[j], 6) if math.isfinite(expected[j]) else None
+        value[i] = worth[j] if credible[j] else None
     return ModelFigures(churn, purchases, value)
 
 

@@ -142,6 +142,8 @@ def create_segment(conn: Connection, program: Program, payload: SegmentCreate, a
     repository.insert_segment(conn, {"program_id": program.id, "key": payload.key, **wanted,
                                      "active": True, "created_by": actor[:200],
                                      "created_at": now, "updated_at": now})
+    if payload.kind == "dynamic":  # filled at once from the features as they stand
+        refresh_segment(conn, program, payload.key, now)
     return segment(conn, program, payload.key)
 
 
@@ -165,6 +167,8 @@ def update_segment(conn: Connection, program: Program, key: str, payload: Segmen
         _check_definition(row.kind, changes["condition"])
     if any(getattr(row, k) != v for k, v in changes.items()):
         repository.update_segment(conn, row.id, {**changes, "updated_at": now})
+        if row.condition != changes.get("condition", row.condition):
+            refresh_segment(conn, program, key, now)  # members follow the new condition
     return segment(conn, program, key)
 
 
