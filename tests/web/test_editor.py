@@ -1,0 +1,173 @@
+"""The console's program editor over HTTP: validate, publish, simulate, versions and roles."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import timedelta
+
+from patron.auth.service import Role
+from patron.web.editor import diff_lines, line_of, path_lines
+from tests.factories import member_payload, purchase
+from tests.web.test_console import console  # noqa: F401 - the signed-in client fixture
+
+BAD = "per_currency_unit: '-1'"
+GOOD = "per_currency_unit: '1'"
+DOUBLE = "per_currency_unit: '2'"
+
+
+def editor_text(console) -> str:  # noqa: F811
+    page = console.client.get("/console/program")
+    assert page.status_code == 200
+    found = re.search(r'<textarea id="source"[^>]*>(.*?)</textarea>', page.text, re.S)
+    return html.unescape(found.group(1))
+
+
+def test_the_editor_shows_the_current_document(console):  # noqa: F811
+    console.sign_in(Role.ADMIN)
+    text = editor_text(console)
+    assert "earn_rules:" in text and GOOD in text
+    page = console.client.get("/console/program").text
+    assert 'id="publish"' in page and "readonly" not in page
+
+
+def test_validate_lists_each_problem_at_its_path_and_line(console):  # noqa: F811
+    token = console.sign_in(Role.ADMIN)
+    text = editor_text(console)
+    bad = text.replace(GOOD, BAD)
+    shown = console.client.post("/console/program/validate",
+                                data={"source": bad}, headers={"X-CSRF-Token": token})
+    assert shown.status_code == 200 and "<html" not in shown.text
+    assert '<code class="path">earn_rules[0].points.per_currency_unit</code>: must be &gt; 0' \
+        in shown.text
+    line = bad.splitlines().index("    " + BAD) + 1
+    assert f'data-line="{line}"' in shown.text
+    fine = console.client.post("/console/program/validate",
+                               data={"source": text}, headers={"X-CSRF-Token": token})
+    assert "No problems" in fine.text
+
+
+def test_a_syntax_error_points_at_its_line():
+    message = "YAML syntax error at 3:4: expected ',' or ']'"
+    assert line_of("", message, {}) == 3
+    lines = path_lines("a:\n  b:\n    - x: 1\n    - y: 2\n")
+    assert line_of("a.b[1].y", "m", lines) == 4
+    assert line_of("a.b[1].nope.deeper", "m", lines) == 4  # the nearest part known
+    assert line_of("zzz", "m", lines) is None
+
+
+def test_publish_is_refused_with_problems_then_accepted_once_fixed(console, api):  # noqa: F811
+    token = console.sign_in(Role.ADMIN)
+    text = editor_text(console)
+    before = api.get("/program").json()["version"]
+    refused = console.client.post("/console/program/publish", data={
+        "source": text.replace(GOOD, BAD), "note": "broken", "csrf_token": token})
+    assert refused.status_code == 200 and 'id="publish-error"' in refused.text
+    assert "earn_rules[0].points.per_currency_unit" in refused.text
+    assert BAD in html.unescape(refused.text)  # the text typed is kept
+    assert api.get("/program").json()["version"] == before
+
+    fixed = text.replace(GOOD, DOUBLE).replace("\n", "\r\n")  # as a browser sends it
+    done = console.client.post("/console/program/publish", data={
+        "source": fixed, "note": "Double points", "csrf_token": token}, follow_redirects=False)
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/console/program?published={before + 1}&created=true"
+    assert f"Published version {before + 1}." in console.client.get(done.headers["location"]).text
+    program = api.get("/program").json()
+    assert program["version"] == before + 1 and program["source"] == text.replace(GOOD, DOUBLE)
+    assert program["document"]["earn_rules"][0]["points"]["per_currency_unit"] == "2"
+    [latest, *_] = api.get("/program/versions").json()["items"]
+    assert latest["note"] == "Double points" and latest["published_by"].startswith("staff:")
+
+    again = console.client.post("/console/program/publish", data={
+        "source": fixed, "csrf_token": token}, follow_redirects=False)
+    assert again.headers["location"].endswith(f"published={before + 1}&created=false")
+    assert api.get("/program").json()["version"] == before + 1
+
+
+def test_publish_refuses_a_campaign_on_an_unknown_segment(console, api):  # noqa: F811
+    token = console.sign_in(Role.ADMIN)
+    text = editor_text(console).replace("campaigns: []", (
+        "campaigns:\n- id: spring\n  name: Spring\n  segment: nobody_here\n"
+        "  starts: '2026-03-01'\n  ends: '2026-04-01'\n"))
+    shown = console.client.post("/console/program/validate", data={"source": text},
+                                headers={"X-CSRF-Token": token})
+    assert "campaigns[0].segment" in shown.text and "unknown segment" in shown.text
+    before = api.get("/program").json()["version"]
+    console.client.post("/console/program/publish", data={"source": text, "csrf_token": token})
+    assert api.get("/program").json()["version"] == before
+
+
+def test_analysts_and_integrations_read_the_document_only(console, api):  # noqa: F811
+    for role in (Role.ANALYST, Role.INTEGRATION):
+        console.client.cookies.clear()
+        token = console.sign_in(role)
+        page = console.client.get("/console/program").text
+        assert "readonly" in page and 'id="publish"' not in page
+        text = editor_text(console)
+        denied = console.client.post("/console/program/publish", data={
+            "source": text.replace(GOOD, DOUBLE), "csrf_token": token})
+        assert denied.status_code == 403
+    assert api.get("/program").json()["version"] == 1
+
+
+def test_editor_posts_need_the_session_token(console, api):  # noqa: F811
+    console.sign_in(Role.ADMIN)
+    text = editor_text(console)
+    for path in ("validate", "simulate", "publish"):
+        forged = console.client.post(f"/console/program/{path}", data={
+            "source": text.replace(GOOD, DOUBLE), "csrf_token": "forged"})
+        assert forged.status_code == 403, path
+    assert api.get("/program").json()["version"] == 1
+
+
+def _simulate(console, token, text, **days):  # noqa: F811
+    return console.client.post("/console/program/simulate", data={"source": text, **days},
+                               headers={"X-CSRF-Token": token})
+
+
+def test_simulate_shows_each_rule_current_beside_draft(console, api, clock):  # noqa: F811
+    member = api.post("/members", json=member_payload()).json()
+    sent = api.post("/events", json=purchase({"id": member["id"]}, 12_00,
+                                             clock.now() - timedelta(hours=2)))
+    assert sent.status_code == 201, sent.text
+    token = console.sign_in(Role.ADMIN)
+    shown = _simulate(console, token, editor_text(console).replace(GOOD, DOUBLE))
+    assert shown.status_code == 200 and "<html" not in shown.text
+    rule = re.search(r'<table class="striped" id="sim-rules">.*?</table>', shown.text, re.S)
+    cells = re.findall(r'<td class="num">([^<]*)</td>', rule.group(0))
+    assert cells == ["12", "24", "0", "0", "1", "1", "0.12 USD", "0.24 USD"]
+    assert 'id="sim-chart-data"' in shown.text and "sim-empty" not in shown.text
+    assert re.search(r'"current": \[12\], "draft": \[24\]', shown.text)
+
+
+def test_simulate_says_when_no_events_were_replayed(console, clock):  # noqa: F811
+    token = console.sign_in(Role.ADMIN)
+    text = editor_text(console)
+    empty = _simulate(console, token, text, **{"from": "2025-01-01", "to": "2025-01-31"})
+    assert 'id="sim-empty"' in empty.text and "No events were replayed" in empty.text
+    too_long = _simulate(console, token, text, **{"from": "2024-01-01", "to": "2026-01-01"})
+    assert 'role="alert"' in too_long.text and "366" in too_long.text
+    broken = _simulate(console, token, text.replace(GOOD, BAD))
+    assert "fix them to simulate" in broken.text and "per_currency_unit" in broken.text
+
+
+def test_versions_list_and_diff_with_the_previous_one(console, api):  # noqa: F811
+    token = console.sign_in(Role.ADMIN)
+    text = editor_text(console).replace("name: Test program", "name: <b>Beans</b> & co")
+    console.client.post("/console/program/publish", data={
+        "source": text, "note": "Renamed", "csrf_token": token})
+    listed = console.client.get("/console/program/versions").text
+    assert '<a href="/console/program/versions/2">2</a>' in listed and "Renamed" in listed
+    diff = console.client.get("/console/program/versions/2").text
+    assert '<span class="diff-add">+name: &lt;b&gt;Beans&lt;/b&gt; &amp; co</span>' in diff
+    assert '<span class="diff-del">-name: Test program</span>' in diff
+    assert "<b>Beans</b>" not in diff
+    first = console.client.get("/console/program/versions/1")
+    assert first.status_code == 200 and "Nothing came before it." in first.text
+    assert console.client.get("/console/program/versions/99").status_code == 404
+
+
+def test_diff_lines_marks_each_kind():
+    kinds = [kind for kind, _ in diff_lines("a\nb\n", "a\nc\n", "v1", "v2")]
+    assert kinds == ["head", "head", "hunk", "same", "del", "add"]
