@@ -210,10 +210,13 @@ def _simulate(request: Request, session: StaffSession, document: ProgramDocument
 
 
 def chart_of(report: Any) -> dict[str, Any]:
-    """Cost per rule, current beside draft, in minor units (the page divides for display)."""
-    return {"labels": [r.rule_name for r in report.rules],
-            "current": [r.current.cost_minor if r.current else 0 for r in report.rules],
-            "draft": [r.draft.cost_minor if r.draft else 0 for r in report.rules]}
+    """Cost per rule that cost anything, current beside draft, in minor units (the page
+    divides for display); rules that cost nothing either way stay in the table only."""
+    costs = [(r.rule_name, r.current.cost_minor if r.current else 0,
+              r.draft.cost_minor if r.draft else 0) for r in report.rules]
+    shown = [cost for cost in costs if cost[1] or cost[2]]
+    return {"labels": [c[0] for c in shown], "current": [c[1] for c in shown],
+            "draft": [c[2] for c in shown]}
 
 
 @router.post("/simulate", response_class=HTMLResponse)
