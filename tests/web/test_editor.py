@@ -171,3 +171,40 @@ def test_versions_list_and_diff_with_the_previous_one(console, api):  # noqa: F8
 def test_diff_lines_marks_each_kind():
     kinds = [kind for kind, _ in diff_lines("a\nb\n", "a\nc\n", "v1", "v2")]
     assert kinds == ["head", "head", "hunk", "same", "del", "add"]
+
+
+# --- analytics pages -----------------------------------------------------------------------
+
+
+def test_a_report_page_shows_its_table_and_the_apis_csv(console, api, clock):  # noqa: F811
+    member = api.post("/members", json=member_payload()).json()
+    api.post("/events", json=purchase({"id": member["id"]}, 30_00,
+                                      clock.now() - timedelta(days=3)))
+    console.sign_in(Role.ANALYST)
+    assert '/console/analytics/rfm"' in console.client.get("/console/analytics").text
+    page = console.client.get("/console/analytics/points")
+    assert page.status_code == 200 and 'id="report-table"' in page.text
+    assert "Table: monthly" in page.text and "/console/analytics/points.csv?table=monthly" \
+        in page.text
+    csv = console.client.get("/console/analytics/points.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    assert 'filename="points-monthly.csv"' in csv.headers["content-disposition"]
+    assert csv.text == api.get("/analytics/points", params={"format": "csv"}).text
+    assert csv.text.splitlines()[1].split(",")[1] == "30"  # 30 points issued this month
+    other = console.client.get("/console/analytics/members", params={"table": "activity"})
+    assert "Table: activity" in other.text
+
+
+def test_report_pages_refuse_what_the_api_refuses(console):  # noqa: F811
+    console.sign_in(Role.ANALYST)
+    assert console.client.get("/console/analytics/nonsense").status_code == 404
+    backwards = console.client.get("/console/analytics/points",
+                                   params={"start": "2026-03-01", "end": "2026-02-01"})
+    assert 'role="alert"' in backwards.text and "after end" in backwards.text
+    unknown = console.client.get("/console/analytics/points", params={"table": "nope"})
+    assert 'role="alert"' in unknown.text and "no table" in unknown.text
+    console.client.cookies.clear()
+    console.sign_in(Role.INTEGRATION)
+    assert "/console/analytics" not in console.client.get("/console/members").text
+    assert console.client.get("/console/analytics/points").status_code == 403
+    assert console.client.get("/console/analytics/points.csv").status_code == 403

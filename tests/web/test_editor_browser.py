@@ -74,3 +74,22 @@ def test_publish_with_an_error_then_fixed(watched, site):  # noqa: F811
     assert page.locator(".diff-add").filter(has_text='per_currency_unit: "2"').count() == 1
     assert page.locator(".diff-del").filter(has_text='per_currency_unit: "1"').count() == 1
     watched.check("program-diff")
+
+
+def test_analytics_pages_chart_and_download(watched, site):  # noqa: F811
+    page = _sign_in(watched, site["password"])
+    page.get_by_role("link", name="Analytics").click()
+    page.wait_for_url("**/console/analytics")
+    watched.check("analytics")
+    page.get_by_role("link", name="Points", exact=True).click()
+    page.wait_for_url("**/console/analytics/points")
+    series = page.evaluate("() => Chart.getChart('chart-report').data.datasets.length")
+    assert series >= 1
+    assert page.locator("#report-table tbody tr").count() >= 1
+    watched.check("analytics-points")
+    with page.expect_download() as download:
+        page.locator("#csv").click()
+    assert download.value.suggested_filename == "points-monthly.csv"
+    for name in ("members", "rfm", "stores"):
+        watched.go(f"/console/analytics/{name}")
+        watched.check(f"analytics-{name}")

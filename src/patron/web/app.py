@@ -18,7 +18,7 @@ from patron.auth.staff import BadCredentials, authenticate, close_session, open_
 from patron.clock import Clock
 from patron.db import Database
 from patron.errors import PatronError
-from patron.web import dashboard, editor, members
+from patron.web import dashboard, editor, members, reports
 from patron.web.pages import render
 from patron.web.session import (COOKIE, LOGIN_COOKIE, CsrfRefused, LoginRequired, StaffPost,
                                 check_login_token, login_token, set_cookie)
@@ -37,6 +37,7 @@ def create_console(db: Database, clock: Clock) -> FastAPI:
     console.include_router(dashboard.router)
     console.include_router(members.router)
     console.include_router(editor.router)
+    console.include_router(reports.router)
     return console
 
 
