@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     """The largest request body, but for the bulk endpoints below (413 beyond)."""
     max_bulk_body_bytes: int = 33_554_432
     """The largest body of ``POST /events/batch`` and ``POST /program/simulate``."""
+    portal_dev_links: bool = False
+    """Show the member portal's sign-in link on the page instead of only sending it: for the
+    demo and development only, never in production (anyone could sign in as anyone)."""
 
     @property
     def sqlalchemy_url(self) -> str:

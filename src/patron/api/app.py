@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 import patron
 from patron.flows import jobs
 from patron.analytics.api import router as analytics_router
+from patron.auth.api import router as portal_links_router
 from patron.campaigns.api import router as campaigns_router
 from patron.coupons.api import router as coupons_router
 from patron.api import errors
@@ -41,7 +42,7 @@ from patron.tiers.api import households_router as household_tiers_router
 from patron.tiers.api import router as tiers_router
 from patron.transfers.api import router as transfers_router
 from patron.wallet.api import router as wallet_router
-from patron.web.app import create_console
+from patron.web.app import create_console, create_portal
 
 log = logging.getLogger("patron")
 
@@ -52,7 +53,7 @@ API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wa
                memberships_router, households_router, events_router, program_router,
                household_tiers_router, coupons_router, rewards_router, transfers_router,
                campaign_results_router, analytics_router, merges_router, matching_router,
-               member_segments_router, segments_router, campaigns_router]
+               member_segments_router, segments_router, campaigns_router, portal_links_router]
 
 BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
                             ("POST", "/api/v1/program/simulate")})
@@ -109,6 +110,8 @@ def create_app(db: Database, clock: Clock | None = None, *,
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/console", create_console(db, clock), name="console")
+    app.mount("/portal", create_portal(db, clock, dev_links=settings.portal_dev_links),
+              name="portal")
 
     @app.get("/", include_in_schema=False)
     def home() -> RedirectResponse:

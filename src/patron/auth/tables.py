@@ -45,3 +45,32 @@ staff_sessions = Table(
     UniqueConstraint("token_hash"),
 )
 """A signed-in browser: the cookie's token is stored only as its SHA-256."""
+
+portal_links = Table(
+    "portal_links",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("used_at", UTCDateTime),
+    UniqueConstraint("token_hash"),
+)
+"""A one-time sign-in link for the member portal: the token is stored only as its SHA-256."""
+
+portal_sessions = Table(
+    "portal_sessions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime),
+    UniqueConstraint("token_hash"),
+)
+"""A member signed in to the portal, separate from staff sessions."""

@@ -25,6 +25,7 @@ from patron.demo.seed import SLUG, seed
 from patron.flows import jobs
 from patron.analytics import cli as analytics_cli
 from patron.auth import cli as auth_cli
+from patron.auth import portal_cli
 from patron.campaigns import cli as campaigns_cli
 from patron.campaigns import results_cli as campaign_results_cli
 from patron.coupons import cli as coupons_cli
@@ -49,6 +50,7 @@ app.add_typer(jobs_app, name="jobs")
 app.add_typer(imports_cli.app, name="import")
 app.add_typer(analytics_cli.app, name="analytics")
 app.add_typer(auth_cli.app, name="staff")
+app.add_typer(portal_cli.app, name="portal")
 analytics_cli.app.command("campaign")(campaign_results_cli.campaign)
 app.add_typer(coupons_cli.app, name="coupons")
 app.add_typer(matching_cli.app, name="members")

@@ -20,8 +20,12 @@ from patron.db import Database
 from patron.errors import PatronError
 from patron.web import dashboard, editor, members, reports
 from patron.web.pages import render
+from patron.web.portal import create_portal
 from patron.web.session import (COOKIE, LOGIN_COOKIE, CsrfRefused, LoginRequired, StaffPost,
                                 check_login_token, login_token, set_cookie)
+
+
+__all__ = ["create_console", "create_portal"]
 
 
 def create_console(db: Database, clock: Clock) -> FastAPI:

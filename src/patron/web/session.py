@@ -49,6 +49,10 @@ def _matches(sent: object, expected: str | None) -> bool:
             and hmac.compare_digest(sent.encode(), str(expected).encode()))
 
 
+tokens_match = _matches
+"""The same constant-time check, for the member portal's forms."""
+
+
 async def checked(request: Request, session: Staff) -> StaffSession:
     """The session, once the POST showed its CSRF token."""
     form = await request.form()
@@ -85,6 +89,6 @@ async def check_login_token(request: Request) -> None:
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str,
-               max_age: int | None = None) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/console", httponly=True,
+               max_age: int | None = None, path: str = "/console") -> None:
+    response.set_cookie(name, value, max_age=max_age, path=path, httponly=True,
                         samesite="lax", secure=request.url.scheme == "https")
