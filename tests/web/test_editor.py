@@ -208,3 +208,62 @@ def test_report_pages_refuse_what_the_api_refuses(console):  # noqa: F811
     assert "/console/analytics" not in console.client.get("/console/members").text
     assert console.client.get("/console/analytics/points").status_code == 403
     assert console.client.get("/console/analytics/points.csv").status_code == 403
+
+
+# --- rewards and coupons -------------------------------------------------------------------
+
+CATALOG = ("coupons:\n- id: five_off\n  name: Five off\n  discount: {amount: 500}\n"
+           "  prefix: FIVE-\n", "rewards:\n- id: mug\n  name: A mug\n  type: gift\n"
+           "  cost_points: 100\n  stock: 5\n")
+
+
+def _with_catalog(console, token):  # noqa: F811
+    text = editor_text(console).replace("coupons: []\n", CATALOG[0]).replace(
+        "rewards: []\n", CATALOG[1])
+    done = console.client.post("/console/program/publish", data={
+        "source": text, "csrf_token": token}, follow_redirects=False)
+    assert done.status_code == 303, done.text
+
+
+def test_the_rewards_page_lists_the_catalog_with_its_stock(console):  # noqa: F811
+    _with_catalog(console, console.sign_in(Role.ADMIN))
+    page = console.client.get("/console/rewards").text
+    assert "A mug" in page and 'id="left-mug">5 of 5<' in page
+    assert 'id="redeemed-mug">0<' in page
+
+
+def test_an_admin_generates_a_batch_once_per_form_and_exports_it(console, api):  # noqa: F811
+    token = console.sign_in(Role.ADMIN)
+    _with_catalog(console, token)
+    page = console.client.get("/console/coupons").text
+    assert "Five off" in page
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
+    form = {"coupon_type": "five_off", "count": "3", "name": "Flyer",
+            "idempotency_key": key, "csrf_token": token}
+    first, again = (console.client.post("/console/coupons/batches", data=form,
+                                        follow_redirects=False) for _ in range(2))
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"]
+    batch_id = int(first.headers["location"].rsplit("/", 1)[1])
+    shown = console.client.get(first.headers["location"]).text
+    assert 'id="batch-count">3<' in shown and "Flyer" in shown
+    csv = console.client.get(f"/console/coupons/batches/{batch_id}/codes.csv")
+    assert csv.headers["content-type"].startswith("text/csv")
+    lines = csv.text.splitlines()
+    assert len(lines) == 4 and all(line.startswith("FIVE-") for line in lines[1:])
+    assert csv.text == api.get(f"/coupons/batches/{batch_id}/codes.csv").text
+    unknown = console.client.post("/console/coupons/batches", data={
+        **form, "coupon_type": "nope", "idempotency_key": "other"})
+    assert 'id="batch-error"' in unknown.text and "nope" in unknown.text
+
+
+def test_only_admins_generate_and_export_batches(console):  # noqa: F811
+    _with_catalog(console, console.sign_in(Role.ADMIN))
+    console.client.cookies.clear()
+    token = console.sign_in(Role.ANALYST)
+    page = console.client.get("/console/coupons").text
+    assert "Five off" in page and "Generate" not in page
+    denied = console.client.post("/console/coupons/batches", data={
+        "coupon_type": "five_off", "count": "3", "idempotency_key": "k", "csrf_token": token})
+    assert denied.status_code == 403
+    assert console.client.get("/console/coupons/batches/1/codes.csv").status_code == 403
