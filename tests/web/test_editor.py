@@ -267,3 +267,14 @@ def test_only_admins_generate_and_export_batches(console):  # noqa: F811
         "coupon_type": "five_off", "count": "3", "idempotency_key": "k", "csrf_token": token})
     assert denied.status_code == 403
     assert console.client.get("/console/coupons/batches/1/codes.csv").status_code == 403
+
+
+def test_the_editor_escapes_what_was_typed(console):  # noqa: F811
+    token = console.sign_in(Role.ADMIN)
+    typed = editor_text(console) + "\n# </textarea><script>alert(1)</script>\n"
+    page = console.client.post("/console/program/publish", data={
+        "source": typed.replace(GOOD, BAD), "csrf_token": token})
+    assert "<script>alert(1)" not in page.text
+    assert "&lt;/textarea&gt;&lt;script&gt;alert(1)" in page.text
+    odd_day = _simulate(console, token, editor_text(console), **{"from": "someday"})
+    assert 'role="alert"' in odd_day.text and "from must be a date" in odd_day.text

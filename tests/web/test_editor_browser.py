@@ -29,16 +29,7 @@ def test_publish_with_an_error_then_fixed(watched, site):
     page.wait_for_url("**/console/program")
     watched.check("program-editor")
 
-    _set_rate(page, "-1")
-    page.get_by_role("button", name="Validate").click()
-    problem = page.locator("#problems li").filter(has_text="per_currency_unit")
-    problem.wait_for()
-    assert "earn_rules[0].points.per_currency_unit: must be > 0" in problem.inner_text()
-    problem.get_by_role("link").click()
-    selected = page.evaluate("""() => { const s = document.getElementById('source');
-        return s.value.slice(s.selectionStart, s.selectionEnd); }""")
-    assert '"-1"' in selected
-    watched.check("program-problems")
+    _break_and_see_where(watched, page)
 
     page.get_by_role("button", name="Publish").click()
     page.locator("#publish-error").wait_for()
@@ -69,12 +60,30 @@ def test_publish_with_an_error_then_fixed(watched, site):
     assert page.locator(".diff-add").filter(has_text='per_currency_unit: "2"').count() == 1
     assert page.locator(".diff-del").filter(has_text='per_currency_unit: "1"').count() == 1
     watched.check("program-diff")
+    _put_back(watched, page, version + 2)
 
+
+def _break_and_see_where(watched, page) -> None:
+    """A negative rate: Validate names its path, and its link selects its line."""
+    _set_rate(page, "-1")
+    page.get_by_role("button", name="Validate").click()
+    problem = page.locator("#problems li").filter(has_text="per_currency_unit")
+    problem.wait_for()
+    assert "earn_rules[0].points.per_currency_unit: must be > 0" in problem.inner_text()
+    problem.get_by_role("link").click()
+    selected = page.evaluate("""() => { const s = document.getElementById('source');
+        return s.value.slice(s.selectionStart, s.selectionEnd); }""")
+    assert '"-1"' in selected
+    watched.check("program-problems")
+
+
+def _put_back(watched, page, expected: int) -> None:
+    """The demo earns as before for the other browser tests (as a new version)."""
     watched.go("/console/program")
     page.locator("#source").fill(page.locator("#source").input_value().replace(
         'per_currency_unit: "2"', 'per_currency_unit: "1"'))
     page.get_by_role("button", name="Publish").click()
-    assert page.locator("#published").inner_text() == f"Published version {version + 2}."
+    assert page.locator("#published").inner_text() == f"Published version {expected}."
 
 
 def test_analytics_pages_chart_and_download(watched, site):
