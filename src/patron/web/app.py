@@ -18,7 +18,7 @@ from patron.auth.staff import BadCredentials, authenticate, close_session, open_
 from patron.clock import Clock
 from patron.db import Database
 from patron.errors import PatronError
-from patron.web import dashboard, members
+from patron.web import catalog, dashboard, editor, members, reports
 from patron.web.pages import render
 from patron.web.portal import create_portal
 from patron.web.session import (COOKIE, LOGIN_COOKIE, CsrfRefused, LoginRequired, StaffPost,
@@ -40,6 +40,9 @@ def create_console(db: Database, clock: Clock) -> FastAPI:
     console.add_api_route("/logout", logout, methods=["POST"])
     console.include_router(dashboard.router)
     console.include_router(members.router)
+    console.include_router(editor.router)
+    console.include_router(reports.router)
+    console.include_router(catalog.router)
     return console
 
 
