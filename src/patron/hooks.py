@@ -30,11 +30,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from sqlalchemy import Connection
 
 from patron.program.service import Program
+
+
+class EnrolledIdentity(NamedTuple):
+    type: str
+    value: str
+    channel: str | None = None
 
 
 @dataclass(frozen=True)
@@ -44,6 +50,9 @@ class Enrolment:
     channel: str | None = None
     referral_code: str | None = None
     """The code the member signed up with, when they gave one."""
+    identities: tuple[EnrolledIdentity, ...] | None = None
+    """The identities the member enrolled with, as stored (normalised); None when the
+    enrolling path did not say (a subscriber that needs them then reads them)."""
 
 
 @dataclass(frozen=True)

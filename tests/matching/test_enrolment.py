@@ -130,7 +130,8 @@ def test_a_model_merges_and_queues_by_the_programs_thresholds(database, program,
     hooks.subscribe(hooks.MembersEnrolled, matcher)
     try:
         [old] = enrol(database, plain, clock, person("Al", "Roe", BORN, postcode="2000"))
-        [same] = enrol(database, plain, clock, person("Alan", "Roe", BORN))
+        [same] = enrol(database, plain, clock, dict(  # scored with what it enrolled with
+            person("Alan", "Roe", BORN), identities=[("email", "alan.roe@example.com")]))
         [near] = enrol(database, plain, clock, person("Al", "Rowe", None, postcode="2000"))
     finally:
         hooks.unsubscribe(hooks.MembersEnrolled, matcher)

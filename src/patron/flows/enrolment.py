@@ -37,9 +37,10 @@ def enrol(conn: Connection, program: Program, now: datetime,
     since = list(joined) if joined is not None else [now] * len(ids)
     codes = list(referral_codes) if referral_codes is not None else [None] * len(ids)
     hooks.emit(conn, hooks.MembersEnrolled(program, tuple(
-        hooks.Enrolment(member_id, at, profile.get("join_channel"), code)
-        for member_id, at, profile, code in zip(ids, since, profiles, codes, strict=True)),
-        strict=strict))
+        hooks.Enrolment(member_id, at, profile.get("join_channel"), code,
+                        tuple(hooks.EnrolledIdentity(*identity) for identity in identities))
+        for member_id, at, profile, code, identities
+        in zip(ids, since, profiles, codes, identity_sets, strict=True)), strict=strict))
     return ids
 
 

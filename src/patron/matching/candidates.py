@@ -40,8 +40,6 @@ def suggest(conn: Connection, program_id: int, member_a: int, member_b: int, *,
         raise InvalidInput("a member cannot be a merge candidate with itself",
                            member_id=member_a)
     low, high = sorted((member_a, member_b))
-    if repository.candidate_of_pair(conn, program_id, low, high) is not None:
-        return None
     return repository.insert_candidate(
         conn, program_id=program_id, member_a=low, member_b=high,
         probability=float(probability), rule=rule, evidence=evidence, state="pending",

@@ -131,11 +131,17 @@ class EnrolmentMatcher:
         if not others:
             return
         loaded: dict[int, list[Any]] = {}
+        given = next((joined.identities for joined in happened.members
+                      if joined.member_id == row.id), None)
+        if given is not None:  # the enrolment said what the new member enrolled with
+            loaded[row.id] = list(given)
 
         def identities(member_id: int) -> list[Any]:
-            """Identities of all, in one query when a rule or the model first needs them."""
-            if not loaded:
-                loaded.update(repository.identities_of(conn, [row.id, *(o.id for o in others)]))
+            """Identities of all, in one query when a rule or the model first needs them
+            (a rule compares an identity only when the new member has one of its kind)."""
+            if member_id not in loaded:
+                loaded.update(repository.identities_of(
+                    conn, [i for i in (row.id, *(o.id for o in others)) if i not in loaded]))
             return loaded[member_id]
 
         region = program.settings.default_region

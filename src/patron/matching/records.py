@@ -13,7 +13,10 @@ EXTERNAL_TYPES = ("external_id", "card")
 
 
 def _mapping(row: Any) -> Mapping[str, Any]:
-    return row if isinstance(row, Mapping) else row._mapping
+    """A database row, a mapping, or a named tuple (an identity an enrolment announced)."""
+    if isinstance(row, Mapping):
+        return row
+    return row._mapping if hasattr(row, "_mapping") else row._asdict()
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, union_all, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, bindparam, select, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from patron.members.tables import identities, match_models, members, merge_candidates
 
@@ -126,19 +126,11 @@ def look_alikes(conn: Connection, program_id: int, member_id: int, *,
 
 
 def insert_candidate(conn: Connection, **values: Any) -> int | None:
-    """The new candidate's id, or None when the pair is already known."""
-    try:
-        with conn.begin_nested():
-            return conn.execute(insert(merge_candidates).values(**values)
-                                .returning(merge_candidates.c.id)).scalar_one()
-    except IntegrityError:
-        return None
-
-
-def candidate_of_pair(conn: Connection, program_id: int, member_a: int, member_b: int) -> Any:
-    return conn.execute(select(merge_candidates).where(
-        merge_candidates.c.program_id == program_id, merge_candidates.c.member_a == member_a,
-        merge_candidates.c.member_b == member_b)).first()
+    """The new candidate's id, or None when the pair is already known (queued, merged or
+    rejected): one statement that leaves a known pair as it is."""
+    insert_or_skip = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    return conn.execute(insert_or_skip(merge_candidates).values(**values)
+                        .on_conflict_do_nothing().returning(merge_candidates.c.id)).scalar()
 
 
 def candidate(conn: Connection, program_id: int, candidate_id: int, *,
