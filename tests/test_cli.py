@@ -7,11 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from typer.testing import CliRunner
 
+from patron.auth.service import Role, authenticate
 from patron.cli.main import app
+from patron.errors import Unauthorized
 from patron.db import create_database
 from patron.demo.seed import DUPLICATES
 from patron.members.repository import page_members
@@ -35,6 +38,38 @@ def test_db_programs_keys_and_jobs(tmp_path):
     missing = runner.invoke(app, ["keys", "create", "--program", "nope", "--db", url])
     assert missing.exit_code == 2 and "program_not_found" in missing.output
     assert runner.invoke(app, ["jobs", "run", "--db", url]).exit_code == 0
+
+
+def test_keys_list_rotate_and_revoke(tmp_path):
+    url = str(tmp_path / "keys.db")
+    runner.invoke(app, ["db", "upgrade", "--db", url])
+    runner.invoke(app, ["programs", "create", "acme", "--name", "Acme", "--db", url])
+    old = runner.invoke(app, ["keys", "create", "--program", "acme", "--role", "analyst",
+                              "--name", "bi", "--db", url]).output.strip()
+    listed = runner.invoke(app, ["keys", "list", "--program", "acme", "--db", url])
+    assert listed.exit_code == 0 and "analyst" in listed.output and "bi" in listed.output
+    assert old.split("_")[2] not in listed.output  # never the secret
+    new = runner.invoke(app, ["keys", "rotate", "1", "--program", "acme", "--db", url])
+    assert new.exit_code == 0 and new.output.strip().startswith("ptn_")
+    db = create_database(url)
+
+    def who(token):
+        return db.read(lambda conn: authenticate(conn, token))
+
+    assert who(new.output.strip()).role == Role.ANALYST
+    with pytest.raises(Unauthorized):
+        who(old)
+    assert runner.invoke(app, ["keys", "revoke", "1", "--program", "acme", "--db", url]
+                         ).exit_code == 2  # revoked already: api_key_not_found
+    assert runner.invoke(app, ["keys", "revoke", "2", "--program", "acme", "--db", url]
+                         ).exit_code == 0
+    with pytest.raises(Unauthorized):
+        who(new.output.strip())
+    everything = runner.invoke(app, ["keys", "list", "--program", "acme", "--revoked",
+                                     "--db", url]).output
+    assert everything.count("analyst") == 2
+    assert "analyst" not in runner.invoke(app, ["keys", "list", "--program", "acme",
+                                                "--db", url]).output
 
 
 def test_demo_seeds_through_the_pipeline(tmp_path):

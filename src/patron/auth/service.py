@@ -80,13 +80,58 @@ def create_key(conn: Connection, *, program_id: int, role: Role, name: str,
     return IssuedKey(key_id, f"ptn_{prefix}_{secret}", role)
 
 
-def revoke_key(conn: Connection, *, key_id: int, now: datetime) -> None:
-    done = conn.execute(update(api_keys).where(api_keys.c.id == key_id,
-                                               api_keys.c.revoked_at.is_(None))
-                        .values(revoked_at=now)).rowcount
+def revoke_key(conn: Connection, *, key_id: int, now: datetime,
+               program_id: int | None = None) -> None:
+    """Revoke a key: refused by this process at once, by other server processes once
+    their few seconds of cached verification run out (``_KeyCache.ttl``)."""
+    where = [api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)]
+    if program_id is not None:
+        where.append(api_keys.c.program_id == program_id)
+    done = conn.execute(update(api_keys).where(*where).values(revoked_at=now)).rowcount
     if not done:
-        raise NotFound(f"no active API key {key_id}")
+        raise KeyNotFound(f"no active API key {key_id}", key_id=key_id)
     _CACHE.clear()
+
+
+class KeyNotFound(NotFound):
+    code = "api_key_not_found"
+    title = "No such API key"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    """What can be shown of a key: never its secret (only its public prefix)."""
+
+    id: int
+    prefix: str
+    role: Role
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+def list_keys(conn: Connection, program_id: int, *, revoked: bool = False) -> list[KeyInfo]:
+    """The program's keys, oldest first; revoked ones only when asked."""
+    query = select(api_keys).where(api_keys.c.program_id == program_id)
+    if not revoked:
+        query = query.where(api_keys.c.revoked_at.is_(None))
+    return [KeyInfo(row.id, row.prefix, Role(row.role), row.name, row.created_at,
+                    row.revoked_at) for row in conn.execute(query.order_by(api_keys.c.id))]
+
+
+def rotate_key(conn: Connection, *, program_id: int, key_id: int, now: datetime) -> IssuedKey:
+    """A new key with the old one's role and name, and the old one revoked, in one
+    transaction: an integration swaps its secret without a moment with no valid key
+    if it installs the new one before the next cache expiry."""
+    row = conn.execute(select(api_keys).where(
+        api_keys.c.id == key_id, api_keys.c.program_id == program_id,
+        api_keys.c.revoked_at.is_(None))).first()
+    if row is None:
+        raise KeyNotFound(f"no active API key {key_id}", key_id=key_id)
+    issued = create_key(conn, program_id=program_id, role=Role(row.role), name=row.name,
+                        now=now)
+    revoke_key(conn, key_id=key_id, now=now, program_id=program_id)
+    return issued
 
 
 class _KeyCache:

@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from patron.auth.service import Role, create_key
+from patron.auth.service import Role, create_key, list_keys, revoke_key, rotate_key
 from patron.auth.staff import set_staff
 from patron.clock import SystemClock
 from patron.config import get_settings
@@ -119,6 +119,53 @@ def keys_create(program: Annotated[str, typer.Option(help="Program slug")],
     try:
         issued = database.transact(lambda conn: create_key(
             conn, program_id=get_program_by_slug(conn, program).id, role=role, name=name,
+            now=SystemClock().now()))
+    except PatronError as error:
+        fail(error)
+    print(issued.key)
+
+
+@keys_app.command("list")
+def keys_list(program: Annotated[str, typer.Option(help="Program slug")],
+              revoked: Annotated[bool, typer.Option(help="Show revoked keys too")] = False,
+              db: DbOption = None) -> None:
+    """The program's API keys: id, public prefix, role, name (never the secret)."""
+    database = open_db(db)
+    try:
+        keys = database.read(lambda conn: list_keys(
+            conn, get_program_by_slug(conn, program).id, revoked=revoked))
+    except PatronError as error:
+        fail(error)
+    table = Table("id", "prefix", "role", "name", "created", "revoked")
+    for key in keys:
+        table.add_row(str(key.id), f"ptn_{key.prefix}_…", key.role.value, escape(key.name),
+                      f"{key.created_at:%Y-%m-%d %H:%M}",
+                      f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "")
+    console.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int, program: Annotated[str, typer.Option(help="Program slug")],
+                db: DbOption = None) -> None:
+    """Revoke a key (refused from then on; other server processes within seconds)."""
+    database = open_db(db)
+    try:
+        database.transact(lambda conn: revoke_key(
+            conn, key_id=key_id, now=SystemClock().now(),
+            program_id=get_program_by_slug(conn, program).id))
+    except PatronError as error:
+        fail(error)
+    console.print(f"key {key_id} revoked")
+
+
+@keys_app.command("rotate")
+def keys_rotate(key_id: int, program: Annotated[str, typer.Option(help="Program slug")],
+                db: DbOption = None) -> None:
+    """Print a new key with the same role and name, and revoke the old one."""
+    database = open_db(db)
+    try:
+        issued = database.transact(lambda conn: rotate_key(
+            conn, program_id=get_program_by_slug(conn, program).id, key_id=key_id,
             now=SystemClock().now()))
     except PatronError as error:
         fail(error)
