@@ -40,7 +40,8 @@ def test_login_page(watched):
 def test_dashboard_draws_its_charts(watched, site):
     page = _sign_in(watched, site["password"])
     assert int(page.locator("#fig-members").inner_text().replace(",", "")) >= 40
-    points = page.evaluate("""() => ['chart-members', 'chart-points', 'chart-activity'].map(
+    points = page.evaluate("""() => ['chart-members', 'chart-points', 'chart-activity',
+                                      'chart-rfm'].map(
         id => Chart.getChart(id).data.datasets.reduce((n, d) => n + d.data.length, 0))""")
     assert all(n > 0 for n in points), points
     watched.check("dashboard")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 
@@ -169,6 +170,30 @@ def test_analysts_see_the_dashboard_and_others_a_note(console, api):
     console.client.cookies.clear()
     console.sign_in(Role.INTEGRATION)
     assert "does not include analytics" in console.client.get("/console/").text
+
+
+def test_the_dashboard_lists_top_rewards_and_draws_rfm_segments(console, api):
+    api.request("PUT", "/program", json={
+        "name": "Rewards", "settings": {"currency": "USD", "pending_days": 0},
+        "rewards": [{"id": "tote", "name": "Canvas tote", "type": "donation",
+                     "cause": "Trees", "cost_points": 100}]}).raise_for_status()
+    member = api.post("/members", json=member_payload()).json()["id"]
+    api.post("/events", json={
+        "id": "d-1", "type": "purchase", "member": {"id": member},
+        "occurred_at": console.clock.now().isoformat(),
+        "data": {"order_id": "D-1", "currency": "USD", "total": 25_00}}).raise_for_status()
+    api.post(f"/members/{member}/adjustments", json={
+        "points": 300, "reason": "welcome", "idempotency_key": "d-adj"}).raise_for_status()
+    for n in range(2):
+        api.post(f"/members/{member}/redemptions", json={
+            "reward_id": "tote", "idempotency_key": f"d-r{n}"}).raise_for_status()
+    console.sign_in(Role.ANALYST)
+    page = console.client.get("/console/").text
+    table = page[page.index('id="top-rewards"'):]
+    assert "Canvas tote" in table and "<td>2</td>" in table  # two redemptions, one member
+    charts = json.loads(re.search(
+        r'<script type="application/json" id="chart-data">(.*?)</script>', page, re.S).group(1))
+    assert sum(charts["rfm"]["members"]) == 1 and len(charts["rfm"]["labels"]) == 1
 
 
 def test_an_unknown_member_is_a_page_not_a_crash(console):

@@ -25,6 +25,7 @@ router = APIRouter()
 
 RECENT_DAYS = 30
 ACTIVE_DAYS = 90
+TOP_REWARDS = 5
 
 
 def _figures(conn: Connection, program: Program, now: datetime) -> dict[str, Any]:
@@ -33,7 +34,14 @@ def _figures(conn: Connection, program: Program, now: datetime) -> dict[str, Any
     points = run_report(conn, program, "points", ReportQuery(), now)
     recent = run_report(conn, program, "points",
                         ReportQuery(start=today - timedelta(days=RECENT_DAYS - 1)), now)
-    return dict(members=members, points=points, recent=recent.summary, charts={
+    rewards = run_report(conn, program, "rewards", ReportQuery(), now)
+    rfm = run_report(conn, program, "rfm", ReportQuery(), now)
+    top = sorted((r for r in rewards.by_reward if r.reward_type != "points_spend"),
+                 key=lambda r: (-r.redemptions, r.name))[:TOP_REWARDS]
+    return dict(members=members, points=points, recent=recent.summary, top_rewards=top,
+                rfm=rfm, charts={
+        "rfm": {"labels": [s.segment for s in rfm.segments if s.members],
+                "members": [s.members for s in rfm.segments if s.members]},
         "members": {"labels": [g.month.strftime("%Y-%m") for g in members.growth],
                     "total": [g.total_members for g in members.growth],
                     "new": [g.new_members for g in members.growth]},

@@ -25,6 +25,18 @@
   draw("chart-points", "bar", data.points.labels,
        [["Issued", data.points.issued], ["Spent", data.points.spent],
         ["Expired", data.points.expired]]);
+  if (data.rfm) {
+    var rfm = document.getElementById("chart-rfm");
+    if (rfm) {
+      new Chart(rfm, {
+        type: "bar",
+        data: { labels: data.rfm.labels,
+                datasets: [{ label: "Members", data: data.rfm.members,
+                             backgroundColor: colours[0] }] },
+        options: { animation: false, indexAxis: "y", plugins: { legend: { display: false } } }
+      });
+    }
+  }
   var activity = document.getElementById("chart-activity");
   if (activity) {
     new Chart(activity, {
