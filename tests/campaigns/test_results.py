@@ -27,7 +27,8 @@ from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
 from patron.api.app import create_app
-from patron.campaigns.results import CampaignNotFound, campaign_results
+from patron.campaigns.domain import CampaignNotFound
+from patron.campaigns.results import campaign_results
 from patron.campaigns.tables import campaign_members
 from patron.cli.main import app
 from patron.clock import FrozenClock

@@ -13,9 +13,28 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
+from patron.errors import NotFound
+from patron.program.document import Campaign, ProgramDocument
+
 Group = Literal["treatment", "holdout"]
 Status = Literal["upcoming", "running", "ended"]
 BUCKETS = 10_000
+
+
+class CampaignNotFound(NotFound):
+    code = "campaign_not_found"
+    title = "No such campaign"
+
+
+def campaign_of(document: ProgramDocument, campaign_id: str,
+                version: int | None = None) -> Campaign:
+    """The document's campaign of that id (``version`` names the document in the error)."""
+    try:
+        return document.campaign(campaign_id)
+    except KeyError:
+        where = "the program" if version is None else f"program version {version}"
+        raise CampaignNotFound(f"{where} has no campaign {campaign_id!r}",
+                               field="campaign_id") from None
 
 
 def bucket(program_id: int, campaign_id: str, member_id: int) -> int:

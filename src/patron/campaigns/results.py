@@ -32,7 +32,7 @@ from patron.campaigns.results_schemas import (
     Status,
 )
 from patron.campaigns.stats import Lift, Moments, welch_lift
-from patron.errors import NotFound
+from patron.campaigns.domain import campaign_of
 from patron.program.compiled import instant
 from patron.program.document import Campaign, ProgramDocument
 from patron.program.versions import get_version
@@ -45,21 +45,8 @@ UNMEASURED = ("spend_lift", "orders_lift", "incremental_revenue", "incremental_r
               "incremental_revenue_high", "roi", "before_after")
 
 
-class CampaignNotFound(NotFound):
-    code = "campaign_not_found"
-    title = "No such campaign"
-
-
 def _minor(value: float) -> int:
     return int(Decimal(repr(value)).quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
-
-
-def _campaign(document: ProgramDocument, campaign_id: str, version: int) -> Campaign:
-    for campaign in document.campaigns:
-        if campaign.id == campaign_id:
-            return campaign
-    raise CampaignNotFound(f"program version {version} has no campaign {campaign_id!r}",
-                           field="campaign_id")
 
 
 def _status(now: datetime, start: datetime, end: datetime, measured_until: datetime) -> Status:
@@ -120,7 +107,7 @@ def campaign_results(conn: Connection, program: Any, campaign_id: str, now: date
     """Results of one campaign of the current (or the given) program version."""
     published = get_version(conn, program, version)
     document = published.document
-    campaign = _campaign(document, campaign_id, published.version)
+    campaign = campaign_of(document, campaign_id, published.version)
     zone = document.settings.zone
     start = instant(campaign.starts, zone, end=False)
     end = instant(campaign.ends, zone, end=True)

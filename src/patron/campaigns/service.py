@@ -18,7 +18,8 @@ from sqlalchemy import Connection
 
 from patron.campaigns import domain, repository, schemas
 from patron.coupons.service import issue
-from patron.errors import Conflict, NotFound
+from patron.campaigns.domain import campaign_of
+from patron.errors import Conflict
 from patron.program.campaign_checks import window
 from patron.program.document import Campaign, ProgramDocument
 from patron.program.service import Program
@@ -29,11 +30,6 @@ Progress = Callable[[int], None]
 CHUNK = 1000
 
 
-class CampaignNotFound(NotFound):
-    code = "campaign_not_found"
-    title = "No such campaign"
-
-
 class CampaignNotRunning(Conflict):
     code = "campaign_not_running"
     title = "Campaign is not running"
@@ -41,14 +37,6 @@ class CampaignNotRunning(Conflict):
 
 def document_of(conn: Connection, program: Program) -> ProgramDocument:
     return get_version(conn, program).document
-
-
-def campaign_of(document: ProgramDocument, campaign_id: str) -> Campaign:
-    try:
-        return document.campaign(campaign_id)
-    except KeyError:
-        raise CampaignNotFound(f"the program has no campaign {campaign_id!r}",
-                               field="campaign_id") from None
 
 
 def list_campaigns(conn: Connection, program: Program, now: datetime) -> list[schemas.Campaign]:
