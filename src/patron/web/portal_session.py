@@ -8,7 +8,6 @@ as the console does.
 
 from __future__ import annotations
 
-import secrets
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any
@@ -21,7 +20,7 @@ from fastapi.responses import HTMLResponse
 from patron.auth.portal import PortalSession, session_for
 from patron.program.service import Program
 from patron.web.pages import TEMPLATES
-from patron.web.session import CSRF_HEADER, CsrfRefused, tokens_match
+from patron.web.session import LoginForm, require_token
 
 COOKIE = "patron_portal"
 LOGIN_COOKIE = "patron_portal_login"
@@ -47,24 +46,15 @@ SignedIn = Annotated[PortalSession, Depends(member)]
 
 async def checked(request: Request, session: SignedIn) -> PortalSession:
     """The session, once the POST showed its CSRF token."""
-    form = await request.form()
-    sent = request.headers.get(CSRF_HEADER) or form.get("csrf_token")
-    if not tokens_match(sent, session.csrf_token):
-        raise CsrfRefused()
+    await require_token(request, session.csrf_token)
     return session
 
 
 SignedInPost = Annotated[PortalSession, Depends(checked)]
 
 
-def login_token(request: Request) -> str:
-    return request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
-
-
-async def check_login_token(request: Request) -> None:
-    form = await request.form()
-    if not tokens_match(form.get("csrf_token"), request.cookies.get(LOGIN_COOKIE)):
-        raise CsrfRefused()
+LOGIN = LoginForm(LOGIN_COOKIE)
+login_token, check_login_token = LOGIN.token, LOGIN.check
 
 
 def money(minor: int, currency: str) -> str:

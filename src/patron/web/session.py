@@ -44,21 +44,41 @@ def staff(request: Request) -> StaffSession:
 Staff = Annotated[StaffSession, Depends(staff)]
 
 
-def _matches(sent: object, expected: str | None) -> bool:
+def tokens_match(sent: object, expected: str | None) -> bool:
+    """A constant-time comparison of the token a form sent with the one expected."""
     return (isinstance(sent, str) and bool(expected)
             and hmac.compare_digest(sent.encode(), str(expected).encode()))
 
 
-tokens_match = _matches
-"""The same constant-time check, for the member portal's forms."""
+async def require_token(request: Request, expected: str | None) -> None:
+    """The POST showed ``expected``: in its form (``csrf_token``) or, from htmx, in the
+    ``X-CSRF-Token`` header (else ``CsrfRefused``). The console and the portal both."""
+    form = await request.form()
+    sent = request.headers.get(CSRF_HEADER) or form.get("csrf_token")
+    if not tokens_match(sent, expected):
+        raise CsrfRefused()
+
+
+class LoginForm:
+    """A sign-in form's double-submit token: it has no session yet, so its token lives in
+    a cookie of its own (``cookie``) and must come back in the form."""
+
+    def __init__(self, cookie: str) -> None:
+        self.cookie = cookie
+
+    def token(self, request: Request) -> str:
+        """The one in the form's cookie, or a new one."""
+        return request.cookies.get(self.cookie) or secrets.token_urlsafe(32)
+
+    async def check(self, request: Request) -> None:
+        form = await request.form()
+        if not tokens_match(form.get("csrf_token"), request.cookies.get(self.cookie)):
+            raise CsrfRefused()
 
 
 async def checked(request: Request, session: Staff) -> StaffSession:
     """The session, once the POST showed its CSRF token."""
-    form = await request.form()
-    sent = request.headers.get(CSRF_HEADER) or form.get("csrf_token")
-    if not _matches(sent, session.csrf_token):
-        raise CsrfRefused()
+    await require_token(request, session.csrf_token)
     return session
 
 
@@ -77,15 +97,8 @@ Writer = Annotated[StaffSession, Depends(permitted(Permission.WRITE))]
 Admin = Annotated[StaffSession, Depends(permitted(Permission.ADMIN))]
 
 
-def login_token(request: Request) -> str:
-    """The sign-in form's token: the one in its cookie, or a new one."""
-    return request.cookies.get(LOGIN_COOKIE) or secrets.token_urlsafe(32)
-
-
-async def check_login_token(request: Request) -> None:
-    form = await request.form()
-    if not _matches(form.get("csrf_token"), request.cookies.get(LOGIN_COOKIE)):
-        raise CsrfRefused()
+LOGIN = LoginForm(LOGIN_COOKIE)
+login_token, check_login_token = LOGIN.token, LOGIN.check
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str,
