@@ -175,3 +175,19 @@ def periods(conn: Connection, household_id: int) -> list[Any]:
     return list(conn.execute(select(household_member_periods)
                              .where(household_member_periods.c.household_id == household_id)
                              .order_by(household_member_periods.c.id)))
+
+
+def find_households(conn: Connection, program_id: int, text: str, limit: int) -> list[int]:
+    """Household ids, newest first: all of them, or those whose name holds ``text``, whose
+    id it is, or that a member with that id belongs to."""
+    query = select(households.c.id).where(households.c.program_id == program_id)
+    text = text.strip()
+    if text.isdigit() and int(text) < 2**63:
+        member_of = select(household_members.c.household_id).where(
+            household_members.c.program_id == program_id,
+            household_members.c.member_id == int(text))
+        query = query.where((households.c.id == int(text)) | households.c.id.in_(member_of))
+    elif text:
+        query = query.where(func.lower(households.c.name).contains(text.lower(),
+                                                                   autoescape=True))
+    return list(conn.execute(query.order_by(households.c.id.desc()).limit(limit)).scalars())

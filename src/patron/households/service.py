@@ -301,3 +301,12 @@ def members_of(conn: Connection, household_id: int) -> list[HouseholdMember]:
     """The household's current members, earliest to join first."""
     return [HouseholdMember(member_id=m.member_id, role=m.role, joined_at=m.joined_at)
             for m in repository.current_members(conn, household_id)]
+
+
+def find_households(conn: Connection, program: Program, text: str = "", limit: int = 50
+                    ) -> list[tuple[Household, HouseholdBalance]]:
+    """Households by name, id or a member's id (all, newest first, when ``text`` is empty),
+    each with its pool's balance."""
+    return [(get_household(conn, program, household_id),
+             household_balance(conn, program, household_id))
+            for household_id in repository.find_households(conn, program.id, text, limit)]

@@ -12,13 +12,14 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Depends, FastAPI, Form, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from patron.auth.staff import BadCredentials, authenticate, close_session, open_session
 from patron.clock import Clock
 from patron.db import Database
 from patron.errors import PatronError
-from patron.web import catalog, dashboard, editor, members, reports
+from patron.web import catalog, dashboard, editor, households, members, merges, reports
 from patron.web.pages import render
 from patron.web.portal import create_portal
 from patron.web.session import (COOKIE, LOGIN_COOKIE, CsrfRefused, LoginRequired, StaffPost,
@@ -35,6 +36,7 @@ def create_console(db: Database, clock: Clock) -> FastAPI:
     console.add_exception_handler(LoginRequired, _to_login)
     console.add_exception_handler(CsrfRefused, _csrf_refused)
     console.add_exception_handler(PatronError, _problem)
+    console.add_exception_handler(RequestValidationError, _invalid_form)
     console.add_api_route("/login", login_form, methods=["GET"], response_class=HTMLResponse)
     console.add_api_route("/login", login, methods=["POST"], response_class=HTMLResponse)
     console.add_api_route("/logout", logout, methods=["POST"])
@@ -43,6 +45,8 @@ def create_console(db: Database, clock: Clock) -> FastAPI:
     console.include_router(editor.router)
     console.include_router(reports.router)
     console.include_router(catalog.router)
+    console.include_router(households.router)
+    console.include_router(merges.router)
     return console
 
 
@@ -68,6 +72,19 @@ async def _csrf_refused(request: Request, _: Exception) -> Response:
 
 async def _problem(request: Request, error: PatronError) -> Response:
     return render(request, "error.html", error.status, title=error.title, detail=error.detail)
+
+
+async def _invalid_form(request: Request, error: RequestValidationError) -> Response:
+    """A form or link that fails validation: a page (or, for htmx, the part it swaps in)
+    saying what is wrong with which field, status 422; the API keeps its JSON."""
+    problems = [dict(field=" ".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]),
+                     message=e["msg"]) for e in error.errors()]
+    referer = request.headers.get("referer", "")
+    back = referer[referer.find("/console/"):] if "/console/" in referer else None
+    template = "form_problems.html" if request.headers.get("HX-Request") else "error.html"
+    return render(request, template, 422, title="Please check the form",
+                  detail="Nothing was changed: some fields need correcting.",
+                  problems=problems, back=_safe_next(back) if back else None)
 
 
 def login_form(request: Request, next: str | None = None) -> HTMLResponse:

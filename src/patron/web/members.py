@@ -4,7 +4,9 @@ The page is ``patron.flows.member_view.member_360``, the same view ``GET
 /members/{id}/360`` serves. Adjusting points calls the ledger service the API's
 ``POST /members/{id}/adjustments`` calls, with an idempotency key the form was
 given when it was drawn, so a form sent twice adjusts once. Blocking and
-reopening call the members service ``POST /members/{id}/status`` calls. A
+reopening and closing call the members service ``POST /members/{id}/status`` calls;
+setting a tier by hand calls ``patron.tiers.service.set_manual``, what ``PUT
+/members/{id}/tier`` calls, so the same tier, end and reason sent again changes nothing. A
 refusal (too few points, a closed member, …) shows on the page beside the form, which
 answers 200 like any page that shows a form again (the API carries the status codes).
 """
@@ -12,6 +14,7 @@ answers 200 like any page that shows a form again (the API carries the status co
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -28,7 +31,9 @@ from patron.ledger import service as ledger
 from patron.members import service as members
 from patron.members.schemas import StatusChange
 from patron.program.service import get_program
+from patron.program.versions import get_version
 from patron.schemas_common import MAX_INT
+from patron.tiers import service as tiers
 from patron.web.pages import render
 from patron.web.session import Admin, Staff, Writer
 
@@ -55,8 +60,10 @@ def _page(request: Request, session: StaffSession, member_id: int,
 
     def read(conn: Connection) -> dict[str, Any]:
         program = get_program(conn, session.program_id)
+        document = get_version(conn, program).document
         return dict(program=program, view=member_360(conn, program, member_id,
-                                                     state.clock.now()))
+                                                     state.clock.now()),
+                    levels=document.tiers.levels if document.tiers else [])
     page = state.db.read(read)
     ledger_items = page["view"].recent_ledger
     return render(request, "member.html", **page,
@@ -68,7 +75,9 @@ def _page(request: Request, session: StaffSession, member_id: int,
 @router.get("/{member_id}", response_class=HTMLResponse)
 def member(request: Request, session: Staff, member_id: MemberId,
            done: Annotated[str | None, Query(max_length=40)] = None) -> HTMLResponse:
-    notices = {"adjusted": "Points adjusted.", "status": "Status changed."}
+    notices = {"adjusted": "Points adjusted.", "status": "Status changed.",
+               "tier": "Tier set.", "merged": "Member merged into this one.",
+               "unmerged": "Merge undone."}
     return _page(request, session, member_id, notice=notices.get(done or ""))
 
 
@@ -102,9 +111,9 @@ def adjust(request: Request, session: Admin, member_id: MemberId,
 
 @router.post("/{member_id}/status", response_class=HTMLResponse)
 def change_status(request: Request, session: Writer, member_id: MemberId,
-                  status: Annotated[str, Form(pattern="^(active|blocked)$")],
+                  status: Annotated[str, Form(pattern="^(active|blocked|closed)$")],
                   reason: Annotated[str, Form(min_length=1, max_length=500)]) -> Response:
-    """Block a member, or make a blocked one active again (closing stays with the API)."""
+    """Block a member, make a blocked one active again, or close one (final)."""
     state = request.app.state
     try:
         state.db.transact(lambda conn: members.set_status(
@@ -114,3 +123,21 @@ def change_status(request: Request, session: Writer, member_id: MemberId,
     except PatronError as error:
         return _page(request, session, member_id, status_error=error.detail)
     return RedirectResponse(f"/console/members/{member_id}?done=status", status_code=303)
+
+
+@router.post("/{member_id}/tier", response_class=HTMLResponse)
+def set_tier(request: Request, session: Admin, member_id: MemberId,
+             tier: Annotated[str, Form(min_length=1, max_length=40)],
+             until: Annotated[date, Form()],
+             reason: Annotated[str, Form(min_length=1, max_length=500)]) -> Response:
+    """A tier by hand until the start of ``until`` (UTC); the earned tier resumes then."""
+    state = request.app.state
+    ends = datetime.combine(until, time.min, tzinfo=UTC)
+    try:
+        state.db.transact(lambda conn: tiers.set_manual(
+            conn, get_program(conn, session.program_id), member_id, tier, ends,
+            reason.strip(), session.actor, state.clock.now()))
+    except PatronError as error:
+        return _page(request, session, member_id, tier_error=error.detail,
+                     tier_form=dict(tier=tier, until=until.isoformat(), reason=reason))
+    return RedirectResponse(f"/console/members/{member_id}?done=tier", status_code=303)
