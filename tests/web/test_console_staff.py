@@ -270,3 +270,25 @@ def test_forms_that_fail_validation_answer_with_a_page(console, shop):  # noqa: 
     api = shop.post(f"/members/{member}/adjustments", json={"points": "lots"})
     assert api.status_code == 422 and api.headers["content-type"].startswith(
         "application/problem+json")
+
+
+def test_a_household_started_from_the_member_page(console, shop):  # noqa: F811
+    owner, other = new_member(shop, 40), new_member(shop)
+    family(shop, other)
+    token = console.sign_in(Role.INTEGRATION)
+    assert "Start household" in console.client.get(f"/console/members/{owner}").text
+    made = console.client.post("/console/households", data={
+        "owner_member_id": owner, "name": "The Parks", "csrf_token": token},
+        follow_redirects=False)
+    assert made.status_code == 303
+    page = console.client.get(made.headers["location"]).text
+    assert "Household created." in page and 'id="pool-available">40<' in page
+    taken = console.client.post("/console/households", data={
+        "owner_member_id": other, "name": "Again", "csrf_token": token})
+    assert taken.status_code == 409 and "already belongs" in taken.text
+    blank = console.client.post("/console/households", data={
+        "owner_member_id": owner, "name": "   ", "csrf_token": token})
+    assert blank.status_code == 422 and "<strong>name</strong>" in blank.text
+    console.sign_in(Role.ANALYST)
+    assert "Start household" not in console.client.get(
+        f"/console/members/{new_member(shop)}").text

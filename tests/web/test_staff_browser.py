@@ -13,8 +13,6 @@ from sqlalchemy import select
 from patron.clock import SystemClock
 from patron.db import create_database
 from patron.demo.seed import SLUG
-from patron.households import service as households
-from patron.households.schemas import HouseholdCreate
 from patron.matching import candidates
 from patron.members.tables import identities, members
 from patron.program.service import get_program_by_slug
@@ -52,17 +50,18 @@ def _sign_in(watched: Watched, password: str) -> Page:
 def test_households_search_add_and_remove(watched, site, demo):
     db, _, people = demo
     owner, joining = people[0], people[1]
-    now = SystemClock().now()
-    made = db.transact(lambda conn: households.create_household(
-        conn, get_program_by_slug(conn, SLUG), HouseholdCreate(
-            name="The Okafors", owner_member_id=owner), now=now, actor="test"))
     page = _sign_in(watched, site["password"])
-    page.get_by_role("link", name="Households").click()
+    watched.go(f"/console/members/{owner}")
+    page.get_by_label("Start a household, owned by this member, named").fill("The Okafors")
+    page.get_by_role("button", name="Start household").click()
+    expect(page.get_by_role("status")).to_have_text("Household created.")
+    household_id = int(page.url.split("/households/")[1].split("?")[0])
+    page.get_by_role("link", name="Households", exact=True).click()
     page.get_by_label("Household name, household id or a member's id").fill("okafor")
     page.locator("#households a", has_text="The Okafors").wait_for()
     watched.check("households")
     page.locator("#households a", has_text="The Okafors").click()
-    page.wait_for_url(f"**/console/households/{made.id}")
+    page.wait_for_url(f"**/console/households/{household_id}")
     page.get_by_label("Member id").fill(str(joining))
     page.get_by_label("Role").select_option("child")
     page.get_by_role("button", name="Add").click()
@@ -75,7 +74,7 @@ def test_households_search_add_and_remove(watched, site, demo):
     page.get_by_role("button", name=f"Remove member #{joining}").click()
     expect(page.get_by_role("status")).to_have_text("Member removed.")
     page.get_by_role("link", name=f"#{owner}").first.click()
-    expect(page.locator("#household-link")).to_have_text(f"Household #{made.id}")
+    expect(page.locator("#household-link")).to_have_text(f"Household #{household_id}")
 
 
 def test_member_page_tier_block_unblock_merge_and_undo(watched, site, demo):

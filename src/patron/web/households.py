@@ -1,7 +1,8 @@
 """Households: the list with members, head and pooled balance, and one household's page.
 
-Adding and removing members call ``patron.households.service``, the functions
-``POST /households/{id}/members`` and ``DELETE /households/{id}/members/{member_id}``
+Starting a household (from a member's page, who becomes its owner), adding and
+removing members call ``patron.households.service``, the functions
+``POST /households``, ``POST /households/{id}/members`` and ``DELETE /households/{id}/members/{member_id}``
 call, so the household rules (room left, one household per member, the owner leaves
 by handing over) are the API's. A form sent twice does not add twice: the second
 finds the member already in, and says so. A refusal shows beside the form.
@@ -12,13 +13,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
 from sqlalchemy import Connection
 
 from patron.auth.service import Permission
 from patron.auth.staff import StaffSession
 from patron.errors import PatronError
 from patron.households import service as households
+from patron.households.schemas import HouseholdCreate
 from patron.program.service import get_program
 from patron.schemas_common import MAX_INT
 from patron.web.pages import render
@@ -27,7 +31,8 @@ from patron.web.session import Staff, Writer
 router = APIRouter(prefix="/households")
 HouseholdId = Annotated[int, Path(ge=1, le=MAX_INT)]
 MemberId = Annotated[int, Path(ge=1, le=MAX_INT)]
-NOTICES = {"added": "Member added.", "removed": "Member removed."}
+NOTICES = {"added": "Member added.", "removed": "Member removed.",
+           "created": "Household created."}
 
 
 @router.get("", response_class=HTMLResponse)
@@ -40,6 +45,26 @@ def index(request: Request, session: Staff,
     template = ("household_results.html" if request.headers.get("HX-Request")
                 else "households.html")
     return render(request, template, q=q, found=found)
+
+
+@router.post("", response_class=HTMLResponse)
+def create(request: Request, session: Writer,
+           owner_member_id: Annotated[int, Form(ge=1, le=MAX_INT)],
+           name: Annotated[str, Form(max_length=200)]) -> Response:
+    """A new household owned by the member whose page the form was on."""
+    state = request.app.state
+    try:
+        payload = HouseholdCreate(name=name, owner_member_id=owner_member_id)
+    except ValidationError as error:
+        raise RequestValidationError(error.errors()) from error
+    try:
+        made = state.db.transact(lambda conn: households.create_household(
+            conn, get_program(conn, session.program_id), payload, now=state.clock.now(),
+            actor=session.actor))
+    except PatronError as error:
+        return render(request, "error.html", error.status, title=error.title,
+                      detail=error.detail, back=f"/console/members/{owner_member_id}")
+    return RedirectResponse(f"/console/households/{made.id}?done=created", status_code=303)
 
 
 def _page(request: Request, session: StaffSession, household_id: int,
