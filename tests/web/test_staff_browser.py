@@ -154,3 +154,13 @@ def test_a_form_that_fails_validation_shows_a_page(watched, site, demo):
     expect(page.locator("#problems")).to_contain_text("points")
     watched.errors.clear()  # the browser logs the 422 itself; nothing else may
     watched.check("form-problems")
+
+
+def test_an_htmx_request_that_fails_validation_shows_its_problem_in_place(watched, site):
+    page = _sign_in(watched, site["password"])
+    page.get_by_role("link", name="Members").click()
+    page.get_by_label("Email, phone, card, external id or name").fill("x" * 201)
+    expect(page.locator("#results [role=alert]")).to_contain_text("need correcting")
+    expect(page.locator("#results li")).to_contain_text("at most 200 characters")
+    watched.errors.clear()  # the browser logs the 422 itself; nothing else may
+    watched.check("members-problem")

@@ -83,7 +83,8 @@ async def _invalid_form(request: Request, error: RequestValidationError) -> Resp
     back = referer[referer.find("/console/"):] if "/console/" in referer else None
     template = "form_problems.html" if request.headers.get("HX-Request") else "error.html"
     return render(request, template, 422, title="Please check the form",
-                  detail="Nothing was changed: some fields need correcting.",
+                  detail=("Nothing was changed: some fields need correcting."
+                          if request.method == "POST" else "Some values need correcting."),
                   problems=problems, back=_safe_next(back) if back else None)
 
 
