@@ -18,7 +18,7 @@ from patron.auth.staff import BadCredentials, authenticate, close_session, open_
 from patron.clock import Clock
 from patron.db import Database
 from patron.errors import PatronError
-from patron.web import catalog, dashboard, editor, members, reports
+from patron.web import campaigns, catalog, dashboard, editor, members, reports
 from patron.web.pages import render
 from patron.web.portal import create_portal
 from patron.web.session import (COOKIE, LOGIN_COOKIE, CsrfRefused, LoginRequired, StaffPost,
@@ -43,6 +43,7 @@ def create_console(db: Database, clock: Clock) -> FastAPI:
     console.include_router(editor.router)
     console.include_router(reports.router)
     console.include_router(catalog.router)
+    console.include_router(campaigns.router)
     return console
 
 
