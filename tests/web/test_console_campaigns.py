@@ -4,6 +4,7 @@ on SQLite and PostgreSQL: each shows the figures the API gives."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 import pytest
 
 from patron.auth.service import Role
@@ -55,17 +56,25 @@ def rows(page: str, table: str) -> list[list[str]]:
 
 def test_the_dashboard_counts_members_per_tier_a_paid_plan_floor_included(console, api):
     publish(api, tiers=TIERS, memberships=[PLAN])
-    plain, spender, subscriber = members(api, 3)
+    plain, spender, subscriber, favoured = members(api, 4)
     buy(api, spender, 120_00, console.clock.now(), 1)
     api.post(f"/members/{subscriber}/memberships", json={
         "plan_id": "club", "payment": {"reference": "ch_1", "amount": 4900}}
     ).raise_for_status()
+    api.request("PUT", f"/members/{favoured}/tier", json={
+        "tier": "silver", "until": (console.clock.now() + timedelta(days=30)).isoformat(),
+        "reason": "goodwill"}).raise_for_status()
     console.sign_in(Role.ANALYST)
     page = console.client.get("/console/").text
     assert rows(page, "tier-distribution") == [
-        ["Green", "1", "0"], ["Silver", "1", "0"], ["Gold", "1", "1"]]
+        ["Green", "1", "0"], ["Silver", "2", "0"], ["Gold", "1", "1"]]
     tier = api.get(f"/members/{subscriber}/tier").json()
     assert (tier["tier"]["id"], tier["source"]) == ("gold", "membership")
+    console.clock.advance(days=31)  # the tier set by hand has ended (and the session)
+    console.client.cookies.clear()
+    console.sign_in(Role.ANALYST)
+    assert rows(console.client.get("/console/").text, "tier-distribution") == [
+        ["Green", "2", "0"], ["Silver", "1", "0"], ["Gold", "1", "1"]]
 
 
 def test_a_program_without_tiers_says_so(console, api):

@@ -19,6 +19,7 @@ from patron.db import Database
 from patron.db.engine import chunks
 from patron.events.schemas import EventIn
 from patron.flows.ingest import ingest
+from patron.flows.redemption import redeem
 from patron.ledger import jobs
 from patron.ledger.repository import accounts_by_member
 from patron.members.repository import page_members
@@ -78,6 +79,8 @@ BATCH = 500
 DOCUMENT = "demo_coffee.yaml"
 SPEND = 200
 """Beans a few members already paid with (one Bean is worth one cent)."""
+REWARDS = (("free_drink", 450), ("plant_a_tree", 100), ("cash_back", 250))
+"""Catalog rewards (and their Beans) a few members already redeemed."""
 CAMPAIGN_DAYS = (45, 14)
 """The demo campaign opens 45 days before the seed's ``now`` and closes 14 days after it."""
 LIFT = 0.6
@@ -313,13 +316,18 @@ def _campaign_visits(rng: random.Random, treated: list[int], opens: datetime, no
 
 
 def _spend_some(db: Database, program: Program, rng: random.Random, now: datetime) -> None:
-    """A few members already paid with their points, so ledgers show spends."""
+    """A few members already paid with their points, so ledgers show spends: some for a
+    cookie at the till, some for a catalog reward (the dashboard's top rewards)."""
     def work(conn):
         rows = page_members(conn, program.id, None, 10_000)
         accounts = accounts_by_member(conn, program.id, [r.id for r in rows])
-        for row in rng.sample(rows, k=min(150, len(rows))):
+        for n, row in enumerate(rng.sample(rows, k=min(150, len(rows)))):
             available = accounts[row.id].available
-            if available >= SPEND:
+            reward = REWARDS[n % len(REWARDS)]
+            if n % 2 and available >= reward[1]:
+                redeem(conn, program, row.id, reward_id=reward[0], key=f"demo-reward-{row.id}",
+                       actor="demo", now=now)
+            elif available >= SPEND:
                 spend_points(conn, program, row.id, points=SPEND, reason="Free cookie",
                              key=f"demo-spend-{row.id}", actor="demo", now=now)
     db.transact(work)
