@@ -256,7 +256,6 @@ def seed(db: Database, now: datetime, *, members: int = 1000, seed_value: int = 
                                     key=lambda e: e.occurred_at), now)
     jobs.run_all(db, now)
     _spend_some(db, program, rng, now)
-    db.transact(lambda conn: refresh_program(conn, program, now))
     return DemoResult(program, members, sent.sent, sent.issued, duplicates)
 
 

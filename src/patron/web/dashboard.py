@@ -2,7 +2,9 @@
 
 Every figure comes from the same report ``patron analytics`` and
 ``GET /api/v1/analytics/…`` build (``patron.analytics.service.run_report``), so the
-console and the reports never disagree.
+console and the reports never disagree. Members per tier is the tiers domain's count
+(``tier_distribution``: the rule that gives a member their tier, paid plans' floors
+included), and a running campaign's lift is its results (``campaign_results``).
 """
 
 from __future__ import annotations
