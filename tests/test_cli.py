@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -84,13 +85,22 @@ def test_demo_seeds_through_the_pipeline(tmp_path):
         members = page_members(conn, program.id, None, 1000)
         assert len(members) == 60 + 2 * len(DUPLICATES)  # the planted duplicates too
         assert {m.join_channel for m in members} <= {"web", "pos", "app"}
-        current = get_version(conn, program)
-        assert current.source == DEMO_DOCUMENT.read_text(encoding="utf-8")
+        first, current = get_version(conn, program, 1), get_version(conn, program)
+        assert first.source == DEMO_DOCUMENT.read_text(encoding="utf-8")
+        assert current.source.startswith(first.source)  # the campaign's version adds it
+        assert [c.id for c in current.document.campaigns] == ["regulars_double"]
         assert program.settings.points_name == "Beans"
         return conn.exec_driver_sql(
             "SELECT count(*), count(DISTINCT member_id) FROM events").one()
     events, members_with_events = db.read(check)
     assert events > 100 and members_with_events == 60  # the duplicates have bought nothing
+    measured = runner.invoke(app, ["analytics", "campaign", "regulars_double", "--program",
+                                   "demo-coffee", "--format", "json", "--db", url])
+    assert measured.exit_code == 0, measured.output
+    results = json.loads(measured.output)
+    assert results["status"] == "running" and results["points_issued"] > 0
+    assert results["treatment"]["members"] > 0 and results["holdout"]["members"] > 0
+    assert results["spend_lift"]["low"] is not None
     swept = runner.invoke(app, ["jobs", "run", "--features", "--db", url])
     assert swept.exit_code == 0, swept.output
     assert "features" in swept.output

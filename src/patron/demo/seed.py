@@ -13,19 +13,26 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.resources import files
 
+from patron.campaigns.repository import assigned
+from patron.campaigns.service import assign_campaign
 from patron.db import Database
 from patron.db.engine import chunks
 from patron.events.schemas import EventIn
 from patron.flows.ingest import ingest
+from patron.flows.redemption import redeem
 from patron.ledger import jobs
 from patron.ledger.repository import accounts_by_member
 from patron.members.repository import page_members
 from patron.ledger.service import spend_points
 from patron.members.schemas import MemberCreate
 from patron.flows.enrolment import create_member
-from patron.program.service import Program, create_program
+from patron.program.service import Program, create_program, get_program
 from patron.program.document import ProgramDocument
 from patron.program.validate import format_problems, validate_text
+from patron.program.versions import publish
+from patron.segments.jobs import refresh_program
+from patron.segments.schemas import SegmentCreate
+from patron.segments.service import create_segment
 
 SLUG = "demo-coffee"
 CHANNELS = ("web", "pos", "app")
@@ -72,6 +79,35 @@ BATCH = 500
 DOCUMENT = "demo_coffee.yaml"
 SPEND = 200
 """Beans a few members already paid with (one Bean is worth one cent)."""
+REWARDS = (("free_drink", 450), ("plant_a_tree", 100), ("cash_back", 250))
+"""Catalog rewards (and their Beans) a few members already redeemed."""
+CAMPAIGN_DAYS = (45, 14)
+"""The demo campaign opens 45 days before the seed's ``now`` and closes 14 days after it."""
+LIFT = 0.6
+"""Share of treatment members the offer brings back for more orders (the demo's lift)."""
+REGULARS = SegmentCreate(key="regulars", name="Regulars",
+                         description="Members with three orders or more",
+                         condition="member.features.frequency >= 3")
+CAMPAIGN = """
+campaigns:                        # the demo seed adds this version with dates around its history
+  - id: regulars_double
+    name: Double Beans for regulars
+    description: Regulars earn 2× Beans on purchases; a fifth of them are held out.
+    starts: {starts}
+    ends: {ends}
+    segment: regulars
+    holdout: "0.2"
+    attribution_days: 14
+    earn_rules:
+      - id: regulars_double_beans
+        name: Double Beans for regulars
+        on: purchase
+        points:
+          multiplier: "2"
+          of: [base_spend]
+    budget:
+      points: 500000
+"""
 
 
 @dataclass
@@ -208,28 +244,89 @@ def seed(db: Database, now: datetime, *, members: int = 1000, seed_value: int = 
     counter = [0]
     events = sorted((e for spec in specs for e in _purchases(rng, spec, start, now, counter)),
                     key=lambda e: e.occurred_at)
-    issued = 0
-    sent = 0
-    for chunk in chunks(events, BATCH):
-        outcomes = db.transact(lambda conn: ingest(conn, program, chunk, now=now,
-                                                   actor="demo"))
-        issued += sum(o.points for o in outcomes)
-        sent += len(chunk)
-        if progress:
-            progress(sent, len(events))
+    opens = _campaign_start(program, now)
+    before = [e for e in events if e.occurred_at < opens]
+    sent = Sent(len(events), progress)
+    sent.ingest(db, program, before, now)
+    treated = _open_campaign(db, program, source, opens, now)
+    program = db.read(lambda conn: get_program(conn, program.id))
+    extra = _campaign_visits(rng, treated, opens, now, counter)
+    sent.total += len(extra)
+    sent.ingest(db, program, sorted([e for e in events if e.occurred_at >= opens] + extra,
+                                    key=lambda e: e.occurred_at), now)
     jobs.run_all(db, now)
     _spend_some(db, program, rng, now)
-    return DemoResult(program, members, len(events), issued, duplicates)
+    return DemoResult(program, members, sent.sent, sent.issued, duplicates)
+
+
+@dataclass
+class Sent:
+    total: int
+    progress: Callable[[int, int], None] | None
+    sent: int = 0
+    issued: int = 0
+
+    def ingest(self, db: Database, program: Program, events: list[EventIn],
+               now: datetime) -> None:
+        for chunk in chunks(events, BATCH):
+            outcomes = db.transact(lambda conn: ingest(conn, program, chunk, now=now,
+                                                       actor="demo"))
+            self.issued += sum(o.points for o in outcomes)
+            self.sent += len(chunk)
+            if self.progress:
+                self.progress(self.sent, self.total)
+
+
+def _campaign_start(program: Program, now: datetime) -> datetime:
+    day = (now - timedelta(days=CAMPAIGN_DAYS[0])).astimezone(program.settings.zone).date()
+    return datetime.combine(day, datetime.min.time(), program.settings.zone)
+
+
+def _open_campaign(db: Database, program: Program, source: str, opens: datetime,
+                   now: datetime) -> list[int]:
+    """At the campaign's start: features as they stood, the regulars segment, the version
+    with the campaign, and its members assigned (the treatment member ids)."""
+    ends = (now + timedelta(days=CAMPAIGN_DAYS[1])).astimezone(program.settings.zone).date()
+    text = source + CAMPAIGN.format(starts=opens.date().isoformat(), ends=ends.isoformat())
+    document, problems = validate_text(text, DOCUMENT)
+    if document is None:
+        raise ValueError(f"the demo campaign is not valid:\n{format_problems(problems)}")
+
+    def work(conn):
+        refresh_program(conn, program, opens)
+        create_segment(conn, program, REGULARS, "demo", opens)
+        publish(conn, program, document, actor="demo", now=opens, source=text,
+                note="Double Beans for regulars, with a holdout")
+        assign_campaign(conn, program, document.campaigns[0].id, opens, document=document)
+        return [m for m, group in assigned(conn, program.id, document.campaigns[0].id).items()
+                if group == "treatment"]
+    return db.transact(work)
+
+
+def _campaign_visits(rng: random.Random, treated: list[int], opens: datetime, now: datetime,
+                     counter: list[int]) -> list[EventIn]:
+    """The offer works: some treatment members come back more often during the window."""
+    events = []
+    for member_id in treated:
+        if rng.random() < LIFT:
+            events.extend(_purchases(rng, {"joined": opens, "rate": 3, "ref": {"id": member_id},
+                                           "channels": ["pos"]}, opens, now, counter))
+    return events
 
 
 def _spend_some(db: Database, program: Program, rng: random.Random, now: datetime) -> None:
-    """A few members already paid with their points, so ledgers show spends."""
+    """A few members already paid with their points, so ledgers show spends: some for a
+    cookie at the till, some for a catalog reward (the dashboard's top rewards)."""
     def work(conn):
         rows = page_members(conn, program.id, None, 10_000)
         accounts = accounts_by_member(conn, program.id, [r.id for r in rows])
-        for row in rng.sample(rows, k=min(150, len(rows))):
+        for n, row in enumerate(rng.sample(rows, k=min(150, len(rows)))):
             available = accounts[row.id].available
-            if available >= SPEND:
+            reward = REWARDS[n % len(REWARDS)]
+            if n % 2 and available >= reward[1]:
+                redeem(conn, program, row.id, reward_id=reward[0], key=f"demo-reward-{row.id}",
+                       actor="demo", now=now)
+            elif available >= SPEND:
                 spend_points(conn, program, row.id, points=SPEND, reason="Free cookie",
                              key=f"demo-spend-{row.id}", actor="demo", now=now)
     db.transact(work)

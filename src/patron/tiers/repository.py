@@ -94,3 +94,15 @@ def due_for_review(conn: Connection, program_id: int, before: datetime, limit: i
         tier_states.c.program_id == program_id,
         (tier_states.c.secured_until <= before) | (tier_states.c.manual_until <= before))
         .order_by(tier_states.c.id).limit(limit)))
+
+
+def program_states(conn: Connection, program_id: int) -> list[Any]:
+    """Every active member of the program (merged ones left out) with their tier state's
+    earned and manual tiers, ``None`` for members no event has placed yet."""
+    return conn.execute(
+        select(members.c.id.label("member_id"), tier_states.c.tier_id,
+               tier_states.c.manual_tier_id, tier_states.c.manual_until)
+        .select_from(members.outerjoin(tier_states, (tier_states.c.member_id == members.c.id)
+                                       & (tier_states.c.program_id == program_id)))
+        .where(members.c.program_id == program_id, members.c.status == "active",
+               members.c.merged_into.is_(None))).all()

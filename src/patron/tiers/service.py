@@ -458,6 +458,28 @@ def member_tier(conn: Connection, program: Program, member_id: int, now: datetim
                       reason=r.reason) for r in repository.history(conn, program.id, member_id)])
 
 
+def tier_distribution(conn: Connection, program: Program, now: datetime
+                      ) -> list[dict[str, Any]]:
+    """Active members per tier now, by the tier each one has (``domain.effective``: a tier
+    set by hand while it lasts, else the earned one, lifted to a paid plan's floor), with
+    how many of them a paid plan holds there. Every level is listed, empty ones with 0."""
+    tiers, _ = _tiers(conn, program)
+    rows = repository.program_states(conn, program.id)
+    plans = active_plans(conn, program, [r.member_id for r in rows], now)
+    counts = {level.id: [0, 0] for level in tiers.levels}
+    for row in rows:  # a tier a later version removed counts as the first level
+        plan = plans.get(row.member_id)
+        earned = row.tier_id if row.tier_id in counts else tiers.levels[0].id
+        manual = row.manual_tier_id if row.manual_tier_id in counts else None
+        tier_id, source = domain.effective(
+            tiers, earned, manual, row.manual_until,
+            plan.benefits.tier_floor if plan is not None else None, now)
+        counts[tier_id][0] += 1
+        counts[tier_id][1] += source == "membership"
+    return [{"id": level.id, "name": level.name, "members": counts[level.id][0],
+             "by_membership": counts[level.id][1]} for level in tiers.levels]
+
+
 def household_tier(conn: Connection, program: Program, household_id: int, now: datetime
                    ) -> dict[str, Any]:
     """``GET /households/{id}/tier``: with ``tiers.per: household`` the tier its members

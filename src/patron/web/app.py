@@ -19,7 +19,8 @@ from patron.auth.staff import BadCredentials, authenticate, close_session, open_
 from patron.clock import Clock
 from patron.db import Database
 from patron.errors import PatronError
-from patron.web import catalog, dashboard, editor, households, members, merges, reports
+from patron.web import (campaigns, catalog, dashboard, editor, households, members, merges,
+                        reports)
 from patron.web.pages import render
 from patron.web.portal import create_portal
 from patron.web.session import (COOKIE, LOGIN_COOKIE, CsrfRefused, LoginRequired, StaffPost,
@@ -47,6 +48,7 @@ def create_console(db: Database, clock: Clock) -> FastAPI:
     console.include_router(catalog.router)
     console.include_router(households.router)
     console.include_router(merges.router)
+    console.include_router(campaigns.router)
     return console
 
 

@@ -2,7 +2,9 @@
 
 Every figure comes from the same report ``patron analytics`` and
 ``GET /api/v1/analytics/…`` build (``patron.analytics.service.run_report``), so the
-console and the reports never disagree.
+console and the reports never disagree. Members per tier is the tiers domain's count
+(``tier_distribution``: the rule that gives a member their tier, paid plans' floors
+included), and a running campaign's lift is its results (``campaign_results``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ from sqlalchemy import Connection
 from patron.analytics.query import ReportQuery
 from patron.analytics.service import run_report
 from patron.auth.service import Permission
+from patron.campaigns.results import campaign_results
+from patron.campaigns.service import list_campaigns
+from patron.tiers.service import NoTiers, tier_distribution
 from patron.program.service import Program, get_program
 from patron.web.pages import render
 from patron.web.session import Staff
@@ -26,6 +31,33 @@ router = APIRouter()
 RECENT_DAYS = 30
 ACTIVE_DAYS = 90
 TOP_REWARDS = 5
+COHORTS = 12
+"""The heat map shows the latest twelve join months and their first twelve months."""
+CAMPAIGNS = 3
+SHADES = 5
+
+
+def _tiers(conn: Connection, program: Program, now: datetime) -> list[dict[str, Any]] | None:
+    try:
+        return tier_distribution(conn, program, now)
+    except NoTiers:
+        return None
+
+
+def _cohorts(conn: Connection, program: Program, now: datetime) -> dict[str, Any]:
+    """The cohorts report's latest rows, each cell a share with a shade band (0–4)."""
+    report = run_report(conn, program, "cohorts", ReportQuery(), now)
+    rows = [dict(cohort=c.cohort.strftime("%Y-%m"), members=c.members, cells=[
+        None if r is None else (r, min(int(r * SHADES), SHADES - 1))
+        for r in c.retention[:COHORTS]]) for c in report.cohorts[-COHORTS:]]
+    return dict(as_of=report.as_of, rows=rows,
+                months=max((len(r["cells"]) for r in rows), default=0))
+
+
+def _running(conn: Connection, program: Program, now: datetime) -> list[Any]:
+    """Running campaigns with their results (the lift, where there is a holdout)."""
+    running = [c for c in list_campaigns(conn, program, now) if c.status == "running"]
+    return [campaign_results(conn, program, c.id, now) for c in running[:CAMPAIGNS]]
 
 
 def _figures(conn: Connection, program: Program, now: datetime) -> dict[str, Any]:
@@ -38,8 +70,12 @@ def _figures(conn: Connection, program: Program, now: datetime) -> dict[str, Any
     rfm = run_report(conn, program, "rfm", ReportQuery(), now)
     top = sorted((r for r in rewards.by_reward if r.reward_type != "points_spend"),
                  key=lambda r: (-r.redemptions, r.name))[:TOP_REWARDS]
+    tiers = _tiers(conn, program, now)
     return dict(members=members, points=points, recent=recent.summary, top_rewards=top,
-                rfm=rfm, charts={
+                rfm=rfm, tiers=tiers, cohorts=_cohorts(conn, program, now),
+                campaigns=_running(conn, program, now), charts={
+        "tiers": {"labels": [t["name"] for t in tiers or []],
+                  "members": [t["members"] for t in tiers or []]},
         "rfm": {"labels": [s.segment for s in rfm.segments if s.members],
                 "members": [s.members for s in rfm.segments if s.members]},
         "members": {"labels": [g.month.strftime("%Y-%m") for g in members.growth],

@@ -37,6 +37,16 @@
       });
     }
   }
+  var tiers = document.getElementById("chart-tiers");
+  if (tiers && data.tiers) {
+    new Chart(tiers, {
+      type: "bar",
+      data: { labels: data.tiers.labels,
+              datasets: [{ label: "Members", data: data.tiers.members,
+                           backgroundColor: colours[0] }] },
+      options: { animation: false, plugins: { legend: { display: false } } }
+    });
+  }
   var activity = document.getElementById("chart-activity");
   if (activity) {
     new Chart(activity, {
