@@ -191,9 +191,14 @@ def look_alikes(conn: Connection, program_id: int, member_id: int, *,
 def insert_candidate(conn: Connection, **values: Any) -> int | None:
     """The new candidate's id, or None when the pair is already known (queued, merged or
     rejected): one statement that leaves a known pair as it is."""
-    insert_or_skip = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    return conn.execute(insert_or_skip(merge_candidates).values(**values)
-                        .on_conflict_do_nothing().returning(merge_candidates.c.id)).scalar()
+    return conn.execute(_INSERT_CANDIDATE[conn.dialect.name == "postgresql"], values).scalar()
+
+
+_INSERT_CANDIDATE = {
+    on_postgresql: dialect.insert(merge_candidates).on_conflict_do_nothing()
+    .returning(merge_candidates.c.id)
+    for on_postgresql, dialect in ((True, postgresql), (False, sqlite))}
+"""Built once: enrolment queues a pair for every look-alike a suggest rule finds."""
 
 
 def candidate(conn: Connection, program_id: int, candidate_id: int, *,
