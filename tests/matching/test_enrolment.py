@@ -252,3 +252,20 @@ def test_members_announced_without_their_rows_are_read_and_matched(database, rul
     keys = database.read(lambda conn: conn.execute(
         select(members.c.family_key, members.c.postcode_key).where(members.c.id == new)).one())
     assert tuple(keys) == ("leigh", "2000")
+
+
+def test_what_only_a_models_lookup_finds_is_left_alone_while_there_is_no_model(
+        database, program, clock, merges):
+    """The look-alikes statement also runs the lookups a model would need; without a
+    model, whom only those find is not compared: a rule enrolment cannot look up by index
+    (names alone) does not fire at enrolment, as ``validate`` warns."""
+    names_only = with_matching(database, program, clock, {
+        "auto_merge": [{"name": "same_person", "fields": ["given_name", "family_name",
+                                                          "birthdate"]}],
+        "suggest": [{"name": "same_names", "fields": ["given_name", "family_name"]}]})
+    enrol(database, names_only, clock, person("Al", "Roe", BORN, postcode="2000"))
+    enrol(database, names_only, clock, person("Al", "Roe", date(1980, 1, 1), postcode="2000"))
+    assert merges.calls == []
+    assert database.read(lambda conn: candidates.pending(conn, names_only.id))[0] == []
+    enrol(database, names_only, clock, person("AL", "ROE", BORN, postcode="9999"))
+    assert [c["reason"] for c in merges.calls] == ["matched on enrolment by same_person"]
