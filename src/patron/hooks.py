@@ -53,6 +53,10 @@ class Enrolment:
     identities: tuple[EnrolledIdentity, ...] | None = None
     """The identities the member enrolled with, as stored (normalised); None when the
     enrolling path did not say (a subscriber that needs them then reads them)."""
+    profile: Mapping[str, Any] | None = None
+    """The member's row as the enrolment wrote it (``members`` profile columns, attributes,
+    match keys; a column left out was written empty); None when the enrolling path did
+    not say (a subscriber that needs it then reads it)."""
 
 
 @dataclass(frozen=True)

@@ -184,3 +184,88 @@ def test_look_alikes_by_birthdate_and_by_postcode_come_from_one_statement(databa
     assert [row.id for row in with_family] == [by_birthdate]
     assert neither not in {row.id for row in found}
     assert len([s for s in statements if "FROM members" in s]) == 2  # one per look-up call
+
+
+def statements_sent(database, work):
+    """The SQL statements ``work`` sends, in order."""
+    from sqlalchemy import event
+
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(" ".join(statement.split()))
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        work()
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+    return sent
+
+
+def test_a_look_alikes_identity_decides_a_rule_from_the_statement_that_finds_it(
+        database, ruled, clock, merges):
+    [old] = enrol(database, ruled, clock, dict(person("Ann", "Lee", None, postcode="2000"),
+                                               identities=[("email", "ann@example.com")]))
+    sent = statements_sent(database, lambda: enrol(database, ruled, clock, dict(
+        person("Annie", "Leigh", BORN, postcode="2000"),
+        attributes={"email": "Ann@Example.com"})))
+    [candidate], _ = database.read(lambda conn: candidates.pending(conn, ruled.id))
+    assert (candidate.member_a.id, candidate.rule) == (old, "email_and_postcode")
+    assert candidate.evidence["email"]["key"] == "ann@example.com"
+    # matching read nothing back: neither the new member nor anyone's identities apart
+    reads = [s for s in sent if s.startswith("SELECT")]
+    assert len(reads) == 1 and "AS identity_list" in reads[0], reads
+
+
+def test_a_new_member_without_identity_a_rule_compares_reads_no_identities(database, ruled,
+                                                                          clock, merges):
+    enrol(database, ruled, clock, dict(person("Ann", "Lee", BORN, postcode="2000"),
+                                       identities=[("email", "ann@example.com")]))
+    sent = statements_sent(database, lambda: enrol(database, ruled, clock, person(
+        "Bea", "Lee", BORN, postcode="2000")))
+    assert not any("identities" in s for s in sent if s.startswith("SELECT")), sent
+    [candidate], _ = database.read(lambda conn: candidates.pending(conn, ruled.id))
+    assert candidate.rule == "family_birthdate_postcode"
+
+
+def test_members_announced_without_their_rows_are_read_and_matched(database, ruled, clock,
+                                                                   merges):
+    """An enrolling path that announces only the new member's id (an import) still has
+    it matched: its row and everyone's identities are read."""
+    from patron.members import service as member_service
+
+    [old] = enrol(database, ruled, clock, dict(person("Ann", "Lee", None, postcode="2000"),
+                                               identities=[("email", "ann@example.com")]))
+
+    def announce_bare(conn):
+        [new] = member_service.enrol(conn, ruled, clock.now(), [dict(
+            person("Annie", "Leigh", None, postcode="2000"),
+            attributes={"email": "ann@example.com"})], [[]])
+        hooks.emit(conn, hooks.MembersEnrolled(ruled, (hooks.Enrolment(new, clock.now()),)))
+        return new
+
+    new = database.transact(announce_bare)
+    [candidate], _ = database.read(lambda conn: candidates.pending(conn, ruled.id))
+    assert (candidate.member_a.id, candidate.member_b.id) == (old, new)
+    assert candidate.rule == "email_and_postcode"
+    keys = database.read(lambda conn: conn.execute(
+        select(members.c.family_key, members.c.postcode_key).where(members.c.id == new)).one())
+    assert tuple(keys) == ("leigh", "2000")
+
+
+def test_what_only_a_models_lookup_finds_is_left_alone_while_there_is_no_model(
+        database, program, clock, merges):
+    """The look-alikes statement also runs the lookups a model would need; without a
+    model, whom only those find is not compared: a rule enrolment cannot look up by index
+    (names alone) does not fire at enrolment, as ``validate`` warns."""
+    names_only = with_matching(database, program, clock, {
+        "auto_merge": [{"name": "same_person", "fields": ["given_name", "family_name",
+                                                          "birthdate"]}],
+        "suggest": [{"name": "same_names", "fields": ["given_name", "family_name"]}]})
+    enrol(database, names_only, clock, person("Al", "Roe", BORN, postcode="2000"))
+    enrol(database, names_only, clock, person("Al", "Roe", date(1980, 1, 1), postcode="2000"))
+    assert merges.calls == []
+    assert database.read(lambda conn: candidates.pending(conn, names_only.id))[0] == []
+    enrol(database, names_only, clock, person("AL", "ROE", BORN, postcode="9999"))
+    assert [c["reason"] for c in merges.calls] == ["matched on enrolment by same_person"]

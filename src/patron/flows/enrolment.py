@@ -30,17 +30,20 @@ def enrol(conn: Connection, program: Program, now: datetime,
           referral_codes: Sequence[str | None] | None = None,
           strict: bool = False) -> list[int]:
     """Enrol members in bulk (see ``members.service.enrol``); returns their ids. Each
-    row is written with its match keys, which enrolment matching looks members up by."""
-    ids = member_service.enrol(conn, program, now, [with_match_keys(p) for p in profiles],
-                               identity_sets, joined)
+    row is written with its match keys, which enrolment matching looks members up by;
+    ``MembersEnrolled`` carries each row as written, with its identities, so matching
+    reads neither back."""
+    written = [with_match_keys(p) for p in profiles]
+    ids = member_service.enrol(conn, program, now, written, identity_sets, joined)
     ledger_repository.open_accounts(conn, program.id, ids, now)
     since = list(joined) if joined is not None else [now] * len(ids)
     codes = list(referral_codes) if referral_codes is not None else [None] * len(ids)
     hooks.emit(conn, hooks.MembersEnrolled(program, tuple(
         hooks.Enrolment(member_id, at, profile.get("join_channel"), code,
-                        tuple(hooks.EnrolledIdentity(*identity) for identity in identities))
+                        tuple(hooks.EnrolledIdentity(*identity) for identity in identities),
+                        profile)
         for member_id, at, profile, code, identities
-        in zip(ids, since, profiles, codes, identity_sets, strict=True)), strict=strict))
+        in zip(ids, since, written, codes, identity_sets, strict=True)), strict=strict))
     return ids
 
 

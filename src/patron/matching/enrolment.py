@@ -1,14 +1,18 @@
 """Matching on enrolment: a new member who is someone already known is merged or queued.
 
 Runs as a ``MembersEnrolled`` subscriber, inside the enrolment's transaction, so
-a merge commits or rolls back with the enrolment itself. For each new member:
+a merge commits or rolls back with the enrolment itself. The enrolment announces
+each new member's row and identities as it wrote them, so none is read back. For
+each new member:
 
 1. its match keys (``members.family_key``, ``postcode_key``) are written, so later
-   enrolments find it;
+   enrolments find it (the enrolment writes them with the row: then nothing is done);
 2. existing active members sharing a blocking key are fetched through the
    ``ix_members_match_*`` indexes: the same birthdate (and family name key, when
    every rule that blocks on birthdate names the family name), the same postcode
-   (likewise) — only the lookups the program's rules need;
+   (likewise) — only the lookups the program's rules and a model need — in one
+   statement that also brings the program's latest model id and, when a rule
+   compares an identity kind the new member has, each look-alike's identities;
 3. the program's rules decide (``patron.matching.rules``): an auto-merge rule merges
    the new member into the existing one (the survivor: the older record keeps its
    history and ids), a suggest rule queues the pair for review;
@@ -22,7 +26,7 @@ own. Members enrolled together in one batch are matched against each other too.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +38,7 @@ from patron.matching.normalise import blocking_keys
 from patron.matching.records import MatchRecord
 from patron.matching.rules import MatchProfile, decide
 from patron.matching.scorer import model_by_id
-from patron.program.document import Matching
+from patron.program.document import IDENTITY_KINDS, Matching
 from patron.program.versions import versions
 
 ACTOR = "matching"
@@ -42,6 +46,13 @@ Lookup = tuple[str, bool]
 """A blocking lookup: ``("birthdate" | "postcode", with the family name key)``."""
 
 MODEL_LOOKUPS: frozenset[Lookup] = frozenset({("birthdate", True), ("postcode", True)})
+
+
+def narrowest(found: set[Lookup] | frozenset[Lookup]) -> frozenset[Lookup]:
+    """The lookups without those another already covers: a lookup without the family
+    key already finds what the narrower one would."""
+    return frozenset(lookup for lookup in found
+                     if not (lookup[1] and (lookup[0], False) in found))
 
 
 def lookups_for(section: Matching) -> frozenset[Lookup]:
@@ -52,9 +63,35 @@ def lookups_for(section: Matching) -> frozenset[Lookup]:
             "postcode" if "postcode" in rule.fields else None)
         if key is not None:
             found.add((key, "family_name" in rule.fields))
-    # a lookup without the family key already finds what the narrower one would
-    return frozenset(lookup for lookup in found
-                     if not (lookup[1] and (lookup[0], False) in found))
+    return narrowest(found)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What enrolment matching does for a program's rules, worked out once per compiled
+    document: the lookups the rules need, those with the model's (run in the same
+    statement; what only the model's find is dropped while the program has no model),
+    and the identity kinds the rules compare."""
+
+    for_rules: frozenset[Lookup]
+    lookups: frozenset[Lookup]
+    identity_kinds: frozenset[str]
+
+
+_PLANS: dict[int, tuple[Matching, Plan]] = {}
+
+
+def plan_for(section: Matching) -> Plan:
+    found = _PLANS.get(id(section))
+    if found is None or found[0] is not section:
+        if len(_PLANS) >= 64:
+            _PLANS.clear()
+        rules = lookups_for(section)
+        found = _PLANS[id(section)] = (section, Plan(
+            rules, narrowest(rules | MODEL_LOOKUPS),
+            frozenset(f for _, rule in section.rules() for f in rule.fields
+                      if f in IDENTITY_KINDS)))
+    return found[1]
 
 
 KEYED_FIELDS = frozenset({"family_name", "postcode"})
@@ -89,6 +126,26 @@ class Verdict:
     evidence: dict[str, Any]
 
 
+class WrittenRow(dict):
+    """A new member's row as the enrolment wrote it (``hooks.Enrolment.profile`` with the
+    member's id), read like a ``members`` row: by attribute, None for a column not written."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        return self.get(name)
+
+
+def written_rows(conn: Connection, happened: hooks.MembersEnrolled) -> list[Any]:
+    """The new members' rows, oldest first: as the enrolment announced them, else read
+    (with the program's latest model id, which a written row leaves to the look-alikes)."""
+    joined = sorted(happened.members, key=lambda member: member.member_id)
+    if all(member.profile is not None for member in joined):
+        return [WrittenRow(member.profile, id=member.member_id) for member in joined]
+    return repository.enrolled_rows(conn, happened.program.id,
+                                    [member.member_id for member in joined])
+
+
 class EnrolmentMatcher:
     """The ``MembersEnrolled`` subscriber. ``merge_factory()`` gives the merge callable
     (``patron.flows.merging.merge_members``), asked for only when a pair merges;
@@ -103,8 +160,7 @@ class EnrolmentMatcher:
 
     def __call__(self, conn: Connection, happened: hooks.MembersEnrolled) -> None:
         program = happened.program
-        ids = [joined.member_id for joined in happened.members]
-        rows = repository.enrolled_rows(conn, program.id, ids)
+        rows = written_rows(conn, happened)
         keys = {row.id: stored_keys(row) for row in rows}
         missing = [(row.id, *keys[row.id]) for row in rows
                    if keys[row.id] != (row.family_key, row.postcode_key)]
@@ -112,40 +168,53 @@ class EnrolmentMatcher:
         section = versions.compiled(conn, program, program.version).document.matching
         if not section.on_enrolment:
             return
-        model = self.load_model(conn, program.id, rows[0].model_id if rows else None)
-        lookups = lookups_for(section) | (MODEL_LOOKUPS if model is not None else frozenset())
-        if not lookups:
-            return
+        plan = plan_for(section)
+        given = {joined.member_id: joined.identities for joined in happened.members}
         gone: set[int] = set()
         for row in rows:
             if row.id not in gone:
-                self._match(conn, happened, section, model, row, keys[row.id], lookups, gone)
+                self._match(conn, happened, section, plan, row, keys[row.id],
+                            given.get(row.id), gone)
+
+    def _look_alikes(self, conn: Connection, program_id: int, plan: Plan, row: Any,
+                     keys: tuple[str | None, str | None], with_identities: bool,
+                     gone: set[int]) -> tuple[list[Any], Any]:
+        """The new member's look-alikes a rule (or the program's model) compares it with,
+        and the model (None before one is trained): one statement."""
+        found = [other for other in repository.look_alikes(
+            conn, program_id, row.id, birthdate=row.birthdate, family_key=keys[0],
+            postcode_key=keys[1], lookups=plan.lookups, for_rules=plan.for_rules,
+            with_identities=with_identities) if other.id not in gone]
+        if not found:
+            return [], None
+        model = self.load_model(conn, program_id, found[0].model_id)
+        return [other for other in found if model is not None or other.for_rules], model
 
     def _match(self, conn: Connection, happened: hooks.MembersEnrolled, section: Matching,
-               model: Any, row: Any, keys: tuple[str | None, str | None],
-               lookups: frozenset[Lookup], gone: set[int]) -> None:
+               plan: Plan, row: Any, keys: tuple[str | None, str | None],
+               given: Sequence[Any] | None, gone: set[int]) -> None:
         program = happened.program
-        others = [other for other in repository.look_alikes(
-            conn, program.id, row.id, birthdate=row.birthdate, family_key=keys[0],
-            postcode_key=keys[1], lookups=lookups) if other.id not in gone]
-        if not others:
-            return
-        loaded: dict[int, list[Any]] = {}
-        given = next((joined.identities for joined in happened.members
-                      if joined.member_id == row.id), None)
-        if given is not None:  # the enrolment said what the new member enrolled with
-            loaded[row.id] = list(given)
+        region = program.settings.default_region
+        loaded: dict[int, list[Any]] = {} if given is None else {row.id: list(given)}
+        others: list[Any] = []
 
         def identities(member_id: int) -> list[Any]:
-            """Identities of all, in one query when a rule or the model first needs them
-            (a rule compares an identity only when the new member has one of its kind)."""
+            """Identities not known yet, all in one query when a rule or the model first
+            needs them."""
             if member_id not in loaded:
                 loaded.update(repository.identities_of(
                     conn, [i for i in (row.id, *(o.id for o in others)) if i not in loaded]))
             return loaded[member_id]
 
-        region = program.settings.default_region
         new = MatchProfile.from_rows(row, lambda: identities(row.id), region)
+        # look-alikes come with their identities when a rule compares a kind the new
+        # member has (not knowing what it enrolled with: whenever a rule compares one)
+        with_identities = (bool(plan.identity_kinds) if given is None else any(
+            new.compared(kind) is not None for kind in plan.identity_kinds))
+        others[:], model = self._look_alikes(conn, program.id, plan, row, keys,
+                                             with_identities, gone)
+        if with_identities:
+            loaded.update((o.id, repository.identity_rows(o.identity_list)) for o in others)
         # the happening carries no clock: a candidate is dated when the member joined
         now = max(joined.joined_at for joined in happened.members)
         for other in others:

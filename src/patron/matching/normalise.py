@@ -117,12 +117,14 @@ def country_key(value: str | None) -> str | None:
     return key or None
 
 
+@lru_cache(maxsize=1 << 18)
 def exact_key(value: str | None) -> str | None:
     """A name, street or city as deterministic rules compare it, and as ``members.family_key``
     holds it: ``text_key`` without its spaces, so ``O'Brien``, ``OBrien`` and ``O Brien`` agree,
     as do ``Smith-Jones`` and ``smith jones``. (The model compares ``text_key`` with a string
     similarity instead, which the spaces help.) Case-folded first: the same text typed in
-    upper case transliterates alike (``µ`` and its upper case ``Μ``)."""
+    upper case transliterates alike (``µ`` and its upper case ``Μ``). Cached, like
+    ``text_key``: enrolment compares the same names again and again."""
     key = text_key(value.casefold()) if value is not None else None
     return key.replace(" ", "") if key else None
 

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select, union_all, update
+from sqlalchemy import Connection, bindparam, false, select, true, union_all, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
+from patron.hooks import EnrolledIdentity
 from patron.members.tables import identities, match_models, members, merge_candidates
 
 LOOK_ALIKES = 50
@@ -45,18 +50,68 @@ _IDENTITIES = (select(identities.c.member_id, identities.c.type, identities.c.va
                .where(identities.c.member_id.in_(bindparam("ids", expanding=True)))
                .order_by(identities.c.id))
 _KEYS = {"birthdate": members.c.birthdate, "postcode": members.c.postcode_key}
+_PROGRAM_MODEL_ID = (select(match_models.c.id)
+                     .where(match_models.c.program_id == bindparam("program_id"))
+                     .order_by(match_models.c.created_at.desc(), match_models.c.id.desc())
+                     .limit(1).scalar_subquery())
 
 
-def _look_alikes_query(lookups: tuple[tuple[str, bool], ...]) -> Any:
+class IdentityList(ColumnElement[Any]):
+    """A member's identities as one JSON array of ``[type, value, channel]``, oldest first
+    (a correlated subquery): look-alikes come back with their identities in the statement
+    that finds them. ``identity_rows`` reads the value."""
+
+    inherit_cache = True
+    _traverse_internals = [("member_id", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, member_id: Any) -> None:
+        self.member_id = member_id
+
+
+@compiles(IdentityList, "postgresql")
+def _identity_list_postgresql(element: IdentityList, compiler: Any, **kw: Any) -> str:
+    member_id = compiler.process(element.member_id, **kw)
+    return ("(SELECT json_agg(json_build_array(mi.type, mi.value, mi.channel) ORDER BY mi.id)"
+            f" FROM identities AS mi WHERE mi.member_id = {member_id})")
+
+
+@compiles(IdentityList)
+def _identity_list(element: IdentityList, compiler: Any, **kw: Any) -> str:
+    # SQLite aggregates in the order the ordered subquery gives the rows
+    return ("(SELECT json_group_array(json_array(mi.type, mi.value, mi.channel)) FROM"
+            " (SELECT type, value, channel FROM identities"
+            f" WHERE member_id = {compiler.process(element.member_id, **kw)} ORDER BY id) AS mi)")
+
+
+def identity_rows(value: Any) -> list[EnrolledIdentity]:
+    """A look-alike's ``identity_list`` as identity rows (type, value, channel)."""
+    if value is None:
+        return []
+    return [EnrolledIdentity(*item) for item in (json.loads(value) if isinstance(value, str)
+                                                 else value)]
+
+
+Lookups = tuple[tuple[str, bool], ...]
+
+
+def _look_alikes_query(lookups: Lookups, for_rules: frozenset[tuple[str, bool]],
+                       with_identities: bool) -> Any:
     """One statement for all of an enrolment's lookups: each its own index range (and its
     own limit), joined by UNION ALL, so a new member costs one round trip, not one per
-    lookup."""
+    lookup. Each row says whether a rule's lookup found it (``for_rules``; else only the
+    model's did), carries the program's latest model id (``model_id``: enrolment needs it
+    only when it found someone) and, ``with_identities``, its identities."""
     parts = []
     for key, with_family in lookups:
         condition = _KEYS[key] == bindparam(f"value_{key}")
         if with_family:
             condition = condition & (members.c.family_key == bindparam("family"))
-        part = select(*PROFILE).where(
+        extra = [_PROGRAM_MODEL_ID.label("model_id"),
+                 (true() if (key, with_family) in for_rules else false())
+                 .label("for_rules")]
+        if with_identities:
+            extra.append(IdentityList(members.c.id).label("identity_list"))
+        part = select(*PROFILE, *extra).where(
             members.c.program_id == bindparam("program_id"), condition,
             members.c.id != bindparam("member_id"), members.c.status == "active",
             members.c.merged_into.is_(None)).limit(LOOK_ALIKES)
@@ -67,7 +122,7 @@ def _look_alikes_query(lookups: tuple[tuple[str, bool], ...]) -> Any:
     return union_all(*(select(*part.subquery().c) for part in parts))
 
 
-_LOOK_ALIKES: dict[tuple[tuple[str, bool], ...], Any] = {}
+_LOOK_ALIKES: dict[tuple[Lookups, frozenset[tuple[str, bool]], bool], Any] = {}
 """Built once per set of lookups (a program's rules use one or two sets)."""
 
 
@@ -98,27 +153,35 @@ def identities_of(conn: Connection, member_ids: Sequence[int]) -> dict[int, list
 
 def look_alikes(conn: Connection, program_id: int, member_id: int, *,
                 birthdate: date | None, family_key: str | None, postcode_key: str | None,
-                lookups: Iterable[tuple[str, bool]]) -> list[Any]:
+                lookups: Iterable[tuple[str, bool]],
+                for_rules: Iterable[tuple[str, bool]] | None = None,
+                with_identities: bool = False) -> list[Any]:
     """Active, unmerged members other than ``member_id`` sharing a blocking key, oldest
-    first.
+    first, in one statement.
 
     Each lookup is ``("birthdate" | "postcode", with_family)``: one range of an
     ``ix_members_match_*`` index, the family key too when ``with_family``. A lookup
-    whose key the member lacks finds nobody (a missing field never matches).
+    whose key the member lacks finds nobody (a missing field never matches). Each row
+    has the profile (``PROFILE``), ``model_id`` (the program's latest model, None before
+    one is trained), ``for_rules`` (found by one of ``for_rules``, default all
+    ``lookups``) and, ``with_identities``, ``identity_list`` (see ``identity_rows``).
     """
     values = {"birthdate": birthdate, "postcode": postcode_key}
     usable = tuple(sorted((key, with_family) for key, with_family in lookups
                           if values[key] is not None and not (with_family and family_key is None)))
     if not usable:
         return []
-    statement = _LOOK_ALIKES.get(usable)
+    ruled = frozenset(usable if for_rules is None else for_rules) & frozenset(usable)
+    cache_key = (usable, ruled, with_identities)
+    statement = _LOOK_ALIKES.get(cache_key)
     if statement is None:
-        statement = _LOOK_ALIKES[usable] = _look_alikes_query(usable)
+        statement = _LOOK_ALIKES[cache_key] = _look_alikes_query(usable, ruled, with_identities)
     params = dict(program_id=program_id, member_id=member_id, family=family_key,
                   **{f"value_{key}": values[key] for key, _ in usable})
     found: dict[int, Any] = {}
     for row in conn.execute(statement, params):
-        found.setdefault(row.id, row)
+        if row.id not in found or row.for_rules:
+            found[row.id] = row
     return [found[i] for i in sorted(found)]
 
 
@@ -128,9 +191,14 @@ def look_alikes(conn: Connection, program_id: int, member_id: int, *,
 def insert_candidate(conn: Connection, **values: Any) -> int | None:
     """The new candidate's id, or None when the pair is already known (queued, merged or
     rejected): one statement that leaves a known pair as it is."""
-    insert_or_skip = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    return conn.execute(insert_or_skip(merge_candidates).values(**values)
-                        .on_conflict_do_nothing().returning(merge_candidates.c.id)).scalar()
+    return conn.execute(_INSERT_CANDIDATE[conn.dialect.name == "postgresql"], values).scalar()
+
+
+_INSERT_CANDIDATE = {
+    on_postgresql: dialect.insert(merge_candidates).on_conflict_do_nothing()
+    .returning(merge_candidates.c.id)
+    for on_postgresql, dialect in ((True, postgresql), (False, sqlite))}
+"""Built once: enrolment queues a pair for every look-alike a suggest rule finds."""
 
 
 def candidate(conn: Connection, program_id: int, candidate_id: int, *,

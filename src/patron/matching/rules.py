@@ -72,7 +72,7 @@ class MatchProfile:
     key came from (shown as evidence). Keys are worked out when a rule first asks for
     them: most look-alikes differ on the first field compared."""
 
-    __slots__ = ("member_id", "_member", "_identities", "_region", "_keys")
+    __slots__ = ("member_id", "_member", "_identities", "_region", "_keys", "_compared")
 
     def __init__(self, member: Any, identities: Iterable[Any] | Callable[[], Sequence[Any]],
                  default_region: str = "US") -> None:
@@ -81,6 +81,7 @@ class MatchProfile:
         self._identities = identities if callable(identities) else list(identities)
         self._region = default_region
         self._keys: dict[str, dict[str, str]] = {}
+        self._compared: dict[str, Any] = {}
 
     @classmethod
     def from_rows(cls, member: Any, identities: Iterable[Any] | Callable[[], Sequence[Any]],
@@ -89,17 +90,58 @@ class MatchProfile:
         that loads them, called only when a rule compares an identity)."""
         return cls(member, identities, default_region)
 
+    def _identity_rows(self) -> list[Any]:
+        identities = self._identities
+        if callable(identities):
+            identities = self._identities = list(identities())
+        return identities
+
     def keys(self, name: str) -> dict[str, str]:
         """The field's match keys (empty when the member has none), each with its value."""
         found = self._keys.get(name)
         if found is None:
-            identities = self._identities
-            if name in IDENTITY_KINDS and callable(identities):
-                identities = self._identities = list(identities())
-            found = self._keys[name] = field_keys(
-                name, self._member, identities if isinstance(identities, list) else [],
-                self._region)
+            identities = self._identity_rows() if name in IDENTITY_KINDS else []
+            found = self._keys[name] = field_keys(name, self._member, identities, self._region)
         return found
+
+    def compared(self, name: str) -> Any:
+        """What the rules compare of the field, without the values shown as evidence: one
+        key (a profile field) or a frozenset of keys (an identity kind); None when the
+        member has none. Deciding on these costs a dictionary look-up per field: the keys
+        shown as evidence are worked out only for the rule that fires."""
+        try:
+            return self._compared[name]
+        except KeyError:
+            pass
+        reader = PROFILE_KEYS.get(name)
+        if reader is not None:
+            found = reader(self._member)
+        else:
+            found = frozenset(self.keys(name)) or None
+        self._compared[name] = found
+        return found
+
+
+def _name_reader(name: str) -> Callable[[Any], str | None]:
+    def read(member: Any) -> str | None:
+        value = getattr(member, name)
+        return exact_key(value) if value is not None else None
+    return read
+
+
+def _birthdate(member: Any) -> int | None:
+    value = member.birthdate
+    return value.toordinal() if isinstance(value, date) else None
+
+
+PROFILE_KEYS: dict[str, Callable[[Any], Any]] = {
+    **{name: _name_reader(name) for name in NAME_FIELDS},
+    "gender": lambda member: gender_key(member.gender),
+    "postcode": lambda member: postcode_key(member.postcode),
+    "birthdate": _birthdate,
+}
+"""How each profile field's compared key is read: the same key ``field_keys`` gives (a
+birthdate as its day number rather than ``YYYYMMDD``: equal exactly when those are)."""
 
 
 @dataclass(frozen=True)
@@ -125,31 +167,46 @@ def agreement(field_name: str, a: MatchProfile, b: MatchProfile) -> dict[str, An
 def decide(section: Matching, new: MatchProfile, other: MatchProfile) -> Decision | None:
     """The first rule whose fields all agree between the two members, or None.
 
-    Within a rule, profile fields are compared before identities, which may need a
-    query to load."""
-    for action, name, fields in ordered_rules(section):
-        evidence = {}
-        for field_name in fields:
-            agreed = agreement(field_name, new, other)
-            if agreed is None:
+    Within a rule, the fields that tell most people apart and cost least are compared
+    first (birthdate, postcode, family name), identities last: they may need a query
+    to load."""
+    for action, name, compared, shown in ordered_rules(section):
+        for field_name in compared:
+            mine = new.compared(field_name)
+            if mine is None:
                 break
-            evidence[field_name] = agreed
+            theirs = other.compared(field_name)
+            if theirs is None or (mine != theirs if field_name not in IDENTITY_KINDS
+                                  else mine.isdisjoint(theirs)):
+                break
         else:
-            return Decision(action, name, evidence)
+            return Decision(action, name, {field_name: agreement(field_name, new, other)
+                                           for field_name in shown})
     return None
 
 
-_ORDERED: dict[int, tuple[Matching, list[tuple[Action, str, tuple[str, ...]]]]] = {}
+FIRST_COMPARED = {"birthdate": 0, "postcode": 1, "family_name": 2}
+"""Fields compared before the others of a rule: enrolment's look-alikes share a birthdate
+or a postcode, so these settle most pairs at the first or second field."""
+
+CompiledRule = tuple[Action, str, tuple[str, ...], tuple[str, ...]]
+_ORDERED: dict[int, tuple[Matching, list[CompiledRule]]] = {}
 
 
-def ordered_rules(section: Matching) -> list[tuple[Action, str, tuple[str, ...]]]:
-    """The section's rules in the order they decide, each with its fields profile first:
+def _compare_rank(field_name: str) -> tuple[bool, int]:
+    return field_name in IDENTITY_KINDS, FIRST_COMPARED.get(field_name, len(FIRST_COMPARED))
+
+
+def ordered_rules(section: Matching) -> list[CompiledRule]:
+    """The section's rules in the order they decide, each with its fields in the order
+    they are compared and in the order the evidence shows them (profile fields first):
     worked out once per compiled document, not for every pair enrolment compares."""
     found = _ORDERED.get(id(section))
     if found is None or found[0] is not section:
         if len(_ORDERED) >= 64:
             _ORDERED.clear()
         found = _ORDERED[id(section)] = (section, [
-            (action, rule.name, tuple(sorted(rule.fields, key=IDENTITY_KINDS.__contains__)))
+            (action, rule.name, tuple(sorted(rule.fields, key=_compare_rank)),
+             tuple(sorted(rule.fields, key=IDENTITY_KINDS.__contains__)))
             for action, rule in section.rules()])
     return found[1]
