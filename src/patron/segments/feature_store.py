@@ -11,7 +11,8 @@ so a million members never become a million Python tuples.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
 from itertools import chain
 from typing import Any
@@ -36,6 +37,8 @@ from patron.segments.tables import member_features, member_tags
 from patron.tiers.tables import tier_states
 
 EPOCH = date(1970, 1, 1)
+SQLITE_CACHE_KIB = 512 * 1024
+"""The SQLite page cache a refresh may fill (KiB): a million members' rows and indexes."""
 _stages = MetaData()
 purchases_stage = Table(
     "feature_purchases", _stages,
@@ -66,15 +69,30 @@ STAGES = (purchases_stage, scores_stage, categories_stage, channels_stage, tags_
 SQLite too."""
 
 
-def stage_purchases(conn: Connection, program_id: int, now: datetime) -> None:
-    """The purchase summary of every member who bought by ``now``, in its stage.
+@contextlib.contextmanager
+def room_to_work(conn: Connection) -> Iterator[None]:
+    """Memory to sort and hash in, for the refresh only.
 
     On PostgreSQL the refresh's transaction gets room to sort and hash in memory (the
     favourites rank every member's categories; 4 MB spills to disk at 100k members)
-    and no JIT compilation, which costs more than it saves on one-off statements."""
+    and no JIT compilation, which costs more than it saves on one-off statements. On
+    SQLite the connection's page cache (which also bounds its sorts in memory) grows
+    while the refresh runs, then is set back as it was: it does not touch durability."""
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql("SET LOCAL work_mem = '256MB'")
         conn.exec_driver_sql("SET LOCAL jit = off")
+        yield
+        return
+    before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+    conn.exec_driver_sql(f"PRAGMA cache_size = -{SQLITE_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
+
+
+def stage_purchases(conn: Connection, program_id: int, now: datetime) -> None:
+    """The purchase summary of every member who bought by ``now``, in its stage."""
     for stage in STAGES:
         stage.drop(conn, checkfirst=True)
         stage.create(conn)

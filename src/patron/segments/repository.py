@@ -69,6 +69,18 @@ def feature_columns(conn: Connection, program_id: int, columns: Sequence[str]
     return list(ids), values
 
 
+def ids_where(conn: Connection, program_id: int, condition: ColumnElement[bool]
+              ) -> np.ndarray:
+    """Ids of the eligible members whose feature row meets a WHERE clause, ascending."""
+    rows = driver_rows(conn, select(member_features.c.member_id)
+                       .select_from(member_features.join(
+                           members, members.c.id == member_features.c.member_id))
+                       .where(member_features.c.program_id == program_id,
+                              eligible(program_id), condition)
+                       .order_by(member_features.c.member_id))
+    return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+
+
 def driver_rows(conn: Connection, query: Any) -> list[tuple[Any, ...]]:
     """All rows of a query as the driver's tuples: parameters bound as usual, results
     not processed into rows (for columns whose driver values are good as they are)."""
@@ -223,10 +235,9 @@ def sizes(conn: Connection, segment_ids: Sequence[int]) -> dict[int, int]:
 
 def current_member_ids(conn: Connection, segment_id: int) -> np.ndarray:
     """The segment's current members, ascending."""
-    found = conn.execute(select(segment_members.c.member_id).where(
-        segment_members.c.segment_id == segment_id,
-        segment_members.c.left_at.is_(None))).scalars().all()
-    return np.unique(np.asarray(found, dtype=np.int64))
+    rows = driver_rows(conn, select(segment_members.c.member_id).where(
+        segment_members.c.segment_id == segment_id, segment_members.c.left_at.is_(None)))
+    return np.unique(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))
 
 
 def record_changes(conn: Connection, segment_id: int, entered: Sequence[int],
