@@ -22,6 +22,8 @@ import pandas as pd
 from sqlalchemy import (BigInteger, Column, Connection, Date, Float, Integer, MetaData, String,
                         Table, and_, case, cast, delete, func, literal, or_, select, type_coerce)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.selectable import Join
 from sqlalchemy.sql.elements import ColumnElement
 
 from patron.db.types import BigId, JSONDoc, UTCDateTime
@@ -122,11 +124,27 @@ def staged_buyers(conn: Connection, program_id: int, now: datetime) -> np.ndarra
     """The staged summaries of eligible members, by member id: an int64 array with the
     columns of ``purchases_stage``."""
     p = purchases_stage
-    rows = driver_rows(conn, select(*p.columns).join(members, members.c.id == p.c.member_id)
+    rows = driver_rows(conn, select(*p.columns)
+                       .select_from(StageFirst(p, members, members.c.id == p.c.member_id))
                        .where(eligible(program_id), members.c.created_at <= now)
                        .order_by(p.c.member_id))
     return np.fromiter(chain.from_iterable(rows), dtype=np.int64,
                        count=len(rows) * len(p.columns)).reshape(-1, len(p.columns))
+
+
+class StageFirst(Join):
+    """An inner join that SQLite reads left table first (``CROSS JOIN``): the stage in key
+    order, each member found by key. Left to its planner, SQLite starts from a members
+    index and looks each stage row up, five times slower at a million members."""
+
+    inherit_cache = True
+
+
+@compiles(StageFirst, "sqlite")
+def _stage_first(join: StageFirst, compiler: Any, **kw: Any) -> str:
+    kw["asfrom"] = True
+    return (f"{compiler.process(join.left, **kw)} CROSS JOIN "
+            f"{compiler.process(join.right, **kw)} ON {compiler.process(join.onclause, **kw)}")
 
 
 def stage_scores(conn: Connection, columns: Sequence[Sequence[Any]]) -> None:

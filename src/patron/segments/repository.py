@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -78,7 +79,7 @@ def ids_where(conn: Connection, program_id: int, condition: ColumnElement[bool]
                        .where(member_features.c.program_id == program_id,
                               eligible(program_id), condition)
                        .order_by(member_features.c.member_id))
-    return np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    return np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=len(rows))
 
 
 def driver_rows(conn: Connection, query: Any) -> list[tuple[Any, ...]]:
@@ -237,7 +238,7 @@ def current_member_ids(conn: Connection, segment_id: int) -> np.ndarray:
     """The segment's current members, ascending."""
     rows = driver_rows(conn, select(segment_members.c.member_id).where(
         segment_members.c.segment_id == segment_id, segment_members.c.left_at.is_(None)))
-    return np.unique(np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows)))
+    return np.unique(np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=len(rows)))
 
 
 def record_changes(conn: Connection, segment_id: int, entered: Sequence[int],

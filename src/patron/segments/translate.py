@@ -259,6 +259,7 @@ def _value(node: Node) -> Any:
 
 def _has_tag(conn: Connection, tag: str) -> ColumnElement[bool]:
     if conn.dialect.name == "postgresql":
-        return member_features.c.tags.bool_op("@>")(func.jsonb_build_array(cast(literal(tag), Text)))
+        wanted = func.jsonb_build_array(cast(literal(tag), Text))
+        return member_features.c.tags.bool_op("@>")(wanted)
     items = func.json_each(member_features.c.tags).table_valued("value")
     return exists(select(literal(1)).select_from(items).where(column("value") == tag))
