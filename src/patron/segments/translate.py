@@ -182,7 +182,9 @@ class _Parser:
 
 def _literal(token: Token) -> Node:
     text = token.text
-    if token.kind == "num" and _INT.fullmatch(text) and int(text) <= _INT_MAX:
+    if token.kind == "num" and _INT.fullmatch(text):
+        if int(text) > _INT_MAX:  # CEL refuses it: the condition never holds
+            raise Untranslatable(f"int {text} out of range")
         return Node("literal", "int", int(text))
     if token.kind == "num" and _DOUBLE.fullmatch(text):
         return Node("literal", "double", float(text))
