@@ -26,6 +26,7 @@ import cProfile
 import io
 import pstats
 import json
+import os
 import random
 import sys
 import time
@@ -48,7 +49,7 @@ from patron.segments import service  # noqa: E402
 from patron.segments.features import refresh_features  # noqa: E402
 from patron.segments.schemas import SegmentCreate  # noqa: E402
 
-console = Console()
+console = Console(width=120)
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 SEGMENTS = {
     "regulars": ("member.features.frequency >= 3", "frequency >= 3"),
@@ -132,7 +133,7 @@ def _sqlite(value: Any) -> Any:
     return value
 
 
-def baseline_features(scratch: Scratch, program_id: int) -> float:
+def baseline_features(scratch: Scratch, program_id: int) -> _Clock:
     """The same purchase aggregates in bare SQL, INSERT … SELECT into a scratch table."""
     day = ("CAST(julianday(occurred_at) - 2440587.5 AS INTEGER)" if scratch.name == "sqlite"
            else "CAST(floor(extract(epoch FROM occurred_at) / 86400) AS BIGINT)")
@@ -161,26 +162,63 @@ def baseline_features(scratch: Scratch, program_id: int) -> float:
     return _timed_raw(scratch, statements, ["bench_agg", "bench_fav"])
 
 
-def baseline_segments(scratch: Scratch, program_id: int) -> float:
+def baseline_segments(scratch: Scratch, program_id: int) -> _Clock:
     statements = [f"SELECT COUNT(*) FROM member_features WHERE program_id = {program_id} "
                   f"AND {where}" for _, where in SEGMENTS.values()]
     return _timed_raw(scratch, statements, [])
 
 
-def _timed_raw(scratch: Scratch, statements: list[str], drop: list[str]) -> float:
+def _timed_raw(scratch: Scratch, statements: list[str], drop: list[str]) -> _Clock:
     conn = scratch.connect()
     if scratch.name == "sqlite":
         conn.execute("BEGIN")
-    began = time.perf_counter()
-    for sql in statements:
-        conn.execute(sql)
-    elapsed = time.perf_counter() - began
+    with _Clock() as clock:
+        clock.watch(None if scratch.name == "sqlite" else conn.info.backend_pid)
+        for sql in statements:
+            conn.execute(sql)
     if scratch.name == "sqlite":
         conn.execute("ROLLBACK")
     else:
         conn.rollback()
     conn.close()
-    return elapsed
+    return clock
+
+
+class _Clock:
+    """Wall and CPU seconds of timed work. CPU is this process's plus, on PostgreSQL,
+    the server process's that ran the work (read from /proc, so only for a server on
+    this machine): on a shared machine CPU says more than wall time."""
+
+    def __init__(self) -> None:
+        self.backend: int | None = None
+
+    def watch(self, backend_pid: int | None) -> None:
+        self.backend = backend_pid
+        self.began_server = self._server()
+
+    def _server(self) -> float:
+        try:
+            with open(f"/proc/{self.backend}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except (OSError, TypeError):
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def __enter__(self) -> _Clock:
+        self.began = (time.perf_counter(), time.process_time())
+        self.began_server = 0.0
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self.began[0]
+        self.cpu = time.process_time() - self.began[1] + (
+            self._server() - self.began_server if self.backend else 0.0)
+
+
+def _backend(conn: Any) -> int | None:
+    if conn.dialect.name != "postgresql":
+        return None
+    return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
 
 
 class _profiled:
@@ -220,23 +258,24 @@ def run(kind: str, members: int, pg_server: str, profile: bool = False) -> dict[
                       f"orders in {loaded:.1f} s[/dim]")
         program = db.read(lambda conn: get_program(conn, program.id))
         base_features = baseline_features(scratch, program.id)
-        began = time.perf_counter()
-        with _profiled(profile, f"{kind} features"):
-            db.transact(lambda conn: refresh_features(conn, program, NOW))
-        features = time.perf_counter() - began
+        with _profiled(profile, f"{kind} features"), _Clock() as features:
+            db.transact(lambda conn: (features.watch(_backend(conn)),
+                                      refresh_features(conn, program, NOW)))
         for key, (condition, _) in SEGMENTS.items():
             payload = SegmentCreate(key=key, name=key, condition=condition)
             db.transact(lambda conn, p=payload: service.create_segment(conn, program, p,
                                                                        "bench", NOW))
         base_segments = baseline_segments(scratch, program.id)
-        began = time.perf_counter()
-        with _profiled(profile, f"{kind} segments"):
-            changes = db.transact(lambda conn: service.refresh_all(conn, program, NOW))
-        segments = time.perf_counter() - began
+        with _profiled(profile, f"{kind} segments"), _Clock() as segments:
+            changes = db.transact(lambda conn: (segments.watch(_backend(conn)),
+                                                service.refresh_all(conn, program, NOW))[1])
         db.dispose()
     return {"db": kind, "members": members, "orders": len(rows["orders"]),
-            "features_s": features, "features_baseline_s": base_features,
-            "segments_s": segments, "segments_baseline_s": base_segments,
+            "features_s": features.wall, "features_baseline_s": base_features.wall,
+            "segments_s": segments.wall, "segments_baseline_s": base_segments.wall,
+            "features_cpu_s": features.cpu, "features_baseline_cpu_s": base_features.cpu,
+            "segments_cpu_s": segments.cpu, "segments_baseline_cpu_s": base_segments.cpu,
+            "load_average": os.getloadavg(),
             "segment_sizes": {c.key: c.members for c in changes}}
 
 
@@ -251,15 +290,22 @@ def main() -> None:
     args = parser.parse_args()
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     results = [run(kind, args.members, args.pg_url, args.profile) for kind in kinds]
-    table = Table("db", "members", "work", "Patron s", "raw SQL s", "ratio", "goal < 30 s")
+    table = Table("db", "members", "work", "Patron s", "raw SQL s", "ratio", "Patron CPU s",
+                  "raw CPU s", "goal < 30 s")
     for r in results:
-        for work, mine, raw in (("features", r["features_s"], r["features_baseline_s"]),
-                                ("3 segments", r["segments_s"], r["segments_baseline_s"])):
-            table.add_row(r["db"], f"{r['members']:,}", work, f"{mine:.2f}", f"{raw:.2f}",
-                          f"{mine / raw:.1f}x" if raw else "-", "")
+        for work in ("features", "segments"):
+            mine, raw = r[f"{work}_s"], r[f"{work}_baseline_s"]
+            table.add_row(r["db"], f"{r['members']:,}", work if work == "features"
+                          else "3 segments", f"{mine:.2f}", f"{raw:.2f}",
+                          f"{mine / raw:.1f}x" if raw else "-", f"{r[f'{work}_cpu_s']:.2f}",
+                          f"{r[f'{work}_baseline_cpu_s']:.2f}", "")
         total = r["features_s"] + r["segments_s"]
         table.add_row(r["db"], f"{r['members']:,}", "total", f"{total:.2f}", "", "",
+                      f"{r['features_cpu_s'] + r['segments_cpu_s']:.2f}", "",
                       "yes" if total < 30 else "no")
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    table.caption = (f"load average {load} ({os.cpu_count()} CPUs); CPU: this process plus "
+                     "the PostgreSQL server process that ran the work")
     console.print(table)
     if args.json:
         print(json.dumps(results, indent=2))

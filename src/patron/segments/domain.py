@@ -10,7 +10,6 @@ among a million members).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -220,17 +219,24 @@ def model_figures(frequency: np.ndarray, recency_days: np.ndarray, age_days: np.
         return none
     ahead = clv.predict(model, _histories(idx, frequency, recency_days, age_days, repeat_spend,
                                           scale), HORIZON_DAYS)
-    churn, purchases, value = none.churn_probability, none.expected_purchases, none.expected_value
-    alive = ahead.probability_alive.tolist()
-    expected = ahead.expected_purchases.tolist()
     money = np.asarray(ahead.expected_value, dtype=float)
     credible = np.isfinite(money) & (np.abs(money) * scale < MAX_EXPECTED_MINOR)
-    worth = to_minor_all(np.where(credible, money, 0.0), minor_exponent)
-    for j, i in enumerate(idx.tolist()):
-        churn[i] = round(1.0 - alive[j], 6) if math.isfinite(alive[j]) else None
-        purchases[i] = round(expected[j], 6) if math.isfinite(expected[j]) else None
-        value[i] = worth[j] if credible[j] else None
-    return ModelFigures(churn, purchases, value)
+    worth = np.asarray(to_minor_all(np.where(credible, money, 0.0), minor_exponent),
+                       dtype=object)
+    alive = np.asarray(ahead.probability_alive, dtype=float)
+    expected = np.asarray(ahead.expected_purchases, dtype=float)
+    with np.errstate(invalid="ignore"):
+        churn = np.round(1.0 - alive, 6)
+    return ModelFigures(_spread(n, idx, np.isfinite(alive), churn),
+                        _spread(n, idx, np.isfinite(expected), np.round(expected, 6)),
+                        _spread(n, idx, credible, worth))
+
+
+def _spread(n: int, idx: np.ndarray, known: np.ndarray, values: np.ndarray) -> list[Any]:
+    """``values`` (of the members at ``idx``) placed among ``n``, None where not known."""
+    out = np.full(n, None, dtype=object)
+    out[idx[known]] = values[known]
+    return out.tolist()
 
 
 def _histories(idx: np.ndarray, frequency: np.ndarray, recency: np.ndarray, age: np.ndarray,

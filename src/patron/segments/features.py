@@ -48,13 +48,14 @@ def refresh_features(conn: Connection, program: Program, now: datetime,
     """Recompute every eligible member's features (``advance(n, total)`` as steps end:
     purchases summarised, scores computed, rows written)."""
     today = now.astimezone(timezone.utc).date()
-    feature_store.stage_purchases(conn, program.id, now)
-    bought = feature_store.staged_buyers(conn, program.id, now)
-    if advance is not None:
-        advance(0, len(bought))
-    feature_store.stage_scores(conn, scores(bought, (today - EPOCH).days,
-                                            program.settings.minor_exponent))
-    written = feature_store.write_features(conn, program.id, now, today)
+    with feature_store.room_to_work(conn):
+        feature_store.stage_purchases(conn, program.id, now)
+        bought = feature_store.staged_buyers(conn, program.id, now)
+        if advance is not None:
+            advance(0, len(bought))
+        feature_store.stage_scores(conn, scores(bought, (today - EPOCH).days,
+                                                program.settings.minor_exponent))
+        written = feature_store.write_features(conn, program.id, now, today)
     if advance is not None:
         advance(written, written)
     return FeaturesRefreshed(written, now)

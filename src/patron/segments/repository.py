@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -67,6 +68,18 @@ def feature_columns(conn: Connection, program_id: int, columns: Sequence[str]
         at = columns.index("tags")
         values[at] = _tag_tuples(values[at])
     return list(ids), values
+
+
+def ids_where(conn: Connection, program_id: int, condition: ColumnElement[bool]
+              ) -> np.ndarray:
+    """Ids of the eligible members whose feature row meets a WHERE clause, ascending."""
+    rows = driver_rows(conn, select(member_features.c.member_id)
+                       .select_from(member_features.join(
+                           members, members.c.id == member_features.c.member_id))
+                       .where(member_features.c.program_id == program_id,
+                              eligible(program_id), condition)
+                       .order_by(member_features.c.member_id))
+    return np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=len(rows))
 
 
 def driver_rows(conn: Connection, query: Any) -> list[tuple[Any, ...]]:
@@ -223,10 +236,9 @@ def sizes(conn: Connection, segment_ids: Sequence[int]) -> dict[int, int]:
 
 def current_member_ids(conn: Connection, segment_id: int) -> np.ndarray:
     """The segment's current members, ascending."""
-    found = conn.execute(select(segment_members.c.member_id).where(
-        segment_members.c.segment_id == segment_id,
-        segment_members.c.left_at.is_(None))).scalars().all()
-    return np.unique(np.asarray(found, dtype=np.int64))
+    rows = driver_rows(conn, select(segment_members.c.member_id).where(
+        segment_members.c.segment_id == segment_id, segment_members.c.left_at.is_(None)))
+    return np.unique(np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=len(rows)))
 
 
 def record_changes(conn: Connection, segment_id: int, entered: Sequence[int],

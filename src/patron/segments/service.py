@@ -23,7 +23,8 @@ from patron.members.domain import normalise_identity, parse_identity_query
 from patron.members.service import require_member
 from patron.program.service import Program
 from patron.program.versions import VersionNotFound, versions
-from patron.segments import domain, repository
+from patron.program.cel import Condition
+from patron.segments import domain, repository, translate
 from patron.segments.membership import SegmentNotFound
 from patron.segments.schemas import SegmentCreate, SegmentUpdate
 
@@ -88,9 +89,8 @@ def member_tags(conn: Connection, program: Program, member_id: int) -> dict[str,
 def apply_rule_tags(conn: Connection, program: Program, now: datetime) -> tuple[int, int]:
     """Give and take back the current program version's rule tags; (added, removed)."""
     rules = tag_rules(conn, program, now)
-    columns = tuple(sorted({c for _, cond in rules for c in domain.read_columns(cond)}))
-    ids, values = repository.feature_columns(conn, program.id, columns) if rules else ([], [])
-    wanted = {tag: set(_matching(cond, columns, ids, values).tolist()) for tag, cond in rules}
+    found = _all_matching(conn, program, [cond for _, cond in rules])
+    wanted = {tag: set(ids.tolist()) for (tag, _), ids in zip(rules, found)}
     current, manual = repository.tag_sources(conn, program.id)
     add, remove = domain.tag_changes(current, wanted)
     add = [(m, t) for m, t in add if (m, t) not in manual]
@@ -108,7 +108,20 @@ def tag_rules(conn: Connection, program: Program, now: datetime) -> list[tuple[s
             for rule in compiled.document.tags]
 
 
-def _matching(condition: Any, columns: Sequence[str], ids: Sequence[int],
+def _all_matching(conn: Connection, program: Program, conditions: Sequence[Condition]
+                  ) -> list[np.ndarray]:
+    """The members each condition holds for (ids ascending): in the database for the
+    conditions ``translate`` can write as SQL, else over one fetch of the columns the
+    others read, in Python."""
+    where = [translate.sql_condition(conn, cond.source) for cond in conditions]
+    rest = [cond for cond, sql in zip(conditions, where) if sql is None]
+    columns = tuple(sorted({c for cond in rest for c in domain.read_columns(cond)}))
+    ids, values = repository.feature_columns(conn, program.id, columns) if rest else ([], [])
+    return [repository.ids_where(conn, program.id, sql) if sql is not None
+            else _matching(cond, columns, ids, values) for cond, sql in zip(conditions, where)]
+
+
+def _matching(condition: Condition, columns: Sequence[str], ids: Sequence[int],
               values: Sequence[Sequence[Any]]) -> np.ndarray:
     """Members one condition holds for, given the columns several conditions read."""
     wanted = domain.read_columns(condition)
@@ -203,10 +216,7 @@ def matching_members(conn: Connection, program: Program, condition: str,
 def matching_ids(conn: Connection, program: Program, condition: str,
                  field: str = "condition") -> np.ndarray:
     """Ids of the members the condition holds for, ascending."""
-    compiled = domain.feature_condition(condition, field)
-    columns = domain.read_columns(compiled)
-    ids, values = repository.feature_columns(conn, program.id, columns)
-    return domain.matching_columns(compiled, columns, ids, values)
+    return _all_matching(conn, program, [domain.feature_condition(condition, field)])[0]
 
 
 def preview(conn: Connection, program: Program, condition: str, now: datetime
@@ -233,18 +243,17 @@ def refresh_segment(conn: Connection, program: Program, key: str, now: datetime)
 
 
 def refresh_all(conn: Connection, program: Program, now: datetime) -> list[Change]:
-    """Every active dynamic segment, over one fetch of the columns their conditions read."""
+    """Every active dynamic segment: in the database where its condition translates to
+    SQL, else over one fetch of the columns the other conditions read."""
     rows = repository.segment_rows(conn, program.id, active_dynamic=True)
-    conditions = [domain.feature_condition(row.condition) for row in rows]
-    columns = tuple(sorted({c for cond in conditions for c in domain.read_columns(cond)}))
-    ids, values = repository.feature_columns(conn, program.id, columns) if rows else ([], [])
-    return [_apply(conn, row, _matching(cond, columns, ids, values), now)
-            for row, cond in zip(rows, conditions)]
+    found = _all_matching(conn, program, [domain.feature_condition(r.condition) for r in rows])
+    return [_apply(conn, row, ids, now) for row, ids in zip(rows, found)]
 
 
 def _apply(conn: Connection, row: Any, wanted: Any, now: datetime) -> Change:
     """``wanted``: the member ids that should be in the segment (any iterable of ints)."""
-    wanted = np.unique(np.fromiter(wanted, dtype=np.int64))
+    wanted = np.unique(wanted if isinstance(wanted, np.ndarray)
+                       else np.fromiter(wanted, dtype=np.int64))
     current = repository.current_member_ids(conn, row.id)
     entered = np.setdiff1d(wanted, current, assume_unique=True).tolist()
     left = np.setdiff1d(current, wanted, assume_unique=True).tolist()
