@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from sqlalchemy import Connection
 
+from patron.api.middleware import route_label
 from patron.audit.service import claim, record_success
 from patron.auth.service import Permission, Principal, authenticate
 from patron.clock import Clock
@@ -175,7 +176,8 @@ def context_for(permission: Permission) -> Callable[..., Context]:
         await refuse_unstorable_text(request)
         await follow_merges(request, context)
         claim(actor=principal.actor, program_id=principal.program_id,
-              api_key_id=principal.key_id, member_id=request.path_params.get("member_id"))
+              api_key_id=principal.key_id, member_id=request.path_params.get("member_id"),
+              operation=f"{request.method} {route_label(request.scope)}")
         return context
     return dependency
 

@@ -40,11 +40,13 @@ TRAIL: ContextVar[Trail | None] = ContextVar("patron_audit_trail", default=None)
 
 
 def claim(*, actor: str, program_id: int, api_key_id: int | None = None,
-          staff_account_id: int | None = None, member_id: Any = None) -> None:
+          staff_account_id: int | None = None, member_id: Any = None,
+          operation: str | None = None) -> None:
     """Say who makes the current write request (nothing outside one)."""
     trail = TRAIL.get()
     if trail is None:
         return
+    trail.operation = operation or trail.operation
     trail.actor, trail.program_id = actor, program_id
     trail.api_key_id, trail.staff_account_id = api_key_id, staff_account_id
     trail.member_id = _member_id(member_id)
