@@ -36,9 +36,10 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "text"
     """``json``: one JSON object per log line (with the request id), for a log shipper;
     ``text``: plain lines for a terminal. Both carry the request id."""
-    rate_limit: str = "1200/minute"
+    rate_limit: str = ""
     """Requests per API key, as ``N/second|minute|hour`` (a key's own limit overrides it);
-    beyond it the answer is 429 with ``Retry-After``. Empty: no limit."""
+    beyond it the answer is 429 with ``Retry-After``. Empty (the default): only keys with a
+    limit of their own are limited."""
     rate_limit_storage: str = "memory://"
     """Where the counts live: ``memory://`` counts per process (one worker, SQLite);
     ``redis://127.0.0.1:6379`` shares them between ``--workers``."""

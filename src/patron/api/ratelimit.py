@@ -44,6 +44,8 @@ def _item(text: str) -> RateLimitItem:
 
 class KeyRateLimiter:
     def __init__(self, default: str, storage_uri: str) -> None:
+        if default:
+            _item(default)  # a malformed PATRON_RATE_LIMIT stops the start, not a request
         self.default = default or None
         self.storage = storage_from_string(storage_uri)
         self.local = isinstance(self.storage, MemoryStorage)
