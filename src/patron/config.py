@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Literal
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -31,6 +32,17 @@ class Settings(BaseSettings):
     portal_dev_links: bool = False
     """Show the member portal's sign-in link on the page instead of only sending it: for the
     demo and development only, never in production (anyone could sign in as anyone)."""
+
+    log_format: Literal["json", "text"] = "text"
+    """``json``: one JSON object per log line (with the request id), for a log shipper;
+    ``text``: plain lines for a terminal. Both carry the request id."""
+    rate_limit: str = ""
+    """Requests per API key, as ``N/second|minute|hour`` (a key's own limit overrides it);
+    beyond it the answer is 429 with ``Retry-After``. Empty (the default): only keys with a
+    limit of their own are limited."""
+    rate_limit_storage: str = "memory://"
+    """Where the counts live: ``memory://`` counts per process (one worker, SQLite);
+    ``redis://127.0.0.1:6379`` shares them between ``--workers``."""
 
     @property
     def sqlalchemy_url(self) -> str:

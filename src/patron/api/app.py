@@ -25,7 +25,11 @@ from patron.coupons.api import router as coupons_router
 from patron.api import errors
 from patron.api.campaign_results import router as campaign_results_router
 from patron.api.merges import router as merges_router
-from patron.api.middleware import BodyLimit, UnexpectedErrors
+from patron.api.health import health_router
+from patron.api.metrics import JOB_RUNS, metrics_router
+from patron.api.middleware import BodyLimit, RequestContext, UnexpectedErrors
+from patron.api.ratelimit import KeyRateLimiter
+from patron.audit.api import router as audit_router
 from patron.clock import Clock, SystemClock
 from patron.config import get_settings
 from patron.db import Database
@@ -55,7 +59,8 @@ API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wa
                memberships_router, households_router, events_router, program_router,
                household_tiers_router, coupons_router, rewards_router, transfers_router,
                campaign_results_router, analytics_router, merges_router, matching_router,
-               member_segments_router, segments_router, campaigns_router, portal_links_router]
+               member_segments_router, segments_router, campaigns_router, portal_links_router,
+               audit_router]
 
 BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
                             ("POST", "/api/v1/program/simulate")})
@@ -71,9 +76,11 @@ async def _scheduler(db: Database, clock: Clock, interval: float,
         try:
             result = await run_in_threadpool(sweep, db, clock.now())
             done = {name: counts for name, counts in result.items() if any(counts.values())}
+            JOB_RUNS.labels(name, "succeeded").inc()
             if done:
                 log.info("scheduled %s: %s", name, done)
         except Exception:  # a failed sweep must not stop the next one
+            JOB_RUNS.labels(name, "failed").inc()
             log.exception("scheduled %s failed", name)
         await asyncio.sleep(interval)
 
@@ -112,12 +119,16 @@ def create_app(db: Database, clock: Clock | None = None, *,
                               "(`Authorization: Bearer ptn_…`).")
     app.state.db = db
     app.state.clock = clock
+    app.state.rate_limiter = KeyRateLimiter(settings.rate_limit, settings.rate_limit_storage)
     errors.install(app)
     app.add_middleware(BodyLimit, limit_for=body_limits(settings.max_body_bytes,
                                                         settings.max_bulk_body_bytes))
-    app.add_middleware(UnexpectedErrors)  # outermost: also answers the body limit's defects
+    app.add_middleware(UnexpectedErrors)  # also answers the body limit's defects
+    app.add_middleware(RequestContext)  # outermost: id, metrics, audit
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api/v1")
+    app.include_router(health_router(db))
+    app.include_router(metrics_router())
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/console", create_console(db, clock), name="console")
@@ -137,11 +148,5 @@ def create_app(db: Database, clock: Clock | None = None, *,
             swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
             swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
             swagger_ui_parameters={"persistAuthorization": True})
-
-    @app.get("/healthz", tags=["operations"])
-    def health() -> dict[str, str]:
-        """Liveness and database reachability."""
-        db.read(lambda conn: conn.exec_driver_sql("SELECT 1").scalar())
-        return {"status": "ok"}
 
     return app

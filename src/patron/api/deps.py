@@ -12,7 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 from sqlalchemy import Connection
 
-from patron.auth.service import Permission, Principal, authenticate, known_principal
+from patron.api.middleware import route_label
+from patron.audit.service import claim, record_success
+from patron.auth.service import Permission, Principal, authenticate
 from patron.clock import Clock
 from patron.db import Database
 from patron.errors import PatronError, Unauthorized
@@ -33,6 +35,7 @@ class Context:
     program: Program | None = None
     """The program as this request read it already (with a member-id path's merge), if
     it did; else each ``read`` and ``write`` reads it in its own transaction."""
+    trail: Any = None
 
     def _program(self, conn: Connection) -> Program:
         return self.program or get_program(conn, self.principal.program_id)
@@ -41,7 +44,16 @@ class Context:
         return self.db.read(lambda conn: work(conn, self._program(conn)))
 
     def write(self, work: Callable[[Connection, Program], T]) -> T:
-        return self.db.transact(lambda conn: work(conn, self._program(conn)))
+        """``work`` in one transaction, with the request's audit row in the same one."""
+        def audited(conn: Connection) -> T:
+            result = work(conn, self._program(conn))
+            self.trail = record_success(conn, now=self.clock.now(), result=result)
+            return result
+
+        result = self.db.transact(audited)
+        if self.trail is not None:
+            self.trail.recorded = True
+        return result
 
 
 API_KEY = HTTPBearer(auto_error=False, scheme_name="apiKey", bearerFormat="ptn_…",
@@ -146,17 +158,26 @@ def context_for(permission: Permission) -> Callable[..., Context]:
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(API_KEY)],
     ) -> Context:
         db: Database = request.app.state.db
+        clock: Clock = request.app.state.clock
         token = _bearer(credentials)
-        # A key verified moments ago needs no connection and no trip to the thread pool.
-        principal = known_principal(token) or await run_in_threadpool(
-            db.read, lambda conn: authenticate(conn, token))
+        # Read on every request, so a revoked or expired key is refused at once
+        # by every process (benchmarks/auth_per_request.py measures the cost).
+        principal = await run_in_threadpool(
+            db.read, lambda conn: authenticate(conn, token, clock.now()))
+        await request.app.state.rate_limiter.check(principal)
         principal.require(permission)
-        return Context(db, request.app.state.clock, principal)
+        return Context(db, clock, principal)
 
     async def dependency(request: Request,
                          context: Context = Depends(authenticated)) -> Context:
+        principal = context.principal
+        claim(actor=principal.actor, program_id=principal.program_id,
+              api_key_id=principal.key_id)
         await refuse_unstorable_text(request)
         await follow_merges(request, context)
+        claim(actor=principal.actor, program_id=principal.program_id,
+              api_key_id=principal.key_id, member_id=request.path_params.get("member_id"),
+              operation=f"{request.method} {route_label(request.scope)}")
         return context
     return dependency
 

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from patron.errors import PatronError
+from patron.logs import REQUEST_ID
 
 log = logging.getLogger("patron")
 
@@ -25,7 +26,7 @@ client opens a new connection for its next request."""
 def problem_response(status: int, code: str, title: str, detail: str, *,
                      headers: Mapping[str, str] | None = None, **extra: Any) -> JSONResponse:
     body = {"type": f"https://patron.dev/problems/{code}", "title": title, "status": status,
-            "code": code, "detail": detail, **extra}
+            "code": code, "detail": detail, **extra, "request_id": REQUEST_ID.get()}
     return JSONResponse(body, status_code=status, media_type=PROBLEM, headers=headers)
 
 
@@ -45,7 +46,7 @@ def _field(loc: tuple[Any, ...]) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(PatronError)
     async def _patron(_: Request, exc: PatronError) -> JSONResponse:
-        body = exc.problem()
+        body = {**exc.problem(), "request_id": REQUEST_ID.get()}
         return JSONResponse(body, status_code=exc.status, media_type=PROBLEM,
                             headers=getattr(exc, "headers", None))
 

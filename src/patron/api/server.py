@@ -13,8 +13,10 @@ import os
 
 from fastapi import FastAPI
 
+from patron.api.metrics import clear_multiprocess_dir
 from patron.config import get_settings
 from patron.db import create_database
+from patron.logs import configure_logging
 
 DATABASE_URL_ENV = "PATRON_DATABASE_URL"
 WORKER_START_SECONDS = 60
@@ -25,6 +27,7 @@ def app_from_environment() -> FastAPI:
     from patron.api.app import create_app
 
     settings = get_settings()
+    configure_logging(settings.log_format)
     return create_app(create_database(settings.database_url),
                       jobs_interval=settings.jobs_interval_seconds,
                       features_interval=settings.features_interval_seconds)
@@ -37,6 +40,7 @@ def serve(database_url: str, host: str, port: int, workers: int, *,
 
     os.environ[DATABASE_URL_ENV] = database_url
     get_settings.cache_clear()
+    clear_multiprocess_dir()
     uvicorn.run("patron.api.server:app_from_environment", factory=True, host=host, port=port,
                 workers=workers, log_level="info", access_log=access_log,
                 # a new worker imports all of Patron before it answers uvicorn's health

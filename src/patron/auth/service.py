@@ -9,16 +9,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from limits import parse
 from sqlalchemy import Connection, insert, select, update
 
 from patron.auth.tables import api_keys
-from patron.errors import Forbidden, NotFound, Unauthorized
+from patron.clock import SystemClock
+from patron.errors import Forbidden, NotFound, PatronError, Unauthorized
 from patron.program.tables import programs
 
 
@@ -48,6 +48,8 @@ class Principal:
     program_id: int
     program_slug: str
     role: Role
+    rate_limit: str | None = None
+    """The key's own limit (``100/minute``), else the setting applies."""
 
     @property
     def actor(self) -> str:
@@ -70,27 +72,54 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+class KeyExpired(Unauthorized):
+    code = "api_key_expired"
+    title = "API key expired"
+
+
+class InvalidKeySettings(PatronError):
+    status = 422
+    code = "invalid_api_key_settings"
+    title = "Invalid API key settings"
+
+
+def checked_rate_limit(text: str | None) -> str | None:
+    """``text`` if it is a rate such as ``100/minute`` (else ``InvalidKeySettings``)."""
+    if text is None:
+        return None
+    try:
+        parse(text)
+    except ValueError:
+        raise InvalidKeySettings(f"{text!r} is not a rate such as 100/minute or 5/second",
+                                 rate_limit=text) from None
+    return text
+
+
 def create_key(conn: Connection, *, program_id: int, role: Role, name: str,
-               now: datetime) -> IssuedKey:
+               now: datetime, expires_at: datetime | None = None,
+               rate_limit: str | None = None) -> IssuedKey:
+    """A new key, shown once; it stops working at ``expires_at`` if given."""
+    if expires_at is not None and expires_at <= now:
+        raise InvalidKeySettings("a key must expire in the future",
+                                 expires_at=expires_at.isoformat())
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     key_id = conn.execute(insert(api_keys).values(
         program_id=program_id, prefix=prefix, secret_hash=_hash(secret), role=role.value,
-        name=name, created_at=now).returning(api_keys.c.id)).scalar_one()
+        name=name, created_at=now, expires_at=expires_at,
+        rate_limit=checked_rate_limit(rate_limit)).returning(api_keys.c.id)).scalar_one()
     return IssuedKey(key_id, f"ptn_{prefix}_{secret}", role)
 
 
 def revoke_key(conn: Connection, *, key_id: int, now: datetime,
                program_id: int | None = None) -> None:
-    """Revoke a key: refused by this process at once, by other server processes once
-    their few seconds of cached verification run out (``_KeyCache.ttl``)."""
+    """Revoke a key: every server process refuses it from its next request on."""
     where = [api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)]
     if program_id is not None:
         where.append(api_keys.c.program_id == program_id)
     done = conn.execute(update(api_keys).where(*where).values(revoked_at=now)).rowcount
     if not done:
         raise KeyNotFound(f"no active API key {key_id}", key_id=key_id)
-    _CACHE.clear()
 
 
 class KeyNotFound(NotFound):
@@ -108,6 +137,8 @@ class KeyInfo:
     name: str
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+    rate_limit: str | None = None
 
 
 def list_keys(conn: Connection, program_id: int, *, revoked: bool = False) -> list[KeyInfo]:
@@ -116,77 +147,41 @@ def list_keys(conn: Connection, program_id: int, *, revoked: bool = False) -> li
     if not revoked:
         query = query.where(api_keys.c.revoked_at.is_(None))
     return [KeyInfo(row.id, row.prefix, Role(row.role), row.name, row.created_at,
-                    row.revoked_at) for row in conn.execute(query.order_by(api_keys.c.id))]
+                    row.revoked_at, row.expires_at, row.rate_limit) for row in conn.execute(query.order_by(api_keys.c.id))]
 
 
-def rotate_key(conn: Connection, *, program_id: int, key_id: int, now: datetime) -> IssuedKey:
-    """A new key with the old one's role and name, and the old one revoked, in one
-    transaction: an integration swaps its secret without a moment with no valid key
-    if it installs the new one before the next cache expiry."""
+def rotate_key(conn: Connection, *, program_id: int, key_id: int, now: datetime,
+               expires_at: datetime | None = None) -> IssuedKey:
+    """A new key with the old one's role, name and rate limit (and ``expires_at``), and
+    the old one revoked, in one transaction."""
     row = conn.execute(select(api_keys).where(
         api_keys.c.id == key_id, api_keys.c.program_id == program_id,
         api_keys.c.revoked_at.is_(None))).first()
     if row is None:
         raise KeyNotFound(f"no active API key {key_id}", key_id=key_id)
     issued = create_key(conn, program_id=program_id, role=Role(row.role), name=row.name,
-                        now=now)
+                        now=now, expires_at=expires_at, rate_limit=row.rate_limit)
     revoke_key(conn, key_id=key_id, now=now, program_id=program_id)
     return issued
 
 
-class _KeyCache:
-    """Recently verified keys, so a busy integration is not one query per call.
-
-    Entries live a few seconds: a revoked key stops working within that time.
-    """
-
-    ttl = 5.0
-
-    def __init__(self) -> None:
-        self._items: dict[str, tuple[float, Principal]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, token: str) -> Principal | None:
-        with self._lock:
-            item = self._items.get(token)
-        if item and item[0] > time.monotonic():
-            return item[1]
-        return None
-
-    def put(self, token: str, principal: Principal) -> None:
-        with self._lock:
-            if len(self._items) > 10_000:
-                self._items.clear()
-            self._items[token] = (time.monotonic() + self.ttl, principal)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-
-_CACHE = _KeyCache()
-
-
-def known_principal(token: str) -> Principal | None:
-    """The caller of a key verified moments ago, without a database connection."""
-    return _CACHE.get(token)
-
-
-def authenticate(conn: Connection, token: str) -> Principal:
-    cached = _CACHE.get(token)
-    if cached:
-        return cached
+def authenticate(conn: Connection, token: str, now: datetime | None = None) -> Principal:
+    """The caller of ``token``, read afresh on every request: a revoked or expired key is
+    refused at once by every server process (one indexed lookup, see the README)."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != "ptn":
         raise Unauthorized("malformed API key")
     row = conn.execute(
         select(api_keys.c.id, api_keys.c.secret_hash, api_keys.c.role, api_keys.c.revoked_at,
-               api_keys.c.program_id, programs.c.slug)
+               api_keys.c.expires_at, api_keys.c.rate_limit, api_keys.c.program_id,
+               programs.c.slug)
         .join(programs, programs.c.id == api_keys.c.program_id)
         .where(api_keys.c.prefix == parts[1])).first()
     if row is None or row.revoked_at is not None or not hmac.compare_digest(
             row.secret_hash, _hash(parts[2])):
         raise Unauthorized("unknown or revoked API key")
-    principal = Principal(row.id, row.program_id, row.slug, Role(row.role))
-    _CACHE.put(token, principal)
-    return principal
+    if row.expires_at is not None and row.expires_at <= (now or SystemClock().now()):
+        raise KeyExpired(f"API key {row.id} expired at {row.expires_at.isoformat()}; "
+                         "rotate it or create a new one", key_id=row.id,
+                         expired_at=row.expires_at.isoformat())
+    return Principal(row.id, row.program_id, row.slug, Role(row.role), row.rate_limit)

@@ -14,8 +14,12 @@ api_keys = Table(
     Column("name", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime),
+    Column("expires_at", UTCDateTime),
+    Column("rate_limit", String(32)),
     UniqueConstraint("prefix"),
 )
+"""``expires_at``: refused from then on (401 ``api_key_expired``); ``rate_limit``: the
+key's own requests per period (``100/minute``), else the setting ``PATRON_RATE_LIMIT``."""
 
 staff_accounts = Table(
     "staff_accounts",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,7 @@ from patron.migrations.tables import all_tables
 from patron.demo.seed import SLUG, seed
 from patron.flows import jobs
 from patron.analytics import cli as analytics_cli
+from patron.audit import cli as audit_cli
 from patron.auth import cli as auth_cli
 from patron.auth import portal_cli
 from patron.campaigns import cli as campaigns_cli
@@ -51,6 +53,7 @@ app.add_typer(imports_cli.app, name="import")
 app.add_typer(analytics_cli.app, name="analytics")
 app.add_typer(auth_cli.app, name="staff")
 app.add_typer(portal_cli.app, name="portal")
+app.add_typer(audit_cli.app, name="audit")
 analytics_cli.app.command("campaign")(campaign_results_cli.campaign)
 app.add_typer(coupons_cli.app, name="coupons")
 app.add_typer(matching_cli.app, name="members")
@@ -110,16 +113,39 @@ def programs_create(slug: str, name: Annotated[str, typer.Option()],
     console.print(f"program [bold]{program.slug}[/bold] created (id {program.id})")
 
 
+_UNITS = {"d": "days", "h": "hours", "m": "minutes"}
+ExpiresIn = Annotated[str | None, typer.Option(
+    "--expires-in", help="The key stops working after this long: 90d, 12h, 30m")]
+
+
+def _expiry(expires_in: str | None, now: datetime) -> datetime | None:
+    if expires_in is None:
+        return None
+    amount, unit = expires_in[:-1], expires_in[-1:]
+    if not amount.isdigit() or unit not in _UNITS or not 0 < int(amount) <= 36_500:
+        console.print(f"[red]error[/red] --expires-in {escape(expires_in)}: give a number "
+                      "and d, h or m, e.g. 90d")
+        raise typer.Exit(2)
+    return now + timedelta(**{_UNITS[unit]: int(amount)})
+
+
 @keys_app.command("create")
 def keys_create(program: Annotated[str, typer.Option(help="Program slug")],
                 role: Annotated[Role, typer.Option()] = Role.ADMIN,
-                name: Annotated[str, typer.Option()] = "cli", db: DbOption = None) -> None:
+                name: Annotated[str, typer.Option()] = "cli",
+                expires_in: ExpiresIn = None,
+                rate_limit: Annotated[str | None, typer.Option(
+                    help="This key's requests per period, e.g. 100/minute "
+                         "(default: $PATRON_RATE_LIMIT)")] = None,
+                db: DbOption = None) -> None:
     """Create an API key; it is shown once and stored hashed."""
     database = open_db(db)
+    now = SystemClock().now()
+    expires_at = _expiry(expires_in, now)
     try:
         issued = database.transact(lambda conn: create_key(
             conn, program_id=get_program_by_slug(conn, program).id, role=role, name=name,
-            now=SystemClock().now()))
+            now=now, expires_at=expires_at, rate_limit=rate_limit))
     except PatronError as error:
         fail(error)
     print(issued.key)
@@ -136,10 +162,13 @@ def keys_list(program: Annotated[str, typer.Option(help="Program slug")],
             conn, get_program_by_slug(conn, program).id, revoked=revoked))
     except PatronError as error:
         fail(error)
-    table = Table("id", "prefix", "role", "name", "created", "revoked")
+    table = Table("id", "prefix", "role", "name", "created", "expires", "rate limit",
+                  "revoked")
     for key in keys:
         table.add_row(str(key.id), f"ptn_{key.prefix}_…", key.role.value, escape(key.name),
                       f"{key.created_at:%Y-%m-%d %H:%M}",
+                      f"{key.expires_at:%Y-%m-%d %H:%M}" if key.expires_at else "",
+                      key.rate_limit or "",
                       f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "")
     console.print(table)
 
@@ -147,7 +176,7 @@ def keys_list(program: Annotated[str, typer.Option(help="Program slug")],
 @keys_app.command("revoke")
 def keys_revoke(key_id: int, program: Annotated[str, typer.Option(help="Program slug")],
                 db: DbOption = None) -> None:
-    """Revoke a key (refused from then on; other server processes within seconds)."""
+    """Revoke a key: every server process refuses it from its next request on."""
     database = open_db(db)
     try:
         database.transact(lambda conn: revoke_key(
@@ -160,13 +189,15 @@ def keys_revoke(key_id: int, program: Annotated[str, typer.Option(help="Program 
 
 @keys_app.command("rotate")
 def keys_rotate(key_id: int, program: Annotated[str, typer.Option(help="Program slug")],
-                db: DbOption = None) -> None:
+                expires_in: ExpiresIn = None, db: DbOption = None) -> None:
     """Print a new key with the same role and name, and revoke the old one."""
     database = open_db(db)
+    now = SystemClock().now()
+    expires_at = _expiry(expires_in, now)
     try:
         issued = database.transact(lambda conn: rotate_key(
             conn, program_id=get_program_by_slug(conn, program).id, key_id=key_id,
-            now=SystemClock().now()))
+            now=now, expires_at=expires_at))
     except PatronError as error:
         fail(error)
     print(issued.key)

@@ -4,6 +4,8 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from patron.api.deps import Writer, problem_responses
+from patron.api.metrics import count_ingested
+from patron.logs import REQUEST_ID
 from patron.flows.ingest import ingest
 from patron.events.schemas import BatchOutcome, EventBatch, EventIn, EventOutcome
 
@@ -24,8 +26,9 @@ def post_event(event: EventIn, ctx: Writer):
     """
     [outcome] = ctx.write(lambda conn, program: ingest(
         conn, program, [event], now=ctx.clock.now(), actor=ctx.principal.actor))
+    count_ingested([outcome])
     if outcome.status == "rejected":
-        problem = outcome.error or {}
+        problem = {**(outcome.error or {}), "request_id": REQUEST_ID.get()}
         return JSONResponse(problem, status_code=problem.get("status", 422),
                             media_type="application/problem+json")
     return JSONResponse(outcome.model_dump(mode="json"),
@@ -44,6 +47,7 @@ def post_batch(batch: EventBatch, ctx: Writer) -> BatchOutcome:
     """
     results = ctx.write(lambda conn, program: ingest(
         conn, program, batch.events, now=ctx.clock.now(), actor=ctx.principal.actor))
+    count_ingested(results)
     count = {s: sum(1 for r in results if r.status == s)
              for s in ("processed", "duplicate", "rejected")}
     return BatchOutcome(processed=count["processed"], duplicates=count["duplicate"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import MetaData
 
+import patron.audit.tables  # noqa: F401
 import patron.auth.tables  # noqa: F401
 import patron.campaigns.tables  # noqa: F401
 import patron.coupons.tables  # noqa: F401

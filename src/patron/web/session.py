@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
+from patron.audit.service import claim
 from patron.auth.service import Permission
 from patron.auth.staff import StaffSession, session_for
 
@@ -77,8 +78,11 @@ class LoginForm:
 
 
 async def checked(request: Request, session: Staff) -> StaffSession:
-    """The session, once the POST showed its CSRF token."""
+    """The session, once the POST showed its CSRF token; every console write passes
+    here, so here it is named in the audit log as the staff account's."""
     await require_token(request, session.csrf_token)
+    claim(actor=session.actor, program_id=session.program_id,
+          staff_account_id=session.account_id, member_id=request.path_params.get("member_id"))
     return session
 
 
