@@ -14,12 +14,13 @@ from sqlalchemy import Connection
 
 from patron.api.middleware import route_label
 from patron.audit.service import claim, record_success
-from patron.auth.service import Permission, Principal, authenticate
+from patron.auth.service import (Permission, Principal, authenticate, forget_key, key_in_force,
+                                 known_principal)
 from patron.clock import Clock
 from patron.db import Database
 from patron.errors import PatronError, Unauthorized
 from patron.members.repository import merged_into_of, survivor_of
-from patron.program.service import Program, get_program, get_program_with
+from patron.program.service import Program, ProgramNotFound, get_program, get_program_with
 from patron.schemas_common import unstorable_text
 
 T = TypeVar("T")
@@ -36,9 +37,30 @@ class Context:
     """The program as this request read it already (with a member-id path's merge), if
     it did; else each ``read`` and ``write`` reads it in its own transaction."""
     trail: Any = None
+    token: str = ""
+    key_checked: bool = True
+    """False while the key came from the few-second cache: the first program read
+    then also checks that the key is not revoked (``checked``)."""
 
     def _program(self, conn: Connection) -> Program:
-        return self.program or get_program(conn, self.principal.program_id)
+        if self.program is not None:
+            return self.program
+        return self.checked(conn, lambda guard: get_program(
+            conn, self.principal.program_id, guard=guard))
+
+    def checked(self, conn: Connection, read: Callable[[Any], T]) -> T:
+        """``read`` (a program read taking a guard), with the cached key's revocation
+        checked by the same statement; a revoked key answers 401 here."""
+        if self.key_checked:
+            return read(None)
+        try:
+            result = read(key_in_force(self.principal.key_id))
+        except ProgramNotFound:
+            forget_key(self.token)
+            authenticate(conn, self.token, self.clock.now())  # 401 if revoked
+            result = read(None)
+        self.key_checked = True
+        return result
 
     def read(self, work: Callable[[Connection, Program], T]) -> T:
         return self.db.read(lambda conn: work(conn, self._program(conn)))
@@ -137,8 +159,8 @@ async def follow_merges(request: Request, context: Context) -> None:
     def look(conn: Connection) -> int | None:
         # The program row and the member's merged_into in one statement: an ordinary
         # member costs nothing more, and the request's work uses the program read here.
-        context.program, merged_into = get_program_with(
-            conn, program_id, merged_into_of(program_id, member_id))
+        context.program, merged_into = context.checked(conn, lambda guard: get_program_with(
+            conn, program_id, merged_into_of(program_id, member_id), guard=guard))
         return None if merged_into is None else survivor_of(conn, program_id, member_id)
 
     survivor = await run_in_threadpool(context.db.read, look)
@@ -160,13 +182,18 @@ def context_for(permission: Permission) -> Callable[..., Context]:
         db: Database = request.app.state.db
         clock: Clock = request.app.state.clock
         token = _bearer(credentials)
-        # Read on every request, so a revoked or expired key is refused at once
-        # by every process (benchmarks/auth_per_request.py measures the cost).
-        principal = await run_in_threadpool(
-            db.read, lambda conn: authenticate(conn, token, clock.now()))
+        # A key verified moments ago needs no lookup of its own: the request's program
+        # read checks it is not revoked (Context.checked), so revocation is seen at once
+        # by every process; benchmarks/auth_per_request.py measures the cost.
+        now = clock.now()
+        principal = known_principal(token, now)
+        cached = principal is not None
+        if principal is None:
+            principal = await run_in_threadpool(
+                db.read, lambda conn: authenticate(conn, token, now))
         await request.app.state.rate_limiter.check(principal)
         principal.require(permission)
-        return Context(db, clock, principal)
+        return Context(db, clock, principal, token=token, key_checked=not cached)
 
     async def dependency(request: Request,
                          context: Context = Depends(authenticated)) -> Context:

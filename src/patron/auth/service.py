@@ -9,12 +9,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
 from limits import parse
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, exists, insert, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from patron.auth.tables import api_keys
 from patron.clock import SystemClock
@@ -50,6 +53,7 @@ class Principal:
     role: Role
     rate_limit: str | None = None
     """The key's own limit (``100/minute``), else the setting applies."""
+    expires_at: datetime | None = None
 
     @property
     def actor(self) -> str:
@@ -165,9 +169,66 @@ def rotate_key(conn: Connection, *, program_id: int, key_id: int, now: datetime,
     return issued
 
 
+class _KeyCache:
+    """Keys verified in the last few seconds, so a busy integration does not pay a
+    lookup and a trip to the thread pool on every call.
+
+    A cached key is still checked on every request: the statement that reads the
+    program for the request's work carries ``key_in_force`` as a condition, so a
+    revoked key is refused at once by every process at no extra statement
+    (``api.deps.Context``). Expiry is checked against the clock from the cached row.
+    """
+
+    ttl = 5.0
+
+    def __init__(self) -> None:
+        self._items: dict[str, tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str) -> Principal | None:
+        with self._lock:
+            item = self._items.get(token)
+        if item and item[0] > time.monotonic():
+            return item[1]
+        return None
+
+    def put(self, token: str, principal: Principal) -> None:
+        with self._lock:
+            if len(self._items) > 10_000:
+                self._items.clear()
+            self._items[token] = (time.monotonic() + self.ttl, principal)
+
+    def forget(self, token: str) -> None:
+        with self._lock:
+            self._items.pop(token, None)
+
+
+_CACHE = _KeyCache()
+
+
+def known_principal(token: str, now: datetime) -> Principal | None:
+    """The caller of a key verified moments ago, without a database connection; None
+    when it must be looked up (not cached, or past its expiry: the lookup says so)."""
+    principal = _CACHE.get(token)
+    if principal is None or (principal.expires_at is not None and principal.expires_at <= now):
+        return None
+    return principal
+
+
+def forget_key(token: str) -> None:
+    """Drop a cached key, so the next ``authenticate`` reads it afresh."""
+    _CACHE.forget(token)
+
+
+def key_in_force(key_id: int) -> ColumnElement[bool]:
+    """True while key ``key_id`` is not revoked: a condition for a statement the
+    request runs anyway, so a cached key costs no lookup of its own."""
+    return exists().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+
+
 def authenticate(conn: Connection, token: str, now: datetime | None = None) -> Principal:
-    """The caller of ``token``, read afresh on every request: a revoked or expired key is
-    refused at once by every server process (one indexed lookup, see the README)."""
+    """The caller of ``token``, read from the database (and remembered for a few
+    seconds, see ``_KeyCache``): a revoked or expired key is refused."""
     parts = token.split("_", 2)
     if len(parts) != 3 or parts[0] != "ptn":
         raise Unauthorized("malformed API key")
@@ -184,4 +245,7 @@ def authenticate(conn: Connection, token: str, now: datetime | None = None) -> P
         raise KeyExpired(f"API key {row.id} expired at {row.expires_at.isoformat()}; "
                          "rotate it or create a new one", key_id=row.id,
                          expired_at=row.expires_at.isoformat())
-    return Principal(row.id, row.program_id, row.slug, Role(row.role), row.rate_limit)
+    principal = Principal(row.id, row.program_id, row.slug, Role(row.role), row.rate_limit,
+                          row.expires_at)
+    _CACHE.put(token, principal)
+    return principal

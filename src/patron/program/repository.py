@@ -20,9 +20,12 @@ def program_by_slug(conn: Connection, slug: str) -> Any:
 
 
 def program_by_id(conn: Connection, program_id: int, *, lock: bool = False,
-                  extra: Any = None) -> Any:
-    """The program's row; ``extra``: one more column, labelled ``extra``."""
+                  extra: Any = None, guard: Any = None) -> Any:
+    """The program's row; ``extra``: one more column, labelled ``extra``; ``guard``: a
+    condition that must also hold, else no row."""
     query = select(programs).where(programs.c.id == program_id)
+    if guard is not None:
+        query = query.where(guard)
     if extra is not None:
         query = query.add_columns(extra.label("extra"))
     if lock:

@@ -77,16 +77,19 @@ def create_program(conn: Connection, *, slug: str, name: str, settings: ProgramS
     return get_program(conn, program_id)
 
 
-def get_program(conn: Connection, program_id: int) -> Program:
-    row = repository.program_by_id(conn, program_id)
+def get_program(conn: Connection, program_id: int, *, guard: Any = None) -> Program:
+    """The program; ``guard``, a condition the same statement checks (ProgramNotFound
+    when it does not hold)."""
+    row = repository.program_by_id(conn, program_id, guard=guard)
     if row is None:
         raise ProgramNotFound(f"program {program_id} does not exist")
     return _program(row)
 
 
-def get_program_with(conn: Connection, program_id: int, extra: Any) -> tuple[Program, Any]:
+def get_program_with(conn: Connection, program_id: int, extra: Any, *,
+                     guard: Any = None) -> tuple[Program, Any]:
     """``get_program`` and the value of ``extra`` (a scalar subquery) in one statement."""
-    row = repository.program_by_id(conn, program_id, extra=extra)
+    row = repository.program_by_id(conn, program_id, extra=extra, guard=guard)
     if row is None:
         raise ProgramNotFound(f"program {program_id} does not exist")
     return _program(row), row.extra
