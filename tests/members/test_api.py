@@ -161,14 +161,19 @@ FUTURE_BIRTHDATE = {
                 "message": "Value error, birthdate must be between 1900-01-01 and today"}]}
 
 
+def _without_request_id(problem: dict) -> dict:
+    """A problem without its request id (each answer names its own request)."""
+    return {key: value for key, value in problem.items() if key != "request_id"}
+
+
 def test_a_birthdate_after_today_is_refused_as_an_invalid_payload(api):
     tomorrow = (api.clock.now() + timedelta(days=1)).date().isoformat()
     refused = api.post("/members", json=member_payload(profile={"birthdate": tomorrow}),
                        headers={"Idempotency-Key": "born-tomorrow"})
-    assert refused.status_code == 422 and refused.json() == FUTURE_BIRTHDATE
+    assert refused.status_code == 422 and _without_request_id(refused.json()) == FUTURE_BIRTHDATE
     member = api.post("/members", json=member_payload()).json()
     changed = api.patch(f"/members/{member['id']}", json={"profile": {"birthdate": tomorrow}})
-    assert changed.status_code == 422 and changed.json() == FUTURE_BIRTHDATE
+    assert changed.status_code == 422 and _without_request_id(changed.json()) == FUTURE_BIRTHDATE
     unknown = api.patch("/members/999999", json={"profile": {"birthdate": tomorrow}})
     assert unknown.status_code == 422
     today = api.clock.now().date().isoformat()
