@@ -110,3 +110,13 @@ def watched(browser: Browser, site: dict[str, str]) -> Iterator[Watched]:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     yield Watched(context.new_page(), site["base"])
     context.close()
+
+
+def sign_in(watched: Watched, password: str) -> Page:
+    """Sign the demo admin in through the console's login form; the dashboard's page."""
+    page = watched.go("/console/login")
+    page.get_by_label("Email").fill(EMAIL)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/console/")
+    return page

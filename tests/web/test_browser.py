@@ -10,22 +10,12 @@ from __future__ import annotations
 import os
 
 import pytest
-from playwright.sync_api import Page
 
-from tests.web.conftest import CHROMIUM, EMAIL, Watched
+from tests.web.conftest import CHROMIUM, EMAIL, sign_in
 
 if not CHROMIUM.exists() and os.environ.get("CI") != "true":
     pytest.skip("no /usr/bin/chromium (apt-get install chromium); required under CI",
                 allow_module_level=True)
-
-
-def _sign_in(watched: Watched, password: str) -> Page:
-    page = watched.go("/console/login")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/console/")
-    return page
 
 
 def test_login_page(watched):
@@ -38,7 +28,7 @@ def test_login_page(watched):
 
 
 def test_dashboard_draws_its_charts(watched, site):
-    page = _sign_in(watched, site["password"])
+    page = sign_in(watched, site["password"])
     assert int(page.locator("#fig-members").inner_text().replace(",", "")) >= 40
     points = page.evaluate("""() => ['chart-members', 'chart-points', 'chart-activity',
                                       'chart-rfm'].map(
@@ -48,7 +38,7 @@ def test_dashboard_draws_its_charts(watched, site):
 
 
 def test_find_a_member_adjust_points_and_log_out(watched, site):
-    page = _sign_in(watched, site["password"])
+    page = sign_in(watched, site["password"])
     page.get_by_role("link", name="Members").click()
     page.get_by_label("Email, phone, card, external id or name").fill(site["phone"])
     page.locator("#results a").first.wait_for()

@@ -7,7 +7,7 @@ import os
 from datetime import date, timedelta
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from patron.clock import SystemClock
@@ -16,7 +16,7 @@ from patron.demo.seed import SLUG
 from patron.matching import candidates
 from patron.members.tables import identities, members
 from patron.program.service import get_program_by_slug
-from tests.web.conftest import CHROMIUM, EMAIL, Watched
+from tests.web.conftest import CHROMIUM, sign_in
 
 if not CHROMIUM.exists() and os.environ.get("CI") != "true":
     pytest.skip("no /usr/bin/chromium (apt-get install chromium); required under CI",
@@ -38,19 +38,10 @@ def demo(site):
     db.dispose()
 
 
-def _sign_in(watched: Watched, password: str) -> Page:
-    page = watched.go("/console/login")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url("**/console/")
-    return page
-
-
 def test_households_search_add_and_remove(watched, site, demo):
     db, _, people = demo
     owner, joining = people[0], people[1]
-    page = _sign_in(watched, site["password"])
+    page = sign_in(watched, site["password"])
     watched.go(f"/console/members/{owner}")
     page.get_by_label("Start a household, owned by this member, named").fill("The Okafors")
     page.get_by_role("button", name="Start household").click()
@@ -80,7 +71,7 @@ def test_households_search_add_and_remove(watched, site, demo):
 def test_member_page_tier_block_unblock_merge_and_undo(watched, site, demo):
     _, _, people = demo
     member, other = people[2], people[3]
-    page = _sign_in(watched, site["password"])
+    page = sign_in(watched, site["password"])
     watched.go(f"/console/members/{member}")
     page.locator("#tier-level").select_option("gold")
     page.get_by_label("Until (the earned tier resumes that day)").fill(
@@ -129,7 +120,7 @@ def test_merge_candidates_accept_and_reject(watched, site, demo):
         made.append(db.transact(lambda conn, a=till, b=web, f=family: candidates.suggest(
             conn, program_id, a, b, probability=0.93, rule="model", now=now, evidence={
                 "family_name": {"left": f, "right": f, "level": "exact", "weight": 4.1}})))
-    page = _sign_in(watched, site["password"])
+    page = sign_in(watched, site["password"])
     page.get_by_role("link", name="Merges").click()
     page.locator(f"#candidate-{made[0]}").wait_for()
     watched.check("merge-candidates")
@@ -145,7 +136,7 @@ def test_merge_candidates_accept_and_reject(watched, site, demo):
 
 def test_a_form_that_fails_validation_shows_a_page(watched, site, demo):
     _, _, people = demo
-    page = _sign_in(watched, site["password"])
+    page = sign_in(watched, site["password"])
     watched.go(f"/console/members/{people[4]}")
     page.evaluate("document.getElementById('adjust-points').removeAttribute('required')")
     page.get_by_label("Reason (the member sees it)").fill("Nothing")
@@ -157,7 +148,7 @@ def test_a_form_that_fails_validation_shows_a_page(watched, site, demo):
 
 
 def test_an_htmx_request_that_fails_validation_shows_its_problem_in_place(watched, site):
-    page = _sign_in(watched, site["password"])
+    page = sign_in(watched, site["password"])
     page.get_by_role("link", name="Members").click()
     page.get_by_label("Email, phone, card, external id or name").fill("x" * 201)
     expect(page.locator("#results [role=alert]")).to_contain_text("need correcting")
