@@ -8,6 +8,7 @@ Patron computes with, so no payload can turn into a server error.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date, datetime, timezone
 from typing import Annotated, Any
@@ -24,6 +25,16 @@ LATEST = datetime(3000, 1, 1, tzinfo=timezone.utc)
 """The first instant Patron refuses. Expiry (up to 100 years), tier windows and
 program-timezone days computed from any accepted instant stay far inside what
 Python's and the databases' dates can hold."""
+
+
+_PLAIN_ID = re.compile(r"[0-9]{1,18}")
+
+
+def plain_id(value: Any) -> int | None:
+    """The id a path, form, cursor or file row gives as text (1-18 ASCII digits), else
+    None. ``str.isdigit`` is not the check: it accepts "¹", which ``int`` refuses."""
+    text = str(value) if value is not None else ""
+    return int(text) if _PLAIN_ID.fullmatch(text) else None
 
 
 def storable(value: str) -> str:

@@ -21,7 +21,7 @@ from patron.db import Database
 from patron.errors import PatronError, Unauthorized
 from patron.members.repository import merged_into_of, survivor_of
 from patron.program.service import Program, ProgramNotFound, get_program, get_program_with
-from patron.schemas_common import unstorable_text
+from patron.schemas_common import plain_id, unstorable_text
 
 T = TypeVar("T")
 
@@ -137,9 +137,6 @@ RECORD_ITSELF = {f"{prefix}/members/{{member_id}}/{view}" for prefix in ("", "/a
 record's status is final, so a status change sent to it is refused, not passed on)."""
 
 
-_MEMBER_ID = re.compile(r"[0-9]{1,18}")
-
-
 async def follow_merges(request: Request, context: Context) -> None:
     """Member-id paths of a merged member act on the member it was merged into.
 
@@ -148,12 +145,11 @@ async def follow_merges(request: Request, context: Context) -> None:
     ``GET /members/{id}`` itself answers 301 with a ``Location`` of the survivor and
     ``merged_into`` in the body, so an integrator learns the new id.
     """
-    raw = request.path_params.get("member_id")
-    if raw is None or not _MEMBER_ID.fullmatch(str(raw)):
-        return  # not an id (e.g. "¹", which isdigit() accepts): the route's own check answers
+    member_id = plain_id(request.path_params.get("member_id"))
+    if member_id is None:
+        return  # not an id: the route's own check answers
     if getattr(request.scope.get("route"), "path", None) in RECORD_ITSELF:
         return
-    member_id = int(raw)
     program_id = context.principal.program_id
 
     def look(conn: Connection) -> int | None:

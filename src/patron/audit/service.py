@@ -20,6 +20,7 @@ from sqlalchemy import Connection, insert, select
 from patron.audit.tables import audit_log
 from patron.errors import PatronError
 from patron.logs import REQUEST_ID
+from patron.schemas_common import plain_id
 
 
 @dataclass
@@ -49,12 +50,7 @@ def claim(*, actor: str, program_id: int, api_key_id: int | None = None,
     trail.operation = operation or trail.operation
     trail.actor, trail.program_id = actor, program_id
     trail.api_key_id, trail.staff_account_id = api_key_id, staff_account_id
-    trail.member_id = _member_id(member_id)
-
-
-def _member_id(value: Any) -> int | None:
-    text = str(value) if value is not None else ""
-    return int(text) if text.isdigit() and len(text) <= 18 else None
+    trail.member_id = plain_id(member_id)
 
 
 def record(conn: Connection, trail: Trail, *, now: datetime, outcome: str,
@@ -72,7 +68,7 @@ def record_success(conn: Connection, *, now: datetime, result: Any = None) -> Tr
     if trail is None or trail.actor is None or trail.recorded:
         return None
     if trail.member_id is None:
-        trail.member_id = _member_id(getattr(result, "member_id", None))
+        trail.member_id = plain_id(getattr(result, "member_id", None))
     record(conn, trail, now=now, outcome="succeeded")
     return trail
 
@@ -96,9 +92,10 @@ class AuditQuery:
 def _cursor(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 18:
+    cursor = plain_id(value)
+    if cursor is None:
         raise InvalidCursor(f"{value!r} is not a cursor from a previous page", cursor=value)
-    return int(value)
+    return cursor
 
 
 def list_entries(conn: Connection, program_id: int,

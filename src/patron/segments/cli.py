@@ -28,6 +28,7 @@ from patron.members.domain import normalise_identity, parse_identity_query
 from patron.program.document import TAG_NAME
 from patron.program.repository import all_program_ids
 from patron.program.service import Program, get_program, get_program_by_slug
+from patron.schemas_common import plain_id
 from patron.segments import jobs, service
 from patron.segments.schemas import SegmentCreate
 
@@ -129,9 +130,10 @@ def _import_chunk(conn: Connection, program: Program, chunk: list[tuple[int, dic
 def _member_of(conn: Connection, program: Program, row: dict[str, Any]) -> int:
     raw = (row.get("member_id") or "").strip()
     if raw:
-        if not raw.isdigit() or len(raw) > 18:
+        member_id = plain_id(raw)
+        if member_id is None:
             raise InvalidInput(f"member_id {raw!r} is not a member id", field="member_id")
-        return int(raw)
+        return member_id
     kind, value = parse_identity_query((row.get("identity") or "").strip())
     key = (kind.value, normalise_identity(kind, value, program.settings.default_region))
     found = members_repository.members_by_identity(conn, program.id, [key])

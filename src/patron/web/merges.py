@@ -24,6 +24,7 @@ from patron.errors import PatronError
 from patron.flows import match_review, merging
 from patron.flows.member_search import search_members
 from patron.flows.member_view import member_360
+from patron.schemas_common import plain_id
 from patron.matching import candidates
 from patron.matching.schemas import CandidateState
 from patron.members.service import MemberNotFound
@@ -40,8 +41,9 @@ NOTICES = {"merged": "The pair was merged.", "rejected": "The pair was rejected.
 def _other(conn: Connection, program: Any, text: str) -> int:
     """The member a person typed: an id (``#12`` or ``12``), or one identity or name."""
     text = text.strip().removeprefix("#")
-    if text.isdigit() and int(text) <= MAX_INT:
-        return int(text)
+    member_id = plain_id(text)
+    if member_id is not None and member_id <= MAX_INT:
+        return member_id
     found = search_members(conn, program, text, limit=2)
     if len(found) != 1:
         raise MemberNotFound(f"no single member matches {text!r}: type their id or an "
