@@ -7,8 +7,7 @@ import os
 
 import pytest
 
-from tests.web.conftest import CHROMIUM
-from tests.web.test_browser import _sign_in
+from tests.web.conftest import CHROMIUM, sign_in
 
 if not CHROMIUM.exists() and os.environ.get("CI") != "true":
     pytest.skip("no /usr/bin/chromium (apt-get install chromium); required under CI",
@@ -16,7 +15,7 @@ if not CHROMIUM.exists() and os.environ.get("CI") != "true":
 
 
 def test_dashboard_shows_tiers_retention_and_the_running_campaign(watched, site):
-    page = _sign_in(watched, site["password"])
+    page = sign_in(watched, site["password"])
     tiers = page.locator("#tier-distribution tbody tr")
     assert tiers.count() == 3
     total = sum(int(page.locator(f"#tier-distribution tbody tr:nth-child({n}) td").first
@@ -32,7 +31,7 @@ def test_dashboard_shows_tiers_retention_and_the_running_campaign(watched, site)
 
 
 def test_campaigns_list_leads_to_results_with_the_lift_chart(watched, site):
-    page = _sign_in(watched, site["password"])
+    page = sign_in(watched, site["password"])
     page.get_by_role("link", name="Campaigns").click()
     page.wait_for_url("**/console/campaigns")
     row = page.locator("#campaigns tbody tr").first

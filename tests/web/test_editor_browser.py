@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from tests.web.test_browser import _sign_in
+from tests.web.conftest import sign_in
 
 RATE = re.compile(r'per_currency_unit: "1"')
 
@@ -24,7 +24,7 @@ def _set_rate(page, rate: str) -> str:
 
 
 def test_publish_with_an_error_then_fixed(watched, site):
-    page = _sign_in(watched, site["password"])
+    page = sign_in(watched, site["password"])
     page.get_by_role("link", name="Program", exact=True).click()
     page.wait_for_url("**/console/program")
     watched.check("program-editor")
@@ -87,7 +87,7 @@ def _put_back(watched, page, expected: int) -> None:
 
 
 def test_analytics_pages_chart_and_download(watched, site):
-    page = _sign_in(watched, site["password"])
+    page = sign_in(watched, site["password"])
     page.get_by_role("link", name="Analytics").click()
     page.wait_for_url("**/console/analytics")
     watched.check("analytics")
@@ -106,7 +106,7 @@ def test_analytics_pages_chart_and_download(watched, site):
 
 
 def test_rewards_and_a_coupon_batch(watched, site):
-    page = _sign_in(watched, site["password"])
+    page = sign_in(watched, site["password"])
     page.get_by_role("link", name="Rewards").click()
     page.wait_for_url("**/console/rewards")
     assert page.locator("#rewards tbody tr").count() >= 1
