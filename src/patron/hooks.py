@@ -207,6 +207,23 @@ class RewardRedeemed:
 
 
 @dataclass(frozen=True)
+class CouponUsed:
+    """A coupon took money off an order (``discount`` > 0), or a cancelled order gave that
+    use back (``discount`` < 0, the same amount), in the checkout's transaction. What
+    issued the coupon is its ``source`` (``campaign:double-beans``, ``reward:42``, …)."""
+
+    program: Program
+    coupon_id: int
+    coupon_type: str
+    kind: Literal["percent", "amount", "free_shipping"]
+    source: str | None
+    member_id: int | None
+    order_id: str
+    discount: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class ReferralQualified:
     """A referred member's first purchase qualified their referral; it pays once the
     return window has passed."""
@@ -277,11 +294,11 @@ class MemberStatusChanged:
 
 
 Happening = (MembersEnrolled | EventsRecorded | PointsEarned | PointsSpent | PointsExpired
-             | TierChanged | HouseholdChanged | RewardRedeemed | ReferralQualified
+             | TierChanged | HouseholdChanged | RewardRedeemed | CouponUsed | ReferralQualified
              | MembersMerged | MergeUndone | MemberStatusChanged | MemberProfileChanged)
 HAPPENINGS: tuple[type, ...] = (MembersEnrolled, EventsRecorded, PointsEarned, PointsSpent,
                                 PointsExpired, TierChanged, HouseholdChanged, RewardRedeemed,
-                                ReferralQualified, MembersMerged, MergeUndone,
+                                CouponUsed, ReferralQualified, MembersMerged, MergeUndone,
                                 MemberStatusChanged, MemberProfileChanged)
 
 H = TypeVar("H")

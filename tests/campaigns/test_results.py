@@ -40,6 +40,7 @@ from patron.events.schemas import EventIn
 from patron.events.tables import events
 from patron.flows.enrolment import create_member
 from patron.flows.ingest import ingest
+from patron.flows.merging import merge_members
 from patron.flows.redemption import redeem
 from patron.ledger.service import spend_points
 from patron.program.document import ProgramDocument
@@ -247,3 +248,16 @@ def test_coupons_used_count_in_cost_and_rewards_redeemed_are_ranked(shop):
     assert [(w.reward_id, w.name, w.redemptions, w.points) for w in r.top_rewards] == [
         ("mug", "Mug", 1, 50)]
     assert r.treatment.points_redeemed == 30 + 50
+
+
+def test_a_member_merged_into_another_is_counted_once(shop):
+    database, program, ids = shop
+    # H2 (holdout, nothing bought) turns out to be T1: T1 keeps its treatment group,
+    # and the merged record is no second, empty member of the holdout
+    database.transact(lambda conn: merge_members(conn, program, ids["T1"], ids["H2"],
+                                                 reason="same person", actor="test",
+                                                 now=NOW))
+    r = results(shop, "spring")
+    t, h = r.treatment, r.holdout
+    assert (t.members, t.revenue) == (3, 180_00)
+    assert (h.members, h.activated, h.revenue, h.spend_per_member) == (1, 1, 60_00, 60_00)

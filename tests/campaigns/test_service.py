@@ -10,6 +10,8 @@ from sqlalchemy import func, select
 
 from patron.campaigns import service
 from patron.campaigns.domain import assign as bucket_group
+from patron.coupons import checkout
+from patron.coupons.schemas import RedeemRequest, ReleaseRequest
 from patron.coupons.tables import coupons
 from tests.campaigns.factories import Shop, campaign
 
@@ -128,3 +130,39 @@ def test_the_sweep_skips_a_campaign_whose_segment_is_gone(database, clock):
     done = assign(shop)
     assert [d.campaign_id for d in done] == ["spring"]
     assert shop.groups("lapsed") == {} and len(shop.groups()) == 3
+
+
+def test_percent_coupons_cost_the_budget_what_they_take_off_at_checkout(database, clock):
+    shop = Shop(database, clock, campaign(coupons=[{"type": "pct"}], holdout="0",
+                                          budget={"money": 5000}))
+    members = shop.members(2)
+    done = assign(shop)[0]
+    assert (done.coupons, done.money) == (2, 0)  # a percent's cost is not known at issue
+
+    def spent():
+        return shop.db.read(lambda conn: service.get_campaign(
+            conn, shop.program, "spring", clock.now())).spend.money
+
+    def code_of(member_id):
+        return shop.db.read(lambda conn: conn.execute(select(coupons.c.code).where(
+            coupons.c.member_id == member_id)).scalar_one())
+
+    def redeem(member_id, order_id):
+        request = RedeemRequest.model_validate({"order_id": order_id, "member_id": member_id,
+                                                "order": {"subtotal": 200_00,
+                                                          "currency": "USD"}})
+        return shop.db.transact(lambda conn: checkout.redeem(
+            conn, shop.program, code_of(member_id), request, now=clock.now(), actor="test"))
+
+    first, new = redeem(members[0], "o-1")
+    assert new and first.discount == 30_00 and spent() == 30_00
+    assert redeem(members[0], "o-1")[1] is False and spent() == 30_00  # a retry costs nothing
+    shop.db.transact(lambda conn: checkout.release(
+        conn, shop.program, code_of(members[0]), ReleaseRequest(order_id="o-1"),
+        now=clock.now(), actor="test"))
+    assert spent() == 0  # a cancelled order gives its discount back
+    redeem(members[0], "o-2")
+    redeem(members[1], "o-3")
+    assert spent() == 60_00  # over the budget: the next gifts and awards stop
+    more = shop.members(1)
+    assert assign(shop)[0].skipped_for_budget == 1 and coupons_of(shop, more[0]) == 0

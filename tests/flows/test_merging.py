@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
+from patron.campaigns.tables import campaign_members
 from patron.errors import PatronError
 from patron.events.tables import orders
 from patron.flows.merging import merge_members, undo_merge
@@ -17,6 +18,7 @@ from patron.ledger.domain import Lot, LotState
 from patron.ledger.service import adjust_points, spend_points
 from patron.members.repository import identities_of, member_row
 from patron.members.tables import merges
+from patron.segments.tables import member_tags
 from patron.wallet import service as wallet_service
 from patron.wallet.service import WalletMove
 from tests.flows.test_ingest import BASE, Shop
@@ -206,3 +208,39 @@ def test_pay_back_pieces_cover_the_soonest_expiring_first():
     assert [(p.points, p.expires_at) for p in pieces] == [(10, early.expires_at),
                                                           (5, late.expires_at)]
     assert pay_back_pieces([(early, 10)], 0) == []
+
+
+def test_campaign_assignments_and_tags_follow_the_merge_and_come_back_on_undo(database,
+                                                                             clock):
+    shop = _shop(database, clock)
+    a, b = shop.member(), shop.member()
+    now = shop.clock.now()
+
+    def give(conn):
+        for member_id, campaign_id, group in ((a, "spring", "treatment"),
+                                              (b, "spring", "holdout"),
+                                              (b, "summer", "treatment")):
+            conn.execute(insert(campaign_members).values(
+                program_id=shop.program.id, campaign_id=campaign_id, member_id=member_id,
+                group=group, bucket=1, assigned_at=now))
+        for member_id, tag in ((a, "vip"), (b, "vip"), (b, "baker")):
+            conn.execute(insert(member_tags).values(
+                program_id=shop.program.id, member_id=member_id, tag=tag, source="manual",
+                added_by="test", added_at=now))
+    shop.db.transact(give)
+
+    def held():
+        return shop.db.read(lambda conn: (
+            sorted(conn.execute(select(campaign_members.c.member_id,
+                                       campaign_members.c.campaign_id,
+                                       campaign_members.c.group)).all()),
+            sorted(conn.execute(select(member_tags.c.member_id, member_tags.c.tag)).all())))
+    before = held()
+    merge_id = merge(shop, a, b)
+    assignments, tags = held()
+    # the survivor keeps its own group in spring; summer, which only b was in, follows b
+    assert assignments == sorted([(a, "spring", "treatment"), (b, "spring", "holdout"),
+                                  (a, "summer", "treatment")])
+    assert tags == sorted([(a, "vip"), (b, "vip"), (a, "baker")])
+    undo(shop, merge_id)
+    assert held() == before

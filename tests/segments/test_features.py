@@ -141,3 +141,17 @@ def test_age_bands_and_tags_written_by_the_database_match_the_domain(database, c
     for tag in ("alpha", "beta", "mid", "zeta"):
         database.transact(lambda conn, t=tag: service.remove_tag(conn, shop.program, ids[0], t))
     assert _features(shop, ids[0])["tags"] == []
+
+
+def test_monetary_is_net_of_returned_lines(database, clock):
+    shop = _shop(database, clock)
+    ann = shop.member()
+    shop.send(_buy(shop, ann, [("S1", "shoes", 1, 80_00), ("S2", "socks", 3, 9_00)], 20, "web"),
+              _buy(shop, ann, [("S3", "socks", 1, 30_00)], 12, "web"))
+    [back] = shop.send(shop.event(ann, "return", {"order_id": "o-1",
+                                                  "lines": [{"sku": "S2", "quantity": 2}]}))
+    assert back.status == "processed", back.error
+    database.transact(lambda conn: refresh_features(conn, shop.program, clock.now()))
+    a = _features(shop, ann)
+    # two of three socks at $9.00 for three came back: $6.00 off the first order
+    assert (a["frequency"], a["monetary"]) == (2, 80_00 + 9_00 + 30_00 - 6_00)

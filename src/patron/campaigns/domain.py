@@ -59,10 +59,32 @@ def status(starts: datetime, ends: datetime, now: datetime) -> Status:
     return "running" if now < ends else "ended"
 
 
+SOURCE_PREFIX = "campaign:"
+"""Coupons a campaign issues name it as their source: ``campaign:<id>``."""
+
+
+def coupon_source(campaign_id: str) -> str:
+    return f"{SOURCE_PREFIX}{campaign_id}"
+
+
+def campaign_of_source(source: str | None) -> str | None:
+    """The campaign that issued a coupon, from its source; None when none did."""
+    if source and source.startswith(SOURCE_PREFIX):
+        return source[len(SOURCE_PREFIX):] or None
+    return None
+
+
 def coupon_value(discount_amount: int | None) -> int:
-    """What a coupon costs the campaign when issued: its fixed money off; a percent or
-    free-shipping coupon's cost is only known when used, so it counts 0 here."""
+    """What a coupon costs the campaign when issued: its fixed money off. A percent or
+    free-shipping coupon's cost is only known when used: it counts 0 here and its
+    discount is charged to the budget at checkout (``charged_at_use``)."""
     return discount_amount or 0
+
+
+def charged_at_use(kind: str) -> bool:
+    """Whether a campaign coupon of this kind costs its budget when used (its discount
+    depends on the order) rather than when issued (a fixed amount off)."""
+    return kind != "amount"
 
 
 def gifts_value(coupon_values: list[int], count: int) -> int:
@@ -71,7 +93,12 @@ def gifts_value(coupon_values: list[int], count: int) -> int:
 
 
 def affordable(each: int, members: int, used: int, budget: int | None) -> int:
-    """How many of ``members`` can still get gifts worth ``each`` within the budget."""
-    if budget is None or each <= 0:
+    """How many of ``members`` can still get gifts worth ``each`` within the budget. A
+    budget already spent (percent coupons charge it at checkout) gives nothing more."""
+    if budget is None:
+        return members
+    if used >= budget:
+        return 0
+    if each <= 0:
         return members
     return max(0, min(members, (budget - used) // each))

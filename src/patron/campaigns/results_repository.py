@@ -26,7 +26,13 @@ cm = campaign_members
 
 
 def _assigned(program_id: int, campaign_id: str) -> Any:
-    return and_(cm.c.program_id == program_id, cm.c.campaign_id == campaign_id)
+    """The campaign's assigned members, but not those merged into another: a merge hands
+    the assignment to the survivor (or leaves it behind when the survivor had its own),
+    and the merged record has no purchases of its own left to count."""
+    merged = select(members.c.id).where(members.c.program_id == program_id,
+                                        members.c.merged_into.is_not(None))
+    return and_(cm.c.program_id == program_id, cm.c.campaign_id == campaign_id,
+                cm.c.member_id.not_in(merged))
 
 
 def _returned_by_order() -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from patron import hooks
 from patron.campaigns import domain, repository, schemas
 from patron.coupons.service import issue
 from patron.campaigns.domain import campaign_of
@@ -133,7 +134,7 @@ def _give(conn: Connection, program: Program, document: ProgramDocument, campaig
     each = sum(values)
     budget = campaign.budget.money if campaign.budget else None
     able = domain.affordable(each, len(members), spent[1], budget) if types else 0
-    source = f"campaign:{campaign.id}"
+    source = domain.coupon_source(campaign.id)
     for member_id in members[:able]:
         for type_id, count in types:
             for _ in range(count):
@@ -144,6 +145,16 @@ def _give(conn: Connection, program: Program, document: ProgramDocument, campaig
     return {"coupons": able * sum(c.count for c in campaign.coupons),
             "rewards": able if reward is not None else 0, "money": money,
             "skipped_for_budget": len(members) - able if types else 0}
+
+
+def on_coupon_used(conn: Connection, happened: hooks.CouponUsed) -> None:
+    """A campaign's percent or free-shipping coupon costs its money budget what it took
+    off the order (a release gives it back); fixed-amount coupons were charged when
+    issued. The use itself is never refused: the member holds the coupon already, and a
+    budget spent stops the campaign's further awards and gifts."""
+    campaign_id = domain.campaign_of_source(happened.source)
+    if campaign_id is not None and domain.charged_at_use(happened.kind):
+        repository.add_budget(conn, happened.program.id, {campaign_id: (0, happened.discount)})
 
 
 def members_page(conn: Connection, program: Program, campaign_id: str, group: str | None,

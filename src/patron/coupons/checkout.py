@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 
 from sqlalchemy import Connection
 
+from patron import hooks
 from patron.coupons import domain, repository
 from patron.coupons.schemas import (
     CodeVerdict,
@@ -165,10 +166,21 @@ def redeem(conn: Connection, program: Program, code: str, payload: RedeemRequest
         kind="redeemed", redemption_id=None, member_id=payload.member_id,
         currency=order.currency, subtotal=order.subtotal, shipping=order.shipping,
         discount=verdict.discount, actor=actor, recorded_at=now)
+    _announce(conn, program, row, coupon, payload.member_id, payload.order_id,
+              verdict.discount, now)
     return _redemption(coupon, row.uses + 1, row.state, id=redemption_id,
                        order_id=payload.order_id, member_id=payload.member_id,
                        status="redeemed", discount=verdict.discount, currency=order.currency,
                        redeemed_at=now.astimezone(timezone.utc), released_at=None), True
+
+
+def _announce(conn: Connection, program: Program, row: Any, coupon: domain.Coupon,
+              member_id: int | None, order_id: str, discount: int, now: datetime) -> None:
+    if discount:
+        hooks.emit(conn, hooks.CouponUsed(
+            program=program, coupon_id=row.id, coupon_type=coupon.terms.id,
+            kind=domain.kind(coupon.terms), source=row.source, member_id=member_id,
+            order_id=order_id, discount=discount, at=now))
 
 
 def _refuse(verdict: domain.Verdict, coupon: domain.Coupon) -> NoReturn:
@@ -206,6 +218,8 @@ def release(conn: Connection, program: Program, code: str, payload: ReleaseReque
         currency=previous.currency, subtotal=previous.subtotal, shipping=previous.shipping,
         discount=-previous.discount, actor=actor, recorded_at=now)
     repository.give_back_use(conn, row.id)
+    _announce(conn, program, row, coupon, previous.member_id, payload.order_id,
+              -previous.discount, now)
     return _from_row(previous, coupon, row.uses - 1, row.state).model_copy(
         update={"status": "released", "released_at": now.astimezone(timezone.utc)})
 

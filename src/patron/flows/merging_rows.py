@@ -1,8 +1,10 @@
 """The rows a merge hands to the survivor that are not ledger: re-pointed, and listed.
 
 Identities, orders (their lines hang on the order), events, awards, cashback
-awards, coupons, referrals, referral codes, a household seat and the tier
-history change hands by re-pointing their member column. Each re-pointed row's
+awards, coupons, referrals, referral codes, a household seat, the tier history,
+campaign assignments and tags change hands by re-pointing their member column (a
+campaign the survivor was already assigned in keeps the survivor's group, and a tag
+the survivor already has stays the survivor's: the merged member's row stays put). Each re-pointed row's
 id is recorded in ``merges.moved`` under the name of its ``Repoint`` here, so an
 undo puts back exactly those rows and no others (rows the survivor gained after
 the merge stay with the survivor).
@@ -14,8 +16,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Table, select, true, update
+from sqlalchemy import Column, ColumnElement, Connection, Table, exists, select, true, update
 
+from patron.campaigns.tables import campaign_members
 from patron.coupons.tables import coupons
 from patron.db.engine import chunks, one_of
 from patron.earning.tables import awards
@@ -23,6 +26,7 @@ from patron.events.tables import events, orders
 from patron.households.tables import household_member_periods, household_members
 from patron.members.tables import identities
 from patron.referrals.tables import referral_codes, referrals
+from patron.segments.tables import member_tags
 from patron.tiers.tables import qualification_entries, tier_changes
 from patron.wallet.tables import cashback_awards
 
@@ -39,6 +43,9 @@ class Repoint:
     only when the survivor has none of its own."""
     extra: Any = None
     """A further condition on the rows moved (an open household period only)."""
+    per: tuple[str, ...] = ()
+    """For rows that are one per member and key (a campaign's assignment, a tag): a
+    row is moved only when the survivor has none with the same key columns."""
 
     @property
     def col(self) -> Column[Any]:
@@ -63,14 +70,25 @@ REPOINTS: tuple[Repoint, ...] = (
             only_if_survivor_has_none=True, extra=lambda t: t.c.left_at.is_(None)),
     Repoint("qualification_entries", qualification_entries, "member_id"),
     Repoint("tier_changes", tier_changes, "member_id"),
+    Repoint("campaign_assignments", campaign_members, "member_id",
+            per=("program_id", "campaign_id")),
+    Repoint("tags", member_tags, "member_id", per=("tag",)),
 )
 BY_NAME = {r.name: r for r in REPOINTS}
 
 
-def _ids(conn: Connection, repoint: Repoint, member_id: int) -> list[int]:
+def _ids(conn: Connection, repoint: Repoint, member_id: int,
+         unless_held_by: int | None = None) -> list[int]:
+    """Ids of ``member_id``'s rows; with ``unless_held_by``, only those whose ``per`` key
+    that member holds no row of."""
     table = repoint.table
-    return list(conn.execute(select(table.c.id).where(repoint.col == member_id, repoint.where())
-                             .order_by(table.c.id)).scalars())
+    query = select(table.c.id).where(repoint.col == member_id, repoint.where())
+    if unless_held_by is not None and repoint.per:
+        held = table.alias("held")
+        query = query.where(~exists().where(
+            held.c[repoint.column] == unless_held_by,
+            *(held.c[key] == table.c[key] for key in repoint.per)))
+    return list(conn.execute(query.order_by(table.c.id)).scalars())
 
 
 def _set(conn: Connection, repoint: Repoint, ids: Sequence[int], member_id: int) -> None:
@@ -86,7 +104,7 @@ def move_rows(conn: Connection, survivor_id: int, merged_id: int) -> dict[str, l
         if repoint.only_if_survivor_has_none and _ids(conn, repoint, survivor_id):
             moved[repoint.name] = []
             continue
-        ids = _ids(conn, repoint, merged_id)
+        ids = _ids(conn, repoint, merged_id, unless_held_by=survivor_id)
         _set(conn, repoint, ids, survivor_id)
         moved[repoint.name] = ids
     return moved

@@ -11,6 +11,7 @@ where each member's points are held (``patron.ledger.pools``).
 from __future__ import annotations
 
 from patron import hooks
+from patron.campaigns import service as campaigns
 from patron.flows.match_review import default_merge
 from patron.flows import member_status
 from patron.households.directory import HouseholdPools
@@ -29,3 +30,4 @@ hooks.subscribe(hooks.HouseholdChanged, tier_placement.on_household_changed)
 hooks.subscribe(hooks.MembersEnrolled, enrolment_matcher)
 hooks.subscribe(hooks.MemberStatusChanged, member_status.on_member_status_changed)
 hooks.subscribe(hooks.MemberProfileChanged, on_member_profile_changed)
+hooks.subscribe(hooks.CouponUsed, campaigns.on_coupon_used)

@@ -27,6 +27,7 @@ from sqlalchemy.sql.selectable import Join
 from sqlalchemy.sql.elements import ColumnElement
 
 from patron.db.types import BigId, JSONDoc, UTCDateTime
+from patron.earning.tables import order_returns
 from patron.events.tables import order_lines, orders
 from patron.ledger.domain import LotState
 from patron.ledger.tables import accounts, lots
@@ -104,9 +105,12 @@ def stage_purchases(conn: Connection, program_id: int, now: datetime) -> None:
         ["member_id", "channel"], _favourite_channels(program_id, now)))
     conn.execute(tags_stage.insert().from_select(["member_id", "tags"], _tags(conn, program_id)))
     day = epoch_day(conn, orders.c.occurred_at).label("day")
+    returned = _returned_by_order(program_id, now)
+    net = orders.c.total - func.coalesce(returned.c.returned, 0)
     days = (select(orders.c.member_id, day, func.count().label("orders"),
-                   func.sum(orders.c.total).label("spend"),
+                   func.sum(case((net < 0, 0), else_=net)).label("spend"),
                    func.min(day).over(partition_by=orders.c.member_id).label("first_day"))
+            .select_from(orders.outerjoin(returned, returned.c.order_pk == orders.c.id))
             .where(orders.c.program_id == program_id, orders.c.occurred_at <= now)
             .group_by(orders.c.member_id, day).subquery())
     conn.execute(purchases_stage.insert().from_select(
@@ -118,6 +122,17 @@ def stage_purchases(conn: Connection, program_id: int, now: datetime) -> None:
     if conn.dialect.name == "postgresql":
         for stage in (purchases_stage, categories_stage, channels_stage, tags_stage):
             conn.exec_driver_sql(f"ANALYZE {stage.name}")  # temporary: never auto-analysed
+
+
+def _returned_by_order(program_id: int, now: datetime) -> Any:
+    """(order_pk, returned): the value of each order's lines returned by ``now``, every
+    returned line pro rata to its quantity (whole minor units, rounded down)."""
+    value = order_lines.c.amount * order_returns.c.quantity // order_lines.c.quantity
+    return (select(order_returns.c.order_pk, func.sum(value).label("returned"))
+            .join(order_lines, and_(order_lines.c.order_pk == order_returns.c.order_pk,
+                                    order_lines.c.line_no == order_returns.c.line_index))
+            .where(order_returns.c.program_id == program_id, order_returns.c.recorded_at <= now)
+            .group_by(order_returns.c.order_pk).subquery())
 
 
 def staged_buyers(conn: Connection, program_id: int, now: datetime) -> np.ndarray:

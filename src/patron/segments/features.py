@@ -9,7 +9,8 @@ then applies the program's rule tags and refreshes its dynamic segments, which
 read those rows.
 
 Definitions: ``frequency`` counts orders and ``monetary`` sums what was paid for
-them (minor units); ``recency_days`` is days from the last purchase to now
+them net of what was returned (minor units; a returned line counts pro rata to the
+quantity returned, and an order never below zero); ``recency_days`` is days from the last purchase to now
 (``days_since_last_purchase`` too, kept under both names) and is None without a
 purchase; ``points_balance`` is spendable points (pending points excluded);
 ``expiring_points`` the available points of lots expiring in the next 30 days;
