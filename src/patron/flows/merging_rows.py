@@ -16,7 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, ColumnElement, Connection, Table, exists, select, true, update
+from sqlalchemy import (Column, ColumnElement, Connection, Table, bindparam, exists, select, true,
+                        update)
 
 from patron.campaigns.tables import campaign_members
 from patron.coupons.tables import coupons
@@ -77,37 +78,36 @@ REPOINTS: tuple[Repoint, ...] = (
 BY_NAME = {r.name: r for r in REPOINTS}
 
 
-def _ids(conn: Connection, repoint: Repoint, member_id: int,
-         unless_held_by: int | None = None) -> list[int]:
-    """Ids of ``member_id``'s rows; with ``unless_held_by``, only those whose ``per`` key
-    that member holds no row of."""
-    table = repoint.table
-    query = select(table.c.id).where(repoint.col == member_id, repoint.where())
-    if unless_held_by is not None and repoint.per:
-        held = table.alias("held")
-        query = query.where(~exists().where(
-            held.c[repoint.column] == unless_held_by,
-            *(held.c[key] == table.c[key] for key in repoint.per)))
-    return list(conn.execute(query.order_by(table.c.id)).scalars())
-
-
 def _set(conn: Connection, repoint: Repoint, ids: Sequence[int], member_id: int) -> None:
     for chunk in chunks(ids):
         conn.execute(update(repoint.table).where(one_of(conn, repoint.table.c.id, chunk))
                      .values({repoint.column: member_id}))
 
 
+def _handover(repoint: Repoint) -> Any:
+    """``UPDATE … SET member = :survivor WHERE member = :merged … RETURNING id``: the
+    repoint as one statement, built once, its conditions (the survivor holds none of
+    its own, none with the same key) inside it."""
+    table, column = repoint.table, repoint.column
+    statement = update(table).where(repoint.col == bindparam("merged"), repoint.where())
+    if repoint.only_if_survivor_has_none or repoint.per:
+        held = table.alias("held")
+        statement = statement.where(~exists().where(
+            held.c[column] == bindparam("survivor"),
+            *((repoint.extra(held),) if repoint.extra is not None else ()),
+            *(held.c[key] == table.c[key] for key in repoint.per)))
+    return statement.values({column: bindparam("survivor")}).returning(table.c.id)
+
+
+HANDOVERS = tuple((repoint.name, _handover(repoint)) for repoint in REPOINTS)
+
+
 def move_rows(conn: Connection, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
-    """Re-point the merged member's rows to the survivor; returns their ids by kind."""
-    moved: dict[str, list[int]] = {}
-    for repoint in REPOINTS:
-        if repoint.only_if_survivor_has_none and _ids(conn, repoint, survivor_id):
-            moved[repoint.name] = []
-            continue
-        ids = _ids(conn, repoint, merged_id, unless_held_by=survivor_id)
-        _set(conn, repoint, ids, survivor_id)
-        moved[repoint.name] = ids
-    return moved
+    """Re-point the merged member's rows to the survivor (one statement per kind of
+    row); returns their ids by kind."""
+    return {name: sorted(conn.execute(statement, {"survivor": survivor_id,
+                                                  "merged": merged_id}).scalars())
+            for name, statement in HANDOVERS}
 
 
 def restore_rows(conn: Connection, moved: dict[str, Sequence[int]], merged_id: int) -> None:
