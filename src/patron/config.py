@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     """How often ``patron serve`` refreshes member features, rule tags and dynamic
     segments (0: never; run ``patron features refresh`` or ``patron jobs run --features``)."""
     batch_max_events: int = 1000
+    group_commit_max: int = 100
+    """The most single events (``POST /events``) of one API key written together, in one
+    transaction, when they arrive while another of its events is being written; 1 writes
+    every event in its own transaction."""
     max_body_bytes: int = 1_048_576
     """The largest request body, but for the bulk endpoints below (413 beyond)."""
     max_bulk_body_bytes: int = 33_554_432

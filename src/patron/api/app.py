@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 import patron
 from patron.flows import jobs
+from patron.flows.ingest import ingest
 from patron.analytics.api import router as analytics_router
 from patron.auth.api import router as portal_links_router
 from patron.campaigns.api import router as campaigns_router
@@ -28,6 +29,7 @@ from patron.api.merges import router as merges_router
 from patron.api.health import health_router
 from patron.api.metrics import JOB_RUNS, metrics_router
 from patron.api.middleware import BodyLimit, RequestContext, UnexpectedErrors
+from patron.api.group_commit import GroupCommit
 from patron.api.ratelimit import KeyRateLimiter
 from patron.audit.api import router as audit_router
 from patron.clock import Clock, SystemClock
@@ -120,6 +122,7 @@ def create_app(db: Database, clock: Clock | None = None, *,
     app.state.db = db
     app.state.clock = clock
     app.state.rate_limiter = KeyRateLimiter(settings.rate_limit, settings.rate_limit_storage)
+    app.state.group_commit = GroupCommit(ingest, settings.group_commit_max)
     errors.install(app)
     app.add_middleware(BodyLimit, limit_for=body_limits(settings.max_body_bytes,
                                                         settings.max_bulk_body_bytes))

@@ -42,7 +42,8 @@ class Context:
     """False while the key came from the few-second cache: the first program read
     then also checks that the key is not revoked (``checked``)."""
 
-    def _program(self, conn: Connection) -> Program:
+    def program_for(self, conn: Connection) -> Program:
+        """The program as this request reads it, in ``conn``'s transaction."""
         if self.program is not None:
             return self.program
         return self.checked(conn, lambda guard: get_program(
@@ -63,12 +64,12 @@ class Context:
         return result
 
     def read(self, work: Callable[[Connection, Program], T]) -> T:
-        return self.db.read(lambda conn: work(conn, self._program(conn)))
+        return self.db.read(lambda conn: work(conn, self.program_for(conn)))
 
     def write(self, work: Callable[[Connection, Program], T]) -> T:
         """``work`` in one transaction, with the request's audit row in the same one."""
         def audited(conn: Connection) -> T:
-            result = work(conn, self._program(conn))
+            result = work(conn, self.program_for(conn))
             self.trail = record_success(conn, now=self.clock.now(), result=result)
             return result
 

@@ -41,6 +41,9 @@ HTTP_LATENCY = Histogram("patron_http_request_duration_seconds",
                          ["method", "route"])
 EVENTS_INGESTED = Counter("patron_events_ingested", "Events sent to ingest, by outcome",
                           ["type", "outcome"])
+EVENT_GROUPS = Histogram("patron_event_group_size",
+                         "Single events written together in one transaction (group commit)",
+                         buckets=(1, 2, 4, 8, 16, 32, 64, 128))
 JOB_RUNS = Counter("patron_scheduled_job_runs", "Scheduled sweeps run by the server",
                    ["job", "outcome"])
 

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from patron.api.deps import Writer, problem_responses
 from patron.api.metrics import count_ingested
@@ -15,7 +16,7 @@ router = APIRouter(prefix="/events", tags=["events"])
 @router.post("", response_model=EventOutcome, status_code=201,
              responses={200: {"model": EventOutcome, "description": "Already processed"},
                         **problem_responses(401, 403, 404, 409, 422)})
-def post_event(event: EventIn, ctx: Writer):
+async def post_event(event: EventIn, ctx: Writer, request: Request):
     """Send one event (purchase, sign_up, review, …).
 
     ``id`` is the idempotency key: sending the same event again returns its
@@ -23,9 +24,19 @@ def post_event(event: EventIn, ctx: Writer):
     the first send is still in flight. The same ``id`` with another event (member,
     ``occurred_at``, ``channel``, ``type`` or ``data`` differ) is 409
     ``idempotency_key_reused``.
+
+    Events of one API key that arrive while another of its events is being written
+    are written together, in one transaction, each with its own answer (see
+    ``patron.api.group_commit``).
     """
-    [outcome] = ctx.write(lambda conn, program: ingest(
-        conn, program, [event], now=ctx.clock.now(), actor=ctx.principal.actor))
+    def alone() -> list[EventOutcome]:
+        return ctx.write(lambda conn, program: ingest(
+            conn, program, [event], now=ctx.clock.now(), actor=ctx.principal.actor))
+
+    async def run_alone() -> EventOutcome:
+        return (await run_in_threadpool(alone))[0]
+
+    outcome = await request.app.state.group_commit.send(ctx, event, run_alone)
     count_ingested([outcome])
     if outcome.status == "rejected":
         problem = {**(outcome.error or {}), "request_id": REQUEST_ID.get()}
