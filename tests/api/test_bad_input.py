@@ -311,6 +311,7 @@ STORED: dict[tuple[str, str], Column | None] = {
     ("POST /api/v1/segments/{key}/refresh", "key"): None,
     ("PATCH /api/v1/segments/{key}", "key"): None,
     ("PUT /api/v1/segments/{key}/members", "key"): None,
+    ("PurchaseData", "coupon_codes"): None,  # kept in the event's data
     ("SpendCreate", "idempotency_key"): ledger_entries.c.idempotency_key,
     ("SpendCreate", "order_id"): ledger_entries.c.order_id,
     ("SpendCreate", "reason"): ledger_entries.c.reason,
