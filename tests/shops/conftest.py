@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from patron.program.document import ProgramDocument
 from patron.program.service import get_program
@@ -54,8 +55,6 @@ class Shops(Api):
 
 @pytest.fixture
 def shops(app, database, clock) -> Iterator[Shops]:
-    from fastapi.testclient import TestClient
-
     clock.set(PUBLISHED)
     program = make_program(database, clock, **SETTINGS)
     document = ProgramDocument.model_validate(

@@ -19,8 +19,8 @@ class ShopConnectionCreate(BaseModel):
     platform: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
         description="shopify or woocommerce")
     shop: Annotated[Text, StringConstraints(min_length=1, max_length=300)] = Field(
-        description="The shop's domain (Shopify: my-shop.myshopify.com) or its URL "
-                    "(WooCommerce: the site's address, as its webhooks' "
+        description="The shop as its webhooks name it (Shopify: its my-shop.myshopify.com "
+                    "domain, not a custom domain; WooCommerce: the site's address, as "
                     "X-WC-Webhook-Source says); kept as host and path, lower-case host")
     secret: Secret | None = Field(None, description="The secret the shop signs webhooks "
                                   "with, 16-200 characters (Shopify: the app's client secret "
