@@ -35,6 +35,7 @@ from patron.program.tables import program_versions
 from patron.referrals.tables import referrals
 from patron.rewards.tables import gift_grants, redemptions
 from patron.segments.tables import member_tags, segments
+from patron.shops.tables import shop_connections
 from patron.program.versions import publish
 from patron.program.document import ProgramDocument
 from patron.tiers.tables import tier_states
@@ -311,6 +312,14 @@ STORED: dict[tuple[str, str], Column | None] = {
     ("POST /api/v1/segments/{key}/refresh", "key"): None,
     ("PATCH /api/v1/segments/{key}", "key"): None,
     ("PUT /api/v1/segments/{key}/members", "key"): None,
+    ("ShopConnectionCreate", "platform"): shop_connections.c.platform,
+    ("ShopConnectionCreate", "shop"): None,  # a URL, stored as host and path (at most 100)
+    ("ShopConnectionCreate", "secret"): shop_connections.c.secret,
+    ("ShopConnectionCreate", "channel"): shop_connections.c.channel,
+    ("ShopConnectionCreate", "store_id"): shop_connections.c.store_id,
+    ("POST /api/v1/shops/{platform}/{connection_id}", "platform"): None,
+    ("POST /api/v1/shops/{platform}/{connection_id}", "connection_id"): None,
+    ("PurchaseData", "coupon_codes"): None,  # kept in the event's data
     ("SpendCreate", "idempotency_key"): ledger_entries.c.idempotency_key,
     ("SpendCreate", "order_id"): ledger_entries.c.order_id,
     ("SpendCreate", "reason"): ledger_entries.c.reason,

@@ -75,6 +75,24 @@ def test_earn_rules_read_the_line_brand_and_the_store(api, clock):
     assert any(a["rule_id"] == "acme" and a["points"] == -7 for a in back.json()["awards"])
 
 
+def test_earn_rules_read_the_coupon_codes(api, clock):
+    _publish(api, clock, {"id": "spring", "name": "Spring code", "on": "purchase",
+                          "points": {"fixed": 15},
+                          "when": '"SPRING" in event.data.coupon_codes'})
+    member = api.post("/members", json=member_payload()).json()
+    with_code = _detailed(member["id"], clock.now(), "C-1")
+    with_code["data"]["coupon_codes"] = ["WELCOME", "SPRING"]
+    assert [a["rule_id"] for a in api.post("/events", json=with_code).json()["awards"]] == [
+        "spring"]
+    without = _detailed(member["id"], clock.now(), "C-2")
+    assert api.post("/events", json=without).json()["awards"] == []
+    for bad in ([""], ["X" * 256], "SPRING", [7]):
+        wrong = _detailed(member["id"], clock.now(), "C-3")
+        wrong["data"]["coupon_codes"] = bad
+        refused = api.post("/events", json=wrong)
+        assert refused.status_code == 422 and "coupon_codes" in refused.text, refused.text
+
+
 def test_bad_purchase_detail_is_refused_with_its_field(api, clock):
     member = api.post("/members", json=member_payload()).json()
     cases = [

@@ -46,6 +46,7 @@ from patron.referrals.api import router as referrals_router
 from patron.rewards.api import router as rewards_router
 from patron.segments.api import members_router as member_segments_router
 from patron.segments.api import router as segments_router
+from patron.shops.api import router as shops_router
 from patron.tiers.api import households_router as household_tiers_router
 from patron.tiers.api import router as tiers_router
 from patron.transfers.api import router as transfers_router
@@ -62,7 +63,7 @@ API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wa
                household_tiers_router, coupons_router, rewards_router, transfers_router,
                campaign_results_router, analytics_router, merges_router, matching_router,
                member_segments_router, segments_router, campaigns_router, portal_links_router,
-               audit_router]
+               audit_router, shops_router]
 
 BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
                             ("POST", "/api/v1/program/simulate")})

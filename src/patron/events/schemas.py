@@ -31,6 +31,7 @@ class MemberRef(BaseModel):
 
 
 ProductLevel = Annotated[Text, StringConstraints(max_length=200)]
+CouponCode = Annotated[Text, StringConstraints(min_length=1, max_length=255)]
 
 
 class PurchaseLine(BaseModel):
@@ -60,6 +61,10 @@ class PurchaseData(BaseModel):
                                    "(already out of total; line discounts are on the lines)")
     coupon_value: Money | None = Field(None, description="Value of the coupons applied to "
                                        "the order, minor units")
+    coupon_codes: list[CouponCode] | None = Field(None, max_length=100, description="The "
+                                                  "codes applied to the order (a condition "
+                                                  "may read them: "
+                                                  "'\"SPRING\" in event.data.coupon_codes')")
     lines: list[PurchaseLine] = Field(default_factory=list, max_length=500)
 
     @model_validator(mode="after")

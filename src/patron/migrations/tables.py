@@ -24,6 +24,7 @@ import patron.program.tables  # noqa: F401
 import patron.referrals.tables  # noqa: F401
 import patron.rewards.tables  # noqa: F401
 import patron.segments.tables  # noqa: F401
+import patron.shops.tables  # noqa: F401
 import patron.tiers.tables  # noqa: F401
 import patron.transfers.tables  # noqa: F401
 import patron.wallet.tables  # noqa: F401

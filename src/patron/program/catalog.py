@@ -36,7 +36,8 @@ RETURN = "return"
 
 BUILT_IN_EVENT_TYPES: dict[str, dict[str, FieldType]] = {
     "purchase": {"order_id": "string", "currency": "string", "total": "int", "lines": "list",
-                 "store_id": "string", "discount": "int", "coupon_value": "int"},
+                 "store_id": "string", "discount": "int", "coupon_value": "int",
+                 "coupon_codes": "list"},
     "return": {"order_id": "string", "lines": "list"},
     "sign_up": {"referral_code": "string"},
     "profile_completed": {},
