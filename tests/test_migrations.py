@@ -6,8 +6,19 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 from patron.db import create_database
-from patron.migrations.tables import all_tables
-from patron.db.migrate import current_revision, head_revision, upgrade
+from patron.migrations.tables import all_tables, include_name
+from patron.db.migrate import current_revision, downgrade, head_revision, upgrade
+
+BEFORE_QUEUE = "0020_audit_log_and_key_limits"
+QUEUE_OBJECTS = ("SELECT (SELECT count(*) FROM pg_class WHERE relname LIKE 'procrastinate%%') "
+                 "+ (SELECT count(*) FROM pg_proc WHERE proname LIKE 'procrastinate%%') "
+                 "+ (SELECT count(*) FROM pg_type WHERE typname LIKE 'procrastinate%%')")
+
+
+def no_drift(conn) -> bool:
+    """The database's tables are Patron's (the job queue's are procrastinate's)."""
+    context = MigrationContext.configure(conn, opts={"include_name": include_name})
+    return compare_metadata(context, all_tables()) == []
 
 
 def test_upgrade_empty_sqlite_and_no_drift(tmp_path):
@@ -17,7 +28,11 @@ def test_upgrade_empty_sqlite_and_no_drift(tmp_path):
     assert current_revision(db) == head_revision(db)
     upgrade(db)  # running again is harmless
     with db.engine.connect() as conn:
-        assert compare_metadata(MigrationContext.configure(conn), all_tables()) == []
+        assert no_drift(conn)
+    downgrade(db, BEFORE_QUEUE)  # the queue's migration does nothing on SQLite, both ways
+    assert current_revision(db) == BEFORE_QUEUE
+    upgrade(db)
+    assert current_revision(db) == head_revision(db)
 
 
 def test_upgrade_empty_postgresql_and_no_drift(postgresql_url):
@@ -34,7 +49,16 @@ def test_upgrade_empty_postgresql_and_no_drift(postgresql_url):
         upgrade(db)
         assert current_revision(db) == head_revision(db)
         with db.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), all_tables()) == []
+            assert no_drift(conn)
+            assert conn.exec_driver_sql(QUEUE_OBJECTS).scalar() > 0
+            assert conn.exec_driver_sql("SELECT count(*) FROM procrastinate_jobs").scalar() == 0
+        downgrade(db, BEFORE_QUEUE)
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql(QUEUE_OBJECTS).scalar() == 0, "the queue is all gone"
+        upgrade(db)  # and comes back
+        with db.engine.connect() as conn:
+            assert no_drift(conn)
+            assert conn.exec_driver_sql("SELECT count(*) FROM procrastinate_jobs").scalar() == 0
         db.dispose()
     finally:
         with admin.connect() as conn:

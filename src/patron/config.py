@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -19,11 +20,27 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PATRON_", extra="ignore")
 
     database_url: str = "patron.db"
+    jobs: Literal["inprocess", "worker"] = "inprocess"
+    """Who runs the scheduled jobs: ``inprocess``, the server itself on the intervals below
+    (the SQLite demo, one process); ``worker``, ``patron worker`` processes from a queue in
+    PostgreSQL on the cron schedules below (the server's own runner is then off)."""
     jobs_interval_seconds: int = 60
     """How often ``patron serve`` runs the scheduled sweeps (pending release, expiry)."""
     features_interval_seconds: int = 86_400
     """How often ``patron serve`` refreshes member features, rule tags and dynamic
     segments (0: never; run ``patron features refresh`` or ``patron jobs run --features``)."""
+    sweeps_cron: str = "* * * * *"
+    """When ``patron worker`` queues the sweeps (cron, UTC; a sixth field for seconds; empty:
+    never, ``patron jobs enqueue sweeps`` only)."""
+    features_cron: str = "0 3 * * *"
+    """When ``patron worker`` queues the features job (cron, UTC; empty: never)."""
+    jobs_retry_attempts: int = Field(5, ge=0, le=100)
+    """How many times the worker runs a failed job again before it leaves it failed."""
+    jobs_retry_backoff_seconds: int = Field(10, ge=0, le=86_400)
+    """The wait before a failed job's first retry; each further retry waits twice as long."""
+    jobs_keep_hours: int = Field(168, ge=1)
+    """How long finished jobs stay in the queue's tables for inspection before the worker
+    deletes them."""
     batch_max_events: int = 1000
     group_commit_max: int = 100
     """The most single events (``POST /events``) of one API key written together, in one

@@ -63,10 +63,12 @@ def handler_for(log_format: str) -> logging.Handler:
     return handler
 
 
-def configure_logging(log_format: str, level: int = logging.INFO) -> None:
-    """Send Patron's and uvicorn's logs through one handler in ``log_format``."""
+def configure_logging(log_format: str, level: int = logging.INFO,
+                      also: tuple[str, ...] = ()) -> None:
+    """Send Patron's and uvicorn's logs (and the loggers ``also`` names) through one
+    handler in ``log_format``."""
     handler = handler_for(log_format)
-    for name in ("patron", "uvicorn", "uvicorn.error", "uvicorn.access"):
+    for name in ("patron", "uvicorn", "uvicorn.error", "uvicorn.access", *also):
         logger = logging.getLogger(name)
         logger.handlers = [handler]
         logger.setLevel(level)

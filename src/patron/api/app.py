@@ -6,9 +6,7 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from collections.abc import AsyncIterator, Callable
-from datetime import datetime
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping
 
 from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -70,11 +68,10 @@ BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
 """Endpoints that take many events in one body (1,000 and 10,000): the larger body limit."""
 
 
-Sweep = Callable[[Database, datetime], dict[str, dict[str, Any]]]
-
-
-async def _scheduler(db: Database, clock: Clock, interval: float,
-                     sweep: Sweep = jobs.run_all, name: str = "sweeps") -> None:
+async def _scheduler(db: Database, clock: Clock, interval: float, sweep: jobs.Pass,
+                     name: str) -> None:
+    """The in-process runner of one scheduled job (the SQLite demo, ``PATRON_JOBS=inprocess``;
+    ``patron worker`` runs them from a queue on PostgreSQL)."""
     while True:
         try:
             result = await run_in_threadpool(sweep, db, clock.now())
@@ -93,22 +90,21 @@ def body_limits(normal: int, bulk: int) -> Callable[[str, str], int]:
     return lambda method, path: bulk if (method, path) in BULK_ENDPOINTS else normal
 
 
-def create_app(db: Database, clock: Clock | None = None, *,
-               jobs_interval: float | None = None,
-               features_interval: float | None = None) -> FastAPI:
-    """Build the app; ``jobs_interval`` runs the sweeps in-process every N seconds,
-    ``features_interval`` the features job (features, rule tags, dynamic segments)."""
+def create_app(db: Database, clock: Clock | None = None, *, in_process_jobs: bool = False,
+               scheduled: Mapping[str, jobs.ScheduledJob] = jobs.SCHEDULED) -> FastAPI:
+    """Build the app; with ``in_process_jobs`` it runs each scheduled job itself, every
+    ``interval`` seconds of its settings (sweeps: ``PATRON_JOBS_INTERVAL_SECONDS``,
+    features: ``PATRON_FEATURES_INTERVAL_SECONDS``; 0 never)."""
     clock = clock or SystemClock()
     settings = get_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        tasks = []
-        if jobs_interval:
-            tasks.append(asyncio.create_task(_scheduler(db, clock, jobs_interval)))
-        if features_interval:
-            tasks.append(asyncio.create_task(_scheduler(db, clock, features_interval,
-                                                        jobs.run_features, "features")))
+        runs = {job.name: interval for job in (scheduled.values() if in_process_jobs else ())
+                if (interval := job.interval(settings)) > 0}
+        tasks = [asyncio.create_task(_scheduler(db, clock, interval, scheduled[name].run, name))
+                 for name, interval in runs.items()]
+        app.state.in_process_jobs = runs
         yield
         for task in tasks:
             task.cancel()

@@ -2,7 +2,8 @@
 
 Counted as they happen: HTTP requests (method, route template, status) and their
 latency, events through ingest (type, outcome), scheduled job runs (job, outcome).
-Read from the database at scrape time: merge candidates waiting for a decision.
+Read from the database at scrape time: merge candidates waiting for a decision, and on
+PostgreSQL the worker's jobs per queue and status (``todo`` is the queue's depth).
 
 Several ``patron serve --workers N`` processes each count their own requests. Set
 ``PROMETHEUS_MULTIPROC_DIR`` to an empty, writable directory before starting the
@@ -30,6 +31,7 @@ from sqlalchemy import func, select
 from patron.db import Database
 from patron.members.tables import merge_candidates
 from patron.program.tables import programs
+from patron.worker.queue import queue_depth
 
 log = logging.getLogger("patron")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -44,7 +46,7 @@ EVENTS_INGESTED = Counter("patron_events_ingested", "Events sent to ingest, by o
 EVENT_GROUPS = Histogram("patron_event_group_size",
                          "Single events written together in one transaction (group commit)",
                          buckets=(1, 2, 4, 8, 16, 32, 64, 128))
-JOB_RUNS = Counter("patron_scheduled_job_runs", "Scheduled sweeps run by the server",
+JOB_RUNS = Counter("patron_scheduled_job_runs", "Scheduled jobs run by the server in-process",
                    ["job", "outcome"])
 
 _OUTCOMES = {"processed": "accepted", "duplicate": "duplicate", "rejected": "rejected"}
@@ -59,7 +61,8 @@ def count_ingested(outcomes: Iterable[object]) -> None:
 
 
 class QueueCollector(Collector):
-    """Merge candidates pending per program, read with one grouped count per scrape."""
+    """Merge candidates pending per program, and the worker's jobs per queue and status,
+    read with one grouped count each per scrape."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -77,6 +80,16 @@ class QueueCollector(Collector):
         except Exception:  # a scrape still answers with the counters when the DB is down
             log.warning("metrics: could not read the merge queue", exc_info=True)
         yield gauge
+        if self.db.is_sqlite:  # no job queue: the server runs the jobs in-process
+            return
+        jobs = GaugeMetricFamily("patron_queue_jobs", "Jobs in the worker's queue (PostgreSQL), "
+                                 "by queue and status", labels=["queue", "status"])
+        try:
+            for queue, status, count in self.db.read(queue_depth):
+                jobs.add_metric([queue, status], count)
+        except Exception:
+            log.warning("metrics: could not read the job queue", exc_info=True)
+        yield jobs
 
 
 def multiprocess_dir() -> Path | None:

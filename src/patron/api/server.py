@@ -23,14 +23,14 @@ WORKER_START_SECONDS = 60
 
 
 def app_from_environment() -> FastAPI:
-    """The app of one worker: its database from the environment, its own sweeps."""
+    """The app of one worker: its database from the environment, and its own runner of
+    the scheduled jobs unless ``patron worker`` runs them (``PATRON_JOBS=worker``)."""
     from patron.api.app import create_app
 
     settings = get_settings()
     configure_logging(settings.log_format)
     return create_app(create_database(settings.database_url),
-                      jobs_interval=settings.jobs_interval_seconds,
-                      features_interval=settings.features_interval_seconds)
+                      in_process_jobs=settings.jobs == "inprocess")
 
 
 def serve(database_url: str, host: str, port: int, workers: int, *,

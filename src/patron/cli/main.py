@@ -36,6 +36,9 @@ from patron.matching import cli as matching_cli
 from patron.program import cli as program_cli
 from patron.segments import cli as segments_cli
 from patron.shops import cli as shops_cli
+from patron.worker import cli as worker_cli
+from patron.worker.queue import check_jobs_setting
+from patron.worker.schema import drop_queue_schema
 from patron.errors import PatronError
 from patron.program.domain import ProgramSettings
 from patron.program.service import create_program, get_program_by_slug
@@ -63,6 +66,8 @@ app.add_typer(segments_cli.features_app, name="features")
 app.add_typer(segments_cli.segments_app, name="segments")
 app.add_typer(campaigns_cli.app, name="campaigns")
 app.add_typer(shops_cli.app, name="shops")
+app.command("worker")(worker_cli.worker)
+jobs_app.command("enqueue")(worker_cli.jobs_enqueue)
 
 console = Console()
 DEMO_STAFF = "admin@demo-coffee.example"
@@ -228,6 +233,8 @@ def _serve(database: Database, host: str, port: int, workers: int = 1,
     # (about two seconds): loaded only by the commands that serve
     from patron.api import server
 
+    # PATRON_JOBS=worker turns the server's runner off: on SQLite nothing would run the jobs
+    check_jobs_setting(get_settings(), database)
     server.serve(database.engine.url.render_as_string(hide_password=False), host, port, workers,
                  access_log=access_log)
 
@@ -239,7 +246,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: DbOption = None,
                                   "SQLite: 1)")] = 1,
           access_log: Annotated[bool, typer.Option(
               help="Log every request (one line each, on stderr)")] = True) -> None:
-    """Serve the API (and run the scheduled sweeps in-process)."""
+    """Serve the API (and run the scheduled jobs in-process, unless PATRON_JOBS=worker)."""
     database = open_db(db)
     database.dispose()  # each worker opens its own pool
     _serve(database, host, port, workers, access_log)
@@ -308,6 +315,7 @@ def _demo_database(db: str, reset: bool) -> Database:
     if reset:
         with database.engine.begin() as conn:
             all_tables().drop_all(conn)
+            drop_queue_schema(conn)
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
     return database
 

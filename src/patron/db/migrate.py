@@ -73,6 +73,15 @@ def upgrade(db: Database, revision: str = "head") -> None:
         conn.commit()
 
 
+def downgrade(db: Database, revision: str) -> None:
+    """Undo the migrations after ``revision`` (for Patron's developers and tests)."""
+    config = alembic_config(db)
+    with db.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+        conn.commit()
+
+
 def current_revision(db: Database) -> str | None:
     with db.engine.connect().execution_options(sqlite_begin="DEFERRED") as conn:
         return MigrationContext.configure(conn).get_current_revision()

@@ -18,15 +18,25 @@ and works in small transactions, so it can run beside live traffic:
 
 The features job (``run_features``: member features, rule tags, dynamic
 segments) is heavier and runs on its own, slower schedule.
+
+``SCHEDULED`` is the one list of work that runs on a schedule. ``patron worker`` turns
+each entry into a queued task on its cron schedule (PostgreSQL, ``PATRON_JOBS=worker``);
+the server runs each one in-process on its interval (the SQLite demo,
+``PATRON_JOBS=inprocess``). More periodic work (webhook delivery, say) joins with one
+more ``schedule(ScheduledJob(...))`` below and runs in both places.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from patron.campaigns import jobs as campaign_jobs
+from patron.config import Settings
 from patron.db import Database
 from patron.ledger import jobs as ledger_jobs
 from patron.flows.member_status import forfeit_settled
@@ -53,3 +63,51 @@ def run_all(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
 def run_features(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
     """Every program's features, rule tags and dynamic segments, refreshed."""
     return {"features": segment_jobs.run_all(db, now)}
+
+
+Pass = Callable[[Database, datetime], dict[str, dict[str, Any]]]
+"""A scheduled pass: ``(db, now)`` to counts per step, e.g. ``{"release": {"points": 40}}``.
+It must be idempotent (running it twice, or twice at once, changes nothing more) and work
+in transactions of its own, so a retry after a failure is always safe."""
+
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    """Work that runs on a schedule, wherever it runs."""
+
+    name: str
+    """Also the worker's task, queue and lock name (``patron worker --queues NAME``)."""
+    run: Pass
+    cron: Callable[[Settings], str]
+    """When the worker queues it (a cron expression; empty: never)."""
+    interval: Callable[[Settings], float]
+    """Every how many seconds the server runs it in-process (0: never)."""
+    description: str
+
+
+SCHEDULED: dict[str, ScheduledJob] = {}
+"""The registry of scheduled work, by name; add to it with ``schedule``."""
+
+
+def schedule(job: ScheduledJob, registry: dict[str, ScheduledJob] = SCHEDULED) -> ScheduledJob:
+    """Register ``job``: the worker queues it and the server's in-process runner runs it."""
+    if not _NAME.fullmatch(job.name):
+        raise ValueError(f"a scheduled job's name is 1-40 lowercase letters, digits and _ "
+                         f"starting with a letter, not {job.name!r}")
+    if job.name in registry:
+        raise ValueError(f"a scheduled job named {job.name!r} is already registered")
+    registry[job.name] = job
+    return job
+
+
+schedule(ScheduledJob(
+    "sweeps", run_all, cron=attrgetter("sweeps_cron"),
+    interval=attrgetter("jobs_interval_seconds"),
+    description="release pending points and cashback, expire lots, review tiers, move "
+                "memberships on, pay referrals, forfeit closures, assign campaign members"))
+schedule(ScheduledJob(
+    "features", run_features, cron=attrgetter("features_cron"),
+    interval=attrgetter("features_interval_seconds"),
+    description="member features, rule tags and dynamic segments"))

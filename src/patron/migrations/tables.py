@@ -29,8 +29,15 @@ import patron.tiers.tables  # noqa: F401
 import patron.transfers.tables  # noqa: F401
 import patron.wallet.tables  # noqa: F401
 from patron.db.metadata import metadata
+from patron.worker.schema import is_queue_table
 
 
 def all_tables() -> MetaData:
     """The metadata with every domain's tables on it."""
     return metadata
+
+
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's ``include_name``: compare and autogenerate Patron's own tables, not the
+    job queue's (procrastinate owns those; migration 0024 creates them)."""
+    return not (type_ == "table" and is_queue_table(name))

@@ -1,6 +1,6 @@
 """Shop connections (Shopify, WooCommerce webhooks) and the shop orders they recorded
 
-Revision ID: 0022_shop_connections
+Revision ID: 0021_shop_connections
 Revises: 0020_audit_log_and_key_limits
 Create Date: 2026-12-08 10:00:00.000000
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = '0022_shop_connections'
+revision: str = '0021_shop_connections'
 down_revision: str | Sequence[str] | None = '0020_audit_log_and_key_limits'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
