@@ -87,3 +87,21 @@ def orders_by_channel(conn: Connection, program_id: int, member_id: int) -> list
         .where(orders.c.program_id == program_id, orders.c.member_id == member_id)
         .group_by(orders.c.channel, orders.c.currency)
         .order_by(count.desc(), orders.c.channel, orders.c.currency)))
+
+
+def event_data_of_members(conn: Connection, program_id: int, member_ids: Sequence[int]
+                          ) -> list[Any]:
+    """Id, type and data of every event of the members."""
+    found: list[Any] = []
+    for chunk in chunks(list(member_ids)):
+        found.extend(conn.execute(select(events.c.id, events.c.type, events.c.data).where(
+            events.c.program_id == program_id, events.c.member_id.in_(chunk))))
+    return found
+
+
+def set_data(conn: Connection, changed: Sequence[tuple[int, Any]]) -> None:
+    if changed:
+        conn.execute(update(events).where(events.c.id == bindparam("event"))
+                     .values(data=bindparam("pruned")),
+                     [{"event": event_id, "pruned": data} for event_id, data in changed])
+
