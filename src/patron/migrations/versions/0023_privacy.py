@@ -1,4 +1,4 @@
-"""Consents with their history
+"""Consents with their history; how far event payloads were pruned
 
 Revision ID: 0023_privacy
 Revises: 0020_audit_log_and_key_limits
@@ -43,6 +43,15 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id', name=op.f('pk_consent_changes')),
     )
     op.create_index('ix_consent_changes_member_id', 'consent_changes', ['member_id'])
+    op.create_table(
+        'event_data_pruning',
+        sa.Column('program_id', _ID, autoincrement=False, nullable=False),
+        sa.Column('through_event_id', _ID, nullable=False),
+        sa.Column('pruned_at', sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(['program_id'], ['programs.id'],
+                                name=op.f('fk_event_data_pruning_program_id_programs')),
+        sa.PrimaryKeyConstraint('program_id', name=op.f('pk_event_data_pruning')),
+    )
     _consent_history()
 
 
@@ -101,5 +110,6 @@ def _consent_history() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table('event_data_pruning')
     op.drop_index('ix_consent_changes_member_id', table_name='consent_changes')
     op.drop_table('consent_changes')
