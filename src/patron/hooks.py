@@ -293,13 +293,36 @@ class MemberStatusChanged:
     """The ``member_status_changes`` row."""
 
 
+@dataclass(frozen=True)
+class MemberErased:
+    """A member's personal data was erased (``POST /members/{id}/erase``, ``patron members
+    erase`` or the retention sweep), in the transaction that erased it.
+
+    The members domain has already pseudonymised the profile, the identities and its
+    own free text, and withdrawn every consent, when this is announced; each domain
+    that keeps something else about the person (tags and features, matching's
+    evidence, transfer messages, event payloads, portal sessions) drops it in its
+    subscriber. Points, orders and their amounts are never touched: the ledger and
+    every accounting total stay as they were.
+    """
+
+    program: Program
+    member_id: int
+    records: tuple[int, ...]
+    """The member and every record merged into it (one person): all were erased."""
+    actor: str
+    reason: str | None
+    at: datetime
+
+
 Happening = (MembersEnrolled | EventsRecorded | PointsEarned | PointsSpent | PointsExpired
              | TierChanged | HouseholdChanged | RewardRedeemed | CouponUsed | ReferralQualified
-             | MembersMerged | MergeUndone | MemberStatusChanged | MemberProfileChanged)
+             | MembersMerged | MergeUndone | MemberStatusChanged | MemberProfileChanged
+             | MemberErased)
 HAPPENINGS: tuple[type, ...] = (MembersEnrolled, EventsRecorded, PointsEarned, PointsSpent,
                                 PointsExpired, TierChanged, HouseholdChanged, RewardRedeemed,
                                 CouponUsed, ReferralQualified, MembersMerged, MergeUndone,
-                                MemberStatusChanged, MemberProfileChanged)
+                                MemberStatusChanged, MemberProfileChanged, MemberErased)
 
 H = TypeVar("H")
 Subscriber = Callable[[Connection, Any], None]

@@ -27,7 +27,7 @@ from patron.households.tables import household_members, households
 from patron.idempotency.tables import idempotency_records
 from patron.ledger.tables import ledger_entries
 from patron.members import service as member_service
-from patron.members.tables import (identities, member_status_changes, members,
+from patron.members.tables import (consent_changes, identities, member_status_changes, members,
                                    merge_candidates, merges)
 from patron.memberships.tables import membership_transitions, memberships
 from patron.program.service import get_program
@@ -224,6 +224,11 @@ STORED: dict[tuple[str, str], Column | None] = {
     ("AdjustmentCreate", "reason"): ledger_entries.c.reason,
     ("BatchCreate", "coupon_type"): coupon_batches.c.coupon_type,
     ("CandidateReject", "reason"): merge_candidates.c.reason,
+    ("ConsentIn", "channel"): consent_changes.c.channel,
+    ("ConsentIn", "purpose"): consent_changes.c.purpose,
+    ("ConsentIn", "source"): consent_changes.c.source,
+    ("ConsentIn", "notice"): consent_changes.c.notice,
+    ("ErasureRequest", "reason"): member_status_changes.c.reason,
     ("BatchCreate", "name"): coupon_batches.c.name,
     ("EventIn", "id"): events.c.external_id,
     ("EventIn", "type"): events.c.type,

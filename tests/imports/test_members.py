@@ -64,7 +64,8 @@ def test_members_are_enrolled_in_bulk_as_one_by_one(database, clock, tmp_path):
         cells = dict(zip(HEADER.strip().split(","), row.strip().split(",")))
         payload, joined = domain.member_payload(cells, columns, locale)
         database.transact(lambda conn: enrolment.create_member(
-            conn, alone, MemberCreate.model_validate(payload), joined or clock.now()))
+            conn, alone, MemberCreate.model_validate(payload), joined or clock.now(),
+            actor="import"))
     assert in_bulk < len(seen) / 2  # the whole file read and written in fewer statements
     got, expected = snapshot(database, bulk), snapshot(database, alone)
     for name in ("members", "identities", "accounts"):

@@ -200,3 +200,18 @@ def test_an_unknown_member_is_a_page_not_a_crash(console):
     console.sign_in(Role.ANALYST)
     missing = console.client.get("/console/members/999999999")
     assert missing.status_code == 404 and "<h1>" in missing.text
+
+
+def test_the_member_page_shows_consents_read_only(console, member, api):
+    console.sign_in(Role.ANALYST)
+    path = f"/console/members/{member['id']}"
+    assert "None recorded." in console.client.get(path).text
+    api.post(f"/members/{member['id']}/consents", json={"consents": [
+        {"channel": "email", "granted": True, "source": "web", "notice": "v2"},
+        {"channel": "sms", "granted": False}]}).raise_for_status()
+    page = console.client.get(path).text
+    consents = page[page.index('id="consents"'):]
+    consents = consents[:consents.index("</ul>")]
+    assert re.findall(r"(\w+) · (\w+): <strong>(\w+)</strong>", consents) == [
+        ("email", "marketing", "granted"), ("sms", "marketing", "withdrawn")]
+    assert "web, notice v2" in consents and "<form" not in consents

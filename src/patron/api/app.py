@@ -24,6 +24,7 @@ from patron.coupons.api import router as coupons_router
 from patron.api import errors
 from patron.api.campaign_results import router as campaign_results_router
 from patron.api.merges import router as merges_router
+from patron.api.privacy import router as privacy_router
 from patron.api.health import health_router
 from patron.api.metrics import JOB_RUNS, metrics_router
 from patron.api.middleware import BodyLimit, RequestContext, UnexpectedErrors
@@ -61,7 +62,7 @@ API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wa
                household_tiers_router, coupons_router, rewards_router, transfers_router,
                campaign_results_router, analytics_router, merges_router, matching_router,
                member_segments_router, segments_router, campaigns_router, portal_links_router,
-               audit_router, shops_router]
+               audit_router, shops_router, privacy_router]
 
 BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
                             ("POST", "/api/v1/program/simulate")})

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, insert, select, update
 
+from patron import hooks
 from patron.auth.tables import portal_links, portal_sessions
 from patron.members import repository as member_repository
 from patron.members import service as members
@@ -64,8 +65,9 @@ def _sha256(token: str) -> str:
 
 def issue_link(conn: Connection, program: Program, member_id: int, now: datetime) -> IssuedLink:
     """A new one-time link for the member (404 for an unknown one); older links still work
-    until they expire, so asking twice never locks anyone out."""
-    members.require_member(conn, program, member_id)
+    until they expire, so asking twice never locks anyone out; 409 ``member_erased`` for
+    an erased member."""
+    members.refuse_erased(members.person_row(conn, program, member_id))
     token = secrets.token_urlsafe(32)
     expires_at = now + LINK_LIFETIME
     conn.execute(insert(portal_links).values(
@@ -135,3 +137,15 @@ def close_session(conn: Connection, token: str, now: datetime) -> None:
     conn.execute(update(portal_sessions).where(portal_sessions.c.token_hash == _sha256(token),
                                                portal_sessions.c.revoked_at.is_(None))
                  .values(revoked_at=now))
+
+
+def on_member_erased(conn: Connection, happened: hooks.MemberErased) -> None:
+    """An erased member is signed out of the portal, and unused sign-in links stop working."""
+    ids = list(happened.records)
+    conn.execute(update(portal_sessions).where(portal_sessions.c.member_id.in_(ids),
+                                               portal_sessions.c.revoked_at.is_(None))
+                 .values(revoked_at=happened.at))
+    conn.execute(update(portal_links).where(portal_links.c.member_id.in_(ids),
+                                            portal_links.c.used_at.is_(None),
+                                            portal_links.c.expires_at > happened.at)
+                 .values(expires_at=happened.at))

@@ -28,6 +28,7 @@ from patron.analytics import cli as analytics_cli
 from patron.audit import cli as audit_cli
 from patron.auth import cli as auth_cli
 from patron.auth import portal_cli
+from patron.cli import privacy as privacy_cli
 from patron.campaigns import cli as campaigns_cli
 from patron.campaigns import results_cli as campaign_results_cli
 from patron.coupons import cli as coupons_cli
@@ -61,6 +62,8 @@ app.add_typer(audit_cli.app, name="audit")
 analytics_cli.app.command("campaign")(campaign_results_cli.campaign)
 app.add_typer(coupons_cli.app, name="coupons")
 app.add_typer(matching_cli.app, name="members")
+matching_cli.app.command("export")(privacy_cli.export)
+matching_cli.app.command("erase")(privacy_cli.erase)
 app.add_typer(segments_cli.tags_app, name="tags")
 app.add_typer(segments_cli.features_app, name="features")
 app.add_typer(segments_cli.segments_app, name="segments")

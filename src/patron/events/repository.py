@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Select, bindparam, func, select, update
 
 from patron.db.engine import (DIALECTS, chunks, insert_rows, insert_rows_returning_ids, one_of,
                               one_of_param)
-from patron.events.tables import events, order_lines, orders
+from patron.events.tables import event_data_pruning, events, order_lines, orders
 
 
 def _by_external_id(dialect: str) -> Select[Any]:
@@ -87,3 +87,43 @@ def orders_by_channel(conn: Connection, program_id: int, member_id: int) -> list
         .where(orders.c.program_id == program_id, orders.c.member_id == member_id)
         .group_by(orders.c.channel, orders.c.currency)
         .order_by(count.desc(), orders.c.channel, orders.c.currency)))
+
+
+def event_data_of_members(conn: Connection, program_id: int, member_ids: Sequence[int]
+                          ) -> list[Any]:
+    """Id, type and data of every event of the members."""
+    found: list[Any] = []
+    for chunk in chunks(list(member_ids)):
+        found.extend(conn.execute(select(events.c.id, events.c.type, events.c.data).where(
+            events.c.program_id == program_id, events.c.member_id.in_(chunk))))
+    return found
+
+
+def events_after(conn: Connection, program_id: int, after: int, limit: int) -> list[Any]:
+    """Id, type, data and receipt of the program's next events after id ``after``."""
+    return list(conn.execute(
+        select(events.c.id, events.c.type, events.c.data, events.c.received_at)
+        .where(events.c.program_id == program_id, events.c.id > after)
+        .order_by(events.c.id).limit(limit)))
+
+
+def set_data(conn: Connection, changed: Sequence[tuple[int, Any]]) -> None:
+    if changed:
+        conn.execute(update(events).where(events.c.id == bindparam("event"))
+                     .values(data=bindparam("pruned")),
+                     [{"event": event_id, "pruned": data} for event_id, data in changed])
+
+
+def pruned_through(conn: Connection, program_id: int) -> int:
+    """The last event id whose payload the retention sweep pruned (0: none yet)."""
+    return conn.execute(select(event_data_pruning.c.through_event_id).where(
+        event_data_pruning.c.program_id == program_id)).scalar() or 0
+
+
+def set_pruned_through(conn: Connection, program_id: int, event_id: int, now: Any) -> None:
+    done = conn.execute(update(event_data_pruning).where(
+        event_data_pruning.c.program_id == program_id).values(
+        through_event_id=event_id, pruned_at=now)).rowcount
+    if not done:
+        conn.execute(event_data_pruning.insert().values(
+            program_id=program_id, through_event_id=event_id, pruned_at=now))

@@ -60,3 +60,15 @@ order_lines = Table(
     Column("discount", Amount),
     UniqueConstraint("order_pk", "line_no"),
 )
+
+event_data_pruning = Table(
+    "event_data_pruning",
+    metadata,
+    Column("program_id", BigId, ForeignKey("programs.id"), primary_key=True,
+           autoincrement=False),
+    Column("through_event_id", BigId, nullable=False),
+    Column("pruned_at", UTCDateTime, nullable=False),
+)
+"""How far the retention sweep has pruned a program's event payloads (``privacy.
+keep_event_data_days``): every event up to ``through_event_id`` keeps only the fields
+rules read, so each sweep starts where the last one stopped."""

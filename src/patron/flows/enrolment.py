@@ -54,19 +54,19 @@ def with_match_keys(profile: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_member(conn: Connection, program: Program, payload: MemberCreate,
-                  now: datetime) -> Member:
+                  now: datetime, *, actor: str = "enrolment") -> Member:
     """One member someone asked to enrol (``POST /members``, an import, the demo); the
     member it was merged into when enrolment matching found it was someone known."""
-    return enrol_member(conn, program, payload, now)[0]
+    return enrol_member(conn, program, payload, now, actor=actor)[0]
 
 
 def enrol_member(conn: Connection, program: Program, payload: MemberCreate,
-                 now: datetime) -> tuple[Member, bool]:
+                 now: datetime, *, actor: str = "enrolment") -> tuple[Member, bool]:
     """Enrol one member; returns the member and whether it was new. An auto-merge rule
     (``matching`` in the program document) may merge the new record into an existing
     member in this same transaction: then the answer is that existing member (the
     survivor, holding the new identities) and ``False``."""
-    profile, identities = member_service.new_member(conn, program, payload, now)
+    profile, identities = member_service.new_member(conn, program, payload, now, actor=actor)
     [member_id] = enrol(conn, program, now, [profile], [identities],
                         referral_codes=[payload.referral_code], strict=True)
     survivor = member_repository.survivor_of(conn, program.id, member_id)

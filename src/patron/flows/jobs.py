@@ -14,7 +14,10 @@ and works in small transactions, so it can run beside live traffic:
   when the qualifying order was returned);
 - ``closures``: points of closed members that settled after the closure are forfeited;
 - ``campaigns``: new target members of running campaigns are assigned to treatment or
-  holdout, and new treatment members get the campaign's coupons.
+  holdout, and new treatment members get the campaign's coupons;
+- ``privacy``: the program document's retention (``privacy``): members closed long
+  enough ago are erased, and old events' payloads keep only what rules read (after
+  ``closures``, so a closed member's settled points are forfeited before).
 
 The features job (``run_features``: member features, rule tags, dynamic
 segments) is heavier and runs on its own, slower schedule.
@@ -40,6 +43,7 @@ from patron.config import Settings
 from patron.db import Database
 from patron.ledger import jobs as ledger_jobs
 from patron.flows.member_status import forfeit_settled
+from patron.flows.privacy import retention
 from patron.flows.referral_payouts import pay_all
 from patron.memberships import jobs as membership_jobs
 from patron.segments import jobs as segment_jobs
@@ -57,6 +61,7 @@ def run_all(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
     done = membership_jobs.run(db, now)
     results["memberships"] = done if isinstance(done, dict) else {"moved": done}
     results["campaigns"] = campaign_jobs.run(db, now)
+    results["privacy"] = retention.run(db, now)
     return results
 
 

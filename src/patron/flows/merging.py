@@ -34,6 +34,7 @@ from patron.clock import SystemClock
 from patron.errors import Conflict, InvalidInput, NotFound
 from patron.flows import merging_money, merging_rows
 from patron.ledger.holdings import AccountNotFound, holdings, lock_points_accounts
+from patron.members.standing import MemberErased
 from patron.members.tables import member_status_changes, members, merges
 from patron.program.service import Program
 from patron.tiers import merging as tier_merging
@@ -124,6 +125,9 @@ def _refuse(conn: Connection, program: Program, survivor: Any, merged: Any) -> N
     if merged.status == "blocked":
         raise MergeOfBlocked(f"member {merged.id} is blocked: unblock it before merging",
                              member_id=merged.id)
+    if merged.status == "erased":
+        raise MemberErased(f"member {merged.id} was erased: there is nothing left to merge",
+                           member_id=merged.id)
     seated = {m: merging_rows.household_seat(conn, m) for m in (survivor.id, merged.id)}
     if seated[survivor.id] is not None and seated[merged.id] is not None:
         raise MergeHouseholdConflict(
@@ -199,6 +203,10 @@ def _refuse_undo(conn: Connection, program: Program, merge: Any, survivor: Any) 
         raise MergeAlreadyUndone(f"merge {merge.id} was already undone at "
                                  f"{merge.undone_at.isoformat()} by {merge.undone_by}",
                                  merge_id=merge.id)
+    if survivor.status == "erased":
+        raise MemberErased(f"member {survivor.id}, the survivor of merge {merge.id}, was "
+                           "erased: the merge cannot be undone", member_id=survivor.id,
+                           merge_id=merge.id)
     if survivor.status == "merged":
         later = conn.execute(select(merges.c.id).where(
             merges.c.merged_id == survivor.id, merges.c.state == MERGED)).scalar()

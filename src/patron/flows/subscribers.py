@@ -14,11 +14,17 @@ from patron import hooks
 from patron.campaigns import service as campaigns
 from patron.flows.match_review import default_merge
 from patron.flows import member_status
+from patron.auth import portal
+from patron.events import retention as event_retention
 from patron.households.directory import HouseholdPools
 from patron.ledger import pools
+from patron.matching import candidates as match_candidates
 from patron.matching.enrolment import EnrolmentMatcher, on_member_profile_changed
 from patron.referrals import service as referrals
+from patron.segments import service as segments
 from patron.tiers import placement as tier_placement
+from patron.tiers import service as tiers
+from patron.transfers import service as transfers
 
 pools.use_directory(HouseholdPools())
 enrolment_matcher = EnrolmentMatcher(default_merge)
@@ -31,3 +37,10 @@ hooks.subscribe(hooks.MembersEnrolled, enrolment_matcher)
 hooks.subscribe(hooks.MemberStatusChanged, member_status.on_member_status_changed)
 hooks.subscribe(hooks.MemberProfileChanged, on_member_profile_changed)
 hooks.subscribe(hooks.CouponUsed, campaigns.on_coupon_used)
+# An erasure: each domain drops what it keeps about the person beyond ids and amounts.
+hooks.subscribe(hooks.MemberErased, segments.on_member_erased)
+hooks.subscribe(hooks.MemberErased, match_candidates.on_member_erased)
+hooks.subscribe(hooks.MemberErased, transfers.on_member_erased)
+hooks.subscribe(hooks.MemberErased, tiers.on_member_erased)
+hooks.subscribe(hooks.MemberErased, event_retention.on_member_erased)
+hooks.subscribe(hooks.MemberErased, portal.on_member_erased)

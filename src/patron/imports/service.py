@@ -449,7 +449,8 @@ def _enrol_members(conn: Connection, program: Program, rows: list[MemberRow], no
         if row.payload.referral_code is not None:
             placed.update(_enrol_new(conn, program, waiting, now, len(placed)))
             waiting = []
-            member = enrolment.create_member(conn, program, row.payload, row.joined_at or now)
+            member = enrolment.create_member(conn, program, row.payload, row.joined_at or now,
+                                             actor="import")
             owners.update({key: member.id for key in row.keys})
         else:
             waiting.append(row)
@@ -479,8 +480,8 @@ def _enrol_new(conn: Connection, program: Program, rows: list[MemberRow], now: d
         return {}
     joined = [row.joined_at or now for row in rows]
     profiles = [dict(with_display_name(profile_row(row.payload.profile)),
-                     consents={purpose: {"granted": granted, "updated_at": at.isoformat()}
-                               for purpose, granted in row.payload.consents.items()})
+                     consents=member_service.enrolment_consents(row.payload, actor="import",
+                                                                now=at))
                 for row, at in zip(rows, joined)]
     ids = member_service.enrol(conn, program, now, profiles, [r.identities for r in rows], joined)
     for at, group in itertools.groupby(zip(ids, joined), key=lambda pair: pair[1]):

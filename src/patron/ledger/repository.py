@@ -425,3 +425,17 @@ def entry_ids_of_events(conn: Connection, account_id: int, event_ids: Sequence[i
             ledger_entries.c.account_id == account_id,
             one_of(conn, ledger_entries.c.event_id, chunk))).scalars()
     return sorted(found)
+
+
+def drop_detail(conn: Connection, entry_ids: Sequence[int], key: str) -> None:
+    """Remove ``key`` from the entries' ``details``: a quote of someone's words (a transfer's
+    message) that an erasure takes out. Points, kinds, reasons and dates never change."""
+    if not entry_ids:
+        return
+    rows = conn.execute(select(ledger_entries.c.id, ledger_entries.c.details).where(
+        ledger_entries.c.id.in_(list(entry_ids)))).all()
+    changed = [{"entry": row.id, "kept": {k: v for k, v in row.details.items() if k != key}}
+               for row in rows if isinstance(row.details, dict) and key in row.details]
+    if changed:
+        conn.execute(update(ledger_entries).where(ledger_entries.c.id == bindparam("entry"))
+                     .values(details=bindparam("kept")), changed)

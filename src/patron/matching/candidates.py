@@ -15,6 +15,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from patron import hooks
+
 from patron.errors import Conflict, InvalidInput, NotFound
 from patron.matching import repository
 from patron.matching.schemas import CandidateIdentity, CandidateMember, MergeCandidate
@@ -114,3 +116,10 @@ def view(conn: Connection, program_id: int, rows: Sequence[Any]) -> list[MergeCa
         evidence=row.evidence or {}, member_a=member(row.member_a), member_b=member(row.member_b),
         created_at=row.created_at, decided_by=row.decided_by, decided_at=row.decided_at,
         reason=row.reason, merge_id=row.merge_id) for row in rows]
+
+
+def on_member_erased(conn: Connection, happened: hooks.MemberErased) -> None:
+    """A pair's evidence quotes both profiles: it goes. A pair still waiting for review is
+    rejected (nobody is left to merge), with ``member erased`` as its reason."""
+    repository.forget_candidates(conn, happened.program.id, happened.records,
+                                 actor=happened.actor, now=happened.at)

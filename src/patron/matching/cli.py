@@ -22,7 +22,8 @@ from patron.matching.scorer import load_model
 from patron.program.repository import all_program_ids
 from patron.program.service import Program, get_program, get_program_by_slug
 
-app = typer.Typer(help="Members: find duplicates across channels.", no_args_is_help=True)
+app = typer.Typer(help="Members: find duplicates across channels; export or erase one's data.",
+                  no_args_is_help=True)
 err = Console(stderr=True)
 
 
@@ -31,7 +32,8 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def _program(conn, slug: str | None) -> Program:
+def program_named(conn, slug: str | None) -> Program:
+    """The program ``--program`` names, or the only one there is."""
     if slug is not None:
         return get_program_by_slug(conn, slug)
     ids = all_program_ids(conn)
@@ -60,7 +62,7 @@ def match(
     database = open_migrated(db)
     try:
         chosen, records, stored, limits = database.read(lambda conn: (
-            (p := _program(conn, program)), batch.read_records(conn, p.id),
+            (p := program_named(conn, program)), batch.read_records(conn, p.id),
             None if train else load_model(conn, p.id), batch.program_thresholds(conn, p)))
     except PatronError as error:
         _fail(f"[{error.code}] {error.detail}")

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, false, select, true, union_all, update
+from sqlalchemy import (Connection, and_, bindparam, false, or_, select, true, union_all,
+                        update)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
@@ -231,3 +232,16 @@ def decide_candidate(conn: Connection, candidate_id: int, *, state: str, actor: 
         .values(state=state, decided_by=actor, decided_at=at, reason=reason,
                 merge_id=merge_id))
     return done.rowcount == 1
+
+
+def forget_candidates(conn: Connection, program_id: int, member_ids: Sequence[int], *,
+                      actor: str, now: datetime) -> None:
+    """Pairs with these members lose their evidence and reasons; pending ones are rejected."""
+    ids = list(member_ids)
+    involved = and_(merge_candidates.c.program_id == program_id,
+                    or_(merge_candidates.c.member_a.in_(ids),
+                        merge_candidates.c.member_b.in_(ids)))
+    conn.execute(update(merge_candidates).where(involved).values(evidence={}, reason=None))
+    conn.execute(update(merge_candidates).where(involved, merge_candidates.c.state == "pending")
+                 .values(state="rejected", decided_by=actor[:200], decided_at=now,
+                         reason="member erased"))

@@ -11,9 +11,9 @@ from patron.flows.member_view_schemas import Member360
 from patron.idempotency.service import run_once
 from patron.members import service
 from patron.members.domain import parse_identity_query, refuse_future_birthdate
-from patron.members.schemas import (IdentityIn, Member, MemberCampaign, MemberCreate, MemberPage,
-                                    MemberStatus, MemberUpdate, MemberView, StatusChange,
-                                    StatusChangeRecord)
+from patron.members.schemas import (ConsentChanges, IdentityIn, Member, MemberCampaign,
+                                    MemberConsents, MemberCreate, MemberPage, MemberStatus,
+                                    MemberUpdate, MemberView, StatusChange, StatusChangeRecord)
 from patron.schemas_common import MAX_INT
 
 router = APIRouter(prefix="/members", tags=["members"])
@@ -41,7 +41,8 @@ def create_member(payload: MemberCreate, ctx: Writer, response: Response,
         refuse_future_birthdate(payload.profile.birthdate, ctx.clock.now(), program.settings.zone)
 
         def create():
-            member, new = enrolment.enrol_member(conn, program, payload, ctx.clock.now())
+            member, new = enrolment.enrol_member(conn, program, payload, ctx.clock.now(),
+                                                 actor=ctx.principal.actor)
             return 201 if new else 200, member.model_dump(mode="json")
         return run_once(conn, program_id=program.id, key=idempotency_key,
                         operation="create_member", payload=payload.model_dump(mode="json"),
@@ -85,16 +86,19 @@ def get_member(member_id: MemberId, ctx: Reader) -> MemberView:
 def update_member(member_id: MemberId, payload: MemberUpdate, ctx: Writer) -> Member:
     """Change profile fields or consents; only the fields sent change.
 
-    Naturally idempotent: sending the same change twice leaves the same member.
+    Naturally idempotent: sending the same change twice leaves the same member (a
+    consent that already stands is not recorded again). 409 ``member_erased`` for an
+    erased member.
     """
-    return ctx.write(lambda conn, program: service.update_member(conn, program, member_id,
-                                                                 payload, ctx.clock.now()))
+    return ctx.write(lambda conn, program: service.update_member(
+        conn, program, member_id, payload, ctx.clock.now(), actor=ctx.principal.actor))
 
 
 @router.post("/{member_id}/identities", response_model=Member,
              responses=problem_responses(401, 403, 404, 409, 422))
 def add_identity(member_id: MemberId, payload: IdentityIn, ctx: Writer) -> Member:
-    """Link another identity to the member (idempotent: linking it again is a no-op)."""
+    """Link another identity to the member (idempotent: linking it again is a no-op);
+    409 ``member_erased`` for an erased member."""
     return ctx.write(lambda conn, program: service.add_identity(conn, program, member_id,
                                                                 payload, ctx.clock.now()))
 
@@ -124,6 +128,41 @@ def change_status(member_id: MemberId, payload: StatusChange, ctx: Writer,
                         work=change)
     _, body, _ = ctx.write(work)
     return MemberStatus.model_validate(body)
+
+
+@router.get("/{member_id}/consents", response_model=MemberConsents,
+            responses=problem_responses(401, 403, 404))
+def consents(member_id: MemberId, ctx: Reader) -> MemberConsents:
+    """The member's consents: the latest decision per channel and purpose, and every
+    decision ever recorded (who, when, where the member gave it, the notice they saw),
+    oldest first."""
+    return ctx.read(lambda conn, program: service.member_consents(conn, program, member_id))
+
+
+@router.post("/{member_id}/consents", response_model=MemberConsents,
+             responses=problem_responses(401, 403, 404, 409, 422))
+def change_consents(member_id: MemberId, payload: ConsentChanges, ctx: Writer,
+                    idempotency_key: IdempotencyKey = None) -> MemberConsents:
+    """Record consents given or withdrawn, per channel (``email``, ``sms``, ``push``,
+    ``post``, ``phone``, ``whatsapp``, or ``any``) and purpose (``marketing``, ...), with
+    the API key as who recorded them.
+
+    The history is append-only. A decision that already stands (same answer, and the
+    same source and notice when sent) records nothing, so a retried form changes
+    nothing; with an ``Idempotency-Key`` a retry answers as the first request did. 409
+    ``member_erased`` for an erased member.
+    """
+    def work(conn, program):
+        def change():
+            done = service.change_consents(conn, program, member_id, payload,
+                                           actor=ctx.principal.actor, now=ctx.clock.now())
+            return 200, done.model_dump(mode="json")
+        return run_once(conn, program_id=program.id, key=idempotency_key,
+                        operation=f"member_consents:{member_id}",
+                        payload=payload.model_dump(mode="json"), now=ctx.clock.now(),
+                        work=change)
+    _, body, _ = ctx.write(work)
+    return MemberConsents.model_validate(body)
 
 
 @router.get("/{member_id}/status-changes", response_model=list[StatusChangeRecord],

@@ -219,3 +219,14 @@ def member_ids_by_name(conn: Connection, program_id: int, text: str, limit: int)
         .where(members.c.program_id == program_id, members.c.status != HOLDER,
                or_(*(column.ilike(pattern, escape="\\") for column in names)))
         .order_by(members.c.id.desc()).limit(limit)).scalars())
+
+
+def closed_before(conn: Connection, program_id: int, cutoff: datetime) -> list[int]:
+    """Members of the program closed at or before ``cutoff`` (and still closed), by id."""
+    closures = select(member_status_changes.c.member_id).where(
+        member_status_changes.c.program_id == program_id,
+        member_status_changes.c.status == "closed",
+        member_status_changes.c.created_at <= cutoff).scalar_subquery()
+    return list(conn.execute(select(members.c.id).where(
+        members.c.id.in_(closures), members.c.status == "closed")
+        .order_by(members.c.id)).scalars())

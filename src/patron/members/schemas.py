@@ -4,8 +4,9 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, StringConstraints,
-                      field_validator)
+                      field_validator, model_validator)
 
+from patron.members import consents as consent_rules
 from patron.members.domain import BIRTHDATE_RULE, EARLIEST_BIRTHDATE, IdentityType
 from patron.members.profile import (ADDRESS_FIELDS, Gender, clean_country, clean_gender,
                                     clean_postcode, collapse)
@@ -120,14 +121,64 @@ class ProfileUpdate(BaseModel):
     _plausible_birthdate = field_validator("birthdate")(Profile._plausible_birthdate.__func__)
 
 
+ConsentChannel = Literal["email", "sms", "push", "post", "phone", "whatsapp", "any"]
+
+
+class ConsentIn(BaseModel):
+    """One consent given or withdrawn."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: ConsentChannel = Field(description="The channel it covers; ``any``: a purpose "
+                                    "no channel carries, or every channel at once")
+    purpose: ConsentPurpose = Field(consent_rules.MARKETING,
+                                    description="What for: marketing, surveys, partners, ...")
+    granted: bool = Field(description="true: given; false: withdrawn")
+    source: Channel | None = Field(None, description="Where the member gave or withdrew it: "
+                                   "web, pos, app, paper, ...")
+    notice: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = Field(
+        None, description="The version of the privacy notice or wording the member saw")
+
+    @model_validator(mode="after")
+    def _channel_not_in_purpose(self) -> "ConsentIn":
+        channel, purpose = consent_rules.parse_key(self.purpose)
+        if self.channel == consent_rules.ANY and channel != consent_rules.ANY:
+            raise ValueError(f"name the channel: channel {channel!r}, purpose {purpose!r}")
+        return self
+
+
+def _distinct(items: list[ConsentIn]) -> list[ConsentIn]:
+    seen: set[tuple[str, str]] = set()
+    for item in items:
+        if (item.channel, item.purpose) in seen:
+            raise ValueError(f"channel {item.channel!r} and purpose {item.purpose!r} are "
+                             "listed twice")
+        seen.add((item.channel, item.purpose))
+    return items
+
+
+ConsentList = Annotated[list[ConsentIn], Field(min_length=1, max_length=50),
+                        AfterValidator(_distinct)]
+ConsentKeys = Annotated[dict[ConsentPurpose, bool], Field(max_length=50)]
+_CONSENTS_IN = ("Consents as a list of ``{channel, purpose, granted, source, notice}``, or "
+                "in the short form ``{\"email_marketing\": true}`` (``CHANNEL_PURPOSE``, or a "
+                "purpose on any channel)")
+
+
+class ConsentChanges(BaseModel):
+    """Consents given or withdrawn, recorded with who sent them and when."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    consents: ConsentList
+
+
 class MemberCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     identities: list[IdentityIn] = Field(min_length=1, max_length=20)
     profile: Profile = Field(default_factory=Profile)
-    consents: dict[ConsentPurpose, bool] = Field(
-        default_factory=dict, max_length=50,
-        description="Consent per purpose, e.g. {\"email_marketing\": true}")
+    consents: ConsentKeys | ConsentList = Field(default_factory=dict, description=_CONSENTS_IN)
     referral_code: Annotated[Text, StringConstraints(min_length=1, max_length=32)] | None = Field(
         None, description="The code of the member who referred this one")
 
@@ -136,19 +187,61 @@ class MemberUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile: ProfileUpdate | None = None
-    consents: dict[ConsentPurpose, bool] | None = Field(None, max_length=50)
+    consents: ConsentKeys | ConsentList | None = Field(None, description=_CONSENTS_IN)
+
+
+def consent_decisions(consents: dict[str, bool] | list[ConsentIn] | None,
+                      source: str | None = None) -> list[consent_rules.Decision]:
+    """The decisions a payload's ``consents`` sends, in either form."""
+    if not consents:
+        return []
+    if isinstance(consents, dict):
+        return consent_rules.from_keys(consents, source)
+    return [consent_rules.Decision(c.channel, c.purpose, c.granted, c.source or source,
+                                   c.notice) for c in consents]
 
 
 class Consent(BaseModel):
+    """The latest decision for one channel and purpose."""
+
     granted: bool
     updated_at: datetime
+    channel: str | None = Field(None, description="email, sms, push, post, phone, whatsapp "
+                                "or any")
+    purpose: str | None = None
+    source: str | None = Field(None, description="Where the member gave or withdrew it")
+    notice: str | None = Field(None, description="The wording's version the member saw")
+
+
+class ConsentRecord(BaseModel):
+    """One consent given or withdrawn, as recorded."""
+
+    id: int
+    channel: str
+    purpose: str
+    granted: bool
+    source: str | None
+    notice: str | None
+    actor: str = Field(description="Who recorded it: ``key:<id>``, ``staff:<email>``, "
+                       "``import``, ``erasure``, ...")
+    recorded_at: datetime
+
+
+class MemberConsents(BaseModel):
+    """A member's consents now, and every change of them."""
+
+    member_id: int
+    current: list[ConsentRecord] = Field(description="The latest decision per channel and "
+                                         "purpose")
+    history: list[ConsentRecord] = Field(description="Every decision, oldest first")
 
 
 class MemberStatus(BaseModel):
     """Where the member stands and the last change of it."""
 
     status: str = Field(description="active; blocked (cannot earn or spend); closed (cannot "
-                        "earn or spend, points forfeited); merged (into ``merged_into``)")
+                        "earn or spend, points forfeited); merged (into ``merged_into``); erased "
+                        "(personal data pseudonymised: cannot earn or spend)")
     reason: str | None = Field(None, description="Why the status last changed")
     changed_by: str | None = Field(None, description="Who changed it: an API key's name or id")
     changed_at: datetime | None = None
@@ -180,7 +273,7 @@ class StatusChangeRecord(BaseModel):
 
 class Member(BaseModel):
     id: int
-    status: str = Field(description="active, blocked, closed or merged")
+    status: str = Field(description="active, blocked, closed, merged or erased")
     standing: MemberStatus = Field(description="The status with its reason, who set it and "
                                    "when")
     profile: Profile
@@ -250,5 +343,18 @@ def member_out(row: Any, identity_rows: list[Any]) -> Member:
         id=row.id, status=row.status, standing=standing_out(row), profile=profile_out(row),
         identities=[Identity(type=i.type, value=i.value, channel=i.channel,
                              created_at=i.created_at) for i in identity_rows],
-        consents={k: Consent(**v) for k, v in (row.consents or {}).items()},
+        consents={k: consent_out(k, v) for k, v in (row.consents or {}).items()},
         created_at=row.created_at, updated_at=row.updated_at)
+
+
+def consent_out(key: str, entry: dict[str, Any]) -> Consent:
+    channel, purpose = consent_rules.parse_key(key)
+    return Consent(granted=entry["granted"], updated_at=entry["updated_at"],
+                   channel=entry.get("channel", channel), purpose=entry.get("purpose", purpose),
+                   source=entry.get("source"), notice=entry.get("notice"))
+
+
+def consent_record(row: Any) -> ConsentRecord:
+    return ConsentRecord(id=row.id, channel=row.channel, purpose=row.purpose,
+                         granted=row.granted, source=row.source, notice=row.notice,
+                         actor=row.actor, recorded_at=row.created_at)

@@ -10,14 +10,15 @@ from sqlalchemy import Connection
 
 from patron import hooks
 from patron.errors import Conflict, InvalidInput, NotFound
-from patron.members import repository
+from patron.members import consents, repository
 from patron.members.domain import IdentityType, normalise_identity, refuse_future_birthdate
 from patron.members.profile import with_display_name
 from patron.members.repository import HOLDER
-from patron.members.schemas import (IdentityIn, Member, MemberCreate, MemberStatus,
-                                    MemberUpdate, StatusChange, StatusChangeRecord, member_out,
-                                    profile_row, standing_out)
-from patron.members.standing import change_status
+from patron.members.schemas import (ConsentChanges, IdentityIn, Member, MemberConsents,
+                                    MemberCreate, MemberStatus, MemberUpdate, StatusChange,
+                                    StatusChangeRecord, consent_decisions, consent_record,
+                                    member_out, profile_row, standing_out)
+from patron.members.standing import MemberErased, Status, change_status
 from patron.program.service import Program
 
 
@@ -73,6 +74,9 @@ def enrol(conn: Connection, program: Program, now: datetime,
     rows = [repository.new_member_row(program.id, at, **profile)
             for profile, at in zip(profiles, since, strict=True)]
     ids = repository.insert_members(conn, rows)
+    consents.record_enrolled(conn, program.id, [
+        (member_id, profile["consents"]) for member_id, profile in zip(ids, profiles)
+        if profile.get("consents")])
     repository.insert_identities(conn, [
         dict(program_id=program.id, member_id=member_id, type=kind, value=value,
              channel=channel, created_at=at)
@@ -81,16 +85,22 @@ def enrol(conn: Connection, program: Program, now: datetime,
     return ids
 
 
-def new_member(conn: Connection, program: Program, payload: MemberCreate, now: datetime
+def new_member(conn: Connection, program: Program, payload: MemberCreate, now: datetime, *,
+               actor: str = "enrolment"
                ) -> tuple[dict[str, Any], list[tuple[str, str, str | None]]]:
     """The profile row and normalised identities of a member someone asks to enrol;
-    409 ``identity_taken`` when one of the identities already has a member."""
+    409 ``identity_taken`` when one of the identities already has a member. Consents
+    given at enrolment are recorded as given by ``actor`` on the join channel."""
     idents = normalised(program, payload.identities)
     _refuse_taken(conn, program, [(k, v) for k, v, _ in idents])
-    profile = with_display_name(profile_row(payload.profile))
-    consents = {purpose: {"granted": granted, "updated_at": now.isoformat()}
-                for purpose, granted in payload.consents.items()}
-    return dict(profile, consents=consents), idents
+    return dict(with_display_name(profile_row(payload.profile)),
+                consents=enrolment_consents(payload, actor=actor, now=now)), idents
+
+
+def enrolment_consents(payload: MemberCreate, *, actor: str, now: datetime) -> dict[str, Any]:
+    """``members.consents`` of a member enrolled with ``payload`` (given at ``now``)."""
+    return consents.state_of(consent_decisions(payload.consents, payload.profile.join_channel),
+                             actor=actor, now=now)
 
 
 def get_member(conn: Connection, program: Program, member_id: int) -> Member:
@@ -108,13 +118,14 @@ def require_member(conn: Connection, program: Program, member_id: int) -> None:
 
 
 def update_member(conn: Connection, program: Program, member_id: int, payload: MemberUpdate,
-                  now: datetime) -> Member:
+                  now: datetime, *, actor: str = "api") -> Member:
     if payload.profile is not None:
         refuse_future_birthdate(payload.profile.birthdate, now, program.settings.zone)
     row = repository.member_row(conn, program.id, member_id)
     if row is None:
         raise MemberNotFound(f"member {member_id} does not exist in this program",
                              member_id=member_id)
+    refuse_erased(row)
     values: dict[str, Any] = {"updated_at": now}
     if payload.profile is not None:
         sent = profile_row(payload.profile, only_sent=True)
@@ -128,13 +139,11 @@ def update_member(conn: Connection, program: Program, member_id: int, payload: M
                 else:
                     merged[key] = value
             values["attributes"] = merged
-    if payload.consents is not None:
-        consents = dict(row.consents or {})
-        for purpose, granted in payload.consents.items():
-            consents[purpose] = {"granted": granted, "updated_at": now.isoformat()}
-        values["consents"] = consents
     repository.update_member(conn, member_id, values)
-    changed = frozenset(values) - {"updated_at", "consents"}
+    if payload.consents:
+        consents.record(conn, program.id, member_id, consent_decisions(payload.consents),
+                        actor=actor, now=now)
+    changed = frozenset(values) - {"updated_at"}
     if changed:
         hooks.emit(conn, hooks.MemberProfileChanged(program, member_id, changed, now))
     return get_member(conn, program, member_id)
@@ -142,7 +151,7 @@ def update_member(conn: Connection, program: Program, member_id: int, payload: M
 
 def add_identity(conn: Connection, program: Program, member_id: int, item: IdentityIn,
                  now: datetime) -> Member:
-    require_member(conn, program, member_id)
+    refuse_erased(person_row(conn, program, member_id))
     [(kind, value, channel)] = normalised(program, [item])
     owners = repository.members_by_identity(conn, program.id, [(kind, value)])
     if owners.get((kind, value)) not in (None, member_id):
@@ -181,6 +190,14 @@ def person_row(conn: Connection, program: Program, member_id: int) -> Any:
     return row
 
 
+def refuse_erased(row: Any) -> None:
+    """409 ``member_erased``: nothing about an erased member is recorded any more (a
+    profile, an identity, a consent), so the erasure cannot be undone by an edit."""
+    if row.status == Status.ERASED:
+        raise MemberErased(f"member {row.id} was erased: nothing more is recorded about them",
+                           member_id=row.id, status=row.status)
+
+
 def set_status(conn: Connection, program: Program, member_id: int, payload: StatusChange, *,
                actor: str, now: datetime) -> MemberStatus:
     """Block, close or reactivate a member (see ``patron.members.standing``).
@@ -200,3 +217,22 @@ def status_history(conn: Connection, program: Program, member_id: int
     return [StatusChangeRecord(id=r.id, status=r.status, previous_status=r.previous_status,
                                reason=r.reason, actor=r.actor, created_at=r.created_at)
             for r in repository.status_changes(conn, member_id)]
+
+
+def member_consents(conn: Connection, program: Program, member_id: int) -> MemberConsents:
+    """The member's consents now and their whole history (404 for an unknown member)."""
+    person_row(conn, program, member_id)
+    rows = consents.history(conn, [member_id])
+    return MemberConsents(member_id=member_id,
+                          current=[consent_record(r) for r in consents.current(rows)],
+                          history=[consent_record(r) for r in rows])
+
+
+def change_consents(conn: Connection, program: Program, member_id: int,
+                    payload: ConsentChanges, *, actor: str, now: datetime) -> MemberConsents:
+    """Record consents given or withdrawn; one already standing records nothing again.
+    An erased member's consents stay withdrawn (409 ``member_erased``)."""
+    refuse_erased(person_row(conn, program, member_id))
+    consents.record(conn, program.id, member_id, consent_decisions(payload.consents),
+                    actor=actor, now=now)
+    return member_consents(conn, program, member_id)

@@ -2,14 +2,16 @@
 
 A member is ``active``; ``blocked`` (fraud suspected, a dispute: cannot earn or
 spend, and may be made active again); ``closed`` (the membership ended: cannot
-earn or spend, and the points are forfeited; final); or ``merged`` into another
-member (final; set by a merge, never by a status change). Household placeholders
+earn or spend, and the points are forfeited; final); ``merged`` into another
+member (final; set by a merge, never by a status change); or ``erased`` (the
+person's data was erased, ``patron.flows.privacy``: cannot earn or spend; final,
+set by an erasure only). Household placeholders
 (``household``) are not people and have no status to change.
 
 Events of a member who may not earn are still recorded (the order is known, so a
 later return still finds it) but earn nothing; their outcome says why. A spend, a
-redemption or a transfer is refused with 409 ``member_blocked``, ``member_closed``
-or ``member_merged``. ``refuse_spending`` is that check, over a status the caller
+redemption or a transfer is refused with 409 ``member_blocked``, ``member_closed``,
+``member_merged`` or ``member_erased``. ``refuse_spending`` is that check, over a status the caller
 has read; ``require_spending`` reads it; ``not_earning`` reads a batch's at once.
 """
 
@@ -33,9 +35,10 @@ class Status(StrEnum):
     BLOCKED = "blocked"
     CLOSED = "closed"
     MERGED = "merged"
+    ERASED = "erased"
 
 
-HALTED = (Status.BLOCKED.value, Status.CLOSED.value, Status.MERGED.value)
+HALTED = (Status.BLOCKED.value, Status.CLOSED.value, Status.MERGED.value, Status.ERASED.value)
 """Statuses that neither earn nor spend."""
 
 ALLOWED: dict[str, frozenset[str]] = {
@@ -43,9 +46,13 @@ ALLOWED: dict[str, frozenset[str]] = {
     Status.BLOCKED: frozenset({Status.ACTIVE, Status.CLOSED}),
     Status.CLOSED: frozenset(),
     Status.MERGED: frozenset(),
+    Status.ERASED: frozenset(),
 }
-"""Which status may follow which through a status change. Closed and merged are final:
-a closure forfeited the points, and a merged record lives on in its survivor."""
+"""Which status may follow which through a status change. Closed, merged and erased are
+final: a closure forfeited the points, a merged record lives on in its survivor, and an
+erased member's data is gone. Neither ``merged`` nor ``erased`` is ever asked for: a merge
+and an erasure set them."""
+FINAL = (Status.CLOSED, Status.MERGED, Status.ERASED)
 
 
 class MemberBlocked(Conflict):
@@ -63,6 +70,11 @@ class MemberMerged(Conflict):
     title = "The member was merged into another member"
 
 
+class MemberErased(Conflict):
+    code = "member_erased"
+    title = "The member's personal data was erased"
+
+
 class StatusChangeNotAllowed(Conflict):
     code = "status_change_not_allowed"
     title = "The member's status cannot change this way"
@@ -70,11 +82,13 @@ class StatusChangeNotAllowed(Conflict):
 
 _REFUSALS: dict[str, type[Conflict]] = {Status.BLOCKED: MemberBlocked,
                                         Status.CLOSED: MemberClosed,
-                                        Status.MERGED: MemberMerged}
+                                        Status.MERGED: MemberMerged,
+                                        Status.ERASED: MemberErased}
 
 
 def refuse_spending(member_id: int, status: str, merged_into: int | None = None) -> None:
-    """409 ``member_blocked`` / ``member_closed`` / ``member_merged`` unless the member
+    """409 ``member_blocked`` / ``member_closed`` / ``member_merged`` / ``member_erased``
+    unless the member
     may spend (an active member, or a household's placeholder, which the ledger judges)."""
     refusal = _REFUSALS.get(status)
     if refusal is None:
@@ -83,7 +97,8 @@ def refuse_spending(member_id: int, status: str, merged_into: int | None = None)
     if merged_into is not None:
         extra["merged_into"] = merged_into
     what = {Status.BLOCKED: "is blocked", Status.CLOSED: "is closed",
-            Status.MERGED: f"was merged into member {merged_into}"}[status]
+            Status.MERGED: f"was merged into member {merged_into}",
+            Status.ERASED: "was erased"}[status]
     raise refusal(f"member {member_id} {what} and cannot spend points", **extra)
 
 
@@ -115,7 +130,7 @@ def check_change(member_id: int, current: str, wanted: str) -> bool:
     if wanted not in ALLOWED.get(current, frozenset()):
         raise StatusChangeNotAllowed(
             f"member {member_id} is {current} and cannot become {wanted}"
-            + (f" ({current} is final)" if current in (Status.CLOSED, Status.MERGED) else ""),
+            + (f" ({current} is final)" if current in FINAL else ""),
             member_id=member_id, status=current, requested=wanted)
     return True
 

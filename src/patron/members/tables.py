@@ -1,5 +1,5 @@
-from sqlalchemy import (BigInteger, Column, Date, Float, ForeignKey, Index, String, Table, Text,
-                        UniqueConstraint)
+from sqlalchemy import (BigInteger, Boolean, Column, Date, Float, ForeignKey, Index, String,
+                        Table, Text, UniqueConstraint)
 
 from patron.db.metadata import metadata
 from patron.db.types import BigId, JSONDoc, UTCDateTime
@@ -125,3 +125,24 @@ identities = Table(
     UniqueConstraint("program_id", "type", "value"),
     Index("ix_identities_member_id", "member_id"),
 )
+
+consent_changes = Table(
+    "consent_changes",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("purpose", String(64), nullable=False),
+    Column("granted", Boolean, nullable=False),
+    Column("source", String(64)),
+    Column("notice", String(200)),
+    Column("actor", String(254), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_consent_changes_member_id", "member_id"),
+)
+"""Every consent a member gave or withdrew, append-only: for which ``channel`` (email,
+sms, push, post, phone, ...; ``any`` for a purpose not tied to one) and ``purpose``
+(marketing, ...), granted or withdrawn, where it was captured (``source``: web, pos, ...),
+the wording's version the member saw (``notice``), who recorded it (an API key, a staff
+account, an import) and when. ``members.consents`` holds the latest of each, for reading."""

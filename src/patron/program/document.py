@@ -36,6 +36,7 @@ from patron.program.catalog import FieldType
 from patron.program.expiry import ExpiryPolicy
 from patron.program.incentives import CouponType, Referrals, Reward
 from patron.program.membership import Households, MembershipPlan, Tiers
+from patron.program.privacy import Privacy
 from patron.schemas_common import in_range
 
 SCHEMA_ID = "https://patron.dev/schemas/program-document.json"
@@ -467,6 +468,8 @@ class ProgramDocument(_Model):
                                 "job keeps current")
     campaigns: list[Campaign] = Field(default_factory=list, description="Offers to a segment, "
                                       "with a holdout and a budget")
+    privacy: Privacy = Field(default_factory=Privacy, description="How long personal data "
+                             "is kept")
 
     _compiled: Any = PrivateAttr(default=None)
 

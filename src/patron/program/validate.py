@@ -44,6 +44,7 @@ from patron.program.document import (
 )
 from patron.program.campaign_checks import campaign_problems, campaign_rules, remap
 from patron.program.incentives import Reward
+from patron.program.privacy import Privacy, privacy_problems
 from patron.program.semantics import check_member_condition, check_rules, tag_rule_problems
 
 Severity = Literal["error", "warning"]
@@ -198,6 +199,9 @@ def _semantic_problems(data: dict[str, Any], document: ProgramDocument | None) -
                                else _valid_or_none(Transfers, data.get("transfers")))
     found += matching_problems(document.matching if document
                                else _valid_or_none(Matching, data.get("matching")))
+    found += privacy_problems(document.privacy if document
+                              else _valid_or_none(Privacy, data.get("privacy")),
+                              settings.pending_days)
     return [Problem(path, message, severity) for path, message, severity in remap(found)]
 
 

@@ -36,9 +36,9 @@ def epoch_day(conn: Connection, column: Any) -> ColumnElement[int]:
 
 
 def eligible(program_id: int) -> ColumnElement[bool]:
-    """Members that count: of the program, not merged into another, not closed."""
+    """Members that count: of the program, not merged into another, not closed or erased."""
     return and_(members.c.program_id == program_id, members.c.merged_into.is_(None),
-                members.c.status != "closed")
+                members.c.status.notin_(("closed", "erased")))
 
 
 def feature_row(conn: Connection, program_id: int, member_id: int) -> Any:
@@ -299,3 +299,12 @@ def eligible_ids(conn: Connection, program_id: int, member_ids: Sequence[int]) -
             eligible(program_id), members.c.id.in_(member_ids[start:start + 1000]))).scalars())
     return found
 
+
+def forget_members(conn: Connection, member_ids: Sequence[int], now: datetime) -> None:
+    """The members' tags and features go, and they leave every segment they are in."""
+    ids = list(member_ids)
+    conn.execute(delete(member_tags).where(member_tags.c.member_id.in_(ids)))
+    conn.execute(delete(member_features).where(member_features.c.member_id.in_(ids)))
+    conn.execute(segment_members.update().where(
+        segment_members.c.member_id.in_(ids), segment_members.c.left_at.is_(None))
+        .values(left_at=now))

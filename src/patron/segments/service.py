@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Connection
 
+from patron import hooks
 from patron.errors import Conflict, InvalidInput, NotFound
 from patron.members import repository as members_repository
 from patron.members.domain import normalise_identity, parse_identity_query
-from patron.members.service import require_member
+from patron.members.service import person_row, refuse_erased, require_member
 from patron.program.service import Program
 from patron.program.versions import VersionNotFound, versions
 from patron.program.cel import Condition
@@ -60,8 +61,9 @@ class WrongSegmentKind(Conflict):
 
 def add_tag(conn: Connection, program: Program, member_id: int, tag: str, actor: str,
             now: datetime) -> None:
-    """Idempotent: a tag the member already carries (by hand or by rule) stays as it is."""
-    require_member(conn, program, member_id)
+    """Idempotent: a tag the member already carries (by hand or by rule) stays as it is.
+    An erased member is tagged no more (409 ``member_erased``)."""
+    refuse_erased(person_row(conn, program, member_id))
     if repository.member_tag(conn, member_id, tag) is None:
         repository.add_tag(conn, program.id, member_id, tag, "manual", actor[:200], now)
         repository.set_feature_tags(conn, program.id, [member_id])
@@ -316,3 +318,9 @@ def member_segments(conn: Connection, program: Program, member_id: int) -> dict[
     require_member(conn, program, member_id)
     return {"member_id": member_id, "items": [
         dict(r._mapping) for r in repository.segments_of_member(conn, program.id, member_id)]}
+
+
+def on_member_erased(conn: Connection, happened: hooks.MemberErased) -> None:
+    """Tags and features describe the person: an erased member keeps none, and leaves every
+    segment (the segment's history still says, by member id only, who was in it when)."""
+    repository.forget_members(conn, happened.records, happened.at)

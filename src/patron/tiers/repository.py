@@ -106,3 +106,14 @@ def program_states(conn: Connection, program_id: int) -> list[Any]:
                                        & (tier_states.c.program_id == program_id)))
         .where(members.c.program_id == program_id, members.c.status == "active",
                members.c.merged_into.is_(None))).all()
+
+
+def forget_manual_reasons(conn: Connection, member_ids: Sequence[int]) -> None:
+    """Drop what staff wrote about the members when setting a tier by hand (a history
+    row keeps ``erased`` in its place: the column is required)."""
+    ids = list(member_ids)
+    conn.execute(update(tier_states).where(tier_states.c.member_id.in_(ids))
+                 .values(manual_reason=None))
+    conn.execute(update(tier_changes).where(tier_changes.c.member_id.in_(ids),
+                                            tier_changes.c.kind.in_(("manual", "manual_end")))
+                 .values(reason="erased"))

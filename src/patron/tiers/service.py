@@ -496,3 +496,9 @@ def household_tier(conn: Connection, program: Program, household_id: int, now: d
                 tier=views[owner] if shared else None,
                 members={str(m): {"tier": v["tier"], "source": v["source"]}
                          for m, v in views.items()})
+
+
+def on_member_erased(conn: Connection, happened: hooks.MemberErased) -> None:
+    """A manual tier's reason is staff's free text about the member: it goes; the tier
+    history (which tier, when, how) stays."""
+    repository.forget_manual_reasons(conn, happened.records)

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, text
+from sqlalchemy import Connection, func, insert, or_, select, text, update
 
 from patron.ledger.tables import accounts, lots
 from patron.members.tables import members
@@ -78,3 +78,18 @@ def lots_of_entry(conn: Connection, entry_id: int) -> list[Any]:
     """The lots an entry created: a transfer's pieces on the receiving side."""
     return list(conn.execute(select(lots.c.id, lots.c.points, lots.c.expires_at)
                              .where(lots.c.entry_id == entry_id).order_by(lots.c.id)))
+
+
+def clear_messages(conn: Connection, program_id: int, member_ids: Iterable[int]) -> list[int]:
+    """Drop the messages of transfers the members sent or received; the ledger entries of
+    those transfers (which quote them)."""
+    ids = list(member_ids)
+    involved = (point_transfers.c.program_id == program_id,
+                or_(point_transfers.c.from_member_id.in_(ids),
+                    point_transfers.c.to_member_id.in_(ids)),
+                point_transfers.c.message.is_not(None))
+    rows = conn.execute(select(point_transfers.c.out_entry_id, point_transfers.c.in_entry_id)
+                        .where(*involved)).all()
+    conn.execute(update(point_transfers).where(*involved).values(message=None))
+    return [entry for row in rows for entry in (row.out_entry_id, row.in_entry_id)
+            if entry is not None]

@@ -21,6 +21,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from patron import hooks
 from patron.errors import IdempotencyKeyReused
 from patron.ledger import repository as ledger_repository
 from patron.ledger.service import EntryMeta, Holding, holdings, refuse_spend
@@ -153,3 +154,10 @@ def member_transfers(conn: Connection, program: Program, member_id: int, before:
     rows = rows[:limit]
     return TransferPage(items=[_view(r, member_id) for r in rows],
                         next_cursor=rows[-1].id if more and rows else None)
+
+
+def on_member_erased(conn: Connection, happened: hooks.MemberErased) -> None:
+    """A message between members is their own words: the erased member's transfers, sent
+    or received, lose theirs, also where their ledger entries quote it. Points stay."""
+    entries = repository.clear_messages(conn, happened.program.id, happened.records)
+    ledger_repository.drop_detail(conn, entries, "message")
