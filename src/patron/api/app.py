@@ -48,6 +48,8 @@ from patron.tiers.api import households_router as household_tiers_router
 from patron.tiers.api import router as tiers_router
 from patron.transfers.api import router as transfers_router
 from patron.wallet.api import router as wallet_router
+from patron.webhooks.api import router as webhooks_router
+from patron.webhooks.delivery import Deliverer, DeliveryRunner
 from patron.web.app import create_console, create_portal
 
 log = logging.getLogger("patron")
@@ -60,7 +62,7 @@ API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wa
                household_tiers_router, coupons_router, rewards_router, transfers_router,
                campaign_results_router, analytics_router, merges_router, matching_router,
                member_segments_router, segments_router, campaigns_router, portal_links_router,
-               audit_router]
+               audit_router, webhooks_router]
 
 BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
                             ("POST", "/api/v1/program/simulate")})
@@ -92,9 +94,12 @@ def body_limits(normal: int, bulk: int) -> Callable[[str, str], int]:
 
 def create_app(db: Database, clock: Clock | None = None, *,
                jobs_interval: float | None = None,
-               features_interval: float | None = None) -> FastAPI:
+               features_interval: float | None = None,
+               webhooks_interval: float | None = None) -> FastAPI:
     """Build the app; ``jobs_interval`` runs the sweeps in-process every N seconds,
-    ``features_interval`` the features job (features, rule tags, dynamic segments)."""
+    ``features_interval`` the features job (features, rule tags, dynamic segments);
+    ``webhooks_interval`` delivers webhooks in a thread of its own, looking for due
+    messages every N seconds while there are none."""
     clock = clock or SystemClock()
     settings = get_settings()
 
@@ -106,11 +111,15 @@ def create_app(db: Database, clock: Clock | None = None, *,
         if features_interval:
             tasks.append(asyncio.create_task(_scheduler(db, clock, features_interval,
                                                         jobs.run_features, "features")))
+        runner = (DeliveryRunner(Deliverer.from_settings(db, clock, settings),
+                                 webhooks_interval).start() if webhooks_interval else None)
         yield
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if runner is not None:
+            await run_in_threadpool(runner.stop)
 
     app = FastAPI(title="Patron", version=patron.__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None,

@@ -30,7 +30,8 @@ def app_from_environment() -> FastAPI:
     configure_logging(settings.log_format)
     return create_app(create_database(settings.database_url),
                       jobs_interval=settings.jobs_interval_seconds,
-                      features_interval=settings.features_interval_seconds)
+                      features_interval=settings.features_interval_seconds,
+                      webhooks_interval=settings.webhook_interval_seconds)
 
 
 def serve(database_url: str, host: str, port: int, workers: int, *,

@@ -35,6 +35,7 @@ from patron.imports import cli as imports_cli
 from patron.matching import cli as matching_cli
 from patron.program import cli as program_cli
 from patron.segments import cli as segments_cli
+from patron.webhooks import cli as webhooks_cli
 from patron.errors import PatronError
 from patron.program.domain import ProgramSettings
 from patron.program.service import create_program, get_program_by_slug
@@ -61,6 +62,7 @@ app.add_typer(segments_cli.tags_app, name="tags")
 app.add_typer(segments_cli.features_app, name="features")
 app.add_typer(segments_cli.segments_app, name="segments")
 app.add_typer(campaigns_cli.app, name="campaigns")
+app.add_typer(webhooks_cli.app, name="webhooks")
 
 console = Console()
 DEMO_STAFF = "admin@demo-coffee.example"

@@ -18,6 +18,8 @@ from patron.ledger import pools
 from patron.matching.enrolment import EnrolmentMatcher, on_member_profile_changed
 from patron.referrals import service as referrals
 from patron.tiers import placement as tier_placement
+from patron.webhooks import outbox
+from patron.webhooks.event_types import BY_HAPPENING
 
 pools.use_directory(HouseholdPools())
 enrolment_matcher = EnrolmentMatcher(default_merge)
@@ -29,3 +31,6 @@ hooks.subscribe(hooks.HouseholdChanged, tier_placement.on_household_changed)
 hooks.subscribe(hooks.MembersEnrolled, enrolment_matcher)
 hooks.subscribe(hooks.MemberStatusChanged, member_status.on_member_status_changed)
 hooks.subscribe(hooks.MemberProfileChanged, on_member_profile_changed)
+# Webhooks last: the outbox tells of a change once the other reactions have accepted it.
+for _happening in BY_HAPPENING:
+    hooks.subscribe(_happening, outbox.on_happening)

@@ -27,6 +27,7 @@ import patron.segments.tables  # noqa: F401
 import patron.tiers.tables  # noqa: F401
 import patron.transfers.tables  # noqa: F401
 import patron.wallet.tables  # noqa: F401
+import patron.webhooks.tables  # noqa: F401
 from patron.db.metadata import metadata
 
 
