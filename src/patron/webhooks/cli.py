@@ -159,11 +159,19 @@ def replay(program: ProgramOpt,
 
 @app.command("deliver")
 def deliver(db: DbOpt = None,
+            program: Annotated[str | None, typer.Option(
+                "--program", help="Only this program's (default: every program's)")] = None,
             until_idle: Annotated[bool, typer.Option(
                 help="Repeat passes until nothing is due")] = False) -> None:
-    """One delivery pass over every program: send what is due, record each attempt."""
+    """One delivery pass: send what is due, record each attempt."""
     database = open_migrated(db)
-    deliverer = Deliverer.from_settings(database, SystemClock(), get_settings())
+    try:
+        only = (None if program is None else
+                [database.read(lambda conn: get_program_by_slug(conn, program)).id])
+    except PatronError as error:
+        database.dispose()
+        _fail(f"[{error.code}] {error.detail}")
+    deliverer = Deliverer.from_settings(database, SystemClock(), get_settings(), only)
     total = {"claimed": 0, "delivered": 0, "retrying": 0, "dead": 0}
     try:
         while True:

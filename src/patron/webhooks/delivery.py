@@ -97,8 +97,10 @@ class Deliverer:
     def __init__(self, db: Database, clock: Clock, *, policy: RetryPolicy | None = None,
                  timeout: float = 10.0, concurrency: int = 8,
                  client: httpx.Client | None = None,
-                 jitter: Callable[[], float] = random.random) -> None:
+                 jitter: Callable[[], float] = random.random,
+                 program_ids: Sequence[int] | None = None) -> None:
         self.db, self.clock, self.policy = db, clock, policy or RetryPolicy()
+        self.program_ids = program_ids
         self.concurrency, self.jitter = concurrency, jitter
         self.lease = timedelta(seconds=max(60.0, 4 * timeout))
         """Longer than a send can take: connect, write and read each time out."""
@@ -109,11 +111,12 @@ class Deliverer:
                                        thread_name_prefix="patron-webhook")
 
     @classmethod
-    def from_settings(cls, db: Database, clock: Clock, settings: Settings) -> "Deliverer":
+    def from_settings(cls, db: Database, clock: Clock, settings: Settings,
+                      program_ids: Sequence[int] | None = None) -> "Deliverer":
         policy = RetryPolicy(settings.webhook_max_attempts, settings.webhook_backoff_seconds,
                              settings.webhook_backoff_max_seconds)
         return cls(db, clock, policy=policy, timeout=settings.webhook_timeout_seconds,
-                   concurrency=settings.webhook_concurrency)
+                   concurrency=settings.webhook_concurrency, program_ids=program_ids)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -125,7 +128,7 @@ class Deliverer:
         """Lease up to ``limit`` due messages (at most one per member lane)."""
         now, token = self.clock.now(), secrets.token_hex(8)
         rows = self.db.transact(lambda conn: repository.claim(
-            conn, now, limit, now + self.lease, token))
+            conn, now, limit, now + self.lease, token, self.program_ids))
         return [Claimed(row.id, row.endpoint_id, row.webhook_id, row.url, row.secret,
                         row.payload, row.attempts, token) for row in rows]
 

@@ -70,11 +70,12 @@ CLAIMED = (M.c.id, M.c.program_id, M.c.endpoint_id, M.c.webhook_id, M.c.event_ty
            M.c.lane, M.c.payload, M.c.attempts, E.c.url, E.c.secret)
 
 
-def claim(conn: Connection, now: datetime, limit: int, until: datetime,
-          token: str) -> list[Any]:
+def claim(conn: Connection, now: datetime, limit: int, until: datetime, token: str,
+          program_ids: Sequence[int] | None = None) -> list[Any]:
     """Lease up to ``limit`` due messages until ``until``: the first pending message of
     each (endpoint, member) lane, never one behind an earlier pending message of its lane
-    (that one is delivered or dead first), only for enabled endpoints.
+    (that one is delivered or dead first), only for enabled endpoints (and, given
+    ``program_ids``, only those programs').
 
     On PostgreSQL the rows are locked ``FOR UPDATE SKIP LOCKED``, so workers claiming at
     once take different rows instead of waiting for each other; on SQLite the write
@@ -89,6 +90,8 @@ def claim(conn: Connection, now: datetime, limit: int, until: datetime,
                     or_(M.c.next_attempt_at.is_(None), M.c.next_attempt_at <= now),
                     or_(M.c.locked_until.is_(None), M.c.locked_until <= now), ~blocked)
              .order_by(M.c.id).limit(limit))
+    if program_ids is not None:
+        query = query.where(M.c.program_id.in_(list(program_ids)))
     if conn.dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True, of=M)
     rows = list(conn.execute(query))
