@@ -1,0 +1,188 @@
+"""What the webhook outbox adds to single-event ingest.
+
+In one scratch database (SQLite, then PostgreSQL) three programs of the same shape get
+the same kind of purchases, one event per transaction through the in-process
+``ingest()`` (no HTTP, so the outbox's share is not diluted by the web stack):
+
+- ``without``: no webhook endpoint (the same-run baseline);
+- ``with``: one enabled endpoint taking every event type, so each purchase also writes
+  its ``points.earned`` message (and ``tier.changed`` when a member moves up);
+- ``raw``: the rows of a purchase written straight through the driver (``ingest.py``'s
+  raw baseline), for scale.
+
+Each round runs both sides, ``without`` first in every other round, so a busy machine
+weighs on both alike; the figures are events per second over all rounds, the outbox's
+cost ``1 - with / without``, and the median of the rounds' own costs (steadier when the
+machine's load swings). The programs are the 1-rule default and the 20 rules of
+``tests/program/benchmark.py`` with a tier ladder. Nothing is delivered (no worker
+runs); each run ends by counting the messages written, so the comparison is checked.
+
+    PYTHONPATH=src:benchmarks python benchmarks/webhooks_outbox.py [--db sqlite] \\
+        [--events 100] [--rounds 6] [--profile]
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import io
+import os
+import pstats
+import statistics
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select
+
+from patron.db import Database, create_database
+from patron.db.migrate import upgrade
+from patron.events.schemas import EventIn
+from patron.flows.ingest import ingest
+from patron.webhooks import service
+from patron.webhooks.event_types import EVENT_TYPES
+from patron.webhooks.schemas import EndpointCreate
+from patron.webhooks.tables import webhook_messages
+
+from _common import err, now_utc, pg_server_default
+from ingest import (ACTOR, Fixture, Purchases, RawPurchase, make_fixture, scratch_database,
+                    twenty_rule_program)
+
+MEMBERS = 200
+
+
+def subscribe_everything(db: Database, fixture: Fixture) -> None:
+    payload = EndpointCreate(url="http://127.0.0.1:9/hooks", event_types=list(EVENT_TYPES))
+    db.transact(lambda conn: service.create_endpoint(conn, fixture.program, payload,
+                                                     now_utc()))
+
+
+def single_events(db: Database, fixture: Fixture, purchases: Purchases, count: int,
+                  profile: cProfile.Profile | None = None) -> float:
+    """Seconds for ``count`` events, one transaction each."""
+    events = [EventIn.model_validate(e) for e in purchases.many(count, now_utc())]
+    program = fixture.program
+    if profile is not None:
+        profile.enable()
+    started = time.perf_counter()
+    for event in events:
+        outcome = db.transact(lambda conn: ingest(conn, program, [event], now=now_utc(),
+                                                  actor=ACTOR))
+        assert outcome[0].status == "processed", outcome[0]
+    elapsed = time.perf_counter() - started
+    if profile is not None:
+        profile.disable()
+    return elapsed
+
+
+def raw_events(target: Any, fixture: Fixture, purchases: Purchases, count: int) -> float:
+    planned = purchases.many(count, now_utc())
+    writer = target.raw_writer(fixture.program.id)
+    conn = target.raw_connect()
+    try:
+        started = time.perf_counter()
+        for event in planned:
+            writer.write_one(conn, RawPurchase.of(event, fixture.accounts), now_utc())
+        return time.perf_counter() - started
+    finally:
+        conn.close()
+
+
+def messages_of(db: Database, program_id: int) -> int:
+    return db.read(lambda conn: conn.execute(
+        select(func.count()).select_from(webhook_messages)
+        .where(webhook_messages.c.program_id == program_id)).scalar_one())
+
+
+def bench(target: Any, program_kind: str, args: argparse.Namespace,
+          profiles: dict[str, cProfile.Profile] | None) -> dict[str, Any]:
+    db = create_database(target.url)
+    upgrade(db)
+    document = twenty_rule_program() if program_kind == "20 rules" else None
+    fixtures = {name: make_fixture(db, MEMBERS, now_utc(), document)
+                for name in ("without", "with")}
+    raw = make_fixture(db, MEMBERS, now_utc())
+    subscribe_everything(db, fixtures["with"])
+    streams = {name: Purchases(fixture, "id", seed) for seed, (name, fixture)
+               in enumerate(fixtures.items())}
+    for name in fixtures:  # warm up: compiled rules, statement caches, connections
+        single_events(db, fixtures[name], streams[name], 20)
+    seconds = {"without": 0.0, "with": 0.0}
+    costs = []
+    for n in range(args.rounds):
+        took = {}
+        for name in (("without", "with") if n % 2 == 0 else ("with", "without")):
+            took[name] = single_events(db, fixtures[name], streams[name], args.events,
+                                       profiles[name] if profiles else None)
+            seconds[name] += took[name]
+        costs.append(1 - took["without"] / took["with"])
+    raw_seconds = raw_events(target, raw, Purchases(raw, "id", 9), args.events * args.rounds)
+    count = args.events * args.rounds
+    written = {name: messages_of(db, fixtures[name].program.id) for name in fixtures}
+    assert written["without"] == 0, written
+    assert written["with"] >= count + 20, written  # a points.earned message per event at least
+    db.dispose()
+    return {"database": target.name, "program": program_kind, "events": count,
+            "without": count / seconds["without"], "with": count / seconds["with"],
+            "raw": count / raw_seconds, "messages": written["with"],
+            "median_cost": statistics.median(costs)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--pg-url", default=pg_server_default())
+    parser.add_argument("--program", choices=["one", "twenty", "both"], default="both")
+    parser.add_argument("--events", type=int, default=100, help="events per side per round")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="rounds, each side first in every other one")
+    parser.add_argument("--profile", action="store_true",
+                        help="cProfile both sides; print the outbox's share of the time")
+    args = parser.parse_args()
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    programs = {"one": ["1 rule"], "twenty": ["20 rules"]}.get(args.program,
+                                                                ["1 rule", "20 rules"])
+    profiles = ({"without": cProfile.Profile(), "with": cProfile.Profile()}
+                if args.profile else None)
+    load_before = os.getloadavg()
+    rows = []
+    for kind in kinds:
+        for program_kind in programs:
+            with scratch_database(kind, args.pg_url) as target:
+                err.print(f"{kind}, {program_kind}…")
+                rows.append(bench(target, program_kind, args, profiles))
+    load_after = os.getloadavg()
+    table = Table("database", "program", "events per side", "raw driver /s",
+                  "Patron, no endpoint /s", "Patron, endpoint for every type /s",
+                  "outbox cost", "median of rounds", "messages")
+    for row in rows:
+        cost = 1 - row["with"] / row["without"]
+        table.add_row(row["database"], row["program"], str(row["events"]), f"{row['raw']:.0f}",
+                      f"{row['without']:.0f}", f"{row['with']:.0f}", f"{cost:+.1%}",
+                      f"{row['median_cost']:+.1%}", str(row["messages"]))
+    out = Console(width=180)
+    out.print(table)
+    out.print(f"load average (1, 5, 15 min) before {tuple(round(x, 2) for x in load_before)}, "
+              f"after {tuple(round(x, 2) for x in load_after)}; {os.cpu_count()} cores")
+    if profiles is not None:
+        report(out, profiles)
+
+
+def report(out: Console, profiles: dict[str, cProfile.Profile]) -> None:
+    """Both sides are profiled (so the table above still compares like with like); the
+    outbox's own functions, and their share of the subscribed side's time."""
+    totals = {name: pstats.Stats(p).total_tt for name, p in profiles.items()}  # type: ignore
+    text = io.StringIO()
+    stats = pstats.Stats(profiles["with"], stream=text)
+    stats.sort_stats("cumulative").print_stats("webhooks", 12)
+    found = [row for key, row in stats.stats.items()  # type: ignore[attr-defined]
+             if key[2] == "on_happening"]
+    share = found[0][3] / totals["with"] if found else 0.0
+    out.print(f"profiled: without {totals['without']:.2f} s, with {totals['with']:.2f} s; "
+              f"on_happening {share:.1%} of the subscribed side")
+    print(text.getvalue())
+
+
+if __name__ == "__main__":
+    main()
