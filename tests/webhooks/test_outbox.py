@@ -10,6 +10,8 @@ from sqlalchemy import event as sa_event
 
 from patron import hooks
 from patron.campaigns import jobs as campaign_jobs
+from patron.db import create_database
+from patron.db.migrate import upgrade
 from patron.errors import Conflict
 from patron.flows.ingest import ingest
 from patron.ledger import jobs as ledger_jobs
@@ -166,3 +168,17 @@ def test_a_campaign_start_is_told_once_and_its_coupons_each(database, clock):
     assert sorted(b["data"]["member_id"] for b in coupons) == members
     assert all(b["data"]["source"] == "campaign:spring" and b["data"]["code"] for b in coupons)
     assert [r.lane for r in messages(database, shop.program) if r.member_id is None] == [0]
+
+
+def test_two_databases_in_one_process_do_not_share_what_was_read(tmp_path, clock):
+    first, second = (create_database(str(tmp_path / f"{name}.db")) for name in ("a", "b"))
+    for db in (first, second):
+        upgrade(db)
+    ours, theirs = make_program(first, clock), make_program(second, clock)
+    assert ours.id == theirs.id                          # each database's first program
+    subscribe(first, ours, clock, types=["points.earned"])
+    earn(first, ours, clock, new_member(first, ours, clock), 5, "a")
+    earn(second, theirs, clock, new_member(second, theirs, clock), 5, "a")
+    assert len(messages(first, ours)) == 1 and messages(second, theirs) == []
+    for db in (first, second):
+        db.dispose()

@@ -25,35 +25,38 @@ Types = dict[str, tuple[int, ...]]
 
 
 class Subscriptions:
-    """Per program: each event type with the enabled endpoints that take it."""
+    """Per program: each event type with the enabled endpoints that take it.
+
+    Kept per database engine too: a process may hold two databases (the tests, a
+    benchmark), whose programs share ids."""
 
     def __init__(self, ttl: Callable[[], float] = lambda: get_settings().webhook_cache_seconds,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._ttl, self._clock = ttl, clock
-        self._known: dict[int, tuple[float, int, Types]] = {}
+        self._known: dict[tuple[Any, int], tuple[float, Types]] = {}
         self._generation = 0
         self._lock = threading.Lock()
 
     def of(self, conn: Connection, program_id: int) -> Types:
+        key = (conn.engine, program_id)
         now = self._clock()
-        known = self._known.get(program_id)
+        known = self._known.get(key)
         if known is not None and known[0] > now:
-            return known[2]
+            return known[1]
         generation = self._generation
         types = repository.enabled_types(conn, program_id)
         with self._lock:
             if generation == self._generation:  # not forgotten while it was read
-                self._known[program_id] = (now + self._ttl(), generation, types)
+                self._known[key] = (now + self._ttl(), types)
         return types
 
     def forget(self, program_id: int | None = None) -> None:
         """After a change of endpoints (None: every program's)."""
         with self._lock:
             self._generation += 1
-            if program_id is None:
-                self._known.clear()
-            else:
-                self._known.pop(program_id, None)
+            for key in [key for key in self._known
+                        if program_id is None or key[1] == program_id]:
+                del self._known[key]
 
 
 subscriptions = Subscriptions()
