@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     """How long one attempt may wait to connect, and between bytes of the answer."""
     webhook_concurrency: int = 8
     """Messages sent at once by one process (to different members or endpoints)."""
+    webhook_retention_days: int = 30
+    """Delivered messages (and their attempts) are removed by the sweeps after this many
+    days; 0 keeps them. Pending and dead messages are kept."""
     webhook_cache_seconds: float = 5.0
     """How long a process trusts what it read of a program's subscriptions (a change made
     in the same process is seen at once; one made in another, within this long)."""

@@ -15,6 +15,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from patron.clock import FrozenClock
+from patron.webhooks import jobs as webhook_jobs
 from patron.webhooks import service
 from patron.webhooks.delivery import WEBHOOK_FAILURES, Deliverer, DeliveryRunner
 from patron.webhooks.domain import RetryPolicy
@@ -210,3 +211,20 @@ def test_a_hanging_endpoint_does_not_hold_up_ingest(database, program, clock):
         finally:
             release.set()
             runner.stop()
+
+
+def test_delivered_messages_leave_the_outbox_after_the_retention(database, program, clock):
+    subscribe(database, program, clock)
+    ann = new_member(database, program, clock)
+    earn(database, program, clock, ann, 1, "ann-1")
+    earn(database, program, clock, new_member(database, program, clock), 2, "bob-1")
+    with worker(database, clock, program,
+                lambda r: httpx.Response(200 if b'"points":1' in r.content else 500),
+                policy=RetryPolicy(max_attempts=1)) as deliverer:
+        deliverer.deliver_once()
+    assert sorted(r.state for r in messages(database, program)) == ["dead", "delivered"]
+    clock.advance(days=29)
+    assert webhook_jobs.prune(database, clock.now(), 30) == 0
+    clock.advance(days=2)
+    assert webhook_jobs.prune(database, clock.now(), 30) >= 1
+    assert [r.state for r in messages(database, program)] == ["dead"]   # kept for a replay

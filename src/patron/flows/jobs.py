@@ -15,6 +15,8 @@ and works in small transactions, so it can run beside live traffic:
 - ``referrals``: qualified referrals past the return window pay (or are voided
   when the qualifying order was returned);
 - ``closures``: points of closed members that settled after the closure are forfeited;
+- ``webhooks``: delivered webhook messages older than ``PATRON_WEBHOOK_RETENTION_DAYS``
+  leave the outbox;
 - ``campaigns``: campaigns that started are announced (``hooks.CampaignStarted``, once
   each); new target members of running campaigns are assigned to treatment or
   holdout, and new treatment members get the campaign's coupons.
@@ -39,6 +41,7 @@ from patron.memberships import jobs as membership_jobs
 from patron.segments import jobs as segment_jobs
 from patron.tiers.service import review_all
 from patron.wallet import jobs as wallet_jobs
+from patron.webhooks import jobs as webhook_jobs
 
 
 def run_all(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
@@ -53,6 +56,8 @@ def run_all(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
     done = membership_jobs.run(db, now)
     results["memberships"] = done if isinstance(done, dict) else {"moved": done}
     results["campaigns"] = campaign_jobs.run(db, now)
+    results["webhooks"] = {"pruned": webhook_jobs.prune(db, now,
+                                                        get_settings().webhook_retention_days)}
     return results
 
 

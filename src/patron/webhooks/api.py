@@ -154,6 +154,7 @@ def get_message(message_id: MessageId, ctx: Admin) -> MessageDetail:
              responses=problem_responses(401, 403, 404))
 def replay_message(message_id: MessageId, ctx: Admin) -> MessageDetail:
     """Send the message again now, with a fresh set of attempts and the same
-    ``webhook-id``; sending the replay again changes nothing more."""
+    ``webhook-id``, in its place in its member's order (a message being sent at this
+    moment is left to that attempt). A retry before it is sent changes nothing more."""
     return ctx.write(lambda conn, program: service.replay_message(
         conn, program, message_id, ctx.clock.now()))

@@ -46,7 +46,10 @@ WEBHOOK_DELIVERIES = Counter("patron_webhook_deliveries", "Webhook messages deli
 USER_AGENT = f"Patron-Webhooks/{patron.__version__}"
 ERROR_CHARS = 500
 ANSWER_BYTES = 200
-"""Of a failed answer's body, this much is kept in the log (the rest is not read)."""
+"""Of a failed answer's body, this much is kept in the log."""
+READ_BYTES = 65_536
+"""Of any answer's body, at most this much is read (a short body read to its end lets the
+connection serve the next message; past this the connection is dropped)."""
 
 
 @dataclass(frozen=True)
@@ -102,8 +105,10 @@ class Deliverer:
         self.db, self.clock, self.policy = db, clock, policy or RetryPolicy()
         self.program_ids = program_ids
         self.concurrency, self.jitter = concurrency, jitter
-        self.lease = timedelta(seconds=max(60.0, 4 * timeout))
-        """Longer than a send can take: connect, write and read each time out."""
+        self.timeout = timeout
+        self.lease = timedelta(seconds=max(60.0, 6 * timeout))
+        """Longer than a send can take: connect, write and the first byte of the answer
+        each time out, and reading the answer stops after ``3 * timeout``."""
         self.client = client or httpx.Client(timeout=httpx.Timeout(timeout),
                                              follow_redirects=False,
                                              limits=httpx.Limits(max_connections=concurrency))
@@ -141,8 +146,9 @@ class Deliverer:
             with self.client.stream("POST", message.url, content=message.payload.encode(),
                                     headers=headers_for(message, at)) as response:
                 status = response.status_code
+                answer = _start_of(response, started + 3 * self.timeout)
                 if not domain.is_success(status):
-                    error = f"HTTP {status}: {_start_of(response)}"
+                    error = f"HTTP {status}: {answer}"
         except httpx.TimeoutException as exc:
             error = f"timed out ({type(exc).__name__})"
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
@@ -198,12 +204,15 @@ class Deliverer:
         return result
 
 
-def _start_of(response: httpx.Response) -> str:
-    """The first bytes of an answer's body, as text, for the log."""
-    taken = b""
+def _start_of(response: httpx.Response, deadline: float) -> str:
+    """The first bytes of an answer's body, as text, for the log; the body is read to its
+    end unless it is long or slow (an endpoint dripping bytes cannot hold a worker)."""
+    taken, size = b"", 0
     for chunk in response.iter_bytes():
-        taken += chunk
-        if len(taken) >= ANSWER_BYTES:
+        if len(taken) < ANSWER_BYTES:
+            taken += chunk[:ANSWER_BYTES]
+        size += len(chunk)
+        if size >= READ_BYTES or time.perf_counter() > deadline:
             break
     return taken[:ANSWER_BYTES].decode("utf-8", errors="replace").strip()
 

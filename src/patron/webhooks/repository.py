@@ -117,6 +117,18 @@ def record(conn: Connection, attempts: Sequence[dict[str, Any]],
         conn.execute(_RECORD, list(outcomes))
 
 
+def delivered_before(conn: Connection, cutoff: datetime, limit: int) -> list[int]:
+    return list(conn.execute(select(M.c.id).where(M.c.state == "delivered",
+                                                  M.c.delivered_at < cutoff)
+                             .order_by(M.c.id).limit(limit)).scalars())
+
+
+def delete_messages(conn: Connection, ids: Sequence[int]) -> None:
+    """Messages with their delivery log."""
+    conn.execute(delete(A).where(A.c.message_id.in_(list(ids))))
+    conn.execute(delete(M).where(M.c.id.in_(list(ids))))
+
+
 # --------------------------------------------------------------------------- reading
 
 def message_row(conn: Connection, program_id: int, message_id: int) -> Any:
