@@ -16,7 +16,9 @@ from patron.errors import Conflict
 from patron.flows.ingest import ingest
 from patron.ledger import jobs as ledger_jobs
 from patron.ledger.service import adjust_points
+from patron.webhooks import jobs as webhook_jobs
 from patron.webhooks import repository, service
+from patron.webhooks.delivery import Deliverer
 from patron.webhooks.outbox import Subscriptions
 from patron.webhooks.schemas import EndpointUpdate
 from tests.campaigns.factories import Shop, campaign
@@ -182,3 +184,20 @@ def test_two_databases_in_one_process_do_not_share_what_was_read(tmp_path, clock
     assert len(messages(first, ours)) == 1 and messages(second, theirs) == []
     for db in (first, second):
         db.dispose()
+
+
+def test_an_endpoint_deleted_by_another_process_does_not_break_ingest(database, program, clock):
+    endpoint = subscribe(database, program, clock)
+    member_id = new_member(database, program, clock)
+    earn(database, program, clock, member_id, 5, "a")        # this process reads the endpoints
+    database.transact(lambda conn: repository.delete_endpoint(conn, endpoint.id, clock.now()))
+    assert messages(database, program) == []                  # deleted with it
+    earn(database, program, clock, member_id, 5, "b")        # its view is a few seconds old
+    [late] = messages(database, program)
+    deliverer = Deliverer(database, clock, program_ids=[program.id])
+    try:
+        assert deliverer.claim(10) == []                      # never sent
+    finally:
+        deliverer.close()
+    assert webhook_jobs.prune(database, clock.now(), 30) >= 1
+    assert messages(database, program) == [] and late.endpoint_id == endpoint.id

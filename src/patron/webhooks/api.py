@@ -96,7 +96,8 @@ def update_endpoint(endpoint_id: EndpointId, payload: EndpointUpdate, ctx: Admin
 def delete_endpoint(endpoint_id: EndpointId, ctx: Admin) -> Response:
     """Remove the endpoint with its messages and their delivery log (to keep them and
     stop sending, disable it instead). Again: 404 ``webhook_endpoint_not_found``."""
-    ctx.write(lambda conn, program: service.delete_endpoint(conn, program, endpoint_id))
+    ctx.write(lambda conn, program: service.delete_endpoint(conn, program, endpoint_id,
+                                                            ctx.clock.now()))
     _changed(ctx)
     return Response(status_code=204)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
+
+from sqlalchemy import Connection
 
 from patron.db import Database
 from patron.webhooks import repository
@@ -12,13 +15,21 @@ PRUNE_BATCH = 1000
 
 def prune(db: Database, now: datetime, days: int) -> int:
     """Remove messages delivered more than ``days`` ago (0: keep them), with their
-    delivery log; pending and dead messages stay. Returns how many went."""
-    if days <= 0:
-        return 0
-    cutoff, removed = now - timedelta(days=days), 0
+    delivery log, and messages written for endpoints after they were deleted; pending and
+    dead messages stay. Returns how many went."""
+    removed = _remove(db, repository.leftovers)
+    if days > 0:
+        cutoff = now - timedelta(days=days)
+        removed += _remove(db, lambda conn, limit: repository.delivered_before(
+            conn, cutoff, limit))
+    return removed
+
+
+def _remove(db: Database, find: Callable[[Connection, int], list[int]]) -> int:
+    removed = 0
     while True:
-        def batch(conn) -> int:
-            ids = repository.delivered_before(conn, cutoff, PRUNE_BATCH)
+        def batch(conn: Connection) -> int:
+            ids = find(conn, PRUNE_BATCH)
             if ids:
                 repository.delete_messages(conn, ids)
             return len(ids)

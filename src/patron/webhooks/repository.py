@@ -23,29 +23,35 @@ def insert_endpoint(conn: Connection, **values: Any) -> int:
 
 def endpoint_row(conn: Connection, program_id: int, endpoint_id: int, *,
                  lock: bool = False) -> Any:
-    query = select(E).where(E.c.program_id == program_id, E.c.id == endpoint_id)
+    query = select(E).where(E.c.program_id == program_id, E.c.id == endpoint_id,
+                            E.c.deleted_at.is_(None))
     return conn.execute(query.with_for_update() if lock else query).first()
 
 
 def endpoint_rows(conn: Connection, program_id: int) -> list[Any]:
-    return list(conn.execute(select(E).where(E.c.program_id == program_id).order_by(E.c.id)))
+    return list(conn.execute(select(E).where(E.c.program_id == program_id,
+                                             E.c.deleted_at.is_(None)).order_by(E.c.id)))
 
 
 def count_endpoints(conn: Connection, program_id: int) -> int:
     return conn.execute(select(func.count()).select_from(E)
-                        .where(E.c.program_id == program_id)).scalar_one()
+                        .where(E.c.program_id == program_id,
+                               E.c.deleted_at.is_(None))).scalar_one()
 
 
 def update_endpoint(conn: Connection, endpoint_id: int, values: dict[str, Any]) -> None:
     conn.execute(update(E).where(E.c.id == endpoint_id).values(**values))
 
 
-def delete_endpoint(conn: Connection, endpoint_id: int) -> None:
-    """The endpoint, its messages and their delivery log."""
+def delete_endpoint(conn: Connection, endpoint_id: int, now: datetime) -> None:
+    """The endpoint's messages and their delivery log go; the endpoint's row stays,
+    marked deleted (and disabled), for messages a process may still write for it in the
+    next few seconds: the sweeps remove those (``leftovers``)."""
     ids = select(M.c.id).where(M.c.endpoint_id == endpoint_id).scalar_subquery()
     conn.execute(delete(A).where(A.c.message_id.in_(ids)))
     conn.execute(delete(M).where(M.c.endpoint_id == endpoint_id))
-    conn.execute(delete(E).where(E.c.id == endpoint_id))
+    conn.execute(update(E).where(E.c.id == endpoint_id).values(enabled=False, deleted_at=now,
+                                                                updated_at=now))
 
 
 def enabled_types(conn: Connection, program_id: int) -> dict[str, tuple[int, ...]]:
@@ -120,6 +126,13 @@ def record(conn: Connection, attempts: Sequence[dict[str, Any]],
 def delivered_before(conn: Connection, cutoff: datetime, limit: int) -> list[int]:
     return list(conn.execute(select(M.c.id).where(M.c.state == "delivered",
                                                   M.c.delivered_at < cutoff)
+                             .order_by(M.c.id).limit(limit)).scalars())
+
+
+def leftovers(conn: Connection, limit: int) -> list[int]:
+    """Messages of deleted endpoints (written by a process that had not seen it go)."""
+    return list(conn.execute(select(M.c.id).join(E, E.c.id == M.c.endpoint_id)
+                             .where(E.c.deleted_at.is_not(None))
                              .order_by(M.c.id).limit(limit)).scalars())
 
 

@@ -138,10 +138,11 @@ def update_endpoint(conn: Connection, program: Program, endpoint_id: int,
     return get_endpoint(conn, program, endpoint_id)
 
 
-def delete_endpoint(conn: Connection, program: Program, endpoint_id: int) -> None:
+def delete_endpoint(conn: Connection, program: Program, endpoint_id: int,
+                    now: datetime) -> None:
     """The endpoint goes with its messages and their delivery log."""
     _endpoint(conn, program, endpoint_id, lock=True)
-    repository.delete_endpoint(conn, endpoint_id)
+    repository.delete_endpoint(conn, endpoint_id, now)
     subscriptions.forget(program.id)
 
 

@@ -6,6 +6,12 @@ leaves none. A worker claims due rows (a lease: ``locked_until`` and ``claim``),
 sends them outside any transaction, and records each attempt in ``webhook_attempts``.
 ``lane`` orders delivery: a member's messages to an endpoint go one at a time, in id
 order (0: messages about no member, such as a campaign's start).
+
+The outbox has no foreign keys: a message is written on ingest's path, where each key
+would cost a check per row, and on PostgreSQL a shared lock on the endpoint's (and the
+program's) row taken by every concurrent ingest. A deleted endpoint keeps its row
+(``deleted_at``), so a message written for it by a process that has not seen it go yet
+(its view of endpoints is a few seconds old) is never claimed, and the sweeps remove it.
 """
 
 from sqlalchemy import Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
@@ -25,17 +31,19 @@ webhook_endpoints = Table(
     Column("enabled", Boolean, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("deleted_at", UTCDateTime),
     Index("ix_webhook_endpoints_program_id", "program_id"),
 )
 """Where a program's webhooks go: a URL, the event types it takes, its signing secret
-(Standard Webhooks ``whsec_…``) and whether it is enabled."""
+(Standard Webhooks ``whsec_…``) and whether it is enabled. A deleted endpoint is disabled
+and marked ``deleted_at``; its messages are deleted with it."""
 
 webhook_messages = Table(
     "webhook_messages",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
-    Column("endpoint_id", BigId, ForeignKey("webhook_endpoints.id"), nullable=False),
+    Column("program_id", BigId, nullable=False),
+    Column("endpoint_id", BigId, nullable=False),
     Column("webhook_id", String(40), nullable=False),
     Column("event_type", String(64), nullable=False),
     Column("member_id", BigId),
@@ -52,12 +60,12 @@ webhook_messages = Table(
     Column("last_error", String(500)),
     Index("ix_webhook_messages_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_webhook_messages_endpoint_id_lane_state_id", "endpoint_id", "lane", "state", "id"),
-    Index("ix_webhook_messages_endpoint_id_id", "endpoint_id", "id"),
 )
 """One message for one endpoint: ``state`` is ``pending`` (``next_attempt_at`` NULL: due
 at once), ``delivered`` or ``dead`` (failed ``PATRON_WEBHOOK_MAX_ATTEMPTS`` times).
 ``webhook_id`` is the Standard Webhooks message id, the same on every attempt and every
-endpoint, for receivers to drop repeats."""
+endpoint, for receivers to drop repeats. Two indexes only, each written with every
+message: the due ones (``state, next_attempt_at``) and each lane's order."""
 
 webhook_attempts = Table(
     "webhook_attempts",

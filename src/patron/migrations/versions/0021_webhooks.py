@@ -38,6 +38,7 @@ def upgrade() -> None:
         sa.Column('enabled', sa.Boolean(), nullable=False),
         sa.Column('created_at', _AT, nullable=False),
         sa.Column('updated_at', _AT, nullable=False),
+        sa.Column('deleted_at', _AT, nullable=True),
         _fk('webhook_endpoints', 'program_id', 'programs'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_endpoints')),
     )
@@ -61,16 +62,12 @@ def upgrade() -> None:
         sa.Column('delivered_at', _AT, nullable=True),
         sa.Column('last_status', sa.Integer(), nullable=True),
         sa.Column('last_error', sa.String(length=500), nullable=True),
-        _fk('webhook_messages', 'program_id', 'programs'),
-        _fk('webhook_messages', 'endpoint_id', 'webhook_endpoints'),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_messages')),
     )
     op.create_index('ix_webhook_messages_state_next_attempt_at', 'webhook_messages',
                     ['state', 'next_attempt_at'])
     op.create_index('ix_webhook_messages_endpoint_id_lane_state_id', 'webhook_messages',
                     ['endpoint_id', 'lane', 'state', 'id'])
-    op.create_index('ix_webhook_messages_endpoint_id_id', 'webhook_messages',
-                    ['endpoint_id', 'id'])
     op.create_table(
         'webhook_attempts',
         sa.Column('id', _ID, autoincrement=True, nullable=False),
@@ -119,7 +116,6 @@ def downgrade() -> None:
     op.drop_table('expiry_notices')
     op.drop_index('ix_webhook_attempts_message_id', table_name='webhook_attempts')
     op.drop_table('webhook_attempts')
-    op.drop_index('ix_webhook_messages_endpoint_id_id', table_name='webhook_messages')
     op.drop_index('ix_webhook_messages_endpoint_id_lane_state_id', table_name='webhook_messages')
     op.drop_index('ix_webhook_messages_state_next_attempt_at', table_name='webhook_messages')
     op.drop_table('webhook_messages')
