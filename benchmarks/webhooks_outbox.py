@@ -12,8 +12,9 @@ the same kind of purchases, one event per transaction through the in-process
 
 Each round runs both sides, ``without`` first in every other round, so a busy machine
 weighs on both alike; the figures are events per second over all rounds, the outbox's
-cost ``1 - with / without``, and the median of the rounds' own costs (steadier when the
-machine's load swings). The programs are the 1-rule default and the 20 rules of
+cost ``1 - with / without``, and the median of the rounds' own costs. On a shared,
+loaded machine wall time swings with other people's work, so the CPU time the work took
+(this process, plus PostgreSQL's processes serving it, from ``/proc``) is compared too. The programs are the 1-rule default and the 20 rules of
 ``tests/program/benchmark.py`` with a tier ladder. Nothing is delivered (no worker
 runs); each run ends by counting the messages written, so the comparison is checked,
 and prints the SQL statements each side sent per event (PostgreSQL's COPY of ten rows or
@@ -61,22 +62,54 @@ def subscribe_everything(db: Database, fixture: Fixture) -> None:
                                                      now_utc()))
 
 
+class CpuClock:
+    """CPU seconds spent on the work: this process's, plus (PostgreSQL on this machine)
+    those of the server processes serving its connections, read from ``/proc``. Unlike
+    wall time, CPU time barely moves when other people load the machine."""
+
+    def __init__(self, db: Database) -> None:
+        self.backends: list[int] = []
+        self.tick = os.sysconf("SC_CLK_TCK")
+        if not db.is_sqlite:
+            sa_event.listen(db.engine, "connect", self._connected)
+
+    def _connected(self, dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            self.backends.append(cursor.fetchone()[0])
+        dbapi_conn.commit()
+
+    def __call__(self) -> float:
+        server = 0
+        for pid in self.backends:
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                server += int(fields[11]) + int(fields[12])  # utime, stime
+            except (OSError, IndexError, ValueError):  # another machine, or gone
+                continue
+        return time.process_time() + server / self.tick
+
+
 def single_events(db: Database, fixture: Fixture, purchases: Purchases, count: int,
-                  profile: cProfile.Profile | None = None) -> float:
-    """Seconds for ``count`` events, one transaction each."""
+                  profile: cProfile.Profile | None = None,
+                  cpu: CpuClock | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds for ``count`` events, one transaction each."""
     events = [EventIn.model_validate(e) for e in purchases.many(count, now_utc())]
     program = fixture.program
     if profile is not None:
         profile.enable()
+    cpu_started = cpu() if cpu else 0.0
     started = time.perf_counter()
     for event in events:
         outcome = db.transact(lambda conn: ingest(conn, program, [event], now=now_utc(),
                                                   actor=ACTOR))
         assert outcome[0].status == "processed", outcome[0]
     elapsed = time.perf_counter() - started
+    cpu_spent = (cpu() - cpu_started) if cpu else 0.0
     if profile is not None:
         profile.disable()
-    return elapsed
+    return elapsed, cpu_spent
 
 
 def raw_events(target: Any, fixture: Fixture, purchases: Purchases, count: int) -> float:
@@ -101,6 +134,7 @@ def messages_of(db: Database, program_id: int) -> int:
 def bench(target: Any, program_kind: str, args: argparse.Namespace,
           profiles: dict[str, cProfile.Profile] | None) -> dict[str, Any]:
     db = create_database(target.url)
+    cpu = CpuClock(db)
     upgrade(db)
     document = twenty_rule_program() if program_kind == "20 rules" else None
     fixtures = {name: make_fixture(db, MEMBERS, now_utc(), document)
@@ -112,6 +146,7 @@ def bench(target: Any, program_kind: str, args: argparse.Namespace,
     for name in fixtures:  # warm up: compiled rules, statement caches, connections
         single_events(db, fixtures[name], streams[name], 20)
     seconds = {"without": 0.0, "with": 0.0}
+    cpu_seconds = {"without": 0.0, "with": 0.0}
     statements = {"without": 0, "with": 0}
     side = ["without"]
 
@@ -124,9 +159,10 @@ def bench(target: Any, program_kind: str, args: argparse.Namespace,
         took = {}
         for name in (("without", "with") if n % 2 == 0 else ("with", "without")):
             side[0] = name
-            took[name] = single_events(db, fixtures[name], streams[name], args.events,
-                                       profiles[name] if profiles else None)
+            took[name], spent = single_events(db, fixtures[name], streams[name], args.events,
+                                              profiles[name] if profiles else None, cpu)
             seconds[name] += took[name]
+            cpu_seconds[name] += spent
         costs.append(1 - took["without"] / took["with"])
     raw_seconds = raw_events(target, raw, Purchases(raw, "id", 9), args.events * args.rounds)
     count = args.events * args.rounds
@@ -138,6 +174,7 @@ def bench(target: Any, program_kind: str, args: argparse.Namespace,
             "without": count / seconds["without"], "with": count / seconds["with"],
             "raw": count / raw_seconds, "messages": written["with"],
             "median_cost": statistics.median(costs),
+            "cpu_ms": {name: 1000 * cpu_seconds[name] / count for name in cpu_seconds},
             "statements": {name: statements[name] / count for name in statements}}
 
 
@@ -167,12 +204,15 @@ def main() -> None:
     load_after = os.getloadavg()
     table = Table("database", "program", "events per side", "raw driver /s",
                   "Patron, no endpoint /s", "Patron, endpoint for every type /s",
-                  "outbox cost", "median of rounds", "SQL per event", "messages")
+                  "outbox cost", "median of rounds", "CPU ms per event", "CPU cost",
+                  "SQL per event", "messages")
     for row in rows:
         cost = 1 - row["with"] / row["without"]
         table.add_row(row["database"], row["program"], str(row["events"]), f"{row['raw']:.0f}",
                       f"{row['without']:.0f}", f"{row['with']:.0f}", f"{cost:+.1%}",
                       f"{row['median_cost']:+.1%}",
+                      f"{row['cpu_ms']['without']:.2f} / {row['cpu_ms']['with']:.2f}",
+                      f"{1 - row['cpu_ms']['without'] / row['cpu_ms']['with']:+.1%}",
                       f"{row['statements']['without']:.1f} / {row['statements']['with']:.1f}",
                       str(row["messages"]))
     out = Console(width=180)
