@@ -14,8 +14,9 @@ Each round runs both sides, ``without`` first in every other round, so a busy ma
 weighs on both alike; the figures are events per second over all rounds, the outbox's
 cost ``1 - with / without``, and the median of the rounds' own costs. On a shared,
 loaded machine wall time swings with other people's work, so the CPU time the work took
-(this process, plus PostgreSQL's processes serving it, from ``/proc``) is compared too. The programs are the 1-rule default and the 20 rules of
-``tests/program/benchmark.py`` with a tier ladder. Nothing is delivered (no worker
+(this process, plus PostgreSQL's processes serving it, from ``/proc``) is compared too.
+The programs are the 1-rule default and the 20 rules of ``tests/program/benchmark.py``
+with a tier ladder. Nothing is delivered (no worker
 runs); each run ends by counting the messages written, so the comparison is checked,
 and prints the SQL statements each side sent per event (PostgreSQL's COPY of ten rows or
 more is not counted: it does not go through the cursor).

@@ -210,8 +210,9 @@ def jobs_run(db: DbOption = None,
              features: Annotated[bool, typer.Option(
                  "--features", help="Also refresh member features, rule tags and dynamic "
                                     "segments (the daily features job)")] = False) -> None:
-    """Run the scheduled sweeps once: release pending points, expire lots, review tiers,
-    move paid memberships on (and, with --features, the features job)."""
+    """Run the scheduled sweeps once: release pending points, expire lots, announce points
+    expiring soon and campaigns that started, review tiers, move paid memberships on, prune
+    delivered webhooks (and, with --features, the features job)."""
     database, now = open_db(db), SystemClock().now()
     result = jobs.run_all(database, now)
     if features:

@@ -92,7 +92,8 @@ def claim(conn: Connection, now: datetime, limit: int, until: datetime, token: s
                              earlier.c.lane == M.c.lane, earlier.c.state == "pending",
                              earlier.c.id < M.c.id)
     query = (select(*CLAIMED).join(E, E.c.id == M.c.endpoint_id)
-             .where(M.c.state == "pending", E.c.enabled.is_(True),
+             .where(M.c.state == "pending", M.c.delivered_at.is_(None),
+                    E.c.enabled.is_(True),
                     or_(M.c.next_attempt_at.is_(None), M.c.next_attempt_at <= now),
                     or_(M.c.locked_until.is_(None), M.c.locked_until <= now), ~blocked)
              .order_by(M.c.id).limit(limit))
@@ -126,7 +127,7 @@ def record(conn: Connection, attempts: Sequence[dict[str, Any]],
 def delivered_before(conn: Connection, cutoff: datetime, limit: int) -> list[int]:
     return list(conn.execute(select(M.c.id).where(M.c.state == "delivered",
                                                   M.c.delivered_at < cutoff)
-                             .order_by(M.c.id).limit(limit)).scalars())
+                             .order_by(M.c.delivered_at).limit(limit)).scalars())
 
 
 def leftovers(conn: Connection, limit: int) -> list[int]:
@@ -172,7 +173,8 @@ def attempts_of(conn: Connection, message_id: int) -> list[Any]:
 def replay(conn: Connection, program_id: int, now: datetime, *,
            message_id: int | None = None, endpoint_id: int | None = None,
            state: str | None = None, since: datetime | None = None) -> int:
-    """Make messages due now with a fresh set of attempts; not those being sent now."""
+    """Make messages due now with a fresh set of attempts; not those being sent now. (A
+    delivered one forgets when: the delivery log keeps it.)"""
     where = [M.c.program_id == program_id,
              or_(M.c.locked_until.is_(None), M.c.locked_until <= now)]
     if message_id is not None:
@@ -184,8 +186,8 @@ def replay(conn: Connection, program_id: int, now: datetime, *,
     if since is not None:
         where.append(M.c.occurred_at >= since)
     return conn.execute(update(M).where(*where).values(
-        state="pending", attempts=0, next_attempt_at=None, locked_until=None,
-        claim=None)).rowcount
+        state="pending", attempts=0, next_attempt_at=None, locked_until=None, claim=None,
+        delivered_at=None)).rowcount
 
 
 def depth(conn: Connection) -> list[tuple[str, str, int]]:

@@ -118,7 +118,8 @@ class Message(BaseModel):
     attempts: int = Field(description="Attempts since written or last replayed")
     next_attempt_at: datetime | None = Field(description="When a pending message is tried "
                                              "again; none: as soon as a worker is free")
-    delivered_at: datetime | None
+    delivered_at: datetime | None = Field(description="When it was delivered (cleared by a "
+                                          "replay; the delivery log keeps every attempt)")
     last_status: int | None
     last_error: str | None
     payload: dict[str, Any] = Field(description="The body as sent")

@@ -58,14 +58,15 @@ webhook_messages = Table(
     Column("delivered_at", UTCDateTime),
     Column("last_status", Integer),
     Column("last_error", String(500)),
-    Index("ix_webhook_messages_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_webhook_messages_state_delivered_at_id", "state", "delivered_at", "id"),
     Index("ix_webhook_messages_endpoint_id_lane_state_id", "endpoint_id", "lane", "state", "id"),
 )
 """One message for one endpoint: ``state`` is ``pending`` (``next_attempt_at`` NULL: due
 at once), ``delivered`` or ``dead`` (failed ``PATRON_WEBHOOK_MAX_ATTEMPTS`` times).
 ``webhook_id`` is the Standard Webhooks message id, the same on every attempt and every
 endpoint, for receivers to drop repeats. Two indexes only, each written with every
-message: the due ones (``state, next_attempt_at``) and each lane's order."""
+message: by state (pending ones in id order, for claims: their ``delivered_at`` is NULL;
+delivered ones by when, for the sweeps' pruning) and each lane's order."""
 
 webhook_attempts = Table(
     "webhook_attempts",

@@ -64,8 +64,8 @@ def upgrade() -> None:
         sa.Column('last_error', sa.String(length=500), nullable=True),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_webhook_messages')),
     )
-    op.create_index('ix_webhook_messages_state_next_attempt_at', 'webhook_messages',
-                    ['state', 'next_attempt_at'])
+    op.create_index('ix_webhook_messages_state_delivered_at_id', 'webhook_messages',
+                    ['state', 'delivered_at', 'id'])
     op.create_index('ix_webhook_messages_endpoint_id_lane_state_id', 'webhook_messages',
                     ['endpoint_id', 'lane', 'state', 'id'])
     op.create_table(
@@ -117,7 +117,7 @@ def downgrade() -> None:
     op.drop_index('ix_webhook_attempts_message_id', table_name='webhook_attempts')
     op.drop_table('webhook_attempts')
     op.drop_index('ix_webhook_messages_endpoint_id_lane_state_id', table_name='webhook_messages')
-    op.drop_index('ix_webhook_messages_state_next_attempt_at', table_name='webhook_messages')
+    op.drop_index('ix_webhook_messages_state_delivered_at_id', table_name='webhook_messages')
     op.drop_table('webhook_messages')
     op.drop_index('ix_webhook_endpoints_program_id', table_name='webhook_endpoints')
     op.drop_table('webhook_endpoints')
