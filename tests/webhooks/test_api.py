@@ -110,9 +110,13 @@ def test_delete_removes_the_endpoint_and_its_messages_and_again_is_404(api):
     member = api.post("/members", json=member_payload()).json()
     [message] = api.get("/webhooks/messages").json()["items"]
     assert message["member_id"] == member["id"]
-    assert api.request("DELETE", f"/webhooks/endpoints/{made['id']}").status_code == 204
-    problem(api.request("DELETE", f"/webhooks/endpoints/{made['id']}"), 404,
-            "webhook_endpoint_not_found")
+    once = {"Idempotency-Key": "drop-crm"}
+    path = f"/webhooks/endpoints/{made['id']}"
+    assert api.request("DELETE", path, headers=once).status_code == 204
+    assert api.request("DELETE", path, headers=once).status_code == 204    # a retry
+    problem(api.request("DELETE", path), 404, "webhook_endpoint_not_found")
+    problem(api.get(path), 404, "webhook_endpoint_not_found")
+    assert api.get("/webhooks/endpoints").json()["items"] == []
     assert api.get("/webhooks/messages").json()["items"] == []
     problem(api.get(f"/webhooks/messages/{message['id']}"), 404, "webhook_message_not_found")
 

@@ -93,11 +93,19 @@ def update_endpoint(endpoint_id: EndpointId, payload: EndpointUpdate, ctx: Admin
 
 @router.delete("/endpoints/{endpoint_id}", status_code=204,
                responses=problem_responses(401, 403, 404))
-def delete_endpoint(endpoint_id: EndpointId, ctx: Admin) -> Response:
+def delete_endpoint(endpoint_id: EndpointId, ctx: Admin,
+                    idempotency_key: IdempotencyKey = None) -> Response:
     """Remove the endpoint with its messages and their delivery log (to keep them and
-    stop sending, disable it instead). Again: 404 ``webhook_endpoint_not_found``."""
-    ctx.write(lambda conn, program: service.delete_endpoint(conn, program, endpoint_id,
-                                                            ctx.clock.now()))
+    stop sending, disable it instead). Again: 404 ``webhook_endpoint_not_found``, unless
+    it is a retry with the first request's ``Idempotency-Key``, which answers 204 again."""
+    def work(conn, program):
+        def delete():
+            service.delete_endpoint(conn, program, endpoint_id, ctx.clock.now())
+            return 204, {}
+        return run_once(conn, program_id=program.id, key=idempotency_key,
+                        operation="delete_webhook_endpoint",
+                        payload={"endpoint_id": endpoint_id}, now=ctx.clock.now(), work=delete)
+    ctx.write(work)
     _changed(ctx)
     return Response(status_code=204)
 
