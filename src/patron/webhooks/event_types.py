@@ -42,7 +42,9 @@ BY_HAPPENING: dict[type, tuple[EventType, ...]] = {}
 
 
 def register(entry: EventType) -> EventType:
-    """Add an event type (an extension may add its own for its own happenings)."""
+    """Add an event type. An extension adding one for a happening of its own also
+    subscribes ``outbox.on_happening`` to that happening (Patron's are subscribed in
+    ``patron.flows.subscribers``)."""
     if entry.name in EVENT_TYPES:
         raise ValueError(f"webhook event type {entry.name!r} is registered already")
     EVENT_TYPES[entry.name] = entry
