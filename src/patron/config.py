@@ -41,6 +41,28 @@ class Settings(BaseSettings):
     jobs_keep_hours: int = Field(168, ge=1)
     """How long finished jobs stay in the queue's tables for inspection before the worker
     deletes them."""
+    expiry_notice_days: int = 30
+    """The sweeps announce points that expire within this many days (``points.expiring_soon``
+    webhooks), once per member and expiry day; 0: never."""
+    webhook_interval_seconds: float = 1.0
+    """How long ``patron serve``'s webhook delivery waits when it finds nothing to send
+    (0: no delivery in the server; run ``patron webhooks deliver``)."""
+    webhook_max_attempts: int = 10
+    """Attempts before a message is dead (kept, and sent again only when replayed)."""
+    webhook_backoff_seconds: float = 5.0
+    """The wait after a first failed attempt; it doubles with each failure (with jitter)."""
+    webhook_backoff_max_seconds: float = 21_600.0
+    """The longest wait between two attempts (6 hours)."""
+    webhook_timeout_seconds: float = 10.0
+    """How long one attempt may wait to connect, and between bytes of the answer."""
+    webhook_concurrency: int = 8
+    """Messages sent at once by one process (to different members or endpoints)."""
+    webhook_retention_days: int = 30
+    """Delivered messages (and their attempts) are removed by the sweeps after this many
+    days; 0 keeps them. Pending and dead messages are kept."""
+    webhook_cache_seconds: float = 5.0
+    """How long a process trusts what it read of a program's subscriptions (a change made
+    in the same process is seen at once; one made in another, within this long)."""
     batch_max_events: int = 1000
     group_commit_max: int = 100
     """The most single events (``POST /events``) of one API key written together, in one

@@ -315,14 +315,66 @@ class MemberErased:
     at: datetime
 
 
+@dataclass(frozen=True)
+class CouponIssued:
+    """A code was issued to a member (a coupon reward, a campaign's gift), in the
+    transaction that issued it. Bearer codes (coupon batches) are not announced."""
+
+    program: Program
+    member_id: int
+    code: str
+    """The code in its printed form."""
+    coupon_type: str
+    source: str | None
+    """What issued it, e.g. ``reward:free-coffee`` or ``campaign:spring``."""
+    expires_at: datetime | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ExpiryNotice:
+    """A member's points that will expire on one day, told once (``expiry_notices``)."""
+
+    member_id: int
+    account_id: int
+    points: int
+    """What is left of the lots that expire that day."""
+    expires_at: datetime
+    """The first of those lots' expiry instants."""
+    notice_id: int
+
+
+@dataclass(frozen=True)
+class PointsExpiringSoon:
+    """The scheduled sweep found lots that expire within the notice period; one notice per
+    member and expiry day, never repeated. One happening per program per batch."""
+
+    program: Program
+    notices: tuple[ExpiryNotice, ...]
+
+
+@dataclass(frozen=True)
+class CampaignStarted:
+    """The scheduled sweep found a campaign running that it had not announced yet; once
+    per campaign (``campaign_starts``), in the sweep's transaction."""
+
+    program: Program
+    campaign_id: str
+    name: str
+    starts: datetime | None
+    ends: datetime | None
+    at: datetime
+
+
 Happening = (MembersEnrolled | EventsRecorded | PointsEarned | PointsSpent | PointsExpired
              | TierChanged | HouseholdChanged | RewardRedeemed | CouponUsed | ReferralQualified
              | MembersMerged | MergeUndone | MemberStatusChanged | MemberProfileChanged
-             | MemberErased)
+             | MemberErased | CouponIssued | PointsExpiringSoon | CampaignStarted)
 HAPPENINGS: tuple[type, ...] = (MembersEnrolled, EventsRecorded, PointsEarned, PointsSpent,
                                 PointsExpired, TierChanged, HouseholdChanged, RewardRedeemed,
                                 CouponUsed, ReferralQualified, MembersMerged, MergeUndone,
-                                MemberStatusChanged, MemberProfileChanged, MemberErased)
+                                MemberStatusChanged, MemberProfileChanged, MemberErased,
+                                CouponIssued, PointsExpiringSoon, CampaignStarted)
 
 H = TypeVar("H")
 Subscriber = Callable[[Connection, Any], None]

@@ -36,6 +36,7 @@ from patron.referrals.tables import referrals
 from patron.rewards.tables import gift_grants, redemptions
 from patron.segments.tables import member_tags, segments
 from patron.shops.tables import shop_connections
+from patron.webhooks.tables import webhook_endpoints, webhook_messages
 from patron.program.versions import publish
 from patron.program.document import ProgramDocument
 from patron.tiers.tables import tier_states
@@ -335,6 +336,14 @@ STORED: dict[tuple[str, str], Column | None] = {
     ("VoidRequest", "reason"): coupons.c.void_reason,
     ("WalletSpend", "idempotency_key"): wallet_entries.c.idempotency_key,
     ("WalletSpend", "order_id"): wallet_entries.c.order_id,
+    ("EndpointCreate", "url"): webhook_endpoints.c.url,
+    ("EndpointCreate", "description"): webhook_endpoints.c.description,
+    ("EndpointCreate", "secret"): webhook_endpoints.c.secret,
+    ("EndpointCreate", "event_types"): webhook_messages.c.event_type,
+    ("EndpointUpdate", "url"): webhook_endpoints.c.url,
+    ("EndpointUpdate", "description"): webhook_endpoints.c.description,
+    ("EndpointUpdate", "event_types"): webhook_messages.c.event_type,
+    ("ReplayRequest", "state"): webhook_messages.c.state,
 }
 
 

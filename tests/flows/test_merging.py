@@ -233,8 +233,10 @@ def test_campaign_assignments_and_tags_follow_the_merge_and_come_back_on_undo(da
         return shop.db.read(lambda conn: (
             sorted(conn.execute(select(campaign_members.c.member_id,
                                        campaign_members.c.campaign_id,
-                                       campaign_members.c.group)).all()),
-            sorted(conn.execute(select(member_tags.c.member_id, member_tags.c.tag)).all())))
+                                       campaign_members.c.group).where(
+                campaign_members.c.member_id.in_([a, b]))).all()),
+            sorted(conn.execute(select(member_tags.c.member_id, member_tags.c.tag).where(
+                member_tags.c.member_id.in_([a, b]))).all())))
     before = held()
     merge_id = merge(shop, a, b)
     assignments, tags = held()

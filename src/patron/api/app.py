@@ -50,6 +50,8 @@ from patron.tiers.api import households_router as household_tiers_router
 from patron.tiers.api import router as tiers_router
 from patron.transfers.api import router as transfers_router
 from patron.wallet.api import router as wallet_router
+from patron.webhooks.api import router as webhooks_router
+from patron.webhooks.delivery import Deliverer, DeliveryRunner
 from patron.web.app import create_console, create_portal
 
 log = logging.getLogger("patron")
@@ -62,7 +64,7 @@ API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wa
                household_tiers_router, coupons_router, rewards_router, transfers_router,
                campaign_results_router, analytics_router, merges_router, matching_router,
                member_segments_router, segments_router, campaigns_router, portal_links_router,
-               audit_router, shops_router, privacy_router]
+               audit_router, shops_router, privacy_router, webhooks_router]
 
 BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
                             ("POST", "/api/v1/program/simulate")})
@@ -92,10 +94,13 @@ def body_limits(normal: int, bulk: int) -> Callable[[str, str], int]:
 
 
 def create_app(db: Database, clock: Clock | None = None, *, in_process_jobs: bool = False,
-               scheduled: Mapping[str, jobs.ScheduledJob] = jobs.SCHEDULED) -> FastAPI:
+               scheduled: Mapping[str, jobs.ScheduledJob] = jobs.SCHEDULED,
+               webhooks_interval: float | None = None) -> FastAPI:
     """Build the app; with ``in_process_jobs`` it runs each scheduled job itself, every
     ``interval`` seconds of its settings (sweeps: ``PATRON_JOBS_INTERVAL_SECONDS``,
-    features: ``PATRON_FEATURES_INTERVAL_SECONDS``; 0 never)."""
+    features: ``PATRON_FEATURES_INTERVAL_SECONDS``; 0 never); ``webhooks_interval``
+    delivers webhooks in a thread of its own, looking for due messages every N seconds
+    while there are none (``patron worker`` delivers them when it runs the jobs)."""
     clock = clock or SystemClock()
     settings = get_settings()
 
@@ -106,11 +111,15 @@ def create_app(db: Database, clock: Clock | None = None, *, in_process_jobs: boo
         tasks = [asyncio.create_task(_scheduler(db, clock, interval, scheduled[name].run, name))
                  for name, interval in runs.items()]
         app.state.in_process_jobs = runs
+        runner = (DeliveryRunner(Deliverer.from_settings(db, clock, settings),
+                                 webhooks_interval).start() if webhooks_interval else None)
         yield
         for task in tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if runner is not None:
+            await run_in_threadpool(runner.stop)
 
     app = FastAPI(title="Patron", version=patron.__version__, lifespan=lifespan,
                   docs_url=None, redoc_url=None,

@@ -2,8 +2,10 @@
 
 Counted as they happen: HTTP requests (method, route template, status) and their
 latency, events through ingest (type, outcome), scheduled job runs (job, outcome).
-Read from the database at scrape time: merge candidates waiting for a decision, and on
-PostgreSQL the worker's jobs per queue and status (``todo`` is the queue's depth).
+Read from the database at scrape time: merge candidates waiting for a decision, webhook
+messages waiting in the outbox or dead, and on PostgreSQL the worker's jobs per queue and
+status (``todo`` is the queue's depth). Webhook deliveries and failures are counted where
+they happen (``patron.webhooks.delivery``).
 
 Several ``patron serve --workers N`` processes each count their own requests. Set
 ``PROMETHEUS_MULTIPROC_DIR`` to an empty, writable directory before starting the
@@ -32,6 +34,7 @@ from patron.db import Database
 from patron.members.tables import merge_candidates
 from patron.program.tables import programs
 from patron.worker.queue import queue_depth
+from patron.webhooks import repository as webhooks
 
 log = logging.getLogger("patron")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -61,8 +64,9 @@ def count_ingested(outcomes: Iterable[object]) -> None:
 
 
 class QueueCollector(Collector):
-    """Merge candidates pending per program, and the worker's jobs per queue and status,
-    read with one grouped count each per scrape."""
+    """Merge candidates pending per program, webhook messages pending or dead per program,
+    and the worker's jobs per queue and status, read with one grouped count each per
+    scrape."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -80,6 +84,15 @@ class QueueCollector(Collector):
         except Exception:  # a scrape still answers with the counters when the DB is down
             log.warning("metrics: could not read the merge queue", exc_info=True)
         yield gauge
+        outbox = GaugeMetricFamily("patron_webhook_outbox_messages",
+                                   "Webhook messages waiting to be delivered (pending) or "
+                                   "given up on (dead)", labels=["program", "state"])
+        try:
+            for slug, state, count in self.db.read(webhooks.depth):
+                outbox.add_metric([slug, state], count)
+        except Exception:  # as above
+            log.warning("metrics: could not read the webhook outbox", exc_info=True)
+        yield outbox
         if self.db.is_sqlite:  # no job queue: the server runs the jobs in-process
             return
         jobs = GaugeMetricFamily("patron_queue_jobs", "Jobs in the worker's queue (PostgreSQL), "

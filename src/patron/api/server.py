@@ -30,7 +30,9 @@ def app_from_environment() -> FastAPI:
     settings = get_settings()
     configure_logging(settings.log_format)
     return create_app(create_database(settings.database_url),
-                      in_process_jobs=settings.jobs == "inprocess")
+                      in_process_jobs=settings.jobs == "inprocess",
+                      webhooks_interval=(settings.webhook_interval_seconds
+                                         if settings.jobs == "inprocess" else None))
 
 
 def serve(database_url: str, host: str, port: int, workers: int, *,

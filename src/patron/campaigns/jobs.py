@@ -1,4 +1,5 @@
-"""The campaigns sweep: assign new target members of every running campaign.
+"""The campaigns sweep: announce campaigns that started, and assign new target members
+of every running campaign.
 
 Members who join a target segment (or enrol, for a campaign without one) while
 the campaign runs are assigned at the next sweep; those already assigned stay
@@ -17,8 +18,10 @@ from patron.program.service import get_program
 
 
 def run(db: Database, now: datetime) -> dict[str, int]:
-    done = {"assigned": 0, "coupons": 0}
+    done = {"started": 0, "assigned": 0, "coupons": 0}
     for program_id in db.read(program_repository.all_program_ids):
+        done["started"] += db.transact(lambda conn: service.announce_started(
+            conn, get_program(conn, program_id), now))
         results = db.transact(lambda conn: service.assign(conn, get_program(conn, program_id),
                                                           now))
         done["assigned"] += sum(r.treatment + r.holdout for r in results)

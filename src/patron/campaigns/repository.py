@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from patron.campaigns.tables import campaign_budgets, campaign_members
+from patron.campaigns.tables import campaign_budgets, campaign_members, campaign_starts
 from patron.db.engine import chunks, insert_rows
 from patron.members.tables import members
 
@@ -111,3 +111,13 @@ def add_budget(conn: Connection, program_id: int,
                                                campaign_budgets.c.money)).one()
         totals[campaign_id] = (row.points, row.money)
     return totals
+
+
+def announced(conn: Connection, program_id: int) -> set[str]:
+    """The campaigns whose start was announced."""
+    return set(conn.execute(select(campaign_starts.c.campaign_id)
+                            .where(campaign_starts.c.program_id == program_id)).scalars())
+
+
+def insert_starts(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    insert_rows(conn, campaign_starts, rows)

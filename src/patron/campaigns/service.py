@@ -87,6 +87,26 @@ def assign(conn: Connection, program: Program, now: datetime,
     return done
 
 
+def announce_started(conn: Connection, program: Program, now: datetime) -> int:
+    """Announce (``hooks.CampaignStarted``) each active campaign running now whose start
+    was not announced yet; returns how many. A campaign that ended before a sweep saw it
+    running is not announced: it never started as far as anyone could see."""
+    document = document_of(conn, program)
+    told = repository.announced(conn, program.id)
+    starting = [c for c in document.campaigns
+                if c.active and c.id not in told and _running(document, c, now)]
+    if not starting:
+        return 0
+    windows = [window(c, document.settings) for c in starting]
+    repository.insert_starts(conn, [
+        {"program_id": program.id, "campaign_id": c.id, "starts": starts, "announced_at": now}
+        for c, (starts, _) in zip(starting, windows)])
+    for campaign, (starts, ends) in zip(starting, windows):
+        hooks.emit(conn, hooks.CampaignStarted(program, campaign.id, campaign.name, starts,
+                                               ends, now))
+    return len(starting)
+
+
 def _running(document: ProgramDocument, campaign: Campaign, now: datetime) -> bool:
     starts, ends = window(campaign, document.settings)
     return domain.status(starts, ends, now) == "running"

@@ -3,6 +3,7 @@
 ``campaign_members`` records, once and for good, which group a member of a
 campaign's target was put in (``treatment`` or ``holdout``), when, and the
 hash bucket that decided it; assignment never changes mid-campaign.
+``campaign_starts`` remembers which campaigns' start was announced.
 ``campaign_budgets`` counts what a campaign gave: ``points`` issued by its
 earn rules and ``money`` (minor units: points priced at the program's point
 value, cashback, coupon and reward value), against the document's budget.
@@ -38,3 +39,16 @@ campaign_budgets = Table(
     Column("money", Amount, nullable=False),
     UniqueConstraint("program_id", "campaign_id"),
 )
+
+campaign_starts = Table(
+    "campaign_starts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
+    Column("campaign_id", String(64), nullable=False),
+    Column("starts", UTCDateTime, nullable=False),
+    Column("announced_at", UTCDateTime, nullable=False),
+    UniqueConstraint("program_id", "campaign_id"),
+)
+"""Campaigns whose start was announced (``hooks.CampaignStarted``): once per campaign,
+however often the sweep runs or however many sweeps run at once."""

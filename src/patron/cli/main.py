@@ -40,6 +40,7 @@ from patron.shops import cli as shops_cli
 from patron.worker import cli as worker_cli
 from patron.worker.queue import check_jobs_setting
 from patron.worker.schema import drop_queue_schema
+from patron.webhooks import cli as webhooks_cli
 from patron.errors import PatronError
 from patron.program.domain import ProgramSettings
 from patron.program.service import create_program, get_program_by_slug
@@ -71,6 +72,7 @@ app.add_typer(campaigns_cli.app, name="campaigns")
 app.add_typer(shops_cli.app, name="shops")
 app.command("worker")(worker_cli.worker)
 jobs_app.command("enqueue")(worker_cli.jobs_enqueue)
+app.add_typer(webhooks_cli.app, name="webhooks")
 
 console = Console()
 DEMO_STAFF = "admin@demo-coffee.example"
@@ -218,8 +220,9 @@ def jobs_run(db: DbOption = None,
              features: Annotated[bool, typer.Option(
                  "--features", help="Also refresh member features, rule tags and dynamic "
                                     "segments (the daily features job)")] = False) -> None:
-    """Run the scheduled sweeps once: release pending points, expire lots, review tiers,
-    move paid memberships on (and, with --features, the features job)."""
+    """Run the scheduled sweeps once: release pending points, expire lots, announce points
+    expiring soon and campaigns that started, review tiers, move paid memberships on, prune
+    delivered webhooks (and, with --features, the features job)."""
     database, now = open_db(db), SystemClock().now()
     result = jobs.run_all(database, now)
     if features:

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
+from patron import hooks
 from patron.coupons import domain, repository
 from patron.coupons.schemas import Batch, BatchCreate, Coupon, CouponStatus, IssuedCoupon
 from patron.db import Database
@@ -211,7 +212,8 @@ def issue(conn: Connection, program: Program, coupon_type_id: str, *, member_id:
     """One new code of a coupon type of the current version, for ``member_id`` alone
     (None: a bearer code). ``source`` says what issued it, e.g. ``reward:42``.
 
-    Runs in the caller's transaction: if that rolls back, the code never existed.
+    Runs in the caller's transaction: if that rolls back, the code never existed. A
+    member's code is announced (``hooks.CouponIssued``); a bearer code is not.
     """
     if member_id is not None:
         require_member(conn, program, member_id)
@@ -219,7 +221,11 @@ def issue(conn: Connection, program: Program, coupon_type_id: str, *, member_id:
     fields = _fields(program, terms, coupon_type, now, member_id=member_id,
                      source=source[:200] if source else None)
     code = _place(conn, coupon_type, 1, fields)[0]
-    return view(repository.coupon_row(conn, program.id, code), coupon_type, now)
+    issued = view(repository.coupon_row(conn, program.id, code), coupon_type, now)
+    if member_id is not None:
+        hooks.emit(conn, hooks.CouponIssued(program, member_id, issued.code, coupon_type.id,
+                                            issued.source, issued.expires_at, now))
+    return issued
 
 
 def get_coupon(conn: Connection, program: Program, code: str, now: datetime) -> Coupon:

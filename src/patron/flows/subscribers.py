@@ -25,6 +25,8 @@ from patron.segments import service as segments
 from patron.tiers import placement as tier_placement
 from patron.tiers import service as tiers
 from patron.transfers import service as transfers
+from patron.webhooks import outbox
+from patron.webhooks.event_types import BY_HAPPENING
 
 pools.use_directory(HouseholdPools())
 enrolment_matcher = EnrolmentMatcher(default_merge)
@@ -44,3 +46,6 @@ hooks.subscribe(hooks.MemberErased, transfers.on_member_erased)
 hooks.subscribe(hooks.MemberErased, tiers.on_member_erased)
 hooks.subscribe(hooks.MemberErased, event_retention.on_member_erased)
 hooks.subscribe(hooks.MemberErased, portal.on_member_erased)
+# Webhooks last: the outbox tells of a change once the other reactions have accepted it.
+for _happening in BY_HAPPENING:
+    hooks.subscribe(_happening, outbox.on_happening)

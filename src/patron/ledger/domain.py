@@ -216,6 +216,33 @@ def expiries(due: Sequence[Lot], zone: ZoneInfo) -> list[Expiry]:
 
 
 @dataclass(frozen=True)
+class ExpiringDay:
+    """What is left of an account's lots that expire on one day (program timezone)."""
+
+    account_id: int
+    day: date
+    points: int
+    expires_at: datetime
+    """The first of that day's lot expiries."""
+
+
+def expiring_days(lots_left: Iterable[tuple[int, int, datetime]],
+                  zone: ZoneInfo) -> list[ExpiringDay]:
+    """``(account_id, remaining, expires_at)`` of open lots, by account and expiry day.
+
+    A member is told once per day their points expire rather than once per lot: lots
+    earned on many days that expire together (end of month) make one notice.
+    """
+    days: dict[tuple[int, date], list[tuple[int, datetime]]] = {}
+    for account_id, remaining, expires_at in lots_left:
+        if remaining > 0:
+            days.setdefault((account_id, expires_at.astimezone(zone).date()), []).append(
+                (remaining, expires_at))
+    return [ExpiringDay(account_id, day, sum(p for p, _ in found), min(at for _, at in found))
+            for (account_id, day), found in sorted(days.items())]
+
+
+@dataclass(frozen=True)
 class Clawback:
     """What taking back ``points`` of an earn does: up to two postings and a shortfall.
 

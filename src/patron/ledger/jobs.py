@@ -1,11 +1,13 @@
-"""Scheduled sweeps: release pending points, expire lots.
+"""Scheduled sweeps: release pending points, expire lots, tell of points expiring soon.
 
-Both are idempotent: each account is locked, its due lots are read again under
+Each is idempotent: each account is locked, its due lots are read again under
 the lock and moved to their next state in the same transaction, so running a
 sweep twice (or two at once) finds nothing left to do the second time.
 
 What expired is announced (``hooks.PointsExpired``) once per program for each
-batch of accounts, in that batch's transaction.
+batch of accounts, in that batch's transaction. Points that will expire within the
+notice period are announced (``hooks.PointsExpiringSoon``) once per account and expiry
+day: ``expiry_notices`` remembers what was told.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection
@@ -22,7 +24,7 @@ from sqlalchemy import Connection
 from patron import hooks
 from patron.db import Database
 from patron.ledger import domain, repository
-from patron.ledger.domain import EntryKind, LotState
+from patron.ledger.domain import EntryKind, LotState, expiring_days
 from patron.ledger.service import EntryMeta, moved, settle_debts, write_posting
 from patron.program.service import Program, get_program
 
@@ -141,6 +143,65 @@ def release_pending(db: Database, now: datetime) -> SweepResult:
 
 def expire_lots(db: Database, now: datetime) -> SweepResult:
     return _sweep(db, LotState.OPEN, "expires_at", _Expiries, now)
+
+
+@dataclass
+class NoticeResult:
+    notices: int = 0
+    points: int = 0
+
+
+def _notice_batch(conn: Connection, account_ids: list[int], now: datetime,
+                  end: datetime) -> NoticeResult:
+    """Notices for these accounts' days not told of yet, announced per program."""
+    rows = repository.lots_expiring(conn, account_ids, now, end)
+    members = {row.account_id: (row.program_id, row.member_id) for row in rows}
+    noticed = repository.noticed_days(conn, account_ids, (now - timedelta(days=1)).date())
+    done = NoticeResult()
+    for program_id in sorted({program_id for program_id, _ in members.values()}):
+        program = get_program(conn, program_id)
+        days = [day for day in expiring_days(
+                    ((row.account_id, row.remaining, row.expires_at) for row in rows
+                     if row.program_id == program_id), program.settings.zone)
+                if (day.account_id, day.day) not in noticed]
+        if not days:
+            continue
+        ids = repository.insert_notices(conn, [
+            {"program_id": program_id, "account_id": day.account_id,
+             "member_id": members[day.account_id][1], "day": day.day,
+             "expires_at": day.expires_at, "points": day.points, "noticed_at": now}
+            for day in days])
+        hooks.emit(conn, hooks.PointsExpiringSoon(program, tuple(
+            hooks.ExpiryNotice(members[day.account_id][1], day.account_id, day.points,
+                               day.expires_at, notice_id)
+            for day, notice_id in zip(days, ids))))
+        done.notices += len(days)
+        done.points += sum(day.points for day in days)
+    return done
+
+
+def notice_expiring(db: Database, now: datetime, days: int) -> NoticeResult:
+    """Tell of open lots expiring within ``days`` (0: never), once per account and day.
+
+    Two sweeps at once cannot tell twice: ``expiry_notices`` is unique per account and
+    day, so the later insert fails, and its transaction runs again and finds it told.
+    """
+    total, after = NoticeResult(), 0
+    if days <= 0:
+        return total
+    end = now + timedelta(days=days)
+    while True:
+        def batch(conn: Connection) -> tuple[NoticeResult, list[int]]:
+            account_ids = repository.accounts_expiring(conn, now, end, after, BATCH_ACCOUNTS)
+            if not account_ids:
+                return NoticeResult(), []
+            return _notice_batch(conn, account_ids, now, end), account_ids
+        done, account_ids = db.transact(batch)
+        total.notices += done.notices
+        total.points += done.points
+        if len(account_ids) < BATCH_ACCOUNTS:
+            return total
+        after = account_ids[-1]
 
 
 def run_all(db: Database, now: datetime) -> dict[str, SweepResult]:

@@ -21,7 +21,8 @@ from sqlalchemy.dialects.postgresql import REGCLASS
 from patron.db.engine import (BULK_ROWS, _reserve_ids, chunks, insert_rows,
                               insert_rows_returning_ids, one_of)
 from patron.ledger.domain import Lot, LotState
-from patron.ledger.tables import accounts, ledger_entries, lot_moves, lot_transfers, lots
+from patron.ledger.tables import (accounts, expiry_notices, ledger_entries, lot_moves,
+                                  lot_transfers, lots)
 
 
 def open_accounts(conn: Connection, program_id: int, member_ids: Sequence[int],
@@ -439,3 +440,40 @@ def drop_detail(conn: Connection, entry_ids: Sequence[int], key: str) -> None:
     if changed:
         conn.execute(update(ledger_entries).where(ledger_entries.c.id == bindparam("entry"))
                      .values(details=bindparam("kept")), changed)
+
+
+# --------------------------------------------------------------------------- expiry notices
+
+def accounts_expiring(conn: Connection, start: datetime, end: datetime, after: int,
+                      limit: int) -> list[int]:
+    """Accounts with open lots expiring in ``(start, end]``, after ``after``, in id order."""
+    query = (select(lots.c.account_id)
+             .where(lots.c.state == LotState.OPEN.value, lots.c.expires_at > start,
+                    lots.c.expires_at <= end, lots.c.remaining > 0, lots.c.account_id > after)
+             .group_by(lots.c.account_id).order_by(lots.c.account_id).limit(limit))
+    return list(conn.execute(query).scalars())
+
+
+def lots_expiring(conn: Connection, account_ids: Sequence[int], start: datetime,
+                  end: datetime) -> list[Any]:
+    """``program_id, member_id, account_id, remaining, expires_at`` of those accounts'
+    open lots expiring in ``(start, end]``."""
+    return conn.execute(
+        select(accounts.c.program_id, accounts.c.member_id, lots.c.account_id,
+               lots.c.remaining, lots.c.expires_at)
+        .join(accounts, accounts.c.id == lots.c.account_id)
+        .where(one_of(conn, lots.c.account_id, account_ids),
+               lots.c.state == LotState.OPEN.value, lots.c.expires_at > start,
+               lots.c.expires_at <= end, lots.c.remaining > 0)).all()
+
+
+def noticed_days(conn: Connection, account_ids: Sequence[int], since: Any) -> set[tuple[int, Any]]:
+    """``(account_id, day)`` already told of, from ``since`` on."""
+    rows = conn.execute(select(expiry_notices.c.account_id, expiry_notices.c.day)
+                        .where(one_of(conn, expiry_notices.c.account_id, account_ids),
+                               expiry_notices.c.day >= since))
+    return {(row.account_id, row.day) for row in rows}
+
+
+def insert_notices(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    return insert_rows_returning_ids(conn, expiry_notices, rows)

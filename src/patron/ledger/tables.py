@@ -12,7 +12,7 @@ account too, held by the household's own member row (status ``household``); its
 entries name the member of the household each one is for.
 """
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, Date, ForeignKey, Index, String, Table, Text, UniqueConstraint
 
 from patron.db.metadata import metadata
 from patron.db.types import Amount, BigId, JSONDoc, UTCDateTime
@@ -94,3 +94,20 @@ lot_transfers = Table(
 )
 """Where a transferred lot's remainder went, so a return of the purchase that earned it
 still finds its points (pending points first) in the account that now holds them."""
+
+expiry_notices = Table(
+    "expiry_notices",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
+    Column("account_id", BigId, ForeignKey("accounts.id"), nullable=False),
+    Column("member_id", BigId, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("points", Amount, nullable=False),
+    Column("noticed_at", UTCDateTime, nullable=False),
+    UniqueConstraint("account_id", "day"),
+)
+"""Points that will expire soon, told once per account and expiry day (the day in the
+program's timezone), so the expiry sweep's notices (``hooks.PointsExpiringSoon``) are
+never repeated however often it runs."""

@@ -28,6 +28,7 @@ import patron.shops.tables  # noqa: F401
 import patron.tiers.tables  # noqa: F401
 import patron.transfers.tables  # noqa: F401
 import patron.wallet.tables  # noqa: F401
+import patron.webhooks.tables  # noqa: F401
 from patron.db.metadata import metadata
 from patron.worker.schema import is_queue_table
 

@@ -21,6 +21,7 @@ from patron.db.migrate import open_migrated
 from patron.errors import InvalidInput
 from patron.flows.jobs import SCHEDULED
 from patron.logs import configure_logging
+from patron.webhooks.delivery import Deliverer, DeliveryRunner
 from patron.worker.queue import (MAINTENANCE, MAINTENANCE_CRON, conninfo, create_queue,
                                  enqueue, run_worker, scheduled_names)
 
@@ -77,16 +78,23 @@ def worker(concurrency: Annotated[int, typer.Option(
                                 "default all")] = None,
            db: DbOpt = None) -> None:
     """Run the scheduled jobs from the queue in PostgreSQL until stopped (Ctrl-C or
-    SIGTERM: the jobs it is running finish first)."""
+    SIGTERM: the jobs it is running finish first), and deliver webhooks meanwhile
+    (unless ``PATRON_WEBHOOK_INTERVAL_SECONDS`` is 0)."""
     settings = get_settings()
     url, database = _open(db)
     app = create_queue(url, settings, pool_size=concurrency + 4)
     chosen = _chosen(queues, scheduled_names(app))
     _describe(url, settings, concurrency, chosen)
     configure_logging(settings.log_format, also=("procrastinate",))
+    clock = SystemClock()
+    delivery = (DeliveryRunner(Deliverer.from_settings(database, clock, settings),
+                               settings.webhook_interval_seconds).start()
+                if settings.webhook_interval_seconds > 0 else None)
     try:
-        run_worker(app, database, SystemClock(), concurrency=concurrency, queues=chosen)
+        run_worker(app, database, clock, concurrency=concurrency, queues=chosen)
     finally:
+        if delivery is not None:
+            delivery.stop()
         database.dispose()
 
 

@@ -23,7 +23,8 @@ from patron.coupons.tables import coupon_redemptions, coupons
 from patron.earning.tables import awards, order_returns, rule_usage
 from patron.events.tables import events, order_lines, orders
 from patron.households.tables import household_member_periods, household_members, households
-from patron.ledger.tables import accounts, ledger_entries, lot_moves, lot_transfers, lots
+from patron.ledger.tables import (accounts, expiry_notices, ledger_entries, lot_moves,
+                                  lot_transfers, lots)
 from patron.members.tables import (consent_changes, identities, member_status_changes,
                                    members, merge_candidates, merges)
 from patron.memberships.tables import membership_transitions, memberships
@@ -33,6 +34,7 @@ from patron.segments.tables import member_features, member_tags, segment_members
 from patron.tiers.tables import qualification_entries, tier_changes, tier_states
 from patron.transfers.tables import point_transfers
 from patron.wallet.tables import cashback_awards, wallet_accounts, wallet_entries, wallet_holds
+from patron.webhooks.tables import webhook_attempts, webhook_messages
 
 Ids = Sequence[int]
 
@@ -159,6 +161,13 @@ SECTIONS: list[Section] = [
             "the tokens)", omit=("token_hash", "csrf_token")),
     section("audit_entries", audit_log, _member, "Every write made about the member: who, "
             "what, when"),
+    section("expiry_notices", expiry_notices, _member, "Points announced as expiring soon, "
+            "per expiry day"),
+    section("webhook_messages", webhook_messages, _member, "Webhook messages about the "
+            "member sent (or to be sent) to the program's systems, with their payloads"),
+    section("webhook_attempts", webhook_attempts,
+            under("message_id", webhook_messages, _member(webhook_messages)),
+            "Each delivery attempt of those messages"),
 ]
 
 NOT_EXPORTED: dict[str, str] = {}

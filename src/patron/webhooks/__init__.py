@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions per program, an outbox written with each change, delivery."""
