@@ -16,6 +16,7 @@ import os
 import re
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -32,7 +33,6 @@ from sqlalchemy.engine import make_url
 
 import patron
 from tests.conftest import _postgres_server_url
-from tests.web.conftest import _free_port
 
 README = Path(__file__).parents[1] / "README.md"
 FENCE = re.compile(r"^```bash\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
@@ -168,6 +168,12 @@ def _venv(folder: Path) -> Path:
                       "main()\n", encoding="utf-8")
     script.chmod(0o755)
     return venv
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _terminal() -> dict[str, str]:
