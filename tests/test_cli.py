@@ -73,6 +73,37 @@ def test_keys_list_rotate_and_revoke(tmp_path):
                                                 "--db", url]).output
 
 
+def test_keys_are_named_by_their_public_prefix(tmp_path):
+    """rotate and revoke take a key's prefix as `keys list` shows it, so a key can be named
+    without its id; a revoked key's prefix, another program's, or a malformed one is not."""
+    url = str(tmp_path / "keys.db")
+    runner.invoke(app, ["db", "upgrade", "--db", url])
+    for slug in ("acme", "other"):
+        runner.invoke(app, ["programs", "create", slug, "--name", slug, "--db", url])
+    old = runner.invoke(app, ["keys", "create", "--program", "acme", "--role", "analyst",
+                              "--name", "bi", "--db", url]).output.strip()
+    assert old[:16] in runner.invoke(app, ["keys", "list", "--program", "acme",
+                                           "--db", url]).output
+    elsewhere = runner.invoke(app, ["keys", "rotate", old[:16], "--program", "other",
+                                    "--db", url])
+    assert elsewhere.exit_code == 2 and "api_key_not_found" in elsewhere.output
+    new = runner.invoke(app, ["keys", "rotate", old[:16], "--program", "acme", "--db", url])
+    assert new.exit_code == 0, new.output
+    fresh = new.output.strip()
+    db = create_database(url)
+    assert db.read(lambda conn: authenticate(conn, fresh)).role == Role.ANALYST
+    again = runner.invoke(app, ["keys", "revoke", old[:16], "--program", "acme", "--db", url])
+    assert again.exit_code == 2 and "api_key_not_found" in again.output
+    for wrong in ("ptn_zz", "key-2", fresh[:15]):
+        refused = runner.invoke(app, ["keys", "revoke", wrong, "--program", "acme",
+                                      "--db", url])
+        assert refused.exit_code == 2 and "api_key_not_found" in refused.output, wrong
+    gone = runner.invoke(app, ["keys", "revoke", fresh, "--program", "acme", "--db", url])
+    assert gone.exit_code == 0 and "key 2 revoked" in gone.output
+    with pytest.raises(Unauthorized):
+        db.read(lambda conn: authenticate(conn, fresh))
+
+
 def test_demo_seeds_through_the_pipeline(tmp_path):
     url = str(tmp_path / "demo.db")
     result = runner.invoke(app, ["demo", "--db", url, "--members", "60", "--no-serve"])

@@ -198,6 +198,13 @@ def test_simulate_replays_recorded_events_in_a_date_range(database, program, fil
     assert "no events were replayed" not in run(
         "simulate", draft, "--program", program.slug, "--db", db,
         "--from", "2026-01-22", "--to", "2026-01-24").output
+    counted = run("simulate", draft, "--program", program.slug, "--db", db,
+                  "--to", "2026-01-24", "--days", "2", "--format", "json")
+    assert counted.exit_code == 0, counted.output
+    assert json.loads(counted.stdout)["draft"]["events_read"] == 2  # the same two days
+    both = run("simulate", draft, "--program", program.slug, "--db", db,
+               "--from", "2026-01-22", "--days", "2")
+    assert both.exit_code == 2 and "--from or --days" in both.output
     empty = run("simulate", draft, "--program", program.slug, "--db", db,
                 "--from", "2020-01-01", "--to", "2020-02-01")
     assert empty.exit_code == 0 and "no events were replayed" in " ".join(empty.output.split())

@@ -9,8 +9,7 @@ from pathlib import Path
 from collections.abc import AsyncIterator, Callable, Mapping
 
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -21,7 +20,8 @@ from patron.analytics.api import router as analytics_router
 from patron.auth.api import router as portal_links_router
 from patron.campaigns.api import router as campaigns_router
 from patron.coupons.api import router as coupons_router
-from patron.api import errors
+from patron.api import errors, openapi_examples
+from patron.api.docs import docs_page
 from patron.api.campaign_results import router as campaign_results_router
 from patron.api.merges import router as merges_router
 from patron.api.privacy import router as privacy_router
@@ -139,6 +139,7 @@ def create_app(db: Database, clock: Clock | None = None, *, in_process_jobs: boo
         app.include_router(router, prefix="/api/v1")
     app.include_router(health_router(db))
     app.include_router(metrics_router())
+    openapi_examples.install(app)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.mount("/console", create_console(db, clock), name="console")
@@ -149,14 +150,6 @@ def create_app(db: Database, clock: Clock | None = None, *, in_process_jobs: boo
     def home() -> RedirectResponse:
         return RedirectResponse("/docs")
 
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        """Swagger UI from the package's own copy, so the docs load offline."""
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="Patron API",
-            swagger_js_url="/static/vendor/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/static/vendor/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/static/vendor/swagger-ui/favicon-32x32.png",
-            swagger_ui_parameters={"persistAuthorization": True})
+    app.get("/docs", include_in_schema=False)(docs_page)
 
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 import threading
 import time
@@ -23,6 +24,7 @@ from patron.auth.tables import api_keys
 from patron.clock import SystemClock
 from patron.errors import Forbidden, NotFound, PatronError, Unauthorized
 from patron.program.tables import programs
+from patron.schemas_common import plain_id
 
 
 class Role(StrEnum):
@@ -129,6 +131,27 @@ def revoke_key(conn: Connection, *, key_id: int, now: datetime,
 class KeyNotFound(NotFound):
     code = "api_key_not_found"
     title = "No such API key"
+
+
+_PUBLIC_PART = re.compile(r"ptn_(?P<prefix>[0-9a-f]{12})(?:_.*)?", re.DOTALL)
+
+
+def key_id_of(conn: Connection, program_id: int, ref: str) -> int:
+    """The id of the program's active key named by ``ref``: its id, or its public part
+    (``ptn_`` and the 12 hex digits ``patron keys list`` shows; what follows is ignored),
+    so a key can be named without knowing its id and without typing its secret."""
+    key_id = plain_id(ref)
+    if key_id is not None:
+        return key_id
+    found = _PUBLIC_PART.fullmatch(ref)
+    row = found and conn.execute(select(api_keys.c.id).where(
+        api_keys.c.program_id == program_id, api_keys.c.prefix == found.group("prefix"),
+        api_keys.c.revoked_at.is_(None))).first()
+    if not row:
+        shown = f"ptn_{found.group('prefix')}" if found else ref[:40]
+        raise KeyNotFound(f"no active API key {shown}: give its id or its prefix "
+                          "(ptn_ and 12 hex digits) as `patron keys list` shows them")
+    return row.id
 
 
 @dataclass(frozen=True)

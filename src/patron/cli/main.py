@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from patron.auth.service import Role, create_key, list_keys, revoke_key, rotate_key
+from patron.auth.service import Role, create_key, key_id_of, list_keys, revoke_key, rotate_key
 from patron.auth.staff import set_staff
 from patron.clock import SystemClock
 from patron.config import get_settings
@@ -174,42 +175,59 @@ def keys_list(program: Annotated[str, typer.Option(help="Program slug")],
             conn, get_program_by_slug(conn, program).id, revoked=revoked))
     except PatronError as error:
         fail(error)
-    table = Table("id", "prefix", "role", "name", "created", "expires", "rate limit",
-                  "revoked")
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for header in ("id", "prefix", "role", "name", "expires", "rate limit"):
+        table.add_column(header, no_wrap=header not in ("name", "rate limit"),
+                         min_width=10 if header in ("name", "rate limit") else None)
+    if revoked:
+        table.add_column("revoked", no_wrap=True)
     for key in keys:
-        table.add_row(str(key.id), f"ptn_{key.prefix}_…", key.role.value, escape(key.name),
-                      f"{key.created_at:%Y-%m-%d %H:%M}",
-                      f"{key.expires_at:%Y-%m-%d %H:%M}" if key.expires_at else "",
-                      key.rate_limit or "",
-                      f"{key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "")
+        cells = [str(key.id), f"ptn_{key.prefix}", key.role.value, escape(key.name),
+                 f"{key.expires_at:%Y-%m-%d}" if key.expires_at else "never",
+                 key.rate_limit or ""]
+        if revoked:
+            cells.append(f"{key.revoked_at:%Y-%m-%d}" if key.revoked_at else "")
+        table.add_row(*cells)
     console.print(table)
 
 
+KeyRef = Annotated[str, typer.Argument(
+    metavar="KEY", help="The key's id, or its prefix as `keys list` shows it (ptn_ and 12 hex "
+                        "digits)")]
+
+
 @keys_app.command("revoke")
-def keys_revoke(key_id: int, program: Annotated[str, typer.Option(help="Program slug")],
+def keys_revoke(key: KeyRef, program: Annotated[str, typer.Option(help="Program slug")],
                 db: DbOption = None) -> None:
     """Revoke a key: every server process refuses it from its next request on."""
     database = open_db(db)
+
+    def work(conn) -> int:
+        program_id = get_program_by_slug(conn, program).id
+        key_id = key_id_of(conn, program_id, key)
+        revoke_key(conn, key_id=key_id, now=SystemClock().now(), program_id=program_id)
+        return key_id
     try:
-        database.transact(lambda conn: revoke_key(
-            conn, key_id=key_id, now=SystemClock().now(),
-            program_id=get_program_by_slug(conn, program).id))
+        key_id = database.transact(work)
     except PatronError as error:
         fail(error)
     console.print(f"key {key_id} revoked")
 
 
 @keys_app.command("rotate")
-def keys_rotate(key_id: int, program: Annotated[str, typer.Option(help="Program slug")],
+def keys_rotate(key: KeyRef, program: Annotated[str, typer.Option(help="Program slug")],
                 expires_in: ExpiresIn = None, db: DbOption = None) -> None:
-    """Print a new key with the same role and name, and revoke the old one."""
+    """Print a new key with the same role, name and rate limit, and revoke the old one."""
     database = open_db(db)
     now = SystemClock().now()
     expires_at = _expiry(expires_in, now)
+
+    def work(conn):
+        program_id = get_program_by_slug(conn, program).id
+        return rotate_key(conn, program_id=program_id, now=now, expires_at=expires_at,
+                          key_id=key_id_of(conn, program_id, key))
     try:
-        issued = database.transact(lambda conn: rotate_key(
-            conn, program_id=get_program_by_slug(conn, program).id, key_id=key_id,
-            now=now, expires_at=expires_at))
+        issued = database.transact(work)
     except PatronError as error:
         fail(error)
     print(issued.key)

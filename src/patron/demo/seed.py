@@ -85,6 +85,10 @@ CAMPAIGN_DAYS = (45, 14)
 """The demo campaign opens 45 days before the seed's ``now`` and closes 14 days after it."""
 LIFT = 0.6
 """Share of treatment members the offer brings back for more orders (the demo's lift)."""
+LAPSING = 0.3
+"""Share of members who stop coming at some point of the history (so churn models and
+win-back segments have someone to find)."""
+LAPSING_SEED = 11
 REGULARS = SegmentCreate(key="regulars", name="Regulars",
                          description="Members with three orders or more",
                          condition="member.features.frequency >= 3")
@@ -141,9 +145,10 @@ def _purchases(rng: random.Random, member: dict, start: datetime, end: datetime,
                counter: list[int]) -> list[EventIn]:
     events = []
     joined = member["joined"]
+    last = member.get("lapses", end)
     visits = max(1, int(rng.expovariate(1 / member["rate"])))
     for _ in range(visits):
-        at = joined + timedelta(seconds=rng.uniform(0, (end - joined).total_seconds()))
+        at = joined + timedelta(seconds=rng.uniform(0, (last - joined).total_seconds()))
         lines = _lines(rng)
         counter[0] += 1
         order = f"D-{counter[0]:06d}"
@@ -172,6 +177,7 @@ def _person(rng: random.Random) -> dict:
 def _member_specs(rng: random.Random, count: int, start: datetime,
                   end: datetime) -> list[dict]:
     specs = []
+    drift = random.Random(LAPSING_SEED)  # its own draws: the rest of the demo stays as it was
     for n in range(count):
         person = _person(rng)
         first, last = person["given_name"], person["family_name"]
@@ -185,6 +191,9 @@ def _member_specs(rng: random.Random, count: int, start: datetime,
             "channels": rng.sample(CHANNELS, k=rng.randint(1, 3)),
             "rate": rng.choice((2, 4, 6, 10, 16)),
         })
+        if drift.random() < LAPSING:
+            share = drift.uniform(0.2, 0.8)
+            specs[-1]["lapses"] = joined + (end - joined) * share
     return specs
 
 

@@ -155,8 +155,11 @@ def records_table(records: Sequence[MatchRecord] | Sequence[dict[str, Any]]) -> 
 
 
 def linker(table: pa.Table, model_settings: dict[str, Any]) -> Linker:
+    """Splink's linker, logging errors only: its warnings say which comparison levels a
+    program's data never showed (usual: a program has few duplicates), a page of them on
+    every `patron members match`, burying the command's own result."""
     db_api = DuckDBAPI()
-    return Linker(db_api.register(table), model_settings, log_level=logging.WARNING)
+    return Linker(db_api.register(table), model_settings, log_level=logging.ERROR)
 
 
 class Untrainable(InvalidInput):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -183,7 +183,8 @@ SIMULATE_HELP = (
     "nothing is written.\n\n"
     "Events come from --events FILE (JSONL, one event a line as POST /api/v1/events takes "
     "it, in occurred_at order) or, with --program, from the events the program recorded "
-    "in [--from, --to) (whole days in the program's timezone; default: the last 30 days). "
+    "in [--from, --to) (whole days in the program's timezone; --days N: the N days before "
+    "--to; default: the last 30 days). "
     "Reports points per rule, their cost in money, members affected, members who would "
     "earn nothing, the largest single awards, and points per tier. Members keep the tier "
     "and paid plan Patron recorded for them when each event occurred; tiers are not "
@@ -203,11 +204,16 @@ def simulate(draft: DocumentArg,
              end: Annotated[datetime | None, typer.Option(
                  "--to", formats=["%Y-%m-%d"], show_default=False,
                  help="First day not replayed (YYYY-MM-DD)")] = None,
+             days: Annotated[int | None, typer.Option(
+                 "--days", min=1, max=36_500, show_default=False,
+                 help="Replay the N days before --to (default 30, ending today)")] = None,
              format: Annotated[OutputFormat, typer.Option("--format", "-f")]
              = OutputFormat.TABLE,
              db: DbOpt = None) -> None:
-    if events is not None and (start or end):
-        _usage("give --events FILE, or --from/--to to replay recorded events, not both")
+    if events is not None and (start or end or days):
+        _usage("give --events FILE, or --from/--to/--days to replay recorded events, not both")
+    if start is not None and days is not None:
+        _usage("give --from or --days, not both")
     if events is None and program is None:
         _usage("give --events FILE, or --program SLUG to replay its recorded events")
     document, _ = _checked(draft)
@@ -218,7 +224,7 @@ def simulate(draft: DocumentArg,
                           _count_lines(events))
         else:
             report = _open(db).read(lambda conn: _run(
-                document, *_program_history(conn, program, events, start, end)))
+                document, *_program_history(conn, program, events, start, end, days)))
     except PatronError as error:
         _fail(error)
     if format == OutputFormat.JSON:
@@ -238,7 +244,7 @@ def _count_lines(path: Path) -> int:
 
 
 def _program_history(conn: Connection, slug: str, events: Path | None, start: datetime | None,
-                     end: datetime | None
+                     end: datetime | None, days: int | None = None
                      ) -> tuple[replay.History, ProgramVersion, int]:
     found = get_program_by_slug(conn, slug)
     current = get_version(conn, found)
@@ -247,8 +253,9 @@ def _program_history(conn: Connection, slug: str, events: Path | None, start: da
                 _count_lines(events))
     zone = found.settings.zone
     today = SystemClock().now().astimezone(zone).date()
-    first, last = replay.recorded_range(zone, start.date() if start else None,
-                                            end.date() if end else None, today, max_days=None)
+    last_day = end.date() if end else today + timedelta(days=1)
+    first_day = start.date() if start else (last_day - timedelta(days=days) if days else None)
+    first, last = replay.recorded_range(zone, first_day, last_day, today, max_days=None)
     return (replay.recorded_events(conn, found.id, first, last), current,
             replay.count_recorded(conn, found.id, first, last))
 
