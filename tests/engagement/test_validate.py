@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from patron.flows.event_types import BUILT_IN
+from patron.program.catalog import RECORDED_ALONE
 from patron.program.validate import validate_document
 from tests.engagement.factories import COUPONS, SETTINGS, challenge, document, streak
 
@@ -106,3 +108,7 @@ def test_publishing_a_broken_document_is_422_with_the_paths(api):
     body["challenges"][0]["goal"]["field"] = "event.data.total"
     body["streaks"][0]["on"] = ["purchase"]
     assert api.request("PUT", "/program", json=body).status_code == 201
+
+
+def test_the_types_no_engagement_counts_are_those_ingest_records_alone():
+    assert {name for name, kind in BUILT_IN.items() if kind.handler.stage} == RECORDED_ALONE

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from patron import hooks
 from patron.campaigns import service as campaigns
+from patron.engagement.batch import BatchEngagement
+from patron.flows import earning
 from patron.flows.match_review import default_merge
 from patron.flows import member_status
 from patron.households.directory import HouseholdPools
@@ -31,3 +33,5 @@ hooks.subscribe(hooks.MembersEnrolled, enrolment_matcher)
 hooks.subscribe(hooks.MemberStatusChanged, member_status.on_member_status_changed)
 hooks.subscribe(hooks.MemberProfileChanged, on_member_profile_changed)
 hooks.subscribe(hooks.CouponUsed, campaigns.on_coupon_used)
+earning.STEPS.append(BatchEngagement)
+"""Badges, challenges and streaks move with each event a batch earns on."""

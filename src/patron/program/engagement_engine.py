@@ -38,6 +38,8 @@ from patron.program.engagement_plan import (BadgePlan, ChallengePlan, Engagement
 from patron.program.money import format_money
 
 BADGE, CHALLENGE, STREAK, JOIN = "badge", "challenge", "streak", "join"
+DONE = "done"
+"""The goal of a challenge without ``every``, as its reward is recorded."""
 Key = tuple[str, str, str]
 """(kind, item id, period): a row of a member's progress."""
 
@@ -92,6 +94,9 @@ class Moved:
     text: str
     value: int | None = None
     target: int | None = None
+    key: str = ""
+    """What was achieved, as its ``Grant`` names it: a badge's level, a challenge's goal,
+    a streak's ``run:periods`` milestone ("" for mere progress)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +193,7 @@ def _badge(plan: EngagementPlan, badge: BadgePlan, event: EventContext, state: M
                        completed_at=at, changed=True)
     given = reward_text(plan, badge.reward)
     text = f"Badge earned: {badge.title}" + (f", {given}" if given else "")
-    out.moved.append(Moved(BADGE, badge.badge_id, badge.title, "earned", text))
+    out.moved.append(Moved(BADGE, badge.badge_id, badge.title, "earned", text, key=badge.key))
     if badge.reward is not None:
         out.grants.append(_grant(BADGE, badge.badge_id, badge.key, badge.title,
                                  badge.reward, text))
@@ -225,9 +230,9 @@ def _challenge(plan: EngagementPlan, challenge: ChallengePlan, inputs: _Inputs,
     given = reward_text(plan, reward)
     text = f"{done}, {given}" if given else done
     out.moved.append(Moved(CHALLENGE, challenge.id, challenge.name, "completed", text,
-                           progress.value, challenge.target))
+                           progress.value, challenge.target, period or DONE))
     if reward is not None:
-        out.grants.append(_grant(CHALLENGE, challenge.id, period or "done", challenge.name,
+        out.grants.append(_grant(CHALLENGE, challenge.id, period or DONE, challenge.name,
                                  reward, text))
 
 
@@ -318,10 +323,11 @@ def _streak(plan: EngagementPlan, streak: StreakPlan, day: date, at: datetime,
         if milestone.periods == progress.value:
             given = reward_text(plan, milestone.reward)
             text = f"{streak_text(streak, progress.value, status, 0)}, {given}"
+            key = f"{progress.run}:{milestone.periods}"
             out.moved[moved_at] = Moved(STREAK, streak.id, streak.name, "milestone", text,
-                                        progress.value)
-            out.grants.append(_grant(STREAK, streak.id, f"{progress.run}:{milestone.periods}",
-                                     milestone.name or streak.name, milestone.reward, text))
+                                        progress.value, key=key)
+            out.grants.append(_grant(STREAK, streak.id, key, milestone.name or streak.name,
+                                     milestone.reward, text))
 
 
 def periods(streak: StreakPlan, count: int) -> str:

@@ -18,8 +18,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from patron.program.activation import Getter, compile_reads
-from patron.program.catalog import (BUILT_IN_EVENT_TYPES, PURCHASE, RECORDED_ALONE,
-                                    ZERO_VALUES, count_field, event_fields)
+from patron.program.catalog import (BUILT_IN_EVENT_TYPES, RECORDED_ALONE, ZERO_VALUES,
+                                    count_field, event_fields)
 from patron.program.cel import Condition, compile_condition, merge_reads
 from patron.program.compiled import instant
 from patron.program.context import EventContext, Purchase, period_key
@@ -107,7 +107,9 @@ class ChallengePlan:
     def period(self, at: datetime, zone: ZoneInfo) -> str:
         """The goal an event at ``at`` counts towards: its week or month, or "" for one
         goal over the whole window."""
-        return period_key(self.every, at.astimezone(zone)) if self.every else ""  # type: ignore[arg-type]
+        if self.every is None:
+            return ""
+        return period_key("week" if self.every == "week" else "month", at.astimezone(zone))
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,7 +267,3 @@ def _type_plan(event_type: str, badges: tuple[BadgePlan, ...],
         {name: ZERO_VALUES[kind] for name, kind in fields.items() if kind != "timestamp"},
         needs_member=any(path[0] == "member" for path in paths),
         needs_features=any(path[:2] in _FEATURES or path == ("member",) for path in paths))
-
-
-def is_purchase(event_type: str) -> bool:
-    return event_type == PURCHASE
