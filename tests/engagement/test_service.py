@@ -251,3 +251,14 @@ def test_achievements_are_announced_to_subscribers(database, clock):
             happened.achievements] == [(member, "badge", "regular", "earned", 100),
                                        (member, "challenge", "may-visits", "done", 200)]
     assert happened.achievements[1].text == "May visits: done, 2 of 2 visits, +200 Beans"
+
+
+def test_ids_as_long_as_the_document_allows_are_stored(database, clock):
+    long = "l" * 64
+    s = shop(database, clock, badges=[{"id": "b" * 64, "name": "B", "on": ["purchase"],
+                                       "levels": [{"id": long, "name": "L",
+                                                   "when": "member.purchase_count >= 1",
+                                                   "reward": {"points": 1}}]}])
+    member = s.member()
+    assert s.send(s.event_in(member, MAY))[0].points == 11
+    assert awards(database, s.program.id) == [(member, "badge", "b" * 64, long, 1, False)]

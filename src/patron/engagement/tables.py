@@ -23,7 +23,7 @@ member_engagement = Table(
     Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("item_id", String(64), nullable=False),
-    Column("period", String(32), nullable=False),
+    Column("period", String(64), nullable=False),
     Column("value", Amount, nullable=False),
     Column("seen", JSONDoc),
     Column("last_period", Integer),

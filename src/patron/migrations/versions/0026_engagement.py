@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column('member_id', _ID, nullable=False),
         sa.Column('kind', sa.String(length=16), nullable=False),
         sa.Column('item_id', sa.String(length=64), nullable=False),
-        sa.Column('period', sa.String(length=32), nullable=False),
+        sa.Column('period', sa.String(length=64), nullable=False),
         sa.Column('value', sa.BigInteger(), nullable=False),
         sa.Column('seen', _JSON, nullable=True),
         sa.Column('last_period', sa.Integer(), nullable=True),
