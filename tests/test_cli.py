@@ -120,6 +120,15 @@ def test_demo_seeds_through_the_pipeline(tmp_path):
         assert first.source == DEMO_DOCUMENT.read_text(encoding="utf-8")
         assert current.source.startswith(first.source)  # the campaign's version adds it
         assert [c.id for c in current.document.campaigns] == ["regulars_double"]
+        document = current.document  # and a badge, a challenge and a streak for the portal
+        assert ([b.id for b in document.badges], [c.id for c in document.challenges],
+                [s.id for s in document.streaks]) == (["regular"], ["three_visits"],
+                                                      ["weekly_coffee"])
+        given = {kind for (kind,) in conn.exec_driver_sql(
+            "SELECT DISTINCT kind FROM engagement_awards")}
+        moving = {kind for (kind,) in conn.exec_driver_sql(
+            "SELECT DISTINCT kind FROM member_engagement")}
+        assert {"badge", "challenge"} <= given and moving == {"badge", "challenge", "streak"}
         assert program.settings.points_name == "Beans"
         return conn.exec_driver_sql(
             "SELECT count(*), count(DISTINCT member_id) FROM events").one()

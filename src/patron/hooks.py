@@ -366,15 +366,45 @@ class CampaignStarted:
     at: datetime
 
 
+@dataclass(frozen=True)
+class Achievement:
+    member_id: int
+    kind: str
+    """``badge``, ``challenge`` or ``streak``."""
+    item_id: str
+    """The badge, challenge or streak's id in the program document."""
+    key: str
+    """Which one: a badge's level (``earned`` for a badge without levels), a challenge's
+    goal (its week or month, ``done`` for the window), a streak's ``run:periods``."""
+    name: str
+    text: str
+    """What the member read: "Badge earned: Regular, +100 Beans"."""
+    points: int
+    coupon_type: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class EngagementAchieved:
+    """Members earned badges, completed challenges or reached a streak's milestones, in
+    the ingest that recorded the events; one per batch. ``points`` and ``coupon_type``
+    are what was given (0 and None: no reward, or the challenge's budget ran out)."""
+
+    program: Program
+    achievements: tuple[Achievement, ...]
+
+
 Happening = (MembersEnrolled | EventsRecorded | PointsEarned | PointsSpent | PointsExpired
              | TierChanged | HouseholdChanged | RewardRedeemed | CouponUsed | ReferralQualified
              | MembersMerged | MergeUndone | MemberStatusChanged | MemberProfileChanged
-             | MemberErased | CouponIssued | PointsExpiringSoon | CampaignStarted)
+             | MemberErased | CouponIssued | PointsExpiringSoon | CampaignStarted
+             | EngagementAchieved)
 HAPPENINGS: tuple[type, ...] = (MembersEnrolled, EventsRecorded, PointsEarned, PointsSpent,
                                 PointsExpired, TierChanged, HouseholdChanged, RewardRedeemed,
                                 CouponUsed, ReferralQualified, MembersMerged, MergeUndone,
                                 MemberStatusChanged, MemberProfileChanged, MemberErased,
-                                CouponIssued, PointsExpiringSoon, CampaignStarted)
+                                CouponIssued, PointsExpiringSoon, CampaignStarted,
+                                EngagementAchieved)
 
 H = TypeVar("H")
 Subscriber = Callable[[Connection, Any], None]

@@ -20,6 +20,7 @@ from sqlalchemy import Column
 from patron.api.app import create_app
 from patron.campaigns.tables import campaign_members
 from patron.coupons.tables import coupon_batches, coupon_redemptions, coupons
+from patron.engagement.tables import member_engagement
 from patron.db import create_database
 from patron.events.schemas import PaymentData, PurchaseData, ReturnData
 from patron.events.tables import events, order_lines, orders
@@ -292,6 +293,8 @@ STORED: dict[tuple[str, str], Column | None] = {
     ("PUT /api/v1/program", "note"): program_versions.c.note,
     ("POST /api/v1/campaigns/{campaign_id}/assign", "campaign_id"):
         campaign_members.c.campaign_id,
+    ("POST /api/v1/members/{member_id}/challenges/{challenge_id}/join", "challenge_id"):
+        member_engagement.c.item_id,
     ("PUT /api/v1/program", "body"): program_versions.c.source,
     ("RedeemRequest", "order_id"): coupon_redemptions.c.order_id,
     ("RedemptionCancel", "reason"): redemptions.c.cancel_reason,

@@ -105,3 +105,17 @@ def test_sign_in_by_link_and_use_every_page(phone, member_link):
     used = page.goto(phone.base + path)  # the link was used: it opens nothing now
     assert used is not None and used.status == 400
     assert "This link has expired" in page.locator("h1").inner_text()
+
+
+def test_home_shows_the_members_badges_challenges_and_streaks(phone, member_link):
+    """The demo's version brings a badge, a monthly challenge and a weekly streak: the home
+    page words each and draws the challenge's progress, and passes axe with them."""
+    _, path = member_link
+    page = phone.go(path)
+    page.wait_for_url("**/portal/")
+    challenge = page.locator("#challenge-three_visits-text").inner_text()
+    assert challenge.startswith("Three visits a month: ") and "visits this month" in challenge
+    assert page.locator("#challenge-three_visits-progress").get_attribute("max") == "3"
+    assert page.locator("#streak-weekly_coffee-text").inner_text().startswith("Weekly coffee:")
+    assert "Regular" in page.locator("#badges").inner_text()
+    phone.check("portal-home-engagement")

@@ -20,6 +20,7 @@ from patron.analytics.api import router as analytics_router
 from patron.auth.api import router as portal_links_router
 from patron.campaigns.api import router as campaigns_router
 from patron.coupons.api import router as coupons_router
+from patron.engagement.api import router as engagement_router
 from patron.api import errors, openapi_examples
 from patron.api.docs import docs_page
 from patron.api.campaign_results import router as campaign_results_router
@@ -64,7 +65,8 @@ API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wa
                household_tiers_router, coupons_router, rewards_router, transfers_router,
                campaign_results_router, analytics_router, merges_router, matching_router,
                member_segments_router, segments_router, campaigns_router, portal_links_router,
-               audit_router, shops_router, privacy_router, webhooks_router]
+               audit_router, shops_router, privacy_router, webhooks_router,
+               engagement_router]
 
 BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
                             ("POST", "/api/v1/program/simulate")})

@@ -112,6 +112,36 @@ campaigns:                        # the demo seed adds this version with dates a
     budget:
       points: 500000
 """
+ENGAGEMENT = """
+badges:                           # the same version brings a badge, a challenge and a streak
+  - id: regular
+    name: Regular
+    description: Your fifth order with us
+    on: [purchase]
+    when: member.purchase_count >= 5
+    reward: {{points: 50}}
+challenges:
+  - id: three_visits
+    name: Three visits a month
+    description: Come by three times this month for 100 bonus Beans
+    starts: {starts}
+    ends: {ends}
+    every: month
+    on: [purchase]
+    goal: {{measure: count, target: 3, unit: visits}}
+    reward: {{points: 100}}
+    budget: {{points: 200000}}
+streaks:
+  - id: weekly_coffee
+    name: Weekly coffee
+    description: An order, a reusable cup or a share every week
+    period: week
+    on: [purchase, eco_action, social_share]
+    grace: {{missed: 1, per: 4}}
+    milestones:
+      - {{periods: 4, reward: {{points: 40}}}}
+      - {{periods: 8, reward: {{points: 100, coupon: pastry_15}}}}
+"""
 
 
 @dataclass
@@ -294,9 +324,11 @@ def _campaign_start(program: Program, now: datetime) -> datetime:
 def _open_campaign(db: Database, program: Program, source: str, opens: datetime,
                    now: datetime) -> list[int]:
     """At the campaign's start: features as they stood, the regulars segment, the version
-    with the campaign, and its members assigned (the treatment member ids)."""
+    with the campaign (and a badge, a monthly challenge and a weekly streak), and its
+    members assigned (the treatment member ids)."""
     ends = (now + timedelta(days=CAMPAIGN_DAYS[1])).astimezone(program.settings.zone).date()
-    text = source + CAMPAIGN.format(starts=opens.date().isoformat(), ends=ends.isoformat())
+    dates = dict(starts=opens.date().isoformat(), ends=ends.isoformat())
+    text = source + CAMPAIGN.format(**dates) + ENGAGEMENT.format(**dates)
     document, problems = validate_text(text, DOCUMENT)
     if document is None:
         raise ValueError(f"the demo campaign is not valid:\n{format_problems(problems)}")
@@ -305,7 +337,8 @@ def _open_campaign(db: Database, program: Program, source: str, opens: datetime,
         refresh_program(conn, program, opens)
         create_segment(conn, program, REGULARS, "demo", opens)
         publish(conn, program, document, actor="demo", now=opens, source=text,
-                note="Double Beans for regulars, with a holdout")
+                note="Double Beans for regulars, with a holdout; a badge, a challenge and "
+                     "a streak")
         assign_campaign(conn, program, document.campaigns[0].id, opens, document=document)
         return [m for m, group in assigned(conn, program.id, document.campaigns[0].id).items()
                 if group == "treatment"]

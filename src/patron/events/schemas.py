@@ -134,7 +134,9 @@ class Award(BaseModel):
 
     member_id: int
     kind: str = Field(description="earn; cashback (money for the wallet); reverse for a "
-                                  "return's clawback")
+                                  "return's clawback; badge, challenge or streak for the "
+                                  "points a badge, a completed challenge or a streak's "
+                                  "milestone gave (rule_id is its id)")
     points: int = Field(description="Points that actually moved (negative when taken back)")
     amount: int | None = Field(None, description="cashback: money that actually moved, minor "
                                "units")
@@ -171,6 +173,21 @@ class GiftOutcome(BaseModel):
     program_version: int
 
 
+class Progress(BaseModel):
+    """A badge, challenge or streak the event moved, as the member reads it."""
+
+    kind: Literal["badge", "challenge", "streak"]
+    id: str = Field(description="Its id in the program document")
+    name: str
+    status: str = Field(description="badge: earned; challenge: progress or completed; "
+                        "streak: started, continued, restarted or milestone")
+    value: int | None = Field(None, description="challenge: the count, distinct values or "
+                              "sum so far; streak: its length in periods")
+    target: int | None = Field(None, description="challenge: what completes it")
+    text: str = Field(description='What the member reads: "May visits: 2 of 3 visits '
+                      'this month"')
+
+
 class TierMove(BaseModel):
     """A tier change the event caused (an upgrade, or a return's immediate downgrade)."""
 
@@ -193,6 +210,8 @@ class EventOutcome(BaseModel):
                                      "rules gave (GET /members/{id}/gifts lists them), or "
                                      "a return cancelled")
     notes: list[Note] = Field(default_factory=list)
+    progress: list[Progress] = Field(default_factory=list, description="Badges earned, "
+                                     "challenges and streaks the event moved")
     tier: TierMove | None = None
     membership: dict[str, Any] | None = Field(None, description="membership_payment: the "
                                               "membership it paid, after the payment")

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from patron.earning import repository
-from patron.events.schemas import Award, EventIn, GiftOutcome
+from patron.events.schemas import Award, EventIn, GiftOutcome, Note, Progress
 from patron.ledger import domain as ledger_domain
 from patron.ledger.domain import Lot
 from patron.ledger.holdings import Holding
@@ -49,6 +49,10 @@ class Earned:
     total is not points)."""
     outcome: list[Award] = field(default_factory=list)
     gifts: list[GiftOutcome] = field(default_factory=list)
+    progress: list[Progress] = field(default_factory=list)
+    """Badges, challenges and streaks the event moved (see ``earning.STEPS``)."""
+    notes: list[Note] = field(default_factory=list)
+    """Notes of the earning steps, beside the engine's."""
 
     @property
     def order_id(self) -> str | None:

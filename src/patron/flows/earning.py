@@ -24,19 +24,26 @@ A gift rule's total is a unit of a catalog gift: it is taken from the reward's
 stock as the event is evaluated (see ``patron.rewards.gifts``), before usage is
 counted, so a gift that ran out leaves an ``out_of_stock`` note and uses none
 of the rule's limits.
+
+Work beside the earn rules runs as *earning steps* (``STEPS``): one of each is made
+per batch, says what of the member its conditions read, adds to each event's outcome
+as the event is evaluated, and writes when the batch is written. Badges, challenges
+and streaks (``patron.engagement.batch``) are one, registered in
+``patron.flows.subscribers``.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import Connection
 
 from patron.db.engine import ReadChanged
 from patron.earning import repository
-from patron.events.schemas import EventIn, Note, TierMove
+from patron.events.schemas import Award, EventIn, Note, Progress, TierMove
 from patron.errors import InvalidInput
 from patron.flows.awards import KINDS, BatchWriters, Earned
 from patron.flows.campaign_earning import CampaignEarning
@@ -48,7 +55,7 @@ from patron.segments.repository import insight_of
 from patron.program.catalog import BUILT_IN_EVENT_TYPES
 from patron.program.compiled import CompiledProgram
 from patron.program.context import (EventContext, MemberContext, MemberProfile, PeriodUsage,
-                                  period_key)
+                                  Purchase, period_key)
 from patron.program.engine import Evaluation, evaluate, out_of_stock
 from patron.program.incentives import Reward
 from patron.tiers.service import TierTracker
@@ -83,6 +90,27 @@ class _Usage:
         return self.campaigns.campaign_used(campaign_id)
 
 
+class EarningStep(Protocol):
+    """Work beside the earn rules on a batch's events: made per batch from the batch's
+    (version, compiled program, member id, event) tuples, after the accounts are locked."""
+
+    def needs(self) -> tuple[bool, bool]:
+        """Whether its conditions read the member (profile, counts) and their features."""
+
+    def evaluate(self, index: int, version: int, compiled: CompiledProgram,
+                 member: MemberContext, member_id: int, event: EventIn,
+                 purchase: Purchase | None) -> tuple[list[Award], list[Progress], list[Note]]:
+        """An earning event, after its rules (``member``: the member after the event): the
+        awards, progress lines and notes its outcome gets."""
+
+    def write(self, recorded: Mapping[str, int], actor: str, now: datetime) -> None:
+        """Once the batch's events are recorded (event id → row id)."""
+
+
+STEPS: list[Callable[..., EarningStep]] = []
+"""The steps every batch runs, in order (registered in ``patron.flows.subscribers``)."""
+
+
 class BatchEarning:
     """Evaluates a batch's events in order, keeping counts and usage current."""
 
@@ -96,9 +124,15 @@ class BatchEarning:
         self.plans: list[tuple[int, CompiledProgram]] = [
             version_at(event.occurred_at) for _, event in items]
         member_ids = {member_id for member_id, _ in items}
+        self.steps = [make(conn, program, [(version, compiled, member_id, event) for
+                                           (version, compiled), (member_id, event)
+                                           in zip(self.plans, items)], now, held=held)
+                      for make in STEPS]
+        step_needs = [step.needs() for step in self.steps]
         needs_member = any(compiled.plans.get(event.type) is not None
                            and compiled.plans[event.type].needs_context
-                           for (_, compiled), (_, event) in zip(self.plans, items))
+                           for (_, compiled), (_, event) in zip(self.plans, items)
+                           ) or any(member for member, _ in step_needs)
         self.profiles: dict[int, MemberProfile] = {}
         self.counts: dict[int, dict[str, int]] = defaultdict(dict)
         if needs_member and member_ids:
@@ -108,7 +142,8 @@ class BatchEarning:
             self.counts.update(repository.event_counts(conn, program.id, member_ids))
         needs_features = any((plan := compiled.plans.get(event.type)) is not None
                              and plan.needs_features
-                             for (_, compiled), (_, event) in zip(self.plans, items))
+                             for (_, compiled), (_, event) in zip(self.plans, items)
+                             ) or any(features for _, features in step_needs)
         self.insight = insight_of(conn, program.id, member_ids) if needs_features else {}
         self.limited: dict[str, set[str]] = defaultdict(set)
         self.budget_limits: dict[str, int] = {}
@@ -211,10 +246,16 @@ class BatchEarning:
             self._qualify(member_id, event, compiled, evaluation)
         else:
             evaluation = Evaluation(version, event.type, event.id, now)
-        counts[event.type] = counts.get(event.type, 0) + 1
+        counts[event.type] = counts.get(event.type, 0) + 1  # ``member`` sees it now
         earned = Earned(member_id, version, compiled, evaluation)
         for total in evaluation.totals:
             earned.lots.append(KINDS[total.kind].hold(earned, total, event.occurred_at))
+        for step in self.steps if earn else ():
+            awards, progress, notes = step.evaluate(index, version, compiled, member,
+                                                    member_id, event, evaluation.purchase)
+            earned.outcome += awards
+            earned.progress += progress
+            earned.notes += notes
         return earned
 
     def _qualify(self, member_id: int, event: EventIn, compiled: CompiledProgram,
@@ -275,6 +316,9 @@ class BatchEarning:
                              {k: v for k, v in self.usage_added.items() if v[1]})
         self._add_budget({k: v for k, v in self.budget_added.items() if v})
         self.campaigns.write()
+        recorded = {event.id: pk for _, pk, event in earned}
+        for step in self.steps:
+            step.write(recorded, actor, now)
 
     def _add_budget(self, added: dict[str, int]) -> None:
         """Count what budgeted rules gave; run again if another transaction spent from

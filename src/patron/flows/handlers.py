@@ -99,8 +99,9 @@ def outcome(item: Pending, tier: TierMove | None = None) -> EventOutcome:
                         points=sum(a.points for a in item.awards),
                         program_version=earned.version if earned else None,
                         awards=item.awards, gifts=item.gifts,
-                        notes=(notes_of(earned.evaluation) if earned else []) + item.notes,
-                        tier=tier)
+                        notes=(notes_of(earned.evaluation) + earned.notes if earned else [])
+                        + item.notes,
+                        progress=earned.progress if earned else [], tier=tier)
 
 
 def event_row(program: Program, item: Pending, answered: EventOutcome, now: datetime) -> dict:

@@ -1,10 +1,11 @@
 """The member 360° view: one member whole, assembled from every domain that knows them.
 
-It is a flow because it reads across domains: the profile and merges from members,
-the balance from the ledger, the tier from tiers, the statement's explained lines
+It is a flow because it reads across domains: the profile and merges from members, the
+balance from the ledger, the tier from tiers, the statement's explained lines
 (``patron.flows.statement``), orders from events, redemptions from rewards, the
-household and referrals. It only reads. A record merged into another answers with
-its own history and ``merged_into`` naming the survivor.
+household, referrals, and badges, challenges and streaks from engagement. It only reads.
+A record merged into another answers with its own history and ``merged_into`` naming the
+survivor.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from patron.engagement import service as engagement
 from patron.events import repository as events_repository
 from patron.flows.member_view_schemas import (ChannelIdentities, ChannelOrders, Member360,
                                               MemberHousehold, MemberReferrals, MergeRecord)
@@ -51,6 +53,7 @@ def member_360(conn: Connection, program: Program, member_id: int, now: datetime
         redemptions=rewards.member_redemptions(conn, program, member_id, None, RECENT).items,
         household=_household(conn, program, member_id),
         referrals=_referrals(conn, program, member_id),
+        engagement=engagement.member_engagement(conn, program, member_id, now),
         merges=[_merge(r, member_id) for r in member_repository.merges_of(conn, member_id)],
         status_history=members.status_history(conn, program, member_id))
 

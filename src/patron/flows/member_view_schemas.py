@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from patron.engagement.schemas import MemberEngagement
 from patron.households.schemas import HouseholdMember
 from patron.ledger.schemas import Balance, LedgerEntry
 from patron.members.schemas import Identity, Member, StatusChangeRecord
@@ -80,6 +81,9 @@ class Member360(BaseModel):
     household: MemberHousehold | None = Field(description="The household the member belongs "
                                               "to now")
     referrals: MemberReferrals
+    engagement: MemberEngagement = Field(description="Badges, challenges and streaks, as "
+                                         "GET /members/{id}/badges, /challenges and "
+                                         "/streaks show them")
     merges: list[MergeRecord] = Field(description="Merges this member took part in, oldest "
                                       "first")
     status_history: list[StatusChangeRecord] = Field(description="Every status change, oldest "

@@ -2,9 +2,10 @@
 
 Identities, orders (their lines hang on the order), events, awards, cashback
 awards, coupons, referrals, referral codes, a household seat, the tier history,
-campaign assignments and tags change hands by re-pointing their member column (a
-campaign the survivor was already assigned in keeps the survivor's group, and a tag
-the survivor already has stays the survivor's: the merged member's row stays put). Each re-pointed row's
+campaign assignments, tags, and badges, challenge and streak progress and their
+rewards change hands by re-pointing their member column (a campaign the survivor was
+already assigned in keeps the survivor's group, and a tag, badge level or challenge
+goal the survivor already has stays the survivor's: the merged member's row stays put). Each re-pointed row's
 id is recorded in ``merges.moved`` under the name of its ``Repoint`` here, so an
 undo puts back exactly those rows and no others (rows the survivor gained after
 the merge stay with the survivor).
@@ -23,6 +24,7 @@ from patron.campaigns.tables import campaign_members
 from patron.coupons.tables import coupons
 from patron.db.engine import chunks, one_of
 from patron.earning.tables import awards
+from patron.engagement.tables import engagement_awards, member_engagement
 from patron.events.tables import events, orders
 from patron.households.tables import household_member_periods, household_members
 from patron.members.tables import identities
@@ -74,6 +76,10 @@ REPOINTS: tuple[Repoint, ...] = (
     Repoint("campaign_assignments", campaign_members, "member_id",
             per=("program_id", "campaign_id")),
     Repoint("tags", member_tags, "member_id", per=("tag",)),
+    Repoint("engagement", member_engagement, "member_id",
+            per=("program_id", "kind", "item_id", "period")),
+    Repoint("engagement_awards", engagement_awards, "member_id",
+            per=("program_id", "kind", "item_id", "award_key")),
 )
 BY_NAME = {r.name: r for r in REPOINTS}
 

@@ -47,6 +47,7 @@ from patron.members.tables import members as members_table
 from patron.tiers.history import StandingHistory, load as load_history
 from patron.flows import replay_schemas as schemas
 from patron.flows.replay_campaigns import CampaignHistory
+from patron.flows.replay_engagement import EngagementHistory
 from patron.program.service import get_program
 from patron.program.versions import ProgramVersion
 from patron.program.context import MemberContext, MemberProfile
@@ -93,6 +94,8 @@ class History:
     end: datetime | None = None
     campaigns: CampaignHistory = field(default_factory=CampaignHistory)
     """Who is in which campaign's treatment (see ``patron.flows.replay_campaigns``)."""
+    engagement: EngagementHistory = field(default_factory=EngagementHistory)
+    """Badges held before the range, challenge holdouts (``patron.flows.replay_engagement``)."""
 
     def standing(self, key: str, at: datetime) -> Standing:
         """The simulator's ``StandingLookup``: a member's recorded tier and plan at ``at``."""
@@ -114,6 +117,8 @@ def compare(draft: ProgramDocument, history: History, *, current: ProgramVersion
     for run in runs:
         run.profiles, run.standing = history.profiles, history.standing
         run.campaigns = history.campaigns.lookup(run.program.document)
+        run.engagement.held_out = history.engagement.held_out(run.program.document)
+        run.engagement.held = history.engagement.badges
     started = time.perf_counter()
     read = 0
     for event in history.events:
@@ -159,7 +164,8 @@ def _figures(report: SimulationReport, version: int | None) -> schemas.Simulatio
         largest_awards=largest, gifts=gifts, tiers=tiers,
         tiers_not_in_document=report.tiers_not_in_document,
         plans_not_in_document=report.plans_not_in_document,
-        campaigns=[schemas.CampaignFigures(**vars(c)) for c in report.campaigns])
+        campaigns=[schemas.CampaignFigures(**vars(c)) for c in report.campaigns],
+        engagement=[schemas.EngagementFigures(**vars(e)) for e in report.engagement])
 
 
 def _tier_figures(tier: TierReport) -> schemas.TierFigures:
@@ -345,6 +351,7 @@ def _with_members(conn: Connection, program_id: int, events: Iterable[Mapping[st
                 (f"id:{member_id}", found)
                 for member_id, found in load_history(conn, program_id, wanted).items())
             history.campaigns.load(conn, program_id, wanted)
+            history.engagement.load(conn, program_id, wanted, counts_before)
         yield from chunk
 
 

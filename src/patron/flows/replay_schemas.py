@@ -108,6 +108,24 @@ class CampaignFigures(BaseModel):
     budget_money: int | None = None
 
 
+class EngagementFigures(BaseModel):
+    """What one badge, challenge or streak would give in the replay."""
+
+    kind: Literal["badge", "challenge", "streak"]
+    item_id: str
+    name: str
+    achieved: int = Field(description="Badges (levels) earned, challenge goals completed, "
+                          "streak milestones reached")
+    members: int = Field(description="Members who achieved it at least once")
+    points_issued: int = Field(description="Points its rewards give (part of the totals)")
+    coupons: int = Field(description="Coupons its rewards issue")
+    coupon_money: int = Field(description="Their fixed money off, minor units (a percent "
+                              "coupon counts 0: its value is known only at checkout)")
+    cost_minor: int = Field(description="Points at the point value plus coupon_money")
+    budget_cutoffs: int = Field(description="Challenge completions its budget left "
+                                "without a reward")
+
+
 class SimulationFigures(BaseModel):
     """What one document would have done with the replayed events."""
 
@@ -142,6 +160,10 @@ class SimulationFigures(BaseModel):
     campaigns: list[CampaignFigures] = Field(
         default_factory=list, description="What each campaign's earn rules would issue "
         "and cost to its treatment group")
+    engagement: list[EngagementFigures] = Field(
+        default_factory=list, description="What each badge, challenge and streak would give "
+        "and cost; its points are in points_issued and its cost in cost_minor (opt-in "
+        "challenges as if every member joined)")
 
 
 class RuleComparison(BaseModel):

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from patron import hooks
 from patron.campaigns import service as campaigns
+from patron.engagement.batch import BatchEngagement
+from patron.flows import earning
 from patron.flows.match_review import default_merge
 from patron.flows import member_status
 from patron.auth import portal
@@ -39,6 +41,8 @@ hooks.subscribe(hooks.MembersEnrolled, enrolment_matcher)
 hooks.subscribe(hooks.MemberStatusChanged, member_status.on_member_status_changed)
 hooks.subscribe(hooks.MemberProfileChanged, on_member_profile_changed)
 hooks.subscribe(hooks.CouponUsed, campaigns.on_coupon_used)
+earning.STEPS.append(BatchEngagement)
+"""Badges, challenges and streaks move with each event a batch earns on."""
 # An erasure: each domain drops what it keeps about the person beyond ids and amounts.
 hooks.subscribe(hooks.MemberErased, segments.on_member_erased)
 hooks.subscribe(hooks.MemberErased, match_candidates.on_member_erased)

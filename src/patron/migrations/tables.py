@@ -14,6 +14,7 @@ import patron.auth.tables  # noqa: F401
 import patron.campaigns.tables  # noqa: F401
 import patron.coupons.tables  # noqa: F401
 import patron.earning.tables  # noqa: F401
+import patron.engagement.tables  # noqa: F401
 import patron.events.tables  # noqa: F401
 import patron.households.tables  # noqa: F401
 import patron.idempotency.tables  # noqa: F401

@@ -33,6 +33,9 @@ ZERO_VALUES: dict[str, Any] = {
 
 PURCHASE = "purchase"
 RETURN = "return"
+RECORDED_ALONE = frozenset({RETURN, "membership_payment"})
+"""Types ingest records on their own once a batch is written (a return, a membership
+payment): they earn nothing, and no badge, challenge or streak counts them."""
 
 BUILT_IN_EVENT_TYPES: dict[str, dict[str, FieldType]] = {
     "purchase": {"order_id": "string", "currency": "string", "total": "int", "lines": "list",

@@ -297,6 +297,8 @@ def show_comparison(report: replay_schemas.SimulationComparison, out: Console) -
         out.print(_tiers(report))
     if draft.campaigns:
         out.print(_campaigns(draft))
+    if draft.engagement:
+        out.print(_engagement(draft))
     for side, figures in (("current version", current), ("draft", draft)):
         if figures is not None and figures.tiers_not_in_document:
             out.print(f"[dim]events run without a tier the {side} does not have: " + escape(
@@ -430,6 +432,18 @@ def _campaigns(figures: replay_schemas.SimulationFigures) -> Table:
         table.add_row(escape(f"{c.campaign_id} ({c.name})"), f"{c.points_issued:,}",
                       format_money(c.cost_minor, figures.currency), f"{c.members_reached:,}",
                       budget, f"{c.budget_cutoffs:,}")
+    return table
+
+
+def _engagement(figures: replay_schemas.SimulationFigures) -> Table:
+    """What each badge, challenge and streak of the draft would give and cost."""
+    table = Table("item", "achieved", "members", "points", "coupons",
+                  "cost", "cut off by budget", title="badges, challenges and streaks (draft)",
+                  title_justify="left")
+    for e in figures.engagement:
+        table.add_row(escape(f"{e.kind} {e.item_id} ({e.name})"), f"{e.achieved:,}",
+                      f"{e.members:,}", f"{e.points_issued:,}", f"{e.coupons:,}",
+                      format_money(e.cost_minor, figures.currency), f"{e.budget_cutoffs:,}")
     return table
 
 

@@ -13,10 +13,10 @@ is reported instead of silently ignored.
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
 from babel.numbers import get_currency_precision, list_currencies
@@ -24,20 +24,19 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
-    PlainValidator,
     PrivateAttr,
-    WithJsonSchema,
     field_validator,
     model_validator,
 )
 
 from patron.program.catalog import FieldType
+from patron.program.engagement import Badge, Challenge, Streak
 from patron.program.expiry import ExpiryPolicy
 from patron.program.incentives import CouponType, Referrals, Reward
 from patron.program.membership import Households, MembershipPlan, Tiers
 from patron.program.privacy import Privacy
 from patron.schemas_common import in_range
+from patron.program.validity import ValidityBound
 
 SCHEMA_ID = "https://patron.dev/schemas/program-document.json"
 
@@ -60,37 +59,6 @@ def _currencies() -> frozenset[str]:
 @lru_cache
 def _timezones() -> frozenset[str]:
     return frozenset(available_timezones())
-
-
-def _validity_bound(value: Any) -> date | datetime:
-    """A calendar date (in the program timezone) or an exact, timezone-aware instant."""
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        return in_range(value)
-    elif isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value) if "T" in value else None
-            if parsed is None:
-                return in_range(date.fromisoformat(value))
-        except ValueError:
-            raise ValueError("must be a date (2025-03-12) or a date-time with a timezone "
-                             "(2025-03-12T09:00:00+01:00)") from None
-    else:
-        raise ValueError("must be a date (2025-03-12) or a date-time with a timezone")
-    if parsed.tzinfo is None:
-        raise ValueError("a date-time needs a timezone offset, e.g. 2025-03-12T09:00:00Z; "
-                         "or give a plain date, read in the program timezone")
-    return in_range(parsed)
-
-
-ValidityBound = Annotated[
-    date | datetime,
-    PlainValidator(_validity_bound),
-    PlainSerializer(lambda bound: bound.isoformat(), return_type=str, when_used="json"),
-    WithJsonSchema({"anyOf": [{"type": "string", "format": "date"},
-                              {"type": "string", "format": "date-time"}]}),
-]
 
 
 class _Model(BaseModel):
@@ -470,8 +438,15 @@ class ProgramDocument(_Model):
                                       "with a holdout and a budget")
     privacy: Privacy = Field(default_factory=Privacy, description="How long personal data "
                              "is kept")
+    badges: list[Badge] = Field(default_factory=list, description="Earned once (or per "
+                                "level) when a condition holds; may give points or a coupon")
+    challenges: list[Challenge] = Field(default_factory=list, description="Time-boxed goals "
+                                        "with progress and a reward on completion")
+    streaks: list[Streak] = Field(default_factory=list, description="Consecutive days or "
+                                  "weeks with a qualifying action, rewarded at milestones")
 
     _compiled: Any = PrivateAttr(default=None)
+    _engagement: Any = PrivateAttr(default=None)
 
     def declared_fields(self) -> dict[str, dict[str, FieldType]]:
         return {decl.name: dict(decl.fields) for decl in self.event_types}
@@ -499,6 +474,12 @@ class ProgramDocument(_Model):
             if campaign.id == campaign_id:
                 return campaign
         raise KeyError(campaign_id)
+
+    def challenge(self, challenge_id: str) -> Challenge:
+        for challenge in self.challenges:
+            if challenge.id == challenge_id:
+                return challenge
+        raise KeyError(challenge_id)
 
     def rule(self, rule_id: str) -> EarnRule:
         """An earn rule of the document or of one of its campaigns (ids are unique across)."""

@@ -54,6 +54,7 @@ from patron.program.context import (
     MemberProfile,
     PeriodUsage,
     Purchase,
+    parse_purchase,
     period_key,
 )
 from patron.program.document import ProgramDocument
@@ -61,6 +62,7 @@ from patron.program.engine import Award, Evaluation, evaluate, out_of_stock
 from patron.program.money import points_value_minor
 from patron.program.returns import ReturnOfUnknownOrder, plan_clawback, return_lines
 from patron.program.simulate_campaigns import CampaignReport, CampaignTally
+from patron.program.simulate_engagement import EngagementReport, EngagementTally
 from patron.program.standing import Placing, Standing, StandingLookup, place
 
 _ZERO = PeriodUsage()
@@ -164,6 +166,9 @@ class SimulationReport:
     elapsed_seconds: float = 0.0
     campaigns: list[CampaignReport] = field(default_factory=list)
     """What each campaign's rules would issue and cost, and its budget cut-offs."""
+    engagement: list[EngagementReport] = field(default_factory=list)
+    """What each badge, challenge and streak would give and cost; their points are in
+    ``points_issued`` and their cost in ``cost_minor``."""
 
     @property
     def net_points(self) -> int:
@@ -251,6 +256,8 @@ class Simulator:
         self.campaigns = campaigns
         """Member key → ids of the campaigns whose treatment the member is in."""
         self.campaign_tally = CampaignTally(document)
+        self.engagement = EngagementTally(document)
+        """Badges, challenges and streaks; the caller may set its ``held_out`` and ``held``."""
         every_rule = [*document.earn_rules, *(r for c in document.campaigns
                                                for r in c.earn_rules)]
         self.version = version
@@ -321,8 +328,21 @@ class Simulator:
             self.skipped[exc.code] += 1
             return None
         member.counts[event.type] = member.counts.get(event.type, 0) + 1
+        if not self.engagement.empty:
+            member.issued += self.engagement.feed(member.key, event, member.context,
+                                                  self._purchase(event, evaluation))
         self.evaluated += 1
         return evaluation
+
+    def _purchase(self, event: EventContext, evaluation: Evaluation) -> Purchase | None:
+        """The event's purchase, for challenges that read its lines: as the engine parsed
+        it, or parsed here when no earn rule needed it."""
+        if evaluation.purchase is not None or event.type != "purchase":
+            return evaluation.purchase
+        try:
+            return parse_purchase(event.data, self.program.settings.currency)
+        except InvalidEvent:
+            return None
 
     def _event(self, raw: Mapping[str, Any]) -> EventContext:
         occurred_at = raw.get("occurred_at")
@@ -487,22 +507,23 @@ class Simulator:
             tier_report.cost_minor = points_value_minor(tier_report.net_points, value)
         nothing = [m.key for m in self.members.values() if m.issued == 0]
         points = [r for r in self.rules.values() if not r.cashback and r.gift is None]
-        issued = sum(r.points_issued for r in points)
+        issued = sum(r.points_issued for r in points) + self.engagement.points_issued
         clawed = sum(r.points_clawed_back for r in points)
-        cashback = sum(r.net_points for r in self.rules.values() if r.cashback)
+        money = (sum(r.net_points for r in self.rules.values() if r.cashback)
+                 + self.engagement.coupon_money)  # cashback, and coupons rewards give
         return SimulationReport(
             program_name=self.program.document.name, currency=settings.currency,
             point_value_minor=value, events_read=self.read, events_evaluated=self.evaluated,
             events_skipped=dict(self.skipped), members_seen=len(self.members),
             members_earning_nothing=len(nothing), members_earning_nothing_sample=nothing[:20],
             points_issued=issued, points_clawed_back=clawed,
-            cost_minor=points_value_minor(issued - clawed, value) + cashback,
+            cost_minor=points_value_minor(issued - clawed, value) + money,
             rules=list(self.rules.values()),
             largest_awards=[entry[2] for entry in sorted(self.largest, reverse=True)],
             gifts=list(self.gifts.values()), tiers=self._tier_list(),
             tiers_not_in_document=dict(self.missing_tiers),
             plans_not_in_document=dict(self.missing_plans), elapsed_seconds=self.elapsed,
-            campaigns=self.campaign_tally.report())
+            campaigns=self.campaign_tally.report(), engagement=self.engagement.report())
 
     def _tier_list(self) -> list[TierReport]:
         """The ladder in order, then events that ran without a tier (if any did)."""

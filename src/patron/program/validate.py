@@ -43,6 +43,8 @@ from patron.program.document import (
     Transfers,
 )
 from patron.program.campaign_checks import campaign_problems, campaign_rules, remap
+from patron.program.engagement import Badge, Challenge, Goal, Streak
+from patron.program.engagement_checks import engagement_problems
 from patron.program.incentives import Reward
 from patron.program.privacy import Privacy, privacy_problems
 from patron.program.semantics import check_member_condition, check_rules, tag_rule_problems
@@ -192,6 +194,8 @@ def _semantic_problems(data: dict[str, Any], document: ProgramDocument | None) -
     found += gift_problems(rules, _valid_items(Reward, data.get("rewards")))
     found += reward_condition_problems(data.get("rewards"), declarations)
     found += tag_rule_problems(data.get("tags"))
+    found += engagement_problems(data, settings, {d.name: dict(d.fields)
+                                                  for _, d in declarations})
     if document is not None:
         found += membership_problems(document)
         found += campaign_problems(document)
@@ -462,7 +466,7 @@ def _item_type(annotation: Any) -> Any:
 def _field_ranks() -> dict[str, int]:
     ranks: dict[str, int] = {}
     for model in (ProgramDocument, Settings, EventTypeDeclaration, EarnRule, PointsAction, Limits,
-                  Matching, Campaign):
+                  Matching, Campaign, Badge, Challenge, Goal, Streak):
         for name, field in model.model_fields.items():
             ranks.setdefault(field.alias or name, len(ranks))
     return ranks

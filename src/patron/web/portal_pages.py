@@ -3,8 +3,10 @@
 Each reads what the API reads for the same question: the balance the ledger
 service gives ``GET /members/{id}/balance``, the tier progress of ``GET
 /members/{id}/tier``, the statement's explained lines, the rewards catalog and the
-redemption flow of ``POST /members/{id}/redemptions``, the referral summary. A
-member only ever sees their own: every page takes the member from the session.
+redemption flow of ``POST /members/{id}/redemptions``, the referral summary, the
+badges, challenges and streaks of ``GET /members/{id}/challenges`` and friends (with
+``POST …/join``). A member only ever sees their own: every page takes the member from
+the session.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
 from patron.auth.portal import PortalSession
+from patron.engagement import service as engagement
 from patron.errors import PatronError
 from patron.flows import redemption
 from patron.flows.statement import ledger_page
@@ -79,6 +82,10 @@ def _context(conn: Connection, session: PortalSession) -> dict[str, Any]:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request, session: SignedIn) -> HTMLResponse:
+    return _home(request, session)
+
+
+def _home(request: Request, session: PortalSession, **context: Any) -> HTMLResponse:
     state = request.app.state
     now = state.clock.now()
 
@@ -88,8 +95,24 @@ def home(request: Request, session: SignedIn) -> HTMLResponse:
         tier = _tier(conn, program, session.member_id, now)
         return dict(page, balance=ledger.balance(conn, program, session.member_id), tier=tier,
                     tier_sentence=tier and tier_sentence(tier, program),
-                    household=_household(conn, program, session.member_id))
-    return render(request, "home.html", nav="home", **state.db.read(read))
+                    household=_household(conn, program, session.member_id),
+                    engagement=engagement.member_engagement(conn, program,
+                                                            session.member_id, now))
+    return render(request, "home.html", nav="home", **state.db.read(read), **context)
+
+
+@router.post("/challenges/{challenge_id}/join", response_class=HTMLResponse)
+def join_challenge(request: Request, session: SignedInPost,
+                   challenge_id: Annotated[str, Path(min_length=1, max_length=64)]) -> Response:
+    """Join an opt-in challenge from the home page; a refusal (it ended) shows there."""
+    state = request.app.state
+    try:
+        state.db.transact(lambda conn: engagement.join_challenge(
+            conn, get_program(conn, session.program_id), session.member_id, challenge_id,
+            state.clock.now()))
+    except PatronError as error:
+        return _home(request, session, joined_error=(challenge_id, error.detail))
+    return RedirectResponse(f"/portal/#challenge-{challenge_id}", status_code=303)
 
 
 @router.get("/history", response_class=HTMLResponse)

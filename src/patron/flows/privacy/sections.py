@@ -21,6 +21,7 @@ from patron.auth.tables import portal_links, portal_sessions
 from patron.campaigns.tables import campaign_members
 from patron.coupons.tables import coupon_redemptions, coupons
 from patron.earning.tables import awards, order_returns, rule_usage
+from patron.engagement.tables import engagement_awards, member_engagement
 from patron.events.tables import events, order_lines, orders
 from patron.households.tables import household_member_periods, household_members, households
 from patron.ledger.tables import (accounts, expiry_notices, ledger_entries, lot_moves,
@@ -161,6 +162,10 @@ SECTIONS: list[Section] = [
             "the tokens)", omit=("token_hash", "csrf_token")),
     section("audit_entries", audit_log, _member, "Every write made about the member: who, "
             "what, when"),
+    section("engagement", member_engagement, _member, "Progress on badges, challenges and "
+            "streaks"),
+    section("engagement_awards", engagement_awards, _member, "Badges earned, challenges "
+            "completed and streak milestones reached, with what each gave"),
     section("expiry_notices", expiry_notices, _member, "Points announced as expiring soon, "
             "per expiry day"),
     section("webhook_messages", webhook_messages, _member, "Webhook messages about the "
