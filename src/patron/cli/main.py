@@ -34,6 +34,7 @@ from patron.coupons import cli as coupons_cli
 from patron.imports import cli as imports_cli
 from patron.matching import cli as matching_cli
 from patron.program import cli as program_cli
+from patron.recommendations import cli as recommendations_cli
 from patron.segments import cli as segments_cli
 from patron.errors import PatronError
 from patron.program.domain import ProgramSettings
@@ -61,6 +62,7 @@ app.add_typer(segments_cli.tags_app, name="tags")
 app.add_typer(segments_cli.features_app, name="features")
 app.add_typer(segments_cli.segments_app, name="segments")
 app.add_typer(campaigns_cli.app, name="campaigns")
+app.add_typer(recommendations_cli.app, name="recommendations")
 
 console = Console()
 DEMO_STAFF = "admin@demo-coffee.example"
@@ -207,7 +209,8 @@ def keys_rotate(key_id: int, program: Annotated[str, typer.Option(help="Program 
 def jobs_run(db: DbOption = None,
              features: Annotated[bool, typer.Option(
                  "--features", help="Also refresh member features, rule tags and dynamic "
-                                    "segments (the daily features job)")] = False) -> None:
+                                    "segments, and train recommendations (the daily "
+                                    "features job)")] = False) -> None:
     """Run the scheduled sweeps once: release pending points, expire lots, review tiers,
     move paid memberships on (and, with --features, the features job)."""
     database, now = open_db(db), SystemClock().now()

@@ -17,7 +17,8 @@ and works in small transactions, so it can run beside live traffic:
   holdout, and new treatment members get the campaign's coupons.
 
 The features job (``run_features``: member features, rule tags, dynamic
-segments) is heavier and runs on its own, slower schedule.
+segments, then recommendations trained and the segments built from them filled
+again) is heavier and runs on its own, slower schedule.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ from typing import Any
 from patron.campaigns import jobs as campaign_jobs
 from patron.db import Database
 from patron.ledger import jobs as ledger_jobs
+from patron.flows import likely_segments
 from patron.flows.member_status import forfeit_settled
 from patron.flows.referral_payouts import pay_all
 from patron.memberships import jobs as membership_jobs
+from patron.recommendations import jobs as recommendation_jobs
 from patron.segments import jobs as segment_jobs
 from patron.tiers.service import review_all
 from patron.wallet import jobs as wallet_jobs
@@ -51,5 +54,8 @@ def run_all(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
 
 
 def run_features(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
-    """Every program's features, rule tags and dynamic segments, refreshed."""
-    return {"features": segment_jobs.run_all(db, now)}
+    """Every program's features, rule tags and dynamic segments, refreshed; then its
+    recommendations trained and the segments made from them filled again."""
+    return {"features": segment_jobs.run_all(db, now),
+            "recommendations": recommendation_jobs.run_all(db, now),
+            "likely_segments": likely_segments.refresh_all(db, now)}

@@ -17,6 +17,7 @@ from patron.flows import member_status
 from patron.households.directory import HouseholdPools
 from patron.ledger import pools
 from patron.matching.enrolment import EnrolmentMatcher, on_member_profile_changed
+from patron.recommendations import service as recommendations
 from patron.referrals import service as referrals
 from patron.tiers import placement as tier_placement
 
@@ -31,3 +32,5 @@ hooks.subscribe(hooks.MembersEnrolled, enrolment_matcher)
 hooks.subscribe(hooks.MemberStatusChanged, member_status.on_member_status_changed)
 hooks.subscribe(hooks.MemberProfileChanged, on_member_profile_changed)
 hooks.subscribe(hooks.CouponUsed, campaigns.on_coupon_used)
+hooks.subscribe(hooks.TierChanged, recommendations.on_tier_changed)
+hooks.subscribe(hooks.RewardRedeemed, recommendations.on_reward_redeemed)
