@@ -25,12 +25,13 @@ ROWS = [(1, "category", "coffee", 3), (1, "category", "filters", 2), (1, "reward
 def _ranked(algorithm: str, allowed=None, top: int = 3):
     history = model.History.from_rows(ROWS)
     # five members: the default penalty (sized for thousands) would flatten ALS's factors
-    fitted = model.fit(history, model.Parameters(algorithm=algorithm, regularization=0.1))
+    parameters = model.Parameters(algorithm=algorithm, regularization=0.1, top=top)
+    fitted = model.fit(history, parameters)
     every = frozenset({"mug", "teapot"})
     allowed = allowed if allowed is not None else {m: every for m in range(1, 6)}
     out: dict[int, dict[str, list[tuple[str, str | None]]]] = {}
-    for _, picks in model.rank(history, fitted, np.arange(len(history.member_ids)), top,
-                               allowed):
+    for _, picks in model.rank(history, fitted, np.arange(len(history.member_ids)),
+                               parameters, allowed):
         for p in picks:
             given = history.items[p.given][1] if p.given is not None else None
             out.setdefault(p.member_id, {}).setdefault(p.kind, []).append(

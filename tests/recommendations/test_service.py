@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import numpy as np
 import scipy.sparse as sp
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from patron.flows import jobs as flow_jobs
 from patron.members import repository as members_repository
@@ -104,6 +104,8 @@ def test_changes_after_training_are_followed_when_the_list_is_read(database, clo
     gold = shop.coffee_lover(redeem=None)
     shop.set_tier(gold, "gold")
     shop.redeem(gold, "lounge")
+    vip = shop.coffee_lover(redeem=None)
+    shop.set_tier(vip, "gold")
     shop.coffee_lover(redeem="welcome")
     buyer = shop.coffee_lover(redeem=None)
     shop.tea_lover(redeem="sampler")         # one of the two samplers left
@@ -114,14 +116,19 @@ def test_changes_after_training_are_followed_when_the_list_is_read(database, clo
     shop.redeem(buyer, "sampler")            # the last unit: out of stock for everyone
     assert "welcome" not in shop.rewards_of(buyer)
     assert "sampler" not in shop.rewards_of(gold)
+    assert "lounge" in shop.rewards_of(gold)
     shop.set_tier(gold, "blue")              # no longer gold: the lounge goes
     assert "lounge" not in shop.rewards_of(gold)
+    assert "lounge" in shop.rewards_of(vip)
     shop.publish([r for r in REWARDS if r["id"] != "mug"], tiers=TIERS)
     assert "mug" not in shop.rewards_of(buyer)      # gone from the catalog
     assert shop.rewards_of(buyer) == ["teapot"]     # open to all, in stock: still shown
+    assert "lounge" not in shop.rewards_of(vip)     # for gold only: judged by a training
+    shop.train()
+    assert "lounge" in shop.rewards_of(vip) and "lounge" not in shop.rewards_of(gold)
 
 
-def test_blocked_members_get_no_rewards_and_merged_away_members_no_list(database, clock):
+def test_a_blocked_member_gets_no_rewards(database, clock):
     shop = Shop(database, clock)
     members = [shop.coffee_lover() for _ in range(3)]
     shop.train()
@@ -206,3 +213,25 @@ def test_the_features_job_trains_every_program(database, clock):
     result = flow_jobs.run_features(shop.db, clock.now())
     assert result["recommendations"]["programs"] >= 1
     assert shop.recommendations(member)["basis"] == "member"
+
+
+def test_a_list_is_read_in_one_statement_and_a_cold_start_in_two(database, clock):
+    shop = Shop(database, clock)
+    member = shop.coffee_lover()
+    newcomer = shop.member()
+    shop.train()
+    shop.recommendations(member)                   # the catalog is compiled and cached once
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith("SELECT"):  # not SQLite's BEGIN
+            statements.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    try:
+        assert shop.recommendations(member)["basis"] == "member"
+        own = len(statements)
+        assert shop.recommendations(newcomer)["basis"] == "popular"
+    finally:
+        event.remove(database.engine, "before_cursor_execute", count)
+    assert (own, len(statements)) == (1, 3)

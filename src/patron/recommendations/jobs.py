@@ -68,8 +68,7 @@ def _rank_and_store(db: Database, data: service.TrainingData, fitted: Any,
         return 0
     pending: list[dict[str, Any]] = []
     done = written = 0
-    for members, picks in model.rank(data.history, fitted, data.ranked, parameters.top,
-                                     allowed):
+    for members, picks in model.rank(data.history, fitted, data.ranked, parameters, allowed):
         pending += service.rows_of(data, model_id, picks)
         done += members
         if len(pending) >= WRITE_ROWS:

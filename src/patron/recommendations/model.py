@@ -114,7 +114,7 @@ class History:
 
 class Fitted(Protocol):
     """A fitted model: scores of members (rows of the history it was fitted on) for
-    every item, and how alike two sets of items are (for the reason given)."""
+    every item, and how alike items are (for the reason given)."""
 
     def scores(self, rows: np.ndarray) -> np.ndarray: ...
 
@@ -264,12 +264,14 @@ def popular(history: History, kind: str, top: int,
     return found[:top]
 
 
-def rank(history: History, fitted: Fitted, rows: np.ndarray, top: int,
+def rank(history: History, fitted: Fitted, rows: np.ndarray, parameters: Parameters,
          allowed_rewards: Mapping[int, frozenset[str]]) -> Iterator[tuple[int, list[Pick]]]:
     """Each member's top items per kind, a batch of members at a time (``rows``: the
     history rows to rank): how many members, and their picks. Rewards are only those
     in the member's ``allowed_rewards``; places the model leaves empty (nothing scored
-    above zero) are filled with popular items the member may have."""
+    above zero) are filled with popular items the member may have. ``parameters.top``
+    items per kind; scoring holds to ``parameters.threads`` too."""
+    top = parameters.top
     batch = max(1, min(MEMBERS_PER_BATCH, CELLS_PER_BATCH // max(len(history.items), 1)))
     spans = {kind: history.span(kind) for kind in KINDS}
     counts = popularity(history)
@@ -280,7 +282,8 @@ def rank(history: History, fitted: Fitted, rows: np.ndarray, top: int,
     for start in range(0, len(rows), batch):
         chosen = rows[start:start + batch]
         ids = history.member_ids[chosen].tolist()
-        block = fitted.scores(chosen)
+        with threadpool_limits(limits=parameters.threads):
+            block = fitted.scores(chosen)
         allowed = [allowed_rewards.get(m, frozenset()) for m in ids]
         mask = np.array([[key in a for key in reward_keys] for a in allowed],
                         dtype=bool).reshape(len(ids), len(reward_keys))
@@ -344,9 +347,12 @@ def _explained(history: History, fitted: Fitted, picks: list[Pick],
     position = (np.repeat(counts.indptr[rows], lengths)
                 + np.arange(lengths.sum()) - np.repeat(group_start, lengths))
     given, times = counts.indices[position], counts.data[position]
-    pick_of = np.repeat(np.arange(len(chosen)), lengths)
     weight = fitted.affinity(given, np.repeat(items, lengths)) * np.log1p(times)
-    best = np.lexsort((-weight, pick_of))[group_start]
+    # the first pair of each pick's group that reaches the group's largest weight
+    top = np.repeat(np.maximum.reduceat(weight, group_start), lengths)
+    reaching = np.flatnonzero(weight >= top)
+    best = reaching[np.unique(np.searchsorted(group_start, reaching, side="right") - 1,
+                              return_index=True)[1]]
     out = list(picks)
     for n, at in zip(chosen, best.tolist()):
         p = picks[n]

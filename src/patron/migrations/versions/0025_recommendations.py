@@ -56,15 +56,11 @@ def upgrade() -> None:
         sa.Column('score', sa.Float(), nullable=False),
         sa.Column('source', sa.String(length=16), nullable=False),
         sa.Column('reason', sa.String(length=300), nullable=False),
-        sa.ForeignKeyConstraint(['program_id'], ['programs.id'],
-                                name=op.f('fk_recommendations_program_id_programs')),
-        sa.ForeignKeyConstraint(['model_id'], ['recommendation_models.id'],
-                                name=op.f('fk_recommendations_model_id_recommendation_models')),
-        sa.ForeignKeyConstraint(['member_id'], ['members.id'],
-                                name=op.f('fk_recommendations_member_id_members')),
         sa.PrimaryKeyConstraint('id', name=op.f('pk_recommendations')),
     )
-    op.create_index('ix_recommendations_member_id', 'recommendations', ['member_id'])
+    op.create_index('ix_recommendations_member_id_model_id', 'recommendations',
+                    ['member_id', 'model_id'])
+    op.create_index('ix_recommendations_model_id', 'recommendations', ['model_id'])
     op.create_index('ix_recommendations_program_id_kind_item', 'recommendations',
                     ['program_id', 'kind', 'item'])
     op.create_table(
@@ -88,7 +84,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table('recommendation_segments')
     op.drop_index('ix_recommendations_program_id_kind_item', table_name='recommendations')
-    op.drop_index('ix_recommendations_member_id', table_name='recommendations')
+    op.drop_index('ix_recommendations_model_id', table_name='recommendations')
+    op.drop_index('ix_recommendations_member_id_model_id', table_name='recommendations')
     op.drop_table('recommendations')
     op.drop_index('ix_recommendation_models_program_id_status',
                   table_name='recommendation_models')
