@@ -42,6 +42,8 @@ from patron.matching.api import router as matching_router
 from patron.members.api import router as members_router
 from patron.memberships.api import router as memberships_router
 from patron.program.api import router as program_router
+from patron.recommendations.api import members_router as member_recommendations_router
+from patron.recommendations.api import router as recommendations_router
 from patron.referrals.api import router as referrals_router
 from patron.rewards.api import router as rewards_router
 from patron.segments.api import members_router as member_segments_router
@@ -66,7 +68,7 @@ API_ROUTERS = [members_router, ledger_router, tiers_router, referrals_router, wa
                campaign_results_router, analytics_router, merges_router, matching_router,
                member_segments_router, segments_router, campaigns_router, portal_links_router,
                audit_router, shops_router, privacy_router, webhooks_router,
-               engagement_router]
+               engagement_router, member_recommendations_router, recommendations_router]
 
 BULK_ENDPOINTS = frozenset({("POST", "/api/v1/events/batch"),
                             ("POST", "/api/v1/program/simulate")})

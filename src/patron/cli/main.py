@@ -36,6 +36,7 @@ from patron.coupons import cli as coupons_cli
 from patron.imports import cli as imports_cli
 from patron.matching import cli as matching_cli
 from patron.program import cli as program_cli
+from patron.recommendations import cli as recommendations_cli
 from patron.segments import cli as segments_cli
 from patron.shops import cli as shops_cli
 from patron.worker import cli as worker_cli
@@ -74,6 +75,7 @@ app.add_typer(shops_cli.app, name="shops")
 app.command("worker")(worker_cli.worker)
 jobs_app.command("enqueue")(worker_cli.jobs_enqueue)
 app.add_typer(webhooks_cli.app, name="webhooks")
+app.add_typer(recommendations_cli.app, name="recommendations")
 
 console = Console()
 DEMO_STAFF = "admin@demo-coffee.example"
@@ -237,7 +239,8 @@ def keys_rotate(key: KeyRef, program: Annotated[str, typer.Option(help="Program 
 def jobs_run(db: DbOption = None,
              features: Annotated[bool, typer.Option(
                  "--features", help="Also refresh member features, rule tags and dynamic "
-                                    "segments (the daily features job)")] = False) -> None:
+                                    "segments, and train recommendations (the daily "
+                                    "features job)")] = False) -> None:
     """Run the scheduled sweeps once: release pending points, expire lots, announce points
     expiring soon and campaigns that started, review tiers, move paid memberships on, prune
     delivered webhooks (and, with --features, the features job)."""

@@ -25,7 +25,8 @@ and works in small transactions, so it can run beside live traffic:
   ``closures``, so a closed member's settled points are forfeited before).
 
 The features job (``run_features``: member features, rule tags, dynamic
-segments) is heavier and runs on its own, slower schedule.
+segments, then recommendations trained and the segments built from them filled
+again) is heavier and runs on its own, slower schedule.
 
 ``SCHEDULED`` is the one list of work that runs on a schedule. ``patron worker`` turns
 each entry into a queued task on its cron schedule (PostgreSQL, ``PATRON_JOBS=worker``);
@@ -47,10 +48,12 @@ from patron.campaigns import jobs as campaign_jobs
 from patron.config import Settings, get_settings
 from patron.db import Database
 from patron.ledger import jobs as ledger_jobs
+from patron.flows import likely_segments
 from patron.flows.member_status import forfeit_settled
 from patron.flows.privacy import retention
 from patron.flows.referral_payouts import pay_all
 from patron.memberships import jobs as membership_jobs
+from patron.recommendations import jobs as recommendation_jobs
 from patron.segments import jobs as segment_jobs
 from patron.tiers.service import review_all
 from patron.wallet import jobs as wallet_jobs
@@ -76,8 +79,11 @@ def run_all(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
 
 
 def run_features(db: Database, now: datetime) -> dict[str, dict[str, Any]]:
-    """Every program's features, rule tags and dynamic segments, refreshed."""
-    return {"features": segment_jobs.run_all(db, now)}
+    """Every program's features, rule tags and dynamic segments, refreshed; then its
+    recommendations trained and the segments made from them filled again."""
+    return {"features": segment_jobs.run_all(db, now),
+            "recommendations": recommendation_jobs.run_all(db, now),
+            "likely_segments": likely_segments.refresh_all(db, now)}
 
 
 Pass = Callable[[Database, datetime], dict[str, dict[str, Any]]]

@@ -22,6 +22,7 @@ from patron.households.directory import HouseholdPools
 from patron.ledger import pools
 from patron.matching import candidates as match_candidates
 from patron.matching.enrolment import EnrolmentMatcher, on_member_profile_changed
+from patron.recommendations import service as recommendations
 from patron.referrals import service as referrals
 from patron.segments import service as segments
 from patron.tiers import placement as tier_placement
@@ -41,6 +42,8 @@ hooks.subscribe(hooks.MembersEnrolled, enrolment_matcher)
 hooks.subscribe(hooks.MemberStatusChanged, member_status.on_member_status_changed)
 hooks.subscribe(hooks.MemberProfileChanged, on_member_profile_changed)
 hooks.subscribe(hooks.CouponUsed, campaigns.on_coupon_used)
+hooks.subscribe(hooks.TierChanged, recommendations.on_tier_changed)
+hooks.subscribe(hooks.RewardRedeemed, recommendations.on_reward_redeemed)
 earning.STEPS.append(BatchEngagement)
 """Badges, challenges and streaks move with each event a batch earns on."""
 # An erasure: each domain drops what it keeps about the person beyond ids and amounts.

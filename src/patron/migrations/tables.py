@@ -23,6 +23,7 @@ import patron.members.tables  # noqa: F401
 import patron.memberships.tables  # noqa: F401
 import patron.program.tables  # noqa: F401
 import patron.referrals.tables  # noqa: F401
+import patron.recommendations.tables  # noqa: F401
 import patron.rewards.tables  # noqa: F401
 import patron.segments.tables  # noqa: F401
 import patron.shops.tables  # noqa: F401

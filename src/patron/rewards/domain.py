@@ -167,6 +167,12 @@ def refusals(reward: Reward, holders: Holders | None, standing: Standing, now: d
     return found
 
 
+def eligible(reasons: Sequence[str]) -> bool:
+    """Whether a member may redeem, points aside: no reason but their points (the
+    catalog's ``eligible``; ``affordable`` says whether they have the points)."""
+    return all(reason == INSUFFICIENT_POINTS for reason in reasons)
+
+
 # --------------------------------------------------------------------------- stock
 
 def remaining_after(stock: int, redeemed: int) -> int:

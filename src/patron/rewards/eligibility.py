@@ -9,7 +9,7 @@ directly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection
@@ -22,7 +22,7 @@ from patron.rewards.domain import Holders, MemberInputs, Standing
 from patron.program.compiled import CompiledProgram
 from patron.program.context import MemberContext, MemberProfile
 from patron.program.incentives import Reward
-from patron.tiers.service import NoTiers
+from patron.tiers.service import NoTiers, tiers_now
 from patron.tiers.service import member_tier as tier_view
 
 
@@ -90,3 +90,60 @@ def standings(conn: Connection, program: Program, compiled: CompiledProgram, mem
         used=domain.used_in_period(r, times.get(r.id, []), now, zone),
         stock_left=domain.stock_left(r.stock, rows.get(r.id)) if stock else None,
         available=available) for r in rewards}
+
+
+def redeemable(conn: Connection, program: Program, compiled: CompiledProgram,
+               member_ids: Sequence[int], now: datetime) -> dict[int, frozenset[str]]:
+    """The catalog rewards each member could redeem now, points aside: the rewards
+    for which ``domain.refusals`` gives no reason but the member's points (the
+    catalog's ``eligible``). For many members at once, reading each fact once for all
+    of them (tiers, paid plans, redemptions within limits, the profile and event
+    counts conditions read, stock)."""
+    document = compiled.document
+    rewards = [r for r in document.rewards if domain.window_refusal(r, now, compiled.zone) is None]
+    holders = domain.benefit_holders(document)
+    ids = list(member_ids)
+    with_condition = [r for r in rewards if r.eligibility.when]
+    tiers: dict[int, str] = {}
+    if document.tiers is not None and (
+            with_condition or any(domain.needs_tier(r, holders.get(r.id)) for r in rewards)):
+        tiers = tiers_now(conn, program, document.tiers, ids, now)
+    plans: dict[int, str] = {}
+    if any(domain.needs_plan(r, holders.get(r.id)) for r in rewards):
+        plans = {m: plan.id for m, plan in active_plans(conn, program.id, ids, now).items()}
+    inputs = (_many_inputs(conn, program, compiled, ids, tiers, now) if with_condition else {})
+    limited, since = _usage_since(rewards, now, compiled)
+    times = repository.standing_times_of(conn, program.id, ids, limited, since)
+    rows = repository.stock_rows(conn, program.id, [r.id for r in rewards if r.stock is not None])
+    stock = {r.id: domain.stock_left(r.stock, rows.get(r.id)) for r in rewards}
+    found = {}
+    for member_id in ids:
+        used = times.get(member_id, {})
+        member_inputs_ = inputs.get(member_id)
+        found[member_id] = frozenset(r.id for r in rewards if domain.eligible(domain.refusals(
+            r, holders.get(r.id), Standing(
+                tier=tiers.get(member_id), plan=plans.get(member_id),
+                condition=(domain.condition_holds(r.eligibility.when, member_inputs_)
+                           if r.eligibility.when and member_inputs_ is not None else None),
+                used=domain.used_in_period(r, used.get(r.id, []), now, compiled.zone),
+                stock_left=stock[r.id], available=0), now, compiled.zone)))
+    return found
+
+
+def _many_inputs(conn: Connection, program: Program, compiled: CompiledProgram,
+                 member_ids: Iterable[int], tiers: dict[int, str], now: datetime
+                 ) -> dict[int, MemberInputs]:
+    """``member_inputs`` of many members, from one read of profiles and event counts."""
+    ids = list(member_ids)
+    rows = {row.id: row for row in earning_repository.member_rows(conn, program.id, ids)}
+    counts = earning_repository.event_counts(conn, program.id, ids)
+    local = now.astimezone(compiled.zone)
+    found = {}
+    for member_id in ids:
+        row = rows.get(member_id)
+        profile = (MemberProfile(row.birthdate, row.region, row.join_channel,
+                                 row.attributes or {}) if row is not None else MemberProfile())
+        found[member_id] = MemberInputs(
+            MemberContext(str(member_id), profile, tiers.get(member_id),
+                          counts.get(member_id, {})), local, compiled.counted_types)
+    return found

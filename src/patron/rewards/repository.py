@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from patron.db.engine import insert_rows, insert_rows_returning_ids
+from patron.db.engine import chunks, insert_rows, insert_rows_returning_ids, one_of
 from patron.events.tables import events, orders
 from patron.ledger.tables import accounts
 from patron.rewards.domain import GIFT_CANCELLED, GIFT_GRANTED, remaining_after
@@ -164,6 +164,26 @@ def standing_times(conn: Connection, program_id: int, member_id: int,
     found: dict[str, list[datetime]] = {}
     for reward_id, at in conn.execute(query):
         found.setdefault(reward_id, []).append(at)
+    return found
+
+
+def standing_times_of(conn: Connection, program_id: int, member_ids: Iterable[int],
+                      reward_ids: Iterable[str], since: datetime | None
+                      ) -> dict[int, dict[str, list[datetime]]]:
+    """``standing_times`` of many members: member -> reward -> when they redeemed it."""
+    ids = list(set(reward_ids))
+    found: dict[int, dict[str, list[datetime]]] = {}
+    if not ids:
+        return found
+    for chunk in chunks(set(member_ids)):
+        query = select(redemptions.c.member_id, redemptions.c.reward_id,
+                       redemptions.c.created_at).where(
+            redemptions.c.program_id == program_id, one_of(conn, redemptions.c.member_id, chunk),
+            redemptions.c.reward_id.in_(ids), redemptions.c.status == ACTIVE)
+        if since is not None:
+            query = query.where(redemptions.c.created_at >= since)
+        for member_id, reward_id, at in conn.execute(query):
+            found.setdefault(member_id, {}).setdefault(reward_id, []).append(at)
     return found
 
 

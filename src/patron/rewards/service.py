@@ -165,7 +165,7 @@ def _offer(reward: Reward, holders: Any, standing: Standing, compiled: CompiledP
                                       used=standing.used) if limit else None),
         valid_from=instant(reward.valid_from, compiled.zone, end=False),
         valid_until=instant(reward.valid_until, compiled.zone, end=True),
-        eligible=not [r for r in reasons if r != domain.INSUFFICIENT_POINTS],
+        eligible=domain.eligible(reasons),
         affordable=standing.available >= reward.cost_points,
         points_needed=max(reward.cost_points - standing.available, 0),
         reason=reasons[0] if reasons else None, reasons=reasons)

@@ -458,6 +458,25 @@ def member_tier(conn: Connection, program: Program, member_id: int, now: datetim
                       reason=r.reason) for r in repository.history(conn, program.id, member_id)])
 
 
+def tiers_now(conn: Connection, program: Program, tiers: Tiers, member_ids: Sequence[int],
+              now: datetime) -> dict[int, str]:
+    """Each member's tier now, as ``member_tier`` works it out (``domain.effective``: a tier
+    set by hand while it lasts, else the earned one, lifted to a paid plan's floor), for
+    many members at once; a tier ``tiers`` no longer has counts as the first level."""
+    rows = repository.states(conn, program.id, member_ids)
+    plans = active_plans(conn, program, list(member_ids), now)
+    known = {level.id for level in tiers.levels}
+    found = {}
+    for member_id in member_ids:
+        row, plan = rows.get(member_id), plans.get(member_id)
+        earned = row.tier_id if row is not None and row.tier_id in known else tiers.levels[0].id
+        manual = row.manual_tier_id if row is not None and row.manual_tier_id in known else None
+        found[member_id] = domain.effective(
+            tiers, earned, manual, row.manual_until if row is not None else None,
+            plan.benefits.tier_floor if plan is not None else None, now)[0]
+    return found
+
+
 def tier_distribution(conn: Connection, program: Program, now: datetime
                       ) -> list[dict[str, Any]]:
     """Active members per tier now, by the tier each one has (``domain.effective``: a tier

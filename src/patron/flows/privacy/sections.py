@@ -29,6 +29,7 @@ from patron.ledger.tables import (accounts, expiry_notices, ledger_entries, lot_
 from patron.members.tables import (consent_changes, identities, member_status_changes,
                                    members, merge_candidates, merges)
 from patron.memberships.tables import membership_transitions, memberships
+from patron.recommendations.tables import recommendations
 from patron.referrals.tables import referral_codes, referrals
 from patron.rewards.tables import gift_grants, redemptions
 from patron.segments.tables import member_features, member_tags, segment_members
@@ -166,6 +167,8 @@ SECTIONS: list[Section] = [
             "streaks"),
     section("engagement_awards", engagement_awards, _member, "Badges earned, challenges "
             "completed and streak milestones reached, with what each gave"),
+    section("recommendations", recommendations, _member, "Rewards, categories and products "
+            "the member is likely to want next, as last trained, with the reasons"),
     section("expiry_notices", expiry_notices, _member, "Points announced as expiring soon, "
             "per expiry day"),
     section("webhook_messages", webhook_messages, _member, "Webhook messages about the "
