@@ -124,4 +124,6 @@ def test_keys_create_with_expiry_and_limit_from_the_command_line(api, database):
                               "--expires-in", "soon", "--db", url])
     assert bad.exit_code == 2 and "--expires-in" in bad.output
     listed = runner.invoke(cli, ["keys", "list", "--program", api.program.slug, "--db", url])
-    assert listed.exit_code == 0 and f"│ {row.id} " in listed.output
+    assert listed.exit_code == 0, listed.output
+    line = next(line for line in listed.output.splitlines() if f"ptn_{prefix}" in line)
+    assert line.split()[0] == str(row.id) and "100/minute" in line
