@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     smtp_from: str = "Patron <patron@localhost>"
     """The From address of notification e-mails."""
     smtp_timeout_seconds: float = 10.0
-    notify_interval_seconds: float = 30.0
+    notify_interval_seconds: int = 30
     """How often ``patron serve`` sends due notifications (0: never in the server)."""
     notify_cron: str = "* * * * *"
     """When ``patron worker`` queues the notifications job (cron, UTC; empty: never)."""
