@@ -9,19 +9,24 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from babel.dates import format_date
 from sqlalchemy import delete, select
 
 from patron.config import Settings
 from patron.db import Database
 from patron.flows.enrolment import create_member
 from patron.flows.privacy.erasure import erase_member
+from patron.ledger import jobs as ledger_jobs
 from patron.ledger.service import adjust_points
 from patron.members import consents
 from patron.notifications.sending import send_due
 from patron.notifications.tables import notifications
 from patron.program.service import Program
+from patron.tiers.service import set_manual
+from tests.conftest import make_program
 from tests.factories import member_create
 from tests.notifications.smtp import SmtpServer, free_port
+from tests.tiers.test_tiers import tier_shop
 
 import patron.flows.subscribers  # noqa: F401  (the hook subscribers)
 
@@ -185,3 +190,38 @@ def test_a_rolled_back_change_leaves_no_notification(database, program, clock):
     with pytest.raises(RuntimeError):
         database.transact(credit_then_fail)
     assert rows(database, program) == []
+
+
+def test_points_expiring_soon_in_french(database, clock, smtp):
+    program = make_program(database, clock, pending_days=0, expiry={"days": 40})
+    member_id, _ = enrol(database, program, clock, language="fr",
+                         consent={"email_service": True})
+    earn(database, program, clock, member_id, 1200, "a")
+    clock.advance(days=15)
+    assert ledger_jobs.notice_expiring(database, clock.now(), 30).notices == 1
+    expires = (clock.now() + timedelta(days=25)).date()
+    [row] = [row for row in rows(database, program) if row.kind == "points_expiring"]
+    assert row.created_at == clock.now()
+    send_due(database, clock.now(), settings(smtp.url))
+    [mail] = [mail for mail in smtp.inbox.messages if "expirent" in mail["Subject"]]
+    assert mail["Subject"] == f"1\u202f200 points expirent le {format_date(expires, 'long', 'fr')}"
+
+
+def test_a_tier_change_needs_marketing_consent(database, clock, smtp):
+    shop = tier_shop(database, clock)
+    told, quiet = shop.member(), shop.member()
+    database.transact(lambda conn: [consents.record(
+        conn, shop.program.id, member_id, [consents.Decision("email", purpose, True)],
+        actor="test", now=clock.now()) for member_id, purpose in
+        ((told, "marketing"), (quiet, "service"))])
+    until = clock.now() + timedelta(days=10)
+    for member_id in (told, quiet):
+        database.transact(lambda conn: set_manual(conn, shop.program, member_id, "platinum",
+                                                  until, "service recovery", "test",
+                                                  clock.now()))
+    [row] = [row for row in rows(database, shop.program) if row.kind == "tier_changed"]
+    assert (row.member_id, row.purpose) == (told, "marketing")
+    send_due(database, clock.now(), settings(smtp.url))
+    [mail] = smtp.inbox.messages
+    assert mail["Subject"] == "Your tier is now platinum"
+    assert "(it was member)" in mail.get_content()
