@@ -26,9 +26,8 @@ from patron.tiers.service import set_manual
 from tests.conftest import make_program
 from tests.factories import member_create
 from tests.notifications.smtp import SmtpServer, free_port
+from tests.rewards.factories import Store
 from tests.tiers.test_tiers import tier_shop
-
-import patron.flows.subscribers  # noqa: F401  (the hook subscribers)
 
 
 @pytest.fixture(autouse=True)
@@ -225,3 +224,19 @@ def test_a_tier_change_needs_marketing_consent(database, clock, smtp):
     [mail] = smtp.inbox.messages
     assert mail["Subject"] == "Your tier is now platinum"
     assert "(it was member)" in mail.get_content()
+
+
+def test_a_redeemed_reward_is_told(database, clock, smtp):
+    store = Store(database, clock, [{"id": "sticker", "name": "Sticker", "type": "gift",
+                                     "cost_points": 1000}])
+    member_id = store.member(points=1500)
+    database.transact(lambda conn: consents.record(
+        conn, store.program.id, member_id, [consents.Decision("any", "service", True)],
+        actor="test", now=clock.now()))
+    store.redeem(member_id, "sticker", key="r1")
+    store.redeem(member_id, "sticker", key="r1")            # a retry: the same redemption
+    [row] = [row for row in rows(database, store.program) if row.kind == "reward_redeemed"]
+    send_due(database, clock.now(), settings(smtp.url))
+    [mail] = smtp.inbox.messages
+    assert mail["Subject"] == "Your reward sticker is ready"
+    assert "for 1,000 points" in mail.get_content()
