@@ -44,6 +44,24 @@ class Settings(BaseSettings):
     expiry_notice_days: int = 30
     """The sweeps announce points that expire within this many days (``points.expiring_soon``
     webhooks), once per member and expiry day; 0: never."""
+    smtp_url: str = ""
+    """Where notifications are sent by e-mail: ``smtp://host:port`` (``smtps://`` for TLS,
+    ``smtp://user:password@host:port`` to log in); empty: nothing is sent and
+    notifications stay pending."""
+    smtp_from: str = "Patron <patron@localhost>"
+    """The From address of notification e-mails."""
+    smtp_timeout_seconds: float = 10.0
+    notify_interval_seconds: int = 30
+    """How often ``patron serve`` sends due notifications (0: never in the server)."""
+    notify_cron: str = "* * * * *"
+    """When ``patron worker`` queues the notifications job (cron, UTC; empty: never)."""
+    notify_max_attempts: int = 8
+    """Attempts before a notification is dead."""
+    notify_backoff_seconds: float = 60.0
+    """Wait after the first failed attempt; doubled after each further one."""
+    notify_backoff_max_seconds: float = 21_600.0
+    notify_default_language: str = "en"
+    """The language of notifications to members whose profile names none."""
     webhook_interval_seconds: float = 1.0
     """How long ``patron serve``'s webhook delivery waits when it finds nothing to send
     (0: no delivery in the server; run ``patron webhooks deliver``)."""

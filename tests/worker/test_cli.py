@@ -72,7 +72,7 @@ def test_enqueue_queues_one_run_and_names_the_jobs_it_knows(postgresql_url, pg):
     assert "features is already waiting in the queue: nothing added" in again.output
     unknown = runner.invoke(app, ["jobs", "enqueue", "webhooks", "--db", postgresql_url])
     assert isinstance(unknown.exception, UnknownJob)
-    assert "features, maintenance, sweeps" in unknown.exception.detail
+    assert "features, maintenance, notifications, sweeps" in unknown.exception.detail
     wrong_queue = runner.invoke(app, ["worker", "--queues", "sweeps,nope",
                                       "--db", postgresql_url])
     assert isinstance(wrong_queue.exception, InvalidInput)

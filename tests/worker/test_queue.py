@@ -42,12 +42,13 @@ def test_each_scheduled_job_is_a_task_on_its_own_queue_with_both_locks():
         task = app.tasks[name]
         assert (task.queue, task.lock, task.queueing_lock) == (name, name, name)
     assert crons(app) == {"sweeps": "* * * * *", "features": "0 3 * * *",
-                          "maintenance": "* * * * *"}
+                          "notifications": "* * * * *", "maintenance": "* * * * *"}
 
 
 def test_the_schedules_come_from_the_settings_and_empty_means_never():
     app, _ = queue(Settings(sweeps_cron="*/5 * * * *", features_cron=""))
-    assert crons(app) == {"sweeps": "*/5 * * * *", "maintenance": "* * * * *"}
+    assert crons(app) == {"sweeps": "*/5 * * * *", "notifications": "* * * * *",
+                          "maintenance": "* * * * *"}
     assert "features" in app.tasks, "a job without a schedule can still be queued by hand"
 
 
@@ -140,7 +141,8 @@ def test_the_server_runs_registered_jobs_in_process_on_their_interval(tmp_path):
     db.dispose()
 
 
-@pytest.mark.parametrize("jobs, running", [("inprocess", {"sweeps": 60, "features": 86_400}),
+@pytest.mark.parametrize("jobs, running", [("inprocess", {"sweeps": 60, "features": 86_400,
+                                                             "notifications": 30}),
                                            ("worker", {})])
 def test_patron_jobs_says_whether_the_server_runs_the_jobs(tmp_path, monkeypatch, jobs,
                                                            running, kept_logging):

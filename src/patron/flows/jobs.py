@@ -24,6 +24,9 @@ and works in small transactions, so it can run beside live traffic:
   enough ago are erased, and old events' payloads keep only what rules read (after
   ``closures``, so a closed member's settled points are forfeited before).
 
+The ``notifications`` job sends due notifications to members by e-mail
+(``patron.notifications.sending``) on its own, shorter schedule.
+
 The features job (``run_features``: member features, rule tags, dynamic
 segments, then recommendations trained and the segments built from them filled
 again) is heavier and runs on its own, slower schedule.
@@ -53,6 +56,7 @@ from patron.flows.member_status import forfeit_settled
 from patron.flows.privacy import retention
 from patron.flows.referral_payouts import pay_all
 from patron.memberships import jobs as membership_jobs
+from patron.notifications.sending import send_due
 from patron.recommendations import jobs as recommendation_jobs
 from patron.segments import jobs as segment_jobs
 from patron.tiers.service import review_all
@@ -132,3 +136,7 @@ schedule(ScheduledJob(
     "features", run_features, cron=attrgetter("features_cron"),
     interval=attrgetter("features_interval_seconds"),
     description="member features, rule tags and dynamic segments"))
+schedule(ScheduledJob(
+    "notifications", send_due, cron=attrgetter("notify_cron"),
+    interval=attrgetter("notify_interval_seconds"),
+    description="e-mail due notifications to members (nothing while PATRON_SMTP_URL is empty)"))

@@ -22,6 +22,7 @@ from patron.households.directory import HouseholdPools
 from patron.ledger import pools
 from patron.matching import candidates as match_candidates
 from patron.matching.enrolment import EnrolmentMatcher, on_member_profile_changed
+from patron.notifications import outbox as notifications
 from patron.recommendations import service as recommendations
 from patron.referrals import service as referrals
 from patron.segments import service as segments
@@ -53,6 +54,12 @@ hooks.subscribe(hooks.MemberErased, transfers.on_member_erased)
 hooks.subscribe(hooks.MemberErased, tiers.on_member_erased)
 hooks.subscribe(hooks.MemberErased, event_retention.on_member_erased)
 hooks.subscribe(hooks.MemberErased, portal.on_member_erased)
+hooks.subscribe(hooks.MemberErased, notifications.on_member_erased)
+# Notifications to members, only where their consent allows (patron.notifications).
+hooks.subscribe(hooks.PointsEarned, notifications.on_points_earned)
+hooks.subscribe(hooks.PointsExpiringSoon, notifications.on_points_expiring)
+hooks.subscribe(hooks.TierChanged, notifications.on_tier_changed)
+hooks.subscribe(hooks.RewardRedeemed, notifications.on_reward_redeemed)
 # Webhooks last: the outbox tells of a change once the other reactions have accepted it.
 for _happening in BY_HAPPENING:
     hooks.subscribe(_happening, outbox.on_happening)

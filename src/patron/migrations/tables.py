@@ -21,6 +21,7 @@ import patron.idempotency.tables  # noqa: F401
 import patron.ledger.tables  # noqa: F401
 import patron.members.tables  # noqa: F401
 import patron.memberships.tables  # noqa: F401
+import patron.notifications.tables  # noqa: F401
 import patron.program.tables  # noqa: F401
 import patron.referrals.tables  # noqa: F401
 import patron.recommendations.tables  # noqa: F401

@@ -29,6 +29,7 @@ from patron.ledger.tables import (accounts, expiry_notices, ledger_entries, lot_
 from patron.members.tables import (consent_changes, identities, member_status_changes,
                                    members, merge_candidates, merges)
 from patron.memberships.tables import membership_transitions, memberships
+from patron.notifications.tables import notifications
 from patron.recommendations.tables import recommendations
 from patron.referrals.tables import referral_codes, referrals
 from patron.rewards.tables import gift_grants, redemptions
@@ -171,6 +172,8 @@ SECTIONS: list[Section] = [
             "the member is likely to want next, as last trained, with the reasons"),
     section("expiry_notices", expiry_notices, _member, "Points announced as expiring soon, "
             "per expiry day"),
+    section("notifications", notifications, _member, "Messages to the member (points "
+            "earned, expiring, tier changes, rewards) with their text, sent or to be sent"),
     section("webhook_messages", webhook_messages, _member, "Webhook messages about the "
             "member sent (or to be sent) to the program's systems, with their payloads"),
     section("webhook_attempts", webhook_attempts,

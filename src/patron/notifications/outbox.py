@@ -1,0 +1,129 @@
+"""Hook subscribers that write notifications with the change that caused them.
+
+Each happening becomes at most one message per member it tells of. The member's
+consent is asked first (``patron.members.consents.allowed``, on the ``email`` channel
+and the kind's purpose); a member without that consent, or without an ``email``
+identity, gets no row at all. The message is rendered now, in the member's language,
+so what is sent is what the member's data said at the time of the change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, insert, select, update
+
+from patron import hooks
+from patron.config import get_settings
+from patron.ledger.tables import expiry_notices
+from patron.members import consents
+from patron.members.tables import identities, members
+from patron.notifications import messages
+from patron.notifications.tables import notifications
+from patron.program.service import Program
+
+CHANNEL = "email"
+
+Item = tuple[int, messages.Kind, dict[str, Any], datetime]
+"""(member id, kind, the template's values in the member's language, when it happened)."""
+
+
+def _recipients(conn: Connection, member_ids: list[int]) -> dict[int, tuple[str, str, Any]]:
+    """Each member's (e-mail, name, attributes), for members with an e-mail identity."""
+    emails: dict[int, str] = {}
+    for row in conn.execute(select(identities.c.member_id, identities.c.value)
+                            .where(identities.c.member_id.in_(member_ids),
+                                   identities.c.type == "email")
+                            .order_by(identities.c.id)):
+        emails.setdefault(row.member_id, row.value)
+    found: dict[int, tuple[str, str, Any]] = {}
+    for row in conn.execute(select(members.c.id, members.c.name, members.c.given_name,
+                                   members.c.attributes).where(members.c.id.in_(list(emails)))):
+        found[row.id] = (emails[row.id], row.given_name or row.name or "", row.attributes)
+    return found
+
+
+def write(conn: Connection, program: Program, items: Iterable[Item]) -> int:
+    """Write the messages of ``items`` for members whose consent allows them; returns how
+    many were written."""
+    wanted = [item for item in items
+              if consents.allowed(conn, item[0], CHANNEL, item[1].purpose)]
+    if not wanted:
+        return 0
+    people = _recipients(conn, sorted({item[0] for item in wanted}))
+    default = get_settings().notify_default_language
+    rows = []
+    for member_id, kind, values, at in wanted:
+        person = people.get(member_id)
+        if person is None:
+            continue
+        email, name, attributes = person
+        language = messages.language_of(attributes, default)
+        context = {"name": name, "program_name": program.name,
+                   "points_name": program.settings.points_name,
+                   **{key: value(language) if callable(value) else value
+                      for key, value in values.items()}}
+        subject, body = messages.render(kind.name, language, context)
+        rows.append({"program_id": program.id, "member_id": member_id, "kind": kind.name,
+                     "channel": CHANNEL, "purpose": kind.purpose, "language": language,
+                     "recipient": email, "subject": subject, "body": body,
+                     "state": "pending", "attempts": 0, "created_at": at})
+    if rows:
+        conn.execute(insert(notifications), rows)
+    return len(rows)
+
+
+def _points(value: int) -> Any:
+    return lambda language: messages.points(value, language)
+
+
+def on_points_earned(conn: Connection, happened: hooks.PointsEarned) -> None:
+    totals: dict[int, tuple[int, datetime]] = {}
+    for move in happened.moves:
+        points, at = totals.get(move.member_id, (0, move.at))
+        totals[move.member_id] = (points + move.points, max(at, move.at))
+    write(conn, happened.program,
+          [(member_id, messages.POINTS_EARNED, {"points": _points(points)}, at)
+           for member_id, (points, at) in totals.items() if points > 0])
+
+
+def on_points_expiring(conn: Connection, happened: hooks.PointsExpiringSoon) -> None:
+    zone = ZoneInfo(happened.program.settings.timezone)
+    noticed = dict(conn.execute(select(expiry_notices.c.id, expiry_notices.c.noticed_at).where(
+        expiry_notices.c.id.in_([notice.notice_id for notice in happened.notices]))).all())
+
+    def expires(when: datetime) -> Any:
+        return lambda language: messages.day(when.astimezone(zone).date(), language)
+
+    write(conn, happened.program,
+          [(notice.member_id, messages.POINTS_EXPIRING,
+            {"points": _points(notice.points), "expires": expires(notice.expires_at)},
+            noticed[notice.notice_id])
+           for notice in happened.notices])
+
+
+def on_tier_changed(conn: Connection, happened: hooks.TierChanged) -> None:
+    write(conn, happened.program,
+          [(happened.member_id, messages.TIER_CHANGED,
+            {"tier": happened.to_tier, "from_tier": happened.from_tier}, happened.at)])
+
+
+def on_reward_redeemed(conn: Connection, happened: hooks.RewardRedeemed) -> None:
+    write(conn, happened.program,
+          [(happened.member_id, messages.REWARD_REDEEMED,
+            {"reward": happened.reward_id, "points": _points(happened.points)},
+            happened.at)])
+
+
+def on_member_erased(conn: Connection, happened: hooks.MemberErased) -> None:
+    """Unsent messages to the person are dropped with their text; sent ones keep only
+    what was sent when, not to whom or what."""
+    ids = list(happened.records)
+    conn.execute(update(notifications).where(notifications.c.member_id.in_(ids),
+                                             notifications.c.state == "pending")
+                 .values(state="dropped", locked_until=None))
+    conn.execute(update(notifications).where(notifications.c.member_id.in_(ids))
+                 .values(recipient="", subject="", body=""))
