@@ -338,19 +338,34 @@ def clv_report(w: Warehouse, rq: Request) -> ClvReport:
     members = clv.member_rows(histories, ahead, model.unit, rq.exponent,
                               actual if holdout_days else None)
     listed = members[:q.limit] if q.limit else members
+    unpredicted = [m for m in members if m["expected_value"] is None]
     summary = ClvSummary(
         calibration_end=cal_end, time_unit=q.time_unit, horizon_days=q.horizon_days,
         customers=model.bgnbd.customers, repeat_customers=model.gamma_gamma.customers,
-        expected_purchases=round(float(ahead.expected_purchases.sum()), 3),
-        expected_value=sum(m["expected_value"] for m in members), holdout_days=holdout_days,
+        expected_purchases=round(clv.finite_sum(ahead.expected_purchases), 3),
+        expected_value=sum(m["expected_value"] for m in members
+                           if m["expected_value"] is not None),
+        members_without_prediction=len(unpredicted), holdout_days=holdout_days,
         holdout_purchases=sum(actual.values()) if holdout_days else None,
-        holdout_expected_purchases=(round(float(expected_holdout.expected_purchases.sum()), 3)
-                                    if expected_holdout else None),
+        holdout_expected_purchases=(
+            round(clv.finite_sum(expected_holdout.expected_purchases), 3)
+            if expected_holdout else None),
         members_listed=len(listed))
-    return ClvReport(**rq.header, summary=summary,
+    header = rq.header
+    if unpredicted:
+        header = {**header, "warnings": [*header["warnings"], _unpredicted(model, unpredicted)]}
+    return ClvReport(**header, summary=summary,
                      bgnbd=BgNbdParameters(**vars(model.bgnbd)),
                      gamma_gamma=GammaGammaParameters(**vars(model.gamma_gamma)),
                      members=[ClvMember(**m) for m in listed])
+
+
+def _unpredicted(model: clv.Fit, members: list[dict[str, Any]]) -> str:
+    once = sum(1 for m in members if m["frequency"] == 0)
+    return (f"the fitted models give no finite expected value for {len(members)} members "
+            f"({once} of them without a repeat purchase): their expected figures are null "
+            f"and left out of the totals; the BG/NBD fit is degenerate (a={model.bgnbd.a:.3g}, "
+            f"b={model.bgnbd.b:.3g}), usually a sign of too little history")
 
 
 # --------------------------------------------------------------------------- cohorts
