@@ -20,9 +20,12 @@ they compare with published values, e.g. −9582.4 for CDNOW in weeks.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import math
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -171,13 +174,42 @@ def _fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> tuple[Any, GammaGamma]:
 
 
 def fit(h: Histories, unit: TimeUnit = "week") -> Fit:
-    """Fit BG/NBD on everyone and Gamma-Gamma on repeat buyers, each with its own penalty."""
+    """Fit BG/NBD on everyone and Gamma-Gamma on repeat buyers, each with its own penalty.
+
+    A fit is a pure function of its inputs, and most of a CLV report's time: the fits of
+    the last few distinct inputs are kept, keyed by the inputs themselves (a digest of
+    every member's figures), so a report asked again on unchanged purchases reuses its
+    fit, and one purchase more anywhere is a new key, never a stale fit."""
     _check_enough(h)
     x, t_x, big_t, m = _arrays(h, unit)
+    key = _digest(unit, x, t_x, big_t, m)
+    with _FITS_LOCK:
+        if (known := _FITS.get(key)) is not None:
+            _FITS.move_to_end(key)
+            return known
     repeat = (x > 0) & (m > 0)
     bg, bgnbd = _fit_bgnbd(x, t_x, big_t)
     gg, gamma_gamma = _fit_gamma_gamma(x[repeat], m[repeat])
-    return Fit(unit, bgnbd, gamma_gamma, bg, gg)
+    made = Fit(unit, bgnbd, gamma_gamma, bg, gg)
+    with _FITS_LOCK:
+        _FITS[key] = made
+        while len(_FITS) > KEPT_FITS:
+            _FITS.popitem(last=False)
+    return made
+
+
+KEPT_FITS = 8
+_FITS: OrderedDict[bytes, Fit] = OrderedDict()
+_FITS_LOCK = threading.Lock()
+
+
+def _digest(unit: str, *columns: np.ndarray) -> bytes:
+    digest = hashlib.blake2b(unit.encode(), digest_size=20)
+    for column in columns:
+        data = np.ascontiguousarray(column, dtype=float)
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data.tobytes())
+    return digest.digest()
 
 
 def predict(model: Fit, h: Histories, horizon_days: int) -> Predictions:

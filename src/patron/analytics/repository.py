@@ -321,6 +321,22 @@ def _wanted(tables: Wanted) -> dict[str, tuple[str, ...] | None]:
     return {name: None for name in tables}
 
 
+def _with_needs(wanted: dict[str, tuple[str, ...] | None]) -> dict[str, tuple[str, ...] | None]:
+    """The tables asked for and every table they depend on (that one with all columns)."""
+    wanted, unseen = dict(wanted), list(wanted)
+    while unseen:
+        for needed in TABLES[unseen.pop()].needs:
+            if needed not in wanted:
+                wanted[needed] = None
+                unseen.append(needed)
+    return wanted
+
+
+def with_needs(tables: Wanted) -> set[str]:
+    """The names of the tables a snapshot of ``tables`` holds."""
+    return set(_with_needs(_wanted(tables)))
+
+
 _SHARED: dict[tuple[str, str], duckdb.DuckDBPyConnection] = {}
 _SHARED_LOCK = threading.Lock()
 DUCK_CONFIG = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
@@ -395,12 +411,7 @@ class Warehouse:
     def load(self, tables: Wanted) -> Warehouse:
         """Snapshot the named tables (and what they depend on) for this program, each
         with the columns asked for; a table a later one depends on, with all of its."""
-        wanted, unseen = _wanted(tables), list(_wanted(tables))
-        while unseen:
-            for needed in TABLES[unseen.pop()].needs:
-                if needed not in wanted:
-                    wanted[needed] = None
-                    unseen.append(needed)
+        wanted = _with_needs(_wanted(tables))
         while pending := {n: c for n, c in wanted.items() if n not in self.loaded}:
             ready = {n: c for n, c in pending.items()
                      if all(d in self.loaded for d in TABLES[n].needs)}

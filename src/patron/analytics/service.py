@@ -7,7 +7,7 @@ figures to the pure ``domain``/``clv`` code for scoring, fitting and shaping.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from datetime import date, datetime
@@ -93,6 +93,8 @@ class InvalidCalibration(InvalidInput):
 
 
 ORDER_FACTS = ("member_id", "total", "occurred_at")
+LINE_FACTS = ("order_pk", "quantity", "amount", "discount")
+LEVEL_REPORTS = frozenset({"products", "category-trends"})
 TABLES: dict[str, dict[str, tuple[str, ...] | None]] = {
     "members": {"members": None, "orders": ORDER_FACTS},
     "points": {"ledger": None, "lots": None, "lot_expiries": None, "accounts": None},
@@ -107,8 +109,10 @@ TABLES: dict[str, dict[str, tuple[str, ...] | None]] = {
     "stores": {"orders": ("id", "member_id", "total", "occurred_at", "store_id", "discount",
                           "coupon_value"),
                "order_lines": ("order_pk", "quantity", "discount")},
-    "products": {"orders": ("id", "member_id", "occurred_at"), "order_lines": None},
-    "category-trends": {"orders": ("id", "member_id", "occurred_at"), "order_lines": None},
+    # and of the lines, the product level asked for (see ``_tables``)
+    "products": {"orders": ("id", "member_id", "occurred_at"), "order_lines": LINE_FACTS},
+    "category-trends": {"orders": ("id", "member_id", "occurred_at"),
+                        "order_lines": LINE_FACTS},
     "segments": {"orders": ORDER_FACTS, "accounts": None, "segment_members": None},
 }
 """What each report reads, and of which columns (``None``: all); ``members`` too when
@@ -122,6 +126,8 @@ with no end date, they are as of the data's last day (see ``domain.as_of``)."""
 
 def _tables(name: str, query: ReportQuery) -> dict[str, tuple[str, ...] | None]:
     tables = dict(TABLES[name])
+    if name in LEVEL_REPORTS:  # one level of the product hierarchy, not all five
+        tables["order_lines"] = (*LINE_FACTS, query.level)
     if query.region is not None or query.join_channel is not None:
         tables = {"members": None, **tables}
     if query.channel is not None:
@@ -156,26 +162,68 @@ def run_report(conn: Connection, program: Program, name: str, query: ReportQuery
                now: datetime, *, source: str | None = None) -> Report:
     """Build one report for one program, as of the query's end date, else ``now``'s day
     (or, for a recency report on old data, the data's last day)."""
-    if name not in REPORTS:
-        raise UnknownReport(f"there is no report {name!r}; reports: {', '.join(REPORTS)}",
-                            reports=list(REPORTS))
+    [report] = run_reports(conn, program, [(name, query)], now, source=source)
+    return report
+
+
+def run_reports(conn: Connection, program: Program, asked: Sequence[tuple[str, ReportQuery]],
+                now: datetime, *, source: str | None = None) -> list[Report]:
+    """Several reports of one program over one snapshot, each table read once for all of
+    them (a page that shows several reports pays for one reading); each report is the
+    one ``run_report`` gives. A member or channel filter deletes rows from the snapshot,
+    so reports with one are each given a snapshot of their own."""
     local_now = now.astimezone(program.settings.zone).replace(tzinfo=None)
-    domain.window(query.start, query.end, local_now)  # a bad range fails before any reading
-    with repository.snapshot(conn, program.id, program.settings.timezone, _tables(name, query),
+    for name, query in asked:
+        if name not in REPORTS:
+            raise UnknownReport(f"there is no report {name!r}; reports: {', '.join(REPORTS)}",
+                                reports=list(REPORTS))
+        domain.window(query.start, query.end, local_now)  # a bad range fails before reading
+    if len(asked) > 1 and any(_filtered(query) for _, query in asked):
+        return [report for one in asked
+                for report in run_reports(conn, program, [one], now, source=source)]
+    wanted = [_tables(name, query) for name, query in asked]
+    with repository.snapshot(conn, program.id, program.settings.timezone, _union(wanted),
                              source=source) as w:
-        data_end = queries.last_activity_day(w)
-        as_of = domain.as_of(query.start, query.end, local_now.date(), data_end,
-                             follows_data=name in FOLLOW_DATA)
-        window = domain.window(query.start, as_of.day, local_now)
-        queries.scope(w, region=query.region, join_channel=query.join_channel,
-                      channel=query.channel)
-        header = dict(report=name, program=program.slug, currency=program.settings.currency,
-                      minor_exponent=program.settings.minor_exponent, start=query.start,
-                      as_of=window.as_of, as_of_basis=as_of.basis, data_end=data_end,
-                      warnings=list(as_of.warnings), generated_at=now, source=w.source)
-        request = Request(program, query, Period(window.start, window.end), window.as_of,
-                          header)
-        return BUILDERS[name](w, request)
+        # each report's last day of activity is of the tables it reads, before any filter
+        ends = [queries.last_activity_day(w, repository.with_needs(tables))
+                for tables in wanted]
+        first = asked[0][1]
+        queries.scope(w, region=first.region, join_channel=first.join_channel,
+                      channel=first.channel)
+        return [_build(w, program, name, query, data_end, local_now, now)
+                for (name, query), data_end in zip(asked, ends)]
+
+
+def _filtered(query: ReportQuery) -> bool:
+    return (query.region, query.join_channel, query.channel) != (None, None, None)
+
+
+def _union(wanted: Sequence[dict[str, tuple[str, ...] | None]]
+           ) -> dict[str, tuple[str, ...] | None]:
+    """The tables of several reports, each with every column one of them reads."""
+    union: dict[str, tuple[str, ...] | None] = {}
+    for tables in wanted:
+        for table, columns in tables.items():
+            if table in union and (union[table] is None or columns is None):
+                union[table] = None
+            elif table in union:
+                union[table] = (*union[table], *(c for c in columns if c not in union[table]))
+            else:
+                union[table] = columns
+    return union
+
+
+def _build(w: Warehouse, program: Program, name: str, query: ReportQuery,
+           data_end: date | None, local_now: datetime, now: datetime) -> Report:
+    as_of = domain.as_of(query.start, query.end, local_now.date(), data_end,
+                         follows_data=name in FOLLOW_DATA)
+    window = domain.window(query.start, as_of.day, local_now)
+    header = dict(report=name, program=program.slug, currency=program.settings.currency,
+                  minor_exponent=program.settings.minor_exponent, start=query.start,
+                  as_of=window.as_of, as_of_basis=as_of.basis, data_end=data_end,
+                  warnings=list(as_of.warnings), generated_at=now, source=w.source)
+    request = Request(program, query, Period(window.start, window.end), window.as_of, header)
+    return BUILDERS[name](w, request)
 
 
 def _counts(pairs: list[tuple[Any, int]]) -> list[Count]:
@@ -263,6 +311,34 @@ def rewards_report(w: Warehouse, rq: Request) -> RewardsReport:
         monthly=[RedemptionMonth(**r) for r in queries.redemptions_by_month(w, p)],
         donations=[CauseDonations(**r) for r in queries.donations_by_cause(w, p)],
         gifts_with_purchase=gifts)
+
+
+@dataclass(frozen=True)
+class CatalogFigures:
+    rewards: list[RewardRedemptions]
+    """The rewards report's ``by_reward`` rows of catalog rewards (no points spends)."""
+    gifts: list[GiftGrants]
+    """The rewards report's ``gifts_with_purchase``."""
+
+
+def catalog_figures(conn: Connection, program: Program, now: datetime, *,
+                    source: str | None = None) -> CatalogFigures:
+    """The rewards report's figures of the catalog, as of ``now``'s day: redemptions per
+    reward and gifts given with purchases, what the console's catalog and dashboard show.
+
+    Only the catalog's redemptions and the gifts are read: the report's points spends
+    outside the catalog need every order (to find each spend's channel), which is most
+    of that report's reading and none of these figures."""
+    local_now = now.astimezone(program.settings.zone).replace(tzinfo=None)
+    window = domain.window(None, None, local_now)
+    period = Period(window.start, window.end)
+    with repository.snapshot(conn, program.id, program.settings.timezone,
+                             {"reward_redemptions": None, "gift_grants": None},
+                             source=source) as w:
+        queries.create_redemptions(w, spends=False)
+        return CatalogFigures(
+            [RewardRedemptions(**r) for r in queries.redemptions_by_reward(w, period, None)],
+            [GiftGrants(**g) for g in queries.gifts_with_purchase(w, period)])
 
 
 # --------------------------------------------------------------------------- behaviour
