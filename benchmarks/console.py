@@ -71,7 +71,7 @@ from patron.ledger.tables import ledger_entries  # noqa: E402
 from patron.program.service import Program, get_program_by_slug  # noqa: E402
 from patron.program.versions import get_version  # noqa: E402
 
-out = Console(width=130)
+out = Console(width=180)
 EMAIL = "admin@demo-coffee.example"
 PASSWORD = "console-benchmark-password"
 PAGE_GOAL_MS = 300

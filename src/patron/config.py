@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     features_interval_seconds: int = 86_400
     """How often ``patron serve`` refreshes member features, rule tags and dynamic
     segments (0: never; run ``patron features refresh`` or ``patron jobs run --features``)."""
+    report_cache_entries: int = 32
+    """Analytics reports kept per process, each only while nothing has been committed to
+    the database since it was built (``patron.analytics.cache``); 0 keeps none."""
     batch_max_events: int = 1000
     max_body_bytes: int = 1_048_576
     """The largest request body, but for the bulk endpoints below (413 beyond)."""

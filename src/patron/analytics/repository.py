@@ -16,14 +16,18 @@ Two ways in, the same tables out:
   installed (they are built for linux x86_64 only) or the database lives in memory.
   ``PATRON_ANALYTICS_SOURCE=fetch`` (or ``scan``) forces one.
 
+A SQLite file is scanned only in the analytics worker's process (``worker``): the
+scanner's own copy of SQLite must not share a process with Patron's connections.
+
 What a snapshot costs is the rows and columns it copies, so a report names the
 columns it reads of each table (``order_id``, a string per order, is read only by
 the report that looks orders up by it), and the scanning path keeps one DuckDB
 database per operational database, with the extension loaded and the database
 attached once per process (0.1-0.2 s a report otherwise): each snapshot is a
 cursor of it, a connection of its own whose temporary tables no other request
-sees and which go when it closes. Nothing is cached but the attachment: every
-snapshot reads the tables again, so a report never shows stale figures.
+sees and which go when it closes. Nothing is cached here but the attachment: every
+snapshot reads the tables again (reports are kept only while the database is unchanged,
+see ``cache``).
 """
 
 from __future__ import annotations
@@ -41,9 +45,10 @@ from typing import Any
 
 import duckdb
 import numpy as np
-from sqlalchemy import Boolean, Connection, Select, column, select, table
+from sqlalchemy import Boolean, Connection, Engine, Select, column, select, table
 from sqlalchemy.engine import URL
 
+from patron.analytics import worker
 from patron.events.tables import events, order_lines, orders
 from patron.ledger.tables import accounts, ledger_entries, lot_moves, lots
 from patron.members.tables import members
@@ -279,7 +284,7 @@ def _postgres_dsn(url: URL) -> str:
     return " ".join(f"{k}={_libpq_quote(v)}" for k, v in parts.items() if v is not None)
 
 
-def _scan_target(conn: Connection) -> tuple[str, str, Path] | None:
+def _scan_target(conn: Connection | Engine) -> tuple[str, str, Path] | None:
     """``(type, attach string, extension)`` when this database can be scanned."""
     url = conn.engine.url
     if conn.dialect.name == "sqlite":
@@ -292,6 +297,14 @@ def _scan_target(conn: Connection) -> tuple[str, str, Path] | None:
         extension = _extension_path("duckdb_extension_postgres_scanner", "postgres_scanner")
         return ("postgres", _postgres_dsn(url), extension) if extension else None
     return None
+
+
+def scans_apart(conn: Connection | Engine, source: str | None) -> bool:
+    """Whether a snapshot would scan a SQLite file: it is then taken in the analytics
+    worker's process, never beside Patron's own SQLite connections (see ``worker``)."""
+    wanted = (source or os.environ.get(SOURCE_ENV) or "auto").lower()
+    target = _scan_target(conn) if wanted in ("auto", "scan") else None
+    return target is not None and target[0] == "sqlite" and not worker.IN_WORKER
 
 
 def _quote(text: str) -> str:
@@ -373,7 +386,7 @@ class Warehouse:
     needs is read by a connection of its own, in parallel (those a table depends on
     first). The tables the reports derive from them stay temporary."""
 
-    def __init__(self, conn: Connection, program_id: int, timezone: str, *,
+    def __init__(self, conn: Connection | Engine, program_id: int, timezone: str, *,
                  source: str | None = None) -> None:
         self._conn = conn
         self.program_id = program_id
@@ -382,6 +395,9 @@ class Warehouse:
         target = _scan_target(conn) if wanted in ("auto", "scan") else None
         if wanted == "scan" and target is None:
             raise RuntimeError(f"{SOURCE_ENV}=scan but no scanner extension fits this database")
+        if target is not None and target[0] == "sqlite" and not worker.IN_WORKER:
+            raise RuntimeError("the SQLite scanner runs in the analytics worker's process only "
+                               "(patron.analytics.worker)")
         self.source = "scan" if target else "fetch"
         self._kind = target[0] if target else None
         self._target = target
@@ -503,7 +519,7 @@ def _used(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", sql)}
 
 
-def snapshot(conn: Connection, program_id: int, timezone: str, tables: Wanted, *,
+def snapshot(conn: Connection | Engine, program_id: int, timezone: str, tables: Wanted, *,
              source: str | None = None) -> Warehouse:
     warehouse = Warehouse(conn, program_id, timezone, source=source)
     try:

@@ -7,15 +7,16 @@ figures to the pure ``domain``/``clv`` code for scoring, fitting and shaping.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from patron.analytics import clv, domain, queries, repository
+from patron.analytics import cache, clv, domain, queries, repository, worker
 from patron.analytics.queries import Period
 from patron.analytics.repository import Warehouse
 from patron.analytics.schemas import (
@@ -171,16 +172,52 @@ def run_reports(conn: Connection, program: Program, asked: Sequence[tuple[str, R
     """Several reports of one program over one snapshot, each table read once for all of
     them (a page that shows several reports pays for one reading); each report is the
     one ``run_report`` gives. A member or channel filter deletes rows from the snapshot,
-    so reports with one are each given a snapshot of their own."""
+    so reports with one are each given a snapshot of their own. A report asked again
+    while nothing has been committed to the database is not built again (``cache``)."""
     local_now = now.astimezone(program.settings.zone).replace(tzinfo=None)
     for name, query in asked:
         if name not in REPORTS:
             raise UnknownReport(f"there is no report {name!r}; reports: {', '.join(REPORTS)}",
                                 reports=list(REPORTS))
         domain.window(query.start, query.end, local_now)  # a bad range fails before reading
+    version = cache.data_version(conn)
+    keys = [None if version is None else
+            (version, program.id, program.slug, program.version,
+             program.settings.model_dump_json(), name, query.model_dump_json(),
+             local_now.date(), source or os.environ.get(repository.SOURCE_ENV))
+            for name, query in asked]
+    found: list[Report | None] = [None if key is None else cache.REPORTS.get(key)
+                                  for key in keys]
+    missing = [i for i, report in enumerate(found) if report is None]
+    if missing:
+        built = _build_all(conn, program, [asked[i] for i in missing], local_now, now, source)
+        for i, report in zip(missing, built):
+            found[i] = report
+            if keys[i] is not None:
+                cache.REPORTS.put(keys[i], report)
+    # a kept report is the same report; only the time it was asked for is now's
+    return [report if report.generated_at == now else
+            report.model_copy(update={"generated_at": now}) for report in found]
+
+
+def _build_all(conn: Connection, program: Program, asked: Sequence[tuple[str, ReportQuery]],
+               local_now: datetime, now: datetime, source: str | None) -> list[Report]:
+    if repository.scans_apart(conn, source):
+        return worker.run_apart(_url(conn), _build_here, program, list(asked), local_now, now,
+                                source)
+    return _build_here(conn, program, asked, local_now, now, source)
+
+
+def _url(conn: Connection | Engine) -> str:
+    return conn.engine.url.render_as_string(hide_password=False)
+
+
+def _build_here(conn: Connection | Engine, program: Program,
+                asked: Sequence[tuple[str, ReportQuery]], local_now: datetime, now: datetime,
+                source: str | None) -> list[Report]:
     if len(asked) > 1 and any(_filtered(query) for _, query in asked):
         return [report for one in asked
-                for report in run_reports(conn, program, [one], now, source=source)]
+                for report in _build_here(conn, program, [one], local_now, now, source)]
     wanted = [_tables(name, query) for name, query in asked]
     with repository.snapshot(conn, program.id, program.settings.timezone, _union(wanted),
                              source=source) as w:
@@ -332,6 +369,13 @@ def catalog_figures(conn: Connection, program: Program, now: datetime, *,
     local_now = now.astimezone(program.settings.zone).replace(tzinfo=None)
     window = domain.window(None, None, local_now)
     period = Period(window.start, window.end)
+    if repository.scans_apart(conn, source):
+        return worker.run_apart(_url(conn), _catalog, program, period, source)
+    return _catalog(conn, program, period, source)
+
+
+def _catalog(conn: Connection | Engine, program: Program, period: Period,
+             source: str | None) -> CatalogFigures:
     with repository.snapshot(conn, program.id, program.settings.timezone,
                              {"reward_redemptions": None, "gift_grants": None},
                              source=source) as w:
