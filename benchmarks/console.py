@@ -193,9 +193,22 @@ def time_calls(calls: dict[tuple[str, str], Call], repeat: int
 
 
 def cpu_ms(pid: int) -> float:
-    """User + system CPU time of a process so far, in ms (``/proc/PID/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time so far of a process and of the processes it started (the
+    analytics worker, which builds SQLite's reports), in ms (``/proc/PID/stat``)."""
+    total = 0.0
+    for one in (pid, *children(pid)):
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            found += [int(c) for c in (task / "children").read_text().split()]
+    return found
 
 
 def server_pid(base_url: str) -> int:
@@ -306,7 +319,8 @@ def show(result: dict[str, Any], goals: dict[str, float], title: str, before: st
     table.caption = ("load average " + ", ".join(f"{x:.2f}" for x in start) + " at the start, "
                      + ", ".join(f"{x:.2f}" for x in end) + f" at the end ({os.cpu_count()} "
                      "CPUs); one warm-up round not counted (first ms: its time); server CPU: "
-                     "mean per request, every thread of the server process")
+                     "mean per request, every thread of the server process and of the "
+                     "analytics worker it started")
     out.print(table)
 
 
@@ -369,9 +383,14 @@ def main() -> None:
     parser.add_argument("--before", metavar="REV",
                         help="Also serve the code of this revision (git archive of its src) on "
                              "the same database, its requests alternating with this code's")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="Keep no report between requests (PATRON_REPORT_CACHE_ENTRIES=0): "
+                             "every request builds its reports, as after every commit")
     args = parser.parse_args()
     for setting in QUIET:
         os.environ.setdefault(setting, "0")
+    if args.no_cache:
+        os.environ["PATRON_REPORT_CACHE_ENTRIES"] = "0"
     kinds = ("sqlite", "postgresql") if args.db == "both" else (args.db,)
     run = run_scale if args.scale else run_demo
     with tempfile.TemporaryDirectory(prefix="patron-console-before-") as tmp:

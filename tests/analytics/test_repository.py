@@ -10,7 +10,9 @@ from sqlalchemy import func, select
 
 from patron.analytics import cache, worker
 from patron.analytics.repository import scans_apart, snapshot
+from patron.events.schemas import EventIn
 from patron.flows.ingest import ingest
+from patron.ledger.service import spend_points
 from patron.events.tables import orders
 from tests.conftest import T0, make_program
 from tests.factories import purchase_event
@@ -114,3 +116,33 @@ def test_a_sqlite_file_is_never_scanned_beside_patrons_own_connections(database,
     before = database.read(cache.data_version)
     assert on_snapshot(database, totals, program.id, "scan")[0] == (1, 1_00)
     assert database.read(cache.data_version) == before
+
+
+def test_spends_and_other_events_read_by_postgresql_are_the_rows_read_by_python(database,
+                                                                               clock):
+    """PostgreSQL plans the spends (one kind of ledger entry) and the events other than
+    purchases itself; the rows are those the SQLAlchemy path reads, on either database."""
+    program = make_program(database, clock, pending_days=0)
+    buyer = {"identity": {"type": "email", "value": "c@example.com"}}
+    events = [purchase_event(buyer, 20_00, T0, order_id="o-1"),
+              EventIn.model_validate({"id": "rev-1", "type": "review", "member": buyer,
+                                      "occurred_at": T0.isoformat(), "channel": "app"}),
+              EventIn.model_validate({"id": "chk-1", "type": "check_in", "member": buyer,
+                                      "occurred_at": T0.isoformat()})]
+    database.transact(lambda conn: ingest(conn, program, events, now=T0, actor="test"))
+    member = database.read(lambda conn: conn.execute(select(orders.c.member_id).where(
+        orders.c.program_id == program.id)).scalar_one())
+    for n, points in enumerate((5, 7)):
+        database.transact(lambda conn: spend_points(
+            conn, program, member, points=points, reason=f"treat {n}", key=f"s-{n}",
+            actor="test", now=T0, order_id="o-1" if n else None))
+    scanned = on_snapshot(database, rows_of, program.id, ("spends", "events"), "scan")
+    fetched = on_snapshot(database, rows_of, program.id, ("spends", "events"), "fetch")
+    assert scanned == fetched
+    assert [row[2] for row in scanned["spends"]] == [5, 7]
+    assert sorted(row[1] for row in scanned["events"]) == ["check_in", "review"]
+
+
+def rows_of(conn, program_id, tables, source):
+    with snapshot(conn, program_id, "UTC", list(tables), source=source) as w:
+        return {table: w.rows(f"SELECT * FROM {table} ORDER BY ALL") for table in tables}
