@@ -65,14 +65,23 @@ def test_a_filtered_report_among_several_is_still_the_report_built_alone(shop):
 
 def test_catalog_figures_are_the_rewards_reports_catalog_rows(database, clock):
     store = catalog_shop(database, clock)
-    report = database.read(lambda conn: run_report(
-        conn, store.program, "rewards", ReportQuery(limit=None), store.clock.now()))
-    figures = database.read(lambda conn: catalog_figures(conn, store.program,
-                                                         store.clock.now()))
+
+    def both():
+        report = database.read(lambda conn: run_report(
+            conn, store.program, "rewards", ReportQuery(limit=None), store.clock.now()))
+        figures = database.read(lambda conn: catalog_figures(conn, store.program,
+                                                             store.clock.now()))
+        return report, figures
+    report, figures = both()
     catalog = [r for r in report.by_reward if r.reward_type != "points_spend"]
     assert len(catalog) == 5 and len(report.by_reward) == 6  # the staff discount left out
     assert figures.rewards == catalog
     assert figures.gifts == report.gifts_with_purchase and len(figures.gifts) == 2
+    store.redeem(store.member(500), "coffee")  # committed: the next figures have it
+    report, later = both()
+    coffee = {r.reward: r.redemptions for r in later.rewards}["coffee"]
+    assert coffee == {r.reward: r.redemptions for r in figures.rewards}["coffee"] + 1
+    assert later.rewards == [r for r in report.by_reward if r.reward_type != "points_spend"]
 
 
 def test_a_clv_fit_is_reused_only_for_the_same_purchase_histories(monkeypatch):

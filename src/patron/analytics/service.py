@@ -182,8 +182,7 @@ def run_reports(conn: Connection, program: Program, asked: Sequence[tuple[str, R
         domain.window(query.start, query.end, local_now)  # a bad range fails before reading
     version = cache.data_version(conn)
     keys = [None if version is None else
-            (version, program.id, program.slug, program.version,
-             program.settings.model_dump_json(), name, query.model_dump_json(),
+            (version, _program_key(program), name, query.model_dump_json(),
              local_now.date(), source or os.environ.get(repository.SOURCE_ENV))
             for name, query in asked]
     found: list[Report | None] = [None if key is None else cache.REPORTS.get(key)
@@ -369,9 +368,23 @@ def catalog_figures(conn: Connection, program: Program, now: datetime, *,
     local_now = now.astimezone(program.settings.zone).replace(tzinfo=None)
     window = domain.window(None, None, local_now)
     period = Period(window.start, window.end)
+    version = cache.data_version(conn)
+    key = None if version is None else (
+        version, "catalog", _program_key(program), local_now.date(),
+        source or os.environ.get(repository.SOURCE_ENV))
+    if key is not None and (kept := cache.REPORTS.get(key)) is not None:
+        return kept
     if repository.scans_apart(conn, source):
-        return worker.run_apart(_url(conn), _catalog, program, period, source)
-    return _catalog(conn, program, period, source)
+        figures = worker.run_apart(_url(conn), _catalog, program, period, source)
+    else:
+        figures = _catalog(conn, program, period, source)
+    if key is not None:
+        cache.REPORTS.put(key, figures)
+    return figures
+
+
+def _program_key(program: Program) -> tuple[Any, ...]:
+    return (program.id, program.slug, program.version, program.settings.model_dump_json())
 
 
 def _catalog(conn: Connection | Engine, program: Program, period: Period,
