@@ -25,6 +25,7 @@ EVERY = [(name, ReportQuery()) for name in (
     "category-trends", "segments")]
 DASHBOARD = [("members", ReportQuery(lapsed_days=90)), ("points", ReportQuery()),
              ("points", ReportQuery(start=T0.date() - timedelta(days=29))),
+             ("points-overview", ReportQuery()),
              ("rfm", ReportQuery()), ("cohorts", ReportQuery())]
 SEVERAL = [("products", ReportQuery(level="brand")),
            ("category-trends", ReportQuery(level="department", start=date(2025, 12, 1))),
@@ -33,7 +34,7 @@ SEVERAL = [("products", ReportQuery(level="brand")),
 
 
 def alone(db, program, asked, now=T0):
-    return [db.read(lambda conn: run_report(conn, program, name, query, now))
+    return [db.read(lambda conn: run_reports(conn, program, [(name, query)], now)[0])
             for name, query in asked]
 
 
@@ -52,6 +53,18 @@ def test_reports_over_one_snapshot_are_the_reports_built_alone(shop, asked):
     data_end = {r.report: r.data_end for r in shared}
     if "points" in data_end and "rfm" in data_end:
         assert (data_end["points"], data_end["rfm"]) == (date(2026, 3, 2), date(2026, 2, 25))
+
+
+@pytest.mark.parametrize("query", [ReportQuery(), ReportQuery(start=date(2026, 1, 1)),
+                                   ReportQuery(end=date(2025, 12, 31), point_value="0.05")])
+def test_the_points_overview_is_the_points_reports_months_totals_and_liability(shop, query):
+    overview, report = together(shop.db, shop.program, [("points-overview", query),
+                                                        ("points", query)])
+    same = ("start", "as_of", "as_of_basis", "data_end", "warnings", "monthly", "liability")
+    assert overview.model_dump(include=set(same)) == report.model_dump(include=set(same))
+    assert overview.summary.model_dump() == report.summary.model_dump(
+        exclude={"breakage_rate", "closed_cohorts"})
+    assert overview.report == "points-overview" and overview.summary.issued > 0
 
 
 def test_a_filtered_report_among_several_is_still_the_report_built_alone(shop):

@@ -125,6 +125,25 @@ class PointsReport(ReportBase):
     rules: list[RuleIssuance]
 
 
+class PointsTotals(BaseModel):
+    issued: int
+    spent: int
+    expired: int
+    reversed: int
+    adjusted: int
+
+
+class PointsOverview(ReportBase):
+    """The points report's months, totals and liability, without its earn cohorts and
+    rules (which read every lot and every earn's rule): what the console's dashboard
+    shows. Not one of the API's reports: the same figures are in ``points``."""
+
+    report: Literal["points-overview"] = "points-overview"  # type: ignore[assignment]
+    summary: PointsTotals
+    liability: Liability
+    monthly: list[PointsMonth]
+
+
 # --------------------------------------------------------------------------- rewards
 
 class RedemptionFigures(BaseModel):

@@ -46,8 +46,10 @@ from patron.analytics.schemas import (
     MembersReport,
     MembersSummary,
     PointsMonth,
+    PointsOverview,
     PointsReport,
     PointsSummary,
+    PointsTotals,
     RedemptionMonth,
     Report,
     ReportQuery,
@@ -99,6 +101,7 @@ LEVEL_REPORTS = frozenset({"products", "category-trends"})
 TABLES: dict[str, dict[str, tuple[str, ...] | None]] = {
     "members": {"members": None, "orders": ORDER_FACTS},
     "points": {"ledger": None, "lots": None, "lot_expiries": None, "accounts": None},
+    "points-overview": {"ledger": ("kind", "points", "occurred_at"), "accounts": None},
     # orders only to find the channel of the order a spend names (and the data's last day)
     "rewards": {"spends": None, "orders": ("order_id", "member_id", "channel", "occurred_at"),
                 "reward_redemptions": None, "gift_grants": None},
@@ -163,6 +166,9 @@ def run_report(conn: Connection, program: Program, name: str, query: ReportQuery
                now: datetime, *, source: str | None = None) -> Report:
     """Build one report for one program, as of the query's end date, else ``now``'s day
     (or, for a recency report on old data, the data's last day)."""
+    if name not in REPORTS:
+        raise UnknownReport(f"there is no report {name!r}; reports: {', '.join(REPORTS)}",
+                            reports=list(REPORTS))
     [report] = run_reports(conn, program, [(name, query)], now, source=source)
     return report
 
@@ -176,7 +182,7 @@ def run_reports(conn: Connection, program: Program, asked: Sequence[tuple[str, R
     while nothing has been committed to the database is not built again (``cache``)."""
     local_now = now.astimezone(program.settings.zone).replace(tzinfo=None)
     for name, query in asked:
-        if name not in REPORTS:
+        if name not in BUILDERS:
             raise UnknownReport(f"there is no report {name!r}; reports: {', '.join(REPORTS)}",
                                 reports=list(REPORTS))
         domain.window(query.start, query.end, local_now)  # a bad range fails before reading
@@ -303,28 +309,46 @@ def members_report(w: Warehouse, rq: Request) -> MembersReport:
 
 def points_report(w: Warehouse, rq: Request) -> PointsReport:
     p, value = rq.period, rq.point_value
-    months = [PointsMonth(**m, net=domain.net_points(m["issued"], m["spent"], m["expired"],
-                                                     m["reversed"], m["adjusted"]))
-              for m in queries.points_by_month(w, p)]
+    months = _points_months(w, p)
     cohorts = queries.lot_cohorts(w, p)
     rate, closed = domain.breakage_rate([(c["issued"], c["expired"], c["closed"])
                                          for c in cohorts])
-    held = queries.balances(w)
-    points = held["available"] + held["pending"]
-    summary = PointsSummary(
-        **{k: sum(getattr(m, k) for m in months)
-           for k in ("issued", "spent", "expired", "reversed", "adjusted")},
-        breakage_rate=rate, closed_cohorts=closed)
+    summary = PointsSummary(**_points_totals(months), breakage_rate=rate,
+                            closed_cohorts=closed)
     return PointsReport(
-        **rq.header, summary=summary, monthly=months,
-        liability=Liability(available_points=held["available"],
-                            pending_points=held["pending"], points=points,
-                            value=domain.points_value(points, value, rq.exponent),
-                            point_value=value, members_with_points=held["members"]),
+        **rq.header, summary=summary, monthly=months, liability=_liability(w, rq),
         earn_cohorts=[EarnCohort(**c, breakage=domain.share(c["expired"], c["issued"]))
                       for c in cohorts],
         rules=[RuleIssuance(**r, cost=domain.points_value(r["points"], value, rq.exponent))
                for r in queries.issuance_by_rule(w, p)])
+
+
+def points_overview(w: Warehouse, rq: Request) -> PointsOverview:
+    """The points report's months, totals and liability, by the same code."""
+    months = _points_months(w, rq.period)
+    return PointsOverview(**{**rq.header, "report": "points-overview"},
+                          summary=PointsTotals(**_points_totals(months)), monthly=months,
+                          liability=_liability(w, rq))
+
+
+def _points_months(w: Warehouse, p: Period) -> list[PointsMonth]:
+    return [PointsMonth(**m, net=domain.net_points(m["issued"], m["spent"], m["expired"],
+                                                   m["reversed"], m["adjusted"]))
+            for m in queries.points_by_month(w, p)]
+
+
+def _points_totals(months: list[PointsMonth]) -> dict[str, int]:
+    return {k: sum(getattr(m, k) for m in months)
+            for k in ("issued", "spent", "expired", "reversed", "adjusted")}
+
+
+def _liability(w: Warehouse, rq: Request) -> Liability:
+    held = queries.balances(w)
+    points = held["available"] + held["pending"]
+    return Liability(available_points=held["available"], pending_points=held["pending"],
+                     points=points, value=domain.points_value(points, rq.point_value,
+                                                              rq.exponent),
+                     point_value=rq.point_value, members_with_points=held["members"])
 
 
 # --------------------------------------------------------------------------- rewards
@@ -571,8 +595,9 @@ def segments_report(w: Warehouse, rq: Request) -> SegmentsReport:
                   for r in rows])
 
 
-BUILDERS: dict[str, Callable[[Warehouse, Request], Report]] = {
-    "members": members_report, "points": points_report, "rewards": rewards_report,
+BUILDERS: dict[str, Callable[[Warehouse, Request], Report | PointsOverview]] = {
+    "members": members_report, "points": points_report, "points-overview": points_overview,
+    "rewards": rewards_report,
     "behaviour": behaviour_report, "rfm": rfm_report, "clv": clv_report,
     "cohorts": cohorts_report, "stores": stores_report, "products": products_report,
     "category-trends": category_trends_report, "segments": segments_report}

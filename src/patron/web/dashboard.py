@@ -3,7 +3,9 @@
 Every figure comes from the same report ``patron analytics`` and
 ``GET /api/v1/analytics/…`` build, so the console and the reports never disagree: the
 five reports it shows are built over one snapshot (``run_reports``, each table read once
-for all of them), and the top rewards are the rewards report's catalog rows
+for all of them), the points report as its overview (its months, totals and liability,
+by the same code, without the earn cohorts and rules that read every lot and every
+earn's rule), and the top rewards are the rewards report's catalog rows
 (``catalog_figures``, which leaves out the points spends the dashboard does not show).
 Members per tier is the tiers domain's count (``tier_distribution``: the rule that gives
 a member their tier, paid plans' floors included), and a running campaign's lift is its
@@ -66,8 +68,8 @@ def _running(conn: Connection, program: Program, now: datetime) -> list[Any]:
 def _figures(conn: Connection, program: Program, now: datetime) -> dict[str, Any]:
     today = now.astimezone(program.settings.zone).date()
     members, points, recent, rfm, cohorts = run_reports(conn, program, [
-        ("members", ReportQuery(lapsed_days=ACTIVE_DAYS)), ("points", ReportQuery()),
-        ("points", ReportQuery(start=today - timedelta(days=RECENT_DAYS - 1))),
+        ("members", ReportQuery(lapsed_days=ACTIVE_DAYS)), ("points-overview", ReportQuery()),
+        ("points-overview", ReportQuery(start=today - timedelta(days=RECENT_DAYS - 1))),
         ("rfm", ReportQuery()), ("cohorts", ReportQuery())], now)
     top = sorted(catalog_figures(conn, program, now).rewards,
                  key=lambda r: (-r.redemptions, r.name))[:TOP_REWARDS]
