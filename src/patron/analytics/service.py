@@ -8,6 +8,7 @@ figures to the pure ``domain``/``clv`` code for scoring, fitting and shaping.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -211,6 +212,18 @@ def _build_all(conn: Connection, program: Program, asked: Sequence[tuple[str, Re
         return worker.run_apart(_url(conn), _build_here, program, list(asked), local_now, now,
                                 source)
     return _build_here(conn, program, asked, local_now, now, source)
+
+
+def start_worker(engine: Engine) -> None:
+    """On SQLite, start the analytics worker and have it import the reports' code now, in
+    the background (a server does as it starts), so the first report does not wait for it."""
+    if repository.scans_apart(engine, None):
+        threading.Thread(target=worker.run_apart, args=(_url(engine), _ready), daemon=True,
+                         name="analytics-worker-start").start()
+
+
+def _ready(engine: Engine) -> None:
+    """Nothing: sent to the worker, it makes the worker import this module."""
 
 
 def _url(conn: Connection | Engine) -> str:

@@ -99,12 +99,6 @@ class _Worker:
 _WORKER = _Worker()
 
 
-def start() -> None:
-    """Start the worker now (a server on SQLite does, as it starts), so the first report
-    does not wait for it to import the reports' code."""
-    with _WORKER._lock:
-        _WORKER._started()
-
 
 def run_apart(url: str, work: Callable[..., T], *args: Any) -> T:
     """``work(engine, *args)`` in the worker, for the database at ``url``: ``work`` is a
@@ -144,8 +138,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     # run as the package's module, not as __main__, so that IN_WORKER is the flag the
-    # snapshots read; the reports' code is imported before the first request comes
-    from patron.analytics import service  # noqa: F401
+    # snapshots read
     from patron.analytics import worker as this_module
 
     this_module.main()

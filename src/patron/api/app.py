@@ -18,9 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 import patron
 from patron.flows import jobs
-from patron.analytics import worker as analytics_worker
 from patron.analytics.api import router as analytics_router
-from patron.analytics.repository import scans_apart
+from patron.analytics.service import start_worker as start_analytics_worker
 from patron.auth.api import router as portal_links_router
 from patron.campaigns.api import router as campaigns_router
 from patron.coupons.api import router as coupons_router
@@ -103,8 +102,7 @@ def create_app(db: Database, clock: Clock | None = None, *,
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = []
-        if scans_apart(db.engine, None):
-            analytics_worker.start()  # it imports the reports' code while the server starts
+        start_analytics_worker(db.engine)  # SQLite: it imports the reports' code meanwhile
         if jobs_interval:
             tasks.append(asyncio.create_task(_scheduler(db, clock, jobs_interval)))
         if features_interval:
