@@ -110,16 +110,18 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def patron_server(url: str, workers: int = 1, start_seconds: float = 180) -> Iterator[str]:
+def patron_server(url: str, workers: int = 1, start_seconds: float = 180,
+                  env: dict[str, str] | None = None) -> Iterator[str]:
     """Patron served as the README says: ``patron serve --workers N`` (uvicorn), on
     ``url``'s database; it must answer within ``start_seconds`` (long, for a busy machine);
-    its log goes to a file, shown if it fails to start."""
+    its log goes to a file, shown if it fails to start. ``env``: the server's environment
+    (default this process's), e.g. a ``PYTHONPATH`` naming another revision's code."""
     port = _free_port()
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "patron.cli.main", "serve", "--db", url, "--host", "127.0.0.1",
          "--port", str(port), "--workers", str(workers), "--no-access-log"],
-        stdout=log, stderr=subprocess.STDOUT)
+        stdout=log, stderr=subprocess.STDOUT, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + start_seconds

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     webhook_cache_seconds: float = 5.0
     """How long a process trusts what it read of a program's subscriptions (a change made
     in the same process is seen at once; one made in another, within this long)."""
+    report_cache_entries: int = 32
+    """Analytics reports kept per process, each only while nothing has been committed to
+    the database since it was built (``patron.analytics.cache``); 0 keeps none."""
     batch_max_events: int = 1000
     group_commit_max: int = 100
     """The most single events (``POST /events``) of one API key written together, in one

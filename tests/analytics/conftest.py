@@ -18,7 +18,7 @@ the expiry sweep runs at T0 (A loses 2 + 20, B 50 + 10), then A spends 25 and C
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -95,3 +95,26 @@ def build_shop(db: Database) -> Shop:
 @pytest.fixture(scope="module")
 def shop(database: Database) -> Shop:
     return build_shop(database)
+
+
+def noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), UTC)
+
+
+def steady_shop(database, clock):
+    """Twenty-four members buying every one to three weeks right up to the last day, and
+    six whose one purchase was in the last month: nobody seems ever to drop out, so BG/NBD
+    fits its dropout parameters a and b at zero, where its formulas give no finite figure
+    for members without a repeat purchase. The six members' ids."""
+    program = make_program(database, clock, pending_days=0)
+    last = T0.date() - timedelta(days=1)
+    start = last - timedelta(days=120)
+    schedule = {n: [noon(start + timedelta(days=d))
+                    for d in range(3 * n, 121, 7 + (n % 4) * 3)] for n in range(24)}
+    schedule.update({24 + n: [noon(last - timedelta(days=3 + 5 * n))] for n in range(6)})
+    ids = {n: database.transact(lambda conn: create_member(
+        conn, program, member_create(), noon(start))).id for n in schedule}
+    events = [purchase_event({"id": ids[n]}, (10 + n) * 100, when)
+              for n, days in schedule.items() for when in days]
+    database.transact(lambda conn: ingest(conn, program, events, now=clock.now(), actor="t"))
+    return program, [ids[24 + n] for n in range(6)]

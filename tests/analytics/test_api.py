@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from tests.analytics.conftest import build_shop
+from tests.analytics.conftest import build_shop, steady_shop
 from tests.conftest import Api
 
 
@@ -96,3 +96,16 @@ def test_a_program_without_history_still_gets_every_report(api):
     assert members["summary"]["members"] == 0 and members["summary"]["average_order_value"] is None
     assert api.get("/analytics/points").json()["summary"]["breakage_rate"] is None
     assert api.get("/analytics/clv").json()["code"] == "insufficient_data"
+
+
+def test_clv_on_a_degenerate_fit_answers_with_null_figures(api, database, clock):
+    """Not a 500: members the fitted models give no figure for are null, JSON and CSV."""
+    program, once = steady_shop(database, clock)
+    on = Api(api.client, api.db, program, api.clock)
+    body = on.get("/analytics/clv", role="analyst").json()
+    assert body["summary"]["members_without_prediction"] == len(once)
+    nulls = {m["member_id"] for m in body["members"] if m["expected_value"] is None}
+    assert nulls == set(once)
+    rows = list(csv.DictReader(io.StringIO(on.get(
+        "/analytics/clv", role="analyst", params={"format": "csv"}).text)))
+    assert {int(r["member_id"]) for r in rows if r["expected_value"] == ""} == set(once)

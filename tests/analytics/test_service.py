@@ -12,6 +12,7 @@ from patron.analytics.schemas import ReportQuery
 from patron.analytics.service import UnknownReport, UnknownSegment, run_report
 from patron.flows.ingest import ingest
 from patron.flows.enrolment import create_member
+from tests.analytics.conftest import steady_shop
 from tests.conftest import T0, make_program
 from tests.factories import member_create, purchase_event
 
@@ -357,3 +358,27 @@ def test_reports_on_old_data_are_as_of_its_last_day_and_say_so(shop):
     assert chosen.summary.active == 0 and "2026-12-31" in chosen.warnings[0]
     fresh = report(shop, "members")
     assert (fresh.as_of, fresh.as_of_basis, fresh.warnings) == (T0.date(), "today", [])
+
+
+# --------------------------------------------------------------------------- CLV, degenerate fit
+
+def test_clv_on_a_degenerate_fit_reports_members_without_a_prediction(database, clock):
+    program, once = steady_shop(database, clock)
+    r = database.read(lambda conn: run_report(conn, program, "clv", ReportQuery(),
+                                              clock.now()))
+    assert r.bgnbd.a < 1e-6 and r.bgnbd.b < 1e-3  # the data does make the fit degenerate
+    unpredicted = [m for m in r.members if m.expected_value is None]
+    assert {m.member_id for m in unpredicted} == set(once)
+    assert all(m.frequency == 0 and m.expected_purchases is None for m in unpredicted)
+    assert r.members[-6:] == unpredicted  # after every member with a figure
+    predicted = r.members[:-6]
+    assert all(m.expected_value is not None and m.expected_value > 0 for m in predicted)
+    values = [m.expected_value for m in predicted]
+    assert values == sorted(values, reverse=True)
+    s = r.summary
+    assert (s.customers, s.members_without_prediction) == (30, 6)
+    assert s.expected_value == sum(values)
+    assert s.expected_purchases == pytest.approx(sum(m.expected_purchases for m in predicted),
+                                                 abs=1e-3)
+    [warning] = r.warnings
+    assert "6 members (6 of them without a repeat purchase)" in warning

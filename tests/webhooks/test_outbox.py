@@ -144,12 +144,14 @@ def test_points_expiring_soon_are_told_once_per_member_and_day(database, clock):
     earn(database, program, clock, told, 30, "b")           # same instant: the same day
     earn(database, program, clock, quiet, 10, "c")
     earn(database, program, clock, quiet, -10, "d")         # nothing left to lose
-    assert ledger_jobs.notice_expiring(database, clock.now(), 30).notices == 0  # 40 days off
+    # (the sweeps cover every program: other tests' programs share the database)
+    ledger_jobs.notice_expiring(database, clock.now(), 30)
+    assert bodies(database, program) == []  # 40 days off
     clock.advance(days=15)
     first = ledger_jobs.notice_expiring(database, clock.now(), 30)
-    again = ledger_jobs.notice_expiring(database, clock.now() + timedelta(days=1), 30)
-    assert (first.notices, first.points, again.notices) == (1, 100, 0)
-    [body] = bodies(database, program)
+    ledger_jobs.notice_expiring(database, clock.now() + timedelta(days=1), 30)
+    assert first.notices >= 1 and first.points >= 100
+    [body] = bodies(database, program)  # told once, of the day's 100 points
     assert body["type"] == "points.expiring_soon"
     assert body["data"]["member_id"] == told and body["data"]["points"] == 100
     assert body["data"]["expires_at"] == (clock.now() + timedelta(days=25)).isoformat()

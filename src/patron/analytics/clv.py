@@ -20,8 +20,12 @@ they compare with published values, e.g. −9582.4 for CDNOW in weeks.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import math
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -170,13 +174,42 @@ def _fit_gamma_gamma(x: np.ndarray, m: np.ndarray) -> tuple[Any, GammaGamma]:
 
 
 def fit(h: Histories, unit: TimeUnit = "week") -> Fit:
-    """Fit BG/NBD on everyone and Gamma-Gamma on repeat buyers, each with its own penalty."""
+    """Fit BG/NBD on everyone and Gamma-Gamma on repeat buyers, each with its own penalty.
+
+    A fit is a pure function of its inputs, and most of a CLV report's time: the fits of
+    the last few distinct inputs are kept, keyed by the inputs themselves (a digest of
+    every member's figures), so a report asked again on unchanged purchases reuses its
+    fit, and one purchase more anywhere is a new key, never a stale fit."""
     _check_enough(h)
     x, t_x, big_t, m = _arrays(h, unit)
+    key = _digest(unit, x, t_x, big_t, m)
+    with _FITS_LOCK:
+        if (known := _FITS.get(key)) is not None:
+            _FITS.move_to_end(key)
+            return known
     repeat = (x > 0) & (m > 0)
     bg, bgnbd = _fit_bgnbd(x, t_x, big_t)
     gg, gamma_gamma = _fit_gamma_gamma(x[repeat], m[repeat])
-    return Fit(unit, bgnbd, gamma_gamma, bg, gg)
+    made = Fit(unit, bgnbd, gamma_gamma, bg, gg)
+    with _FITS_LOCK:
+        _FITS[key] = made
+        while len(_FITS) > KEPT_FITS:
+            _FITS.popitem(last=False)
+    return made
+
+
+KEPT_FITS = 8
+_FITS: OrderedDict[bytes, Fit] = OrderedDict()
+_FITS_LOCK = threading.Lock()
+
+
+def _digest(unit: str, *columns: np.ndarray) -> bytes:
+    digest = hashlib.blake2b(unit.encode(), digest_size=20)
+    for column in columns:
+        data = np.ascontiguousarray(column, dtype=float)
+        digest.update(len(data).to_bytes(8, "little"))
+        digest.update(data.tobytes())
+    return digest.digest()
 
 
 def predict(model: Fit, h: Histories, horizon_days: int) -> Predictions:
@@ -199,23 +232,47 @@ def histories(rows: Sequence[tuple[int, int, int, int, float]], minor_exponent: 
                      [int(r[3]) for r in rows], [float(r[4]) / scale for r in rows])
 
 
+def finite_sum(values: np.ndarray) -> float:
+    """The sum of the finite values: a member the model gives no figure adds nothing."""
+    values = np.asarray(values, dtype=float)
+    return float(values[np.isfinite(values)].sum())
+
+
+def _minor_or_none(amounts: np.ndarray, minor_exponent: int) -> list[int | None]:
+    amounts = np.asarray(amounts, dtype=float)
+    known = np.isfinite(amounts)
+    minor = to_minor_all(np.where(known, amounts, 0.0), minor_exponent)
+    return [m if k else None for m, k in zip(minor, known.tolist())]
+
+
+def _rounded_or_none(values: np.ndarray, digits: int) -> list[float | None]:
+    values = np.asarray(values, dtype=float)
+    return [round(v, digits) if math.isfinite(v) else None for v in values.tolist()]
+
+
 def member_rows(h: Histories, ahead: Predictions, unit: str, minor_exponent: int,
                 holdout: dict[int, int] | None) -> list[dict[str, object]]:
-    """One row per member, highest expected value first (then by member id)."""
+    """One row per member, highest expected value first (then by member id).
+
+    A fit can be degenerate (BG/NBD's dropout parameters a and b near zero, a few dozen
+    members): its formulas then give no finite figure for some members, typically
+    those without a repeat purchase. Their figures are None, not a made-up number,
+    and they come last."""
     days = UNIT_DAYS[unit]
     repeat_spend = to_minor_all(h.repeat_spend, minor_exponent)
-    average_spend = to_minor_all(ahead.expected_average_spend, minor_exponent)
-    value = to_minor_all(ahead.expected_value, minor_exponent)
-    alive = ahead.probability_alive.astype(float).tolist()
-    purchases = ahead.expected_purchases.astype(float).tolist()
+    average_spend = _minor_or_none(ahead.expected_average_spend, minor_exponent)
+    value = _minor_or_none(ahead.expected_value, minor_exponent)
+    alive = _rounded_or_none(ahead.probability_alive, 6)
+    purchases = _rounded_or_none(ahead.expected_purchases, 6)
     rows = [dict(member_id=member_id, frequency=h.frequency[i],
                  recency=round(h.recency_days[i] / days, 4), age=round(h.age_days[i] / days, 4),
                  average_repeat_spend=repeat_spend[i],
-                 probability_alive=round(alive[i], 6),
-                 expected_purchases=round(purchases[i], 6),
+                 probability_alive=alive[i],
+                 expected_purchases=purchases[i],
                  expected_average_spend=average_spend[i],
                  expected_value=value[i],
                  holdout_purchases=None if holdout is None else holdout.get(member_id, 0))
             for i, member_id in enumerate(h.member_ids)]
-    rows.sort(key=lambda r: (-int(r["expected_value"]), r["member_id"]))
+    rows.sort(key=lambda r: (r["expected_value"] is None, -int(r["expected_value"] or 0),
+                             r["member_id"]))
     return rows

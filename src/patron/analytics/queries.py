@@ -7,7 +7,7 @@ the member lived it. Periods are half-open: ``start <= t < end``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -78,10 +78,11 @@ ACTIVITY: dict[str, str] = {
 join today while their purchases are last year's."""
 
 
-def last_activity_day(w: Warehouse) -> date | None:
-    """The last day (local) with recorded activity among the tables the report read."""
+def last_activity_day(w: Warehouse, among: Collection[str] | None = None) -> date | None:
+    """The last day (local) with recorded activity among the tables the report read
+    (``among``; by default every table of the snapshot)."""
     found = [f"SELECT max({column}) AS latest FROM {table}" for table, column in ACTIVITY.items()
-             if table in w.loaded]
+             if table in w.loaded and (among is None or table in among)]
     if not found:
         return None
     last = w.one(f"SELECT max(latest) AS latest FROM ({' UNION ALL '.join(found)})")["latest"]
@@ -190,8 +191,9 @@ def issuance_by_rule(w: Warehouse, p: Period) -> list[dict[str, Any]]:
 
 # --------------------------------------------------------------------------- rewards
 
-def create_redemptions(w: Warehouse) -> None:
-    """Every redemption as one row: the catalog's, then the other points spends.
+def create_redemptions(w: Warehouse, *, spends: bool = True) -> None:
+    """Every redemption as one row: the catalog's, then (unless ``spends`` is False)
+    the other points spends.
 
     A catalog redemption comes from the redemptions table, as the reward was
     then (type, name, price), with its cancellation if any; it has no order. The
@@ -200,11 +202,15 @@ def create_redemptions(w: Warehouse) -> None:
     and its order (if any) where. A table, not a view: the report reads it five
     times, and a view would join the spends to the orders again each time.
     """
+    catalog = ("SELECT reward_type, reward_id AS reward, reward_name AS name, "
+               "'no order' AS channel, member_id, cost_points AS points, "
+               "created_at AS occurred_at, CAST(NULL AS VARCHAR) AS order_id, cancelled_at, "
+               "cause FROM reward_redemptions")
+    if not spends:
+        w.execute(f"CREATE OR REPLACE TEMP TABLE redemptions AS {catalog}")
+        return
     w.execute(
-        "CREATE TEMP TABLE redemptions AS "
-        "SELECT reward_type, reward_id AS reward, reward_name AS name, 'no order' AS channel, "
-        "member_id, cost_points AS points, created_at AS occurred_at, "
-        "CAST(NULL AS VARCHAR) AS order_id, cancelled_at, cause FROM reward_redemptions "
+        f"CREATE OR REPLACE TEMP TABLE redemptions AS {catalog} "
         "UNION ALL "
         "SELECT 'points_spend', coalesce(s.reason, ''), coalesce(s.reason, ''), "
         "coalesce(o.channel, CASE WHEN s.order_id IS NULL THEN 'no order' ELSE 'unknown' END), "

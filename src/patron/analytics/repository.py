@@ -16,14 +16,18 @@ Two ways in, the same tables out:
   installed (they are built for linux x86_64 only) or the database lives in memory.
   ``PATRON_ANALYTICS_SOURCE=fetch`` (or ``scan``) forces one.
 
+A SQLite file is scanned only in the analytics worker's process (``worker``): the
+scanner's own copy of SQLite must not share a process with Patron's connections.
+
 What a snapshot costs is the rows and columns it copies, so a report names the
 columns it reads of each table (``order_id``, a string per order, is read only by
 the report that looks orders up by it), and the scanning path keeps one DuckDB
 database per operational database, with the extension loaded and the database
 attached once per process (0.1-0.2 s a report otherwise): each snapshot is a
 cursor of it, a connection of its own whose temporary tables no other request
-sees and which go when it closes. Nothing is cached but the attachment: every
-snapshot reads the tables again, so a report never shows stale figures.
+sees and which go when it closes. Nothing is cached here but the attachment: every
+snapshot reads the tables again (reports are kept only while the database is unchanged,
+see ``cache``).
 """
 
 from __future__ import annotations
@@ -41,9 +45,10 @@ from typing import Any
 
 import duckdb
 import numpy as np
-from sqlalchemy import Boolean, Connection, Select, column, select, table
+from sqlalchemy import Boolean, Connection, Engine, Select, column, select, table
 from sqlalchemy.engine import URL
 
+from patron.analytics import worker
 from patron.events.tables import events, order_lines, orders
 from patron.ledger.tables import accounts, ledger_entries, lot_moves, lots
 from patron.members.tables import members
@@ -201,7 +206,10 @@ TABLES: dict[str, SnapshotTable] = {t.name: t for t in (
         (("member_id", "BIGINT"), ("type", "VARCHAR"), ("channel", "VARCHAR"),
          ("occurred_at", LOCAL_TS)),
         "SELECT member_id, type, channel, occurred_at FROM src.events "
-        "WHERE program_id = $program AND type <> 'purchase'", _fetch_events),
+        "WHERE program_id = $program AND type <> 'purchase'", _fetch_events,
+        # PostgreSQL's own plan skips the purchases faster than the scanner's filter
+        postgres="SELECT member_id, type, channel, occurred_at FROM events "
+                 "WHERE program_id = {program} AND type <> 'purchase'"),
     SnapshotTable(
         "ledger",
         (("id", "BIGINT"), ("member_id", "BIGINT"), ("kind", "VARCHAR"), ("points", "BIGINT"),
@@ -219,7 +227,9 @@ TABLES: dict[str, SnapshotTable] = {t.name: t for t in (
         (("id", "BIGINT"), ("member_id", "BIGINT"), ("points", "BIGINT"),
          ("occurred_at", LOCAL_TS), ("order_id", "VARCHAR"), ("reason", "VARCHAR")),
         "SELECT id, member_id, -points AS points, occurred_at, order_id, reason "
-        "FROM src.ledger_entries WHERE program_id = $program AND kind = 'spend'", _fetch_spends),
+        "FROM src.ledger_entries WHERE program_id = $program AND kind = 'spend'", _fetch_spends,
+        postgres="SELECT id, member_id, -points AS points, occurred_at, order_id, reason "
+                 "FROM ledger_entries WHERE program_id = {program} AND kind = 'spend'"),
     SnapshotTable(
         # the catalog's redemptions; entry_id is the points spend that paid for each
         "reward_redemptions",
@@ -279,7 +289,7 @@ def _postgres_dsn(url: URL) -> str:
     return " ".join(f"{k}={_libpq_quote(v)}" for k, v in parts.items() if v is not None)
 
 
-def _scan_target(conn: Connection) -> tuple[str, str, Path] | None:
+def _scan_target(conn: Connection | Engine) -> tuple[str, str, Path] | None:
     """``(type, attach string, extension)`` when this database can be scanned."""
     url = conn.engine.url
     if conn.dialect.name == "sqlite":
@@ -292,6 +302,14 @@ def _scan_target(conn: Connection) -> tuple[str, str, Path] | None:
         extension = _extension_path("duckdb_extension_postgres_scanner", "postgres_scanner")
         return ("postgres", _postgres_dsn(url), extension) if extension else None
     return None
+
+
+def scans_apart(conn: Connection | Engine, source: str | None) -> bool:
+    """Whether a snapshot would scan a SQLite file: it is then taken in the analytics
+    worker's process, never beside Patron's own SQLite connections (see ``worker``)."""
+    wanted = (source or os.environ.get(SOURCE_ENV) or "auto").lower()
+    target = _scan_target(conn) if wanted in ("auto", "scan") else None
+    return target is not None and target[0] == "sqlite" and not worker.IN_WORKER
 
 
 def _quote(text: str) -> str:
@@ -319,6 +337,22 @@ def _wanted(tables: Wanted) -> dict[str, tuple[str, ...] | None]:
     if isinstance(tables, Mapping):
         return {name: None if cols is None else tuple(cols) for name, cols in tables.items()}
     return {name: None for name in tables}
+
+
+def _with_needs(wanted: dict[str, tuple[str, ...] | None]) -> dict[str, tuple[str, ...] | None]:
+    """The tables asked for and every table they depend on (that one with all columns)."""
+    wanted, unseen = dict(wanted), list(wanted)
+    while unseen:
+        for needed in TABLES[unseen.pop()].needs:
+            if needed not in wanted:
+                wanted[needed] = None
+                unseen.append(needed)
+    return wanted
+
+
+def with_needs(tables: Wanted) -> set[str]:
+    """The names of the tables a snapshot of ``tables`` holds."""
+    return set(_with_needs(_wanted(tables)))
 
 
 _SHARED: dict[tuple[str, str], duckdb.DuckDBPyConnection] = {}
@@ -357,7 +391,7 @@ class Warehouse:
     needs is read by a connection of its own, in parallel (those a table depends on
     first). The tables the reports derive from them stay temporary."""
 
-    def __init__(self, conn: Connection, program_id: int, timezone: str, *,
+    def __init__(self, conn: Connection | Engine, program_id: int, timezone: str, *,
                  source: str | None = None) -> None:
         self._conn = conn
         self.program_id = program_id
@@ -366,6 +400,9 @@ class Warehouse:
         target = _scan_target(conn) if wanted in ("auto", "scan") else None
         if wanted == "scan" and target is None:
             raise RuntimeError(f"{SOURCE_ENV}=scan but no scanner extension fits this database")
+        if target is not None and target[0] == "sqlite" and not worker.IN_WORKER:
+            raise RuntimeError("the SQLite scanner runs in the analytics worker's process only "
+                               "(patron.analytics.worker)")
         self.source = "scan" if target else "fetch"
         self._kind = target[0] if target else None
         self._target = target
@@ -395,12 +432,7 @@ class Warehouse:
     def load(self, tables: Wanted) -> Warehouse:
         """Snapshot the named tables (and what they depend on) for this program, each
         with the columns asked for; a table a later one depends on, with all of its."""
-        wanted, unseen = _wanted(tables), list(_wanted(tables))
-        while unseen:
-            for needed in TABLES[unseen.pop()].needs:
-                if needed not in wanted:
-                    wanted[needed] = None
-                    unseen.append(needed)
+        wanted = _with_needs(_wanted(tables))
         while pending := {n: c for n, c in wanted.items() if n not in self.loaded}:
             ready = {n: c for n, c in pending.items()
                      if all(d in self.loaded for d in TABLES[n].needs)}
@@ -492,7 +524,7 @@ def _used(sql: str, params: dict[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (params or {}).items() if re.search(rf"\${k}\b", sql)}
 
 
-def snapshot(conn: Connection, program_id: int, timezone: str, tables: Wanted, *,
+def snapshot(conn: Connection | Engine, program_id: int, timezone: str, tables: Wanted, *,
              source: str | None = None) -> Warehouse:
     warehouse = Warehouse(conn, program_id, timezone, source=source)
     try:

@@ -125,6 +125,25 @@ class PointsReport(ReportBase):
     rules: list[RuleIssuance]
 
 
+class PointsTotals(BaseModel):
+    issued: int
+    spent: int
+    expired: int
+    reversed: int
+    adjusted: int
+
+
+class PointsOverview(ReportBase):
+    """The points report's months, totals and liability, without its earn cohorts and
+    rules (which read every lot and every earn's rule): what the console's dashboard
+    shows. Not one of the API's reports: the same figures are in ``points``."""
+
+    report: Literal["points-overview"] = "points-overview"  # type: ignore[assignment]
+    summary: PointsTotals
+    liability: Liability
+    monthly: list[PointsMonth]
+
+
 # --------------------------------------------------------------------------- rewards
 
 class RedemptionFigures(BaseModel):
@@ -334,16 +353,22 @@ class GammaGammaParameters(BaseModel):
     penalizer: float = Field(description="L2 penalty this fit needed (0: none, as published)")
 
 
+UNPREDICTED = ("null where the fitted model gives no finite figure for the member (see the "
+               "summary's members_without_prediction and the warnings)")
+
+
 class ClvMember(BaseModel):
     member_id: int
     frequency: int = Field(description="Repeat purchase days in calibration")
     recency: float = Field(description="First to last purchase, in time units")
     age: float = Field(description="First purchase to calibration end (T), in time units")
     average_repeat_spend: int = Field(description="Minor units; 0 without repeat purchases")
-    probability_alive: float
-    expected_purchases: float = Field(description="Over the next horizon_days")
-    expected_average_spend: int
-    expected_value: int = Field(description="Expected spend over the horizon, minor units")
+    probability_alive: float | None = Field(description=UNPREDICTED)
+    expected_purchases: float | None = Field(
+        description="Over the next horizon_days; " + UNPREDICTED)
+    expected_average_spend: int | None = Field(description=UNPREDICTED)
+    expected_value: int | None = Field(
+        description="Expected spend over the horizon, minor units; " + UNPREDICTED)
     holdout_purchases: int | None = Field(
         description="Purchase days after calibration (when the period runs past it)")
 
@@ -354,8 +379,11 @@ class ClvSummary(BaseModel):
     horizon_days: int
     customers: int
     repeat_customers: int
-    expected_purchases: float
-    expected_value: int
+    expected_purchases: float = Field(description="Of the members with a prediction")
+    expected_value: int = Field(description="Of the members with a prediction, minor units")
+    members_without_prediction: int = Field(
+        description="Members the fitted models give no finite expected value for (a "
+                    "degenerate fit on little data); left out of the expected totals")
     holdout_days: int = Field(description="Days after calibration up to the end")
     holdout_purchases: int | None = Field(
         description="Actual purchase days in the holdout of the members fitted in calibration "

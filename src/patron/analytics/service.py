@@ -7,15 +7,17 @@ figures to the pure ``domain``/``clv`` code for scoring, fitting and shaping.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
-from patron.analytics import clv, domain, queries, repository
+from patron.analytics import cache, clv, domain, queries, repository, worker
 from patron.analytics.queries import Period
 from patron.analytics.repository import Warehouse
 from patron.analytics.schemas import (
@@ -45,8 +47,10 @@ from patron.analytics.schemas import (
     MembersReport,
     MembersSummary,
     PointsMonth,
+    PointsOverview,
     PointsReport,
     PointsSummary,
+    PointsTotals,
     RedemptionMonth,
     Report,
     ReportQuery,
@@ -93,9 +97,12 @@ class InvalidCalibration(InvalidInput):
 
 
 ORDER_FACTS = ("member_id", "total", "occurred_at")
+LINE_FACTS = ("order_pk", "quantity", "amount", "discount")
+LEVEL_REPORTS = frozenset({"products", "category-trends"})
 TABLES: dict[str, dict[str, tuple[str, ...] | None]] = {
     "members": {"members": None, "orders": ORDER_FACTS},
     "points": {"ledger": None, "lots": None, "lot_expiries": None, "accounts": None},
+    "points-overview": {"ledger": ("kind", "points", "occurred_at"), "accounts": None},
     # orders only to find the channel of the order a spend names (and the data's last day)
     "rewards": {"spends": None, "orders": ("order_id", "member_id", "channel", "occurred_at"),
                 "reward_redemptions": None, "gift_grants": None},
@@ -107,8 +114,10 @@ TABLES: dict[str, dict[str, tuple[str, ...] | None]] = {
     "stores": {"orders": ("id", "member_id", "total", "occurred_at", "store_id", "discount",
                           "coupon_value"),
                "order_lines": ("order_pk", "quantity", "discount")},
-    "products": {"orders": ("id", "member_id", "occurred_at"), "order_lines": None},
-    "category-trends": {"orders": ("id", "member_id", "occurred_at"), "order_lines": None},
+    # and of the lines, the product level asked for (see ``_tables``)
+    "products": {"orders": ("id", "member_id", "occurred_at"), "order_lines": LINE_FACTS},
+    "category-trends": {"orders": ("id", "member_id", "occurred_at"),
+                        "order_lines": LINE_FACTS},
     "segments": {"orders": ORDER_FACTS, "accounts": None, "segment_members": None},
 }
 """What each report reads, and of which columns (``None``: all); ``members`` too when
@@ -122,6 +131,8 @@ with no end date, they are as of the data's last day (see ``domain.as_of``)."""
 
 def _tables(name: str, query: ReportQuery) -> dict[str, tuple[str, ...] | None]:
     tables = dict(TABLES[name])
+    if name in LEVEL_REPORTS:  # one level of the product hierarchy, not all five
+        tables["order_lines"] = (*LINE_FACTS, query.level)
     if query.region is not None or query.join_channel is not None:
         tables = {"members": None, **tables}
     if query.channel is not None:
@@ -159,23 +170,115 @@ def run_report(conn: Connection, program: Program, name: str, query: ReportQuery
     if name not in REPORTS:
         raise UnknownReport(f"there is no report {name!r}; reports: {', '.join(REPORTS)}",
                             reports=list(REPORTS))
+    [report] = run_reports(conn, program, [(name, query)], now, source=source)
+    return report
+
+
+def run_reports(conn: Connection, program: Program, asked: Sequence[tuple[str, ReportQuery]],
+                now: datetime, *, source: str | None = None) -> list[Report]:
+    """Several reports of one program over one snapshot, each table read once for all of
+    them (a page that shows several reports pays for one reading); each report is the
+    one ``run_report`` gives. A member or channel filter deletes rows from the snapshot,
+    so reports with one are each given a snapshot of their own. A report asked again
+    while nothing has been committed to the database is not built again (``cache``)."""
     local_now = now.astimezone(program.settings.zone).replace(tzinfo=None)
-    domain.window(query.start, query.end, local_now)  # a bad range fails before any reading
-    with repository.snapshot(conn, program.id, program.settings.timezone, _tables(name, query),
+    for name, query in asked:
+        if name not in BUILDERS:
+            raise UnknownReport(f"there is no report {name!r}; reports: {', '.join(REPORTS)}",
+                                reports=list(REPORTS))
+        domain.window(query.start, query.end, local_now)  # a bad range fails before reading
+    version = cache.data_version(conn)
+    keys = [None if version is None else
+            (version, _program_key(program), name, query.model_dump_json(),
+             local_now.date(), source or os.environ.get(repository.SOURCE_ENV))
+            for name, query in asked]
+    found: list[Report | None] = [None if key is None else cache.REPORTS.get(key)
+                                  for key in keys]
+    missing = [i for i, report in enumerate(found) if report is None]
+    if missing:
+        built = _build_all(conn, program, [asked[i] for i in missing], local_now, now, source)
+        for i, report in zip(missing, built):
+            found[i] = report
+            if keys[i] is not None:
+                cache.REPORTS.put(keys[i], report)
+    # a kept report is the same report; only the time it was asked for is now's
+    return [report if report.generated_at == now else
+            report.model_copy(update={"generated_at": now}) for report in found]
+
+
+def _build_all(conn: Connection, program: Program, asked: Sequence[tuple[str, ReportQuery]],
+               local_now: datetime, now: datetime, source: str | None) -> list[Report]:
+    if repository.scans_apart(conn, source):
+        return worker.run_apart(_url(conn), _build_here, program, list(asked), local_now, now,
+                                source)
+    return _build_here(conn, program, asked, local_now, now, source)
+
+
+def start_worker(engine: Engine) -> None:
+    """On SQLite, start the analytics worker and have it import the reports' code now, in
+    the background (a server does as it starts), so the first report does not wait for it."""
+    if repository.scans_apart(engine, None):
+        threading.Thread(target=worker.run_apart, args=(_url(engine), _ready), daemon=True,
+                         name="analytics-worker-start").start()
+
+
+def _ready(engine: Engine) -> None:
+    """Nothing: sent to the worker, it makes the worker import this module."""
+
+
+def _url(conn: Connection | Engine) -> str:
+    return conn.engine.url.render_as_string(hide_password=False)
+
+
+def _build_here(conn: Connection | Engine, program: Program,
+                asked: Sequence[tuple[str, ReportQuery]], local_now: datetime, now: datetime,
+                source: str | None) -> list[Report]:
+    if len(asked) > 1 and any(_filtered(query) for _, query in asked):
+        return [report for one in asked
+                for report in _build_here(conn, program, [one], local_now, now, source)]
+    wanted = [_tables(name, query) for name, query in asked]
+    with repository.snapshot(conn, program.id, program.settings.timezone, _union(wanted),
                              source=source) as w:
-        data_end = queries.last_activity_day(w)
-        as_of = domain.as_of(query.start, query.end, local_now.date(), data_end,
-                             follows_data=name in FOLLOW_DATA)
-        window = domain.window(query.start, as_of.day, local_now)
-        queries.scope(w, region=query.region, join_channel=query.join_channel,
-                      channel=query.channel)
-        header = dict(report=name, program=program.slug, currency=program.settings.currency,
-                      minor_exponent=program.settings.minor_exponent, start=query.start,
-                      as_of=window.as_of, as_of_basis=as_of.basis, data_end=data_end,
-                      warnings=list(as_of.warnings), generated_at=now, source=w.source)
-        request = Request(program, query, Period(window.start, window.end), window.as_of,
-                          header)
-        return BUILDERS[name](w, request)
+        # each report's last day of activity is of the tables it reads, before any filter
+        ends = [queries.last_activity_day(w, repository.with_needs(tables))
+                for tables in wanted]
+        first = asked[0][1]
+        queries.scope(w, region=first.region, join_channel=first.join_channel,
+                      channel=first.channel)
+        return [_build(w, program, name, query, data_end, local_now, now)
+                for (name, query), data_end in zip(asked, ends)]
+
+
+def _filtered(query: ReportQuery) -> bool:
+    return (query.region, query.join_channel, query.channel) != (None, None, None)
+
+
+def _union(wanted: Sequence[dict[str, tuple[str, ...] | None]]
+           ) -> dict[str, tuple[str, ...] | None]:
+    """The tables of several reports, each with every column one of them reads."""
+    union: dict[str, tuple[str, ...] | None] = {}
+    for tables in wanted:
+        for table, columns in tables.items():
+            if table in union and (union[table] is None or columns is None):
+                union[table] = None
+            elif table in union:
+                union[table] = (*union[table], *(c for c in columns if c not in union[table]))
+            else:
+                union[table] = columns
+    return union
+
+
+def _build(w: Warehouse, program: Program, name: str, query: ReportQuery,
+           data_end: date | None, local_now: datetime, now: datetime) -> Report:
+    as_of = domain.as_of(query.start, query.end, local_now.date(), data_end,
+                         follows_data=name in FOLLOW_DATA)
+    window = domain.window(query.start, as_of.day, local_now)
+    header = dict(report=name, program=program.slug, currency=program.settings.currency,
+                  minor_exponent=program.settings.minor_exponent, start=query.start,
+                  as_of=window.as_of, as_of_basis=as_of.basis, data_end=data_end,
+                  warnings=list(as_of.warnings), generated_at=now, source=w.source)
+    request = Request(program, query, Period(window.start, window.end), window.as_of, header)
+    return BUILDERS[name](w, request)
 
 
 def _counts(pairs: list[tuple[Any, int]]) -> list[Count]:
@@ -219,28 +322,46 @@ def members_report(w: Warehouse, rq: Request) -> MembersReport:
 
 def points_report(w: Warehouse, rq: Request) -> PointsReport:
     p, value = rq.period, rq.point_value
-    months = [PointsMonth(**m, net=domain.net_points(m["issued"], m["spent"], m["expired"],
-                                                     m["reversed"], m["adjusted"]))
-              for m in queries.points_by_month(w, p)]
+    months = _points_months(w, p)
     cohorts = queries.lot_cohorts(w, p)
     rate, closed = domain.breakage_rate([(c["issued"], c["expired"], c["closed"])
                                          for c in cohorts])
-    held = queries.balances(w)
-    points = held["available"] + held["pending"]
-    summary = PointsSummary(
-        **{k: sum(getattr(m, k) for m in months)
-           for k in ("issued", "spent", "expired", "reversed", "adjusted")},
-        breakage_rate=rate, closed_cohorts=closed)
+    summary = PointsSummary(**_points_totals(months), breakage_rate=rate,
+                            closed_cohorts=closed)
     return PointsReport(
-        **rq.header, summary=summary, monthly=months,
-        liability=Liability(available_points=held["available"],
-                            pending_points=held["pending"], points=points,
-                            value=domain.points_value(points, value, rq.exponent),
-                            point_value=value, members_with_points=held["members"]),
+        **rq.header, summary=summary, monthly=months, liability=_liability(w, rq),
         earn_cohorts=[EarnCohort(**c, breakage=domain.share(c["expired"], c["issued"]))
                       for c in cohorts],
         rules=[RuleIssuance(**r, cost=domain.points_value(r["points"], value, rq.exponent))
                for r in queries.issuance_by_rule(w, p)])
+
+
+def points_overview(w: Warehouse, rq: Request) -> PointsOverview:
+    """The points report's months, totals and liability, by the same code."""
+    months = _points_months(w, rq.period)
+    return PointsOverview(**{**rq.header, "report": "points-overview"},
+                          summary=PointsTotals(**_points_totals(months)), monthly=months,
+                          liability=_liability(w, rq))
+
+
+def _points_months(w: Warehouse, p: Period) -> list[PointsMonth]:
+    return [PointsMonth(**m, net=domain.net_points(m["issued"], m["spent"], m["expired"],
+                                                   m["reversed"], m["adjusted"]))
+            for m in queries.points_by_month(w, p)]
+
+
+def _points_totals(months: list[PointsMonth]) -> dict[str, int]:
+    return {k: sum(getattr(m, k) for m in months)
+            for k in ("issued", "spent", "expired", "reversed", "adjusted")}
+
+
+def _liability(w: Warehouse, rq: Request) -> Liability:
+    held = queries.balances(w)
+    points = held["available"] + held["pending"]
+    return Liability(available_points=held["available"], pending_points=held["pending"],
+                     points=points, value=domain.points_value(points, rq.point_value,
+                                                              rq.exponent),
+                     point_value=rq.point_value, members_with_points=held["members"])
 
 
 # --------------------------------------------------------------------------- rewards
@@ -263,6 +384,55 @@ def rewards_report(w: Warehouse, rq: Request) -> RewardsReport:
         monthly=[RedemptionMonth(**r) for r in queries.redemptions_by_month(w, p)],
         donations=[CauseDonations(**r) for r in queries.donations_by_cause(w, p)],
         gifts_with_purchase=gifts)
+
+
+@dataclass(frozen=True)
+class CatalogFigures:
+    rewards: list[RewardRedemptions]
+    """The rewards report's ``by_reward`` rows of catalog rewards (no points spends)."""
+    gifts: list[GiftGrants]
+    """The rewards report's ``gifts_with_purchase``."""
+
+
+def catalog_figures(conn: Connection, program: Program, now: datetime, *,
+                    source: str | None = None) -> CatalogFigures:
+    """The rewards report's figures of the catalog, as of ``now``'s day: redemptions per
+    reward and gifts given with purchases, what the console's catalog and dashboard show.
+
+    Only the catalog's redemptions and the gifts are read: the report's points spends
+    outside the catalog need every order (to find each spend's channel), which is most
+    of that report's reading and none of these figures."""
+    local_now = now.astimezone(program.settings.zone).replace(tzinfo=None)
+    window = domain.window(None, None, local_now)
+    period = Period(window.start, window.end)
+    version = cache.data_version(conn)
+    key = None if version is None else (
+        version, "catalog", _program_key(program), local_now.date(),
+        source or os.environ.get(repository.SOURCE_ENV))
+    if key is not None and (kept := cache.REPORTS.get(key)) is not None:
+        return kept
+    if repository.scans_apart(conn, source):
+        figures = worker.run_apart(_url(conn), _catalog, program, period, source)
+    else:
+        figures = _catalog(conn, program, period, source)
+    if key is not None:
+        cache.REPORTS.put(key, figures)
+    return figures
+
+
+def _program_key(program: Program) -> tuple[Any, ...]:
+    return (program.id, program.slug, program.version, program.settings.model_dump_json())
+
+
+def _catalog(conn: Connection | Engine, program: Program, period: Period,
+             source: str | None) -> CatalogFigures:
+    with repository.snapshot(conn, program.id, program.settings.timezone,
+                             {"reward_redemptions": None, "gift_grants": None},
+                             source=source) as w:
+        queries.create_redemptions(w, spends=False)
+        return CatalogFigures(
+            [RewardRedemptions(**r) for r in queries.redemptions_by_reward(w, period, None)],
+            [GiftGrants(**g) for g in queries.gifts_with_purchase(w, period)])
 
 
 # --------------------------------------------------------------------------- behaviour
@@ -338,19 +508,34 @@ def clv_report(w: Warehouse, rq: Request) -> ClvReport:
     members = clv.member_rows(histories, ahead, model.unit, rq.exponent,
                               actual if holdout_days else None)
     listed = members[:q.limit] if q.limit else members
+    unpredicted = [m for m in members if m["expected_value"] is None]
     summary = ClvSummary(
         calibration_end=cal_end, time_unit=q.time_unit, horizon_days=q.horizon_days,
         customers=model.bgnbd.customers, repeat_customers=model.gamma_gamma.customers,
-        expected_purchases=round(float(ahead.expected_purchases.sum()), 3),
-        expected_value=sum(m["expected_value"] for m in members), holdout_days=holdout_days,
+        expected_purchases=round(clv.finite_sum(ahead.expected_purchases), 3),
+        expected_value=sum(m["expected_value"] for m in members
+                           if m["expected_value"] is not None),
+        members_without_prediction=len(unpredicted), holdout_days=holdout_days,
         holdout_purchases=sum(actual.values()) if holdout_days else None,
-        holdout_expected_purchases=(round(float(expected_holdout.expected_purchases.sum()), 3)
-                                    if expected_holdout else None),
+        holdout_expected_purchases=(
+            round(clv.finite_sum(expected_holdout.expected_purchases), 3)
+            if expected_holdout else None),
         members_listed=len(listed))
-    return ClvReport(**rq.header, summary=summary,
+    header = rq.header
+    if unpredicted:
+        header = {**header, "warnings": [*header["warnings"], _unpredicted(model, unpredicted)]}
+    return ClvReport(**header, summary=summary,
                      bgnbd=BgNbdParameters(**vars(model.bgnbd)),
                      gamma_gamma=GammaGammaParameters(**vars(model.gamma_gamma)),
                      members=[ClvMember(**m) for m in listed])
+
+
+def _unpredicted(model: clv.Fit, members: list[dict[str, Any]]) -> str:
+    once = sum(1 for m in members if m["frequency"] == 0)
+    return (f"the fitted models give no finite expected value for {len(members)} members "
+            f"({once} of them without a repeat purchase): their expected figures are null "
+            f"and left out of the totals; the BG/NBD fit is degenerate (a={model.bgnbd.a:.3g}, "
+            f"b={model.bgnbd.b:.3g}), usually a sign of too little history")
 
 
 # --------------------------------------------------------------------------- cohorts
@@ -423,8 +608,9 @@ def segments_report(w: Warehouse, rq: Request) -> SegmentsReport:
                   for r in rows])
 
 
-BUILDERS: dict[str, Callable[[Warehouse, Request], Report]] = {
-    "members": members_report, "points": points_report, "rewards": rewards_report,
+BUILDERS: dict[str, Callable[[Warehouse, Request], Report | PointsOverview]] = {
+    "members": members_report, "points": points_report, "points-overview": points_overview,
+    "rewards": rewards_report,
     "behaviour": behaviour_report, "rfm": rfm_report, "clv": clv_report,
     "cohorts": cohorts_report, "stores": stores_report, "products": products_report,
     "category-trends": category_trends_report, "segments": segments_report}

@@ -17,6 +17,7 @@ import patron
 from patron.flows import jobs
 from patron.flows.ingest import ingest
 from patron.analytics.api import router as analytics_router
+from patron.analytics.service import start_worker as start_analytics_worker
 from patron.auth.api import router as portal_links_router
 from patron.campaigns.api import router as campaigns_router
 from patron.coupons.api import router as coupons_router
@@ -110,6 +111,7 @@ def create_app(db: Database, clock: Clock | None = None, *, in_process_jobs: boo
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        start_analytics_worker(db.engine)  # SQLite: it imports the reports' code meanwhile
         runs = {job.name: interval for job in (scheduled.values() if in_process_jobs else ())
                 if (interval := job.interval(settings)) > 0}
         tasks = [asyncio.create_task(_scheduler(db, clock, interval, scheduled[name].run, name))

@@ -295,6 +295,12 @@ def seed(db: Database, now: datetime, *, members: int = 1000, seed_value: int = 
                                     key=lambda e: e.occurred_at), now)
     jobs.run_all(db, now)
     _spend_some(db, program, rng, now)
+    if not db.is_sqlite:
+        # Months of history were just written: PostgreSQL plans on statistics that
+        # autovacuum gathers only some time later, and until then it took a campaign's
+        # results (a join of its members with their spends) for a few rows and read the
+        # ledger once per member: 3.5 s instead of 9 ms.
+        db.transact(lambda conn: conn.exec_driver_sql("ANALYZE"))
     return DemoResult(program, members, sent.sent, sent.issued, duplicates)
 
 

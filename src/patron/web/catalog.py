@@ -1,8 +1,8 @@
 """Rewards and coupons: the catalog of the current program version, and batches of codes.
 
 The catalog is the current document's rewards, each with its stock left (the stock
-row ``rewards`` keeps) and its redemptions, from the analytics rewards report the API
-and ``patron analytics rewards`` give. A batch of coupon codes is
+row ``rewards`` keeps) and its redemptions, the figures of the analytics rewards report
+the API and ``patron analytics rewards`` give (``catalog_figures``: its catalog rows). A batch of coupon codes is
 ``patron.coupons.service.create_batch``, what ``POST /api/v1/coupons/batches`` and
 ``patron coupons batch`` call, behind the same idempotency keys: the form carries a
 key drawn when the page was, so a form sent twice generates one batch. Its CSV is
@@ -19,8 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from pydantic import ValidationError
 from sqlalchemy import Connection
 
-from patron.analytics.query import ReportQuery
-from patron.analytics.service import run_report
+from patron.analytics.service import catalog_figures
 from patron.auth.service import Permission
 from patron.auth.staff import StaffSession
 from patron.coupons import service as coupons
@@ -50,10 +49,9 @@ def rewards(request: Request, session: Staff) -> HTMLResponse:
         redeemed: dict[str, int] = {}
         given: dict[str, int] = {}
         if session.may(Permission.ANALYTICS):
-            report = run_report(conn, program, "rewards", ReportQuery(limit=None),
-                                state.clock.now())
-            redeemed = {row.reward: row.redemptions for row in report.by_reward}
-            given = {row.reward: row.net for row in report.gifts_with_purchase}
+            figures = catalog_figures(conn, program, state.clock.now())
+            redeemed = {row.reward: row.redemptions for row in figures.rewards}
+            given = {row.reward: row.net for row in figures.gifts}
         return dict(program=program, catalog=catalog, redeemed=redeemed, given=given,
                     left={r.id: stock[r.id].remaining if r.id in stock else r.stock
                           for r in catalog if r.stock is not None})

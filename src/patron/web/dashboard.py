@@ -1,10 +1,15 @@
 """The dashboard: the program's headline figures and charts, from the analytics reports.
 
 Every figure comes from the same report ``patron analytics`` and
-``GET /api/v1/analytics/…`` build (``patron.analytics.service.run_report``), so the
-console and the reports never disagree. Members per tier is the tiers domain's count
-(``tier_distribution``: the rule that gives a member their tier, paid plans' floors
-included), and a running campaign's lift is its results (``campaign_results``).
+``GET /api/v1/analytics/…`` build, so the console and the reports never disagree: the
+five reports it shows are built over one snapshot (``run_reports``, each table read once
+for all of them), the points report as its overview (its months, totals and liability,
+by the same code, without the earn cohorts and rules that read every lot and every
+earn's rule), and the top rewards are the rewards report's catalog rows
+(``catalog_figures``, which leaves out the points spends the dashboard does not show).
+Members per tier is the tiers domain's count (``tier_distribution``: the rule that gives
+a member their tier, paid plans' floors included), and a running campaign's lift is its
+results (``campaign_results``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import Connection
 
 from patron.analytics.query import ReportQuery
-from patron.analytics.service import run_report
+from patron.analytics.schemas import CohortsReport
+from patron.analytics.service import catalog_figures, run_reports
 from patron.auth.service import Permission
 from patron.campaigns.results import campaign_results
 from patron.campaigns.service import list_campaigns
@@ -44,9 +50,8 @@ def _tiers(conn: Connection, program: Program, now: datetime) -> list[dict[str, 
         return None
 
 
-def _cohorts(conn: Connection, program: Program, now: datetime) -> dict[str, Any]:
+def _cohorts(report: CohortsReport) -> dict[str, Any]:
     """The cohorts report's latest rows, each cell a share with a shade band (0–4)."""
-    report = run_report(conn, program, "cohorts", ReportQuery(), now)
     rows = [dict(cohort=c.cohort.strftime("%Y-%m"), members=c.members, cells=[
         None if r is None else (r, min(int(r * SHADES), SHADES - 1))
         for r in c.retention[:COHORTS]]) for c in report.cohorts[-COHORTS:]]
@@ -62,17 +67,15 @@ def _running(conn: Connection, program: Program, now: datetime) -> list[Any]:
 
 def _figures(conn: Connection, program: Program, now: datetime) -> dict[str, Any]:
     today = now.astimezone(program.settings.zone).date()
-    members = run_report(conn, program, "members", ReportQuery(lapsed_days=ACTIVE_DAYS), now)
-    points = run_report(conn, program, "points", ReportQuery(), now)
-    recent = run_report(conn, program, "points",
-                        ReportQuery(start=today - timedelta(days=RECENT_DAYS - 1)), now)
-    rewards = run_report(conn, program, "rewards", ReportQuery(), now)
-    rfm = run_report(conn, program, "rfm", ReportQuery(), now)
-    top = sorted((r for r in rewards.by_reward if r.reward_type != "points_spend"),
+    members, points, recent, rfm, cohorts = run_reports(conn, program, [
+        ("members", ReportQuery(lapsed_days=ACTIVE_DAYS)), ("points-overview", ReportQuery()),
+        ("points-overview", ReportQuery(start=today - timedelta(days=RECENT_DAYS - 1))),
+        ("rfm", ReportQuery()), ("cohorts", ReportQuery())], now)
+    top = sorted(catalog_figures(conn, program, now).rewards,
                  key=lambda r: (-r.redemptions, r.name))[:TOP_REWARDS]
     tiers = _tiers(conn, program, now)
     return dict(members=members, points=points, recent=recent.summary, top_rewards=top,
-                rfm=rfm, tiers=tiers, cohorts=_cohorts(conn, program, now),
+                rfm=rfm, tiers=tiers, cohorts=_cohorts(cohorts),
                 campaigns=_running(conn, program, now), charts={
         "tiers": {"labels": [t["name"] for t in tiers or []],
                   "members": [t["members"] for t in tiers or []]},
