@@ -33,6 +33,7 @@ from patron.members.tables import (consent_changes, identities, member_status_ch
 from patron.memberships.tables import membership_transitions, memberships
 from patron.program.service import get_program
 from patron.program.tables import program_versions
+from patron.recommendations.tables import recommendation_segments
 from patron.referrals.tables import referrals
 from patron.rewards.tables import gift_grants, redemptions
 from patron.segments.tables import member_tags, segments
@@ -321,6 +322,11 @@ STORED: dict[tuple[str, str], Column | None] = {
     ("POST /api/v1/segments/{key}/refresh", "key"): None,
     ("PATCH /api/v1/segments/{key}", "key"): None,
     ("PUT /api/v1/segments/{key}/members", "key"): None,
+    ("LikelySegmentIn", "key"): segments.c.key,
+    ("LikelySegmentIn", "name"): segments.c.name,
+    ("LikelySegmentIn", "category"): recommendation_segments.c.item,
+    ("LikelySegmentIn", "product"): recommendation_segments.c.item,
+    ("LikelySegmentIn", "reward"): recommendation_segments.c.item,
     ("ShopConnectionCreate", "platform"): shop_connections.c.platform,
     ("ShopConnectionCreate", "shop"): None,  # a URL, stored as host and path (at most 100)
     ("ShopConnectionCreate", "secret"): shop_connections.c.secret,
