@@ -12,6 +12,7 @@ from patron.flows import enrolment
 from patron.members.schemas import MemberCreate
 from patron.members.tables import members, merges
 from tests.matching.conftest import RULES, with_matching
+from tests.webhooks import helpers as webhooks
 
 SUGGEST_NAME_AND_BIRTHDATE = {"suggest": [{"name": "name_and_birthdate",
                                            "fields": ["given_name", "family_name", "birthdate"]}]}
@@ -134,6 +135,41 @@ def test_an_enrolment_an_auto_merge_rule_matches_answers_200_with_the_existing_m
     assert (retry.status_code, retry.json()) == (200, body)
     found = api.get("/members", params={"identity": "email:second@example.com"}).json()
     assert [m["id"] for m in found["items"]] == [old]
+
+
+def test_an_enrolment_merge_is_undone_over_http_and_both_members_are_as_before(api):
+    """Undoing the merge enrolment matching made: the existing member is as it was before
+    the look-alike enrolled, the look-alike is a member of its own (its id answers 200, not
+    301), and integrators heard both the merge and its undo."""
+    api.program = with_matching(api.db, api.program, api.clock, RULES)
+    webhooks.subscribe(api.db, api.program, api.clock,
+                       types=["member.merged", "member.merge_undone"])
+    old = _enrol(api, "first@example.com", 70)
+    before = api.get(f"/members/{old}/360").json()
+    merged = api.post("/members", json=_payload("second@example.com"),
+                      headers={"Idempotency-Key": "enrol-look-alike"})
+    assert (merged.status_code, merged.json()["id"]) == (200, old)
+    [merge] = api.get(f"/members/{old}/merges").json()["merges"]
+    gone = merge["merged_id"]
+    counts = {name: n for name, n in merge["moved"].items() if n}
+    assert counts == {"identities": 1}
+    assert api.get(f"/members/{gone}", follow_redirects=False).status_code == 301
+
+    undone = api.post(f"/merges/{merge['id']}/undo")
+    assert (undone.status_code, undone.json()["state"]) == (200, "undone")
+    after = api.get(f"/members/{old}/360").json()
+    assert [m["id"] for m in after.pop("merges")] == [merge["id"]] and before.pop("merges") == []
+    assert after == before
+    back = api.get(f"/members/{gone}", follow_redirects=False)
+    assert (back.status_code, back.json()["status"]) == (200, "active")
+    assert _emails(api, gone) == ["second@example.com"]
+    assert api.get(f"/members/{gone}/balance").json()["available"] == 0
+    assert api.get(f"/members/{old}/balance").json()["available"] == 70
+    told = [(b["type"], b["data"]["merged_id"]) for b in webhooks.bodies(api.db, api.program)]
+    assert told == [("member.merged", gone), ("member.merge_undone", gone)]
+    retry = api.post("/members", json=_payload("second@example.com"),
+                     headers={"Idempotency-Key": "enrol-look-alike"})
+    assert (retry.status_code, retry.json()) == (200, merged.json())
 
 
 def test_the_auto_merge_commits_or_rolls_back_with_the_enrolment(api):

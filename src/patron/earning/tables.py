@@ -40,6 +40,7 @@ awards = Table(
     Column("occurred_at", UTCDateTime, nullable=False),
     Index("ix_awards_event_id", "event_id"),
     Index("ix_awards_program_id_rule_id", "program_id", "rule_id"),
+    Index("ix_awards_member_id", "member_id"),
 )
 
 rule_usage = Table(

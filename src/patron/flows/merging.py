@@ -9,6 +9,13 @@ member is left with status ``merged`` and ``merged_into`` the survivor. Nothing
 is rewritten or deleted: ``merges.moved`` records every row the merge moved, so
 ``undo_merge`` restores both members exactly, as new reversing entries.
 
+The statement that reads both members also asks which of those kinds the merged
+member holds at all (``HELD``), and only those are moved: a record that enrolment
+matching merges in the transaction that enrolled it holds its identities (and a
+referral, given a code) and an empty account, so its merge re-points the identities
+and records the merge, and the survivor's tier, which nothing joined, stands (as it
+does on the undo of such a merge: ``moved.tiers`` is null).
+
 Activity after the merge, on undo: an event belongs to the member whose
 (original) identity it came through (``events.identity_id``): events since the
 merge that came through an identity the merged member brought go back to it with
@@ -27,17 +34,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, exists, insert, or_, select, update
 
 from patron import hooks
 from patron.clock import SystemClock
 from patron.errors import Conflict, InvalidInput, NotFound
 from patron.flows import merging_money, merging_rows
-from patron.ledger.holdings import AccountNotFound, holdings, lock_points_accounts
+from patron.ledger.holdings import (AccountNotFound, Holding, holdings, lock_points_accounts,
+                                    locked_holdings)
 from patron.members.standing import MemberErased
 from patron.members.tables import member_status_changes, members, merges
 from patron.program.service import Program
 from patron.tiers import merging as tier_merging
+from patron.tiers.tables import tier_states
 
 MERGED, UNDONE = "merged", "undone"
 
@@ -107,8 +116,42 @@ def merge_of_pair(conn: Connection, program: Program, survivor_id: int,
         merges.c.merged_id == merged_id, merges.c.state == MERGED)).scalar()
 
 
-def _refuse(conn: Connection, program: Program, survivor: Any, merged: Any) -> None:
-    """Why these two members cannot be merged, if they cannot."""
+TIER_KINDS = frozenset({"tier", "qualification_entries", "tier_changes"})
+"""What the merged member may bring that can move the survivor's tier: a tier of its own,
+qualification entries, a tier history. Without any, the merge leaves tiers alone
+(``moved.tiers`` is null), and so does its undo."""
+
+HELD: dict[str, Any] = {
+    **merging_rows.HELD, **merging_money.HELD,
+    "tier": exists().where(tier_states.c.program_id == bindparam("program"),
+                           tier_states.c.member_id == bindparam("merged"))}
+"""Per kind of rows, points and money a merge moves, whether the merged member holds any."""
+
+_PAIR = select(members, *(present.label(f"holds_{kind}") for kind, present in HELD.items())
+               ).where(members.c.program_id == bindparam("program"),
+                       or_(members.c.id == bindparam("survivor"),
+                           members.c.id == bindparam("merged")))
+
+
+def _pair(conn: Connection, program: Program, survivor_id: int, merged_id: int
+          ) -> tuple[Any, Any, frozenset[str]]:
+    """Both members' rows, and the kinds of ``HELD`` the merged member holds: one
+    statement, so a merge runs only the moves that have something to move (a record
+    enrolled a moment ago holds its identities and nothing else)."""
+    found = {row.id: row for row in conn.execute(_PAIR, {
+        "program": program.id, "survivor": survivor_id, "merged": merged_id})}
+    for member_id in (survivor_id, merged_id):
+        if member_id not in found:
+            raise AccountNotFound(f"member {member_id} does not exist in this program",
+                                  member_id=member_id)
+    merged = found[merged_id]
+    return found[survivor_id], merged, frozenset(
+        kind for kind in HELD if merged._mapping[f"holds_{kind}"])
+
+
+def _refuse(survivor: Any, merged: Any, held: dict[int, Holding]) -> None:
+    """Why these two members cannot be merged, if they cannot (``held``: both holdings,
+    which name each member's household seat)."""
     if merged.status == "merged":
         raise AlreadyMerged(f"member {merged.id} was already merged into member "
                             f"{merged.merged_into}", member_id=merged.id,
@@ -128,63 +171,84 @@ def _refuse(conn: Connection, program: Program, survivor: Any, merged: Any) -> N
     if merged.status == "erased":
         raise MemberErased(f"member {merged.id} was erased: there is nothing left to merge",
                            member_id=merged.id)
-    seated = {m: merging_rows.household_seat(conn, m) for m in (survivor.id, merged.id)}
-    if seated[survivor.id] is not None and seated[merged.id] is not None:
+    seats = [held[m].household_id for m in (survivor.id, merged.id)]
+    if None not in seats:
         raise MergeHouseholdConflict(
             f"members {survivor.id} and {merged.id} both sit in a household: remove one "
-            "from its household first", household_ids=[seated[survivor.id].household_id,
-                                                        seated[merged.id].household_id])
-    held = holdings(conn, program, [merged.id])[merged.id]
-    if held.pooled:
+            "from its household first", household_ids=seats)
+    if held[merged.id].pooled:
         raise MergeHouseholdConflict(
-            f"member {merged.id}'s points are pooled in household {held.household_id}: "
-            "remove it from the household first", household_ids=[held.household_id])
+            f"member {merged.id}'s points are pooled in household "
+            f"{held[merged.id].household_id}: remove it from the household first",
+            household_ids=[held[merged.id].household_id])
 
 
 def merge_members(conn: Connection, program: Program, survivor_id: int, merged_id: int, *,
                   reason: str | None, actor: str, source: str = "api",
                   now: datetime | None = None) -> int:
     """Merge ``merged_id`` into ``survivor_id``; returns the merge id (the existing one
-    when this pair is already merged)."""
+    when this pair is already merged). Only what the merged member holds is moved (see
+    ``HELD``): merging a record enrolled in the same transaction, which holds its
+    identities and an empty account, moves the identities and records the merge."""
     if survivor_id == merged_id:
         raise MergeSelf(f"member {survivor_id} cannot be merged with itself",
                         member_id=survivor_id)
     now = _now(now)
-    lock_points_accounts(conn, program.id, sorted((survivor_id, merged_id)))
-    survivor, merged = _member(conn, program, survivor_id), _member(conn, program, merged_id)
-    if (existing := merge_of_pair(conn, program, survivor_id, merged_id)) is not None:
+    held = locked_holdings(conn, program, [survivor_id, merged_id])
+    survivor, merged, kinds = _pair(conn, program, survivor_id, merged_id)
+    # an active member is never the merged one of a merge still standing (merged is final)
+    if merged.status != "active" and (
+            existing := merge_of_pair(conn, program, survivor_id, merged_id)) is not None:
         return existing
-    _refuse(conn, program, survivor, merged)
-    [merge_id] = conn.execute(insert(merges).values(
+    _refuse(survivor, merged, held)
+    moved: dict[str, Any] = {
+        "status": merged.status,
+        "tiers": (tier_merging.standing(conn, program.id, [survivor_id, merged_id])
+                  if kinds & TIER_KINDS else None),
+        "rows": merging_rows.move_rows(conn, program.id, survivor_id, merged_id, kinds),
+        "points": merging_money.no_points(held[survivor_id]),
+        "wallet": merging_money.no_wallet()}
+    [merge_id] = conn.execute(insert(merges).returning(merges.c.id), dict(
         program_id=program.id, survivor_id=survivor_id, merged_id=merged_id, state=MERGED,
-        reason=reason, actor=actor, source=source, moved={}, created_at=now)
-        .returning(merges.c.id)).scalars()
-    moved: dict[str, Any] = {"status": merged.status,
-                             "tiers": tier_merging.standing(conn, program.id,
-                                                            [survivor_id, merged_id])}
-    held = holdings(conn, program, [survivor_id, merged_id])
-    moved["points"] = merging_money.move_points(conn, program, merge_id,
-                                                survivor=held[survivor_id],
-                                                merged=held[merged_id], actor=actor, now=now)
-    moved["wallet"] = merging_money.move_wallet(conn, program, merge_id, survivor_id,
-                                                merged_id, actor=actor, now=now)
-    moved["rows"] = merging_rows.move_rows(conn, survivor_id, merged_id)
+        reason=reason, actor=actor, source=source, moved=moved, created_at=now)).scalars()
+    if kinds & merging_money.HELD.keys():
+        _move_money(conn, program, merge_id, held[survivor_id], held[merged_id], kinds, moved,
+                    actor=actor, now=now)
     _set_status(conn, program, merged, "merged", survivor_id,
                 reason or f"merged into member {survivor_id} (merge {merge_id})", actor, now)
-    tier_merging.place_merged(conn, program, survivor_id, merged_id, merge_id=merge_id,
-                              now=now, actor=actor)
-    conn.execute(update(merges).where(merges.c.id == merge_id).values(moved=moved))
+    if moved["tiers"] is not None:  # else the combined history is the survivor's own
+        tier_merging.place_merged(conn, program, survivor_id, merged_id, merge_id=merge_id,
+                                  now=now, actor=actor)
     hooks.emit(conn, hooks.MembersMerged(program, merge_id, survivor_id, merged_id, now, actor,
                                          source))
     return merge_id
 
 
+def _move_money(conn: Connection, program: Program, merge_id: int, survivor: Holding,
+                merged: Holding, kinds: frozenset[str], moved: dict[str, Any], *, actor: str,
+                now: datetime) -> None:
+    """Move the merged member's points and wallet money (new entries that name the
+    merge) and record on the merge what moved."""
+    if "points" in kinds:
+        moved["points"] = merging_money.move_points(conn, program, merge_id, survivor=survivor,
+                                                    merged=merged, actor=actor, now=now)
+    if "wallet" in kinds:
+        moved["wallet"] = merging_money.move_wallet(conn, program, merge_id, survivor.member_id,
+                                                    merged.member_id, actor=actor, now=now)
+    conn.execute(update(merges).where(merges.c.id == merge_id).values(moved=moved))
+
+
+_SET_STATUS = update(members).where(members.c.id == bindparam("member")).values(
+    status=bindparam("to_status"), merged_into=bindparam("into"),
+    status_reason=bindparam("why"), status_changed_by=bindparam("by"),
+    status_changed_at=bindparam("at"), updated_at=bindparam("at"))
+
+
 def _set_status(conn: Connection, program: Program, member: Any, status: str,
                 merged_into: int | None, reason: str, actor: str, now: datetime) -> None:
-    conn.execute(update(members).where(members.c.id == member.id).values(
-        status=status, merged_into=merged_into, status_reason=reason[:500],
-        status_changed_by=actor, status_changed_at=now, updated_at=now))
-    conn.execute(insert(member_status_changes).values(
+    conn.execute(_SET_STATUS, {"member": member.id, "to_status": status, "into": merged_into,
+                               "why": reason[:500], "by": actor, "at": now})
+    conn.execute(insert(member_status_changes), dict(
         program_id=program.id, member_id=member.id, status=status,
         previous_status=member.status, reason=reason[:500], actor=actor, created_at=now))
 
@@ -241,8 +305,8 @@ def undo_merge(conn: Connection, program: Program, merge_id: int, *, actor: str,
     merging_rows.restore_rows(conn, rows, merged.id)
     _set_status(conn, program, merged, merge.moved.get("status", "active"), None,
                 f"merge {merge.id} into member {survivor.id} undone", actor, now)
-    standing = merge.moved.get("tiers") or {}
-    for member_id in (survivor.id, merged.id):
+    standing = merge.moved.get("tiers", {})
+    for member_id in (survivor.id, merged.id) if standing is not None else ():
         tier_merging.place_parted(conn, program, member_id, standing.get(str(member_id)),
                                   merge_id=merge.id, now=now, actor=actor)
     conn.execute(update(merges).where(merges.c.id == merge.id).values(

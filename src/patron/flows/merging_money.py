@@ -34,19 +34,54 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import ColumnElement, Connection, bindparam, exists, or_
 
 from patron.ledger import domain, repository
 from patron.ledger.domain import EntryKind, EntryStatus, Lot, LotState
 from patron.ledger.holdings import Holding
 from patron.ledger.service import EntryMeta, entry_row, lot_row, take_available, write_posting
+from patron.ledger.tables import accounts as points_accounts
+from patron.ledger.tables import lots as lots_table
 from patron.ledger.transfers import TransferMeta, transfer_live_lots
 from patron.program.service import Program
 from patron.wallet import repository as wallet_repository
+from patron.wallet.tables import wallet_accounts, wallet_holds
 
 SPENT = (EntryKind.SPEND.value, EntryKind.ADJUST.value, EntryKind.TRANSFER.value,
          EntryKind.SETTLE.value)
 """Entry kinds that count as the survivor using points (expiry and returns do not)."""
+
+
+HELD: dict[str, ColumnElement[bool]] = {
+    "points": exists().where(points_accounts.c.program_id == bindparam("program"),
+                             points_accounts.c.member_id == bindparam("merged"),
+                             lots_table.c.account_id == points_accounts.c.id,
+                             lots_table.c.remaining != 0,
+                             or_(*(lots_table.c.state == state.value for state in (
+                                 LotState.OPEN, LotState.PENDING, LotState.DEBT)))),
+    "wallet": or_(
+        exists().where(wallet_accounts.c.program_id == bindparam("program"),
+                       wallet_accounts.c.member_id == bindparam("merged"),
+                       wallet_accounts.c.balance != 0),
+        exists().where(wallet_accounts.c.program_id == bindparam("program"),
+                       wallet_accounts.c.member_id == bindparam("merged"),
+                       wallet_holds.c.account_id == wallet_accounts.c.id,
+                       wallet_holds.c.state == wallet_repository.PENDING,
+                       wallet_holds.c.remaining > 0)),
+}
+"""Whether the merged member (``merged`` in ``program``) has what ``move_points`` and
+``move_wallet`` move: live lots in its own account (those ``repository.movable_lots``
+finds), a wallet balance or pending cashback holds."""
+
+def no_wallet() -> dict[str, Any]:
+    """``move_wallet``'s record when the merged member has no wallet money."""
+    return {"balance": 0, "holds": {}}
+
+
+def no_points(survivor: Holding) -> dict[str, Any]:
+    """``move_points``'s record when the merged member has no live lots."""
+    return {"account_id": survivor.account.id, "entries": [], "available": 0, "pending": 0,
+            "lots": 0}
 
 
 def _keys(key: str) -> list[str]:
@@ -200,7 +235,9 @@ def move_wallet(conn: Connection, program: Program, merge_id: int, survivor_id: 
 
 def give_back_wallet(conn: Connection, program: Program, merge: Any, *, actor: str,
                      now: datetime) -> dict[str, Any]:
-    record = merge.moved.get("wallet") or {"balance": 0, "holds": {}}
+    record = merge.moved.get("wallet") or no_wallet()
+    if not record["balance"] and not record["holds"]:
+        return {"balance": 0, "wallet_shortfall": 0}  # nothing moved: nothing to give back
     accounts = wallet_repository.accounts_of(conn, program.id, program.settings.currency,
                                              sorted((merge.survivor_id, merge.merged_id)), now)
     source, target = accounts[merge.survivor_id], accounts[merge.merged_id]

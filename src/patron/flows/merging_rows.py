@@ -13,7 +13,7 @@ the merge stay with the survivor).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,13 +93,15 @@ def _set(conn: Connection, repoint: Repoint, ids: Sequence[int], member_id: int)
 def _handover(repoint: Repoint) -> Any:
     """``UPDATE … SET member = :survivor WHERE member = :merged … RETURNING id``: the
     repoint as one statement, built once, its conditions (the survivor holds none of
-    its own, none with the same key) inside it."""
+    its own, none with the same key) inside it. The program is named too: some tables
+    index the member's column only after the program's."""
     table, column = repoint.table, repoint.column
-    statement = update(table).where(repoint.col == bindparam("merged"), repoint.where())
+    statement = update(table).where(table.c.program_id == bindparam("program"),
+                                    repoint.col == bindparam("merged"), repoint.where())
     if repoint.only_if_survivor_has_none or repoint.per:
         held = table.alias("held")
         statement = statement.where(~exists().where(
-            held.c[column] == bindparam("survivor"),
+            held.c.program_id == bindparam("program"), held.c[column] == bindparam("survivor"),
             *((repoint.extra(held),) if repoint.extra is not None else ()),
             *(held.c[key] == table.c[key] for key in repoint.per)))
     return statement.values({column: bindparam("survivor")}).returning(table.c.id)
@@ -108,11 +110,23 @@ def _handover(repoint: Repoint) -> Any:
 HANDOVERS = tuple((repoint.name, _handover(repoint)) for repoint in REPOINTS)
 
 
-def move_rows(conn: Connection, survivor_id: int, merged_id: int) -> dict[str, list[int]]:
-    """Re-point the merged member's rows to the survivor (one statement per kind of
-    row); returns their ids by kind."""
-    return {name: sorted(conn.execute(statement, {"survivor": survivor_id,
-                                                  "merged": merged_id}).scalars())
+def _held(repoint: Repoint) -> ColumnElement[bool]:
+    """Whether the merged member has rows of this kind."""
+    table = repoint.table
+    return exists().where(table.c.program_id == bindparam("program"),
+                          repoint.col == bindparam("merged"), repoint.where())
+
+
+HELD: dict[str, ColumnElement[bool]] = {repoint.name: _held(repoint) for repoint in REPOINTS}
+"""Per kind of row, whether the merged member (``merged`` in ``program``) has any."""
+
+
+def move_rows(conn: Connection, program_id: int, survivor_id: int, merged_id: int,
+              kinds: Collection[str]) -> dict[str, list[int]]:
+    """Re-point the merged member's rows to the survivor (one statement per kind of row
+    among ``kinds``, those it has: see ``HELD``); returns their ids by kind."""
+    given = {"program": program_id, "survivor": survivor_id, "merged": merged_id}
+    return {name: sorted(conn.execute(statement, given).scalars()) if name in kinds else []
             for name, statement in HANDOVERS}
 
 
@@ -146,12 +160,6 @@ def give_back_events(conn: Connection, event_ids: Sequence[int], merged_id: int)
     _set(conn, BY_NAME["events"], event_ids, merged_id)
     _set(conn, BY_NAME["orders"], order_ids, merged_id)
     return order_ids
-
-
-def household_seat(conn: Connection, member_id: int) -> Any:
-    """The member's current household seat, if any."""
-    return conn.execute(select(household_members).where(
-        household_members.c.member_id == member_id)).first()
 
 
 def rows_by_id(conn: Connection, table: Table, ids: Iterable[int]) -> list[Any]:

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, tuple_, update
 
 from patron.db.engine import chunks
 from patron.members.tables import identities, member_status_changes, members, merges
@@ -132,16 +132,29 @@ def new_member_row(program_id: int, now: datetime, *, attributes: dict | None = 
                 family_key=family_key, postcode_key=postcode_key)
 
 
+_NEXT = members.alias("next")
+_TWO_HOPS = (select(members.c.merged_into, _NEXT.c.merged_into.label("then"))
+             .select_from(members.outerjoin(_NEXT, _NEXT.c.id == members.c.merged_into))
+             .where(members.c.program_id == bindparam("program_id"),
+                    members.c.id == bindparam("member_id")))
+"""A member's ``merged_into`` and that member's own: two steps of a chain per statement."""
+
+
 def survivor_of(conn: Connection, program_id: int, member_id: int) -> int | None:
     """The member a merged member's id now stands for (following merges of merges), or
-    None when ``member_id`` was not merged: how member-id paths follow a merge."""
+    None when ``member_id`` was not merged: how member-id paths follow a merge. One
+    statement for a record merged once (or not at all)."""
     survivor, seen = None, {member_id}
     while True:
-        merged_into = conn.execute(select(members.c.merged_into).where(
-            members.c.program_id == program_id, members.c.id == member_id)).scalar()
-        if merged_into is None or merged_into in seen:
+        row = conn.execute(_TWO_HOPS, {"program_id": program_id, "member_id": member_id}
+                           ).first()
+        if row is None or row.merged_into is None or row.merged_into in seen:
             return survivor
-        survivor = member_id = merged_into
+        survivor = row.merged_into
+        seen.add(survivor)
+        if row.then is None or row.then in seen:
+            return survivor
+        survivor = member_id = row.then
         seen.add(member_id)
 
 

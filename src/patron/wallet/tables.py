@@ -66,6 +66,7 @@ cashback_awards = Table(
     Column("min_spend", Amount),
     Column("amount", Amount, nullable=False),
     Index("ix_cashback_awards_event_id", "event_id"),
+    Index("ix_cashback_awards_member_id", "member_id"),
 )
 
 wallet_holds = Table(
