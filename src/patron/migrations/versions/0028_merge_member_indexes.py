@@ -1,6 +1,6 @@
 """Awards and cashback awards found by member: what a merge looks up and moves
 
-Revision ID: 0035_merge_member_indexes
+Revision ID: 0028_merge_member_indexes
 Revises: 0027_notifications
 Create Date: 2026-12-06 20:10:00.000000
 
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = '0035_merge_member_indexes'
+revision: str = '0028_merge_member_indexes'
 down_revision: str | Sequence[str] | None = '0027_notifications'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
