@@ -113,11 +113,12 @@ class BatchEngagement:
         self.counted: list[tuple[int, str, Counted]] = []
         """(member, event id, what it gave) of purchases, for their returns."""
 
-    def needs(self) -> tuple[bool, bool]:
-        """Whether the batch's conditions read the member (profile, counts) and their
-        features, which the earning flow then loads."""
+    def needs(self) -> tuple[bool, bool, bool]:
+        """Whether the batch's conditions read the member (profile, counts), their
+        features and their recommendations, which the earning flow then loads."""
         plans = [found[1] for found in self.plans if found is not None]
-        return (any(p.needs_member for p in plans), any(p.needs_features for p in plans))
+        return (any(p.needs_member for p in plans), any(p.needs_features for p in plans),
+                any(p.needs_recommended for p in plans))
 
     def evaluate(self, index: int, version: int, compiled: CompiledProgram,
                  member: MemberContext, member_id: int, event: EventIn,
