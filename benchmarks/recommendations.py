@@ -36,8 +36,10 @@ endpoint's ``SELECT`` sent straight through the driver.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import random
 import sys
 import time
@@ -321,7 +323,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                       f"{result['orders']:,} orders in {time.perf_counter() - began:.1f} s[/dim]")
         for algorithm in args.algorithms:  # the last one stays trained, for serving
             parameters = Parameters(algorithm=algorithm, seed=args.seed)
+            profiler = cProfile.Profile() if args.profile else None
+            cpu = time.process_time()
+            if profiler:
+                profiler.enable()
             done = jobs.train_program(db, program.id, NOW, parameters, until=until)
+            if profiler:
+                profiler.disable()
+                pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+            result.setdefault("train_cpu_s", {})[algorithm] = time.process_time() - cpu
             result["train_s"][algorithm] = done.seconds
             result["rows"][algorithm] = done.rows
             result["raw_fit_s"][algorithm] = raw_fit(shop, cut, parameters)
@@ -351,11 +361,12 @@ def report(result: dict[str, Any], args: argparse.Namespace) -> None:
             table.add_row(f"{kind.split('_')[0]}: {name}", f"{p:.4f}", f"{r:.4f}",
                           f"{p / base:.2f}x" if base else "-")
     console.print(table)
-    timing = Table("algorithm", "Patron train s", "raw implicit fit + top 10 s", "rows stored",
-                   title="training")
+    timing = Table("algorithm", "Patron train s", "its CPU s", "raw implicit fit + top 10 s",
+                   "rows stored", title="training")
     for algorithm, seconds in result["train_s"].items():
-        timing.add_row(algorithm, f"{seconds:.2f}", f"{result['raw_fit_s'][algorithm]:.2f}",
-                       f"{result['rows'][algorithm]:,}")
+        timing.add_row(algorithm, f"{seconds:.2f}", f"{result['train_cpu_s'][algorithm]:.2f}",
+                       f"{result['raw_fit_s'][algorithm]:.2f}", f"{result['rows'][algorithm]:,}")
+    timing.caption = f"load average {', '.join(f'{x:.2f}' for x in os.getloadavg())}"
     console.print(timing)
     serving = Table("read", "p50 ms", "p99 ms", "requests",
                     title=f"GET /members/{{id}}/recommendations ({args.db}, "
@@ -386,6 +397,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
     parser.add_argument("--pg-url", default=pg_server_default())
+    parser.add_argument("--profile", action="store_true",
+                        help="Print cProfile's top entries of each training")
     parser.add_argument("--json", action="store_true", help="Print the results as JSON too")
     args = parser.parse_args()
     result = run(args)

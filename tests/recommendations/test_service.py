@@ -9,11 +9,14 @@ import numpy as np
 import scipy.sparse as sp
 from sqlalchemy import event, func, select
 
+from patron.engagement.tables import member_engagement
 from patron.flows import jobs as flow_jobs
+from patron.ledger.tables import ledger_entries
 from patron.members import repository as members_repository
 from patron.members.standing import change_status
 from patron.recommendations import jobs, model, repository
 from patron.recommendations.model import Parameters
+from patron.program.validate import validate_document
 from patron.recommendations.tables import recommendation_models, recommendations
 from tests.recommendations.factories import COFFEE, REWARDS, TEA, TIERS, Shop
 
@@ -235,3 +238,57 @@ def test_a_list_is_read_in_one_statement_and_a_cold_start_in_two(database, clock
     finally:
         event.remove(database.engine, "before_cursor_execute", count)
     assert (own, len(statements)) == (1, 3)
+
+
+TEA_FANS = {"id": "tea-fans", "name": "Tea picks", "on": "purchase",
+            "when": '"tea" in member.recommended.categories', "points": {"fixed": 25}}
+
+
+def _earned(shop: Shop, member: int) -> int:
+    return shop.db.read(lambda conn: conn.execute(
+        select(func.count()).select_from(ledger_entries).where(
+            ledger_entries.c.member_id == member,
+            ledger_entries.c.reason.like("%Tea picks%"))).scalar_one())
+
+
+def test_earn_rules_and_badges_target_members_by_their_recommendations(database, clock):
+    shop = Shop(database, clock, earn_rules=[TEA_FANS], badges=[
+        {"id": "tea-pick", "name": "Tea pick", "on": ["purchase"],
+         "when": '"tea" in member.recommended.categories'}])
+    for _ in range(3):
+        shop.tea_lover(redeem=None)
+    tea_fan, coffee_fan = shop.tea_lover(redeem=None), shop.coffee_lover(redeem=None)
+    assert _earned(shop, tea_fan) == 0  # no model yet: empty lists
+    shop.train(top=2)  # each member's two best categories: their own
+    shop.buy(tea_fan, [("CUP-1", "cups")], days_ago=0)
+    shop.buy(coffee_fan, [("BNS-1", "coffee")], days_ago=0)
+    assert (_earned(shop, tea_fan), _earned(shop, coffee_fan)) == (1, 0)
+    badges = shop.db.read(lambda conn: conn.execute(
+        select(member_engagement.c.member_id).where(
+            member_engagement.c.program_id == shop.program.id,
+            member_engagement.c.kind == "badge")).scalars().all())
+    assert badges == [tea_fan]
+
+
+def test_recommended_lists_are_read_only_when_a_rule_names_them(database, clock):
+    shop = Shop(database, clock)
+    member = shop.tea_lover(redeem=None)
+    shop.train()
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(statement)
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        shop.buy(member, TEA)
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+    assert [s for s in sent if "FROM recommendations" in s] == []
+
+
+def test_a_rule_naming_an_unknown_list_is_refused_at_its_path(database, clock):
+    data = {"name": "P", "settings": {"currency": "USD"}, "earn_rules": [
+        {**TEA_FANS, "when": '"tea" in member.recommended.colours'}]}
+    found, problems = validate_document(data)
+    assert found is None
+    assert [(p.path, "colours" in p.message) for p in problems] == [("earn_rules[0].when", True)]

@@ -42,7 +42,7 @@ from patron.program.compiled import CompiledProgram
 from patron.program.context import (EventContext, InvalidEvent, MemberContext, Purchase,
                                     parse_purchase)
 from patron.program.engagement import ChallengeBudget
-from patron.program.engagement_engine import Grant, engage, fits
+from patron.program.engagement_engine import Counted, Grant, engage, fits
 from patron.program.engagement_plan import EngagementPlan, TypePlan, engagement_plan
 from patron.program.service import Program
 
@@ -110,12 +110,15 @@ class BatchEngagement:
         self.budgets = LiveBudgets(conn, program.id)
         self.given: list[_Given] = []
         self.achieved: list[hooks.Achievement] = []
+        self.counted: list[tuple[int, str, Counted]] = []
+        """(member, event id, what it gave) of purchases, for their returns."""
 
-    def needs(self) -> tuple[bool, bool]:
-        """Whether the batch's conditions read the member (profile, counts) and their
-        features, which the earning flow then loads."""
+    def needs(self) -> tuple[bool, bool, bool]:
+        """Whether the batch's conditions read the member (profile, counts), their
+        features and their recommendations, which the earning flow then loads."""
         plans = [found[1] for found in self.plans if found is not None]
-        return (any(p.needs_member for p in plans), any(p.needs_features for p in plans))
+        return (any(p.needs_member for p in plans), any(p.needs_features for p in plans),
+                any(p.needs_recommended for p in plans))
 
     def evaluate(self, index: int, version: int, compiled: CompiledProgram,
                  member: MemberContext, member_id: int, event: EventIn,
@@ -136,6 +139,8 @@ class BatchEngagement:
                          held_out=lambda challenge_id: held_out(
                              program_id, challenge_id, member_id,
                              plan.challenges[challenge_id].holdout))
+        if event.type == PURCHASE:
+            self.counted += [(member_id, event.id, counted) for counted in engaged.counted]
         awards = [self._give(member_id, version, compiled, event, grant)
                   for grant in engaged.grants]
         rewards = {(g.kind, g.item_id, g.key): g for g in engaged.grants}
@@ -177,6 +182,12 @@ class BatchEngagement:
         repository.save_states(self.conn, self.program.id, changed, now)
         if self.budgets.added:
             repository.add_budget(self.conn, self.program.id, "challenge", self.budgets.added)
+        if self.counted:
+            repository.insert_contributions(self.conn, [dict(
+                program_id=self.program.id, member_id=member_id, event_id=recorded[event_id],
+                kind=c.kind, item_id=c.item_id, period=c.period, amount=c.amount,
+                seen=list(c.seen) or None, before=c.before)
+                for member_id, event_id, c in self.counted])
         if self.given:
             self._write_rewards(recorded, actor, now)
         if self.achieved:

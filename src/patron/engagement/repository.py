@@ -10,7 +10,10 @@ from sqlalchemy import Connection, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from patron.db.engine import chunks, insert_rows, one_of
-from patron.engagement.tables import engagement_awards, engagement_budgets, member_engagement
+from patron.engagement.returns import Contribution
+from patron.engagement.tables import (engagement_awards, engagement_budgets,
+                                      engagement_contributions, member_engagement)
+from patron.ledger.tables import lots
 from patron.program.engagement_engine import MemberState, State
 
 _PROGRESS = ("value", "seen", "last_period", "forgiven", "run", "best", "started_at",
@@ -135,3 +138,58 @@ def badges_held_before(conn: Connection, program_id: int, member_ids: Collection
             e.program_id == program_id, e.kind == "badge", one_of(conn, e.member_id, chunk),
             e.completed_at < before)))
     return found
+
+
+# --- returns ---------------------------------------------------------------------------------
+
+def insert_contributions(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    insert_rows(conn, engagement_contributions, rows)
+
+
+def contributions_of_event(conn: Connection, event_pk: int) -> list[Contribution]:
+    """What a purchase gave that no return has taken back whole yet."""
+    c = engagement_contributions.c
+    return [Contribution(row.id, row.kind, row.item_id, row.period, row.amount,
+                         tuple(row.seen or ()), row.before)
+            for row in conn.execute(select(engagement_contributions).where(
+                c.event_id == event_pk, c.settled_at.is_(None)).order_by(c.id))]
+
+
+def kept_elsewhere(conn: Connection, program_id: int, member_id: int, event_pk: int,
+                   item_ids: Collection[str]) -> set[tuple[str, str, str, str]]:
+    """(kind, item, period, value) the member's other standing purchases brought to
+    these items (value "" for a streak's period)."""
+    c = engagement_contributions.c
+    found: set[tuple[str, str, str, str]] = set()
+    for row in conn.execute(select(c.kind, c.item_id, c.period, c.seen).where(
+            c.program_id == program_id, c.member_id == member_id, c.event_id != event_pk,
+            c.settled_at.is_(None), one_of(conn, c.item_id, sorted(item_ids)))):
+        for value in row.seen or [""]:
+            found.add((row.kind, row.item_id, row.period, value))
+    return found
+
+
+def settle(conn: Connection, ids: Sequence[int], now: datetime) -> None:
+    c = engagement_contributions.c
+    for chunk in chunks(sorted(ids)):
+        conn.execute(update(engagement_contributions).where(one_of(conn, c.id, chunk))
+                     .values(settled_at=now))
+
+
+def standing_awards(conn: Connection, program_id: int, member_id: int,
+                    item_ids: Collection[str]) -> dict[tuple[str, str, str], Any]:
+    """The member's rewards on these items that no return took back, by (kind, item,
+    key), with the lot their points went into."""
+    a = engagement_awards.c
+    rows = conn.execute(select(engagement_awards, lots.c.id.label("lot_id"))
+                        .select_from(engagement_awards.outerjoin(
+                            lots, lots.c.entry_id == a.entry_id))
+                        .where(a.program_id == program_id, a.member_id == member_id,
+                               a.reversed_at.is_(None), one_of(conn, a.item_id,
+                                                               sorted(item_ids))))
+    return {(row.kind, row.item_id, row.award_key): row for row in rows}
+
+
+def mark_reversed(conn: Connection, award_id: int, event_pk: int, now: datetime) -> None:
+    conn.execute(update(engagement_awards).where(engagement_awards.c.id == award_id)
+                 .values(reversed_at=now, reversal_event_id=event_pk))

@@ -7,7 +7,10 @@ or month, "" for the window), a challenge joined (``join``), a streak (``streak`
 ``engagement_awards`` records each reward given, once (the unique key is what
 keeps a retried or racing event from giving it twice), with the ledger entry and
 the coupon it produced. ``engagement_budgets`` counts what a challenge's rewards
-cost, against its budget.
+cost, against its budget. ``engagement_contributions`` keeps what each purchase
+gave (a challenge's count, sum or values, a streak's period, a badge), so a return
+of the order takes it back (``settled_at``: a return took all of it back); a reward a return took back says so in its award row
+(``reversed_at``, the return's event).
 """
 
 from sqlalchemy import (Column, ForeignKey, Index, Integer, String, Table, UniqueConstraint)
@@ -55,6 +58,8 @@ engagement_awards = Table(
     Column("event_id", BigId, ForeignKey("events.id")),
     Column("program_version", Integer, nullable=False),
     Column("awarded_at", UTCDateTime, nullable=False),
+    Column("reversed_at", UTCDateTime),
+    Column("reversal_event_id", BigId),
     UniqueConstraint("program_id", "member_id", "kind", "item_id", "award_key"),
     Index("ix_engagement_awards_member_id", "member_id"),
 )
@@ -69,4 +74,22 @@ engagement_budgets = Table(
     Column("points", Amount, nullable=False),
     Column("money", Amount, nullable=False),
     UniqueConstraint("program_id", "kind", "item_id"),
+)
+
+engagement_contributions = Table(
+    "engagement_contributions",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
+    Column("member_id", BigId, ForeignKey("members.id"), nullable=False),
+    Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("item_id", String(64), nullable=False),
+    Column("period", String(64), nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("seen", JSONDoc),
+    Column("before", JSONDoc),
+    Column("settled_at", UTCDateTime),
+    Index("ix_engagement_contributions_event_id", "event_id"),
+    Index("ix_engagement_contributions_member_id", "member_id", "item_id"),
 )

@@ -180,7 +180,8 @@ class Progress(BaseModel):
     id: str = Field(description="Its id in the program document")
     name: str
     status: str = Field(description="badge: earned; challenge: progress or completed; "
-                        "streak: started, continued, restarted or milestone")
+                        "streak: started, continued, restarted or milestone; any of them: "
+                        "taken_back (a return took back what its order gave)")
     value: int | None = Field(None, description="challenge: the count, distinct values or "
                               "sum so far; streak: its length in periods")
     target: int | None = Field(None, description="challenge: what completes it")

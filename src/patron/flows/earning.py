@@ -51,6 +51,7 @@ from patron.ledger.holdings import Holding
 from patron.program.service import Program
 from patron.program.versions import versions
 from patron.rewards.gifts import GiftStock
+from patron.recommendations.repository import recommended_lists
 from patron.segments.repository import insight_of
 from patron.program.catalog import BUILT_IN_EVENT_TYPES
 from patron.program.compiled import CompiledProgram
@@ -94,8 +95,9 @@ class EarningStep(Protocol):
     """Work beside the earn rules on a batch's events: made per batch from the batch's
     (version, compiled program, member id, event) tuples, after the accounts are locked."""
 
-    def needs(self) -> tuple[bool, bool]:
-        """Whether its conditions read the member (profile, counts) and their features."""
+    def needs(self) -> tuple[bool, bool, bool]:
+        """Whether its conditions read the member (profile, counts), their features and
+        their recommendations (``member.recommended``)."""
 
     def evaluate(self, index: int, version: int, compiled: CompiledProgram,
                  member: MemberContext, member_id: int, event: EventIn,
@@ -132,7 +134,7 @@ class BatchEarning:
         needs_member = any(compiled.plans.get(event.type) is not None
                            and compiled.plans[event.type].needs_context
                            for (_, compiled), (_, event) in zip(self.plans, items)
-                           ) or any(member for member, _ in step_needs)
+                           ) or any(needs[0] for needs in step_needs)
         self.profiles: dict[int, MemberProfile] = {}
         self.counts: dict[int, dict[str, int]] = defaultdict(dict)
         if needs_member and member_ids:
@@ -143,8 +145,14 @@ class BatchEarning:
         needs_features = any((plan := compiled.plans.get(event.type)) is not None
                              and plan.needs_features
                              for (_, compiled), (_, event) in zip(self.plans, items)
-                             ) or any(features for _, features in step_needs)
+                             ) or any(needs[1] for needs in step_needs)
         self.insight = insight_of(conn, program.id, member_ids) if needs_features else {}
+        needs_recommended = any((plan := compiled.plans.get(event.type)) is not None
+                                and plan.needs_recommended
+                                for (_, compiled), (_, event) in zip(self.plans, items)
+                                ) or any(needs[2] for needs in step_needs)
+        self.recommended = (recommended_lists(conn, program.id, member_ids)
+                            if needs_recommended and member_ids else {})
         self.limited: dict[str, set[str]] = defaultdict(set)
         self.budget_limits: dict[str, int] = {}
         periods: set[str] = set()
@@ -228,6 +236,7 @@ class BatchEarning:
         features, tags = self.insight.get(member_id, ({}, ()))
         member = MemberContext(str(member_id), self.profiles.get(member_id, MemberProfile()),
                                tier, counts, multipliers, features, tags,
+                               recommended=self.recommended.get(member_id, {}),
                                campaigns=self.campaigns.campaigns_of(member_id))
         if earn:
             plan = compiled.plans.get(event.type)

@@ -26,8 +26,8 @@ from sqlalchemy import Connection
 
 from patron import hooks
 from patron.errors import PatronError
-from patron.events.schemas import (Award, EventIn, EventOutcome, GiftOutcome, Note, PurchaseData,
-                                   TierMove)
+from patron.events.schemas import (Award, EventIn, EventOutcome, GiftOutcome, Note, Progress,
+                                   PurchaseData, TierMove)
 from patron.flows.awards import Earned
 from patron.flows.earning import notes_of
 from patron.program.service import Program
@@ -52,6 +52,8 @@ class Pending:
     gifts: list[GiftOutcome] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     """A return's notes (a cancelled gift that was already sent)."""
+    progress: list[Progress] = field(default_factory=list)
+    """A return's badges, challenges and streaks taken back."""
 
     @property
     def order(self) -> PurchaseData | None:
@@ -101,7 +103,7 @@ def outcome(item: Pending, tier: TierMove | None = None) -> EventOutcome:
                         awards=item.awards, gifts=item.gifts,
                         notes=(notes_of(earned.evaluation) + earned.notes if earned else [])
                         + item.notes,
-                        progress=earned.progress if earned else [], tier=tier)
+                        progress=(earned.progress if earned else []) + item.progress, tier=tier)
 
 
 def event_row(program: Program, item: Pending, answered: EventOutcome, now: datetime) -> dict:

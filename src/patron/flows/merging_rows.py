@@ -24,7 +24,8 @@ from patron.campaigns.tables import campaign_members
 from patron.coupons.tables import coupons
 from patron.db.engine import chunks, one_of
 from patron.earning.tables import awards
-from patron.engagement.tables import engagement_awards, member_engagement
+from patron.engagement.tables import (engagement_awards, engagement_contributions,
+                                      member_engagement)
 from patron.events.tables import events, orders
 from patron.households.tables import household_member_periods, household_members
 from patron.members.tables import identities
@@ -80,6 +81,7 @@ REPOINTS: tuple[Repoint, ...] = (
             per=("program_id", "kind", "item_id", "period")),
     Repoint("engagement_awards", engagement_awards, "member_id",
             per=("program_id", "kind", "item_id", "award_key")),
+    Repoint("engagement_contributions", engagement_contributions, "member_id"),
 )
 BY_NAME = {r.name: r for r in REPOINTS}
 

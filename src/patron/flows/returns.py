@@ -32,6 +32,7 @@ from patron.errors import Conflict, InvalidInput
 from patron.events import repository as events_repository
 from patron.events.schemas import Award, EventIn, EventOutcome, GiftOutcome, Note, ReturnData
 from patron.flows.handlers import Handler, Pending, announce, event_row, outcome
+from patron.flows.returns_engagement import return_engagement
 from patron.ledger.service import EntryMeta, claw_back
 from patron.program.service import Program
 from patron.program.versions import versions
@@ -108,6 +109,10 @@ class Returns(Handler):
         item.awards = write_return(conn, program, planned, item.event, item.event_pk,
                                    actor=actor, now=now)
         item.gifts, item.notes = return_gifts(conn, program, planned, now)
+        taken, item.progress = return_engagement(
+            conn, program, planned.member_id, planned.order, planned.purchase, planned.already,
+            returned_after(planned), item.event, item.event_pk, actor=actor, now=now)
+        item.awards += taken
         answered = outcome(item)
         events_repository.set_outcome(conn, item.event_pk,
                                       answered.model_dump(mode="json", exclude={"status"}))
@@ -246,6 +251,14 @@ def _return_cashback(conn: Connection, program: Program, planned: PlannedReturn,
     return outcome
 
 
+def returned_after(planned: PlannedReturn) -> dict[int, int]:
+    """Quantities of each line returned, this return included."""
+    after = dict(planned.already)
+    for line in planned.returned:
+        after[line.line_index] = after.get(line.line_index, 0) + line.quantity
+    return after
+
+
 def _disqualify(conn: Connection, program: Program, planned: PlannedReturn, event_pk: int,
                 now: datetime) -> None:
     """Take the returned goods out of tier qualification, dated when they counted."""
@@ -254,9 +267,7 @@ def _disqualify(conn: Connection, program: Program, planned: PlannedReturn, even
     if tiers is None:
         return
     purchase, already = planned.purchase, planned.already
-    after = dict(already)
-    for line in planned.returned:
-        after[line.line_index] = after.get(line.line_index, 0) + line.quantity
+    after = returned_after(planned)
     spend = sum(Fraction(line.net_amount * (after.get(line.index, 0)
                                             - already.get(line.index, 0)), line.quantity)
                 for line in purchase.lines)

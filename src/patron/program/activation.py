@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
-from patron.program.catalog import FEATURE_FIELDS, ZERO_VALUES
+from patron.program.catalog import FEATURE_FIELDS, RECOMMENDED_FIELDS, ZERO_VALUES
 from patron.program.cel import ReadSet, prune
 from patron.program.context import EventContext, Line, MemberContext, Purchase
 
@@ -63,6 +63,7 @@ def member_value(inputs: Inputs) -> dict[str, Any]:
         "is_birthday_month": is_birthday_month(inputs),
         "profile": profile_value(member),
         "features": features_value(member.features), "tags": list(member.tags),
+        "recommended": recommended_value(member),
     }
     for event_type, field in inputs.counted_types:
         value[field] = counts.get(event_type, 0)
@@ -83,6 +84,10 @@ def features_value(features: Mapping[str, Any]) -> dict[str, Any]:
 def feature_or_zero(features: Mapping[str, Any], name: str) -> Any:
     value = features.get(name)
     return ZERO_VALUES[FEATURE_FIELDS[name]] if value is None else value
+
+
+def recommended_value(member: MemberContext) -> dict[str, list[str]]:
+    return {kind: list(member.recommended.get(kind, ())) for kind in RECOMMENDED_FIELDS}
 
 
 def profile_value(member: MemberContext) -> dict[str, Any]:
@@ -116,6 +121,7 @@ _MEMBER: dict[str, Getter] = {
     "tier": lambda i: i.member.tier or "",
     "is_birthday_month": is_birthday_month,
     "tags": lambda i: list(i.member.tags),
+    "recommended": lambda i: recommended_value(i.member),
 }
 _PROFILE: dict[str, Getter] = {
     "birthdate": lambda i: b.isoformat() if (b := i.member.profile.birthdate) else "",
@@ -149,6 +155,10 @@ def getter(path: tuple[str, ...], counted: Mapping[str, str]) -> Getter:
             and rest[1] in FEATURE_FIELDS:
         name = rest[1]
         return lambda i: feature_or_zero(i.member.features, name)
+    if root == "member" and len(rest) == 2 and rest[0] == "recommended" \
+            and rest[1] in RECOMMENDED_FIELDS:
+        kind = rest[1]
+        return lambda i: list(i.member.recommended.get(kind, ()))
     return _walker(root, rest)
 
 

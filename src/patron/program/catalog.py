@@ -77,8 +77,16 @@ EVENT_FIELDS: dict[str, FieldType] = {
 
 MEMBER_FIELDS: dict[str, FieldType] = {
     "id": "string", "tier": "string", "is_birthday_month": "bool", "profile": "map",
-    "features": "map", "tags": "list",
+    "features": "map", "tags": "list", "recommended": "map",
 }
+
+RECOMMENDED_FIELDS: dict[str, FieldType] = {
+    "categories": "list", "products": "list", "rewards": "list",
+}
+"""``member.recommended.<kind>``: the member's own lists from the last recommendations
+training, best first (``"outdoor" in member.recommended.categories``); a member the
+model gave no lists of their own reads empty lists. Read only for batches whose rules
+name it."""
 
 FEATURE_FIELDS: dict[str, FieldType] = {
     "recency_days": "int", "days_since_last_purchase": "int", "frequency": "int",

@@ -114,6 +114,14 @@ class EventPlan:
                    for rule in self.rules if rule.condition is not None
                    for path in rule.condition.paths)
 
+    @property
+    def needs_recommended(self) -> bool:
+        """Whether a condition reads ``member.recommended``, which the earning flow then
+        loads for the batch's members (one statement)."""
+        return any(path[:2] == ("member", "recommended") or path == ("member",)
+                   for rule in self.rules if rule.condition is not None
+                   for path in rule.condition.paths)
+
     def usage_keys(self) -> tuple[tuple[str, Period], ...]:
         """The (rule id, period) usage an evaluation of this event type may ask for,
         so a service reads only those from the ledger."""

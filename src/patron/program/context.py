@@ -52,6 +52,8 @@ class MemberContext:
     a feature absent here (never computed, or no value) reads as its type's zero."""
     tags: tuple[str, ...] = ()
     """``member.tags``: the tags (manual and rule) the member carries."""
+    recommended: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """``member.recommended``: lists by kind (categories, products, rewards), best first."""
     campaigns: frozenset[str] = frozenset()
     """Ids of the campaigns whose treatment group the member is in: only they earn by
     those campaigns' rules."""

@@ -119,11 +119,30 @@ class Note:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What one event gave a badge, challenge goal or streak, kept so a return of the
+    order can take it back (``patron.engagement.returns``)."""
+
+    kind: str
+    item_id: str
+    period: str
+    """As ``State.period``; a streak's: the period number the event counted in."""
+    amount: int = 0
+    """What it added to a challenge's count or sum."""
+    seen: tuple[str, ...] = ()
+    """A distinct goal's values the event brought (new or not)."""
+    before: dict[str, Any] | None = None
+    """A streak's progress before the event moved it on (None: the period had counted
+    already, the event only qualified too)."""
+
+
 @dataclass
 class Engaged:
     moved: list[Moved] = field(default_factory=list)
     grants: list[Grant] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    counted: list[Counted] = field(default_factory=list)
 
 
 class _Inputs:
@@ -194,6 +213,7 @@ def _badge(plan: EngagementPlan, badge: BadgePlan, event: EventContext, state: M
     given = reward_text(plan, badge.reward)
     text = f"Badge earned: {badge.title}" + (f", {given}" if given else "")
     out.moved.append(Moved(BADGE, badge.badge_id, badge.title, "earned", text, key=badge.key))
+    out.counted.append(Counted(BADGE, badge.badge_id, badge.key))
     if badge.reward is not None:
         out.grants.append(_grant(BADGE, badge.badge_id, badge.key, badge.title,
                                  badge.reward, text))
@@ -209,7 +229,10 @@ def _challenge(plan: EngagementPlan, challenge: ChallengePlan, inputs: _Inputs,
         progress = state[key] = State(CHALLENGE, challenge.id, period)
     if progress.completed_at is not None:
         return
-    _count(challenge, progress, inputs)
+    before = progress.value
+    brought = _count(challenge, progress, inputs)
+    out.counted.append(Counted(CHALLENGE, challenge.id, period, progress.value - before,
+                               tuple(brought)))
     progress.started_at = progress.started_at or at
     progress.changed = True
     if progress.value < challenge.target:
@@ -229,24 +252,36 @@ def _challenge(plan: EngagementPlan, challenge: ChallengePlan, inputs: _Inputs,
         reward, done = None, f"{done} (its rewards have run out)"
     given = reward_text(plan, reward)
     text = f"{done}, {given}" if given else done
+    key_done = goal_key(period, progress.run)
     out.moved.append(Moved(CHALLENGE, challenge.id, challenge.name, "completed", text,
-                           progress.value, challenge.target, period or DONE))
+                           progress.value, challenge.target, key_done))
     if reward is not None:
-        out.grants.append(_grant(CHALLENGE, challenge.id, period or DONE, challenge.name,
+        out.grants.append(_grant(CHALLENGE, challenge.id, key_done, challenge.name,
                                  reward, text))
 
 
-def _count(challenge: ChallengePlan, progress: State, inputs: _Inputs) -> None:
+def goal_key(period: str, reopened: int) -> str:
+    """A challenge goal's reward key: its period (``done`` for the window), and after a
+    return reopened it (``State.run`` counts those), which time it completes."""
+    base = period or DONE
+    return f"{base}#{reopened + 1}" if reopened else base
+
+
+def _count(challenge: ChallengePlan, progress: State, inputs: _Inputs) -> list[str]:
+    """Count the event towards the goal; a distinct goal's values it brought."""
     measure = challenge.measure
     if measure is None:
         progress.value += 1
-    elif measure.measure == "distinct":
-        for value in measure.distinct(inputs.event, inputs.purchase, inputs.data_defaults):
+        return []
+    if measure.measure == "distinct":
+        brought = measure.distinct(inputs.event, inputs.purchase, inputs.data_defaults)
+        for value in brought:
             if value not in progress.seen and len(progress.seen) < challenge.target:
                 progress.seen.append(value)
         progress.value = len(progress.seen)
-    else:
-        progress.value += measure.amount(inputs.event, inputs.purchase, inputs.data_defaults)
+        return brought
+    progress.value += measure.amount(inputs.event, inputs.purchase, inputs.data_defaults)
+    return []
 
 
 def challenge_text(plan: EngagementPlan, challenge: ChallengePlan, value: int, period: str,
@@ -304,7 +339,10 @@ def _streak(plan: EngagementPlan, streak: StreakPlan, day: date, at: datetime,
     index = period_index(streak.period, day)
     last = progress.last_period
     if last is not None and index <= last:
+        if index == last:  # counts already: kept, in case the event that counted goes back
+            out.counted.append(Counted(STREAK, streak.id, str(index)))
         return  # this period counts already, or the event is older than the streak
+    out.counted.append(Counted(STREAK, streak.id, str(index), before=snapshot(progress)))
     missed = index - last - 1 if last is not None else 0
     status = "continued"
     if last is None or missed > grace_left(streak.grace, progress.value, progress.forgiven):
@@ -328,6 +366,16 @@ def _streak(plan: EngagementPlan, streak: StreakPlan, day: date, at: datetime,
                                         progress.value, key=key)
             out.grants.append(_grant(STREAK, streak.id, key, milestone.name or streak.name,
                                      milestone.reward, text))
+
+
+STREAK_FIELDS = ("value", "last_period", "forgiven", "run", "best", "started_at")
+
+
+def snapshot(progress: State) -> dict[str, Any]:
+    """A streak's progress as JSON can keep it."""
+    values = {name: getattr(progress, name) for name in STREAK_FIELDS}
+    values["started_at"] = progress.started_at.isoformat() if progress.started_at else None
+    return values
 
 
 def periods(streak: StreakPlan, count: int) -> str:

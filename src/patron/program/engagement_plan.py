@@ -137,6 +137,8 @@ class TypePlan:
     """A condition reads the member (profile, counts, tier): the caller loads them."""
     needs_features: bool
     """A condition reads ``member.features`` or ``member.tags``."""
+    needs_recommended: bool = False
+    """A condition reads ``member.recommended``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,4 +268,6 @@ def _type_plan(event_type: str, badges: tuple[BadgePlan, ...],
         badges, challenges, streaks, compile_reads(reads, counted), reads.nested,
         {name: ZERO_VALUES[kind] for name, kind in fields.items() if kind != "timestamp"},
         needs_member=any(path[0] == "member" for path in paths),
-        needs_features=any(path[:2] in _FEATURES or path == ("member",) for path in paths))
+        needs_features=any(path[:2] in _FEATURES or path == ("member",) for path in paths),
+        needs_recommended=any(path[:2] == ("member", "recommended") or path == ("member",)
+                              for path in paths))

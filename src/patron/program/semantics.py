@@ -23,6 +23,7 @@ from patron.program.catalog import (
     LINE_FIELDS,
     LOCAL_FIELDS,
     MEMBER_FIELDS,
+    RECOMMENDED_FIELDS,
     PROFILE_FIELDS,
     PURCHASE,
     SAMPLE_TIME,
@@ -311,6 +312,8 @@ def _field_table(path: tuple[str, ...], event_type: str, declared: Declared) -> 
             return "member.profile", rest[1:], PROFILE_FIELDS, ""
         if rest[0] == "features" and len(rest) > 1:
             return "member.features", rest[1:], FEATURE_FIELDS, ""
+        if rest[0] == "recommended" and len(rest) > 1:
+            return "member.recommended", rest[1:], RECOMMENDED_FIELDS, ""
         counts = {count_field(t): "int" for t in set(BUILT_IN_EVENT_TYPES) | set(declared)}
         return "member", rest, {**MEMBER_FIELDS, **counts}, ""
     if rest[0] == "data" and len(rest) > 1:
@@ -485,7 +488,8 @@ def sample_activation(event_type: str, declared: Declared, per_line: bool) -> di
     inputs = _SampleInputs(
         event=EventContext(event_type, SAMPLE_TIME, data, "web", "evt-sample"),
         member=MemberContext("member-sample", profile, "gold", dict.fromkeys(known, 1),
-                             features=SAMPLE_FEATURES, tags=("sample",)),
+                             features=SAMPLE_FEATURES, tags=("sample",),
+                             recommended={kind: ("sample",) for kind in RECOMMENDED_FIELDS}),
         local=SAMPLE_TIME, purchase=purchase, data_defaults={},
         counted_types=tuple((t, count_field(t)) for t in known))
     variables = {"event": event_value(inputs), "member": member_value(inputs)}

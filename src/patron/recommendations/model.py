@@ -29,9 +29,10 @@ from __future__ import annotations
 import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from implicit.cpu.als import AlternatingLeastSquares
 from implicit.nearest_neighbours import ItemItemRecommender, bm25_weight, normalize
@@ -83,14 +84,17 @@ class History:
         """From ``(member_id, kind, key, count)`` rows in any order (duplicates add up)."""
         if not rows:
             return cls(np.zeros(0, dtype=np.int64), (), sp.csr_matrix((0, 0), dtype=np.float32))
-        members, kinds, keys, counts = zip(*rows)
-        member_ids, row = np.unique(np.asarray(members, dtype=np.int64), return_inverse=True)
-        order = {kind: n for n, kind in enumerate(KINDS)}
-        items = sorted(set(zip(kinds, keys)), key=lambda item: (order[item[0]], item[1]))
-        column = {item: n for n, item in enumerate(items)}
-        col = np.fromiter((column[item] for item in zip(kinds, keys)), dtype=np.int64,
-                          count=len(rows))
-        matrix = sp.csr_matrix((np.asarray(counts, dtype=np.float32), (row, col)),
+        frame = pd.DataFrame.from_records(rows, columns=["member", "kind", "key", "count"])
+        member_ids, row = np.unique(frame["member"].to_numpy(np.int64), return_inverse=True)
+        col = np.zeros(len(frame), dtype=np.int64)
+        items: list[tuple[str, str]] = []
+        for kind in KINDS:  # columns ordered by kind, then key
+            at = np.flatnonzero((frame["kind"] == kind).to_numpy())
+            codes, keys = pd.factorize(frame["key"].to_numpy(object)[at], sort=True)
+            col[at] = codes + len(items)
+            items += [(kind, key) for key in keys.tolist()]
+        counts = frame["count"].to_numpy(np.float32)
+        matrix = sp.csr_matrix((counts, (row, col)),
                                shape=(len(member_ids), len(items)))
         matrix.sum_duplicates()
         return cls(member_ids, tuple(items), matrix)
@@ -233,8 +237,7 @@ def load_arrays(blob: bytes) -> dict[str, np.ndarray]:
 
 # --------------------------------------------------------------------------- ranking
 
-@dataclass(frozen=True)
-class Pick:
+class Pick(NamedTuple):
     """One item on a member's list: ``item`` and ``given`` are history columns;
     ``given`` is the member's own item that most explains the pick (None when
     popularity filled the place), and ``times`` how often the member has it."""
@@ -270,7 +273,10 @@ def rank(history: History, fitted: Fitted, rows: np.ndarray, parameters: Paramet
     history rows to rank): how many members, and their picks. Rewards are only those
     in the member's ``allowed_rewards``; places the model leaves empty (nothing scored
     above zero) are filled with popular items the member may have. ``parameters.top``
-    items per kind; scoring holds to ``parameters.threads`` too."""
+    items per kind; scoring holds to ``parameters.threads`` too.
+
+    The model's picks of a batch are found, explained and made in array operations;
+    only members the model leaves places for are filled one by one."""
     top = parameters.top
     batch = max(1, min(MEMBERS_PER_BATCH, CELLS_PER_BATCH // max(len(history.items), 1)))
     spans = {kind: history.span(kind) for kind in KINDS}
@@ -281,28 +287,25 @@ def rank(history: History, fitted: Fitted, rows: np.ndarray, parameters: Paramet
     members = max(len(history.member_ids), 1)
     for start in range(0, len(rows), batch):
         chosen = rows[start:start + batch]
-        ids = history.member_ids[chosen].tolist()
+        ids = history.member_ids[chosen]
         with threadpool_limits(limits=parameters.threads):
             block = fitted.scores(chosen)
-        allowed = [allowed_rewards.get(m, frozenset()) for m in ids]
+        allowed = [allowed_rewards.get(m, frozenset()) for m in ids.tolist()]
         mask = np.array([[key in a for key in reward_keys] for a in allowed],
                         dtype=bool).reshape(len(ids), len(reward_keys))
-        tops = {kind: _best(block[:, span], top, mask if kind == "reward" else None)
-                for kind, span in spans.items()}
-        picks: list[Pick] = []
-        modelled: list[tuple[int, int]] = []
-        for n, member_id in enumerate(ids):
-            for kind, span in spans.items():
-                items, scores = tops[kind]
-                own = [(span.start + int(i), float(s)) for i, s in zip(items[n], scores[n])
-                       if s > 0]
-                modelled += [(len(picks) + k, int(chosen[n])) for k in range(len(own))]
-                picks += [Pick(member_id, kind, item, rank, score)
-                          for rank, (item, score) in enumerate(own, start=1)]
-                picks += _filled(member_id, kind, {item for item, _ in own}, top - len(own),
-                                 fill[kind], counts, members,
-                                 None if kind != "reward" else allowed[n], history)
-        yield len(chosen), _explained(history, fitted, picks, modelled)
+        found: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        filled: list[Pick] = []
+        for kind, span in spans.items():
+            items, scores = _best(block[:, span], top, mask if kind == "reward" else None)
+            own = scores > 0  # the best come first: a member's own picks lead their row
+            member_at, place = np.nonzero(own)
+            found.append((kind, member_at, items[own] + span.start, place + 1, scores[own]))
+            for n in np.flatnonzero(own.sum(axis=1) < top).tolist():
+                taken = set((items[n][own[n]] + span.start).tolist())
+                filled += _filled(int(ids[n]), kind, taken, top - len(taken), fill[kind],
+                                  counts, members,
+                                  None if kind != "reward" else allowed[n], history)
+        yield len(chosen), _explained(history, fitted, ids, chosen, found) + filled
 
 
 def _best(scores: np.ndarray, top: int, allowed: np.ndarray | None
@@ -330,18 +333,23 @@ def _filled(member_id: int, kind: str, taken: set[int], places: int, fill: list[
     return found
 
 
-def _explained(history: History, fitted: Fitted, picks: list[Pick],
-               modelled: list[tuple[int, int]]) -> list[Pick]:
-    """The model's picks (``modelled``: their place in ``picks`` and the member's history
-    row) with ``given``, the member's own item that contributes most to the pick's score
-    (its weight times its affinity to the item; an item bought before explains itself;
-    ties go to the first item), and how often the member has it."""
-    if not modelled:
-        return picks
+def _explained(history: History, fitted: Fitted, ids: np.ndarray, chosen: np.ndarray,
+               found: Sequence[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]
+               ) -> list[Pick]:
+    """The model's picks (``found``, per kind: the batch position of each pick's member,
+    its item, rank and score) with ``given``, the member's own item that contributes
+    most to the pick's score (its weight times its affinity to the item; an item bought
+    before explains itself; ties go to the first item), and how often the member has it."""
+    kinds = np.concatenate([np.full(len(at), n, dtype=np.int8)
+                            for n, (_, at, *_) in enumerate(found)]) if found else None
+    if kinds is None or not len(kinds):
+        return []
+    member_at = np.concatenate([f[1] for f in found])
+    items = np.concatenate([f[2] for f in found]).astype(np.int64)
+    ranks = np.concatenate([f[3] for f in found])
+    scores = np.concatenate([f[4] for f in found]).astype(np.float64)
     counts = history.counts
-    chosen = [n for n, _ in modelled]
-    rows = np.array([row for _, row in modelled], dtype=np.int64)
-    items = np.array([picks[n].item for n in chosen], dtype=np.int64)
+    rows = chosen[member_at].astype(np.int64)
     lengths = counts.indptr[rows + 1] - counts.indptr[rows]
     group_start = np.cumsum(lengths) - lengths
     position = (np.repeat(counts.indptr[rows], lengths)
@@ -353,9 +361,8 @@ def _explained(history: History, fitted: Fitted, picks: list[Pick],
     reaching = np.flatnonzero(weight >= top)
     best = reaching[np.unique(np.searchsorted(group_start, reaching, side="right") - 1,
                               return_index=True)[1]]
-    out = list(picks)
-    for n, at in zip(chosen, best.tolist()):
-        p = picks[n]
-        out[n] = Pick(p.member_id, p.kind, p.item, p.rank, p.score, int(given[at]),
-                      int(times[at]))
-    return out
+    names = [kind for kind, *_ in found]
+    return list(map(Pick, ids[member_at].tolist(), [names[k] for k in kinds.tolist()],
+                    items.tolist(), ranks.tolist(), scores.tolist(),
+                    given[best].astype(np.int64).tolist(),
+                    times[best].astype(np.int64).tolist()))

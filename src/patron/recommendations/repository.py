@@ -8,13 +8,13 @@ survivor with the merge).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, literal, select, update
 
-from patron.db.engine import insert_rows
+from patron.db.engine import chunks, insert_rows, one_of
 from patron.events.tables import order_lines, orders
 from patron.members.tables import members
 from patron.recommendations.tables import (recommendation_models, recommendation_segments,
@@ -40,10 +40,9 @@ def history_rows(conn: Connection, program_id: int, until: datetime | None
     bought = lines.subquery()
     found: list[tuple[int, str, str, int]] = []
     for kind, column in (("category", bought.c.category), ("product", bought.c.sku)):
-        found += conn.execute(
-            select(bought.c.member_id, literal(kind), column,
-                   func.count(func.distinct(bought.c.order_pk)))
-            .where(column.is_not(None)).group_by(bought.c.member_id, column)).all()
+        found += _plain_rows(conn, select(bought.c.member_id, literal(kind), column,
+                                          func.count(func.distinct(bought.c.order_pk)))
+                             .where(column.is_not(None)).group_by(bought.c.member_id, column))
     redeemed = (select(redemptions.c.member_id, literal("reward"), redemptions.c.reward_id,
                        func.count())
                 .select_from(redemptions.join(members, and_(
@@ -53,8 +52,14 @@ def history_rows(conn: Connection, program_id: int, until: datetime | None
                 .group_by(redemptions.c.member_id, redemptions.c.reward_id))
     if until is not None:
         redeemed = redeemed.where(redemptions.c.created_at < until)
-    found += conn.execute(redeemed).all()
-    return [tuple(row) for row in found]  # type: ignore[misc]
+    found += _plain_rows(conn, redeemed)
+    return found
+
+
+def _plain_rows(conn: Connection, query: Any) -> list[Any]:
+    """The driver's own tuples: these columns need no conversion, and millions of
+    SQLAlchemy rows cost more than the query."""
+    return conn.execute(query).cursor.fetchall()  # type: ignore[attr-defined]
 
 
 def active_member_ids(conn: Connection, program_id: int) -> set[int]:
@@ -131,6 +136,26 @@ def member_rows(conn: Connection, program_id: int, member_id: int) -> list[Any]:
              .where(members.c.program_id == program_id, members.c.id == member_id)
              .order_by(recommendations.c.kind, recommendations.c.rank))
     return list(conn.execute(query))
+
+
+_KINDS = {"category": "categories", "product": "products", "reward": "rewards"}
+
+
+def recommended_lists(conn: Connection, program_id: int, member_ids: Collection[int]
+                      ) -> dict[int, dict[str, tuple[str, ...]]]:
+    """Some members' own lists of the ready model, as conditions read them
+    (``member.recommended``): one statement for a batch."""
+    model = select(recommendation_models.c.id).where(
+        recommendation_models.c.program_id == program_id,
+        recommendation_models.c.status == READY).scalar_subquery()
+    r = recommendations.c
+    found: dict[int, dict[str, list[str]]] = {}
+    for chunk in chunks(sorted(set(member_ids))):
+        for row in conn.execute(select(r.member_id, r.kind, r.item).where(
+                r.model_id == model, one_of(conn, r.member_id, chunk))
+                .order_by(r.member_id, r.kind, r.rank)):
+            found.setdefault(row.member_id, {}).setdefault(_KINDS[row.kind], []).append(row.item)
+    return {m: {k: tuple(v) for k, v in lists.items()} for m, lists in found.items()}
 
 
 def popular_rows(conn: Connection, program_id: int, model_id: int) -> list[Any]:

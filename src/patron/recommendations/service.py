@@ -116,20 +116,28 @@ def _open_rewards(compiled: CompiledProgram | None, now: datetime) -> set[str]:
 
 
 def rows_of(data: TrainingData, model_id: int, picks: Iterable[Pick]) -> list[dict[str, Any]]:
-    """Stored rows for picks, each with its reason."""
+    """Stored rows for picks, each with its reason (each distinct reason worded once:
+    a training repeats the same few thousand)."""
     items, names, counts = data.history.items, data.reward_names, data.popularity
+    program_id = data.program.id
+    reasons: dict[tuple[int, int | None, int], tuple[str, str]] = {}
     rows = []
     for pick in picks:
         kind, key = items[pick.item]
-        if pick.given is None:
-            source, reason = domain.POPULAR, domain.popular_because(kind, int(counts[pick.item]))
-        else:
-            given_kind, given_key = items[pick.given]
-            source, reason = domain.MODEL, domain.because(
-                kind, domain.label(kind, key, names), given_kind,
-                domain.label(given_kind, given_key, names), pick.times)
-        rows.append(_row(data, model_id, pick.member_id, kind, pick.item, pick.rank,
-                         pick.score, source, reason))
+        said = reasons.get((pick.item, pick.given, pick.times))
+        if said is None:
+            if pick.given is None:
+                said = domain.POPULAR, domain.popular_because(kind, int(counts[pick.item]))
+            else:
+                given_kind, given_key = items[pick.given]
+                said = domain.MODEL, domain.because(
+                    kind, domain.label(kind, key, names), given_kind,
+                    domain.label(given_kind, given_key, names), pick.times)
+            reasons[(pick.item, pick.given, pick.times)] = said
+        rows.append({"program_id": program_id, "model_id": model_id,
+                     "member_id": pick.member_id, "kind": kind, "item": key[:200],
+                     "rank": pick.rank, "score": round(pick.score, 6), "source": said[0],
+                     "reason": said[1]})
     return rows
 
 

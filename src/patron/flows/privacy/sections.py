@@ -21,7 +21,8 @@ from patron.auth.tables import portal_links, portal_sessions
 from patron.campaigns.tables import campaign_members
 from patron.coupons.tables import coupon_redemptions, coupons
 from patron.earning.tables import awards, order_returns, rule_usage
-from patron.engagement.tables import engagement_awards, member_engagement
+from patron.engagement.tables import (engagement_awards, engagement_contributions,
+                                      member_engagement)
 from patron.events.tables import events, order_lines, orders
 from patron.households.tables import household_member_periods, household_members, households
 from patron.ledger.tables import (accounts, expiry_notices, ledger_entries, lot_moves,
@@ -168,6 +169,8 @@ SECTIONS: list[Section] = [
             "streaks"),
     section("engagement_awards", engagement_awards, _member, "Badges earned, challenges "
             "completed and streak milestones reached, with what each gave"),
+    section("engagement_contributions", engagement_contributions, _member, "What each "
+            "purchase added to badges, challenges and streaks (taken back if returned)"),
     section("recommendations", recommendations, _member, "Rewards, categories and products "
             "the member is likely to want next, as last trained, with the reasons"),
     section("expiry_notices", expiry_notices, _member, "Points announced as expiring soon, "
