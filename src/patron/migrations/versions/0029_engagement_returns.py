@@ -1,7 +1,7 @@
 """Returns take back engagement: what each purchase gave, and rewards taken back
 
 Revision ID: 0029_engagement_returns
-Revises: 0027_notifications
+Revises: 0028_merge_member_indexes
 Create Date: 2026-12-06 20:00:00.000000
 """
 from collections.abc import Sequence
@@ -11,7 +11,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0029_engagement_returns'
-down_revision: str | Sequence[str] | None = '0027_notifications'
+down_revision: str | Sequence[str] | None = '0028_merge_member_indexes'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
