@@ -1,11 +1,12 @@
 """Writing ``member_features`` mostly inside the database.
 
-A refresh stages each member's purchase summary in a temporary table (one
-INSERT … SELECT), fetches only what Python must score (the buyers' counts and
-days, as integer columns), stages the scores it computed (RFM, model figures) in
-a second temporary table, and then writes every feature row with one INSERT …
-SELECT that joins members, the two stages, favourites, balances, tiers,
-referrals and tags. Dates, recency and age bands are computed by that statement,
+A refresh stages favourites and tags in temporary tables (an INSERT … SELECT
+each), fetches each order's member, day and net amount as integer columns (one
+pass over the orders: Python sums them per member faster than two grouped
+statements and a window), stages the buyers' summaries and the scores it computed
+from them (RFM, model figures) in one more temporary table, and then writes every
+feature row with one INSERT … SELECT that joins members, the stages, balances,
+tiers and referrals. Dates, recency and age bands are computed by that statement,
 so a million members never become a million Python tuples.
 """
 
@@ -21,6 +22,8 @@ import numpy as np
 from sqlalchemy import (BigInteger, Column, Connection, Date, Float, Integer, MetaData, String,
                         Table, and_, case, cast, delete, func, literal, or_, select, type_coerce)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.selectable import Join
 from sqlalchemy.sql.elements import ColumnElement
 
 from patron.db.types import BigId, JSONDoc, UTCDateTime
@@ -122,13 +125,29 @@ def order_entries(conn: Connection, program_id: int, now: datetime
     returned = _returned_by_order(program_id, now)
     net = orders.c.total - func.coalesce(returned.c.returned, 0)
     rows = driver_rows(conn, select(orders.c.member_id, day, case((net < 0, 0), else_=net))
-                       .select_from(orders.join(members, members.c.id == orders.c.member_id)
+                       .select_from(ScanFirst(orders, members, members.c.id == orders.c.member_id)
                                     .outerjoin(returned, returned.c.order_pk == orders.c.id))
                        .where(orders.c.program_id == program_id, orders.c.occurred_at <= now,
                               eligible(program_id), members.c.created_at <= now))
     flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=len(rows) * 3)
     member, days, paid = flat.reshape(-1, 3).T
     return member, days, paid
+
+
+class ScanFirst(Join):
+    """An inner join that SQLite reads left table first (``CROSS JOIN``): the orders in
+    table order, each member found by key. Left to its planner, SQLite starts from a
+    members index and looks each member's orders up, several times slower at a million
+    members."""
+
+    inherit_cache = True
+
+
+@compiles(ScanFirst, "sqlite")
+def _scan_first(join: ScanFirst, compiler: Any, **kw: Any) -> str:
+    kw["asfrom"] = True
+    return (f"{compiler.process(join.left, **kw)} CROSS JOIN "
+            f"{compiler.process(join.right, **kw)} ON {compiler.process(join.onclause, **kw)}")
 
 
 def stage_scores(conn: Connection, columns: Sequence[Sequence[Any]]) -> None:

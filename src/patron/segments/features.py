@@ -1,9 +1,9 @@
 """The features job: every member's features materialised in ``member_features``.
 
-One refresh summarises the program's purchases in the database
-(``feature_store``), brings only the buyers' counts and days into Python as
-integer arrays, scores RFM and fits the lifetime models there, and lets the
-database write every feature row in one statement (dates, recency, age bands,
+One refresh brings each order's member, day and net amount into Python as
+integer arrays (``feature_store``), sums them per buyer, scores RFM and fits the
+lifetime models there, and lets the database write every feature row in one
+statement (dates, recency, age bands,
 favourites, balances, tiers, referrals and tags are computed by it). The job
 then applies the program's rule tags and refreshes its dynamic segments, which
 read those rows.
