@@ -52,3 +52,15 @@ def test_a_model_figure_that_ran_off_to_infinity_reads_as_unknown(monkeypatch):
     assert figures.expected_value == [2500, None, None]
     assert figures.churn_probability == [0.1, 0.5, None]
     assert figures.expected_purchases == [2.0, 1.0, 1.0]
+
+
+def test_purchase_summaries_count_orders_days_and_the_first_days_spend():
+    member = np.array([2, 1, 2, 2, 3], dtype=np.int64)
+    day = np.array([12, 5, 10, 10, 7], dtype=np.int64)
+    paid = np.array([0, 50, 100, 30, 9], dtype=np.int64)
+    summaries = domain.purchase_summaries(member, day, paid)
+    assert summaries.tolist() == [[1, 1, 50, 5, 5, 1, 50],   # member, orders, spend, first,
+                                  [2, 3, 130, 10, 12, 2, 130],  # last, days, first-day spend
+                                  [3, 1, 9, 7, 7, 1, 9]]
+    empty = np.zeros(0, dtype=np.int64)
+    assert domain.purchase_summaries(empty, empty, empty).shape == (0, 7)

@@ -186,6 +186,32 @@ def _plain(name: str, value: Any) -> Any:
     return value
 
 
+SUMMARY_COLUMNS = ("member_id", "orders", "spend", "first_day", "last_day", "days",
+                   "first_spend")
+
+
+def purchase_summaries(member_ids: np.ndarray, days: np.ndarray, spend: np.ndarray
+                       ) -> np.ndarray:
+    """Each buyer's purchase summary from one entry per order (its member, its UTC epoch
+    day, what was paid net of returns): an int64 array, a row per member ascending, with
+    ``SUMMARY_COLUMNS``: orders, spend, first and last purchase day, distinct purchase
+    days, and the spend of the first purchase day (the lifetime models count repeat
+    purchase *days*, and value the repeats without the first day)."""
+    if len(member_ids) == 0:
+        return np.zeros((0, len(SUMMARY_COLUMNS)), dtype=np.int64)
+    order = np.lexsort((days, member_ids))
+    member, day, paid = member_ids[order], days[order], spend[order]
+    new_member = np.r_[True, member[1:] != member[:-1]]
+    starts = np.flatnonzero(new_member)
+    orders = np.diff(np.r_[starts, len(member)])
+    first, last = day[starts], day[np.r_[starts[1:], len(member)] - 1]
+    new_day = new_member | np.r_[True, day[1:] != day[:-1]]
+    on_first = np.where(day == np.repeat(first, orders), paid, 0)
+    return np.column_stack([member[starts], orders, np.add.reduceat(paid, starts), first, last,
+                            np.add.reduceat(new_day.astype(np.int64), starts),
+                            np.add.reduceat(on_first, starts)]).astype(np.int64)
+
+
 @dataclass(frozen=True)
 class ModelFigures:
     """Per member (in the order given): churn probability, expected purchases and
@@ -217,8 +243,9 @@ def model_figures(frequency: np.ndarray, recency_days: np.ndarray, age_days: np.
                                    scale))
     except (InsufficientData, clv.ModelDidNotConverge):
         return none
-    ahead = clv.predict(model, _histories(idx, frequency, recency_days, age_days, repeat_spend,
-                                          scale), HORIZON_DAYS)
+    ahead = clv.predict(model, clv.Histories(  # arrays as they are: predict reads arrays
+        idx, frequency[idx], recency_days[idx], age_days[idx], repeat_spend[idx] / scale),
+        HORIZON_DAYS)
     money = np.asarray(ahead.expected_value, dtype=float)
     credible = np.isfinite(money) & (np.abs(money) * scale < MAX_EXPECTED_MINOR)
     worth = np.asarray(to_minor_all(np.where(credible, money, 0.0), minor_exponent),

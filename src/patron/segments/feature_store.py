@@ -1,11 +1,12 @@
 """Writing ``member_features`` mostly inside the database.
 
-A refresh stages each member's purchase summary in a temporary table (one
-INSERT … SELECT), fetches only what Python must score (the buyers' counts and
-days, as integer columns), stages the scores it computed (RFM, model figures) in
-a second temporary table, and then writes every feature row with one INSERT …
-SELECT that joins members, the two stages, favourites, balances, tiers,
-referrals and tags. Dates, recency and age bands are computed by that statement,
+A refresh stages favourites and tags in temporary tables (an INSERT … SELECT
+each), fetches each order's member, day and net amount as integer columns (one
+pass over the orders: Python sums them per member faster than two grouped
+statements and a window), stages the buyers' summaries and the scores it computed
+from them (RFM, model figures) in one more temporary table, and then writes every
+feature row with one INSERT … SELECT that joins members, the stages, balances,
+tiers and referrals. Dates, recency and age bands are computed by that statement,
 so a million members never become a million Python tuples.
 """
 
@@ -14,11 +15,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timedelta
-from itertools import chain
+from itertools import chain, islice
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from sqlalchemy import (BigInteger, Column, Connection, Date, Float, Integer, MetaData, String,
                         Table, and_, case, cast, delete, func, literal, or_, select, type_coerce)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
@@ -43,22 +43,18 @@ EPOCH = date(1970, 1, 1)
 SQLITE_CACHE_KIB = 512 * 1024
 """The SQLite page cache a refresh may fill (KiB): a million members' rows and indexes."""
 _stages = MetaData()
-purchases_stage = Table(
-    "feature_purchases", _stages,
-    Column("member_id", BigId, primary_key=True),
-    *(Column(name, BigInteger, nullable=False) for name in
-      ("orders", "spend", "first_day", "last_day", "days", "first_spend")),
-    prefixes=["TEMPORARY"])
-"""Per purchasing member: orders, spend, first and last purchase day (UTC epoch days),
-purchase days, and the spend of the first purchase day."""
 scores_stage = Table(
     "feature_scores", _stages,
     Column("member_id", BigId, primary_key=True),
+    Column("orders", BigInteger, nullable=False), Column("spend", BigInteger, nullable=False),
+    Column("last_day", BigInteger, nullable=False),
     Column("r_score", Integer), Column("f_score", Integer), Column("m_score", Integer),
     Column("rfm_segment", String(40)), Column("churn_probability", Float),
     Column("expected_purchases", Float), Column("expected_value", BigInteger),
     prefixes=["TEMPORARY"])
 SCORE_COLUMNS = tuple(c.name for c in scores_stage.columns)
+"""Per buyer: orders, spend net of returns and last purchase day (UTC epoch day), summed
+by ``domain.purchase_summaries``, and the scores computed from them."""
 categories_stage = Table("feature_categories", _stages,
                          Column("member_id", BigId, primary_key=True),
                          Column("category", String(200)), prefixes=["TEMPORARY"])
@@ -67,7 +63,7 @@ channels_stage = Table("feature_channels", _stages,
                        Column("channel", String(64)), prefixes=["TEMPORARY"])
 tags_stage = Table("feature_tags", _stages, Column("member_id", BigId, primary_key=True),
                    Column("tags", JSONDoc), prefixes=["TEMPORARY"])
-STAGES = (purchases_stage, scores_stage, categories_stage, channels_stage, tags_stage)
+STAGES = (scores_stage, categories_stage, channels_stage, tags_stage)
 """Keyed by member (the rowid on SQLite), so the final statement joins them by index on
 SQLite too."""
 
@@ -94,8 +90,9 @@ def room_to_work(conn: Connection) -> Iterator[None]:
         conn.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
 
 
-def stage_purchases(conn: Connection, program_id: int, now: datetime) -> None:
-    """The purchase summary of every member who bought by ``now``, in its stage."""
+def stage_favourites(conn: Connection, program_id: int, now: datetime) -> None:
+    """Each member's favourite category and channel and tags, in their stages (which
+    start empty, with the scores' stage)."""
     for stage in STAGES:
         stage.drop(conn, checkfirst=True)
         stage.create(conn)
@@ -104,23 +101,8 @@ def stage_purchases(conn: Connection, program_id: int, now: datetime) -> None:
     conn.execute(channels_stage.insert().from_select(
         ["member_id", "channel"], _favourite_channels(program_id, now)))
     conn.execute(tags_stage.insert().from_select(["member_id", "tags"], _tags(conn, program_id)))
-    day = epoch_day(conn, orders.c.occurred_at).label("day")
-    returned = _returned_by_order(program_id, now)
-    net = orders.c.total - func.coalesce(returned.c.returned, 0)
-    days = (select(orders.c.member_id, day, func.count().label("orders"),
-                   func.sum(case((net < 0, 0), else_=net)).label("spend"),
-                   func.min(day).over(partition_by=orders.c.member_id).label("first_day"))
-            .select_from(orders.outerjoin(returned, returned.c.order_pk == orders.c.id))
-            .where(orders.c.program_id == program_id, orders.c.occurred_at <= now)
-            .group_by(orders.c.member_id, day).subquery())
-    conn.execute(purchases_stage.insert().from_select(
-        [c.name for c in purchases_stage.columns],
-        select(days.c.member_id, func.sum(days.c.orders), func.sum(days.c.spend),
-               func.min(days.c.day), func.max(days.c.day), func.count(),
-               func.sum(case((days.c.day == days.c.first_day, days.c.spend), else_=0)))
-        .group_by(days.c.member_id)))
     if conn.dialect.name == "postgresql":
-        for stage in (purchases_stage, categories_stage, channels_stage, tags_stage):
+        for stage in (categories_stage, channels_stage, tags_stage):
             conn.exec_driver_sql(f"ANALYZE {stage.name}")  # temporary: never auto-analysed
 
 
@@ -135,47 +117,54 @@ def _returned_by_order(program_id: int, now: datetime) -> Any:
             .group_by(order_returns.c.order_pk).subquery())
 
 
-def staged_buyers(conn: Connection, program_id: int, now: datetime) -> np.ndarray:
-    """The staged summaries of eligible members, by member id: an int64 array with the
-    columns of ``purchases_stage``."""
-    p = purchases_stage
-    rows = driver_rows(conn, select(*p.columns)
-                       .select_from(StageFirst(p, members, members.c.id == p.c.member_id))
-                       .where(eligible(program_id), members.c.created_at <= now)
-                       .order_by(p.c.member_id))
-    return np.fromiter(chain.from_iterable(rows), dtype=np.int64,
-                       count=len(rows) * len(p.columns)).reshape(-1, len(p.columns))
+def order_entries(conn: Connection, program_id: int, now: datetime
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every order by ``now`` of an eligible member as three int64 arrays: the member,
+    the UTC epoch day, and what was paid net of returns (never below zero)."""
+    day = epoch_day(conn, orders.c.occurred_at)
+    returned = _returned_by_order(program_id, now)
+    net = orders.c.total - func.coalesce(returned.c.returned, 0)
+    rows = driver_rows(conn, select(orders.c.member_id, day, case((net < 0, 0), else_=net))
+                       .select_from(ScanFirst(orders, members, members.c.id == orders.c.member_id)
+                                    .outerjoin(returned, returned.c.order_pk == orders.c.id))
+                       .where(orders.c.program_id == program_id, orders.c.occurred_at <= now,
+                              eligible(program_id), members.c.created_at <= now))
+    flat = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=len(rows) * 3)
+    member, days, paid = flat.reshape(-1, 3).T
+    return member, days, paid
 
 
-class StageFirst(Join):
-    """An inner join that SQLite reads left table first (``CROSS JOIN``): the stage in key
-    order, each member found by key. Left to its planner, SQLite starts from a members
-    index and looks each stage row up, five times slower at a million members."""
+class ScanFirst(Join):
+    """An inner join that SQLite reads left table first (``CROSS JOIN``): the orders in
+    table order, each member found by key. Left to its planner, SQLite starts from a
+    members index and looks each member's orders up, several times slower at a million
+    members."""
 
     inherit_cache = True
 
 
-@compiles(StageFirst, "sqlite")
-def _stage_first(join: StageFirst, compiler: Any, **kw: Any) -> str:
+@compiles(ScanFirst, "sqlite")
+def _scan_first(join: ScanFirst, compiler: Any, **kw: Any) -> str:
     kw["asfrom"] = True
     return (f"{compiler.process(join.left, **kw)} CROSS JOIN "
             f"{compiler.process(join.right, **kw)} ON {compiler.process(join.onclause, **kw)}")
 
 
 def stage_scores(conn: Connection, columns: Sequence[Sequence[Any]]) -> None:
-    """Scores per member (sequences in ``SCORE_COLUMNS`` order), in their stage."""
+    """Scores per member (sequences in ``SCORE_COLUMNS`` order), in their stage. On
+    PostgreSQL through COPY's text format, each value written with ``str`` (numbers
+    exactly, as ``repr``; names hold no tab, newline or backslash), ``None`` as ``\\N``."""
     if conn.dialect.name != "postgresql":
         conn.connection.driver_connection.cursor().executemany(
             f"INSERT INTO feature_scores ({', '.join(SCORE_COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(SCORE_COLUMNS))})", zip(*columns))
         return
-    frame = pd.DataFrame({name: pd.Series(column, dtype=object)
-                          for name, column in zip(SCORE_COLUMNS, columns)})
+    text = [["\\N" if value is None else str(value) for value in column] for column in columns]
     with conn.connection.driver_connection.cursor().copy(
             f"COPY feature_scores ({', '.join(SCORE_COLUMNS)}) FROM STDIN") as copy:
-        for start in range(0, len(frame), CHUNK * 5):
-            copy.write(frame.iloc[start:start + CHUNK * 5].to_csv(
-                sep="\t", na_rep="\\N", header=False, index=False, lineterminator="\n"))
+        rows = zip(*text)
+        while chunk := list(islice(rows, CHUNK * 5)):
+            copy.write("".join(f"{line}\n" for line in map("\t".join, chunk)))
 
 
 def write_features(conn: Connection, program_id: int, now: datetime, today: date) -> int:
@@ -190,16 +179,16 @@ def write_features(conn: Connection, program_id: int, now: datetime, today: date
 
 
 def _feature_rows(conn: Connection, program_id: int, now: datetime, today: date) -> Any:
-    p, s, category, channel, tags = STAGES
+    s, category, channel, tags = STAGES
     joined, facts = _member_facts(program_id, now)
-    recency = cast(literal((today - EPOCH).days, BigInteger) - p.c.last_day, Integer)
+    recency = cast(literal((today - EPOCH).days, BigInteger) - s.c.last_day, Integer)
     values = {
         "member_id": members.c.id, "program_id": literal(program_id, BigInteger),
         "computed_at": literal(now, UTCDateTime), "joined_on": _date_of(conn, members.c.created_at),
-        "last_purchase_on": _epoch_date(conn, p.c.last_day), "recency_days": recency,
-        "days_since_last_purchase": recency, "frequency": func.coalesce(p.c.orders, 0),
-        "monetary": func.coalesce(p.c.spend, 0),
-        **{name: s.c[name] for name in SCORE_COLUMNS[1:]},
+        "last_purchase_on": _epoch_date(conn, s.c.last_day), "recency_days": recency,
+        "days_since_last_purchase": recency, "frequency": func.coalesce(s.c.orders, 0),
+        "monetary": func.coalesce(s.c.spend, 0),
+        **{name: s.c[name] for name in SCORE_COLUMNS[4:]},
         "tier": facts["tier"], "age_band": _age_band(conn, members.c.birthdate, today),
         "region": members.c.region, "join_channel": members.c.join_channel,
         "favourite_category": category.c.category, "favourite_channel": channel.c.channel,
@@ -208,8 +197,7 @@ def _feature_rows(conn: Connection, program_id: int, now: datetime, today: date)
         "tags": func.coalesce(tags.c.tags, _empty_list(conn)),
     }
     return (select(*(values[name] for name in FEATURE_COLUMNS))
-            .select_from(joined.outerjoin(p, p.c.member_id == members.c.id)
-                         .outerjoin(s, s.c.member_id == members.c.id)
+            .select_from(joined.outerjoin(s, s.c.member_id == members.c.id)
                          .outerjoin(category, category.c.member_id == members.c.id)
                          .outerjoin(channel, channel.c.member_id == members.c.id)
                          .outerjoin(tags, tags.c.member_id == members.c.id))

@@ -1,9 +1,9 @@
 """The features job: every member's features materialised in ``member_features``.
 
-One refresh summarises the program's purchases in the database
-(``feature_store``), brings only the buyers' counts and days into Python as
-integer arrays, scores RFM and fits the lifetime models there, and lets the
-database write every feature row in one statement (dates, recency, age bands,
+One refresh brings each order's member, day and net amount into Python as
+integer arrays (``feature_store``), sums them per buyer, scores RFM and fits the
+lifetime models there, and lets the database write every feature row in one
+statement (dates, recency, age bands,
 favourites, balances, tiers, referrals and tags are computed by it). The job
 then applies the program's rule tags and refreshes its dynamic segments, which
 read those rows.
@@ -50,8 +50,8 @@ def refresh_features(conn: Connection, program: Program, now: datetime,
     purchases summarised, scores computed, rows written)."""
     today = now.astimezone(timezone.utc).date()
     with feature_store.room_to_work(conn):
-        feature_store.stage_purchases(conn, program.id, now)
-        bought = feature_store.staged_buyers(conn, program.id, now)
+        feature_store.stage_favourites(conn, program.id, now)
+        bought = domain.purchase_summaries(*feature_store.order_entries(conn, program.id, now))
         if advance is not None:
             advance(0, len(bought))
         feature_store.stage_scores(conn, scores(bought, (today - EPOCH).days,
@@ -64,7 +64,7 @@ def refresh_features(conn: Connection, program: Program, now: datetime,
 
 def scores(bought: np.ndarray, today: int, minor_exponent: int) -> list[Sequence[Any]]:
     """The buyers' columns of ``feature_store.SCORE_COLUMNS``, from their staged purchase
-    summaries (rows of ``feature_store.purchases_stage``) and today's epoch day."""
+    summaries (rows of ``domain.purchase_summaries``) and today's epoch day."""
     ids, orders, spend, first, last, days, first_spend = bought.T
     repeats = days - 1
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -73,5 +73,5 @@ def scores(bought: np.ndarray, today: int, minor_exponent: int) -> list[Sequence
     r, f, m, named = domain.buyer_rfm(ids, today - last, orders, spend)
     models = domain.model_figures(repeats, last - first, today - first, repeat_spend,
                                   minor_exponent)
-    return [ids.tolist(), r, f, m, named, models.churn_probability,
+    return [ids.tolist(), orders.tolist(), spend.tolist(), last.tolist(), r, f, m, named, models.churn_probability,
             models.expected_purchases, models.expected_value]

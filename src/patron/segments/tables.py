@@ -3,9 +3,12 @@
 ``member_tags`` holds one row per tag a member carries now: ``source`` is
 ``manual`` (API, CLI, import) or ``rule`` (a program ``tags`` rule; the features
 job adds and removes these). ``member_features`` is one row per member,
-replaced by each refresh. A segment's members are in ``segment_members`` with
-the time they entered and, once they leave, the time they left (rows are never
-rewritten otherwise), so membership on any past day can be read back;
+replaced by each refresh; it is derived from ``members`` by the refresh's own
+SELECT, so it has no foreign keys (checking a million rows one by one, with a
+lock on each member's row, doubled the cost of writing them). A segment's
+members are in ``segment_members`` with the time they entered and, once they
+leave, the time they left (rows are never rewritten otherwise), so membership on
+any past day can be read back;
 ``segment_counts`` keeps the size after every refresh, for the chart.
 """
 
@@ -32,8 +35,9 @@ member_tags = Table(
 member_features = Table(
     "member_features",
     metadata,
-    Column("member_id", BigId, ForeignKey("members.id"), primary_key=True),
-    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
+    # no foreign keys: rows are written from members by the refresh (see migration 0030)
+    Column("member_id", BigId, primary_key=True),
+    Column("program_id", BigId, nullable=False),
     Column("computed_at", UTCDateTime, nullable=False),
     Column("joined_on", Date),
     Column("last_purchase_on", Date),
