@@ -8,7 +8,7 @@ program's) row for each of a million rows per refresh: half the cost of writing
 them.
 
 Revision ID: 0030_feature_rows_unchecked
-Revises: 0027_notifications
+Revises: 0029_engagement_returns
 Create Date: 2026-12-06 20:20:00.000000
 """
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = '0030_feature_rows_unchecked'
-down_revision: str | Sequence[str] | None = '0027_notifications'
+down_revision: str | Sequence[str] | None = '0029_engagement_returns'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
