@@ -316,6 +316,7 @@ def prepare(name: str, url: str, args: argparse.Namespace) -> tuple[Database, Pr
         if held == args.events and not args.fresh:
             out.print(f"[dim]{name}: reusing program {slug} ({held:,} purchases loaded "
                       "by an earlier run)[/dim]")
+            analyse(db)
             return db, program
         slug = f"{slug}-{int(time.time())}"
     except Exception:  # noqa: BLE001 - not there yet
@@ -344,7 +345,18 @@ def prepare(name: str, url: str, args: argparse.Namespace) -> tuple[Database, Pr
                + ("sqlite3 executemany, one transaction)" if db.is_sqlite else "COPY)"))
     out.print(f"{name}: loaded {args.events:,} purchases of {args.members:,} members {how} "
               f"in {time.perf_counter() - started:.0f} s")
+    analyse(db)
     return db, program
+
+
+def analyse(db: Database) -> None:
+    """PostgreSQL's statistics of the loaded tables, as autovacuum would gather them
+    soon after a load (it is off on some servers, this one included): without them the
+    planner takes a million rows for a few, and the reports would be timed on plans no
+    running server keeps."""
+    if not db.is_sqlite:
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("ANALYZE"))
 
 
 def pandas_rfm(db: Database, program: Program) -> tuple[float, float, int]:

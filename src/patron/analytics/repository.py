@@ -18,6 +18,9 @@ Two ways in, the same tables out:
 
 A SQLite file is scanned only in the analytics worker's process (``worker``): the
 scanner's own copy of SQLite must not share a process with Patron's connections.
+Where the database finds a table's rows faster than DuckDB would among the scanned
+ones (an index, a join, one key of JSON), the table names the database's own SQL,
+run through the scanner (``postgres_query``, ``sqlite_query``).
 
 What a snapshot costs is the rows and columns it copies, so a report names the
 columns it reads of each table (``order_id``, a string per order, is read only by
