@@ -171,13 +171,15 @@ Call = tuple[Callable[[], Any], int | None]
 
 
 def time_calls(calls: dict[tuple[str, str], Call], repeat: int
-               ) -> tuple[dict[tuple[str, str], list[float]], dict[tuple[str, str], float]]:
+               ) -> tuple[dict[tuple[str, str], list[float]], dict[tuple[str, str], list[float]]]:
     """Each call ``repeat`` times, one round of all after another (a warm-up round first,
     kept apart in FIRST), so a change of load on the machine falls on every call alike
     (and on both servers alike, their calls side by side): ms per call, and the server's
-    CPU ms per call (mean; its every thread, DuckDB's too)."""
+    CPU ms of each call (its every thread, DuckDB's and the analytics worker's too), so
+    that a slow request shows whether the server worked longer or waited (for the cores
+    of a loaded machine, or for the database)."""
     timings: dict[tuple[str, str], list[float]] = {key: [] for key in calls}
-    cpu: dict[tuple[str, str], float] = {key: 0.0 for key in calls}
+    cpu: dict[tuple[str, str], list[float]] = {key: [] for key in calls}
     for round_ in range(repeat + 1):
         for key, (call, pid) in calls.items():
             used = cpu_ms(pid) if pid else 0.0
@@ -186,7 +188,7 @@ def time_calls(calls: dict[tuple[str, str], Call], repeat: int
             ms = (time.perf_counter() - started) * 1000
             if round_:
                 timings[key].append(ms)
-                cpu[key] += ((cpu_ms(pid) - used) if pid else 0.0) / repeat
+                cpu[key].append((cpu_ms(pid) - used) if pid else 0.0)
             else:
                 FIRST[key] = ms
     return timings, cpu
@@ -294,16 +296,21 @@ def measure(kind: str, url: str, db: Database, program: Program, pages: dict[str
 def _cells(result: dict[str, Any], key: tuple[str, str], goal: float | None) -> list[str]:
     ms = result["timings"].get(key)
     if not ms:
-        return ["", "", ""]
+        return ["", "", "", ""]
     p95 = percentile(ms, 0.95) or 0.0
     mark = " [red]over[/red]" if goal and p95 > goal else ""
-    cpu = "" if key[0].startswith("baseline: raw") else f"{result['cpu'][key]:.0f}"
-    return [f"{percentile(ms, 0.5):.1f}", f"{p95:.1f}{mark}", cpu]
+    used = result["cpu"][key]
+    if key[0].startswith("baseline: raw"):
+        return [f"{percentile(ms, 0.5):.1f}", f"{p95:.1f}{mark}", "", ""]
+    slowest = max(range(len(ms)), key=ms.__getitem__)
+    return [f"{percentile(ms, 0.5):.1f}", f"{p95:.1f}{mark}",
+            f"{sum(used) / len(used):.0f} / {percentile(used, 0.95):.0f}",
+            f"{ms[slowest]:.0f} ({used[slowest]:.0f})"]
 
 
 def show(result: dict[str, Any], goals: dict[str, float], title: str, before: str | None
          ) -> None:
-    columns = ["p50 ms", "p95 ms", "server CPU ms"]
+    columns = ["p50 ms", "p95 ms", "server CPU ms mean / p95", "slowest ms (its CPU)"]
     heads = ["page", *columns, "first ms"]
     if before:
         heads += [f"{c} ({before})" for c in columns]
@@ -319,16 +326,19 @@ def show(result: dict[str, Any], goals: dict[str, float], title: str, before: st
     table.caption = ("load average " + ", ".join(f"{x:.2f}" for x in start) + " at the start, "
                      + ", ".join(f"{x:.2f}" for x in end) + f" at the end ({os.cpu_count()} "
                      "CPUs); one warm-up round not counted (first ms: its time); server CPU: "
-                     "mean per request, every thread of the server process and of the "
-                     "analytics worker it started")
+                     "per request, every thread of the server process and of the "
+                     "analytics worker it started; slowest: the slowest request's wall ms "
+                     "and its server CPU ms (CPU far below the wall: it waited)")
     out.print(table)
 
 
 def summary(result: dict[str, Any]) -> dict[str, Any]:
     return {"db": result["db"], "load": result["load"], "pages": [
         {"page": label, "code": code, "p50_ms": round(percentile(ms, 0.5), 1),
-         "p95_ms": round(percentile(ms, 0.95), 1), "server_cpu_ms": round(result["cpu"][(
-             label, code)], 1), "first_ms": round(FIRST.get((label, code), 0), 1)}
+         "p95_ms": round(percentile(ms, 0.95), 1), "server_cpu_ms": round(
+             sum(result["cpu"][(label, code)]) / len(ms), 1),
+         "server_cpu_ms_each": [round(c, 1) for c in result["cpu"][(label, code)]],
+         "ms_each": [round(m, 1) for m in ms], "first_ms": round(FIRST.get((label, code), 0), 1)}
         for (label, code), ms in result["timings"].items()]}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,6 +12,7 @@ from patron.analytics import cache, worker
 from patron.analytics.repository import scans_apart, snapshot
 from patron.events.schemas import EventIn
 from patron.flows.ingest import ingest
+from patron.ledger.jobs import expire_lots
 from patron.ledger.service import spend_points
 from patron.events.tables import orders
 from tests.conftest import T0, make_program
@@ -141,6 +142,33 @@ def test_spends_and_other_events_read_by_postgresql_are_the_rows_read_by_python(
     assert scanned == fetched
     assert [row[2] for row in scanned["spends"]] == [5, 7]
     assert sorted(row[1] for row in scanned["events"]) == ["check_in", "review"]
+
+
+def test_lines_and_expiries_found_by_the_database_are_the_rows_read_by_python(database,
+                                                                             clock):
+    """An order's lines and a lot's expiry are read beside the orders and the ledger (the
+    database finds the program's orders and expiry entries, not the snapshot): the rows
+    are those the SQLAlchemy path reads, on either database."""
+    program = make_program(database, clock, pending_days=0, expiry={"days": 30})
+    buyer = {"identity": {"type": "email", "value": "x@example.com"}}
+    lines = [{"sku": "A", "category": "drinks", "quantity": 2, "amount": 6_00},
+             {"sku": "B", "category": "food", "quantity": 1, "amount": 4_00}]
+    events = [purchase_event(buyer, 10_00, T0, order_id="o-1", lines=lines),
+              purchase_event(buyer, 3_00, T0 + timedelta(days=40), order_id="o-2")]
+    database.transact(lambda conn: ingest(conn, program, events[:1], now=T0, actor="test"))
+    member = database.read(lambda conn: conn.execute(select(orders.c.member_id).where(
+        orders.c.program_id == program.id)).scalar_one())
+    database.transact(lambda conn: spend_points(
+        conn, program, member, points=4, reason="treat", key="s-x", actor="test", now=T0))
+    expire_lots(database, T0 + timedelta(days=31))  # a sweep of every program's lots
+    later = T0 + timedelta(days=40)
+    database.transact(lambda conn: ingest(conn, program, events[1:], now=later, actor="test"))
+    tables = ("order_lines", "lot_expiries", "lots")
+    scanned = on_snapshot(database, rows_of, program.id, tables, "scan")
+    fetched = on_snapshot(database, rows_of, program.id, tables, "fetch")
+    assert scanned == fetched
+    assert sorted(row[1] for row in scanned["order_lines"]) == ["A", "B", "SKU-1"]
+    assert [row[1] for row in scanned["lot_expiries"]] == [10 - 4]
 
 
 def rows_of(conn, program_id, tables, source):

@@ -292,6 +292,10 @@ def test_member_filters_leave_out_members_without_that_value(database, clock):
     assert {m.member_id for m in run("rfm", region="North").members} == set(ids[:2])
     assert run("behaviour", join_channel="web").summary.purchasers == 2
     assert run("cohorts", region="South").summary.members == 1
+    everyone, north = run("points"), run("points", region="North")
+    assert north.summary.issued * 5 == everyone.summary.issued * 2 > 0
+    assert sum(c.issued for c in north.earn_cohorts) == north.summary.issued  # the lots'
+    assert [r.members for r in north.rules] == [2]
 
 
 # --------------------------------------------------------------------------- CLV holdout

@@ -101,7 +101,9 @@ LINE_FACTS = ("order_pk", "quantity", "amount", "discount")
 LEVEL_REPORTS = frozenset({"products", "category-trends"})
 TABLES: dict[str, dict[str, tuple[str, ...] | None]] = {
     "members": {"members": None, "orders": ORDER_FACTS},
-    "points": {"ledger": None, "lots": None, "lot_expiries": None, "accounts": None},
+    "points": {"ledger": ("member_id", "kind", "points", "occurred_at", "rule"),
+               "lots": ("id", "points", "remaining", "state", "earned_at"),
+               "lot_expiries": None, "accounts": None},
     "points-overview": {"ledger": ("kind", "points", "occurred_at"), "accounts": None},
     # orders only to find the channel of the order a spend names (and the data's last day)
     "rewards": {"spends": None, "orders": ("order_id", "member_id", "channel", "occurred_at"),
@@ -134,7 +136,11 @@ def _tables(name: str, query: ReportQuery) -> dict[str, tuple[str, ...] | None]:
     if name in LEVEL_REPORTS:  # one level of the product hierarchy, not all five
         tables["order_lines"] = (*LINE_FACTS, query.level)
     if query.region is not None or query.join_channel is not None:
-        tables = {"members": None, **tables}
+        # the member filter deletes the other members' rows: by their member
+        tables = {"members": None, **{
+            table: columns if columns is None or "member_id" in columns
+            or table not in queries.MEMBER_TABLES else (*columns, "member_id")
+            for table, columns in tables.items()}}
     if query.channel is not None:
         for table in ("orders", "events"):
             columns = tables.get(table)
