@@ -229,6 +229,8 @@ def credit_points(conn: Connection, program: Program, member_id: int, *, points:
         settle_debts(conn, program.id, [account], now)
     hooks.emit(conn, hooks.PointsEarned(program, (moved(member_id, points, meta, account.id,
                                                         EntryKind.ADJUST, entry_id),)))
+    announce_rises(conn, program, [hooks.BalanceRise(
+        account.member_id, account.id, account.available, account.available + points, now)])
     return posted(conn, program, holding, entry_id)
 
 
@@ -317,8 +319,19 @@ def earn_many(conn: Connection, program: Program, earns: Sequence[Earn],
     if in_debt:
         settle_debts(conn, program.id, in_debt, now)
     _announce_earns(conn, program, earns, [a for a, _ in new_lots], entry_ids)
+    announce_rises(conn, program, [
+        hooks.BalanceRise(a.member_id, a.id, available[a.id] - deltas[a.id][0],
+                          available[a.id], now)
+        for a in touched.values() if deltas[a.id][0] > 0])
     return [dict(entry_id=entry_id, lot_id=lot_id, account_id=account_id, lot=lot)
             for (account_id, lot), entry_id, lot_id in zip(new_lots, entry_ids, lot_ids)]
+
+
+def announce_rises(conn: Connection, program: Program,
+                   rises: Sequence[hooks.BalanceRise]) -> None:
+    """``hooks.PointsAvailable`` for the accounts whose available points went up."""
+    if rises:
+        hooks.emit(conn, hooks.PointsAvailable(program, tuple(rises)))
 
 
 def _announce_earns(conn: Connection, program: Program, earns: Sequence[Earn],
