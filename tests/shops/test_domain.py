@@ -202,3 +202,18 @@ def test_the_platform_registry():
     assert platform("shopify") is SHOPIFY
     with pytest.raises(UnknownPlatform):
         platform("magento")
+
+
+def test_woocommerces_published_example_order_is_read_as_a_guests_purchase():
+    """WooCommerce's own example order (tests/shops/fixtures/README.md), unchanged."""
+    [order] = read(WOO, "order.updated", payload("woocommerce/published/order_727.json"))
+    assert order.event_id == "woocommerce:shop.example.com:order:727"
+    assert order.occurred_at == datetime(2017, 3, 22, 19, 28, 2, tzinfo=timezone.utc)
+    assert order.customer.identities == (("email", "john.doe@example.com"),
+                                         ("phone", "(555) 555-5555"))
+    data = purchase_data(order)
+    # tax and the $10 shipping earn nothing: the lines' totals before tax
+    assert (data["currency"], data["total"]) == ("USD", 1800)
+    assert data["lines"] == [{"sku": "product:93", "quantity": 2, "amount": 600},
+                             {"sku": "Bar3", "quantity": 1, "amount": 1200}]
+    PurchaseData.model_validate(data)

@@ -104,3 +104,22 @@ def test_a_delivery_from_another_site_or_secret_is_refused(shops):
                           secret="a-secret-we-typed-in-woo", source="https://evil.example/")
     assert (elsewhere.status_code, elsewhere.json()["code"]) == (403, "shop_domain_mismatch")
     assert shops.member(*DANA) is None
+
+
+def test_woocommerces_published_example_order_earns_and_its_refund_takes_back_its_share(
+        shops):
+    shop = shops.connect("woocommerce", "https://example.com/", secret=None)
+    sample = "woocommerce/published/order_727.json"
+    bought = shops.woo(shop, "order.created", raw(sample), secret=shop["secret"],
+                       source="https://example.com/")
+    assert bought.status_code == 200, bought.text
+    [event] = bought.json()["events"]
+    assert (event["status"], event["points"]) == ("processed", 18)   # $18.00 of goods
+    john = shops.member("email", "john.doe@example.com")
+    # WooCommerce refunds $14.68 of the $29.35 (half): half of each line's points go back
+    refunded = dict(payload(sample), refunds=[{"id": 730, "reason": "", "total": "-14.68"}])
+    back = shops.woo(shop, "order.updated", refunded, secret=shop["secret"],
+                     source="https://example.com/").json()
+    assert [(e["type"], e["status"]) for e in back["events"]] == [
+        ("purchase", "duplicate"), ("return", "processed")]
+    assert back["events"][1]["points"] == -9 and shops.points(john["id"]) == 9
