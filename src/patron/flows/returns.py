@@ -154,11 +154,13 @@ def plan_return(conn: Connection, program: Program, member_id: int, event: Event
     purchase = purchase_of(order, repository.lines_of(conn, order.id))
     already = repository.returned_quantities(conn, order.id)
     refunded = repository.refunded_amount(conn, order.id)
+    refund: tuple[int, int] | None = None
     if data.amount is not None or (refunded and not data.lines):
         if already:
             raise OrderReturnedByLines(f"order {data.order_id} was returned by lines before: "
                                        "return its lines", order_id=data.order_id)
         after = refunded + refund_amount(purchase, refunded, data.amount)
+        refund = (refunded, after)
 
         def plan(pieces: list[Any]) -> list[Clawback]:
             return plan_refund(pieces, purchase, refunded, after)
@@ -182,7 +184,7 @@ def plan_return(conn: Connection, program: Program, member_id: int, event: Event
     if not pieces and not money:  # still checks the lines: nothing to take back is no licence
         plan([])
     return PlannedReturn(member_id, order, purchase, already, returned, pieces, money, given,
-                         None if returned else (refunded, after))
+                         refund)
 
 
 def _gift_pieces(conn: Connection, program: Program, event_pk: int) -> list[GiftPiece]:

@@ -10,7 +10,9 @@ Entries always name the member they are for, so a pool's ledger still says who
 earned and who spent.
 
 Earning, spending and adjusting are announced (``hooks.PointsEarned`` and
-``hooks.PointsSpent``, see there which entries) in the writing transaction.
+``hooks.PointsSpent``, see there which entries) in the writing transaction, and so is
+an available balance that went up, with its value before and after
+(``hooks.PointsAvailable``: what a reward's "you can now redeem it" is read from).
 
 Pages of entries name only the event row behind an entry; a statement that
 names the events is composed in ``patron.flows.statement``.
@@ -224,13 +226,13 @@ def credit_points(conn: Connection, program: Program, member_id: int, *, points:
     lot = domain.new_lot(0, points, occurred_at=now, pending_days=None,
                          policy=program.settings.expiry_policy)
     repository.insert_lots(conn, [lot_row(program.id, account.id, entry_id, lot)])
-    repository.apply_deltas(conn, {account.id: (points, 0, points)})
-    if account.available < 0:
+    after = repository.add_to_balances(conn, {account.id: (points, 0, points)})[account.id]
+    if after - points < 0:
         settle_debts(conn, program.id, [account], now)
     hooks.emit(conn, hooks.PointsEarned(program, (moved(member_id, points, meta, account.id,
                                                         EntryKind.ADJUST, entry_id),)))
-    announce_rises(conn, program, [hooks.BalanceRise(
-        account.member_id, account.id, account.available, account.available + points, now)])
+    announce_rises(conn, program, [hooks.BalanceRise(account.member_id, account.id,
+                                                     after - points, after, now)])
     return posted(conn, program, holding, entry_id)
 
 

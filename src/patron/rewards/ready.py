@@ -30,11 +30,10 @@ def crossed(rewards: Iterable[Reward], before: int, after: int) -> list[Reward]:
 def ready(conn: Connection, program: Program, rises: Sequence[hooks.BalanceRise]
           ) -> list[hooks.ReadyReward]:
     """The rewards each rise makes ready for its member."""
-    compiled = None
+    compiled = compiled_now(conn, program)
+    holders = domain.benefit_holders(compiled.document)
     found: list[hooks.ReadyReward] = []
     for rise in rises:
-        if compiled is None:
-            compiled = compiled_now(conn, program)
         now = rise.at
         offered = [reward for reward in crossed(compiled.document.rewards, rise.before,
                                                 rise.after)
@@ -42,7 +41,6 @@ def ready(conn: Connection, program: Program, rises: Sequence[hooks.BalanceRise]
                    and domain.window_refusal(reward, now, compiled.zone) is None]
         if not offered:
             continue
-        holders = domain.benefit_holders(compiled.document)
         standings = eligibility.standings(conn, program, compiled, rise.member_id, offered,
                                           holders, rise.after, now)
         found.extend(
