@@ -394,17 +394,84 @@ class EngagementAchieved:
     achievements: tuple[Achievement, ...]
 
 
+@dataclass(frozen=True)
+class BalanceRise:
+    """One account's available points before and after a change that added to them."""
+
+    member_id: int
+    """The account's member (a household pool's: its holder)."""
+    account_id: int
+    before: int
+    after: int
+    at: datetime
+
+
+@dataclass(frozen=True)
+class PointsAvailable:
+    """Members' available (spendable) points went up: an earn's points available at once,
+    an admin's credit, pending points released by the sweep. One happening per batch.
+    Not announced: points received by transfer, a reward refund's points, a merge."""
+
+    program: Program
+    rises: tuple[BalanceRise, ...]
+
+
+@dataclass(frozen=True)
+class ReadyReward:
+    member_id: int
+    reward_id: str
+    reward_name: str
+    cost_points: int
+    available: int
+    """The member's available points once they reached the reward's cost."""
+    at: datetime
+
+
+@dataclass(frozen=True)
+class RewardsReady:
+    """A member's available points reached the cost of a catalog reward they could not
+    afford before and may redeem (in its dates, their tier, plan and conditions, in
+    stock): once per reward each time the balance crosses its cost, not again while it
+    stays above."""
+
+    program: Program
+    rewards: tuple[ReadyReward, ...]
+
+
+@dataclass(frozen=True)
+class RenderedNotification:
+    member_id: int
+    kind: str
+    channel: str
+    """The consent channel it is for (sms, push, whatsapp, email, ...)."""
+    language: str
+    subject: str
+    body: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class NotificationsRendered:
+    """Messages to members rendered for a channel the program hands to its own messaging
+    system (``settings.notifications.channels``: ``webhook``), with the member's consent
+    for that channel; the webhooks carry them (``notification.ready``)."""
+
+    program: Program
+    messages: tuple[RenderedNotification, ...]
+
+
 Happening = (MembersEnrolled | EventsRecorded | PointsEarned | PointsSpent | PointsExpired
              | TierChanged | HouseholdChanged | RewardRedeemed | CouponUsed | ReferralQualified
              | MembersMerged | MergeUndone | MemberStatusChanged | MemberProfileChanged
              | MemberErased | CouponIssued | PointsExpiringSoon | CampaignStarted
-             | EngagementAchieved)
+             | EngagementAchieved | PointsAvailable | RewardsReady | NotificationsRendered)
 HAPPENINGS: tuple[type, ...] = (MembersEnrolled, EventsRecorded, PointsEarned, PointsSpent,
                                 PointsExpired, TierChanged, HouseholdChanged, RewardRedeemed,
                                 CouponUsed, ReferralQualified, MembersMerged, MergeUndone,
                                 MemberStatusChanged, MemberProfileChanged, MemberErased,
                                 CouponIssued, PointsExpiringSoon, CampaignStarted,
-                                EngagementAchieved)
+                                EngagementAchieved, PointsAvailable, RewardsReady,
+                                NotificationsRendered)
 
 H = TypeVar("H")
 Subscriber = Callable[[Connection, Any], None]

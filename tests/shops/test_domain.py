@@ -114,13 +114,24 @@ def test_woocommerce_orders_by_status():
     assert order.customer.identities == (
         ("external_id", "woocommerce:shop.example.com:customer:12"),
         ("email", "dana.reyes@example.com"), ("phone", "(415) 555-0132"))
-    bought, unknown = read(WOO, "order.updated",
+    bought, partial = read(WOO, "order.updated",
                            payload("woocommerce/order_updated_partial_refund.json"))
-    assert bought.event_id == order.event_id and unknown.code == "refund_lines_unknown"
-    again, refunded = read(WOO, "order.updated", payload("woocommerce/order_updated_refunded.json"))
-    assert again.event_id == order.event_id
-    assert refunded.lines is None and refunded.event_id.endswith(":order:4101:refunded")
-    assert refunded.occurred_at == datetime(2026, 2, 21, 18, 12, 5, tzinfo=timezone.utc)
+    assert bought.event_id == order.event_id and partial.lines is None
+    # $19.80 of the $69.68 WooCommerce took (tax and shipping in), on Patron's $60.30
+    assert partial.amount == 6030 * 1980 // 6968 and partial.reason == "Mug chipped"
+    assert partial.event_id.endswith(":order:4101:refund:4127")
+    again, first, second = read(WOO, "order.updated",
+                                payload("woocommerce/order_updated_refunded.json"))
+    assert again.event_id == order.event_id and first == partial.__class__(
+        partial.event_id, partial.order_id, first.occurred_at, None, "Mug chipped",
+        partial.amount)
+    # the refunds reach WooCommerce's total, so they reach Patron's exactly: no extra return
+    assert second.event_id.endswith(":refund:4133") and first.amount + second.amount == 6030
+    assert second.occurred_at == datetime(2026, 2, 21, 18, 12, 5, tzinfo=timezone.utc)
+    by_hand = dict(payload("woocommerce/order_updated_refunded.json"), refunds=[])
+    _, everything = read(WOO, "order.updated", by_hand)
+    assert everything.lines is None and everything.amount is None
+    assert everything.event_id.endswith(":order:4101:refunded")
     [held] = read(WOO, "order.created", payload("woocommerce/order_created_guest_on_hold.json"))
     assert held.code == "order_not_paid"
 
@@ -191,3 +202,18 @@ def test_the_platform_registry():
     assert platform("shopify") is SHOPIFY
     with pytest.raises(UnknownPlatform):
         platform("magento")
+
+
+def test_woocommerces_published_example_order_is_read_as_a_guests_purchase():
+    """WooCommerce's own example order (tests/shops/fixtures/README.md), unchanged."""
+    [order] = read(WOO, "order.updated", payload("woocommerce/published/order_727.json"))
+    assert order.event_id == "woocommerce:shop.example.com:order:727"
+    assert order.occurred_at == datetime(2017, 3, 22, 19, 28, 2, tzinfo=timezone.utc)
+    assert order.customer.identities == (("email", "john.doe@example.com"),
+                                         ("phone", "(555) 555-5555"))
+    data = purchase_data(order)
+    # tax and the $10 shipping earn nothing: the lines' totals before tax
+    assert (data["currency"], data["total"]) == ("USD", 1800)
+    assert data["lines"] == [{"sku": "product:93", "quantity": 2, "amount": 600},
+                             {"sku": "Bar3", "quantity": 1, "amount": 1200}]
+    PurchaseData.model_validate(data)

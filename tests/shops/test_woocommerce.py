@@ -36,26 +36,50 @@ def test_an_order_earns_once_and_its_full_refund_takes_it_all_back(shops):
     assert saved.json()["status"] == "duplicate"
     partial = shops.woo(shop, "order.updated",
                         raw("woocommerce/order_updated_partial_refund.json"), secret=secret)
-    assert partial.json()["status"] == "duplicate"
-    assert [i["code"] for i in partial.json()["ignored"]] == ["refund_lines_unknown"]
-    assert shops.points(dana["id"]) == 60
+    assert partial.status_code == 200, partial.text
+    statuses = [(e["type"], e["status"]) for e in partial.json()["events"]]
+    assert statuses == [("purchase", "duplicate"), ("return", "processed")]
+    # $19.80 of WooCommerce's $69.68 (tax and shipping in) is 28.4%: each line's award loses 28.4%, rounded down
+    [_, back] = partial.json()["events"]
+    assert back["id"] == "woocommerce:shop.example.com:order:4101:refund:4127"
+    assert back["points"] == -16
+    assert back["awards"][0]["reason"] == "1 point per $1: refunded $17.13 of $60.30: −16"
+    assert shops.points(dana["id"]) == 44
+    retried = shops.woo(shop, "order.updated",
+                        raw("woocommerce/order_updated_partial_refund.json"), secret=secret)
+    assert retried.json()["status"] == "duplicate" and shops.points(dana["id"]) == 44
     refunded = shops.woo(shop, "order.updated", raw("woocommerce/order_updated_refunded.json"),
                          secret=secret)
     statuses = [(e["type"], e["status"]) for e in refunded.json()["events"]]
-    assert statuses == [("purchase", "duplicate"), ("return", "processed")]
-    assert refunded.json()["events"][1]["points"] == -60
+    assert statuses == [("purchase", "duplicate"), ("return", "duplicate"),
+                        ("return", "processed")]
+    assert refunded.json()["events"][2]["points"] == -44
     assert shops.points(dana["id"]) == 0
     again = shops.woo(shop, "order.updated", raw("woocommerce/order_updated_refunded.json"),
                       secret=secret)
     assert again.json()["status"] == "duplicate" and shops.points(dana["id"]) == 0
 
 
+def test_a_status_set_to_refunded_by_hand_returns_what_the_refunds_left(shops):
+    shop = shops.connect("woocommerce", "shop.example.com", secret=None)
+    secret = shop["secret"]
+    shops.woo(shop, "order.updated", raw("woocommerce/order_updated_partial_refund.json"),
+              secret=secret)
+    by_hand = dict(payload("woocommerce/order_updated_partial_refund.json"),
+                   status="refunded")
+    answer = shops.woo(shop, "order.updated", by_hand, secret=secret).json()
+    assert [(e["type"], e["status"]) for e in answer["events"]] == [
+        ("purchase", "duplicate"), ("return", "duplicate"), ("return", "processed")]
+    assert answer["events"][2]["id"].endswith(":order:4101:refunded")
+    assert shops.points(shops.member(*DANA)["id"]) == 0
+
+
 def test_a_refunded_order_patron_never_saw_paid_earns_and_returns_at_once(shops):
     shop = shops.connect("woocommerce", "shop.example.com", secret=None)
     answer = shops.woo(shop, "order.updated", raw("woocommerce/order_updated_refunded.json"),
                        secret=shop["secret"]).json()
-    assert [(e["type"], e["points"]) for e in answer["events"]] == [("purchase", 60),
-                                                                    ("return", -60)]
+    assert [(e["type"], e["points"]) for e in answer["events"]] == [
+        ("purchase", 60), ("return", -16), ("return", -44)]
     assert shops.points(shops.member(*DANA)["id"]) == 0
 
 
@@ -80,3 +104,22 @@ def test_a_delivery_from_another_site_or_secret_is_refused(shops):
                           secret="a-secret-we-typed-in-woo", source="https://evil.example/")
     assert (elsewhere.status_code, elsewhere.json()["code"]) == (403, "shop_domain_mismatch")
     assert shops.member(*DANA) is None
+
+
+def test_woocommerces_published_example_order_earns_and_its_refund_takes_back_its_share(
+        shops):
+    shop = shops.connect("woocommerce", "https://example.com/", secret=None)
+    sample = "woocommerce/published/order_727.json"
+    bought = shops.woo(shop, "order.created", raw(sample), secret=shop["secret"],
+                       source="https://example.com/")
+    assert bought.status_code == 200, bought.text
+    [event] = bought.json()["events"]
+    assert (event["status"], event["points"]) == ("processed", 18)   # $18.00 of goods
+    john = shops.member("email", "john.doe@example.com")
+    # WooCommerce refunds $14.68 of the $29.35 (half): half of each line's points go back
+    refunded = dict(payload(sample), refunds=[{"id": 730, "reason": "", "total": "-14.68"}])
+    back = shops.woo(shop, "order.updated", refunded, secret=shop["secret"],
+                     source="https://example.com/").json()
+    assert [(e["type"], e["status"]) for e in back["events"]] == [
+        ("purchase", "duplicate"), ("return", "processed")]
+    assert back["events"][1]["points"] == -9 and shops.points(john["id"]) == 9

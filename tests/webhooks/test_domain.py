@@ -62,7 +62,7 @@ def test_every_event_type_of_the_issue_is_registered_once():
         "member.enrolled", "points.earned", "points.spent", "points.expired",
         "points.expiring_soon", "tier.changed", "reward.redeemed", "coupon.issued",
         "referral.qualified", "member.merged", "member.merge_undone", "campaign.started",
-        "member.status_changed"}
+        "member.status_changed", "reward.ready", "notification.ready"}
     for entry in EVENT_TYPES.values():
         assert entry in BY_HAPPENING[entry.happening]
 

@@ -9,7 +9,8 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from patron.db.engine import chunks, insert_rows, one_of
-from patron.earning.tables import awards, order_returns, rule_budgets, rule_usage
+from patron.earning.tables import (awards, order_refunds, order_returns, rule_budgets,
+                                   rule_usage)
 from patron.events.tables import events, order_lines, orders
 from patron.ledger.holdings import Holding, locked_holdings
 from patron.members.tables import members
@@ -141,6 +142,16 @@ def returned_quantities(conn: Connection, order_pk: int) -> dict[int, int]:
     return {index: int(n) for index, n in conn.execute(
         select(order_returns.c.line_index, func.sum(order_returns.c.quantity))
         .where(order_returns.c.order_pk == order_pk).group_by(order_returns.c.line_index))}
+
+
+def refunded_amount(conn: Connection, order_pk: int) -> int:
+    """The money refunded on the order so far by refunds that named no lines."""
+    return int(conn.execute(select(func.coalesce(func.sum(order_refunds.c.amount), 0))
+                            .where(order_refunds.c.order_pk == order_pk)).scalar_one())
+
+
+def insert_refund(conn: Connection, row: dict[str, Any]) -> None:
+    insert_rows(conn, order_refunds, [row])
 
 
 def awards_of_event(conn: Connection, event_pk: int) -> list[Any]:

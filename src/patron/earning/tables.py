@@ -10,7 +10,8 @@ member's account lock (and the budget row's lock), so limits hold under
 concurrency.
 
 ``order_returns`` records every returned line, so a line cannot be returned
-twice.
+twice; ``order_refunds`` every refund given as money alone, so refunds add up and
+never pass the order's total.
 """
 
 from sqlalchemy import (Boolean, Column, ForeignKey, Index, Integer, String, Table, Text,
@@ -77,4 +78,16 @@ order_returns = Table(
     Column("quantity", Integer, nullable=False),
     Column("recorded_at", UTCDateTime, nullable=False),
     Index("ix_order_returns_order_pk", "order_pk"),
+)
+
+order_refunds = Table(
+    "order_refunds",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("program_id", BigId, ForeignKey("programs.id"), nullable=False),
+    Column("order_pk", BigId, ForeignKey("orders.id"), nullable=False),
+    Column("event_id", BigId, ForeignKey("events.id"), nullable=False),
+    Column("amount", Amount, nullable=False),
+    Column("recorded_at", UTCDateTime, nullable=False),
+    Index("ix_order_refunds_order_pk", "order_pk"),
 )

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from patron.members.schemas import IdentityIn
-from patron.schemas_common import Channel, Code, FreeJSON, Id, Instant, Key, Money, Text
+from patron.schemas_common import Channel, Code, FreeJSON, Id, Instant, Key, MAX_MONEY, Money, Text
 
 class MemberRef(BaseModel):
     """Who the event is about: a member id, or an identity Patron resolves."""
@@ -108,13 +108,24 @@ class ReturnedLine(BaseModel):
 
 
 class ReturnData(BaseModel):
-    """A ``return`` event: the order and the lines going back (default: all of it)."""
+    """A ``return`` event: the order and the lines going back (default: all of it), or
+    the money refunded when the lines are not known."""
 
     model_config = ConfigDict(extra="forbid")
 
     order_id: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
     lines: list[ReturnedLine] = Field(default_factory=list, max_length=500)
+    amount: Annotated[int, Field(strict=True, ge=1, le=MAX_MONEY)] | None = Field(
+        None, description="Money refunded, in minor units of the order's currency, when the "
+        "refund does not say which lines it was for: points are taken back pro rata to it "
+        "(refunds add up, never past the order's total). Give lines or amount, not both")
     reason: Annotated[Text, StringConstraints(max_length=500)] | None = None
+
+    @model_validator(mode="after")
+    def _lines_or_amount(self) -> "ReturnData":
+        if self.lines and self.amount is not None:
+            raise ValueError("give lines or amount, not both")
+        return self
 
 
 class PaymentData(BaseModel):

@@ -9,6 +9,11 @@ written, since it may return one of them.
 returned lines and takes the points back from the lots that hold them, pending
 points first, under the program's negative-balance setting.
 
+A return that names money alone (``amount``) takes the order back pro rata to the
+money refunded (``patron.program.returns.plan_refund``), and is recorded in
+``order_refunds``; a return naming nothing, on an order refunded that way before,
+refunds what is left of its total.
+
 A gift an earn rule gave with the order is seen as an order-level award of 1
 (with its rule's ``min_spend``), so the same plan decides when the order no
 longer earns it; ``return_gifts`` then cancels the grant (see
@@ -40,8 +45,9 @@ from patron.rewards import gifts
 from patron.rewards import repository as rewards_repository
 from patron.program.context import Line, Purchase
 from patron.program.money import apportion, format_money
-from patron.program.returns import (Clawback, ReturnLine, ReturnOfUnknownOrder, clawback_reason,
-                                  plan_clawback, return_lines)
+from patron.program.returns import (Clawback, OrderRefundedByAmount, OrderReturnedByLines,
+                                   ReturnLine, ReturnOfUnknownOrder, clawback_reason,
+                                   plan_clawback, plan_refund, refund_amount, return_lines)
 from patron.tiers.service import TierTracker
 from patron.wallet import service as wallet
 from patron.wallet.service import WalletMove
@@ -94,6 +100,8 @@ class PlannedReturn:
     cashback: list[tuple[Clawback, CashbackPiece]]
     gifts: list[tuple[Clawback, GiftPiece]] = field(default_factory=list)
     """Gift grants the order no longer earns."""
+    refunded: tuple[int, int] | None = None
+    """A refund of money alone: the order's refunded money before and after it."""
 
 
 class Returns(Handler):
@@ -150,19 +158,38 @@ def plan_return(conn: Connection, program: Program, member_id: int, event: Event
                                    field="occurred_at")
     purchase = purchase_of(order, repository.lines_of(conn, order.id))
     already = repository.returned_quantities(conn, order.id)
-    returned = return_lines(data.model_dump(exclude_none=True), purchase, already)
+    refunded = repository.refunded_amount(conn, order.id)
+    refund: tuple[int, int] | None = None
+    if data.amount is not None or (refunded and not data.lines):
+        if already:
+            raise OrderReturnedByLines(f"order {data.order_id} was returned by lines before: "
+                                       "return its lines", order_id=data.order_id)
+        after = refunded + refund_amount(purchase, refunded, data.amount)
+        refund = (refunded, after)
+
+        def plan(pieces: list[Any]) -> list[Clawback]:
+            return plan_refund(pieces, purchase, refunded, after)
+        returned: list[ReturnLine] = []
+    else:
+        if refunded:
+            raise OrderRefundedByAmount(f"order {data.order_id} was refunded by amount "
+                                        "before: refund an amount", order_id=data.order_id)
+        returned = return_lines(data.model_dump(exclude_none=True), purchase, already)
+
+        def plan(pieces: list[Any]) -> list[Clawback]:
+            return plan_clawback(pieces, purchase, returned, already)
     pieces = [(clawback, row) for row in repository.awards_of_event(conn, order.event_id)
-              for clawback in plan_clawback([row], purchase, returned, already)]
+              for clawback in plan([row])]
     cashback = [CashbackPiece(r.rule_id, r.rule_name, r.amount, False, r.line_index,
                               r.min_spend, r.program_version, r.wallet_entry_id)
                 for r in repository.cashback_of_event(conn, order.event_id)]
-    money = [(clawback, piece) for piece in cashback
-             for clawback in plan_clawback([piece], purchase, returned, already)]
+    money = [(clawback, piece) for piece in cashback for clawback in plan([piece])]
     given = [(clawback, piece) for piece in _gift_pieces(conn, program, order.event_id)
-             for clawback in plan_clawback([piece], purchase, returned, already)]
+             for clawback in plan([piece])]
     if not pieces and not money:  # still checks the lines: nothing to take back is no licence
-        plan_clawback([], purchase, returned, already)
-    return PlannedReturn(member_id, order, purchase, already, returned, pieces, money, given)
+        plan([])
+    return PlannedReturn(member_id, order, purchase, already, returned, pieces, money, given,
+                         refund)
 
 
 def _gift_pieces(conn: Connection, program: Program, event_pk: int) -> list[GiftPiece]:
@@ -189,7 +216,13 @@ def return_gifts(conn: Connection, program: Program, planned: PlannedReturn,
 
 def write_return(conn: Connection, program: Program, planned: PlannedReturn, event: EventIn,
                  event_pk: int, *, actor: str, now: datetime) -> list[Award]:
-    """Record the returned lines and claw the points back; one entry per rule and lot."""
+    """Record the returned lines (or the money refunded) and claw the points back; one
+    entry per rule and lot."""
+    if planned.refunded is not None:
+        before, after = planned.refunded
+        repository.insert_refund(conn, dict(program_id=program.id, order_pk=planned.order.id,
+                                            event_id=event_pk, amount=after - before,
+                                            recorded_at=now))
     repository.insert_returns(conn, [
         dict(program_id=program.id, order_pk=planned.order.id, event_id=event_pk,
              line_index=line.line_index, quantity=line.quantity, recorded_at=now)
@@ -259,6 +292,23 @@ def returned_after(planned: PlannedReturn) -> dict[int, int]:
     return after
 
 
+def _spend_returned(planned: PlannedReturn) -> dict[str, int]:
+    """The spend (and the order, once nothing of it is left) the return takes out."""
+    purchase, already = planned.purchase, planned.already
+    if planned.refunded is not None:
+        before, after = planned.refunded
+        refunded = {"spend": before - after}
+        return {**refunded, "orders": -1} if after >= purchase.total else refunded
+    after_lines = returned_after(planned)
+    spend = sum(Fraction(line.net_amount * (after_lines.get(line.index, 0)
+                                            - already.get(line.index, 0)), line.quantity)
+                for line in purchase.lines)
+    amounts = {"spend": -int(spend)}
+    if all(after_lines.get(line.index, 0) >= line.quantity for line in purchase.lines):
+        amounts["orders"] = -1
+    return amounts
+
+
 def _disqualify(conn: Connection, program: Program, planned: PlannedReturn, event_pk: int,
                 now: datetime) -> None:
     """Take the returned goods out of tier qualification, dated when they counted."""
@@ -266,14 +316,7 @@ def _disqualify(conn: Connection, program: Program, planned: PlannedReturn, even
     tiers = current.document.tiers
     if tiers is None:
         return
-    purchase, already = planned.purchase, planned.already
-    after = returned_after(planned)
-    spend = sum(Fraction(line.net_amount * (after.get(line.index, 0)
-                                            - already.get(line.index, 0)), line.quantity)
-                for line in purchase.lines)
-    amounts = {"spend": -int(spend)}
-    if all(after.get(line.index, 0) >= line.quantity for line in purchase.lines):
-        amounts["orders"] = -1
+    amounts = _spend_returned(planned)
     tier_points = 0
     for clawback, row in planned.clawbacks:
         document = versions.compiled(conn, program, row.program_version).document

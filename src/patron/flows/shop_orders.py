@@ -12,7 +12,8 @@ an order earns once.
 The buyer is found by the first of the order's identities a member already has (the
 shop's customer id, then email, then phone), else enrolled by the first one; the
 order's other identities are then linked to the member unless someone else has them.
-A refund names the order's member itself (refund payloads name no customer).
+A refund names the order's member itself (refund payloads name no customer); one that
+names no lines (WooCommerce's) is a return of its money alone.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class IgnoredAction(BaseModel):
     code: str = Field(description="order_not_paid, test_order, topic_not_handled, "
                       "no_customer_identity, not_a_member, order_not_recorded, "
                       "refund_without_lines, "
-                      "refund_lines_unknown, refund_lines_not_recorded, "
+                      "refund_lines_not_recorded, "
                       "order_already_returned, no_earning_lines")
     message: str
 
@@ -203,6 +204,7 @@ def _refund(conn: Connection, program: Program, shop: ConnectedShop, refund: Ord
                            f"{refund.order_id} are not lines Patron recorded (gift cards, or "
                            "added after payment)")
     data = {"order_id": refund.order_id, "lines": lines,
+            **({"amount": refund.amount} if refund.amount is not None else {}),
             **({"reason": refund.reason} if refund.reason else {})}
     try:
         return _ingest(conn, program, {
@@ -210,10 +212,15 @@ def _refund(conn: Connection, program: Program, shop: ConnectedShop, refund: Ord
             "occurred_at": refund.occurred_at, "channel": order.channel, "data": data},
             now, actor)
     except ShopEventRefused as refused:
-        if refund.lines is None and refused.code == "line_already_returned":
+        if refund.lines is None and refused.code in FINISHED:
             return Ignored("order_already_returned", f"order {refund.order_id} was returned "
-                           "in full before")
+                           "in full before, or by its lines")
         raise
+
+
+FINISHED = frozenset({"line_already_returned", "order_returned_by_lines"})
+"""Refusals of a refund without lines that mean the order was taken back before: by a
+full refund, or (an order refunded in full before refunds came as amounts) by lines."""
 
 
 def _ignore(conn: Connection, program: Program, shop: ConnectedShop, ignored: Ignored,

@@ -25,6 +25,7 @@ from patron.matching.enrolment import EnrolmentMatcher, on_member_profile_change
 from patron.notifications import outbox as notifications
 from patron.recommendations import service as recommendations
 from patron.referrals import service as referrals
+from patron.rewards import ready as rewards_ready
 from patron.segments import service as segments
 from patron.tiers import placement as tier_placement
 from patron.tiers import service as tiers
@@ -45,6 +46,7 @@ hooks.subscribe(hooks.MemberProfileChanged, on_member_profile_changed)
 hooks.subscribe(hooks.CouponUsed, campaigns.on_coupon_used)
 hooks.subscribe(hooks.TierChanged, recommendations.on_tier_changed)
 hooks.subscribe(hooks.RewardRedeemed, recommendations.on_reward_redeemed)
+hooks.subscribe(hooks.PointsAvailable, rewards_ready.on_points_available)
 earning.STEPS.append(BatchEngagement)
 """Badges, challenges and streaks move with each event a batch earns on."""
 # An erasure: each domain drops what it keeps about the person beyond ids and amounts.
@@ -60,6 +62,7 @@ hooks.subscribe(hooks.PointsEarned, notifications.on_points_earned)
 hooks.subscribe(hooks.PointsExpiringSoon, notifications.on_points_expiring)
 hooks.subscribe(hooks.TierChanged, notifications.on_tier_changed)
 hooks.subscribe(hooks.RewardRedeemed, notifications.on_reward_redeemed)
+hooks.subscribe(hooks.RewardsReady, notifications.on_rewards_ready)
 # Webhooks last: the outbox tells of a change once the other reactions have accepted it.
 for _happening in BY_HAPPENING:
     hooks.subscribe(_happening, outbox.on_happening)

@@ -25,7 +25,8 @@ from patron import hooks
 from patron.db import Database
 from patron.ledger import domain, repository
 from patron.ledger.domain import EntryKind, LotState, expiring_days
-from patron.ledger.service import EntryMeta, moved, settle_debts, write_posting
+from patron.ledger.service import (EntryMeta, announce_rises, moved, settle_debts,
+                                   write_posting)
 from patron.program.service import Program, get_program
 
 BATCH_ACCOUNTS = 200
@@ -68,13 +69,27 @@ def _release_account(conn: Connection, account: Any, now: datetime) -> SweepResu
 
 
 class _Releases:
-    """One transaction of the release sweep (nothing to announce: see ``hooks.PointsEarned``)."""
+    """One transaction of the release sweep: the points released are not earned again
+    (see ``hooks.PointsEarned``), but the available balances that rose are announced
+    (``hooks.PointsAvailable``) per program at the end."""
+
+    def __init__(self) -> None:
+        self.programs: dict[int, Program] = {}
+        self.rises: dict[int, list[hooks.BalanceRise]] = defaultdict(list)
 
     def account(self, conn: Connection, account: Any, now: datetime) -> SweepResult:
-        return _release_account(conn, account, now)
+        result = _release_account(conn, account, now)
+        if result.points > 0:
+            if account.program_id not in self.programs:
+                self.programs[account.program_id] = get_program(conn, account.program_id)
+            self.rises[account.program_id].append(hooks.BalanceRise(
+                account.member_id, account.id, account.available,
+                account.available + result.points, now))
+        return result
 
     def done(self, conn: Connection) -> None:
-        pass
+        for program_id, rises in self.rises.items():
+            announce_rises(conn, self.programs[program_id], rises)
 
 
 class _Expiries:

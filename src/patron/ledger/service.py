@@ -10,7 +10,9 @@ Entries always name the member they are for, so a pool's ledger still says who
 earned and who spent.
 
 Earning, spending and adjusting are announced (``hooks.PointsEarned`` and
-``hooks.PointsSpent``, see there which entries) in the writing transaction.
+``hooks.PointsSpent``, see there which entries) in the writing transaction, and so is
+an available balance that went up, with its value before and after
+(``hooks.PointsAvailable``: what a reward's "you can now redeem it" is read from).
 
 Pages of entries name only the event row behind an entry; a statement that
 names the events is composed in ``patron.flows.statement``.
@@ -224,11 +226,13 @@ def credit_points(conn: Connection, program: Program, member_id: int, *, points:
     lot = domain.new_lot(0, points, occurred_at=now, pending_days=None,
                          policy=program.settings.expiry_policy)
     repository.insert_lots(conn, [lot_row(program.id, account.id, entry_id, lot)])
-    repository.apply_deltas(conn, {account.id: (points, 0, points)})
-    if account.available < 0:
+    after = repository.add_to_balances(conn, {account.id: (points, 0, points)})[account.id]
+    if after - points < 0:
         settle_debts(conn, program.id, [account], now)
     hooks.emit(conn, hooks.PointsEarned(program, (moved(member_id, points, meta, account.id,
                                                         EntryKind.ADJUST, entry_id),)))
+    announce_rises(conn, program, [hooks.BalanceRise(account.member_id, account.id,
+                                                     after - points, after, now)])
     return posted(conn, program, holding, entry_id)
 
 
@@ -317,8 +321,19 @@ def earn_many(conn: Connection, program: Program, earns: Sequence[Earn],
     if in_debt:
         settle_debts(conn, program.id, in_debt, now)
     _announce_earns(conn, program, earns, [a for a, _ in new_lots], entry_ids)
+    announce_rises(conn, program, [
+        hooks.BalanceRise(a.member_id, a.id, available[a.id] - deltas[a.id][0],
+                          available[a.id], now)
+        for a in touched.values() if deltas[a.id][0] > 0])
     return [dict(entry_id=entry_id, lot_id=lot_id, account_id=account_id, lot=lot)
             for (account_id, lot), entry_id, lot_id in zip(new_lots, entry_ids, lot_ids)]
+
+
+def announce_rises(conn: Connection, program: Program,
+                   rises: Sequence[hooks.BalanceRise]) -> None:
+    """``hooks.PointsAvailable`` for the accounts whose available points went up."""
+    if rises:
+        hooks.emit(conn, hooks.PointsAvailable(program, tuple(rises)))
 
 
 def _announce_earns(conn: Connection, program: Program, earns: Sequence[Earn],

@@ -1,9 +1,9 @@
 """What each kind of notification says, in which language, and on which consent.
 
 ``KINDS`` is the registry: each kind names the consent purpose it needs on the
-``email`` channel. Points earned, points expiring and a reward redeemed are about
-the member's own account (purpose ``service``); a tier change is promotional in
-tone (purpose ``marketing``). Templates live in ``templates/LANG/KIND.subject.txt``
+channel it goes by. Points earned, points expiring, a reward ready to redeem and a
+reward redeemed are about the member's own account (purpose ``service``); a tier
+change is promotional in tone (purpose ``marketing``). Templates live in ``templates/LANG/KIND.subject.txt``
 and ``KIND.body.txt``; a language without templates falls back to the default
 (``PATRON_NOTIFY_DEFAULT_LANGUAGE``), then to English. Numbers and dates are
 formatted with babel for the member's language.
@@ -45,6 +45,7 @@ def register(kind: Kind) -> Kind:
 POINTS_EARNED = register(Kind("points_earned", "service"))
 POINTS_EXPIRING = register(Kind("points_expiring", "service"))
 TIER_CHANGED = register(Kind("tier_changed", "marketing"))
+REWARD_READY = register(Kind("reward_ready", "service"))
 REWARD_REDEEMED = register(Kind("reward_redeemed", "service"))
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=False,

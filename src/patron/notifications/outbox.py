@@ -1,10 +1,19 @@
 """Hook subscribers that write notifications with the change that caused them.
 
-Each happening becomes at most one message per member it tells of. The member's
-consent is asked first (``patron.members.consents.allowed``, on the ``email`` channel
-and the kind's purpose); a member without that consent, or without an ``email``
-identity, gets no row at all. The message is rendered now, in the member's language,
-so what is sent is what the member's data said at the time of the change.
+Each happening becomes at most one message per member and channel it tells of. The
+program says which channels members are told on and how
+(``settings.notifications.channels``: ``email`` over ``smtp`` by default; any channel
+over ``webhook``). The member's consent for that channel and the kind's purpose is
+asked first (``patron.members.consents.allowed``); without it there is no message at
+all. The message is rendered now, in the member's language, so what is sent is what
+the member's data said at the time of the change:
+
+- ``smtp``: a ``pending`` row, for members with an ``email`` identity, e-mailed by
+  ``patron.notifications.sending``;
+- ``webhook``: a ``handed_off`` row (what the member was told, for their export), and
+  the message announced (``hooks.NotificationsRendered``) for the webhooks' outbox to
+  deliver, signed, to the endpoints that take ``notification.ready``: the brand's own
+  SMS, push or e-mail provider sends it.
 """
 
 from __future__ import annotations
@@ -25,40 +34,41 @@ from patron.notifications import messages
 from patron.notifications.tables import notifications
 from patron.program.service import Program
 
-CHANNEL = "email"
+SMTP = "smtp"
+WEBHOOK = "webhook"
 
 Item = tuple[int, messages.Kind, dict[str, Any], datetime]
 """(member id, kind, the template's values in the member's language, when it happened)."""
 
 
-def _recipients(conn: Connection, member_ids: list[int]) -> dict[int, tuple[str, str, Any]]:
-    """Each member's (e-mail, name, attributes), for members with an e-mail identity."""
+def _people(conn: Connection, member_ids: list[int]) -> dict[int, tuple[str | None, str, Any]]:
+    """Each member's (first e-mail or None, name, attributes)."""
     emails: dict[int, str] = {}
     for row in conn.execute(select(identities.c.member_id, identities.c.value)
                             .where(identities.c.member_id.in_(member_ids),
                                    identities.c.type == "email")
                             .order_by(identities.c.id)):
         emails.setdefault(row.member_id, row.value)
-    found: dict[int, tuple[str, str, Any]] = {}
-    for row in conn.execute(select(members.c.id, members.c.name, members.c.given_name,
-                                   members.c.attributes).where(members.c.id.in_(list(emails)))):
-        found[row.id] = (emails[row.id], row.given_name or row.name or "", row.attributes)
-    return found
+    return {row.id: (emails.get(row.id), row.given_name or row.name or "", row.attributes)
+            for row in conn.execute(select(members.c.id, members.c.name, members.c.given_name,
+                                           members.c.attributes)
+                                    .where(members.c.id.in_(member_ids)))}
 
 
 def write(conn: Connection, program: Program, items: Iterable[Item]) -> int:
-    """Write the messages of ``items`` for members whose consent allows them; returns how
-    many were written."""
-    wanted = [item for item in items
-              if consents.allowed(conn, item[0], CHANNEL, item[1].purpose)]
+    """Write the messages of ``items`` on each of the program's channels whose consent
+    the member gave; returns how many were written."""
+    channels = program.settings.notifications.channels
+    wanted = [(item, channel, how) for item in items for channel, how in channels.items()
+              if consents.allowed(conn, item[0], channel, item[1].purpose)]
     if not wanted:
         return 0
-    people = _recipients(conn, sorted({item[0] for item in wanted}))
+    people = _people(conn, sorted({item[0] for item, _, _ in wanted}))
     default = get_settings().notify_default_language
-    rows = []
-    for member_id, kind, values, at in wanted:
+    rows, handed = [], []
+    for (member_id, kind, values, at), channel, how in wanted:
         person = people.get(member_id)
-        if person is None:
+        if person is None or (how == SMTP and person[0] is None):
             continue
         email, name, attributes = person
         language = messages.language_of(attributes, default)
@@ -67,12 +77,19 @@ def write(conn: Connection, program: Program, items: Iterable[Item]) -> int:
                    **{key: value(language) if callable(value) else value
                       for key, value in values.items()}}
         subject, body = messages.render(kind.name, language, context)
-        rows.append({"program_id": program.id, "member_id": member_id, "kind": kind.name,
-                     "channel": CHANNEL, "purpose": kind.purpose, "language": language,
-                     "recipient": email, "subject": subject, "body": body,
-                     "state": "pending", "attempts": 0, "created_at": at})
+        row = {"program_id": program.id, "member_id": member_id, "kind": kind.name,
+               "channel": channel, "purpose": kind.purpose, "language": language,
+               "recipient": email or "", "subject": subject, "body": body,
+               "state": "pending", "attempts": 0, "sent_at": None, "created_at": at}
+        if how == WEBHOOK:
+            row.update(state="handed_off", recipient="", sent_at=at)
+            handed.append(hooks.RenderedNotification(member_id, kind.name, channel, language,
+                                                     subject, body, at))
+        rows.append(row)
     if rows:
         conn.execute(insert(notifications), rows)
+    if handed:
+        hooks.emit(conn, hooks.NotificationsRendered(program, tuple(handed)))
     return len(rows)
 
 
@@ -116,6 +133,14 @@ def on_reward_redeemed(conn: Connection, happened: hooks.RewardRedeemed) -> None
           [(happened.member_id, messages.REWARD_REDEEMED,
             {"reward": happened.reward_id, "points": _points(happened.points)},
             happened.at)])
+
+
+def on_rewards_ready(conn: Connection, happened: hooks.RewardsReady) -> None:
+    write(conn, happened.program,
+          [(ready.member_id, messages.REWARD_READY,
+            {"reward": ready.reward_name, "points": _points(ready.cost_points),
+             "available": _points(ready.available)}, ready.at)
+           for ready in happened.rewards])
 
 
 def on_member_erased(conn: Connection, happened: hooks.MemberErased) -> None:

@@ -5,7 +5,9 @@ so a rolled-back change leaves none. ``send_due`` claims due rows (a lease:
 ``locked_until``), sends them outside any transaction and records the outcome:
 ``pending`` -> ``sent``, or back to ``pending`` with ``next_attempt_at`` after a
 failure, ``dead`` after ``PATRON_NOTIFY_MAX_ATTEMPTS``; ``dropped`` when the member
-was erased before it went. No foreign keys: rows are written on ingest's path.
+was erased before it went. A message on a channel the program hands to its webhooks is
+``handed_off`` when written (the webhooks' outbox delivers it and logs that). No foreign
+keys: rows are written on ingest's path.
 """
 
 from sqlalchemy import Column, Index, Integer, String, Table, Text

@@ -72,6 +72,31 @@ class Expiry(_Model):
                                      "so members get one date to remember per month")
 
 
+NotifyChannel = Literal["email", "sms", "push", "whatsapp", "post", "phone"]
+"""The consent channels a notification may be for (``patron.members.consents``)."""
+Transport = Literal["smtp", "webhook"]
+
+
+class Notifications(_Model):
+    channels: dict[NotifyChannel, Transport] = Field(
+        default_factory=lambda: {"email": "smtp"},
+        description="Each channel members are told on, and how: smtp (email only: Patron "
+                    "sends the e-mail) or webhook (the rendered message goes to the "
+                    "program's webhook endpoints subscribed to notification.ready, for the "
+                    "brand's own SMS, push or e-mail provider to send). Each message still "
+                    "needs the member's consent for its channel; {} tells no one")
+
+    @field_validator("channels")
+    @classmethod
+    def _smtp_is_email(cls, value: dict[str, str]) -> dict[str, str]:
+        wrong = sorted(channel for channel, how in value.items()
+                       if how == "smtp" and channel != "email")
+        if wrong:
+            raise ValueError(f"only email is sent over smtp; give {', '.join(wrong)} "
+                             "as webhook")
+        return value
+
+
 class Settings(_Model):
     currency: str = Field("USD", description="ISO-4217 code of the program's money")
     timezone: str = Field("UTC", description="IANA timezone for calendar logic: birthdays, "
@@ -94,6 +119,9 @@ class Settings(_Model):
                                    "timezone); campaigns must lie inside the run dates")
     ends_on: date | None = Field(None, description="Last day the program runs, inclusive; "
                                  "absent: open-ended")
+    notifications: Notifications = Field(
+        default_factory=Notifications, description="How members are told of their points, "
+        "tiers and rewards (patron.notifications)")
 
     @field_validator("currency")
     @classmethod

@@ -12,6 +12,13 @@ return (a pure function of the cumulative returned quantities), so partial
 returns add up to the full amount and nothing is ever clawed back twice. Which
 lots lose the points (pending first) and whether the balance may go negative is
 the ledger's business.
+
+A refund may also name only money (``amount``, minor units), as a shop does when it
+does not say which goods the money was for: the order is then taken back pro rata to
+the money refunded, every line alike (``plan_refund``). Refunds add up: what the
+member holds is a function of the order's cumulative refunded money, capped at its
+total, so two refunds of half take back exactly what one full refund would. An order
+is returned either by lines or by money, not both: the two cannot be added up.
 """
 
 from __future__ import annotations
@@ -44,6 +51,21 @@ class ReturnExceedsPurchase(Conflict):
 class LineAlreadyReturned(Conflict):
     code = "line_already_returned"
     title = "Line already returned"
+
+
+class RefundExceedsPurchase(Conflict):
+    code = "refund_exceeds_purchase"
+    title = "More refunded than was paid"
+
+
+class OrderReturnedByLines(Conflict):
+    code = "order_returned_by_lines"
+    title = "Order already returned by lines"
+
+
+class OrderRefundedByAmount(Conflict):
+    code = "order_refunded_by_amount"
+    title = "Order already refunded by amount"
 
 
 class AwardLike(Protocol):
@@ -175,6 +197,63 @@ def _reason(award: AwardLike, order: Purchase, before: Mapping[int, int],
     line = order.lines[award.line_index]
     count = after[line.index] - before[line.index]
     return f"{award.rule_name}: returned {count} × {line.sku or 'item'}"
+
+
+def refund_amount(order: Purchase, refunded_before: int, amount: int | None) -> int:
+    """The money this refund takes back: ``amount``, or (None) all that is left of the
+    order's total; refused when the order was refunded in full or ``amount`` is more
+    than is left."""
+    left = order.total - refunded_before
+    if left <= 0:
+        raise LineAlreadyReturned(f"order {order.order_id} was already refunded in full")
+    if amount is None:
+        return left
+    if amount > left:
+        raise RefundExceedsPurchase(
+            f"refunding {format_money(amount, order.currency)} but only "
+            f"{format_money(left, order.currency)} of order {order.order_id} is left to "
+            "refund", field="data.amount")
+    return amount
+
+
+def plan_refund(awards: Sequence[AwardLike], order: Purchase, refunded_before: int,
+                refunded_after: int) -> list[Clawback]:
+    """Points to take back for a refund of money: each award keeps what the member
+    still paid for (line awards pro rata to the money refunded, a spend threshold while
+    the rest stays above it, other order-level awards until the order is refunded in
+    full)."""
+    plan = []
+    for award in awards:
+        points = (_held_paid(award, order, refunded_before)
+                  - _held_paid(award, order, refunded_after))
+        if points > 0:
+            plan.append(Clawback(award.rule_id, award.line_index, points, award.pending,
+                                 _refund_reason(award, order, refunded_before,
+                                                refunded_after)))
+    return plan
+
+
+def _held_paid(award: AwardLike, order: Purchase, refunded: int) -> int:
+    """Points of this award the member keeps once ``refunded`` of the total went back."""
+    refunded = min(refunded, order.total)
+    if award.min_spend is not None and order.total - refunded < award.min_spend:
+        return 0
+    if refunded >= order.total:
+        return 0
+    if award.line_index is None:
+        return award.points
+    return award.points - award.points * refunded // order.total
+
+
+def _refund_reason(award: AwardLike, order: Purchase, before: int, after: int) -> str:
+    if award.min_spend is not None and order.total - after < award.min_spend:
+        threshold = format_money(award.min_spend, order.currency)
+        return f"{award.rule_name}: order now below {threshold}"
+    if after >= order.total:
+        return f"{award.rule_name}: order refunded"
+    refunded = format_money(after - before, order.currency)
+    return (f"{award.rule_name}: refunded {refunded} of "
+            f"{format_money(order.total, order.currency)}")
 
 
 def clawback_reason(reason: str, taken: int, *, forgiven: int = 0, owed: int = 0,

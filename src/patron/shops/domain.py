@@ -95,8 +95,18 @@ def _shop_id(value: Any) -> str:
     return text
 
 
+def _refunded_money(value: Any) -> Decimal:
+    if isinstance(value, str) and value.strip().startswith("-"):
+        return _money(value.strip()[1:])
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool) and value < 0:
+        return _money(-value)
+    return _money(value)
+
+
 ShopMoney = Annotated[Decimal, BeforeValidator(_money)]
 """An amount as shops send it: decimal text (or a JSON number) in major units."""
+RefundedMoney = Annotated[Decimal, BeforeValidator(_refunded_money)]
+"""A refund's amount, which some shops write negative (``"-19.80"``): its size."""
 ShopId = Annotated[str, BeforeValidator(_shop_id)]
 """A shop's id for an order, line, refund or customer: a number or short text."""
 
@@ -165,13 +175,15 @@ class OrderPaid:
 @dataclass(frozen=True)
 class OrderRefunded:
     """A refund: a ``return`` event of the order's lines, by the shop's line ids
-    (``lines`` None: everything not returned yet)."""
+    (``lines`` None: everything not returned yet), or of money alone (``amount``, minor
+    units of the order as Patron recorded it) when the shop does not say which lines."""
 
     event_id: str
     order_id: str
     occurred_at: datetime
     lines: tuple[tuple[str, int], ...] | None
     reason: str | None = None
+    amount: int | None = None
 
 
 @dataclass(frozen=True)

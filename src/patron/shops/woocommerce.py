@@ -5,14 +5,19 @@ says where the order stands, and the order decides what Patron records:
 
 - ``processing`` or ``completed`` (WooCommerce's paid statuses): the purchase, earned
   once (``woocommerce:{shop}:order:{id}``; every later save is a duplicate);
-- ``refunded`` (refunded in full): the purchase if Patron has not seen it, then a
-  return of everything not returned yet (``…:order:{id}:refunded``);
+- ``refunded`` (refunded in full): the purchase if Patron has not seen it, its refunds,
+  then, if they do not add up to the order's total (a status set by hand), a return of
+  everything not returned yet (``…:order:{id}:refunded``);
 - any other status (pending, on-hold, failed, cancelled, a draft): ``order_not_paid``.
 
-A partial refund appears in the order only as an amount (``refunds``: id, reason,
-total), without the lines it gave money back for, so it cannot be returned line by
-line: it is acknowledged as ``refund_lines_unknown`` and nothing is taken back until the
-order is refunded in full. Coupons in WooCommerce are shared out over the lines, so a
+A refund appears in the order only as an amount (``refunds``: id, reason, total, the
+total negative), without the lines it gave money back for, so each refund is a return
+of money alone (``…:order:{id}:refund:{refund id}``): the order's points are taken back
+pro rata to the money refunded (``patron.program.returns.plan_refund``). WooCommerce's
+amounts include tax and shipping, Patron's order total does not: a refund counts for
+its share of WooCommerce's order total, carried over to Patron's (the refunds added up
+in the order of their ids, so when they reach WooCommerce's total they reach Patron's
+exactly). Coupons in WooCommerce are shared out over the lines, so a
 line's discount is its ``subtotal`` less its ``total`` (both before tax), and the order
 carries no discount of its own. Line items carry no category or brand.
 
@@ -33,8 +38,9 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from patron.members.domain import IdentityType
 from patron.shops.domain import (Action, ConnectedShop, Delivery, Headers, Ignored,
                                  InvalidShopPayload, OrderPaid, OrderRefunded, Platform,
+                                 RefundedMoney,
                                  ShopCustomer, ShopId, ShopLine, ShopMoney, as_utc, clip,
-                                 minor_units)
+                                 minor_units, purchase_data)
 
 PAID = frozenset({"processing", "completed"})
 REFUNDED = "refunded"
@@ -69,6 +75,9 @@ class CouponLine(_Model):
 
 class RefundSummary(_Model):
     id: ShopId
+    reason: str | None = None
+    total: RefundedMoney
+    """What the refund gave back (written negative), tax and shipping included."""
 
 
 class Order(_Model):
@@ -77,6 +86,7 @@ class Order(_Model):
     currency: str
     date_created_gmt: datetime
     date_modified_gmt: datetime | None = None
+    total: ShopMoney
     customer_id: Annotated[int, Field(ge=0)] | None = 0
     billing: Billing | None = None
     line_items: list[LineItem] = Field(max_length=500)
@@ -122,26 +132,43 @@ def paid_order(shop: ConnectedShop, order: Order) -> Action:
         coupon_codes=tuple(dict.fromkeys(c.code for c in codes)), store_id=shop.store_id)
 
 
+def refunds_of(shop: ConnectedShop, order: Order, bought: OrderPaid,
+               at: datetime) -> tuple[list[Action], bool]:
+    """Each refund as a return of money, in Patron's terms; and whether they refund the
+    whole order."""
+    paid = minor_units(order.total, order.currency)
+    recorded = purchase_data(bought)["total"]
+    actions: list[Action] = []
+    done = carried = 0
+    for refund in sorted(order.refunds or (), key=lambda r: (len(r.id), r.id)):
+        done = min(done + minor_units(refund.total, order.currency), paid)
+        share = recorded * done // paid if paid else 0
+        amount, carried = share - carried, share
+        if amount > 0:
+            actions.append(OrderRefunded(
+                shop.event_id("order", order.id, "refund", refund.id), bought.order_id, at,
+                None, clip(refund.reason, 500) or f"refund {refund.id}", amount))
+    return actions, paid > 0 and done >= paid
+
+
 def order_changed(shop: ConnectedShop, payload: dict[str, Any]) -> list[Action]:
     """``order.created`` and ``order.updated`` alike: what the order's status says."""
     order = Order.model_validate(payload)
-    if order.status in PAID:
-        bought = paid_order(shop, order)
-        if order.refunds:
-            ids = ", ".join(r.id for r in order.refunds)
-            return [bought, Ignored("refund_lines_unknown", f"refund(s) {ids} of order "
-                                    f"{order.id} came without their lines: points are taken "
-                                    "back when the order is refunded in full")]
+    if order.status not in PAID and order.status != REFUNDED:
+        return [Ignored("order_not_paid", f"order {order.id} is {clip(order.status, 40)}; "
+                        "it earns when processing or completed")]
+    bought = paid_order(shop, order)
+    if not isinstance(bought, OrderPaid) or not order.refunds and order.status in PAID:
         return [bought]
-    if order.status == REFUNDED:
-        if order.date_modified_gmt is None:
-            raise InvalidShopPayload("a refunded order without date_modified_gmt",
-                                     field="date_modified_gmt")
-        return [paid_order(shop, order), OrderRefunded(
-            shop.event_id("order", order.id, REFUNDED), shop.order_id(order.id),
-            as_utc(order.date_modified_gmt), None, "refunded in full")]
-    return [Ignored("order_not_paid", f"order {order.id} is {clip(order.status, 40)}; it "
-                    "earns when processing or completed")]
+    at = order.date_modified_gmt or order.date_created_gmt
+    if order.status == REFUNDED and order.date_modified_gmt is None:
+        raise InvalidShopPayload("a refunded order without date_modified_gmt",
+                                 field="date_modified_gmt")
+    refunds, in_full = refunds_of(shop, order, bought, as_utc(at))
+    if order.status == REFUNDED and not in_full:
+        refunds.append(OrderRefunded(shop.event_id("order", order.id, REFUNDED),
+                                     bought.order_id, as_utc(at), None, "refunded in full"))
+    return [bought, *refunds]
 
 
 def is_ping(delivery: Delivery) -> bool:

@@ -131,6 +131,22 @@ def _campaign(happened: hooks.CampaignStarted) -> Iterable[Message]:
         "at": happened.at.isoformat()})
 
 
+def _ready(happened: hooks.RewardsReady) -> Iterable[Message]:
+    for ready in happened.rewards:
+        yield Message(ready.member_id, ready.at, {
+            "member_id": ready.member_id, "reward_id": ready.reward_id,
+            "reward_name": ready.reward_name, "cost_points": ready.cost_points,
+            "available_points": ready.available, "at": ready.at.isoformat()})
+
+
+def _notification(happened: hooks.NotificationsRendered) -> Iterable[Message]:
+    for message in happened.messages:
+        yield Message(message.member_id, message.at, {
+            "member_id": message.member_id, "kind": message.kind, "channel": message.channel,
+            "language": message.language, "subject": message.subject, "body": message.body,
+            "at": message.at.isoformat()})
+
+
 for _entry in (
     EventType("member.enrolled", hooks.MembersEnrolled,
               "A member joined (API, import, or an event from an unknown identity)", _enrolled),
@@ -146,6 +162,13 @@ for _entry in (
               _expiring),
     EventType("tier.changed", hooks.TierChanged,
               "A member's tier moved up or down, was set by hand, or ended", _tier),
+    EventType("reward.ready", hooks.RewardsReady,
+              "A member's available points reached the cost of a reward they may redeem "
+              "(once each time the balance crosses it)", _ready),
+    EventType("notification.ready", hooks.NotificationsRendered,
+              "A message to a member, rendered in their language, for the brand's own "
+              "messaging system to send on its channel (the member consented to it)",
+              _notification),
     EventType("reward.redeemed", hooks.RewardRedeemed,
               "A member redeemed points for a reward", _redeemed),
     EventType("coupon.issued", hooks.CouponIssued,

@@ -20,7 +20,7 @@ from patron.audit.tables import audit_log
 from patron.auth.tables import portal_links, portal_sessions
 from patron.campaigns.tables import campaign_members
 from patron.coupons.tables import coupon_redemptions, coupons
-from patron.earning.tables import awards, order_returns, rule_usage
+from patron.earning.tables import awards, order_refunds, order_returns, rule_usage
 from patron.engagement.tables import (engagement_awards, engagement_contributions,
                                       member_engagement)
 from patron.events.tables import events, order_lines, orders
@@ -120,6 +120,8 @@ SECTIONS: list[Section] = [
             "The lines of the member's orders"),
     section("order_returns", order_returns, under("order_pk", orders, _own_orders),
             "Lines returned from the member's orders"),
+    section("order_refunds", order_refunds, under("order_pk", orders, _own_orders),
+            "Money refunded on the member's orders without naming lines"),
     section("wallet_accounts", wallet_accounts, _member, "Cashback wallets and balances"),
     section("wallet_entries", wallet_entries, _member, "Every wallet entry"),
     section("wallet_holds", wallet_holds,
