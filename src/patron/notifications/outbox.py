@@ -49,8 +49,12 @@ def _recipients(conn: Connection, member_ids: list[int]) -> dict[int, tuple[str,
 def write(conn: Connection, program: Program, items: Iterable[Item]) -> int:
     """Write the messages of ``items`` for members whose consent allows them; returns how
     many were written."""
-    wanted = [item for item in items
-              if consents.allowed(conn, item[0], CHANNEL, item[1].purpose)]
+    items = list(items)
+    allowed: dict[str, set[int]] = {}
+    for purpose in {item[1].purpose for item in items}:
+        allowed[purpose] = consents.allowed_members(
+            conn, [item[0] for item in items if item[1].purpose == purpose], CHANNEL, purpose)
+    wanted = [item for item in items if item[0] in allowed[item[1].purpose]]
     if not wanted:
         return 0
     people = _recipients(conn, sorted({item[0] for item in wanted}))
