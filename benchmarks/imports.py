@@ -10,6 +10,7 @@ adjacent::
     .venv/bin/python benchmarks/imports.py run /tmp/cj.csv               # both databases
     .venv/bin/python benchmarks/imports.py run /tmp/cj.csv --db sqlite --lines 100000
     .venv/bin/python benchmarks/imports.py profile /tmp/cj.csv --lines 100000 --db sqlite
+    .venv/bin/python benchmarks/imports.py memory /tmp/cj.csv --lines 5000000  # peak RSS
 
 For each database and each mode (history recorded only, and ``--earn-history``)
 ``run`` imports the file into a new program through ``patron.imports.service``
@@ -18,6 +19,10 @@ that import added, read back from Patron's database, into a copy of the database
 as it was before the import, straight through the driver in one transaction
 (COPY on psycopg, executemany on sqlite3), and prints both times and their ratio.
 The raw side is given the finished rows: it parses nothing and decides nothing.
+``memory`` makes a file of ``--lines`` lines from copies of the year (each copy's
+households and baskets renumbered, so every copy is new history), imports it once in a
+child process and prints that process's peak resident memory: an import streams its
+file, so the figure must not grow with the file.
 On a shared machine wall times follow the load; the CPU seconds of the importing
 process (and of the raw writer) move much less.
 """
@@ -83,6 +88,28 @@ def head(path: Path, lines: int | None, folder: Path) -> Path:
             if number > lines:
                 break
             sink.write(line)
+    return target
+
+
+def repeated(path: Path, lines: int, folder: Path) -> Path:
+    """A file of ``lines`` lines from copies of ``path`` (a ``prepare`` CSV), copy ``n``'s
+    households and baskets renumbered (``n`` prefixed), so no copy repeats another."""
+    target = folder / f"{path.stem}-x{lines}.csv"
+    if target.exists():
+        return target
+    written = 0
+    with target.open("w") as sink:
+        with path.open() as source:
+            sink.write(next(source))
+        for copy in range(1, 1000):
+            with path.open() as source:
+                next(source)
+                for line in source:
+                    household, store, basket, rest = line.split(",", 3)
+                    sink.write(f"{copy}-{household},{store},{copy}-{basket},{rest}")
+                    written += 1
+                    if written >= lines:
+                        return target
     return target
 
 
@@ -284,6 +311,25 @@ def show(results: list[dict[str, Any]], path: Path) -> None:
         out.print("load average:", " ".join(handle.read().split()[:3]))
 
 
+def memory(args: argparse.Namespace) -> None:
+    folder = Path(args.tmp)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = repeated(Path(args.file), args.lines, folder)
+    url = new_database(args.db, args.pg_url, folder)
+    try:
+        slug = make_program(url)
+        result = child_import(url, slug, path, args.earn)
+    finally:
+        drop_database(url, args.pg_url)
+    with open("/proc/loadavg") as handle:
+        load = " ".join(handle.read().split()[:3])
+    out.print(f"{args.db} {'earn-history' if args.earn else 'history'}: {result['read']:,} "
+              f"lines ({result['imported']:,} orders imported) in {result['seconds']:.0f} s "
+              f"(CPU {result['cpu_seconds']:.0f} s); peak RSS of the importing process "
+              f"{result['peak_rss_mib']:.0f} MiB; load average {load}", highlight=False)
+    print(json.dumps(result))
+
+
 def profile(args: argparse.Namespace) -> None:
     folder = Path(args.tmp)
     folder.mkdir(parents=True, exist_ok=True)
@@ -291,12 +337,14 @@ def profile(args: argparse.Namespace) -> None:
     url = new_database(args.db, args.pg_url, folder)
     try:
         slug = make_program(url)
-        profiler = cProfile.Profile()
+        profiler = cProfile.Profile(time.process_time)  # CPU time: the load moves wall time
         profiler.enable()
         result = patron_import(url, slug, path, args.earn)
         profiler.disable()
     finally:
         drop_database(url, args.pg_url)
+    if args.save:
+        profiler.dump_stats(args.save)
     text_out = io.StringIO()
     stats = pstats.Stats(profiler, stream=text_out).sort_stats(args.sort)
     stats.print_stats(args.top)
@@ -311,7 +359,7 @@ def main() -> None:
     p = commands.add_parser("prepare", help="the Complete Journey parquet file as CSV")
     p.add_argument("parquet")
     p.add_argument("target")
-    for name in ("run", "profile"):
+    for name in ("run", "profile", "memory"):
         c = commands.add_parser(name)
         c.add_argument("file", help="a CSV made by prepare")
         c.add_argument("--lines", type=int, default=None, help="only the first N lines")
@@ -322,10 +370,12 @@ def main() -> None:
     run_cmd.add_argument("--mode", action="append", choices=("history", "earn-history"))
     run_cmd.add_argument("--again", action="store_true", help="import the file twice")
     run_cmd.add_argument("--json", action="store_true")
-    prof.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
-    prof.add_argument("--earn", action="store_true")
+    for command in (prof, commands.choices["memory"]):
+        command.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+        command.add_argument("--earn", action="store_true")
     prof.add_argument("--sort", default="cumulative")
     prof.add_argument("--top", type=int, default=30)
+    prof.add_argument("--save", help="also write the profile's stats to this file")
     c = commands.add_parser("_child")
     c.add_argument("url")
     c.add_argument("slug")
@@ -338,6 +388,8 @@ def main() -> None:
         run(args)
     elif args.command == "profile":
         profile(args)
+    elif args.command == "memory":
+        memory(args)
     else:
         print(json.dumps(patron_import(args.url, args.slug, Path(args.file), args.earn)))
 

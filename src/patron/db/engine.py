@@ -222,6 +222,27 @@ def insert_rows_returning_ids(conn: Connection, table: Table,
     return ids
 
 
+def insert_lists(conn: Connection, table: Table, names: list[str],
+                 rows: list[list[Any]]) -> None:
+    """Insert rows given as lists of values, in the order of ``names``, straight through
+    the driver (COPY on PostgreSQL, executemany on SQLite): no dict per row and no
+    statement compiled per call, for writers of many rows (an import). The lists are
+    converted in place."""
+    if rows:
+        _send(conn, table, names, rows)
+
+
+def insert_lists_returning_ids(conn: Connection, table: Table, names: list[str],
+                               rows: list[list[Any]]) -> list[int]:
+    """``insert_lists`` for rows that get new ``id`` values (reserved first, as
+    ``insert_rows_returning_ids`` does); returns them in the order of ``rows``."""
+    if not rows:
+        return []
+    ids = _reserve_ids(conn, table, len(rows))
+    _send(conn, table, ["id", *names], [[row_id, *row] for row_id, row in zip(ids, rows)])
+    return ids
+
+
 _RETURNING_ID: dict[Table, Any] = {}
 _INSERT: dict[Table, Any] = {}
 

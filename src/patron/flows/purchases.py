@@ -27,14 +27,17 @@ class CurrencyMismatch(InvalidInput):
     title = "Currency differs from the program's"
 
 
+def refuse_other_currency(currency: str, program: Program) -> None:
+    if currency != program.settings.currency:
+        raise CurrencyMismatch(f"order is in {currency} but the program "
+                               f"counts in {program.settings.currency}", field="data.currency")
+
+
 class Purchases(Handler):
     """Earns like any event, and records its order with the batch."""
 
     def check(self, item: Pending, program: Program) -> None:
-        purchase = item.order
-        if purchase.currency != program.settings.currency:
-            raise CurrencyMismatch(f"order is in {purchase.currency} but the program "
-                                   f"counts in {program.settings.currency}", field="data.currency")
+        refuse_other_currency(item.order.currency, program)
 
     def refuse(self, conn: Connection, program: Program, items: Sequence[Pending],
                rejected: dict[int, PatronError]) -> None:

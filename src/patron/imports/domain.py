@@ -150,6 +150,17 @@ class ColumnMap:
             constant = source[1].strip() or None
             if constant is not None:
                 break
+        if rows and type(rows[0]) is dict:
+            # a CSV row has every column of the header (None where cells are missing):
+            # a column the file lacks is no cell of any row
+            keys = [key for key in keys if key in rows[0]]
+        if len(keys) == 1:
+            key = keys[0]
+            texts = [row.get(key) for row in rows]
+            if all(type(text) is str for text in texts):
+                return [text.strip() or constant for text in texts]
+        if not keys:
+            return [constant] * len(rows)
         found: list[str | None] = []
         for row in rows:
             text = None

@@ -21,34 +21,50 @@ event that earns) returns ``None``, and the caller sends the batch through
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
+from patron import hooks
+from patron.db.engine import insert_lists, insert_lists_returning_ids
 from patron.errors import PatronError
 from patron.events import repository
 from patron.events.schemas import EventIn, EventOutcome
+from patron.events.tables import events, order_lines, orders
 from patron.flows import enrolment
 from patron.flows.event_types import event_type
-from patron.flows.handlers import Pending, announce, event_row
+from patron.flows.handlers import Pending
+from patron.flows.ingest import CLOCK_SKEW, OccurredInFuture
 from patron.flows.ingest import _check as check
+from patron.flows.purchases import refuse_other_currency
+from patron.imports.orders import plain_order
 from patron.members import repository as member_repository
+from patron.members import service as member_service
 from patron.program.service import Program
 from patron.program.versions import versions
 
 PURCHASE = event_type("purchase")
+EVENT_COLUMNS = ["program_id", "external_id", "type", "member_id", "channel", "occurred_at",
+                 "received_at", "data", "outcome", "identity_id"]
+ORDER_COLUMNS = ["program_id", "order_id", "member_id", "event_id", "channel", "currency",
+                 "total", "store_id", "discount", "coupon_value", "occurred_at"]
+LINE_COLUMNS = ["order_pk", "line_no", "sku", "department", "category", "subcategory",
+                "brand", "quantity", "amount", "discount"]
 
 
 def admits(program: Program, batch: list[EventIn], now: datetime, earn_history: bool
-           ) -> tuple[list[Pending], dict[int, PatronError]] | None:
-    """The batch as pending purchases with their orders and identities, and the events
-    ingest's checks refuse (a line of quantity 0, another currency), if it is history that
-    earns nothing and nothing else in it can be refused; else ``None``. Pure."""
+           ) -> tuple[list[Pending], list[dict[str, Any]], dict[int, PatronError]] | None:
+    """The batch as pending purchases with their identities and orders (their data, or
+    ``PurchaseData.model_dump`` of it: absent fields are the schema's defaults), and the events ingest's checks refuse (a
+    line of quantity 0, another currency), if it is history that earns nothing and
+    nothing else in it can be refused; else ``None``. Pure."""
     if earn_history or not program.settings.auto_enrol or not PURCHASE.enrols:
         return None
     started = program.created_at
     ids: set[str] = set()
-    orders: set[str] = set()
+    order_ids: set[str] = set()
     items: list[Pending] = []
+    found: list[dict[str, Any]] = []
     rejected: dict[int, PatronError] = {}
     for index, event in enumerate(batch):
         if (event.type != "purchase" or event.member.identity is None
@@ -57,15 +73,32 @@ def admits(program: Program, batch: list[EventIn], now: datetime, earn_history: 
         ids.add(event.id)
         item = Pending(index, event, PURCHASE.handler)
         try:
-            check(item, program, now)
+            order = _checked(item, program, now)
         except PatronError as exc:
             rejected[index] = exc
             continue
-        if item.order.order_id in orders:
+        if order["order_id"] in order_ids:
             return None
-        orders.add(item.order.order_id)
+        order_ids.add(order["order_id"])
         items.append(item)
-    return items, rejected
+        found.append(order)
+    return items, found, rejected
+
+
+def _checked(item: Pending, program: Program, now: datetime) -> dict[str, Any]:
+    """Ingest's checks of a purchase (``flows.ingest._check``), in the same order; an
+    order plainly valid is taken without building its schema (``imports.orders``)."""
+    event = item.event
+    if not plain_order(event.data):
+        check(item, program, now)
+        return item.order.model_dump()  # type: ignore[union-attr]
+    order = event.data
+    if event.occurred_at > now + CLOCK_SKEW:
+        raise OccurredInFuture(f"event {event.id} is dated {event.occurred_at.isoformat()}, "
+                               "after the current time", field="occurred_at")
+    refuse_other_currency(order["currency"], program)
+    [item.identity] = member_service.normalised(program, [event.member.identity])
+    return order
 
 
 def record_history(conn: Connection, program: Program, batch: list[EventIn], *,
@@ -76,10 +109,10 @@ def record_history(conn: Connection, program: Program, batch: list[EventIn], *,
     admitted = admits(program, batch, now, earn_history)
     if admitted is None or not batch:
         return None
-    items, rejected = admitted
+    items, found, rejected = admitted
     if repository.recorded_events(conn, program.id, [event.id for event in batch]):
         return None
-    if items and repository.known_orders(conn, program.id, [i.order.order_id for i in items]):
+    if items and repository.known_orders(conn, program.id, [o["order_id"] for o in found]):
         return None
     _members(conn, program, items, now)
     version_at = versions.resolver(conn, program)
@@ -87,21 +120,52 @@ def record_history(conn: Connection, program: Program, batch: list[EventIn], *,
                              member_id=i.member_id, enrolled=i.enrolled, points=0,
                              program_version=version_at(i.event.occurred_at)[0],
                              awards=[], gifts=[], notes=[], tier=None) for i in items]
-    through = member_repository.identity_ids(
-        conn, program.id, [i.identity[:2] for i in items if i.identity])
-    event_ids = repository.insert_events(conn, [
-        {**event_row(program, i, o, now),
-         "identity_id": through.get(i.identity[:2]) if i.identity else None}
-        for i, o in zip(items, outcomes)])
-    for item, event_pk in zip(items, event_ids, strict=True):
-        item.event_pk = event_pk
-    PURCHASE.handler.record(conn, program, items)
-    announce(conn, program, items)
+    _write(conn, program, items, found, outcomes, now)
     results = {item.index: answered for item, answered in zip(items, outcomes)}
     results.update((index, EventOutcome(id=batch[index].id, status="rejected",
                                         type=batch[index].type, error=error.problem()))
                    for index, error in rejected.items())
     return [results[index] for index in range(len(batch))]
+
+
+def _stored(outcome: EventOutcome, template: dict[str, Any]) -> dict[str, Any]:
+    """``outcome.model_dump(mode="json", exclude={"status"})`` of a processed history
+    event, from one dumped alike (only these fields differ between them)."""
+    return {**template, "id": outcome.id, "member_id": outcome.member_id,
+            "enrolled": outcome.enrolled, "program_version": outcome.program_version}
+
+
+def _write(conn: Connection, program: Program, items: list[Pending],
+           found: list[dict[str, Any]], outcomes: list[EventOutcome], now: datetime) -> None:
+    """The events, orders and lines ``ingest`` would write (``handlers.event_row``,
+    ``purchases.record``), as lists of values sent by COPY or executemany, and the
+    ``EventsRecorded`` announcement."""
+    if not items:
+        return
+    template = outcomes[0].model_dump(mode="json", exclude={"status"})
+    through = member_repository.identity_ids(
+        conn, program.id, [i.identity[:2] for i in items if i.identity])
+    event_ids = insert_lists_returning_ids(conn, events, EVENT_COLUMNS, [
+        [program.id, i.event.id, i.event.type, i.member_id, i.event.channel,
+         i.event.occurred_at, now, i.event.data, _stored(o, template),
+         through.get(i.identity[:2]) if i.identity else None]
+        for i, o in zip(items, outcomes)])
+    order_ids = insert_lists_returning_ids(conn, orders, ORDER_COLUMNS, [
+        [program.id, o["order_id"], i.member_id, event_pk, i.event.channel, o["currency"],
+         o["total"], o.get("store_id"), o.get("discount"), o.get("coupon_value"),
+         i.event.occurred_at]
+        for i, o, event_pk in zip(items, found, event_ids, strict=True)])
+    insert_lists(conn, order_lines, LINE_COLUMNS, [
+        [order_pk, n, line["sku"], line.get("department"), line.get("category"),
+         line.get("subcategory"), line.get("brand"), line.get("quantity", 1),
+         line["amount"], line.get("discount")]
+        for o, order_pk in zip(found, order_ids) for n, line in enumerate(o.get("lines", ()))])
+    hooks.emit(conn, hooks.EventsRecorded(program, tuple(
+        hooks.RecordedEvent(
+            event_id=event_pk, external_id=i.event.id, type=i.event.type,
+            member_id=i.member_id, occurred_at=i.event.occurred_at, channel=i.event.channel,
+            data=i.event.data, order_id=o["order_id"], order_total=o["total"])
+        for i, o, event_pk in zip(items, found, event_ids))))
 
 
 def _members(conn: Connection, program: Program, items: list[Pending], now: datetime) -> None:

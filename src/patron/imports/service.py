@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, Any, Literal, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
@@ -75,8 +75,9 @@ class ImportSummary:
     reasons: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Record:
+class Record(NamedTuple):
+    """A record of the file (a tuple: one is made per line of files of millions)."""
+
     line: int
     raw: dict[str, Any] | None
     error: PatronError | None = None

@@ -215,6 +215,8 @@ class EnrolmentMatcher:
                                              with_identities, gone)
         if with_identities:
             loaded.update((o.id, repository.identity_rows(o.identity_list)) for o in others)
+        if not others:
+            return
         # the happening carries no clock: a candidate is dated when the member joined
         now = max(joined.joined_at for joined in happened.members)
         for other in others:

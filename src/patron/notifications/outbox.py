@@ -58,9 +58,16 @@ def _people(conn: Connection, member_ids: list[int]) -> dict[int, tuple[str | No
 def write(conn: Connection, program: Program, items: Iterable[Item]) -> int:
     """Write the messages of ``items`` on each of the program's channels whose consent
     the member gave; returns how many were written."""
+    items = list(items)
     channels = program.settings.notifications.channels
+    allowed: dict[tuple[str, str], set[int]] = {}
+    for channel in channels:
+        for purpose in {item[1].purpose for item in items}:
+            allowed[channel, purpose] = consents.allowed_members(
+                conn, [item[0] for item in items if item[1].purpose == purpose], channel,
+                purpose)
     wanted = [(item, channel, how) for item in items for channel, how in channels.items()
-              if consents.allowed(conn, item[0], channel, item[1].purpose)]
+              if item[0] in allowed[channel, item[1].purpose]]
     if not wanted:
         return 0
     people = _people(conn, sorted({item[0] for item, _, _ in wanted}))
