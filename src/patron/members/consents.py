@@ -156,16 +156,26 @@ def allowed(conn: Connection, member_id: int, channel: str, purpose: str = MARKE
     and that purpose decides; without one, no. Merged records, erased members and
     household holders are never contacted.
     """
-    status = conn.execute(select(members.c.status).where(members.c.id == member_id)).scalar()
-    if status is None or status in NOT_CONTACTABLE:
-        return False
-    latest = conn.execute(
-        select(consent_changes.c.granted)
-        .where(consent_changes.c.member_id == member_id,
-               consent_changes.c.purpose == purpose,
-               or_(consent_changes.c.channel == channel, consent_changes.c.channel == ANY))
-        .order_by(consent_changes.c.id.desc()).limit(1)).scalar()
-    return bool(latest)
+    row = conn.execute(select(members.c.status, latest_granted(members.c.id, channel, purpose))
+                       .where(members.c.id == member_id)).first()
+    return row is not None and contactable(row[0], row[1])
+
+
+def latest_granted(member_id: Any, channel: str, purpose: str) -> Any:
+    """A scalar subquery: whether the latest decision for ``channel`` (or ``any``) and
+    ``purpose`` of the member ``member_id`` (a column) granted it (None: no decision), for
+    folding into a read of the member (``contactable`` judges the two)."""
+    return (select(consent_changes.c.granted)
+            .where(consent_changes.c.member_id == member_id,
+                   consent_changes.c.purpose == purpose,
+                   or_(consent_changes.c.channel == channel, consent_changes.c.channel == ANY))
+            .order_by(consent_changes.c.id.desc()).limit(1).scalar_subquery())
+
+
+def contactable(status: str | None, granted: bool | None) -> bool:
+    """Whether a member of ``status`` whose ``latest_granted`` is ``granted`` may be
+    contacted."""
+    return status is not None and status not in NOT_CONTACTABLE and bool(granted)
 
 
 def withdraw_all(conn: Connection, program_id: int, member_id: int, *, source: str,

@@ -1,9 +1,10 @@
 """Hook subscribers that write notifications with the change that caused them.
 
 Each happening becomes at most one message per member it tells of. The member's
-consent is asked first (``patron.members.consents.allowed``, on the ``email`` channel
-and the kind's purpose); a member without that consent, or without an ``email``
-identity, gets no row at all. The message is rendered now, in the member's language,
+consent is asked first (``patron.members.consents``, on the ``email`` channel and the
+kind's purpose: read with the member's name, language and e-mail, one statement for a
+happening's members); a member without that consent, or without an ``email`` identity,
+gets no row at all. The message is rendered now, in the member's language,
 so what is sent is what the member's data said at the time of the change.
 """
 
@@ -14,10 +15,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from patron import hooks
 from patron.config import get_settings
+from patron.db.engine import chunks
 from patron.ledger.tables import expiry_notices
 from patron.members import consents
 from patron.members.tables import identities, members
@@ -31,33 +33,56 @@ Item = tuple[int, messages.Kind, dict[str, Any], datetime]
 """(member id, kind, the template's values in the member's language, when it happened)."""
 
 
-def _recipients(conn: Connection, member_ids: list[int]) -> dict[int, tuple[str, str, Any]]:
-    """Each member's (e-mail, name, attributes), for members with an e-mail identity."""
-    emails: dict[int, str] = {}
-    for row in conn.execute(select(identities.c.member_id, identities.c.value)
-                            .where(identities.c.member_id.in_(member_ids),
-                                   identities.c.type == "email")
-                            .order_by(identities.c.id)):
-        emails.setdefault(row.member_id, row.value)
-    found: dict[int, tuple[str, str, Any]] = {}
-    for row in conn.execute(select(members.c.id, members.c.name, members.c.given_name,
-                                   members.c.attributes).where(members.c.id.in_(list(emails)))):
-        found[row.id] = (emails[row.id], row.given_name or row.name or "", row.attributes)
+def _recipients_query(purposes: tuple[str, ...]) -> Any:
+    email = (select(identities.c.value)
+             .where(identities.c.member_id == members.c.id, identities.c.type == "email")
+             .order_by(identities.c.id).limit(1).scalar_subquery())
+    granted = [consents.latest_granted(members.c.id, CHANNEL, purpose) for purpose in purposes]
+    return select(members.c.id, members.c.status, members.c.name, members.c.given_name,
+                  members.c.attributes, email, *granted).where(
+        members.c.id.in_(bindparam("ids", expanding=True)))
+
+
+_RECIPIENTS: dict[tuple[str, ...], Any] = {}
+"""The read of ``_recipients`` by purposes, built once (building it costs more than
+running it)."""
+
+
+def _recipients(conn: Connection, items: list[Item]
+                ) -> dict[tuple[int, str], tuple[str, str, Any]]:
+    """(e-mail, name, attributes) by (member id, purpose), for the members whose consent
+    allows a message of that purpose and who have an e-mail identity: one read of the
+    members, their first e-mail and their latest decision per purpose."""
+    purposes = tuple(sorted({kind.purpose for _, kind, _, _ in items}))
+    query = _RECIPIENTS.get(purposes)
+    if query is None:
+        query = _RECIPIENTS[purposes] = _recipients_query(purposes)
+    found: dict[tuple[int, str], tuple[str, str, Any]] = {}
+    rows = [row for chunk in chunks(sorted({item[0] for item in items}))
+            for row in conn.execute(query, {"ids": chunk})]
+    for row in rows:
+        if row[5] is None:
+            continue
+        for purpose, decision in zip(purposes, row[6:]):
+            if consents.contactable(row.status, decision):
+                found[(row.id, purpose)] = (row[5], row.given_name or row.name or "",
+                                            row.attributes)
     return found
 
 
 def write(conn: Connection, program: Program, items: Iterable[Item]) -> int:
     """Write the messages of ``items`` for members whose consent allows them; returns how
     many were written."""
-    wanted = [item for item in items
-              if consents.allowed(conn, item[0], CHANNEL, item[1].purpose)]
-    if not wanted:
+    items = list(items)
+    if not items:
         return 0
-    people = _recipients(conn, sorted({item[0] for item in wanted}))
+    people = _recipients(conn, items)
+    if not people:
+        return 0
     default = get_settings().notify_default_language
     rows = []
-    for member_id, kind, values, at in wanted:
-        person = people.get(member_id)
+    for member_id, kind, values, at in items:
+        person = people.get((member_id, kind.purpose))
         if person is None:
             continue
         email, name, attributes = person
