@@ -10,6 +10,7 @@ and the commit too. Prints the statements by total time, with their count per ev
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 import time
@@ -71,22 +72,28 @@ def main() -> int:
         timer = Timer(db.engine)
         purchases = Purchases(fixture, "identity", 1)
         events = [EventIn.model_validate(e) for e in purchases.many(args.events, now)]
-        walls = []
+        walls, cpus = [], []
         for i, event in enumerate(events):
             timer.on = i >= 20
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             with db.engine.connect() as conn:
                 with conn.begin():
                     ingest(conn, fixture.program, [event], now=now_utc(), actor=ACTOR)
                 timer.after_commit(conn)
             if timer.on:
                 walls.append(time.perf_counter() - start)
+                cpus.append(time.process_time() - cpu)
         n = len(walls)
         walls.sort()
+        cpus.sort()
         summed = sum(timer.total.values())
+        statements = sum(c for k, c in timer.count.items() if k != "COMMIT")
         print(f"{n} events: wall p50 {walls[n // 2] * 1000:.2f} ms, mean "
               f"{sum(walls) / n * 1000:.2f} ms; in SQL (incl. commit) {summed / n * 1000:.2f} ms "
               f"per event")
+        print(f"{statements / n:.2f} statements per event (and a commit); CPU time of this "
+              f"process p50 {cpus[n // 2] * 1000:.2f} ms, mean {sum(cpus) / n * 1000:.2f} ms "
+              f"per event (load average {os.getloadavg()[0]:.2f})")
         for key, total in sorted(timer.total.items(), key=lambda kv: -kv[1])[:30]:
             print(f"{total / n * 1000:7.3f} ms {timer.count[key] / n:5.2f}× {key}")
         db.engine.dispose()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import (BigInteger, Connection, String, bindparam, func, literal, null, select,
+                        union_all)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from patron.db.engine import chunks, insert_rows, one_of
+from patron.db.engine import DIALECTS, chunks, insert_rows, one_of, one_of_param
 from patron.earning.tables import (awards, order_refunds, order_returns, rule_budgets,
                                    rule_usage)
 from patron.events.tables import events, order_lines, orders
@@ -35,40 +36,86 @@ def lock_accounts(conn: Connection, program: Program,
     return locked_holdings(conn, program, member_ids)
 
 
+def _member_rows(dialect: str) -> Any:
+    return select(members.c.id, members.c.status, members.c.birthdate, members.c.region,
+                  members.c.join_channel, members.c.attributes).where(
+        members.c.program_id == bindparam("program_id"),
+        one_of_param(dialect, members.c.id, "ids"))
+
+
+def _event_counts(dialect: str) -> Any:
+    return (select(events.c.member_id, events.c.type, func.count())
+            .where(one_of_param(dialect, events.c.member_id, "ids"))
+            .group_by(events.c.member_id, events.c.type))
+
+
+_MEMBER_ROWS = {dialect: _member_rows(dialect) for dialect in DIALECTS}
+_EVENT_COUNTS = {dialect: _event_counts(dialect) for dialect in DIALECTS}
+
+
 def member_rows(conn: Connection, program_id: int, member_ids: Iterable[int]) -> list[Any]:
-    found = []
-    for chunk in chunks(set(member_ids)):
-        found.extend(conn.execute(select(
-            members.c.id, members.c.birthdate, members.c.region, members.c.join_channel,
-            members.c.attributes).where(members.c.program_id == program_id,
-                                        one_of(conn, members.c.id, chunk))))
-    return found
+    """What rules read of the members (profile), with their ``status``: an ingest reads
+    both at once (who may earn, and what conditions see)."""
+    query = _MEMBER_ROWS[conn.dialect.name]
+    return [row for chunk in chunks(set(member_ids))
+            for row in conn.execute(query, {"program_id": program_id, "ids": chunk})]
 
 
 def event_counts(conn: Connection, program_id: int, member_ids: Iterable[int]
                  ) -> dict[int, dict[str, int]]:
     """How many events of each type each member has had."""
     counts: dict[int, dict[str, int]] = {}
+    query = _EVENT_COUNTS[conn.dialect.name]
     for chunk in chunks(set(member_ids)):
-        for member_id, kind, n in conn.execute(
-                select(events.c.member_id, events.c.type, func.count())
-                .where(one_of(conn, events.c.member_id, chunk))
-                .group_by(events.c.member_id, events.c.type)):
+        for member_id, kind, n in conn.execute(query, {"ids": chunk}):
             counts.setdefault(member_id, {})[kind] = n
     return counts
 
 
-def usage(conn: Connection, member_ids: Iterable[int], rule_ids: Iterable[str],
-          periods: Iterable[str]) -> dict[tuple[int, str, str], list[int]]:
-    """``(member, rule, period) -> [points, awards]`` for the periods asked."""
-    rules, wanted = list(set(rule_ids)), list(set(periods))
+def _usage_query(dialect: str) -> Any:
+    return select(rule_usage.c.member_id, rule_usage.c.rule_id, rule_usage.c.period,
+                  rule_usage.c.points, rule_usage.c.awards).where(
+        one_of_param(dialect, rule_usage.c.member_id, "ids"),
+        rule_usage.c.rule_id.in_(bindparam("rules", expanding=True)),
+        rule_usage.c.period.in_(bindparam("periods", expanding=True)))
+
+
+_BUDGETS = (select(null().cast(BigInteger).label("member_id"), rule_budgets.c.rule_id,
+                   null().cast(String).label("period"), rule_budgets.c.used.label("points"),
+                   literal(0, BigInteger).label("awards"))
+            .where(rule_budgets.c.program_id == bindparam("program_id"),
+                   rule_budgets.c.rule_id.in_(bindparam("budgeted", expanding=True))))
+_USAGE = {dialect: _usage_query(dialect) for dialect in DIALECTS}
+_USAGE_AND_BUDGETS = {dialect: union_all(_usage_query(dialect), _BUDGETS)
+                      for dialect in DIALECTS}
+"""Built once: a statement run per event costs more Python to build than to run."""
+
+
+def usage_and_budgets(conn: Connection, program_id: int, member_ids: Iterable[int],
+                      rule_ids: Iterable[str], periods: Iterable[str],
+                      budgeted: Iterable[str]
+                      ) -> tuple[dict[tuple[int, str, str], list[int]], dict[str, int]]:
+    """``(member, rule, period) -> [points, awards]`` of ``rule_ids`` in the periods asked,
+    and ``budgets_used`` of the ``budgeted`` rules: read together, one statement for up to
+    500 members."""
+    rules, wanted, budget_rules = list(set(rule_ids)), list(set(periods)), sorted(set(budgeted))
     found: dict[tuple[int, str, str], list[int]] = {}
-    for chunk in chunks(set(member_ids)):
-        for row in conn.execute(select(rule_usage).where(
-                one_of(conn, rule_usage.c.member_id, chunk),
-                rule_usage.c.rule_id.in_(rules), rule_usage.c.period.in_(wanted))):
-            found[(row.member_id, row.rule_id, row.period)] = [row.points, row.awards]
-    return found
+    budgets = dict.fromkeys(budget_rules, 0)
+    dialect = conn.dialect.name
+    values = {"program_id": program_id, "rules": rules, "periods": wanted,
+              "budgeted": budget_rules}
+    queries = [(_USAGE_AND_BUDGETS[dialect] if budget_rules and not index else _USAGE[dialect],
+                chunk) for index, chunk in enumerate(chunks(set(member_ids)) if rules and wanted
+                                                      else ())]
+    if budget_rules and not queries:
+        queries = [(_BUDGETS, [])]
+    for query, chunk in queries:
+        for row in conn.execute(query, {**values, "ids": chunk}):
+            if row.member_id is None:
+                budgets[row.rule_id] = row.points
+            else:
+                found[(row.member_id, row.rule_id, row.period)] = [row.points, row.awards]
+    return found, budgets
 
 
 def add_usage(conn: Connection, program_id: int,

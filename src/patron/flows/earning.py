@@ -37,7 +37,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import Connection
 
@@ -118,7 +118,9 @@ class BatchEarning:
 
     def __init__(self, conn: Connection, program: Program,
                  items: Sequence[tuple[int, EventIn]], now: datetime, *,
-                 held: Mapping[int, Holding] | None = None) -> None:
+                 held: Mapping[int, Holding] | None = None,
+                 members: Sequence[Any] | None = None) -> None:
+        """``members``: the batch's ``repository.member_rows`` if the caller read them."""
         self.conn, self.program = conn, program
         self.held = held
         """Where the members' points are held, as locked for the batch (None: read later)."""
@@ -138,7 +140,8 @@ class BatchEarning:
         self.profiles: dict[int, MemberProfile] = {}
         self.counts: dict[int, dict[str, int]] = defaultdict(dict)
         if needs_member and member_ids:
-            for row in repository.member_rows(conn, program.id, member_ids):
+            for row in (members if members is not None
+                        else repository.member_rows(conn, program.id, member_ids)):
                 self.profiles[row.id] = MemberProfile(row.birthdate, row.region,
                                                       row.join_channel, row.attributes or {})
             self.counts.update(repository.event_counts(conn, program.id, member_ids))
@@ -169,13 +172,12 @@ class BatchEarning:
                     self.budget_limits[rule.id] = min(rule.limits.budget,
                                                       self.budget_limits.get(rule.id,
                                                                              rule.limits.budget))
-        self.used = (repository.usage(conn, member_ids, self.limited, periods)
-                     if self.limited else {})
+        self.used, self.budget = repository.usage_and_budgets(
+            conn, program.id, member_ids, self.limited, periods, self.budget_limits)
         # campaigns: treatment groups and budgets of the campaigns the events fall in
         self.campaigns = CampaignEarning(conn, program.id, [
             (compiled, event.occurred_at) for (_, compiled), (_, event) in zip(self.plans, items)
         ], member_ids)
-        self.budget = repository.budgets_used(conn, program.id, self.budget_limits)
         self.budget_read = dict(self.budget)
         self.usage_added: dict[tuple[int, str, str], list[int]] = defaultdict(lambda: [0, 0])
         self.budget_added: dict[str, int] = defaultdict(int)

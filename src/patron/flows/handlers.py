@@ -45,6 +45,8 @@ class Pending:
     member_id: int | None = None
     enrolled: bool = False
     identity: tuple[str, str, str | None] | None = None
+    identity_id: int | None = None
+    """The row of ``identity`` when the batch found it known (None: not read yet)."""
     earned: Earned | None = None
     event_pk: int | None = None
     """The event's row (``events.id``), once recorded."""

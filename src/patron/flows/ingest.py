@@ -84,7 +84,8 @@ def _resolve_members(conn: Connection, program: Program, items: list[Pending], n
     by_id = member_repository.effective_member_ids(
         conn, program.id, [i.event.member.id for i in items if i.event.member.id])
     keys = [(i.identity[0], i.identity[1]) for i in items if i.identity]
-    known = member_repository.members_by_identity(conn, program.id, keys)
+    owners = member_repository.identity_owners(conn, program.id, keys)
+    known = {key: member_id for key, (member_id, _) in owners.items()}
     to_enrol: dict[tuple[str, str], Pending] = {}
     waiting: list[Pending] = []
     for item in items:
@@ -96,7 +97,7 @@ def _resolve_members(conn: Connection, program: Program, items: list[Pending], n
                     f"member {item.event.member.id} does not exist in this program")
             continue
         if item.identity[:2] in known:
-            item.member_id = known[item.identity[:2]]
+            item.member_id, item.identity_id = owners[item.identity[:2]]
         elif _enrols(program, item):
             to_enrol.setdefault(item.identity[:2], item)
         else:
@@ -123,6 +124,8 @@ def _enrol(conn: Connection, program: Program, items: list[Pending],
            to_enrol: dict[tuple[str, str], Pending], known: dict[tuple[str, str], int],
            now: datetime) -> None:
     """Enrol unknown identities, each dated at its earliest event of the batch that may enrol."""
+    if not to_enrol:
+        return
     firsts = list(to_enrol.values())
     joined = {key: now for key in to_enrol}
     for item in items:
@@ -198,9 +201,11 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
     rejected: dict[int, PatronError] = {}
     items = _admitted(conn, program, items, now, rejected)
     held = earning_repository.lock_accounts(conn, program, [i.member_id for i in items])
-    halted = standing.not_earning(conn, program.id, [i.member_id for i in items])  # once locked
+    # once locked: who may earn, and the profile rules read, in one statement
+    people = earning_repository.member_rows(conn, program.id, [i.member_id for i in items])
+    halted = standing.halted_among(people)
     earning = BatchEarning(conn, program, [(i.member_id, i.event) for i in items], now,
-                           held=held)
+                           held=held, members=people)
     items = _evaluated(earning, program, items, now, earn_before_start, rejected, halted)
     with_batch = [i for i in items if i.handler.stage == 0]
     for item, answered in zip(with_batch, _write(conn, program, earning, with_batch, now,
@@ -277,11 +282,11 @@ def _write(conn: Connection, program: Program, earning: BatchEarning, items: lis
     """Record the events, what their types bring (a purchase's order) and their earns;
     returns their outcomes."""
     outcomes = [outcome(item, earning.tier_changes.get(item.event.id)) for item in items]
-    through = member_repository.identity_ids(
-        conn, program.id, [i.identity[:2] for i in items if i.identity])
+    through = member_repository.identity_ids(  # the identities enrolled by the batch
+        conn, program.id, [i.identity[:2] for i in items if i.identity and not i.identity_id])
     event_ids = repository.insert_events(conn, [
-        {**event_row(program, i, o, now), "identity_id": through.get(i.identity[:2])
-         if i.identity else None} for i, o in zip(items, outcomes)])
+        {**event_row(program, i, o, now), "identity_id": i.identity_id or through.get(
+            i.identity[:2]) if i.identity else None} for i, o in zip(items, outcomes)])
     for item, event_pk in zip(items, event_ids, strict=True):
         item.event_pk = event_pk
     for handler, group in _by_handler(items).items():

@@ -28,7 +28,6 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, update
 
-from patron.db.engine import chunks
 from patron.members.tables import consent_changes, members
 
 CHANNELS = ("email", "sms", "push", "post", "phone", "whatsapp")
@@ -157,31 +156,26 @@ def allowed(conn: Connection, member_id: int, channel: str, purpose: str = MARKE
     and that purpose decides; without one, no. Merged records, erased members and
     household holders are never contacted.
     """
-    return member_id in allowed_members(conn, [member_id], channel, purpose)
+    row = conn.execute(select(members.c.status, latest_granted(members.c.id, channel, purpose))
+                       .where(members.c.id == member_id)).first()
+    return row is not None and contactable(row[0], row[1])
 
 
-def allowed_members(conn: Connection, member_ids: Iterable[int], channel: str,
-                    purpose: str = MARKETING) -> set[int]:
-    """Those of the members ``allowed`` would let be contacted, found with two queries
-    per 500 members whatever their number (a batch of earns asks for all of them)."""
-    contactable: list[int] = []
-    for chunk in chunks(sorted(set(member_ids))):
-        contactable += [row.id for row in conn.execute(
-            select(members.c.id, members.c.status).where(members.c.id.in_(chunk)))
-            if row.status not in NOT_CONTACTABLE]
-    found: set[int] = set()
-    for chunk in chunks(contactable):
-        latest: dict[int, bool] = {}
-        for row in conn.execute(
-                select(consent_changes.c.member_id, consent_changes.c.granted)
-                .where(consent_changes.c.member_id.in_(chunk),
-                       consent_changes.c.purpose == purpose,
-                       or_(consent_changes.c.channel == channel,
-                           consent_changes.c.channel == ANY))
-                .order_by(consent_changes.c.id)):
-            latest[row.member_id] = bool(row.granted)
-        found.update(member_id for member_id, granted in latest.items() if granted)
-    return found
+def latest_granted(member_id: Any, channel: str, purpose: str) -> Any:
+    """A scalar subquery: whether the latest decision for ``channel`` (or ``any``) and
+    ``purpose`` of the member ``member_id`` (a column) granted it (None: no decision), for
+    folding into a read of the member (``contactable`` judges the two)."""
+    return (select(consent_changes.c.granted)
+            .where(consent_changes.c.member_id == member_id,
+                   consent_changes.c.purpose == purpose,
+                   or_(consent_changes.c.channel == channel, consent_changes.c.channel == ANY))
+            .order_by(consent_changes.c.id.desc()).limit(1).scalar_subquery())
+
+
+def contactable(status: str | None, granted: bool | None) -> bool:
+    """Whether a member of ``status`` whose ``latest_granted`` is ``granted`` may be
+    contacted."""
+    return status is not None and status not in NOT_CONTACTABLE and bool(granted)
 
 
 def withdraw_all(conn: Connection, program_id: int, member_id: int, *, source: str,

@@ -53,6 +53,19 @@ def members_by_identity(conn: Connection, program_id: int,
     return found
 
 
+def identity_owners(conn: Connection, program_id: int, keys: Iterable[tuple[str, str]]
+                    ) -> dict[tuple[str, str], tuple[int, int]]:
+    """``members_by_identity`` with each identity's row id: (member id, identity id)."""
+    found: dict[tuple[str, str], tuple[int, int]] = {}
+    for chunk in chunks(list(set(keys))):
+        rows = conn.execute(select(identities.c.type, identities.c.value,
+                                   identities.c.member_id, identities.c.id)
+                            .where(identities.c.program_id == program_id,
+                                   tuple_(identities.c.type, identities.c.value).in_(chunk)))
+        found.update({(row.type, row.value): (row.member_id, row.id) for row in rows})
+    return found
+
+
 def identity_ids(conn: Connection, program_id: int,
                  keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Identity row ids for (type, normalised value) pairs that are known."""
@@ -80,15 +93,19 @@ def existing_member_ids(conn: Connection, program_id: int, ids: Iterable[int]) -
     return found
 
 
+_EFFECTIVE = select(members.c.id, members.c.merged_into).where(
+    members.c.program_id == bindparam("program_id"), members.c.status != HOLDER,
+    members.c.id.in_(bindparam("ids", expanding=True)))
+"""Built once: ingest runs it for every event sent by member id."""
+
+
 def effective_member_ids(conn: Connection, program_id: int, ids: Iterable[int]) -> dict[int, int]:
     """Each member id among ``ids`` that exists (people, not household placeholders) with
     the member it stands for now: itself, or for a merged record the member it was merged
     into (following merges of merges), so events sent by an old id land on the survivor."""
     found: dict[int, int] = {}
     for chunk in chunks(list(set(ids))):
-        for row in conn.execute(select(members.c.id, members.c.merged_into).where(
-                members.c.program_id == program_id, members.c.status != HOLDER,
-                members.c.id.in_(chunk))):
+        for row in conn.execute(_EFFECTIVE, {"program_id": program_id, "ids": chunk}):
             found[row.id] = row.id if row.merged_into is None else (
                 survivor_of(conn, program_id, row.id) or row.id)
     return found

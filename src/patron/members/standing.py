@@ -116,6 +116,11 @@ def not_earning(conn: Connection, program_id: int, member_ids: Iterable[int]) ->
     return repository.statuses_among(conn, program_id, member_ids, HALTED)
 
 
+def halted_among(rows: Iterable[Any]) -> dict[int, str]:
+    """``not_earning`` over member rows the caller read already (``id``, ``status``)."""
+    return {row.id: row.status for row in rows if row.status in HALTED}
+
+
 def earning_note(status: str) -> dict[str, str]:
     """The note an event's outcome carries for earning nothing (no rule: ``rule_id`` is
     empty), with the code a spend would be refused with."""

@@ -4,8 +4,9 @@ Each happening becomes at most one message per member and channel it tells of. T
 program says which channels members are told on and how
 (``settings.notifications.channels``: ``email`` over ``smtp`` by default; any channel
 over ``webhook``). The member's consent for that channel and the kind's purpose is
-asked first (``patron.members.consents.allowed``); without it there is no message at
-all. The message is rendered now, in the member's language, so what is sent is what
+asked first, read with the member's name, language and e-mail in one statement for a
+happening's members (``patron.members.consents.latest_granted``); without it there is no
+message at all. The message is rendered now, in the member's language, so what is sent is what
 the member's data said at the time of the change:
 
 - ``smtp``: a ``pending`` row, for members with an ``email`` identity, e-mailed by
@@ -23,10 +24,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
 from patron import hooks
 from patron.config import get_settings
+from patron.db.engine import chunks
 from patron.ledger.tables import expiry_notices
 from patron.members import consents
 from patron.members.tables import identities, members
@@ -41,43 +43,65 @@ Item = tuple[int, messages.Kind, dict[str, Any], datetime]
 """(member id, kind, the template's values in the member's language, when it happened)."""
 
 
-def _people(conn: Connection, member_ids: list[int]) -> dict[int, tuple[str | None, str, Any]]:
-    """Each member's (first e-mail or None, name, attributes)."""
-    emails: dict[int, str] = {}
-    for row in conn.execute(select(identities.c.member_id, identities.c.value)
-                            .where(identities.c.member_id.in_(member_ids),
-                                   identities.c.type == "email")
-                            .order_by(identities.c.id)):
-        emails.setdefault(row.member_id, row.value)
-    return {row.id: (emails.get(row.id), row.given_name or row.name or "", row.attributes)
-            for row in conn.execute(select(members.c.id, members.c.name, members.c.given_name,
-                                           members.c.attributes)
-                                    .where(members.c.id.in_(member_ids)))}
+Key = tuple[str, str]
+"""(channel, purpose): what a member's consent is asked for."""
+
+
+def _recipients_query(keys: tuple[Key, ...]) -> Any:
+    email = (select(identities.c.value)
+             .where(identities.c.member_id == members.c.id, identities.c.type == "email")
+             .order_by(identities.c.id).limit(1).scalar_subquery())
+    granted = [consents.latest_granted(members.c.id, channel, purpose)
+               for channel, purpose in keys]
+    return select(members.c.id, members.c.status, members.c.name, members.c.given_name,
+                  members.c.attributes, email, *granted).where(
+        members.c.id.in_(bindparam("ids", expanding=True)))
+
+
+_RECIPIENTS: dict[tuple[Key, ...], Any] = {}
+"""The read of ``_recipients`` by (channel, purpose) keys, built once (building it costs
+more than running it)."""
+
+
+def _recipients(conn: Connection, member_ids: set[int], keys: tuple[Key, ...]
+                ) -> dict[int, tuple[str | None, str, Any, set[Key]]]:
+    """Each member's (first e-mail or None, name, attributes, the keys their consent
+    allows): one read of the members, their first e-mail and their latest decision per
+    channel and purpose."""
+    query = _RECIPIENTS.get(keys)
+    if query is None:
+        query = _RECIPIENTS[keys] = _recipients_query(keys)
+    found: dict[int, tuple[str | None, str, Any, set[Key]]] = {}
+    for chunk in chunks(sorted(member_ids)):
+        for row in conn.execute(query, {"ids": chunk}):
+            allowed = {key for key, decision in zip(keys, row[6:])
+                       if consents.contactable(row.status, decision)}
+            if allowed:
+                found[row.id] = (row[5], row.given_name or row.name or "", row.attributes,
+                                 allowed)
+    return found
 
 
 def write(conn: Connection, program: Program, items: Iterable[Item]) -> int:
     """Write the messages of ``items`` on each of the program's channels whose consent
     the member gave; returns how many were written."""
     items = list(items)
+    if not items:
+        return 0
     channels = program.settings.notifications.channels
-    allowed: dict[tuple[str, str], set[int]] = {}
-    for channel in channels:
-        for purpose in {item[1].purpose for item in items}:
-            allowed[channel, purpose] = consents.allowed_members(
-                conn, [item[0] for item in items if item[1].purpose == purpose], channel,
-                purpose)
+    keys = tuple(sorted({(channel, kind.purpose) for _, kind, _, _ in items
+                         for channel in channels}))
+    people = _recipients(conn, {item[0] for item in items}, keys)
     wanted = [(item, channel, how) for item in items for channel, how in channels.items()
-              if item[0] in allowed[channel, item[1].purpose]]
+              if item[0] in people and (channel, item[1].purpose) in people[item[0]][3]]
     if not wanted:
         return 0
-    people = _people(conn, sorted({item[0] for item, _, _ in wanted}))
     default = get_settings().notify_default_language
     rows, handed = [], []
     for (member_id, kind, values, at), channel, how in wanted:
-        person = people.get(member_id)
-        if person is None or (how == SMTP and person[0] is None):
+        email, name, attributes, _ = people[member_id]
+        if how == SMTP and email is None:
             continue
-        email, name, attributes = person
         language = messages.language_of(attributes, default)
         context = {"name": name, "program_name": program.name,
                    "points_name": program.settings.points_name,

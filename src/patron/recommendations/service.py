@@ -233,14 +233,17 @@ def on_tier_changed(conn: Connection, happened: hooks.TierChanged) -> None:
     """A tier move can shut a member out of a reward on their list (one for silver
     members, now gold; one for gold, now silver): the rewards domain judges again
     those that depend on the tier, and the ones now refused leave the list."""
-    stored = repository.stored_rewards(conn, happened.member_id)
-    compiled = catalog(conn, happened.program) if stored else None
+    compiled = catalog(conn, happened.program)
     if compiled is None:
         return
     document = compiled.document
     holders = rewards_domain.benefit_holders(document)
-    judged = [r for r in document.rewards if r.id in stored
-              and (rewards_domain.needs_tier(r, holders.get(r.id)) or r.eligibility.when)]
+    depend = [r for r in document.rewards
+              if rewards_domain.needs_tier(r, holders.get(r.id)) or r.eligibility.when]
+    if not depend:  # the catalog has nothing a tier decides: the lists are not read
+        return
+    stored = set(repository.stored_rewards(conn, happened.member_id))
+    judged = [r for r in depend if r.id in stored]
     if not judged:
         return
     standings = eligibility.standings(conn, happened.program, compiled, happened.member_id,

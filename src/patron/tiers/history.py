@@ -30,15 +30,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import (BigInteger, Connection, String, bindparam, literal, null, select,
+                        union_all)
 
-from patron.db.engine import chunks, one_of
+from patron.db.engine import DIALECTS, chunks, one_of, one_of_param
 from patron.memberships import repository as membership_repository
 from patron.memberships.domain import Membership, entitled_at
 from patron.memberships.tables import memberships
 from patron.program.standing import Standing
 from patron.tiers import repository as tier_repository
-from patron.tiers.tables import tier_changes
+from patron.tiers.tables import qualification_entries, tier_changes
 
 MANUAL, MANUAL_END = "manual", "manual_end"
 
@@ -114,13 +115,15 @@ def _manual_periods(changes: Sequence[TierChange], manual_until: datetime | None
 
 
 def load(conn: Connection, program_id: int, member_ids: Iterable[int], *,
-         plans: bool = True, states: dict[int, Any] | None = None
-         ) -> dict[int, StandingHistory]:
+         plans: bool = True, states: dict[int, Any] | None = None,
+         changes: dict[int, list[TierChange]] | None = None) -> dict[int, StandingHistory]:
     """Every given member's history (members without any get an empty one); without
-    ``plans`` their memberships are not read (a program that offers none). ``states``:
-    the members' tier states when the caller has read them already."""
+    ``plans`` their memberships are not read (a program that offers none). ``states``
+    and ``changes``: the members' tier states and changes when the caller has read them
+    already (``changes_and_entries``)."""
     wanted = sorted(set(member_ids))
-    changes = _changes(conn, program_id, wanted)
+    if changes is None:
+        changes = _changes(conn, program_id, wanted)
     if states is None:
         states = tier_repository.states(conn, program_id, wanted)
     memberships_of = _memberships(conn, program_id, wanted) if plans else {}
@@ -144,6 +147,42 @@ def _changes(conn: Connection, program_id: int, member_ids: list[int]
                                 .order_by(t.at, t.id)):
             found[row.member_id].append(TierChange(row.kind, row.to_tier, row.at))
     return found
+
+
+def _changes_and_entries(dialect: str) -> Any:
+    t, q = tier_changes.c, qualification_entries.c
+    moves = select(literal(0).label("source"), t.member_id, t.at, t.kind, t.to_tier,
+                   null().cast(BigInteger).label("amount"), t.id).where(
+        t.program_id == bindparam("program_id"), one_of_param(dialect, t.member_id, "ids"))
+    counted = select(literal(1), q.member_id, q.occurred_at, null().cast(String),
+                     null().cast(String), q.amount, q.id).where(
+        one_of_param(dialect, q.member_id, "ids"), q.metric == bindparam("metric"),
+        q.occurred_at >= bindparam("since"))
+    both = union_all(moves, counted).subquery()
+    return select(both).order_by(both.c.source, both.c.at, both.c.id)
+
+
+_CHANGES_AND_ENTRIES = {dialect: _changes_and_entries(dialect) for dialect in DIALECTS}
+"""Built once: building the union costs more Python than running it."""
+
+
+def changes_and_entries(conn: Connection, program_id: int, member_ids: Iterable[int],
+                        metric: str, since: datetime
+                        ) -> tuple[dict[int, list[TierChange]],
+                                   dict[int, list[tuple[datetime, int]]]]:
+    """The members' tier changes (as ``load`` reads them) and their qualification entries
+    of ``metric`` since ``since`` (as ``repository.entries_since``): one statement."""
+    changes: dict[int, list[TierChange]] = defaultdict(list)
+    entries: dict[int, list[tuple[datetime, int]]] = {}
+    query = _CHANGES_AND_ENTRIES[conn.dialect.name]
+    for chunk in chunks(sorted(set(member_ids))):
+        for row in conn.execute(query, {"program_id": program_id, "ids": chunk,
+                                        "metric": metric, "since": since}):
+            if row.source == 0:
+                changes[row.member_id].append(TierChange(row.kind, row.to_tier, row.at))
+            else:
+                entries.setdefault(row.member_id, []).append((row.at, row.amount))
+    return changes, entries
 
 
 def _memberships(conn: Connection, program_id: int, member_ids: list[int]

@@ -6,9 +6,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 
-from patron.db.engine import chunks, insert_rows, one_of
+from patron.db.engine import DIALECTS, chunks, insert_rows, one_of, one_of_param
 from patron.members.tables import members
 from patron.tiers.tables import qualification_entries, tier_changes, tier_states
 
@@ -32,18 +32,27 @@ def states(conn: Connection, program_id: int, member_ids: Iterable[int]) -> dict
     return found
 
 
+def _joined_and_states(dialect: str) -> Any:
+    return select(members.c.id.label("joined_member_id"),
+                  members.c.created_at.label("joined_at"), tier_states).select_from(
+        members.outerjoin(tier_states, (tier_states.c.member_id == members.c.id)
+                          & (tier_states.c.program_id == bindparam("program_id")))).where(
+        one_of_param(dialect, members.c.id, "ids"))
+
+
+_JOINED_AND_STATES = {dialect: _joined_and_states(dialect) for dialect in DIALECTS}
+"""Built once: it runs for every event of a program with tiers."""
+
+
 def joined_and_states(conn: Connection, program_id: int, member_ids: Iterable[int]
                       ) -> tuple[dict[int, datetime], dict[int, Any]]:
     """``joined_at`` and ``states`` in one statement: each member's join time, and the
     tier states of those who have one."""
     joined: dict[int, datetime] = {}
     found: dict[int, Any] = {}
-    query = select(members.c.id.label("joined_member_id"),
-                   members.c.created_at.label("joined_at"), tier_states).select_from(
-        members.outerjoin(tier_states, (tier_states.c.member_id == members.c.id)
-                          & (tier_states.c.program_id == program_id)))
+    query = _JOINED_AND_STATES[conn.dialect.name]
     for chunk in chunks(set(member_ids)):
-        for row in conn.execute(query.where(one_of(conn, members.c.id, chunk))):
+        for row in conn.execute(query, {"program_id": program_id, "ids": chunk}):
             joined[row.joined_member_id] = row.joined_at
             if row.member_id is not None:
                 found[row.member_id] = row

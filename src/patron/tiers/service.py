@@ -30,7 +30,7 @@ from patron.households import repository as household_repository
 from patron.households.domain import HouseholdNotFound, Role
 from patron.members.service import get_member
 from patron.memberships import service as memberships
-from patron.tiers.history import StandingHistory, load as load_history
+from patron.tiers.history import StandingHistory, changes_and_entries, load as load_history
 from patron.program.jobs import every_program_in_batches
 from patron.program.service import Program
 from patron.program.versions import get_version
@@ -161,12 +161,12 @@ class TierTracker:
         self.groups = household_groups(conn, program, tiers, member_ids)
         member_ids = set(member_ids).union(*self.groups.values())
         joined, states = repository.joined_and_states(conn, program.id, member_ids)
-        histories = load_history(conn, program.id, member_ids, plans=bool(self.plans),
-                                 states=states)
         since = min([earliest or now, *joined.values()])
         start = min(domain.window(tiers, since, zone, joined.get(m, since))[0]
                     for m in member_ids)
-        entries = repository.entries_since(conn, member_ids, self.metric, start)
+        changes, entries = changes_and_entries(conn, program.id, member_ids, self.metric, start)
+        histories = load_history(conn, program.id, member_ids, plans=bool(self.plans),
+                                 states=states, changes=changes)
         base = tiers.levels[0].id
         for member_id in member_ids:
             state = states.get(member_id)
