@@ -124,7 +124,9 @@ CHECKS: dict[str, list[str]] = {
         r'"current":\[[^]]*\{"id":\d+,"channel":"email","purpose":"marketing","granted":true,'
         r'"source":"web","notice":"privacy-2026-01"',
         r'"channel":"sms","purpose":"marketing","granted":false,"source":"web"',
-        r'"history":\[\{[^]]*"actor":"enrolment"'],
+        # her enrolment's consent stays in the history, before the two new decisions
+        r'"history":\[\{"id":\d+,"channel":"email","purpose":"marketing","granted":true,'
+        r'"source":"web","notice":null,[^]]*"notice":"privacy-2026-01"[^]]*"channel":"sms"'],
     "patron recommendations train": [
         r"lists for \d+ members",
         r'"member_id":42,"basis":"member","model":\{"algorithm":"cosine"',
