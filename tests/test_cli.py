@@ -15,12 +15,19 @@ from typer.testing import CliRunner
 
 from patron.auth.service import Role, authenticate
 from patron.cli.main import app
+from patron.clock import SystemClock
 from patron.errors import Unauthorized
 from patron.db import create_database
 from patron.demo.seed import DUPLICATES
+from patron.demo.together import FAMILY, FRIENDS
+from patron.households import service as households
+from patron.ledger import service as ledger
 from patron.members.repository import page_members
+from patron.memberships import service as memberships
 from patron.program.service import get_program_by_slug
 from patron.program.versions import get_version
+from patron.referrals import service as referrals
+from patron.tiers import service as tiers
 
 runner = CliRunner()
 DEMO_DOCUMENT = Path(__file__).parents[1] / "src/patron/program/examples/demo_coffee.yaml"
@@ -114,7 +121,8 @@ def test_demo_seeds_through_the_pipeline(tmp_path):
     def check(conn):
         program = get_program_by_slug(conn, "demo-coffee")
         members = page_members(conn, program.id, None, 1000)
-        assert len(members) == 60 + 2 * len(DUPLICATES)  # the planted duplicates too
+        # the planted duplicates too, the household owner's family and friends
+        assert len(members) == 60 + 2 * len(DUPLICATES) + len(FAMILY) + len(FRIENDS)
         assert {m.join_channel for m in members} <= {"web", "pos", "app"}
         first, current = get_version(conn, program, 1), get_version(conn, program)
         assert first.source == DEMO_DOCUMENT.read_text(encoding="utf-8")
@@ -130,10 +138,12 @@ def test_demo_seeds_through_the_pipeline(tmp_path):
             "SELECT DISTINCT kind FROM member_engagement")}
         assert {"badge", "challenge"} <= given and moving == {"badge", "challenge", "streak"}
         assert program.settings.points_name == "Beans"
+        _check_together(conn, program)
         return conn.exec_driver_sql(
             "SELECT count(*), count(DISTINCT member_id) FROM events").one()
     events, members_with_events = db.read(check)
-    assert events > 100 and members_with_events == 60  # the duplicates have bought nothing
+    # the duplicates and one of the friends have bought nothing
+    assert events > 100 and members_with_events == 60 + len(FAMILY) + 1
     measured = runner.invoke(app, ["analytics", "campaign", "regulars_double", "--program",
                                    "demo-coffee", "--format", "json", "--db", url])
     assert measured.exit_code == 0, measured.output
@@ -146,7 +156,26 @@ def test_demo_seeds_through_the_pipeline(tmp_path):
     assert "features" in swept.output
     refreshed = db.read(lambda conn: conn.exec_driver_sql(
         "SELECT count(*) FROM member_features").scalar())
-    assert refreshed == 60 + 2 * len(DUPLICATES)
+    # every member row is refreshed, the household's pool holder too
+    assert refreshed == 60 + 2 * len(DUPLICATES) + len(FAMILY) + len(FRIENDS) + 1
+
+
+def _check_together(conn, program):
+    """Member 1 pools Beans with a partner and a child and has referred two friends (one
+    qualified, one pending); member 2 pays for the Coffee Club and is Gold by it."""
+    now = SystemClock().now()
+    [(household_id, _)] = households.household_of(conn, program.id, [1]).values()
+    household = households.get_household(conn, program, household_id)
+    assert [m.role for m in household.members] == ["owner", "adult", "child"]
+    assert household.members[0].member_id == 1
+    pool = households.household_balance(conn, program, household_id)
+    assert pool.pooled_points and pool.available > 0
+    assert ledger.balance(conn, program, household.members[1].member_id).pooled
+    referred = referrals.summary(conn, program, 1, now)
+    assert referred["counts"] == {"qualified": 1, "pending": 1}
+    [plan] = memberships.list_memberships(conn, program, 2, now).items
+    assert (plan.plan_id, plan.state) == ("coffee_club", "active")
+    assert tiers.member_tier(conn, program, 2, now)["tier"]["id"] == "gold"
 
 
 def _patron(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -193,7 +222,8 @@ def test_demo_on_postgresql_and_reset(postgresql_url):
             planned = db.read(lambda conn: conn.exec_driver_sql(
                 "SELECT reltuples FROM pg_class WHERE relname = 'ledger_entries'").scalar())
             db.dispose()
-            assert members == 20 + 2 * len(DUPLICATES)
+            # with the family and friends, and the household's pool holder row
+            assert members == 20 + 2 * len(DUPLICATES) + len(FAMILY) + len(FRIENDS) + 1
             assert planned > 20
     finally:
         with admin.connect() as conn:

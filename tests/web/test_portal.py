@@ -9,6 +9,7 @@ import uuid
 import pytest
 from fastapi.testclient import TestClient
 
+from patron.config import get_settings
 from tests.rewards.factories import Store
 from tests.web.test_console import csrf_of
 
@@ -177,3 +178,30 @@ def test_the_admin_api_makes_links_for_members_of_its_program_only(portal):
     member_id, _ = portal.member()
     assert portal.api.post(f"/members/{member_id}/portal-links",
                            role="analyst").status_code == 403
+
+
+def test_expiring_soon_lists_only_what_expires_within_the_notice_period(portal, clock,
+                                                                         monkeypatch):
+    """Points expiring next year are not "soon": the box lists what the expiry notices
+    would announce (``PATRON_EXPIRY_NOTICE_DAYS``), and says when nothing does."""
+    portal.store.settings["expiry"] = {"days": 90}
+    portal.store.publish()
+    member_id, _ = portal.member(points=300)
+    portal.sign_in(member_id)
+    home = portal.client.get("/portal/").text
+    assert "None of your points expire in the next 30 days." in home
+    assert 'id="expiring"' not in home
+    clock.advance(days=70)
+    portal.store.give(member_id, 40)  # expires 90 days from now: not within 30 days
+    portal.sign_in(member_id)  # a portal session lasts 30 days
+    home = portal.client.get("/portal/").text
+    listed = re.search(r'<ul class="expiring" id="expiring">(.*?)</ul>', home, re.S).group(1)
+    assert listed.count("<li>") == 1 and "<strong>300</strong> points on" in listed
+    monkeypatch.setenv("PATRON_EXPIRY_NOTICE_DAYS", "7")
+    get_settings.cache_clear()
+    try:
+        home = portal.client.get("/portal/").text
+        assert "None of your points expire in the next 7 days." in home
+    finally:
+        monkeypatch.delenv("PATRON_EXPIRY_NOTICE_DAYS")
+        get_settings.cache_clear()

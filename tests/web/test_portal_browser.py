@@ -22,6 +22,9 @@ from patron.demo.seed import SLUG
 from patron.ledger.service import adjust_points
 from patron.members.tables import identities
 from patron.program.service import get_program_by_slug
+from patron.recommendations.jobs import train_program
+from patron.recommendations.service import member_recommendations
+from patron.recommendations.tables import recommendations
 from tests.web.conftest import CHROMIUM, Watched
 
 if not CHROMIUM.exists() and os.environ.get("CI") != "true":
@@ -119,3 +122,34 @@ def test_home_shows_the_members_badges_challenges_and_streaks(phone, member_link
     assert page.locator("#streak-weekly_coffee-text").inner_text().startswith("Weekly coffee:")
     assert "Regular" in page.locator("#badges").inner_text()
     phone.check("portal-home-engagement")
+
+
+def test_home_suggests_the_members_recommended_rewards_and_categories(phone, site):
+    """Once the recommendations are trained, the home page's "You might like" lists the
+    rewards and categories stored for the member, as ``GET /members/{id}/recommendations``
+    answers them, and passes axe with them."""
+    db = create_database(site["database_url"])
+    now = SystemClock().now()
+    program = db.read(lambda conn: get_program_by_slug(conn, SLUG))
+    train_program(db, program.id, now)
+
+    def member_with_a_list(conn):
+        member_id = conn.execute(select(recommendations.c.member_id).where(
+            recommendations.c.program_id == program.id,
+            recommendations.c.member_id.is_not(None), recommendations.c.kind == "category")
+            .order_by(recommendations.c.member_id)).scalars().first()
+        found = member_recommendations(conn, program, member_id, now, 3)
+        return member_id, found, issue_link(conn, program, member_id, now).path
+    member_id, found, path = db.transact(member_with_a_list)
+    db.dispose()
+    assert found["basis"] == "member" and found["categories"]
+    page = phone.go(path)
+    page.wait_for_url("**/portal/")
+    assert page.get_by_role("heading", name="You might like").is_visible()
+    shown = page.locator("#suggested-categories li").all_inner_texts()
+    assert [text.split(" · ")[0].lower() for text in shown] == \
+        [c["category"].lower() for c in found["categories"]]
+    assert shown[0].split(" · ")[1] == found["categories"][0]["reason"]
+    rewards = page.locator("#suggested-rewards li").all_inner_texts()
+    assert [text.split(" · ")[0] for text in rewards] == [r["name"] for r in found["rewards"]]
+    phone.check("portal-home-suggestions")

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from patron.clock import SystemClock
 from patron.db import create_database
 from patron.demo.seed import SLUG
+from patron.households.tables import household_members
 from patron.matching import candidates
 from patron.members.tables import identities, members
 from patron.program.service import get_program_by_slug
@@ -25,12 +26,15 @@ if not CHROMIUM.exists() and os.environ.get("CI") != "true":
 
 @pytest.fixture(scope="module")
 def demo(site):
-    """The demo site's database: planted look-alike pairs and two free members."""
+    """The demo site's database: planted look-alike pairs and free members (in no pair,
+    no household: the demo's family pools its Beans in one)."""
     db = create_database(site["database_url"])
     planted = db.read(lambda conn: list(conn.execute(
         select(identities.c.member_id).where(identities.c.value.like("+1202555090%"))
         .order_by(identities.c.value)).scalars()))
-    taken = set(planted)
+    housed = db.read(lambda conn: set(conn.execute(
+        select(household_members.c.member_id)).scalars()))
+    taken = set(planted) | housed
     people = db.read(lambda conn: [m for m in conn.execute(
         select(members.c.id).where(members.c.status == "active").order_by(members.c.id.desc())
         .limit(60)).scalars() if m not in taken])

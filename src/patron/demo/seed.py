@@ -2,7 +2,9 @@
 
 Everything goes through the real services: members are enrolled by the member
 service or by their first purchase event, and every purchase is an event sent
-through ingest in batches, exactly as a shop's integration would send it.
+through ingest in batches, exactly as a shop's integration would send it. A family
+pools its Beans in a household, a member pays for the Coffee Club and friends join with
+a referral code (``patron.demo.together``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from patron.campaigns.repository import assigned
 from patron.campaigns.service import assign_campaign
 from patron.db import Database
 from patron.db.engine import chunks
+from patron.demo.together import bring_friends, start_household
 from patron.events.schemas import EventIn
 from patron.flows.ingest import ingest
 from patron.flows.redemption import redeem
@@ -152,6 +155,13 @@ class DemoResult:
     points_issued: int
     duplicates: list[tuple[int, int]]
     """The planted pairs: the member enrolled at the till, and the same person online."""
+    household_id: int
+    family: list[int]
+    """The household's members, its owner (member 1 of a fresh database) first."""
+    subscriber: int
+    """The Coffee Club's paying member (member 2 of a fresh database)."""
+    friends: list[int]
+    """Members the household's owner referred: one qualified, one pending."""
 
 
 def demo_document() -> tuple[ProgramDocument, str]:
@@ -290,9 +300,13 @@ def seed(db: Database, now: datetime, *, members: int = 1000, seed_value: int = 
     treated = _open_campaign(db, program, source, opens, now)
     program = db.read(lambda conn: get_program(conn, program.id))
     extra = _campaign_visits(rng, treated, opens, now, counter)
+    owner, subscriber = specs[1]["ref"]["id"], specs[2]["ref"]["id"]
+    household_id, family, pooled = start_household(db, program, owner, subscriber, opens, now)
+    extra += pooled
     sent.total += len(extra)
     sent.ingest(db, program, sorted([e for e in events if e.occurred_at >= opens] + extra,
                                     key=lambda e: e.occurred_at), now)
+    friends = bring_friends(db, program, owner, now)
     jobs.run_all(db, now)
     _spend_some(db, program, rng, now)
     if not db.is_sqlite:
@@ -301,7 +315,8 @@ def seed(db: Database, now: datetime, *, members: int = 1000, seed_value: int = 
         # results (a join of its members with their spends) for a few rows and read the
         # ledger once per member: 3.5 s instead of 9 ms.
         db.transact(lambda conn: conn.exec_driver_sql("ANALYZE"))
-    return DemoResult(program, members, sent.sent, sent.issued, duplicates)
+    return DemoResult(program, members, sent.sent, sent.issued, duplicates, household_id,
+                      family, subscriber, friends)
 
 
 @dataclass

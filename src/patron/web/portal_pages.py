@@ -5,14 +5,14 @@ service gives ``GET /members/{id}/balance``, the tier progress of ``GET
 /members/{id}/tier``, the statement's explained lines, the rewards catalog and the
 redemption flow of ``POST /members/{id}/redemptions``, the referral summary, the
 badges, challenges and streaks of ``GET /members/{id}/challenges`` and friends (with
-``POST …/join``). A member only ever sees their own: every page takes the member from
+``POST …/join``), and the stored lists of ``GET /members/{id}/recommendations``. A member only ever sees their own: every page takes the member from
 the session.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
 from patron.auth.portal import PortalSession
+from patron.config import get_settings
 from patron.engagement import service as engagement
 from patron.errors import PatronError
 from patron.flows import redemption
@@ -27,7 +28,9 @@ from patron.flows.statement import ledger_page
 from patron.households import service as households
 from patron.ledger import service as ledger
 from patron.members import service as members
+from patron.ledger.schemas import Expiring
 from patron.program.service import Program, get_program
+from patron.recommendations import service as recommendations
 from patron.referrals import service as referrals
 from patron.rewards import service as rewards
 from patron.schemas_common import MAX_INT
@@ -37,6 +40,8 @@ from patron.web.portal_session import SignedIn, SignedInPost, day, money, render
 
 router = APIRouter()
 PAGE = 15
+SUGGESTIONS = 3
+"""Rewards and categories the home page suggests, of each."""
 RewardId = Annotated[str, Path(min_length=1, max_length=100)]
 
 
@@ -75,6 +80,23 @@ def _household(conn: Connection, program: Program, member_id: int) -> dict[str, 
     return dict(name=household.name, role=found[1], members=names)
 
 
+def expiring_soon(expiring: list[Expiring], now: datetime, days: int) -> list[Expiring]:
+    """The points that expire within the notice period the expiry notices use
+    (``PATRON_EXPIRY_NOTICE_DAYS``): what the member would be told about, not next
+    year's expiries."""
+    end = now + timedelta(days=days)
+    return [lot for lot in expiring if lot.expires_at <= end]
+
+
+def _suggestions(conn: Connection, program: Program, member_id: int, now: datetime
+                 ) -> dict[str, Any]:
+    """The rewards and categories stored for the member (popular ones for a member the
+    model has no list for); empty lists before the first training."""
+    found = recommendations.member_recommendations(conn, program, member_id, now,
+                                                   SUGGESTIONS)
+    return dict(rewards=found["rewards"], categories=found["categories"])
+
+
 def _context(conn: Connection, session: PortalSession) -> dict[str, Any]:
     program = get_program(conn, session.program_id)
     return dict(program=program, member=members.get_member(conn, program, session.member_id))
@@ -93,7 +115,11 @@ def _home(request: Request, session: PortalSession, **context: Any) -> HTMLRespo
         page = _context(conn, session)
         program = page["program"]
         tier = _tier(conn, program, session.member_id, now)
-        return dict(page, balance=ledger.balance(conn, program, session.member_id), tier=tier,
+        balance = ledger.balance(conn, program, session.member_id)
+        notice_days = get_settings().expiry_notice_days
+        return dict(page, balance=balance, tier=tier, notice_days=notice_days,
+                    expiring=expiring_soon(balance.expiring, now, notice_days),
+                    suggestions=_suggestions(conn, program, session.member_id, now),
                     tier_sentence=tier and tier_sentence(tier, program),
                     household=_household(conn, program, session.member_id),
                     engagement=engagement.member_engagement(conn, program,
