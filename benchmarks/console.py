@@ -65,8 +65,6 @@ from patron.db import Database, create_database  # noqa: E402
 from patron.db.migrate import upgrade  # noqa: E402
 from patron.demo.seed import SLUG, seed  # noqa: E402
 from patron.events.tables import orders  # noqa: E402
-from patron.households.schemas import HouseholdCreate  # noqa: E402
-from patron.households.service import add_member, create_household  # noqa: E402
 from patron.ledger.tables import ledger_entries  # noqa: E402
 from patron.program.service import Program, get_program_by_slug  # noqa: E402
 from patron.program.versions import get_version  # noqa: E402
@@ -87,8 +85,8 @@ SCALE_GOAL_MS = {"dashboard": 2000, **{name: 10_000 if name == "clv" else 2000
 # --------------------------------------------------------------------------- data
 
 def seed_demo(db: Database, members: int) -> Program:
-    """The demo program as ``patron demo`` seeds it, a staff admin, a household of two
-    and a batch of 100 codes of the demo's coupon type."""
+    """The demo program as ``patron demo`` seeds it (its household included) and a batch
+    of 100 codes of the demo's coupon type."""
     now = datetime.now(UTC)
     started = time.perf_counter()
     result = seed(db, now, members=members)
@@ -97,12 +95,6 @@ def seed_demo(db: Database, members: int) -> Program:
     program = result.program
 
     def extras(conn: Any) -> None:
-        ids = conn.execute(text("SELECT id FROM members WHERE program_id = :p AND status = "
-                                "'active' ORDER BY id LIMIT 2"), {"p": program.id}).scalars()
-        owner, other = list(ids)
-        made = create_household(conn, program, HouseholdCreate(
-            name="The Bench family", owner_member_id=owner), now=now, actor="bench")
-        add_member(conn, program, made.id, other, "adult", now=now, actor="bench")
         kind = get_version(conn, program).document.coupons[0].id
         create_batch(conn, program, BatchCreate(coupon_type=kind, count=100, name="Bench"),
                      now=now, actor="bench")
