@@ -204,16 +204,17 @@ def test_the_platform_registry():
         platform("magento")
 
 
-def test_woocommerces_published_example_order_is_read_as_a_guests_purchase():
-    """WooCommerce's own example order (tests/shops/fixtures/README.md), unchanged."""
-    [order] = read(WOO, "order.updated", payload("woocommerce/published/order_727.json"))
-    assert order.event_id == "woocommerce:shop.example.com:order:727"
-    assert order.occurred_at == datetime(2017, 3, 22, 19, 28, 2, tzinfo=timezone.utc)
-    assert order.customer.identities == (("email", "john.doe@example.com"),
-                                         ("phone", "(555) 555-5555"))
+def test_an_order_in_woocommerces_documented_shape_is_read_as_a_guests_purchase():
+    """Every field of WooCommerce's example order, with values of our own
+    (tests/shops/fixtures/README.md)."""
+    [order] = read(WOO, "order.updated", payload("woocommerce/order_documented_shape.json"))
+    assert order.event_id == "woocommerce:shop.example.com:order:1184"
+    assert order.occurred_at == datetime(2026, 2, 20, 15, 5, 41, tzinfo=timezone.utc)
+    assert order.customer.identities == (("email", "maria.ortega@example.org"),
+                                         ("phone", "(902) 555-0148"))
     data = purchase_data(order)
-    # tax and the $10 shipping earn nothing: the lines' totals before tax
-    assert (data["currency"], data["total"]) == ("USD", 1800)
-    assert data["lines"] == [{"sku": "product:93", "quantity": 2, "amount": 600},
-                             {"sku": "Bar3", "quantity": 1, "amount": 1200}]
+    # tax and the $6 shipping earn nothing: the lines' totals before tax
+    assert (data["currency"], data["total"]) == ("USD", 2400)
+    assert data["lines"] == [{"sku": "product:140", "quantity": 2, "amount": 900},
+                             {"sku": "MUG-GRN-L", "quantity": 1, "amount": 1500}]
     PurchaseData.model_validate(data)

@@ -106,20 +106,21 @@ def test_a_delivery_from_another_site_or_secret_is_refused(shops):
     assert shops.member(*DANA) is None
 
 
-def test_woocommerces_published_example_order_earns_and_its_refund_takes_back_its_share(
+def test_an_order_in_woocommerces_documented_shape_earns_and_its_refund_takes_back_its_share(
         shops):
-    shop = shops.connect("woocommerce", "https://example.com/", secret=None)
-    sample = "woocommerce/published/order_727.json"
+    shop = shops.connect("woocommerce", "https://shop.example.org/", secret=None)
+    sample = "woocommerce/order_documented_shape.json"
     bought = shops.woo(shop, "order.created", raw(sample), secret=shop["secret"],
-                       source="https://example.com/")
+                       source="https://shop.example.org/")
     assert bought.status_code == 200, bought.text
     [event] = bought.json()["events"]
-    assert (event["status"], event["points"]) == ("processed", 18)   # $18.00 of goods
-    john = shops.member("email", "john.doe@example.com")
-    # WooCommerce refunds $14.68 of the $29.35 (half): half of each line's points go back
-    refunded = dict(payload(sample), refunds=[{"id": 730, "reason": "", "total": "-14.68"}])
+    assert (event["status"], event["points"]) == ("processed", 24)   # $24.00 of goods
+    maria = shops.member("email", "maria.ortega@example.org")
+    # WooCommerce refunds $15.87 of the $31.74 (half): half of each line's points go back,
+    # rounded down per award (4 of the beans' 9, 7 of the mug's 15)
+    refunded = dict(payload(sample), refunds=[{"id": 1190, "reason": "", "total": "-15.87"}])
     back = shops.woo(shop, "order.updated", refunded, secret=shop["secret"],
-                     source="https://example.com/").json()
+                     source="https://shop.example.org/").json()
     assert [(e["type"], e["status"]) for e in back["events"]] == [
         ("purchase", "duplicate"), ("return", "processed")]
-    assert back["events"][1]["points"] == -9 and shops.points(john["id"]) == 9
+    assert back["events"][1]["points"] == -11 and shops.points(maria["id"]) == 13
