@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from standardwebhooks import Webhook
 
 from patron.clock import FrozenClock
+from patron.flows.privacy.erasure import erase_member
 from patron.members import consents
 from patron.notifications.sending import send_due
 from patron.program.document import Settings
@@ -21,7 +22,7 @@ from patron.webhooks.domain import RetryPolicy
 from tests.conftest import make_program
 from tests.notifications.test_notifications import enrol, earn, rows, settings
 from tests.notifications.smtp import SmtpServer, free_port
-from tests.webhooks.helpers import bodies, subscribe
+from tests.webhooks.helpers import bodies, messages, subscribe
 from tests.webhooks.receiver import Receiver
 
 SMS_BY_WEBHOOK = {"notifications": {"channels": {"sms": "webhook", "email": "smtp"}}}
@@ -91,6 +92,26 @@ def test_both_channels_when_the_member_consented_to_both(database, clock):
         ("email", "pending"), ("sms", "handed_off")]
     [body] = bodies(database, program)
     assert (body["type"], body["data"]["channel"]) == ("notification.ready", "sms")
+
+
+def test_erasing_the_member_takes_the_text_out_of_their_messages_and_sends_none(database,
+                                                                               clock):
+    program = make_program(database, clock, pending_days=0, **SMS_BY_WEBHOOK)
+    subscribe(database, program, clock, types=["notification.ready", "points.earned"])
+    member_id, _ = enrol(database, program, clock, consent={"sms_service": True})
+    earn(database, program, clock, member_id, 10, "a")
+    told = [row for row in messages(database, program) if row.event_type == "notification.ready"]
+    assert [json.loads(row.payload)["data"]["body"] != "" for row in told] == [True]
+    database.transact(lambda conn: erase_member(conn, program, member_id, actor="test",
+                                                reason=None, now=clock.now()))
+    after = {row.event_type: row for row in messages(database, program)}
+    erased = after["notification.ready"]
+    assert (erased.state, erased.last_error) == ("dead",
+                                                 "the member was erased before it was sent")
+    data = json.loads(erased.payload)["data"]
+    assert (data["subject"], data["body"], data["member_id"]) == ("", "", member_id)
+    # the points message carries ids and amounts only: kept and still sent
+    assert after["points.earned"].state == "pending"
 
 
 def test_only_email_goes_over_smtp():

@@ -57,6 +57,7 @@ hooks.subscribe(hooks.MemberErased, tiers.on_member_erased)
 hooks.subscribe(hooks.MemberErased, event_retention.on_member_erased)
 hooks.subscribe(hooks.MemberErased, portal.on_member_erased)
 hooks.subscribe(hooks.MemberErased, notifications.on_member_erased)
+hooks.subscribe(hooks.MemberErased, outbox.on_member_erased)
 # Notifications to members, only where their consent allows (patron.notifications).
 hooks.subscribe(hooks.PointsEarned, notifications.on_points_earned)
 hooks.subscribe(hooks.PointsExpiringSoon, notifications.on_points_expiring)

@@ -10,6 +10,7 @@ rows, a message per endpoint, go in with one statement per happening.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from patron import hooks
 from patron.config import get_settings
 from patron.webhooks import domain, repository
 from patron.webhooks.event_types import BY_HAPPENING
@@ -84,3 +86,19 @@ def on_happening(conn: Connection, happened: Any) -> None:
                         for endpoint_id in endpoints)
     if rows:
         repository.insert_messages(conn, rows)
+
+
+ERASED_FIELDS = ("subject", "body")
+"""What a ``notification.ready`` message says to the person: gone when they are erased."""
+
+
+def on_member_erased(conn: Connection, happened: hooks.MemberErased) -> None:
+    """Messages that carry what a member was told (``notification.ready``) lose its text
+    when the member is erased, and those not yet sent are never sent: the delivery log
+    keeps that a message went out, and when, not what it said. Other messages carry ids,
+    points and amounts, which erasure keeps (as the ledger does)."""
+    for row in repository.messages_to(conn, list(happened.records), "notification.ready"):
+        message = json.loads(row.payload)
+        message["data"].update(dict.fromkeys(ERASED_FIELDS, ""))
+        repository.forget_message(conn, row.id, json.dumps(message, separators=(",", ":")),
+                                  drop=row.state == "pending")

@@ -196,3 +196,21 @@ def depth(conn: Connection) -> list[tuple[str, str, int]]:
         select(programs.c.slug, M.c.state, func.count(M.c.id))
         .join(programs, programs.c.id == M.c.program_id)
         .where(M.c.state.in_(("pending", "dead"))).group_by(programs.c.slug, M.c.state))]
+
+
+def messages_to(conn: Connection, member_ids: Sequence[int], event_type: str) -> list[Any]:
+    """(id, state, payload) of the messages of ``event_type`` about these members."""
+    return conn.execute(select(M.c.id, M.c.state, M.c.payload)
+                        .where(M.c.member_id.in_(member_ids), M.c.event_type == event_type)
+                        ).all()
+
+
+def forget_message(conn: Connection, message_id: int, payload: str, *,
+                   drop: bool) -> None:
+    """Put ``payload`` in place of the message's body; ``drop``: it is never sent (dead,
+    with the reason)."""
+    values: dict[str, Any] = {"payload": payload}
+    if drop:
+        values.update(state="dead", next_attempt_at=None, locked_until=None, claim=None,
+                      last_error="the member was erased before it was sent")
+    conn.execute(update(M).where(M.c.id == message_id).values(**values))
