@@ -115,8 +115,15 @@ def patron_server(url: str, workers: int = 1, start_seconds: float = 180,
     """Patron served as the README says: ``patron serve --workers N`` (uvicorn), on
     ``url``'s database; it must answer within ``start_seconds`` (long, for a busy machine);
     its log goes to a file, shown if it fails to start. ``env``: the server's environment
-    (default this process's), e.g. a ``PYTHONPATH`` naming another revision's code."""
+    (default this process's), e.g. a ``PYTHONPATH`` naming another revision's code.
+
+    The server's daily features job is off (``PATRON_FEATURES_INTERVAL_SECONDS=0``) unless
+    ``env`` sets it: its first run, at start-up, refreshes every program's features and
+    trains their recommendations, seconds of CPU that would land in the timed requests.
+    The benchmarks time serving; the jobs have benchmarks of their own."""
     port = _free_port()
+    env = {**(os.environ if env is None else env)}
+    env.setdefault("PATRON_FEATURES_INTERVAL_SECONDS", "0")
     log = tempfile.TemporaryFile()
     process = subprocess.Popen(
         [sys.executable, "-m", "patron.cli.main", "serve", "--db", url, "--host", "127.0.0.1",
