@@ -44,7 +44,9 @@ def test_docs_load_offline_authorize_and_try_an_example(watched, site):
     page = watched.page
     page.route("**/*", only_this_server)
     watched.go("/docs")
-    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Patron")
+    # the page renders once /openapi.json arrives; the server builds it on the first ask,
+    # which takes seconds on a busy machine (one CI run missed Playwright's 5 s default)
+    expect(page.locator(".swagger-ui .info .title")).to_contain_text("Patron", timeout=30_000)
     authorize = page.get_by_role("button", name="Authorize").first
     expect(authorize).to_be_visible()
     watched.check("docs")
