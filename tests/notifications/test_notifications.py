@@ -28,6 +28,7 @@ from tests.factories import member_create
 from tests.notifications.smtp import SmtpServer, free_port
 from tests.rewards.factories import Store
 from tests.tiers.test_tiers import tier_shop
+from tests.webhooks.helpers import earn
 
 
 @pytest.fixture(autouse=True)
@@ -57,13 +58,6 @@ def enrol(db: Database, program: Program, clock: Any, *, language: str | None = 
     payload = member_create(profile=profile, consents=consent or {})
     member = db.transact(lambda conn: create_member(conn, program, payload, clock.now()))
     return member.id, payload.identities[0].value
-
-
-def earn(db: Database, program: Program, clock: Any, member_id: int, points: int,
-         key: str) -> None:
-    db.transact(lambda conn: adjust_points(conn, program, member_id, points=points,
-                                           reason="goodwill", key=key, actor="test",
-                                           now=clock.now()))
 
 
 def rows(db: Database, program: Program) -> list[Any]:
