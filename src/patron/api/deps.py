@@ -160,7 +160,7 @@ async def follow_merges(request: Request, context: Context) -> None:
             conn, program_id, merged_into_of(program_id, member_id), guard=guard))
         return None if merged_into is None else survivor_of(conn, program_id, member_id)
 
-    survivor = await run_in_threadpool(context.db.read, look)
+    survivor = await run_in_threadpool(context.db.lookup, look)
     if survivor is None:
         return
     route = request.scope.get("route")
@@ -187,7 +187,7 @@ def context_for(permission: Permission) -> Callable[..., Context]:
         cached = principal is not None
         if principal is None:
             principal = await run_in_threadpool(
-                db.read, lambda conn: authenticate(conn, token, now))
+                db.lookup, lambda conn: authenticate(conn, token, now))
         await request.app.state.rate_limiter.check(principal)
         principal.require(permission)
         return Context(db, clock, principal, token=token, key_checked=not cached)

@@ -89,14 +89,17 @@ class Database:
         return self.dialect == "sqlite"
 
     def transact(self, work: Callable[[Connection], T], *, write: bool = True,
-                 attempts: int = 8) -> T:
+                 attempts: int = 8, autocommit: bool = False) -> T:
         """Run ``work`` in one transaction, committing once at the end.
 
         Services never commit; this is the request/command/job scope. A
         deadlock or lock time-out rolls everything back and runs ``work`` again,
-        which is safe because ``work`` only touches the database.
+        which is safe because ``work`` only touches the database. ``autocommit``:
+        see ``lookup``.
         """
-        options = {} if write else {"sqlite_begin": "DEFERRED"}
+        options: dict[str, Any] = {} if write else {"sqlite_begin": "DEFERRED"}
+        if autocommit and not self.is_sqlite:
+            options = {"isolation_level": "AUTOCOMMIT"}
         turn = self._sqlite_writers if write and self.is_sqlite else contextlib.nullcontext()
         for attempt in range(1, attempts + 1):
             try:
@@ -121,6 +124,16 @@ class Database:
 
     def read(self, work: Callable[[Connection], T]) -> T:
         return self.transact(work, write=False)
+
+    def lookup(self, work: Callable[[Connection], T]) -> T:
+        """A read of one statement (or of statements that need not agree with each other),
+        outside any transaction on PostgreSQL: psycopg in autocommit sends no ``BEGIN``
+        and no ``COMMIT``, two of the three round trips of a one-statement ``read``. What
+        every member-path request asks before its work (the program row and the member's
+        merge). Under READ COMMITTED each statement sees the latest commits either way;
+        SQLite reads in a transaction as ``read`` does.
+        """
+        return self.transact(work, write=False, autocommit=True)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -124,6 +124,17 @@ def holding_of(conn: Connection, program: Program, member_id: int) -> Holding:
     return found
 
 
+def locked_holding(conn: Connection, program: Program, member_id: int) -> Holding:
+    """``holding_of`` with the member's accounts locked as ``locked_holdings`` locks them:
+    on PostgreSQL the own account is locked and read in one statement (then a pool's, when
+    the member's points are pooled)."""
+    found = locked_holdings(conn, program, [member_id]).get(member_id)
+    if found is None:
+        raise AccountNotFound(f"member {member_id} does not exist in this program",
+                              member_id=member_id)
+    return found
+
+
 def account_of(conn: Connection, program: Program, member_id: int) -> Any:
     """The account a member's points are in (their household's pool when pooled)."""
     return holding_of(conn, program, member_id).account

@@ -34,8 +34,8 @@ from patron.errors import IdempotencyKeyReused, InvalidInput
 from patron.ledger import domain, repository
 from patron.ledger.domain import EntryKind, InsufficientPoints, Lot, Posting
 from patron.ledger.holdings import (AccountNotFound, Holding, account_of,  # noqa: F401
-                                    holding_of, holdings, lock_points_accounts, refuse_spend,
-                                    writing_holding)
+                                    holding_of, holdings, lock_points_accounts, locked_holding,
+                                    refuse_spend, writing_holding)
 from patron.ledger.schemas import Balance, EntrySource, Expiring, LedgerEntry, LotMove, Posted
 from patron.program.service import Program
 

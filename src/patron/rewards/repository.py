@@ -11,25 +11,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from patron.db.engine import chunks, insert_rows, insert_rows_returning_ids, one_of
 from patron.events.tables import events, orders
-from patron.ledger.tables import accounts
 from patron.rewards.domain import GIFT_CANCELLED, GIFT_GRANTED, remaining_after
 from patron.rewards.tables import gift_grants, redemptions, reward_stock
 
 ACTIVE = "active"
 CANCELLED = "cancelled"
-
-
-# The statements a redemption runs, built once: building them cost more Python than
-# running them.
-_LOCK_OWN_ACCOUNT = select(accounts.c.id).where(
-    accounts.c.program_id == bindparam("lock_program"),
-    accounts.c.member_id == bindparam("lock_member")).with_for_update()
-
-
-def lock_own_account(conn: Connection, program_id: int, member_id: int) -> None:
-    """Take the member's own points account row lock (PostgreSQL; SQLite serialises writers)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(_LOCK_OWN_ACCOUNT, dict(lock_program=program_id, lock_member=member_id))
 
 
 # --------------------------------------------------------------------------- stock

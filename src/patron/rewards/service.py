@@ -20,7 +20,7 @@ from patron.errors import Conflict, NotFound
 from patron.ledger import repository as ledger_repository
 from patron.ledger.domain import InsufficientPoints
 from patron.ledger.schemas import LotMove
-from patron.ledger.service import Holding, holding_of
+from patron.ledger.service import Holding, holding_of, locked_holding
 from patron.program.service import Program
 from patron.program.versions import versions
 from patron.rewards import domain, eligibility, repository
@@ -181,8 +181,7 @@ def lock_member(conn: Connection, program: Program, member_id: int) -> Holding:
     IMMEDIATE`` already serialises writers). Joining or leaving a household
     takes the same lock, so the holding read under it stays true.
     """
-    repository.lock_own_account(conn, program.id, member_id)
-    return holding_of(conn, program, member_id)
+    return locked_holding(conn, program, member_id)
 
 
 def check_redeemable(conn: Connection, program: Program, compiled: CompiledProgram,
