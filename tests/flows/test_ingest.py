@@ -20,7 +20,7 @@ from patron.flows.enrolment import create_member
 from patron.program.service import get_program
 from patron.program.versions import get_version, publish
 from patron.program.document import ProgramDocument
-from sqlalchemy import select
+from sqlalchemy import event, select
 from tests.concurrency import at_once
 from tests.conftest import make_program
 from tests.factories import member_create
@@ -115,6 +115,38 @@ def test_purchase_earns_by_its_rules_with_one_entry_per_rule(database, clock):
         .where(awards.c.member_id == member).order_by(awards.c.id)).all())
     assert [tuple(p) for p in pieces][:4] == [("base", 0, 4), ("base", 1, 60),
                                               ("first", None, 50), ("big", None, 100)]
+
+
+def _statements(database, work):
+    sent: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        sent.append(statement)
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        return work(), sent
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)
+
+
+def test_members_events_are_counted_only_for_conditions_that_read_the_counts(database, clock):
+    eu = rule("eu", "purchase", {"fixed": 5}, when="member.profile.region == 'EU'")
+    shop = Shop(database, clock, [BASE, eu])
+    member = shop.member(region="EU")
+    shop.send(shop.purchase(member, [("LAT", "drinks", 1, 4_50)]))
+    ([outcome], sent) = _statements(database, lambda: shop.send(
+        shop.purchase(member, [("LAT", "drinks", 1, 4_50)])))
+    assert {a.rule_id: a.points for a in outcome.awards} == {"base": 4, "eu": 5}
+    counting = [s for s in sent if "FROM events" in s and "count(" in s.lower()]
+    assert counting == []
+    shop.program = shop.publish(shop.program, [BASE, eu, FIRST])
+    ([outcome], sent) = _statements(database, lambda: shop.send(
+        shop.purchase(member, [("LAT", "drinks", 1, 4_50)])))
+    assert {a.rule_id: a.points for a in outcome.awards} == {"base": 4, "eu": 5}  # not first
+    assert len([s for s in sent if "FROM events" in s and "count(" in s.lower()]) == 1
+    newcomer = shop.member(region="US")
+    [first] = shop.send(shop.purchase(newcomer, [("LAT", "drinks", 1, 4_50)]))
+    assert {a.rule_id: a.points for a in first.awards} == {"base": 4, "first": 50}
 
 
 def test_events_are_evaluated_by_the_version_current_when_they_occurred(database, clock):

@@ -144,7 +144,10 @@ class BatchEarning:
                         else repository.member_rows(conn, program.id, member_ids)):
                 self.profiles[row.id] = MemberProfile(row.birthdate, row.region,
                                                       row.join_channel, row.attributes or {})
-            self.counts.update(repository.event_counts(conn, program.id, member_ids))
+            if any(needs[0] for needs in step_needs) or any(
+                    (plan := compiled.plans.get(event.type)) is not None and plan.reads_counts
+                    for (_, compiled), (_, event) in zip(self.plans, items)):
+                self.counts.update(repository.event_counts(conn, program.id, member_ids))
         needs_features = any((plan := compiled.plans.get(event.type)) is not None
                              and plan.needs_features
                              for (_, compiled), (_, event) in zip(self.plans, items)

@@ -97,6 +97,9 @@ class EventPlan:
     periods: tuple[Period, ...]
     gifts: tuple[CompiledRule, ...] = ()
     """Gift rules, evaluated after the points passes (see ``engine``)."""
+    reads_counts: bool = False
+    """Whether a condition reads the member's event counts (``member.purchase_count``, or
+    ``member`` whole), which the earning flow then counts for the batch's members."""
 
     @property
     def rules(self) -> tuple[CompiledRule, ...]:
@@ -236,6 +239,9 @@ def _plan(event_type: str, rules: list[CompiledRule], declared: dict[str, dict[s
                        if kind != "timestamp"},
         periods=tuple(periods),
         gifts=tuple(r for r in ordered if r.gift is not None),
+        reads_counts="member" in event_reads.nested or any(
+            path[0] == "member" and (len(path) == 1 or path[1] in counted)
+            for path in event_reads.flat.values()),
     )
 
 
