@@ -19,9 +19,10 @@ Three paths a user hits, timed apart:
   the pair; one in ten;
 - ``merged``: the same given and family name and birthdate as an existing member: the
   ``name_and_birthdate`` auto-merge rule merges the new record into the existing one
-  (``patron.flows.merging``: it asks which kinds of rows, points and money the new
-  record holds, moves those, its identities, and records the merge and the new
-  record's status); one in ten.
+  (``patron.flows.merging``: on PostgreSQL it locks both accounts, then moves the
+  new record's rows, its identities, and records the merge and the new record's
+  status in one statement, ``patron.flows.merging_plain``; on SQLite it asks which
+  kinds of rows, points and money the new record holds and moves those); one in ten.
 
 The run checks that every queued look-alike was queued and every merged one merged
 (on), and none was (off). Prints each path's p50/p99 with matching on beside the same

@@ -11,13 +11,14 @@ from sqlalchemy import insert, select
 from patron.campaigns.tables import campaign_members
 from patron.errors import PatronError
 from patron.events.tables import orders
+from patron.flows import merging, merging_plain
 from patron.flows.merging import merge_members, undo_merge
 from patron.flows.merging_money import pay_back_pieces
 from patron.ledger import repository as ledger_repository
 from patron.ledger.domain import Lot, LotState
 from patron.ledger.service import adjust_points, spend_points
 from patron.members.repository import identities_of, member_row
-from patron.members.tables import merges
+from patron.members.tables import member_status_changes, merges
 from patron.segments.tables import member_tags
 from patron.wallet import service as wallet_service
 from patron.wallet.service import WalletMove
@@ -246,3 +247,67 @@ def test_campaign_assignments_and_tags_follow_the_merge_and_come_back_on_undo(da
     assert tags == sorted([(a, "vip"), (b, "vip"), (a, "baker")])
     undo(shop, merge_id)
     assert held() == before
+
+
+def test_a_merge_that_only_moves_rows_records_what_the_merge_in_steps_records(
+        database, clock, monkeypatch):
+    """On PostgreSQL a merge that moves no points, money or tier history is one statement
+    (``patron.flows.merging_plain``): it moves the same rows and records the same merge,
+    status and history as the merge in steps (which SQLite always takes)."""
+    shop = _shop(database, clock)
+    now = shop.clock.now()
+
+    def pair():
+        a, b = shop.member(), shop.member()
+        shop.db.transact(lambda conn: conn.execute(insert(member_tags), [
+            dict(program_id=shop.program.id, member_id=member_id, tag=tag, source="manual",
+                 added_by="test", added_at=now)
+            for member_id, tag in ((a, "vip"), (b, "vip"), (b, "baker"))]))
+        return a, b
+
+    def merge_pair(a, b, reason):
+        return shop.db.transact(lambda conn: merge_members(
+            conn, shop.program, a, b, reason=reason, actor="admin:test", now=now))
+
+    def made(merge_id, a, b):
+        def read(conn):
+            row = conn.execute(select(merges).where(merges.c.id == merge_id)).one()
+            merged = member_row(conn, shop.program.id, b)
+            [change] = conn.execute(select(member_status_changes).where(
+                member_status_changes.c.member_id == b)).all()
+            tags = sorted(conn.execute(select(member_tags.c.member_id, member_tags.c.tag).where(
+                member_tags.c.member_id.in_([a, b]))).all())
+            return dict(
+                moved={**row.moved, "rows": {k: len(v) for k, v in row.moved["rows"].items()},
+                       "points": {**row.moved["points"], "account_id": None}},
+                merge=(row.state, row.reason, row.actor, row.source, row.created_at),
+                member=(merged.status, merged.merged_into == a, merged.status_reason,
+                        merged.status_changed_by, merged.status_changed_at),
+                change=(change.status, change.previous_status, change.reason, change.actor,
+                        change.created_at),
+                tags=[(member_id == a, tag) for member_id, tag in tags])
+        found = shop.db.read(read)
+        return {k: v if k == "moved" else repr(v).replace(f"(merge {merge_id})", "(merge #)")
+                .replace(f"member {a}", "member A") for k, v in found.items()}
+
+    in_one_statement = []
+    run_plain = merging_plain.plain_merge
+    monkeypatch.setattr(merging_plain, "plain_merge", lambda *args, **kw: (
+        in_one_statement.append(run_plain(*args, **kw)) or in_one_statement[-1]))
+    plain, plain_ids = [], []
+    for reason in ("same person", None):
+        a, b = pair()
+        with heard(hooks.MembersMerged) as heard_merges:
+            merge_id = merge_pair(a, b, reason)
+            assert merge_pair(a, b, reason) == merge_id  # the pair's merge, told once
+        assert [h.merge_id for h in heard_merges] == [merge_id]
+        plain.append(made(merge_id, a, b))
+        plain_ids.append(merge_id)
+    # PostgreSQL merged each pair in one statement (the second ask found the pair merged)
+    assert in_one_statement == ([] if database.is_sqlite else [plain_ids[0], None,
+                                                                plain_ids[1], None])
+    monkeypatch.setattr(merging, "_plain_merge", lambda *args, **kw: None)
+    for reason, expected in zip(("same person", None), plain, strict=True):
+        a, b = pair()
+        assert made(merge_pair(a, b, reason), a, b) == expected
+    assert "(merge #)" in plain[1]["member"] and "member A" in plain[1]["change"]

@@ -16,6 +16,12 @@ referral, given a code) and an empty account, so its merge re-points the identit
 and records the merge, and the survivor's tier, which nothing joined, stands (as it
 does on the undo of such a merge: ``moved.tiers`` is null).
 
+On PostgreSQL a merge that moves only rows (the merged member has no live points, no
+wallet money, no tier history: what a record enrolled a moment ago holds) is one
+statement once both accounts are locked (``merging_plain``): the same rows moved,
+the same merge record, status and history; otherwise, and on SQLite, the merge
+takes the steps above (``_merge_in_steps``).
+
 Activity after the merge, on undo: an event belongs to the member whose
 (original) identity it came through (``events.identity_id``): events since the
 merge that came through an identity the merged member brought go back to it with
@@ -39,7 +45,7 @@ from sqlalchemy import Connection, bindparam, exists, insert, or_, select, updat
 from patron import hooks
 from patron.clock import SystemClock
 from patron.errors import Conflict, InvalidInput, NotFound
-from patron.flows import merging_money, merging_rows
+from patron.flows import merging_money, merging_plain, merging_rows
 from patron.ledger.holdings import (AccountNotFound, Holding, holdings, lock_points_accounts,
                                     locked_holdings)
 from patron.members.standing import MemberErased
@@ -195,11 +201,50 @@ def merge_members(conn: Connection, program: Program, survivor_id: int, merged_i
                         member_id=survivor_id)
     now = _now(now)
     held = locked_holdings(conn, program, [survivor_id, merged_id])
+    merge_id = _plain_merge(conn, program, held, survivor_id, merged_id, reason=reason,
+                            actor=actor, source=source, now=now)
+    if merge_id is None:
+        merge_id, new = _merge_in_steps(conn, program, held, survivor_id, merged_id,
+                                        reason=reason, actor=actor, source=source, now=now)
+        if not new:
+            return merge_id
+    hooks.emit(conn, hooks.MembersMerged(program, merge_id, survivor_id, merged_id, now, actor,
+                                         source))
+    return merge_id
+
+
+_PLAIN = merging_plain.statement(HELD)
+
+
+def _plain_merge(conn: Connection, program: Program, held: dict[int, Holding],
+                 survivor_id: int, merged_id: int, *, reason: str | None, actor: str,
+                 source: str, now: datetime) -> int | None:
+    """On PostgreSQL, the merge in one statement when it only moves rows (see
+    ``merging_plain``); None when it does more, or is refused (nothing written then)."""
+    if conn.dialect.name != "postgresql" or not held.keys() >= {survivor_id, merged_id}:
+        return None
+    if (held[merged_id].pooled or None not in (held[survivor_id].household_id,
+                                               held[merged_id].household_id)):
+        return None
+    return merging_plain.plain_merge(
+        conn, _PLAIN, program_id=program.id, survivor_id=survivor_id, merged_id=merged_id,
+        reason=reason, actor=actor, source=source, now=now, moved={
+            "status": "active", "tiers": None,
+            "points": merging_money.no_points(held[survivor_id]),
+            "wallet": merging_money.no_wallet()})
+
+
+def _merge_in_steps(conn: Connection, program: Program, held: dict[int, Holding],
+                    survivor_id: int, merged_id: int, *, reason: str | None, actor: str,
+                    source: str, now: datetime) -> tuple[int, bool]:
+    """The merge one step at a time: read both members and what the merged one holds,
+    refuse, move rows, money and tiers, record the merge and the merged member's status.
+    Returns the merge id and whether it is new (not this pair's standing merge)."""
     survivor, merged, kinds = _pair(conn, program, survivor_id, merged_id)
     # an active member is never the merged one of a merge still standing (merged is final)
     if merged.status != "active" and (
             existing := merge_of_pair(conn, program, survivor_id, merged_id)) is not None:
-        return existing
+        return existing, False
     _refuse(survivor, merged, held)
     moved: dict[str, Any] = {
         "status": merged.status,
@@ -219,9 +264,7 @@ def merge_members(conn: Connection, program: Program, survivor_id: int, merged_i
     if moved["tiers"] is not None:  # else the combined history is the survivor's own
         tier_merging.place_merged(conn, program, survivor_id, merged_id, merge_id=merge_id,
                                   now=now, actor=actor)
-    hooks.emit(conn, hooks.MembersMerged(program, merge_id, survivor_id, merged_id, now, actor,
-                                         source))
-    return merge_id
+    return merge_id, True
 
 
 def _move_money(conn: Connection, program: Program, merge_id: int, survivor: Holding,

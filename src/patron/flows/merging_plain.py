@@ -1,0 +1,114 @@
+"""A plain merge on PostgreSQL: one statement, once both accounts are locked.
+
+Many merges move rows and nothing else: the merged member has no live points, no
+wallet money and nothing that can move the survivor's tier (a record that enrolment
+matching merges in the transaction that enrolled it holds its identities, an empty
+account and maybe a referral). ``statement`` builds such a merge in one statement:
+a guard (both members active in the program, the merged one holding none of
+``MONEY_AND_TIER_KINDS``), every repoint of ``merging_rows.HANDOVERS`` as an
+``UPDATE … RETURNING`` under that guard, the merge record with what moved (the ids,
+listed in SQL), the merged member's status and its status history: the same rows,
+the same record and the same lineage as ``merging.merge_members``' own steps, which
+run instead when the guard does not hold (and then refuse, or move money and tiers).
+
+It is one statement because building and sending the steps' six cost more than
+the merge itself (enrolment matching merges inside the enrolment's request); its
+snapshot is taken after ``locked_holdings`` locked both accounts, so a
+spend or a merge racing this one has either committed (and the guard sees it) or
+waits. SQLite keeps the steps (``BEGIN IMMEDIATE`` serialises the writers).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (BigInteger, Connection, String, bindparam, cast, exists, func, insert,
+                        literal_column, or_, select, update)
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+
+from patron.flows import merging_rows
+from patron.members.tables import member_status_changes, members, merges
+
+MONEY_AND_TIER_KINDS = ("points", "wallet", "tier", "qualification_entries", "tier_changes")
+"""What the merged member must not hold for a plain merge: points and wallet money move
+as ledger entries, and a tier history re-places the survivor's tier."""
+
+
+PROGRAM, SURVIVOR, MERGED = (bindparam(name, type_=BigInteger)
+                             for name in ("program", "survivor", "merged"))
+# not named after a column: an UPDATE sets the columns its parameters are named after
+REASON, ACTOR, SOURCE = (bindparam(f"merge_{name}", type_=String)
+                         for name in ("reason", "actor", "source"))
+MOVED = bindparam("merge_moved", type_=JSONB)
+NOW = bindparam("merge_now", type_=merges.c.created_at.type)
+
+
+def _guard(held: dict[str, Any]) -> Any:
+    """Whether the merge is plain: both members active, the merged one holding none of
+    ``MONEY_AND_TIER_KINDS`` (else ``merge_members`` takes its steps, and refuses)."""
+    def active(member: Any) -> Any:
+        return exists().where(members.c.program_id == PROGRAM, members.c.id == member,
+                              members.c.status == "active")
+
+    guard = select(literal_column("1").label("ok")).where(
+        active(SURVIVOR), active(MERGED),
+        ~or_(*(held[kind] for kind in MONEY_AND_TIER_KINDS))).cte("plain")
+    return exists(select(guard.c.ok))
+
+
+def _record(moves: list[tuple[str, Any]], guarded: Any) -> Any:
+    """The merge record: ``merge_moved`` with ``rows``, each kind's moved ids in order
+    (``merging_rows.move_rows``' record)."""
+    rows = func.jsonb_build_object(*(part for name, moved in moves for part in (
+        literal_column(f"'{name}'"), select(func.coalesce(
+            func.jsonb_agg(aggregate_order_by(moved.c.id, moved.c.id)),
+            func.jsonb_build_array())).scalar_subquery())))
+    moved = cast(MOVED, JSONB).op("||")(func.jsonb_build_object(literal_column("'rows'"), rows))
+    return insert(merges).from_select(
+        ["program_id", "survivor_id", "merged_id", "state", "reason", "actor", "source",
+         "moved", "created_at"],
+        select(PROGRAM, SURVIVOR, MERGED, literal_column("'merged'"), REASON, ACTOR, SOURCE,
+               moved, NOW).where(guarded)).returning(merges.c.id).cte("merge")
+
+
+def _status(record: Any) -> tuple[Any, Any]:
+    """The merged member's status ``merged`` and its status history row, as
+    ``merging._set_status`` writes them (the reason names the merge when none is given)."""
+    why = func.substr(func.coalesce(
+        REASON, literal_column("'merged into member '") + cast(SURVIVOR, String)
+        + literal_column("' (merge '") + cast(record.c.id, String) + literal_column("')'")),
+        literal_column("1"), literal_column("500"))
+    status = update(members).where(members.c.id == MERGED, exists(select(record.c.id))).values(
+        status=literal_column("'merged'"), merged_into=SURVIVOR,
+        status_reason=select(why).scalar_subquery(), status_changed_by=ACTOR,
+        status_changed_at=NOW, updated_at=NOW).cte("merged_status")
+    history = insert(member_status_changes).from_select(
+        ["program_id", "member_id", "status", "previous_status", "reason", "actor",
+         "created_at"],
+        select(PROGRAM, MERGED, literal_column("'merged'"), literal_column("'active'"), why,
+               ACTOR, NOW).select_from(record)).cte("status_change")
+    return status, history
+
+
+def statement(held: dict[str, Any]) -> Any:
+    """The plain merge, built from ``held`` (``merging.HELD``: per kind, whether the
+    merged member holds any); it returns the merge's id, or no row when the guard did
+    not hold (and then wrote nothing)."""
+    guarded = _guard(held)
+    moves = [(name, handover.where(guarded).cte(f"moved_{name}"))
+             for name, handover in merging_rows.HANDOVERS]
+    record = _record(moves, guarded)
+    return select(record.c.id).add_cte(*(moved for _, moved in moves), *_status(record))
+
+
+def plain_merge(conn: Connection, statement: Any, *, program_id: int, survivor_id: int,
+                merged_id: int, reason: str | None, actor: str, source: str,
+                moved: dict[str, Any], now: datetime) -> int | None:
+    """Run ``statement`` (see ``statement``): the merge's id, or None when the guard did
+    not hold (nothing was written). ``moved``: the merge's record but its ``rows``
+    (listed in SQL)."""
+    return conn.execute(statement, {
+        "program": program_id, "survivor": survivor_id, "merged": merged_id,
+        "merge_reason": reason, "merge_actor": actor, "merge_source": source,
+        "merge_moved": moved, "merge_now": now}).scalar()
