@@ -220,10 +220,14 @@ def _build_all(conn: Connection, program: Program, asked: Sequence[tuple[str, Re
     return _build_here(conn, program, asked, local_now, now, source)
 
 
-def start_worker(engine: Engine) -> None:
+def start_worker(engine: Engine, *, wait: bool = False) -> None:
     """On SQLite, start the analytics worker and have it import the reports' code now, in
-    the background (a server does as it starts), so the first report does not wait for it."""
+    the background (a server does as it starts), so the first report does not wait for it;
+    ``wait``: and return once it is ready."""
     if repository.scans_apart(engine, None):
+        if wait:
+            worker.run_apart(_url(engine), _ready)
+            return
         threading.Thread(target=worker.run_apart, args=(_url(engine), _ready), daemon=True,
                          name="analytics-worker-start").start()
 

@@ -237,8 +237,7 @@ def insert_rows_returning_ids(conn: Connection, table: Table,
             return []
         if len(rows) == 1:  # one row needs neither executemany nor its ordering
             return [conn.execute(_returning_id(table), rows[0]).scalar_one()]
-        result = conn.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True),
-                              list(rows))
+        result = conn.execute(_returning_ids(table), list(rows))
         return [r.id for r in result]
     ids = _reserve_ids(conn, table, len(rows))
     names = list(rows[0])
@@ -284,6 +283,19 @@ def _returning_id(table: Table) -> Any:
     statement = _RETURNING_ID.get(table)
     if statement is None:
         statement = _RETURNING_ID[table] = insert(table).returning(table.c.id)
+    return statement
+
+
+_RETURNING_IDS: dict[Table, Any] = {}
+
+
+def _returning_ids(table: Table) -> Any:
+    """``INSERT … RETURNING id`` for a few rows, ids in the rows' order; built once per
+    table (building it cost more than running it for the handful of rows it takes)."""
+    statement = _RETURNING_IDS.get(table)
+    if statement is None:
+        statement = _RETURNING_IDS[table] = insert(table).returning(
+            table.c.id, sort_by_parameter_order=True)
     return statement
 
 

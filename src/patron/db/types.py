@@ -33,10 +33,9 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime refused: Patron stores timezone-aware UTC")
-        value = value.astimezone(timezone.utc)
         if dialect.name == "sqlite":
-            return value.replace(tzinfo=None)
-        return value
+            return value.astimezone(timezone.utc).replace(tzinfo=None)
+        return value  # timestamptz: the driver sends the instant with its offset
 
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
         if value is None:
