@@ -133,10 +133,11 @@ class BatchEarning:
                                            in zip(self.plans, items)], now, held=held)
                       for make in STEPS]
         step_needs = [step.needs() for step in self.steps]
-        needs_member = any(compiled.plans.get(event.type) is not None
-                           and compiled.plans[event.type].needs_context
-                           for (_, compiled), (_, event) in zip(self.plans, items)
-                           ) or any(needs[0] for needs in step_needs)
+        steps_need_member, steps_need_features, steps_need_recommended = (
+            any(needs[i] for needs in step_needs) for i in range(3))
+        rule_plans = [plan for (_, compiled), (_, event) in zip(self.plans, items)
+                      if (plan := compiled.plans.get(event.type)) is not None]
+        needs_member = steps_need_member or any(plan.needs_context for plan in rule_plans)
         self.profiles: dict[int, MemberProfile] = {}
         self.counts: dict[int, dict[str, int]] = defaultdict(dict)
         if needs_member and member_ids:
@@ -144,19 +145,12 @@ class BatchEarning:
                         else repository.member_rows(conn, program.id, member_ids)):
                 self.profiles[row.id] = MemberProfile(row.birthdate, row.region,
                                                       row.join_channel, row.attributes or {})
-            if any(needs[0] for needs in step_needs) or any(
-                    (plan := compiled.plans.get(event.type)) is not None and plan.reads_counts
-                    for (_, compiled), (_, event) in zip(self.plans, items)):
+            if steps_need_member or any(plan.reads_counts for plan in rule_plans):
                 self.counts.update(repository.event_counts(conn, program.id, member_ids))
-        needs_features = any((plan := compiled.plans.get(event.type)) is not None
-                             and plan.needs_features
-                             for (_, compiled), (_, event) in zip(self.plans, items)
-                             ) or any(needs[1] for needs in step_needs)
+        needs_features = steps_need_features or any(plan.needs_features for plan in rule_plans)
         self.insight = insight_of(conn, program.id, member_ids) if needs_features else {}
-        needs_recommended = any((plan := compiled.plans.get(event.type)) is not None
-                                and plan.needs_recommended
-                                for (_, compiled), (_, event) in zip(self.plans, items)
-                                ) or any(needs[2] for needs in step_needs)
+        needs_recommended = steps_need_recommended or any(plan.needs_recommended
+                                                          for plan in rule_plans)
         self.recommended = (recommended_lists(conn, program.id, member_ids)
                             if needs_recommended and member_ids else {})
         self.limited: dict[str, set[str]] = defaultdict(set)
