@@ -9,6 +9,10 @@ members are enrolled one per transaction through ``patron.flows.enrolment.create
 with an email and their profile (given and family name, birthdate, address postcode:
 what ``POST /members`` runs, without HTTP), alternately with the enrolment matcher
 subscribed (on) and not (off), in blocks of 20 so both see the same machine load.
+They are timed after ``--warmup`` untimed enrolments with matching on (150: fifteen
+merges), as a server's connections run them: psycopg prepares a statement on its sixth
+run and PostgreSQL tries five custom plans before it keeps one, which costs the first
+dozen merges on a connection about 3 ms more each (``--warmup 0`` times those too).
 
 Three paths a user hits, timed apart:
 
@@ -152,13 +156,26 @@ class Run:
         self.statements.setdefault((path, on), []).append(statements)
 
 
+def _payload(n: int, person: dict[str, Any]) -> MemberCreate:
+    return MemberCreate.model_validate({
+        "identities": [{"type": "email", "value": f"new{n}@example.com"}],
+        "profile": {"given_name": person["given_name"], "family_name": person["family_name"],
+                    "birthdate": person["birthdate"],
+                    "address": {"postcode": person["postcode"]}}})
+
+
 def enrol_all(db: Database, program: Program, people: list[tuple[int, dict[str, Any]]],
-              enrolments: int, rng: random.Random, now: datetime, profiler: Any
-              ) -> tuple[Run, list[str]]:
+              enrolments: int, rng: random.Random, now: datetime, profiler: Any,
+              warmup: int = 0) -> tuple[Run, list[str]]:
     run, problems = Run(), []
     counter = Statements(db.engine)
     matcher = subscribers.enrolment_matcher
     expected: list[tuple[str, bool, int, int]] = []
+    hooks.subscribe(hooks.MembersEnrolled, matcher)
+    for n in range(enrolments, enrolments + warmup):  # untimed: the connection prepares
+        path, person, twin = newcomer(rng, people, n)
+        payload = _payload(n, person)
+        db.transact(lambda conn: enrolment.create_member(conn, program, payload, now))
     for n in range(enrolments):
         on = (n // 20) % 2 == 0
         if on:
@@ -166,12 +183,7 @@ def enrol_all(db: Database, program: Program, people: list[tuple[int, dict[str, 
         else:
             hooks.unsubscribe(hooks.MembersEnrolled, matcher)
         path, person, twin = newcomer(rng, people, n)
-        payload = MemberCreate.model_validate({
-            "identities": [{"type": "email", "value": f"new{n}@example.com"}],
-            "profile": {"given_name": person["given_name"],
-                        "family_name": person["family_name"],
-                        "birthdate": person["birthdate"],
-                        "address": {"postcode": person["postcode"]}}})
+        payload = _payload(n, person)
         before = counter.count
         if on and profiler is not None:
             profiler.enable()
@@ -195,8 +207,8 @@ def enrol_all(db: Database, program: Program, people: list[tuple[int, dict[str, 
     return run, problems
 
 
-def run(kind: str, pg_url: str, members_count: int, enrolments: int, profile: int
-        ) -> tuple[list[str], list[str], str]:
+def run(kind: str, pg_url: str, members_count: int, enrolments: int, profile: int,
+        warmup: int = 0) -> tuple[list[str], list[str], str]:
     with scratch_database(kind, pg_url) as scratch:
         db = create_database(scratch.url)
         upgrade(db)
@@ -208,7 +220,8 @@ def run(kind: str, pg_url: str, members_count: int, enrolments: int, profile: in
         rng = random.Random(14)
         people = load_members(db, program, members_count, rng, now)
         profiler = cProfile.Profile() if profile else None
-        timed, problems = enrol_all(db, program, people, enrolments, rng, now, profiler)
+        timed, problems = enrol_all(db, program, people, enrolments, rng, now, profiler,
+                                    warmup)
         db.dispose()
     lines = [line for path in PATHS for line in path_lines(kind, path, timed)]
     return lines, [f"{kind}: {p}" for p in problems], (
@@ -250,19 +263,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--enrolments", type=int, default=2000,
                         help="enrolments timed, half with matching on")
     parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--warmup", type=int, default=150,
+                        help="untimed enrolments with matching on before the timed ones (one "
+                             "in ten merged): psycopg prepares a statement on its sixth run, "
+                             "PostgreSQL settles on its plan by the twelfth; 0 times them too")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="print the top N entries of a cProfile of the matching-on "
                              "enrolments (timings then include the profiler's overhead)")
     args = parser.parse_args(argv)
     print(f"members {args.members:,}; ms per enrolment; n = enrolments with matching on; "
-          "statements: median per enrolment, off / on")
+          "statements: median per enrolment, off / on; timed after "
+          f"{args.warmup} untimed enrolments")
     print(f"{'database':<10} {'path':<6} {'ms':<4} {'n':>5} {'off p50':>8} {'off p99':>8} "
           f"{'on p50':>8} {'on p99':>8} {'+p50':>8} {'+p99':>8} {'stm':>5} {'on':>5}")
     problems: list[str] = []
     profiles: list[str] = []
     for kind in args.databases:
         lines, found, profiled = run(kind, args.pg_url, args.members, args.enrolments,
-                                     args.profile)
+                                     args.profile, args.warmup)
         print("\n".join(lines), flush=True)
         problems += found
         if profiled:

@@ -314,3 +314,26 @@ def test_ingest_can_lock_members_accounts_and_their_pools_in_order(shop):
     assert rows[loner].household_id is None and rows[loner].pool_account_id is None
     pool = shop.account(household_id=family.id)
     assert rows[owner].pool_account_id == pool.id
+
+
+@pytest.mark.parametrize("lock", [False, True])
+def test_one_or_two_members_accounts_read_as_a_list_of_them_reads(shop, lock):
+    """One or two members (a spend, a merge) go through statements of their own on
+    PostgreSQL (planned once); they give the same rows as the list's statement, with
+    each member's status."""
+    owner, adult, loner = shop.member(), shop.member(), shop.member()
+    family = shop.household(owner)
+    shop.join(family.id, adult)
+
+    def read(conn, ids):
+        return {member_id: dict(row._mapping) for member_id, row in
+                service.repository.accounts_with_households(conn, shop.program.id, ids,
+                                                            lock=lock).items()}
+    everyone = shop.db.transact(lambda conn: read(conn, [owner, adult, loner, 10**9]))
+    assert sorted(everyone) == sorted([owner, adult, loner])
+    assert {row["member_status"] for row in everyone.values()} == {"active"}
+    assert everyone[loner]["merged_into"] is None
+    for ids in ([owner], [adult], [loner], [loner, owner], [adult, loner], [adult, adult],
+                [10**9], [loner, 10**9]):
+        found = shop.db.transact(lambda conn, ids=ids: read(conn, ids))
+        assert found == {i: everyone[i] for i in ids if i in everyone}, ids

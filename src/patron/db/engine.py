@@ -201,6 +201,30 @@ def one_of_param(dialect: str, column: Column[Any], name: str) -> ColumnElement[
     return column.in_(bindparam(name, expanding=True))
 
 
+FEW = 2
+"""Up to this many values, ``one_of_few`` names each in a parameter of its own."""
+
+
+def one_of_few(column: Column[Any], count: int, name: str) -> ColumnElement[bool]:
+    """``column`` is one of ``count`` values in the scalar parameters ``{name}_0``…
+    (``few_params``), for a statement built once per count.
+
+    PostgreSQL plans ``one_of_param``'s array as holding ten values when it weighs a
+    generic plan, and a custom plan sees the real one or two: for some statements (a
+    row lock with its joins) the custom plan always looks cheaper, so a prepared
+    statement is planned again on every call, which costs more than running it. With
+    scalar parameters both plans see the same count, and the generic one is kept.
+    """
+    if count == 1:
+        return column == bindparam(f"{name}_0")
+    return column.in_([bindparam(f"{name}_{i}") for i in range(count)])
+
+
+def few_params(name: str, values: Sequence[Any], **others: Any) -> dict[str, Any]:
+    """The parameters of a ``one_of_few`` statement: ``values`` and the ``others``."""
+    return {**others, **{f"{name}_{i}": value for i, value in enumerate(values)}}
+
+
 DIALECTS = ("postgresql", "sqlite")
 LOCK_AT_ONCE = 500
 """The most rows one statement locks together (and the size of ``chunks``)."""

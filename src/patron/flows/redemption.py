@@ -21,7 +21,7 @@ from patron import hooks
 from patron.errors import Conflict, IdempotencyKeyReused
 from patron.flows.reward_kinds import kind_of
 from patron.ledger.service import Holding, debit, refuse_spend
-from patron.members.standing import require_spending
+from patron.members.standing import refuse_spending_of
 from patron.program.incentives import Reward
 from patron.program.service import Program
 from patron.rewards import domain, refunds, repository
@@ -58,8 +58,8 @@ def redeem(conn: Connection, program: Program, member_id: int, *, reward_id: str
     """
     compiled = rewards.compiled_now(conn, program)
     reward = rewards.reward_of(compiled, reward_id)
-    require_spending(conn, program.id, member_id)
     holding = rewards.lock_member(conn, program, member_id)
+    refuse_spending_of(holding.own)
     existing = repository.redemption_by_key(conn, program.id, member_id, key)
     if existing is not None:
         if existing.reward_id != reward_id:

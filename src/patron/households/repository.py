@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
-from patron.db.engine import DIALECTS, LOCK_AT_ONCE, chunks, one_of, one_of_param
+from patron.db.engine import (DIALECTS, FEW, LOCK_AT_ONCE, chunks, few_params, one_of, one_of_few,
+                              one_of_param)
 from patron.households.tables import household_member_periods, household_members, households
 from patron.ledger.tables import accounts
 from patron.members.tables import members
@@ -72,32 +73,47 @@ def memberships_of(conn: Connection, program_id: int,
     return found
 
 
-def _accounts_with_households(dialect: str) -> Select[Any]:
+def _accounts_with_households(dialect: str, few: int = 0) -> Select[Any]:
+    """The statement for a list of members in ``member_ids``, or (``few``) for that many
+    members in scalar parameters ``member_0``…: see ``one_of_few``."""
     pool_of = households.alias("pool_of")
     joined = (accounts
               .outerjoin(household_members, household_members.c.member_id == accounts.c.member_id)
               .outerjoin(households, households.c.id == household_members.c.household_id)
-              .outerjoin(pool_of, pool_of.c.account_id == accounts.c.id))
-    return (select(accounts, household_members.c.household_id,
+              .outerjoin(pool_of, pool_of.c.account_id == accounts.c.id)
+              .join(members, members.c.id == accounts.c.member_id))
+    return (select(accounts, members.c.status.label("member_status"), members.c.merged_into,
+                   household_members.c.household_id,
                    household_members.c.role.label("household_role"),
                    households.c.account_id.label("pool_account_id"),
                    pool_of.c.id.label("holds_household_id")).select_from(joined)
             .where(accounts.c.program_id == bindparam("program_id"),
-                   one_of_param(dialect, accounts.c.member_id, "member_ids")))
+                   one_of_few(accounts.c.member_id, few, "member") if few
+                   else one_of_param(dialect, accounts.c.member_id, "member_ids")))
+
+
+def _locking(statement: Select[Any]) -> Select[Any]:
+    return statement.order_by(accounts.c.id).with_for_update(of=accounts)
 
 
 _ACCOUNTS_WITH_HOUSEHOLDS = {dialect: _accounts_with_households(dialect) for dialect in DIALECTS}
-_LOCKING_ACCOUNTS_WITH_HOUSEHOLDS = (_accounts_with_households("postgresql")
-                                     .order_by(accounts.c.id).with_for_update(of=accounts))
+_LOCKING_ACCOUNTS_WITH_HOUSEHOLDS = _locking(_accounts_with_households("postgresql"))
+_FEW = {(few, lock): (_locking(statement) if lock else statement)
+        for few in range(1, FEW + 1)
+        for statement in [_accounts_with_households("postgresql", few)] for lock in (False, True)}
+"""On PostgreSQL, one member's accounts (a spend, a redemption) or two (a merge) are most of
+the calls: each count has a statement of its own, which PostgreSQL plans once."""
 
 
 def accounts_with_households(conn: Connection, program_id: int,
                              member_ids: Iterable[int], *, lock: bool = False) -> dict[int, Any]:
     """Members' own accounts, each with the household the member belongs to.
 
-    Extra columns: ``household_id``, ``household_role`` and ``pool_account_id``
-    (None outside a household), and ``holds_household_id``: the household whose
-    pool this account is, when the member row is a household's account holder.
+    Extra columns: the member's ``member_status`` and ``merged_into`` (so that a write
+    that locks the account reads whether the member may spend with it);
+    ``household_id``, ``household_role`` and ``pool_account_id`` (None outside a
+    household), and ``holds_household_id``: the household whose pool this account is,
+    when the member row is a household's account holder.
     Every ledger write asks this, so the statement is built once. ``lock`` (PostgreSQL)
     also locks the accounts, in account id order, in the same statement: the members'
     household rows cannot change under it, as joining and leaving lock the account too.
@@ -109,6 +125,9 @@ def accounts_with_households(conn: Connection, program_id: int,
     ids = sorted(set(member_ids))
     if locking and len(ids) > LOCK_AT_ONCE:
         raise ValueError(f"lock at most {LOCK_AT_ONCE} members' accounts in one statement")
+    if 0 < len(ids) <= FEW and conn.dialect.name == "postgresql":
+        return {row.member_id: row for row in conn.execute(
+            _FEW[len(ids), locking], few_params("member", ids, program_id=program_id))}
     found: dict[int, Any] = {}
     for chunk in chunks(ids, LOCK_AT_ONCE):
         for row in conn.execute(query, {"program_id": program_id, "member_ids": chunk}):

@@ -11,7 +11,7 @@ from patron.errors import InvalidInput
 from patron.flows import statement
 from patron.ledger import service
 from patron.ledger.schemas import AdjustmentCreate, Balance, LedgerPage, Posted, SpendCreate
-from patron.members.standing import require_spending
+from patron.members.standing import refuse_spending_of
 from patron.schemas_common import MAX_INT
 
 router = APIRouter(prefix="/members/{member_id}", tags=["ledger"])
@@ -53,13 +53,11 @@ def spend(member_id: MemberId, payload: SpendCreate, ctx: Writer) -> Posted:
     member spends from the household pool; a child of such a household gets 403
     ``household_role_forbidden``.
     """
-    def work(conn, program):
-        require_spending(conn, program.id, member_id)
-        return service.spend_points(
-            conn, program, member_id, points=payload.points, reason=payload.reason,
-            key=f"spend:{payload.idempotency_key}", actor=ctx.principal.actor,
-            now=ctx.clock.now(), order_id=payload.order_id)
-    return ctx.write(work)
+    return ctx.write(lambda conn, program: service.spend_points(
+        conn, program, member_id, points=payload.points, reason=payload.reason,
+        key=f"spend:{payload.idempotency_key}", actor=ctx.principal.actor,
+        now=ctx.clock.now(), order_id=payload.order_id,
+        admit=lambda holding: refuse_spending_of(holding.own)))
 
 
 @router.post("/adjustments", status_code=201, response_model=Posted,

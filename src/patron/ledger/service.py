@@ -100,14 +100,18 @@ def _replay(conn: Connection, account: Any, key: str, request: dict[str, Any]) -
 
 def spend_points(conn: Connection, program: Program, member_id: int, *, points: int,
                  reason: str, key: str, actor: str, now: datetime,
-                 order_id: str | None = None, kind: EntryKind = EntryKind.SPEND) -> Posted:
+                 order_id: str | None = None, kind: EntryKind = EntryKind.SPEND,
+                 admit: Callable[[Holding], None] | None = None) -> Posted:
     """Pay with points: a guarded debit first, so two spends can never both pass.
 
     A pooled member pays from the household pool, if their role allows it
     (403 ``household_role_forbidden`` otherwise); a debit by adjustment is an
-    admin's correction and is not a member's spend.
+    admin's correction and is not a member's spend. ``admit`` may refuse the
+    holding before anything is written (the member's status, read with it).
     """
     holding = writing_holding(conn, program, member_id)
+    if admit is not None:
+        admit(holding)
     if kind == EntryKind.SPEND:
         refuse_spend(holding)
     return spend_from(conn, program, holding, points=points, reason=reason, key=key,

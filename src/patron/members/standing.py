@@ -102,6 +102,13 @@ def refuse_spending(member_id: int, status: str, merged_into: int | None = None)
     raise refusal(f"member {member_id} {what} and cannot spend points", **extra)
 
 
+def refuse_spending_of(account: Any) -> None:
+    """``refuse_spending`` for the member of a points account read with its member's
+    ``member_status`` and ``merged_into`` (``Holding.own``): a spend or a redemption
+    learns the status from the statement that locks the account, not a read of its own."""
+    refuse_spending(account.member_id, account.member_status, account.merged_into)
+
+
 def require_spending(conn: Connection, program_id: int, member_id: int) -> None:
     """``refuse_spending`` for a member whose row the caller has not read (one lookup by
     primary key; an unknown member passes, for the caller's own 404)."""
