@@ -4,7 +4,8 @@
 
 One event per transaction through ``ingest()`` (the 20-rule program of
 ``benchmarks/ingest.py``); each statement is timed from the driver call to its return,
-and the commit too. Prints the statements by total time, with their count per event.
+and the commit too. Prints the statements by total time, with their count per event, and on
+PostgreSQL the prepared statements it kept planning anew (``pg_prepared_statements``).
 """
 
 from __future__ import annotations
@@ -57,17 +58,32 @@ class Timer:
         self.after_commit = after_commit
 
 
+def print_replanned(engine: Any) -> None:
+    """The prepared statements PostgreSQL kept planning anew on the (one) connection the
+    run used: a custom plan after the first five means the generic plan looked dearer,
+    and each run pays the planning again."""
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT generic_plans, custom_plans, statement FROM pg_prepared_statements "
+            "WHERE custom_plans > 5 ORDER BY custom_plans DESC").all()
+    print(f"prepared statements planned on every run: {len(rows)}")
+    for generic, custom, statement in rows:
+        text = re.sub(r"\s+", " ", statement)[:110]
+        print(f"  {custom} custom / {generic} generic plans: {text}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", default="postgresql", choices=("sqlite", "postgresql"))
     parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--members", type=int, default=200)
     parser.add_argument("--program", choices=("twenty", "one"), default="twenty")
     args = parser.parse_args()
     with scratch(args.db, pg_server_default()) as target:
         db = create_database(target.url)
         upgrade(db)
         now = now_utc()
-        fixture = make_fixture(db, 200, now,
+        fixture = make_fixture(db, args.members, now,
                                twenty_rule_program() if args.program == "twenty" else None)
         timer = Timer(db.engine)
         purchases = Purchases(fixture, "identity", 1)
@@ -96,6 +112,8 @@ def main() -> int:
               f"per event (load average {os.getloadavg()[0]:.2f})")
         for key, total in sorted(timer.total.items(), key=lambda kv: -kv[1])[:30]:
             print(f"{total / n * 1000:7.3f} ms {timer.count[key] / n:5.2f}× {key}")
+        if args.db == "postgresql":
+            print_replanned(db.engine)
         db.engine.dispose()
     return 0
 

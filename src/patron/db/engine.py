@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 
 from psycopg import _queries as psycopg_queries
 from sqlalchemy import (ARRAY, Column, ColumnElement, Connection, Engine, String, Table, Text,
-                        bindparam, cast, create_engine, event, func, insert, select)
+                        bindparam, cast, create_engine, event, func, insert, literal_column,
+                        select)
 from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -194,10 +195,19 @@ def one_of_param(dialect: str, column: Column[Any], name: str) -> ColumnElement[
 
     Building a joined select costs more Python than running it; a repository that
     runs one per event builds it at import, one per dialect (``DIALECTS``).
+
+    On PostgreSQL the array is unnested from behind ``OFFSET 0``, where the planner
+    cannot look into it: a custom plan then counts it as a generic one does (ten
+    values), so PostgreSQL keeps the generic plan of a prepared statement. Given the
+    array itself, a custom plan counts the values, and for some statements (an event's
+    tier states with the members' join times, say) it always looks the cheaper, so the
+    statement was planned again on every run, which cost several times running it.
     """
     if dialect == "postgresql":
         element = Text() if isinstance(column.type, String) else column.type
-        return column.in_(select(func.unnest(bindparam(name, type_=ARRAY(element)))))
+        given = select(bindparam(name, type_=ARRAY(element)).label("given")).offset(
+            literal_column("0")).subquery()
+        return column.in_(select(func.unnest(given.c.given)))
     return column.in_(bindparam(name, expanding=True))
 
 
