@@ -17,8 +17,7 @@ from typing import Any, TypeVar
 
 from psycopg import _queries as psycopg_queries
 from sqlalchemy import (ARRAY, Column, ColumnElement, Connection, Engine, String, Table, Text,
-                        bindparam, cast, create_engine, event, func, insert, literal_column,
-                        select)
+                        bindparam, cast, create_engine, event, func, insert, select)
 from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -196,18 +195,16 @@ def one_of_param(dialect: str, column: Column[Any], name: str) -> ColumnElement[
     Building a joined select costs more Python than running it; a repository that
     runs one per event builds it at import, one per dialect (``DIALECTS``).
 
-    On PostgreSQL the array is unnested from behind ``OFFSET 0``, where the planner
-    cannot look into it: a custom plan then counts it as a generic one does (ten
-    values), so PostgreSQL keeps the generic plan of a prepared statement. Given the
-    array itself, a custom plan counts the values, and for some statements (an event's
-    tier states with the members' join times, say) it always looks the cheaper, so the
-    statement was planned again on every run, which cost several times running it.
+    PostgreSQL may plan such a statement anew on every run when it is prepared: a custom
+    plan counts the array's values, a generic plan takes ten, and for some joins the
+    custom plan always looks the cheaper (``benchmarks/statement_times.py`` lists them).
+    Hiding the array from both (behind ``OFFSET 0``) was tried: the generic plan it kept
+    for an event's tier states ran slower than planning anew. Statements for one or two
+    members use ``one_of_few`` instead.
     """
     if dialect == "postgresql":
         element = Text() if isinstance(column.type, String) else column.type
-        given = select(bindparam(name, type_=ARRAY(element)).label("given")).offset(
-            literal_column("0")).subquery()
-        return column.in_(select(func.unnest(given.c.given)))
+        return column.in_(select(func.unnest(bindparam(name, type_=ARRAY(element)))))
     return column.in_(bindparam(name, expanding=True))
 
 
