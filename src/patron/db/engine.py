@@ -12,7 +12,7 @@ import contextlib
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from psycopg import _queries as psycopg_queries
@@ -242,6 +242,19 @@ def chunks(values: Iterable[Any], size: int = 500) -> Iterator[list[Any]]:
     values = list(values)
     for start in range(0, len(values), size):
         yield values[start:start + size]
+
+
+def one_of_rows(conn: Connection, many: Any, few: Mapping[int, Any], name: str,
+                values: Sequence[Any], **params: Any) -> Iterator[Any]:
+    """The rows of a statement over ``values``: ``many`` takes them as a list in the
+    parameter ``name`` (``one_of_param``), a chunk at a time; on PostgreSQL, a count of
+    values ``few`` has a statement for (``one_of_few`` with the same ``name``) goes through
+    that one instead, which PostgreSQL plans once. ``params``: the other parameters."""
+    if conn.dialect.name == "postgresql" and len(values) in few:
+        yield from conn.execute(few[len(values)], few_params(name, values, **params))
+        return
+    for chunk in chunks(values):
+        yield from conn.execute(many, {**params, name: chunk})
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
-from patron.db.engine import (DIALECTS, FEW, LOCK_AT_ONCE, chunks, few_params, one_of, one_of_few,
-                              one_of_param)
+from patron.db.engine import (DIALECTS, FEW, LOCK_AT_ONCE, chunks, one_of, one_of_few,
+                              one_of_param, one_of_rows)
 from patron.households.tables import household_member_periods, household_members, households
 from patron.ledger.tables import accounts
 from patron.members.tables import members
@@ -75,7 +75,7 @@ def memberships_of(conn: Connection, program_id: int,
 
 def _accounts_with_households(dialect: str, few: int = 0) -> Select[Any]:
     """The statement for a list of members in ``member_ids``, or (``few``) for that many
-    members in scalar parameters ``member_0``…: see ``one_of_few``."""
+    members in scalar parameters ``member_ids_0``…: see ``one_of_few``."""
     pool_of = households.alias("pool_of")
     joined = (accounts
               .outerjoin(household_members, household_members.c.member_id == accounts.c.member_id)
@@ -88,7 +88,7 @@ def _accounts_with_households(dialect: str, few: int = 0) -> Select[Any]:
                    households.c.account_id.label("pool_account_id"),
                    pool_of.c.id.label("holds_household_id")).select_from(joined)
             .where(accounts.c.program_id == bindparam("program_id"),
-                   one_of_few(accounts.c.member_id, few, "member") if few
+                   one_of_few(accounts.c.member_id, few, "member_ids") if few
                    else one_of_param(dialect, accounts.c.member_id, "member_ids")))
 
 
@@ -98,11 +98,12 @@ def _locking(statement: Select[Any]) -> Select[Any]:
 
 _ACCOUNTS_WITH_HOUSEHOLDS = {dialect: _accounts_with_households(dialect) for dialect in DIALECTS}
 _LOCKING_ACCOUNTS_WITH_HOUSEHOLDS = _locking(_accounts_with_households("postgresql"))
-_FEW = {(few, lock): (_locking(statement) if lock else statement)
-        for few in range(1, FEW + 1)
-        for statement in [_accounts_with_households("postgresql", few)] for lock in (False, True)}
+_FEW_ACCOUNTS = {few: _accounts_with_households("postgresql", few) for few in range(1, FEW + 1)}
+_FEW = {False: _FEW_ACCOUNTS,
+        True: {few: _locking(statement) for few, statement in _FEW_ACCOUNTS.items()}}
 """On PostgreSQL, one member's accounts (a spend, a redemption) or two (a merge) are most of
-the calls: each count has a statement of its own, which PostgreSQL plans once."""
+the calls: each count has a statement of its own, locking or not, which PostgreSQL plans
+once."""
 
 
 def accounts_with_households(conn: Connection, program_id: int,
@@ -125,14 +126,8 @@ def accounts_with_households(conn: Connection, program_id: int,
     ids = sorted(set(member_ids))
     if locking and len(ids) > LOCK_AT_ONCE:
         raise ValueError(f"lock at most {LOCK_AT_ONCE} members' accounts in one statement")
-    if 0 < len(ids) <= FEW and conn.dialect.name == "postgresql":
-        return {row.member_id: row for row in conn.execute(
-            _FEW[len(ids), locking], few_params("member", ids, program_id=program_id))}
-    found: dict[int, Any] = {}
-    for chunk in chunks(ids, LOCK_AT_ONCE):
-        for row in conn.execute(query, {"program_id": program_id, "member_ids": chunk}):
-            found[row.member_id] = row
-    return found
+    return {row.member_id: row for row in one_of_rows(conn, query, _FEW[locking], "member_ids",
+                                                      ids, program_id=program_id)}
 
 
 def pool_accounts_of_member(conn: Connection, member_id: int) -> list[int]:

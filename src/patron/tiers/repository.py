@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from patron.db.engine import (DIALECTS, chunks, few_params, insert_rows, one_of, one_of_few,
-                              one_of_param)
+from patron.db.engine import (DIALECTS, chunks, insert_rows, one_of, one_of_few, one_of_param,
+                              one_of_rows)
 from patron.members.tables import members
 from patron.tiers.tables import qualification_entries, tier_changes, tier_states
 
@@ -38,13 +38,13 @@ def _joined_and_states(dialect: str, few: int = 0) -> Any:
                   members.c.created_at.label("joined_at"), tier_states).select_from(
         members.outerjoin(tier_states, (tier_states.c.member_id == members.c.id)
                           & (tier_states.c.program_id == bindparam("program_id")))).where(
-        one_of_few(members.c.id, few, "id") if few
+        one_of_few(members.c.id, few, "ids") if few
         else one_of_param(dialect, members.c.id, "ids"))
 
 
 _JOINED_AND_STATES = {dialect: _joined_and_states(dialect) for dialect in DIALECTS}
 """Built once: it runs for every event of a program with tiers."""
-_ONE_MEMBER = _joined_and_states("postgresql", 1)
+_ONE_MEMBER = {1: _joined_and_states("postgresql", 1)}
 """A single event's member: with the array form PostgreSQL planned it anew on every run."""
 
 
@@ -54,17 +54,11 @@ def joined_and_states(conn: Connection, program_id: int, member_ids: Iterable[in
     tier states of those who have one."""
     joined: dict[int, datetime] = {}
     found: dict[int, Any] = {}
-    ids = set(member_ids)
-    query = _JOINED_AND_STATES[conn.dialect.name]
-    if len(ids) == 1 and conn.dialect.name == "postgresql":
-        batches = [(_ONE_MEMBER, few_params("id", list(ids), program_id=program_id))]
-    else:
-        batches = [(query, {"program_id": program_id, "ids": chunk}) for chunk in chunks(ids)]
-    for statement, params in batches:
-        for row in conn.execute(statement, params):
-            joined[row.joined_member_id] = row.joined_at
-            if row.member_id is not None:
-                found[row.member_id] = row
+    for row in one_of_rows(conn, _JOINED_AND_STATES[conn.dialect.name], _ONE_MEMBER, "ids",
+                           list(set(member_ids)), program_id=program_id):
+        joined[row.joined_member_id] = row.joined_at
+        if row.member_id is not None:
+            found[row.member_id] = row
     return joined, found
 
 
