@@ -41,7 +41,8 @@ def test_a_purchase_records_its_store_discounts_coupons_and_product_hierarchy(ap
     again = api.post("/events", json=_detailed(member["id"], clock.now(), "D-1"))
     assert again.json()["status"] == "duplicate"
     with api.db.engine.connect() as conn:
-        order = conn.execute(select(orders).where(orders.c.order_id == "D-1")).one()
+        order = conn.execute(select(orders).where(orders.c.program_id == api.program.id,
+                                                  orders.c.order_id == "D-1")).one()
         lines = conn.execute(select(order_lines).where(order_lines.c.order_pk == order.id)
                              .order_by(order_lines.c.line_no)).all()
     assert (order.store_id, order.discount, order.coupon_value) == ("S1", 100, 200)
