@@ -35,11 +35,13 @@ matching adds, in milliseconds of wall-clock time and of this process's CPU time
 ``cpu`` lines: what the enrolment costs Patron itself, which a loaded machine does not
 inflate; on PostgreSQL the server's own work is outside it), with the SQL statements
 each enrolment sent (median) and the load average. ``--profile N`` also prints the
-cProfile of the matching-on enrolments (top N entries).
+cProfile of the matching-on enrolments (top N entries), of one path's alone with
+``--profile-path``.
 
     .venv/bin/python benchmarks/matching_enrolment.py
     .venv/bin/python benchmarks/matching_enrolment.py --members 100000 --enrolments 2000
     .venv/bin/python benchmarks/matching_enrolment.py --members 20000 --profile 30
+    .venv/bin/python benchmarks/matching_enrolment.py --profile 40 --profile-path merged
 """
 
 from __future__ import annotations
@@ -166,7 +168,7 @@ def _payload(n: int, person: dict[str, Any]) -> MemberCreate:
 
 def enrol_all(db: Database, program: Program, people: list[tuple[int, dict[str, Any]]],
               enrolments: int, rng: random.Random, now: datetime, profiler: Any,
-              warmup: int = 0) -> tuple[Run, list[str]]:
+              warmup: int = 0, profile_path: str | None = None) -> tuple[Run, list[str]]:
     run, problems = Run(), []
     counter = Statements(db.engine)
     matcher = subscribers.enrolment_matcher
@@ -185,12 +187,13 @@ def enrol_all(db: Database, program: Program, people: list[tuple[int, dict[str, 
         path, person, twin = newcomer(rng, people, n)
         payload = _payload(n, person)
         before = counter.count
-        if on and profiler is not None:
+        profiled = on and profiler is not None and profile_path in (None, path)
+        if profiled:
             profiler.enable()
         began, began_cpu = time.perf_counter(), time.thread_time()
         member = db.transact(lambda conn: enrolment.create_member(conn, program, payload, now))
         wall, cpu = (time.perf_counter() - began) * 1000, (time.thread_time() - began_cpu) * 1000
-        if on and profiler is not None:
+        if profiled:
             profiler.disable()
         run.add(path, on, wall, cpu, counter.count - before)
         if twin is not None:
@@ -208,7 +211,7 @@ def enrol_all(db: Database, program: Program, people: list[tuple[int, dict[str, 
 
 
 def run(kind: str, pg_url: str, members_count: int, enrolments: int, profile: int,
-        warmup: int = 0) -> tuple[list[str], list[str], str]:
+        warmup: int = 0, profile_path: str | None = None) -> tuple[list[str], list[str], str]:
     with scratch_database(kind, pg_url) as scratch:
         db = create_database(scratch.url)
         upgrade(db)
@@ -221,7 +224,7 @@ def run(kind: str, pg_url: str, members_count: int, enrolments: int, profile: in
         people = load_members(db, program, members_count, rng, now)
         profiler = cProfile.Profile() if profile else None
         timed, problems = enrol_all(db, program, people, enrolments, rng, now, profiler,
-                                    warmup)
+                                    warmup, profile_path)
         db.dispose()
     lines = [line for path in PATHS for line in path_lines(kind, path, timed)]
     return lines, [f"{kind}: {p}" for p in problems], (
@@ -270,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="print the top N entries of a cProfile of the matching-on "
                              "enrolments (timings then include the profiler's overhead)")
+    parser.add_argument("--profile-path", choices=PATHS,
+                        help="profile only this path's enrolments")
     args = parser.parse_args(argv)
     print(f"members {args.members:,}; ms per enrolment; n = enrolments with matching on; "
           "statements: median per enrolment, off / on; timed after "
@@ -280,11 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     profiles: list[str] = []
     for kind in args.databases:
         lines, found, profiled = run(kind, args.pg_url, args.members, args.enrolments,
-                                     args.profile, args.warmup)
+                                     args.profile, args.warmup, args.profile_path)
         print("\n".join(lines), flush=True)
         problems += found
         if profiled:
-            profiles.append(f"--- cProfile, {kind}, matching on\n{profiled}")
+            profiles.append(f"--- cProfile, {kind}, matching on, "
+                            f"{args.profile_path or 'every path'}\n{profiled}")
     print(f"load average: {' '.join(open('/proc/loadavg').read().split()[:3])} "
           f"({os.cpu_count()} CPUs)")
     for text in profiles:

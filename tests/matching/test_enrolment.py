@@ -10,7 +10,7 @@ from sqlalchemy import select
 from patron import hooks
 from patron.errors import Conflict
 from patron.matching import candidates
-from patron.matching.enrolment import EnrolmentMatcher, lookups_for
+from patron.matching.enrolment import ANY, EnrolmentMatcher, lookups_for, plan_for
 from patron.members.tables import members
 from patron.program.document import Matching
 from tests.matching.conftest import RULES, enrol, person, with_matching
@@ -144,12 +144,22 @@ def test_a_model_merges_and_queues_by_the_programs_thresholds(database, program,
 
 
 def test_lookups_are_the_narrowest_that_find_every_rule():
-    assert lookups_for(Matching.model_validate(RULES)) == {("birthdate", False),
-                                                          ("postcode", False)}
+    # an identity rule looks only among members carrying that identity as an attribute
+    assert lookups_for(Matching.model_validate(RULES)) == {
+        ("birthdate", True, ANY), ("birthdate", False, frozenset({"phone"})),
+        ("postcode", False, frozenset({"email"}))}
     assert lookups_for(Matching.model_validate({"suggest": [
         {"name": "a", "fields": ["family_name", "postcode"]},
         {"name": "b", "fields": ["given_name", "family_name", "birthdate"]}]})) == {
-        ("birthdate", True), ("postcode", True)}
+        ("birthdate", True, ANY), ("postcode", True, ANY)}
+    assert lookups_for(Matching.model_validate({"suggest": [
+        {"name": "a", "fields": ["email", "postcode"]},
+        {"name": "b", "fields": ["phone", "postcode"]},
+        {"name": "c", "fields": ["family_name", "postcode"]}]})) == {
+        ("postcode", False, frozenset({"email", "phone"})), ("postcode", True, ANY)}
+    assert lookups_for(Matching.model_validate({"suggest": [
+        {"name": "a", "fields": ["email", "postcode"]},
+        {"name": "b", "fields": ["given_name", "postcode"]}]})) == {("postcode", False, ANY)}
     assert lookups_for(Matching.model_validate({"suggest": [
         {"name": "n", "fields": ["given_name", "family_name"]}]})) == frozenset()
 
@@ -174,10 +184,10 @@ def test_look_alikes_by_birthdate_and_by_postcode_come_from_one_statement(databa
     try:
         found = database.read(lambda conn: repository.look_alikes(
             conn, program.id, new, birthdate=BORN, family_key="lee", postcode_key="2000",
-            lookups=[("birthdate", False), ("postcode", False)]))
+            lookups=[("birthdate", False, ANY), ("postcode", False, ANY)]))
         with_family = database.read(lambda conn: repository.look_alikes(
             conn, program.id, new, birthdate=BORN, family_key="lee", postcode_key="2000",
-            lookups=[("birthdate", True), ("postcode", True)]))
+            lookups=[("birthdate", True, ANY), ("postcode", True, ANY)]))
     finally:
         event.remove(database.engine, "before_cursor_execute", count)
     assert [row.id for row in found] == [by_birthdate, by_postcode]
@@ -269,3 +279,45 @@ def test_what_only_a_models_lookup_finds_is_left_alone_while_there_is_no_model(
     assert database.read(lambda conn: candidates.pending(conn, names_only.id))[0] == []
     enrol(database, names_only, clock, person("AL", "ROE", BORN, postcode="9999"))
     assert [c["reason"] for c in merges.calls] == ["matched on enrolment by same_person"]
+
+
+def test_an_identity_rule_looks_only_among_members_carrying_that_identity(database, ruled,
+                                                                          clock, merges):
+    """Identities are unique, so ``email_and_postcode`` can agree only with a member who
+    carries the email as an imported attribute: the postcode's other members are not
+    even read."""
+    from patron.matching import repository
+
+    carrier, _neighbour = enrol(
+        database, ruled, clock,
+        dict(person("Ann", "Lee", None, postcode="2000"), attributes={"email": "ANN@example.com"}),
+        person("Bo", "Kim", None, postcode="2000"))
+    found = database.read(lambda conn: repository.look_alikes(
+        conn, ruled.id, 0, birthdate=None, family_key=None, postcode_key="2000",
+        lookups=[("postcode", False, frozenset({"email"}))]))
+    assert [row.id for row in found] == [carrier]
+    [new] = enrol(database, ruled, clock, dict(person("Annie", "Leigh", None, postcode="2000"),
+                                               identities=[("email", "ann@example.com")]))
+    [candidate], _ = database.read(lambda conn: candidates.pending(conn, ruled.id))
+    assert (candidate.member_a.id, candidate.member_b.id, candidate.rule) == (
+        carrier, new, "email_and_postcode")
+
+
+def test_a_rule_lookup_the_models_covers_still_counts_as_the_rules(database, program, clock,
+                                                                   merges):
+    """``[email, family_name, postcode]`` looks up the postcode and family key among
+    email carriers, which the model's postcode-and-family lookup already covers: that one
+    runs, and what it finds is compared by the rule even without a model."""
+    section = {"suggest": [{"name": "email_family_postcode",
+                            "fields": ["email", "family_name", "postcode"]}]}
+    plan = plan_for(Matching.model_validate(section))
+    assert plan.for_member(None) == (
+        {("birthdate", True, ANY), ("postcode", True, ANY)}, {("postcode", True, ANY)})
+    assert plan.for_member({"email": "a@example.com"})[1] == {("postcode", True, ANY)}
+    ruled = with_matching(database, program, clock, section)
+    [old] = enrol(database, ruled, clock, dict(person("Ann", "Lee", None, postcode="2000"),
+                                               attributes={"email": "ann@example.com"}))
+    [new] = enrol(database, ruled, clock, dict(person("Annie", "Lee", None, postcode="2000"),
+                                               identities=[("email", "ann@example.com")]))
+    [candidate], _ = database.read(lambda conn: candidates.pending(conn, ruled.id))
+    assert (candidate.member_a.id, candidate.member_b.id) == (old, new)

@@ -12,7 +12,10 @@ each new member:
    every rule that blocks on birthdate names the family name), the same postcode
    (likewise) — only the lookups the program's rules and a model need — in one
    statement that also brings the program's latest model id and, when a rule
-   compares an identity kind the new member has, each look-alike's identities;
+   compares an identity kind the new member has, each look-alike's identities.
+   A lookup only rules that compare an identity use (``[email, postcode]``) finds
+   only members carrying that identity as an imported attribute, unless the new
+   member carries it so (identities are unique: see ``Lookup``);
 3. the program's rules decide (``patron.matching.rules``): an auto-merge rule merges
    the new member into the existing one (the survivor: the older record keeps its
    history and ids), a suggest rule queues the pair for review;
@@ -26,8 +29,8 @@ own. Members enrolled together in one batch are matched against each other too.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection
@@ -42,40 +45,85 @@ from patron.program.document import IDENTITY_KINDS, Matching
 from patron.program.versions import versions
 
 ACTOR = "matching"
-Lookup = tuple[str, bool]
-"""A blocking lookup: ``("birthdate" | "postcode", with the family name key)``."""
+ANY: frozenset[str] = frozenset()
+Lookup = tuple[str, bool, frozenset[str]]
+"""A blocking lookup: ``("birthdate" | "postcode", with the family name key, identity
+kinds)``. With identity kinds, only members who carry one of them as an imported
+attribute are found: identities are unique per program, so a rule that compares one
+agrees only where one member holds it as an identity and the other carries it as an
+attribute (``patron.matching.rules``). ``ANY``: no such restriction."""
 
-MODEL_LOOKUPS: frozenset[Lookup] = frozenset({("birthdate", True), ("postcode", True)})
+MODEL_LOOKUPS: frozenset[Lookup] = frozenset({("birthdate", True, ANY), ("postcode", True, ANY)})
+
+
+def covers(wide: Lookup, narrow: Lookup) -> bool:
+    """``wide`` finds everyone ``narrow`` would (and is not the same lookup)."""
+    return (wide != narrow and wide[0] == narrow[0] and (not wide[1] or narrow[1])
+            and (not wide[2] or bool(narrow[2]) and narrow[2] <= wide[2]))
 
 
 def narrowest(found: set[Lookup] | frozenset[Lookup]) -> frozenset[Lookup]:
-    """The lookups without those another already covers: a lookup without the family
-    key already finds what the narrower one would."""
+    """The lookups without those another already covers."""
     return frozenset(lookup for lookup in found
-                     if not (lookup[1] and (lookup[0], False) in found))
+                     if not any(covers(other, lookup) for other in found))
 
 
 def lookups_for(section: Matching) -> frozenset[Lookup]:
-    """The index lookups that find every pair one of the rules could match."""
-    found: set[Lookup] = set()
+    """The index lookups that find every pair one of the rules could match: a rule that
+    compares an identity kind looks only among members carrying it as an attribute
+    (rules on the same key share one lookup, unrestricted when one of them compares no
+    identity)."""
+    kinds: dict[tuple[str, bool], frozenset[str]] = {}
     for _, rule in section.rules():
         key = "birthdate" if "birthdate" in rule.fields else (
             "postcode" if "postcode" in rule.fields else None)
-        if key is not None:
-            found.add((key, "family_name" in rule.fields))
-    return narrowest(found)
+        if key is None:
+            continue
+        compared = frozenset(f for f in rule.fields if f in IDENTITY_KINDS)
+        range_ = (key, "family_name" in rule.fields)
+        known = kinds.get(range_, compared)
+        kinds[range_] = compared | known if compared and known else ANY
+    return narrowest({(key, family, found) for (key, family), found in kinds.items()})
+
+
+def relaxed(lookups: frozenset[Lookup], carried: frozenset[str]) -> frozenset[Lookup]:
+    """The lookups for a new member who carries ``carried`` identity kinds as attributes:
+    then a member holding one of them as an identity may agree, so a lookup restricted
+    to those kinds looks at everyone."""
+    if not carried:
+        return lookups
+    return frozenset((key, family, ANY if kinds & carried else kinds)
+                     for key, family, kinds in lookups)
 
 
 @dataclass(frozen=True)
 class Plan:
     """What enrolment matching does for a program's rules, worked out once per compiled
-    document: the lookups the rules need, those with the model's (run in the same
-    statement; what only the model's find is dropped while the program has no model),
-    and the identity kinds the rules compare."""
+    document: the lookups the rules need and the identity kinds they compare; for each
+    set of identity kinds a new member carries as attributes, the lookups to run with
+    the model's (in the same statement; what only the model's find is dropped while the
+    program has no model)."""
 
-    for_rules: frozenset[Lookup]
-    lookups: frozenset[Lookup]
+    rules: frozenset[Lookup]
     identity_kinds: frozenset[str]
+    _carrying: dict[frozenset[str], tuple[frozenset[Lookup], frozenset[Lookup]]] = field(
+        default_factory=dict, compare=False, repr=False)
+
+    def for_member(self, attributes: Any) -> tuple[frozenset[Lookup], frozenset[Lookup]]:
+        """``(lookups, for_rules)`` for a new member with these imported attributes:
+        every lookup to run, and those that find what a rule's lookup would (the rest
+        only what the model's would)."""
+        carried = frozenset(kind for kind in self.identity_kinds
+                            if isinstance(attributes, Mapping)
+                            and attributes.get(kind) is not None)
+        found = self._carrying.get(carried)
+        if found is None:
+            rules = relaxed(self.rules, carried)
+            lookups = narrowest(rules | MODEL_LOOKUPS)
+            found = self._carrying[carried] = (lookups, frozenset(
+                lookup for lookup in lookups
+                if lookup in rules or any(covers(lookup, rule) for rule in rules)))
+        return found
 
 
 _PLANS: dict[int, tuple[Matching, Plan]] = {}
@@ -86,11 +134,9 @@ def plan_for(section: Matching) -> Plan:
     if found is None or found[0] is not section:
         if len(_PLANS) >= 64:
             _PLANS.clear()
-        rules = lookups_for(section)
         found = _PLANS[id(section)] = (section, Plan(
-            rules, narrowest(rules | MODEL_LOOKUPS),
-            frozenset(f for _, rule in section.rules() for f in rule.fields
-                      if f in IDENTITY_KINDS)))
+            lookups_for(section), frozenset(f for _, rule in section.rules()
+                                            for f in rule.fields if f in IDENTITY_KINDS)))
     return found[1]
 
 
@@ -181,9 +227,10 @@ class EnrolmentMatcher:
                      gone: set[int]) -> tuple[list[Any], Any]:
         """The new member's look-alikes a rule (or the program's model) compares it with,
         and the model (None before one is trained): one statement."""
+        lookups, for_rules = plan.for_member(row.attributes)
         found = [other for other in repository.look_alikes(
             conn, program_id, row.id, birthdate=row.birthdate, family_key=keys[0],
-            postcode_key=keys[1], lookups=plan.lookups, for_rules=plan.for_rules,
+            postcode_key=keys[1], lookups=lookups, for_rules=for_rules,
             with_identities=with_identities) if other.id not in gone]
         if not found:
             return [], None

@@ -16,6 +16,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from patron.hooks import EnrolledIdentity
 from patron.members.tables import identities, match_models, members, merge_candidates
+from patron.program.document import IDENTITY_KINDS
 
 LOOK_ALIKES = 50
 """Most existing members one blocking key brings back for one new member: a key shared by
@@ -84,6 +85,32 @@ def _identity_list(element: IdentityList, compiler: Any, **kw: Any) -> str:
             f" WHERE member_id = {compiler.process(element.member_id, **kw)} ORDER BY id) AS mi)")
 
 
+class CarriesAttribute(ColumnElement[bool]):
+    """The member carries one of these identity kinds as an imported attribute
+    (``attributes.phone``): a rule that compares an identity can only agree with a
+    member who carries it there, when the other holds it as an identity."""
+
+    inherit_cache = True
+    _traverse_internals = [("kinds", InternalTraversal.dp_string_list)]
+
+    def __init__(self, kinds: Iterable[str]) -> None:
+        self.kinds = sorted(kinds)
+        if not self.kinds or not set(self.kinds) <= set(IDENTITY_KINDS):
+            raise ValueError(f"not identity kinds: {self.kinds}")
+
+
+@compiles(CarriesAttribute, "postgresql")
+def _carries_attribute_postgresql(element: CarriesAttribute, compiler: Any, **kw: Any) -> str:
+    return "(" + " OR ".join(f"members.attributes -> '{kind}' IS NOT NULL"
+                             for kind in element.kinds) + ")"
+
+
+@compiles(CarriesAttribute)
+def _carries_attribute(element: CarriesAttribute, compiler: Any, **kw: Any) -> str:
+    return "(" + " OR ".join(f"json_extract(members.attributes, '$.{kind}') IS NOT NULL"
+                             for kind in element.kinds) + ")"
+
+
 def identity_rows(value: Any) -> list[EnrolledIdentity]:
     """A look-alike's ``identity_list`` as identity rows (type, value, channel)."""
     if value is None:
@@ -92,10 +119,12 @@ def identity_rows(value: Any) -> list[EnrolledIdentity]:
                                                  else value)]
 
 
-Lookups = tuple[tuple[str, bool], ...]
+Lookup = tuple[str, bool, frozenset[str]]
+"""``("birthdate" | "postcode", with the family key, identity kinds)``: see ``look_alikes``."""
+Lookups = tuple[Lookup, ...]
 
 
-def _look_alikes_query(lookups: Lookups, for_rules: frozenset[tuple[str, bool]],
+def _look_alikes_query(lookups: Lookups, for_rules: frozenset[Lookup],
                        with_identities: bool) -> Any:
     """One statement for all of an enrolment's lookups: each its own index range (and its
     own limit), joined by UNION ALL, so a new member costs one round trip, not one per
@@ -103,13 +132,15 @@ def _look_alikes_query(lookups: Lookups, for_rules: frozenset[tuple[str, bool]],
     model's did), carries the program's latest model id (``model_id``: enrolment needs it
     only when it found someone) and, ``with_identities``, its identities."""
     parts = []
-    for key, with_family in lookups:
+    for lookup in lookups:
+        key, with_family, kinds = lookup
         condition = _KEYS[key] == bindparam(f"value_{key}")
         if with_family:
             condition = condition & (members.c.family_key == bindparam("family"))
+        if kinds:
+            condition = condition & CarriesAttribute(kinds)
         extra = [_PROGRAM_MODEL_ID.label("model_id"),
-                 (true() if (key, with_family) in for_rules else false())
-                 .label("for_rules")]
+                 (true() if lookup in for_rules else false()).label("for_rules")]
         if with_identities:
             extra.append(IdentityList(members.c.id).label("identity_list"))
         part = select(*PROFILE, *extra).where(
@@ -123,7 +154,7 @@ def _look_alikes_query(lookups: Lookups, for_rules: frozenset[tuple[str, bool]],
     return union_all(*(select(*part.subquery().c) for part in parts))
 
 
-_LOOK_ALIKES: dict[tuple[Lookups, frozenset[tuple[str, bool]], bool], Any] = {}
+_LOOK_ALIKES: dict[tuple[Lookups, frozenset[Lookup], bool], Any] = {}
 """Built once per set of lookups (a program's rules use one or two sets)."""
 
 
@@ -154,22 +185,25 @@ def identities_of(conn: Connection, member_ids: Sequence[int]) -> dict[int, list
 
 def look_alikes(conn: Connection, program_id: int, member_id: int, *,
                 birthdate: date | None, family_key: str | None, postcode_key: str | None,
-                lookups: Iterable[tuple[str, bool]],
-                for_rules: Iterable[tuple[str, bool]] | None = None,
+                lookups: Iterable[Lookup], for_rules: Iterable[Lookup] | None = None,
                 with_identities: bool = False) -> list[Any]:
     """Active, unmerged members other than ``member_id`` sharing a blocking key, oldest
     first, in one statement.
 
-    Each lookup is ``("birthdate" | "postcode", with_family)``: one range of an
-    ``ix_members_match_*`` index, the family key too when ``with_family``. A lookup
-    whose key the member lacks finds nobody (a missing field never matches). Each row
+    Each lookup is ``("birthdate" | "postcode", with_family, kinds)``: one range of an
+    ``ix_members_match_*`` index, the family key too when ``with_family``, and with
+    ``kinds`` (identity kinds) only members who carry one of them as an imported
+    attribute (``attributes.email``). A lookup whose key the member lacks finds nobody
+    (a missing field never matches). Each row
     has the profile (``PROFILE``), ``model_id`` (the program's latest model, None before
     one is trained), ``for_rules`` (found by one of ``for_rules``, default all
     ``lookups``) and, ``with_identities``, ``identity_list`` (see ``identity_rows``).
     """
     values = {"birthdate": birthdate, "postcode": postcode_key}
-    usable = tuple(sorted((key, with_family) for key, with_family in lookups
-                          if values[key] is not None and not (with_family and family_key is None)))
+    usable = tuple(sorted(
+        ((key, with_family, frozenset(kinds)) for key, with_family, kinds in lookups
+         if values[key] is not None and not (with_family and family_key is None)),
+        key=lambda lookup: (lookup[0], lookup[1], sorted(lookup[2]))))
     if not usable:
         return []
     ruled = frozenset(usable if for_rules is None else for_rules) & frozenset(usable)
@@ -178,7 +212,7 @@ def look_alikes(conn: Connection, program_id: int, member_id: int, *,
     if statement is None:
         statement = _LOOK_ALIKES[cache_key] = _look_alikes_query(usable, ruled, with_identities)
     params = dict(program_id=program_id, member_id=member_id, family=family_key,
-                  **{f"value_{key}": values[key] for key, _ in usable})
+                  **{f"value_{key}": values[key] for key, _, _ in usable})
     found: dict[int, Any] = {}
     for row in conn.execute(statement, params):
         if row.id not in found or row.for_rules:
