@@ -9,7 +9,8 @@ from sqlalchemy import (BigInteger, Connection, String, bindparam, func, literal
                         union_all)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from patron.db.engine import DIALECTS, chunks, insert_rows, one_of, one_of_param
+from patron.db.engine import (DIALECTS, chunks, insert_rows, one_of, one_of_few, one_of_param,
+                              one_of_rows)
 from patron.earning.tables import (awards, order_refunds, order_returns, rule_budgets,
                                    rule_usage)
 from patron.events.tables import events, order_lines, orders
@@ -36,39 +37,43 @@ def lock_accounts(conn: Connection, program: Program,
     return locked_holdings(conn, program, member_ids)
 
 
-def _member_rows(dialect: str) -> Any:
+def _member_rows(dialect: str, few: int = 0) -> Any:
     return select(members.c.id, members.c.status, members.c.birthdate, members.c.region,
                   members.c.join_channel, members.c.attributes).where(
         members.c.program_id == bindparam("program_id"),
-        one_of_param(dialect, members.c.id, "ids"))
+        one_of_few(members.c.id, few, "ids") if few
+        else one_of_param(dialect, members.c.id, "ids"))
 
 
-def _event_counts(dialect: str) -> Any:
+def _event_counts(dialect: str, few: int = 0) -> Any:
     return (select(events.c.member_id, events.c.type, func.count())
-            .where(one_of_param(dialect, events.c.member_id, "ids"))
+            .where(one_of_few(events.c.member_id, few, "ids") if few
+                   else one_of_param(dialect, events.c.member_id, "ids"))
             .group_by(events.c.member_id, events.c.type))
 
 
 _MEMBER_ROWS = {dialect: _member_rows(dialect) for dialect in DIALECTS}
+_ONE_MEMBERS_ROW = {1: _member_rows("postgresql", 1)}
 _EVENT_COUNTS = {dialect: _event_counts(dialect) for dialect in DIALECTS}
+_ONE_MEMBERS_COUNTS = {1: _event_counts("postgresql", 1)}
+"""A single event's member goes through statements of its own (``one_of_rows``): with
+the array form PostgreSQL planned the counts anew on every run."""
 
 
 def member_rows(conn: Connection, program_id: int, member_ids: Iterable[int]) -> list[Any]:
     """What rules read of the members (profile), with their ``status``: an ingest reads
     both at once (who may earn, and what conditions see)."""
-    query = _MEMBER_ROWS[conn.dialect.name]
-    return [row for chunk in chunks(set(member_ids))
-            for row in conn.execute(query, {"program_id": program_id, "ids": chunk})]
+    return list(one_of_rows(conn, _MEMBER_ROWS[conn.dialect.name], _ONE_MEMBERS_ROW, "ids",
+                            list(set(member_ids)), program_id=program_id))
 
 
 def event_counts(conn: Connection, program_id: int, member_ids: Iterable[int]
                  ) -> dict[int, dict[str, int]]:
     """How many events of each type each member has had."""
     counts: dict[int, dict[str, int]] = {}
-    query = _EVENT_COUNTS[conn.dialect.name]
-    for chunk in chunks(set(member_ids)):
-        for member_id, kind, n in conn.execute(query, {"ids": chunk}):
-            counts.setdefault(member_id, {})[kind] = n
+    for member_id, kind, n in one_of_rows(conn, _EVENT_COUNTS[conn.dialect.name],
+                                          _ONE_MEMBERS_COUNTS, "ids", list(set(member_ids))):
+        counts.setdefault(member_id, {})[kind] = n
     return counts
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
 
-from patron.db.engine import DIALECTS, one_of_param
+from patron.db.engine import DIALECTS, one_of_few, one_of_param, one_of_rows
 from patron.earning.tables import order_returns
 from patron.events.tables import events, order_lines, orders
 from patron.members.tables import identities, members
@@ -68,21 +68,22 @@ def purchases_before(conn: Connection, member_id: int, before: datetime) -> int:
         events.c.occurred_at < before)).scalar_one()
 
 
-def _pending(dialect: str) -> Select[Any]:
+def _pending(dialect: str, few: int = 0) -> Select[Any]:
     return select(referrals).where(referrals.c.program_id == bindparam("program_id"),
                                    referrals.c.state == "pending",
-                                   one_of_param(dialect, referrals.c.referee_id, "ids"))
+                                   one_of_few(referrals.c.referee_id, few, "ids") if few
+                                   else one_of_param(dialect, referrals.c.referee_id, "ids"))
 
 
 _PENDING = {dialect: _pending(dialect) for dialect in DIALECTS}  # asked for every event
+_ONE_PENDING = {1: _pending("postgresql", 1)}
+"""A single event's member: a statement of its own, which PostgreSQL plans once."""
 
 
 def pending_for(conn: Connection, program_id: int, member_ids: Iterable[int]) -> dict[int, Any]:
-    ids = list(set(member_ids))
-    if not ids:
-        return {}
-    return {row.referee_id: row for row in conn.execute(
-        _PENDING[conn.dialect.name], {"program_id": program_id, "ids": ids})}
+    return {row.referee_id: row for row in one_of_rows(
+        conn, _PENDING[conn.dialect.name], _ONE_PENDING, "ids", list(set(member_ids)),
+        program_id=program_id)}
 
 
 def due(conn: Connection, program_id: int, now: datetime, limit: int) -> list[Any]:

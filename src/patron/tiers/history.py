@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import (BigInteger, Connection, String, bindparam, literal, null, select,
                         union_all)
 
-from patron.db.engine import DIALECTS, chunks, one_of, one_of_param
+from patron.db.engine import DIALECTS, chunks, one_of, one_of_few, one_of_param, one_of_rows
 from patron.memberships import repository as membership_repository
 from patron.memberships.domain import Membership, entitled_at
 from patron.memberships.tables import memberships
@@ -149,14 +149,19 @@ def _changes(conn: Connection, program_id: int, member_ids: list[int]
     return found
 
 
-def _changes_and_entries(dialect: str) -> Any:
+def _changes_and_entries(dialect: str, few: int = 0) -> Any:
     t, q = tier_changes.c, qualification_entries.c
+
+    def member_of(column: Any) -> Any:
+        return (one_of_few(column, few, "ids") if few
+                else one_of_param(dialect, column, "ids"))
+
     moves = select(literal(0).label("source"), t.member_id, t.at, t.kind, t.to_tier,
                    null().cast(BigInteger).label("amount"), t.id).where(
-        t.program_id == bindparam("program_id"), one_of_param(dialect, t.member_id, "ids"))
+        t.program_id == bindparam("program_id"), member_of(t.member_id))
     counted = select(literal(1), q.member_id, q.occurred_at, null().cast(String),
                      null().cast(String), q.amount, q.id).where(
-        one_of_param(dialect, q.member_id, "ids"), q.metric == bindparam("metric"),
+        member_of(q.member_id), q.metric == bindparam("metric"),
         q.occurred_at >= bindparam("since"))
     both = union_all(moves, counted).subquery()
     return select(both).order_by(both.c.source, both.c.at, both.c.id)
@@ -164,6 +169,8 @@ def _changes_and_entries(dialect: str) -> Any:
 
 _CHANGES_AND_ENTRIES = {dialect: _changes_and_entries(dialect) for dialect in DIALECTS}
 """Built once: building the union costs more Python than running it."""
+_ONE_MEMBERS = {1: _changes_and_entries("postgresql", 1)}
+"""A single event's member: a statement of its own, which PostgreSQL plans once."""
 
 
 def changes_and_entries(conn: Connection, program_id: int, member_ids: Iterable[int],
@@ -174,14 +181,13 @@ def changes_and_entries(conn: Connection, program_id: int, member_ids: Iterable[
     of ``metric`` since ``since`` (as ``repository.entries_since``): one statement."""
     changes: dict[int, list[TierChange]] = defaultdict(list)
     entries: dict[int, list[tuple[datetime, int]]] = {}
-    query = _CHANGES_AND_ENTRIES[conn.dialect.name]
-    for chunk in chunks(sorted(set(member_ids))):
-        for row in conn.execute(query, {"program_id": program_id, "ids": chunk,
-                                        "metric": metric, "since": since}):
-            if row.source == 0:
-                changes[row.member_id].append(TierChange(row.kind, row.to_tier, row.at))
-            else:
-                entries.setdefault(row.member_id, []).append((row.at, row.amount))
+    for row in one_of_rows(conn, _CHANGES_AND_ENTRIES[conn.dialect.name], _ONE_MEMBERS, "ids",
+                           sorted(set(member_ids)), program_id=program_id, metric=metric,
+                           since=since):
+        if row.source == 0:
+            changes[row.member_id].append(TierChange(row.kind, row.to_tier, row.at))
+        else:
+            entries.setdefault(row.member_id, []).append((row.at, row.amount))
     return changes, entries
 
 
