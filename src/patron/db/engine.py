@@ -147,6 +147,21 @@ class Database:
         """
         return self.transact(work, write=False, autocommit=True)
 
+    def refresh_statistics(self, tables: Sequence[Table]) -> None:
+        """``ANALYZE`` these tables on PostgreSQL, after a bulk load (an import).
+
+        Until autovacuum gets to a table a load has filled (a minute or more), the planner
+        reads it by its old statistics: a program's 100,000 new members read as a handful,
+        and a member looked up by id may go through the match keys' index, reading them
+        all (``benchmarks/profiles/single_event.md``). SQLite is left as it is: its planner
+        takes an index's selectivity for granted until ``ANALYZE`` is first run, and
+        running it would change the plans every test and benchmark has measured."""
+        if self.dialect == "postgresql" and tables:
+            with self.engine.connect() as conn:
+                conn.exec_driver_sql("ANALYZE " + ", ".join(
+                    conn.dialect.identifier_preparer.format_table(t) for t in tables))
+                conn.commit()
+
     def dispose(self) -> None:
         self.engine.dispose()
 

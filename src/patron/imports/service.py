@@ -40,12 +40,15 @@ from patron.flows import enrolment
 from patron.imports import domain
 from patron.imports.history import record_history
 from patron.imports.domain import ColumnMap, InvalidRow, Locale
+from patron.events.tables import events, order_lines, orders
 from patron.ledger import repository as ledger_repository
+from patron.ledger.tables import accounts, ledger_entries, lots
 from patron.members import repository as member_repository
 from patron.members import service as member_service
 from patron.members.domain import refuse_future_birthdate
 from patron.members.profile import with_display_name
 from patron.members.schemas import MemberCreate, profile_row
+from patron.members.tables import identities, members
 from patron.program.service import Program
 from patron.schemas_common import MAX_INT
 
@@ -335,6 +338,14 @@ def _record(conn: Connection, program: Program, events: list[EventIn], now: date
     return ingest(conn, program, events, now=now, actor=actor, earn_before_start=earn_history)
 
 
+REFRESH_AFTER = 1000
+"""An import that wrote at least this many events or members has the tables it filled
+analysed at its end (``Database.refresh_statistics``): the first requests after it are
+planned on what the tables now hold, not on what they held before."""
+MEMBER_TABLES = (members, identities, accounts)
+EVENT_TABLES = (*MEMBER_TABLES, events, orders, order_lines, ledger_entries, lots)
+
+
 def import_events(db: Database, program: Program, source: Source, *,
                   now: Callable[[], datetime], actor: str, earn_history: bool = False,
                   batch_size: int = MAX_BATCH, rejects_path: Path | None = None,
@@ -380,6 +391,8 @@ def import_events(db: Database, program: Program, source: Source, *,
                         rejects.add_all(group, outcome.error or {}, event.id)
             if progress:
                 progress(rows)
+        if summary.imported >= REFRESH_AFTER:
+            db.refresh_statistics(EVENT_TABLES)
     finally:
         rejects.close()
         summary.seconds = time.perf_counter() - started
@@ -527,6 +540,8 @@ def import_members(db: Database, program: Program, source: Source, *,
                         rejects.add(row.record, problem or {})
             if progress:
                 progress(len(chunk))
+        if summary.imported >= REFRESH_AFTER:
+            db.refresh_statistics(MEMBER_TABLES)
     finally:
         rejects.close()
         summary.seconds = time.perf_counter() - started
