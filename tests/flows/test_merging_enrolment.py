@@ -134,3 +134,20 @@ def test_a_record_enrolled_with_nothing_else_merges_and_later_history_still_move
     assert len(made.moved["rows"]["orders"]) == 1
     assert snapshot(shop, old)["available"] == 120
     assert tier_of(shop, old)[0] == "silver"
+
+
+def test_a_records_surviving_row_follows_its_merges(database, clock):
+    """What an enrolment answers with: the member the new record stands for now, in one
+    statement for a record merged once, and through a chain of merges too."""
+    from patron.members.repository import surviving_row
+
+    shop = Shop(database, clock, [BASE], pending_days=0)
+    a, b, c = (shop.member() for _ in range(3))
+    assert database.read(lambda conn: surviving_row(conn, shop.program.id, a)).id == a
+    merge(shop, b, a)
+    assert database.read(lambda conn: surviving_row(conn, shop.program.id, a)).id == b
+    merge(shop, c, b)
+    assert database.read(lambda conn: surviving_row(conn, shop.program.id, a)).id == c
+    assert database.read(lambda conn: surviving_row(conn, shop.program.id, 10**9)) is None
+    other = Shop(database, clock, [BASE], pending_days=0)
+    assert database.read(lambda conn: surviving_row(conn, other.program.id, a)) is None

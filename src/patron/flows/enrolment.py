@@ -17,7 +17,6 @@ from sqlalchemy import Connection
 from patron import hooks
 from patron.ledger import repository as ledger_repository
 from patron.matching.normalise import blocking_keys
-from patron.members import repository as member_repository
 from patron.members import service as member_service
 from patron.members.schemas import Member, MemberCreate
 from patron.program.service import Program
@@ -69,5 +68,5 @@ def enrol_member(conn: Connection, program: Program, payload: MemberCreate,
     profile, identities = member_service.new_member(conn, program, payload, now, actor=actor)
     [member_id] = enrol(conn, program, now, [profile], [identities],
                         referral_codes=[payload.referral_code], strict=True)
-    survivor = member_repository.survivor_of(conn, program.id, member_id)
-    return member_service.get_member(conn, program, survivor or member_id), survivor is None
+    member = member_service.surviving_member(conn, program, member_id)
+    return member, member.id == member_id

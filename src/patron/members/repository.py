@@ -4,7 +4,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, tuple_, update
 
 from patron.db.engine import chunks
 from patron.members.tables import identities, member_status_changes, members, merges
@@ -173,6 +173,26 @@ def survivor_of(conn: Connection, program_id: int, member_id: int) -> int | None
             return survivor
         survivor = member_id = row.then
         seen.add(member_id)
+
+
+_MERGED_INTO = (select(_NEXT.c.merged_into)
+                .where(_NEXT.c.program_id == bindparam("program_id"),
+                       _NEXT.c.id == bindparam("member_id")).scalar_subquery())
+_SURVIVING = select(members).where(
+    members.c.program_id == bindparam("program_id"),
+    members.c.id == func.coalesce(_MERGED_INTO, bindparam("member_id")))
+
+
+def surviving_row(conn: Connection, program_id: int, member_id: int) -> Any:
+    """The row of the member ``member_id`` stands for now: its own, or for a merged
+    record its survivor's (following merges of merges, as ``survivor_of``); None when
+    there is no such member. One statement for a record merged once or not at all."""
+    given = {"program_id": program_id, "member_id": member_id}
+    row = conn.execute(_SURVIVING, given).first()
+    if row is not None and row.merged_into is not None:  # the survivor was merged too
+        survivor = survivor_of(conn, program_id, member_id)
+        row = member_row(conn, program_id, survivor) if survivor is not None else row
+    return row
 
 
 def merged_into_of(program_id: int, member_id: int) -> Any:

@@ -111,6 +111,16 @@ def get_member(conn: Connection, program: Program, member_id: int) -> Member:
     return member_out(row, repository.identities_of(conn, [member_id])[member_id])
 
 
+def surviving_member(conn: Connection, program: Program, member_id: int) -> Member:
+    """The member ``member_id`` stands for now: itself, or the member it was merged into
+    (``repository.surviving_row``)."""
+    row = repository.surviving_row(conn, program.id, member_id)
+    if row is None:
+        raise MemberNotFound(f"member {member_id} does not exist in this program",
+                             member_id=member_id)
+    return member_out(row, repository.identities_of(conn, [row.id])[row.id])
+
+
 def require_member(conn: Connection, program: Program, member_id: int) -> None:
     if not repository.existing_member_ids(conn, program.id, [member_id]):
         raise MemberNotFound(f"member {member_id} does not exist in this program",
