@@ -204,8 +204,10 @@ def one_of(conn: Connection, column: Column[Any], values: Iterable[Any]) -> Colu
     return column.in_(values)
 
 
-def one_of_param(dialect: str, column: Column[Any], name: str) -> ColumnElement[bool]:
-    """``one_of`` with the values in the parameter ``name``, for a statement built once.
+def one_of_param(dialect: str, column: Column[Any], name: str, few: int = 0
+                 ) -> ColumnElement[bool]:
+    """``one_of`` with the values in the parameter ``name``, for a statement built once;
+    with ``few``, that many values in scalar parameters instead (``one_of_few``).
 
     Building a joined select costs more Python than running it; a repository that
     runs one per event builds it at import, one per dialect (``DIALECTS``).
@@ -215,8 +217,10 @@ def one_of_param(dialect: str, column: Column[Any], name: str) -> ColumnElement[
     custom plan always looks the cheaper (``benchmarks/statement_times.py`` lists them).
     Hiding the array from both (behind ``OFFSET 0``) was tried: the generic plan it kept
     for an event's tier states ran slower than planning anew. Statements for one or two
-    members use ``one_of_few`` instead.
+    members use ``one_of_few`` instead (``one_of_rows`` picks between the two).
     """
+    if few:
+        return one_of_few(column, few, name)
     if dialect == "postgresql":
         element = Text() if isinstance(column.type, String) else column.type
         return column.in_(select(func.unnest(bindparam(name, type_=ARRAY(element)))))

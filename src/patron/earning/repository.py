@@ -9,7 +9,7 @@ from sqlalchemy import (BigInteger, Connection, String, bindparam, func, literal
                         union_all)
 from sqlalchemy.dialects import postgresql, sqlite
 
-from patron.db.engine import (DIALECTS, chunks, insert_rows, one_of, one_of_few, one_of_param,
+from patron.db.engine import (DIALECTS, chunks, insert_rows, one_of, one_of_param,
                               one_of_rows)
 from patron.earning.tables import (awards, order_refunds, order_returns, rule_budgets,
                                    rule_usage)
@@ -41,14 +41,12 @@ def _member_rows(dialect: str, few: int = 0) -> Any:
     return select(members.c.id, members.c.status, members.c.birthdate, members.c.region,
                   members.c.join_channel, members.c.attributes).where(
         members.c.program_id == bindparam("program_id"),
-        one_of_few(members.c.id, few, "ids") if few
-        else one_of_param(dialect, members.c.id, "ids"))
+        one_of_param(dialect, members.c.id, "ids", few))
 
 
 def _event_counts(dialect: str, few: int = 0) -> Any:
     return (select(events.c.member_id, events.c.type, func.count())
-            .where(one_of_few(events.c.member_id, few, "ids") if few
-                   else one_of_param(dialect, events.c.member_id, "ids"))
+            .where(one_of_param(dialect, events.c.member_id, "ids", few))
             .group_by(events.c.member_id, events.c.type))
 
 

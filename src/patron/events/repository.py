@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, func, select, update
 
 from patron.db.engine import (DIALECTS, chunks, insert_rows, insert_rows_returning_ids, one_of,
-                              one_of_few, one_of_param, one_of_rows)
+                              one_of_param, one_of_rows)
 from patron.events.tables import event_data_pruning, events, order_lines, orders
 
 
@@ -20,15 +20,13 @@ def _by_external_id(dialect: str, few: int = 0) -> Select[Any]:
     return select(events.c.external_id, events.c.type, events.c.member_id, events.c.channel,
                   events.c.occurred_at, events.c.data, events.c.outcome).where(
         events.c.program_id == bindparam("program_id"),
-        one_of_few(events.c.external_id, few, "ids") if few
-        else one_of_param(dialect, events.c.external_id, "ids"))
+        one_of_param(dialect, events.c.external_id, "ids", few))
 
 
 def _known_orders(dialect: str, few: int = 0) -> Select[Any]:
     return select(orders.c.order_id).where(
         orders.c.program_id == bindparam("program_id"),
-        one_of_few(orders.c.order_id, few, "ids") if few
-        else one_of_param(dialect, orders.c.order_id, "ids"))
+        one_of_param(dialect, orders.c.order_id, "ids", few))
 
 
 # Every event asks both, so they are built once; a single event's own id and order go

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, func, insert, select, update
 
-from patron.db.engine import (DIALECTS, FEW, LOCK_AT_ONCE, chunks, one_of, one_of_few,
+from patron.db.engine import (DIALECTS, FEW, LOCK_AT_ONCE, chunks, one_of,
                               one_of_param, one_of_rows)
 from patron.households.tables import household_member_periods, household_members, households
 from patron.ledger.tables import accounts
@@ -88,8 +88,7 @@ def _accounts_with_households(dialect: str, few: int = 0) -> Select[Any]:
                    households.c.account_id.label("pool_account_id"),
                    pool_of.c.id.label("holds_household_id")).select_from(joined)
             .where(accounts.c.program_id == bindparam("program_id"),
-                   one_of_few(accounts.c.member_id, few, "member_ids") if few
-                   else one_of_param(dialect, accounts.c.member_id, "member_ids")))
+                   one_of_param(dialect, accounts.c.member_id, "member_ids", few)))
 
 
 def _locking(statement: Select[Any]) -> Select[Any]:

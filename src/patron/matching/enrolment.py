@@ -15,7 +15,7 @@ each new member:
    compares an identity kind the new member has, each look-alike's identities.
    A lookup only rules that compare an identity use (``[email, postcode]``) finds
    only members carrying that identity as an imported attribute, unless the new
-   member carries it so (identities are unique: see ``Lookup``);
+   member carries it so (identities are unique: see ``repository.Lookup``);
 3. the program's rules decide (``patron.matching.rules``): an auto-merge rule merges
    the new member into the existing one (the survivor: the older record keeps its
    history and ids), a suggest rule queues the pair for review;
@@ -37,6 +37,7 @@ from sqlalchemy import Connection
 
 from patron import hooks
 from patron.matching import candidates, repository
+from patron.matching.repository import Lookup
 from patron.matching.normalise import blocking_keys
 from patron.matching.records import MatchRecord
 from patron.matching.rules import MatchProfile, decide
@@ -46,12 +47,7 @@ from patron.program.versions import versions
 
 ACTOR = "matching"
 ANY: frozenset[str] = frozenset()
-Lookup = tuple[str, bool, frozenset[str]]
-"""A blocking lookup: ``("birthdate" | "postcode", with the family name key, identity
-kinds)``. With identity kinds, only members who carry one of them as an imported
-attribute are found: identities are unique per program, so a rule that compares one
-agrees only where one member holds it as an identity and the other carries it as an
-attribute (``patron.matching.rules``). ``ANY``: no such restriction."""
+"""A lookup's identity kinds when it has no such restriction (``repository.Lookup``)."""
 
 MODEL_LOOKUPS: frozenset[Lookup] = frozenset({("birthdate", True, ANY), ("postcode", True, ANY)})
 

@@ -120,7 +120,11 @@ def identity_rows(value: Any) -> list[EnrolledIdentity]:
 
 
 Lookup = tuple[str, bool, frozenset[str]]
-"""``("birthdate" | "postcode", with the family key, identity kinds)``: see ``look_alikes``."""
+"""A blocking lookup: ``("birthdate" | "postcode", with the family name key, identity
+kinds)`` (see ``look_alikes``). With identity kinds, only members who carry one of them as
+an imported attribute are found: identities are unique per program, so a rule that
+compares one agrees only where one member holds it as an identity and the other carries
+it as an attribute (``patron.matching.rules``); no kinds: no such restriction."""
 Lookups = tuple[Lookup, ...]
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, func, insert, select, update
 
-from patron.db.engine import DIALECTS, one_of_few, one_of_param, one_of_rows
+from patron.db.engine import DIALECTS, one_of_param, one_of_rows
 from patron.earning.tables import order_returns
 from patron.events.tables import events, order_lines, orders
 from patron.members.tables import identities, members
@@ -71,8 +71,7 @@ def purchases_before(conn: Connection, member_id: int, before: datetime) -> int:
 def _pending(dialect: str, few: int = 0) -> Select[Any]:
     return select(referrals).where(referrals.c.program_id == bindparam("program_id"),
                                    referrals.c.state == "pending",
-                                   one_of_few(referrals.c.referee_id, few, "ids") if few
-                                   else one_of_param(dialect, referrals.c.referee_id, "ids"))
+                                   one_of_param(dialect, referrals.c.referee_id, "ids", few))
 
 
 _PENDING = {dialect: _pending(dialect) for dialect in DIALECTS}  # asked for every event

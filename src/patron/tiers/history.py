@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import (BigInteger, Connection, String, bindparam, literal, null, select,
                         union_all)
 
-from patron.db.engine import DIALECTS, chunks, one_of, one_of_few, one_of_param, one_of_rows
+from patron.db.engine import DIALECTS, chunks, one_of, one_of_param, one_of_rows
 from patron.memberships import repository as membership_repository
 from patron.memberships.domain import Membership, entitled_at
 from patron.memberships.tables import memberships
@@ -151,17 +151,12 @@ def _changes(conn: Connection, program_id: int, member_ids: list[int]
 
 def _changes_and_entries(dialect: str, few: int = 0) -> Any:
     t, q = tier_changes.c, qualification_entries.c
-
-    def member_of(column: Any) -> Any:
-        return (one_of_few(column, few, "ids") if few
-                else one_of_param(dialect, column, "ids"))
-
     moves = select(literal(0).label("source"), t.member_id, t.at, t.kind, t.to_tier,
                    null().cast(BigInteger).label("amount"), t.id).where(
-        t.program_id == bindparam("program_id"), member_of(t.member_id))
+        t.program_id == bindparam("program_id"), one_of_param(dialect, t.member_id, "ids", few))
     counted = select(literal(1), q.member_id, q.occurred_at, null().cast(String),
                      null().cast(String), q.amount, q.id).where(
-        member_of(q.member_id), q.metric == bindparam("metric"),
+        one_of_param(dialect, q.member_id, "ids", few), q.metric == bindparam("metric"),
         q.occurred_at >= bindparam("since"))
     both = union_all(moves, counted).subquery()
     return select(both).order_by(both.c.source, both.c.at, both.c.id)

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 
-from patron.db.engine import (DIALECTS, chunks, insert_rows, one_of, one_of_few, one_of_param,
+from patron.db.engine import (DIALECTS, chunks, insert_rows, one_of, one_of_param,
                               one_of_rows)
 from patron.members.tables import members
 from patron.tiers.tables import qualification_entries, tier_changes, tier_states
@@ -38,8 +38,7 @@ def _joined_and_states(dialect: str, few: int = 0) -> Any:
                   members.c.created_at.label("joined_at"), tier_states).select_from(
         members.outerjoin(tier_states, (tier_states.c.member_id == members.c.id)
                           & (tier_states.c.program_id == bindparam("program_id")))).where(
-        one_of_few(members.c.id, few, "ids") if few
-        else one_of_param(dialect, members.c.id, "ids"))
+        one_of_param(dialect, members.c.id, "ids", few))
 
 
 _JOINED_AND_STATES = {dialect: _joined_and_states(dialect) for dialect in DIALECTS}
