@@ -249,11 +249,16 @@ def test_campaign_assignments_and_tags_follow_the_merge_and_come_back_on_undo(da
     assert held() == before
 
 
+@pytest.mark.parametrize("enrolled_now", [False, True])
+@pytest.mark.parametrize("tagged", [True, False])
 def test_a_merge_that_only_moves_rows_records_what_the_merge_in_steps_records(
-        database, clock, monkeypatch):
+        database, clock, monkeypatch, tagged, enrolled_now):
     """On PostgreSQL a merge that moves no points, money or tier history is one statement
     (``patron.flows.merging_plain``): it moves the same rows and records the same merge,
-    status and history as the merge in steps (which SQLite always takes)."""
+    status and history as the merge in steps (which SQLite always takes). Told the merged
+    member was ``enrolled_now``, it first tries the statement that moves identities and a
+    referral only, which merges a member holding nothing else and writes nothing for one
+    holding more (``tagged``), whom the full statement then merges."""
     shop = _shop(database, clock)
     now = shop.clock.now()
 
@@ -262,12 +267,14 @@ def test_a_merge_that_only_moves_rows_records_what_the_merge_in_steps_records(
         shop.db.transact(lambda conn: conn.execute(insert(member_tags), [
             dict(program_id=shop.program.id, member_id=member_id, tag=tag, source="manual",
                  added_by="test", added_at=now)
-            for member_id, tag in ((a, "vip"), (b, "vip"), (b, "baker"))]))
+            for member_id, tag in ((a, "vip"), (b, "vip"), (b, "baker"))
+            if member_id == a or tagged]))
         return a, b
 
     def merge_pair(a, b, reason):
         return shop.db.transact(lambda conn: merge_members(
-            conn, shop.program, a, b, reason=reason, actor="admin:test", now=now))
+            conn, shop.program, a, b, reason=reason, actor="admin:test", now=now,
+            enrolled_now=enrolled_now))
 
     def made(merge_id, a, b):
         def read(conn):
@@ -303,9 +310,13 @@ def test_a_merge_that_only_moves_rows_records_what_the_merge_in_steps_records(
         assert [h.merge_id for h in heard_merges] == [merge_id]
         plain.append(made(merge_id, a, b))
         plain_ids.append(merge_id)
-    # PostgreSQL merged each pair in one statement (the second ask found the pair merged)
-    assert in_one_statement == ([] if database.is_sqlite else [plain_ids[0], None,
-                                                                plain_ids[1], None])
+    # PostgreSQL merged each pair in one statement, the enrolment's own first when it
+    # could (a statement that did not merge returned None; so did the second ask's,
+    # which found the pair merged)
+    tries = [None] if enrolled_now else []
+    first = [None] if enrolled_now and tagged else []
+    assert in_one_statement == ([] if database.is_sqlite else [
+        *first, plain_ids[0], *tries, None, *first, plain_ids[1], *tries, None])
     monkeypatch.setattr(merging, "_plain_merge", lambda *args, **kw: None)
     for reason, expected in zip(("same person", None), plain, strict=True):
         a, b = pair()

@@ -63,7 +63,8 @@ class RecordingMerge:
     def __init__(self) -> None:
         self.calls: list[dict[str, Any]] = []
 
-    def __call__(self, conn, program, survivor_id, merged_id, *, reason, actor, source) -> int:
+    def __call__(self, conn, program, survivor_id, merged_id, *, reason, actor, source,
+                 enrolled_now=False) -> int:
         conn.execute(update(members).where(members.c.id == merged_id)
                      .values(merged_into=survivor_id))
         self.calls.append(dict(program=program.id, survivor=survivor_id, merged=merged_id,

@@ -22,7 +22,8 @@ from patron.program.service import Program
 
 class MergeMembers(Protocol):
     def __call__(self, conn: Connection, program: Program, survivor_id: int, merged_id: int,
-                 *, reason: str | None, actor: str, source: str) -> int: ...
+                 *, reason: str | None, actor: str, source: str,
+                 enrolled_now: bool = False) -> int: ...
 
 
 class SurvivorNotInPair(InvalidInput):

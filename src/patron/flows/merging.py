@@ -191,18 +191,21 @@ def _refuse(survivor: Any, merged: Any, held: dict[int, Holding]) -> None:
 
 def merge_members(conn: Connection, program: Program, survivor_id: int, merged_id: int, *,
                   reason: str | None, actor: str, source: str = "api",
-                  now: datetime | None = None) -> int:
+                  now: datetime | None = None, enrolled_now: bool = False) -> int:
     """Merge ``merged_id`` into ``survivor_id``; returns the merge id (the existing one
     when this pair is already merged). Only what the merged member holds is moved (see
     ``HELD``): merging a record enrolled in the same transaction, which holds its
-    identities and an empty account, moves the identities and records the merge."""
+    identities and an empty account, moves the identities and records the merge.
+    ``enrolled_now``: the merged member was enrolled in this transaction (enrolment
+    matching), so on PostgreSQL the merge first tries the statement that moves only
+    ``ENROLLED_KINDS``; whatever it holds, the merge is the same."""
     if survivor_id == merged_id:
         raise MergeSelf(f"member {survivor_id} cannot be merged with itself",
                         member_id=survivor_id)
     now = _now(now)
     held = locked_holdings(conn, program, [survivor_id, merged_id])
     merge_id = _plain_merge(conn, program, held, survivor_id, merged_id, reason=reason,
-                            actor=actor, source=source, now=now)
+                            actor=actor, source=source, now=now, enrolled_now=enrolled_now)
     if merge_id is None:
         merge_id, new = _merge_in_steps(conn, program, held, survivor_id, merged_id,
                                         reason=reason, actor=actor, source=source, now=now)
@@ -213,25 +216,36 @@ def merge_members(conn: Connection, program: Program, survivor_id: int, merged_i
     return merge_id
 
 
+ENROLLED_KINDS = frozenset({"identities", "referrals_as_referee"})
+"""The kinds of rows an enrolment gives a new member: its identities and, given a code,
+its referral (``patron.flows.enrolment``)."""
+
 _PLAIN = merging_plain.statement(HELD)
+_PLAIN_ENROLLED = merging_plain.statement(HELD, ENROLLED_KINDS)
 
 
 def _plain_merge(conn: Connection, program: Program, held: dict[int, Holding],
                  survivor_id: int, merged_id: int, *, reason: str | None, actor: str,
-                 source: str, now: datetime) -> int | None:
+                 source: str, now: datetime, enrolled_now: bool = False) -> int | None:
     """On PostgreSQL, the merge in one statement when it only moves rows (see
-    ``merging_plain``); None when it does more, or is refused (nothing written then)."""
+    ``merging_plain``; first the statement for ``ENROLLED_KINDS`` when ``enrolled_now``);
+    None when it does more, or is refused (nothing written then)."""
     if conn.dialect.name != "postgresql" or not held.keys() >= {survivor_id, merged_id}:
         return None
     if (held[merged_id].pooled or None not in (held[survivor_id].household_id,
                                                held[merged_id].household_id)):
         return None
-    return merging_plain.plain_merge(
-        conn, _PLAIN, program_id=program.id, survivor_id=survivor_id, merged_id=merged_id,
-        reason=reason, actor=actor, source=source, now=now, moved={
-            "status": "active", "tiers": None,
-            "points": merging_money.no_points(held[survivor_id]),
-            "wallet": merging_money.no_wallet()})
+    moved = {"status": "active", "tiers": None,
+             "points": merging_money.no_points(held[survivor_id]),
+             "wallet": merging_money.no_wallet()}
+    for statement in (_PLAIN_ENROLLED, _PLAIN) if enrolled_now else (_PLAIN,):
+        merge_id = merging_plain.plain_merge(
+            conn, statement, program_id=program.id, survivor_id=survivor_id,
+            merged_id=merged_id, reason=reason, actor=actor, source=source, now=now,
+            moved=moved)
+        if merge_id is not None:
+            return merge_id
+    return None
 
 
 def _merge_in_steps(conn: Connection, program: Program, held: dict[int, Holding],

@@ -16,10 +16,16 @@ the merge itself (enrolment matching merges inside the enrolment's request); its
 snapshot is taken after ``locked_holdings`` locked both accounts, so a
 spend or a merge racing this one has either committed (and the guard sees it) or
 waits. SQLite keeps the steps (``BEGIN IMMEDIATE`` serialises the writers).
+
+A statement may re-point only some kinds of rows (``statement(held, moving)``), its
+guard requiring that the merged member holds none of the others: enrolment matching
+merges a record that holds its identities and perhaps a referral, and that merge
+names two tables to update instead of twenty (``merging.ENROLLED_KINDS``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -44,26 +50,32 @@ MOVED = bindparam("merge_moved", type_=JSONB)
 NOW = bindparam("merge_now", type_=merges.c.created_at.type)
 
 
-def _guard(held: dict[str, Any]) -> Any:
+def _guard(held: dict[str, Any], unmoved: Sequence[str]) -> Any:
     """Whether the merge is plain: both members active, the merged one holding none of
-    ``MONEY_AND_TIER_KINDS`` (else ``merge_members`` takes its steps, and refuses)."""
+    ``MONEY_AND_TIER_KINDS`` nor of the ``unmoved`` kinds of rows (else ``merge_members``
+    takes the full statement or its steps, and refuses)."""
     def active(member: Any) -> Any:
         return exists().where(members.c.program_id == PROGRAM, members.c.id == member,
                               members.c.status == "active")
 
     guard = select(literal_column("1").label("ok")).where(
         active(SURVIVOR), active(MERGED),
-        ~or_(*(held[kind] for kind in MONEY_AND_TIER_KINDS))).cte("plain")
+        ~or_(*(held[kind] for kind in (*MONEY_AND_TIER_KINDS, *unmoved)))).cte("plain")
     return exists(select(guard.c.ok))
 
 
-def _record(moves: list[tuple[str, Any]], guarded: Any) -> Any:
+def _record(moves: dict[str, Any], guarded: Any) -> Any:
     """The merge record: ``merge_moved`` with ``rows``, each kind's moved ids in order
-    (``merging_rows.move_rows``' record)."""
-    rows = func.jsonb_build_object(*(part for name, moved in moves for part in (
-        literal_column(f"'{name}'"), select(func.coalesce(
-            func.jsonb_agg(aggregate_order_by(moved.c.id, moved.c.id)),
-            func.jsonb_build_array())).scalar_subquery())))
+    (``merging_rows.move_rows``' record), an empty list for a kind not moved."""
+    def ids(name: str) -> Any:
+        if name not in moves:
+            return func.jsonb_build_array()
+        return select(func.coalesce(
+            func.jsonb_agg(aggregate_order_by(moves[name].c.id, moves[name].c.id)),
+            func.jsonb_build_array())).scalar_subquery()
+
+    rows = func.jsonb_build_object(*(part for name, _ in merging_rows.HANDOVERS
+                                     for part in (literal_column(f"'{name}'"), ids(name))))
     moved = cast(MOVED, JSONB).op("||")(func.jsonb_build_object(literal_column("'rows'"), rows))
     return insert(merges).from_select(
         ["program_id", "survivor_id", "merged_id", "state", "reason", "actor", "source",
@@ -91,15 +103,21 @@ def _status(record: Any) -> tuple[Any, Any]:
     return status, history
 
 
-def statement(held: dict[str, Any]) -> Any:
+def statement(held: dict[str, Any], moving: Collection[str] | None = None) -> Any:
     """The plain merge, built from ``held`` (``merging.HELD``: per kind, whether the
     merged member holds any); it returns the merge's id, or no row when the guard did
-    not hold (and then wrote nothing)."""
-    guarded = _guard(held)
-    moves = [(name, handover.where(guarded).cte(f"moved_{name}"))
-             for name, handover in merging_rows.HANDOVERS]
+    not hold (and then wrote nothing). ``moving``: the kinds of rows of
+    ``merging_rows.HANDOVERS`` it re-points (default all); the guard then also requires
+    the merged member to hold none of the others: the same merge, with fewer tables to
+    update (PostgreSQL opens and locks every index of a table an update names, whether
+    or not a row changes)."""
+    names = [name for name, _ in merging_rows.HANDOVERS]
+    moving = set(names) if moving is None else set(moving)
+    guarded = _guard(held, [name for name in names if name not in moving])
+    moves = {name: handover.where(guarded).cte(f"moved_{name}")
+             for name, handover in merging_rows.HANDOVERS if name in moving}
     record = _record(moves, guarded)
-    return select(record.c.id).add_cte(*(moved for _, moved in moves), *_status(record))
+    return select(record.c.id).add_cte(*moves.values(), *_status(record))
 
 
 def plain_merge(conn: Connection, statement: Any, *, program_id: int, survivor_id: int,

@@ -270,7 +270,8 @@ class EnrolmentMatcher:
                 survivor, merged = sorted((row.id, other.id))
                 self.merge_factory()(conn, program, survivor, merged,
                                      reason=f"matched on enrolment by {verdict.rule}",
-                                     actor=ACTOR, source="enrolment")
+                                     actor=ACTOR, source="enrolment",
+                                     enrolled_now=True)
                 gone.add(merged)
                 return
             candidates.suggest(conn, program.id, row.id, other.id,
