@@ -6,7 +6,11 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from sqlalchemy import select
+
 from patron.earning import repository as earning_repository
+from patron.events.tables import events
 from patron.imports import domain, service
 from patron.ledger.service import balance
 from patron.members import repository as member_repository
@@ -250,3 +254,28 @@ def test_a_mapped_order_total_is_kept_below_the_sum_of_its_lines(database, progr
     assert summary.reasons == {"invalid_input": 1}  # B2's total is more than its lines
     assert recorded_order(database, program, "B1") == (
         40_00, [("X1", "shoes", 1, 30_00), ("X2", "socks", 3, 15_00)])
+
+
+def test_a_batch_that_fails_stops_the_import_with_every_batch_before_it_written(
+        database, program, clock, tmp_path, monkeypatch):
+    """The next batch is parsed while one is written, but batches are written one after
+    another: when one fails, the import stops with the batches before it written and
+    none after it."""
+    who = {"identity": {"type": "email", "value": "ann@example.com"}}
+    path = write_jsonl(tmp_path / "history.jsonl", [
+        purchase(who, 10_00 + n, clock.now() - timedelta(days=n), event_id=f"e{n}")
+        for n in range(9)])
+    record, sent = service._record, []
+
+    def failing(conn, program, events, *args):
+        sent.append([event.id for event in events])
+        if len(sent) == 2:
+            raise RuntimeError("the database went away")
+        return record(conn, program, events, *args)
+    monkeypatch.setattr(service, "_record", failing)
+    with pytest.raises(RuntimeError, match="went away"):
+        import_file(database, program, clock, path, batch_size=3)
+    assert sent == [["e0", "e1", "e2"], ["e3", "e4", "e5"]]
+    recorded = database.read(lambda conn: conn.execute(select(events.c.external_id).where(
+        events.c.program_id == program.id)).scalars().all())
+    assert sorted(recorded) == ["e0", "e1", "e2"]

@@ -22,6 +22,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -357,46 +358,84 @@ def import_events(db: Database, program: Program, source: Source, *,
     ``duplicates`` count events (an order once). A batch of history that earns nothing
     is written in bulk (``patron.imports.history``) with the same rows and outcomes;
     ``bulk=False`` sends every batch through ingest.
+
+    The next batch is read and parsed while the database writes this one (a writer
+    thread: the driver lets go of the interpreter while it waits for the database).
+    Batches are still written one after another, in the file's order, and a batch is
+    sent only once the one before it committed, so a failed batch stops the import
+    with every batch before it written and none after; the rejects file lists the
+    records in the order it did when nothing overlapped.
     """
     summary, started = ImportSummary("events"), time.perf_counter()
     rejects, locale = Rejects(rejects_path, summary), _locale(program)
     repeats: Counter[str] = Counter()
     groups = _groups(source.records,
                      (source.columns or ColumnMap()) if source.fmt == "csv" else None)
+
+    def write(batch: _Batch) -> list[Any]:
+        events = [event for _, event in batch.parsed]
+        return db.transact(lambda conn: _record(conn, program, events, now(), actor,
+                                                earn_history, bulk)) if events else []
+
+    def finish(batch: _Batch, written: Future[list[Any]]) -> None:
+        for group, problem, record_id in batch.refused:
+            rejects.add_all(group, problem, record_id)
+        for (group, event), outcome in zip(batch.parsed, written.result(), strict=True):
+            if outcome.status == "processed":
+                summary.imported += 1
+                summary.enrolled += outcome.enrolled
+                summary.points += outcome.points
+            elif outcome.status == "duplicate":
+                summary.duplicates += 1
+            else:
+                rejects.add_all(group, outcome.error or {}, event.id)
+        if progress:
+            progress(batch.rows)
+
     try:
-        for chunk in _batches(groups, min(max(batch_size, 1), MAX_BATCH)):
-            rows = sum(len(group) for group in chunk)
-            summary.read += rows
-            parsed: list[tuple[list[Record], EventIn]] = []
-            for group in chunk:
-                try:
-                    parsed.append((group, _event_of(group, source, locale, repeats)))
-                except PatronError as exc:
-                    rejects.add_all(group, exc.problem(), (group[0].raw or {}).get("id"))
-                except ValidationError as exc:
-                    rejects.add_all(group, _validation_problem(exc),
-                                    (group[0].raw or {}).get("id"))
-            if parsed:
-                events = [event for _, event in parsed]
-                outcomes = db.transact(lambda conn: _record(
-                    conn, program, events, now(), actor, earn_history, bulk))
-                for (group, event), outcome in zip(parsed, outcomes):
-                    if outcome.status == "processed":
-                        summary.imported += 1
-                        summary.enrolled += outcome.enrolled
-                        summary.points += outcome.points
-                    elif outcome.status == "duplicate":
-                        summary.duplicates += 1
-                    else:
-                        rejects.add_all(group, outcome.error or {}, event.id)
-            if progress:
-                progress(rows)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="patron-import") as writer:
+            writing: tuple[_Batch, Future[list[Any]]] | None = None
+            try:
+                for chunk in _batches(groups, min(max(batch_size, 1), MAX_BATCH)):
+                    batch = _parse(chunk, source, locale, repeats)
+                    summary.read += batch.rows
+                    if writing is not None:
+                        written, writing = writing, None
+                        finish(*written)
+                    writing = batch, writer.submit(write, batch)
+            finally:  # the batch being written is counted even when reading the file failed
+                if writing is not None:
+                    finish(*writing)
         if summary.imported >= REFRESH_AFTER:
             db.refresh_statistics(EVENT_TABLES)
     finally:
         rejects.close()
         summary.seconds = time.perf_counter() - started
     return summary
+
+
+@dataclass
+class _Batch:
+    """One transaction's worth of a file: its events parsed, and the records refused
+    before any reached the database (with the problem and the event's id)."""
+
+    rows: int
+    parsed: list[tuple[list[Record], EventIn]]
+    refused: list[tuple[list[Record], dict[str, Any], str | None]]
+
+
+def _parse(chunk: list[list[Record]], source: Source, locale: Locale,
+           repeats: Counter[str]) -> _Batch:
+    batch = _Batch(sum(len(group) for group in chunk), [], [])
+    for group in chunk:
+        try:
+            batch.parsed.append((group, _event_of(group, source, locale, repeats)))
+        except PatronError as exc:
+            batch.refused.append((group, exc.problem(), (group[0].raw or {}).get("id")))
+        except ValidationError as exc:
+            batch.refused.append((group, _validation_problem(exc),
+                                  (group[0].raw or {}).get("id")))
+    return batch
 
 
 # --------------------------------------------------------------------------- members

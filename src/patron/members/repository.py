@@ -1,10 +1,12 @@
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, tuple_, update
+from sqlalchemy import (ARRAY, Connection, Text, and_, bindparam, func, insert, or_, select,
+                        true, tuple_, update)
 
 from patron.db.engine import chunks
 from patron.members.tables import identities, member_status_changes, members, merges
@@ -42,40 +44,77 @@ def identities_of(conn: Connection, member_ids: Iterable[int]) -> dict[int, list
 def members_by_identity(conn: Connection, program_id: int,
                         keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Member ids for (type, normalised value) pairs that are known."""
-    wanted = list(set(keys))
-    found: dict[tuple[str, str], int] = {}
-    for chunk in chunks(wanted):
-        rows = conn.execute(select(identities.c.type, identities.c.value, identities.c.member_id)
-                            .where(identities.c.program_id == program_id,
-                                   tuple_(identities.c.type, identities.c.value).in_(chunk)))
-        for row in rows:
-            found[(row.type, row.value)] = row.member_id
-    return found
+    return {(row.type, row.value): row.member_id
+            for row in _by_keys(conn, program_id, keys, "member_id")}
 
 
 def identity_owners(conn: Connection, program_id: int, keys: Iterable[tuple[str, str]]
                     ) -> dict[tuple[str, str], tuple[int, int]]:
     """``members_by_identity`` with each identity's row id: (member id, identity id)."""
-    found: dict[tuple[str, str], tuple[int, int]] = {}
-    for chunk in chunks(list(set(keys))):
-        rows = conn.execute(select(identities.c.type, identities.c.value,
-                                   identities.c.member_id, identities.c.id)
-                            .where(identities.c.program_id == program_id,
-                                   tuple_(identities.c.type, identities.c.value).in_(chunk)))
-        found.update({(row.type, row.value): (row.member_id, row.id) for row in rows})
-    return found
+    return {(row.type, row.value): (row.member_id, row.id)
+            for row in _by_keys(conn, program_id, keys, "member_id", "id")}
 
 
 def identity_ids(conn: Connection, program_id: int,
                  keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
     """Identity row ids for (type, normalised value) pairs that are known."""
-    found: dict[tuple[str, str], int] = {}
-    for chunk in chunks(list(set(keys))):
-        rows = conn.execute(select(identities.c.type, identities.c.value, identities.c.id)
-                            .where(identities.c.program_id == program_id,
-                                   tuple_(identities.c.type, identities.c.value).in_(chunk)))
-        found.update({(row.type, row.value): row.id for row in rows})
-    return found
+    return {(row.type, row.value): row.id for row in _by_keys(conn, program_id, keys, "id")}
+
+
+def _by_keys(conn: Connection, program_id: int, keys: Iterable[tuple[str, str]],
+             *columns: str) -> Iterator[Any]:
+    """The program's identities with these (type, value) keys: ``type``, ``value`` and
+    ``columns``, through statements built once (``_keys_statement``). On PostgreSQL
+    more than a few keys go as two arrays in one statement; on SQLite in chunks."""
+    wanted = list(set(keys))
+    dialect = conn.dialect.name
+    if not wanted:
+        return
+    if len(wanted) <= FEW_KEYS:
+        yield from conn.execute(_keys_statement(columns, dialect, len(wanted)), {
+            "program": program_id, **{f"{part}_{i}": key[j] for i, key in enumerate(wanted)
+                                      for j, part in enumerate(("type", "value"))}})
+    elif dialect == "postgresql":
+        types, values = zip(*wanted)
+        yield from conn.execute(_keys_statement(columns, dialect), {
+            "program": program_id, "types": list(types), "values": list(values)})
+    else:
+        for chunk in chunks(wanted):
+            yield from conn.execute(_keys_statement(columns, dialect),
+                                    {"program": program_id, "keys": chunk})
+
+
+FEW_KEYS = 2
+"""Up to this many keys, each goes in scalar parameters of its own (see ``one_of_few``)."""
+
+
+@functools.cache
+def _keys_statement(columns: tuple[str, ...], dialect: str, few: int = 0) -> Any:
+    """The select of ``_by_keys``: for ``few`` keys in scalar parameters; else, on
+    PostgreSQL, the keys as two arrays joined through the unique (program, type, value)
+    index: one prepared statement whatever their number, where a tuple list of a
+    thousand keys was parsed and planned anew each time (two thousand parameters) and
+    took 16 ms an import batch; on SQLite an expanding tuple list."""
+    query = select(identities.c.type, identities.c.value,
+                   *(identities.c[name] for name in columns)).where(
+        identities.c.program_id == bindparam("program"))
+    if few:
+        return query.where(or_(*(and_(identities.c.type == bindparam(f"type_{i}"),
+                                      identities.c.value == bindparam(f"value_{i}"))
+                                 for i in range(few))))
+    if dialect == "postgresql":
+        keys = func.unnest(bindparam("types", type_=ARRAY(Text())),
+                           bindparam("values", type_=ARRAY(Text()))
+                           ).table_valued("type", "value").render_derived(name="keys")
+        # each key looks its identity up (LATERAL; its LIMIT, one identity per key
+        # anyway, keeps PostgreSQL from flattening it into a join): a join left to the
+        # planner, on a table not analysed yet (an import's first batches), read the
+        # whole array again for every identity of the program
+        found = query.where(identities.c.type == keys.c.type,
+                            identities.c.value == keys.c.value).limit(1).lateral("found")
+        return select(found).select_from(keys).join(found, true())
+    return query.where(tuple_(identities.c.type, identities.c.value).in_(
+        bindparam("keys", expanding=True)))
 
 
 HOLDER = "household"
