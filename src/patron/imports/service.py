@@ -22,7 +22,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -359,8 +359,9 @@ def import_events(db: Database, program: Program, source: Source, *,
     is written in bulk (``patron.imports.history``) with the same rows and outcomes;
     ``bulk=False`` sends every batch through ingest.
 
-    The next batch is read and parsed while the database writes this one (a writer
-    thread: the driver lets go of the interpreter while it waits for the database).
+    On PostgreSQL the next batch is read and parsed while the database writes this one
+    (a writer thread: the driver lets go of the interpreter while it waits for the
+    server; SQLite's work is this process's own, so there it is written in turn).
     Batches are still written one after another, in the file's order, and a batch is
     sent only once the one before it committed, so a failed batch stops the import
     with every batch before it written and none after; the rejects file lists the
@@ -393,7 +394,8 @@ def import_events(db: Database, program: Program, source: Source, *,
             progress(batch.rows)
 
     try:
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="patron-import") as writer:
+        with (_InTurn() if db.is_sqlite else
+              ThreadPoolExecutor(max_workers=1, thread_name_prefix="patron-import")) as writer:
             writing: tuple[_Batch, Future[list[Any]]] | None = None
             try:
                 for chunk in _batches(groups, min(max(batch_size, 1), MAX_BATCH)):
@@ -412,6 +414,18 @@ def import_events(db: Database, program: Program, source: Source, *,
         rejects.close()
         summary.seconds = time.perf_counter() - started
     return summary
+
+
+class _InTurn(Executor):
+    """An executor that runs what it is given at once, in the caller's thread."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        done: Future[T] = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # handed over as a thread's would be, on result()
+            done.set_exception(exc)
+        return done
 
 
 @dataclass

@@ -27,10 +27,9 @@ from patron.ledger.tables import (accounts, expiry_notices, ledger_entries, lot_
 
 def open_accounts(conn: Connection, program_id: int, member_ids: Sequence[int],
                   now: datetime) -> None:
-    if member_ids:
-        conn.execute(insert(accounts), [
-            dict(program_id=program_id, member_id=m, available=0, pending=0, lifetime_earned=0,
-                 created_at=now) for m in member_ids])
+    insert_rows(conn, accounts, [
+        dict(program_id=program_id, member_id=m, available=0, pending=0, lifetime_earned=0,
+             created_at=now) for m in member_ids])
 
 
 def accounts_by_member(conn: Connection, program_id: int,

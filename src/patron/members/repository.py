@@ -8,21 +8,19 @@ from typing import Any
 from sqlalchemy import (ARRAY, Connection, Text, and_, bindparam, func, insert, or_, select,
                         true, tuple_, update)
 
-from patron.db.engine import chunks
+from patron.db.engine import chunks, insert_rows, insert_rows_returning_ids
 from patron.members.tables import identities, member_status_changes, members, merges
 
 
 def insert_members(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    if not rows:
-        return []
-    result = conn.execute(insert(members).returning(members.c.id, sort_by_parameter_order=True),
-                          list(rows))
-    return [r.id for r in result]
+    """New members' rows (``new_member_row``); their ids, in order. Many go in with
+    reserved ids through COPY or executemany (``insert_rows_returning_ids``): a statement
+    of a few hundred members' values was thousands of parameters the driver parsed anew."""
+    return insert_rows_returning_ids(conn, members, rows)
 
 
 def insert_identities(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(identities), list(rows))
+    insert_rows(conn, identities, rows)
 
 
 def member_row(conn: Connection, program_id: int, member_id: int) -> Any:
