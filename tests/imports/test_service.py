@@ -13,6 +13,7 @@ from patron.earning import repository as earning_repository
 from patron.events.tables import events
 from patron.imports import domain, service
 from patron.ledger.service import balance
+from patron.logs import REQUEST_ID
 from patron.members import repository as member_repository
 from patron.members.service import get_member
 from patron.program.service import get_program
@@ -279,3 +280,25 @@ def test_a_batch_that_fails_stops_the_import_with_every_batch_before_it_written(
     recorded = database.read(lambda conn: conn.execute(select(events.c.external_id).where(
         events.c.program_id == program.id)).scalars().all())
     assert sorted(recorded) == ["e0", "e1", "e2"]
+
+
+def test_batches_are_written_in_the_importers_context(database, program, clock, tmp_path,
+                                                      monkeypatch):
+    """On PostgreSQL a writer thread writes the batches; it sees what the importer's
+    context holds (a request's id, its audit trail), as the importer itself would."""
+    who = {"identity": {"type": "email", "value": "ann@example.com"}}
+    path = write_jsonl(tmp_path / "history.jsonl", [
+        purchase(who, 10_00 + n, clock.now() - timedelta(days=n), event_id=f"e{n}")
+        for n in range(5)])
+    record, seen = service._record, []
+
+    def recording(conn, *args):
+        seen.append(REQUEST_ID.get())
+        return record(conn, *args)
+    monkeypatch.setattr(service, "_record", recording)
+    token = REQUEST_ID.set("import-7")
+    try:
+        summary = import_file(database, program, clock, path, batch_size=2)
+    finally:
+        REQUEST_ID.reset(token)
+    assert (summary.imported, seen) == (5, ["import-7"] * 3)

@@ -16,6 +16,7 @@ it like live purchases.
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import itertools
 import json
@@ -404,7 +405,8 @@ def import_events(db: Database, program: Program, source: Source, *,
                     if writing is not None:
                         written, writing = writing, None
                         finish(*written)
-                    writing = batch, writer.submit(write, batch)
+                    # the writer sees the caller's context (a request's audit trail, its id)
+                    writing = batch, writer.submit(contextvars.copy_context().run, write, batch)
             finally:  # the batch being written is counted even when reading the file failed
                 if writing is not None:
                     finish(*writing)
