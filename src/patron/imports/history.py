@@ -53,7 +53,7 @@ LINE_COLUMNS = ["order_pk", "line_no", "sku", "department", "category", "subcate
 
 
 def admits(program: Program, batch: list[EventIn], now: datetime, earn_history: bool
-           ) -> tuple[list[Pending], list[dict[str, Any]], dict[int, PatronError]] | None:
+           ) -> Admitted | None:
     """The batch as pending purchases with their identities and orders (their data, or
     ``PurchaseData.model_dump`` of it: absent fields are the schema's defaults), and the events ingest's checks refuse (a
     line of quantity 0, another currency), if it is history that earns nothing and
@@ -101,12 +101,19 @@ def _checked(item: Pending, program: Program, now: datetime) -> dict[str, Any]:
     return order
 
 
+Admitted = tuple[list[Pending], list[dict[str, Any]], dict[int, PatronError]]
+"""What :func:`admits` makes of a batch it takes."""
+
+
 def record_history(conn: Connection, program: Program, batch: list[EventIn], *,
-                   now: datetime, actor: str, earn_history: bool = False
-                   ) -> list[EventOutcome] | None:
+                   now: datetime, actor: str, earn_history: bool = False,
+                   admitted: Admitted | None = None) -> list[EventOutcome] | None:
     """Record the batch as ``ingest`` would, if :func:`admits` takes it and the database
-    knows none of its ids and orders; ``None`` (nothing written) otherwise."""
-    admitted = admits(program, batch, now, earn_history)
+    knows none of its ids and orders; ``None`` (nothing written) otherwise. ``admitted``:
+    what :func:`admits` made of the batch at ``now``, when the caller worked it out
+    beforehand (an import does, while the batch before is written)."""
+    if admitted is None:
+        admitted = admits(program, batch, now, earn_history)
     if admitted is None or not batch:
         return None
     items, found, rejected = admitted

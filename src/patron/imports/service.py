@@ -39,7 +39,7 @@ from patron.errors import InvalidInput, PatronError
 from patron.events.schemas import EventIn
 from patron.flows.ingest import ingest
 from patron.flows import enrolment
-from patron.imports import domain
+from patron.imports import domain, history
 from patron.imports.history import record_history
 from patron.imports.domain import ColumnMap, InvalidRow, Locale
 from patron.events.tables import events, order_lines, orders
@@ -329,12 +329,14 @@ def _locale(program: Program) -> Locale:
     return Locale(s.currency, s.minor_exponent, s.timezone)
 
 
-def _record(conn: Connection, program: Program, events: list[EventIn], now: datetime,
-            actor: str, earn_history: bool, bulk: bool) -> list[Any]:
-    """One batch: in bulk if it is history that earns nothing (``history``), else ingest."""
-    if bulk:
+def _record(conn: Connection, program: Program, events: list[EventIn],
+            admitted: history.Admitted | None, now: datetime, actor: str,
+            earn_history: bool) -> list[Any]:
+    """One batch: in bulk if it is history that earns nothing (``admitted``: what
+    ``history.admits`` made of it), else ingest."""
+    if admitted is not None:
         found = record_history(conn, program, events, now=now, actor=actor,
-                               earn_history=earn_history)
+                               earn_history=earn_history, admitted=admitted)
         if found is not None:
             return found
     return ingest(conn, program, events, now=now, actor=actor, earn_before_start=earn_history)
@@ -375,9 +377,9 @@ def import_events(db: Database, program: Program, source: Source, *,
                      (source.columns or ColumnMap()) if source.fmt == "csv" else None)
 
     def write(batch: _Batch) -> list[Any]:
-        events = [event for _, event in batch.parsed]
-        return db.transact(lambda conn: _record(conn, program, events, now(), actor,
-                                                earn_history, bulk)) if events else []
+        return db.transact(lambda conn: _record(
+            conn, program, batch.events, batch.admitted, batch.at, actor,
+            earn_history)) if batch.events else []
 
     def finish(batch: _Batch, written: Future[list[Any]]) -> None:
         for group, problem, record_id in batch.refused:
@@ -401,6 +403,12 @@ def import_events(db: Database, program: Program, source: Source, *,
             try:
                 for chunk in _batches(groups, min(max(batch_size, 1), MAX_BATCH)):
                     batch = _parse(chunk, source, locale, repeats)
+                    # the batch's time, and whether it is history to write in bulk, are
+                    # worked out here too: off the writer's thread, which is the slower
+                    batch.at = now()
+                    if bulk and batch.events:
+                        batch.admitted = history.admits(program, batch.events, batch.at,
+                                                        earn_history)
                     summary.read += batch.rows
                     if writing is not None:
                         written, writing = writing, None
@@ -438,6 +446,14 @@ class _Batch:
     rows: int
     parsed: list[tuple[list[Record], EventIn]]
     refused: list[tuple[list[Record], dict[str, Any], str | None]]
+    at: datetime | None = None
+    """When the batch is recorded (its events' ``received_at``)."""
+    admitted: history.Admitted | None = None
+    """What ``history.admits`` made of it: None when ingest is to decide it."""
+
+    @property
+    def events(self) -> list[EventIn]:
+        return [event for _, event in self.parsed]
 
 
 def _parse(chunk: list[list[Record]], source: Source, locale: Locale,
