@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 import pytest
 from pydantic import ValidationError
+from sqlalchemy import event
 from standardwebhooks import Webhook
 
 from patron.clock import FrozenClock
@@ -120,3 +121,21 @@ def test_only_email_goes_over_smtp():
     assert Settings().notifications.channels == {"email": "smtp"}
     assert json.loads(Settings(notifications={"channels": {}}).model_dump_json())[
         "notifications"] == {"channels": {}}
+
+
+def test_a_program_that_tells_no_one_reads_no_one(database, clock):
+    """``channels: {}``: no message is written, and no recipient is read for one."""
+    program = make_program(database, clock, pending_days=0, notifications={"channels": {}})
+    member_id, _ = enrol(database, program, clock, consent={"email_service": True})
+    sent: list[str] = []
+
+    def seen(conn, cursor, statement, *rest):
+        sent.append(" ".join(statement.split()))
+    event.listen(database.engine, "before_cursor_execute", seen)
+    try:
+        earn(database, program, clock, member_id, 10, "a")
+    finally:
+        event.remove(database.engine, "before_cursor_execute", seen)
+    assert rows(database, program) == []
+    recipients = "members.given_name, members.attributes, (SELECT identities.value"
+    assert sent and not any(recipients in statement for statement in sent)

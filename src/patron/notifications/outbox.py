@@ -86,9 +86,9 @@ def write(conn: Connection, program: Program, items: Iterable[Item]) -> int:
     """Write the messages of ``items`` on each of the program's channels whose consent
     the member gave; returns how many were written."""
     items = list(items)
-    if not items:
-        return 0
     channels = program.settings.notifications.channels
+    if not items or not channels:  # a program that tells no one reads no one
+        return 0
     keys = tuple(sorted({(channel, kind.purpose) for _, kind, _, _ in items
                          for channel in channels}))
     people = _recipients(conn, {item[0] for item in items}, keys)
