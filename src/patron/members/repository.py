@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import (ARRAY, Connection, Text, and_, bindparam, func, insert, or_, select,
                         true, tuple_, update)
 
-from patron.db.engine import chunks, insert_rows, insert_rows_returning_ids
+from patron.db.engine import FEW, chunks, insert_rows, insert_rows_returning_ids
 from patron.members.tables import identities, member_status_changes, members, merges
 
 
@@ -68,7 +68,7 @@ def _by_keys(conn: Connection, program_id: int, keys: Iterable[tuple[str, str]],
     dialect = conn.dialect.name
     if not wanted:
         return
-    if len(wanted) <= FEW_KEYS:
+    if len(wanted) <= FEW:  # each key in scalar parameters of its own, as one_of_few
         yield from conn.execute(_keys_statement(columns, dialect, len(wanted)), {
             "program": program_id, **{f"{part}_{i}": key[j] for i, key in enumerate(wanted)
                                       for j, part in enumerate(("type", "value"))}})
@@ -80,10 +80,6 @@ def _by_keys(conn: Connection, program_id: int, keys: Iterable[tuple[str, str]],
         for chunk in chunks(wanted):
             yield from conn.execute(_keys_statement(columns, dialect),
                                     {"program": program_id, "keys": chunk})
-
-
-FEW_KEYS = 2
-"""Up to this many keys, each goes in scalar parameters of its own (see ``one_of_few``)."""
 
 
 @functools.cache
