@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from psycopg import _queries as psycopg_queries
 from sqlalchemy import (ARRAY, Column, ColumnElement, Connection, Engine, String, Table, Text,
-                        bindparam, cast, create_engine, event, func, insert, select)
+                        bindparam, cast, create_engine, event, func, select)
 from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -35,14 +35,20 @@ BULK_ROWS = 10
 
 
 # psycopg turns a statement's placeholders into PostgreSQL's with a regular expression on
-# each execution, and keeps the result only for statements up to 4 KB (its guard against
-# ORM statements that differ every time). Patron builds its statements once: the plain
-# merge (patron.flows.merging_plain, 12.7 KB) spent 0.4 ms of CPU there on every run.
-# Statements with more than 50 parameters are still never kept (see one_of, insert_rows).
+# each execution, and keeps the result only for statements up to 4 KB and 50 parameters
+# (its guard against ORM statements that differ every time). Patron builds its statements
+# once: the plain merge (patron.flows.merging_plain, 12.7 KB) spent 0.4 ms of CPU there on
+# every run, and a few rows inserted together (``_few``: three ledger entries are 60
+# parameters) went through the expression on every event. Bulk statements, whose text
+# varies, take arrays or COPY (see one_of, insert_rows).
 CACHED_STATEMENT_BYTES = 32_768
+CACHED_STATEMENT_PARAMS = 256
 if getattr(psycopg_queries, "MAX_CACHED_STATEMENT_LENGTH", CACHED_STATEMENT_BYTES) < \
         CACHED_STATEMENT_BYTES:
     psycopg_queries.MAX_CACHED_STATEMENT_LENGTH = CACHED_STATEMENT_BYTES
+if getattr(psycopg_queries, "MAX_CACHED_STATEMENT_PARAMS", CACHED_STATEMENT_PARAMS) < \
+        CACHED_STATEMENT_PARAMS:
+    psycopg_queries.MAX_CACHED_STATEMENT_PARAMS = CACHED_STATEMENT_PARAMS
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -277,12 +283,11 @@ def one_of_rows(conn: Connection, many: Any, few: Mapping[int, Any], name: str,
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert rows that all have the same keys; many rows in one pass through the driver."""
+    """Insert rows that all have the same keys; many rows in one pass through the driver,
+    a few in one ``INSERT … VALUES`` (``_few``)."""
     if len(rows) < BULK_ROWS:
-        if len(rows) == 1:
-            conn.execute(_insert(table), rows[0])
-        elif rows:
-            conn.execute(_insert(table), list(rows))
+        if rows:
+            _few(conn, table, rows, returning=False)
         return
     names = list(rows[0])
     _send(conn, table, names, [[row[name] for name in names] for row in rows])
@@ -293,15 +298,13 @@ def insert_rows_returning_ids(conn: Connection, table: Table,
     """Insert rows and return their new ``id`` values, in the order of ``rows``.
 
     Many rows first reserve their ids, then go in with them: the same ids the database
-    would have given them, in the same order.
+    would have given them, in the same order. A few go in one ``INSERT … VALUES …
+    RETURNING id``: the database numbers the rows of a ``VALUES`` list in their order
+    (PostgreSQL takes each row's ``nextval`` as it inserts it; SQLite holds the write lock),
+    so their ids, sorted, are in the order of ``rows``.
     """
     if len(rows) < BULK_ROWS:
-        if not rows:
-            return []
-        if len(rows) == 1:  # one row needs neither executemany nor its ordering
-            return [conn.execute(_returning_id(table), rows[0]).scalar_one()]
-        result = conn.execute(_returning_ids(table), list(rows))
-        return [r.id for r in result]
+        return _few(conn, table, rows, returning=True) if rows else []
     ids = _reserve_ids(conn, table, len(rows))
     names = list(rows[0])
     _send(conn, table, ["id", *names],
@@ -330,36 +333,58 @@ def insert_lists_returning_ids(conn: Connection, table: Table, names: list[str],
     return ids
 
 
-_RETURNING_ID: dict[Table, Any] = {}
-_INSERT: dict[Table, Any] = {}
+_FEW: dict[tuple[Any, ...], tuple[str, list[tuple[int, Any]]]] = {}
+"""``_few``'s statement text and value converters, by table, columns, row count, dialect
+and whether it returns ids."""
 
 
-def _insert(table: Table) -> Any:
-    statement = _INSERT.get(table)
-    if statement is None:
-        statement = _INSERT[table] = insert(table)
-    return statement
+def _few(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *,
+         returning: bool) -> list[int]:
+    """A few rows with the same keys in one ``INSERT … VALUES (…), (…)``, sent as text
+    built once per table, columns and row count; ``returning``: their new ids, sorted
+    (the rows' order, see ``insert_rows_returning_ids``).
+
+    An event writes several tables a row or a few at a time. Through SQLAlchemy's
+    ``insert()`` each of those statements was compiled for its parameters, and a few rows
+    returning ids went through its many-values machinery, which orders them by a sentinel
+    column: more CPU than the database spent on them. The values are converted with the
+    columns' own types, as ``_send`` does and as SQLAlchemy would, and the statement still
+    goes through the connection (its events, its errors).
+    """
+    dialect = conn.dialect
+    names = tuple(rows[0])
+    key = (table, names, len(rows), returning, dialect.name)
+    built = _FEW.get(key)
+    if built is None:
+        built = _FEW[key] = _few_statement(dialect, table, names, len(rows), returning)
+    sql, converters = built
+    values: list[Any] = []
+    for row in rows:
+        values.extend(row[name] for name in names)
+    width = len(names)
+    for start in range(0, len(values), width):
+        for i, convert in converters:
+            values[start + i] = convert(values[start + i])
+    result = conn.exec_driver_sql(sql, tuple(values))
+    return sorted(result.scalars()) if returning else []
 
 
-def _returning_id(table: Table) -> Any:
-    """``INSERT … RETURNING id`` for one row, built once per table."""
-    statement = _RETURNING_ID.get(table)
-    if statement is None:
-        statement = _RETURNING_ID[table] = insert(table).returning(table.c.id)
-    return statement
+def _few_statement(dialect: Any, table: Table, names: tuple[str, ...], count: int,
+                   returning: bool) -> tuple[str, list[tuple[int, Any]]]:
+    quote = dialect.identifier_preparer.quote
+    mark = "%s" if dialect.name == "postgresql" else "?"
+    row = f"({', '.join([mark] * len(names))})"
+    sql = (f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "
+           f"({', '.join(map(quote, names))}) VALUES {', '.join([row] * count)}"
+           + (" RETURNING id" if returning else ""))
+    return sql, _converters(dialect, table, names)
 
 
-_RETURNING_IDS: dict[Table, Any] = {}
-
-
-def _returning_ids(table: Table) -> Any:
-    """``INSERT … RETURNING id`` for a few rows, ids in the rows' order; built once per
-    table (building it cost more than running it for the handful of rows it takes)."""
-    statement = _RETURNING_IDS.get(table)
-    if statement is None:
-        statement = _RETURNING_IDS[table] = insert(table).returning(
-            table.c.id, sort_by_parameter_order=True)
-    return statement
+def _converters(dialect: Any, table: Table, names: Sequence[str]) -> list[tuple[int, Any]]:
+    """The positions among ``names`` whose values the column's type converts before the
+    driver takes them (SQLAlchemy's bind processors), with the converter."""
+    return [(i, convert) for i, name in enumerate(names)
+            if (convert := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))]
 
 
 def _reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
@@ -378,8 +403,7 @@ def _send(conn: Connection, table: Table, names: list[str], rows: list[list[Any]
     """Convert values with the columns' own types (as SQLAlchemy would), then send them:
     COPY on PostgreSQL, executemany on SQLite."""
     dialect = conn.dialect
-    converters = [(i, convert) for i, name in enumerate(names)
-                  if (convert := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))]
+    converters = _converters(dialect, table, names)
     for row in rows:
         for i, convert in converters:
             row[i] = convert(row[i])

@@ -24,11 +24,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from patron import hooks
 from patron.config import get_settings
-from patron.db.engine import chunks
+from patron.db.engine import one_of_param, one_of_rows
 from patron.ledger.tables import expiry_notices
 from patron.members import consents
 from patron.members.tables import identities, members
@@ -47,7 +47,7 @@ Key = tuple[str, str]
 """(channel, purpose): what a member's consent is asked for."""
 
 
-def _recipients_query(keys: tuple[Key, ...]) -> Any:
+def _recipients_query(keys: tuple[Key, ...], dialect: str, few: int = 0) -> Any:
     email = (select(identities.c.value)
              .where(identities.c.member_id == members.c.id, identities.c.type == "email")
              .order_by(identities.c.id).limit(1).scalar_subquery())
@@ -55,12 +55,14 @@ def _recipients_query(keys: tuple[Key, ...]) -> Any:
                for channel, purpose in keys]
     return select(members.c.id, members.c.status, members.c.name, members.c.given_name,
                   members.c.attributes, email, *granted).where(
-        members.c.id.in_(bindparam("ids", expanding=True)))
+        one_of_param(dialect, members.c.id, "ids", few))
 
 
-_RECIPIENTS: dict[tuple[Key, ...], Any] = {}
-"""The read of ``_recipients`` by (channel, purpose) keys, built once (building it costs
-more than running it)."""
+_RECIPIENTS: dict[tuple[tuple[Key, ...], str], tuple[Any, dict[int, Any]]] = {}
+"""The read of ``_recipients`` by (channel, purpose) keys and dialect, built once (building
+it costs more than running it): the list form, and on PostgreSQL one member's own
+(``one_of_rows``). Before, the members went in an expanding list, which SQLAlchemy
+rendered again on every event."""
 
 
 def _recipients(conn: Connection, member_ids: set[int], keys: tuple[Key, ...]
@@ -68,17 +70,17 @@ def _recipients(conn: Connection, member_ids: set[int], keys: tuple[Key, ...]
     """Each member's (first e-mail or None, name, attributes, the keys their consent
     allows): one read of the members, their first e-mail and their latest decision per
     channel and purpose."""
-    query = _RECIPIENTS.get(keys)
-    if query is None:
-        query = _RECIPIENTS[keys] = _recipients_query(keys)
+    dialect = conn.dialect.name
+    queries = _RECIPIENTS.get((keys, dialect))
+    if queries is None:
+        few = {1: _recipients_query(keys, dialect, 1)} if dialect == "postgresql" else {}
+        queries = _RECIPIENTS[(keys, dialect)] = (_recipients_query(keys, dialect), few)
     found: dict[int, tuple[str | None, str, Any, set[Key]]] = {}
-    for chunk in chunks(sorted(member_ids)):
-        for row in conn.execute(query, {"ids": chunk}):
-            allowed = {key for key, decision in zip(keys, row[6:])
-                       if consents.contactable(row.status, decision)}
-            if allowed:
-                found[row.id] = (row[5], row.given_name or row.name or "", row.attributes,
-                                 allowed)
+    for row in one_of_rows(conn, *queries, "ids", sorted(member_ids)):
+        allowed = {key for key, decision in zip(keys, row[6:])
+                   if consents.contactable(row.status, decision)}
+        if allowed:
+            found[row.id] = (row[5], row.given_name or row.name or "", row.attributes, allowed)
     return found
 
 
