@@ -103,6 +103,72 @@ def scratch_database(kind: str, pg_server: str) -> Iterator[Scratch]:
 
 # --------------------------------------------------------------------------- Patron over HTTP
 
+SERVERS: dict[str, int] = {}
+"""The process id of each ``patron_server`` running, by its base URL."""
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of one process (Linux ``/proc``; 0 if it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command name) of every process (Linux ``/proc``)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    head, _, rest = stat.read().rpartition(")")
+                found.append((int(entry), int(rest.split()[1]), head.partition("(")[2]))
+            except OSError:
+                continue
+    return found
+
+
+@dataclass
+class CpuAccount:
+    """CPU seconds spent by the Patron server (its workers too), by PostgreSQL's processes
+    and by this process (the clients) between ``start()`` and ``stop()``. On a machine
+    where all three share the cores, it says which of them a rate is waiting on. Linux
+    only: elsewhere ``per_event`` is None."""
+
+    server: int | None
+    spent: dict[str, float] = field(default_factory=dict)
+
+    def _now(self) -> dict[str, float]:
+        processes = _processes()
+        tree, grew = {self.server}, True
+        while grew:
+            before = len(tree)
+            tree |= {pid for pid, parent, _ in processes if parent in tree}
+            grew = len(tree) > before
+        return {"server": sum(_cpu_seconds(pid) for pid in tree),
+                "database": sum(_cpu_seconds(pid) for pid, _, name in processes
+                                if name == "postgres"),
+                "clients": time.process_time()}
+
+    def start(self) -> None:
+        if self.server is not None and os.path.isdir("/proc"):
+            self.spent = self._now()
+
+    def stop(self) -> None:
+        if self.spent:
+            now = self._now()
+            self.spent = {key: now[key] - value for key, value in self.spent.items()}
+
+    def per_event(self, events: int) -> dict[str, float] | None:
+        """Milliseconds of CPU per event, by part."""
+        if not self.spent or not events:
+            return None
+        return {key: value / events * 1000 for key, value in self.spent.items()}
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -143,8 +209,10 @@ def patron_server(url: str, workers: int = 1, start_seconds: float = 180,
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the Patron server did not start within {start_seconds} s")
             time.sleep(0.1)
+        SERVERS[base] = process.pid
         yield base
     finally:
+        SERVERS.pop(base, None)
         process.terminate()
         try:
             process.wait(10)

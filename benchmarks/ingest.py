@@ -18,6 +18,10 @@ conditions, per-member limits, budgets) with a tier ladder unless ``--program on
 (an entry and lot per rule that gives, awards, limit counters). Every run ends by
 counting what each program holds, so the comparison is checked, not assumed.
 
+On Linux each single-event row also gives the CPU milliseconds one event cost the server
+(all its workers), PostgreSQL's processes (SQLite runs inside the server) and the clients:
+where they share the machine's cores, a rate is bounded by their sum.
+
     .venv/bin/python benchmarks/ingest.py                 # both databases, ~4-5 min
     .venv/bin/python benchmarks/ingest.py --db postgresql --clients 4 --batches 0 --workers 2
 """
@@ -57,7 +61,8 @@ from patron.program.domain import ProgramSettings
 from patron.program.service import Program, create_program
 from patron.program.document import ProgramDocument
 
-from _common import Rate, err, now_utc, patron_server, pg_server_default, run_clients
+from _common import (SERVERS, CpuAccount, Rate, err, now_utc, patron_server,
+                     pg_server_default, run_clients)
 from _common import scratch_database as scratch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -97,6 +102,8 @@ class Row:
     workload: str
     patron: Rate
     raw: Rate
+    cpu: dict[str, float] | None = None
+    """CPU ms per event of the server, the database's processes and the clients."""
 
     @property
     def ratio(self) -> float:
@@ -171,7 +178,8 @@ class Purchases:
 # --------------------------------------------------------------------------- Patron over HTTP
 
 def http_single(base: str, fixture: Fixture, purchases: Purchases, *, clients: int,
-                count: int, seconds: float) -> Rate:
+                count: int, seconds: float, account: CpuAccount | None = None) -> Rate:
+    """``account``: the CPU the requests cost, counted while the clients send."""
     now = now_utc()
     bodies = [json.dumps(e).encode() for e in purchases.many(count, now)]
     headers = {"Authorization": f"Bearer {fixture.key}", "Content-Type": "application/json"}
@@ -179,9 +187,13 @@ def http_single(base: str, fixture: Fixture, purchases: Purchases, *, clients: i
     def send(client: httpx.Client, job: int) -> bool:
         return client.post("/api/v1/events", content=bodies[job]).status_code == 201
 
-    return (run_clients(clients, count, seconds, send,
-                               lambda: httpx.Client(base_url=base, headers=headers, timeout=60),
-                               lambda client: client.close()))
+    account = account or CpuAccount(None)
+    account.start()
+    rate = run_clients(clients, count, seconds, send,
+                       lambda: httpx.Client(base_url=base, headers=headers, timeout=60),
+                       lambda client: client.close())
+    account.stop()
+    return rate
 
 
 def http_batches(base: str, fixture: Fixture, purchases: Purchases, *, batches: int,
@@ -554,11 +566,13 @@ def bench_database(target: Target, args: argparse.Namespace) -> tuple[list[Row],
                     seconds=10)
         for clients in args.clients:
             phase = f"single-{clients}"
+            account = CpuAccount(SERVERS.get(base))
             rate = http_single(base, *prepare(phase), clients=clients,
-                               count=args.single_events, seconds=args.single_seconds)
+                               count=args.single_events, seconds=args.single_seconds,
+                               account=account)
             done[phase] = rate.done
             rows.append(Row(target.name, f"single event, HTTP, {clients} clients", rate,
-                            raw_one[clients]))
+                            raw_one[clients], account.per_event(rate.done)))
         if args.batches:
             patron_http = http_batches(base, *prepare("batch"), clients=args.batch_clients,
                                        **batch)
@@ -592,13 +606,15 @@ def render(rows: list[Row], args: argparse.Namespace) -> Table:
                           f"{args.member_ref}; Patron: {args.program} rule program, "
                           f"{args.workers or 'auto'} worker(s)")
     for name in ("database", "workload", "Patron ev/s", "p50 ms", "p99 ms", "raw ev/s",
-                 "raw p50", "raw p99", "Patron/raw"):
+                 "raw p50", "raw p99", "Patron/raw", "CPU ms/ev server / db / clients"):
         table.add_column(name, justify="left" if name in ("database", "workload") else "right")
     for row in rows:
+        cpu = " / ".join(f"{row.cpu[part]:.1f}" for part in ("server", "database", "clients")
+                         ) if row.cpu else ""
         table.add_row(row.database, row.workload, f"{row.patron.per_second:,.0f}",
                       _ms(row.patron.percentile(0.5)), _ms(row.patron.percentile(0.99)),
                       f"{row.raw.per_second:,.0f}", _ms(row.raw.percentile(0.5)),
-                      _ms(row.raw.percentile(0.99)), f"{row.ratio:.2f}")
+                      _ms(row.raw.percentile(0.99)), f"{row.ratio:.2f}", cpu)
     return table
 
 
@@ -664,7 +680,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps({"settings": vars(args), "results": [
             {"database": r.database, "workload": r.workload, "patron": r.patron.summary("events", "events_per_s"),
-             "raw": r.raw.summary("events", "events_per_s"), "ratio": round(r.ratio, 3)} for r in rows],
+             "raw": r.raw.summary("events", "events_per_s"), "ratio": round(r.ratio, 3),
+             "cpu_ms_per_event": r.cpu} for r in rows],
             "aims": aims(rows), "problems": problems}, indent=2))
     else:
         console = Console(width=max(Console().width, 124))  # a pipe would get 80 columns
