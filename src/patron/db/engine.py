@@ -360,11 +360,10 @@ def _few(conn: Connection, table: Table, rows: Sequence[dict[str, Any]], *,
     sql, converters = built
     values: list[Any] = []
     for row in rows:
-        values.extend(row[name] for name in names)
-    width = len(names)
-    for start in range(0, len(values), width):
+        line = [row[name] for name in names]
         for i, convert in converters:
-            values[start + i] = convert(values[start + i])
+            line[i] = convert(line[i])
+        values.extend(line)
     result = conn.exec_driver_sql(sql, tuple(values))
     return sorted(result.scalars()) if returning else []
 

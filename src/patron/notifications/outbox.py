@@ -19,6 +19,7 @@ the member's data said at the time of the change:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
@@ -58,11 +59,13 @@ def _recipients_query(keys: tuple[Key, ...], dialect: str, few: int = 0) -> Any:
         one_of_param(dialect, members.c.id, "ids", few))
 
 
-_RECIPIENTS: dict[tuple[tuple[Key, ...], str], tuple[Any, dict[int, Any]]] = {}
-"""The read of ``_recipients`` by (channel, purpose) keys and dialect, built once (building
-it costs more than running it): the list form, and on PostgreSQL one member's own
-(``one_of_rows``). Before, the members went in an expanding list, which SQLAlchemy
-rendered again on every event."""
+@functools.cache
+def _recipients_queries(keys: tuple[Key, ...], dialect: str) -> tuple[Any, dict[int, Any]]:
+    """The read of ``_recipients`` for (channel, purpose) ``keys``, built once (building it
+    costs more than running it): the list form, and one member's own (``one_of_rows``).
+    Before, the members went in an expanding list, which SQLAlchemy rendered again on
+    every event."""
+    return _recipients_query(keys, dialect), {1: _recipients_query(keys, dialect, 1)}
 
 
 def _recipients(conn: Connection, member_ids: set[int], keys: tuple[Key, ...]
@@ -70,11 +73,7 @@ def _recipients(conn: Connection, member_ids: set[int], keys: tuple[Key, ...]
     """Each member's (first e-mail or None, name, attributes, the keys their consent
     allows): one read of the members, their first e-mail and their latest decision per
     channel and purpose."""
-    dialect = conn.dialect.name
-    queries = _RECIPIENTS.get((keys, dialect))
-    if queries is None:
-        few = {1: _recipients_query(keys, dialect, 1)} if dialect == "postgresql" else {}
-        queries = _RECIPIENTS[(keys, dialect)] = (_recipients_query(keys, dialect), few)
+    queries = _recipients_queries(keys, conn.dialect.name)
     found: dict[int, tuple[str | None, str, Any, set[Key]]] = {}
     for row in one_of_rows(conn, *queries, "ids", sorted(member_ids)):
         allowed = {key for key, decision in zip(keys, row[6:])
