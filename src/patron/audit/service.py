@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from patron.audit.tables import audit_log
+from patron.db.engine import insert_rows
 from patron.errors import PatronError
 from patron.logs import REQUEST_ID
 from patron.schemas_common import plain_id
@@ -55,11 +56,11 @@ def claim(*, actor: str, program_id: int, api_key_id: int | None = None,
 
 def record(conn: Connection, trail: Trail, *, now: datetime, outcome: str,
            status: int | None = None) -> None:
-    conn.execute(insert(audit_log).values(
+    insert_rows(conn, audit_log, [dict(  # one statement text for every request (``_few``)
         program_id=trail.program_id, at=now, actor=trail.actor, api_key_id=trail.api_key_id,
         staff_account_id=trail.staff_account_id, operation=trail.operation[:300],
         member_id=trail.member_id, request_id=REQUEST_ID.get(), outcome=outcome,
-        status=status))
+        status=status)])
 
 
 def record_success(conn: Connection, *, now: datetime, result: Any = None) -> Trail | None:

@@ -15,9 +15,10 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from limits import parse
-from sqlalchemy import Connection, exists, insert, select, update
+from sqlalchemy import Connection, bindparam, exists, insert, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from patron.auth.tables import api_keys
@@ -243,10 +244,15 @@ def forget_key(token: str) -> None:
     _CACHE.forget(token)
 
 
-def key_in_force(key_id: int) -> ColumnElement[bool]:
+_KEY_IN_FORCE = exists().where(api_keys.c.id == bindparam("guard_key_id"),
+                               api_keys.c.revoked_at.is_(None))
+
+
+def key_in_force(key_id: int) -> tuple[ColumnElement[bool], dict[str, Any]]:
     """True while key ``key_id`` is not revoked: a condition for a statement the
-    request runs anyway, so a cached key costs no lookup of its own."""
-    return exists().where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+    request runs anyway, so a cached key costs no lookup of its own. The condition is
+    built once; its parameters come beside it."""
+    return _KEY_IN_FORCE, {"guard_key_id": key_id}
 
 
 def authenticate(conn: Connection, token: str, now: datetime | None = None) -> Principal:

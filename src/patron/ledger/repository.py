@@ -19,7 +19,7 @@ from sqlalchemy import (ARRAY, BigInteger, Connection, Text, and_, bindparam, ca
 from sqlalchemy.dialects.postgresql import REGCLASS
 
 from patron.db.engine import (BULK_ROWS, _reserve_ids, chunks, insert_rows,
-                              insert_rows_returning_ids, one_of)
+                              insert_rows_returning_ids, one_of, rows_of)
 from patron.ledger.domain import Lot, LotState
 from patron.ledger.tables import (accounts, expiry_notices, ledger_entries, lot_moves,
                                   lot_transfers, lots)
@@ -88,8 +88,9 @@ def debit_unless_recorded(conn: Connection, account_id: int, points: int, key: s
     racing its first request still meets ``UNIQUE(account_id, idempotency_key)``.
     The statement is built once: building it cost more Python than running it.
     """
-    return conn.execute(_DEBIT_UNLESS_RECORDED, dict(
-        debit_account=account_id, debit_points=points, debit_key=key)).first()
+    found = rows_of(conn, _DEBIT_UNLESS_RECORDED, dict(
+        debit_account=account_id, debit_points=points, debit_key=key))
+    return found[0] if found else None
 
 
 def apply_deltas(conn: Connection, deltas: dict[int, tuple[int, int, int]]) -> None:
@@ -122,7 +123,7 @@ def add_to_balances(conn: Connection, deltas: dict[int, tuple[int, int, int]]) -
     if conn.dialect.name == "postgresql" and len(rows) >= BULK_ROWS:
         return dict(_apply_deltas_at_once(conn, rows, returning=True))
     return {account_id: available for row in rows
-            for account_id, available in conn.execute(_ADD_RETURNING, row)}
+            for account_id, available in rows_of(conn, _ADD_RETURNING, row)}
 
 
 def _apply_deltas_at_once(conn: Connection, rows: list[dict[str, int]], *,
@@ -165,8 +166,10 @@ _UPDATE_LOT = update(lots).where(lots.c.id == bindparam("lot_id")).values(
 def update_lots(conn: Connection, changed: Sequence[Lot]) -> None:
     rows = [dict(lot_id=lot.id, new_remaining=lot.remaining, new_state=lot.state.value)
             for lot in changed]
-    if rows:
-        conn.execute(_UPDATE_LOT, rows if len(rows) > 1 else rows[0])
+    if len(rows) == 1:
+        rows_of(conn, _UPDATE_LOT, rows[0])
+    elif rows:
+        conn.execute(_UPDATE_LOT, rows)
 
 
 def _lot(row: Any) -> Lot:

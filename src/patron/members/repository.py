@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import (ARRAY, Connection, Text, and_, bindparam, func, insert, or_, select,
                         true, tuple_, update)
 
-from patron.db.engine import FEW, chunks, insert_rows, insert_rows_returning_ids
+from patron.db.engine import FEW, chunks, insert_rows, insert_rows_returning_ids, rows_of
 from patron.members.tables import identities, member_status_changes, members, merges
 
 
@@ -69,12 +69,12 @@ def _by_keys(conn: Connection, program_id: int, keys: Iterable[tuple[str, str]],
     if not wanted:
         return
     if len(wanted) <= FEW:  # each key in scalar parameters of its own, as one_of_few
-        yield from conn.execute(_keys_statement(columns, dialect, len(wanted)), {
+        yield from rows_of(conn, _keys_statement(columns, dialect, len(wanted)), {
             "program": program_id, **{f"{part}_{i}": key[j] for i, key in enumerate(wanted)
                                       for j, part in enumerate(("type", "value"))}})
     elif dialect == "postgresql":
         types, values = zip(*wanted)
-        yield from conn.execute(_keys_statement(columns, dialect), {
+        yield from rows_of(conn, _keys_statement(columns, dialect), {
             "program": program_id, "types": list(types), "values": list(values)})
     else:
         for chunk in chunks(wanted):
@@ -228,12 +228,16 @@ def surviving_row(conn: Connection, program_id: int, member_id: int) -> Any:
     return row
 
 
-def merged_into_of(program_id: int, member_id: int) -> Any:
+_MERGED_INTO = (select(members.c.merged_into)
+                .where(members.c.program_id == bindparam("extra_program_id"),
+                       members.c.id == bindparam("extra_member_id"))
+                .scalar_subquery())
+
+
+def merged_into_of(program_id: int, member_id: int) -> tuple[Any, dict[str, Any]]:
     """A scalar subquery: the member's ``merged_into`` (None when not merged or unknown),
-    for folding into another statement."""
-    return (select(members.c.merged_into)
-            .where(members.c.program_id == program_id, members.c.id == member_id)
-            .scalar_subquery())
+    for folding into another statement; built once, its parameters beside it."""
+    return _MERGED_INTO, {"extra_program_id": program_id, "extra_member_id": member_id}
 
 
 def status_of(conn: Connection, program_id: int, member_id: int) -> Any:

@@ -3,8 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from patron.db.engine import rows_of
 from patron.program.tables import program_versions, programs
 
 
@@ -19,18 +20,37 @@ def program_by_slug(conn: Connection, slug: str) -> Any:
     return conn.execute(select(programs).where(programs.c.slug == slug)).first()
 
 
+Bound = tuple[Any, dict[str, Any]]
+"""An expression built once, with the values of its parameters."""
+
+_BY_ID: dict[tuple[bool, int, int], tuple[Any, Any, Any]] = {}
+"""``program_by_id``'s statements, by lock and the ids of ``extra`` and ``guard`` (which
+are built once): (extra, guard, statement)."""
+
+
 def program_by_id(conn: Connection, program_id: int, *, lock: bool = False,
-                  extra: Any = None, guard: Any = None) -> Any:
+                  extra: Bound | None = None, guard: Bound | None = None) -> Any:
     """The program's row; ``extra``: one more column, labelled ``extra``; ``guard``: a
-    condition that must also hold, else no row."""
-    query = select(programs).where(programs.c.id == program_id)
-    if guard is not None:
-        query = query.where(guard)
-    if extra is not None:
-        query = query.add_columns(extra.label("extra"))
-    if lock:
-        query = query.with_for_update()
-    return conn.execute(query).first()
+    condition that must also hold, else no row.
+
+    Every API request reads its program (and, in the same statement, its key's revocation
+    and a member path's merge), so the statement is built once per shape."""
+    extra_element, extra_params = extra or (None, {})
+    guard_element, guard_params = guard or (None, {})
+    key = (lock, id(extra_element), id(guard_element))
+    built = _BY_ID.get(key)
+    if built is None or built[0] is not extra_element or built[1] is not guard_element:
+        query = select(programs).where(programs.c.id == bindparam("by_program_id"))
+        if guard_element is not None:
+            query = query.where(guard_element)
+        if extra_element is not None:
+            query = query.add_columns(extra_element.label("extra"))
+        if lock:
+            query = query.with_for_update()
+        built = _BY_ID[key] = (extra_element, guard_element, query)
+    found = rows_of(conn, built[2], {"by_program_id": program_id, **extra_params,
+                                     **guard_params})
+    return found[0] if found else None
 
 
 def set_current(conn: Connection, program_id: int, version: int, name: str,

@@ -77,18 +77,20 @@ def create_program(conn: Connection, *, slug: str, name: str, settings: ProgramS
     return get_program(conn, program_id)
 
 
-def get_program(conn: Connection, program_id: int, *, guard: Any = None) -> Program:
+def get_program(conn: Connection, program_id: int, *,
+                guard: repository.Bound | None = None) -> Program:
     """The program; ``guard``, a condition the same statement checks (ProgramNotFound
-    when it does not hold)."""
+    when it does not hold), built once and given with its parameters."""
     row = repository.program_by_id(conn, program_id, guard=guard)
     if row is None:
         raise ProgramNotFound(f"program {program_id} does not exist")
     return _program(row)
 
 
-def get_program_with(conn: Connection, program_id: int, extra: Any, *,
-                     guard: Any = None) -> tuple[Program, Any]:
-    """``get_program`` and the value of ``extra`` (a scalar subquery) in one statement."""
+def get_program_with(conn: Connection, program_id: int, extra: repository.Bound, *,
+                     guard: repository.Bound | None = None) -> tuple[Program, Any]:
+    """``get_program`` and the value of ``extra`` (a scalar subquery built once, with its
+    parameters) in one statement."""
     row = repository.program_by_id(conn, program_id, extra=extra, guard=guard)
     if row is None:
         raise ProgramNotFound(f"program {program_id} does not exist")
