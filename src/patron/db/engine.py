@@ -339,7 +339,7 @@ def _direct_form(conn: Connection, statement: Any) -> _Direct | None:
                    for n in names)):
         return None
     row = type("Row", (_Row, namedtuple("Row", names)), {"__slots__": ()}) if names else None
-    own = {name: bind.value for name, bind in compiled.binds.items()
+    own = {name: bind.value for bind, name in compiled.bind_names.items()
            if not bind.required and bind.callable is None}
     return _Direct(statement, compiled.string, own, dict(compiled._bind_processors), row)
 

@@ -179,12 +179,15 @@ def _lot(row: Any) -> Lot:
 
 _LIVE_LOTS = select(lots).where(
     lots.c.account_id == bindparam("live_account"),
-    lots.c.state.in_([LotState.OPEN.value, LotState.PENDING.value, LotState.DEBT.value]))
+    lots.c.state.in_([bindparam(f"live_{state.value}", state.value)  # a list SQLAlchemy
+                      for state in (LotState.OPEN, LotState.PENDING, LotState.DEBT)]))
+"""Built once, its states in parameters of their own (a list of values SQLAlchemy renders
+anew on every call), so it goes through ``rows_of``."""
 
 
 def live_lots(conn: Connection, account_id: int) -> list[Lot]:
     """Open, pending and debt lots of one account (the ones a balance is made of)."""
-    return [_lot(r) for r in conn.execute(_LIVE_LOTS, dict(live_account=account_id))]
+    return [_lot(r) for r in rows_of(conn, _LIVE_LOTS, dict(live_account=account_id))]
 
 
 def live_lots_by_earner(conn: Connection, account_id: int) -> list[tuple[Lot, int]]:

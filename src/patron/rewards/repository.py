@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from patron.db.engine import chunks, insert_rows, insert_rows_returning_ids, one_of
+from patron.db.engine import chunks, insert_rows, insert_rows_returning_ids, one_of, rows_of
 from patron.events.tables import events, orders
 from patron.rewards.domain import GIFT_CANCELLED, GIFT_GRANTED, remaining_after
 from patron.rewards.tables import gift_grants, redemptions, reward_stock
@@ -41,9 +41,8 @@ def take_unit(conn: Connection, program_id: int, reward_id: str, stock: int,
     the second waits for the first's row lock and then finds ``remaining = 0``;
     SQLite runs one writer at a time.
     """
-    result = conn.execute(_TAKE_UNIT, dict(take_program=program_id, take_reward=reward_id,
-                                           take_stock=stock, take_now=now))
-    return result.rowcount == 1
+    return bool(rows_of(conn, _TAKE_UNIT, dict(take_program=program_id, take_reward=reward_id,
+                                               take_stock=stock, take_now=now)))
 
 
 _TAKE_UNIT = update(reward_stock).where(
@@ -51,7 +50,8 @@ _TAKE_UNIT = update(reward_stock).where(
     reward_stock.c.reward_id == bindparam("take_reward"),
     reward_stock.c.stock == bindparam("take_stock"), reward_stock.c.remaining > 0).values(
     remaining=reward_stock.c.remaining - 1, redeemed=reward_stock.c.redeemed + 1,
-    updated_at=bindparam("take_now", type_=reward_stock.c.updated_at.type))
+    updated_at=bindparam("take_now", type_=reward_stock.c.updated_at.type)).returning(
+    reward_stock.c.remaining)  # a row back: the unit was taken
 
 
 def create_stock(conn: Connection, program_id: int, reward_id: str, stock: int,
@@ -123,8 +123,9 @@ _REDEMPTION_BY_KEY = select(redemptions).where(
 
 
 def redemption_by_key(conn: Connection, program_id: int, member_id: int, key: str) -> Any:
-    return conn.execute(_REDEMPTION_BY_KEY, dict(by_program=program_id, by_member=member_id,
-                                                 by_key=key)).first()
+    found = rows_of(conn, _REDEMPTION_BY_KEY, dict(by_program=program_id, by_member=member_id,
+                                                   by_key=key))
+    return found[0] if found else None
 
 
 def member_redemptions(conn: Connection, program_id: int, member_id: int,
