@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from patron.db.engine import (DIALECTS, chunks, insert_rows, one_of, one_of_param,
                               one_of_rows)
@@ -80,7 +80,7 @@ def insert_entries(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def insert_state(conn: Connection, **values: Any) -> None:
-    conn.execute(insert(tier_states).values(**values))
+    insert_rows(conn, tier_states, [values])
 
 
 def update_state(conn: Connection, program_id: int, member_id: int, **values: Any) -> None:
@@ -89,8 +89,8 @@ def update_state(conn: Connection, program_id: int, member_id: int, **values: An
 
 
 def insert_changes(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(tier_changes), list(rows))
+    """Rows with the same keys (``insert_rows``)."""
+    insert_rows(conn, tier_changes, rows)
 
 
 def history(conn: Connection, program_id: int, member_id: int, limit: int = 50) -> list[Any]:
