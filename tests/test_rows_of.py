@@ -1,6 +1,5 @@
-"""Statements built once go through ``rows_of`` (and ``one_of_rows``): on PostgreSQL straight
-to psycopg, on SQLite through SQLAlchemy. Either way a caller gets what ``conn.execute``
-would give it: the same names, the same values and types, errors as SQLAlchemy raises them,
+"""Statements built once go through ``rows_of`` (and ``one_of_rows``) straight to the driver
+(psycopg, sqlite3), compiled once. A caller gets what ``conn.execute`` would give it: the same names, the same values and types, errors as SQLAlchemy raises them,
 and every statement seen by whoever listens to the engine."""
 
 from __future__ import annotations
@@ -60,8 +59,7 @@ def test_rows_carry_the_names_values_and_types_execute_gives(database: Database,
         assert row[0] == member_id
     member, name, *_ = row
     assert (member, name) == (member_id, "Member 0")
-    if not database.is_sqlite:  # compiled once and sent through psycopg, not SQLAlchemy
-        assert engine._DIRECT[id(MEMBER)] is not None
+    assert engine._DIRECT[id(MEMBER), database.dialect] is not None  # compiled once, sent to the driver
 
 
 def test_no_rows_and_aggregates(database: Database, program: Program):

@@ -278,8 +278,8 @@ def one_of_rows(conn: Connection, many: Any, few: Mapping[int, Any], name: str,
     values ``few`` has a statement for (``one_of_few`` with the same ``name``) goes through
     that one instead, which PostgreSQL plans once. ``params``: the other parameters.
 
-    The statements are built once (at import, or cached): on PostgreSQL each is compiled
-    once and sent through psycopg directly (``rows_of``)."""
+    The statements are built once (at import, or cached): each is compiled once and sent
+    to the driver directly (``rows_of``)."""
     if conn.dialect.name == "postgresql" and len(values) in few:
         yield from rows_of(conn, few[len(values)], few_params(name, values, **params))
         return
@@ -289,10 +289,10 @@ def one_of_rows(conn: Connection, many: Any, few: Mapping[int, Any], name: str,
 
 # A statement an event runs cost SQLAlchemy about 50 µs of CPU on top of psycopg's own (its
 # execution context, result metadata and rows), about as much as psycopg and the server
-# spent on it. The statements of the hot paths are built once (at import, or cached), so on
-# PostgreSQL ``rows_of`` (and ``one_of_rows``, ``_few``) send them to psycopg directly: their
-# text and converters are taken from SQLAlchemy's compilation once, and rows come back as
-# named tuples with the same names and values (``_Direct``). Listeners of the engine's
+# spent on it. The statements of the hot paths are built once (at import, or cached), so
+# ``rows_of`` (and ``one_of_rows``, ``_few``) send them to the driver directly (psycopg,
+# sqlite3): their text and converters are taken from SQLAlchemy's compilation once, and rows
+# come back as named tuples with the same names and values (``_Direct``). Listeners of the engine's
 # statements (``before_cursor_execute``, ``after_cursor_execute``: a test counting them) see
 # them as before, without an execution context; with ``echo`` they go through SQLAlchemy,
 # and so does a statement SQLAlchemy renders per call (an expanding list).
@@ -300,12 +300,14 @@ def one_of_rows(conn: Connection, many: Any, few: Mapping[int, Any], name: str,
 class _Direct:
     """A statement compiled once for the connection's dialect, sent through psycopg."""
 
-    __slots__ = ("statement", "sql", "own", "binds", "row", "results")
+    __slots__ = ("statement", "sql", "order", "own", "binds", "row", "results")
 
-    def __init__(self, statement: Any, sql: str, own: dict[str, Any], binds: dict[str, Any],
-                 row: Any) -> None:
+    def __init__(self, statement: Any, sql: str, order: Sequence[str] | None,
+                 own: dict[str, Any], binds: dict[str, Any], row: Any) -> None:
         self.statement = statement  # kept, so its id is not reused while cached
         self.sql = sql
+        self.order = order
+        """The parameters' names in the order of the text's ``?`` (SQLite); None: by name."""
         self.own = own
         """The values the statement holds itself (literals bound when it was built)."""
         self.binds = binds
@@ -324,14 +326,15 @@ class _Row(tuple):  # type: ignore[type-arg]
         return self._asdict()  # type: ignore[attr-defined, no-any-return]
 
 
-_DIRECT: dict[int, _Direct | None] = {}
-"""By the statement's id: how it is sent directly, or None where it cannot be."""
+_DIRECT: dict[tuple[int, str], _Direct | None] = {}
+"""By the statement's id and the dialect: how it is sent directly, or None where it
+cannot be."""
 
 
 def _direct_form(conn: Connection, statement: Any) -> _Direct | None:
     compiled = statement.compile(dialect=conn.dialect)
     names = [entry[0] for entry in compiled._result_columns]
-    if (compiled.positiontup is not None or compiled.escaped_bind_names
+    if (compiled.escaped_bind_names
             or compiled.post_compile_params or compiled.literal_execute_params
             or compiled.insert_prefetch or compiled.update_prefetch  # Python-side defaults
             or len(set(names)) < len(names)
@@ -341,19 +344,21 @@ def _direct_form(conn: Connection, statement: Any) -> _Direct | None:
     row = type("Row", (_Row, namedtuple("Row", names)), {"__slots__": ()}) if names else None
     own = {name: bind.value for bind, name in compiled.bind_names.items()
            if not bind.required and bind.callable is None}
-    return _Direct(statement, compiled.string, own, dict(compiled._bind_processors), row)
+    order = list(compiled.positiontup) if compiled.positiontup is not None else None
+    return _Direct(statement, compiled.string, order, own, dict(compiled._bind_processors),
+                   row)
 
 
 def _directly(conn: Connection) -> bool:
-    """Whether statements may skip SQLAlchemy on ``conn``: PostgreSQL, not echoed."""
-    return conn.dialect.name == "postgresql" and not conn._echo
+    """Whether statements may skip SQLAlchemy on ``conn``: when it does not echo them."""
+    return not conn._echo
 
 
 def _direct(conn: Connection, statement: Any) -> _Direct | None:
-    """How ``statement`` goes to psycopg directly; None: through SQLAlchemy."""
+    """How ``statement`` goes to the driver directly; None: through SQLAlchemy."""
     if not _directly(conn):
         return None
-    key = id(statement)
+    key = (id(statement), conn.dialect.name)
     if key not in _DIRECT:
         if len(_DIRECT) >= 4096:
             _DIRECT.clear()
@@ -364,15 +369,18 @@ def _direct(conn: Connection, statement: Any) -> _Direct | None:
 
 def rows_of(conn: Connection, statement: Any, params: dict[str, Any]) -> Sequence[Any]:
     """``conn.execute(statement, params)``'s rows (none for a statement that returns
-    none), for a statement built once: on PostgreSQL through psycopg directly
+    none), for a statement built once: through the driver directly
     (``_Direct``), with the same names and values."""
     direct = _direct(conn, statement)
     if direct is None:
         result = conn.execute(statement, params)
         return list(result) if result.returns_rows else []
     binds = direct.binds
-    sent = {key: binds[key](value) if key in binds else value
-            for key, value in ({**direct.own, **params} if direct.own else params).items()}
+    named = {**direct.own, **params} if direct.own else params
+    sent: Any = {key: binds[key](value) if key in binds else value
+                 for key, value in named.items()}
+    if direct.order is not None:
+        sent = tuple(sent[name] for name in direct.order)
     description, fetched = _execute(conn, direct.sql, sent)
     if direct.row is None:
         return []
@@ -398,36 +406,37 @@ def _result_converters(conn: Connection, statement: Any, description: Any
     compiled = statement.compile(dialect=conn.dialect)
     found = []
     for i, (entry, column) in enumerate(zip(compiled._result_columns, description or ())):
-        convert = entry[3]._cached_result_processor(conn.dialect, column.type_code)
+        convert = entry[3]._cached_result_processor(conn.dialect, column[1])  # type code
         if convert is not None:
             found.append((i, convert))
     return found
 
 
 def _execute(conn: Connection, sql: str, params: Any) -> tuple[Any, list[tuple[Any, ...]]]:
-    """Run ``sql`` through psycopg on ``conn``'s connection, in its transaction: the
+    """Run ``sql`` through the driver on ``conn``'s connection, in its transaction: the
     result's description and rows. A driver error is raised as SQLAlchemy raises it (so
     ``transact`` retries what it retries, and a connection the server dropped is let go)."""
     driver = conn.dialect.loaded_dbapi
     raw = conn.connection.driver_connection
     listening = conn._has_events or conn.engine._has_events
-    with raw.cursor() as cursor:
-        try:
-            if listening:
-                for before in conn.dispatch.before_cursor_execute:
-                    sql, params = before(conn, cursor, sql, params, None, False)
-            cursor.execute(sql, params)
-            found = cursor.fetchall() if cursor.description else []
-            if listening:
-                conn.dispatch.after_cursor_execute(conn, cursor, sql, params, None, False)
-            return cursor.description, found
-        except driver.Error as exc:
-            gone = conn.dialect.is_disconnect(exc, raw, cursor)
-            if gone:
-                conn.invalidate(exc)
-            raise DBAPIError.instance(sql, params, exc, driver.Error,
-                                      connection_invalidated=gone,
-                                      dialect=conn.dialect) from exc
+    cursor = raw.cursor()
+    try:
+        if listening:
+            for before in conn.dispatch.before_cursor_execute:
+                sql, params = before(conn, cursor, sql, params, None, False)
+        cursor.execute(sql, params)
+        found = cursor.fetchall() if cursor.description else []
+        if listening:
+            conn.dispatch.after_cursor_execute(conn, cursor, sql, params, None, False)
+        return cursor.description, found
+    except driver.Error as exc:
+        gone = conn.dialect.is_disconnect(exc, raw, cursor)
+        if gone:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(sql, params, exc, driver.Error, connection_invalidated=gone,
+                                  dialect=conn.dialect) from exc
+    finally:
+        cursor.close()
 
 
 def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
