@@ -98,7 +98,8 @@ def test_a_program_without_history_still_gets_every_report(api):
     assert api.get("/analytics/clv").json()["code"] == "insufficient_data"
 
 
-def test_clv_on_a_degenerate_fit_answers_with_null_figures(api, database, clock):
+def test_clv_on_a_degenerate_fit_answers_with_null_figures(api, database, clock,
+                                                           dropout_at_zero):
     """Not a 500: members the fitted models give no figure for are null, JSON and CSV."""
     program, once = steady_shop(database, clock)
     on = Api(api.client, api.db, program, api.clock)

@@ -366,11 +366,12 @@ def test_reports_on_old_data_are_as_of_its_last_day_and_say_so(shop):
 
 # --------------------------------------------------------------------------- CLV, degenerate fit
 
-def test_clv_on_a_degenerate_fit_reports_members_without_a_prediction(database, clock):
+def test_clv_on_a_degenerate_fit_reports_members_without_a_prediction(database, clock,
+                                                                     dropout_at_zero):
     program, once = steady_shop(database, clock)
     r = database.read(lambda conn: run_report(conn, program, "clv", ReportQuery(),
                                               clock.now()))
-    assert r.bgnbd.a < 1e-6 and r.bgnbd.b < 1e-3  # the data does make the fit degenerate
+    assert r.bgnbd.a < 1e-6 and r.bgnbd.b < 1e-3  # the fit is degenerate
     unpredicted = [m for m in r.members if m.expected_value is None]
     assert {m.member_id for m in unpredicted} == set(once)
     assert all(m.frequency == 0 and m.expected_purchases is None for m in unpredicted)
