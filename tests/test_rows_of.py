@@ -152,3 +152,15 @@ def test_listeners_see_every_statement(database: Database, program: Program):
     assert row.id == member_id
     sent = [s for s in seen if "FROM members" in s]
     assert len(sent) == 1 and [s for s in after if "FROM members" in s] == sent
+
+
+def test_a_connection_outside_a_transaction_begins_one_as_execute_would(
+        database: Database, program: Program):
+    [member_id] = _members(database, program, 1)
+    with database.engine.connect() as conn:
+        rows_of(conn, RENAME, {"member_id": member_id, "new_name": "Not kept"})
+        assert conn.in_transaction()
+        conn.rollback()
+    [name] = database.read(lambda conn: list(conn.execute(
+        select(members.c.name).where(members.c.id == member_id)).scalars()))
+    assert name == "Member 0"

@@ -291,14 +291,15 @@ def one_of_rows(conn: Connection, many: Any, few: Mapping[int, Any], name: str,
 # execution context, result metadata and rows), about as much as psycopg and the server
 # spent on it. The statements of the hot paths are built once (at import, or cached), so
 # ``rows_of`` (and ``one_of_rows``, ``_few``) send them to the driver directly (psycopg,
-# sqlite3): their text and converters are taken from SQLAlchemy's compilation once, and rows
-# come back as named tuples with the same names and values (``_Direct``). Listeners of the engine's
-# statements (``before_cursor_execute``, ``after_cursor_execute``: a test counting them) see
-# them as before, without an execution context; with ``echo`` they go through SQLAlchemy,
-# and so does a statement SQLAlchemy renders per call (an expanding list).
+# sqlite3): their text and converters are taken from SQLAlchemy's compilation once, and
+# rows come back as named tuples with the same names and values (``_Direct``). Listeners
+# of the engine's statements (``before_cursor_execute``, ``after_cursor_execute``: a test
+# counting them) see them as before, without an execution context; with ``echo`` they go
+# through SQLAlchemy, and so does a statement SQLAlchemy renders per call (an expanding
+# list, Python-side defaults).
 
 class _Direct:
-    """A statement compiled once for the connection's dialect, sent through psycopg."""
+    """A statement compiled once for a dialect, sent through the driver."""
 
     __slots__ = ("statement", "sql", "order", "own", "binds", "row", "results")
 
@@ -416,6 +417,8 @@ def _execute(conn: Connection, sql: str, params: Any) -> tuple[Any, list[tuple[A
     """Run ``sql`` through the driver on ``conn``'s connection, in its transaction: the
     result's description and rows. A driver error is raised as SQLAlchemy raises it (so
     ``transact`` retries what it retries, and a connection the server dropped is let go)."""
+    if not conn.in_transaction():
+        conn.begin()  # as ``conn.execute`` begins one (SQLite's ``BEGIN`` is Patron's own)
     driver = conn.dialect.loaded_dbapi
     raw = conn.connection.driver_connection
     listening = conn._has_events or conn.engine._has_events
