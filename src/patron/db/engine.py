@@ -301,10 +301,11 @@ def one_of_rows(conn: Connection, many: Any, few: Mapping[int, Any], name: str,
 class _Direct:
     """A statement compiled once for a dialect, sent through the driver."""
 
-    __slots__ = ("statement", "sql", "order", "own", "binds", "row", "results")
+    __slots__ = ("statement", "sql", "order", "own", "binds", "row", "types", "results")
 
     def __init__(self, statement: Any, sql: str, order: Sequence[str] | None,
-                 own: dict[str, Any], binds: dict[str, Any], row: Any) -> None:
+                 own: dict[str, Any], binds: dict[str, Any], row: Any,
+                 types: list[Any]) -> None:
         self.statement = statement  # kept, so its id is not reused while cached
         self.sql = sql
         self.order = order
@@ -313,6 +314,8 @@ class _Direct:
         """The values the statement holds itself (literals bound when it was built)."""
         self.binds = binds
         self.row = row
+        self.types = types
+        """The result columns' SQLAlchemy types, in order."""
         self.results: list[tuple[int, Any]] | None = None
         """The columns' result converters, known once the first result describes them."""
 
@@ -347,7 +350,7 @@ def _direct_form(conn: Connection, statement: Any) -> _Direct | None:
            if not bind.required and bind.callable is None}
     order = list(compiled.positiontup) if compiled.positiontup is not None else None
     return _Direct(statement, compiled.string, order, own, dict(compiled._bind_processors),
-                   row)
+                   row, [entry[3] for entry in compiled._result_columns])
 
 
 def _directly(conn: Connection) -> bool:
@@ -387,7 +390,7 @@ def rows_of(conn: Connection, statement: Any, params: dict[str, Any]) -> Sequenc
         return []
     results = direct.results
     if results is None:
-        results = direct.results = _result_converters(conn, statement, description)
+        results = direct.results = _result_converters(conn.dialect, direct.types, description)
     make = direct.row._make
     if not results:
         return [make(values) for values in fetched]
@@ -401,13 +404,13 @@ def rows_of(conn: Connection, statement: Any, params: dict[str, Any]) -> Sequenc
     return rows
 
 
-def _result_converters(conn: Connection, statement: Any, description: Any
+def _result_converters(dialect: Any, types: list[Any], description: Any
                        ) -> list[tuple[int, Any]]:
-    """SQLAlchemy's result processors of the statement's columns, by position."""
-    compiled = statement.compile(dialect=conn.dialect)
+    """SQLAlchemy's result processors of the columns, by position, for the driver's types
+    the result describes."""
     found = []
-    for i, (entry, column) in enumerate(zip(compiled._result_columns, description or ())):
-        convert = entry[3]._cached_result_processor(conn.dialect, column[1])  # type code
+    for i, (type_, column) in enumerate(zip(types, description or ())):
+        convert = type_._cached_result_processor(dialect, column[1])  # type code
         if convert is not None:
             found.append((i, convert))
     return found

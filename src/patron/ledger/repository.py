@@ -179,7 +179,7 @@ def _lot(row: Any) -> Lot:
 
 _LIVE_LOTS = select(lots).where(
     lots.c.account_id == bindparam("live_account"),
-    lots.c.state.in_([bindparam(f"live_{state.value}", state.value)  # a list SQLAlchemy
+    lots.c.state.in_([bindparam(f"live_{state.value}", state.value)
                       for state in (LotState.OPEN, LotState.PENDING, LotState.DEBT)]))
 """Built once, its states in parameters of their own (a list of values SQLAlchemy renders
 anew on every call), so it goes through ``rows_of``."""

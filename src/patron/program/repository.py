@@ -25,7 +25,8 @@ Bound = tuple[Any, dict[str, Any]]
 
 _BY_ID: dict[tuple[bool, int, int], tuple[Any, Any, Any]] = {}
 """``program_by_id``'s statements, by lock and the ids of ``extra`` and ``guard`` (which
-are built once): (extra, guard, statement)."""
+are built once): (extra, guard, statement). Each keeps its ``extra`` and ``guard``, so
+their ids are not reused while it is here."""
 
 
 def program_by_id(conn: Connection, program_id: int, *, lock: bool = False,
@@ -39,7 +40,7 @@ def program_by_id(conn: Connection, program_id: int, *, lock: bool = False,
     guard_element, guard_params = guard or (None, {})
     key = (lock, id(extra_element), id(guard_element))
     built = _BY_ID.get(key)
-    if built is None or built[0] is not extra_element or built[1] is not guard_element:
+    if built is None:
         query = select(programs).where(programs.c.id == bindparam("by_program_id"))
         if guard_element is not None:
             query = query.where(guard_element)
