@@ -36,7 +36,7 @@ def write_jsonl(path: Path, lines: list) -> Path:
 def import_file(db, program, clock, path: Path, **options):
     fmt = service.file_format(path)
     columns = options.pop("columns", None)
-    source = service.Source(service.read_records(path, fmt), fmt, columns)
+    source = service.Source.file(path, fmt, columns)  # parsed in a process of its own
     return service.import_events(db, program, source, now=clock.now, actor="test",
                                  rejects_path=path.with_suffix(".rejects.jsonl"), **options)
 

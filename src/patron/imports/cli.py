@@ -80,11 +80,11 @@ def _source(file: Path, fmt: FileFormat, kind: str, maps: list[str] | None,
     if found == "jsonl":
         if maps or sets:
             raise domain.InvalidMapping("--map and --set apply to CSV files only")
-        return Source(service.read_records(file, found), found)
+        return Source.file(file, found)
     columns = domain.mapping(kind, maps or (), sets or (), money=money.value,  # type: ignore[arg-type]
                              time_format=time_format, date_format=date_format)
     domain.check_columns(service.csv_header(file, delimiter=delimiter), columns, kind)  # type: ignore[arg-type]
-    return Source(service.read_records(file, found, delimiter=delimiter), found, columns)
+    return Source.file(file, found, columns, delimiter=delimiter)
 
 
 def _with_progress(file: Path, fmt: str, work: Callable[[Callable[[int], None]], ImportSummary]

@@ -16,6 +16,7 @@ it like live purchases.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import csv
 import itertools
@@ -39,7 +40,7 @@ from patron.errors import InvalidInput, PatronError
 from patron.events.schemas import EventIn
 from patron.flows.ingest import ingest
 from patron.flows import enrolment
-from patron.imports import domain, history
+from patron.imports import apart, domain, history
 from patron.imports.history import record_history
 from patron.imports.domain import ColumnMap, InvalidRow, Locale
 from patron.events.tables import events, order_lines, orders
@@ -210,6 +211,16 @@ class Source:
     records: Iterable[Record]
     fmt: Format
     columns: ColumnMap | None = None
+    reread: Callable[[], Iterable[Record]] | None = None
+    """How to read the records again from the start (a file's: opening it anew). A
+    source that can is parsed in a process of its own (``patron.imports.apart``)."""
+
+    @classmethod
+    def file(cls, path: Path, fmt: Format, columns: ColumnMap | None = None, *,
+             delimiter: str = ",") -> Source:
+        def read() -> Iterator[Record]:
+            return read_records(path, fmt, delimiter=delimiter)
+        return cls(read(), fmt, columns, read)
 
 
 def _groups(records: Iterable[Record], columns: ColumnMap | None) -> Iterator[list[Record]]:
@@ -354,7 +365,7 @@ def import_events(db: Database, program: Program, source: Source, *,
                   now: Callable[[], datetime], actor: str, earn_history: bool = False,
                   batch_size: int = MAX_BATCH, rejects_path: Path | None = None,
                   progress: Callable[[int], None] | None = None,
-                  bulk: bool = True) -> ImportSummary:
+                  bulk: bool = True, parse_apart: bool = True) -> ImportSummary:
     """Send a file's events through ingest, ``batch_size`` per transaction.
 
     ``read`` and ``rejected`` count records (a CSV order's rows each); ``imported`` and
@@ -362,9 +373,12 @@ def import_events(db: Database, program: Program, source: Source, *,
     is written in bulk (``patron.imports.history``) with the same rows and outcomes;
     ``bulk=False`` sends every batch through ingest.
 
-    On PostgreSQL the next batch is read and parsed while the database writes this one
-    (a writer thread: the driver lets go of the interpreter while it waits for the
-    server; SQLite's work is this process's own, so there it is written in turn).
+    The next batch is read and parsed while this one is written. A source that can be
+    read again (``Source.file``) is parsed in a process of its own where the platform
+    forks (``patron.imports.apart``; ``parse_apart=False`` keeps it in this one);
+    otherwise, on PostgreSQL, this thread parses while a writer thread writes (the
+    driver lets go of the interpreter while it waits for the server), and on SQLite,
+    whose work is this process's own, parsing and writing take turns.
     Batches are still written one after another, in the file's order, and a batch is
     sent only once the one before it committed, so a failed batch stops the import
     with every batch before it written and none after; the rejects file lists the
@@ -372,14 +386,20 @@ def import_events(db: Database, program: Program, source: Source, *,
     """
     summary, started = ImportSummary("events"), time.perf_counter()
     rejects, locale = Rejects(rejects_path, summary), _locale(program)
-    repeats: Counter[str] = Counter()
-    groups = _groups(source.records,
-                     (source.columns or ColumnMap()) if source.fmt == "csv" else None)
+    size = min(max(batch_size, 1), MAX_BATCH)
+    apart_ = parse_apart and apart.FORKS and source.reread is not None
+    reread = apart.Reread(source.reread) if source.reread is not None else None
+
+    def produce() -> Iterator[_Batch]:
+        return _prepared(source, program, locale, now, earn_history, bulk, size)
 
     def write(batch: _Batch) -> list[Any]:
         return db.transact(lambda conn: _record(
             conn, program, batch.events, batch.admitted, batch.at, actor,
             earn_history)) if batch.events else []
+
+    def records(group: list[Record] | apart.Span) -> list[Record]:
+        return group if type(group) is list else reread.records(group)  # type: ignore[union-attr]
 
     def finish(batch: _Batch, written: Future[list[Any]]) -> None:
         for group, problem, record_id in batch.refused:
@@ -392,23 +412,18 @@ def import_events(db: Database, program: Program, source: Source, *,
             elif outcome.status == "duplicate":
                 summary.duplicates += 1
             else:
-                rejects.add_all(group, outcome.error or {}, event.id)
+                rejects.add_all(records(group), outcome.error or {}, event.id)
         if progress:
             progress(batch.rows)
 
     try:
         with (_InTurn() if db.is_sqlite else
-              ThreadPoolExecutor(max_workers=1, thread_name_prefix="patron-import")) as writer:
+              ThreadPoolExecutor(max_workers=1, thread_name_prefix="patron-import")) as writer, \
+                contextlib.closing(apart.batches(produce, _Batch) if apart_ else
+                                   produce()) as parsed:
             writing: tuple[_Batch, Future[list[Any]]] | None = None
             try:
-                for chunk in _batches(groups, min(max(batch_size, 1), MAX_BATCH)):
-                    batch = _parse(chunk, source, locale, repeats)
-                    # the batch's time, and whether it is history to write in bulk, are
-                    # worked out here too: off the writer's thread, which is the slower
-                    batch.at = now()
-                    if bulk and batch.events:
-                        batch.admitted = history.admits(program, batch.events, batch.at,
-                                                        earn_history)
+                for batch in parsed:
                     summary.read += batch.rows
                     if writing is not None:
                         written, writing = writing, None
@@ -424,6 +439,22 @@ def import_events(db: Database, program: Program, source: Source, *,
         rejects.close()
         summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _prepared(source: Source, program: Program, locale: Locale, now: Callable[[], datetime],
+              earn_history: bool, bulk: bool, size: int) -> Iterator[_Batch]:
+    """The file's batches, parsed, each with its time (its events' ``received_at``) and,
+    for bulk history, what ``history.admits`` made of it: all pure work, done before the
+    batch reaches the writer, which is the slower."""
+    repeats: Counter[str] = Counter()
+    groups = _groups(source.records,
+                     (source.columns or ColumnMap()) if source.fmt == "csv" else None)
+    for chunk in _batches(groups, size):
+        batch = _parse(chunk, source, locale, repeats)
+        batch.at = now()
+        if bulk and batch.events:
+            batch.admitted = history.admits(program, batch.events, batch.at, earn_history)
+        yield batch
 
 
 class _InTurn(Executor):
@@ -444,7 +475,9 @@ class _Batch:
     before any reached the database (with the problem and the event's id)."""
 
     rows: int
-    parsed: list[tuple[list[Record], EventIn]]
+    parsed: list[tuple[list[Record] | apart.Span, EventIn]]
+    """Each event with its records (a span of the file's lines where they stayed in the
+    parsing process: ``patron.imports.apart``)."""
     refused: list[tuple[list[Record], dict[str, Any], str | None]]
     at: datetime | None = None
     """When the batch is recorded (its events' ``received_at``)."""

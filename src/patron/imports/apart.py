@@ -1,0 +1,194 @@
+"""Parsing an import's file in a process of its own.
+
+An import of history spends about as much time parsing its file (cells to orders, orders
+checked) as writing it, and both are Python: in one process they take turns on one
+interpreter. Where the platform forks, ``import_events`` parses a file in a child
+process, which starts as a copy of the importing one (the program, the column map and
+the clock are already there: nothing is sent to it) and hands each batch back through a
+pipe, ready to be written, while the importing process writes the batch before it.
+
+A batch crosses as plain values (tuples, dicts, strings: what pickle is quick with),
+not as the models they are: events are rebuilt from their fields without being checked
+again (``model_construct``: the child checked them). The records of an event cross only
+where the importing process may need them for the rejects file: those of an event the
+parse or the bulk history check refused. An event refused later, while it is written,
+is rare, and its records are read again from the file (:class:`Reread`).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import sys
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime
+from typing import Any, NamedTuple, Protocol, TypeVar
+
+from patron.errors import PatronError
+from patron.events.schemas import EventIn, MemberRef
+from patron.flows.handlers import Pending
+from patron.imports.history import PURCHASE
+from patron.members.schemas import IdentityIn
+
+FORKS = sys.platform == "linux"
+"""Whether a parsing process can start as a copy of this one (elsewhere, or where
+forking a process with threads is unsafe, a file is parsed in the importing process)."""
+
+B = TypeVar("B")
+
+
+class Span(NamedTuple):
+    """The records of one event, by the file lines of its first and last record."""
+
+    first: int
+    last: int
+
+
+class Problem(PatronError):
+    """A refusal worked out in the parsing process, with its problem as worded there."""
+
+    def __init__(self, problem: dict[str, Any]) -> None:
+        super().__init__(str(problem.get("detail", "")))
+        self.body = problem
+
+    def problem(self) -> dict[str, Any]:
+        return dict(self.body)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return Problem, (self.body,)
+
+
+class Parsed(Protocol):
+    """What crosses: one batch of ``service._Batch``."""
+
+    rows: int
+    parsed: list[tuple[Any, EventIn]]
+    refused: list[tuple[Any, dict[str, Any], str | None]]
+    at: datetime | None
+    admitted: Any
+
+
+def encode(batch: Parsed) -> tuple[Any, ...]:
+    """The batch as plain values (in the parsing process)."""
+    rejected: dict[int, PatronError] = batch.admitted[2] if batch.admitted is not None else {}
+    shapes: dict[tuple[frozenset[str], ...], int] = {}
+    events: list[tuple[Any, ...]] = []
+    groups: list[Any] = []
+    for index, (group, event) in enumerate(batch.parsed):
+        member, identity = event.member, event.member.identity
+        shape = (frozenset(event.model_fields_set), frozenset(member.model_fields_set),
+                 frozenset(identity.model_fields_set) if identity is not None else frozenset())
+        events.append((event.id, event.type, member.id,
+                       *((identity.type, identity.value, identity.channel)
+                         if identity is not None else (None, None, None)),
+                       event.occurred_at, event.channel, event.data,
+                       shapes.setdefault(shape, len(shapes))))
+        groups.append(group if index in rejected else Span(group[0].line, group[-1].line))
+    admitted = None
+    if batch.admitted is not None:
+        items, found, _ = batch.admitted
+        admitted = ([(item.index, item.identity, item.data) for item in items], found,
+                    {index: error.problem() for index, error in rejected.items()})
+    return (batch.rows, batch.at, events, groups, list(shapes), batch.refused, admitted)
+
+
+def decode(wire: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``(rows, parsed, refused, at, admitted)`` of a batch, as the parsing process had
+    them (in the importing process)."""
+    rows, at, events, groups, shapes, refused, admitted = wire
+    construct_event, construct_member = EventIn.model_construct, MemberRef.model_construct
+    construct_identity = IdentityIn.model_construct
+    parsed: list[tuple[Any, EventIn]] = []
+    for (event_id, kind, member_id, identity_type, value, identity_channel, occurred_at,
+         channel, data, shape), group in zip(events, groups, strict=True):
+        event_set, member_set, identity_set = shapes[shape]  # each model its own set
+        identity = (construct_identity(set(identity_set), type=identity_type, value=value,
+                                       channel=identity_channel)
+                    if identity_type is not None else None)
+        member = construct_member(set(member_set), id=member_id, identity=identity)
+        parsed.append((group, construct_event(set(event_set), id=event_id, type=kind, member=member,
+                                              occurred_at=occurred_at, channel=channel,
+                                              data=data)))
+    if admitted is not None:
+        items, found, problems = admitted
+        pending = [Pending(index, parsed[index][1], PURCHASE.handler, data=data,
+                           identity=identity) for index, identity, data in items]
+        admitted = (pending, found, {index: Problem(p) for index, p in problems.items()})
+    return rows, parsed, refused, at, admitted
+
+
+class Failed(Exception):
+    """What stopped the parsing process, when it could not cross as it was raised."""
+
+
+def batches(produce: Callable[[], Iterable[Parsed]], build: Callable[..., B]) -> Iterator[B]:
+    """Run ``produce`` in a forked process and yield each batch it gives, in order, as
+    ``build`` makes it of what :func:`decode` gives; the process is at most a batch ahead (a pipe holds one), so
+    an import still streams its file. What ``produce`` raises is raised here, after the
+    batches before it. Closing the iterator stops the process."""
+    context = multiprocessing.get_context("fork")
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(target=_produce, args=(produce, sending), daemon=True,
+                              name="patron-import-parse")
+    process.start()
+    sending.close()
+    try:
+        while True:
+            try:
+                kind, value = pickle.loads(receiving.recv_bytes())
+            except EOFError:
+                raise Failed("the parsing process ended without a word "
+                             f"(exit code {process.exitcode})") from None
+            if kind == "batch":
+                yield build(*decode(value))
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        receiving.close()
+        if process.is_alive():
+            process.terminate()
+        process.join()
+
+
+def _produce(produce: Callable[[], Iterable[Parsed]], sending: Any) -> None:
+    """The parsing process: every batch, then the end or what stopped it."""
+    try:
+        for batch in produce():
+            sending.send_bytes(pickle.dumps(("batch", encode(batch)), pickle.HIGHEST_PROTOCOL))
+        sending.send_bytes(pickle.dumps(("end", None)))
+    except BaseException as exc:  # noqa: BLE001 - handed to the importing process
+        try:
+            told = pickle.dumps(("error", exc), pickle.HIGHEST_PROTOCOL)
+            pickle.loads(told)
+        except Exception:  # noqa: BLE001 - an exception that cannot cross is told in words
+            told = pickle.dumps(("error", Failed("".join(
+                traceback.format_exception(exc)).strip())))
+        sending.send_bytes(told)
+    finally:
+        sending.close()
+
+
+class Reread:
+    """A file's records again, for the few the importing process needs that the parsing
+    process did not send: read forward, as the spans asked for come in the file's order."""
+
+    def __init__(self, read: Callable[[], Iterable[Any]]) -> None:
+        self._read = read
+        self._records: Iterator[Any] | None = None
+        self._line = 0
+
+    def records(self, span: Span) -> list[Any]:
+        if self._records is None or span.first <= self._line:
+            self._records, self._line = iter(self._read()), 0
+        found: list[Any] = []
+        for record in self._records:
+            self._line = record.line
+            if record.line >= span.first:
+                found.append(record)
+            if record.line >= span.last:
+                break
+        return found
+
