@@ -162,7 +162,7 @@ def test_what_the_parsing_process_raises_is_raised_in_the_importer():
         yield  # pragma: no cover - a generator that raises at once
 
     with pytest.raises(InvalidRow, match="no type") as raised:
-        list(apart.batches(produce, tuple))
+        list(apart.batches(produce, tuple, tuple))
     assert raised.value.problem()["field"] == "type"
 
     class Unpicklable(Exception):
@@ -174,7 +174,7 @@ def test_what_the_parsing_process_raises_is_raised_in_the_importer():
         yield  # pragma: no cover
 
     with pytest.raises(apart.Failed, match="Unpicklable: lost"):
-        list(apart.batches(produce_unpicklable, tuple))
+        list(apart.batches(produce_unpicklable, tuple, tuple))
 
 
 def test_events_cross_as_they_were_parsed():
@@ -191,9 +191,10 @@ def test_events_cross_as_they_were_parsed():
                              InvalidRow("bad").problem(), None)],
                            at=datetime(2026, 1, 1, tzinfo=UTC))
     wire = pickle.loads(pickle.dumps(apart.encode(batch)))
-    rows, parsed, refused, at, admitted = apart.decode(wire)
+    rows, parsed, refused, at, admitted = apart.decode(wire, service.Record)
     assert (rows, refused, at, admitted) == (2, batch.refused, batch.at, None)
-    assert [group for group, _ in parsed] == [apart.Span(3, 4), apart.Span(5, 5)]
+    assert type(refused[0][0][0]) is service.Record
+    assert [group for group, _ in parsed] == [(3, 4), (5, 5)]
     for (_, before), (_, after) in zip(batch.parsed, parsed, strict=True):
         assert after.model_dump() == before.model_dump()
         assert after.model_fields_set == before.model_fields_set
@@ -208,7 +209,7 @@ def test_records_are_read_again_by_their_lines(tmp_path):
     path.write_text("x,y\n" + "".join(f"{n},\"two\nlines\"\n" if n == 3 else f"{n},v\n"
                                       for n in range(8)))
     reread = apart.Reread(lambda: service.read_records(path, "csv"))
-    first = reread.records(apart.Span(3, 4))
+    first = reread.records((3, 4))
     assert [r.raw["x"] for r in first] == ["1", "2"]
-    assert [r.raw["x"] for r in reread.records(apart.Span(6, 8))] == ["3", "4", "5"]
-    assert [r.raw["x"] for r in reread.records(apart.Span(2, 2))] == ["0"]  # from the start
+    assert [r.raw["x"] for r in reread.records((6, 8))] == ["3", "4", "5"]
+    assert [r.raw["x"] for r in reread.records((2, 2))] == ["0"]  # from the start

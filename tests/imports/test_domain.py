@@ -153,3 +153,24 @@ def test_a_column_of_an_orders_rows_reads_as_first_reads_each_row():
     for names in (("line.sku", "sku"), ("line.category", "category"), ("sku",),
                   ("line.amount",)):
         assert m.column(rows, *names) == [m.first(row, *names) for row in rows]
+
+
+@pytest.mark.parametrize("maps,sets", [
+    (["order_id=basket"], ["type=purchase"]),
+    (["order_id=basket", "id=ref"], [" type = purchase "]),
+    (["order_id=basket"], ["type=review"]),
+    (["order_id=basket", "type=kind"], []),
+    (["type=kind"], ["order_id=B1"]),
+    (["order_id=basket"], ["type=purchase", "id=fixed"]),
+    ([], []),
+])
+def test_a_files_order_keys_are_each_rows_order_key(maps, sets):
+    m = domain.mapping("event", maps, sets)
+    rows = [{"basket": " B1 ", "ref": "r1", "kind": "purchase", "order_id": "o", "id": "i",
+             "type": "purchase"},
+            {"basket": "", "ref": " ", "kind": "review"},
+            {"basket": None, "ref": None, "kind": None},
+            {"basket": 17, "ref": 4, "kind": " purchase "},
+            {"basket": "B2", "kind": "purchase"}]
+    key_of = domain.order_keys(m)
+    assert [key_of(row) for row in rows] == [domain.order_key(row, m) for row in rows]

@@ -23,7 +23,7 @@ import sys
 import traceback
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any, NamedTuple, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from patron.errors import PatronError
 from patron.events.schemas import EventIn, MemberRef
@@ -38,11 +38,9 @@ forking a process with threads is unsafe, a file is parsed in the importing proc
 B = TypeVar("B")
 
 
-class Span(NamedTuple):
-    """The records of one event, by the file lines of its first and last record."""
-
-    first: int
-    last: int
+Span = tuple[int, int]
+"""The records of one event, by the file lines of its first and last record (a plain
+tuple: a named one costs a Python call each to pickle)."""
 
 
 class Problem(PatronError):
@@ -84,19 +82,24 @@ def encode(batch: Parsed) -> tuple[Any, ...]:
                          if identity is not None else (None, None, None)),
                        event.occurred_at, event.channel, event.data,
                        shapes.setdefault(shape, len(shapes))))
-        groups.append(group if index in rejected else Span(group[0].line, group[-1].line))
+        groups.append(list(map(tuple, group)) if index in rejected
+                      else (group[0].line, group[-1].line))
     admitted = None
     if batch.admitted is not None:
         items, found, _ = batch.admitted
         admitted = ([(item.index, item.identity, item.data) for item in items], found,
                     {index: error.problem() for index, error in rejected.items()})
-    return (batch.rows, batch.at, events, groups, list(shapes), batch.refused, admitted)
+    refused = [(list(map(tuple, group)), problem, record_id)
+               for group, problem, record_id in batch.refused]
+    return (batch.rows, batch.at, events, groups, list(shapes), refused, admitted)
 
 
-def decode(wire: tuple[Any, ...]) -> tuple[Any, ...]:
+def decode(wire: tuple[Any, ...], record: Callable[..., Any]) -> tuple[Any, ...]:
     """``(rows, parsed, refused, at, admitted)`` of a batch, as the parsing process had
-    them (in the importing process)."""
+    them (in the importing process); ``record`` makes a record of its fields."""
     rows, at, events, groups, shapes, refused, admitted = wire
+    refused = [([record(*fields) for fields in group], problem, record_id)
+               for group, problem, record_id in refused]
     construct_event, construct_member = EventIn.model_construct, MemberRef.model_construct
     construct_identity = IdentityIn.model_construct
     parsed: list[tuple[Any, EventIn]] = []
@@ -107,6 +110,8 @@ def decode(wire: tuple[Any, ...]) -> tuple[Any, ...]:
                                        channel=identity_channel)
                     if identity_type is not None else None)
         member = construct_member(set(member_set), id=member_id, identity=identity)
+        if type(group) is list:
+            group = [record(*fields) for fields in group]
         parsed.append((group, construct_event(set(event_set), id=event_id, type=kind, member=member,
                                               occurred_at=occurred_at, channel=channel,
                                               data=data)))
@@ -122,9 +127,10 @@ class Failed(Exception):
     """What stopped the parsing process, when it could not cross as it was raised."""
 
 
-def batches(produce: Callable[[], Iterable[Parsed]], build: Callable[..., B]) -> Iterator[B]:
+def batches(produce: Callable[[], Iterable[Parsed]], build: Callable[..., B],
+            record: Callable[..., Any]) -> Iterator[B]:
     """Run ``produce`` in a forked process and yield each batch it gives, in order, as
-    ``build`` makes it of what :func:`decode` gives; the process is at most a batch ahead (a pipe holds one), so
+    ``build`` makes it of what :func:`decode` gives (``record``: how a record is made); the process is at most a batch ahead (a pipe holds one), so
     an import still streams its file. What ``produce`` raises is raised here, after the
     batches before it. Closing the iterator stops the process."""
     context = multiprocessing.get_context("fork")
@@ -141,7 +147,7 @@ def batches(produce: Callable[[], Iterable[Parsed]], build: Callable[..., B]) ->
                 raise Failed("the parsing process ended without a word "
                              f"(exit code {process.exitcode})") from None
             if kind == "batch":
-                yield build(*decode(value))
+                yield build(*decode(value, record))
             elif kind == "error":
                 raise value
             else:
@@ -181,14 +187,15 @@ class Reread:
         self._line = 0
 
     def records(self, span: Span) -> list[Any]:
-        if self._records is None or span.first <= self._line:
+        first, last = span
+        if self._records is None or first <= self._line:
             self._records, self._line = iter(self._read()), 0
         found: list[Any] = []
         for record in self._records:
             self._line = record.line
-            if record.line >= span.first:
+            if record.line >= first:
                 found.append(record)
-            if record.line >= span.last:
+            if record.line >= last:
                 break
         return found
 

@@ -30,7 +30,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
@@ -89,11 +89,15 @@ class ColumnMap:
     date_format: str | None = None
     _sources: dict[str, tuple[bool, str]] = field(init=False, repr=False, compare=False)
     """Each mapped field's source, worked out once: (True, column) or (False, constant)."""
+    _plans: dict[tuple[str, ...], tuple[list[Any], str | None]] = field(
+        init=False, repr=False, compare=False)
+    """``column``'s cells and constant, by the fields asked for (``_plan``)."""
 
     def __post_init__(self) -> None:
         sources = {name: (False, value) for name, value in self.constants.items()}
         sources.update((name, (True, column)) for name, column in self.columns.items())
         object.__setattr__(self, "_sources", sources)
+        object.__setattr__(self, "_plans", {})
 
     def get(self, row: Mapping[str, Any], name: str) -> str | None:
         source = self._sources.get(name)
@@ -140,16 +144,7 @@ class ColumnMap:
     def column(self, rows: Sequence[Mapping[str, Any]], *names: str) -> list[str | None]:
         """``first(row, *names)`` of each row, reading the cells without a call per row:
         an order's lines are most of a file."""
-        keys: list[Any] = []
-        constant: str | None = None
-        for name in names:
-            source = self._sources.get(name)
-            if source is None or source[0]:
-                keys.append(name if source is None else source[1])
-                continue
-            constant = source[1].strip() or None
-            if constant is not None:
-                break
+        keys, constant = self._plans.get(names) or self._plan(names)
         if rows and type(rows[0]) is dict:
             # a CSV row has every column of the header (None where cells are missing):
             # a column the file lacks is no cell of any row
@@ -172,6 +167,22 @@ class ColumnMap:
                         break
             found.append(text if text is not None else constant)
         return found
+
+    def _plan(self, names: tuple[str, ...]) -> tuple[list[Any], str | None]:
+        """The cells ``column`` reads for these fields, in turn, and the constant that
+        stands where they are all empty: worked out once per fields asked for."""
+        keys: list[Any] = []
+        constant: str | None = None
+        for name in names:
+            source = self._sources.get(name)
+            if source is None or source[0]:
+                keys.append(name if source is None else source[1])
+                continue
+            constant = source[1].strip() or None
+            if constant is not None:
+                break
+        self._plans[names] = keys, constant
+        return keys, constant
 
     def cell(self, name: str) -> str | None:
         """The column a field is read from (None: a constant, the same on every row)."""
@@ -310,6 +321,32 @@ def order_key(row: Mapping[str, Any], m: ColumnMap) -> tuple[str | None, str] | 
 _KEY_FIELDS = ("order_id", "type", "id")
 
 
+def order_keys(m: ColumnMap) -> Callable[[Mapping[str, Any]], tuple[str | None, str] | None]:
+    """``order_key`` for the rows of one file, with the map's sources worked out once
+    (every row of a file asks): for the usual map, purchases whose type is set and whose
+    order id is a column, two cells read per row."""
+    order, kind, event = (m._sources.get(name) for name in _KEY_FIELDS)
+    if (kind is None or kind[0] or order is None or not order[0]
+            or (event is not None and not event[0])):
+        return lambda row: order_key(row, m)
+    if kind[1].strip() != "purchase":
+        return lambda row: None
+    order_cell, event_cell = order[1], "id" if event is None else event[1]
+
+    def key(row: Mapping[str, Any]) -> tuple[str | None, str] | None:
+        order_id = row.get(order_cell)
+        if order_id is None:
+            return None
+        order_id = (order_id if type(order_id) is str else str(order_id)).strip()
+        if not order_id:
+            return None
+        event_id = row.get(event_cell)
+        if event_id is not None:
+            event_id = (event_id if type(event_id) is str else str(event_id)).strip() or None
+        return event_id, order_id
+    return key
+
+
 def split_order(key: tuple[str | None, str]) -> SplitOrder:
     return SplitOrder(f"order {key[1]} already ended rows earlier: the rows of an order must "
                       "be next to each other", order_id=key[1])
@@ -331,7 +368,10 @@ def _lines(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale,
     skus = m.column(rows, "line.sku", "sku")
     categories = m.column(rows, "line.category", "category")
     quantities = m.column(rows, "line.quantity", "quantity")
-    products = [m.column(rows, f"line.{name}", name) for name in PRODUCT_FIELDS]
+    # the product levels the order's rows give (a file often has none)
+    products = [(name, column) for name, column in
+                ((name, m.column(rows, f"line.{name}", name)) for name in PRODUCT_FIELDS)
+                if any(value is not None for value in column)]
     discounts = m.column(rows, "line.discount")
     for n, (amount, sku, category, quantity) in enumerate(
             zip(given, skus, categories, quantities)):
@@ -346,8 +386,8 @@ def _lines(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale,
             raise InvalidRow("a purchase needs a total (or a line.amount)", field="total")
         if sku or category:
             lines.append(_line(sku or category, quantity, amounts[-1],
-                               {name: column[n] for name, column in
-                                zip(PRODUCT_FIELDS, products) if column[n] is not None},
+                               {name: column[n] for name, column in products
+                                if column[n] is not None} if products else {},
                                discounts[n], m, locale))
     if lines and len(lines) != len(rows):
         raise InvalidRow("some rows of the order name no line.sku or line.category",
