@@ -25,6 +25,11 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
+try:
+    import fcntl
+except ImportError:  # not on Windows, where nothing is parsed apart anyway
+    fcntl = None  # type: ignore[assignment]
+
 from patron.errors import PatronError
 from patron.events.schemas import EventIn, MemberRef
 from patron.flows.handlers import Pending
@@ -34,6 +39,9 @@ from patron.members.schemas import IdentityIn
 FORKS = sys.platform == "linux"
 """Whether a parsing process can start as a copy of this one (elsewhere, or where
 forking a process with threads is unsafe, a file is parsed in the importing process)."""
+
+PIPE_BYTES = 1 << 20
+"""The pipe's room (Linux's default limit for a process): about two batches of orders."""
 
 B = TypeVar("B")
 
@@ -135,6 +143,10 @@ def batches(produce: Callable[[], Iterable[Parsed]], build: Callable[..., B],
     batches before it. Closing the iterator stops the process."""
     context = multiprocessing.get_context("fork")
     receiving, sending = context.Pipe(duplex=False)
+    try:  # room for a batch or two in the pipe, so the parser goes on while one waits
+        fcntl.fcntl(sending.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
+    except (AttributeError, OSError):  # an older kernel: the default room
+        pass
     process = context.Process(target=_produce, args=(produce, sending), daemon=True,
                               name="patron-import-parse")
     process.start()

@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
+from operator import itemgetter
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -92,12 +93,15 @@ class ColumnMap:
     _plans: dict[tuple[str, ...], tuple[list[Any], str | None]] = field(
         init=False, repr=False, compare=False)
     """``column``'s cells and constant, by the fields asked for (``_plan``)."""
+    _cells: dict[tuple[str, ...], list[str]] = field(init=False, repr=False, compare=False)
+    """``cells``' answers, by the fields asked for."""
 
     def __post_init__(self) -> None:
         sources = {name: (False, value) for name, value in self.constants.items()}
         sources.update((name, (True, column)) for name, column in self.columns.items())
         object.__setattr__(self, "_sources", sources)
         object.__setattr__(self, "_plans", {})
+        object.__setattr__(self, "_cells", {})
 
     def get(self, row: Mapping[str, Any], name: str) -> str | None:
         source = self._sources.get(name)
@@ -183,6 +187,13 @@ class ColumnMap:
                 break
         self._plans[names] = keys, constant
         return keys, constant
+
+    def cells(self, names: tuple[str, ...]) -> list[str]:
+        """The cells these fields are read from, those not constants (worked out once)."""
+        found = self._cells.get(names)
+        if found is None:
+            found = self._cells[names] = [c for c in map(self.cell, names) if c is not None]
+        return found
 
     def cell(self, name: str) -> str | None:
         """The column a field is read from (None: a constant, the same on every row)."""
@@ -371,7 +382,7 @@ def _lines(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale,
     # the product levels the order's rows give (a file often has none)
     products = [(name, column) for name, column in
                 ((name, m.column(rows, f"line.{name}", name)) for name in PRODUCT_FIELDS)
-                if any(value is not None for value in column)]
+                if column.count(None) < len(column)]
     discounts = m.column(rows, "line.discount")
     for n, (amount, sku, category, quantity) in enumerate(
             zip(given, skus, categories, quantities)):
@@ -435,10 +446,15 @@ def _purchase(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale
 
 def _agreed(rows: Sequence[Mapping[str, Any]], m: ColumnMap, order_id: str) -> None:
     first = rows[0]
-    cells = [c for c in (m.cell(name) for name in ORDER_FIELDS) if c is not None]
-    same = list(map(first.get, cells))
-    if all(list(map(row.get, cells)) == same for row in rows):
-        return  # the same cells: the same values (the usual case, checked cheaply)
+    # the cells of the file (a CSV row has every column of the header) each field is read
+    # from: the same cells, the same values (the usual case, checked cheaply)
+    cells = [cell for cell in m.cells(ORDER_FIELDS) if cell in first]
+    if not cells:
+        return
+    read = itemgetter(*cells)
+    same = read(first)
+    if all(read(row) == same for row in rows):
+        return
     for name in ORDER_FIELDS:
         values = {m.get(row, name) for row in rows}
         if len(values) > 1:
