@@ -4,6 +4,7 @@ come back in the rows' order and the values go in as the columns' types would ha
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -11,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from patron.db import Database
-from patron.db.engine import BULK_ROWS, insert_rows, insert_rows_returning_ids
+from patron.db.engine import (BULK_ROWS, JSONText, insert_lists_returning_ids, insert_rows,
+                              insert_rows_returning_ids)
 from patron.members.tables import identities, members
 from patron.program.service import Program
 
@@ -63,3 +65,32 @@ def test_a_naive_time_is_refused_by_the_few_rows_statement_too(database: Databas
     row = {**_member(program, 0), "created_at": datetime(2026, 3, 1, 9, 30)}
     with pytest.raises(ValueError, match="naive datetime refused"):
         database.transact(lambda conn: insert_rows(conn, members, [row]))
+
+
+def test_json_written_beforehand_goes_in_as_the_column_would_have_written_it(
+        database: Database, program: Program):
+    """``insert_lists`` takes a JSON column's value as ``JSONText`` (``json.dumps`` of it,
+    written by an import's parsing process) or as the value itself, to the same effect."""
+    attributes = [{"n": n, "tags": ["a", "b"], "name": "Zoë \\ \t"} for n in range(BULK_ROWS + 2)]
+    names = ["program_id", "status", "name", "attributes", "consents", "created_at",
+             "updated_at"]
+
+    def rows(json_text: bool) -> list[list[object]]:
+        return [[program.id, "active", f"Member {n}",
+                 JSONText(json.dumps(value)) if json_text else value, {}, AT, AT]
+                for n, value in enumerate(attributes)]
+    as_text = database.transact(lambda conn: insert_lists_returning_ids(
+        conn, members, names, rows(True)))
+    as_value = database.transact(lambda conn: insert_lists_returning_ids(
+        conn, members, names, rows(False)))
+
+    def stored(ids: list[int]) -> list[object]:
+        return database.read(lambda conn: conn.execute(
+            select(members.c.attributes).where(members.c.id.in_(ids))
+            .order_by(members.c.id)).scalars().all())
+    assert stored(as_text) == stored(as_value) == attributes
+    if database.is_sqlite:  # the same text, too
+        raw = database.read(lambda conn: conn.exec_driver_sql(
+            f"SELECT attributes FROM members WHERE id IN ({as_text[0]}, {as_value[0]})"
+        ).scalars().all())
+        assert raw[0] == raw[1]

@@ -51,8 +51,14 @@ def run(db, program, clock, path: Path, *, parse_apart: bool, **options):
 
 
 def written(db, program):
+    """The events and order lines recorded, and the events' data as the database keeps
+    it (on SQLite the text as sent: written in the parsing process, it must be the text
+    the importing process would have written)."""
     def read(conn):
-        return (
+        stored = (conn.exec_driver_sql("SELECT data FROM events WHERE program_id = ? "
+                                       "ORDER BY id", (program.id,)).scalars().all()
+                  if db.is_sqlite else None)
+        return stored, (
             conn.execute(select(events.c.external_id, events.c.member_id, events.c.data,
                                 events.c.outcome, events.c.occurred_at)
                          .where(events.c.program_id == program.id)
@@ -62,7 +68,8 @@ def written(db, program):
                          .join(order_lines, order_lines.c.order_pk == orders.c.id)
                          .where(orders.c.program_id == program.id)
                          .order_by(orders.c.id, order_lines.c.line_no)).all())
-    return db.read(read)
+    stored, found = db.read(read)
+    return (*found, stored)
 
 
 def without_members(value):
@@ -98,11 +105,11 @@ def test_parsed_apart_or_not_an_import_writes_the_same_rows_and_rejects(
         rows = written(database, program)
         found.append((counts(summary), rejects,
                       [(r.external_id, r.data, without_members(r.outcome),
-                        r.occurred_at) for r in rows[0]], rows[1]))
+                        r.occurred_at) for r in rows[0]], rows[1], rows[2]))
     assert found[0] == found[1]
     # ingest refuses the orders of quantity 0 of history that earns: read again
     assert bool(reread) == earn_history
-    summary_counts, rejects, recorded, lines = found[1]
+    summary_counts, rejects, recorded, lines, _ = found[1]
     assert summary_counts[3] == len(rejects) > 3
     assert {r["code"] for r in rejects} >= {"invalid_row", "split_order"}
     assert recorded and lines
@@ -132,7 +139,7 @@ def test_a_file_that_breaks_midway_stops_with_the_batches_before_it_written(
     program = make_program(database, clock, pending_days=0, expiry={"days": None})
     with pytest.raises(UnicodeDecodeError):
         run(database, program, clock, path, parse_apart=True, batch_size=50)
-    recorded, _ = written(database, program)
+    recorded, _, _ = written(database, program)
     assert 100 <= len(recorded) < 600 and len(recorded) % 50 == 0
     assert not multiprocessing.active_children()
 

@@ -18,8 +18,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from psycopg import _queries as psycopg_queries
-from sqlalchemy import (ARRAY, Column, ColumnElement, Connection, Engine, String, Table, Text,
-                        bindparam, cast, create_engine, event, func, select)
+from sqlalchemy import (ARRAY, JSON, Column, ColumnElement, Connection, Engine, String, Table,
+                        Text, bindparam, cast, create_engine, event, func, select)
 from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -545,11 +545,30 @@ def _few_statement(dialect: Any, table: Table, names: tuple[str, ...], count: in
     return sql, _converters(dialect, table, names)
 
 
+class JSONText(str):
+    """A JSON column's value written already, as ``json.dumps`` writes it (what the
+    column's own converter would have sent): ``insert_lists`` sends it as it is."""
+
+    __slots__ = ()
+
+
 def _converters(dialect: Any, table: Table, names: Sequence[str]) -> list[tuple[int, Any]]:
     """The positions among ``names`` whose values the column's type converts before the
-    driver takes them (SQLAlchemy's bind processors), with the converter."""
-    return [(i, convert) for i, name in enumerate(names)
-            if (convert := table.c[name].type.dialect_impl(dialect).bind_processor(dialect))]
+    driver takes them (SQLAlchemy's bind processors), with the converter; a JSON column's
+    converter lets ``JSONText`` through."""
+    found: list[tuple[int, Any]] = []
+    for i, name in enumerate(names):
+        kind = table.c[name].type.dialect_impl(dialect)
+        convert = kind.bind_processor(dialect)
+        if convert is not None:
+            found.append((i, _written_or(convert) if isinstance(kind, JSON) else convert))
+    return found
+
+
+def _written_or(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def converted(value: Any) -> Any:
+        return value if type(value) is JSONText else convert(value)
+    return converted
 
 
 def _reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:

@@ -17,6 +17,7 @@ is rare, and its records are read again from the file (:class:`Reread`).
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import pickle
 import sys
@@ -30,10 +31,11 @@ try:
 except ImportError:  # not on Windows, where nothing is parsed apart anyway
     fcntl = None  # type: ignore[assignment]
 
+from patron.db.engine import JSONText
 from patron.errors import PatronError
 from patron.events.schemas import EventIn, MemberRef
 from patron.flows.handlers import Pending
-from patron.imports.history import PURCHASE
+from patron.imports.history import PURCHASE, Admitted
 from patron.members.schemas import IdentityIn
 
 FORKS = sys.platform == "linux"
@@ -94,9 +96,11 @@ def encode(batch: Parsed) -> tuple[Any, ...]:
                       else (group[0].line, group[-1].line))
     admitted = None
     if batch.admitted is not None:
-        items, found, _ = batch.admitted
+        items, found, _, _ = batch.admitted
+        # the data as the events table takes it, written here, where there is time
         admitted = ([(item.index, item.identity, item.data) for item in items], found,
-                    {index: error.problem() for index, error in rejected.items()})
+                    {index: error.problem() for index, error in rejected.items()},
+                    [json.dumps(item.event.data) for item in items])
     refused = [(list(map(tuple, group)), problem, record_id)
                for group, problem, record_id in batch.refused]
     return (batch.rows, batch.at, events, groups, list(shapes), refused, admitted)
@@ -124,10 +128,11 @@ def decode(wire: tuple[Any, ...], record: Callable[..., Any]) -> tuple[Any, ...]
                                               occurred_at=occurred_at, channel=channel,
                                               data=data)))
     if admitted is not None:
-        items, found, problems = admitted
+        items, found, problems, data_json = admitted
         pending = [Pending(index, parsed[index][1], PURCHASE.handler, data=data,
                            identity=identity) for index, identity, data in items]
-        admitted = (pending, found, {index: Problem(p) for index, p in problems.items()})
+        admitted = Admitted(pending, found, {index: Problem(p) for index, p in problems.items()},
+                            list(map(JSONText, data_json)))
     return rows, parsed, refused, at, admitted
 
 

@@ -21,12 +21,12 @@ event that earns) returns ``None``, and the caller sends the batch through
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
 
 from patron import hooks
-from patron.db.engine import insert_lists, insert_lists_returning_ids
+from patron.db.engine import JSONText, insert_lists, insert_lists_returning_ids
 from patron.errors import PatronError
 from patron.events import repository
 from patron.events.schemas import EventIn, EventOutcome
@@ -82,7 +82,7 @@ def admits(program: Program, batch: list[EventIn], now: datetime, earn_history: 
         order_ids.add(order["order_id"])
         items.append(item)
         found.append(order)
-    return items, found, rejected
+    return Admitted(items, found, rejected)
 
 
 def _checked(item: Pending, program: Program, now: datetime) -> dict[str, Any]:
@@ -101,8 +101,18 @@ def _checked(item: Pending, program: Program, now: datetime) -> dict[str, Any]:
     return order
 
 
-Admitted = tuple[list[Pending], list[dict[str, Any]], dict[int, PatronError]]
-"""What :func:`admits` makes of a batch it takes."""
+class Admitted(NamedTuple):
+    """What :func:`admits` makes of a batch it takes."""
+
+    items: list[Pending]
+    """The purchases to record, with their identities."""
+    orders: list[dict[str, Any]]
+    """Each item's order (its data, or what the order schema made of it)."""
+    rejected: dict[int, PatronError]
+    """The events ingest's checks refuse, by their place in the batch."""
+    data_json: list[JSONText] | None = None
+    """Each item's data as JSON, where it was written beforehand (an import's parsing
+    process does, while this process writes the batch before)."""
 
 
 def record_history(conn: Connection, program: Program, batch: list[EventIn], *,
@@ -116,7 +126,7 @@ def record_history(conn: Connection, program: Program, batch: list[EventIn], *,
         admitted = admits(program, batch, now, earn_history)
     if admitted is None or not batch:
         return None
-    items, found, rejected = admitted
+    items, found, rejected, data_json = admitted
     if repository.recorded_events(conn, program.id, [event.id for event in batch]):
         return None
     if items and repository.known_orders(conn, program.id, [o["order_id"] for o in found]):
@@ -127,7 +137,7 @@ def record_history(conn: Connection, program: Program, batch: list[EventIn], *,
                              member_id=i.member_id, enrolled=i.enrolled, points=0,
                              program_version=version_at(i.event.occurred_at)[0],
                              awards=[], gifts=[], notes=[], tier=None) for i in items]
-    _write(conn, program, items, found, outcomes, now)
+    _write(conn, program, items, found, outcomes, now, data_json)
     results = {item.index: answered for item, answered in zip(items, outcomes)}
     results.update((index, EventOutcome(id=batch[index].id, status="rejected",
                                         type=batch[index].type, error=error.problem()))
@@ -143,10 +153,11 @@ def _stored(outcome: EventOutcome, template: dict[str, Any]) -> dict[str, Any]:
 
 
 def _write(conn: Connection, program: Program, items: list[Pending],
-           found: list[dict[str, Any]], outcomes: list[EventOutcome], now: datetime) -> None:
+           found: list[dict[str, Any]], outcomes: list[EventOutcome], now: datetime,
+           data_json: list[JSONText] | None = None) -> None:
     """The events, orders and lines ``ingest`` would write (``handlers.event_row``,
     ``purchases.record``), as lists of values sent by COPY or executemany, and the
-    ``EventsRecorded`` announcement."""
+    ``EventsRecorded`` announcement; ``data_json``: the events' data written already."""
     if not items:
         return
     template = outcomes[0].model_dump(mode="json", exclude={"status"})
@@ -154,9 +165,10 @@ def _write(conn: Connection, program: Program, items: list[Pending],
         conn, program.id, [i.identity[:2] for i in items if i.identity])
     event_ids = insert_lists_returning_ids(conn, events, EVENT_COLUMNS, [
         [program.id, i.event.id, i.event.type, i.member_id, i.event.channel,
-         i.event.occurred_at, now, i.event.data, _stored(o, template),
+         i.event.occurred_at, now, data, _stored(o, template),
          through.get(i.identity[:2]) if i.identity else None]
-        for i, o in zip(items, outcomes)])
+        for i, o, data in zip(items, outcomes, data_json or [i.event.data for i in items],
+                              strict=True)])
     order_ids = insert_lists_returning_ids(conn, orders, ORDER_COLUMNS, [
         [program.id, o["order_id"], i.member_id, event_pk, i.event.channel, o["currency"],
          o["total"], o.get("store_id"), o.get("discount"), o.get("coupon_value"),
