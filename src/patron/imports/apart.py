@@ -9,16 +9,19 @@ pipe, ready to be written, while the importing process writes the batch before i
 
 A batch crosses as plain values (tuples, dicts, strings: what pickle is quick with),
 not as the models they are: events are rebuilt from their fields without being checked
-again (``model_construct``: the child checked them). The records of an event cross only
-where the importing process may need them for the rejects file: those of an event the
-parse or the bulk history check refused. An event refused later, while it is written,
-is rare, and its records are read again from the file (:class:`Reread`).
+again (``model_construct``: the child checked them), and a batch of bulk history brings
+each event's data written as JSON for the events table (``JSONText``), work the child
+has time for. The records of an event cross only where the importing process may need
+them for the rejects file: those of an event the parse or the bulk history check
+refused. An event refused later, while it is written, is rare, and its records are read
+again from the file (:class:`Reread`).
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import pickle
 import sys
 import traceback
@@ -39,8 +42,8 @@ from patron.imports.history import PURCHASE, Admitted
 from patron.members.schemas import IdentityIn
 
 FORKS = sys.platform == "linux"
-"""Whether a parsing process can start as a copy of this one (elsewhere, or where
-forking a process with threads is unsafe, a file is parsed in the importing process)."""
+"""Whether a parsing process can start as a copy of this one (on Linux; elsewhere a file
+is parsed in the importing process)."""
 
 PIPE_BYTES = 1 << 20
 """The pipe's room (Linux's default limit for a process): about two batches of orders."""
@@ -143,10 +146,14 @@ class Failed(Exception):
 def batches(produce: Callable[[], Iterable[Parsed]], build: Callable[..., B],
             record: Callable[..., Any]) -> Iterator[B]:
     """Run ``produce`` in a forked process and yield each batch it gives, in order, as
-    ``build`` makes it of what :func:`decode` gives (``record``: how a record is made); the process is at most a batch ahead (a pipe holds one), so
-    an import still streams its file. What ``produce`` raises is raised here, after the
-    batches before it. Closing the iterator stops the process."""
+    ``build`` makes it of what :func:`decode` gives (``record``: how a record is made).
+    The process is at most the pipe's room (a batch or two) ahead, so an import still
+    streams its file. What ``produce`` raises is raised here, after the batches before it.
+    Closing the iterator stops the process."""
     context = multiprocessing.get_context("fork")
+    for stream in (sys.stdout, sys.stderr):  # nothing of this process's is left to print
+        if stream is not None:
+            stream.flush()
     receiving, sending = context.Pipe(duplex=False)
     try:  # room for a batch or two in the pipe, so the parser goes on while one waits
         fcntl.fcntl(sending.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
@@ -177,7 +184,10 @@ def batches(produce: Callable[[], Iterable[Parsed]], build: Callable[..., B],
 
 
 def _produce(produce: Callable[[], Iterable[Parsed]], sending: Any) -> None:
-    """The parsing process: every batch, then the end or what stopped it."""
+    """The parsing process: every batch, then the end or what stopped it. It prints
+    nothing (what it has to say crosses the pipe), and the streams it was forked with are
+    the importing process's, with whatever they held: a process ending flushes them."""
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - until the process ends
     try:
         for batch in produce():
             sending.send_bytes(pickle.dumps(("batch", encode(batch)), pickle.HIGHEST_PROTOCOL))
