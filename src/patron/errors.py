@@ -31,6 +31,23 @@ class PatronError(Exception):
         return body
 
 
+class Refused(PatronError):
+    """A refusal worded already as a problem (by ingest, by another process), raised
+    again as it was: its status, code and body."""
+
+    def __init__(self, problem: dict[str, Any]) -> None:
+        super().__init__(str(problem.get("detail", "")))
+        self.status = int(problem.get("status", 422))
+        self.code = str(problem.get("code", "invalid_input"))
+        self.body = problem
+
+    def problem(self) -> dict[str, Any]:
+        return dict(self.body)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # crosses a pipe as its problem
+        return type(self), (self.body,)
+
+
 class NotFound(PatronError):
     status = 404
     code = "not_found"

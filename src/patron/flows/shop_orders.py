@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Connection
 
 from patron.earning import repository as earning_repository
-from patron.errors import InvalidInput, PatronError
+from patron.errors import InvalidInput, Refused
 from patron.events import repository as events_repository
 from patron.events.schemas import EventIn, EventOutcome
 from patron.flows.ingest import ingest
@@ -62,18 +62,9 @@ class DeliveryOutcome(BaseModel):
     ignored: list[IgnoredAction] = Field(default_factory=list)
 
 
-class ShopEventRefused(PatronError):
+class ShopEventRefused(Refused):
     """Ingest refused an event a webhook asked for: answered with ingest's own problem
     (``currency_mismatch``, ``return_exceeds_purchase``, …), and nothing is written."""
-
-    def __init__(self, problem: dict[str, Any]) -> None:
-        super().__init__(str(problem.get("detail", "")))
-        self.status = int(problem.get("status", 422))
-        self.code = str(problem.get("code", "invalid_input"))
-        self.body = problem
-
-    def problem(self) -> dict[str, Any]:
-        return dict(self.body)
 
 
 Done = EventOutcome | Ignored

@@ -35,7 +35,7 @@ except ImportError:  # not on Windows, where nothing is parsed apart anyway
     fcntl = None  # type: ignore[assignment]
 
 from patron.db.engine import JSONText
-from patron.errors import PatronError
+from patron.errors import PatronError, Refused
 from patron.events.schemas import EventIn, MemberRef
 from patron.flows.handlers import Pending
 from patron.imports.history import PURCHASE, Admitted
@@ -54,20 +54,6 @@ B = TypeVar("B")
 Span = tuple[int, int]
 """The records of one event, by the file lines of its first and last record (a plain
 tuple: a named one costs a Python call each to pickle)."""
-
-
-class Problem(PatronError):
-    """A refusal worked out in the parsing process, with its problem as worded there."""
-
-    def __init__(self, problem: dict[str, Any]) -> None:
-        super().__init__(str(problem.get("detail", "")))
-        self.body = problem
-
-    def problem(self) -> dict[str, Any]:
-        return dict(self.body)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return Problem, (self.body,)
 
 
 class Parsed(Protocol):
@@ -134,7 +120,7 @@ def decode(wire: tuple[Any, ...], record: Callable[..., Any]) -> tuple[Any, ...]
         items, found, problems, data_json = admitted
         pending = [Pending(index, parsed[index][1], PURCHASE.handler, data=data,
                            identity=identity) for index, identity, data in items]
-        admitted = Admitted(pending, found, {index: Problem(p) for index, p in problems.items()},
+        admitted = Admitted(pending, found, {index: Refused(p) for index, p in problems.items()},
                             list(map(JSONText, data_json)))
     return rows, parsed, refused, at, admitted
 
