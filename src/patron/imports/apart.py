@@ -29,11 +29,6 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-try:
-    import fcntl
-except ImportError:  # not on Windows, where nothing is parsed apart anyway
-    fcntl = None  # type: ignore[assignment]
-
 from patron.db.engine import JSONText
 from patron.errors import PatronError, Refused
 from patron.events.schemas import EventIn, MemberRef
@@ -44,9 +39,6 @@ from patron.members.schemas import IdentityIn
 FORKS = sys.platform == "linux"
 """Whether a parsing process can start as a copy of this one (on Linux; elsewhere a file
 is parsed in the importing process)."""
-
-PIPE_BYTES = 1 << 20
-"""The pipe's room (Linux's default limit for a process): about two batches of orders."""
 
 B = TypeVar("B")
 
@@ -133,18 +125,14 @@ def batches(produce: Callable[[], Iterable[Parsed]], build: Callable[..., B],
             record: Callable[..., Any]) -> Iterator[B]:
     """Run ``produce`` in a forked process and yield each batch it gives, in order, as
     ``build`` makes it of what :func:`decode` gives (``record``: how a record is made).
-    The process is at most the pipe's room (a batch or two) ahead, so an import still
-    streams its file. What ``produce`` raises is raised here, after the batches before it.
+    The process is at most a batch ahead (the one it waits to hand over), so an import
+    still streams its file. What ``produce`` raises is raised here, after the batches before it.
     Closing the iterator stops the process."""
     context = multiprocessing.get_context("fork")
     for stream in (sys.stdout, sys.stderr):  # nothing of this process's is left to print
         if stream is not None:
             stream.flush()
     receiving, sending = context.Pipe(duplex=False)
-    try:  # room for a batch or two in the pipe, so the parser goes on while one waits
-        fcntl.fcntl(sending.fileno(), fcntl.F_SETPIPE_SZ, PIPE_BYTES)
-    except (AttributeError, OSError):  # an older kernel: the default room
-        pass
     process = context.Process(target=_produce, args=(produce, sending), daemon=True,
                               name="patron-import-parse")
     process.start()
