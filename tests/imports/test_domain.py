@@ -144,6 +144,29 @@ def test_money_read_without_decimal_agrees_with_decimal():
             except InvalidRow:
                 got = None
             assert got == expected, (text, unit, exponent)
+            try:  # the reader of a file's every amount reads it alike
+                read = domain.money_reader(unit, exponent)(text, "line.amount")
+            except InvalidRow:
+                read = None
+            assert read == expected, (text, unit, exponent)
+
+
+@pytest.mark.parametrize("maps,sets", [
+    (["line.sku=product", "line.amount=price"], ["line.category=food"]),
+    (["line.amount=price", "line.discount=off", "brand=maker"], []),
+    ([], ["line.quantity=2"]),
+])
+def test_an_orders_line_columns_read_as_each_column_does(maps, sets):
+    m = domain.mapping("event", maps, sets)
+    header = {"product": None, "price": None, "sku": None, "off": None, "maker": None,
+              "line.quantity": None, "category": None}
+    rows = [header | {"product": " p1 ", "sku": "s", "price": "1.50", "off": "", "maker": "M"},
+            header | {"product": "", "sku": "s2", "price": "2", "category": " dairy "},
+            header | {"sku": "s3", "line.quantity": " 3 "},
+            header | {"product": 17, "price": "4"}]
+    for found in (rows[:3], rows, rows[1:2]):
+        assert m.line_columns(found) == [m.column(found, *names)
+                                         for names in domain.LINE_SOURCES]
 
 
 def test_a_column_of_an_orders_rows_reads_as_first_reads_each_row():

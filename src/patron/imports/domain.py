@@ -45,6 +45,11 @@ PRODUCT_FIELDS = ("department", "category", "subcategory", "brand")
 """A line's product hierarchy, read from ``line.<name>`` or a plain ``<name>`` column."""
 LINE_FIELDS = ("line.sku", *(f"line.{name}" for name in PRODUCT_FIELDS), "line.quantity",
                "line.amount", "line.discount")
+LINE_SOURCES = (("line.amount",), ("line.sku", "sku"), ("line.category", "category"),
+                ("line.quantity", "quantity"),
+                *((f"line.{name}", name) for name in PRODUCT_FIELDS), ("line.discount",))
+"""The fields ``_lines`` reads from each row (``ColumnMap.line_columns``): a line's amount,
+sku, category, quantity, product levels and discount."""
 ORDER_MONEY = ("discount", "coupon_value")
 """Order-level money besides the total: the order's own discount and its coupons' value."""
 EVENT_FIELDS = frozenset({"id", "type", "occurred_at", "channel", "member_id", *IDENTITY_FIELDS,
@@ -95,6 +100,9 @@ class ColumnMap:
     """``column``'s cells and constant, by the fields asked for (``_plan``)."""
     _cells: dict[tuple[str, ...], list[str]] = field(init=False, repr=False, compare=False)
     """``cells``' answers, by the fields asked for."""
+    _line_plans: dict[tuple[Any, ...], list[tuple[Any, str | None]]] = field(
+        init=False, repr=False, compare=False)
+    """``line_columns``' cells, by the file's header."""
 
     def __post_init__(self) -> None:
         sources = {name: (False, value) for name, value in self.constants.items()}
@@ -102,6 +110,7 @@ class ColumnMap:
         object.__setattr__(self, "_sources", sources)
         object.__setattr__(self, "_plans", {})
         object.__setattr__(self, "_cells", {})
+        object.__setattr__(self, "_line_plans", {})
 
     def get(self, row: Mapping[str, Any], name: str) -> str | None:
         source = self._sources.get(name)
@@ -170,6 +179,35 @@ class ColumnMap:
                     if text is not None:
                         break
             found.append(text if text is not None else constant)
+        return found
+
+    def line_columns(self, rows: Sequence[Mapping[str, Any]]) -> list[list[str | None]]:
+        """``column(rows, *names)`` for each of ``LINE_SOURCES``: an order's lines, read
+        with the cells planned once per header (a CSV row holds every column of it)."""
+        first = rows[0]
+        if type(first) is not dict:
+            return [self.column(rows, *names) for names in LINE_SOURCES]
+        header = tuple(first)
+        plan = self._line_plans.get(header)
+        if plan is None:
+            plan = []
+            for names in LINE_SOURCES:
+                keys, constant = self._plans.get(names) or self._plan(names)
+                keys = [key for key in keys if key in first]
+                plan.append((keys[0] if len(keys) == 1 else keys or None, constant))
+            if len(self._line_plans) < 16:
+                self._line_plans[header] = plan
+        found: list[list[str | None]] = []
+        for names, (key, constant) in zip(LINE_SOURCES, plan):
+            if key is None:
+                found.append([constant] * len(rows))
+                continue
+            if type(key) is str:
+                texts = [row.get(key) for row in rows]
+                if all(type(text) is str for text in texts):
+                    found.append([text.strip() or constant for text in texts])
+                    continue
+            found.append(self.column(rows, *names))
         return found
 
     def _plan(self, names: tuple[str, ...]) -> tuple[list[Any], str | None]:
@@ -282,6 +320,32 @@ def parse_money(text: str, unit: str, exponent: int, name: str = "total") -> int
     return int(minor)
 
 
+_MONEY_READERS: dict[tuple[str, int], Callable[[str, str], int]] = {}
+
+
+def money_reader(unit: str, exponent: int) -> Callable[[str, str], int]:
+    """``parse_money`` for one program's money (``reader(text, name)``), reading the usual
+    amount (``12.50`` in major units with all its decimals, ``1250`` in minor) without a
+    call more: a file of history has one a line."""
+    found = _MONEY_READERS.get((unit, exponent))
+    if found is not None:
+        return found
+    if unit == "major":
+        def read(text: str, name: str) -> int:
+            whole, _, fraction = text.partition(".")
+            if (len(fraction) == exponent and whole.isdigit() and fraction.isdigit()
+                    and text.isascii()):
+                return int(whole + fraction)
+            return parse_money(text, unit, exponent, name)
+    else:
+        def read(text: str, name: str) -> int:
+            if text.isdigit() and text.isascii():
+                return int(text)
+            return parse_money(text, unit, exponent, name)
+    _MONEY_READERS[(unit, exponent)] = read
+    return read
+
+
 def parse_time(text: str, time_format: str | None, zone: str, name: str = "occurred_at"
                ) -> datetime:
     """A timestamp; one without an offset (or a bare date) is in the program's timezone."""
@@ -373,30 +437,31 @@ def _lines(rows: Sequence[Mapping[str, Any]], m: ColumnMap, locale: Locale,
            total: int | None) -> tuple[list[dict[str, Any]], list[int]]:
     """An order's lines, one a row, and each row's amount (a lone row without a
     ``line.amount`` is a line worth the order's total)."""
-    lines: list[dict[str, Any]] = []
-    amounts: list[int] = []
-    given = m.column(rows, "line.amount")
-    skus = m.column(rows, "line.sku", "sku")
-    categories = m.column(rows, "line.category", "category")
-    quantities = m.column(rows, "line.quantity", "quantity")
+    given, skus, categories, quantities, *levels, discounts = m.line_columns(rows)
     # the product levels the order's rows give (a file often has none)
-    products = [(name, column) for name, column in
-                ((name, m.column(rows, f"line.{name}", name)) for name in PRODUCT_FIELDS)
+    products = [(name, column) for name, column in zip(PRODUCT_FIELDS, levels)
                 if column.count(None) < len(column)]
-    discounts = m.column(rows, "line.discount")
-    for n, (amount, sku, category, quantity) in enumerate(
-            zip(given, skus, categories, quantities)):
-        if amount is not None:
-            amounts.append(parse_money(amount, m.money, locale.minor_exponent, "line.amount"))
-        elif len(rows) > 1:
-            raise InvalidRow(f"an order of {len(rows)} rows needs each row's line.amount",
-                             field="line.amount")
-        elif total is not None:
-            amounts.append(total)
-        else:
-            raise InvalidRow("a purchase needs a total (or a line.amount)", field="total")
+    money = money_reader(m.money, locale.minor_exponent)
+    if None not in given:  # every row gives its amount: the usual order
+        amounts = [money(amount, "line.amount") for amount in given]
+    elif len(rows) > 1:
+        for amount in given[:given.index(None)]:  # a row before it may be wrong first
+            money(amount, "line.amount")
+        raise InvalidRow(f"an order of {len(rows)} rows needs each row's line.amount",
+                         field="line.amount")
+    elif total is not None:
+        amounts = [total]
+    else:
+        raise InvalidRow("a purchase needs a total (or a line.amount)", field="total")
+    if None not in skus and not products and discounts.count(None) == len(discounts):
+        # each row a line of a product named by its sku alone: built in one pass
+        return [{"sku": sku, "category": None, "quantity": _whole(quantity or "1"),
+                 "amount": amount}
+                for sku, quantity, amount in zip(skus, quantities, amounts)], amounts
+    lines: list[dict[str, Any]] = []
+    for n, (sku, category, quantity) in enumerate(zip(skus, categories, quantities)):
         if sku or category:
-            lines.append(_line(sku or category, quantity, amounts[-1],
+            lines.append(_line(sku or category, quantity, amounts[n],
                                {name: column[n] for name, column in products
                                 if column[n] is not None} if products else {},
                                discounts[n], m, locale))

@@ -61,17 +61,24 @@ def _lines(lines: Any, total: int) -> bool:
         return False
     if not lines:
         return True
-    if set(map(type, lines)) != {dict} or not all(map(LINE_KEYS.issuperset, lines)):
+    if set(map(type, lines)) != {dict}:
+        return False
+    keys = set().union(*lines)  # the fields any line has: those absent need no check
+    if not LINE_KEYS.issuperset(keys):
         return False
     amounts = _column(lines, "amount")
     if not (_texts(_column(lines, "sku"), 1, 200) and _integers(amounts, 0, MAX_MONEY)
-            and _integers(_column(lines, "quantity", 1), 1, MAX_QUANTITY)
+            and ("quantity" not in keys
+                 or _integers(_column(lines, "quantity", 1), 1, MAX_QUANTITY))
             and sum(amounts) >= total):
         return False
     for level in LEVELS:
-        given = [value for value in _column(lines, level) if value is not None]
-        if given and not _texts(given, 0, 200):
-            return False
+        if level in keys:
+            given = [value for value in _column(lines, level) if value is not None]
+            if given and not _texts(given, 0, 200):
+                return False
+    if "discount" not in keys:
+        return True
     discounts = [value for value in _column(lines, "discount") if value is not None]
     return not discounts or _integers(discounts, 0, MAX_MONEY)
 
