@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from psycopg import _queries as psycopg_queries
 from sqlalchemy import (ARRAY, JSON, Column, ColumnElement, Connection, Engine, String, Table,
-                        Text, bindparam, cast, create_engine, event, func, select)
+                        Select, Text, bindparam, cast, create_engine, event, func, select, true)
 from sqlalchemy.dialects.postgresql import REGCLASS
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -246,6 +246,24 @@ def one_of_param(dialect: str, column: Column[Any], name: str, few: int = 0
         element = Text() if isinstance(column.type, String) else column.type
         return column.in_(select(func.unnest(bindparam(name, type_=ARRAY(element)))))
     return column.in_(bindparam(name, expanding=True))
+
+
+def probe_each(dialect: str, query: Select[Any], column: Column[Any], name: str,
+               few: int = 0) -> Select[Any]:
+    """``query`` where ``column`` is one of the values in the parameter ``name``, for a
+    column that has one row per value under ``query``'s own conditions (a unique key):
+    ``one_of_param``, except that on PostgreSQL each value looks its row up on its own
+    (``LATERAL``, ``LIMIT 1``). The planner cannot then join the values to a scan of
+    every row the other conditions match, which it does for a table never analysed (an
+    import's, until it ends: no statistics, so a program's orders look like a handful),
+    and which grows with the table. With ``few``, ``one_of_few``'s scalar parameters."""
+    if few or dialect != "postgresql":
+        return query.where(one_of_param(dialect, column, name, few))
+    element = Text() if isinstance(column.type, String) else column.type
+    values = func.unnest(bindparam(name, type_=ARRAY(element))).table_valued(
+        "value").render_derived(name="wanted")
+    found = query.where(column == values.c.value).limit(1).lateral("found")
+    return select(found).select_from(values).join(found, true())
 
 
 FEW = 2

@@ -12,21 +12,20 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, func, select, update
 
 from patron.db.engine import (DIALECTS, chunks, insert_rows, insert_rows_returning_ids, one_of,
-                              one_of_param, one_of_rows)
+                              one_of_rows, probe_each)
 from patron.events.tables import event_data_pruning, events, order_lines, orders
 
 
 def _by_external_id(dialect: str, few: int = 0) -> Select[Any]:
-    return select(events.c.external_id, events.c.type, events.c.member_id, events.c.channel,
-                  events.c.occurred_at, events.c.data, events.c.outcome).where(
-        events.c.program_id == bindparam("program_id"),
-        one_of_param(dialect, events.c.external_id, "ids", few))
+    return probe_each(dialect, select(
+        events.c.external_id, events.c.type, events.c.member_id, events.c.channel,
+        events.c.occurred_at, events.c.data, events.c.outcome).where(
+            events.c.program_id == bindparam("program_id")), events.c.external_id, "ids", few)
 
 
 def _known_orders(dialect: str, few: int = 0) -> Select[Any]:
-    return select(orders.c.order_id).where(
-        orders.c.program_id == bindparam("program_id"),
-        one_of_param(dialect, orders.c.order_id, "ids", few))
+    return probe_each(dialect, select(orders.c.order_id).where(
+        orders.c.program_id == bindparam("program_id")), orders.c.order_id, "ids", few)
 
 
 # Every event asks both, so they are built once; a single event's own id and order go

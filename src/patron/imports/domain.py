@@ -218,7 +218,9 @@ class ColumnMap:
         for name in names:
             source = self._sources.get(name)
             if source is None or source[0]:
-                keys.append(name if source is None else source[1])
+                key = name if source is None else source[1]
+                if key not in keys:  # ``--map line.quantity=quantity``: one cell, read once
+                    keys.append(key)
                 continue
             constant = source[1].strip() or None
             if constant is not None:

@@ -20,6 +20,7 @@ event that earns) returns ``None``, and the caller sends the batch through
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -52,12 +53,13 @@ LINE_COLUMNS = ["order_pk", "line_no", "sku", "department", "category", "subcate
                 "brand", "quantity", "amount", "discount"]
 
 
-def admits(program: Program, batch: list[EventIn], now: datetime, earn_history: bool
-           ) -> Admitted | None:
+def admits(program: Program, batch: list[EventIn], now: datetime, earn_history: bool,
+           plain: Collection[int] = ()) -> Admitted | None:
     """The batch as pending purchases with their identities and orders (their data, or
     ``PurchaseData.model_dump`` of it: absent fields are the schema's defaults), and the events ingest's checks refuse (a
     line of quantity 0, another currency), if it is history that earns nothing and
-    nothing else in it can be refused; else ``None``. Pure."""
+    nothing else in it can be refused; else ``None``. ``plain``: the events (by their
+    place) whose data the caller found an order ``plain_order`` takes. Pure."""
     if earn_history or not program.settings.auto_enrol or not PURCHASE.enrols:
         return None
     started = program.created_at
@@ -73,7 +75,7 @@ def admits(program: Program, batch: list[EventIn], now: datetime, earn_history: 
         ids.add(event.id)
         item = Pending(index, event, PURCHASE.handler)
         try:
-            order = _checked(item, program, now)
+            order = _checked(item, program, now, index in plain)
         except PatronError as exc:
             rejected[index] = exc
             continue
@@ -85,11 +87,13 @@ def admits(program: Program, batch: list[EventIn], now: datetime, earn_history: 
     return Admitted(items, found, rejected)
 
 
-def _checked(item: Pending, program: Program, now: datetime) -> dict[str, Any]:
+def _checked(item: Pending, program: Program, now: datetime, plain: bool = False
+             ) -> dict[str, Any]:
     """Ingest's checks of a purchase (``flows.ingest._check``), in the same order; an
-    order plainly valid is taken without building its schema (``imports.orders``)."""
+    order plainly valid (``plain``: known to be) is taken without building its schema
+    (``imports.orders``)."""
     event = item.event
-    if not plain_order(event.data):
+    if not (plain or plain_order(event.data)):
         check(item, program, now)
         return item.order.model_dump()  # type: ignore[union-attr]
     order = event.data

@@ -43,6 +43,7 @@ from patron.flows.ingest import ingest
 from patron.flows import enrolment
 from patron.imports import apart, domain, history
 from patron.imports.history import record_history
+from patron.imports.orders import plain_order
 from patron.imports.domain import ColumnMap, InvalidRow, Locale
 from patron.events.tables import events, order_lines, orders
 from patron.ledger import repository as ledger_repository
@@ -254,24 +255,29 @@ def _groups(records: Iterable[Record], columns: ColumnMap | None) -> Iterator[li
 
 
 def _event_of(group: list[Record], source: Source, locale: Locale,
-              repeats: Counter[str]) -> EventIn:
+              repeats: Counter[str]) -> tuple[EventIn, bool]:
+    """The event of a group's records, and whether its data is an order ``plain_order``
+    takes (a CSV purchase's usually is: checked once here, for ``event_in`` and for
+    ``history.admits``)."""
     for record in group:
         if record.error is not None:
             raise record.error
     if source.fmt == "csv":
-        return event_in(domain.event_payload(
-            [record.raw or {} for record in group], source.columns or ColumnMap(), locale,
-            repeats))
-    return event_in(group[0].raw)
+        payload = domain.event_payload([record.raw or {} for record in group],
+                                       source.columns or ColumnMap(), locale, repeats)
+        plain = payload["type"] == "purchase" and plain_order(payload["data"])
+        return event_in(payload, plain_data=plain), plain
+    return event_in(group[0].raw), False
 
 
-def event_in(payload: Any) -> EventIn:
+def event_in(payload: Any, *, plain_data: bool = False) -> EventIn:
     """``EventIn.model_validate(payload)``, with the data's check done here when it is plain
     text and numbers (what a CSV row or a typical JSONL line holds): walking a large order's
     lines through the schema's generic check took more time than anything else. Any other
-    data goes through the schema, which also words the error."""
+    data goes through the schema, which also words the error. ``plain_data``: the caller
+    found the data an order ``plain_order`` takes, which the data's check takes as it is."""
     data = payload.get("data") if isinstance(payload, dict) else None
-    if type(data) is not dict or not _plain(data):
+    if type(data) is not dict or not (plain_data or _plain(data)):
         return EventIn.model_validate(payload)
     event = EventIn.model_validate({**payload, "data": {}})
     event.data = data
@@ -461,7 +467,8 @@ def _prepared(source: Source, program: Program, locale: Locale, now: Callable[[]
         batch = _parse(chunk, source, locale, repeats)
         batch.at = now()
         if bulk and batch.events:
-            batch.admitted = history.admits(program, batch.events, batch.at, earn_history)
+            batch.admitted = history.admits(program, batch.events, batch.at, earn_history,
+                                            plain=batch.plain)
         yield batch
 
 
@@ -491,6 +498,8 @@ class _Batch:
     """When the batch is recorded (its events' ``received_at``)."""
     admitted: history.Admitted | None = None
     """What ``history.admits`` made of it: None when ingest is to decide it."""
+    plain: set[int] = field(default_factory=set)
+    """The events (by their place in ``parsed``) whose data ``plain_order`` took."""
 
     @property
     def events(self) -> list[EventIn]:
@@ -502,12 +511,16 @@ def _parse(chunk: list[list[Record]], source: Source, locale: Locale,
     batch = _Batch(sum(len(group) for group in chunk), [], [])
     for group in chunk:
         try:
-            batch.parsed.append((group, _event_of(group, source, locale, repeats)))
+            event, plain = _event_of(group, source, locale, repeats)
         except PatronError as exc:
             batch.refused.append((group, exc.problem(), (group[0].raw or {}).get("id")))
         except ValidationError as exc:
             batch.refused.append((group, _validation_problem(exc),
                                   (group[0].raw or {}).get("id")))
+        else:
+            if plain:
+                batch.plain.add(len(batch.parsed))
+            batch.parsed.append((group, event))
     return batch
 
 
