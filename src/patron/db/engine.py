@@ -245,7 +245,10 @@ def one_of_param(dialect: str, column: Column[Any], name: str, few: int = 0
     if dialect == "postgresql":
         element = Text() if isinstance(column.type, String) else column.type
         return column.in_(select(func.unnest(bindparam(name, type_=ARRAY(element)))))
-    return column.in_(bindparam(name, expanding=True))
+    # on SQLite the list goes as one JSON array (``json_each``), so the statement's text
+    # is the same whatever the count: an expanding list is rendered anew on every call
+    return column.in_(select(func.json_each(bindparam(name, type_=JSON)).table_valued(
+        "value").c.value))
 
 
 def probe_each(dialect: str, query: Select[Any], column: Column[Any], name: str,
@@ -606,22 +609,42 @@ def _reserve_ids(conn: Connection, table: Table, count: int) -> list[int]:
     """Ids nobody else can take: from the table's sequence on PostgreSQL; on SQLite past the
     largest one, because a write transaction holds the database lock (``BEGIN IMMEDIATE``;
     in any other transaction SQLite refuses the insert as busy and ``transact`` retries)."""
-    if conn.dialect.name == "postgresql":
-        sequence = select(func.pg_get_serial_sequence(table.name, "id")).scalar_subquery()
-        return sorted(conn.execute(select(func.nextval(cast(sequence, REGCLASS)))
-                                   .select_from(func.generate_series(1, count))).scalars())
-    first = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one() + 1
+    postgresql = conn.dialect.name == "postgresql"
+    statement = _RESERVE.get((table, postgresql))
+    if statement is None:
+        if postgresql:
+            sequence = select(func.pg_get_serial_sequence(table.name, "id")).scalar_subquery()
+            statement = select(func.nextval(cast(sequence, REGCLASS)).label("id")).select_from(
+                func.generate_series(1, bindparam("count")))
+        else:
+            statement = select(func.coalesce(func.max(table.c.id), 0).label("id"))
+        statement = _RESERVE[(table, postgresql)] = statement
+    if postgresql:
+        return sorted(row[0] for row in rows_of(conn, statement, {"count": count}))
+    first = rows_of(conn, statement, {})[0][0] + 1
     return list(range(first, first + count))
+
+
+_RESERVE: dict[tuple[Table, bool], Any] = {}
+"""``_reserve_ids``' statement by table and whether it is PostgreSQL's (built once each)."""
+
+
+_NOTHING = object()
 
 
 def _send(conn: Connection, table: Table, names: list[str], rows: list[list[Any]]) -> None:
     """Convert values with the columns' own types (as SQLAlchemy would), then send them:
     COPY on PostgreSQL, executemany on SQLite."""
     dialect = conn.dialect
-    converters = _converters(dialect, table, names)
-    for row in rows:
-        for i, convert in converters:
-            row[i] = convert(row[i])
+    for i, convert in _converters(dialect, table, names):
+        # a column at a time: a value the rows share (a batch's time) is converted once
+        last: Any = _NOTHING
+        done: Any = None
+        for row in rows:
+            value = row[i]
+            if value is not last:
+                last, done = value, convert(value)
+            row[i] = done
     quote = dialect.identifier_preparer.quote
     target = f"{dialect.identifier_preparer.format_table(table)} ({', '.join(map(quote, names))})"
     if dialect.name != "postgresql":

@@ -135,13 +135,13 @@ def record_history(conn: Connection, program: Program, batch: list[EventIn], *,
         return None
     if items and repository.known_orders(conn, program.id, [o["order_id"] for o in found]):
         return None
-    _members(conn, program, items, now)
+    through = _members(conn, program, items, now)
     version_at = versions.resolver(conn, program)
     outcomes = [EventOutcome(id=i.event.id, status="processed", type=i.event.type,
                              member_id=i.member_id, enrolled=i.enrolled, points=0,
                              program_version=version_at(i.event.occurred_at)[0],
                              awards=[], gifts=[], notes=[], tier=None) for i in items]
-    _write(conn, program, items, found, outcomes, now, data_json)
+    _write(conn, program, items, found, outcomes, now, through, data_json)
     results = {item.index: answered for item, answered in zip(items, outcomes)}
     results.update((index, EventOutcome(id=batch[index].id, status="rejected",
                                         type=batch[index].type, error=error.problem()))
@@ -158,15 +158,15 @@ def _stored(outcome: EventOutcome, template: dict[str, Any]) -> dict[str, Any]:
 
 def _write(conn: Connection, program: Program, items: list[Pending],
            found: list[dict[str, Any]], outcomes: list[EventOutcome], now: datetime,
-           data_json: list[JSONText] | None = None) -> None:
+           through: dict[tuple[str, str], int], data_json: list[JSONText] | None = None
+           ) -> None:
     """The events, orders and lines ``ingest`` would write (``handlers.event_row``,
     ``purchases.record``), as lists of values sent by COPY or executemany, and the
-    ``EventsRecorded`` announcement; ``data_json``: the events' data written already."""
+    ``EventsRecorded`` announcement; ``through``: the identities' row ids (each event's
+    ``identity_id``), ``data_json``: the events' data written already."""
     if not items:
         return
     template = outcomes[0].model_dump(mode="json", exclude={"status"})
-    through = member_repository.identity_ids(
-        conn, program.id, [i.identity[:2] for i in items if i.identity])
     event_ids = insert_lists_returning_ids(conn, events, EVENT_COLUMNS, [
         [program.id, i.event.id, i.event.type, i.member_id, i.event.channel,
          i.event.occurred_at, now, data, _stored(o, template),
@@ -191,11 +191,15 @@ def _write(conn: Connection, program: Program, items: list[Pending],
         for i, o, event_pk in zip(items, found, event_ids))))
 
 
-def _members(conn: Connection, program: Program, items: list[Pending], now: datetime) -> None:
+def _members(conn: Connection, program: Program, items: list[Pending], now: datetime
+             ) -> dict[tuple[str, str], int]:
     """Each purchase's member, enrolling unknown identities as ``ingest`` does: in the order
-    of their first purchase, each joined at its earliest purchase of the batch."""
-    known = member_repository.members_by_identity(
+    of their first purchase, each joined at its earliest purchase of the batch. Returns
+    the identities' row ids, read with their members (the new ones' once written)."""
+    owners = member_repository.identity_owners(
         conn, program.id, [(i.identity[0], i.identity[1]) for i in items])
+    known = {key: member for key, (member, _) in owners.items()}
+    through = {key: identity for key, (_, identity) in owners.items()}
     firsts: dict[tuple[str, str], Pending] = {}
     joined: dict[tuple[str, str], datetime] = {}
     for item in items:
@@ -212,7 +216,9 @@ def _members(conn: Connection, program: Program, items: list[Pending], now: date
             [dict(join_channel=p.event.channel) for p in firsts.values()],
             [[p.identity] for p in firsts.values()], joined=list(joined.values()))
         known.update(zip(firsts, ids))
+        through.update(member_repository.identity_ids(conn, program.id, list(firsts)))
     for item in items:
         key = (item.identity[0], item.identity[1])
         item.member_id = known[key]
         item.enrolled = firsts.get(key) is item
+    return through
