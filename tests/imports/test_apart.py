@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import pickle
@@ -220,3 +221,26 @@ def test_records_are_read_again_by_their_lines(tmp_path):
     assert [r.raw["x"] for r in first] == ["1", "2"]
     assert [r.raw["x"] for r in reread.records((6, 8))] == ["3", "4", "5"]
     assert [r.raw["x"] for r in reread.records((2, 2))] == ["0"]  # from the start
+
+
+def test_a_parsed_batch_holds_no_cycle_so_the_collector_can_wait(database, clock, tmp_path):
+    """An import runs the collector every few batches only (``apart.COLLECT_EVERY``): a
+    batch, refusals included, must be freed as soon as it is dropped, or each would stay
+    until then (an order refused while checked once held its whole batch, through its
+    exception's frames)."""
+    program = make_program(database, clock, pending_days=0, expiry={"days": None})
+    source = service.Source.file(history_csv(tmp_path / "history.csv"), "csv", COLUMNS)
+    batches = service._prepared(source, program, service._locale(program), clock.now,
+                                earn_history=False, bulk=True, size=10)
+    gc.collect()
+    gc.disable()
+    try:
+        refused = 0
+        for batch in batches:
+            refused += len(batch.refused) + len(batch.admitted.rejected if batch.admitted else ())
+            pickle.dumps(apart.encode(batch))
+            del batch
+        assert refused >= 3  # the file's refusals were met
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

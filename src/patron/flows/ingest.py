@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection
 
 from patron.earning import repository as earning_repository
-from patron.errors import IdempotencyKeyReused, InvalidInput, NotFound, PatronError
+from patron.errors import IdempotencyKeyReused, InvalidInput, NotFound, PatronError, Refused
 from patron.events import repository
 from patron.events.domain import Recorded, differences, repeat_differences
 from patron.events.schemas import EventIn, EventOutcome, Note
@@ -243,7 +243,7 @@ def _admitted(conn: Connection, program: Program, items: list[Pending], now: dat
         try:
             _check(item, program, now)
         except PatronError as exc:
-            rejected[item.index] = exc
+            rejected[item.index] = refusal(exc)
     items = _kept(items, rejected)
     for handler, group in _by_handler(items).items():
         handler.refuse(conn, program, group, rejected)
@@ -273,7 +273,7 @@ def _evaluated(earning: BatchEarning, program: Program, items: list[Pending], no
                                            earn=earns)
             item.awards, item.gifts = item.earned.outcome, item.earned.gifts
         except PatronError as exc:
-            rejected[item.index] = exc
+            rejected[item.index] = refusal(exc)
     return _kept(items, rejected)
 
 
@@ -306,7 +306,7 @@ def _process_alone(conn: Connection, program: Program, items: list[Pending], now
         try:
             results[item.index] = item.handler.process(conn, program, item, now, actor)
         except PatronError as exc:
-            rejected[item.index] = exc
+            rejected[item.index] = refusal(exc)
 
 
 def _by_handler(items: Sequence[Pending]) -> dict[Handler, list[Pending]]:
@@ -314,6 +314,13 @@ def _by_handler(items: Sequence[Pending]) -> dict[Handler, list[Pending]]:
     for item in items:
         groups.setdefault(item.handler, []).append(item)
     return groups
+
+
+def refusal(exc: PatronError) -> PatronError:
+    """A refusal kept for the outcome, as its problem: the exception itself (its
+    traceback, its cause's) reaches the frame that caught it, which holds the batch, a
+    cycle only the collector frees (an import runs it every few batches)."""
+    return Refused(exc.problem())
 
 
 def _kept(items: list[Pending], rejected: dict[int, PatronError]) -> list[Pending]:

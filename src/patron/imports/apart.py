@@ -19,6 +19,7 @@ again from the file (:class:`Reread`).
 
 from __future__ import annotations
 
+import gc
 import json
 import multiprocessing
 import os
@@ -41,6 +42,9 @@ FORKS = sys.platform == "linux"
 is parsed in the importing process)."""
 
 B = TypeVar("B")
+
+COLLECT_EVERY = 16
+"""An import's processes run the collector every this many batches, not on its own."""
 
 
 Span = tuple[int, int]
@@ -162,9 +166,13 @@ def _produce(produce: Callable[[], Iterable[Parsed]], sending: Any) -> None:
     nothing (what it has to say crosses the pipe), and the streams it was forked with are
     the importing process's, with whatever they held: a process ending flushes them."""
     sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - until the process ends
+    gc.disable()  # run between batches, once one is sent and dropped
     try:
-        for batch in produce():
+        for number, batch in enumerate(produce(), start=1):
             sending.send_bytes(pickle.dumps(("batch", encode(batch)), pickle.HIGHEST_PROTOCOL))
+            del batch
+            if number % COLLECT_EVERY == 0:
+                gc.collect()
         sending.send_bytes(pickle.dumps(("end", None)))
     except BaseException as exc:  # noqa: BLE001 - handed to the importing process
         try:

@@ -35,7 +35,7 @@ from patron.events.tables import events, order_lines, orders
 from patron.flows import enrolment
 from patron.flows.event_types import event_type
 from patron.flows.handlers import Pending
-from patron.flows.ingest import CLOCK_SKEW, OccurredInFuture
+from patron.flows.ingest import CLOCK_SKEW, OccurredInFuture, refusal
 from patron.flows.ingest import _check as check
 from patron.flows.purchases import refuse_other_currency
 from patron.imports.orders import plain_order
@@ -77,7 +77,7 @@ def admits(program: Program, batch: list[EventIn], now: datetime, earn_history: 
         try:
             order = _checked(item, program, now, index in plain)
         except PatronError as exc:
-            rejected[index] = exc
+            rejected[index] = refusal(exc)
             continue
         if order["order_id"] in order_ids:
             return None
