@@ -252,21 +252,32 @@ def one_of_param(dialect: str, column: Column[Any], name: str, few: int = 0
 
 
 def probe_each(dialect: str, query: Select[Any], column: Column[Any], name: str,
-               few: int = 0) -> Select[Any]:
+               few: int = 0, *, scope: ColumnElement[bool] | None = None) -> Select[Any]:
     """``query`` where ``column`` is one of the values in the parameter ``name``, for a
     column that has one row per value under ``query``'s own conditions (a unique key):
     ``one_of_param``, except that on PostgreSQL each value looks its row up on its own
     (``LATERAL``, ``LIMIT 1``). The planner cannot then join the values to a scan of
     every row the other conditions match, which it does for a table never analysed (an
     import's, until it ends: no statistics, so a program's orders look like a handful),
-    and which grows with the table. With ``few``, ``one_of_few``'s scalar parameters."""
+    and which grows with the table. With ``few``, ``one_of_few``'s scalar parameters.
+
+    ``scope``: for a column unique on its own (a primary key), a condition each row found
+    must meet, checked once it is found: inside the lookup, a table without statistics
+    had PostgreSQL probe through an index of the scope's column, reading every row of the
+    program for each value."""
     if few or dialect != "postgresql":
-        return query.where(one_of_param(dialect, column, name, few))
+        return query.where(*(() if scope is None else (scope,)),
+                           one_of_param(dialect, column, name, few))
     element = Text() if isinstance(column.type, String) else column.type
     values = func.unnest(bindparam(name, type_=ARRAY(element))).table_valued(
         "value").render_derived(name="wanted")
-    found = query.where(column == values.c.value).limit(1).lateral("found")
-    return select(found).select_from(values).join(found, true())
+    inner = query.where(column == values.c.value).limit(1)
+    if scope is None:
+        found = inner.lateral("found")
+        return select(found).select_from(values).join(found, true())
+    found = inner.add_columns(scope.label("in_scope")).lateral("found")
+    return (select(*(found.c[c.key] for c in query.selected_columns))
+            .select_from(values).join(found, true()).where(found.c.in_scope))
 
 
 FEW = 2

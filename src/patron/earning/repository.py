@@ -10,7 +10,7 @@ from sqlalchemy import (BigInteger, Connection, String, bindparam, func, literal
 from sqlalchemy.dialects import postgresql, sqlite
 
 from patron.db.engine import (DIALECTS, chunks, insert_rows, one_of, one_of_param,
-                              one_of_rows)
+                              one_of_rows, probe_each)
 from patron.earning.tables import (awards, order_refunds, order_returns, rule_budgets,
                                    rule_usage)
 from patron.events.tables import events, order_lines, orders
@@ -38,10 +38,12 @@ def lock_accounts(conn: Connection, program: Program,
 
 
 def _member_rows(dialect: str, few: int = 0) -> Any:
-    return select(members.c.id, members.c.status, members.c.birthdate, members.c.region,
-                  members.c.join_channel, members.c.attributes).where(
-        members.c.program_id == bindparam("program_id"),
-        one_of_param(dialect, members.c.id, "ids", few))
+    # each member looked up by its key (``probe_each``): with the members table not
+    # analysed yet (an import's), PostgreSQL compared every member with every id
+    return probe_each(dialect, select(
+        members.c.id, members.c.status, members.c.birthdate, members.c.region,
+        members.c.join_channel, members.c.attributes), members.c.id, "ids", few,
+        scope=members.c.program_id == bindparam("program_id"))
 
 
 def _event_counts(dialect: str, few: int = 0) -> Any:
