@@ -11,9 +11,11 @@ from sqlalchemy import bindparam, event, func, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from patron.db import Database, engine
-from patron.db.engine import insert_rows_returning_ids, one_of_param, one_of_rows, rows_of
+from patron.db.engine import (insert_rows_returning_ids, one_of_param, one_of_rows, probe_each,
+                              rows_of)
 from patron.members.tables import identities, members
 from patron.program.service import Program
+from tests.conftest import make_program
 
 AT = datetime(2026, 3, 1, 9, 30, tzinfo=timezone(timedelta(hours=-5)))
 
@@ -164,3 +166,36 @@ def test_a_connection_outside_a_transaction_begins_one_as_execute_would(
     [name] = database.read(lambda conn: list(conn.execute(
         select(members.c.name).where(members.c.id == member_id)).scalars()))
     assert name == "Member 0"
+
+
+PROBED = {dialect: probe_each(dialect, select(members.c.id, members.c.name).where(
+    members.c.program_id == bindparam("program_id")), members.c.id, "ids")
+    for dialect in ("postgresql", "sqlite")}
+"""The scope inside each lookup."""
+SCOPED = {dialect: probe_each(dialect, select(members.c.id, members.c.name), members.c.id,
+                              "ids", scope=members.c.program_id == bindparam("program_id"))
+          for dialect in ("postgresql", "sqlite")}
+"""The scope checked once each row is found."""
+
+
+def test_values_probed_each_on_its_own_answer_as_a_list_of_them_does(
+        database: Database, program: Program, clock):
+    """``probe_each`` (a lookup per value on PostgreSQL) gives the rows ``one_of_param``
+    gives, with or without its scope inside the lookup: no member of another program, none
+    twice, none for an unknown id; the statement is sent directly, its text the same
+    whatever the count."""
+    other = make_program(database, clock)
+    ours = _members(database, program, 4)
+    theirs = _members(database, other, 2)
+    dialect = database.engine.dialect.name
+    for ids in ([], ours, [ours[1]], ours[:3] + theirs + [10**9], theirs):
+        params = {"program_id": program.id, "ids": ids}
+        expected = database.read(lambda conn, p=params: sorted(
+            tuple(row) for row in conn.execute(ONE_OF[dialect].where(
+                members.c.program_id == bindparam("program_id")), p)))
+        for statement in (PROBED[dialect], SCOPED[dialect]):
+            found = database.read(lambda conn, s=statement, p=params: rows_of(conn, s, p))
+            assert sorted(tuple(row) for row in found) == expected, ids
+            assert all(row._fields == ("id", "name") for row in found)
+    with database.engine.connect() as conn:
+        assert engine._direct(conn, SCOPED[dialect]) is not None
