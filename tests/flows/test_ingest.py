@@ -12,7 +12,7 @@ import pytest
 from patron.earning import repository as earning_repository
 from patron.earning.tables import awards
 from patron.events.schemas import EventIn
-from patron.flows.ingest import ingest
+from patron.flows.ingest import checked_data, ingest
 from patron.ledger import repository as ledger_repository
 from patron.flows.statement import ledger_page
 from patron.ledger.service import spend_points
@@ -319,3 +319,31 @@ def test_an_exclusive_line_bonus_names_itself_and_the_lines_in_the_outcome(datab
         ("base", "stopped_by_exclusive", "1 point per $1: not combined with '3x on beans' "
                                          "on BNS")]
     assert shop.balance(member).available == 65
+
+
+def test_payload_models_built_beforehand_answer_as_ingest_builds_them(database, clock):
+    """An import builds a batch's payload models while the batch before is written
+    (``checked_data``); ingest given them answers as it does building them itself: the
+    same outcomes for good orders, the same refusal for one the order schema refuses
+    (left out of what was built beforehand)."""
+    outcomes = []
+    for beforehand in (False, True):
+        shop = Shop(database, clock, [BASE, FIRST])
+        alice, bob = shop.member(), shop.member()
+        events = [shop.purchase(alice, [("s1", "food", 1, 1200)]),
+                  shop.event(bob, "purchase", {"order_id": "bad", "currency": "USD",
+                                               "total": 100, "lines": [
+                                                   {"sku": "s", "quantity": 0, "amount": 100}]}),
+                  shop.purchase(bob, [("s2", "food", 2, 3000), ("s3", None, 1, 450)]),
+                  shop.event(alice, "review")]
+        batch = [EventIn.model_validate(e) for e in events]
+        checked = checked_data(batch) if beforehand else None
+        if beforehand:
+            assert sorted(checked) == [0, 2]  # the refused order is left to ingest
+        found = shop.db.transact(lambda conn, b=batch, c=checked: ingest(
+            conn, shop.program, b, now=clock.now(), actor="test", checked=c))
+        outcomes.append([(o.status, o.points, (o.error or {}).get("code"),
+                          (o.error or {}).get("detail")) for o in found])
+    assert outcomes[0] == outcomes[1]
+    assert [status for status, *_ in outcomes[1]] == ["processed", "rejected", "processed",
+                                                      "processed"]

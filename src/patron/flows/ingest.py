@@ -15,7 +15,7 @@ as ``idempotency_key_reused``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ValidationError
@@ -57,14 +57,32 @@ def _data(model: type[BaseModel], event: EventIn) -> BaseModel:
         raise InvalidInput(f"{where}: {first['msg']}", field=where) from None
 
 
-def _check(item: Pending, program: Program, now: datetime) -> None:
+def checked_data(batch: list[EventIn]) -> dict[int, BaseModel]:
+    """The events' data as their types' payload models, by place in the batch, for those
+    whose data the model takes (pure): what ``ingest`` would build first, built beforehand
+    (an import does, for the next batch while this one is written). A data the model
+    refuses is left to ingest, which refuses the event in its words."""
+    found: dict[int, BaseModel] = {}
+    for index, event in enumerate(batch):
+        payload = event_type(event.type).data
+        if payload is not None:
+            try:
+                found[index] = payload.model_validate(event.data)
+            except ValidationError:
+                continue
+    return found
+
+
+def _check(item: Pending, program: Program, now: datetime,
+           data: BaseModel | None = None) -> None:
+    """Ingest's own checks of an event (``data``: its payload model, built already)."""
     event = item.event
     if event.occurred_at > now + CLOCK_SKEW:
         raise OccurredInFuture(f"event {event.id} is dated {event.occurred_at.isoformat()}, "
                                "after the current time", field="occurred_at")
     payload = event_type(event.type).data
     if payload is not None:
-        item.data = _data(payload, event)
+        item.data = data if data is not None else _data(payload, event)
     item.handler.check(item, program)
     if event.member.identity is not None:
         [item.identity] = member_service.normalised(program, [event.member.identity])
@@ -189,17 +207,19 @@ def _recorded(conn: Connection, program: Program, batch: list[EventIn],
 
 
 def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: datetime,
-           actor: str, earn_before_start: bool = True) -> list[EventOutcome]:
+           actor: str, earn_before_start: bool = True,
+           checked: Mapping[int, BaseModel] | None = None) -> list[EventOutcome]:
     """Process a batch of events; returns one outcome per event, in order.
 
     ``earn_before_start=False`` records events dated before the program began
     (imported history) without awarding points for them; such an event may be of a
     custom type the current version declares though its own version did not.
+    ``checked``: the events' payload models, built beforehand (``checked_data``).
     """
     results = _recorded(conn, program, batch, list(range(len(batch))))
     items, repeats = _firsts(batch, results)
     rejected: dict[int, PatronError] = {}
-    items = _admitted(conn, program, items, now, rejected)
+    items = _admitted(conn, program, items, now, rejected, checked or {})
     held = earning_repository.lock_accounts(conn, program, [i.member_id for i in items])
     # once locked: who may earn, and the profile rules read, in one statement
     people = earning_repository.member_rows(conn, program.id, [i.member_id for i in items])
@@ -237,11 +257,12 @@ def _firsts(batch: list[EventIn], results: dict[int, EventOutcome]
 
 
 def _admitted(conn: Connection, program: Program, items: list[Pending], now: datetime,
-              rejected: dict[int, PatronError]) -> list[Pending]:
+              rejected: dict[int, PatronError], checked: Mapping[int, BaseModel]
+              ) -> list[Pending]:
     """The events that pass their checks and their handler's, with their members found."""
     for item in items:
         try:
-            _check(item, program, now)
+            _check(item, program, now, checked.get(item.index))
         except PatronError as exc:
             rejected[item.index] = refusal(exc)
     items = _kept(items, rejected)

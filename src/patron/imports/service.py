@@ -32,14 +32,14 @@ from pathlib import Path
 from typing import IO, Any, Literal, NamedTuple, TypeVar
 from zoneinfo import ZoneInfo
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection
 
 from patron import hooks
 from patron.db import Database
 from patron.errors import InvalidInput, PatronError
 from patron.events.schemas import EventIn
-from patron.flows.ingest import ingest
+from patron.flows.ingest import checked_data, ingest
 from patron.flows import enrolment
 from patron.imports import apart, domain, history
 from patron.imports.history import record_history
@@ -347,15 +347,17 @@ def _locale(program: Program) -> Locale:
 
 def _record(conn: Connection, program: Program, events: list[EventIn],
             admitted: history.Admitted | None, now: datetime, actor: str,
-            earn_history: bool) -> list[Any]:
+            earn_history: bool, checked: dict[int, BaseModel] | None = None) -> list[Any]:
     """One batch: in bulk if it is history that earns nothing (``admitted``: what
-    ``history.admits`` made of it), else ingest."""
+    ``history.admits`` made of it), else ingest (``checked``: its events' payload
+    models, built while the batch before was written)."""
     if admitted is not None:
         found = record_history(conn, program, events, now=now, actor=actor,
                                earn_history=earn_history, admitted=admitted)
         if found is not None:
             return found
-    return ingest(conn, program, events, now=now, actor=actor, earn_before_start=earn_history)
+    return ingest(conn, program, events, now=now, actor=actor, earn_before_start=earn_history,
+                  checked=checked)
 
 
 REFRESH_AFTER = 1000
@@ -401,7 +403,7 @@ def import_events(db: Database, program: Program, source: Source, *,
     def write(batch: _Batch) -> list[Any]:
         return db.transact(lambda conn: _record(
             conn, program, batch.events, batch.admitted, batch.at, actor,
-            earn_history)) if batch.events else []
+            earn_history, batch.checked)) if batch.events else []
 
     def records(group: list[Record] | apart.Span) -> list[Record]:  # a span: read again
         return group if type(group) is list else reread.records(group)  # type: ignore[union-attr]
@@ -440,6 +442,10 @@ def import_events(db: Database, program: Program, source: Source, *,
             try:
                 for number, batch in enumerate(parsed, start=1):
                     summary.read += batch.rows
+                    if batch.admitted is None and batch.events:
+                        # a batch for ingest: its orders' models built here, beside the
+                        # writer, which waits on the server
+                        batch.checked = checked_data(batch.events)
                     if writing is not None:
                         written, writing = writing, None
                         finish(*written)
@@ -506,6 +512,8 @@ class _Batch:
     """What ``history.admits`` made of it: None when ingest is to decide it."""
     plain: set[int] = field(default_factory=set)
     """The events (by their place in ``parsed``) whose data ``plain_order`` took."""
+    checked: dict[int, BaseModel] | None = None
+    """For ingest: the events' data as their payload models (``flows.ingest.checked_data``)."""
 
     @property
     def events(self) -> list[EventIn]:
