@@ -100,7 +100,7 @@ class ColumnMap:
     """``column``'s cells and constant, by the fields asked for (``_plan``)."""
     _cells: dict[tuple[str, ...], list[str]] = field(init=False, repr=False, compare=False)
     """``cells``' answers, by the fields asked for."""
-    _line_plans: dict[tuple[Any, ...], list[tuple[Any, str | None]]] = field(
+    _line_plans: dict[tuple[Any, ...], list[tuple[list[Any], str | None]]] = field(
         init=False, repr=False, compare=False)
     """``line_columns``' cells, by the file's header."""
 
@@ -162,24 +162,7 @@ class ColumnMap:
             # a CSV row has every column of the header (None where cells are missing):
             # a column the file lacks is no cell of any row
             keys = [key for key in keys if key in rows[0]]
-        if len(keys) == 1:
-            key = keys[0]
-            texts = [row.get(key) for row in rows]
-            if all(type(text) is str for text in texts):
-                return [text.strip() or constant for text in texts]
-        if not keys:
-            return [constant] * len(rows)
-        found: list[str | None] = []
-        for row in rows:
-            text = None
-            for key in keys:
-                value = row.get(key)
-                if value is not None:
-                    text = (value if type(value) is str else str(value)).strip() or None
-                    if text is not None:
-                        break
-            found.append(text if text is not None else constant)
-        return found
+        return _read(rows, keys, constant)
 
     def line_columns(self, rows: Sequence[Mapping[str, Any]]) -> list[list[str | None]]:
         """``column(rows, *names)`` for each of ``LINE_SOURCES``: an order's lines, read
@@ -193,22 +176,10 @@ class ColumnMap:
             plan = []
             for names in LINE_SOURCES:
                 keys, constant = self._plans.get(names) or self._plan(names)
-                keys = [key for key in keys if key in first]
-                plan.append((keys[0] if len(keys) == 1 else keys or None, constant))
+                plan.append(([key for key in keys if key in first], constant))
             if len(self._line_plans) < 16:
                 self._line_plans[header] = plan
-        found: list[list[str | None]] = []
-        for names, (key, constant) in zip(LINE_SOURCES, plan):
-            if key is None:
-                found.append([constant] * len(rows))
-                continue
-            if type(key) is str:
-                texts = [row.get(key) for row in rows]
-                if all(type(text) is str for text in texts):
-                    found.append([text.strip() or constant for text in texts])
-                    continue
-            found.append(self.column(rows, *names))
-        return found
+        return [_read(rows, keys, constant) for keys, constant in plan]
 
     def _plan(self, names: tuple[str, ...]) -> tuple[list[Any], str | None]:
         """The cells ``column`` reads for these fields, in turn, and the constant that
@@ -247,6 +218,30 @@ class ColumnMap:
         names |= {c for c in row if isinstance(c, str) and c.startswith(prefix)}
         found = {n[len(prefix):]: self.get(row, n) for n in sorted(names)}
         return {k: v for k, v in found.items() if v is not None and k}
+
+
+def _read(rows: Sequence[Mapping[str, Any]], keys: list[Any], constant: str | None
+          ) -> list[str | None]:
+    """Each row's first of these cells with text, else ``constant`` (``ColumnMap.column``,
+    its cells worked out)."""
+    if len(keys) == 1:
+        key = keys[0]
+        texts = [row.get(key) for row in rows]
+        if all(type(text) is str for text in texts):
+            return [text.strip() or constant for text in texts]
+    if not keys:
+        return [constant] * len(rows)
+    found: list[str | None] = []
+    for row in rows:
+        text = None
+        for key in keys:
+            value = row.get(key)
+            if value is not None:
+                text = (value if type(value) is str else str(value)).strip() or None
+                if text is not None:
+                    break
+        found.append(text if text is not None else constant)
+    return found
 
 
 @dataclass(frozen=True)
