@@ -67,8 +67,8 @@ def checked_data(batch: list[EventIn]) -> dict[int, BaseModel]:
         payload = event_type(event.type).data
         if payload is not None:
             try:
-                found[index] = payload.model_validate(event.data)
-            except ValidationError:
+                found[index] = _data(payload, event)
+            except InvalidInput:
                 continue
     return found
 
