@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
 from patron.db.engine import JSONText
-from patron.errors import PatronError, Refused
+from patron.errors import PatronError
 from patron.events.schemas import EventIn, MemberRef
 from patron.flows.handlers import Pending
 from patron.imports.history import PURCHASE, Admitted
@@ -84,7 +84,7 @@ def encode(batch: Parsed) -> tuple[Any, ...]:
         items, found, _, _ = batch.admitted
         # the data as the events table takes it, written here, where there is time
         admitted = ([(item.index, item.identity, item.data) for item in items], found,
-                    {index: error.problem() for index, error in rejected.items()},
+                    rejected,  # ``Refused``: each crosses as its problem
                     [json.dumps(item.event.data) for item in items])
     refused = [(list(map(tuple, group)), problem, record_id)
                for group, problem, record_id in batch.refused]
@@ -113,11 +113,10 @@ def decode(wire: tuple[Any, ...], record: Callable[..., Any]) -> tuple[Any, ...]
                                               occurred_at=occurred_at, channel=channel,
                                               data=data)))
     if admitted is not None:
-        items, found, problems, data_json = admitted
+        items, found, rejected, data_json = admitted
         pending = [Pending(index, parsed[index][1], PURCHASE.handler, data=data,
                            identity=identity) for index, identity, data in items]
-        admitted = Admitted(pending, found, {index: Refused(p) for index, p in problems.items()},
-                            list(map(JSONText, data_json)))
+        admitted = Admitted(pending, found, rejected, list(map(JSONText, data_json)))
     return rows, parsed, refused, at, admitted
 
 
