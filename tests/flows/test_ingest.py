@@ -12,7 +12,8 @@ import pytest
 from patron.earning import repository as earning_repository
 from patron.earning.tables import awards
 from patron.events.schemas import EventIn
-from patron.flows.ingest import checked_data, ingest
+from patron.events.tables import events as events_table
+from patron.flows.ingest import checked_data, ingest, made_of
 from patron.ledger import repository as ledger_repository
 from patron.flows.statement import ledger_page
 from patron.ledger.service import spend_points
@@ -323,10 +324,11 @@ def test_an_exclusive_line_bonus_names_itself_and_the_lines_in_the_outcome(datab
 
 def test_payload_models_built_beforehand_answer_as_ingest_builds_them(database, clock):
     """An import builds a batch's payload models while the batch before is written
-    (``checked_data``); ingest given them answers as it does building them itself: the
-    same outcomes for good orders, the same refusal for one the order schema refuses
-    (left out of what was built beforehand)."""
-    outcomes = []
+    (``checked_data``), and its parse makes each purchase's order as the rules read it
+    and each event's data as JSON (``made_of``); ingest given them answers as it does
+    building them itself: the same outcomes for good orders, the same refusal for one the
+    order schema refuses (left out of what was built beforehand), and the same rows."""
+    outcomes, rows = [], []
     for beforehand in (False, True):
         shop = Shop(database, clock, [BASE, FIRST])
         alice, bob = shop.member(), shop.member()
@@ -338,12 +340,20 @@ def test_payload_models_built_beforehand_answer_as_ingest_builds_them(database, 
                   shop.event(alice, "review")]
         batch = [EventIn.model_validate(e) for e in events]
         checked = checked_data(batch) if beforehand else None
+        made = [made_of(e, "USD") for e in batch] if beforehand else None
         if beforehand:
             assert sorted(checked) == [0, 2]  # the refused order is left to ingest
-        found = shop.db.transact(lambda conn, b=batch, c=checked: ingest(
-            conn, shop.program, b, now=clock.now(), actor="test", checked=c))
+            assert [m.purchase is not None for m in made] == [True, False, True, False]
+            assert made[2].purchase.total == 3450
+        found = shop.db.transact(lambda conn, b=batch, c=checked, m=made: ingest(
+            conn, shop.program, b, now=clock.now(), actor="test", checked=c, made=m))
         outcomes.append([(o.status, o.points, (o.error or {}).get("code"),
                           (o.error or {}).get("detail")) for o in found])
+        rows.append(shop.db.read(lambda conn, p=shop.program.id: [
+            (r.type, r.data) for r in conn.execute(
+                select(events_table.c.type, events_table.c.data)
+                .where(events_table.c.program_id == p).order_by(events_table.c.id))]))
     assert outcomes[0] == outcomes[1]
+    assert rows[0] == rows[1]
     assert [status for status, *_ in outcomes[1]] == ["processed", "rejected", "processed",
                                                       "processed"]

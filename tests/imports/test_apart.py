@@ -199,8 +199,10 @@ def test_events_cross_as_they_were_parsed():
                              InvalidRow("bad").problem(), None)],
                            at=datetime(2026, 1, 1, tzinfo=UTC))
     wire = pickle.loads(pickle.dumps(apart.encode(batch)))
-    rows, parsed, refused, at, admitted = apart.decode(wire, service.Record)
-    assert (rows, refused, at, admitted) == (2, batch.refused, batch.at, None)
+    decoded = apart.decode(wire, service.Record)
+    rows, parsed, refused, at, admitted, made = (
+        decoded[name] for name in ("rows", "parsed", "refused", "at", "admitted", "made"))
+    assert (rows, refused, at, admitted, made) == (2, batch.refused, batch.at, None, None)
     assert type(refused[0][0][0]) is service.Record
     assert [group for group, _ in parsed] == [(3, 4), (5, 5)]
     for (_, before), (_, after) in zip(batch.parsed, parsed, strict=True):

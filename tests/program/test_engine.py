@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from patron.program.context import EventContext, InvalidEvent, MemberContext, MemberProfile
+from patron.program.context import (EventContext, InvalidEvent, MemberContext, MemberProfile,
+                                    parse_purchase)
 from patron.program.engine import evaluate
 from tests.program.factories import T0, by_rule, earn, event, line, member, program, purchase, rule
 
@@ -51,6 +52,20 @@ def test_points_follow_what_was_paid_after_an_order_discount():
     order = purchase(line("A", 3000), line("B", 1000), total=2000)  # half off the order
     evaluation = earn(document, order)
     assert [(a.line_index, a.points) for a in evaluation.awards] == [(0, 15), (1, 5)]
+
+
+def test_an_order_parsed_beforehand_earns_as_its_data_does():
+    """The engine takes an order parsed beforehand (an import's parse does) in the
+    program's currency; one parsed in another currency is parsed again, and refused as
+    the data is."""
+    document = program(rule("spend", points={"per_currency_unit": "1"}))
+    order = purchase(line("A", 3000), line("B", 1000), total=2000)
+    parsed = parse_purchase(order.data, "USD")
+    assert earn(document, order._replace(purchase=parsed)) == earn(document, order)
+    elsewhere = parse_purchase({**order.data, "currency": "EUR"}, "EUR")
+    with pytest.raises(InvalidEvent, match="program earns in"):
+        earn(document, order._replace(data={**order.data, "currency": "EUR"},
+                                      purchase=elsewhere))
 
 
 def test_currency_without_minor_units():

@@ -213,13 +213,14 @@ class BatchEarning:
         return known
 
     def evaluate(self, index: int, member_id: int, event: EventIn, now: datetime,
-                 *, earn: bool = True) -> Earned:
+                 *, earn: bool = True, purchase: Purchase | None = None) -> Earned:
         """Evaluate one event (raises ``InvalidEvent``); counts move on even if it earns nothing.
 
         An event that earns must be of a type its own version knows, since that version's
         rules judge it. One recorded without earning (history, ``earn=False``) may also be of
         a type the current version declares: a program that adds a custom type later can
-        still take the older history of it, for analytics.
+        still take the older history of it, for analytics. ``purchase``: the order its
+        data describes, parsed beforehand (``flows.handlers.Made``).
         """
         version, compiled = self.plans[index]
         if event.type not in self._known_types(version, compiled) and (
@@ -229,7 +230,7 @@ class BatchEarning:
                 f"(version {version if earn else self.current[0]}) under event_types",
                 field="type")
         context = EventContext(event.type, event.occurred_at, event.data, event.channel,
-                               event.id)
+                               event.id, purchase)
         counts = self.counts[member_id]
         tier, multipliers = self.tiers.context(member_id, event.occurred_at)
         features, tags = self.insight.get(member_id, ({}, ()))

@@ -20,17 +20,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from pydantic import BaseModel
 from sqlalchemy import Connection
 
 from patron import hooks
+from patron.db.engine import JSONText
 from patron.errors import PatronError
 from patron.events.schemas import (Award, EventIn, EventOutcome, GiftOutcome, Note, Progress,
                                    PurchaseData, TierMove)
 from patron.flows.awards import Earned
 from patron.flows.earning import notes_of
+from patron.program.context import Purchase
 from patron.program.service import Program
+
+
+class Made(NamedTuple):
+    """What ingest needs of an event and can make of it alone, made beforehand (an import
+    makes it in its parsing process): the events it is given go through ingest as they
+    would without it."""
+
+    purchase: Purchase | None
+    """A purchase's order as the earn rules read it (``parse_purchase``, in the program's
+    currency); None where the data does not parse (ingest refuses it in its words)."""
+    data_json: JSONText
+    """The event's data as the events table takes it."""
 
 
 @dataclass
@@ -42,6 +57,8 @@ class Pending:
     handler: Handler
     data: BaseModel | None = None
     """The event's data as its type's payload model, once checked (None: free data)."""
+    made: Made | None = None
+    """What was made of the event beforehand (``Made``): None, nothing."""
     member_id: int | None = None
     enrolled: bool = False
     identity: tuple[str, str, str | None] | None = None
@@ -113,7 +130,7 @@ def event_row(program: Program, item: Pending, answered: EventOutcome, now: date
     event = item.event
     return dict(program_id=program.id, external_id=event.id, type=event.type,
                 member_id=item.member_id, channel=event.channel, occurred_at=event.occurred_at,
-                received_at=now, data=event.data,
+                received_at=now, data=item.made.data_json if item.made else event.data,
                 outcome=answered.model_dump(mode="json", exclude={"status"}))
 
 

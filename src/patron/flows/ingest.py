@@ -15,12 +15,14 @@ as ``idempotency_key_reused``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection
 
+from patron.db.engine import JSONText
 from patron.earning import repository as earning_repository
 from patron.errors import IdempotencyKeyReused, InvalidInput, NotFound, PatronError, Refused
 from patron.events import repository
@@ -29,10 +31,12 @@ from patron.events.schemas import EventIn, EventOutcome, Note
 from patron.flows import enrolment
 from patron.flows.earning import BatchEarning
 from patron.flows.event_types import event_type
-from patron.flows.handlers import Handler, Pending, announce, event_row, outcome
+from patron.flows.handlers import Handler, Made, Pending, announce, event_row, outcome
 from patron.members import repository as member_repository
 from patron.members import service as member_service
 from patron.members import standing
+from patron.program.catalog import PURCHASE
+from patron.program.context import InvalidEvent, parse_purchase
 from patron.program.service import Program
 
 CLOCK_SKEW = timedelta(minutes=5)
@@ -55,6 +59,18 @@ def _data(model: type[BaseModel], event: EventIn) -> BaseModel:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in ("data", *first["loc"]))
         raise InvalidInput(f"{where}: {first['msg']}", field=where) from None
+
+
+def made_of(event: EventIn, currency: str) -> Made:
+    """What ingest can make of an event alone (``Made``), for a caller that has time for
+    it before the event's batch is written (an import's parsing process)."""
+    purchase = None
+    if event.type == PURCHASE:
+        try:
+            purchase = parse_purchase(event.data, currency)
+        except InvalidEvent:
+            pass  # the evaluation refuses it, in its words
+    return Made(purchase, JSONText(json.dumps(event.data)))
 
 
 def checked_data(batch: list[EventIn]) -> dict[int, BaseModel]:
@@ -208,16 +224,21 @@ def _recorded(conn: Connection, program: Program, batch: list[EventIn],
 
 def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: datetime,
            actor: str, earn_before_start: bool = True,
-           checked: Mapping[int, BaseModel] | None = None) -> list[EventOutcome]:
+           checked: Mapping[int, BaseModel] | None = None,
+           made: Sequence[Made | None] | None = None) -> list[EventOutcome]:
     """Process a batch of events; returns one outcome per event, in order.
 
     ``earn_before_start=False`` records events dated before the program began
     (imported history) without awarding points for them; such an event may be of a
     custom type the current version declares though its own version did not.
-    ``checked``: the events' payload models, built beforehand (``checked_data``).
+    ``checked``: the events' payload models, built beforehand (``checked_data``);
+    ``made``: what was made of each event beforehand (``made_of``), in the batch's order.
     """
     results = _recorded(conn, program, batch, list(range(len(batch))))
     items, repeats = _firsts(batch, results)
+    if made is not None:
+        for item in items:
+            item.made = made[item.index]
     rejected: dict[int, PatronError] = {}
     items = _admitted(conn, program, items, now, rejected, checked or {})
     held = earning_repository.lock_accounts(conn, program, [i.member_id for i in items])
@@ -290,8 +311,9 @@ def _evaluated(earning: BatchEarning, program: Program, items: list[Pending], no
             earns = False
             item.notes.append(Note(**standing.earning_note(halted[item.member_id])))
         try:
-            item.earned = earning.evaluate(position, item.member_id, item.event, now,
-                                           earn=earns)
+            item.earned = earning.evaluate(
+                position, item.member_id, item.event, now, earn=earns,
+                purchase=item.made.purchase if item.made is not None else None)
             item.awards, item.gifts = item.earned.outcome, item.earned.gifts
         except PatronError as exc:
             rejected[item.index] = refusal(exc)

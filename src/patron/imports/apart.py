@@ -11,7 +11,8 @@ A batch crosses as plain values (tuples, dicts, strings: what pickle is quick wi
 not as the models they are: events are rebuilt from their fields without being checked
 again (``model_construct``: the child checked them), and a batch of bulk history brings
 each event's data written as JSON for the events table (``JSONText``), work the child
-has time for. The records of an event cross only where the importing process may need
+has time for; a batch for ingest (an import that earns) brings the same, and each
+purchase's order as the earn rules read it (``flows.handlers.Made``). The records of an event cross only where the importing process may need
 them for the rejects file: those of an event the parse or the bulk history check
 refused. An event refused later, while it is written, is rare, and its records are read
 again from the file (:class:`Reread`).
@@ -33,7 +34,7 @@ from typing import Any, Protocol, TypeVar
 from patron.db.engine import JSONText
 from patron.errors import PatronError
 from patron.events.schemas import EventIn, MemberRef
-from patron.flows.handlers import Pending
+from patron.flows.handlers import Made, Pending
 from patron.imports.history import PURCHASE, Admitted
 from patron.members.schemas import IdentityIn
 
@@ -60,6 +61,7 @@ class Parsed(Protocol):
     refused: list[tuple[Any, dict[str, Any], str | None]]
     at: datetime | None
     admitted: Any
+    made: list[Made] | None
 
 
 def encode(batch: Parsed) -> tuple[Any, ...]:
@@ -88,13 +90,16 @@ def encode(batch: Parsed) -> tuple[Any, ...]:
                     [json.dumps(item.event.data) for item in items])
     refused = [(list(map(tuple, group)), problem, record_id)
                for group, problem, record_id in batch.refused]
-    return (batch.rows, batch.at, events, groups, list(shapes), refused, admitted)
+    made = ([(m.purchase, str(m.data_json)) for m in batch.made] if batch.made is not None
+            else None)
+    return (batch.rows, batch.at, events, groups, list(shapes), refused, admitted, made)
 
 
-def decode(wire: tuple[Any, ...], record: Callable[..., Any]) -> tuple[Any, ...]:
-    """``(rows, parsed, refused, at, admitted)`` of a batch, as the parsing process had
-    them (in the importing process); ``record`` makes a record of its fields."""
-    rows, at, events, groups, shapes, refused, admitted = wire
+def decode(wire: tuple[Any, ...], record: Callable[..., Any]) -> dict[str, Any]:
+    """A batch's fields (``rows``, ``parsed``, ``refused``, ``at``, ``admitted``,
+    ``made``) as the parsing process had them (in the importing process); ``record``
+    makes a record of its fields."""
+    rows, at, events, groups, shapes, refused, admitted, made = wire
     refused = [([record(*fields) for fields in group], problem, record_id)
                for group, problem, record_id in refused]
     construct_event, construct_member = EventIn.model_construct, MemberRef.model_construct
@@ -117,7 +122,10 @@ def decode(wire: tuple[Any, ...], record: Callable[..., Any]) -> tuple[Any, ...]
         pending = [Pending(index, parsed[index][1], PURCHASE.handler, data=data,
                            identity=identity) for index, identity, data in items]
         admitted = Admitted(pending, found, rejected, list(map(JSONText, data_json)))
-    return rows, parsed, refused, at, admitted
+    if made is not None:
+        made = [Made(purchase, JSONText(data_json)) for purchase, data_json in made]
+    return dict(rows=rows, parsed=parsed, refused=refused, at=at, admitted=admitted,
+                made=made)
 
 
 class Failed(Exception):
@@ -148,7 +156,7 @@ def batches(produce: Callable[[], Iterable[Parsed]], build: Callable[..., B],
                 raise Failed("the parsing process ended without a word "
                              f"(exit code {process.exitcode})") from None
             if kind == "batch":
-                yield build(*decode(value, record))
+                yield build(**decode(value, record))
             elif kind == "error":
                 raise value
             else:

@@ -39,7 +39,8 @@ from patron import hooks
 from patron.db import Database
 from patron.errors import InvalidInput, PatronError
 from patron.events.schemas import EventIn
-from patron.flows.ingest import checked_data, ingest
+from patron.flows.handlers import Made
+from patron.flows.ingest import checked_data, ingest, made_of
 from patron.flows import enrolment
 from patron.imports import apart, domain, history
 from patron.imports.history import record_history
@@ -347,17 +348,19 @@ def _locale(program: Program) -> Locale:
 
 def _record(conn: Connection, program: Program, events: list[EventIn],
             admitted: history.Admitted | None, now: datetime, actor: str,
-            earn_history: bool, checked: dict[int, BaseModel] | None = None) -> list[Any]:
+            earn_history: bool, checked: dict[int, BaseModel] | None = None,
+            made: list[Made] | None = None) -> list[Any]:
     """One batch: in bulk if it is history that earns nothing (``admitted``: what
     ``history.admits`` made of it), else ingest (``checked``: its events' payload
-    models, built while the batch before was written)."""
+    models, built while the batch before was written; ``made``: what the parse made of
+    each event for ingest)."""
     if admitted is not None:
         found = record_history(conn, program, events, now=now, actor=actor,
                                earn_history=earn_history, admitted=admitted)
         if found is not None:
             return found
     return ingest(conn, program, events, now=now, actor=actor, earn_before_start=earn_history,
-                  checked=checked)
+                  checked=checked, made=made)
 
 
 REFRESH_AFTER = 1000
@@ -403,7 +406,7 @@ def import_events(db: Database, program: Program, source: Source, *,
     def write(batch: _Batch) -> list[Any]:
         return db.transact(lambda conn: _record(
             conn, program, batch.events, batch.admitted, batch.at, actor,
-            earn_history, batch.checked)) if batch.events else []
+            earn_history, batch.checked, batch.made)) if batch.events else []
 
     def records(group: list[Record] | apart.Span) -> list[Record]:  # a span: read again
         return group if type(group) is list else reread.records(group)  # type: ignore[union-attr]
@@ -481,6 +484,8 @@ def _prepared(source: Source, program: Program, locale: Locale, now: Callable[[]
         if bulk and batch.events:
             batch.admitted = history.admits(program, batch.events, batch.at, earn_history,
                                             plain=batch.plain)
+        if batch.admitted is None:  # for ingest, which would make these in the writer
+            batch.made = [made_of(event, program.settings.currency) for event in batch.events]
         yield batch
 
 
@@ -514,6 +519,9 @@ class _Batch:
     """The events (by their place in ``parsed``) whose data ``plain_order`` took."""
     checked: dict[int, BaseModel] | None = None
     """For ingest: the events' data as their payload models (``flows.ingest.checked_data``)."""
+    made: list[Made] | None = None
+    """For ingest: what it needs of each event and can make of it alone
+    (``flows.ingest.made_of``), made while the parse has time."""
 
     @property
     def events(self) -> list[EventIn]:

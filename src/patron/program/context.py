@@ -70,6 +70,9 @@ class EventContext(NamedTuple):
     data: Mapping[str, Any] = _NO_DATA
     channel: str | None = None
     id: str | None = None
+    purchase: Purchase | None = None
+    """The purchase ``data`` describes, parsed already (``parse_purchase``) in the currency
+    it names; None: the engine parses it."""
 
 
 class PeriodUsage(NamedTuple):

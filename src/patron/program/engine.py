@@ -197,7 +197,10 @@ def evaluate(document: ProgramDocument | CompiledProgram, version: int, event: E
         return Evaluation(version, event.type, event.id, now)
     run = _Run(program, plan, event, member, usage)
     if event.type == PURCHASE:
-        run.purchase = parse_purchase(event.data, program.settings.currency)
+        purchase = event.purchase
+        if purchase is None or purchase.currency != program.settings.currency:
+            purchase = parse_purchase(event.data, program.settings.currency)
+        run.purchase = purchase
         run.lines = run.purchase.lines
     if plan.needs_context:
         run.given = variables(run, plan.event_reads, plan.nested_reads)
