@@ -9,12 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 from patron.coupons.domain import AppliesTo, Reason
 from patron.program.incentives import RULE_ID, Discount
-from patron.schemas_common import Id, Money, Name, Text
+from patron.schemas_common import Id, Money, Name, Storable
 
 MAX_BATCH = 100_000
 MAX_CODES = 20
 
-CodeIn = Annotated[Text, StringConstraints(min_length=1, max_length=64)]
+CodeIn = Annotated[str, StringConstraints(min_length=1, max_length=64), Storable]
 OrderId = Annotated[str, StringConstraints(min_length=1, max_length=200,
                                            pattern=r"^[\x21-\x7e]+$")]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{3}$", to_upper=True)]
@@ -73,8 +73,8 @@ IssuedCoupon = Coupon
 
 
 class OrderLine(_In):
-    sku: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
-    category: Annotated[Text, StringConstraints(max_length=200)] | None = None
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=200), Storable]
+    category: Annotated[str, StringConstraints(max_length=200), Storable] | None = None
     quantity: int = Field(1, strict=True, ge=1, le=1_000_000)
     amount: Money = Field(description="Line total, minor units")
 
@@ -149,7 +149,7 @@ class ReleaseRequest(_In):
 
 
 class VoidRequest(_In):
-    reason: Annotated[Text, StringConstraints(min_length=1, max_length=500)]
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500), Storable]
 
 
 class Redemption(BaseModel):

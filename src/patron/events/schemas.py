@@ -13,7 +13,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from patron.members.schemas import IdentityIn
-from patron.schemas_common import Channel, Code, FreeJSON, Id, Instant, Key, MAX_MONEY, Money, Text
+from patron.schemas_common import (MAX_MONEY, Channel, Code, FreeJSON, Id, Instant, Key, Money,
+                                   Storable)
 
 class MemberRef(BaseModel):
     """Who the event is about: a member id, or an identity Patron resolves."""
@@ -30,14 +31,14 @@ class MemberRef(BaseModel):
         return self
 
 
-ProductLevel = Annotated[Text, StringConstraints(max_length=200)]
-CouponCode = Annotated[Text, StringConstraints(min_length=1, max_length=255)]
+ProductLevel = Annotated[str, StringConstraints(max_length=200), Storable]
+CouponCode = Annotated[str, StringConstraints(min_length=1, max_length=255), Storable]
 
 
 class PurchaseLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sku: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=200), Storable]
     department: ProductLevel | None = Field(None, description="Top of the product hierarchy")
     category: ProductLevel | None = Field(None, description="Within the department")
     subcategory: ProductLevel | None = Field(None, description="Within the category")
@@ -52,10 +53,11 @@ class PurchaseLine(BaseModel):
 class PurchaseData(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    order_id: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+    order_id: Annotated[str, StringConstraints(min_length=1, max_length=200), Storable]
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
     total: Money = Field(description="Order total in minor units; what points are earned on")
-    store_id: Annotated[Text, StringConstraints(min_length=1, max_length=100)] | None = Field(
+    store_id: Annotated[str, StringConstraints(min_length=1, max_length=100),
+                            Storable] | None = Field(
         None, description="The store (or site) the order was taken at")
     discount: Money | None = Field(None, description="Order-level discount, minor units "
                                    "(already out of total; line discounts are on the lines)")
@@ -96,7 +98,7 @@ class ReturnedLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     line_index: int | None = Field(None, ge=0, le=10_000, description="Position in the order")
-    sku: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = None
+    sku: Annotated[str, StringConstraints(min_length=1, max_length=200), Storable] | None = None
     quantity: int | None = Field(None, strict=True, ge=1, le=1_000_000,
                                  description="Default: all that is left of the line")
 
@@ -113,13 +115,13 @@ class ReturnData(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    order_id: Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+    order_id: Annotated[str, StringConstraints(min_length=1, max_length=200), Storable]
     lines: list[ReturnedLine] = Field(default_factory=list, max_length=500)
     amount: Annotated[int, Field(strict=True, ge=1, le=MAX_MONEY)] | None = Field(
         None, description="Money refunded, in minor units of the order's currency, when the "
         "refund does not say which lines it was for: points are taken back pro rata to it "
         "(refunds add up, never past the order's total). Give lines or amount, not both")
-    reason: Annotated[Text, StringConstraints(max_length=500)] | None = None
+    reason: Annotated[str, StringConstraints(max_length=500), Storable] | None = None
 
     @model_validator(mode="after")
     def _lines_or_amount(self) -> "ReturnData":
@@ -133,11 +135,11 @@ class PaymentData(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reference: Annotated[Text, StringConstraints(min_length=1, max_length=200)] = Field(
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=200), Storable] = Field(
         description="The payment's own id; a payment is recorded once")
     amount: Money = Field(description="Minor units")
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")] | None = None
-    plan_id: Annotated[Text, StringConstraints(max_length=64)] | None = None
+    plan_id: Annotated[str, StringConstraints(max_length=64), Storable] | None = None
 
 
 class Award(BaseModel):

@@ -5,9 +5,9 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from patron.schemas_common import Key, Name, Points, SignedPoints, Text
+from patron.schemas_common import Key, Name, Points, SignedPoints, Storable
 
-OrderId = Annotated[Text, StringConstraints(min_length=1, max_length=200)]
+OrderId = Annotated[str, StringConstraints(min_length=1, max_length=200), Storable]
 
 
 class Expiring(BaseModel):

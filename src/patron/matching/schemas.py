@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from patron.schemas_common import MAX_INT, Text
+from patron.schemas_common import MAX_INT, Storable
 
 CandidateState = Literal["pending", "merged", "rejected"]
 
@@ -66,7 +66,8 @@ class MergeCandidatePage(BaseModel):
 class CandidateReject(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[Text, StringConstraints(min_length=1, max_length=500)] | None = Field(
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500),
+                          Storable] | None = Field(
         None, description="Why these are two people; kept with the decision")
 
 

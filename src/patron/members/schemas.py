@@ -11,7 +11,7 @@ from patron.members.domain import BIRTHDATE_RULE, EARLIEST_BIRTHDATE, IdentityTy
 from patron.members.profile import (ADDRESS_FIELDS, Gender, clean_country, clean_gender,
                                     clean_postcode, collapse)
 from patron.members.tables import members
-from patron.schemas_common import Channel, FreeJSON, Text, storable
+from patron.schemas_common import Channel, FreeJSON, Storable, storable
 
 ConsentPurpose = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Region = Annotated[str, StringConstraints(min_length=1, max_length=members.c.region.type.length,
@@ -62,7 +62,7 @@ class IdentityIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     type: IdentityType = Field(description="email, phone, external_id or card")
-    value: Annotated[Text, StringConstraints(min_length=1, max_length=320)] = Field(
+    value: Annotated[str, StringConstraints(min_length=1, max_length=320), Storable] = Field(
         description="As typed; Patron normalises it (emails lower-cased, phones to E.164)")
     channel: Channel | None = Field(None, description="Channel the identity was captured on")
 
@@ -136,7 +136,8 @@ class ConsentIn(BaseModel):
     granted: bool = Field(description="true: given; false: withdrawn")
     source: Channel | None = Field(None, description="Where the member gave or withdrew it: "
                                    "web, pos, app, paper, ...")
-    notice: Annotated[Text, StringConstraints(min_length=1, max_length=200)] | None = Field(
+    notice: Annotated[str, StringConstraints(min_length=1, max_length=200),
+                          Storable] | None = Field(
         None, description="The version of the privacy notice or wording the member saw")
 
     @model_validator(mode="after")
@@ -179,7 +180,8 @@ class MemberCreate(BaseModel):
     identities: list[IdentityIn] = Field(min_length=1, max_length=20)
     profile: Profile = Field(default_factory=Profile)
     consents: ConsentKeys | ConsentList = Field(default_factory=dict, description=_CONSENTS_IN)
-    referral_code: Annotated[Text, StringConstraints(min_length=1, max_length=32)] | None = Field(
+    referral_code: Annotated[str, StringConstraints(min_length=1, max_length=32),
+                                 Storable] | None = Field(
         None, description="The code of the member who referred this one")
 
 
@@ -255,8 +257,9 @@ class StatusChange(BaseModel):
         description="blocked: cannot earn or spend until made active again; closed: cannot "
                     "earn or spend, available points are forfeited now and pending ones as "
                     "they settle, and it is final. ``merged`` is set by a merge only")
-    reason: Annotated[Text, StringConstraints(min_length=1, max_length=500,
-                                              strip_whitespace=True)] | None = Field(
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500,
+                                              strip_whitespace=True),
+                          Storable] | None = Field(
         None, description="Why, in words kept with the change")
 
 

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from patron.schemas_common import Channel, Text
+from patron.schemas_common import Channel, Storable
 
 Secret = Annotated[str, StringConstraints(min_length=16, max_length=200,
                                           pattern=r"^[\x20-\x7e]+$")]
@@ -18,7 +18,7 @@ class ShopConnectionCreate(BaseModel):
 
     platform: Annotated[str, StringConstraints(min_length=1, max_length=32)] = Field(
         description="shopify or woocommerce")
-    shop: Annotated[Text, StringConstraints(min_length=1, max_length=300)] = Field(
+    shop: Annotated[str, StringConstraints(min_length=1, max_length=300), Storable] = Field(
         description="The shop as its webhooks name it (Shopify: its my-shop.myshopify.com "
                     "domain, not a custom domain; WooCommerce: the site's address, as "
                     "X-WC-Webhook-Source says); kept as host and path, lower-case host")
@@ -29,7 +29,8 @@ class ShopConnectionCreate(BaseModel):
                                   "then generates one, shown once, to paste into the webhook")
     channel: Channel = Field("web", description="Channel the shop's purchases are recorded "
                              "on (Shopify POS orders are recorded on pos)")
-    store_id: Annotated[Text, StringConstraints(min_length=1, max_length=100)] | None = Field(
+    store_id: Annotated[str, StringConstraints(min_length=1, max_length=100),
+                            Storable] | None = Field(
         None, description="Store the shop's purchases are recorded at (default: the shop); "
                           "a Shopify POS order is recorded at its location id")
 

@@ -5,10 +5,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from patron.schemas_common import Id, Key, Points, Text
+from patron.schemas_common import Id, Key, Points, Storable
 
-Message = Annotated[Text, StringConstraints(min_length=1, max_length=280,
-                                            strip_whitespace=True)]
+Message = Annotated[str, StringConstraints(min_length=1, max_length=280,
+                                            strip_whitespace=True), Storable]
 
 
 class TransferCreate(BaseModel):

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from patron.schemas_common import Text
+from patron.schemas_common import Storable
 
 EXPORT_FORMAT = "patron.member-export/1"
 
@@ -15,8 +15,8 @@ EXPORT_FORMAT = "patron.member-export/1"
 class ErasureRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[Text, StringConstraints(min_length=1, max_length=500,
-                                              strip_whitespace=True)] | None = Field(
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500,
+                                              strip_whitespace=True), Storable] | None = Field(
         None, description="Why, kept with the erasure (e.g. the request's reference); no "
                           "personal data")
 
