@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from patron.program.context import (EventContext, InvalidEvent, MemberContext, MemberProfile,
                                     parse_purchase)
 from patron.program.engine import evaluate
+from patron.program.money import apportion
 from tests.program.factories import T0, by_rule, earn, event, line, member, program, purchase, rule
 
 MODES = {"floor": ROUND_FLOOR, "ceiling": ROUND_CEILING, "half_up": ROUND_HALF_UP,
@@ -247,3 +248,27 @@ def test_any_event_data_earns_or_is_rejected_cleanly(data, event_type):
     except InvalidEvent:
         return
     assert all(a.points > 0 for a in evaluation.awards)
+
+
+@given(st.lists(st.integers(min_value=0, max_value=10**9), max_size=12),
+       st.integers(min_value=0, max_value=10**6))
+def test_an_order_total_is_shared_out_over_its_lines_exactly(weights, taken_off):
+    """``apportion``: the parts sum to the total, an order with nothing taken off gives
+    each line its own amount, and a discount is shared by weight, ties to the earlier."""
+    total = max(sum(weights) - taken_off, 0)
+    shares = apportion(total, weights)
+    assert len(shares) == len(weights)
+    if weights:
+        assert sum(shares) == total
+    if total == sum(weights):
+        assert shares == weights
+    elif sum(weights):
+        for share, weight in zip(shares, weights, strict=True):
+            exact = Decimal(total) * weight / sum(weights)
+            assert exact - 1 < share < exact + 1
+
+
+def test_apportion_gives_ties_to_the_earlier_line():
+    assert apportion(10, [1, 1, 1]) == [4, 3, 3]
+    assert apportion(5, [2, 3]) == [2, 3]
+    assert apportion(0, [0, 0]) == [0, 0]

@@ -209,10 +209,15 @@ def parse_purchase(data: Mapping[str, Any], currency: str) -> Purchase:
     if not isinstance(raw_lines, list):
         raise InvalidEvent("lines must be a list", field="data.lines")
     parsed = [_line_fields(raw, i) for i, raw in enumerate(raw_lines)]
-    if sum(line["amount"] for line in parsed) < total:
+    amounts = [line[3] for line in parsed]
+    if sum(amounts) < total:
         raise InvalidEvent("total is more than the sum of the lines", field="data.total")
-    shares = apportion(total, [line["amount"] for line in parsed])
-    lines = tuple(Line(index=i, net_amount=shares[i], **line) for i, line in enumerate(parsed))
+    shares = apportion(total, amounts)
+    make = Line._make
+    lines = tuple(make((i, sku, category, quantity, amount, shares[i], department,
+                        subcategory, brand, discount))
+                  for i, (sku, category, quantity, amount, department, subcategory, brand,
+                          discount) in enumerate(parsed))
     return Purchase(order_id, currency, total, lines)
 
 
@@ -220,18 +225,26 @@ LINE_TEXT = ("sku", "department", "category", "subcategory", "brand")
 """A line's product fields: text, "" when not given."""
 
 
-def _line_fields(raw: Any, index: int) -> dict[str, Any]:
-    where = f"data.lines[{index}]"
+def _line_fields(raw: Any, index: int) -> tuple[str, str, int, int, str, str, str, int]:
+    """A line's ``sku, category, quantity, amount, department, subcategory, brand,
+    discount`` (a tuple: an order of hundreds of lines is read line by line)."""
     if not isinstance(raw, Mapping):
-        raise InvalidEvent("a line is an object", field=where)
-    quantity = raw.get("quantity", 1)
+        raise InvalidEvent("a line is an object", field=f"data.lines[{index}]")
+    get = raw.get
+    quantity = get("quantity", 1)
     if type(quantity) is not int or quantity < 1:
-        raise InvalidEvent("quantity must be a whole number >= 1", field=f"{where}.quantity")
-    found: dict[str, Any] = {name: str(raw.get(name) or "") for name in LINE_TEXT}
-    discount = raw.get("discount")
-    found.update(quantity=quantity, amount=_money(raw.get("amount"), f"{where}.amount"),
-                 discount=0 if discount is None else _money(discount, f"{where}.discount"))
-    return found
+        raise InvalidEvent("quantity must be a whole number >= 1",
+                           field=f"data.lines[{index}].quantity")
+    amount, discount = get("amount"), get("discount")
+    if type(amount) is not int or amount < 0:
+        _money(amount, f"data.lines[{index}].amount")
+    if discount is None:
+        discount = 0
+    elif type(discount) is not int or discount < 0:
+        _money(discount, f"data.lines[{index}].discount")
+    sku, department, category, subcategory, brand = (
+        str(value) if (value := get(name)) else "" for name in LINE_TEXT)
+    return sku, category, quantity, amount, department, subcategory, brand, discount
 
 
 def _money(value: Any, where: str) -> int:

@@ -56,6 +56,8 @@ def apportion(total: int, weights: Sequence[int]) -> list[int]:
     weight_sum = sum(weights)
     if weight_sum == 0:
         return [total] + [0] * (count - 1)
+    if weight_sum == total:  # nothing taken off the whole: each part is its weight
+        return list(weights)
     shares, remainders = [], []
     for weight in weights:
         share, remainder = divmod(total * weight, weight_sum)
