@@ -58,7 +58,7 @@ class Pending:
     data: BaseModel | None = None
     """The event's data as its type's payload model, once checked (None: free data)."""
     made: Made | None = None
-    """What was made of the event beforehand (``Made``): None, nothing."""
+    """What was made of the event beforehand (``Made``); None when nothing was."""
     member_id: int | None = None
     enrolled: bool = False
     identity: tuple[str, str, str | None] | None = None

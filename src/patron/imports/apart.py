@@ -7,15 +7,15 @@ process, which starts as a copy of the importing one (the program, the column ma
 the clock are already there: nothing is sent to it) and hands each batch back through a
 pipe, ready to be written, while the importing process writes the batch before it.
 
-A batch crosses as plain values (tuples, dicts, strings: what pickle is quick with),
-not as the models they are: events are rebuilt from their fields without being checked
-again (``model_construct``: the child checked them), and a batch of bulk history brings
-each event's data written as JSON for the events table (``JSONText``), work the child
-has time for; a batch for ingest (an import that earns) brings the same, and each
-purchase's order as the earn rules read it (``flows.handlers.Made``). The records of an event cross only where the importing process may need
-them for the rejects file: those of an event the parse or the bulk history check
-refused. An event refused later, while it is written, is rare, and its records are read
-again from the file (:class:`Reread`).
+A batch crosses as plain values (tuples, dicts, strings: what pickle is quick with), not
+as the models they are: events are rebuilt from their fields without being checked again
+(``model_construct``: the child checked them), and a batch of bulk history brings each
+event's data written as JSON for the events table (``JSONText``), work the child has
+time for; a batch for ingest (an import that earns) brings the same, and each purchase's
+order as the earn rules read it (``flows.handlers.Made``). The records of an event cross
+only where the importing process may need them for the rejects file: those of an event
+the parse or the bulk history check refused. An event refused later, while it is
+written, is rare, and its records are read again from the file (:class:`Reread`).
 """
 
 from __future__ import annotations

@@ -236,7 +236,7 @@ def _line_fields(raw: Any, index: int) -> tuple[str, str, int, int, str, str, st
         raise InvalidEvent("quantity must be a whole number >= 1",
                            field=f"data.lines[{index}].quantity")
     amount, discount = get("amount"), get("discount")
-    if type(amount) is not int or amount < 0:
+    if type(amount) is not int or amount < 0:  # refused, in _money's words
         _money(amount, f"data.lines[{index}].amount")
     if discount is None:
         discount = 0
