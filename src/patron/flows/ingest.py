@@ -89,16 +89,16 @@ def checked_data(batch: list[EventIn]) -> dict[int, BaseModel]:
     return found
 
 
-def _check(item: Pending, program: Program, now: datetime,
-           data: BaseModel | None = None) -> None:
-    """Ingest's own checks of an event (``data``: its payload model, built already)."""
+def _check(item: Pending, program: Program, now: datetime) -> None:
+    """Ingest's own checks of an event (its payload model is built unless it was
+    beforehand)."""
     event = item.event
     if event.occurred_at > now + CLOCK_SKEW:
         raise OccurredInFuture(f"event {event.id} is dated {event.occurred_at.isoformat()}, "
                                "after the current time", field="occurred_at")
     payload = event_type(event.type).data
-    if payload is not None:
-        item.data = data if data is not None else _data(payload, event)
+    if payload is not None and item.data is None:
+        item.data = _data(payload, event)
     item.handler.check(item, program)
     if event.member.identity is not None:
         [item.identity] = member_service.normalised(program, [event.member.identity])
@@ -236,11 +236,12 @@ def ingest(conn: Connection, program: Program, batch: list[EventIn], *, now: dat
     """
     results = _recorded(conn, program, batch, list(range(len(batch))))
     items, repeats = _firsts(batch, results)
-    if made is not None:
+    if checked is not None or made is not None:  # what was built beforehand
         for item in items:
-            item.made = made[item.index]
+            item.data = checked.get(item.index) if checked is not None else None
+            item.made = made[item.index] if made is not None else None
     rejected: dict[int, PatronError] = {}
-    items = _admitted(conn, program, items, now, rejected, checked or {})
+    items = _admitted(conn, program, items, now, rejected)
     held = earning_repository.lock_accounts(conn, program, [i.member_id for i in items])
     # once locked: who may earn, and the profile rules read, in one statement
     people = earning_repository.member_rows(conn, program.id, [i.member_id for i in items])
@@ -278,12 +279,11 @@ def _firsts(batch: list[EventIn], results: dict[int, EventOutcome]
 
 
 def _admitted(conn: Connection, program: Program, items: list[Pending], now: datetime,
-              rejected: dict[int, PatronError], checked: Mapping[int, BaseModel]
-              ) -> list[Pending]:
+              rejected: dict[int, PatronError]) -> list[Pending]:
     """The events that pass their checks and their handler's, with their members found."""
     for item in items:
         try:
-            _check(item, program, now, checked.get(item.index))
+            _check(item, program, now)
         except PatronError as exc:
             rejected[item.index] = refusal(exc)
     items = _kept(items, rejected)
